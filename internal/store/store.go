@@ -1,0 +1,52 @@
+// Package store is AMP's durable state: the transaction log and the current
+// objects, behind one small interface in etcd's words (index = revision,
+// compacted = history before an index is gone). The embedded default is
+// bbolt; an etcd backend joins it in a later issue.
+//
+// The store deals only in bytes. Encoding, validation and ordering are the
+// config engine's job; the store's job is that a Commit is atomic and durable
+// (fsynced) before it returns, and that reads after a crash see exactly the
+// commits that returned. It imports nothing of AMP's.
+package store
+
+import "errors"
+
+// ErrCompacted is returned when history before the compaction index is asked
+// for.
+var ErrCompacted = errors.New("store: requested index has been compacted")
+
+// Commit is one transaction to persist: its log record and the object writes
+// it makes. Index must be LastIndex()+1 for the first commit of a batch and
+// consecutive after that.
+type Commit struct {
+	Index   uint64
+	Log     []byte
+	Puts    map[string][]byte
+	Deletes []string
+}
+
+// Store is the engine's view of durable state. All methods are safe for
+// concurrent use; Commit calls are serialised by the engine.
+type Store interface {
+	// Objects calls fn for every current object in key order.
+	Objects(fn func(key string, value []byte) error) error
+	// Commit writes a batch of transactions atomically with one sync.
+	Commit(batch []Commit) error
+	// Log calls fn for log records with from <= index <= to, ascending, or
+	// descending when reverse is set. It returns ErrCompacted if from is
+	// below the oldest retained index.
+	Log(from, to uint64, reverse bool, fn func(index uint64, rec []byte) error) error
+	// LastIndex is the index of the newest commit (0 for an empty store).
+	LastIndex() uint64
+	// FirstIndex is the oldest retained log index (LastIndex()+1 if none).
+	FirstIndex() uint64
+	// Compact drops log records with index < before.
+	Compact(before uint64) error
+	// GetMeta and PutMeta hold small durable settings (tokens, identity).
+	GetMeta(key string) ([]byte, error)
+	PutMeta(key string, value []byte) error
+	DeleteMeta(key string) error
+	// Size is the store's size on disk in bytes.
+	Size() int64
+	Close() error
+}
