@@ -39,7 +39,7 @@ func RootKey(set *ModelSet, target string) string {
 
 // RESTPrefix is the REST path of a target's root: /aether/v2.1.x/acme.
 func RESTPrefix(set *ModelSet, target string) string {
-	return "/" + set.Name + "/" + set.Version + "/" + EscapeSegment(target)
+	return "/" + set.Name + "/v" + set.Version + "/" + EscapeSegment(target)
 }
 
 // Resolve walks path segments (already split on "/", still escaped) from the
@@ -111,7 +111,7 @@ func (l *Location) REST() string {
 // RESTPathOfKey renders the REST path for an object key plus an inner path.
 func RESTPathOfKey(set *ModelSet, objectKey string, inner []string, collection bool, n *Node) string {
 	rest := strings.TrimPrefix(objectKey, set.Name+"/")
-	p := "/" + set.Name + "/" + set.Version + "/" + rest
+	p := "/" + set.Name + "/v" + set.Version + "/" + rest
 	if collection && n != nil {
 		return p + "/" + n.Name
 	}

@@ -181,7 +181,7 @@ func TestSubmodulesIncludedOnce(t *testing.T) {
 	dir := filepath.Join(root, "models/aether/2.1.x")
 	subs := []string{
 		"onf-small-cell", "onf-sim-card", "onf-device", "onf-upf",
-		"onf-ip-domain", "onf-device-group", "onf-slice", "onf-priority-traffic-rule",
+		"onf-ip-domain", "onf-device-group", "onf-slice",
 	}
 	files, err := filepath.Glob(filepath.Join(dir, "*.yang"))
 	if err != nil {

@@ -1,0 +1,477 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	iradix "github.com/hashicorp/go-immutable-radix/v2"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/store"
+)
+
+var (
+	mustCache sync.Map // *schema.Node -> bool
+	tracer    = otel.Tracer("github.com/amp-edge/amp/internal/config")
+)
+
+// ErrClosed is returned for requests made after Close.
+var ErrClosed = &schema.Error{Kind: schema.KindUnavailable, Message: "the configuration engine is shutting down"}
+
+// Snapshot is an immutable view of the whole configuration at one index.
+// Readers take one with Engine.Snapshot and never wait for writers.
+type Snapshot struct {
+	Index   uint64
+	Objects *iradix.Tree[*Object]
+	Refs    *iradix.Tree[struct{}]
+	Uniq    *iradix.Tree[string]
+	schema  *schema.Schema
+}
+
+// View returns a DataNode-capable view of the snapshot.
+func (s *Snapshot) view() *view { return &view{t: s.Objects, schema: s.schema} }
+
+// Get returns one object.
+func (s *Snapshot) Get(key string) (*Object, bool) { return s.Objects.Get([]byte(key)) }
+
+// Options configure an Engine.
+type Options struct {
+	// MaxBatch bounds how many queued transactions one group commit takes.
+	MaxBatch int
+	// RetainCount and RetainAge bound the history kept for diff, rollback
+	// and point-in-time reads (0 = unbounded). The newer of the two limits
+	// wins: a record is dropped only when both say so.
+	RetainCount uint64
+	RetainAge   time.Duration
+	Logger      *slog.Logger
+	Metrics     *Metrics
+	// Now is the clock (tests inject one).
+	Now func() time.Time
+}
+
+// Request is one transaction to commit.
+type Request struct {
+	Edits     []Edit
+	Targets   []TargetEdit
+	Principal string
+	Source    string // api, gnmi, cli, import, rollback, …
+	Message   string
+	DryRun    bool
+	// Rollback, when non-zero, asks to undo that transaction.
+	Rollback uint64
+}
+
+// Result says what a committed (or dry-run) transaction did.
+type Result struct {
+	Index   uint64    `json:"index"`
+	ID      string    `json:"id"`
+	Time    time.Time `json:"time"`
+	DryRun  bool      `json:"dry-run,omitempty"`
+	Changes []Change  `json:"changes"`
+}
+
+type pending struct {
+	ctx   context.Context
+	req   *Request
+	done  chan outcome
+	start time.Time
+}
+
+type outcome struct {
+	res *Result
+	err error
+}
+
+// Engine is the configuration engine: it validates and commits transactions
+// in one goroutine (group commit), publishes snapshots, keeps history and
+// feeds watchers.
+type Engine struct {
+	schema *schema.Schema
+	store  store.Store
+	opts   Options
+	log    *slog.Logger
+	m      *Metrics
+
+	snap    atomic.Pointer[Snapshot]
+	queue   chan *pending
+	closing chan struct{}
+	stopped chan struct{}
+	closed  atomic.Bool
+
+	watchMu  sync.Mutex
+	watchers map[*watcher]struct{}
+}
+
+// Open loads the current state from st and starts the committer.
+func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 1024
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(nil)
+	}
+	e := &Engine{
+		schema:   sch,
+		store:    st,
+		opts:     opts,
+		log:      opts.Logger.With("component", "config"),
+		m:        opts.Metrics,
+		queue:    make(chan *pending, 4096),
+		closing:  make(chan struct{}),
+		stopped:  make(chan struct{}),
+		watchers: map[*watcher]struct{}{},
+	}
+	start := time.Now()
+	snap, err := e.load()
+	if err != nil {
+		return nil, err
+	}
+	e.snap.Store(snap)
+	e.m.storeSize.Set(float64(st.Size()))
+	e.m.objects.Set(float64(snap.Objects.Len()))
+	e.log.Info("configuration loaded", "index", snap.Index, "objects", snap.Objects.Len(), "duration", time.Since(start).String())
+	go e.run()
+	return e, nil
+}
+
+// Schema returns the loaded schema.
+func (e *Engine) Schema() *schema.Schema { return e.schema }
+
+// Snapshot returns the newest committed state.
+func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
+
+// load reads every object, then rebuilds the reference and unique indexes.
+func (e *Engine) load() (*Snapshot, error) {
+	txn := iradix.New[*Object]().Txn()
+	var bad []string
+	err := e.store.Objects(func(key string, value []byte) error {
+		var node *schema.Node
+		if !strings.HasPrefix(key, targetPrefix) {
+			loc, err := e.schema.ParseObjectKey(key)
+			if err != nil {
+				bad = append(bad, key)
+				return nil
+			}
+			node = loc.Node
+		}
+		o, err := decodeObject(key, node, value)
+		if err != nil {
+			return err
+		}
+		txn.Insert([]byte(key), o)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load objects: %w", err)
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("load objects: %d stored objects do not fit the loaded models (first: %s); start with the models they were written with", len(bad), bad[0])
+	}
+	tree := txn.CommitOnly()
+	snap := &Snapshot{Index: e.store.LastIndex(), Objects: tree, schema: e.schema}
+	// Rebuild indexes as one big validation-free pass.
+	w := &work{e: e, base: &Snapshot{Objects: tree, Refs: iradix.New[struct{}](), Uniq: iradix.New[string](), schema: e.schema}, before: map[string]*Object{}}
+	val := &validator{w: w, v: &view{t: tree, schema: e.schema}, refs: w.base.Refs.Txn(), uniq: w.base.Uniq.Txn(), probs: &w.probs, mustDone: map[string]bool{}}
+	tree.Root().Walk(func(k []byte, o *Object) bool {
+		if o.Node == nil {
+			return false
+		}
+		d := val.v.node(o)
+		val.indexRefs(d, nil, o)
+		val.checkUnique(o)
+		return false
+	})
+	snap.Refs = val.refs.CommitOnly()
+	snap.Uniq = val.uniq.CommitOnly()
+	return snap, nil
+}
+
+// indexRefs records the references of an object without checking anything
+// else (start-up).
+func (val *validator) indexRefs(d *dnode, inner []string, o *Object) {
+	m, _ := d.data.(map[string]any)
+	for _, c := range d.sch.Children {
+		v, ok := m[c.Name]
+		if !ok || c.Kind == schema.List {
+			continue
+		}
+		cinner := append(append([]string{}, inner...), c.Name)
+		switch {
+		case c.Kind == schema.Container:
+			val.indexRefs(&dnode{v: d.v, obj: o, sch: c, data: v, inner: cinner, parent: d}, cinner, o)
+		case c.Type != nil && c.Type.Base == schema.TLeafref:
+			val.checkLeafref(d, c, v, cinner, o)
+		}
+	}
+}
+
+// Submit validates and commits a transaction and returns once it is durable
+// (or, for a dry run, once it has been validated).
+func (e *Engine) Submit(ctx context.Context, req *Request) (*Result, error) {
+	ctx, span := tracer.Start(ctx, "config.Submit", trace.WithAttributes(
+		attribute.Int("amp.edits", len(req.Edits)), attribute.String("amp.source", req.Source), attribute.Bool("amp.dry_run", req.DryRun)))
+	defer span.End()
+	if e.closed.Load() {
+		return nil, ErrClosed
+	}
+	p := &pending{ctx: ctx, req: req, done: make(chan outcome, 1), start: time.Now()}
+	select {
+	case e.queue <- p:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-e.closing:
+		return nil, ErrClosed
+	}
+	// Once queued, the transaction may commit: wait for the outcome even if
+	// the caller gives up, so "acknowledged" and "committed" never differ.
+	out := <-p.done
+	if out.err != nil {
+		span.RecordError(out.err)
+	} else {
+		span.SetAttributes(attribute.Int64("amp.index", int64(out.res.Index)))
+	}
+	return out.res, out.err
+}
+
+// Close stops accepting requests, finishes the queued ones and stops.
+func (e *Engine) Close() error {
+	if e.closed.Swap(true) {
+		return nil
+	}
+	close(e.closing)
+	<-e.stopped
+	e.watchMu.Lock()
+	for w := range e.watchers {
+		w.fail(ErrClosed)
+	}
+	e.watchMu.Unlock()
+	return nil
+}
+
+func (e *Engine) run() {
+	defer close(e.stopped)
+	compactEvery := time.NewTicker(time.Minute)
+	defer compactEvery.Stop()
+	for {
+		var first *pending
+		select {
+		case first = <-e.queue:
+		case <-compactEvery.C:
+			e.compact()
+			continue
+		case <-e.closing:
+			// Drain what was queued before closing.
+			for {
+				select {
+				case p := <-e.queue:
+					e.commitBatch([]*pending{p})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*pending{first}
+	drain:
+		for len(batch) < e.opts.MaxBatch {
+			select {
+			case p := <-e.queue:
+				batch = append(batch, p)
+			default:
+				break drain
+			}
+		}
+		e.commitBatch(batch)
+	}
+}
+
+type staged struct {
+	p      *pending
+	res    *Result
+	commit store.Commit
+	rec    *Record
+}
+
+func (e *Engine) commitBatch(batch []*pending) {
+	start := time.Now()
+	base := e.snap.Load()
+	var ok []staged
+	for _, p := range batch {
+		_, span := tracer.Start(p.ctx, "config.validate")
+		snap, st, err := e.apply(base, p.req)
+		span.End()
+		if err != nil {
+			e.m.txns.WithLabelValues(p.req.Source, resultLabel(err)).Inc()
+			p.done <- outcome{err: err}
+			continue
+		}
+		if p.req.DryRun {
+			e.m.txns.WithLabelValues(p.req.Source, "dry-run").Inc()
+			p.done <- outcome{res: st.res}
+			continue
+		}
+		base = snap
+		st.p = p
+		ok = append(ok, st)
+	}
+	if len(ok) == 0 {
+		return
+	}
+	commits := make([]store.Commit, len(ok))
+	for i := range ok {
+		commits[i] = ok[i].commit
+	}
+	syncStart := time.Now()
+	if err := e.store.Commit(commits); err != nil {
+		e.log.Error("store commit failed; the batch is refused", "error", err, "transactions", len(ok))
+		for _, s := range ok {
+			e.m.txns.WithLabelValues(s.p.req.Source, "error").Inc()
+			s.p.done <- outcome{err: &schema.Error{Kind: schema.KindUnavailable, Message: "store commit failed: " + err.Error()}}
+		}
+		return
+	}
+	e.m.commitSeconds.Observe(time.Since(syncStart).Seconds())
+	e.m.batchSize.Observe(float64(len(ok)))
+	e.snap.Store(base)
+	e.m.objects.Set(float64(base.Objects.Len()))
+	e.m.index.Set(float64(base.Index))
+	for _, s := range ok {
+		e.m.txns.WithLabelValues(s.p.req.Source, "committed").Inc()
+		e.m.txnSeconds.Observe(time.Since(s.p.start).Seconds())
+		s.p.done <- outcome{res: s.res}
+		e.log.Debug("transaction committed", "index", s.res.Index, "txn", s.res.ID, "principal", s.p.req.Principal, "source", s.p.req.Source, "changes", len(s.res.Changes))
+	}
+	recs := make([]*Record, len(ok))
+	for i, s := range ok {
+		recs[i] = s.rec
+	}
+	e.notify(recs)
+	if time.Since(start) > time.Second {
+		e.log.Warn("slow group commit", "transactions", len(ok), "duration", time.Since(start).String())
+	}
+}
+
+func resultLabel(err error) string {
+	switch schema.KindOf(err) {
+	case schema.KindInvalid:
+		return "invalid"
+	case schema.KindConflict:
+		return "conflict"
+	case schema.KindNotFound:
+		return "not-found"
+	case schema.KindPrecondition:
+		return "precondition"
+	case schema.KindGone:
+		return "gone"
+	}
+	return "error"
+}
+
+// apply runs one request on base and returns the snapshot after it.
+func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) {
+	index := base.Index + 1
+	w := &work{e: e, base: base, txn: base.Objects.Txn(), index: index, before: map[string]*Object{}}
+	for _, te := range req.Targets {
+		w.applyTarget(te)
+	}
+	for _, ed := range req.Edits {
+		w.applyEdit(ed)
+	}
+	rollbackOf := uint64(0)
+	if req.Rollback != 0 && len(w.probs.List) == 0 {
+		if err := e.applyRollback(w, req.Rollback); err != nil {
+			return nil, staged{}, err
+		}
+		rollbackOf = req.Rollback
+	}
+	if err := w.probs.Err(); err != nil {
+		return nil, staged{}, err
+	}
+	tree := w.txn.CommitOnly()
+	refs, uniq := w.validate(tree)
+	if err := w.probs.Err(); err != nil {
+		return nil, staged{}, err
+	}
+	now := e.opts.Now().UTC()
+	rec := &Record{Index: index, ID: "uuid:" + uuid.NewString(), Time: now, Principal: req.Principal, Source: req.Source, Message: req.Message, RollbackOf: rollbackOf}
+	commit := store.Commit{Index: index, Puts: map[string][]byte{}}
+	for _, key := range w.order {
+		before := w.before[key]
+		after, exists := tree.Get([]byte(key))
+		if !exists {
+			after = nil
+		}
+		if before == nil && after == nil {
+			continue
+		}
+		if before != nil && after != nil && equalValue(before.Data, after.Data) {
+			continue
+		}
+		rec.Changes = append(rec.Changes, ObjectChange{Key: key, Before: before, After: after})
+		if after == nil {
+			commit.Deletes = append(commit.Deletes, key)
+		} else {
+			commit.Puts[key] = encodeObject(after)
+		}
+	}
+	sort.Slice(rec.Changes, func(i, j int) bool { return rec.Changes[i].Key < rec.Changes[j].Key })
+	res := &Result{Index: index, ID: rec.ID, Time: now, DryRun: req.DryRun, Changes: e.Changes(rec)}
+	if req.DryRun {
+		res.Index, res.ID = 0, ""
+		return base, staged{res: res}, nil
+	}
+	commit.Log = encodeRecord(rec)
+	snap := &Snapshot{Index: index, Objects: tree, Refs: refs, Uniq: uniq, schema: e.schema}
+	return snap, staged{res: res, commit: commit, rec: rec}, nil
+}
+
+// compact drops history beyond the retention limits.
+func (e *Engine) compact() {
+	last := e.store.LastIndex()
+	first := e.store.FirstIndex()
+	keepFrom := first
+	if n := e.opts.RetainCount; n > 0 && last > n && last-n+1 > keepFrom {
+		keepFrom = last - n + 1
+	}
+	if age := e.opts.RetainAge; age > 0 {
+		cutoff := e.opts.Now().Add(-age)
+		byAge := first
+		_ = e.store.Log(first, last, false, func(idx uint64, b []byte) error {
+			rec, err := decodeRecordHeader(b)
+			if err != nil || !rec.Time.Before(cutoff) {
+				return errStop
+			}
+			byAge = idx + 1
+			return nil
+		})
+		if e.opts.RetainCount == 0 || byAge < keepFrom {
+			keepFrom = byAge
+		}
+	}
+	if keepFrom > first {
+		if err := e.store.Compact(keepFrom); err != nil {
+			e.log.Error("history compaction failed", "error", err)
+			return
+		}
+		e.log.Info("history compacted", "first_index", keepFrom)
+		e.m.storeSize.Set(float64(e.store.Size()))
+	}
+}
+
+var errStop = errors.New("stop")

@@ -1,0 +1,141 @@
+package config
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/store"
+	"github.com/amp-edge/amp/models"
+)
+
+func newTestEngine(t testing.TB) (*Engine, *schema.ModelSet) {
+	t.Helper()
+	sch, err := schema.Load(models.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(sch, st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close(); st.Close() })
+	return e, sch.Set("aether", "2.1.x")
+}
+
+// edit builds an edit from a REST-style path and a JSON body.
+func edit(t testing.TB, set *schema.ModelSet, op Op, path, body string) Edit {
+	t.Helper()
+	segs := schema.SplitPath(path)
+	loc, err := schema.Resolve(set, segs[0], segs[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed := Edit{Op: op, Loc: loc}
+	if body != "" {
+		dec := json.NewDecoder(strings.NewReader(body))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		val, err := schema.DecodeJSON(loc.Node, v, loc.REST(), !loc.Collection, schema.DecodeOptions{OmitKeysOK: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ed.Value = val
+	}
+	return ed
+}
+
+const site = `{"site-id":"s1","imsi-definition":{"mcc":"001","mnc":"01","enterprise":1,"format":"CCCNNNEEESSSSSS"},
+ "sim-card":[{"sim-id":"sim1","iccid":"8900000000000000001","imsi":"001010000000001"}],
+ "device":[{"device-id":"d1","imei":"123456789012345","sim-card":"sim1"}],
+ "upf":[{"upf-id":"u1","address":"upf.local","port":8805}],
+ "ip-domain":[{"ip-domain-id":"ip1","dnn":"internet","subnet":"10.0.0.0/24"}],
+ "device-group":[{"device-group-id":"dg1","device":[{"device-id":"d1"}],"ip-domain":"ip1","mbr":{"uplink":1000,"downlink":2000},"traffic-class":"tc1"}],
+ "slice":[{"slice-id":"sl1","default-behavior":"DENY-ALL","sst":"1","sd":"ABC","upf":"u1","device-group":[{"device-group":"dg1"}]}]}`
+
+func TestEngineBasics(t *testing.T) {
+	e, set := newTestEngine(t)
+	ctx := context.Background()
+	_, err := e.Submit(ctx, &Request{Targets: []TargetEdit{{Op: OpCreate, Name: "acme"}}, Principal: "op"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Submit(ctx, &Request{Edits: []Edit{
+		edit(t, set, OpMerge, "acme/traffic-class/tc1", `{"qci":9}`),
+		edit(t, set, OpMerge, "acme/site/s1", site),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Index != 2 || len(res.Changes) == 0 {
+		t.Fatalf("result %+v", res)
+	}
+	// Cross-site reference fails.
+	_, err = e.Submit(ctx, &Request{Edits: []Edit{
+		edit(t, set, OpMerge, "acme/site/s2", `{"imsi-definition":{"mcc":"001","mnc":"01","enterprise":1,"format":"CCCNNNEEESSSSSS"},"device-group":[{"device-group-id":"dg2","device":[{"device-id":"d1"}],"mbr":{"uplink":1,"downlink":1},"traffic-class":"tc1"}]}`),
+	}})
+	if err == nil || !strings.Contains(err.Error(), "device-group/dg2/device/d1/device-id") {
+		t.Fatalf("want cross-site leafref error, got %v", err)
+	}
+	t.Log(err)
+	// Deleting a referenced device fails.
+	_, err = e.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpDelete, "acme/site/s1/device/d1", "")}})
+	if err == nil {
+		t.Fatal("want reference error")
+	}
+	t.Log(err)
+	// sst immutable.
+	_, err = e.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpMerge, "acme/site/s1/slice/sl1", `{"sst":"2"}`)}})
+	if err == nil || !strings.Contains(err.Error(), "immutable") {
+		t.Fatalf("want immutable, got %v", err)
+	}
+	// DG in two slices.
+	_, err = e.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpMerge, "acme/site/s1/slice/sl2", `{"default-behavior":"DENY-ALL","sst":"1","sd":"ABD","upf":"u1","device-group":[{"device-group":"dg1"}]}`)}})
+	if err == nil {
+		t.Fatal("want must error")
+	}
+	t.Log(err)
+	// Duplicate imei.
+	_, err = e.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpMerge, "acme/site/s1/device/d2", `{"imei":"123456789012345"}`)}})
+	if err == nil {
+		t.Fatal("want unique error")
+	}
+	t.Log(err)
+	// Change then rollback of an older transaction.
+	r3, err := e.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpMerge, "acme/site/s1/device-group/dg1/mbr", `{"uplink":5000}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpMerge, "acme/site/s1/upf/u1", `{"port":9999}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Submit(ctx, &Request{Rollback: r3.Index}); err != nil {
+		t.Fatal(err)
+	}
+	o, _ := e.Snapshot().Get("aether/acme/site/s1/device-group/dg1")
+	if got := o.Data["mbr"].(map[string]any)["uplink"]; got != uint64(1000) {
+		t.Fatalf("uplink after rollback = %v", got)
+	}
+	at, err := e.At(r3.Index, "aether/acme/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ = at.Get("aether/acme/site/s1/device-group/dg1")
+	if got := o.Data["mbr"].(map[string]any)["uplink"]; got != uint64(5000) {
+		t.Fatalf("uplink at %d = %v", r3.Index, got)
+	}
+	d, err := e.Diff(1, e.Snapshot().Index)
+	if err != nil || len(d) == 0 {
+		t.Fatal(d, err)
+	}
+}

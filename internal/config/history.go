@@ -1,0 +1,537 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	iradix "github.com/hashicorp/go-immutable-radix/v2"
+
+	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/store"
+)
+
+// Record is one committed transaction as the log keeps it: who, when, from
+// where, and the full before and after image of every object it changed.
+// Before images make rollback, diff and point-in-time reads possible.
+type Record struct {
+	Index      uint64
+	ID         string
+	Time       time.Time
+	Principal  string
+	Source     string
+	Message    string
+	RollbackOf uint64
+	Changes    []ObjectChange
+}
+
+// ObjectChange is one object's before and after (nil = absent).
+type ObjectChange struct {
+	Key    string
+	Before *Object
+	After  *Object
+}
+
+// Change is one leaf-level (or whole-object) change, as APIs show it.
+type Change struct {
+	Path string `json:"path"`
+	Op   string `json:"op"` // create, update, delete
+	Old  any    `json:"old,omitempty"`
+	New  any    `json:"new,omitempty"`
+}
+
+func encodeRecord(r *Record) []byte {
+	changes := make([]any, len(r.Changes))
+	for i, c := range r.Changes {
+		m := map[string]any{"key": c.Key}
+		if c.Before != nil {
+			m["before"] = string(encodeObject(c.Before))
+		}
+		if c.After != nil {
+			m["after"] = string(encodeObject(c.After))
+		}
+		changes[i] = m
+	}
+	return appendMap(nil, map[string]any{
+		"index": r.Index, "id": r.ID, "time": r.Time.UnixNano(), "principal": r.Principal,
+		"source": r.Source, "message": r.Message, "rollback-of": r.RollbackOf, "changes": changes,
+	})
+}
+
+func decodeRecordHeader(b []byte) (*Record, error) {
+	m, err := (&reader{b: b}).readMap()
+	if err != nil {
+		return nil, fmt.Errorf("decode log record: %w", err)
+	}
+	r := &Record{}
+	r.Index, _ = m["index"].(uint64)
+	r.ID, _ = m["id"].(string)
+	ns, _ := m["time"].(int64)
+	r.Time = time.Unix(0, ns).UTC()
+	r.Principal, _ = m["principal"].(string)
+	r.Source, _ = m["source"].(string)
+	r.Message, _ = m["message"].(string)
+	r.RollbackOf, _ = m["rollback-of"].(uint64)
+	if cs, ok := m["changes"].([]any); ok {
+		r.Changes = make([]ObjectChange, len(cs))
+		for i, c := range cs {
+			cm, _ := c.(map[string]any)
+			r.Changes[i].Key, _ = cm["key"].(string)
+			// Keep the raw images; decodeRecord turns them into objects.
+			if s, ok := cm["before"].(string); ok {
+				r.Changes[i].Before = &Object{Key: r.Changes[i].Key, Data: map[string]any{"\x00raw": s}}
+			}
+			if s, ok := cm["after"].(string); ok {
+				r.Changes[i].After = &Object{Key: r.Changes[i].Key, Data: map[string]any{"\x00raw": s}}
+			}
+		}
+	}
+	return r, nil
+}
+
+func (e *Engine) decodeRecord(b []byte) (*Record, error) {
+	r, err := decodeRecordHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	for i := range r.Changes {
+		c := &r.Changes[i]
+		var node *schema.Node
+		if !strings.HasPrefix(c.Key, targetPrefix) {
+			loc, err := e.schema.ParseObjectKey(c.Key)
+			if err != nil {
+				return nil, fmt.Errorf("log record %d: %w", r.Index, err)
+			}
+			node = loc.Node
+		}
+		for _, p := range []**Object{&c.Before, &c.After} {
+			if *p == nil {
+				continue
+			}
+			raw := (*p).Data["\x00raw"].(string)
+			o, err := decodeObject(c.Key, node, []byte(raw))
+			if err != nil {
+				return nil, err
+			}
+			*p = o
+		}
+	}
+	return r, nil
+}
+
+// objectPath is the API path of an object key.
+func objectPath(o *Object) string {
+	if o.Node == nil {
+		return "/enterprises/" + strings.TrimPrefix(o.Key, targetPrefix)
+	}
+	return restPath(o, nil)
+}
+
+func encodeData(o *Object) any {
+	if o.Node == nil {
+		return o.Data
+	}
+	return schema.Encode(o.Node, o.Data, schema.EncodeOptions{})
+}
+
+// Changes renders a record's object changes as leaf-level changes.
+func (e *Engine) Changes(r *Record) []Change {
+	var out []Change
+	for _, c := range r.Changes {
+		switch {
+		case c.Before == nil:
+			out = append(out, Change{Path: objectPath(c.After), Op: "create", New: encodeData(c.After)})
+		case c.After == nil:
+			out = append(out, Change{Path: objectPath(c.Before), Op: "delete", Old: encodeData(c.Before)})
+		default:
+			base := objectPath(c.After)
+			diffData(c.After.Node, c.Before.Data, c.After.Data, nil, func(inner []string, n *schema.Node, old, new any, hadOld, hasNew bool) {
+				ch := Change{Path: base + "/" + strings.Join(inner, "/")}
+				switch {
+				case !hadOld:
+					ch.Op = "create"
+				case !hasNew:
+					ch.Op = "delete"
+				default:
+					ch.Op = "update"
+				}
+				if hadOld {
+					ch.Old = encodeValue(n, old)
+				}
+				if hasNew {
+					ch.New = encodeValue(n, new)
+				}
+				out = append(out, ch)
+			})
+		}
+	}
+	return out
+}
+
+func encodeValue(n *schema.Node, v any) any {
+	if n == nil {
+		return v
+	}
+	return schema.Encode(n, v, schema.EncodeOptions{})
+}
+
+// diffData reports leaf-level differences between two data maps of one
+// object (leaves and leaf-lists; containers are descended into).
+func diffData(n *schema.Node, a, b map[string]any, inner []string, fn func(inner []string, n *schema.Node, old, new any, hadOld, hasNew bool)) {
+	names := map[string]bool{}
+	for k := range a {
+		names[k] = true
+	}
+	for k := range b {
+		names[k] = true
+	}
+	sorted := make([]string, 0, len(names))
+	for k := range names {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	for _, k := range sorted {
+		av, aok := a[k]
+		bv, bok := b[k]
+		var c *schema.Node
+		if n != nil {
+			c = n.Child(k)
+		}
+		p := append(append([]string{}, inner...), k)
+		am, aIsMap := av.(map[string]any)
+		bm, bIsMap := bv.(map[string]any)
+		if (aIsMap || !aok) && (bIsMap || !bok) && (aIsMap || bIsMap) {
+			diffData(c, am, bm, p, fn)
+			continue
+		}
+		if aok && bok && equalValue(av, bv) {
+			continue
+		}
+		fn(p, c, av, bv, aok, bok)
+	}
+}
+
+// TxnInfo summarises a transaction for listings.
+type TxnInfo struct {
+	Index      uint64    `json:"index"`
+	ID         string    `json:"id"`
+	Time       time.Time `json:"time"`
+	Principal  string    `json:"username"`
+	Source     string    `json:"source"`
+	Message    string    `json:"message,omitempty"`
+	RollbackOf uint64    `json:"rollback-of,omitempty"`
+	Targets    []string  `json:"targets"`
+	Paths      int       `json:"changed-objects"`
+}
+
+func (r *Record) info() TxnInfo {
+	ts := map[string]bool{}
+	for _, c := range r.Changes {
+		if strings.HasPrefix(c.Key, targetPrefix) {
+			ts[strings.TrimPrefix(c.Key, targetPrefix)] = true
+		} else {
+			ts[targetOfKey(c.Key)] = true
+		}
+	}
+	targets := make([]string, 0, len(ts))
+	for t := range ts {
+		targets = append(targets, t)
+	}
+	sort.Strings(targets)
+	return TxnInfo{Index: r.Index, ID: r.ID, Time: r.Time, Principal: r.Principal, Source: r.Source, Message: r.Message, RollbackOf: r.RollbackOf, Targets: targets, Paths: len(r.Changes)}
+}
+
+// ListTransactions returns up to limit transactions, newest first, with
+// index < before (0 = from the newest), optionally only those touching target.
+func (e *Engine) ListTransactions(before uint64, limit int, target string) ([]TxnInfo, error) {
+	last := e.Snapshot().Index
+	if before == 0 || before > last+1 {
+		before = last + 1
+	}
+	first := e.store.FirstIndex()
+	var out []TxnInfo
+	if before <= first {
+		return out, nil
+	}
+	err := e.store.Log(first, before-1, true, func(idx uint64, b []byte) error {
+		r, err := decodeRecordHeader(b)
+		if err != nil {
+			return err
+		}
+		info := r.info()
+		if target != "" && !contains(info.Targets, target) {
+			return nil
+		}
+		out = append(out, info)
+		if len(out) >= limit {
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, err
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Transaction returns one transaction with its record.
+func (e *Engine) Transaction(index uint64) (*Record, error) {
+	if index == 0 || index > e.Snapshot().Index {
+		return nil, schema.Errorf(schema.KindNotFound, fmt.Sprintf("/transactions/%d", index), "no transaction %d (the newest is %d)", index, e.Snapshot().Index)
+	}
+	var rec *Record
+	err := e.store.Log(index, index, false, func(_ uint64, b []byte) error {
+		r, err := e.decodeRecord(b)
+		rec = r
+		return err
+	})
+	if errors.Is(err, store.ErrCompacted) {
+		return nil, schema.Errorf(schema.KindGone, fmt.Sprintf("/transactions/%d", index), "transaction %d is older than the retained history (first retained: %d)", index, e.store.FirstIndex())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// Info returns a record's summary.
+func (r *Record) Info() TxnInfo { return r.info() }
+
+// Diff returns what changed between two indexes (a < b): per object, its
+// state at a and at b.
+func (e *Engine) Diff(a, b uint64) ([]Change, error) {
+	if a > b {
+		a, b = b, a
+	}
+	if b > e.Snapshot().Index {
+		return nil, schema.Errorf(schema.KindNotFound, fmt.Sprintf("/diff/%d/%d", a, b), "index %d is in the future (the newest is %d)", b, e.Snapshot().Index)
+	}
+	if a+1 < e.store.FirstIndex() && a != b {
+		return nil, schema.Errorf(schema.KindGone, fmt.Sprintf("/diff/%d/%d", a, b), "index %d is older than the retained history (first retained: %d)", a, e.store.FirstIndex())
+	}
+	first := map[string]*Object{}
+	last := map[string]*Object{}
+	var order []string
+	if a == b {
+		return []Change{}, nil
+	}
+	err := e.store.Log(a+1, b, false, func(_ uint64, raw []byte) error {
+		r, err := e.decodeRecord(raw)
+		if err != nil {
+			return err
+		}
+		for _, c := range r.Changes {
+			if _, seen := first[c.Key]; !seen {
+				first[c.Key] = c.Before
+				order = append(order, c.Key)
+			}
+			last[c.Key] = c.After
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(order)
+	rec := &Record{}
+	for _, k := range order {
+		if first[k] == nil && last[k] == nil {
+			continue
+		}
+		rec.Changes = append(rec.Changes, ObjectChange{Key: k, Before: first[k], After: last[k]})
+	}
+	return e.Changes(rec), nil
+}
+
+// At returns a snapshot-like tree of the objects under prefix as they were
+// at index (point-in-time read), built by undoing later transactions.
+func (e *Engine) At(index uint64, prefix string) (*Snapshot, error) {
+	cur := e.Snapshot()
+	if index >= cur.Index {
+		return cur, nil
+	}
+	if index+1 < e.store.FirstIndex() {
+		return nil, schema.Errorf(schema.KindGone, prefix, "index %d is older than the retained history (first retained: %d)", index, e.store.FirstIndex())
+	}
+	objs := map[string]*Object{}
+	cur.view().scan(prefix, func(o *Object) bool {
+		objs[o.Key] = o
+		return true
+	})
+	under := func(k string) bool {
+		return strings.HasPrefix(k, prefix) || strings.HasPrefix(k, targetPrefix)
+	}
+	err := e.store.Log(index+1, cur.Index, true, func(_ uint64, raw []byte) error {
+		r, err := e.decodeRecord(raw)
+		if err != nil {
+			return err
+		}
+		for _, c := range r.Changes {
+			if !under(c.Key) {
+				continue
+			}
+			if c.Before == nil {
+				delete(objs, c.Key)
+			} else {
+				objs[c.Key] = c.Before
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrCompacted) {
+			return nil, schema.Errorf(schema.KindGone, prefix, "index %d is older than the retained history", index)
+		}
+		return nil, err
+	}
+	txn := iradix.New[*Object]().Txn()
+	for k, o := range objs {
+		txn.Insert([]byte(k), o)
+	}
+	// Targets as they were too, so "does the enterprise exist" is answered
+	// for that time.
+	cur.view().scan(targetPrefix, func(o *Object) bool {
+		if _, undone := objs[o.Key]; !undone {
+			txn.Insert([]byte(o.Key), o)
+		}
+		return true
+	})
+	return &Snapshot{Index: index, Objects: txn.CommitOnly(), schema: e.schema}, nil
+}
+
+// applyRollback undoes transaction n inside w, refusing with a conflict
+// report when a later transaction changed the same leaves or objects.
+func (e *Engine) applyRollback(w *work, n uint64) error {
+	path := fmt.Sprintf("/transactions/%d", n)
+	if n == 0 || n > w.base.Index {
+		return schema.Errorf(schema.KindNotFound, path, "no transaction %d (the newest is %d)", n, w.base.Index)
+	}
+	var target *Record
+	var later []*Record
+	err := e.store.Log(n, w.base.Index, false, func(idx uint64, raw []byte) error {
+		r, err := e.decodeRecord(raw)
+		if err != nil {
+			return err
+		}
+		if idx == n {
+			target = r
+		} else {
+			later = append(later, r)
+		}
+		return nil
+	})
+	if errors.Is(err, store.ErrCompacted) {
+		return schema.Errorf(schema.KindGone, path, "transaction %d is older than the retained history (first retained: %d)", n, e.store.FirstIndex())
+	}
+	if err != nil {
+		return err
+	}
+	// What n touched, leaf by leaf (whole objects for creates and deletes).
+	touched := map[string]map[string]bool{} // key -> leaf paths; nil = whole object
+	for _, c := range target.Changes {
+		if c.Before == nil || c.After == nil {
+			touched[c.Key] = nil
+			continue
+		}
+		leaves := map[string]bool{}
+		diffData(nil, c.Before.Data, c.After.Data, nil, func(inner []string, _ *schema.Node, _, _ any, _, _ bool) {
+			leaves[strings.Join(inner, "/")] = true
+		})
+		touched[c.Key] = leaves
+	}
+	probs := schema.Problems{Kind: schema.KindConflict}
+	for _, r := range later {
+		for _, c := range r.Changes {
+			for key, leaves := range touched {
+				if c.Key != key && !strings.HasPrefix(c.Key, key+"/") {
+					continue
+				}
+				whole := leaves == nil || c.Key != key || c.Before == nil || c.After == nil
+				if whole {
+					probs.Add(changePath(c), "changed again by transaction %d (%s, by %s); roll that back first or edit by hand", r.Index, r.Time.Format(time.RFC3339), orUnknown(r.Principal))
+					continue
+				}
+				diffData(nil, c.Before.Data, c.After.Data, nil, func(inner []string, _ *schema.Node, _, _ any, _, _ bool) {
+					if leaves[strings.Join(inner, "/")] {
+						probs.Add(changePath(c)+"/"+strings.Join(inner, "/"), "changed again by transaction %d (%s, by %s); roll that back first or edit by hand", r.Index, r.Time.Format(time.RFC3339), orUnknown(r.Principal))
+					}
+				})
+			}
+		}
+	}
+	if err := probs.Err(); err != nil {
+		e := err.(*schema.Error)
+		e.Message = fmt.Sprintf("transaction %d cannot be rolled back: later transactions changed what it changed", n)
+		return e
+	}
+	for _, c := range target.Changes {
+		switch {
+		case c.Before == nil:
+			w.del(c.Key)
+		case c.After == nil:
+			o := *c.Before
+			o.Modified = w.index
+			w.put(&o)
+		default:
+			cur, ok := w.get(c.Key)
+			if !ok {
+				continue
+			}
+			data := cloneMap(cur.Data)
+			// Diff from after to before: the "new" side is the value to restore.
+			diffData(nil, c.After.Data, c.Before.Data, nil, func(inner []string, _ *schema.Node, _, restore any, _, present bool) {
+				setPath(data, inner, restore, present)
+			})
+			pruneEmpty(data)
+			w.put(&Object{Key: c.Key, Node: cur.Node, Data: data, Created: cur.Created, Modified: w.index})
+		}
+	}
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func changePath(c ObjectChange) string {
+	if c.After != nil {
+		return objectPath(c.After)
+	}
+	return objectPath(c.Before)
+}
+
+// setPath sets (or, when !present, removes) a value at a path of names.
+func setPath(m map[string]any, path []string, v any, present bool) {
+	cur := m
+	for _, p := range path[:len(path)-1] {
+		sub, ok := cur[p].(map[string]any)
+		if !ok {
+			if !present {
+				return
+			}
+			sub = map[string]any{}
+			cur[p] = sub
+		}
+		cur = sub
+	}
+	last := path[len(path)-1]
+	if present {
+		cur[last] = v
+	} else {
+		delete(cur, last)
+	}
+}

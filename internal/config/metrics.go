@@ -1,0 +1,53 @@
+package config
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the engine's Prometheus series.
+type Metrics struct {
+	txns          *prometheus.CounterVec
+	txnSeconds    prometheus.Histogram
+	commitSeconds prometheus.Histogram
+	batchSize     prometheus.Histogram
+	objects       prometheus.Gauge
+	index         prometheus.Gauge
+	storeSize     prometheus.Gauge
+}
+
+// NewMetrics creates the engine's metrics on reg (nil = not registered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		txns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "amp_config_transactions_total",
+			Help: "Transactions by source and result (committed, dry-run, invalid, conflict, not-found, precondition, gone, error).",
+		}, []string{"source", "result"}),
+		txnSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "amp_config_transaction_duration_seconds",
+			Help:    "Time from submission to durable commit of a transaction.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "amp_config_commit_duration_seconds",
+			Help:    "Time of one group commit's durable store write (fsync included).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "amp_config_commit_batch_size",
+			Help:    "Transactions per group commit.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+		}),
+		objects: prometheus.NewGauge(prometheus.GaugeOpts{Name: "amp_config_objects", Help: "Objects in the current configuration."}),
+		index:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "amp_config_index", Help: "Index of the newest committed transaction."}),
+		storeSize: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "amp_store_size_bytes", Help: "Size of the store on disk.",
+		}),
+	}
+	for _, src := range []string{"api", "cli", "import", "rollback"} {
+		for _, res := range []string{"committed", "invalid", "conflict"} {
+			m.txns.WithLabelValues(src, res)
+		}
+	}
+	if reg != nil {
+		reg.MustRegister(m.txns, m.txnSeconds, m.commitSeconds, m.batchSize, m.objects, m.index, m.storeSize)
+	}
+	return m
+}

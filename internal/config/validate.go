@@ -1,0 +1,432 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+
+	iradix "github.com/hashicorp/go-immutable-radix/v2"
+
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// Validation is incremental: it checks the objects a transaction touched,
+// the objects above them, and the objects that refer to any of those. Two
+// indexes make that possible without scanning the tree:
+//
+//	refs:  "r\x00<target>\x00<referrer>\x00<leaf>" and the forward
+//	       "f\x00<referrer>\x00<leaf>\x00<target>" for every resolved leafref
+//	uniq:  "u\x00<list prefix>\x00<stmt>\x00<values>" -> entry key, per YANG
+//	       unique statement
+//
+// Both are immutable radix trees kept in the snapshot beside the objects.
+
+type validator struct {
+	w     *work
+	v     *view
+	refs  *iradix.Txn[struct{}]
+	uniq  *iradix.Txn[string]
+	probs *schema.Problems
+	// mustDone records objects whose musts were evaluated already.
+	mustDone map[string]bool
+}
+
+func (w *work) validate(tree *iradix.Tree[*Object]) (*iradix.Tree[struct{}], *iradix.Tree[string]) {
+	val := &validator{
+		w:        w,
+		v:        &view{t: tree, schema: w.e.schema},
+		refs:     w.base.Refs.Txn(),
+		uniq:     w.base.Uniq.Txn(),
+		probs:    &w.probs,
+		mustDone: map[string]bool{},
+	}
+	// 1. Forget what the touched objects used to refer to and hold unique.
+	for _, key := range w.order {
+		if b := w.before[key]; b != nil && b.Node != nil {
+			val.dropRefsFrom(key)
+			val.dropUnique(b)
+		}
+	}
+	// 2. Check every object that exists now.
+	for _, key := range w.order {
+		after, ok := tree.Get([]byte(key))
+		if !ok || after.Node == nil {
+			continue
+		}
+		val.checkObject(w.before[key], after)
+	}
+	// 3. Nothing may still refer to what was deleted.
+	for _, key := range w.order {
+		if _, ok := tree.Get([]byte(key)); ok {
+			continue
+		}
+		val.checkNotReferenced(key)
+	}
+	// 4. Re-check the musts of objects above or referring to what changed.
+	for _, key := range w.order {
+		val.checkDependents(key)
+	}
+	return val.refs.CommitOnly(), val.uniq.CommitOnly()
+}
+
+func restPath(o *Object, inner []string) string {
+	return schema.RESTPathOfKey(o.Node.Set, o.Key, inner, false, nil)
+}
+
+func (val *validator) checkObject(before, after *Object) {
+	root := val.v.node(after)
+	val.walk(root, nil, before, after)
+	val.checkUnique(after)
+	val.evalMusts(after)
+}
+
+// walk visits the leaves and containers of one object (not child lists),
+// checking mandatory, immutable and leafref.
+func (val *validator) walk(d *dnode, inner []string, before, after *Object) {
+	m, _ := d.data.(map[string]any)
+	for _, c := range d.sch.Children {
+		if c.Kind == schema.List || !c.Config {
+			continue
+		}
+		v, present := m[c.Name]
+		cinner := append(append([]string{}, inner...), c.Name)
+		switch c.Kind {
+		case schema.Container:
+			if !present && c.Presence {
+				continue
+			}
+			sub := &dnode{v: d.v, obj: d.obj, sch: c, data: v, inner: cinner, parent: d}
+			if !present {
+				sub.data = map[string]any{}
+			}
+			val.walk(sub, cinner, before, after)
+		case schema.Leaf, schema.LeafList:
+			if !present {
+				if c.Mandatory {
+					val.probs.Add(restPath(after, cinner), "mandatory field %q of %s is missing%s", c.Name, describe(d.sch), defaultHint(c))
+				}
+			}
+			if c.Immutable && before != nil {
+				old, had := lookup(before.Data, cinner)
+				if had && (!present || !equalValue(old, v)) {
+					val.probs.Add(restPath(after, cinner), "%q is immutable: it was %q when the %s was created and cannot change (delete and recreate the %s to change it)",
+						c.Name, schema.Format(old), after.Node.Name, after.Node.Name)
+				}
+			}
+			if present && c.Type.Base == schema.TLeafref {
+				val.checkLeafref(d, c, v, cinner, after)
+			}
+		}
+	}
+}
+
+func defaultHint(c *schema.Node) string {
+	if c.Name == "format" && c.Parent != nil && c.Parent.Name == "imsi-definition" {
+		return " (Aether's conventional format is CCCNNNEEESSSSSS)"
+	}
+	return ""
+}
+
+func describe(n *schema.Node) string {
+	if n.Kind == schema.Root {
+		return "the root"
+	}
+	return n.Name
+}
+
+func lookup(m map[string]any, path []string) (any, bool) {
+	var cur any = m
+	for _, p := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		cur, ok = mm[p]
+		if !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+func (val *validator) checkLeafref(parent *dnode, c *schema.Node, v any, inner []string, after *Object) {
+	values := []any{v}
+	if c.Kind == schema.LeafList {
+		values, _ = v.([]any)
+	}
+	for i, x := range values {
+		leaf := &dnode{v: parent.v, obj: parent.obj, sch: c, data: x, inner: parent.inner, parent: parent}
+		if c.Kind == schema.LeafList {
+			leaf.item = i + 1
+		}
+		target, err := resolveLeafref(leaf, c.Type, x)
+		path := restPath(after, inner)
+		if err != nil {
+			val.probs.Add(path, "cannot resolve reference %s: %v", c.Type.LeafrefPath, err)
+			continue
+		}
+		if target == "" {
+			if c.Type.RequireInst {
+				val.conflict(path, "%q refers to %s %q, which does not exist in %s", c.Name, c.Type.Target.Parent.Name, schema.Format(x), refScope(leaf, c.Type))
+			}
+			continue
+		}
+		leafID := strings.Join(inner, "/") + "=" + schema.Format(x)
+		val.refs.Insert([]byte("r\x00"+target+"\x00"+after.Key+"\x00"+leafID), struct{}{})
+		val.refs.Insert([]byte("f\x00"+after.Key+"\x00"+leafID+"\x00"+target), struct{}{})
+	}
+}
+
+// conflict records a problem that depends on other objects (a dangling
+// reference, a duplicate): 409 unless a plain validation error is also there.
+func (val *validator) conflict(path, format string, args ...any) {
+	if val.probs.Kind == 0 || (val.probs.Kind == schema.KindConflict) {
+		val.probs.Kind = schema.KindConflict
+	}
+	val.probs.Add(path, format, args...)
+}
+
+// refScope describes where a leafref looks, for messages: the REST path of
+// the list it searches.
+func refScope(leaf *dnode, t *schema.Type) string {
+	parent, list, _, ok := t.Leafref.SplitKeyTarget()
+	if !ok {
+		return t.LeafrefPath
+	}
+	nodes, err := schema.EvalNodes(parent, leaf)
+	if err != nil || len(nodes) == 0 {
+		return t.LeafrefPath
+	}
+	d := nodes[0].(*dnode)
+	return restPath(d.obj, d.inner) + "/" + list
+}
+
+// resolveLeafref returns the key of the object holding the target of a
+// reference, or "" when there is none.
+func resolveLeafref(leaf *dnode, t *schema.Type, v any) (string, error) {
+	want := schema.Format(v)
+	if parent, list, key, ok := t.Leafref.SplitKeyTarget(); ok {
+		nodes, err := schema.EvalNodes(parent, leaf)
+		if err != nil {
+			return "", err
+		}
+		for _, n := range nodes {
+			c := n.Schema().Child(list)
+			if c != nil && c.Kind == schema.List && len(c.Keys) == 1 && c.Keys[0] == key {
+				if e := n.Entry(c, []string{want}); e != nil {
+					return e.(*dnode).obj.Key, nil
+				}
+				continue
+			}
+			for _, e := range n.Children(c) {
+				for _, k := range e.Children(c.Child(key)) {
+					if schema.Format(k.Value()) == want {
+						return k.(*dnode).obj.Key, nil
+					}
+				}
+			}
+		}
+		return "", nil
+	}
+	nodes, err := schema.EvalNodes(t.Leafref, leaf)
+	if err != nil {
+		return "", err
+	}
+	for _, n := range nodes {
+		if schema.Format(n.Value()) == want {
+			return n.(*dnode).obj.Key, nil
+		}
+	}
+	return "", nil
+}
+
+func (val *validator) dropRefsFrom(key string) {
+	prefix := "f\x00" + key + "\x00"
+	var doomed [][]byte
+	it := val.refs.Root().Iterator()
+	it.SeekPrefix([]byte(prefix))
+	for k, _, ok := it.Next(); ok; k, _, ok = it.Next() {
+		doomed = append(doomed, append([]byte(nil), k...))
+	}
+	for _, k := range doomed {
+		rest := string(k[len(prefix):])
+		i := strings.LastIndexByte(rest, 0)
+		leafID, target := rest[:i], rest[i+1:]
+		val.refs.Delete(k)
+		val.refs.Delete([]byte("r\x00" + target + "\x00" + key + "\x00" + leafID))
+	}
+}
+
+// referrers lists the objects that refer to key, with the leaf that does.
+func referrers(refs interface {
+	Root() *iradix.Node[struct{}]
+}, key string, fn func(referrer, leaf string) bool) {
+	prefix := "r\x00" + key + "\x00"
+	it := refs.Root().Iterator()
+	it.SeekPrefix([]byte(prefix))
+	for k, _, ok := it.Next(); ok; k, _, ok = it.Next() {
+		rest := string(k[len(prefix):])
+		i := strings.IndexByte(rest, 0)
+		if !fn(rest[:i], rest[i+1:]) {
+			return
+		}
+	}
+}
+
+func (val *validator) checkNotReferenced(key string) {
+	before := val.w.before[key]
+	if before == nil || before.Node == nil {
+		return
+	}
+	referrers(val.refs, key, func(ref, leaf string) bool {
+		ro, ok := val.v.get(ref)
+		if !ok {
+			return true
+		}
+		name, _, _ := strings.Cut(leaf, "=")
+		val.conflict(restPath(ro, strings.Split(name, "/")), "refers to %s, which this change deletes: change or delete the reference first",
+			restPath(before, nil))
+		return true
+	})
+}
+
+func uniqueKey(o *Object, i int, stmt []string) (string, string, bool) {
+	vals := make([]string, len(stmt))
+	for j, p := range stmt {
+		v, ok := lookup(o.Data, strings.Split(p, "/"))
+		if !ok {
+			return "", "", false // unique applies only when all leaves are set
+		}
+		vals[j] = schema.Format(v)
+	}
+	pk, containers := parentKey(o)
+	listP := listPrefix(pk, containers, o.Node)
+	return "u\x00" + listP + "\x00" + strconv.Itoa(i) + "\x00" + strings.Join(vals, "\x01"), strings.Join(vals, ", "), true
+}
+
+func (val *validator) dropUnique(o *Object) {
+	for i, stmt := range o.Node.Unique {
+		if k, _, ok := uniqueKey(o, i, stmt); ok {
+			if owner, found := val.uniq.Get([]byte(k)); found && owner == o.Key {
+				val.uniq.Delete([]byte(k))
+			}
+		}
+	}
+}
+
+func (val *validator) checkUnique(o *Object) {
+	for i, stmt := range o.Node.Unique {
+		k, shown, ok := uniqueKey(o, i, stmt)
+		if !ok {
+			continue
+		}
+		if owner, found := val.uniq.Get([]byte(k)); found && owner != o.Key {
+			if ow, exists := val.v.get(owner); exists {
+				val.conflict(restPath(o, strings.Split(stmt[0], "/")), "%s %s is already used by %s (must be unique in the list)",
+					strings.Join(stmt, ", "), quoteList(shown), restPath(ow, nil))
+				continue
+			}
+		}
+		val.uniq.Insert([]byte(k), o.Key)
+	}
+}
+
+func quoteList(s string) string { return "\"" + s + "\"" }
+
+// evalMusts evaluates every must statement inside one object.
+func (val *validator) evalMusts(o *Object) {
+	if val.mustDone[o.Key] {
+		return
+	}
+	val.mustDone[o.Key] = true
+	if !hasMusts(o.Node) {
+		return
+	}
+	val.mustsIn(val.v.node(o), nil)
+}
+
+func (val *validator) mustsIn(d *dnode, inner []string) {
+	for _, m := range d.sch.Musts {
+		ok, err := schema.EvalBool(m.Expr, d)
+		path := restPath(d.obj, inner)
+		if err != nil {
+			val.probs.Add(path, "cannot evaluate must %q: %v", m.Source, err)
+			continue
+		}
+		if !ok {
+			msg := m.ErrorMessage
+			if msg == "" {
+				msg = "must condition not satisfied: " + m.Source
+			}
+			val.conflict(path, "%s", msg)
+		}
+	}
+	for _, c := range d.sch.Children {
+		if c.Kind == schema.List || !hasMusts(c) {
+			continue
+		}
+		for _, k := range d.Children(c) {
+			kd := k.(*dnode)
+			cinner := inner
+			if c.Kind == schema.Container {
+				cinner = append(append([]string{}, inner...), c.Name)
+			} else {
+				cinner = append(append([]string{}, inner...), c.Name)
+			}
+			val.mustsIn(kd, cinner)
+		}
+	}
+}
+
+// hasMusts reports whether n or anything inside its object (not in child
+// lists) carries a must statement. Results are cached on first use.
+func hasMusts(n *schema.Node) bool {
+	if v, ok := mustCache.Load(n); ok {
+		return v.(bool)
+	}
+	found := len(n.Musts) > 0
+	for _, c := range n.Children {
+		if c.Kind != schema.List && hasMusts(c) {
+			found = true
+		}
+	}
+	mustCache.Store(n, found)
+	return found
+}
+
+// checkDependents re-evaluates the musts that a change to key can affect:
+// those of its ancestors, and of objects (and their ancestors) that refer to
+// key or to one of its ancestors.
+func (val *validator) checkDependents(key string) {
+	o := val.w.before[key]
+	if cur, ok := val.v.get(key); ok {
+		o = cur
+	}
+	if o == nil || o.Node == nil {
+		return
+	}
+	for a := o; a != nil; a = val.parentObject(a) {
+		if a.Key != key {
+			if cur, ok := val.v.get(a.Key); ok {
+				val.evalMusts(cur)
+			}
+		}
+		referrers(val.refs, a.Key, func(ref, _ string) bool {
+			for r, ok := val.v.get(ref); ok && r != nil; r = val.parentObject(r) {
+				val.evalMusts(r)
+			}
+			return true
+		})
+	}
+}
+
+func (val *validator) parentObject(o *Object) *Object {
+	if o.Node == nil || o.Node.Kind != schema.List {
+		return nil
+	}
+	pk, _ := parentKey(o)
+	p, ok := val.v.get(pk)
+	if !ok {
+		return nil
+	}
+	return p
+}
