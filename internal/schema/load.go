@@ -41,8 +41,8 @@ func (s *Schema) Set(name, version string) *ModelSet {
 // holding .yang files is a model set whose modules' top-level data nodes form
 // the set's tree.
 func Load(sources ...fs.FS) (*Schema, error) {
-	libs := map[string]string{}                // file name -> text
-	sets := map[string]map[string]string{}     // "set/version" -> file name -> text
+	libs := map[string]string{}            // file name -> text
+	sets := map[string]map[string]string{} // "set/version" -> file name -> text
 	for _, src := range sources {
 		err := fs.WalkDir(src, ".", func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
