@@ -195,7 +195,7 @@ func (w *work) applyEdit(ed Edit) {
 	if ed.IfMatch != nil {
 		var v uint64
 		if loc.Collection {
-			v = w.version(listPrefix(loc.ObjectKey, nil, loc.Node), true)
+			v = w.version(strings.TrimSuffix(listPrefix(loc.ObjectKey, loc.Inner, loc.Node), "/"), true)
 		} else {
 			v = w.version(loc.ObjectKey, false)
 		}
@@ -207,7 +207,7 @@ func (w *work) applyEdit(ed Edit) {
 	}
 	switch {
 	case loc.Collection:
-		w.applyList(ed, loc.ObjectKey, nil, loc.Node, path)
+		w.applyList(ed, loc.ObjectKey, loc.Inner, loc.Node, path)
 	case loc.Node.Kind == schema.List || loc.Node.Kind == schema.Root:
 		w.applyObject(ed, loc, path)
 	default:
@@ -489,7 +489,6 @@ func (w *work) applyInner(ed Edit, loc *schema.Location, path string) {
 	}
 	// Walk to the parent container of the addressed node.
 	cur := data
-	curNode := loc.Object
 	for _, name := range loc.Inner[:len(loc.Inner)-1] {
 		sub, _ := cur[name].(map[string]any)
 		if sub == nil {
@@ -497,7 +496,6 @@ func (w *work) applyInner(ed Edit, loc *schema.Location, path string) {
 			cur[name] = sub
 		}
 		cur = sub
-		curNode = curNode.Child(name)
 	}
 	last := loc.Inner[len(loc.Inner)-1]
 	n := loc.Node
@@ -517,8 +515,19 @@ func (w *work) applyInner(ed Edit, loc *schema.Location, path string) {
 		}
 	default:
 		if n.Kind == schema.Container {
-			wrapped := map[string]any{last: ed.Value}
-			w.mergeContent(curNode, cur, wrapped, loc.ObjectKey, loc.Inner[:len(loc.Inner)-1], ed.Op == OpReplace, path[:len(path)-len(last)-1])
+			sub, _ := cur[last].(map[string]any)
+			if sub == nil || ed.Op == OpReplace {
+				sub = map[string]any{}
+			} else {
+				sub = cloneMap(sub)
+			}
+			vm, _ := ed.Value.(map[string]any)
+			w.mergeContent(n, sub, vm, loc.ObjectKey, loc.Inner, ed.Op == OpReplace, path)
+			if len(sub) > 0 || n.Presence {
+				cur[last] = sub
+			} else {
+				delete(cur, last)
+			}
 		} else {
 			cur[last] = ed.Value
 		}

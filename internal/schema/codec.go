@@ -137,7 +137,7 @@ func (d *decoder) list(n *Node, v any, path string) []any {
 	for i, e := range arr {
 		epath := fmt.Sprintf("%s[%d]", path, i)
 		if m, ok := e.(map[string]any); ok {
-			if kp := rawKeyPath(n, m); kp != "" {
+			if kp := RawKeyPath(n, m); kp != "" {
 				epath = path + "/" + kp
 			}
 		}
@@ -187,8 +187,9 @@ func (d *decoder) leaf(n *Node, v any, path string) any {
 	return x
 }
 
-// rawKeyPath renders an undecoded entry's key values as path segments.
-func rawKeyPath(n *Node, m map[string]any) string {
+// RawKeyPath renders an undecoded entry's key values as path segments ("" if
+// a key is missing), for error paths before decoding.
+func RawKeyPath(n *Node, m map[string]any) string {
 	var segs []string
 	for _, k := range n.Keys {
 		v, ok := m[k]

@@ -26,7 +26,8 @@ type Location struct {
 	// Keys are the key values of the addressed list entry (Node is a list
 	// and Collection is false).
 	Keys []string
-	// Inner is the path from the object to Node (container and leaf names).
+	// Inner is the path from the object to Node (container and leaf names);
+	// for a Collection, the containers between the object and the list.
 	Inner []string
 	// Collection is true when the path names a whole list.
 	Collection bool
@@ -70,7 +71,9 @@ func Resolve(set *ModelSet, target string, segs []string) (*Location, error) {
 			continue
 		}
 		if i+1 >= len(segs) {
-			loc.Node, loc.Collection, loc.Inner = c, true, nil
+			// A whole list: Inner keeps the container path (if any)
+			// between the parent object and the list.
+			loc.Node, loc.Collection = c, true
 			return loc, nil
 		}
 		if len(loc.Inner) > 0 {
@@ -112,11 +115,11 @@ func (l *Location) REST() string {
 func RESTPathOfKey(set *ModelSet, objectKey string, inner []string, collection bool, n *Node) string {
 	rest := strings.TrimPrefix(objectKey, set.Name+"/")
 	p := "/" + set.Name + "/v" + set.Version + "/" + rest
-	if collection && n != nil {
-		return p + "/" + n.Name
-	}
 	for _, s := range inner {
 		p += "/" + s
+	}
+	if collection && n != nil {
+		return p + "/" + n.Name
 	}
 	return p
 }

@@ -255,7 +255,7 @@ func (t *Type) FromJSON(v any, legacyDecimal bool) (any, error) {
 		if n, isNum := v.(json.Number); isNum && legacyDecimal && t.Base == TString {
 			return t.legacyHex(n)
 		}
-		return nil, valErr("%s is not a string", jsonText(v))
+		return nil, valErr("%s is not a string: expected a JSON string (%s)", jsonText(v), t.Describe())
 	}
 	return t.Parse(s)
 }

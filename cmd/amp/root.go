@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func run(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot()
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		var ce *cliError
+		if errors.As(err, &ce) {
+			return ce.code
+		}
+		return 1
+	}
+	return 0
+}
+
+// cliError carries an exit code; its message was printed already.
+type cliError struct{ code int }
+
+func (e *cliError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "amp",
+		Short: "AMP: control and management for edge clouds (Aether Management Platform)",
+		Long: `AMP runs the control and management platform for a fleet of edge sites
+(amp serve) and drives it from the command line.
+
+Start it on a laptop with the demo data set:
+  amp serve --demo
+then, in another shell, use the token it prints:
+  export AMP_TOKEN=$(cat ~/.local/share/amp/admin.token)
+  amp get /aether/v2.1.x/acme/site`,
+		SilenceUsage:  true,
+		SilenceErrors: false,
+		Version:       version,
+	}
+	root.AddCommand(newServeCmd())
+	addClientCommands(root)
+	return root
+}

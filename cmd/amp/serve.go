@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/amp-edge/amp/internal/server"
+	"github.com/amp-edge/amp/internal/telemetry"
+)
+
+func defaultDataDir() string {
+	if d := os.Getenv("AMP_DATA_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "amp")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "amp")
+	}
+	return "amp-data"
+}
+
+func newServeCmd() *cobra.Command {
+	var cfg server.Config
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the AMP platform (REST API, configuration engine, embedded store)",
+		Long: `Run the AMP platform: the model-driven configuration engine with its
+embedded store (bbolt, in --data-dir) and the REST API.
+
+On first start it creates an admin API token and writes it to
+<data-dir>/admin.token; every request needs it as "Authorization: Bearer …".
+
+Examples:
+  amp serve --demo                       # laptop: embedded store, demo data
+  amp serve --data-dir /var/lib/amp --listen 127.0.0.1:8181
+  amp serve --models ./my-models         # add or override YANG model sets`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			lvl, err := telemetry.ParseLevel(logLevel)
+			if err != nil {
+				return err
+			}
+			telemetry.Level.Set(lvl)
+			cfg.Logger = telemetry.NewLogger(os.Stderr)
+			cfg.Version = version
+			shutdown := telemetry.SetupTracing()
+			defer shutdown(cmd.Context())
+			if err := server.Run(cmd.Context(), cfg); err != nil {
+				return fmt.Errorf("amp serve: %w", err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory for the store and the first admin token (env AMP_DATA_DIR)")
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8181", "address for the REST API")
+	f.StringArrayVar(&cfg.ModelDirs, "models", nil, "directory of extra YANG model sets (<set>/<version>/*.yang, libraries as <lib>/*.yang); repeatable")
+	f.BoolVar(&cfg.Demo, "demo", false, "load the demo data set into an empty store")
+	f.Int64Var(&cfg.MaxBody, "max-body", 64<<20, "largest request body accepted, in bytes")
+	f.Uint64Var(&cfg.RetainCount, "history-retain-count", 0, "keep at most this many transactions of history (0 = no count limit)")
+	f.DurationVar(&cfg.RetainAge, "history-retain-age", 0, "drop history older than this, e.g. 720h (0 = no age limit)")
+	f.BoolVar(&cfg.InsecureRemote, "insecure-remote", false, "allow plain HTTP on a non-loopback --listen address")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error (change at run time with PUT /admin/log-level)")
+	return cmd
+}

@@ -1,0 +1,158 @@
+package rest
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+func (s *Server) listTransactions(w http.ResponseWriter, r *http.Request) error {
+	limit, hasLimit, err := queryUint(r, "limit")
+	if err != nil {
+		return err
+	}
+	if !hasLimit || limit > 10000 {
+		limit = 100
+	}
+	before, _, err := queryUint(r, "before")
+	if err != nil {
+		return err
+	}
+	ent := r.URL.Query().Get("enterprise")
+	if err := s.authorize(r, auth.Read, "/transactions"); err != nil {
+		return err
+	}
+	list, err := s.eng.ListTransactions(before, int(limit), ent)
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []config.TxnInfo{}
+	}
+	return writeJSON(w, http.StatusOK, list)
+}
+
+func pathIndex(r *http.Request) (uint64, error) {
+	v := r.PathValue("index")
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || n == 0 {
+		return 0, schema.Errorf(schema.KindInvalid, "/transactions/"+v, "%q is not a transaction index (a positive integer)", v)
+	}
+	return n, nil
+}
+
+type txnDetail struct {
+	config.TxnInfo
+	Changes []config.Change `json:"changes"`
+}
+
+func (s *Server) getTransaction(w http.ResponseWriter, r *http.Request) error {
+	n, err := pathIndex(r)
+	if err != nil {
+		return err
+	}
+	if err := s.authorize(r, auth.Read, "/transactions"); err != nil {
+		return err
+	}
+	rec, err := s.eng.Transaction(n)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, txnDetail{TxnInfo: rec.Info(), Changes: nonNil(s.eng.Changes(rec))})
+}
+
+func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
+	n, err := pathIndex(r)
+	if err != nil {
+		return err
+	}
+	if err := s.authorize(r, auth.Write, "/transactions"); err != nil {
+		return err
+	}
+	dry, err := queryBool(r, "dry-run")
+	if err != nil {
+		return err
+	}
+	req := s.request(r, dry)
+	req.Rollback = n
+	req.Source = "rollback"
+	if req.Message == "" {
+		req.Message = "rollback of transaction " + strconv.FormatUint(n, 10)
+	}
+	res, err := s.eng.Submit(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	if res.DryRun {
+		return writeJSON(w, http.StatusOK, map[string]any{"dry-run": true, "changes": nonNil(res.Changes)})
+	}
+	w.Header().Set("X-AMP-Transaction-Index", strconv.FormatUint(res.Index, 10))
+	return writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) diff(w http.ResponseWriter, r *http.Request) error {
+	from, ok1, err := queryUint(r, "from")
+	if err != nil {
+		return err
+	}
+	to, ok2, err := queryUint(r, "to")
+	if err != nil {
+		return err
+	}
+	if !ok1 {
+		return schema.Errorf(schema.KindInvalid, "?from", "from is required")
+	}
+	if !ok2 {
+		to = s.eng.Snapshot().Index
+	}
+	if err := s.authorize(r, auth.Read, "/transactions"); err != nil {
+		return err
+	}
+	ch, err := s.eng.Diff(from, to)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "changes": nonNil(ch)})
+}
+
+// watch streams committed transactions as newline-delimited JSON, from the
+// index after ?from= (default: only new ones), for controllers and tools.
+func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
+	from, ok, err := queryUint(r, "from")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		from = s.eng.Snapshot().Index
+	}
+	if err := s.authorize(r, auth.Read, "/transactions"); err != nil {
+		return err
+	}
+	wt, err := s.eng.Watch(r.Context(), from)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	enc := json.NewEncoder(w)
+	for rec := range wt.C {
+		if err := enc.Encode(txnDetail{TxnInfo: rec.Info(), Changes: nonNil(s.eng.Changes(rec))}); err != nil {
+			return nil
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	if err := wt.Err(); err != nil {
+		_ = enc.Encode(map[string]string{"error": err.Error()})
+	}
+	return nil
+}

@@ -1,0 +1,404 @@
+package rest
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// model serves every /{set}/v{version}/{enterprise-id}/… path.
+func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
+	segs := schema.SplitPath(r.URL.EscapedPath())
+	path := r.URL.Path
+	if len(segs) < 2 {
+		return schema.Errorf(schema.KindNotFound, path, "no such model path")
+	}
+	set := s.sch.Set(segs[0], strings.TrimPrefix(segs[1], "v"))
+	if set == nil || !strings.HasPrefix(segs[1], "v") {
+		return schema.Errorf(schema.KindNotFound, path, "no model set %s version %s is loaded", segs[0], segs[1])
+	}
+	if len(segs) < 3 {
+		return schema.Errorf(schema.KindNotFound, path, "missing enterprise id: use /%s/%s/{enterprise-id}/…", segs[0], segs[1])
+	}
+	target, err := schema.UnescapeSegment(segs[2])
+	if err != nil {
+		return schema.Errorf(schema.KindInvalid, path, "bad escape in enterprise id")
+	}
+	if target == "undefined" {
+		// aether-roc-api answers a GUI bug that sends "undefined" with 422.
+		return schema.Errorf(schema.KindUnprocessable, path, "enterprise id is \"undefined\"")
+	}
+	rest := segs[3:]
+	if r.Method == http.MethodGet && len(rest) > 1 && rest[len(rest)-1] == "values" {
+		if loc, err := schema.Resolve(set, target, rest[:len(rest)-1]); err == nil && loc.Node.Kind == schema.Leaf && loc.Node.Type.Base == schema.TLeafref {
+			return s.leafrefValues(w, r, loc)
+		}
+	}
+	loc, err := schema.Resolve(set, target, rest)
+	if err != nil {
+		return err
+	}
+	if r.Method == http.MethodGet {
+		if err := s.authorize(r, auth.Read, loc.REST()); err != nil {
+			return err
+		}
+		return s.get(w, r, loc)
+	}
+	if err := s.authorize(r, auth.Write, loc.REST()); err != nil {
+		return err
+	}
+	if !loc.Node.Config {
+		return schema.Errorf(schema.KindInvalid, loc.REST(), "%q is read-only operational state", loc.Node.Name)
+	}
+	return s.write(w, r, loc)
+}
+
+func (s *Server) snapshotFor(r *http.Request, loc *schema.Location) (*config.Snapshot, error) {
+	at, hasAt, err := queryUint(r, "at")
+	if err != nil {
+		return nil, err
+	}
+	snap := s.eng.Snapshot()
+	if hasAt {
+		snap, err = s.eng.At(at, schema.RootKey(loc.Set, loc.Target)+"/")
+		if err != nil {
+			return nil, err
+		}
+	}
+	if !snap.TargetExists(loc.Target) {
+		return nil, schema.Errorf(schema.KindNotFound, schema.RESTPrefix(loc.Set, loc.Target), "enterprise %q does not exist", loc.Target)
+	}
+	return snap, nil
+}
+
+func (s *Server) encodeOpts(r *http.Request) (schema.EncodeOptions, error) {
+	var o schema.EncodeOptions
+	switch wd := r.URL.Query().Get("with-defaults"); wd {
+	case "", "explicit":
+	case "report-all":
+		o.WithDefaults = true
+	default:
+		return o, schema.Errorf(schema.KindInvalid, "?with-defaults", "%q is not report-all or explicit", wd)
+	}
+	return o, nil
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request, loc *schema.Location) error {
+	snap, err := s.snapshotFor(r, loc)
+	if err != nil {
+		return err
+	}
+	opts, err := s.encodeOpts(r)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("X-AMP-Index", strconv.FormatUint(snap.Index, 10))
+	if loc.Collection {
+		return s.list(w, r, snap, loc, opts)
+	}
+	obj, ok := snap.Object(loc)
+	if !ok {
+		return schema.Errorf(schema.KindNotFound, loc.REST(), "%s %q does not exist", loc.Object.Name, strings.Join(loc.Keys, ","))
+	}
+	tree, ver := snap.Tree(obj)
+	var val any = tree
+	if len(loc.Inner) > 0 {
+		v, ok := lookupPath(tree, loc.Inner)
+		if !ok {
+			return schema.Errorf(schema.KindNotFound, loc.REST(), "%q is not set", loc.Node.Name)
+		}
+		val = v
+	}
+	w.Header().Set("ETag", etag(ver))
+	return writeJSON(w, http.StatusOK, schema.Encode(loc.Node, val, opts))
+}
+
+func lookupPath(m map[string]any, path []string) (any, bool) {
+	var cur any = m
+	for _, p := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = mm[p]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
+
+type filter struct {
+	path  []string
+	value string
+	leaf  *schema.Node
+}
+
+func parseFilters(r *http.Request, list *schema.Node) ([]filter, error) {
+	var out []filter
+	for _, f := range r.URL.Query()["filter"] {
+		lp, val, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, schema.Errorf(schema.KindInvalid, "?filter", "%q is not leaf=value", f)
+		}
+		n := list
+		parts := strings.Split(lp, "/")
+		for _, p := range parts {
+			if n = n.Child(p); n == nil || n.Kind == schema.List {
+				return nil, schema.Errorf(schema.KindInvalid, "?filter", "%q is not a leaf of %s", lp, list.Name)
+			}
+		}
+		if n.Kind != schema.Leaf && n.Kind != schema.LeafList {
+			return nil, schema.Errorf(schema.KindInvalid, "?filter", "%q is not a leaf of %s", lp, list.Name)
+		}
+		out = append(out, filter{path: parts, value: val, leaf: n})
+	}
+	return out, nil
+}
+
+func (f filter) match(data map[string]any) bool {
+	v, ok := lookupPath(data, f.path)
+	if !ok {
+		if len(f.leaf.Default) > 0 {
+			return f.leaf.Default[0] == f.value
+		}
+		return false
+	}
+	if items, isList := v.([]any); isList {
+		for _, it := range items {
+			if schema.Format(it) == f.value {
+				return true
+			}
+		}
+		return false
+	}
+	return schema.Format(v) == f.value
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request, snap *config.Snapshot, loc *schema.Location, opts schema.EncodeOptions) error {
+	limit, hasLimit, err := queryUint(r, "limit")
+	if err != nil {
+		return err
+	}
+	if hasLimit && limit == 0 {
+		return schema.Errorf(schema.KindInvalid, "?limit", "limit must be at least 1")
+	}
+	after := ""
+	if c := r.URL.Query().Get("continue"); c != "" {
+		b, err := base64.RawURLEncoding.DecodeString(c)
+		if err != nil {
+			return schema.Errorf(schema.KindInvalid, "?continue", "not a continue token from this API")
+		}
+		after = string(b)
+	}
+	filters, err := parseFilters(r, loc.Node)
+	if err != nil {
+		return err
+	}
+	if loc.Object.Kind != schema.Root {
+		if _, ok := snap.Object(loc); !ok {
+			return schema.Errorf(schema.KindNotFound, loc.REST(), "%s does not exist", schema.RESTPathOfKey(loc.Set, loc.ObjectKey, nil, false, nil))
+		}
+	}
+	items := []any{}
+	var ver uint64
+	next := ""
+	snap.Entries(loc.ObjectKey, loc.Inner, loc.Node, after, func(o *config.Object) bool {
+		if hasLimit && uint64(len(items)) == limit {
+			next = after
+			return false
+		}
+		tree, v := snap.Tree(o)
+		after = config.EntrySegments(o)
+		for _, f := range filters {
+			if !f.match(tree) {
+				return true
+			}
+		}
+		if v > ver {
+			ver = v
+		}
+		items = append(items, schema.Encode(loc.Node, tree, opts))
+		return true
+	})
+	if next != "" {
+		w.Header().Set("X-AMP-Continue", base64.RawURLEncoding.EncodeToString([]byte(next)))
+	}
+	w.Header().Set("ETag", etag(ver))
+	return writeJSON(w, http.StatusOK, items)
+}
+
+func (s *Server) leafrefValues(w http.ResponseWriter, r *http.Request, loc *schema.Location) error {
+	if err := s.authorize(r, auth.Read, loc.REST()); err != nil {
+		return err
+	}
+	snap, err := s.snapshotFor(r, loc)
+	if err != nil {
+		return err
+	}
+	if loc.Object.Kind != schema.Root {
+		// The entry may be new, but the object holding it must exist.
+		if _, ok := snap.Object(loc); !ok {
+			pk := loc.ObjectKey[:strings.LastIndexByte(loc.ObjectKey[:strings.LastIndexByte(loc.ObjectKey, '/')], '/')]
+			if _, ok := snap.Get(pk); !ok && strings.Count(pk, "/") > 1 {
+				return schema.Errorf(schema.KindNotFound, loc.REST(), "%s does not exist", schema.RESTPathOfKey(loc.Set, pk, nil, false, nil))
+			}
+		}
+	}
+	vals, err := snap.LeafrefValues(loc)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"values": vals})
+}
+
+// ifMatch parses an If-Match header holding one of our ETags.
+func ifMatch(r *http.Request) (*uint64, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return nil, nil
+	}
+	h = strings.TrimPrefix(h, "W/")
+	v, err := strconv.ParseUint(strings.Trim(h, `"`), 10, 64)
+	if err != nil {
+		return nil, schema.Errorf(schema.KindInvalid, "If-Match", "%q is not an ETag from this API", r.Header.Get("If-Match"))
+	}
+	return &v, nil
+}
+
+func (s *Server) write(w http.ResponseWriter, r *http.Request, loc *schema.Location) error {
+	dry, err := queryBool(r, "dry-run")
+	if err != nil {
+		return err
+	}
+	im, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	ed := config.Edit{Loc: loc, IfMatch: im}
+	code := http.StatusOK
+	if r.Method != http.MethodDelete {
+		body, err := readJSON(r)
+		if err != nil {
+			return err
+		}
+		opts := schema.DecodeOptions{OmitKeysOK: true}
+		switch r.Method {
+		case http.MethodPost:
+			opts.AdditionalProperties = true
+			ed.Op, code = config.OpMerge, http.StatusCreated
+		case http.MethodPut:
+			ed.Op = config.OpReplace
+		case http.MethodPatch:
+			if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/merge-patch+json") && !strings.HasPrefix(ct, "application/json") {
+				return schema.Errorf(schema.KindInvalid, "Content-Type", "PATCH takes a JSON merge patch (application/merge-patch+json), not %q", ct)
+			}
+			opts.NullDeletes = true
+			ed.Op = config.OpMerge
+		}
+		asEntry := !loc.Collection
+		val, err := schema.DecodeJSON(loc.Node, body, loc.REST(), asEntry, opts)
+		if err != nil {
+			return err
+		}
+		if r.Method == http.MethodPost {
+			if err := checkUnchanged(loc.Node, val, loc.REST(), loc.Collection); err != nil {
+				return err
+			}
+		}
+		ed.Value = val
+	} else {
+		ed.Op = config.OpDelete
+	}
+	res, err := s.eng.Submit(r.Context(), s.request(r, dry, ed))
+	if err != nil {
+		return err
+	}
+	return respondResult(w, res, code)
+}
+
+func (s *Server) request(r *http.Request, dry bool, edits ...config.Edit) *config.Request {
+	src := "api"
+	switch h := r.Header.Get("X-AMP-Source"); h {
+	case "cli", "import":
+		src = h
+	}
+	msg := r.Header.Get("X-AMP-Message")
+	if len(msg) > 1024 {
+		msg = msg[:1024]
+	}
+	return &config.Request{Edits: edits, Principal: principalName(r.Context()), Source: src, Message: msg, DryRun: dry}
+}
+
+// respondResult answers a write as aether-roc-api does: the transaction id
+// as a JSON string, with the index in a header; a dry run returns the diff.
+func respondResult(w http.ResponseWriter, res *config.Result, code int) error {
+	if res.DryRun {
+		return writeJSON(w, http.StatusOK, map[string]any{"dry-run": true, "changes": nonNil(res.Changes)})
+	}
+	w.Header().Set("X-AMP-Transaction-Index", strconv.FormatUint(res.Index, 10))
+	w.Header().Set("X-AMP-Transaction-Id", res.ID)
+	return writeJSON(w, code, res.ID)
+}
+
+func nonNil(c []config.Change) []config.Change {
+	if c == nil {
+		return []config.Change{}
+	}
+	return c
+}
+
+// checkUnchanged enforces aether-roc-api's rule for POST: every mandatory
+// leaf of each object sent must be in the body or named in its
+// additionalProperties.unchanged list.
+func checkUnchanged(n *schema.Node, val any, path string, collection bool) error {
+	var probs schema.Problems
+	var walk func(n *schema.Node, v any, path string)
+	walk = func(n *schema.Node, v any, path string) {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return
+		}
+		unchanged := map[string]bool{}
+		if ap, ok := m[schema.ExtraKey].(map[string]any); ok {
+			if u, ok := ap["unchanged"].(string); ok {
+				for _, f := range strings.Split(u, ",") {
+					unchanged[strings.TrimSpace(f)] = true
+				}
+			}
+		}
+		for _, c := range n.Children {
+			cv, present := m[c.Name]
+			switch {
+			case c.Kind == schema.Leaf && c.Mandatory && c.Config && !present && !unchanged[c.Name]:
+				probs.Add(path+"/"+c.Name, "mandatory field '%s' of '%s' must be provided or added to 'unchanged'", c.Name, n.Name)
+			case c.Kind == schema.Container && present:
+				walk(c, cv, path+"/"+c.Name)
+			case c.Kind == schema.List && present:
+				items, _ := cv.([]any)
+				for _, it := range items {
+					em, _ := it.(map[string]any)
+					walk(c, it, path+"/"+c.Name+"/"+schema.KeyString(c, em))
+				}
+			}
+		}
+	}
+	if collection {
+		items, _ := val.([]any)
+		for _, it := range items {
+			em, _ := it.(map[string]any)
+			walk(n, it, path+"/"+schema.KeyString(n, em))
+		}
+	} else if n.Kind == schema.Leaf || n.Kind == schema.LeafList {
+		return nil
+	} else {
+		walk(n, val, path)
+	}
+	return probs.Err()
+}

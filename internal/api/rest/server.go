@@ -1,0 +1,406 @@
+// Package rest serves AMP's REST API. The model routes are derived from the
+// loaded YANG schema at start-up, never written per model: one handler
+// resolves any /{set}/v{version}/{enterprise-id}/… path against the schema.
+// It is compatible with aether-roc-api (paths, POST merge with the
+// additionalProperties.unchanged convention, PATCH /aether-roc-api, GET
+// /targets, /transactions, /spec) and adds PUT, per-resource merge PATCH,
+// paging and filters, leafref /values, ETag/If-Match, dry runs, history,
+// diff, rollback and point-in-time reads.
+//
+// Every request is authenticated (auth.Authenticator), authorised
+// (auth.Authorizer), traced and counted before it reaches a handler; every
+// write goes through config.Engine as one transaction. It imports
+// internal/{auth,config,schema}; nothing below it imports it.
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/telemetry"
+)
+
+var tracer = otel.Tracer("github.com/amp-edge/amp/internal/api/rest")
+
+// Options configure a Server.
+type Options struct {
+	Engine     *config.Engine
+	Auth       auth.Authenticator
+	Authorizer auth.Authorizer
+	Logger     *slog.Logger
+	Registry   *prometheus.Registry
+	// Spec returns the OpenAPI document as JSON.
+	Spec func() ([]byte, error)
+	// MaxBody bounds request bodies in bytes.
+	MaxBody int64
+	// Ready reports whether the server should take traffic.
+	Ready func() error
+}
+
+// Server is the REST API.
+type Server struct {
+	opts    Options
+	eng     *config.Engine
+	sch     *schema.Schema
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *httpMetrics
+}
+
+// New builds the server and its routes.
+func New(opts Options) *Server {
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = 64 << 20
+	}
+	if opts.Authorizer == nil {
+		opts.Authorizer = auth.AllowAuthenticated{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	s := &Server{opts: opts, eng: opts.Engine, sch: opts.Engine.Schema(), log: opts.Logger.With("component", "rest"), mux: http.NewServeMux()}
+	s.metrics = newHTTPMetrics(opts.Registry)
+	s.routes()
+	return s
+}
+
+type route struct {
+	pattern string
+	name    string
+	public  bool
+	h       func(w http.ResponseWriter, r *http.Request) error
+}
+
+func (s *Server) routes() {
+	rs := []route{
+		{"GET /healthz", "healthz", true, s.healthz},
+		{"GET /readyz", "readyz", true, s.readyz},
+		{"GET /metrics", "metrics", false, s.metricsHandler},
+		{"GET /spec", "spec", false, s.spec},
+		{"GET /targets", "targets", false, s.targets},
+		{"GET /enterprises", "enterprises", false, s.listEnterprises},
+		{"POST /enterprises", "enterprises", false, s.createEnterprise},
+		{"GET /enterprises/{id}", "enterprise", false, s.getEnterprise},
+		{"DELETE /enterprises/{id}", "enterprise", false, s.deleteEnterprise},
+		{"PATCH /aether-roc-api", "aether-roc-api", false, s.topLevelPatch},
+		{"GET /transactions", "transactions", false, s.listTransactions},
+		{"GET /transactions/{index}", "transaction", false, s.getTransaction},
+		{"POST /transactions/{index}/rollback", "rollback", false, s.rollback},
+		{"GET /diff", "diff", false, s.diff},
+		{"GET /watch", "watch", false, s.watch},
+		{"GET /admin/log-level", "log-level", false, s.getLogLevel},
+		{"PUT /admin/log-level", "log-level", false, s.setLogLevel},
+	}
+	for _, set := range s.sch.Sets {
+		prefix := "/" + set.Name + "/v" + set.Version + "/"
+		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			rs = append(rs, route{m + " " + prefix, "model", false, s.model})
+		}
+	}
+	for _, rt := range rs {
+		s.mux.Handle(rt.pattern, s.wrap(rt))
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Refuse dot segments ourselves: the mux would answer them with a
+	// redirect, and a client should get a clear 400.
+	p := r.URL.EscapedPath()
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." || strings.EqualFold(seg, "%2e") || strings.EqualFold(seg, "%2e%2e") {
+			writeProblem(w, r, &schema.Error{Kind: schema.KindInvalid, Message: "bad path", Problems: []schema.Problem{{Path: p, Reason: "path segments \".\" and \"..\" are not allowed"}}})
+			return
+		}
+	}
+	if strings.Contains(strings.TrimSuffix(p, "/"), "//") {
+		writeProblem(w, r, &schema.Error{Kind: schema.KindInvalid, Message: "bad path", Problems: []schema.Problem{{Path: p, Reason: "empty path segment"}}})
+		return
+	}
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		writeProblem(w, r, &schema.Error{Kind: schema.KindNotFound, Message: "not found", Problems: []schema.Problem{{Path: p, Reason: fmt.Sprintf("no route for %s %s", r.Method, p)}}})
+		return
+	}
+	s.mux.ServeHTTP(w, r) // sets the path values the handlers read
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (sw *statusWriter) WriteHeader(code int) {
+	if sw.code == 0 {
+		sw.code = code
+	}
+	sw.ResponseWriter.WriteHeader(code)
+}
+
+func (sw *statusWriter) Write(b []byte) (int, error) {
+	if sw.code == 0 {
+		sw.code = http.StatusOK
+	}
+	return sw.ResponseWriter.Write(b)
+}
+
+func (sw *statusWriter) Flush() {
+	if f, ok := sw.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// wrap adds tracing, metrics, logging, authentication and the body limit.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, span := tracer.Start(ctx, "http "+rt.name, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.method", r.Method), attribute.String("http.route", rt.pattern)))
+		defer span.End()
+		sw := &statusWriter{ResponseWriter: w}
+		if sc := span.SpanContext(); sc.IsValid() {
+			sw.Header().Set("Traceparent", fmt.Sprintf("00-%s-%s-01", sc.TraceID(), sc.SpanID()))
+		}
+		r = r.WithContext(ctx)
+		var err error
+		if !rt.public {
+			var p *auth.Principal
+			p, err = s.opts.Auth.Authenticate(r)
+			if err != nil {
+				sw.Header().Set("WWW-Authenticate", `Bearer realm="amp"`)
+				err = &schema.Error{Kind: schema.KindUnauthenticated, Message: "authentication required", Problems: []schema.Problem{{Path: r.URL.Path, Reason: err.Error()}}}
+			} else {
+				r = r.WithContext(auth.WithPrincipal(ctx, p))
+				span.SetAttributes(attribute.String("amp.principal", p.Name))
+			}
+		}
+		if err == nil {
+			if r.Body != nil {
+				r.Body = http.MaxBytesReader(sw, r.Body, s.opts.MaxBody)
+			}
+			err = rt.h(sw, r)
+		}
+		if err != nil {
+			writeProblem(sw, r, err)
+			span.RecordError(err)
+		}
+		code := sw.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		span.SetAttributes(attribute.Int("http.status_code", code))
+		s.metrics.observe(rt.name, r.Method, code, time.Since(start))
+		level := slog.LevelDebug
+		if code >= 500 {
+			level = slog.LevelError
+		}
+		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "route", rt.name, "status", code,
+			"duration_ms", float64(time.Since(start).Microseconds())/1000, "principal", principalName(r.Context()))
+	})
+}
+
+func principalName(ctx context.Context) string {
+	if p := auth.FromContext(ctx); p != nil {
+		return p.Name
+	}
+	return ""
+}
+
+// status maps an error kind to its HTTP status: the one table.
+func status(err error) int {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return http.StatusRequestEntityTooLarge
+	}
+	switch schema.KindOf(err) {
+	case schema.KindInvalid:
+		return http.StatusBadRequest
+	case schema.KindNotFound:
+		return http.StatusNotFound
+	case schema.KindConflict:
+		return http.StatusConflict
+	case schema.KindPrecondition:
+		return http.StatusPreconditionFailed
+	case schema.KindUnprocessable:
+		return http.StatusUnprocessableEntity
+	case schema.KindGone:
+		return http.StatusGone
+	case schema.KindTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case schema.KindUnauthenticated:
+		return http.StatusUnauthorized
+	case schema.KindForbidden:
+		return http.StatusForbidden
+	case schema.KindUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// problem is the RFC 7807 body, with aether-roc-api's "message" member.
+type problem struct {
+	Type    string           `json:"type"`
+	Title   string           `json:"title"`
+	Status  int              `json:"status"`
+	Detail  string           `json:"detail,omitempty"`
+	Message string           `json:"message"`
+	Errors  []schema.Problem `json:"errors"`
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
+	code := status(err)
+	p := problem{Type: "about:blank", Title: http.StatusText(code), Status: code, Errors: []schema.Problem{}}
+	var se *schema.Error
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &se):
+		p.Detail = se.Message
+		p.Errors = se.Problems
+		p.Message = se.Error()
+	case errors.As(err, &mbe):
+		p.Message = fmt.Sprintf("request body larger than %d bytes", mbe.Limit)
+		p.Errors = []schema.Problem{{Path: r.URL.Path, Reason: p.Message}}
+	default:
+		// An unexpected error: the details stay in the server log.
+		p.Message = "internal error"
+		slog.ErrorContext(r.Context(), "internal error", "error", err, "path", r.URL.Path)
+	}
+	if len(p.Message) > 4096 {
+		p.Message = p.Message[:4096] + "…"
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	return enc.Encode(v)
+}
+
+// readJSON reads and decodes a request body (numbers kept exact).
+func readJSON(r *http.Request) (any, error) {
+	var buf strings.Builder
+	if _, err := ioCopy(&buf, r); err != nil {
+		return nil, err
+	}
+	body := buf.String()
+	if !utf8.ValidString(body) {
+		return nil, schema.Errorf(schema.KindInvalid, "/", "the request body is not valid UTF-8")
+	}
+	if strings.TrimSpace(body) == "" {
+		return nil, schema.Errorf(schema.KindInvalid, "/", "the request body is empty; send a JSON document")
+	}
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, schema.Errorf(schema.KindInvalid, "/", "malformed JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, schema.Errorf(schema.KindInvalid, "/", "malformed JSON: more than one value in the body")
+	}
+	return v, nil
+}
+
+func queryBool(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, schema.Errorf(schema.KindInvalid, "?"+name, "%q is not true or false", v)
+	}
+	return b, nil
+}
+
+func queryUint(r *http.Request, name string) (uint64, bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, false, schema.Errorf(schema.KindInvalid, "?"+name, "%q is not a non-negative integer", v)
+	}
+	return n, true, nil
+}
+
+func (s *Server) authorize(r *http.Request, action auth.Action, path string) error {
+	if err := s.opts.Authorizer.Authorize(r.Context(), auth.FromContext(r.Context()), action, path); err != nil {
+		return &schema.Error{Kind: schema.KindForbidden, Message: "forbidden", Problems: []schema.Problem{{Path: path, Reason: err.Error()}}}
+	}
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Ready != nil {
+		if err := s.opts.Ready(); err != nil {
+			return &schema.Error{Kind: schema.KindUnavailable, Message: "not ready", Problems: []schema.Problem{{Path: "/readyz", Reason: err.Error()}}}
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "index": s.eng.Snapshot().Index})
+}
+
+func (s *Server) spec(w http.ResponseWriter, r *http.Request) error {
+	if s.opts.Spec == nil {
+		return schema.Errorf(schema.KindNotFound, "/spec", "no OpenAPI document is configured")
+	}
+	b, err := s.opts.Spec()
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, err = w.Write(b)
+	return err
+}
+
+func (s *Server) getLogLevel(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"level": strings.ToLower(telemetry.Level.Level().String())})
+}
+
+func (s *Server) setLogLevel(w http.ResponseWriter, r *http.Request) error {
+	if err := s.authorize(r, auth.Admin, "/admin/log-level"); err != nil {
+		return err
+	}
+	v, err := readJSON(r)
+	if err != nil {
+		return err
+	}
+	m, _ := v.(map[string]any)
+	ls, _ := m["level"].(string)
+	if len(m) != 1 || ls == "" {
+		return schema.Errorf(schema.KindInvalid, "/level", "send {\"level\": \"debug|info|warn|error\"}")
+	}
+	lvl, err := telemetry.ParseLevel(ls)
+	if err != nil {
+		return schema.Errorf(schema.KindInvalid, "/level", "%v", err)
+	}
+	telemetry.Level.Set(lvl)
+	s.log.InfoContext(r.Context(), "log level changed", "level", ls, "principal", principalName(r.Context()))
+	return writeJSON(w, http.StatusOK, map[string]string{"level": strings.ToLower(lvl.String())})
+}

@@ -1,0 +1,200 @@
+// Package auth answers "who is calling" (authentication) and, through the
+// Authorizer seam, "may they do this" (authorization). This issue ships API
+// tokens and an authorizer that lets any authenticated principal act; OIDC,
+// mutual TLS identities and OPA policies plug in behind the same two
+// interfaces, so handlers never check identity themselves.
+//
+// It imports internal/store (tokens are kept hashed in its metadata) and the
+// standard library.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/amp-edge/amp/internal/store"
+)
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Name   string   `json:"name"`
+	Groups []string `json:"groups,omitempty"`
+	// Via says how the caller authenticated: "token", "oidc", "mtls".
+	Via string `json:"via"`
+}
+
+type ctxKey struct{}
+
+// WithPrincipal stores p in ctx.
+func WithPrincipal(ctx context.Context, p *Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
+
+// FromContext returns the principal in ctx, or nil.
+func FromContext(ctx context.Context) *Principal {
+	p, _ := ctx.Value(ctxKey{}).(*Principal)
+	return p
+}
+
+// ErrNoCredentials means the request carried no credentials at all.
+var ErrNoCredentials = errors.New("no bearer token: send Authorization: Bearer <token>")
+
+// ErrBadCredentials means the credentials were present but not valid.
+var ErrBadCredentials = errors.New("the bearer token is not valid (unknown, revoked or malformed)")
+
+// Authenticator identifies the caller of an HTTP request.
+type Authenticator interface {
+	Authenticate(r *http.Request) (*Principal, error)
+}
+
+// Action is what a caller wants to do to a path.
+type Action string
+
+const (
+	Read  Action = "read"
+	Write Action = "write"
+	Admin Action = "admin"
+)
+
+// Authorizer decides whether a principal may act on a path (a REST path such
+// as /aether/v2.1.x/acme/site/s1, or /transactions). One decision point for
+// every interface; the policy engine of a later issue implements it.
+type Authorizer interface {
+	Authorize(ctx context.Context, p *Principal, action Action, path string) error
+}
+
+// AllowAuthenticated lets every authenticated principal do everything: the
+// behaviour until RBAC policies arrive.
+type AllowAuthenticated struct{}
+
+// Authorize implements Authorizer.
+func (AllowAuthenticated) Authorize(_ context.Context, p *Principal, _ Action, _ string) error {
+	if p == nil {
+		return ErrNoCredentials
+	}
+	return nil
+}
+
+// Token is an API token's record; the secret itself is never stored.
+type Token struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Principal string    `json:"principal"`
+	Groups    []string  `json:"groups,omitempty"`
+	Hash      string    `json:"hash"` // hex SHA-256 of the secret
+	Created   time.Time `json:"created"`
+}
+
+// Tokens authenticates API tokens kept hashed in the store's metadata. A
+// token is "amp_<id>_<secret>"; only SHA-256(secret) is stored, so the store
+// never holds a usable credential.
+type Tokens struct {
+	st store.Store
+	mu sync.RWMutex
+	by map[string]Token // id -> token
+}
+
+const tokenMetaPrefix = "token/"
+
+// NewTokens loads the tokens kept in st.
+func NewTokens(st store.Store) *Tokens {
+	return &Tokens{st: st, by: map[string]Token{}}
+}
+
+// lookup reads one token record by id (cached afterwards).
+func (t *Tokens) lookup(id string) (Token, bool) {
+	t.mu.RLock()
+	tok, ok := t.by[id]
+	t.mu.RUnlock()
+	if ok {
+		return tok, true
+	}
+	b, err := t.st.GetMeta(tokenMetaPrefix + id)
+	if err != nil || b == nil {
+		return Token{}, false
+	}
+	if err := json.Unmarshal(b, &tok); err != nil {
+		return Token{}, false
+	}
+	t.mu.Lock()
+	t.by[id] = tok
+	t.mu.Unlock()
+	return tok, true
+}
+
+// Create makes a new token and returns its secret form, shown only once.
+func (t *Tokens) Create(name, principal string, groups []string) (string, Token, error) {
+	idb := make([]byte, 6)
+	sec := make([]byte, 24)
+	if _, err := rand.Read(idb); err != nil {
+		return "", Token{}, fmt.Errorf("token id: %w", err)
+	}
+	if _, err := rand.Read(sec); err != nil {
+		return "", Token{}, fmt.Errorf("token secret: %w", err)
+	}
+	id := hex.EncodeToString(idb)
+	secret := base64.RawURLEncoding.EncodeToString(sec)
+	sum := sha256.Sum256([]byte(secret))
+	tok := Token{ID: id, Name: name, Principal: principal, Groups: groups, Hash: hex.EncodeToString(sum[:]), Created: time.Now().UTC()}
+	b, err := json.Marshal(tok)
+	if err != nil {
+		return "", Token{}, err
+	}
+	if err := t.st.PutMeta(tokenMetaPrefix+id, b); err != nil {
+		return "", Token{}, fmt.Errorf("store token: %w", err)
+	}
+	t.mu.Lock()
+	t.by[id] = tok
+	t.mu.Unlock()
+	return "amp_" + id + "_" + secret, tok, nil
+}
+
+// Valid checks a token string and returns its record.
+func (t *Tokens) Valid(s string) (Token, bool) {
+	rest, ok := strings.CutPrefix(s, "amp_")
+	if !ok {
+		return Token{}, false
+	}
+	id, secret, ok := strings.Cut(rest, "_")
+	if !ok || len(id) != 12 {
+		return Token{}, false
+	}
+	tok, ok := t.lookup(id)
+	if !ok {
+		return Token{}, false
+	}
+	sum := sha256.Sum256([]byte(secret))
+	want, err := hex.DecodeString(tok.Hash)
+	if err != nil || subtle.ConstantTimeCompare(sum[:], want) != 1 {
+		return Token{}, false
+	}
+	return tok, true
+}
+
+// Authenticate implements Authenticator for "Authorization: Bearer amp_…".
+func (t *Tokens) Authenticate(r *http.Request) (*Principal, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, ErrNoCredentials
+	}
+	scheme, cred, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return nil, fmt.Errorf("%w: the Authorization header must be \"Bearer <token>\"", ErrBadCredentials)
+	}
+	tok, ok := t.Valid(strings.TrimSpace(cred))
+	if !ok {
+		return nil, ErrBadCredentials
+	}
+	return &Principal{Name: tok.Principal, Groups: tok.Groups, Via: "token"}, nil
+}
