@@ -275,7 +275,6 @@ func sub(loc *schema.Location, name string, keys []string) *schema.Location {
 	return l
 }
 
-
 // targets answers GET /targets like aether-roc-api: [{"name": …}].
 func (s *Server) targets(w http.ResponseWriter, r *http.Request) error {
 	out := []map[string]string{}
