@@ -111,6 +111,10 @@ type Engine struct {
 
 	watchMu  sync.Mutex
 	watchers map[*watcher]struct{}
+
+	// dirty holds the keys changed since the last checkpoint (committer
+	// goroutine only).
+	dirty map[string]struct{}
 }
 
 // Open loads the current state from st and starts the committer.
@@ -137,6 +141,7 @@ func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
 		closing:  make(chan struct{}),
 		stopped:  make(chan struct{}),
 		watchers: map[*watcher]struct{}{},
+		dirty:    map[string]struct{}{},
 	}
 	start := time.Now()
 	snap, err := e.load()
@@ -183,6 +188,32 @@ func (e *Engine) load() (*Snapshot, error) {
 	}
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("load objects: %d stored objects do not fit the loaded models (first: %s); start with the models they were written with", len(bad), bad[0])
+	}
+	// Replay the log written after the last checkpoint.
+	replayed := 0
+	if cp, last := e.store.CheckpointIndex(), e.store.LastIndex(); last > cp {
+		err := e.store.Log(cp+1, last, false, func(_ uint64, raw []byte) error {
+			r, err := e.decodeRecord(raw)
+			if err != nil {
+				return err
+			}
+			for _, c := range r.Changes {
+				if c.After == nil {
+					txn.Delete([]byte(c.Key))
+				} else {
+					txn.Insert([]byte(c.Key), c.After)
+				}
+				e.dirty[c.Key] = struct{}{}
+			}
+			replayed++
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("replay log after checkpoint %d: %w", cp, err)
+		}
+	}
+	if replayed > 0 {
+		e.log.Info("replayed the log after the last checkpoint", "transactions", replayed)
 	}
 	tree := txn.CommitOnly()
 	snap := &Snapshot{Index: e.store.LastIndex(), Objects: tree, schema: e.schema}
@@ -269,20 +300,27 @@ func (e *Engine) run() {
 	defer close(e.stopped)
 	compactEvery := time.NewTicker(time.Minute)
 	defer compactEvery.Stop()
+	checkpointTick := time.NewTicker(checkpointEvery)
+	defer checkpointTick.Stop()
 	for {
 		var first *pending
 		select {
 		case first = <-e.queue:
+		case <-checkpointTick.C:
+			e.checkpoint()
+			continue
 		case <-compactEvery.C:
 			e.compact()
 			continue
 		case <-e.closing:
-			// Drain what was queued before closing.
+			// Drain what was queued before closing, then checkpoint so the
+			// next start replays nothing.
 			for {
 				select {
 				case p := <-e.queue:
 					e.commitBatch([]*pending{p})
 				default:
+					e.checkpoint()
 					return
 				}
 			}
@@ -298,6 +336,9 @@ func (e *Engine) run() {
 			}
 		}
 		e.commitBatch(batch)
+		if len(e.dirty) >= checkpointDirty {
+			e.checkpoint()
+		}
 	}
 }
 
@@ -306,6 +347,37 @@ type staged struct {
 	res    *Result
 	commit store.Commit
 	rec    *Record
+}
+
+// checkpointEvery and checkpointDirty bound how much log a restart replays.
+const (
+	checkpointEvery = 2 * time.Second
+	checkpointDirty = 100_000
+)
+
+// checkpoint writes the objects changed since the last checkpoint. It runs
+// in the committer goroutine, so the snapshot it reads is the newest commit.
+func (e *Engine) checkpoint() {
+	if len(e.dirty) == 0 {
+		return
+	}
+	snap := e.snap.Load()
+	puts := make(map[string][]byte, len(e.dirty))
+	var deletes []string
+	for k := range e.dirty {
+		if o, ok := snap.Get(k); ok {
+			puts[k] = encodeObject(o)
+		} else {
+			deletes = append(deletes, k)
+		}
+	}
+	start := time.Now()
+	if err := e.store.Checkpoint(snap.Index, puts, deletes); err != nil {
+		e.log.Error("checkpoint failed; will retry", "error", err)
+		return
+	}
+	e.m.checkpointSeconds.Observe(time.Since(start).Seconds())
+	e.dirty = map[string]struct{}{}
 }
 
 func (e *Engine) commitBatch(batch []*pending) {
@@ -360,6 +432,9 @@ func (e *Engine) commitBatch(batch []*pending) {
 	recs := make([]*Record, len(ok))
 	for i, s := range ok {
 		recs[i] = s.rec
+		for _, c := range s.rec.Changes {
+			e.dirty[c.Key] = struct{}{}
+		}
 	}
 	e.notify(recs)
 	if time.Since(start) > time.Second {
@@ -410,7 +485,7 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 	}
 	now := e.opts.Now().UTC()
 	rec := &Record{Index: index, ID: "uuid:" + uuid.NewString(), Time: now, Principal: req.Principal, Source: req.Source, Message: req.Message, RollbackOf: rollbackOf}
-	commit := store.Commit{Index: index, Puts: map[string][]byte{}}
+	commit := store.Commit{Index: index}
 	for _, key := range w.order {
 		before := w.before[key]
 		after, exists := tree.Get([]byte(key))
@@ -424,11 +499,6 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 			continue
 		}
 		rec.Changes = append(rec.Changes, ObjectChange{Key: key, Before: before, After: after})
-		if after == nil {
-			commit.Deletes = append(commit.Deletes, key)
-		} else {
-			commit.Puts[key] = encodeObject(after)
-		}
 	}
 	sort.Slice(rec.Changes, func(i, j int) bool { return rec.Changes[i].Key < rec.Changes[j].Key })
 	res := &Result{Index: index, ID: rec.ID, Time: now, DryRun: req.DryRun, Changes: e.Changes(rec)}

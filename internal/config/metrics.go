@@ -4,13 +4,14 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics are the engine's Prometheus series.
 type Metrics struct {
-	txns          *prometheus.CounterVec
-	txnSeconds    prometheus.Histogram
-	commitSeconds prometheus.Histogram
-	batchSize     prometheus.Histogram
-	objects       prometheus.Gauge
-	index         prometheus.Gauge
-	storeSize     prometheus.Gauge
+	txns              *prometheus.CounterVec
+	txnSeconds        prometheus.Histogram
+	commitSeconds     prometheus.Histogram
+	batchSize         prometheus.Histogram
+	checkpointSeconds prometheus.Histogram
+	objects           prometheus.Gauge
+	index             prometheus.Gauge
+	storeSize         prometheus.Gauge
 }
 
 // NewMetrics creates the engine's metrics on reg (nil = not registered).
@@ -35,6 +36,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Transactions per group commit.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
 		}),
+		checkpointSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "amp_config_checkpoint_duration_seconds",
+			Help:    "Time to write a checkpoint of the objects changed since the previous one.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
 		objects: prometheus.NewGauge(prometheus.GaugeOpts{Name: "amp_config_objects", Help: "Objects in the current configuration."}),
 		index:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "amp_config_index", Help: "Index of the newest committed transaction."}),
 		storeSize: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -47,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.txns, m.txnSeconds, m.commitSeconds, m.batchSize, m.objects, m.index, m.storeSize)
+		reg.MustRegister(m.txns, m.txnSeconds, m.commitSeconds, m.batchSize, m.checkpointSeconds, m.objects, m.index, m.storeSize)
 	}
 	return m
 }

@@ -15,21 +15,30 @@ import "errors"
 // for.
 var ErrCompacted = errors.New("store: requested index has been compacted")
 
-// Commit is one transaction to persist: its log record and the object writes
-// it makes. Index must be LastIndex()+1 for the first commit of a batch and
-// consecutive after that.
+// Commit is one transaction to persist: its log record. Index must be
+// LastIndex()+1 for the first commit of a batch and consecutive after that.
+//
+// The log is the store's write-ahead log: a commit writes only its record
+// (which carries the objects' after-images), so each fsync touches as few
+// pages as possible. The current objects are written separately, in bulk,
+// by Checkpoint; after a restart the engine replays the records after the
+// checkpoint index.
 type Commit struct {
-	Index   uint64
-	Log     []byte
-	Puts    map[string][]byte
-	Deletes []string
+	Index uint64
+	Log   []byte
 }
 
 // Store is the engine's view of durable state. All methods are safe for
 // concurrent use; Commit calls are serialised by the engine.
 type Store interface {
-	// Objects calls fn for every current object in key order.
+	// Objects calls fn for every object of the last checkpoint, in key order.
 	Objects(fn func(key string, value []byte) error) error
+	// Checkpoint writes the objects changed since the previous checkpoint
+	// and records that they reflect every commit up to index.
+	Checkpoint(index uint64, puts map[string][]byte, deletes []string) error
+	// CheckpointIndex is the index the objects of the last checkpoint
+	// reflect; log records after it must be replayed on top of them.
+	CheckpointIndex() uint64
 	// Commit writes a batch of transactions atomically with one sync.
 	Commit(batch []Commit) error
 	// Log calls fn for log records with from <= index <= to, ascending, or
@@ -40,7 +49,8 @@ type Store interface {
 	LastIndex() uint64
 	// FirstIndex is the oldest retained log index (LastIndex()+1 if none).
 	FirstIndex() uint64
-	// Compact drops log records with index < before.
+	// Compact drops log records with index < before, never one after the
+	// checkpoint index.
 	Compact(before uint64) error
 	// GetMeta and PutMeta hold small durable settings (tokens, identity).
 	GetMeta(key string) ([]byte, error)

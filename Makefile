@@ -1,0 +1,27 @@
+# AMP: the two commands every contributor needs.
+#   make run    start AMP on this machine with the embedded store and demo data
+#   make test   install test dependencies and run the whole test suite
+.PHONY: run test build bench fuzz soak
+
+run:
+	go run ./cmd/amp serve --demo
+
+test:
+	scripts/test
+
+build:
+	go build -o bin/amp ./cmd/amp
+
+# Performance figures of issue 2 (see docs/performance.md).
+bench:
+	go test -run '^$$' -bench . -benchtime 2s ./internal/store/ ./internal/config/ ./internal/api/rest/
+
+# Long fuzzing of the JSON decoder and the path parser; the corpus is kept in testdata/fuzz.
+fuzz:
+	go test -run '^$$' -fuzz FuzzDecodeJSON -fuzztime 5m ./internal/schema/
+	go test -run '^$$' -fuzz FuzzResolvePath -fuzztime 5m ./internal/schema/
+	go test -run '^$$' -fuzz FuzzXPath -fuzztime 5m ./internal/schema/
+
+# Kill -9 soak: many more kill/restart cycles than the test suite runs.
+soak:
+	AMP_KILL_ITERATIONS=200 go test -count=1 -run TestKill9LosesNothing -timeout 60m ./test/e2e/

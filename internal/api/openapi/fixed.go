@@ -1,0 +1,478 @@
+package openapi
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// Names of the hand-written component schemas. They are reserved before the
+// model schemas are named, so a model node never takes one of them.
+const (
+	schemaProblem         = "Problem"
+	schemaTxnID           = "TransactionId"
+	schemaTxnInfo         = "TxnInfo"
+	schemaTxnDetail       = "TxnDetail"
+	schemaTxnResult       = "TxnResult"
+	schemaDryRun          = "DryRunResult"
+	schemaChange          = "Change"
+	schemaDiff            = "Diff"
+	schemaTarget          = "Target"
+	schemaEnterprise      = "Enterprise"
+	schemaLogLevel        = "LogLevel"
+	schemaValues          = "Values"
+	schemaAdditionalProps = "AdditionalPropertiesUnchTarget"
+	schemaPatchBody       = "PatchBody"
+	schemaElements        = "Elements"
+	schemaDeleteElements  = "DeleteElements"
+)
+
+var problemResponses = map[int]string{
+	400: "BadRequest",
+	401: "Unauthorized",
+	403: "Forbidden",
+	404: "NotFound",
+	409: "Conflict",
+	410: "Gone",
+	412: "PreconditionFailed",
+	422: "UnprocessableEntity",
+	500: "InternalError",
+	503: "ServiceUnavailable",
+}
+
+var problemText = map[int]string{
+	400: "The request is malformed or violates the schema; `errors` lists every problem found.",
+	401: "No or invalid bearer token.",
+	403: "The authenticated principal may not do this.",
+	404: "The addressed object (or enterprise, or transaction) does not exist.",
+	409: "The request conflicts with the current state: a reference to something missing, a rule across objects, a rollback over later changes.",
+	410: "The requested history index has been compacted away.",
+	412: "The If-Match precondition failed: the object changed since it was read.",
+	422: "The request is understood but cannot be processed (as aether-roc-api, e.g. an id of \"undefined\").",
+	500: "Internal server error.",
+	503: "The server is not ready or is shutting down.",
+}
+
+func obj(props map[string]*openapi3.Schema, required ...string) *openapi3.Schema {
+	s := openapi3.NewObjectSchema()
+	s.AdditionalProperties = openapi3.AdditionalProperties{Has: ptr(false)}
+	for k, v := range props {
+		s.Properties[k] = &openapi3.SchemaRef{Value: v}
+	}
+	s.Required = required
+	return s
+}
+
+func str(desc string) *openapi3.Schema {
+	s := openapi3.NewStringSchema()
+	s.Description = desc
+	return s
+}
+
+func i64(desc string) *openapi3.Schema {
+	s := openapi3.NewInt64Schema()
+	s.Description = desc
+	return s
+}
+
+func withDesc(s *openapi3.Schema, desc string) *openapi3.Schema {
+	s.Description = desc
+	return s
+}
+
+// fixedComponents adds the hand-written schemas, parameters, headers and
+// responses, and reserves the names of the schemas built after the model.
+func (b *builder) fixedComponents() {
+	c := b.doc.Components
+	for _, n := range []string{schemaPatchBody, schemaElements, schemaDeleteElements} {
+		b.names[n] = true
+	}
+
+	pe := obj(map[string]*openapi3.Schema{
+		"path":   str("Data path in REST form (/aether/v2.1.x/acme/site/s1/device/d1/imei) or, for request-shape problems, a JSON pointer into the request body."),
+		"reason": str("What is wrong there."),
+	}, "path", "reason")
+	errs := openapi3.NewArraySchema()
+	errs.Items = &openapi3.SchemaRef{Value: pe}
+	errs.Description = "Every problem found, so a client can fix all of them in one round trip."
+	status := openapi3.NewIntegerSchema()
+	status.Description = "The HTTP status code."
+	b.addSchema(schemaProblem, withDesc(obj(map[string]*openapi3.Schema{
+		"type":    str("A URI reference identifying the problem type (RFC 9457)."),
+		"title":   str("Short summary of the problem type."),
+		"status":  status,
+		"detail":  str("Explanation of this occurrence."),
+		"message": str("The same text as detail, for aether-roc-api clients."),
+		"errors":  errs,
+	}, "title", "status"), "An RFC 9457 problem document."))
+
+	b.addSchema(schemaTxnID, str("The id of the committed transaction (its index is in the "+HeaderTxnIndex+" header)."))
+
+	change := func() *openapi3.Schema {
+		op := openapi3.NewStringSchema().WithEnum("create", "update", "delete")
+		op.Description = "What happened to the object."
+		old, nw := &openapi3.Schema{Nullable: true}, &openapi3.Schema{Nullable: true}
+		old.Description = "The value before (absent for create)."
+		nw.Description = "The value after (absent for delete)."
+		return withDesc(obj(map[string]*openapi3.Schema{
+			"path": str("REST path of the changed object."),
+			"op":   op,
+			"old":  old,
+			"new":  nw,
+		}, "path", "op"), "One changed object.")
+	}
+	b.addSchema(schemaChange, change())
+	changes := func() *openapi3.Schema {
+		a := openapi3.NewArraySchema()
+		a.Items = b.ref(schemaChange)
+		a.Description = "The changed objects."
+		return a
+	}
+	timeS := func() *openapi3.Schema { return withDesc(openapi3.NewDateTimeSchema(), "Commit time (RFC 3339).") }
+	info := func(withChanges bool) *openapi3.Schema {
+		targets := openapi3.NewArraySchema()
+		targets.Items = &openapi3.SchemaRef{Value: openapi3.NewStringSchema()}
+		targets.Description = "The enterprises (targets) the transaction touched."
+		count := openapi3.NewIntegerSchema()
+		count.Description = "How many objects the transaction changed."
+		props := map[string]*openapi3.Schema{
+			"index":           i64("Position in the transaction log (1, 2, ...)."),
+			"id":              str("Transaction id (the one returned by the write)."),
+			"time":            timeS(),
+			"username":        str("Who made the change."),
+			"source":          str("Interface or tool: api, gnmi, cli, import, rollback, ..."),
+			"message":         str("Optional commit message."),
+			"rollback-of":     i64("For a rollback: the index of the transaction undone."),
+			"targets":         targets,
+			"changed-objects": count,
+		}
+		req := []string{"index", "id", "time", "username", "source", "targets", "changed-objects"}
+		if withChanges {
+			props["changes"] = changes()
+			req = append(req, "changes")
+		}
+		return obj(props, req...)
+	}
+	b.addSchema(schemaTxnInfo, withDesc(info(false), "Summary of one committed transaction."))
+	b.addSchema(schemaTxnDetail, withDesc(info(true), "One committed transaction with its changes."))
+	result := func(desc string) *openapi3.Schema {
+		return withDesc(obj(map[string]*openapi3.Schema{
+			"index":   i64("Index the transaction has (or, for a dry run, would have)."),
+			"id":      str("Transaction id."),
+			"time":    timeS(),
+			"changes": changes(),
+		}, "index", "id", "time", "changes"), desc)
+	}
+	b.addSchema(schemaTxnResult, result("What a committed transaction did."))
+	b.addSchema(schemaDryRun, withDesc(obj(map[string]*openapi3.Schema{
+		"dry-run": withDesc(openapi3.NewBoolSchema().WithEnum(true), "Always true: nothing was committed."),
+		"changes": changes(),
+	}, "dry-run", "changes"), "The answer to a write with dry-run=true: what the transaction would change; nothing was committed."))
+	b.addSchema(schemaDiff, withDesc(obj(map[string]*openapi3.Schema{
+		"from":    i64("The older index."),
+		"to":      i64("The newer index."),
+		"changes": changes(),
+	}, "from", "to", "changes"), "What changed between two indexes: per object, its value at from and at to."))
+	b.addSchema(schemaTarget, withDesc(obj(map[string]*openapi3.Schema{"name": str("Enterprise (target) id.")}, "name"), "A configuration target."))
+	b.addSchema(schemaEnterprise, withDesc(obj(map[string]*openapi3.Schema{
+		"enterprise-id": withDesc(openapi3.NewStringSchema().WithMinLength(1), "Enterprise (target) id, used in model paths."),
+		"display-name":  withDesc(openapi3.NewStringSchema().WithMinLength(1).WithMaxLength(80), "Human-readable name."),
+		"description":   withDesc(openapi3.NewStringSchema().WithMinLength(1).WithMaxLength(1024), "Free text."),
+	}, "enterprise-id"), "An enterprise: one configuration target."))
+	lvl := openapi3.NewStringSchema().WithEnum("debug", "info", "warn", "error")
+	b.addSchema(schemaLogLevel, obj(map[string]*openapi3.Schema{"level": lvl}, "level"))
+	vals := openapi3.NewArraySchema()
+	vals.Items = &openapi3.SchemaRef{Value: openapi3.NewStringSchema()}
+	b.addSchema(schemaValues, withDesc(obj(map[string]*openapi3.Schema{"values": vals}, "values"), "The valid choices for a leafref."))
+	b.addSchema(schemaAdditionalProps, withDesc(obj(map[string]*openapi3.Schema{
+		"unchanged":     str("Comma-separated names of mandatory members the client deliberately did not send (they keep their current value)."),
+		"enterprise-id": str("The enterprise (target) the entry belongs to, as aether-roc-api reports it."),
+	}), "aether-roc-api compatibility member, literally named additionalProperties."))
+
+	// Parameters.
+	P := func(p *openapi3.Parameter) { c.Parameters[p.Name] = &openapi3.ParameterRef{Value: p} }
+	ent := openapi3.NewPathParameter(ParamEnterpriseID).WithSchema(openapi3.NewStringSchema().WithMinLength(1))
+	ent.Description = "The enterprise (configuration target)."
+	P(ent)
+	limit := openapi3.NewQueryParameter(ParamLimit).WithSchema(openapi3.NewIntegerSchema().WithMin(1))
+	limit.Description = "At most this many items."
+	P(limit)
+	cont := openapi3.NewQueryParameter(ParamContinue).WithSchema(openapi3.NewStringSchema())
+	cont.Description = "Opaque token from the " + HeaderContinue + " header of the previous page."
+	P(cont)
+	fs := openapi3.NewArraySchema()
+	fs.Items = &openapi3.SchemaRef{Value: openapi3.NewStringSchema().WithPattern(`^[^=]+=.*$`)}
+	filter := openapi3.NewQueryParameter(ParamFilter).WithSchema(fs)
+	filter.Style, filter.Explode = "form", ptr(true)
+	filter.Description = "Only entries whose leaf equals the value, as `leaf=value` (a path relative to the entry, e.g. `mbr/uplink=1000`); repeat for a conjunction."
+	P(filter)
+	at := openapi3.NewQueryParameter(ParamAt).WithSchema(openapi3.NewInt64Schema().WithMin(0))
+	at.Description = "Point-in-time read: the value as of this transaction index."
+	P(at)
+	wd := openapi3.NewQueryParameter(ParamWithDefaults).WithSchema(openapi3.NewStringSchema().WithEnum("report-all", "explicit"))
+	wd.Description = "report-all: fill in YANG defaults for members not set; explicit (the default): only what was set."
+	P(wd)
+	dry := openapi3.NewQueryParameter(ParamDryRun).WithSchema(openapi3.NewBoolSchema().WithDefault(false))
+	dry.Description = "Validate and report what would change (a DryRunResult, status 200) without committing."
+	P(dry)
+	im := openapi3.NewHeaderParameter(HeaderIfMatch).WithSchema(openapi3.NewStringSchema())
+	im.Description = "Commit only if the addressed object's current ETag matches (else 412)."
+	P(im)
+	src := openapi3.NewHeaderParameter(HeaderSource).WithSchema(openapi3.NewStringSchema().WithEnum("api", "cli", "import"))
+	src.Description = "Recorded as the transaction's source (default api)."
+	P(src)
+	msg := openapi3.NewHeaderParameter(HeaderMessage).WithSchema(openapi3.NewStringSchema().WithMaxLength(1024))
+	msg.Description = "Recorded as the transaction's message (truncated to 1024 bytes)."
+	P(msg)
+
+	// Headers.
+	H := func(name, desc string, s *openapi3.Schema) {
+		c.Headers[name] = &openapi3.HeaderRef{Value: &openapi3.Header{Parameter: openapi3.Parameter{Description: desc, Schema: &openapi3.SchemaRef{Value: s}}}}
+	}
+	H(HeaderETag, "Version of the returned object, for If-Match.", openapi3.NewStringSchema())
+	H(HeaderTxnIndex, "Index of the committed transaction.", openapi3.NewInt64Schema())
+	H(HeaderTxnID, "Id of the committed transaction.", openapi3.NewStringSchema())
+	H(HeaderIndex, "The transaction index the read was served at.", openapi3.NewInt64Schema())
+	H(HeaderContinue, "Token for the next page (the continue parameter); absent on the last page.", openapi3.NewStringSchema())
+
+	// Problem responses.
+	for st, name := range problemResponses {
+		r := openapi3.NewResponse().WithDescription(problemText[st]).
+			WithContent(openapi3.NewContentWithSchemaRef(b.ref(schemaProblem), []string{mtProblem}))
+		c.Responses[name] = &openapi3.ResponseRef{Value: r}
+	}
+}
+
+// fixedPaths adds the paths that are not derived from the models.
+func (b *builder) fixedPaths() {
+	b.rocPatch()
+	tg := b.tag("targets", "Configuration targets (enterprises), aether-roc-api style.")
+	te := b.tag("enterprises", "Create, list and delete enterprises (configuration targets).")
+	tt := b.tag("transactions", "Transaction history: list, inspect, roll back, diff, watch.")
+	ta := b.tag("admin", "Server administration and the API description.")
+	th := b.tag("health", "Liveness, readiness and metrics.")
+
+	arrOf := func(name string) *openapi3.SchemaRef {
+		a := openapi3.NewArraySchema()
+		a.Items = b.ref(name)
+		return &openapi3.SchemaRef{Value: a}
+	}
+	op := func(tag, id, summary string) *openapi3.Operation {
+		return &openapi3.Operation{Tags: []string{tag}, OperationID: b.opID(id), Summary: summary, Responses: openapi3.NewResponses()}
+	}
+	jsonOK := func(o *openapi3.Operation, status, desc string, s *openapi3.SchemaRef, headers ...string) {
+		r := openapi3.NewResponse().WithDescription(desc).WithJSONSchemaRef(s)
+		for _, h := range headers {
+			if r.Headers == nil {
+				r.Headers = openapi3.Headers{}
+			}
+			r.Headers[h] = b.headerRef(h)
+		}
+		o.Responses.Set(status, &openapi3.ResponseRef{Value: r})
+	}
+	// A transaction-committing write: dry-run, source and message; 200 with a
+	// DryRunResult for a dry run.
+	txnWrite := func(o *openapi3.Operation, status string, committed string) {
+		o.Parameters = append(append(o.Parameters, b.paramRef(ParamDryRun)), b.txnHeaders()...)
+		if status == "200" {
+			jsonOK(o, "200", "Committed (with dry-run=true: a DryRunResult).", b.txnOrDryRun(committed), HeaderTxnIndex, HeaderTxnID)
+		} else {
+			jsonOK(o, status, "Committed: the transaction id.", b.ref(committed), HeaderTxnIndex, HeaderTxnID)
+			jsonOK(o, "200", "With dry-run=true: what would change; nothing is committed.", b.ref(schemaDryRun))
+		}
+		b.errors(o, true, false)
+	}
+	qp := func(name, desc string, s *openapi3.Schema, required bool) *openapi3.ParameterRef {
+		p := openapi3.NewQueryParameter(name).WithSchema(s).WithRequired(required)
+		p.Description = desc
+		return &openapi3.ParameterRef{Value: p}
+	}
+	set := func(p string, item *openapi3.PathItem) { b.doc.Paths.Set(p, item) }
+
+	// Targets.
+	o := op(tg, "getTargets", "List the configuration targets")
+	jsonOK(o, "200", "The targets.", arrOf(schemaTarget))
+	b.errors(o, false, false)
+	set("/targets", &openapi3.PathItem{Get: o})
+
+	// Enterprises.
+	list := op(te, "listEnterprises", "List the enterprises")
+	jsonOK(list, "200", "The enterprises.", arrOf(schemaEnterprise))
+	b.errors(list, false, false)
+	create := op(te, "createEnterprise", "Create an enterprise")
+	create.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithJSONSchemaRef(b.ref(schemaEnterprise))}
+	txnWrite(create, "201", schemaTxnID)
+	set("/enterprises", &openapi3.PathItem{Get: list, Post: create})
+	get := op(te, "getEnterprise", "Read an enterprise")
+	jsonOK(get, "200", "The enterprise.", b.ref(schemaEnterprise), HeaderETag)
+	b.errors(get, false, false)
+	del := op(te, "deleteEnterprise", "Delete an enterprise and all its configuration")
+	txnWrite(del, "200", schemaTxnID)
+	set("/enterprises/{"+ParamEnterpriseID+"}", &openapi3.PathItem{
+		Parameters: openapi3.Parameters{b.paramRef(ParamEnterpriseID)}, Get: get, Delete: del})
+
+	// Transactions.
+	idx := openapi3.NewPathParameter("index").WithSchema(openapi3.NewInt64Schema().WithMin(1))
+	idx.Description = "Transaction index."
+	idxRef := &openapi3.ParameterRef{Value: idx}
+	o = op(tt, "listTransactions", "List committed transactions, newest first")
+	o.Parameters = openapi3.Parameters{
+		b.paramRef(ParamLimit),
+		qp("before", "Only transactions with an index lower than this (paging backwards).", openapi3.NewInt64Schema().WithMin(1), false),
+		qp("enterprise", "Only transactions that touched this enterprise.", openapi3.NewStringSchema(), false),
+	}
+	jsonOK(o, "200", "The transactions.", arrOf(schemaTxnInfo))
+	b.errors(o, false, false)
+	set("/transactions", &openapi3.PathItem{Get: o})
+	o = op(tt, "getTransaction", "Read one transaction with its changes")
+	jsonOK(o, "200", "The transaction.", b.ref(schemaTxnDetail))
+	b.errors(o, false, true)
+	set("/transactions/{index}", &openapi3.PathItem{Parameters: openapi3.Parameters{idxRef}, Get: o})
+	o = op(tt, "rollbackTransaction", "Undo a transaction")
+	o.Description = "Commits a new transaction that restores every object the given transaction changed; 409 if a later transaction changed the same objects."
+	txnWrite(o, "200", schemaTxnResult)
+	o.Responses.Set("410", b.respRef(problemResponses[410]))
+	set("/transactions/{index}/rollback", &openapi3.PathItem{Parameters: openapi3.Parameters{idxRef}, Post: o})
+
+	o = op(tt, "getDiff", "What changed between two transaction indexes")
+	o.Parameters = openapi3.Parameters{
+		qp("from", "The older index.", openapi3.NewInt64Schema().WithMin(0), true),
+		qp("to", "The newer index (default: the current one).", openapi3.NewInt64Schema().WithMin(0), false),
+	}
+	jsonOK(o, "200", "The differences.", b.ref(schemaDiff))
+	b.errors(o, false, true)
+	set("/diff", &openapi3.PathItem{Get: o})
+
+	o = op(tt, "watch", "Stream committed transactions")
+	o.Description = "Sends every transaction with an index greater than `from`, first from the log and then live, one JSON TxnDetail per line. On disconnect, resume from the last index received."
+	o.Parameters = openapi3.Parameters{qp("from", "Start after this index (default: the current index, i.e. only new transactions).", openapi3.NewInt64Schema().WithMin(0), false)}
+	o.Responses.Set("200", &openapi3.ResponseRef{Value: openapi3.NewResponse().
+		WithDescription("Newline-delimited JSON: one TxnDetail per line.").
+		WithContent(openapi3.NewContentWithSchemaRef(b.ref(schemaTxnDetail), []string{mtNDJSON}))})
+	b.errors(o, false, true)
+	set("/watch", &openapi3.PathItem{Get: o})
+
+	// The document itself.
+	o = op(ta, "getSpec", "This OpenAPI document")
+	o.Parameters = openapi3.Parameters{qp("format", "json (default) or yaml.", openapi3.NewStringSchema().WithEnum("json", "yaml").WithDefault("json"), false)}
+	spec := openapi3.NewContent()
+	spec[mtJSON] = openapi3.NewMediaType().WithSchema(withDesc(openapi3.NewObjectSchema(), "An OpenAPI 3.0.3 document."))
+	spec[mtYAML] = openapi3.NewMediaType().WithSchema(withDesc(openapi3.NewStringSchema(), "The same document as YAML (format=yaml)."))
+	o.Responses.Set("200", &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription("The document.").WithContent(spec)})
+	b.errors(o, false, false)
+	set("/spec", &openapi3.PathItem{Get: o})
+
+	// Log level.
+	get = op(ta, "getLogLevel", "Read the log level")
+	jsonOK(get, "200", "The current level.", b.ref(schemaLogLevel))
+	b.errors(get, false, false)
+	put := op(ta, "setLogLevel", "Change the log level")
+	put.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithJSONSchemaRef(b.ref(schemaLogLevel))}
+	jsonOK(put, "200", "The new level.", b.ref(schemaLogLevel))
+	b.errors(put, true, false)
+	set("/admin/log-level", &openapi3.PathItem{Get: get, Put: put})
+
+	// Health and metrics.
+	health := func(o *openapi3.Operation, desc string, props map[string]*openapi3.Schema) {
+		jsonOK(o, "200", desc, &openapi3.SchemaRef{Value: obj(props, "status")})
+	}
+	text := func(o *openapi3.Operation, status, desc string) {
+		o.Responses.Set(status, &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription(desc).
+			WithContent(openapi3.NewContentWithSchema(openapi3.NewStringSchema(), []string{mtText}))})
+	}
+	noAuth := func(o *openapi3.Operation) {
+		o.Security = &openapi3.SecurityRequirements{}
+		o.Responses.Set("500", b.respRef(problemResponses[500]))
+	}
+	o = op(th, "healthz", "Liveness: the process is up")
+	health(o, "Alive.", map[string]*openapi3.Schema{"status": openapi3.NewStringSchema().WithEnum("ok")})
+	noAuth(o)
+	set("/healthz", &openapi3.PathItem{Get: o})
+	o = op(th, "readyz", "Readiness: the server accepts requests")
+	health(o, "Ready.", map[string]*openapi3.Schema{
+		"status": openapi3.NewStringSchema().WithEnum("ready"),
+		"index":  i64("The current transaction index."),
+	})
+	o.Responses.Set("503", b.respRef(problemResponses[503]))
+	noAuth(o)
+	set("/readyz", &openapi3.PathItem{Get: o})
+	o = op(th, "metrics", "Prometheus metrics")
+	text(o, "200", "Prometheus text exposition format.")
+	b.errors(o, false, false)
+	set("/metrics", &openapi3.PathItem{Get: o})
+}
+
+// rocVersion is the aether-roc-api element suffix for a model set version:
+// "2.1.x" -> "2.1.0".
+func rocVersion(v string) string {
+	parts := strings.Split(v, ".")
+	for i, p := range parts {
+		if p == "x" {
+			parts[i] = "0"
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+// rocPatch adds PATCH /aether-roc-api, aether-roc-api's bulk endpoint.
+func (b *builder) rocPatch() {
+	upd, dels := openapi3.NewObjectSchema(), openapi3.NewObjectSchema()
+	upd.AdditionalProperties = openapi3.AdditionalProperties{Has: ptr(false)}
+	dels.AdditionalProperties = openapi3.AdditionalProperties{Has: ptr(false)}
+	var names []string
+	for _, set := range b.sch.Sets {
+		for _, c := range set.Root.Children {
+			if c.Kind != schema.List || !c.Config {
+				continue
+			}
+			el := c.Name + "-" + rocVersion(set.Version)
+			if _, dup := upd.Properties[el]; dup {
+				continue
+			}
+			names = append(names, el)
+			a := openapi3.NewArraySchema()
+			a.Items = b.ref(b.full[c])
+			a.Description = fmt.Sprintf("Entries of %s (model set %s %s) to create or merge.", c.SchemaPath(), set.Name, set.Version)
+			upd.Properties[el] = &openapi3.SchemaRef{Value: a}
+			d := openapi3.NewArraySchema()
+			d.Items = b.ref(b.del[c])
+			d.Description = fmt.Sprintf("Entries of %s (model set %s %s) to delete: an entry with only its keys is deleted whole; members present are deleted.", c.SchemaPath(), set.Name, set.Version)
+			dels.Properties[el] = &openapi3.SchemaRef{Value: d}
+		}
+	}
+	sort.Strings(names)
+	upd.Description = "Model elements, named <top-level list>-<model version>: " + strings.Join(names, ", ") + "."
+	dels.Description = "Model elements to delete (key-only variants of the entry schemas)."
+	b.addSchema(schemaElements, upd)
+	b.addSchema(schemaDeleteElements, dels)
+	ext := openapi3.NewObjectSchema()
+	ext.Description = "aether-roc-api extensions (e.g. model-version-101, model-type-102, transaction-info-111); accepted and ignored."
+	ext.AdditionalProperties = openapi3.AdditionalProperties{Has: ptr(true)}
+	body := obj(map[string]*openapi3.Schema{
+		"default-target": str("Enterprise (target) for every entry that does not name one in additionalProperties.enterprise-id."),
+		"Extensions":     ext,
+	})
+	body.Properties["Updates"] = b.ref(schemaElements)
+	body.Properties["Deletes"] = b.ref(schemaDeleteElements)
+	body.Description = "One transaction: all Updates then all Deletes, committed together or not at all."
+	b.addSchema(schemaPatchBody, body)
+
+	tag := b.tag("aether-roc-api", "aether-roc-api compatible bulk endpoint.")
+	o := &openapi3.Operation{
+		Tags: []string{tag}, OperationID: b.opID("patchAetherRocApi"),
+		Summary:     "Apply updates and deletes across models and enterprises in one transaction",
+		Description: "The aether-roc-api bulk PATCH. Updates are merged, Deletes removed, all in one transaction.",
+		Responses:   openapi3.NewResponses(),
+		RequestBody: &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithJSONSchemaRef(b.ref(schemaPatchBody))},
+	}
+	o.Parameters = append(openapi3.Parameters{b.paramRef(ParamDryRun)}, b.txnHeaders()...)
+	r := openapi3.NewResponse().WithDescription("Committed: the transaction id (with dry-run=true: a DryRunResult).").WithJSONSchemaRef(b.txnOrDryRun(schemaTxnID))
+	r.Headers = b.committedHeaders()
+	o.Responses.Set("200", &openapi3.ResponseRef{Value: r})
+	b.errors(o, true, false)
+	b.doc.Paths.Set("/aether-roc-api", &openapi3.PathItem{Patch: o})
+}

@@ -1,0 +1,202 @@
+// Package testenv starts real AMP processes (and, in later issues, real
+// third-party components) for end-to-end tests: it builds the amp binary
+// once per test binary, runs `amp serve` on a loopback port in a temporary
+// data dir, and hands back its address and admin token.
+//
+// It is imported only by tests.
+package testenv
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// RepoRoot returns the repository root (the directory holding go.mod).
+func RepoRoot() string {
+	_, here, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(here), "..", ".."))
+}
+
+// Binary builds cmd/amp once and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "amp-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "amp")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/amp")
+		cmd.Dir = RepoRoot()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/amp: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Server is a running `amp serve`.
+type Server struct {
+	URL     string
+	Token   string
+	DataDir string
+	cmd     *exec.Cmd
+	done    chan struct{}
+	logMu   sync.Mutex
+	log     strings.Builder
+}
+
+// Start runs `amp serve` with the given data dir and extra flags, waits
+// until it serves, and stops it when the test ends.
+func Start(t testing.TB, dataDir string, args ...string) *Server {
+	t.Helper()
+	s, err := StartErr(Binary(t), dataDir, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// StartErr is Start without a test, for loops that kill and restart.
+func StartErr(bin, dataDir string, args ...string) (*Server, error) {
+	full := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"}, args...)
+	cmd := exec.Command(bin, full...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{DataDir: dataDir, cmd: cmd, done: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			s.logMu.Lock()
+			if s.log.Len() < 1<<20 {
+				s.log.WriteString(line + "\n")
+			}
+			s.logMu.Unlock()
+			var rec map[string]any
+			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "amp serving" {
+				if a, ok := rec["address"].(string); ok {
+					addr <- a
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, stderr)
+	}()
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	select {
+	case a := <-addr:
+		s.URL = a
+	case <-s.done:
+		return nil, fmt.Errorf("amp serve exited before serving:\n%s", s.Log())
+	case <-time.After(60 * time.Second):
+		s.Kill()
+		return nil, fmt.Errorf("amp serve did not start within 60s:\n%s", s.Log())
+	}
+	tok, err := os.ReadFile(filepath.Join(dataDir, "admin.token"))
+	if err != nil {
+		s.Kill()
+		return nil, fmt.Errorf("read admin token: %w", err)
+	}
+	s.Token = strings.TrimSpace(string(tok))
+	return s, nil
+}
+
+// Log returns what the server wrote to stderr so far.
+func (s *Server) Log() string {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	return s.log.String()
+}
+
+// Kill ends the server with SIGKILL (no chance to clean up) and waits.
+func (s *Server) Kill() {
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.done
+}
+
+// Stop ends the server with SIGTERM and waits for a clean exit.
+func (s *Server) Stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+		s.Kill()
+	}
+}
+
+// Do sends an authenticated request and returns status, body and headers.
+func (s *Server) Do(ctx context.Context, method, path, body string, hdr ...string) (int, []byte, http.Header, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.URL+path, rd)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.Token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, resp.Header, err
+}
+
+// Must sends a request and fails the test unless the status is want.
+func (s *Server) Must(t testing.TB, want int, method, path, body string, hdr ...string) []byte {
+	t.Helper()
+	code, b, _, err := s.Do(context.Background(), method, path, body, hdr...)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	if code != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, path, code, want, b)
+	}
+	return b
+}
