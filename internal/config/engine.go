@@ -68,6 +68,11 @@ type Request struct {
 	Source    string // api, gnmi, cli, import, rollback, …
 	Message   string
 	DryRun    bool
+	// WantChanges asks for the leaf-level changes in the Result of a
+	// committed transaction (a dry run always has them). They cost a diff
+	// per object, so plain writes skip them; GET /transactions/{index}
+	// shows them later.
+	WantChanges bool
 	// Rollback, when non-zero, asks to undo that transaction.
 	Rollback uint64
 }
@@ -82,10 +87,11 @@ type Result struct {
 }
 
 type pending struct {
-	ctx   context.Context
-	req   *Request
-	done  chan outcome
-	start time.Time
+	ctx     context.Context
+	req     *Request
+	done    chan outcome
+	promote chan struct{} // closed-over signal: "you lead now"
+	start   time.Time
 }
 
 type outcome struct {
@@ -103,17 +109,26 @@ type Engine struct {
 	log    *slog.Logger
 	m      *Metrics
 
-	snap    atomic.Pointer[Snapshot]
-	queue   chan *pending
-	closing chan struct{}
-	stopped chan struct{}
-	closed  atomic.Bool
+	snap atomic.Pointer[Snapshot]
+
+	// Group commit, leader/follower style: the first writer to find no
+	// leader commits the queued batch itself and hands leadership to the
+	// next waiter, so a lone writer never switches goroutines and
+	// concurrent writers share fsyncs.
+	mu       sync.Mutex // guards queue, leading, closed
+	queue    []*pending
+	leading  bool
+	closed   bool
+	idle     *sync.Cond // signalled when leadership ends
+	commitMu sync.Mutex // held while a batch commits or a checkpoint runs
+	closing  chan struct{}
+	stopped  chan struct{}
 
 	watchMu  sync.Mutex
 	watchers map[*watcher]struct{}
 
-	// dirty holds the keys changed since the last checkpoint (committer
-	// goroutine only).
+	// dirty holds the keys changed since the last checkpoint (guarded by
+	// commitMu).
 	dirty map[string]struct{}
 }
 
@@ -131,13 +146,15 @@ func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics(nil)
 	}
+	// Transaction ids come from a pool of random bytes, not one getrandom
+	// system call per transaction.
+	uuid.EnableRandPool()
 	e := &Engine{
 		schema:   sch,
 		store:    st,
 		opts:     opts,
 		log:      opts.Logger.With("component", "config"),
 		m:        opts.Metrics,
-		queue:    make(chan *pending, 4096),
 		closing:  make(chan struct{}),
 		stopped:  make(chan struct{}),
 		watchers: map[*watcher]struct{}{},
@@ -148,6 +165,7 @@ func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.idle = sync.NewCond(&e.mu)
 	e.snap.Store(snap)
 	e.m.storeSize.Set(float64(st.Size()))
 	e.m.objects.Set(float64(snap.Objects.Len()))
@@ -259,20 +277,33 @@ func (e *Engine) Submit(ctx context.Context, req *Request) (*Result, error) {
 	ctx, span := tracer.Start(ctx, "config.Submit", trace.WithAttributes(
 		attribute.Int("amp.edits", len(req.Edits)), attribute.String("amp.source", req.Source), attribute.Bool("amp.dry_run", req.DryRun)))
 	defer span.End()
-	if e.closed.Load() {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p := &pending{ctx: ctx, req: req, done: make(chan outcome, 1), promote: make(chan struct{}, 1), start: time.Now()}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
 		return nil, ErrClosed
 	}
-	p := &pending{ctx: ctx, req: req, done: make(chan outcome, 1), start: time.Now()}
-	select {
-	case e.queue <- p:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-e.closing:
-		return nil, ErrClosed
-	}
+	e.queue = append(e.queue, p)
+	lead := !e.leading
+	e.leading = true
+	e.mu.Unlock()
 	// Once queued, the transaction may commit: wait for the outcome even if
 	// the caller gives up, so "acknowledged" and "committed" never differ.
-	out := <-p.done
+	var out outcome
+	if lead {
+		e.lead(p)
+		out = <-p.done
+	} else {
+		select {
+		case out = <-p.done:
+		case <-p.promote:
+			e.lead(p)
+			out = <-p.done
+		}
+	}
 	if out.err != nil {
 		span.RecordError(out.err)
 	} else {
@@ -281,11 +312,55 @@ func (e *Engine) Submit(ctx context.Context, req *Request) (*Result, error) {
 	return out.res, out.err
 }
 
-// Close stops accepting requests, finishes the queued ones and stops.
+// lead commits queued batches until the one holding self is done, then
+// hands leadership to the next waiter (or gives it up).
+func (e *Engine) lead(self *pending) {
+	for {
+		e.mu.Lock()
+		n := len(e.queue)
+		if n > e.opts.MaxBatch {
+			n = e.opts.MaxBatch
+		}
+		batch := append([]*pending(nil), e.queue[:n]...)
+		e.queue = e.queue[n:]
+		e.mu.Unlock()
+		mine := false
+		for _, p := range batch {
+			mine = mine || p == self
+		}
+		e.commitMu.Lock()
+		e.commitBatch(batch)
+		if len(e.dirty) >= checkpointDirty {
+			e.checkpoint()
+		}
+		e.commitMu.Unlock()
+		if mine {
+			e.mu.Lock()
+			if len(e.queue) > 0 {
+				e.queue[0].promote <- struct{}{}
+			} else {
+				e.leading = false
+				e.idle.Broadcast()
+			}
+			e.mu.Unlock()
+			return
+		}
+	}
+}
+
+// Close stops accepting requests, lets the queued ones commit, writes a
+// final checkpoint and stops.
 func (e *Engine) Close() error {
-	if e.closed.Swap(true) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
 		return nil
 	}
+	e.closed = true
+	for e.leading {
+		e.idle.Wait()
+	}
+	e.mu.Unlock()
 	close(e.closing)
 	<-e.stopped
 	e.watchMu.Lock()
@@ -296,6 +371,7 @@ func (e *Engine) Close() error {
 	return nil
 }
 
+// run does the periodic work: checkpoints and history compaction.
 func (e *Engine) run() {
 	defer close(e.stopped)
 	compactEvery := time.NewTicker(time.Minute)
@@ -303,41 +379,20 @@ func (e *Engine) run() {
 	checkpointTick := time.NewTicker(checkpointEvery)
 	defer checkpointTick.Stop()
 	for {
-		var first *pending
 		select {
-		case first = <-e.queue:
 		case <-checkpointTick.C:
+			e.commitMu.Lock()
 			e.checkpoint()
-			continue
+			e.commitMu.Unlock()
 		case <-compactEvery.C:
+			e.commitMu.Lock()
 			e.compact()
-			continue
+			e.commitMu.Unlock()
 		case <-e.closing:
-			// Drain what was queued before closing, then checkpoint so the
-			// next start replays nothing.
-			for {
-				select {
-				case p := <-e.queue:
-					e.commitBatch([]*pending{p})
-				default:
-					e.checkpoint()
-					return
-				}
-			}
-		}
-		batch := []*pending{first}
-	drain:
-		for len(batch) < e.opts.MaxBatch {
-			select {
-			case p := <-e.queue:
-				batch = append(batch, p)
-			default:
-				break drain
-			}
-		}
-		e.commitBatch(batch)
-		if len(e.dirty) >= checkpointDirty {
+			e.commitMu.Lock()
 			e.checkpoint()
+			e.commitMu.Unlock()
+			return
 		}
 	}
 }
@@ -355,8 +410,8 @@ const (
 	checkpointDirty = 100_000
 )
 
-// checkpoint writes the objects changed since the last checkpoint. It runs
-// in the committer goroutine, so the snapshot it reads is the newest commit.
+// checkpoint writes the objects changed since the last checkpoint. Callers
+// hold commitMu, so the snapshot it reads is the newest commit.
 func (e *Engine) checkpoint() {
 	if len(e.dirty) == 0 {
 		return
@@ -501,7 +556,10 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 		rec.Changes = append(rec.Changes, ObjectChange{Key: key, Before: before, After: after})
 	}
 	sort.Slice(rec.Changes, func(i, j int) bool { return rec.Changes[i].Key < rec.Changes[j].Key })
-	res := &Result{Index: index, ID: rec.ID, Time: now, DryRun: req.DryRun, Changes: e.Changes(rec)}
+	res := &Result{Index: index, ID: rec.ID, Time: now, DryRun: req.DryRun}
+	if req.DryRun || req.WantChanges {
+		res.Changes = e.Changes(rec)
+	}
 	if req.DryRun {
 		res.Index, res.ID = 0, ""
 		return base, staged{res: res}, nil

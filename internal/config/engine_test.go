@@ -65,14 +65,14 @@ const site = `{"site-id":"s1","imsi-definition":{"mcc":"001","mnc":"01","enterpr
 func TestEngineBasics(t *testing.T) {
 	e, set := newTestEngine(t)
 	ctx := context.Background()
-	_, err := e.Submit(ctx, &Request{Targets: []TargetEdit{{Op: OpCreate, Name: "acme"}}, Principal: "op"})
+	_, err := e.Submit(ctx, &Request{Targets: []TargetEdit{{Op: OpCreate, Name: "acme"}}, Principal: "op", WantChanges: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	res, err := e.Submit(ctx, &Request{Edits: []Edit{
 		edit(t, set, OpMerge, "acme/traffic-class/tc1", `{"qci":9}`),
 		edit(t, set, OpMerge, "acme/site/s1", site),
-	}})
+	}, WantChanges: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,9 +36,13 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(here), "..", ".."))
 }
 
-// Binary builds cmd/amp once and returns its path.
+// Binary builds cmd/amp once and returns its path; AMP_BIN names a
+// prebuilt binary to use instead.
 func Binary(t testing.TB) string {
 	t.Helper()
+	if p := os.Getenv("AMP_BIN"); p != "" {
+		return p
+	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "amp-bin-")
 		if err != nil {

@@ -80,6 +80,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	req := s.request(r, dry)
 	req.Rollback = n
 	req.Source = "rollback"
+	req.WantChanges = true
 	if req.Message == "" {
 		req.Message = "rollback of transaction " + strconv.FormatUint(n, 10)
 	}
