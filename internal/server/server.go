@@ -105,20 +105,25 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	var specOnce sync.Once
-	var spec []byte
+	var specJSON, specYAML []byte
 	var specErr error
 	api := rest.New(rest.Options{
 		Engine: eng, Auth: tokens, Logger: log, Registry: reg, MaxBody: cfg.MaxBody,
-		Spec: func() ([]byte, error) {
+		Spec: func(yaml bool) ([]byte, error) {
 			specOnce.Do(func() {
 				doc, err := openapi.Build(sch, cfg.Version)
 				if err != nil {
 					specErr = err
 					return
 				}
-				spec, specErr = openapi.JSON(doc)
+				if specJSON, specErr = openapi.JSON(doc); specErr == nil {
+					specYAML, specErr = openapi.YAML(doc)
+				}
 			})
-			return spec, specErr
+			if yaml {
+				return specYAML, specErr
+			}
+			return specJSON, specErr
 		},
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)

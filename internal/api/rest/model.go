@@ -78,6 +78,15 @@ func (s *Server) snapshotFor(r *http.Request, loc *schema.Location) (*config.Sna
 
 func (s *Server) encodeOpts(r *http.Request) (schema.EncodeOptions, error) {
 	var o schema.EncodeOptions
+	switch enc := r.URL.Query().Get("encoding"); enc {
+	case "", "plain":
+	case "rfc7951":
+		// RFC 7951 JSON: module-qualified names, 64-bit numbers as strings,
+		// configuration only: valid instance data for YANG tools.
+		o.RFC7951, o.ConfigOnly = true, true
+	default:
+		return o, schema.Errorf(schema.KindInvalid, "?encoding", "%q is not plain or rfc7951", enc)
+	}
 	switch wd := r.URL.Query().Get("with-defaults"); wd {
 	case "", "explicit":
 	case "report-all":

@@ -46,8 +46,8 @@ type Options struct {
 	Authorizer auth.Authorizer
 	Logger     *slog.Logger
 	Registry   *prometheus.Registry
-	// Spec returns the OpenAPI document as JSON.
-	Spec func() ([]byte, error)
+	// Spec returns the OpenAPI document as JSON, or as YAML when asked.
+	Spec func(yaml bool) ([]byte, error)
 	// MaxBody bounds request bodies in bytes.
 	MaxBody int64
 	// Ready reports whether the server should take traffic.
@@ -370,11 +370,20 @@ func (s *Server) spec(w http.ResponseWriter, r *http.Request) error {
 	if s.opts.Spec == nil {
 		return schema.Errorf(schema.KindNotFound, "/spec", "no OpenAPI document is configured")
 	}
-	b, err := s.opts.Spec()
+	ct := "application/json"
+	yaml := false
+	switch f := r.URL.Query().Get("format"); f {
+	case "", "json":
+	case "yaml":
+		ct, yaml = "application/yaml", true
+	default:
+		return schema.Errorf(schema.KindInvalid, "?format", "%q is not json or yaml", f)
+	}
+	b, err := s.opts.Spec(yaml)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", ct)
 	_, err = w.Write(b)
 	return err
 }
