@@ -49,7 +49,7 @@ func TestSpecMatchesServer(t *testing.T) {
 		{"GET", base + "/device/camera-1", "", 200},
 		{"GET", base + "/device-group/cameras/mbr", "", 200},
 		{"GET", base + "/device-group/cameras/traffic-class/values", "", 200},
-		{"POST", base + "/device/new-1", `{"imei":"350101000000099","display-name":"New"}`, 201},
+		{"POST", base + "/device/new-1", `{"device-id":"new-1","imei":"350101000000099","display-name":"New"}`, 201},
 		{"PUT", base + "/upf/upf-1", `{"upf-id":"upf-1","address":"upf.local","port":8805}`, 200},
 		{"PATCH", base + "/slice/video", `{"description":"patched"}`, 200},
 		{"POST", base + "/sim-card/bad", `{"imsi":"1"}`, 400},
