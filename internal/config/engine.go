@@ -123,6 +123,7 @@ type Engine struct {
 	commitMu sync.Mutex // held while a batch commits or a checkpoint runs
 	closing  chan struct{}
 	stopped  chan struct{}
+	kick     chan struct{} // asks for a checkpoint now
 
 	watchMu  sync.Mutex
 	watchers map[*watcher]struct{}
@@ -156,6 +157,7 @@ func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
 		log:      opts.Logger.With("component", "config"),
 		m:        opts.Metrics,
 		closing:  make(chan struct{}),
+		kick:     make(chan struct{}, 1),
 		stopped:  make(chan struct{}),
 		watchers: map[*watcher]struct{}{},
 		dirty:    map[string]struct{}{},
@@ -331,7 +333,10 @@ func (e *Engine) lead(self *pending) {
 		e.commitMu.Lock()
 		e.commitBatch(batch)
 		if len(e.dirty) >= checkpointDirty {
-			e.checkpoint()
+			select {
+			case e.kick <- struct{}{}:
+			default:
+			}
 		}
 		e.commitMu.Unlock()
 		if mine {
@@ -381,17 +386,15 @@ func (e *Engine) run() {
 	for {
 		select {
 		case <-checkpointTick.C:
-			e.commitMu.Lock()
 			e.checkpoint()
-			e.commitMu.Unlock()
+		case <-e.kick:
+			e.checkpoint()
 		case <-compactEvery.C:
 			e.commitMu.Lock()
 			e.compact()
 			e.commitMu.Unlock()
 		case <-e.closing:
-			e.commitMu.Lock()
 			e.checkpoint()
-			e.commitMu.Unlock()
 			return
 		}
 	}
@@ -410,29 +413,57 @@ const (
 	checkpointDirty = 100_000
 )
 
-// checkpoint writes the objects changed since the last checkpoint. Callers
-// hold commitMu, so the snapshot it reads is the newest commit.
+// checkpointChunk bounds one checkpoint write transaction, so commits
+// (which need bbolt's single writer lock too) wait for one chunk at most.
+const checkpointChunk = 5000
+
+// checkpoint writes the objects changed since the last checkpoint. It takes
+// the dirty set and the newest snapshot under commitMu, then writes without
+// it, in key order and in chunks, and moves the checkpoint index last.
 func (e *Engine) checkpoint() {
+	e.commitMu.Lock()
 	if len(e.dirty) == 0 {
+		e.commitMu.Unlock()
 		return
 	}
 	snap := e.snap.Load()
-	puts := make(map[string][]byte, len(e.dirty))
-	var deletes []string
-	for k := range e.dirty {
-		if o, ok := snap.Get(k); ok {
-			puts[k] = encodeObject(o)
-		} else {
-			deletes = append(deletes, k)
-		}
-	}
+	dirty := e.dirty
+	e.dirty = map[string]struct{}{}
+	e.commitMu.Unlock()
+
 	start := time.Now()
-	if err := e.store.Checkpoint(snap.Index, puts, deletes); err != nil {
+	keys := make([]string, 0, len(dirty))
+	for k := range dirty {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var err error
+	for i := 0; i < len(keys) && err == nil; i += checkpointChunk {
+		j := min(i+checkpointChunk, len(keys))
+		var puts []store.KV
+		var deletes []string
+		for _, k := range keys[i:j] {
+			if o, ok := snap.Get(k); ok {
+				puts = append(puts, store.KV{Key: k, Value: encodeObject(o)})
+			} else {
+				deletes = append(deletes, k)
+			}
+		}
+		err = e.store.WriteObjects(puts, deletes)
+	}
+	if err == nil {
+		err = e.store.SetCheckpoint(snap.Index)
+	}
+	if err != nil {
 		e.log.Error("checkpoint failed; will retry", "error", err)
+		e.commitMu.Lock()
+		for k := range dirty {
+			e.dirty[k] = struct{}{}
+		}
+		e.commitMu.Unlock()
 		return
 	}
 	e.m.checkpointSeconds.Observe(time.Since(start).Seconds())
-	e.dirty = map[string]struct{}{}
 }
 
 func (e *Engine) commitBatch(batch []*pending) {

@@ -118,8 +118,8 @@ func (b *Bolt) Commit(batch []Commit) error {
 	return nil
 }
 
-// Checkpoint implements Store.
-func (b *Bolt) Checkpoint(index uint64, puts map[string][]byte, deletes []string) error {
+// WriteObjects implements Store.
+func (b *Bolt) WriteObjects(puts []KV, deletes []string) error {
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		objs := tx.Bucket(bucketObjects)
 		for _, k := range deletes {
@@ -127,15 +127,26 @@ func (b *Bolt) Checkpoint(index uint64, puts map[string][]byte, deletes []string
 				return err
 			}
 		}
-		for k, v := range puts {
-			if err := objs.Put([]byte(k), v); err != nil {
+		for _, kv := range puts {
+			if err := objs.Put([]byte(kv.Key), kv.Value); err != nil {
 				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write checkpoint objects: %w", err)
+	}
+	return nil
+}
+
+// SetCheckpoint implements Store.
+func (b *Bolt) SetCheckpoint(index uint64) error {
+	err := b.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put(keyCheckpoint, u64(index))
 	})
 	if err != nil {
-		return fmt.Errorf("checkpoint: %w", err)
+		return fmt.Errorf("set checkpoint: %w", err)
 	}
 	b.checkpoint.Store(index)
 	return nil

@@ -28,14 +28,25 @@ type Commit struct {
 	Log   []byte
 }
 
+// KV is one object to write.
+type KV struct {
+	Key   string
+	Value []byte
+}
+
 // Store is the engine's view of durable state. All methods are safe for
 // concurrent use; Commit calls are serialised by the engine.
 type Store interface {
 	// Objects calls fn for every object of the last checkpoint, in key order.
 	Objects(fn func(key string, value []byte) error) error
-	// Checkpoint writes the objects changed since the previous checkpoint
-	// and records that they reflect every commit up to index.
-	Checkpoint(index uint64, puts map[string][]byte, deletes []string) error
+	// WriteObjects writes part of a checkpoint: objects as of some index,
+	// in key order. It does not move the checkpoint index, so a checkpoint
+	// cut short by a crash is harmless: the log after the old index is
+	// replayed over it.
+	WriteObjects(puts []KV, deletes []string) error
+	// SetCheckpoint records that the objects reflect every commit up to
+	// index; call it after the last WriteObjects of a checkpoint.
+	SetCheckpoint(index uint64) error
 	// CheckpointIndex is the index the objects of the last checkpoint
 	// reflect; log records after it must be replayed on top of them.
 	CheckpointIndex() uint64
