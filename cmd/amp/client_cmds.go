@@ -1,6 +1,249 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/amp-edge/amp/client"
+)
+
+// The model set the client verbs' short paths are relative to.
+const (
+	defaultSetName    = "aether"
+	defaultSetVersion = "2.1.x"
+)
+
+// globalOpts are the persistent flags of the client verbs.
+type globalOpts struct {
+	server     string
+	token      string
+	output     string
+	enterprise string
+	timeout    time.Duration
+	timeoutSet bool
+}
 
 // addClientCommands registers the client verbs.
-func addClientCommands(root *cobra.Command) {}
+func addClientCommands(root *cobra.Command) {
+	g := &globalOpts{}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.server, "server", envOr("AMP_SERVER", client.DefaultServer), "AMP server URL (env AMP_SERVER)")
+	pf.StringVar(&g.token, "token", os.Getenv("AMP_TOKEN"), "API token (env AMP_TOKEN; default: the admin token in the local data dir, <data-dir>/admin.token, when readable)")
+	pf.StringVarP(&g.output, "output", "o", "", "output format: json, yaml or table (export: csv, json or yaml); default depends on the verb, see its help")
+	pf.StringVarP(&g.enterprise, "enterprise", "e", os.Getenv("AMP_ENTERPRISE"), "enterprise short paths are relative to (env AMP_ENTERPRISE)")
+	pf.DurationVar(&g.timeout, "timeout", 2*time.Minute, "time limit of the whole command (import: 30m unless set)")
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		g.timeoutSet = cmd.Flags().Changed("timeout")
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newGetCmd(g),
+		newSetCmd(g),
+		newDeleteCmd(g),
+		newApplyCmd(g),
+		newHistoryCmd(g),
+		newDiffCmd(g),
+		newRollbackCmd(g),
+		newImportCmd(g),
+		newExportCmd(g),
+		newEnterpriseCmd(g),
+	)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// usageError is a command-line mistake: exit status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// isUsage reports whether an error from cobra is a usage mistake.
+func isUsage(err error) bool {
+	var ue usageError
+	if errors.As(err, &ue) {
+		return true
+	}
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "required flag", "invalid argument", "accepts ", "requires at least", "flag needs an argument"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// args wraps a cobra.PositionalArgs so its errors are usage errors.
+func args(pa cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := pa(cmd, a); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+// runE adapts a verb: it prints the error as "error: …" with one line per
+// problem and turns it into an exit status (2 for usage errors, 1 else).
+func runE(fn func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, a []string) error {
+		err := fn(cmd, a)
+		if err == nil {
+			return nil
+		}
+		var ce *cliError
+		if errors.As(err, &ce) {
+			return err
+		}
+		printError(cmd.ErrOrStderr(), err)
+		if isUsage(err) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "Run '%s --help' for usage.\n", cmd.CommandPath())
+			return &cliError{code: 2}
+		}
+		return &cliError{code: 1}
+	}
+}
+
+// printError prints err and, for a server error, each problem it lists.
+func printError(w io.Writer, err error) {
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		fmt.Fprintf(w, "error: %s\n", ce.Summary())
+		for _, p := range ce.Problems {
+			fmt.Fprintf(w, "  %s: %s\n", p.Path, p.Reason)
+		}
+		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		fmt.Fprintf(w, "error: %v (raise --timeout)\n", err)
+		return
+	}
+	fmt.Fprintf(w, "error: %v\n", err)
+}
+
+// tokenFromDataDir reads the admin token `amp serve` wrote on this machine.
+func tokenFromDataDir() string {
+	b, err := os.ReadFile(filepath.Join(defaultDataDir(), "admin.token"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func (g *globalOpts) client(opts ...client.Option) *client.Client {
+	tok := g.token
+	if tok == "" {
+		tok = tokenFromDataDir()
+	}
+	return client.New(g.server, tok, append([]client.Option{client.WithVersion(version)}, opts...)...)
+}
+
+// context bounds a command by --timeout (def when the flag is not given).
+func (g *globalOpts) context(cmd *cobra.Command, def time.Duration) (context.Context, context.CancelFunc) {
+	t := g.timeout
+	if !g.timeoutSet && def > 0 {
+		t = def
+	}
+	if t <= 0 {
+		return context.WithCancel(cmd.Context())
+	}
+	return context.WithTimeout(cmd.Context(), t)
+}
+
+// outputFormat checks -o against the formats a verb supports and returns
+// the one to use (def when -o is not given).
+func (g *globalOpts) outputFormat(def string, allowed ...string) (string, error) {
+	if g.output == "" {
+		return def, nil
+	}
+	for _, a := range allowed {
+		if g.output == a {
+			return a, nil
+		}
+	}
+	return "", usagef("-o %s is not supported here; use one of %s", g.output, strings.Join(allowed, ", "))
+}
+
+// restPath turns a path argument into a REST path: a full path
+// (/aether/v2.1.x/acme/site) stays as it is, a short one (site/s1) is
+// relative to the enterprise's root in the aether 2.1.x model set.
+func (g *globalOpts) restPath(p string) (string, error) {
+	p = strings.TrimSpace(p)
+	if strings.HasPrefix(p, "/") {
+		if len(p) > 1 {
+			p = strings.TrimRight(p, "/")
+		}
+		return p, nil
+	}
+	if g.enterprise == "" {
+		return "", usagef("%q is a short path: give the enterprise with -e/--enterprise (or AMP_ENTERPRISE), or a full path /%s/v%s/<enterprise>/%s", p, defaultSetName, defaultSetVersion, p)
+	}
+	root := enterpriseRoot(g.enterprise)
+	p = strings.Trim(p, "/")
+	if p == "" || p == "." {
+		return root, nil
+	}
+	return root + "/" + p, nil
+}
+
+func enterpriseRoot(ent string) string {
+	return "/" + defaultSetName + "/v" + defaultSetVersion + "/" + url.PathEscape(ent)
+}
+
+// modelPath is a REST model path split into its parts.
+type modelPath struct {
+	set, version, enterprise string
+	segs                     []string // below the enterprise, still escaped
+}
+
+func parseModelPath(p string) (*modelPath, error) {
+	parts := strings.Split(strings.Trim(p, "/"), "/")
+	if len(parts) < 3 || !strings.HasPrefix(parts[1], "v") || parts[0] == "" {
+		return nil, fmt.Errorf("%q is not a model path /<set>/v<version>/<enterprise>/…", p)
+	}
+	ent, err := url.PathUnescape(parts[2])
+	if err != nil || ent == "" {
+		return nil, fmt.Errorf("%q: bad enterprise id", p)
+	}
+	mp := &modelPath{set: parts[0], version: strings.TrimPrefix(parts[1], "v"), enterprise: ent}
+	for _, s := range parts[3:] {
+		if s == "" {
+			return nil, fmt.Errorf("%q has an empty path segment", p)
+		}
+		mp.segs = append(mp.segs, s)
+	}
+	return mp, nil
+}
+
+func (mp *modelPath) root() string {
+	return "/" + mp.set + "/v" + mp.version + "/" + url.PathEscape(mp.enterprise)
+}
+
+func (mp *modelPath) String() string {
+	if len(mp.segs) == 0 {
+		return mp.root()
+	}
+	return mp.root() + "/" + strings.Join(mp.segs, "/")
+}
+
+// elementName is the PATCH /aether-roc-api element of a top-level list:
+// "site" in model version 2.1.x is "site-2.1.0".
+func elementName(list, version string) string {
+	return list + "-" + strings.ReplaceAll(version, "x", "0")
+}

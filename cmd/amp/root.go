@@ -24,6 +24,11 @@ func run(args []string) int {
 		if errors.As(err, &ce) {
 			return ce.code
 		}
+		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+		if isUsage(err) {
+			fmt.Fprintln(os.Stderr, "Run 'amp --help' for usage.")
+			return 2
+		}
 		return 1
 	}
 	return 0
@@ -47,7 +52,7 @@ then, in another shell, use the token it prints:
   export AMP_TOKEN=$(cat ~/.local/share/amp/admin.token)
   amp get /aether/v2.1.x/acme/site`,
 		SilenceUsage:  true,
-		SilenceErrors: false,
+		SilenceErrors: true,
 		Version:       version,
 	}
 	root.AddCommand(newServeCmd())

@@ -211,8 +211,10 @@ func (s *Server) wrap(rt route) http.Handler {
 		if code >= 500 {
 			level = slog.LevelError
 		}
-		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "route", rt.name, "status", code,
-			"duration_ms", float64(time.Since(start).Microseconds())/1000, "principal", principalName(r.Context()))
+		if s.log.Enabled(r.Context(), level) {
+			s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "route", rt.name, "status", code,
+				"duration_ms", float64(time.Since(start).Microseconds())/1000, "principal", principalName(r.Context()))
+		}
 	})
 }
 

@@ -1,0 +1,373 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/amp-edge/amp/client"
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+func newApplyCmd(g *globalOpts) *cobra.Command {
+	var files []string
+	var dryRun bool
+	var message string
+	cmd := &cobra.Command{
+		Use:   "apply -f FILE|DIR [-f …]",
+		Short: "Apply configuration files as one transaction",
+		Long: `Apply YAML or JSON files as ONE transaction (PATCH /aether-roc-api, merge
+semantics). A directory applies all its *.yaml, *.yml and *.json files in
+lexical order; several -f are applied together, in the order given. A YAML
+file may hold several documents separated by "---".
+
+Two document shapes are accepted:
+
+(a) the aether-roc-api top-level PATCH body:
+
+    default-target: acme
+    Updates:
+      site-2.1.0:
+        - site-id: acme-chicago
+          upf:
+            - upf-id: upf-2
+              address: upf2.acme-chicago.local
+              port: 8805
+    Deletes:
+      application-2.1.0:
+        - application-id: acme-old
+
+(b) a path and a value, or a list of them:
+
+    enterprise: acme              # optional with a full path or -e
+    path: site/acme-chicago       # or /aether/v2.1.x/acme/site/acme-chicago
+    value:
+      display-name: Chicago plant
+
+The path of (b) must be a top-level list entry (site/S, application/A,
+template/T, traffic-class/C), a top-level list (site; value is a list of
+entries) or the enterprise root (value is the enterprise tree, as
+"amp export -o yaml" prints it). As in aether-roc-api, mandatory leaves of
+every object sent must be given or listed in additionalProperties.unchanged.
+
+The changes are always printed as a diff; --dry-run shows them without
+committing; -o json|yaml prints the result.
+
+Examples:
+  amp apply -f site.yaml --dry-run
+  amp apply -f ./config/ -m "rollout 42"`,
+		Args: args(cobra.NoArgs),
+		RunE: runE(func(cmd *cobra.Command, _ []string) error {
+			if len(files) == 0 {
+				return usagef("give the files to apply with -f FILE|DIR")
+			}
+			if _, err := g.outputFormat("table", "json", "yaml", "table"); err != nil {
+				return err
+			}
+			var paths []string
+			for _, f := range files {
+				ps, err := expandFiles(f)
+				if err != nil {
+					return err
+				}
+				paths = append(paths, ps...)
+			}
+			top := &client.TopLevel{DefaultTarget: g.enterprise, Updates: map[string][]any{}, Deletes: map[string][]any{}}
+			for _, p := range paths {
+				if err := g.addFile(top, p); err != nil {
+					return err
+				}
+			}
+			if len(top.Updates)+len(top.Deletes) == 0 {
+				return fmt.Errorf("nothing to apply in %s", strings.Join(files, ", "))
+			}
+			ctx, cancel := g.context(cmd, 0)
+			defer cancel()
+			c := g.client(client.WithMessage(message))
+			res, err := c.PatchTopLevel(ctx, top, dryRun)
+			if err != nil {
+				return err
+			}
+			return g.reportWrite(cmd, c, res)
+		}),
+	}
+	cmd.Flags().StringArrayVarP(&files, "file", "f", nil, "YAML or JSON file, or a directory of them (repeatable)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show the changes without committing them")
+	cmd.Flags().StringVarP(&message, "message", "m", "", "commit message recorded in the history")
+	return cmd
+}
+
+func expandFiles(p string) ([]string, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return []string{p}, nil
+	}
+	ents, err := os.ReadDir(p)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		ext := strings.ToLower(filepath.Ext(e.Name()))
+		if !e.IsDir() && (ext == ".yaml" || ext == ".yml" || ext == ".json") {
+			out = append(out, filepath.Join(p, e.Name()))
+		}
+	}
+	sort.Strings(out)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s holds no *.yaml, *.yml or *.json files", p)
+	}
+	return out, nil
+}
+
+var docSeparator = regexp.MustCompile(`(?m)^---[ \t]*$`)
+
+// readDocs reads the documents of a YAML or JSON file as JSON values.
+func readDocs(p string) ([]any, error) {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, err
+	}
+	var chunks [][]byte
+	if strings.EqualFold(filepath.Ext(p), ".json") {
+		chunks = [][]byte{data}
+	} else {
+		for _, s := range docSeparator.Split(string(data), -1) {
+			chunks = append(chunks, []byte(s))
+		}
+	}
+	var out []any
+	for i, ch := range chunks {
+		if len(bytes.TrimSpace(ch)) == 0 {
+			continue
+		}
+		j, err := yaml.YAMLToJSON(ch)
+		if err != nil {
+			return nil, fmt.Errorf("%s: document %d: %v", p, i+1, err)
+		}
+		v, err := decode(j)
+		if err != nil {
+			return nil, fmt.Errorf("%s: document %d: %v", p, i+1, err)
+		}
+		if v != nil {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// addFile merges the documents of one file into top.
+func (g *globalOpts) addFile(top *client.TopLevel, p string) error {
+	docs, err := readDocs(p)
+	if err != nil {
+		return err
+	}
+	for _, d := range docs {
+		items := []any{d}
+		if l, ok := d.([]any); ok {
+			items = l
+		}
+		for i, it := range items {
+			where := p
+			if len(items) > 1 {
+				where = fmt.Sprintf("%s[%d]", p, i)
+			}
+			m, ok := it.(map[string]any)
+			if !ok {
+				return fmt.Errorf("%s: expected an object (a top-level PATCH body or {path, value}), not %s", where, describeJSON(it))
+			}
+			if err := g.addDoc(top, m, where); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func describeJSON(v any) string {
+	switch v.(type) {
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case nil:
+		return "null"
+	}
+	return "a scalar"
+}
+
+func (g *globalOpts) addDoc(top *client.TopLevel, m map[string]any, where string) error {
+	_, hasU := m["Updates"]
+	_, hasD := m["Deletes"]
+	_, hasT := m["default-target"]
+	if hasU || hasD || hasT {
+		return addTopLevel(top, m, where)
+	}
+	if _, ok := m["value"]; ok {
+		return g.addPathValue(top, m, where)
+	}
+	if _, ok := m["path"]; ok {
+		return g.addPathValue(top, m, where)
+	}
+	return fmt.Errorf("%s: not a document apply understands: expected Updates/Deletes (a PATCH /aether-roc-api body) or path and value", where)
+}
+
+// addTopLevel merges a PATCH /aether-roc-api body; entries without
+// additionalProperties.enterprise-id get the document's default-target.
+func addTopLevel(top *client.TopLevel, m map[string]any, where string) error {
+	def, _ := m["default-target"].(string)
+	for k, v := range m {
+		switch k {
+		case "default-target", "Extensions":
+		case "Updates", "Deletes":
+			sec, ok := v.(map[string]any)
+			if !ok && v != nil {
+				return fmt.Errorf("%s: %s must map element names (e.g. site-2.1.0) to lists of entries", where, k)
+			}
+			dst := top.Updates
+			if k == "Deletes" {
+				dst = top.Deletes
+			}
+			for elem, ev := range sec {
+				items, ok := ev.([]any)
+				if !ok {
+					return fmt.Errorf("%s: %s/%s must be a list of entries", where, k, elem)
+				}
+				for i, it := range items {
+					em, ok := it.(map[string]any)
+					if !ok {
+						return fmt.Errorf("%s: %s/%s[%d] must be an object", where, k, elem, i)
+					}
+					if def != "" {
+						ap, _ := em["additionalProperties"].(map[string]any)
+						if ap == nil {
+							ap = map[string]any{}
+							em["additionalProperties"] = ap
+						}
+						if _, ok := ap["enterprise-id"]; !ok {
+							ap["enterprise-id"] = def
+						}
+					}
+					dst[elem] = append(dst[elem], em)
+				}
+			}
+		default:
+			return fmt.Errorf("%s: unknown field %q in a top-level PATCH body (expected default-target, Updates, Deletes, Extensions)", where, k)
+		}
+	}
+	return nil
+}
+
+// addPathValue converts a {enterprise, path, value} document to top-level
+// Updates entries.
+func (g *globalOpts) addPathValue(top *client.TopLevel, m map[string]any, where string) error {
+	for k := range m {
+		if k != "enterprise" && k != "path" && k != "value" {
+			return fmt.Errorf("%s: unknown field %q (expected enterprise, path, value)", where, k)
+		}
+	}
+	ent, _ := m["enterprise"].(string)
+	p, _ := m["path"].(string)
+	value, ok := m["value"]
+	if !ok {
+		return fmt.Errorf("%s: no value", where)
+	}
+	var full string
+	if strings.HasPrefix(p, "/") {
+		full = strings.TrimRight(p, "/")
+	} else {
+		if ent == "" {
+			ent = g.enterprise
+		}
+		if ent == "" {
+			return fmt.Errorf("%s: path %q is short: give enterprise in the document or -e", where, p)
+		}
+		full = enterpriseRoot(ent)
+		if s := strings.Trim(p, "/"); s != "" {
+			full += "/" + s
+		}
+	}
+	mp, err := parseModelPath(full)
+	if err != nil {
+		return fmt.Errorf("%s: %v", where, err)
+	}
+	if ent != "" && mp.enterprise != ent {
+		return fmt.Errorf("%s: path %s is in enterprise %q, not %q", where, full, mp.enterprise, ent)
+	}
+	set, err := modelSet(mp.set, mp.version)
+	if err != nil {
+		return fmt.Errorf("%s: %v", where, err)
+	}
+	steps, err := walkPath(set, mp.segs)
+	if err != nil {
+		return fmt.Errorf("%s: path %s: %v", where, full, err)
+	}
+	add := func(list *schema.Node, em map[string]any) {
+		ap, _ := em["additionalProperties"].(map[string]any)
+		if ap == nil {
+			ap = map[string]any{}
+			em["additionalProperties"] = ap
+		}
+		ap["enterprise-id"] = mp.enterprise
+		name := elementName(list.Name, mp.version)
+		top.Updates[name] = append(top.Updates[name], em)
+	}
+	addList := func(list *schema.Node, v any, at string) error {
+		items, ok := v.([]any)
+		if !ok {
+			return fmt.Errorf("%s: the value of %s must be a list of %s entries", where, at, list.Name)
+		}
+		for i, it := range items {
+			em, ok := it.(map[string]any)
+			if !ok {
+				return fmt.Errorf("%s: %s[%d] must be an object", where, at, i)
+			}
+			add(list, em)
+		}
+		return nil
+	}
+	switch {
+	case len(steps) == 0:
+		tree, ok := value.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s: the value of the enterprise root must be an object (the enterprise tree)", where)
+		}
+		for k, v := range tree {
+			c := set.Root.Child(k)
+			if c == nil || c.Kind != schema.List {
+				return fmt.Errorf("%s: %q is not a top-level list of %s %s", where, k, mp.set, mp.version)
+			}
+			if err := addList(c, v, k); err != nil {
+				return err
+			}
+		}
+	case len(steps) == 1 && steps[0].keys == nil && steps[0].node.Kind == schema.List:
+		return addList(steps[0].node, value, full)
+	case len(steps) == 1 && steps[0].keys != nil:
+		list := steps[0].node
+		em, ok := value.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s: the value of %s must be an object", where, full)
+		}
+		for j, k := range list.Keys {
+			if v, ok := em[k]; ok && scalarText(v) != steps[0].keys[j] {
+				return fmt.Errorf("%s: value has %s %q but the path names %q", where, k, scalarText(v), steps[0].keys[j])
+			}
+			em[k] = steps[0].keys[j]
+		}
+		add(list, em)
+	default:
+		return fmt.Errorf("%s: path %s is below a top-level list entry; apply takes top-level entries (e.g. %s/site/<site-id>) — put the value inside its entry, or use amp set", where, full, mp.root())
+	}
+	return nil
+}

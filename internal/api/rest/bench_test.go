@@ -1,0 +1,156 @@
+package rest
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/demo"
+	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/store"
+	"github.com/amp-edge/amp/models"
+)
+
+const benchPath = "/aether/v2.1.x/acme/site/acme-chicago/device-group/cameras"
+
+func benchServer(b *testing.B) (*httptest.Server, string) {
+	b.Helper()
+	sch, err := schema.Load(models.FS)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := store.OpenBolt(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	eng, err := config.Open(sch, st, config.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := demo.Load(context.Background(), eng); err != nil {
+		b.Fatal(err)
+	}
+	tokens := auth.NewTokens(st)
+	tok, _, err := tokens.Create("bench", "bench", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(New(Options{Engine: eng, Auth: tokens}))
+	b.Cleanup(func() { srv.Close(); eng.Close(); st.Close() })
+	return srv, tok
+}
+
+func client() *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
+}
+
+// load runs clients concurrent loops of GET url for d and returns req/s.
+func load(b *testing.B, c *http.Client, url, token string, clients int, d time.Duration) float64 {
+	var n atomic.Int64
+	deadline := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for i := 0; i < clients; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("GET", url, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			for time.Now().Before(deadline) {
+				resp, err := c.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					b.Errorf("status %d", resp.StatusCode)
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / d.Seconds()
+}
+
+// BenchmarkGetObject: GET of one object through the whole REST stack
+// (authentication, tracing, metrics, schema encoding) against a bare
+// net/http handler that writes the same JSON bytes, both over loopback with
+// 16 keep-alive clients in the same run. Target: ratio >= 0.50.
+func BenchmarkGetObject(b *testing.B) {
+	srv, tok := benchServer(b)
+	c := client()
+	req, _ := http.NewRequest("GET", srv.URL+benchPath, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := c.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	defer bare.Close()
+	b.ResetTimer()
+	var ampRate, bareRate float64
+	for i := 0; i < b.N; i++ {
+		bareRate += load(b, c, bare.URL+benchPath, tok, 16, time.Second)
+		ampRate += load(b, c, srv.URL+benchPath, tok, 16, time.Second)
+	}
+	b.ReportMetric(ampRate/float64(b.N), "amp-req/s")
+	b.ReportMetric(bareRate/float64(b.N), "bare-req/s")
+	b.ReportMetric(ampRate/bareRate, "ratio")
+}
+
+// BenchmarkGetObjectLatency1000: an open-loop load of 1,000 GETs per second
+// for 5 s; reports the p50 and p99 latency. Target: p99 <= 5 ms.
+func BenchmarkGetObjectLatency1000(b *testing.B) {
+	srv, tok := benchServer(b)
+	c := client()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var mu sync.Mutex
+		var lat []time.Duration
+		var wg sync.WaitGroup
+		// Open loop: request i starts at t0 + i ms, whatever the latency.
+		t0 := time.Now()
+		for k := 0; k < 5000; k++ {
+			time.Sleep(time.Until(t0.Add(time.Duration(k) * time.Millisecond)))
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest("GET", srv.URL+benchPath, nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				start := time.Now()
+				resp, err := c.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				d := time.Since(start)
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		b.ReportMetric(float64(len(lat))/time.Since(t0).Seconds(), "req/s")
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	}
+}
