@@ -437,39 +437,67 @@ func (e *Engine) applyRollback(w *work, n uint64) error {
 	if err != nil {
 		return err
 	}
-	// What n touched, leaf by leaf (whole objects for creates and deletes).
-	touched := map[string]map[string]bool{} // key -> leaf paths; nil = whole object
-	for _, c := range target.Changes {
-		if c.Before == nil || c.After == nil {
-			touched[c.Key] = nil
-			continue
-		}
-		leaves := map[string]bool{}
-		diffData(nil, c.Before.Data, c.After.Data, nil, func(inner []string, _ *schema.Node, _, _ any, _, _ bool) {
-			leaves[strings.Join(inner, "/")] = true
-		})
-		touched[c.Key] = leaves
-	}
+	// A leaf (or object) conflicts when its current state is no longer what
+	// transaction n left: a later change that was itself undone does not
+	// count, so "roll back the later one first" works.
 	probs := schema.Problems{Kind: schema.KindConflict}
-	for _, r := range later {
-		for _, c := range r.Changes {
-			for key, leaves := range touched {
+	culprits := func(key string, leaf []string) string {
+		var who []string
+		for _, r := range later {
+			for _, c := range r.Changes {
 				if c.Key != key && !strings.HasPrefix(c.Key, key+"/") {
 					continue
 				}
-				whole := leaves == nil || c.Key != key || c.Before == nil || c.After == nil
-				if whole {
-					probs.Add(changePath(c), "changed again by transaction %d (%s, by %s); roll that back first or edit by hand", r.Index, r.Time.Format(time.RFC3339), orUnknown(r.Principal))
-					continue
+				hit := leaf == nil || c.Before == nil || c.After == nil
+				if !hit {
+					a, aok := lookup(c.Before.Data, leaf)
+					b, bok := lookup(c.After.Data, leaf)
+					hit = aok != bok || !equalValue(a, b)
 				}
-				diffData(nil, c.Before.Data, c.After.Data, nil, func(inner []string, _ *schema.Node, _, _ any, _, _ bool) {
-					if leaves[strings.Join(inner, "/")] {
-						probs.Add(changePath(c)+"/"+strings.Join(inner, "/"), "changed again by transaction %d (%s, by %s); roll that back first or edit by hand", r.Index, r.Time.Format(time.RFC3339), orUnknown(r.Principal))
-					}
-				})
+				if hit {
+					who = append(who, fmt.Sprintf("transaction %d (%s, by %s)", r.Index, r.Time.Format(time.RFC3339), orUnknown(r.Principal)))
+					break
+				}
 			}
 		}
+		if len(who) == 0 {
+			return "changed since"
+		}
+		return "changed again by " + strings.Join(who, ", ")
 	}
+	const advice = "; roll that back first or edit by hand"
+	for _, c := range target.Changes {
+		cur, exists := w.get(c.Key)
+		switch {
+		case c.Before == nil: // created by n: undoing deletes it
+			if !exists || !equalValue(cur.Data, c.After.Data) {
+				probs.Add(changePath(c), "%s%s", culprits(c.Key, nil), advice)
+			}
+			for _, k := range w.keysUnder(c.Key + "/") {
+				if !touchedBy(target, k) {
+					o, _ := w.get(k)
+					probs.Add(objectPath(o), "created later inside %s, which the rollback would delete: %s%s", changePath(c), culprits(k, nil), advice)
+				}
+			}
+		case c.After == nil: // deleted by n: undoing recreates it
+			if exists {
+				probs.Add(changePath(c), "re-created since: %s%s", culprits(c.Key, nil), advice)
+			}
+		default:
+			if !exists {
+				probs.Add(changePath(c), "deleted since: %s%s", culprits(c.Key, nil), advice)
+				continue
+			}
+			diffData(nil, c.Before.Data, c.After.Data, nil, func(inner []string, _ *schema.Node, _, _ any, _, _ bool) {
+				want, wok := lookup(c.After.Data, inner)
+				got, gok := lookup(cur.Data, inner)
+				if wok != gok || !equalValue(want, got) {
+					probs.Add(changePath(c)+"/"+strings.Join(inner, "/"), "%s%s", culprits(c.Key, inner), advice)
+				}
+			})
+		}
+	}
+	probs.List = dedupProblems(probs.List)
 	if err := probs.Err(); err != nil {
 		e := err.(*schema.Error)
 		e.Message = fmt.Sprintf("transaction %d cannot be rolled back: later transactions changed what it changed", n)
@@ -514,6 +542,16 @@ func changePath(c ObjectChange) string {
 	return objectPath(c.Before)
 }
 
+// touchedBy reports whether a record changed key.
+func touchedBy(r *Record, key string) bool {
+	for _, c := range r.Changes {
+		if c.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
 // setPath sets (or, when !present, removes) a value at a path of names.
 func setPath(m map[string]any, path []string, v any, present bool) {
 	cur := m
@@ -534,4 +572,18 @@ func setPath(m map[string]any, path []string, v any, present bool) {
 	} else {
 		delete(cur, last)
 	}
+}
+
+// dedupProblems drops repeated problems (a change can overlap what a
+// transaction touched at more than one level), keeping the first order.
+func dedupProblems(ps []schema.Problem) []schema.Problem {
+	seen := map[schema.Problem]bool{}
+	out := ps[:0]
+	for _, p := range ps {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
