@@ -1,0 +1,53 @@
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/amp-edge/amp/internal/testenv"
+)
+
+// BenchmarkImportCLI: `amp import` of 100,000 SIM cards plus 100,000
+// devices (one CSV row each) into a running `amp serve`, end to end through
+// the real binaries, then the same file again (idempotent: no changes).
+// Target: <= 10 s for the first import.
+func BenchmarkImportCLI(b *testing.B) {
+	bin := testenv.Binary(b)
+	csv := filepath.Join(b.TempDir(), "sims.csv")
+	f, err := os.Create(csv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "enterprise,site,sim-id,iccid,imsi,device-id,imei")
+	for i := 0; i < 100_000; i++ {
+		fmt.Fprintf(w, "acme,acme-chicago,b%d,88%016dF,315010%09d,bd%d,%015d\n", i, i, i, i, i)
+	}
+	w.Flush()
+	f.Close()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s := testenv.Start(b, b.TempDir(), "--demo")
+		run := func() time.Duration {
+			cmd := exec.Command(bin, "import", csv)
+			cmd.Env = append(os.Environ(), "AMP_SERVER="+s.URL, "AMP_TOKEN="+s.Token)
+			t0 := time.Now()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("amp import: %v\n%s", err, out)
+			}
+			return time.Since(t0)
+		}
+		b.StartTimer()
+		first := run()
+		b.StopTimer()
+		again := run()
+		b.ReportMetric(first.Seconds(), "import-s")
+		b.ReportMetric(again.Seconds(), "reimport-s")
+		s.Stop()
+	}
+}
