@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"context"
 	"encoding/json"
 	"errors"
@@ -217,5 +218,74 @@ func TestRestartReplaysLog(t *testing.T) {
 	// References were re-indexed: deleting a referenced device still fails.
 	if _, err := e2.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpDelete, "acme/site/s1/device/d1", "")}}); err == nil {
 		t.Fatal("reference index not rebuilt")
+	}
+}
+
+func TestWatchResumesWithoutGapsOrRepeats(t *testing.T) {
+	e, set := newTestEngine(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.Submit(ctx, &Request{Targets: []TargetEdit{{Op: OpCreate, Name: "acme"}}})
+	e.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpMerge, "acme/traffic-class/tc1", `{"qci":1}`)}})
+	w, err := e.Watch(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two from the log, then live ones.
+	for i := 2; i <= 4; i++ {
+		e.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpMerge, "acme/traffic-class/tc1", fmt.Sprintf(`{"qci":%d}`, i))}})
+	}
+	var got []uint64
+	for len(got) < 5 {
+		r := <-w.C
+		got = append(got, r.Index)
+	}
+	if fmt.Sprint(got) != "[1 2 3 4 5]" {
+		t.Fatalf("indexes %v", got)
+	}
+	// Resume from the middle.
+	w2, err := e.Watch(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := <-w2.C; r.Index != 4 || len(r.Changes) != 1 || r.Changes[0].After.Data["qci"] != uint64(3) {
+		t.Fatalf("resumed at %d", r.Index)
+	}
+}
+
+func TestRetentionCompactsHistory(t *testing.T) {
+	sch, _ := schema.Load(models.FS)
+	st, _ := store.OpenBolt(t.TempDir())
+	defer st.Close()
+	e, err := Open(sch, st, Options{RetainCount: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	set := sch.Set("aether", "2.1.x")
+	ctx := context.Background()
+	e.Submit(ctx, &Request{Targets: []TargetEdit{{Op: OpCreate, Name: "acme"}}})
+	for i := 1; i <= 6; i++ {
+		e.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpMerge, "acme/traffic-class/tc1", fmt.Sprintf(`{"qci":%d}`, i))}})
+	}
+	e.checkpoint()
+	e.commitMu.Lock()
+	e.compact()
+	e.commitMu.Unlock()
+	if st.FirstIndex() != 5 {
+		t.Fatalf("first retained index %d, want 5", st.FirstIndex())
+	}
+	if _, err := e.At(2, "aether/acme/"); schema.KindOf(err) != schema.KindGone {
+		t.Fatalf("read before retention: %v", err)
+	}
+	if _, err := e.Submit(ctx, &Request{Rollback: 2}); schema.KindOf(err) != schema.KindGone {
+		t.Fatalf("rollback before retention: %v", err)
+	}
+	at, err := e.At(5, "aether/acme/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := at.Get("aether/acme/traffic-class/tc1"); o.Data["qci"] != uint64(4) {
+		t.Fatalf("qci at 5 = %v", o.Data["qci"])
 	}
 }

@@ -1,6 +1,8 @@
 package schema_test
 
 import (
+	"os"
+	"path/filepath"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -153,6 +155,72 @@ func TestXPathCompile(t *testing.T) {
 	for _, bad := range []string{"//a", "a[", "foo(", "set-contains(a, b)", "@x", "a::b"} {
 		if _, err := schema.Compile(bad); err == nil {
 			t.Errorf("%s compiled", bad)
+		}
+	}
+}
+
+func TestExtraModelsDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "inventory", "0.1.x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	yang := `module amp-rack {
+  yang-version 1.1;
+  namespace "urn:amp:rack";
+  prefix rack;
+  list rack {
+    key "rack-id";
+    leaf rack-id { type string; }
+    leaf units { type uint8 { range "1..52"; } default 42; }
+  }
+}`
+	if err := os.WriteFile(filepath.Join(dir, "inventory", "0.1.x", "amp-rack.yang"), []byte(yang), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	extra, err := schema.DirFS(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch, err := schema.Load(models.FS, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := sch.Set("inventory", "0.1.x")
+	if set == nil || set.Root.Child("rack").Child("units").Default[0] != "42" || sch.Set("aether", "2.1.x") == nil {
+		t.Fatal("extra model set not loaded beside the embedded ones")
+	}
+	bad := t.TempDir()
+	os.MkdirAll(filepath.Join(bad, "x", "1"), 0o755)
+	os.WriteFile(filepath.Join(bad, "x", "1", "broken.yang"), []byte("module broken { leaf"), 0o644)
+	badFS, _ := schema.DirFS(bad)
+	if _, err := schema.Load(models.FS, badFS); err == nil {
+		t.Fatal("a broken module loaded")
+	}
+}
+
+func TestGNMIPaths(t *testing.T) {
+	set := aether(t)
+	for _, c := range []struct{ gnmi, rest string }{
+		{"/site[site-id=s1]/device[device-id=d1]/imei", "/aether/v2.1.x/acme/site/s1/device/d1/imei"},
+		{"/onf-site:site[site-id=s1]/monitoring/edge-device[edge-device-id=pi-1]", "/aether/v2.1.x/acme/site/s1/monitoring/edge-device/pi-1"},
+		{"/site[site-id=s1]/slice", "/aether/v2.1.x/acme/site/s1/slice"},
+		{"/application[application-id=x]/endpoint[endpoint-id=e]/mbr", "/aether/v2.1.x/acme/application/x/endpoint/e/mbr"},
+	} {
+		loc, err := schema.ParseGNMIPath(set, "acme", c.gnmi)
+		if err != nil {
+			t.Fatalf("%s: %v", c.gnmi, err)
+		}
+		if loc.REST() != c.rest {
+			t.Errorf("%s -> %s, want %s", c.gnmi, loc.REST(), c.rest)
+		}
+		back, err := schema.ParseGNMIPath(set, "acme", loc.GNMIPath())
+		if err != nil || back.ObjectKey != loc.ObjectKey || back.Node != loc.Node {
+			t.Errorf("%s does not round-trip through %s: %v", c.gnmi, loc.GNMIPath(), err)
+		}
+	}
+	for _, bad := range []string{"/site/device", "/site[site-id=s1", "/site[x=1]", "/nope", "/site[site-id=s1]/imsi-definition[k=v]"} {
+		if _, err := schema.ParseGNMIPath(set, "acme", bad); err == nil {
+			t.Errorf("%s accepted", bad)
 		}
 	}
 }

@@ -192,3 +192,41 @@ func ids(t *testing.T, s *testenv.Server, path, key string) map[string]bool {
 	}
 	return out
 }
+
+// TestHostileInput: oversized bodies, deep nesting, bad JSON and hostile
+// paths get clean 4xx problem+json answers, never a 500.
+func TestHostileInput(t *testing.T) {
+	s := testenv.Start(t, t.TempDir(), "--demo", "--max-body", "65536")
+	base := "/aether/v2.1.x/acme/site/acme-chicago"
+	big := `{"description":"` + strings.Repeat("x", 70000) + `"}`
+	deep := strings.Repeat(`{"a":`, 20000) + "1" + strings.Repeat("}", 20000)
+	cases := []struct {
+		method, path, body string
+		want               int
+	}{
+		{"POST", base + "/upf/upf-1", big, 413},
+		{"POST", base + "/upf/upf-1", deep[:60000], 400},
+		{"POST", base + "/upf/upf-1", `{"port":`, 400},
+		{"POST", base + "/upf/upf-1", `{"port":1}{"port":2}`, 400},
+		{"POST", base + "/upf/upf-1", `[]`, 400},
+		{"POST", base + "/upf/upf-1", `{"port":1e99}`, 400},
+		{"POST", base + "/upf/upf-1", `{"port":"0x10"}`, 400},
+		{"POST", base + "/upf/upf-1", `{"upf-id":"other"}`, 400},
+		{"GET", "/aether/v2.1.x/acme/site/%2e%2e/x", "", 400},
+		{"GET", "/aether/v2.1.x/acme/site/" + strings.Repeat("a", 70), "", 400},
+		{"GET", "/aether/v2.1.x/acme/site/acme-chicago/%ff%fe", "", 404},
+		{"GET", "/aether/v9/acme/site", "", 404},
+		{"GET", "/aether/v2.1.x/undefined/site", "", 422},
+		{"DELETE", base + "/device/nope", "", 404},
+		{"PUT", base + "/device/camera-1/state", `{"connected":"Yes"}`, 400},
+	}
+	for _, c := range cases {
+		code, b, h, err := s.Do(context.Background(), c.method, c.path, c.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != c.want || !strings.Contains(h.Get("Content-Type"), "problem+json") {
+			t.Errorf("%s %s (%d bytes): status %d %s, want %d problem+json: %.200s", c.method, c.path, len(c.body), code, h.Get("Content-Type"), c.want, b)
+		}
+	}
+}
