@@ -1,10 +1,10 @@
 package schema_test
 
 import (
-	"os"
-	"path/filepath"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
