@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,42 +9,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/amp-edge/amp/internal/auth"
-	"github.com/amp-edge/amp/internal/config"
-	"github.com/amp-edge/amp/internal/demo"
-	"github.com/amp-edge/amp/internal/schema"
-	"github.com/amp-edge/amp/internal/store"
-	"github.com/amp-edge/amp/models"
 )
 
 const benchPath = "/aether/v2.1.x/acme/site/acme-chicago/device-group/cameras"
 
 func benchServer(b *testing.B) (*httptest.Server, string) {
-	b.Helper()
-	sch, err := schema.Load(models.FS)
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, err := store.OpenBolt(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	eng, err := config.Open(sch, st, config.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := demo.Load(context.Background(), eng); err != nil {
-		b.Fatal(err)
-	}
-	tokens := auth.NewTokens(st)
-	tok, _, err := tokens.Create("bench", "bench", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(New(Options{Engine: eng, Auth: tokens}))
-	b.Cleanup(func() { srv.Close(); eng.Close(); st.Close() })
-	return srv, tok
+	e := newEnv(b, true)
+	return e.srv, e.token
 }
 
 func client() *http.Client {

@@ -21,13 +21,13 @@ import (
 )
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	token string
 	eng   *config.Engine
 }
 
-func newEnv(t *testing.T, withDemo bool) *env {
+func newEnv(t testing.TB, withDemo bool) *env {
 	t.Helper()
 	sch, err := schema.Load(models.FS)
 	if err != nil {

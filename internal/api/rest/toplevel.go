@@ -20,17 +20,9 @@ import (
 //	 "Deletes": {…same shape…},
 //	 "Extensions": {"transaction-strategy-111": 1, "model-version-101": "2.1.x", "model-type-102": "Aether"}}
 func (s *Server) topLevelPatch(w http.ResponseWriter, r *http.Request) error {
-	dry, err := queryBool(r, "dry-run")
+	top, dry, err := readObject(r, "a JSON object with default-target, Updates, Deletes and Extensions")
 	if err != nil {
 		return err
-	}
-	body, err := readJSON(r)
-	if err != nil {
-		return err
-	}
-	top, ok := body.(map[string]any)
-	if !ok {
-		return schema.Errorf(schema.KindInvalid, "/", "expected a JSON object with default-target, Updates, Deletes and Extensions")
 	}
 	var probs schema.Problems
 	defTarget := ""
@@ -84,6 +76,23 @@ func (s *Server) topLevelPatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return respondResult(w, res, http.StatusOK)
+}
+
+// readObject reads a write's ?dry-run flag and its JSON object body.
+func readObject(r *http.Request, want string) (map[string]any, bool, error) {
+	dry, err := queryBool(r, "dry-run")
+	if err != nil {
+		return nil, false, err
+	}
+	body, err := readJSON(r)
+	if err != nil {
+		return nil, false, err
+	}
+	m, ok := body.(map[string]any)
+	if !ok {
+		return nil, false, schema.Errorf(schema.KindInvalid, "/", "expected %s", want)
+	}
+	return m, dry, nil
 }
 
 func checkExtensions(v any) error {
@@ -315,17 +324,9 @@ func (s *Server) createEnterprise(w http.ResponseWriter, r *http.Request) error 
 	if err := s.authorize(r, auth.Admin, "/enterprises"); err != nil {
 		return err
 	}
-	dry, err := queryBool(r, "dry-run")
+	m, dry, err := readObject(r, `{"enterprise-id": …, "display-name": …, "description": …}`)
 	if err != nil {
 		return err
-	}
-	body, err := readJSON(r)
-	if err != nil {
-		return err
-	}
-	m, ok := body.(map[string]any)
-	if !ok {
-		return schema.Errorf(schema.KindInvalid, "/", "expected {\"enterprise-id\": …, \"display-name\": …, \"description\": …}")
 	}
 	var probs schema.Problems
 	te := config.TargetEdit{Op: config.OpCreate}
