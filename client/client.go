@@ -406,6 +406,22 @@ type TopLevel struct {
 	Deletes       map[string][]any `json:"Deletes,omitempty"`
 }
 
+// AddUpdate appends one top-level entry (an element such as "site-2.1.0")
+// for an enterprise, naming it in the entry's additionalProperties as
+// aether-roc-api expects.
+func (t *TopLevel) AddUpdate(element, enterprise string, entry map[string]any) {
+	ap, _ := entry["additionalProperties"].(map[string]any)
+	if ap == nil {
+		ap = map[string]any{}
+		entry["additionalProperties"] = ap
+	}
+	ap["enterprise-id"] = enterprise
+	if t.Updates == nil {
+		t.Updates = map[string][]any{}
+	}
+	t.Updates[element] = append(t.Updates[element], entry)
+}
+
 // PatchTopLevel sends PATCH /aether-roc-api: all updates and deletes, of
 // any number of enterprises, as ONE transaction. body is a TopLevel, a
 // map in the same shape, or raw JSON (see the package documentation).

@@ -313,14 +313,7 @@ func (g *globalOpts) addPathValue(top *client.TopLevel, m map[string]any, where 
 		return fmt.Errorf("%s: path %s: %v", where, full, err)
 	}
 	add := func(list *schema.Node, em map[string]any) {
-		ap, _ := em["additionalProperties"].(map[string]any)
-		if ap == nil {
-			ap = map[string]any{}
-			em["additionalProperties"] = ap
-		}
-		ap["enterprise-id"] = mp.enterprise
-		name := elementName(list.Name, mp.version)
-		top.Updates[name] = append(top.Updates[name], em)
+		top.AddUpdate(elementName(list.Name, mp.version), mp.enterprise, em)
 	}
 	addList := func(list *schema.Node, v any, at string) error {
 		items, ok := v.([]any)

@@ -310,15 +310,7 @@ func topLevelBody(asg []assignment) (*client.TopLevel, error) {
 			items, _ := trees[r][list.Name].([]any)
 			for _, it := range items {
 				addUnchanged(list, it)
-				em := it.(map[string]any)
-				ap, _ := em["additionalProperties"].(map[string]any)
-				if ap == nil {
-					ap = map[string]any{}
-					em["additionalProperties"] = ap
-				}
-				ap["enterprise-id"] = mp.enterprise
-				name := elementName(list.Name, mp.version)
-				top.Updates[name] = append(top.Updates[name], em)
+				top.AddUpdate(elementName(list.Name, mp.version), mp.enterprise, it.(map[string]any))
 			}
 		}
 	}
