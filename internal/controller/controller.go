@@ -1,0 +1,514 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/amp-edge/amp/internal/config"
+)
+
+var tracer = otel.Tracer("github.com/amp-edge/amp/internal/controller")
+
+// State of one object in its backend.
+const (
+	InSync  = "in-sync"
+	Pending = "pending"
+	Error   = "error"
+)
+
+// Status is what the controller knows about one backend object.
+type Status struct {
+	Adapter      string    `json:"adapter"`
+	ID           string    `json:"id"`
+	Backend      string    `json:"backend"`
+	Sources      []string  `json:"sources,omitempty"`
+	Status       string    `json:"status"`
+	AppliedIndex uint64    `json:"applied-index"`
+	WantedIndex  uint64    `json:"wanted-index"`
+	// ChangedIndex is the index whose configuration last changed what the
+	// backend should hold for this object.
+	ChangedIndex uint64 `json:"changed-index"`
+	Message      string    `json:"message,omitempty"`
+	Attempts     int       `json:"attempts,omitempty"`
+	LastAttempt  time.Time `json:"last-attempt,omitempty"`
+	Deleting     bool      `json:"deleting,omitempty"`
+}
+
+// Options tune a Controller.
+type Options struct {
+	Logger *slog.Logger
+	// ProbeEvery is how often each backend is asked what it holds, to
+	// detect restarts that lost state.
+	ProbeEvery time.Duration
+	BackoffMin time.Duration
+	BackoffMax time.Duration
+	// PushTimeout bounds one push or delete.
+	PushTimeout time.Duration
+	Metrics     *Metrics
+}
+
+// Controller keeps one adapter's backends in line with the configuration.
+type Controller struct {
+	eng  *config.Engine
+	ad   Adapter
+	opts Options
+	log  *slog.Logger
+	m    *Metrics
+
+	mu        sync.Mutex
+	objs      map[string]*entry // by adapter id
+	processed uint64            // newest index rendered and attempted
+	changed   chan struct{}     // signalled when processed or statuses move
+	lastFull  time.Time
+}
+
+type entry struct {
+	desired Desired
+	applied []byte // body the backend is known to hold (nil: unknown/none)
+	st      Status
+	next    time.Time // retry not before
+	backoff time.Duration
+}
+
+// New creates a controller for one adapter.
+func New(eng *config.Engine, ad Adapter, opts Options) *Controller {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.ProbeEvery <= 0 {
+		opts.ProbeEvery = 5 * time.Second
+	}
+	if opts.BackoffMin <= 0 {
+		opts.BackoffMin = 100 * time.Millisecond
+	}
+	if opts.BackoffMax <= 0 {
+		opts.BackoffMax = 30 * time.Second
+	}
+	if opts.PushTimeout <= 0 {
+		opts.PushTimeout = 10 * time.Second
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = NewMetrics(nil)
+	}
+	return &Controller{eng: eng, ad: ad, opts: opts, log: opts.Logger.With("component", "controller", "adapter", ad.Name()),
+		m: opts.Metrics, objs: map[string]*entry{}, changed: make(chan struct{})}
+}
+
+// Run reconciles until ctx ends: a full reconcile first, then on every
+// committed transaction, on retry deadlines and on backend probes.
+func (c *Controller) Run(ctx context.Context) error {
+	for ctx.Err() == nil {
+		err := c.runWatch(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		// A gap in the watch (lag, compaction, engine restart): start over
+		// with a full reconcile.
+		c.log.Warn("watch ended; full reconcile", "error", err)
+		time.Sleep(c.opts.BackoffMin)
+	}
+	return nil
+}
+
+func (c *Controller) runWatch(ctx context.Context) error {
+	snap := c.eng.Snapshot()
+	w, err := c.eng.Watch(ctx, snap.Index)
+	if err != nil {
+		return err
+	}
+	c.reconcile(ctx, snap, true)
+	probe := time.NewTicker(c.opts.ProbeEvery)
+	defer probe.Stop()
+	retry := time.NewTimer(time.Hour)
+	defer retry.Stop()
+	for {
+		c.resetRetry(retry)
+		select {
+		case <-ctx.Done():
+			return nil
+		case rec, ok := <-w.C:
+			if !ok {
+				if err := w.Err(); err != nil {
+					return err
+				}
+				return errors.New("watch closed")
+			}
+			// Coalesce: whatever else is queued is covered by the newest
+			// snapshot.
+		drain:
+			for {
+				select {
+				case _, ok := <-w.C:
+					if !ok {
+						break drain
+					}
+				default:
+					break drain
+				}
+			}
+			c.log.Debug("reconciling after a commit", "index", rec.Index)
+			c.reconcile(ctx, c.eng.Snapshot(), false)
+		case <-retry.C:
+			c.retryDue(ctx)
+		case <-probe.C:
+			c.probe(ctx)
+		}
+	}
+}
+
+// reconcile renders the snapshot and pushes what differs from what the
+// backends are known to hold (everything, when full).
+func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full bool) {
+	ctx, span := tracer.Start(ctx, "controller.reconcile", traceAttrs(c.ad.Name(), snap.Index, full)...)
+	defer span.End()
+	start := time.Now()
+	desired := c.ad.Render(snap)
+	c.mu.Lock()
+	var work []string
+	for id, d := range desired {
+		e, ok := c.objs[id]
+		if !ok {
+			e = &entry{st: Status{Adapter: c.ad.Name(), ID: id}}
+			c.objs[id] = e
+		}
+		if !ok || !bytes.Equal(e.desired.Body, d.Body) || e.desired.Err != d.Err || e.st.Deleting {
+			e.st.ChangedIndex = snap.Index
+		}
+		e.desired = d
+		e.st.Backend, e.st.Sources, e.st.Deleting = d.Backend, d.Sources, false
+		if d.Err != "" {
+			e.st.Status, e.st.Message, e.st.WantedIndex = Error, d.Err, snap.Index
+			continue
+		}
+		if full || !bytes.Equal(e.applied, d.Body) {
+			e.st.Status, e.st.WantedIndex, e.next, e.backoff = Pending, snap.Index, time.Time{}, 0
+			work = append(work, id)
+		} else if e.st.Status == InSync {
+			e.st.AppliedIndex, e.st.WantedIndex = snap.Index, snap.Index
+		}
+	}
+	for id, e := range c.objs {
+		if _, ok := desired[id]; ok {
+			continue
+		}
+		if e.applied == nil && e.st.Status != Pending {
+			delete(c.objs, id) // never reached the backend: nothing to undo
+			continue
+		}
+		e.st.Status, e.st.Deleting, e.st.WantedIndex, e.next, e.backoff = Pending, true, snap.Index, time.Time{}, 0
+		e.st.ChangedIndex = snap.Index
+		work = append(work, id)
+	}
+	c.mu.Unlock()
+	if full {
+		c.deleteStrays(ctx, desired)
+	}
+	sort.Strings(work) // device groups before slices that name them
+	c.attempt(ctx, work)
+	c.mu.Lock()
+	if snap.Index > c.processed {
+		c.processed = snap.Index
+	}
+	if full {
+		c.lastFull = time.Now()
+		c.m.fullSync.WithLabelValues(c.ad.Name()).SetToCurrentTime()
+	}
+	c.mu.Unlock()
+	c.m.reconcileSeconds.WithLabelValues(c.ad.Name()).Observe(time.Since(start).Seconds())
+	c.notify()
+}
+
+// deleteStrays removes objects a backend holds that nothing renders any
+// more (left from before a restart of AMP).
+func (c *Controller) deleteStrays(ctx context.Context, desired map[string]Desired) {
+	backends := map[string]bool{}
+	for _, d := range desired {
+		backends[d.Backend] = true
+	}
+	for b := range backends {
+		pctx, cancel := context.WithTimeout(ctx, c.opts.PushTimeout)
+		held, err := c.ad.Held(pctx, b)
+		cancel()
+		if err != nil {
+			continue // unreachable: the pushes will report it
+		}
+		for id := range held {
+			if _, ok := desired[id]; ok {
+				continue
+			}
+			dctx, cancel := context.WithTimeout(ctx, c.opts.PushTimeout)
+			if err := c.ad.Delete(dctx, id, b); err != nil {
+				c.log.Warn("could not delete a stray object", "id", id, "backend", b, "error", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// attempt pushes (or deletes) the given objects once each.
+func (c *Controller) attempt(ctx context.Context, ids []string) {
+	for _, id := range ids {
+		c.mu.Lock()
+		e, ok := c.objs[id]
+		if !ok {
+			c.mu.Unlock()
+			continue
+		}
+		d, deleting, wanted := e.desired, e.st.Deleting, e.st.WantedIndex
+		c.mu.Unlock()
+		pctx, cancel := context.WithTimeout(ctx, c.opts.PushTimeout)
+		pctx, span := tracer.Start(pctx, "controller.push", traceAttrs(c.ad.Name(), wanted, false)...)
+		span.SetAttributes(attribute.String("amp.object", id), attribute.Bool("amp.delete", deleting))
+		start := time.Now()
+		var err error
+		op := "push"
+		if deleting {
+			op = "delete"
+			err = c.ad.Delete(pctx, id, d.Backend)
+		} else {
+			err = c.ad.Push(pctx, id, d)
+		}
+		span.End()
+		cancel()
+		c.m.pushSeconds.WithLabelValues(c.ad.Name(), op).Observe(time.Since(start).Seconds())
+		c.mu.Lock()
+		e.st.Attempts++
+		e.st.LastAttempt = time.Now()
+		if err != nil {
+			c.m.pushes.WithLabelValues(c.ad.Name(), op, "error").Inc()
+			e.st.Status, e.st.Message = Error, err.Error()
+			e.backoff = nextBackoff(e.backoff, c.opts.BackoffMin, c.opts.BackoffMax)
+			e.next = time.Now().Add(e.backoff)
+			c.log.Warn("push failed; will retry", "op", op, "id", id, "backend", d.Backend, "error", err, "retry_in", e.backoff.String())
+		} else {
+			c.m.pushes.WithLabelValues(c.ad.Name(), op, "ok").Inc()
+			if deleting {
+				delete(c.objs, id)
+			} else {
+				e.applied = d.Body
+				e.st.Status, e.st.Message, e.st.AppliedIndex, e.st.Attempts = InSync, "", wanted, 0
+				e.backoff, e.next = 0, time.Time{}
+			}
+		}
+		c.mu.Unlock()
+	}
+	c.updateGauges()
+}
+
+// nextBackoff doubles the delay up to max, with full jitter in its upper half.
+func nextBackoff(cur, min, max time.Duration) time.Duration {
+	if cur < min {
+		cur = min
+	} else {
+		cur *= 2
+	}
+	if cur > max {
+		cur = max
+	}
+	return cur/2 + time.Duration(rand.Int64N(int64(cur/2)+1))
+}
+
+func (c *Controller) resetRetry(t *time.Timer) {
+	c.mu.Lock()
+	var soonest time.Time
+	for _, e := range c.objs {
+		if e.st.Status == Error && e.desired.Err == "" && (soonest.IsZero() || e.next.Before(soonest)) {
+			soonest = e.next
+		}
+	}
+	c.mu.Unlock()
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	if soonest.IsZero() {
+		t.Reset(time.Hour)
+		return
+	}
+	t.Reset(max(time.Until(soonest), time.Millisecond))
+}
+
+func (c *Controller) retryDue(ctx context.Context) {
+	now := time.Now()
+	var due []string
+	c.mu.Lock()
+	for id, e := range c.objs {
+		if e.st.Status == Error && e.desired.Err == "" && !e.next.After(now) {
+			due = append(due, id)
+		}
+	}
+	c.mu.Unlock()
+	if len(due) > 0 {
+		sort.Strings(due)
+		c.m.retries.WithLabelValues(c.ad.Name()).Add(float64(len(due)))
+		c.attempt(ctx, due)
+		c.notify()
+	}
+}
+
+// probe asks each backend what it holds; objects it lost are pushed again.
+func (c *Controller) probe(ctx context.Context) {
+	c.mu.Lock()
+	byBackend := map[string][]string{}
+	for id, e := range c.objs {
+		if e.applied != nil && !e.st.Deleting {
+			byBackend[e.desired.Backend] = append(byBackend[e.desired.Backend], id)
+		}
+	}
+	c.mu.Unlock()
+	for b, ids := range byBackend {
+		pctx, cancel := context.WithTimeout(ctx, c.opts.PushTimeout)
+		held, err := c.ad.Held(pctx, b)
+		cancel()
+		if err != nil {
+			c.log.Debug("backend probe failed", "backend", b, "error", err)
+			continue
+		}
+		var lost []string
+		for _, id := range ids {
+			if !held[id] {
+				lost = append(lost, id)
+			}
+		}
+		if len(lost) == 0 {
+			continue
+		}
+		c.log.Info("backend lost objects (restarted?); resyncing it", "backend", b, "lost", len(lost))
+		c.m.resyncs.WithLabelValues(c.ad.Name()).Inc()
+		// Resync the whole backend: everything it should hold, in order.
+		var all []string
+		c.mu.Lock()
+		for id, e := range c.objs {
+			if e.desired.Backend == b && !e.st.Deleting && e.desired.Err == "" {
+				e.applied = nil
+				e.st.Status = Pending
+				all = append(all, id)
+			}
+		}
+		c.mu.Unlock()
+		sort.Strings(all)
+		c.attempt(ctx, all)
+		c.notify()
+	}
+}
+
+func (c *Controller) notify() {
+	c.mu.Lock()
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+}
+
+func (c *Controller) updateGauges() {
+	counts := map[string]int{InSync: 0, Pending: 0, Error: 0}
+	c.mu.Lock()
+	for _, e := range c.objs {
+		counts[e.st.Status]++
+	}
+	c.mu.Unlock()
+	for s, n := range counts {
+		c.m.objects.WithLabelValues(c.ad.Name(), s).Set(float64(n))
+	}
+}
+
+// Statuses returns every object's status, sorted by id.
+func (c *Controller) Statuses() []Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Status, 0, len(c.objs))
+	for _, e := range c.objs {
+		out = append(out, e.st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Processed is the newest configuration index the controller has rendered
+// and pushed (successfully or not).
+func (c *Controller) Processed() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.processed
+}
+
+// WaitApplied blocks until the controller has processed index and every
+// object whose backend content changed at or after index is no longer
+// pending, then returns those objects' statuses (in-sync or error). When ctx
+// ends first it returns what it has with ctx's error.
+func (c *Controller) WaitApplied(ctx context.Context, index uint64) ([]Status, error) {
+	for {
+		c.mu.Lock()
+		ch := c.changed
+		done := c.processed >= index
+		var out []Status
+		pending := false
+		for _, e := range c.objs {
+			if e.st.ChangedIndex >= index {
+				out = append(out, e.st)
+				pending = pending || e.st.Status == Pending
+			}
+		}
+		c.mu.Unlock()
+		sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+		if done && !pending {
+			return out, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return out, ctx.Err()
+		}
+	}
+}
+
+func traceAttrs(adapter string, index uint64, full bool) []trace.SpanStartOption {
+	return []trace.SpanStartOption{trace.WithAttributes(attribute.String("amp.adapter", adapter), attribute.Int64("amp.index", int64(index)), attribute.Bool("amp.full", full))}
+}
+
+// Metrics are a controller's Prometheus series.
+type Metrics struct {
+	pushes           *prometheus.CounterVec
+	retries          *prometheus.CounterVec
+	resyncs          *prometheus.CounterVec
+	pushSeconds      *prometheus.HistogramVec
+	reconcileSeconds *prometheus.HistogramVec
+	objects          *prometheus.GaugeVec
+	fullSync         *prometheus.GaugeVec
+}
+
+// NewMetrics creates controller metrics on reg (nil = unregistered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amp_controller_pushes_total",
+			Help: "Pushes and deletes to backends by adapter, operation and result."}, []string{"adapter", "op", "result"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amp_controller_retries_total",
+			Help: "Retried pushes after a failure."}, []string{"adapter"}),
+		resyncs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amp_controller_backend_resyncs_total",
+			Help: "Backends resynced because they lost objects (restarted empty)."}, []string{"adapter"}),
+		pushSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "amp_controller_push_duration_seconds",
+			Help: "Latency of one push or delete.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"adapter", "op"}),
+		reconcileSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "amp_controller_reconcile_duration_seconds",
+			Help: "Time to render and push one reconcile.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"adapter"}),
+		objects: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "amp_controller_objects",
+			Help: "Backend objects by adapter and status (in-sync, pending, error)."}, []string{"adapter", "status"}),
+		fullSync: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "amp_controller_last_full_sync_timestamp_seconds",
+			Help: "When the adapter last completed a full reconcile."}, []string{"adapter"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.pushes, m.retries, m.resyncs, m.pushSeconds, m.reconcileSeconds, m.objects, m.fullSync)
+	}
+	return m
+}
