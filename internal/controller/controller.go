@@ -287,10 +287,14 @@ func (c *Controller) attempt(ctx context.Context, ids []string) {
 		e.st.LastAttempt = time.Now()
 		if err != nil {
 			c.m.pushes.WithLabelValues(c.ad.Name(), op, "error").Inc()
+			level := slog.LevelDebug // retries of a known failure stay quiet
+			if e.st.Status != Error || e.st.Message != err.Error() {
+				level = slog.LevelWarn
+			}
 			e.st.Status, e.st.Message = Error, err.Error()
 			e.backoff = nextBackoff(e.backoff, c.opts.BackoffMin, c.opts.BackoffMax)
 			e.next = time.Now().Add(e.backoff)
-			c.log.Warn("push failed; will retry", "op", op, "id", id, "backend", d.Backend, "error", err, "retry_in", e.backoff.String())
+			c.log.Log(ctx, level, "push failed; will retry", "op", op, "id", id, "backend", d.Backend, "error", err, "retry_in", e.backoff.String())
 		} else {
 			c.m.pushes.WithLabelValues(c.ad.Name(), op, "ok").Inc()
 			if deleting {

@@ -325,11 +325,15 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, loc *schema.Locat
 	} else {
 		ed.Op = config.OpDelete
 	}
+	wo, err := parseWait(r)
+	if err != nil {
+		return err
+	}
 	res, err := s.eng.Submit(r.Context(), s.request(r, dry, ed))
 	if err != nil {
 		return err
 	}
-	return respondResult(w, res, code)
+	return s.respondWrite(w, r, wo, res, code)
 }
 
 func (s *Server) request(r *http.Request, dry bool, edits ...config.Edit) *config.Request {

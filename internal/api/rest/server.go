@@ -52,6 +52,8 @@ type Options struct {
 	MaxBody int64
 	// Ready reports whether the server should take traffic.
 	Ready func() error
+	// Sync reports what the adapters applied (nil: no adapters run).
+	Sync Syncer
 }
 
 // Server is the REST API.
@@ -105,6 +107,7 @@ func (s *Server) routes() {
 		{"POST /transactions/{index}/rollback", "rollback", false, s.rollback},
 		{"GET /diff", "diff", false, s.diff},
 		{"GET /watch", "watch", false, s.watch},
+		{"GET /sync-status", "sync-status", false, s.syncStatus},
 		{"GET /admin/log-level", "log-level", false, s.getLogLevel},
 		{"PUT /admin/log-level", "log-level", false, s.setLogLevel},
 	}

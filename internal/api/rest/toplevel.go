@@ -71,11 +71,15 @@ func (s *Server) topLevelPatch(w http.ResponseWriter, r *http.Request) error {
 	if len(edits) == 0 {
 		return schema.Errorf(schema.KindInvalid, "/", "nothing to do: Updates and Deletes are both empty")
 	}
+	wo, err := parseWait(r)
+	if err != nil {
+		return err
+	}
 	res, err := s.eng.Submit(r.Context(), s.request(r, dry, edits...))
 	if err != nil {
 		return err
 	}
-	return respondResult(w, res, http.StatusOK)
+	return s.respondWrite(w, r, wo, res, http.StatusOK)
 }
 
 // readObject reads a write's ?dry-run flag and its JSON object body.

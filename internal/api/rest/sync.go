@@ -1,0 +1,136 @@
+package rest
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/controller"
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// Syncer answers what the adapters have applied (controller.Group).
+type Syncer interface {
+	Statuses() []controller.Status
+	WaitApplied(ctx context.Context, index uint64) ([]controller.Status, error)
+}
+
+// syncStatus serves GET /sync-status: a summary and the per-object status,
+// filtered by ?adapter=, ?status= and ?path= (a REST path of configuration:
+// objects derived from it or from anything below it).
+func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
+	if err := s.authorize(r, auth.Read, "/sync-status"); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	prefix := ""
+	if p := q.Get("path"); p != "" {
+		segs := schema.SplitPath(p)
+		if len(segs) < 3 {
+			return schema.Errorf(schema.KindInvalid, "?path", "%q is not a configuration path like /aether/v2.1.x/acme/site/s1", p)
+		}
+		set := s.sch.Set(segs[0], strings.TrimPrefix(segs[1], "v"))
+		if set == nil {
+			return schema.Errorf(schema.KindInvalid, "?path", "no model set in %q", p)
+		}
+		target, _ := schema.UnescapeSegment(segs[2])
+		loc, err := schema.Resolve(set, target, segs[3:])
+		if err != nil {
+			return err
+		}
+		prefix = loc.ObjectKey
+	}
+	var sts []controller.Status
+	if s.opts.Sync != nil {
+		sts = s.opts.Sync.Statuses()
+	}
+	summary := map[string]int{controller.InSync: 0, controller.Pending: 0, controller.Error: 0}
+	objs := []controller.Status{}
+	for _, st := range sts {
+		if a := q.Get("adapter"); a != "" && st.Adapter != a {
+			continue
+		}
+		if prefix != "" && !derived(st.Sources, prefix) {
+			continue
+		}
+		summary[st.Status]++
+		if f := q.Get("status"); f != "" && st.Status != f {
+			continue
+		}
+		objs = append(objs, st)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"index": s.eng.Snapshot().Index, "summary": summary, "objects": objs})
+}
+
+func derived(sources []string, prefix string) bool {
+	for _, src := range sources {
+		if src == prefix || strings.HasPrefix(src, prefix+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// waitOption is a write's ?wait= and ?wait-timeout=, parsed before the
+// commit so a bad value refuses the request instead of half-answering it.
+type waitOption struct {
+	applied bool
+	timeout time.Duration
+}
+
+func parseWait(r *http.Request) (waitOption, error) {
+	o := waitOption{timeout: 30 * time.Second}
+	switch v := r.URL.Query().Get("wait"); v {
+	case "", "committed":
+	case "applied":
+		o.applied = true
+	default:
+		return o, schema.Errorf(schema.KindInvalid, "?wait", "%q is not committed or applied", v)
+	}
+	if t := r.URL.Query().Get("wait-timeout"); t != "" {
+		d, err := time.ParseDuration(t)
+		if err != nil || d <= 0 || d > 10*time.Minute {
+			return o, schema.Errorf(schema.KindInvalid, "?wait-timeout", "%q is not a duration between 1ms and 10m", t)
+		}
+		o.timeout = d
+	}
+	return o, nil
+}
+
+// respondWrite answers a committed write: at commit (the default), or with
+// ?wait=applied once the adapters have applied what this transaction
+// changed (or failed), with their statuses. X-AMP-Sync says in-sync, error
+// or pending (the wait timed out; the change stays committed and will be
+// applied).
+func (s *Server) respondWrite(w http.ResponseWriter, r *http.Request, wo waitOption, res *config.Result, code int) error {
+	if !wo.applied || res.DryRun {
+		return respondResult(w, res, code)
+	}
+	timeout := wo.timeout
+	verdict := controller.InSync
+	sts := []controller.Status{}
+	if s.opts.Sync != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		got, err := s.opts.Sync.WaitApplied(ctx, res.Index)
+		cancel()
+		if got != nil {
+			sts = got
+		}
+		if err != nil {
+			verdict = controller.Pending
+		}
+		for _, st := range sts {
+			if st.Status == controller.Error && verdict != controller.Pending {
+				verdict = controller.Error
+			}
+		}
+	}
+	w.Header().Set("X-AMP-Transaction-Index", strconv.FormatUint(res.Index, 10))
+	w.Header().Set("X-AMP-Transaction-Id", res.ID)
+	w.Header().Set("X-AMP-Sync", verdict)
+	return writeJSON(w, code, map[string]any{"id": res.ID, "index": res.Index, "sync": verdict, "objects": sts})
+}
