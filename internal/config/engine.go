@@ -36,11 +36,14 @@ type Snapshot struct {
 	Objects *iradix.Tree[*Object]
 	Refs    *iradix.Tree[struct{}]
 	Uniq    *iradix.Tree[string]
-	schema  *schema.Schema
+	// State holds operational state (config false subtrees) by object key:
+	// reported by backends and agents, merged into reads, not versioned.
+	State  *iradix.Tree[map[string]any]
+	schema *schema.Schema
 }
 
 // View returns a DataNode-capable view of the snapshot.
-func (s *Snapshot) view() *view { return &view{t: s.Objects, schema: s.schema} }
+func (s *Snapshot) view() *view { return &view{t: s.Objects, schema: s.schema, state: s.State} }
 
 // Get returns one object.
 func (s *Snapshot) Get(key string) (*Object, bool) { return s.Objects.Get([]byte(key)) }
@@ -236,7 +239,7 @@ func (e *Engine) load() (*Snapshot, error) {
 		e.log.Info("replayed the log after the last checkpoint", "transactions", replayed)
 	}
 	tree := txn.CommitOnly()
-	snap := &Snapshot{Index: e.store.LastIndex(), Objects: tree, schema: e.schema}
+	snap := &Snapshot{Index: e.store.LastIndex(), Objects: tree, State: iradix.New[map[string]any](), schema: e.schema}
 	// Rebuild indexes as one big validation-free pass.
 	w := &work{e: e, base: &Snapshot{Objects: tree, Refs: iradix.New[struct{}](), Uniq: iradix.New[string](), schema: e.schema}, before: map[string]*Object{}}
 	val := &validator{w: w, v: &view{t: tree, schema: e.schema}, refs: w.base.Refs.Txn(), uniq: w.base.Uniq.Txn(), probs: &w.probs, mustDone: map[string]bool{}}
@@ -604,7 +607,7 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 		return base, staged{res: res}, nil
 	}
 	commit.Log = encodeRecord(rec)
-	snap := &Snapshot{Index: index, Objects: tree, Refs: refs, Uniq: uniq, schema: e.schema}
+	snap := &Snapshot{Index: index, Objects: tree, Refs: refs, Uniq: uniq, State: dropState(base.State, rec), schema: e.schema}
 	return snap, staged{res: res, commit: commit, rec: rec}, nil
 }
 

@@ -12,6 +12,7 @@ type Metrics struct {
 	objects           prometheus.Gauge
 	index             prometheus.Gauge
 	storeSize         prometheus.Gauge
+	stateUpdates      prometheus.Counter
 }
 
 // NewMetrics creates the engine's metrics on reg (nil = not registered).
@@ -46,6 +47,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		storeSize: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "amp_store_size_bytes", Help: "Size of the store on disk.",
 		}),
+		stateUpdates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "amp_state_updates_total", Help: "Operational state reports written (not versioned).",
+		}),
 	}
 	for _, src := range []string{"api", "cli", "import", "rollback"} {
 		for _, res := range []string{"committed", "invalid", "conflict"} {
@@ -53,7 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.txns, m.txnSeconds, m.commitSeconds, m.batchSize, m.checkpointSeconds, m.objects, m.index, m.storeSize)
+		reg.MustRegister(m.txns, m.txnSeconds, m.commitSeconds, m.batchSize, m.checkpointSeconds, m.objects, m.index, m.storeSize, m.stateUpdates)
 	}
 	return m
 }

@@ -73,7 +73,7 @@ func (s *Snapshot) Tree(o *Object) (map[string]any, uint64) {
 
 func (v *view) tree(o *Object) (map[string]any, uint64) {
 	ver := o.Modified
-	data := v.fill(o, o.Node, o.Data, nil, &ver)
+	data := v.fill(o, o.Node, withState(o, v.state), nil, &ver)
 	return data, ver
 }
 

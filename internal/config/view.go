@@ -13,6 +13,7 @@ import (
 type view struct {
 	t      *iradix.Tree[*Object]
 	schema *schema.Schema
+	state  *iradix.Tree[map[string]any] // nil: no operational state
 }
 
 func (v *view) get(key string) (*Object, bool) {

@@ -186,3 +186,33 @@ func TestWritesHistoryRollback(t *testing.T) {
 	e.want(200, "DELETE", "/aether/v2.1.x/acme/site/acme-chicago/small-cell/cell-2", "")
 	e.want(404, "DELETE", "/aether/v2.1.x/acme/site/acme-chicago/small-cell/cell-2", "")
 }
+
+func TestOperationalState(t *testing.T) {
+	e := newEnv(t, true)
+	dev := "/aether/v2.1.x/acme/site/acme-chicago/device/camera-1"
+	before := e.eng.Snapshot().Index
+	e.want(204, "PUT", "/state"+dev+"/state", `{"ip-address":"10.250.0.7","connected":"Yes","last-connected":"2026-11-22T10:00:00Z"}`)
+	b := e.want(200, "GET", dev+"/state", "")
+	if !strings.Contains(b, `"connected":"Yes"`) || !strings.Contains(b, "10.250.0.7") {
+		t.Fatal(b)
+	}
+	e.want(204, "PATCH", "/state"+dev+"/state", `{"connected":"Idle"}`)
+	b = e.want(200, "GET", dev, "")
+	if !strings.Contains(b, `"connected":"Idle"`) || !strings.Contains(b, "10.250.0.7") {
+		t.Fatal(b)
+	}
+	if e.eng.Snapshot().Index != before {
+		t.Fatal("state is versioned")
+	}
+	// Not for configuration, not for missing objects, validated.
+	e.want(400, "PUT", "/state"+dev+"/imei", `"123456789012345"`)
+	e.want(404, "PUT", "/state/aether/v2.1.x/acme/site/acme-chicago/device/nope/state", `{"connected":"Yes"}`)
+	e.want(400, "PUT", "/state"+dev+"/state", `{"connected":"Maybe"}`)
+	// Config reads through ?encoding=rfc7951 leave state out; deleting the
+	// device drops its state.
+	if b := e.want(200, "GET", "/aether/v2.1.x/acme?encoding=rfc7951", ""); strings.Contains(b, "10.250.0.7") {
+		t.Fatal("state in a config export")
+	}
+	e.want(204, "DELETE", "/state"+dev+"/state", "")
+	e.want(404, "GET", dev+"/state", "")
+}

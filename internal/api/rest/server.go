@@ -108,6 +108,9 @@ func (s *Server) routes() {
 		{"GET /diff", "diff", false, s.diff},
 		{"GET /watch", "watch", false, s.watch},
 		{"GET /sync-status", "sync-status", false, s.syncStatus},
+		{"PUT /state/", "state", false, s.stateWrite},
+		{"PATCH /state/", "state", false, s.stateWrite},
+		{"DELETE /state/", "state", false, s.stateWrite},
 		{"GET /admin/log-level", "log-level", false, s.getLogLevel},
 		{"PUT /admin/log-level", "log-level", false, s.setLogLevel},
 	}

@@ -1,0 +1,208 @@
+package gnmi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"math"
+	"strconv"
+	"time"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
+	"github.com/openconfig/gnmi/proto/gnmi_ext"
+	"google.golang.org/grpc/codes"
+
+	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// TransactionExtensionID is the registered extension id of the transaction
+// a Set committed, as onos-config used 110 for its TransactionInfo. Its msg
+// is JSON: {"id":"uuid:…","index":N}.
+const TransactionExtensionID = 110
+
+// TransactionInfo is the msg of the transaction extension.
+type TransactionInfo struct {
+	ID    string `json:"id"`
+	Index uint64 `json:"index"`
+}
+
+type setOp struct {
+	op  gpb.UpdateResult_Operation
+	p   *gpb.Path
+	val *gpb.TypedValue
+}
+
+// Set applies deletes, then replaces, then updates (the gNMI order) as one
+// transaction: all of them commit or none does.
+func (s *Server) Set(ctx context.Context, req *gpb.SetRequest) (*gpb.SetResponse, error) {
+	if len(req.GetUnionReplace()) > 0 {
+		return nil, errorf(codes.Unimplemented, "union_replace is not supported: use replace")
+	}
+	var ops []setOp
+	for _, p := range req.GetDelete() {
+		ops = append(ops, setOp{op: gpb.UpdateResult_DELETE, p: p})
+	}
+	for _, u := range req.GetReplace() {
+		ops = append(ops, setOp{op: gpb.UpdateResult_REPLACE, p: u.GetPath(), val: u.GetVal()})
+	}
+	for _, u := range req.GetUpdate() {
+		ops = append(ops, setOp{op: gpb.UpdateResult_UPDATE, p: u.GetPath(), val: u.GetVal()})
+	}
+	if len(ops) == 0 {
+		return nil, errorf(codes.InvalidArgument, "the Set request has no delete, replace or update")
+	}
+	var edits []config.Edit
+	var probs schema.Problems
+	results := make([]*gpb.UpdateResult, 0, len(ops))
+	for _, o := range ops {
+		ps, err := s.parsePath(req.GetPrefix(), o.p, nil, forSet)
+		if err != nil {
+			return nil, err
+		}
+		loc, err := ps.loc(ps.target)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		if err := s.authorize(ctx, auth.Write, loc.REST()); err != nil {
+			return nil, err
+		}
+		if !loc.Node.Config {
+			probs.Add(ps.str, "%q is read-only operational state", loc.Node.Name)
+			continue
+		}
+		ed := config.Edit{Loc: loc}
+		switch o.op {
+		case gpb.UpdateResult_DELETE:
+			// gNMI: deleting what does not exist is silently accepted.
+			ed.Op = config.OpRemove
+		case gpb.UpdateResult_REPLACE:
+			ed.Op = config.OpReplace
+		default:
+			ed.Op = config.OpMerge
+		}
+		if o.op != gpb.UpdateResult_DELETE {
+			v, err := decodeValue(o.val, loc, ps.str)
+			if err != nil {
+				if se, ok := err.(*schema.Error); ok {
+					probs.List = append(probs.List, se.Problems...)
+					if se.Kind != schema.KindInvalid {
+						return nil, toStatus(err)
+					}
+					continue
+				}
+				return nil, err
+			}
+			ed.Value = v
+		}
+		edits = append(edits, ed)
+		results = append(results, &gpb.UpdateResult{Path: o.p, Op: o.op})
+	}
+	if err := probs.Err(); err != nil {
+		return nil, toStatus(err)
+	}
+	p := principal(ctx)
+	name := ""
+	if p != nil {
+		name = p.Name
+	}
+	res, err := s.eng.Submit(ctx, &config.Request{Edits: edits, Principal: name, Source: "gnmi"})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	msg, _ := json.Marshal(TransactionInfo{ID: res.ID, Index: res.Index})
+	return &gpb.SetResponse{
+		Prefix:    req.GetPrefix(),
+		Response:  results,
+		Timestamp: time.Now().UnixNano(),
+		Extension: []*gnmi_ext.Extension{{Ext: &gnmi_ext.Extension_RegisteredExt{RegisteredExt: &gnmi_ext.RegisteredExtension{
+			Id: gnmi_ext.ExtensionID(TransactionExtensionID), Msg: msg}}}},
+	}, nil
+}
+
+// decodeValue converts a Set value for loc into the canonical tree: JSON
+// (json_ietf_val or json_val) for any node, or a scalar for a leaf or
+// leaf-list.
+func decodeValue(tv *gpb.TypedValue, loc *schema.Location, path string) (any, error) {
+	if tv == nil || tv.GetValue() == nil {
+		return nil, schema.Errorf(schema.KindInvalid, path, "the update has no value")
+	}
+	var raw any
+	switch v := tv.GetValue().(type) {
+	case *gpb.TypedValue_JsonIetfVal:
+		j, err := parseJSON(v.JsonIetfVal, path)
+		if err != nil {
+			return nil, err
+		}
+		raw = j
+	case *gpb.TypedValue_JsonVal:
+		j, err := parseJSON(v.JsonVal, path)
+		if err != nil {
+			return nil, err
+		}
+		raw = j
+	default:
+		s, err := scalarJSON(tv)
+		if err != nil {
+			return nil, errorf(codes.Unimplemented, "path %s: %v", path, err)
+		}
+		if loc.Node.Kind != schema.Leaf && loc.Node.Kind != schema.LeafList {
+			return nil, schema.Errorf(schema.KindInvalid, path, "a scalar value needs a leaf path, and %s is a %s: send json_ietf_val", loc.Node.Name, loc.Node.Kind)
+		}
+		raw = s
+	}
+	opts := schema.DecodeOptions{OmitKeysOK: true}
+	return schema.DecodeJSON(loc.Node, raw, path, !loc.Collection, opts)
+}
+
+func parseJSON(b []byte, path string) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, schema.Errorf(schema.KindInvalid, path, "the value is not valid JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, schema.Errorf(schema.KindInvalid, path, "the value holds more than one JSON value")
+	}
+	return v, nil
+}
+
+type unsupportedError string
+
+func (e unsupportedError) Error() string { return string(e) }
+
+// scalarJSON maps a scalar TypedValue to the JSON value the decoder takes.
+func scalarJSON(tv *gpb.TypedValue) (any, error) {
+	switch v := tv.GetValue().(type) {
+	case *gpb.TypedValue_StringVal:
+		return v.StringVal, nil
+	case *gpb.TypedValue_AsciiVal:
+		return v.AsciiVal, nil
+	case *gpb.TypedValue_IntVal:
+		return json.Number(strconv.FormatInt(v.IntVal, 10)), nil
+	case *gpb.TypedValue_UintVal:
+		return json.Number(strconv.FormatUint(v.UintVal, 10)), nil
+	case *gpb.TypedValue_BoolVal:
+		return v.BoolVal, nil
+	case *gpb.TypedValue_DoubleVal:
+		if math.IsNaN(v.DoubleVal) || math.IsInf(v.DoubleVal, 0) {
+			return nil, unsupportedError("NaN and infinities are not values of any leaf")
+		}
+		return json.Number(strconv.FormatFloat(v.DoubleVal, 'f', -1, 64)), nil
+	case *gpb.TypedValue_FloatVal:
+		return json.Number(strconv.FormatFloat(float64(v.FloatVal), 'f', -1, 32)), nil
+	case *gpb.TypedValue_LeaflistVal:
+		var out []any
+		for _, e := range v.LeaflistVal.GetElement() {
+			x, err := scalarJSON(e)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, x)
+		}
+		return out, nil
+	}
+	return nil, unsupportedError("this value type is not supported: send json_ietf_val, json_val or a string, int, uint, bool or leaf-list scalar")
+}

@@ -1,0 +1,62 @@
+package rest
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// stateWrite serves PUT|PATCH|DELETE /state/{set}/v{version}/{enterprise}/…:
+// the ingestion path for backends, agents and AMP's controllers to report
+// operational state (config false subtrees, e.g. a device's state). It is
+// read back through the ordinary model paths, merged into the object. It
+// is not versioned: no transaction, no history.
+func (s *Server) stateWrite(w http.ResponseWriter, r *http.Request) error {
+	segs := schema.SplitPath(strings.TrimPrefix(r.URL.EscapedPath(), "/state"))
+	if len(segs) < 4 {
+		return schema.Errorf(schema.KindNotFound, r.URL.Path, "use /state/{set}/v{version}/{enterprise-id}/… down to a state node")
+	}
+	set := s.sch.Set(segs[0], strings.TrimPrefix(segs[1], "v"))
+	if set == nil {
+		return schema.Errorf(schema.KindNotFound, r.URL.Path, "no model set %s version %s is loaded", segs[0], segs[1])
+	}
+	target, err := schema.UnescapeSegment(segs[2])
+	if err != nil {
+		return schema.Errorf(schema.KindInvalid, r.URL.Path, "bad escape in enterprise id")
+	}
+	loc, err := schema.Resolve(set, target, segs[3:])
+	if err != nil {
+		return err
+	}
+	// Reporting state is for machines acting for the operator.
+	if err := s.authorize(r, auth.Admin, "/state"+loc.REST()); err != nil {
+		return err
+	}
+	if !s.eng.Snapshot().TargetExists(target) {
+		return schema.Errorf(schema.KindNotFound, schema.RESTPrefix(set, target), "enterprise %q does not exist", target)
+	}
+	op := config.OpDelete
+	var val any
+	if r.Method != http.MethodDelete {
+		op = config.OpReplace
+		if r.Method == http.MethodPatch {
+			op = config.OpMerge
+		}
+		body, err := readJSON(r)
+		if err != nil {
+			return err
+		}
+		val, err = schema.DecodeJSON(loc.Node, body, loc.REST(), false, schema.DecodeOptions{AllowState: true, NullDeletes: op == config.OpMerge})
+		if err != nil {
+			return err
+		}
+	}
+	if err := s.eng.SetState(r.Context(), loc, op, val); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,133 @@
+package config
+
+import (
+	"context"
+
+	iradix "github.com/hashicorp/go-immutable-radix/v2"
+
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// Operational state is what backends and agents report (a device's IP
+// address and connection, a UPF's health): the YANG config false subtrees.
+// It lives in the snapshot beside the configuration, keyed by object key,
+// and is merged into every read of the object. It is not versioned and not
+// persisted: its reporters send it again after a restart.
+
+// SetState writes operational state at loc, which must be a config false
+// node (or lie inside one) of an existing object. value is decoded for
+// loc.Node (schema.DecodeJSON with AllowState); OpMerge merges, OpReplace
+// replaces, OpDelete/OpRemove remove.
+func (e *Engine) SetState(ctx context.Context, loc *schema.Location, op Op, value any) error {
+	_, span := tracer.Start(ctx, "config.SetState")
+	defer span.End()
+	if len(loc.Inner) == 0 || stateRoot(loc.Node) == nil {
+		return schema.Errorf(schema.KindInvalid, loc.REST(), "%q is configuration, not operational state (config false)", loc.Node.Name)
+	}
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
+	cur := e.snap.Load()
+	if _, ok := cur.Get(loc.ObjectKey); !ok && loc.Object.Kind != schema.Root {
+		return schema.Errorf(schema.KindNotFound, loc.REST(), "%s does not exist: state can only be reported for configured objects",
+			schema.RESTPathOfKey(loc.Set, loc.ObjectKey, nil, false, nil))
+	}
+	old, _ := cur.State.Get([]byte(loc.ObjectKey))
+	data := cloneMap(old)
+	parent := data
+	for _, name := range loc.Inner[:len(loc.Inner)-1] {
+		sub, _ := parent[name].(map[string]any)
+		if sub == nil {
+			sub = map[string]any{}
+			parent[name] = sub
+		}
+		parent = sub
+	}
+	last := loc.Inner[len(loc.Inner)-1]
+	switch op {
+	case OpDelete, OpRemove:
+		delete(parent, last)
+	case OpReplace:
+		parent[last] = value
+	default:
+		if vm, ok := value.(map[string]any); ok {
+			sub, _ := parent[last].(map[string]any)
+			parent[last] = mergeMaps(sub, vm)
+		} else {
+			parent[last] = value
+		}
+	}
+	pruneEmpty(data)
+	next := *cur
+	if len(data) == 0 {
+		next.State, _, _ = cur.State.Delete([]byte(loc.ObjectKey))
+	} else {
+		next.State, _, _ = cur.State.Insert([]byte(loc.ObjectKey), data)
+	}
+	e.snap.Store(&next)
+	e.m.stateUpdates.Inc()
+	return nil
+}
+
+// stateRoot returns the config false node at or above n, nil if n is
+// configuration.
+func stateRoot(n *schema.Node) *schema.Node {
+	var root *schema.Node
+	for m := n; m != nil && m.Kind != schema.Root; m = m.Parent {
+		if !m.Config {
+			root = m
+		}
+	}
+	return root
+}
+
+func mergeMaps(dst, src map[string]any) map[string]any {
+	out := cloneMap(dst)
+	for k, v := range src {
+		if _, del := v.(schema.Deleted); del {
+			delete(out, k)
+			continue
+		}
+		if vm, ok := v.(map[string]any); ok {
+			sub, _ := out[k].(map[string]any)
+			out[k] = mergeMaps(sub, vm)
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// withState returns an object's data with its operational state merged in.
+func withState(o *Object, st *iradix.Tree[map[string]any]) map[string]any {
+	if st == nil || o.Node == nil {
+		return o.Data
+	}
+	s, ok := st.Get([]byte(o.Key))
+	if !ok {
+		return o.Data
+	}
+	return mergeMaps(o.Data, s)
+}
+
+// dropState forgets the state of objects a transaction deleted.
+func dropState(st *iradix.Tree[map[string]any], rec *Record) *iradix.Tree[map[string]any] {
+	if st == nil {
+		return iradix.New[map[string]any]()
+	}
+	var txn *iradix.Txn[map[string]any]
+	for _, c := range rec.Changes {
+		if c.After != nil {
+			continue
+		}
+		if _, ok := st.Get([]byte(c.Key)); ok {
+			if txn == nil {
+				txn = st.Txn()
+			}
+			txn.Delete([]byte(c.Key))
+		}
+	}
+	if txn == nil {
+		return st
+	}
+	return txn.CommitOnly()
+}
