@@ -135,31 +135,38 @@ func Load(ctx context.Context, eng *config.Engine) (int, error) {
 	}
 	n := 1
 	for _, e := range enterprises {
-		// Round-trip through JSON so the data is decoded exactly as a REST
-		// body would be.
-		raw, err := json.Marshal(Body(e))
-		if err != nil {
-			return n, err
-		}
-		dec := json.NewDecoder(strings.NewReader(string(raw)))
-		dec.UseNumber()
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			return n, err
-		}
-		loc, err := schema.Resolve(set, e.id, nil)
-		if err != nil {
-			return n, err
-		}
-		val, err := schema.DecodeJSON(set.Root, v, loc.REST(), true, schema.DecodeOptions{})
-		if err != nil {
-			return n, err
-		}
-		if _, err := eng.Submit(ctx, &config.Request{Edits: []config.Edit{{Op: config.OpMerge, Loc: loc, Value: val}},
-			Principal: "demo", Source: "api", Message: "demo data for " + e.id}); err != nil {
+		if err := Apply(ctx, eng, e.id, Body(e), "demo data for "+e.id); err != nil {
 			return n, fmt.Errorf("enterprise %s: %w", e.id, err)
 		}
 		n++
 	}
 	return n, nil
+}
+
+// Apply merges a root body (plain JSON encoding, as Body and ScaleSite
+// return) into an existing enterprise as one transaction, decoded exactly as
+// a REST body would be.
+func Apply(ctx context.Context, eng *config.Engine, enterprise string, body map[string]any, msg string) error {
+	set := eng.Schema().Set("aether", "2.1.x")
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	loc, err := schema.Resolve(set, enterprise, nil)
+	if err != nil {
+		return err
+	}
+	val, err := schema.DecodeJSON(set.Root, v, loc.REST(), true, schema.DecodeOptions{})
+	if err != nil {
+		return err
+	}
+	_, err = eng.Submit(ctx, &config.Request{Edits: []config.Edit{{Op: config.OpMerge, Loc: loc, Value: val}},
+		Principal: "demo", Source: "api", Message: msg})
+	return err
 }
