@@ -1,0 +1,356 @@
+package sdcore
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/amp-edge/amp/internal/controller"
+)
+
+const (
+	modelSet     = "aether"
+	modelVersion = "2.1.x"
+
+	kindDeviceGroup  = "device-group"
+	kindNetworkSlice = "network-slice"
+	kindUPF          = "upf"
+
+	// noBackend stands in the id for an object that has no backend because
+	// of its error (a slice whose site has no core endpoint).
+	noBackend = "-"
+	// unknownOwner stands for the enterprise and site of a name a backend
+	// holds that this AMP never rendered (never a valid aether identifier).
+	unknownOwner = "-"
+)
+
+// Options configure the adapter. The zero value is usable.
+type Options struct {
+	// Client does the HTTP requests; nil means a client with a 10 s
+	// timeout, as Aether's sdcore-adapter uses.
+	Client *http.Client
+	// IPDomainsList makes every core take device groups in webconsole's
+	// current form, a list of IP domains under "ip-domains"; false keeps
+	// the legacy single "ip-domain-expanded" object Aether sends.
+	IPDomainsList bool
+	// IPDomainsListCores overrides IPDomainsList per core endpoint (as
+	// written in site/connectivity-service, without a trailing slash):
+	// true = list form, false = legacy form.
+	IPDomainsListCores map[string]bool
+	// IPDomainsListFunc, when set, decides the form for a core and wins
+	// over the two fields above.
+	IPDomainsListFunc func(core string) bool
+	// KeepUnknown makes Held leave out names a backend holds that this
+	// adapter never rendered, so a full resync does not delete objects
+	// someone else created on a shared core. By default AMP owns the
+	// cores it is pointed at, and such names are reported as strays.
+	KeepUnknown bool
+}
+
+// Adapter pushes device groups and network slices to SD-Core's
+// configuration API (omec-project webconsole) and slice QoS to UPFs.
+// It is safe for concurrent use.
+type Adapter struct {
+	opts   Options
+	client *http.Client
+
+	mu sync.Mutex
+	// index maps backend -> kind/name -> ids, from the last Render, so Held
+	// can turn the names a backend lists back into ids.
+	index map[string]map[string][]string
+	// pushedUPF remembers, per UPF config endpoint, the ids this process
+	// pushed: the UPF's config API has no list (see Held).
+	pushedUPF map[string]map[string]bool
+}
+
+var _ controller.Adapter = (*Adapter)(nil)
+
+// New returns an SD-Core adapter.
+func New(opts Options) *Adapter {
+	c := opts.Client
+	if c == nil {
+		c = &http.Client{Timeout: 10 * time.Second}
+	}
+	return &Adapter{opts: opts, client: c, index: map[string]map[string][]string{}, pushedUPF: map[string]map[string]bool{}}
+}
+
+// Name implements controller.Adapter.
+func (a *Adapter) Name() string { return "sdcore" }
+
+func (a *Adapter) listForm(core string) bool {
+	if a.opts.IPDomainsListFunc != nil {
+		return a.opts.IPDomainsListFunc(core)
+	}
+	if v, ok := a.opts.IPDomainsListCores[core]; ok {
+		return v
+	}
+	return a.opts.IPDomainsList
+}
+
+// An id is kind/backend/enterprise/site/name, the backend path-escaped so
+// it is one segment: "device-group/http:%2F%2Fcore:5000%2Fconfig/acme/chicago/cameras".
+// Enterprise and site make ids of different enterprises distinct; the
+// backend makes a move to another core a delete plus a create; the kinds
+// sort device groups before the slices that name them, and slices before
+// their UPF configuration.
+type parsedID struct {
+	kind, backend, enterprise, site, name string
+}
+
+func makeID(kind, backend, ent, site, name string) string {
+	b := noBackend
+	if backend != "" {
+		b = url.PathEscape(backend)
+	}
+	return kind + "/" + b + "/" + ent + "/" + site + "/" + name
+}
+
+func parseID(id string) (parsedID, error) {
+	parts := strings.Split(id, "/")
+	if len(parts) != 5 {
+		return parsedID{}, fmt.Errorf("sdcore: malformed object id %q", id)
+	}
+	p := parsedID{kind: parts[0], enterprise: parts[2], site: parts[3], name: parts[4]}
+	switch p.kind {
+	case kindDeviceGroup, kindNetworkSlice, kindUPF:
+	default:
+		return parsedID{}, fmt.Errorf("sdcore: unknown object kind in id %q", id)
+	}
+	if parts[1] != noBackend {
+		b, err := url.PathUnescape(parts[1])
+		if err != nil {
+			return parsedID{}, fmt.Errorf("sdcore: malformed backend in id %q", id)
+		}
+		p.backend = b
+	}
+	return p, nil
+}
+
+// objectURL is where an object lives on its backend: webconsole's
+// /v1/device-group/{name} and /v1/network-slice/{name} below the core
+// endpoint (which includes webconsole's /config prefix), the UPF's
+// /v1/config/network-slices.
+func objectURL(kind, backend, name string) string {
+	switch kind {
+	case kindDeviceGroup:
+		return backend + "/v1/device-group/" + url.PathEscape(name)
+	case kindNetworkSlice:
+		return backend + "/v1/network-slice/" + url.PathEscape(name)
+	}
+	return backend + "/v1/config/network-slices"
+}
+
+func listURL(kind, backend string) string {
+	switch kind {
+	case kindDeviceGroup:
+		return backend + "/v1/device-group"
+	case kindNetworkSlice:
+		return backend + "/v1/network-slice"
+	}
+	return backend + "/v1/config/network-slices"
+}
+
+// Push implements controller.Adapter: POST the body with Content-Type
+// application/json. Any non-2xx answer is an error naming the status and
+// the start of the answer's body.
+func (a *Adapter) Push(ctx context.Context, id string, d controller.Desired) error {
+	if d.Err != "" {
+		return errors.New(d.Err)
+	}
+	p, err := parseID(id)
+	if err != nil {
+		return err
+	}
+	backend := d.Backend
+	if backend == "" {
+		backend = p.backend
+	}
+	if backend == "" {
+		return fmt.Errorf("%s %s: no backend", p.kind, p.name)
+	}
+	u := objectURL(p.kind, backend, p.name)
+	if err := a.do(ctx, http.MethodPost, u, d.Body, nil); err != nil {
+		return err
+	}
+	if p.kind == kindUPF {
+		a.mu.Lock()
+		if a.pushedUPF[backend] == nil {
+			a.pushedUPF[backend] = map[string]bool{}
+		}
+		a.pushedUPF[backend][id] = true
+		a.mu.Unlock()
+	}
+	return nil
+}
+
+// Delete implements controller.Adapter: DELETE the object; 404 counts as
+// done. omec-project/upf's config API has no DELETE (it answers 405): the
+// slice's meters stay on the UPF until it restarts, and 405 counts as done
+// there too, since retrying cannot help.
+func (a *Adapter) Delete(ctx context.Context, id string, backend string) error {
+	p, err := parseID(id)
+	if err != nil {
+		return err
+	}
+	if backend == "" {
+		backend = p.backend
+	}
+	if backend == "" {
+		return nil // never had a backend: nothing to undo
+	}
+	u := objectURL(p.kind, backend, p.name)
+	if p.kind == kindUPF {
+		u += "/" + url.PathEscape(p.name)
+	}
+	var status int
+	err = a.do(ctx, http.MethodDelete, u, nil, &status)
+	if err != nil && (status == http.StatusNotFound || (p.kind == kindUPF && status == http.StatusMethodNotAllowed)) {
+		err = nil
+	}
+	if err == nil && p.kind == kindUPF {
+		a.mu.Lock()
+		delete(a.pushedUPF[backend], id)
+		a.mu.Unlock()
+	}
+	return err
+}
+
+// Held implements controller.Adapter. For a core it lists webconsole's
+// device groups and network slices (GET /v1/device-group and
+// /v1/network-slice, JSON arrays of names); for a UPF config endpoint it
+// lists GET /v1/config/network-slices. Names map back to the ids the last
+// Render gave them; a name no render produced is reported as a stray
+// (kind/backend/-/-/name) unless Options.KeepUnknown. The UPF of
+// omec-project/upf has no list (405 or 404): then Held reports what this
+// process pushed there, so a UPF that lost its state is not detected.
+func (a *Adapter) Held(ctx context.Context, backend string) (map[string]bool, error) {
+	if backend == "" {
+		return nil, errors.New("sdcore: no backend")
+	}
+	a.mu.Lock()
+	idx := a.index[backend]
+	isUPF := false
+	for k := range idx {
+		if strings.HasPrefix(k, kindUPF+"/") {
+			isUPF = true
+		}
+	}
+	if a.pushedUPF[backend] != nil {
+		isUPF = true
+	}
+	a.mu.Unlock()
+	kinds := []string{kindDeviceGroup, kindNetworkSlice}
+	if isUPF {
+		kinds = []string{kindUPF}
+	}
+	held := map[string]bool{}
+	for _, kind := range kinds {
+		var names []string
+		var status int
+		err := a.getJSON(ctx, listURL(kind, backend), &names, &status)
+		if err != nil && kind == kindUPF && (status == http.StatusMethodNotAllowed || status == http.StatusNotFound) {
+			a.mu.Lock()
+			for id := range a.pushedUPF[backend] {
+				held[id] = true
+			}
+			a.mu.Unlock()
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			ids := idx[kind+"/"+n]
+			if len(ids) == 0 && !a.opts.KeepUnknown {
+				ids = []string{makeID(kind, backend, unknownOwner, unknownOwner, n)}
+			}
+			for _, id := range ids {
+				held[id] = true
+			}
+		}
+	}
+	return held, nil
+}
+
+// setIndex records, per backend, which ids each name belongs to.
+func (a *Adapter) setIndex(out map[string]controller.Desired) {
+	idx := map[string]map[string][]string{}
+	for id, d := range out {
+		if d.Backend == "" {
+			continue
+		}
+		p, err := parseID(id)
+		if err != nil {
+			continue
+		}
+		if idx[d.Backend] == nil {
+			idx[d.Backend] = map[string][]string{}
+		}
+		k := p.kind + "/" + p.name
+		idx[d.Backend][k] = append(idx[d.Backend][k], id)
+	}
+	a.mu.Lock()
+	a.index = idx
+	a.mu.Unlock()
+}
+
+// do sends one request; status receives the HTTP status when there was an
+// answer.
+func (a *Adapter) do(ctx context.Context, method, u string, body []byte, status *int) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	if status != nil {
+		*status = resp.StatusCode
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, strings.TrimSpace(string(snippet)))
+	}
+	return nil
+}
+
+func (a *Adapter) getJSON(ctx context.Context, u string, v any, status *int) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	*status = resp.StatusCode
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(snippet)))
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(v); err != nil {
+		return fmt.Errorf("GET %s: decode the list: %w", u, err)
+	}
+	return nil
+}
