@@ -83,7 +83,7 @@ func Body(e enterprise) map[string]any {
 		sites = append(sites, map[string]any{
 			"site-id": s.id, "display-name": s.name,
 			"imsi-definition":      map[string]any{"mcc": s.mcc, "mnc": s.mnc, "enterprise": e.ent, "format": "CCCNNNEEESSSSSS"},
-			"connectivity-service": map[string]any{"core-5g": map[string]any{"endpoint": "http://sdcore-" + s.id + ".local:8080/v1", "acc-prometheus-url": "http://prometheus-" + s.id + ".local:9090"}},
+			"connectivity-service": map[string]any{"core-5g": map[string]any{"endpoint": "http://sdcore-" + s.id + ".local:5000/config", "acc-prometheus-url": "http://prometheus-" + s.id + ".local:9090"}},
 			"monitoring": map[string]any{"edge-cluster-prometheus-url": "http://prometheus-" + s.id + ".local:9090",
 				"edge-device": []any{map[string]any{"edge-device-id": "pi-1", "display-name": "Lobby probe"}}},
 			"small-cell": []any{
