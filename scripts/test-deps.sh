@@ -22,3 +22,11 @@ if [ ! -x "$cli" ] || [ "$("$cli" --version 2>/dev/null)" != "$SWAGGER_CLI_VERSI
   npm install --prefix .tmp/node --no-audit --no-fund --loglevel=error \
     "@apidevtools/swagger-cli@$SWAGGER_CLI_VERSION"
 fi
+
+# OpenConfig's reference gNMI client gnmi_cli, for test/gnmi (which finds it
+# in $(go env GOPATH)/bin).
+GNMI_CLI_VERSION=v0.14.1
+gnmi_cli="$(go env GOPATH | cut -d: -f1)/bin/gnmi_cli"
+if [ ! -x "$gnmi_cli" ]; then
+  go install "github.com/openconfig/gnmi/cmd/gnmi_cli@$GNMI_CLI_VERSION"
+fi

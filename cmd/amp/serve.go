@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -65,7 +66,17 @@ Examples:
 	f.Int64Var(&cfg.MaxBody, "max-body", 64<<20, "largest request body accepted, in bytes")
 	f.Uint64Var(&cfg.RetainCount, "history-retain-count", 0, "keep at most this many transactions of history (0 = no count limit)")
 	f.DurationVar(&cfg.RetainAge, "history-retain-age", 0, "drop history older than this, e.g. 720h (0 = no age limit)")
+	f.StringSliceVar(&cfg.Adapters, "adapters", []string{"sdcore"}, "southbound adapters to run: sdcore, or none (status: GET /sync-status)")
+	f.BoolVar(&cfg.SDCoreIPDomainsList, "sdcore-ip-domains-list", false, "send SD-Core device groups in webconsole's current ip-domains list form (default: Aether's legacy ip-domain-expanded)")
+	f.DurationVar(&cfg.ProbeEvery, "probe-every", 5*time.Second, "how often backends are asked what they hold, to resync one that restarted empty")
 	f.BoolVar(&cfg.InsecureRemote, "insecure-remote", false, "allow plain HTTP on a non-loopback --listen address")
+	// gNMI (docs/gnmi.md)
+	f.StringVar(&cfg.GNMIListen, "gnmi-listen", "", "address for the gNMI (gRPC) interface, e.g. 127.0.0.1:5150 (empty = no gNMI)")
+	f.StringVar(&cfg.GNMITLSCert, "gnmi-tls-cert", "", "PEM certificate for gNMI over TLS (with --gnmi-tls-key)")
+	f.StringVar(&cfg.GNMITLSKey, "gnmi-tls-key", "", "PEM private key for --gnmi-tls-cert")
+	f.StringVar(&cfg.GNMITLSClientCA, "gnmi-tls-client-ca", "", "PEM CA bundle for gNMI mutual TLS: a client certificate it signed authenticates as its subject CN")
+	f.BoolVar(&cfg.GNMIInsecureNoAuth, "gnmi-insecure-no-auth", false, "let gNMI calls without credentials in as \"anonymous\" (loopback --gnmi-listen only; for tests and local tools like gnmi_cli)")
+	f.IntVar(&cfg.GNMIMaxMsgSize, "gnmi-max-msg-size", 16<<20, "largest gNMI message received or sent, in bytes")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error (change at run time with PUT /admin/log-level)")
 	return cmd
 }

@@ -21,10 +21,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/amp-edge/amp/internal/adapter/sdcore"
+	"github.com/amp-edge/amp/internal/api/gnmi"
 	"github.com/amp-edge/amp/internal/api/openapi"
 	"github.com/amp-edge/amp/internal/api/rest"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/demo"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
@@ -46,6 +49,23 @@ type Config struct {
 	Logger         *slog.Logger
 	// Ready, when set, receives the bound address once the server listens.
 	Ready func(addr string)
+
+	// gNMI (docs/gnmi.md): served when GNMIListen is set.
+	GNMIListen         string
+	GNMITLSCert        string
+	GNMITLSKey         string
+	GNMITLSClientCA    string // mutual TLS: client certificate CN = principal
+	GNMIInsecureNoAuth bool   // loopback only: calls without credentials run as "anonymous"
+	GNMIMaxMsgSize     int
+	// end gNMI
+
+	// Adapters (docs/sdcore.md): which southbound adapters run.
+	Adapters []string // "sdcore"; empty: none
+	// SDCoreIPDomainsList sends device groups in webconsole's current
+	// "ip-domains" list form instead of the legacy "ip-domain-expanded".
+	SDCoreIPDomainsList bool
+	// ProbeEvery is how often backends are asked what they hold.
+	ProbeEvery time.Duration
 }
 
 // TokenFile is where the first admin token is written in the data dir.
@@ -104,11 +124,44 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
+	// gNMI
+	if cfg.GNMIListen != "" {
+		gs, gaddr, err := gnmi.Listen(eng, gnmi.ListenConfig{
+			Addr: cfg.GNMIListen, CertFile: cfg.GNMITLSCert, KeyFile: cfg.GNMITLSKey, ClientCAFile: cfg.GNMITLSClientCA,
+			Tokens: tokens, InsecureNoAuth: cfg.GNMIInsecureNoAuth, InsecureRemote: cfg.InsecureRemote, MaxMsgSize: cfg.GNMIMaxMsgSize,
+		}, gnmi.Options{Logger: log, Registerer: reg})
+		if err != nil {
+			return fmt.Errorf("gnmi: %w", err)
+		}
+		defer gs.Stop(5 * time.Second)
+		log.Info("gnmi serving", "address", gaddr.String(), "tls", cfg.GNMITLSCert != "", "mtls", cfg.GNMITLSClientCA != "", "auth", !cfg.GNMIInsecureNoAuth)
+	}
+	// end gNMI
+
 	var specOnce sync.Once
 	var specJSON, specYAML []byte
 	var specErr error
+	// Controllers: one per adapter, all fed by the engine's watch.
+	var ctrls []*controller.Controller
+	cm := controller.NewMetrics(reg)
+	for _, name := range cfg.Adapters {
+		switch name {
+		case "sdcore":
+			ctrls = append(ctrls, controller.New(eng, sdcore.New(sdcore.Options{IPDomainsList: cfg.SDCoreIPDomainsList}),
+				controller.Options{Logger: log, Metrics: cm, ProbeEvery: cfg.ProbeEvery}))
+		case "", "none":
+		default:
+			return fmt.Errorf("--adapters: unknown adapter %q (known: sdcore, none)", name)
+		}
+	}
+	syncer := controller.NewGroup(ctrls...)
+	ctrlCtx, stopCtrls := context.WithCancel(ctx)
+	ctrlDone := make(chan struct{})
+	go func() { syncer.Run(ctrlCtx); close(ctrlDone) }()
+	defer func() { stopCtrls(); <-ctrlDone }()
+
 	api := rest.New(rest.Options{
-		Engine: eng, Auth: tokens, Logger: log, Registry: reg, MaxBody: cfg.MaxBody,
+		Engine: eng, Auth: tokens, Logger: log, Registry: reg, MaxBody: cfg.MaxBody, Sync: syncer,
 		Spec: func(yaml bool) ([]byte, error) {
 			specOnce.Do(func() {
 				doc, err := openapi.Build(sch, cfg.Version)

@@ -154,8 +154,10 @@ const (
 // path if it has one (as onos-config allowed, so one Set can span
 // enterprises), else from the prefix.
 func (s *Server) parsePath(prefix, p *gpb.Path, models []*gpb.ModelData, kind rpcKind) (*pathSpec, error) {
-	if len(prefix.GetElement()) > 0 || len(p.GetElement()) > 0 {
-		return nil, errorf(codes.InvalidArgument, "the deprecated path field \"element\" is not supported: use \"elem\" (gNMI 0.4.0 and later)")
+	// The deprecated string elements are ignored when elem is also set (as
+	// gnmi_cli sends both); alone they are refused.
+	if len(prefix.GetElement()) > 0 && len(prefix.GetElem()) == 0 || len(p.GetElement()) > 0 && len(p.GetElem()) == 0 {
+		return nil, errorf(codes.InvalidArgument, "the deprecated path field \"element\" is not supported: elem is required (gNMI 0.4.0 and later)")
 	}
 	origin := prefix.GetOrigin()
 	if o := p.GetOrigin(); o != "" {

@@ -100,14 +100,20 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 // Register adds the gNMI service to g (built with ServerOptions).
 func (s *Server) Register(g *grpc.Server) { gpb.RegisterGNMIServer(g, s) }
 
+// grpcServer returns the gRPC server Serve uses, built on first use.
+func (s *Server) grpcServer() *grpc.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.grpc == nil {
+		s.grpc = grpc.NewServer(s.ServerOptions()...)
+		s.Register(s.grpc)
+	}
+	return s.grpc
+}
+
 // Serve serves gNMI on lis until Stop.
 func (s *Server) Serve(lis net.Listener) error {
-	g := grpc.NewServer(s.ServerOptions()...)
-	s.Register(g)
-	s.mu.Lock()
-	s.grpc = g
-	s.mu.Unlock()
-	err := g.Serve(lis)
+	err := s.grpcServer().Serve(lis)
 	if errors.Is(err, grpc.ErrServerStopped) {
 		return nil
 	}
@@ -118,12 +124,7 @@ func (s *Server) Serve(lis net.Listener) error {
 // up to timeout and stops serving.
 func (s *Server) Stop(timeout time.Duration) {
 	s.once.Do(func() { close(s.closing) })
-	s.mu.Lock()
-	g := s.grpc
-	s.mu.Unlock()
-	if g == nil {
-		return
-	}
+	g := s.grpcServer()
 	done := make(chan struct{})
 	go func() { g.GracefulStop(); close(done) }()
 	select {

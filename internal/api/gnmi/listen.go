@@ -1,0 +1,90 @@
+package gnmi
+
+import (
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/config"
+)
+
+// ListenConfig is how `amp serve` runs gNMI (the --gnmi-* flags).
+type ListenConfig struct {
+	Addr string
+	// CertFile and KeyFile enable TLS; ClientCAFile adds mutual TLS.
+	CertFile, KeyFile, ClientCAFile string
+	// Tokens validates bearer tokens.
+	Tokens auth.TokenChecker
+	// InsecureNoAuth lets calls without credentials in as "anonymous"
+	// (tests and local tools such as gnmi_cli, which cannot send a bearer
+	// token). Refused unless Addr is a loopback address.
+	InsecureNoAuth bool
+	// InsecureRemote allows plaintext gRPC on a non-loopback address.
+	InsecureRemote bool
+	MaxMsgSize     int
+}
+
+// AnonymousPrincipal is who calls without credentials are under
+// InsecureNoAuth.
+var AnonymousPrincipal = auth.Principal{Name: "anonymous", Via: "none"}
+
+// Listen checks cfg, binds its address and serves gNMI in the background;
+// Stop ends it. opts supplies the logger, metrics registry and authorizer.
+func Listen(eng *config.Engine, cfg ListenConfig, opts Options) (*Server, net.Addr, error) {
+	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
+		return nil, nil, errors.New("--gnmi-tls-cert and --gnmi-tls-key go together")
+	}
+	if cfg.ClientCAFile != "" && cfg.CertFile == "" {
+		return nil, nil, errors.New("--gnmi-tls-client-ca (mutual TLS) needs --gnmi-tls-cert and --gnmi-tls-key")
+	}
+	loopback, err := isLoopback(cfg.Addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.InsecureNoAuth && !loopback {
+		return nil, nil, fmt.Errorf("--gnmi-insecure-no-auth is only allowed on a loopback --gnmi-listen address, not %s", cfg.Addr)
+	}
+	if cfg.CertFile == "" && !loopback && !cfg.InsecureRemote {
+		return nil, nil, fmt.Errorf("--gnmi-listen %s is not a loopback address: without --gnmi-tls-cert gNMI is plaintext and would send bearer tokens in clear text; configure TLS or pass --insecure-remote", cfg.Addr)
+	}
+	if cfg.CertFile != "" {
+		tc, err := auth.ServerTLS(cfg.CertFile, cfg.KeyFile, cfg.ClientCAFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.TLS = tc
+	}
+	ga := &auth.GRPCAuth{Tokens: cfg.Tokens}
+	if cfg.InsecureNoAuth {
+		p := AnonymousPrincipal
+		ga.Anonymous = &p
+	}
+	opts.Auth = ga
+	if cfg.MaxMsgSize > 0 {
+		opts.MaxMsgSize = cfg.MaxMsgSize
+	}
+	lis, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	s := New(eng, opts)
+	go func() {
+		if err := s.Serve(lis); err != nil {
+			s.log.Error("gnmi server stopped", "error", err)
+		}
+	}()
+	return s, lis.Addr(), nil
+}
+
+func isLoopback(addr string) (bool, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("--gnmi-listen %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return true, nil
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback(), nil
+}
