@@ -124,23 +124,6 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	// gNMI
-	if cfg.GNMIListen != "" {
-		gs, gaddr, err := gnmi.Listen(eng, gnmi.ListenConfig{
-			Addr: cfg.GNMIListen, CertFile: cfg.GNMITLSCert, KeyFile: cfg.GNMITLSKey, ClientCAFile: cfg.GNMITLSClientCA,
-			Tokens: tokens, InsecureNoAuth: cfg.GNMIInsecureNoAuth, InsecureRemote: cfg.InsecureRemote, MaxMsgSize: cfg.GNMIMaxMsgSize,
-		}, gnmi.Options{Logger: log, Registerer: reg})
-		if err != nil {
-			return fmt.Errorf("gnmi: %w", err)
-		}
-		defer gs.Stop(5 * time.Second)
-		log.Info("gnmi serving", "address", gaddr.String(), "tls", cfg.GNMITLSCert != "", "mtls", cfg.GNMITLSClientCA != "", "auth", !cfg.GNMIInsecureNoAuth)
-	}
-	// end gNMI
-
-	var specOnce sync.Once
-	var specJSON, specYAML []byte
-	var specErr error
 	// Controllers: one per adapter, all fed by the engine's watch.
 	var ctrls []*controller.Controller
 	cm := controller.NewMetrics(reg)
@@ -160,6 +143,23 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { syncer.Run(ctrlCtx); close(ctrlDone) }()
 	defer func() { stopCtrls(); <-ctrlDone }()
 
+	// gNMI
+	if cfg.GNMIListen != "" {
+		gs, gaddr, err := gnmi.Listen(eng, gnmi.ListenConfig{
+			Addr: cfg.GNMIListen, CertFile: cfg.GNMITLSCert, KeyFile: cfg.GNMITLSKey, ClientCAFile: cfg.GNMITLSClientCA,
+			Tokens: tokens, InsecureNoAuth: cfg.GNMIInsecureNoAuth, InsecureRemote: cfg.InsecureRemote, MaxMsgSize: cfg.GNMIMaxMsgSize,
+		}, gnmi.Options{Logger: log, Registerer: reg, Sync: syncer})
+		if err != nil {
+			return fmt.Errorf("gnmi: %w", err)
+		}
+		defer gs.Stop(5 * time.Second)
+		log.Info("gnmi serving", "address", gaddr.String(), "tls", cfg.GNMITLSCert != "", "mtls", cfg.GNMITLSClientCA != "", "auth", !cfg.GNMIInsecureNoAuth)
+	}
+	// end gNMI
+
+	var specOnce sync.Once
+	var specJSON, specYAML []byte
+	var specErr error
 	api := rest.New(rest.Options{
 		Engine: eng, Auth: tokens, Logger: log, Registry: reg, MaxBody: cfg.MaxBody, Sync: syncer,
 		Spec: func(yaml bool) ([]byte, error) {

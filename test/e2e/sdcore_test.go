@@ -3,9 +3,15 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
+	"github.com/openconfig/gnmi/proto/gnmi_ext"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/amp-edge/amp/internal/testenv"
 	"github.com/amp-edge/amp/internal/testenv/sdcore"
@@ -22,7 +28,7 @@ func TestSDCoreConvergesThroughTheBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emu.Stop()
-	s := testenv.Start(t, t.TempDir(), "--probe-every", "200ms")
+	s := testenv.Start(t, t.TempDir(), "--probe-every", "200ms", "--gnmi-listen", "127.0.0.1:0", "--gnmi-insecure-no-auth")
 	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
 	body := `{"default-target":"acme","Updates":{
 	 "traffic-class-2.1.0":[{"traffic-class-id":"tc","qci":7,"arp":5,"pdb":100,"pelr":3}],
@@ -61,6 +67,38 @@ func TestSDCoreConvergesThroughTheBinary(t *testing.T) {
 	}
 	if upf := string(emu.Objects(sdcore.UPFSlices)["sl1"]); !strings.Contains(upf, `"uplinkMBR":50000000`) {
 		t.Fatalf("UPF config: %s", upf)
+	}
+
+	// Through gNMI: OpenConfig's gnmi_cli changes the slice's MBR, and the
+	// UPF receives the new QoS.
+	cliOut, err := exec.Command(testenv.GNMICli(t), "-address", s.GNMIAddr(t), "-insecure", "-set", "-proto",
+		`prefix: {origin: "aether" target: "acme"} update: {path: {elem: {name: "site" key: {key: "site-id" value: "s1"}} elem: {name: "slice" key: {key: "slice-id" value: "sl1"}} elem: {name: "mbr"} elem: {name: "uplink"}} val: {uint_val: 60000000}}`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("gnmi_cli set: %v\n%s", err, cliOut)
+	}
+	waitFor(t, func() bool {
+		return strings.Contains(string(emu.Objects(sdcore.UPFSlices)["sl1"]), `"uplinkMBR":60000000`)
+	}, "the gnmi_cli change reaches the UPF")
+	// A gNMI Set with extension 111 answers once applied (extension 110
+	// carries the sync verdict).
+	conn, err := grpc.NewClient(s.GNMIAddr(t), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	resp, err := gpb.NewGNMIClient(conn).Set(context.Background(), &gpb.SetRequest{
+		Prefix: &gpb.Path{Origin: "aether", Target: "acme"},
+		Update: []*gpb.Update{{Path: &gpb.Path{Elem: []*gpb.PathElem{{Name: "site", Key: map[string]string{"site-id": "s1"}},
+			{Name: "device-group", Key: map[string]string{"device-group-id": "dg1"}}, {Name: "mbr"}, {Name: "downlink"}}},
+			Val: &gpb.TypedValue{Value: &gpb.TypedValue_UintVal{UintVal: 4000000}}}},
+		Extension: []*gnmi_ext.Extension{{Ext: &gnmi_ext.Extension_RegisteredExt{RegisteredExt: &gnmi_ext.RegisteredExtension{Id: 111, Msg: []byte("applied")}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := string(resp.GetExtension()[0].GetRegisteredExt().GetMsg()); !strings.Contains(msg, `"sync":"in-sync"`) ||
+		!strings.Contains(string(emu.Objects(sdcore.DeviceGroups)["dg1"]), `"dnn-mbr-downlink":4000000`) {
+		t.Fatalf("gNMI Set with extension 111: %s; core holds %s", msg, emu.Objects(sdcore.DeviceGroups)["dg1"])
 	}
 
 	// The core goes away; a change is committed anyway and shows as not

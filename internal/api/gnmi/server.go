@@ -25,6 +25,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/controller"
 )
 
 // DefaultMaxMsgSize bounds one gRPC message in either direction.
@@ -46,6 +47,14 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// DefaultSampleInterval applies to SAMPLE subscriptions without one.
 	DefaultSampleInterval time.Duration
+	// Sync, when set, lets a Set wait until the adapters applied it
+	// (extension 111, see set.go).
+	Sync Syncer
+}
+
+// Syncer reports what the adapters applied (controller.Group).
+type Syncer interface {
+	WaitApplied(ctx context.Context, index uint64) ([]controller.Status, error)
 }
 
 // Server implements gnmi.GNMIServer.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
@@ -22,10 +24,35 @@ import (
 // is JSON: {"id":"uuid:…","index":N}.
 const TransactionExtensionID = 110
 
+// StrategyExtensionID is the registered extension a client sends to make a
+// Set wait until the adapters applied it, as onos-config's extension 111
+// (TransactionStrategy, SYNCHRONOUS) did. Its msg may be the text
+// "applied", the JSON {"synchronicity": "SYNCHRONOUS"}, or onos-config's
+// protobuf encoding of synchronicity = 1 (0x08 0x01). The response's
+// extension 110 then also carries "sync" (in-sync, error, or pending when
+// the wait ended first: the change stays committed) and the objects' status.
+const StrategyExtensionID = 111
+
+// wantsApplied reports whether a Set asks to wait for the adapters.
+func wantsApplied(exts []*gnmi_ext.Extension) bool {
+	for _, e := range exts {
+		r := e.GetRegisteredExt()
+		if r == nil || r.GetId() != StrategyExtensionID {
+			continue
+		}
+		m := string(r.GetMsg())
+		return m == "applied" || m == "\x08\x01" || strings.Contains(m, "SYNCHRONOUS") && !strings.Contains(m, "ASYNCHRONOUS")
+	}
+	return false
+}
+
 // TransactionInfo is the msg of the transaction extension.
 type TransactionInfo struct {
 	ID    string `json:"id"`
 	Index uint64 `json:"index"`
+	// Sync and Objects answer extension 111 (wait until applied).
+	Sync    string              `json:"sync,omitempty"`
+	Objects []controller.Status `json:"objects,omitempty"`
 }
 
 type setOp struct {
@@ -111,7 +138,22 @@ func (s *Server) Set(ctx context.Context, req *gpb.SetRequest) (*gpb.SetResponse
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	msg, _ := json.Marshal(TransactionInfo{ID: res.ID, Index: res.Index})
+	info := TransactionInfo{ID: res.ID, Index: res.Index}
+	if s.opts.Sync != nil && wantsApplied(req.GetExtension()) {
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		sts, err := s.opts.Sync.WaitApplied(wctx, res.Index)
+		cancel()
+		info.Sync, info.Objects = controller.InSync, sts
+		for _, st := range sts {
+			if st.Status == controller.Error {
+				info.Sync = controller.Error
+			}
+		}
+		if err != nil {
+			info.Sync = controller.Pending
+		}
+	}
+	msg, _ := json.Marshal(info)
 	return &gpb.SetResponse{
 		Prefix:    req.GetPrefix(),
 		Response:  results,
