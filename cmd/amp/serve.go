@@ -68,6 +68,7 @@ Examples:
 	f.DurationVar(&cfg.RetainAge, "history-retain-age", 0, "drop history older than this, e.g. 720h (0 = no age limit)")
 	f.StringSliceVar(&cfg.Adapters, "adapters", []string{"sdcore"}, "southbound adapters to run: sdcore, or none (status: GET /sync-status)")
 	f.BoolVar(&cfg.SDCoreIPDomainsList, "sdcore-ip-domains-list", false, "send SD-Core device groups in webconsole's current ip-domains list form (default: Aether's legacy ip-domain-expanded)")
+	f.StringVar(&cfg.GNMIPushConfig, "gnmi-push-config", "", "YAML file of configuration subtrees to push to gNMI targets, with mutual TLS (docs/controllers.md)")
 	f.DurationVar(&cfg.ProbeEvery, "probe-every", 5*time.Second, "how often backends are asked what they hold, to resync one that restarted empty")
 	f.BoolVar(&cfg.InsecureRemote, "insecure-remote", false, "allow plain HTTP on a non-loopback --listen address")
 	// gNMI (docs/gnmi.md)

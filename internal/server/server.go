@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/amp-edge/amp/internal/adapter/gnmipush"
 	"github.com/amp-edge/amp/internal/adapter/sdcore"
 	"github.com/amp-edge/amp/internal/api/gnmi"
 	"github.com/amp-edge/amp/internal/api/openapi"
@@ -66,6 +67,9 @@ type Config struct {
 	SDCoreIPDomainsList bool
 	// ProbeEvery is how often backends are asked what they hold.
 	ProbeEvery time.Duration
+	// GNMIPushConfig names a file of subtrees to push to gNMI targets
+	// (docs/controllers.md); set, it runs the gnmi adapter.
+	GNMIPushConfig string
 }
 
 // TokenFile is where the first admin token is written in the data dir.
@@ -136,6 +140,18 @@ func Run(ctx context.Context, cfg Config) error {
 		default:
 			return fmt.Errorf("--adapters: unknown adapter %q (known: sdcore, none)", name)
 		}
+	}
+	if cfg.GNMIPushConfig != "" {
+		pc, err := gnmipush.LoadConfig(cfg.GNMIPushConfig)
+		if err != nil {
+			return err
+		}
+		ad, err := gnmipush.New(sch, pc)
+		if err != nil {
+			return fmt.Errorf("--gnmi-push-config: %w", err)
+		}
+		defer ad.Close()
+		ctrls = append(ctrls, controller.New(eng, ad, controller.Options{Logger: log, Metrics: cm, ProbeEvery: cfg.ProbeEvery}))
 	}
 	syncer := controller.NewGroup(ctrls...)
 	ctrlCtx, stopCtrls := context.WithCancel(ctx)

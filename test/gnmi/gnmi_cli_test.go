@@ -11,18 +11,8 @@ package gnmi_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -193,17 +183,11 @@ func TestGNMICli(t *testing.T) {
 // authenticates with a client certificate whose CN becomes the principal.
 func TestGNMICliMutualTLS(t *testing.T) {
 	testenv.GNMICli(t)
-	dir := t.TempDir()
-	caCert, caKey, caPEM := makeCA(t)
-	sc, sk := issue(t, caCert, caKey, "amp", true)
-	cc, ck := issue(t, caCert, caKey, "gnmi-operator", false)
-	files := map[string][]byte{"ca.crt": caPEM, "server.crt": sc, "server.key": sk, "client.crt": cc, "client.key": ck}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f := func(name string) string { return filepath.Join(dir, name) }
+	pki := testenv.NewPKI(t)
+	serverCrt, serverKey := pki.Issue(t, "amp", true)
+	clientCrt, clientKey := pki.Issue(t, "gnmi-operator", false)
+	files := map[string]string{"ca.crt": pki.CA, "server.crt": serverCrt, "server.key": serverKey, "client.crt": clientCrt, "client.key": clientKey}
+	f := func(name string) string { return files[name] }
 	srv := testenv.Start(t, t.TempDir(), "--demo", "--gnmi-listen", "127.0.0.1:0",
 		"--gnmi-tls-cert", f("server.crt"), "--gnmi-tls-key", f("server.key"), "--gnmi-tls-client-ca", f("ca.crt"))
 	addr := srv.GNMIAddr(t)
@@ -222,46 +206,4 @@ func TestGNMICliMutualTLS(t *testing.T) {
 	if err == nil || !strings.Contains(out, "Unauthenticated") {
 		t.Errorf("no credentials: %v\n%s", err, out)
 	}
-}
-
-func makeCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "amp test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return cert, key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
-
-func issue(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, server bool) ([]byte, []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-		tmpl.DNSNames = []string{"localhost"}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
 }
