@@ -2,9 +2,11 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +28,18 @@ type Bolt struct {
 	last       atomic.Uint64
 	first      atomic.Uint64
 	checkpoint atomic.Uint64
+
+	// The write-ahead log and the records synced in it but not yet in the
+	// bbolt log bucket (ascending, all above boltLast).
+	walMu    sync.Mutex
+	wal      *wal
+	tailMu   sync.Mutex
+	tail     []Commit
+	flushMu  sync.Mutex // one flush at a time, so the tail is trimmed once
+	boltLast atomic.Uint64
+	kick     chan struct{}
+	stop     chan struct{}
+	stopped  chan struct{}
 }
 
 // OpenBolt opens (creating if needed) the store in dir. bbolt syncs every
@@ -67,7 +81,101 @@ func OpenBolt(dir string) (*Bolt, error) {
 		db.Close()
 		return nil, fmt.Errorf("initialise %s: %w", path, err)
 	}
+	b.boltLast.Store(b.last.Load())
+	if err := b.recoverWAL(dir); err != nil {
+		db.Close()
+		return nil, err
+	}
+	b.kick, b.stop, b.stopped = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	go b.flusher()
 	return b, nil
+}
+
+// recoverWAL moves records the WAL holds beyond the bbolt log into it.
+func (b *Bolt) recoverWAL(dir string) error {
+	w, recs, err := openWAL(dir)
+	if err != nil {
+		return err
+	}
+	b.wal = w
+	var pending []Commit
+	for _, r := range recs {
+		if r.index <= b.boltLast.Load() {
+			continue
+		}
+		if len(pending) == 0 && r.index != b.boltLast.Load()+1 {
+			return fmt.Errorf("wal starts at index %d but the log ends at %d: records are missing", r.index, b.boltLast.Load())
+		}
+		pending = append(pending, Commit{Index: r.index, Log: r.payload})
+	}
+	if len(pending) > 0 {
+		if err := b.writeLog(pending); err != nil {
+			return fmt.Errorf("replay wal: %w", err)
+		}
+	}
+	b.last.Store(b.boltLast.Load())
+	b.walMu.Lock()
+	w.release(b.boltLast.Load())
+	b.walMu.Unlock()
+	return nil
+}
+
+// writeLog writes records into the bbolt log bucket (one synced bbolt
+// transaction) and advances boltLast.
+func (b *Bolt) writeLog(recs []Commit) error {
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		log := tx.Bucket(bucketLog)
+		log.FillPercent = 0.95 // appends: keep pages full
+		for _, c := range recs {
+			if err := log.Put(u64(c.Index), c.Log); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	b.boltLast.Store(recs[len(recs)-1].Index)
+	return nil
+}
+
+// flusher moves WAL records into bbolt in batches, off the commit path.
+func (b *Bolt) flusher() {
+	defer close(b.stopped)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-b.kick:
+		case <-tick.C:
+		case <-b.stop:
+			b.flush()
+			return
+		}
+		b.flush()
+	}
+}
+
+func (b *Bolt) flush() {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
+	b.tailMu.Lock()
+	batch := append([]Commit(nil), b.tail...)
+	b.tailMu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	if err := b.writeLog(batch); err != nil {
+		// The records stay in the WAL and the tail; the next flush retries.
+		return
+	}
+	b.tailMu.Lock()
+	b.tail = b.tail[len(batch):]
+	b.tailMu.Unlock()
+	b.walMu.Lock()
+	b.wal.release(b.boltLast.Load())
+	b.walMu.Unlock()
 }
 
 func getU64(b []byte) uint64 {
@@ -92,29 +200,36 @@ func (b *Bolt) Objects(fn func(key string, value []byte) error) error {
 	})
 }
 
-// Commit implements Store.
+// Commit implements Store: the records are synced to the write-ahead log
+// before it returns; they reach the bbolt log bucket shortly after.
 func (b *Bolt) Commit(batch []Commit) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		log := tx.Bucket(bucketLog)
-		last := b.last.Load()
-		for _, c := range batch {
-			if c.Index != last+1 {
-				return fmt.Errorf("commit index %d does not follow %d", c.Index, last)
-			}
-			last = c.Index
-			if err := log.Put(u64(c.Index), c.Log); err != nil {
-				return err
-			}
+	last := b.last.Load()
+	for _, c := range batch {
+		if c.Index != last+1 {
+			return fmt.Errorf("commit: index %d does not follow %d", c.Index, last)
 		}
-		return nil
-	})
+		last = c.Index
+	}
+	b.walMu.Lock()
+	err := b.wal.append(batch)
+	b.walMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
-	b.last.Store(batch[len(batch)-1].Index)
+	b.tailMu.Lock()
+	b.tail = append(b.tail, batch...)
+	big := len(b.tail) >= 1000
+	b.tailMu.Unlock()
+	b.last.Store(last)
+	if big {
+		select {
+		case b.kick <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 
@@ -155,32 +270,75 @@ func (b *Bolt) SetCheckpoint(index uint64) error {
 // CheckpointIndex implements Store.
 func (b *Bolt) CheckpointIndex() uint64 { return b.checkpoint.Load() }
 
-// Log implements Store.
+// Log implements Store. Records still in the WAL tail are served from
+// memory; the rest from the bbolt log bucket.
 func (b *Bolt) Log(from, to uint64, reverse bool, fn func(uint64, []byte) error) error {
 	if from < b.first.Load() {
 		return ErrCompacted
 	}
-	return b.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketLog).Cursor()
+	b.tailMu.Lock()
+	tail := append([]Commit(nil), b.tail...)
+	b.tailMu.Unlock()
+	boltTo := to
+	if len(tail) > 0 && tail[0].Index-1 < boltTo {
+		boltTo = tail[0].Index - 1
+	}
+	fromTail := func() error {
 		if reverse {
-			k, v := c.Seek(u64(to))
-			if k == nil || getU64(k) > to {
-				k, v = c.Prev()
+			for i := len(tail) - 1; i >= 0; i-- {
+				if c := tail[i]; c.Index >= from && c.Index <= to {
+					if err := fn(c.Index, c.Log); err != nil {
+						return err
+					}
+				}
 			}
-			for ; k != nil && getU64(k) >= from; k, v = c.Prev() {
+			return nil
+		}
+		for _, c := range tail {
+			if c.Index >= from && c.Index <= to {
+				if err := fn(c.Index, c.Log); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	fromBolt := func() error {
+		if from > boltTo {
+			return nil
+		}
+		return b.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketLog).Cursor()
+			if reverse {
+				k, v := c.Seek(u64(boltTo))
+				if k == nil || getU64(k) > boltTo {
+					k, v = c.Prev()
+				}
+				for ; k != nil && getU64(k) >= from; k, v = c.Prev() {
+					if err := fn(getU64(k), v); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			for k, v := c.Seek(u64(from)); k != nil && getU64(k) <= boltTo; k, v = c.Next() {
 				if err := fn(getU64(k), v); err != nil {
 					return err
 				}
 			}
 			return nil
+		})
+	}
+	if reverse {
+		if err := fromTail(); err != nil {
+			return err
 		}
-		for k, v := c.Seek(u64(from)); k != nil && getU64(k) <= to; k, v = c.Next() {
-			if err := fn(getU64(k), v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+		return fromBolt()
+	}
+	if err := fromBolt(); err != nil {
+		return err
+	}
+	return fromTail()
 }
 
 // LastIndex implements Store.
@@ -191,8 +349,12 @@ func (b *Bolt) FirstIndex() uint64 { return b.first.Load() }
 
 // Compact implements Store.
 func (b *Bolt) Compact(before uint64) error {
+	b.flush()
 	if cp := b.checkpoint.Load() + 1; before > cp {
 		before = cp
+	}
+	if bl := b.boltLast.Load() + 1; before > bl {
+		before = bl // records still in the WAL tail are not compacted
 	}
 	if before <= b.first.Load() {
 		return nil
@@ -254,5 +416,12 @@ func (b *Bolt) Size() int64 {
 	return n
 }
 
-// Close implements Store.
-func (b *Bolt) Close() error { return b.db.Close() }
+// Close implements Store: the WAL tail is flushed into bbolt first.
+func (b *Bolt) Close() error {
+	close(b.stop)
+	<-b.stopped
+	b.walMu.Lock()
+	err := b.wal.close()
+	b.walMu.Unlock()
+	return errors.Join(err, b.db.Close())
+}

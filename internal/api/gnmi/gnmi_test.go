@@ -26,7 +26,7 @@ import (
 )
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	eng    *config.Engine
 	srv    *Server
 	addr   string
@@ -44,7 +44,7 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 }
 func (bearer) RequireTransportSecurity() bool { return false }
 
-func engine(t *testing.T) (*config.Engine, *auth.Tokens) {
+func engine(t testing.TB) (*config.Engine, *auth.Tokens) {
 	t.Helper()
 	sch, err := schema.Load(models.FS)
 	if err != nil {
@@ -65,7 +65,7 @@ func engine(t *testing.T) (*config.Engine, *auth.Tokens) {
 	return eng, auth.NewTokens(st)
 }
 
-func newEnv(t *testing.T, mod func(*Options)) *env {
+func newEnv(t testing.TB, mod func(*Options)) *env {
 	t.Helper()
 	eng, tokens := engine(t)
 	tok, _, err := tokens.Create("t", "alice", nil)
@@ -100,7 +100,7 @@ func (e *env) client(opts ...grpc.DialOption) gpb.GNMIClient {
 	return gpb.NewGNMIClient(conn)
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return c
@@ -141,7 +141,7 @@ func wantCode(t *testing.T, err error, code codes.Code, substr ...string) {
 	}
 }
 
-func jsonOf(t *testing.T, tv *gpb.TypedValue) any {
+func jsonOf(t testing.TB, tv *gpb.TypedValue) any {
 	t.Helper()
 	b := tv.GetJsonIetfVal()
 	if b == nil {
