@@ -30,3 +30,29 @@ gnmi_cli="$(go env GOPATH | cut -d: -f1)/bin/gnmi_cli"
 if [ ! -x "$gnmi_cli" ]; then
   go install "github.com/openconfig/gnmi/cmd/gnmi_cli@$GNMI_CLI_VERSION"
 fi
+
+# --- identity provider (issue 4: internal/testenv/idp, docs/identity.md) ------
+# OpenLDAP's slapd + client tools (Debian packages slapd, ldap-utils; the
+# package's own service is not used: tests start their own slapd), and the
+# npm OIDC provider library oidc-provider with the LDAP client ldapts, into
+# .tmp/node-idp (git-ignored).
+OIDC_PROVIDER_VERSION=9.13.3
+LDAPTS_VERSION=8.0.17
+if ! dpkg -s slapd >/dev/null 2>&1 || ! dpkg -s ldap-utils >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slapd ldap-utils \
+    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slapd ldap-utils; }
+fi
+idp_ok=1
+for pkg in "oidc-provider@$OIDC_PROVIDER_VERSION" "ldapts@$LDAPTS_VERSION"; do
+  name=${pkg%@*}; want=${pkg##*@}
+  have=$(node -p "require('./.tmp/node-idp/node_modules/$name/package.json').version" 2>/dev/null || true)
+  if [ "$have" != "$want" ]; then idp_ok=0; fi
+done
+if [ "$idp_ok" -ne 1 ]; then
+  mkdir -p .tmp/node-idp
+  npm install --prefix .tmp/node-idp --no-audit --no-fund --loglevel=error \
+    "oidc-provider@$OIDC_PROVIDER_VERSION" "ldapts@$LDAPTS_VERSION"
+fi
+# --- end identity provider ------------------------------------------------------

@@ -1,0 +1,256 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/amp-edge/amp/internal/auth"
+)
+
+var (
+	olivia  = &auth.Principal{Name: "olivia", Groups: []string{"AetherROCAdmin"}, Via: "oidc"}
+	alice   = &auth.Principal{Name: "alice", Groups: []string{"acme-admin"}, Via: "oidc"}
+	kim     = &auth.Principal{Name: "kim", Groups: []string{"EnterpriseAdmin", "acme"}, Via: "oidc"}
+	mallory = &auth.Principal{Name: "mallory", Groups: []string{"starbucks"}, Via: "oidc"}
+	nobody  = &auth.Principal{Name: "nobody", Via: "oidc"}
+	bot     = &auth.Principal{Name: "upf-exporter", Groups: []string{"amp-state-writer"}, Via: "token"}
+)
+
+func TestParsePath(t *testing.T) {
+	for p, want := range map[string]PathInfo{
+		"/aether/v2.1.x/acme/site/s1/device/d1": {Kind: "model", Set: "aether", Version: "2.1.x", Enterprise: "acme"},
+		"/aether/v2.1.x/acme":                   {Kind: "model", Set: "aether", Version: "2.1.x", Enterprise: "acme"},
+		"/aether/v2.1.x":                        {Kind: "model", Set: "aether", Version: "2.1.x"},
+		"/aether/v2.1.x/a%2Fb/site":             {Kind: "model", Set: "aether", Version: "2.1.x", Enterprise: "a/b"},
+		"/state/aether/v2.1.x/acme/upf/u1":      {Kind: "state", Set: "aether", Version: "2.1.x", Enterprise: "acme"},
+		"/state":                                {Kind: "state"},
+		"/enterprises/acme":                     {Kind: "enterprise", Enterprise: "acme"},
+		"/enterprises":                          {Kind: "enterprises"},
+		"/transactions":                         {Kind: "transactions"},
+		"/transactions/12/rollback":             {Kind: "transactions"},
+		"/sync-status":                          {Kind: "sync-status"},
+		"/admin/log-level":                      {Kind: "admin"},
+		"/":                                     {Kind: "other"},
+		"/foo":                                  {Kind: "other"},
+	} {
+		if got := ParsePath(p); got != want {
+			t.Errorf("%s: got %+v, want %+v", p, got, want)
+		}
+	}
+}
+
+func TestDefaultPolicyRoles(t *testing.T) {
+	e, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	type c struct {
+		p      *auth.Principal
+		action auth.Action
+		path   string
+		allow  bool
+	}
+	acme := "/aether/v2.1.x/acme/site/s1/device/d1"
+	sb := "/aether/v2.1.x/starbucks/site/s1"
+	for _, tc := range []c{
+		{olivia, auth.Write, acme, true},
+		{olivia, auth.Admin, "/enterprises", true},
+		{olivia, auth.Admin, "/admin/log-level", true},
+		{olivia, auth.Admin, "/state" + acme, true},
+		{alice, auth.Write, acme, true},
+		{alice, auth.Read, acme, true},
+		{alice, auth.Read, "/enterprises/acme", true},
+		{alice, auth.Read, "/transactions", true},
+		{alice, auth.Write, sb, false},
+		{alice, auth.Read, sb, false},
+		{alice, auth.Read, "/enterprises/starbucks", false},
+		{alice, auth.Admin, "/enterprises/acme", false},
+		{alice, auth.Admin, "/state" + acme, false},
+		{alice, auth.Write, "/transactions", false},
+		{alice, auth.Admin, "/admin/log-level", false},
+		{kim, auth.Write, acme, true},
+		{kim, auth.Write, sb, false},
+		{mallory, auth.Read, sb, true},
+		{mallory, auth.Write, sb, false},
+		{mallory, auth.Read, acme, false},
+		{nobody, auth.Read, acme, false},
+		{nobody, auth.Read, "/enterprises", false},
+		{bot, auth.Admin, "/state" + acme, true},
+		{bot, auth.Read, acme, false},
+	} {
+		err := e.Authorize(ctx, tc.p, tc.action, tc.path)
+		if (err == nil) != tc.allow {
+			t.Errorf("%s %s %s: allow=%v, err=%v", tc.p.Name, tc.action, tc.path, tc.allow, err)
+		}
+		if err != nil && !errors.Is(err, ErrDenied) {
+			t.Errorf("%s %s %s: %v does not wrap ErrDenied", tc.p.Name, tc.action, tc.path, err)
+		}
+	}
+	if err := e.Authorize(ctx, nil, auth.Read, acme); !errors.Is(err, auth.ErrNoCredentials) {
+		t.Errorf("nil principal: %v", err)
+	}
+	// Reasons.
+	err = e.Authorize(ctx, &auth.Principal{Name: "olivia", Groups: []string{"AetherROCAdmin", "amp-suspended"}}, auth.Read, acme)
+	if err == nil || !strings.Contains(err.Error(), "suspended") {
+		t.Errorf("deny reason: %v", err)
+	}
+	err = e.Authorize(ctx, alice, auth.Read, sb)
+	if err == nil || !strings.Contains(err.Error(), "no policy rule allows alice to read "+sb) {
+		t.Errorf("default deny reason: %v", err)
+	}
+}
+
+func TestFilter(t *testing.T) {
+	e, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []string{"/enterprises/acme", "/enterprises/starbucks", "/enterprises/defaultent"}
+	if got := e.Filter(olivia, all); !reflect.DeepEqual(got, all) {
+		t.Errorf("operator: %v", got)
+	}
+	if got := e.Filter(alice, all); !reflect.DeepEqual(got, []string{"/enterprises/acme"}) {
+		t.Errorf("alice: %v", got)
+	}
+	if got := e.Filter(mallory, all); !reflect.DeepEqual(got, []string{"/enterprises/starbucks"}) {
+		t.Errorf("mallory: %v", got)
+	}
+	if got := e.Filter(nobody, all); len(got) != 0 {
+		t.Errorf("nobody: %v", got)
+	}
+	if !e.Allowed(alice, auth.Write, "/aether/v2.1.x/acme/site/s1") || e.Allowed(mallory, auth.Write, "/aether/v2.1.x/starbucks/site/s1") {
+		t.Error("Allowed")
+	}
+}
+
+// TestRegoUnitTests runs policy/*_test.rego: what `amp policy test` does.
+func TestRegoUnitTests(t *testing.T) {
+	rep, err := RunTests(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log("\n" + rep.String())
+	if !rep.OK() || rep.Passed < 8 {
+		t.Fatalf("rego tests: %d passed, %d failed\n%s", rep.Passed, rep.Failed, rep)
+	}
+	// A failing test is reported as such.
+	dir := t.TempDir()
+	copyDefault(t, dir)
+	writeFile(t, filepath.Join(dir, "extra_test.rego"), `package amp.authz_test
+import rego.v1
+import data.amp.authz
+test_wrong if authz.decision.allow with input as {"principal": {"name": "x", "groups": []}, "action": "read", "path": "/x", "kind": "other"}
+`)
+	rep, err = RunTestsDir(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || rep.Failed != 1 || !strings.Contains(rep.String(), "FAIL: amp.authz_test.test_wrong") {
+		t.Fatalf("failing test not reported:\n%s", rep)
+	}
+	// A policy that does not compile is an error.
+	writeFile(t, filepath.Join(dir, "broken.rego"), "package amp.authz\nallow if {")
+	if _, err := RunTestsDir(context.Background(), dir); err == nil {
+		t.Fatal("broken policy accepted")
+	}
+}
+
+func copyDefault(t *testing.T, dir string) {
+	t.Helper()
+	for _, n := range []string{"authz.rego", "authz_test.rego"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "policy", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, n), string(b))
+	}
+}
+
+func writeFile(t *testing.T, p, s string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	if _, err := Load(fstest.MapFS{}); err == nil {
+		t.Error("empty dir accepted")
+	}
+	if _, err := Load(fstest.MapFS{"a.rego": {Data: []byte("package amp.authz\nallow if {")}}); err == nil {
+		t.Error("syntax error accepted")
+	}
+	// Compiles but has no decision.
+	if _, err := Load(fstest.MapFS{"a.rego": {Data: []byte("package other\nx := 1\n")}}); err == nil || !strings.Contains(err.Error(), "undefined") {
+		t.Errorf("policy without decision: %v", err)
+	}
+}
+
+func TestReloadAndWatch(t *testing.T) {
+	dir := t.TempDir()
+	copyDefault(t, dir)
+	e, err := LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Files(); !reflect.DeepEqual(got, []string{"authz.rego"}) {
+		t.Fatalf("files %v", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := e.Watch(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	path := "/aether/v2.1.x/acme/site/s1"
+	if e.Allowed(mallory, auth.Read, path) {
+		t.Fatal("mallory reads acme before the change")
+	}
+	// Configuration-as-code change: a new file grants starbucks members read on acme.
+	writeFile(t, filepath.Join(dir, "partners.rego"), `package amp.authz
+import rego.v1
+allow if {
+	input.kind == "model"
+	input.enterprise == "acme"
+	input.action == "read"
+	"starbucks" in input.principal.groups
+}
+`)
+	waitFor(t, 3*PollInterval, func() bool { return e.Allowed(mallory, auth.Read, path) })
+	// A broken edit keeps the previous policy in force.
+	writeFile(t, filepath.Join(dir, "partners.rego"), "package amp.authz\nallow if {")
+	time.Sleep(PollInterval + 500*time.Millisecond)
+	if !e.Allowed(mallory, auth.Read, path) || !e.Allowed(alice, auth.Write, path) {
+		t.Fatal("broken policy replaced the working one")
+	}
+	if err := e.Reload(); err == nil {
+		t.Fatal("Reload of a broken policy succeeded")
+	}
+	if err := os.Remove(filepath.Join(dir, "partners.rego")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if e.Allowed(mallory, auth.Read, path) {
+		t.Fatal("grant survived its removal")
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

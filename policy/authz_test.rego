@@ -1,0 +1,108 @@
+# Unit tests of the default policy: `amp policy test` (and `go test
+# ./internal/policy`) run them with OPA's tester.
+package amp.authz_test
+
+import rego.v1
+
+import data.amp.authz
+
+olivia := {"name": "olivia", "groups": ["AetherROCAdmin"], "via": "oidc"}
+
+alice := {"name": "alice", "groups": ["acme-admin"], "via": "oidc"}
+
+# Keycloak / Aether style: a role plus a group named after the enterprise.
+kim := {"name": "kim", "groups": ["EnterpriseAdmin", "acme"], "via": "oidc"}
+
+mallory := {"name": "mallory", "groups": ["starbucks"], "via": "oidc"}
+
+nobody := {"name": "nobody", "groups": [], "via": "oidc"}
+
+bot := {"name": "upf-exporter", "groups": ["amp-state-writer"], "via": "token"}
+
+req(p, action, path, kind, ent) := {
+	"principal": p, "action": action, "path": path,
+	"kind": kind, "set": "aether", "version": "2.1.x", "enterprise": ent,
+}
+
+model(p, action, ent) := req(p, action, sprintf("/aether/v2.1.x/%s/site/s1/device/d1", [ent]), "model", ent)
+
+allowed(input_) if authz.decision.allow with input as input_
+
+test_operator_everything if {
+	allowed(model(olivia, "write", "acme"))
+	allowed(model(olivia, "read", "starbucks"))
+	allowed(req(olivia, "admin", "/enterprises", "enterprises", ""))
+	allowed(req(olivia, "admin", "/enterprises/acme", "enterprise", "acme"))
+	allowed(req(olivia, "admin", "/admin/log-level", "admin", ""))
+	allowed(req(olivia, "write", "/transactions", "transactions", ""))
+	allowed(req(olivia, "admin", "/state/aether/v2.1.x/acme/upf/u1", "state", "acme"))
+}
+
+test_enterprise_admin_own_enterprise if {
+	allowed(model(alice, "read", "acme"))
+	allowed(model(alice, "write", "acme"))
+	allowed(req(alice, "read", "/aether/v2.1.x/acme", "model", "acme"))
+	allowed(req(alice, "read", "/enterprises/acme", "enterprise", "acme"))
+	allowed(model(kim, "write", "acme"))
+}
+
+test_enterprise_admin_not_other_enterprise if {
+	not allowed(model(alice, "read", "starbucks"))
+	not allowed(model(alice, "write", "starbucks"))
+	not allowed(req(alice, "read", "/enterprises/starbucks", "enterprise", "starbucks"))
+	not allowed(model(kim, "write", "starbucks"))
+}
+
+test_enterprise_admin_not_operator_things if {
+	not allowed(req(alice, "admin", "/enterprises", "enterprises", ""))
+	not allowed(req(alice, "admin", "/enterprises/acme", "enterprise", "acme"))
+	not allowed(req(alice, "admin", "/admin/log-level", "admin", ""))
+	not allowed(req(alice, "admin", "/state/aether/v2.1.x/acme/upf/u1", "state", "acme"))
+	not allowed(req(alice, "write", "/state/aether/v2.1.x/acme/upf/u1", "state", "acme"))
+	not allowed(req(alice, "write", "/transactions", "transactions", ""))
+	not allowed(model(alice, "admin", "acme"))
+}
+
+test_enterprise_admin_role_needs_the_enterprise_group if {
+	not allowed(model({"name": "x", "groups": ["EnterpriseAdmin"]}, "write", "acme"))
+	not allowed(model({"name": "x", "groups": ["EnterpriseAdmin", "starbucks"]}, "write", "acme"))
+}
+
+test_member_read_only if {
+	allowed(model(mallory, "read", "starbucks"))
+	allowed(req(mallory, "read", "/enterprises/starbucks", "enterprise", "starbucks"))
+	not allowed(model(mallory, "write", "starbucks"))
+	not allowed(model(mallory, "read", "acme"))
+	not allowed(req(mallory, "read", "/enterprises/acme", "enterprise", "acme"))
+}
+
+test_listings_for_role_holders_only if {
+	allowed(req(alice, "read", "/enterprises", "enterprises", ""))
+	allowed(req(mallory, "read", "/transactions", "transactions", ""))
+	allowed(req(kim, "read", "/sync-status", "sync-status", ""))
+	allowed(req(alice, "read", "/audit", "audit", ""))
+	not allowed(req(nobody, "read", "/enterprises", "enterprises", ""))
+	not allowed(req(nobody, "read", "/transactions", "transactions", ""))
+}
+
+test_deny_by_default if {
+	not allowed(model(nobody, "read", "acme"))
+	not allowed(req(alice, "read", "/something/else", "other", ""))
+	not allowed(req(alice, "read", "/metrics", "metrics", ""))
+}
+
+test_machines_state_only if {
+	allowed(req(bot, "write", "/state/aether/v2.1.x/acme/upf/u1", "state", "acme"))
+	allowed(req(bot, "admin", "/state/aether/v2.1.x/acme/upf/u1", "state", "acme"))
+	not allowed(model(bot, "write", "acme"))
+	not allowed(model(bot, "read", "acme"))
+}
+
+test_deny_overrides_allow if {
+	suspended := {"name": "olivia", "groups": ["AetherROCAdmin", "amp-suspended"]}
+	not allowed(model(suspended, "read", "acme"))
+	"account suspended (group amp-suspended)" in authz.decision.deny with input as model(suspended, "read", "acme")
+	not allowed(req(olivia, "read", "/aether/v2.1.x/acme/../starbucks", "model", "acme"))
+	not allowed(model({"name": "", "groups": ["AetherROCAdmin"]}, "read", "acme"))
+	not allowed(model(olivia, "delete", "acme"))
+}
