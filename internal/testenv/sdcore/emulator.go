@@ -71,8 +71,11 @@ type Emulator struct {
 }
 
 // Start serves a new emulator on 127.0.0.1 on a free port.
-func Start() (*Emulator, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func Start() (*Emulator, error) { return StartAt("127.0.0.1:0") }
+
+// StartAt serves a new emulator on addr.
+func StartAt(addr string) (*Emulator, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
