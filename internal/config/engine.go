@@ -528,6 +528,7 @@ func (e *Engine) commitBatch(batch []*pending) {
 	}
 	recs := make([]*Record, len(ok))
 	for i, s := range ok {
+		s.rec.Span = trace.SpanContextFromContext(s.p.ctx)
 		recs[i] = s.rec
 		for _, c := range s.rec.Changes {
 			e.dirty[c.Key] = struct{}{}

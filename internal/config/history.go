@@ -9,6 +9,8 @@ import (
 
 	iradix "github.com/hashicorp/go-immutable-radix/v2"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
 )
@@ -25,6 +27,10 @@ type Record struct {
 	Message    string
 	RollbackOf uint64
 	Changes    []ObjectChange
+	// Span is the trace span of the request that committed the
+	// transaction (live watch deliveries only; not stored), so controllers
+	// can continue its trace down to the backend push.
+	Span trace.SpanContext
 }
 
 // ObjectChange is one object's before and after (nil = absent).

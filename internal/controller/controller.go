@@ -29,16 +29,16 @@ const (
 
 // Status is what the controller knows about one backend object.
 type Status struct {
-	Adapter      string    `json:"adapter"`
-	ID           string    `json:"id"`
-	Backend      string    `json:"backend"`
-	Sources      []string  `json:"sources,omitempty"`
-	Status       string    `json:"status"`
-	AppliedIndex uint64    `json:"applied-index"`
-	WantedIndex  uint64    `json:"wanted-index"`
+	Adapter      string   `json:"adapter"`
+	ID           string   `json:"id"`
+	Backend      string   `json:"backend"`
+	Sources      []string `json:"sources,omitempty"`
+	Status       string   `json:"status"`
+	AppliedIndex uint64   `json:"applied-index"`
+	WantedIndex  uint64   `json:"wanted-index"`
 	// ChangedIndex is the index whose configuration last changed what the
 	// backend should hold for this object.
-	ChangedIndex uint64 `json:"changed-index"`
+	ChangedIndex uint64    `json:"changed-index"`
 	Message      string    `json:"message,omitempty"`
 	Attempts     int       `json:"attempts,omitempty"`
 	LastAttempt  time.Time `json:"last-attempt,omitempty"`
@@ -145,20 +145,24 @@ func (c *Controller) runWatch(ctx context.Context) error {
 				return errors.New("watch closed")
 			}
 			// Coalesce: whatever else is queued is covered by the newest
-			// snapshot.
+			// snapshot. The reconcile continues the trace of the newest
+			// request and links the others, so a trace runs from the API
+			// call to the backend push.
+			spans := []trace.SpanContext{rec.Span}
 		drain:
 			for {
 				select {
-				case _, ok := <-w.C:
+				case r, ok := <-w.C:
 					if !ok {
 						break drain
 					}
+					spans = append(spans, r.Span)
 				default:
 					break drain
 				}
 			}
 			c.log.Debug("reconciling after a commit", "index", rec.Index)
-			c.reconcile(ctx, c.eng.Snapshot(), false)
+			c.reconcile(traceContext(ctx, spans), c.eng.Snapshot(), false)
 		case <-retry.C:
 			c.retryDue(ctx)
 		case <-probe.C:
@@ -167,10 +171,36 @@ func (c *Controller) runWatch(ctx context.Context) error {
 	}
 }
 
+// traceContext makes the newest valid span the parent and links the rest.
+func traceContext(ctx context.Context, spans []trace.SpanContext) context.Context {
+	var links []trace.Link
+	var parent trace.SpanContext
+	for i := len(spans) - 1; i >= 0; i-- {
+		if !spans[i].IsValid() {
+			continue
+		}
+		if !parent.IsValid() {
+			parent = spans[i]
+			continue
+		}
+		links = append(links, trace.Link{SpanContext: spans[i]})
+	}
+	if !parent.IsValid() {
+		return ctx
+	}
+	return context.WithValue(trace.ContextWithRemoteSpanContext(ctx, parent), linksKey{}, links)
+}
+
+type linksKey struct{}
+
 // reconcile renders the snapshot and pushes what differs from what the
 // backends are known to hold (everything, when full).
 func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full bool) {
-	ctx, span := tracer.Start(ctx, "controller.reconcile", traceAttrs(c.ad.Name(), snap.Index, full)...)
+	opts := traceAttrs(c.ad.Name(), snap.Index, full)
+	if links, _ := ctx.Value(linksKey{}).([]trace.Link); len(links) > 0 {
+		opts = append(opts, trace.WithLinks(links...))
+	}
+	ctx, span := tracer.Start(ctx, "controller.reconcile", opts...)
 	defer span.End()
 	start := time.Now()
 	desired := c.ad.Render(snap)

@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
@@ -198,5 +202,51 @@ func TestControllerConverges(t *testing.T) {
 	}
 	if got := fmt.Sprint(len(c.Statuses())); got != "1" {
 		t.Fatalf("statuses after delete: %+v", c.Statuses())
+	}
+}
+
+// TestPushContinuesTheRequestTrace: the controller's reconcile and push
+// spans continue the trace of the request that committed the change.
+func TestPushContinuesTheRequestTrace(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(tp)
+	defer otel.SetTracerProvider(prev)
+
+	sch, _ := schema.Load(models.FS)
+	aetherSet = sch.Set("aether", "2.1.x")
+	st, _ := store.OpenBolt(t.TempDir())
+	defer st.Close()
+	eng, _ := config.Open(sch, st, config.Options{})
+	defer eng.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	eng.Submit(ctx, &config.Request{Targets: []config.TargetEdit{{Op: config.OpCreate, Name: "acme"}}})
+	ad := &memAdapter{held: map[string][]byte{}}
+	c := New(eng, ad, Options{ProbeEvery: time.Hour})
+	go c.Run(ctx)
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer wcancel()
+	c.WaitApplied(wctx, eng.Snapshot().Index)
+
+	reqCtx, span := otel.Tracer("test").Start(ctx, "http model")
+	loc, _ := schema.Resolve(aetherSet, "acme", []string{"traffic-class", "tc9"})
+	res, err := eng.Submit(reqCtx, &config.Request{Edits: []config.Edit{{Op: config.OpMerge, Loc: loc, Value: map[string]any{"traffic-class-id": "tc9", "qci": uint64(9)}}}})
+	span.End()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitApplied(wctx, res.Index); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, s := range exp.GetSpans() {
+		if s.Name == "controller.push" && s.SpanContext.TraceID() == span.SpanContext().TraceID() {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("no controller.push span in the request's trace")
 	}
 }
