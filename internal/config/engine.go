@@ -131,6 +131,9 @@ type Engine struct {
 	watchMu  sync.Mutex
 	watchers map[*watcher]struct{}
 
+	stateMu       sync.Mutex
+	stateWatchers map[*stateWatcher]struct{}
+
 	// dirty holds the keys changed since the last checkpoint (guarded by
 	// commitMu).
 	dirty map[string]struct{}
@@ -164,6 +167,8 @@ func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
 		stopped:  make(chan struct{}),
 		watchers: map[*watcher]struct{}{},
 		dirty:    map[string]struct{}{},
+
+		stateWatchers: map[*stateWatcher]struct{}{},
 	}
 	start := time.Now()
 	snap, err := e.load()

@@ -65,6 +65,10 @@ func (e *Engine) SetState(ctx context.Context, loc *schema.Location, op Op, valu
 	}
 	e.snap.Store(&next)
 	e.m.stateUpdates.Inc()
+	if len(data) == 0 {
+		data = nil
+	}
+	e.notifyState(StateChange{Key: loc.ObjectKey, State: data})
 	return nil
 }
 
@@ -130,4 +134,49 @@ func dropState(st *iradix.Tree[map[string]any], rec *Record) *iradix.Tree[map[st
 		return st
 	}
 	return txn.CommitOnly()
+}
+
+// StateChange is one object's operational state after a report (State nil
+// when cleared).
+type StateChange struct {
+	Key   string
+	State map[string]any
+}
+
+type stateWatcher struct {
+	c    chan StateChange
+	lost bool
+}
+
+// WatchState delivers every operational state change until ctx ends. State
+// is not versioned, so there is no resuming: a consumer that falls behind
+// has its channel closed and should read the state again.
+func (e *Engine) WatchState(ctx context.Context) <-chan StateChange {
+	w := &stateWatcher{c: make(chan StateChange, 1024)}
+	e.stateMu.Lock()
+	e.stateWatchers[w] = struct{}{}
+	e.stateMu.Unlock()
+	go func() {
+		<-ctx.Done()
+		e.stateMu.Lock()
+		if _, ok := e.stateWatchers[w]; ok {
+			delete(e.stateWatchers, w)
+			close(w.c)
+		}
+		e.stateMu.Unlock()
+	}()
+	return w.c
+}
+
+func (e *Engine) notifyState(sc StateChange) {
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
+	for w := range e.stateWatchers {
+		select {
+		case w.c <- sc:
+		default:
+			delete(e.stateWatchers, w)
+			close(w.c)
+		}
+	}
 }

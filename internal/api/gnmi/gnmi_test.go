@@ -747,3 +747,47 @@ func TestErrorTable(t *testing.T) {
 		t.Errorf("message %q", msg)
 	}
 }
+
+// TestSubscribeOnChangeState: operational state reports reach ON_CHANGE
+// subscribers of the object and of its state container (not versioned, so
+// they come from the engine's state feed, not its transaction watch).
+func TestSubscribeOnChangeState(t *testing.T) {
+	e := newEnv(t, nil)
+	st := subscribe(t, e, &gpb.SubscriptionList{Prefix: target("acme"), Mode: gpb.SubscriptionList_STREAM, Encoding: gpb.Encoding_JSON_IETF, UpdatesOnly: true,
+		Subscription: []*gpb.Subscription{
+			{Path: p("site[site-id=acme-chicago]/device[device-id=camera-1]/state"), Mode: gpb.SubscriptionMode_ON_CHANGE},
+			{Path: p("site[site-id=acme-chicago]/upf"), Mode: gpb.SubscriptionMode_ON_CHANGE},
+		}})
+	recvUntilSync(t, st)
+	set := e.eng.Schema().Set("aether", "2.1.x")
+	report := func(path string, v map[string]any) {
+		t.Helper()
+		loc, err := schema.Resolve(set, "acme", schema.SplitPath(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.eng.SetState(context.Background(), loc, config.OpReplace, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report("site/acme-chicago/device/camera-1/state", map[string]any{"connected": "Yes", "ip-address": "10.250.0.9"})
+	n := recv(t, st).GetUpdate()
+	if len(n.GetUpdate()) != 1 || pathString(n.Update[0].Path.Elem) != "/site[site-id=acme-chicago]/device[device-id=camera-1]/state" {
+		t.Fatalf("device state update: %v", n)
+	}
+	// JSON_IETF: RFC 7951 qualifies the value's top-level member names.
+	if v := jsonOf(t, n.Update[0].Val).(map[string]any); v["onf-site:connected"] != "Yes" {
+		t.Fatalf("value %v", v)
+	}
+	report("site/acme-chicago/upf/upf-1/state", map[string]any{"status": "down", "message": "no heartbeat"})
+	n = recv(t, st).GetUpdate()
+	if len(n.GetUpdate()) != 1 || pathString(n.Update[0].Path.Elem) != "/site[site-id=acme-chicago]/upf[upf-id=upf-1]/state" {
+		t.Fatalf("UPF health update: %v", n)
+	}
+	// A state report elsewhere is not sent.
+	report("site/acme-chicago/device/camera-2/state", map[string]any{"connected": "No"})
+	report("site/acme-chicago/device/camera-1/state", map[string]any{"connected": "Idle"})
+	if v := jsonOf(t, recv(t, st).GetUpdate().Update[0].Val).(map[string]any); v["onf-site:connected"] != "Idle" {
+		t.Fatalf("camera-2's report leaked, or camera-1's was lost: %v", v)
+	}
+}

@@ -332,14 +332,17 @@ func (sn *subscription) streamMode(sl *gpb.SubscriptionList, snap *config.Snapsh
 	wctx, cancel := context.WithCancel(sn.ctx)
 	defer cancel()
 	var watch *config.Watch
+	var states <-chan config.StateChange
 	if len(onChange) > 0 {
 		// From the snapshot the initial updates come from, so no commit
-		// between them and the first change is missed.
+		// between them and the first change is missed; state reports are
+		// followed from before the sync response for the same reason.
 		w, err := sn.s.eng.Watch(wctx, snap.Index)
 		if err != nil {
 			return err
 		}
 		watch = w
+		states = sn.s.eng.WatchState(wctx)
 	}
 	if !sl.GetUpdatesOnly() {
 		if err := sn.initial(snap, sn.subs); err != nil {
@@ -380,6 +383,18 @@ func (sn *subscription) streamMode(sl *gpb.SubscriptionList, snap *config.Snapsh
 	}
 	for {
 		select {
+		case sc, ok := <-states:
+			if !ok {
+				if sn.ctx.Err() != nil {
+					return sn.ctx.Err()
+				}
+				return errorf(codes.ResourceExhausted, "subscriber too slow for operational state changes")
+			}
+			for _, n := range sn.stateChanges(sc, onChange) {
+				if err := sn.enqueue(&gpb.SubscribeResponse{Response: &gpb.SubscribeResponse_Update{Update: n}}); err != nil {
+					return err
+				}
+			}
 		case rec, ok := <-changes:
 			if !ok {
 				if err := watch.Err(); err != nil {
@@ -521,6 +536,69 @@ func (sn *subscription) changes(rec *config.Record, subs []*sub) []*gpb.Notifica
 
 // under reports whether the object key is at or below a subscribed
 // location.
+// stateChanges turns an operational state report into notifications for
+// the ON_CHANGE subscriptions that cover it: an update (or delete) of each
+// config false container of the object, or of the subscribed node inside it.
+func (sn *subscription) stateChanges(sc config.StateChange, subs []*sub) []*gpb.Notification {
+	oloc, err := sn.s.eng.Schema().ParseObjectKey(sc.Key)
+	if err != nil {
+		return nil
+	}
+	var out []*gpb.Notification
+	for _, su := range subs {
+		ps := su.ps
+		if ps.set != oloc.Set || (ps.target != AllTargets && ps.target != oloc.Target) {
+			continue
+		}
+		if ps.target == AllTargets && !sn.readable(ps.set, oloc.Target) {
+			continue
+		}
+		sloc, err := ps.loc(oloc.Target)
+		if err != nil {
+			continue
+		}
+		n := &gpb.Notification{Timestamp: time.Now().UnixNano(), Prefix: &gpb.Path{Origin: ps.origin, Target: oloc.Target}}
+		switch {
+		case len(sloc.Inner) > 0 && !sloc.Collection && sloc.ObjectKey == sc.Key:
+			// A node inside the object: only if it is (or is in) state.
+			v, ok := lookup(sc.State, sloc.Inner)
+			if !ok {
+				n.Delete = append(n.Delete, ps.fullPath())
+				break
+			}
+			b, err := json.Marshal(schema.Encode(sloc.Node, v, sn.opts))
+			if err != nil {
+				continue
+			}
+			n.Update = append(n.Update, &gpb.Update{Path: ps.fullPath(), Val: typedValue(sn.enc, b)})
+		case under(sc.Key, sloc) || (sloc.ObjectKey == sc.Key && len(sloc.Inner) == 0 && !sloc.Collection):
+			base := locElems(oloc)
+			for _, c := range oloc.Node.Children {
+				if c.Config || c.Kind != schema.Container {
+					continue
+				}
+				p := &gpb.Path{Origin: ps.origin, Elem: append(append([]*gpb.PathElem{}, base...), &gpb.PathElem{Name: c.Name})}
+				v, ok := sc.State[c.Name]
+				if !ok {
+					n.Delete = append(n.Delete, p)
+					continue
+				}
+				b, err := json.Marshal(schema.Encode(c, v, sn.opts))
+				if err != nil {
+					continue
+				}
+				n.Update = append(n.Update, &gpb.Update{Path: p, Val: typedValue(sn.enc, b)})
+			}
+		default:
+			continue
+		}
+		if len(n.Update)+len(n.Delete) > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func under(key string, loc *schema.Location) bool {
 	switch {
 	case loc.Collection:
