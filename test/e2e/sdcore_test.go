@@ -140,3 +140,42 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		}
 	}
 }
+
+// TestSDCoreConvergesAfterAMPRestart: AMP is killed (SIGKILL) while its
+// pushes to a slow core are in flight; restarted, it converges by itself.
+func TestSDCoreConvergesAfterAMPRestart(t *testing.T) {
+	emu, err := sdcore.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Stop()
+	dir := t.TempDir()
+	s := testenv.Start(t, dir, "--probe-every", "200ms")
+	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied", `{"default-target":"acme","Updates":{
+	 "traffic-class-2.1.0":[{"traffic-class-id":"tc","qci":7}],
+	 "site-2.1.0":[{"site-id":"s1",
+	   "imsi-definition":{"mcc":"315","mnc":"010","enterprise":1,"format":"CCCNNNEEESSSSSS"},
+	   "connectivity-service":{"core-5g":{"endpoint":"`+emu.CoreEndpoint()+`"}},
+	   "upf":[{"upf-id":"u1","address":"upf1","port":8805}],
+	   "ip-domain":[{"ip-domain-id":"pool","dnn":"internet","subnet":"10.250.0.0/24"}],
+	   "device-group":[{"device-group-id":"dg1","ip-domain":"pool","traffic-class":"tc","mbr":{"uplink":1,"downlink":1}}],
+	   "slice":[{"slice-id":"sl1","sst":"1","sd":"000001","default-behavior":"DENY-ALL","upf":"u1","device-group":[{"device-group":"dg1"}]}]}]}}`)
+	// The core becomes slow; a change is committed and its push hangs.
+	emu.SetDelay(3 * time.Second)
+	s.Must(t, 200, "PATCH", "/aether/v2.1.x/acme/site/s1/device-group/dg1/mbr", `{"uplink":777}`)
+	time.Sleep(300 * time.Millisecond)
+	s.Kill()
+	emu.SetDelay(0)
+	s2, err := testenv.StartErr(testenv.Binary(t), dir, "--probe-every", "200ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Stop()
+	waitFor(t, func() bool {
+		var st struct{ Summary map[string]int }
+		json.Unmarshal(s2.Must(t, 200, "GET", "/sync-status", ""), &st)
+		return st.Summary["in-sync"] == 2 && st.Summary["pending"] == 0 && st.Summary["error"] == 0 &&
+			strings.Contains(string(emu.Objects(sdcore.DeviceGroups)["dg1"]), `"dnn-mbr-uplink":777`)
+	}, "AMP converges after being killed mid-push")
+}
