@@ -67,9 +67,12 @@ type Controller struct {
 	m    *Metrics
 
 	mu        sync.Mutex
-	objs      map[string]*entry // by adapter id
-	processed uint64            // newest index rendered and attempted
-	changed   chan struct{}     // signalled when processed or statuses move
+	objs      map[string]*entry                       // by adapter id
+	queues    map[string]map[string]trace.SpanContext // backend -> ids due for a push, with the trace that asked
+	workers   map[string]chan struct{}                // backend -> its worker's kick
+	runCtx    context.Context
+	processed uint64        // newest index rendered and attempted
+	changed   chan struct{} // signalled when processed or statuses move
 	lastFull  time.Time
 }
 
@@ -102,12 +105,16 @@ func New(eng *config.Engine, ad Adapter, opts Options) *Controller {
 		opts.Metrics = NewMetrics(nil)
 	}
 	return &Controller{eng: eng, ad: ad, opts: opts, log: opts.Logger.With("component", "controller", "adapter", ad.Name()),
-		m: opts.Metrics, objs: map[string]*entry{}, changed: make(chan struct{})}
+		m: opts.Metrics, objs: map[string]*entry{}, changed: make(chan struct{}),
+		queues: map[string]map[string]trace.SpanContext{}, workers: map[string]chan struct{}{}}
 }
 
 // Run reconciles until ctx ends: a full reconcile first, then on every
 // committed transaction, on retry deadlines and on backend probes.
 func (c *Controller) Run(ctx context.Context) error {
+	c.mu.Lock()
+	c.runCtx = ctx
+	c.mu.Unlock()
 	for ctx.Err() == nil {
 		err := c.runWatch(ctx)
 		if ctx.Err() != nil {
@@ -242,7 +249,7 @@ func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full 
 	}
 	c.mu.Unlock()
 	if full {
-		c.deleteStrays(ctx, desired)
+		go c.deleteStrays(ctx, desired) // probes of dead backends must not hold up pushes
 	}
 	sort.Strings(work) // device groups before slices that name them
 	c.attempt(ctx, work)
@@ -266,28 +273,91 @@ func (c *Controller) deleteStrays(ctx context.Context, desired map[string]Desire
 	for _, d := range desired {
 		backends[d.Backend] = true
 	}
+	var wg sync.WaitGroup
 	for b := range backends {
-		pctx, cancel := context.WithTimeout(ctx, c.opts.PushTimeout)
-		held, err := c.ad.Held(pctx, b)
-		cancel()
-		if err != nil {
-			continue // unreachable: the pushes will report it
-		}
-		for id := range held {
-			if _, ok := desired[id]; ok {
-				continue
-			}
-			dctx, cancel := context.WithTimeout(ctx, c.opts.PushTimeout)
-			if err := c.ad.Delete(dctx, id, b); err != nil {
-				c.log.Warn("could not delete a stray object", "id", id, "backend", b, "error", err)
-			}
+		wg.Add(1)
+		go func(b string) {
+			defer wg.Done()
+			pctx, cancel := context.WithTimeout(ctx, c.opts.PushTimeout)
+			held, err := c.ad.Held(pctx, b)
 			cancel()
+			if err != nil {
+				return // unreachable: the pushes will report it
+			}
+			for id := range held {
+				if _, ok := desired[id]; ok {
+					continue
+				}
+				dctx, cancel := context.WithTimeout(ctx, c.opts.PushTimeout)
+				if err := c.ad.Delete(dctx, id, b); err != nil {
+					c.log.Warn("could not delete a stray object", "id", id, "backend", b, "error", err)
+				}
+				cancel()
+			}
+		}(b)
+	}
+	wg.Wait()
+}
+
+// attempt queues the given objects for their backends' workers: each
+// backend has its own worker, pushing its objects in order (device groups
+// before the slices that name them), so an unreachable or slow backend
+// delays no other, in this round or later ones.
+func (c *Controller) attempt(ctx context.Context, ids []string) {
+	sc := trace.SpanContextFromContext(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		e, ok := c.objs[id]
+		if !ok {
+			continue
+		}
+		b := e.desired.Backend
+		q := c.queues[b]
+		if q == nil {
+			q = map[string]trace.SpanContext{}
+			c.queues[b] = q
+		}
+		q[id] = sc
+		kick, ok := c.workers[b]
+		if !ok {
+			kick = make(chan struct{}, 1)
+			c.workers[b] = kick
+			go c.worker(c.runCtx, b, kick)
+		}
+		select {
+		case kick <- struct{}{}:
+		default:
 		}
 	}
 }
 
-// attempt pushes (or deletes) the given objects once each.
-func (c *Controller) attempt(ctx context.Context, ids []string) {
+// worker pushes one backend's queued objects until ctx ends.
+func (c *Controller) worker(ctx context.Context, backend string, kick chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-kick:
+		}
+		c.mu.Lock()
+		q := c.queues[backend]
+		c.queues[backend] = nil
+		c.mu.Unlock()
+		ids := make([]string, 0, len(q))
+		for id := range q {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		c.attemptSerial(ctx, ids, q)
+		c.updateGauges()
+		c.notify()
+	}
+}
+
+// attemptSerial pushes the objects of one backend one after the other,
+// each push span continuing the trace that asked for it.
+func (c *Controller) attemptSerial(ctx context.Context, ids []string, traces map[string]trace.SpanContext) {
 	for _, id := range ids {
 		c.mu.Lock()
 		e, ok := c.objs[id]
@@ -298,6 +368,9 @@ func (c *Controller) attempt(ctx context.Context, ids []string) {
 		d, deleting, wanted := e.desired, e.st.Deleting, e.st.WantedIndex
 		c.mu.Unlock()
 		pctx, cancel := context.WithTimeout(ctx, c.opts.PushTimeout)
+		if sc := traces[id]; sc.IsValid() {
+			pctx = trace.ContextWithRemoteSpanContext(pctx, sc)
+		}
 		pctx, span := tracer.Start(pctx, "controller.push", traceAttrs(c.ad.Name(), wanted, false)...)
 		span.SetAttributes(attribute.String("amp.object", id), attribute.Bool("amp.delete", deleting))
 		start := time.Now()
@@ -331,13 +404,14 @@ func (c *Controller) attempt(ctx context.Context, ids []string) {
 				delete(c.objs, id)
 			} else {
 				e.applied = d.Body
-				e.st.Status, e.st.Message, e.st.AppliedIndex, e.st.Attempts = InSync, "", wanted, 0
 				e.backoff, e.next = 0, time.Time{}
+				if bytes.Equal(e.desired.Body, d.Body) {
+					e.st.Status, e.st.Message, e.st.AppliedIndex, e.st.Attempts = InSync, "", wanted, 0
+				} // else a newer render is queued and stays pending
 			}
 		}
 		c.mu.Unlock()
 	}
-	c.updateGauges()
 }
 
 // nextBackoff doubles the delay up to max, with full jitter in its upper half.
@@ -403,10 +477,28 @@ func (c *Controller) probe(ctx context.Context) {
 		}
 	}
 	c.mu.Unlock()
+	type answer struct {
+		held map[string]bool
+		err  error
+	}
+	answers := make(map[string]answer, len(byBackend))
+	var amu sync.Mutex
+	var wg sync.WaitGroup
+	for b := range byBackend {
+		wg.Add(1)
+		go func(b string) {
+			defer wg.Done()
+			pctx, cancel := context.WithTimeout(ctx, c.opts.PushTimeout)
+			held, err := c.ad.Held(pctx, b)
+			cancel()
+			amu.Lock()
+			answers[b] = answer{held, err}
+			amu.Unlock()
+		}(b)
+	}
+	wg.Wait()
 	for b, ids := range byBackend {
-		pctx, cancel := context.WithTimeout(ctx, c.opts.PushTimeout)
-		held, err := c.ad.Held(pctx, b)
-		cancel()
+		held, err := answers[b].held, answers[b].err
 		if err != nil {
 			c.log.Debug("backend probe failed", "backend", b, "error", err)
 			continue

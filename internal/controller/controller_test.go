@@ -145,8 +145,10 @@ func TestControllerConverges(t *testing.T) {
 	}
 	// Full reconcile at start: pushes tc1, deletes the stray object.
 	wait(eng.Snapshot().Index)
-	if ad.get("tc/tc1") != "1" || ad.get("tc/stale") != "" {
-		t.Fatalf("after start: %v", ad.held)
+	for start := time.Now(); ad.get("tc/tc1") != "1" || ad.get("tc/stale") != ""; time.Sleep(5 * time.Millisecond) {
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("after start: %v", ad.held)
+		}
 	}
 	// A change is pushed; an unchanged object is not pushed again.
 	pushes := ad.pushes

@@ -305,8 +305,11 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, loc *schema.Locat
 		case http.MethodPut:
 			ed.Op = config.OpReplace
 		case http.MethodPatch:
-			if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/merge-patch+json") && !strings.HasPrefix(ct, "application/json") {
-				return schema.Errorf(schema.KindInvalid, "Content-Type", "PATCH takes a JSON merge patch (application/merge-patch+json), not %q", ct)
+			// The body is read as a JSON merge patch whatever the type says
+			// (curl -d sends form-urlencoded); only RFC 6902 JSON Patch,
+			// which means something else, is refused.
+			if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json-patch+json") {
+				return schema.Errorf(schema.KindInvalid, "Content-Type", "JSON Patch (RFC 6902) is not supported: send a JSON merge patch (RFC 7386, application/merge-patch+json)")
 			}
 			opts.NullDeletes = true
 			ed.Op = config.OpMerge
