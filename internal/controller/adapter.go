@@ -52,3 +52,11 @@ type Adapter interface {
 	// anyone asking. An error means the backend is unreachable.
 	Held(ctx context.Context, backend string) (map[string]bool, error)
 }
+
+// Watcher is implemented by adapters that declare what they watch: object
+// key prefixes ("aether/", "aether/acme/site/s1"). A transaction that
+// changes nothing under them does not wake the adapter; one that does leads
+// to a full render (level-triggered), diffed per object.
+type Watcher interface {
+	Watches() []string
+}

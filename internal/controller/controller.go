@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -156,6 +157,7 @@ func (c *Controller) runWatch(ctx context.Context) error {
 			// request and links the others, so a trace runs from the API
 			// call to the backend push.
 			spans := []trace.SpanContext{rec.Span}
+			relevant := c.watches(rec)
 		drain:
 			for {
 				select {
@@ -164,18 +166,46 @@ func (c *Controller) runWatch(ctx context.Context) error {
 						break drain
 					}
 					spans = append(spans, r.Span)
+					relevant = relevant || c.watches(r)
 				default:
 					break drain
 				}
 			}
+			snap := c.eng.Snapshot()
+			if !relevant {
+				c.mu.Lock()
+				if snap.Index > c.processed {
+					c.processed = snap.Index
+				}
+				c.mu.Unlock()
+				c.notify()
+				continue
+			}
 			c.log.Debug("reconciling after a commit", "index", rec.Index)
-			c.reconcile(traceContext(ctx, spans), c.eng.Snapshot(), false)
+			c.reconcile(traceContext(ctx, spans), snap, false)
 		case <-retry.C:
 			c.retryDue(ctx)
 		case <-probe.C:
 			c.probe(ctx)
 		}
 	}
+}
+
+// watches reports whether a transaction touches what the adapter watches
+// (everything, for an adapter that does not say).
+func (c *Controller) watches(rec *config.Record) bool {
+	w, ok := c.ad.(Watcher)
+	if !ok {
+		return true
+	}
+	for _, ch := range rec.Changes {
+		for _, p := range w.Watches() {
+			if strings.HasPrefix(ch.Key, p) || strings.HasPrefix(p, ch.Key+"/") || strings.HasPrefix(ch.Key, "@target/") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // traceContext makes the newest valid span the parent and links the rest.

@@ -252,3 +252,52 @@ func TestPushContinuesTheRequestTrace(t *testing.T) {
 		t.Fatal("no controller.push span in the request's trace")
 	}
 }
+
+type narrowAdapter struct {
+	*memAdapter
+	renders int
+}
+
+func (n *narrowAdapter) Watches() []string { return []string{"aether/acme/traffic-class"} }
+func (n *narrowAdapter) Render(s *config.Snapshot) map[string]Desired {
+	n.mu.Lock()
+	n.renders++
+	n.mu.Unlock()
+	return n.memAdapter.Render(s)
+}
+
+// TestWatchesLimitsWakeups: a transaction outside what an adapter watches
+// does not make it render, yet waiting for its index still returns.
+func TestWatchesLimitsWakeups(t *testing.T) {
+	sch, _ := schema.Load(models.FS)
+	aetherSet = sch.Set("aether", "2.1.x")
+	st, _ := store.OpenBolt(t.TempDir())
+	defer st.Close()
+	eng, _ := config.Open(sch, st, config.Options{})
+	defer eng.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	eng.Submit(ctx, &config.Request{Targets: []config.TargetEdit{{Op: config.OpCreate, Name: "acme"}}})
+	ad := &narrowAdapter{memAdapter: &memAdapter{held: map[string][]byte{}}}
+	c := New(eng, ad, Options{ProbeEvery: time.Hour})
+	go c.Run(ctx)
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer wcancel()
+	c.WaitApplied(wctx, eng.Snapshot().Index)
+	ad.mu.Lock()
+	before := ad.renders
+	ad.mu.Unlock()
+	loc, _ := schema.Resolve(aetherSet, "acme", []string{"application", "app1"})
+	res, err := eng.Submit(ctx, &config.Request{Edits: []config.Edit{{Op: config.OpMerge, Loc: loc, Value: map[string]any{"application-id": "app1", "address": "10.0.0.1/32"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.WaitApplied(wctx, res.Index); err != nil {
+		t.Fatal(err)
+	}
+	ad.mu.Lock()
+	defer ad.mu.Unlock()
+	if ad.renders != before {
+		t.Fatalf("an unwatched change caused %d renders", ad.renders-before)
+	}
+}

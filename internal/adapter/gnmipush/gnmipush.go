@@ -381,3 +381,12 @@ func (a *Adapter) Close() {
 		c.Close()
 	}
 }
+
+// Watches implements controller.Watcher: the pushed subtrees.
+func (a *Adapter) Watches() []string {
+	var out []string
+	for _, r := range a.pushes {
+		out = append(out, r.loc.ObjectKey)
+	}
+	return out
+}

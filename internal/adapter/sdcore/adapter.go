@@ -354,3 +354,8 @@ func (a *Adapter) getJSON(ctx context.Context, u string, v any, status *int) err
 	}
 	return nil
 }
+
+// Watches implements controller.Watcher: everything of the aether model
+// set (a device, a SIM, an application or a traffic class can change what a
+// core holds).
+func (a *Adapter) Watches() []string { return []string{"aether/"} }
