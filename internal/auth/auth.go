@@ -4,8 +4,8 @@
 // mutual TLS identities and OPA policies plug in behind the same two
 // interfaces, so handlers never check identity themselves.
 //
-// It imports internal/store (tokens are kept hashed in its metadata) and the
-// standard library.
+// It imports internal/store (tokens are kept hashed in its metadata), grpc
+// (for the gNMI interceptors), go-oidc and the standard library.
 package auth
 
 import (
@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -158,6 +159,36 @@ func (t *Tokens) Create(name, principal string, groups []string) (string, Token,
 	t.by[id] = tok
 	t.mu.Unlock()
 	return "amp_" + id + "_" + secret, tok, nil
+}
+
+// List returns every token's record (never a secret), oldest first.
+func (t *Tokens) List() ([]Token, error) {
+	var out []Token
+	err := t.st.Metas(tokenMetaPrefix, func(_ string, v []byte) error {
+		var tok Token
+		if err := json.Unmarshal(v, &tok); err != nil {
+			return err
+		}
+		tok.Hash = ""
+		out = append(out, tok)
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, err
+}
+
+// Revoke deletes a token; it stops working at once.
+func (t *Tokens) Revoke(id string) (bool, error) {
+	if _, ok := t.lookup(id); !ok {
+		return false, nil
+	}
+	if err := t.st.DeleteMeta(tokenMetaPrefix + id); err != nil {
+		return false, err
+	}
+	t.mu.Lock()
+	delete(t.by, id)
+	t.mu.Unlock()
+	return true, nil
 }
 
 // Valid checks a token string and returns its record.

@@ -45,6 +45,10 @@ type TokenChecker interface {
 type GRPCAuth struct {
 	// Tokens validates bearer tokens; nil refuses every token.
 	Tokens TokenChecker
+	// JWT, when set, verifies bearer tokens that are not API tokens (OIDC).
+	JWT interface {
+		Verify(ctx context.Context, raw string) (*Principal, error)
+	}
 	// Anonymous, when set, is the principal of calls that carry no
 	// credentials at all (amp serve --gnmi-insecure-no-auth, for tests and
 	// local tools on loopback). A bad token is still refused.
@@ -62,10 +66,14 @@ func (a *GRPCAuth) AuthenticateGRPC(ctx context.Context) (*Principal, error) {
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
 			return nil, fmt.Errorf("%w: the authorization metadata must be \"Bearer <token>\"", ErrBadCredentials)
 		}
+		cred = strings.TrimSpace(cred)
+		if a.JWT != nil && !strings.HasPrefix(cred, "amp_") {
+			return a.JWT.Verify(ctx, cred)
+		}
 		if a.Tokens == nil {
 			return nil, ErrBadCredentials
 		}
-		tok, ok := a.Tokens.Valid(strings.TrimSpace(cred))
+		tok, ok := a.Tokens.Valid(cred)
 		if !ok {
 			return nil, ErrBadCredentials
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -403,6 +404,20 @@ func (b *Bolt) PutMeta(key string, value []byte) error {
 func (b *Bolt) DeleteMeta(key string) error {
 	return b.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Delete([]byte("m/" + key))
+	})
+}
+
+// Metas implements Store.
+func (b *Bolt) Metas(prefix string, fn func(string, []byte) error) error {
+	return b.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketMeta).Cursor()
+		p := []byte("m/" + prefix)
+		for k, v := c.Seek(p); k != nil && strings.HasPrefix(string(k), string(p)); k, v = c.Next() {
+			if err := fn(string(k[2:]), v); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

@@ -67,6 +67,8 @@ type Store interface {
 	GetMeta(key string) ([]byte, error)
 	PutMeta(key string, value []byte) error
 	DeleteMeta(key string) error
+	// Metas calls fn for every metadata key starting with prefix.
+	Metas(prefix string, fn func(key string, value []byte) error) error
 	// Size is the store's size on disk in bytes.
 	Size() int64
 	Close() error

@@ -1,6 +1,7 @@
 package gnmi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,10 @@ type ListenConfig struct {
 	CertFile, KeyFile, ClientCAFile string
 	// Tokens validates bearer tokens.
 	Tokens auth.TokenChecker
+	// JWT verifies OIDC bearer tokens (nil: API tokens only).
+	JWT interface {
+		Verify(ctx context.Context, raw string) (*auth.Principal, error)
+	}
 	// InsecureNoAuth lets calls without credentials in as "anonymous"
 	// (tests and local tools such as gnmi_cli, which cannot send a bearer
 	// token). Refused unless Addr is a loopback address.
@@ -27,7 +32,11 @@ type ListenConfig struct {
 
 // AnonymousPrincipal is who calls without credentials are under
 // InsecureNoAuth.
-var AnonymousPrincipal = auth.Principal{Name: "anonymous", Via: "none"}
+//
+// It acts as an operator (group AetherROCAdmin): the flag exists for local
+// tools on loopback that cannot send credentials (gnmi_cli), on a machine
+// whose user could read the admin token anyway.
+var AnonymousPrincipal = auth.Principal{Name: "anonymous", Via: "none", Groups: []string{"AetherROCAdmin"}}
 
 // Listen checks cfg, binds its address and serves gNMI in the background;
 // Stop ends it. opts supplies the logger, metrics registry and authorizer.
@@ -55,7 +64,7 @@ func Listen(eng *config.Engine, cfg ListenConfig, opts Options) (*Server, net.Ad
 		}
 		opts.TLS = tc
 	}
-	ga := &auth.GRPCAuth{Tokens: cfg.Tokens}
+	ga := &auth.GRPCAuth{Tokens: cfg.Tokens, JWT: cfg.JWT}
 	if cfg.InsecureNoAuth {
 		p := AnonymousPrincipal
 		ga.Anonymous = &p

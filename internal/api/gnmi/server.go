@@ -23,9 +23,11 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
+	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
+	"github.com/amp-edge/amp/internal/policy"
 )
 
 // DefaultMaxMsgSize bounds one gRPC message in either direction.
@@ -47,6 +49,8 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// DefaultSampleInterval applies to SAMPLE subscriptions without one.
 	DefaultSampleInterval time.Duration
+	// Audit records every Set and every denied call (nil: none).
+	Audit *audit.Log
 	// Sync, when set, lets a Set wait until the adapters applied it
 	// (extension 111, see set.go).
 	Sync Syncer
@@ -147,8 +151,15 @@ func (s *Server) Stop(timeout time.Duration) {
 // principal returns the caller's principal name.
 func principal(ctx context.Context) *auth.Principal { return auth.FromContext(ctx) }
 
+// authorize asks the policy; a caller who may not even read the path's
+// enterprise is told it does not exist, as for one that really does not, so
+// enterprises cannot be discovered.
 func (s *Server) authorize(ctx context.Context, action auth.Action, path string) error {
-	if err := s.opts.Authorizer.Authorize(ctx, principal(ctx), action, path); err != nil {
+	p := principal(ctx)
+	if err := s.opts.Authorizer.Authorize(ctx, p, action, path); err != nil {
+		if ent := policy.ParsePath(path).Enterprise; ent != "" && s.opts.Authorizer.Authorize(ctx, p, auth.Read, "/enterprises/"+ent) != nil {
+			return status.Errorf(codes.NotFound, "enterprise %q does not exist", ent)
+		}
 		return status.Errorf(codes.PermissionDenied, "%s %s: %v", action, path, err)
 	}
 	return nil

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/amp-edge/amp/internal/audit"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 	"math"
 	"strconv"
 	"strings"
@@ -64,6 +67,47 @@ type setOp struct {
 // Set applies deletes, then replaces, then updates (the gNMI order) as one
 // transaction: all of them commit or none does.
 func (s *Server) Set(ctx context.Context, req *gpb.SetRequest) (*gpb.SetResponse, error) {
+	touched := &[]string{}
+	resp, err := s.set(context.WithValue(ctx, touchedKey{}, touched), req)
+	s.auditSet(ctx, *touched, resp, err)
+	return resp, err
+}
+
+type touchedKey struct{}
+
+// auditSet records a Set: allowed (with its transaction), denied or error.
+func (s *Server) auditSet(ctx context.Context, paths []string, resp *gpb.SetResponse, err error) {
+	if s.opts.Audit == nil {
+		return
+	}
+	rec := audit.Record{Interface: "gnmi", Method: "Set", Action: "write", Paths: paths, Outcome: "allowed"}
+	if p := principal(ctx); p != nil {
+		rec.Principal, rec.Groups, rec.Via = p.Name, p.Groups, p.Via
+	}
+	if pr, ok := peer.FromContext(ctx); ok {
+		rec.Source = pr.Addr.String()
+	}
+	switch code := status.Code(err); {
+	case err == nil:
+		for _, e := range resp.GetExtension() {
+			if r := e.GetRegisteredExt(); r != nil && r.GetId() == TransactionExtensionID {
+				var info TransactionInfo
+				if json.Unmarshal(r.GetMsg(), &info) == nil {
+					rec.Transaction = info.Index
+				}
+			}
+		}
+	case code == codes.PermissionDenied || code == codes.Unauthenticated:
+		rec.Outcome, rec.Reason = "denied", status.Convert(err).Message()
+	default:
+		rec.Outcome, rec.Reason = "error", status.Convert(err).Message()
+	}
+	if _, aerr := s.opts.Audit.Append(ctx, rec); aerr != nil {
+		s.log.ErrorContext(ctx, "audit append failed", "error", aerr)
+	}
+}
+
+func (s *Server) set(ctx context.Context, req *gpb.SetRequest) (*gpb.SetResponse, error) {
 	if len(req.GetUnionReplace()) > 0 {
 		return nil, errorf(codes.Unimplemented, "union_replace is not supported: use replace")
 	}
@@ -91,6 +135,9 @@ func (s *Server) Set(ctx context.Context, req *gpb.SetRequest) (*gpb.SetResponse
 		loc, err := ps.loc(ps.target)
 		if err != nil {
 			return nil, toStatus(err)
+		}
+		if t, ok := ctx.Value(touchedKey{}).(*[]string); ok {
+			*t = append(*t, loc.REST())
 		}
 		if err := s.authorize(ctx, auth.Write, loc.REST()); err != nil {
 			return nil, err

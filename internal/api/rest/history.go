@@ -26,14 +26,21 @@ func (s *Server) listTransactions(w http.ResponseWriter, r *http.Request) error 
 	if err := s.authorize(r, auth.Read, "/transactions"); err != nil {
 		return err
 	}
-	list, err := s.eng.ListTransactions(before, int(limit), ent)
+	// Ask for more than the limit: what the caller may not see is left out.
+	list, err := s.eng.ListTransactions(before, int(limit)*4+16, ent)
 	if err != nil {
 		return err
 	}
-	if list == nil {
-		list = []config.TxnInfo{}
+	out := []config.TxnInfo{}
+	for _, t := range list {
+		if len(out) == int(limit) {
+			break
+		}
+		if s.canSeeTargets(r, t.Targets) {
+			out = append(out, t)
+		}
 	}
-	return writeJSON(w, http.StatusOK, list)
+	return writeJSON(w, http.StatusOK, out)
 }
 
 func pathIndex(r *http.Request) (uint64, error) {
@@ -62,6 +69,9 @@ func (s *Server) getTransaction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if !s.canSeeTargets(r, rec.Info().Targets) {
+		return schema.Errorf(schema.KindNotFound, "/transactions/"+strconv.FormatUint(n, 10), "no transaction %d", n)
+	}
 	return writeJSON(w, http.StatusOK, txnDetail{TxnInfo: rec.Info(), Changes: nonNil(s.eng.Changes(rec))})
 }
 
@@ -76,6 +86,9 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	dry, err := queryBool(r, "dry-run")
 	if err != nil {
 		return err
+	}
+	if rec, err := s.eng.Transaction(n); err == nil && !s.canSeeTargets(r, rec.Info().Targets) {
+		return schema.Errorf(schema.KindNotFound, "/transactions/"+strconv.FormatUint(n, 10), "no transaction %d", n)
 	}
 	req := s.request(r, dry)
 	req.Rollback = n
@@ -118,7 +131,13 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "changes": nonNil(ch)})
+	visible := []config.Change{}
+	for _, c := range ch {
+		if s.canRead(r, c.Path) {
+			visible = append(visible, c)
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "changes": visible})
 }
 
 // watch streams committed transactions as newline-delimited JSON, from the
@@ -146,6 +165,9 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
 	}
 	enc := json.NewEncoder(w)
 	for rec := range wt.C {
+		if !s.canSeeTargets(r, rec.Info().Targets) {
+			continue
+		}
 		if err := enc.Encode(txnDetail{TxnInfo: rec.Info(), Changes: nonNil(s.eng.Changes(rec))}); err != nil {
 			return nil
 		}

@@ -49,6 +49,7 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
 		}
 		return s.get(w, r, loc)
 	}
+	info(r.Context()).touch(loc.REST())
 	if err := s.authorize(r, auth.Write, loc.REST()); err != nil {
 		return err
 	}

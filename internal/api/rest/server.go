@@ -31,6 +31,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
@@ -54,6 +55,10 @@ type Options struct {
 	Ready func() error
 	// Sync reports what the adapters applied (nil: no adapters run).
 	Sync Syncer
+	// Audit records writes, denials and token events (nil: none).
+	Audit *audit.Log
+	// Tokens, when set, lets operators manage API tokens (/tokens).
+	Tokens *auth.Tokens
 }
 
 // Server is the REST API.
@@ -108,6 +113,10 @@ func (s *Server) routes() {
 		{"GET /diff", "diff", false, s.diff},
 		{"GET /watch", "watch", false, s.watch},
 		{"GET /sync-status", "sync-status", false, s.syncStatus},
+		{"GET /audit", "audit", false, s.auditQuery},
+		{"POST /tokens", "tokens", false, s.createToken},
+		{"GET /tokens", "tokens", false, s.listTokens},
+		{"DELETE /tokens/{id}", "tokens", false, s.revokeToken},
 		{"PUT /state/", "state", false, s.stateWrite},
 		{"PATCH /state/", "state", false, s.stateWrite},
 		{"DELETE /state/", "state", false, s.stateWrite},
@@ -184,12 +193,16 @@ func (s *Server) wrap(rt route) http.Handler {
 		if sc := span.SpanContext(); sc.IsValid() {
 			sw.Header().Set("Traceparent", fmt.Sprintf("00-%s-%s-01", sc.TraceID(), sc.SpanID()))
 		}
+		in := &reqInfo{}
+		ctx = context.WithValue(ctx, reqInfoKey{}, in)
 		r = r.WithContext(ctx)
 		var err error
+		authFailed := false
 		if !rt.public {
 			var p *auth.Principal
 			p, err = s.opts.Auth.Authenticate(r)
 			if err != nil {
+				authFailed = true
 				sw.Header().Set("WWW-Authenticate", `Bearer realm="amp"`)
 				err = &schema.Error{Kind: schema.KindUnauthenticated, Message: "authentication required", Problems: []schema.Problem{{Path: r.URL.Path, Reason: err.Error()}}}
 			} else {
@@ -210,6 +223,12 @@ func (s *Server) wrap(rt route) http.Handler {
 		code := sw.code
 		if code == 0 {
 			code = http.StatusOK
+		}
+		if idx, perr := strconv.ParseUint(sw.Header().Get("X-AMP-Transaction-Index"), 10, 64); perr == nil {
+			in.index = idx
+		}
+		if !rt.public {
+			s.auditRequest(r, in, code, err, authFailed)
 		}
 		span.SetAttributes(attribute.Int("http.status_code", code))
 		s.metrics.observe(rt.name, r.Method, code, time.Since(start))
@@ -352,13 +371,6 @@ func queryUint(r *http.Request, name string) (uint64, bool, error) {
 		return 0, false, schema.Errorf(schema.KindInvalid, "?"+name, "%q is not a non-negative integer", v)
 	}
 	return n, true, nil
-}
-
-func (s *Server) authorize(r *http.Request, action auth.Action, path string) error {
-	if err := s.opts.Authorizer.Authorize(r.Context(), auth.FromContext(r.Context()), action, path); err != nil {
-		return &schema.Error{Kind: schema.KindForbidden, Message: "forbidden", Problems: []schema.Problem{{Path: path, Reason: err.Error()}}}
-	}
-	return nil
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {

@@ -57,6 +57,9 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 		if prefix != "" && !derived(st.Sources, prefix) {
 			continue
 		}
+		if !s.canSeeSources(r, st.Sources) {
+			continue
+		}
 		summary[st.Status]++
 		if f := q.Get("status"); f != "" && st.Status != f {
 			continue
@@ -64,6 +67,21 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 		objs = append(objs, st)
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"index": s.eng.Snapshot().Index, "summary": summary, "objects": objs})
+}
+
+// canSeeSources: a status is visible to a caller who may read every
+// enterprise its configuration came from.
+func (s *Server) canSeeSources(r *http.Request, sources []string) bool {
+	var ents []string
+	for _, src := range sources {
+		parts := strings.SplitN(src, "/", 3)
+		if len(parts) >= 2 {
+			if e, err := schema.UnescapeSegment(parts[1]); err == nil {
+				ents = append(ents, e)
+			}
+		}
+	}
+	return s.canSeeTargets(r, ents)
 }
 
 func derived(sources []string, prefix string) bool {

@@ -212,6 +212,7 @@ func (s *Server) elementEdits(r *http.Request, section, elemName string, v any, 
 		edits = append(edits, deleteEdits(loc, list, entry)...)
 	}
 	for _, ed := range edits {
+		info(r.Context()).touch(ed.Loc.REST())
 		if err := s.authorize(r, auth.Write, ed.Loc.REST()); err != nil {
 			return nil, err
 		}

@@ -1,0 +1,226 @@
+package rest
+
+import (
+	"log/slog"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/amp-edge/amp/internal/api/openapi"
+	"github.com/amp-edge/amp/internal/audit"
+	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/demo"
+	"github.com/amp-edge/amp/internal/policy"
+	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/store"
+	"github.com/amp-edge/amp/models"
+)
+
+type secured struct {
+	*env
+	tokens map[string]string // role -> token
+	trail  *audit.Log
+	sch    *schema.Schema
+}
+
+func newSecured(t *testing.T) *secured {
+	t.Helper()
+	sch, err := schema.Load(models.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := config.Open(sch, st, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := demo.Load(context.Background(), eng); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trail, err := audit.Open(t.TempDir(), audit.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := auth.NewTokens(st)
+	s := &secured{tokens: map[string]string{}, trail: trail, sch: sch}
+	for role, groups := range map[string][]string{"operator": {"AetherROCAdmin"}, "alice": {"acme-admin"}, "mallory": {"starbucks"}} {
+		tok, _, err := tokens.Create(role, role, groups)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.tokens[role] = tok
+	}
+	srv := httptest.NewServer(New(Options{Engine: eng, Auth: tokens, Authorizer: pol, Audit: trail, Tokens: tokens}))
+	t.Cleanup(func() { srv.Close(); trail.Close(); eng.Close(); st.Close() })
+	s.env = &env{t: t, srv: srv, eng: eng}
+	return s
+}
+
+func (s *secured) as(role string) *env {
+	e := *s.env
+	e.token = s.tokens[role]
+	return &e
+}
+
+func TestRoleMatrix(t *testing.T) {
+	s := newSecured(t)
+	op, alice, mallory := s.as("operator"), s.as("alice"), s.as("mallory")
+	acme, sb := "/aether/v2.1.x/acme/site/acme-chicago", "/aether/v2.1.x/starbucks/site/starbucks-seattle"
+	// Operators: everything.
+	op.want(200, "GET", sb, "")
+	op.want(200, "PATCH", sb+"/upf/upf-1", `{"port":8806}`)
+	op.want(201, "POST", "/enterprises", `{"enterprise-id":"globex"}`)
+	// An enterprise admin: read-write on acme, nothing of starbucks exists.
+	alice.want(200, "GET", acme, "")
+	alice.want(200, "PATCH", acme+"/upf/upf-1", `{"port":8807}`)
+	b := alice.want(404, "GET", sb, "")
+	if !strings.Contains(b, `enterprise \"starbucks\" does not exist`) {
+		t.Fatalf("alice reading starbucks: %s", b)
+	}
+	alice.want(404, "PATCH", sb+"/upf/upf-1", `{"port":1}`)
+	alice.want(403, "POST", "/enterprises", `{"enterprise-id":"evil"}`)
+	alice.want(403, "POST", "/tokens", `{"name":"x","role":"operator"}`)
+	var ents []map[string]any
+	json.Unmarshal([]byte(alice.want(200, "GET", "/enterprises", "")), &ents)
+	if len(ents) != 1 || ents[0]["enterprise-id"] != "acme" {
+		t.Fatalf("alice's enterprises: %v", ents)
+	}
+	var txns []config.TxnInfo
+	json.Unmarshal([]byte(alice.want(200, "GET", "/transactions?limit=100", "")), &txns)
+	for _, tx := range txns {
+		if len(tx.Targets) != 1 || tx.Targets[0] != "acme" {
+			t.Fatalf("alice sees transaction %+v", tx)
+		}
+	}
+	// A member: read-only.
+	mallory.want(200, "GET", sb, "")
+	mallory.want(403, "PATCH", sb+"/upf/upf-1", `{"port":1}`)
+	mallory.want(404, "GET", acme, "")
+	// Tokens: an operator makes a narrow one; it works at once, revoked it stops.
+	var created struct{ ID, Token string }
+	json.Unmarshal([]byte(op.want(201, "POST", "/tokens", `{"name":"ci","role":"enterprise-member","enterprise":"acme"}`)), &created)
+	ci := *s.env
+	ci.token = created.Token
+	ci.want(200, "GET", acme, "")
+	ci.want(403, "PATCH", acme+"/upf/upf-1", `{"port":1}`)
+	if list := op.want(200, "GET", "/tokens", ""); strings.Contains(list, created.Token) || !strings.Contains(list, created.ID) {
+		t.Fatal("token list shows a secret or misses the token")
+	}
+	op.want(200, "DELETE", "/tokens/"+created.ID, "")
+	ci.want(401, "GET", acme, "")
+	// Audit: alice's denied write and her allowed write are there, no secret.
+	var recs []audit.Record
+	json.Unmarshal([]byte(op.want(200, "GET", "/audit?principal=alice", "")), &recs)
+	outcomes := map[string]int{}
+	for _, r := range recs {
+		outcomes[r.Outcome]++
+	}
+	if outcomes["allowed"] < 1 || outcomes["denied"] < 3 {
+		t.Fatalf("alice's audit: %v", outcomes)
+	}
+	all := op.want(200, "GET", "/audit?limit=100000", "")
+	for _, tok := range s.tokens {
+		if strings.Contains(all, tok[len(tok)-10:]) {
+			t.Fatal("a token secret is in the audit log")
+		}
+	}
+	// Members see only their enterprise's records.
+	json.Unmarshal([]byte(mallory.want(200, "GET", "/audit?limit=1000", "")), &recs)
+	for _, r := range recs {
+		for _, e := range r.Enterprises {
+			if e != "starbucks" {
+				t.Fatalf("mallory sees an audit record of %s", e)
+			}
+		}
+	}
+}
+
+// TestIsolationAcrossEveryRoute: for every path of AMP's own OpenAPI
+// document, acme's admin tries every method on starbucks' objects and gets
+// exactly the answer a non-existent enterprise gets; without credentials
+// every route answers 401.
+func TestIsolationAcrossEveryRoute(t *testing.T) {
+	s := newSecured(t)
+	doc, err := openapi.Build(s.sch, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Existing starbucks keys, so a leak would show as a difference.
+	keys := map[string]string{"enterprise-id": "starbucks", "site-id": "starbucks-seattle", "device-id": "camera-1", "sim-id": "sim-1",
+		"device-group-id": "cameras", "slice-id": "video", "upf-id": "upf-1", "ip-domain-id": "pool-1", "small-cell-id": "cell-1",
+		"application-id": "starbucks-video", "endpoint-id": "rtsp", "traffic-class-id": "class-1", "template-id": "template-video",
+		"edge-device-id": "pi-1", "priority-traffic-rule-id": "sensor-5-mqtt", "device-group": "cameras", "application": "starbucks-video",
+		"id": "starbucks", "index": "1"}
+	param := regexp.MustCompile(`\{([^}]+)\}`)
+	alice, anon := s.as("alice"), s.as("nobody")
+	var paths []string
+	for p := range doc.Paths.Map() {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	checked := 0
+	for _, tmpl := range paths {
+		fill := func(ent string) string {
+			return param.ReplaceAllStringFunc(tmpl, func(m string) string {
+				name := m[1 : len(m)-1]
+				if name == "enterprise-id" || name == "id" && strings.HasPrefix(tmpl, "/enterprises/") {
+					return ent
+				}
+				if v, ok := keys[name]; ok {
+					return v
+				}
+				return "x"
+			})
+		}
+		concrete := fill("starbucks")
+		item := doc.Paths.Find(tmpl)
+		for method, op := range item.Operations() {
+			body := ""
+			if method != "GET" && method != "DELETE" {
+				body = `{}`
+			}
+			// Unauthenticated: 401 on every route that needs a token.
+			if op.Security == nil || len(*op.Security) > 0 {
+				if code, _, _ := anon.do(method, concrete, body); code != 401 {
+					t.Errorf("%s %s without a token: %d", method, concrete, code)
+				}
+			}
+			if !strings.Contains(tmpl, "{enterprise-id}") && !strings.HasPrefix(tmpl, "/enterprises/{") {
+				continue
+			}
+			code, got, _ := alice.do(method, concrete, body)
+			ghost := fill("nosuch")
+			gcode, want, _ := alice.do(method, ghost, body)
+			norm := func(b, ent string) string {
+				return strings.NewReplacer("/"+ent+"/", "/E/", "/"+ent+`"`, `/E"`, `\"`+ent+`\"`, `\"E\"`, `"`+ent+`"`, `"E"`, "/"+ent+":", "/E:").Replace(b)
+			}
+			if code != gcode || norm(got, "starbucks") != norm(want, "nosuch") {
+				t.Errorf("%s %s: %d %.200s\n  a missing enterprise answers %d %.200s", method, concrete, code, got, gcode, want)
+			}
+			checked++
+		}
+	}
+	if checked < 170 {
+		t.Fatalf("only %d enterprise route/method pairs checked", checked)
+	}
+	// Nothing alice tried changed starbucks.
+	var txns []config.TxnInfo
+	json.Unmarshal([]byte(s.as("operator").want(200, "GET", "/transactions?limit=1000", "")), &txns)
+	for _, tx := range txns {
+		if tx.Principal == "alice" {
+			t.Fatalf("alice committed transaction %+v", tx)
+		}
+	}
+}
