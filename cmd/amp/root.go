@@ -55,7 +55,7 @@ then, in another shell, use the token it prints:
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newServeCmd())
+	root.AddCommand(newServeCmd(), newPolicyCmd())
 	addClientCommands(root)
 	return root
 }

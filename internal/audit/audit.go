@@ -108,6 +108,18 @@ type Log struct {
 	records *prometheus.CounterVec
 	mu      sync.Mutex // orders Append: sequence and time grow together
 	last    time.Time
+
+	// Enqueued records wait here for the batch writer (group commit).
+	qmu     sync.Mutex
+	queue   []queued
+	kick    chan struct{}
+	stop    chan struct{}
+	stopped chan struct{}
+}
+
+type queued struct {
+	ctx context.Context
+	r   Record
 }
 
 var bucket = []byte("records")
@@ -135,7 +147,8 @@ func Open(dir string, opts ...Options) (*Log, error) {
 		db.Close()
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	l := &Log{db: db, log: o.Logger}
+	l := &Log{db: db, log: o.Logger, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	go l.writer()
 	if l.log == nil {
 		l.log = slog.Default()
 	}
@@ -159,51 +172,174 @@ func Open(dir string, opts ...Options) (*Log, error) {
 	return l, nil
 }
 
-// Close closes the file.
-func (l *Log) Close() error { return l.db.Close() }
+// Close writes what is queued and closes the file.
+func (l *Log) Close() error {
+	close(l.stop)
+	<-l.stopped
+	return l.db.Close()
+}
+
+// Enqueue records r without waiting for the disk: a writer stores queued
+// records in batches, one synced bbolt transaction per batch, so a request
+// does not pay an fsync of its own for its audit record. What a crash can
+// lose is at most the last batch (tens of milliseconds): writes are
+// re-recorded at start-up from the configuration's transaction log (see
+// LastTransaction), which holds them durably.
+func (l *Log) Enqueue(ctx context.Context, r Record) {
+	l.qmu.Lock()
+	l.queue = append(l.queue, queued{ctx: context.WithoutCancel(ctx), r: r})
+	l.qmu.Unlock()
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// writer flushes the queue every batchEvery (or sooner when it grows past
+// batchMax), so a stream of requests shares one fsync per batch instead of
+// competing with the configuration log's fsync on every write.
+func (l *Log) writer() {
+	defer close(l.stopped)
+	const batchEvery, batchMax = 50 * time.Millisecond, 256
+	for {
+		select {
+		case <-l.kick:
+		case <-l.stop:
+			l.flush()
+			return
+		}
+		timer := time.NewTimer(batchEvery)
+	wait:
+		for {
+			select {
+			case <-timer.C:
+				break wait
+			case <-l.kick:
+				l.qmu.Lock()
+				full := len(l.queue) >= batchMax
+				l.qmu.Unlock()
+				if full {
+					timer.Stop()
+					break wait
+				}
+			case <-l.stop:
+				timer.Stop()
+				l.flush()
+				return
+			}
+		}
+		l.flush()
+	}
+}
+
+// flush writes the queued records, in order, in one transaction.
+func (l *Log) flush() {
+	l.qmu.Lock()
+	batch := l.queue
+	l.queue = nil
+	l.qmu.Unlock()
+	if len(batch) == 0 {
+		return
+	}
+	recs := make([]Record, len(batch))
+	for i, q := range batch {
+		recs[i] = q.r
+	}
+	stored, err := l.store(recs)
+	if err != nil {
+		l.log.Error("audit: batch write failed; records lost", "records", len(recs), "error", err)
+		return
+	}
+	for i, r := range stored {
+		l.records.WithLabelValues(r.Outcome).Inc()
+		l.emit(batch[i].ctx, r)
+	}
+}
+
+// LastTransaction returns the highest configuration transaction index any
+// record names (0 if none), so that writes committed after it can be
+// re-recorded at start-up.
+func (l *Log) LastTransaction() (uint64, error) {
+	var last uint64
+	err := l.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucket).Cursor()
+		n := 0
+		for k, v := c.Last(); k != nil && n < 100000; k, v = c.Prev() {
+			n++
+			var r Record
+			if json.Unmarshal(v, &r) == nil && r.Transaction > last {
+				last = r.Transaction
+				return nil
+			}
+		}
+		return nil
+	})
+	return last, err
+}
 
 // Collector returns the amp_audit_records_total counter (for registries
 // not given to Open).
 func (l *Log) Collector() prometheus.Collector { return l.records }
 
-// Append scrubs r, assigns its sequence number and time, stores
-// it durably and emits it as a log event. It returns the stored record.
+// Append scrubs r, assigns its sequence number and time, stores it durably
+// and emits it as a log event; it returns the stored record. Queued records
+// are written first, so the log stays in order.
 func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
-	switch r.Outcome {
-	case Allowed, Denied, Error:
-	default:
-		return Record{}, fmt.Errorf("audit: outcome %q is not allowed, denied or error", r.Outcome)
+	l.flush()
+	stored, err := l.store([]Record{r})
+	if err != nil {
+		return Record{}, err
 	}
-	r = Scrub(r)
-	r.Enterprises = enterprises(r.Paths, r.Enterprises)
+	l.records.WithLabelValues(stored[0].Outcome).Inc()
+	l.emit(ctx, stored[0])
+	return stored[0], nil
+}
+
+// store scrubs, numbers, times and writes records in one transaction.
+func (l *Log) store(in []Record) ([]Record, error) {
+	out := make([]Record, 0, len(in))
+	for _, r := range in {
+		switch r.Outcome {
+		case Allowed, Denied, Error:
+		default:
+			return nil, fmt.Errorf("audit: outcome %q is not allowed, denied or error", r.Outcome)
+		}
+		r = Scrub(r)
+		r.Enterprises = enterprises(r.Paths, r.Enterprises)
+		out = append(out, r)
+	}
 	l.mu.Lock()
-	// The time of recording, never earlier than the previous record's: the
-	// log is in time order, which Query relies on.
-	r.Time = time.Now().UTC()
-	if r.Time.Before(l.last) {
-		r.Time = l.last
-	}
-	l.last = r.Time
+	defer l.mu.Unlock()
 	err := l.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
+		for i := range out {
+			// The time of recording, never earlier than the previous
+			// record's: the log is in time order, which Query relies on.
+			t := time.Now().UTC()
+			if t.Before(l.last) {
+				t = l.last
+			}
+			l.last = t
+			out[i].Time = t
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			out[i].Seq = seq
+			v, err := json.Marshal(out[i])
+			if err != nil {
+				return err
+			}
+			if err := b.Put(key(seq), v); err != nil {
+				return err
+			}
 		}
-		r.Seq = seq
-		v, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		return b.Put(key(seq), v)
+		return nil
 	})
-	l.mu.Unlock()
 	if err != nil {
-		return Record{}, fmt.Errorf("audit: append: %w", err)
+		return nil, fmt.Errorf("audit: append: %w", err)
 	}
-	l.records.WithLabelValues(r.Outcome).Inc()
-	l.emit(ctx, r)
-	return r, nil
+	return out, nil
 }
 
 func (l *Log) emit(ctx context.Context, r Record) {
@@ -279,6 +415,7 @@ func (f Filter) Match(r *Record) bool {
 // keep, if not nil, is applied too (callers pass the caller's read rights,
 // e.g. a policy check on the record's paths).
 func (l *Log) Query(f Filter, keep ...func(*Record) bool) ([]Record, error) {
+	l.flush() // what was enqueued before the query is in its answer
 	limit := f.Limit
 	if limit == 0 {
 		limit = DefaultLimit

@@ -102,9 +102,7 @@ func (s *Server) auditSet(ctx context.Context, paths []string, resp *gpb.SetResp
 	default:
 		rec.Outcome, rec.Reason = "error", status.Convert(err).Message()
 	}
-	if _, aerr := s.opts.Audit.Append(ctx, rec); aerr != nil {
-		s.log.ErrorContext(ctx, "audit append failed", "error", aerr)
-	}
+	s.opts.Audit.Enqueue(ctx, rec)
 }
 
 func (s *Server) set(ctx context.Context, req *gpb.SetRequest) (*gpb.SetResponse, error) {

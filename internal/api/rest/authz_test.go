@@ -28,7 +28,14 @@ type secured struct {
 	sch    *schema.Schema
 }
 
-func newSecured(t *testing.T) *secured {
+// newSecuredEnv is a demo server with the real policy and audit, and an
+// acme admin's token.
+func newSecuredEnv(t testing.TB) *env {
+	s := newSecured(t)
+	return s.as("alice")
+}
+
+func newSecured(t testing.TB) *secured {
 	t.Helper()
 	sch, err := schema.Load(models.FS)
 	if err != nil {

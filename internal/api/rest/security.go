@@ -120,9 +120,7 @@ func (s *Server) auditRequest(r *http.Request, in *reqInfo, code int, err error,
 	default:
 		rec.Outcome = "allowed"
 	}
-	if _, aerr := s.opts.Audit.Append(r.Context(), rec); aerr != nil {
-		s.log.ErrorContext(r.Context(), "audit append failed", "error", aerr)
-	}
+	s.opts.Audit.Enqueue(r.Context(), rec)
 }
 
 // auditQuery serves GET /audit?principal=&enterprise=&path=&since=&until=&outcome=&limit=,
