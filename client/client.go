@@ -3,6 +3,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,10 +14,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/amp-edge/amp/internal/tlsutil"
 )
 
 // DefaultServer is the address `amp serve` listens on by default.
-const DefaultServer = "http://127.0.0.1:8181"
+const DefaultServer = "https://127.0.0.1:8181"
 
 // Client talks to one AMP server. It is safe for concurrent use.
 type Client struct {
@@ -27,6 +31,9 @@ type Client struct {
 	source  string
 	message string
 	ifMatch string
+	// TLS: trusted CA file and client certificate (see WithCA).
+	caFile, certFile, keyFile string
+	tlsErr                    error
 }
 
 // Option configures a Client.
@@ -35,6 +42,17 @@ type Option func(*Client)
 // WithHTTPClient sets the http.Client used (default: one with no timeout;
 // bound requests with their context).
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithCA trusts the CA certificates in the PEM file caFile, besides the
+// system's roots: the local CA `amp serve` creates in
+// <data-dir>/tls/ca.crt, or a private CA of a production server.
+func WithCA(caFile string) Option { return func(c *Client) { c.caFile = caFile } }
+
+// WithClientCert presents the client certificate in certFile (with its key
+// in keyFile) to servers that require mutual TLS (amp serve --tls-client-ca).
+func WithClientCert(certFile, keyFile string) Option {
+	return func(c *Client) { c.certFile, c.keyFile = certFile, keyFile }
+}
 
 // WithVersion sets the User-Agent to "amp-cli/<version>".
 func WithVersion(v string) Option { return func(c *Client) { c.ua = "amp-cli/" + v } }
@@ -54,14 +72,15 @@ func WithMessage(m string) Option { return func(c *Client) { c.message = m } }
 func WithIfMatch(etag string) Option { return func(c *Client) { c.ifMatch = etag } }
 
 // New returns a client of the server at baseURL (e.g.
-// "http://127.0.0.1:8181") authenticating with token.
+// "https://127.0.0.1:8181"; without a scheme, https) authenticating with
+// token.
 func New(baseURL, token string, opts ...Option) *Client {
 	c := &Client{token: token, hc: http.DefaultClient, ua: "amp-cli/dev", source: "cli"}
 	if baseURL == "" {
 		baseURL = DefaultServer
 	}
 	if !strings.Contains(baseURL, "://") {
-		baseURL = "http://" + baseURL
+		baseURL = "https://" + baseURL
 	}
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil {
@@ -73,7 +92,31 @@ func New(baseURL, token string, opts ...Option) *Client {
 	for _, o := range opts {
 		o(c)
 	}
+	if c.caFile != "" || c.certFile != "" || c.keyFile != "" {
+		c.hc, c.tlsErr = withTLS(c.hc, c.caFile, c.certFile, c.keyFile)
+	}
 	return c
+}
+
+// withTLS returns a copy of hc whose transport trusts caFile and presents
+// the client certificate.
+func withTLS(hc *http.Client, caFile, certFile, keyFile string) (*http.Client, error) {
+	cfg, err := tlsutil.ClientConfig(caFile, certFile, keyFile)
+	if err != nil {
+		return hc, err
+	}
+	base, ok := hc.Transport.(*http.Transport)
+	if hc.Transport == nil {
+		base, ok = http.DefaultTransport.(*http.Transport)
+	}
+	if !ok {
+		return hc, errors.New("the CA and client certificate options need an http.Client whose Transport is an *http.Transport")
+	}
+	tr := base.Clone()
+	tr.TLSClientConfig = cfg
+	cp := *hc
+	cp.Transport = tr
+	return &cp, nil
 }
 
 // BaseURL returns the server URL the client talks to.
@@ -211,6 +254,9 @@ func (c *Client) url(path string, query url.Values) (string, error) {
 // Do sends one request and returns the response body of a 2xx answer, the
 // response headers, or an *Error. contentType is used when body is set.
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body any, contentType string) ([]byte, http.Header, error) {
+	if c.tlsErr != nil {
+		return nil, nil, c.tlsErr
+	}
 	u, err := c.url(path, query)
 	if err != nil {
 		return nil, nil, err
@@ -253,7 +299,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) && ctx.Err() == nil {
-			return nil, nil, fmt.Errorf("cannot reach the AMP server at %s: %v", c.BaseURL(), ue.Err)
+			return nil, nil, fmt.Errorf("cannot reach the AMP server at %s: %v%s", c.BaseURL(), ue.Err, tlsHint(err))
 		}
 		return nil, nil, err
 	}
@@ -266,6 +312,22 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		return nil, resp.Header, parseError(resp, data)
 	}
 	return data, resp.Header, nil
+}
+
+// tlsHint explains the usual TLS mistakes.
+func tlsHint(err error) string {
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var rh tls.RecordHeaderError
+	switch {
+	case errors.As(err, &ua):
+		return " (trust the server's CA: AMP_CA or --ca with the CA file, for a local amp serve <data-dir>/tls/ca.crt)"
+	case errors.As(err, &he):
+		return " (the server certificate does not name this host: use a name it has, or restart amp serve with --tls-san)"
+	case errors.As(err, &rh), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return " (the server speaks plain HTTP, amp serve --insecure-http: use an http:// URL)"
+	}
+	return ""
 }
 
 func (c *Client) getJSON(ctx context.Context, path string, query url.Values, out any) error {

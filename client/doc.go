@@ -3,8 +3,14 @@
 //
 // Create a client with the server's base URL and an API token:
 //
-//	c := client.New("http://127.0.0.1:8181", token, client.WithVersion("1.2.0"))
+//	c := client.New("https://127.0.0.1:8181", token, client.WithVersion("1.2.0"),
+//		client.WithCA(os.Getenv("AMP_CA")))
 //	raw, hdr, err := c.Get(ctx, "/aether/v2.1.x/acme/site", nil)
+//
+// `amp serve` speaks HTTPS; on a dev machine its certificate comes from the
+// local CA in <data-dir>/tls/ca.crt, which WithCA trusts (besides the
+// system's roots). WithClientCert presents a client certificate to a server
+// that requires mutual TLS.
 //
 // Model paths are the REST paths of the YANG-derived API,
 // /aether/v2.1.x/{enterprise-id}/…; a list answers a JSON array (page

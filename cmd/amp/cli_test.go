@@ -23,6 +23,7 @@ var (
 	ampBin    string
 	ampServer string
 	ampToken  string
+	ampCA     string // the server's local CA, <data>/tls/ca.crt
 	setupErr  error
 )
 
@@ -80,6 +81,7 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	ampToken = strings.TrimSpace(string(tok))
+	ampCA = filepath.Join(data, "tls", "ca.crt")
 	return m.Run()
 }
 
@@ -92,7 +94,7 @@ type result struct {
 func amp(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(ampBin, args...)
-	cmd.Env = append(os.Environ(), "AMP_SERVER="+ampServer, "AMP_TOKEN="+ampToken, "AMP_ENTERPRISE=")
+	cmd.Env = append(os.Environ(), "AMP_SERVER="+ampServer, "AMP_TOKEN="+ampToken, "AMP_CA="+ampCA, "AMP_ENTERPRISE=")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if stdin != "" {

@@ -30,14 +30,19 @@ type globalOpts struct {
 	enterprise string
 	timeout    time.Duration
 	timeoutSet bool
+	// TLS: the CA to trust and a client certificate (mutual TLS).
+	ca, clientCert, clientKey string
 }
 
 // addClientCommands registers the client verbs.
 func addClientCommands(root *cobra.Command) {
 	g := &globalOpts{}
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.server, "server", envOr("AMP_SERVER", client.DefaultServer), "AMP server URL (env AMP_SERVER)")
+	pf.StringVar(&g.server, "server", envOr("AMP_SERVER", client.DefaultServer), "AMP server URL, https (env AMP_SERVER)")
 	pf.StringVar(&g.token, "token", os.Getenv("AMP_TOKEN"), "API token (env AMP_TOKEN; default: the admin token in the local data dir, <data-dir>/admin.token, when readable)")
+	pf.StringVar(&g.ca, "ca", os.Getenv("AMP_CA"), "PEM file of the CA that signed the server's certificate, trusted besides the system's (env AMP_CA; default: the local CA of amp serve on this machine, <data-dir>/tls/ca.crt, when readable)")
+	pf.StringVar(&g.clientCert, "client-cert", os.Getenv("AMP_CLIENT_CERT"), "PEM client certificate for a server that requires mutual TLS (env AMP_CLIENT_CERT; with --client-key)")
+	pf.StringVar(&g.clientKey, "client-key", os.Getenv("AMP_CLIENT_KEY"), "PEM private key of --client-cert (env AMP_CLIENT_KEY)")
 	pf.StringVarP(&g.output, "output", "o", "", "output format: json, yaml or table (export: csv, json or yaml); default depends on the verb, see its help")
 	pf.StringVarP(&g.enterprise, "enterprise", "e", os.Getenv("AMP_ENTERPRISE"), "enterprise short paths are relative to (env AMP_ENTERPRISE)")
 	pf.DurationVar(&g.timeout, "timeout", 2*time.Minute, "time limit of the whole command (import: 30m unless set)")
@@ -56,6 +61,8 @@ func addClientCommands(root *cobra.Command) {
 		newImportCmd(g),
 		newExportCmd(g),
 		newEnterpriseCmd(g),
+		newAuditCmd(g),
+		newTokenCmd(g),
 	)
 }
 
@@ -146,12 +153,41 @@ func tokenFromDataDir() string {
 	return strings.TrimSpace(string(b))
 }
 
+// caFromDataDir is the local CA `amp serve` created on this machine, when
+// readable.
+func caFromDataDir() string {
+	p := filepath.Join(defaultDataDir(), "tls", "ca.crt")
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
+	}
+	f.Close()
+	return p
+}
+
+// tlsOptions are the client options of --ca, --client-cert, --client-key.
+func (g *globalOpts) tlsOptions() []client.Option {
+	ca := g.ca
+	if ca == "" {
+		ca = caFromDataDir()
+	}
+	var o []client.Option
+	if ca != "" {
+		o = append(o, client.WithCA(ca))
+	}
+	if g.clientCert != "" || g.clientKey != "" {
+		o = append(o, client.WithClientCert(g.clientCert, g.clientKey))
+	}
+	return o
+}
+
 func (g *globalOpts) client(opts ...client.Option) *client.Client {
 	tok := g.token
 	if tok == "" {
 		tok = tokenFromDataDir()
 	}
-	return client.New(g.server, tok, append([]client.Option{client.WithVersion(version)}, opts...)...)
+	base := append([]client.Option{client.WithVersion(version)}, g.tlsOptions()...)
+	return client.New(g.server, tok, append(base, opts...)...)
 }
 
 // context bounds a command by --timeout (def when the flag is not given).

@@ -28,6 +28,7 @@ func defaultDataDir() string {
 func newServeCmd() *cobra.Command {
 	var cfg server.Config
 	var logLevel string
+	var insecureRemote bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the AMP platform (REST API, configuration engine, embedded store)",
@@ -36,13 +37,22 @@ embedded store (bbolt, in --data-dir) and the REST API.
 
 On first start it creates an admin API token and writes it to
 <data-dir>/admin.token; every request needs it as "Authorization: Bearer …".
+It serves HTTPS: unless --tls-cert/--tls-key name a certificate, it creates
+a local CA in <data-dir>/tls on first start (ca.crt: export AMP_CA=… for
+the CLI, curl --cacert "$AMP_CA"), with a server certificate renewed when
+close to expiry and an admin client certificate for gNMI mutual TLS
+(docs/tls.md). Plain HTTP only with --insecure-http, on loopback.
 
 Examples:
   amp serve --demo                       # laptop: embedded store, demo data
   amp serve --data-dir /var/lib/amp --listen 127.0.0.1:8181
-  amp serve --models ./my-models         # add or override YANG model sets`,
+  amp serve --models ./my-models         # add or override YANG model sets
+  amp serve --listen 0.0.0.0:8181 --tls-cert /etc/amp/tls.crt --tls-key /etc/amp/tls.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if insecureRemote {
+				return usagef("--insecure-remote is gone: amp serve speaks HTTPS (and gNMI TLS) by default, with a local CA in <data-dir>/tls or --tls-cert/--tls-key; plain HTTP (--insecure-http) is loopback only (docs/tls.md)")
+			}
 			lvl, err := telemetry.ParseLevel(logLevel)
 			if err != nil {
 				return err
@@ -68,15 +78,29 @@ Examples:
 	f.DurationVar(&cfg.RetainAge, "history-retain-age", 0, "drop history older than this, e.g. 720h (0 = no age limit)")
 	f.StringSliceVar(&cfg.Adapters, "adapters", []string{"sdcore"}, "southbound adapters to run: sdcore, or none (status: GET /sync-status)")
 	f.BoolVar(&cfg.SDCoreIPDomainsList, "sdcore-ip-domains-list", false, "send SD-Core device groups in webconsole's current ip-domains list form (default: Aether's legacy ip-domain-expanded)")
+	f.StringVar(&cfg.OIDCIssuer, "oidc-issuer", "", "OIDC provider issuer URL: accept its JWTs as bearer tokens (Keycloak: https://host/realms/<realm>; see docs/identity.md)")
+	f.StringVar(&cfg.OIDCClientID, "oidc-client-id", "amp", "audience the OIDC tokens must be issued for")
+	f.StringVar(&cfg.OIDCGroupsClaim, "oidc-groups-claim", "groups", "claim(s) holding the caller's groups, dotted for nested (Keycloak realm roles: realm_access.roles), comma-separated to merge")
+	f.StringVar(&cfg.OIDCUsernameClaim, "oidc-username-claim", "preferred_username", "claim naming the caller (falls back to sub)")
+	f.StringVar(&cfg.PolicyDir, "policy-dir", "", "directory of rego authorization policy files, reloaded on change (default: the embedded policy, docs/identity.md)")
 	f.StringVar(&cfg.GNMIPushConfig, "gnmi-push-config", "", "YAML file of configuration subtrees to push to gNMI targets, with mutual TLS (docs/controllers.md)")
 	f.DurationVar(&cfg.ProbeEvery, "probe-every", 5*time.Second, "how often backends are asked what they hold, to resync one that restarted empty")
-	f.BoolVar(&cfg.InsecureRemote, "insecure-remote", false, "allow plain HTTP on a non-loopback --listen address")
+	// Transport security (docs/tls.md)
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) for HTTPS and, by default, gNMI; with --tls-key (default: a certificate of the local CA in <data-dir>/tls)")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key for --tls-cert")
+	f.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "PEM CA bundle: REST clients must present a certificate it signed (mutual TLS, besides their token)")
+	f.StringArrayVar(&cfg.TLSSANs, "tls-san", nil, "extra DNS name or IP address for the local CA's server certificate; repeatable")
+	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve the REST API over plain HTTP instead of HTTPS (loopback --listen only)")
+	f.BoolVar(&insecureRemote, "insecure-remote", false, "removed: plain HTTP is never served off loopback")
+	_ = f.MarkHidden("insecure-remote")
+	// end transport security
 	// gNMI (docs/gnmi.md)
 	f.StringVar(&cfg.GNMIListen, "gnmi-listen", "", "address for the gNMI (gRPC) interface, e.g. 127.0.0.1:5150 (empty = no gNMI)")
-	f.StringVar(&cfg.GNMITLSCert, "gnmi-tls-cert", "", "PEM certificate for gNMI over TLS (with --gnmi-tls-key)")
+	f.StringVar(&cfg.GNMITLSCert, "gnmi-tls-cert", "", "PEM certificate for gNMI over TLS, with --gnmi-tls-key (default: the REST certificate)")
 	f.StringVar(&cfg.GNMITLSKey, "gnmi-tls-key", "", "PEM private key for --gnmi-tls-cert")
-	f.StringVar(&cfg.GNMITLSClientCA, "gnmi-tls-client-ca", "", "PEM CA bundle for gNMI mutual TLS: a client certificate it signed authenticates as its subject CN")
-	f.BoolVar(&cfg.GNMIInsecureNoAuth, "gnmi-insecure-no-auth", false, "let gNMI calls without credentials in as \"anonymous\" (loopback --gnmi-listen only; for tests and local tools like gnmi_cli)")
+	f.StringVar(&cfg.GNMITLSClientCA, "gnmi-tls-client-ca", "", "PEM CA bundle for gNMI mutual TLS: a client certificate it signed authenticates as its subject CN (default with the REST certificate: the local CA, or --tls-client-ca)")
+	f.BoolVar(&cfg.GNMIInsecureNoAuth, "gnmi-insecure-no-auth", false, "let gNMI calls without credentials in as \"anonymous\" (loopback --gnmi-listen only; for tests and local tools like gnmi_cli); implies plaintext unless --gnmi-tls-cert")
+	f.BoolVar(&cfg.GNMIInsecurePlaintext, "gnmi-insecure-plaintext", false, "serve gNMI without TLS (loopback --gnmi-listen only; default: TLS with --gnmi-tls-* or the REST certificate, and mutual TLS with the local CA)")
 	f.IntVar(&cfg.GNMIMaxMsgSize, "gnmi-max-msg-size", 16<<20, "largest gNMI message received or sent, in bytes")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error (change at run time with PUT /admin/log-level)")
 	return cmd

@@ -26,10 +26,12 @@ import (
 	"github.com/amp-edge/amp/internal/api/gnmi"
 	"github.com/amp-edge/amp/internal/api/openapi"
 	"github.com/amp-edge/amp/internal/api/rest"
+	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/demo"
+	"github.com/amp-edge/amp/internal/policy"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
 	"github.com/amp-edge/amp/models"
@@ -44,10 +46,17 @@ type Config struct {
 	MaxBody     int64
 	RetainCount uint64
 	RetainAge   time.Duration
-	// InsecureRemote allows plain HTTP on a non-loopback address.
-	InsecureRemote bool
-	Version        string
-	Logger         *slog.Logger
+	// Transport security (docs/tls.md). Without TLSCert/TLSKey the REST
+	// API serves HTTPS with a certificate of the local CA created in
+	// <data-dir>/tls; TLSClientCA requires REST clients to present a
+	// certificate it signed; TLSSANs are extra names for the dev
+	// certificate. InsecureHTTP serves plain HTTP (loopback only).
+	TLSCert, TLSKey, TLSClientCA string
+	TLSSANs                      []string
+	InsecureHTTP                 bool
+
+	Version string
+	Logger  *slog.Logger
 	// Ready, when set, receives the bound address once the server listens.
 	Ready func(addr string)
 
@@ -56,8 +65,12 @@ type Config struct {
 	GNMITLSCert        string
 	GNMITLSKey         string
 	GNMITLSClientCA    string // mutual TLS: client certificate CN = principal
-	GNMIInsecureNoAuth bool   // loopback only: calls without credentials run as "anonymous"
+	GNMIInsecureNoAuth bool   // loopback only: calls without credentials run as "anonymous"; implies plaintext unless --gnmi-tls-cert
 	GNMIMaxMsgSize     int
+	// GNMIInsecurePlaintext serves gNMI without TLS (loopback only);
+	// otherwise gNMI uses the --gnmi-tls-* files or the REST certificate
+	// with mutual TLS.
+	GNMIInsecurePlaintext bool
 	// end gNMI
 
 	// Adapters (docs/sdcore.md): which southbound adapters run.
@@ -67,6 +80,11 @@ type Config struct {
 	SDCoreIPDomainsList bool
 	// ProbeEvery is how often backends are asked what they hold.
 	ProbeEvery time.Duration
+	// Identity (docs/identity.md): OIDC bearer tokens beside API tokens.
+	OIDCIssuer, OIDCClientID, OIDCGroupsClaim, OIDCUsernameClaim string
+	// PolicyDir holds the rego authorization policy (reloaded on change);
+	// empty: the embedded default policy.
+	PolicyDir string
 	// GNMIPushConfig names a file of subtrees to push to gNMI targets
 	// (docs/controllers.md); set, it runs the gnmi adapter.
 	GNMIPushConfig string
@@ -81,7 +99,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	if err := checkListen(cfg.Listen, cfg.InsecureRemote); err != nil {
+	tr, err := setupTransport(cfg, log)
+	if err != nil {
 		return err
 	}
 	sources := []fs.FS{models.FS}
@@ -114,6 +133,37 @@ func Run(ctx context.Context, cfg Config) error {
 
 	tokens := auth.NewTokens(st)
 	if err := firstToken(cfg.DataDir, st, tokens, log); err != nil {
+		return err
+	}
+	// Who is calling: API tokens, then OIDC JWTs when a provider is set.
+	var authn auth.Authenticator = tokens
+	var jwt *auth.OIDC
+	if cfg.OIDCIssuer != "" {
+		jwt, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID,
+			GroupsClaim: cfg.OIDCGroupsClaim, UsernameClaim: cfg.OIDCUsernameClaim, Logger: log})
+		if err != nil {
+			return fmt.Errorf("--oidc-issuer: %w", err)
+		}
+		authn = auth.Chain(tokens, jwt)
+	}
+	// May they: the rego policy, one decision point for every interface.
+	var pol *policy.Engine
+	if cfg.PolicyDir != "" {
+		if pol, err = policy.LoadDir(cfg.PolicyDir); err != nil {
+			return fmt.Errorf("--policy-dir: %w", err)
+		}
+		go func() { _ = pol.Watch(ctx, cfg.PolicyDir) }()
+	} else if pol, err = policy.Default(); err != nil {
+		return fmt.Errorf("default policy: %w", err)
+	}
+	pol.SetLogger(log)
+	// What happened: the append-only audit trail.
+	trail, err := audit.Open(cfg.DataDir, audit.Options{Logger: log, Registerer: reg})
+	if err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	defer trail.Close()
+	if err := recoverAudit(ctx, eng, trail, log); err != nil {
 		return err
 	}
 	if cfg.Demo {
@@ -162,14 +212,14 @@ func Run(ctx context.Context, cfg Config) error {
 	// gNMI
 	if cfg.GNMIListen != "" {
 		gs, gaddr, err := gnmi.Listen(eng, gnmi.ListenConfig{
-			Addr: cfg.GNMIListen, CertFile: cfg.GNMITLSCert, KeyFile: cfg.GNMITLSKey, ClientCAFile: cfg.GNMITLSClientCA,
-			Tokens: tokens, InsecureNoAuth: cfg.GNMIInsecureNoAuth, InsecureRemote: cfg.InsecureRemote, MaxMsgSize: cfg.GNMIMaxMsgSize,
-		}, gnmi.Options{Logger: log, Registerer: reg, Sync: syncer})
+			Addr: cfg.GNMIListen, CertFile: tr.gnmiCert, KeyFile: tr.gnmiKey, ClientCAFile: tr.gnmiClientCA,
+			Tokens: tokens, JWT: jwtVerifier(jwt), InsecureNoAuth: cfg.GNMIInsecureNoAuth, MaxMsgSize: cfg.GNMIMaxMsgSize,
+		}, gnmi.Options{Logger: log, Registerer: reg, Sync: syncer, Authorizer: pol, Audit: trail})
 		if err != nil {
 			return fmt.Errorf("gnmi: %w", err)
 		}
 		defer gs.Stop(5 * time.Second)
-		log.Info("gnmi serving", "address", gaddr.String(), "tls", cfg.GNMITLSCert != "", "mtls", cfg.GNMITLSClientCA != "", "auth", !cfg.GNMIInsecureNoAuth)
+		log.Info("gnmi serving", "address", gaddr.String(), "tls", tr.gnmiCert != "", "mtls", tr.gnmiClientCA != "", "auth", !cfg.GNMIInsecureNoAuth)
 	}
 	// end gNMI
 
@@ -177,7 +227,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var specJSON, specYAML []byte
 	var specErr error
 	api := rest.New(rest.Options{
-		Engine: eng, Auth: tokens, Logger: log, Registry: reg, MaxBody: cfg.MaxBody, Sync: syncer,
+		Engine: eng, Auth: authn, Authorizer: pol, Audit: trail, Tokens: tokens, Logger: log, Registry: reg, MaxBody: cfg.MaxBody, Sync: syncer,
 		Spec: func(yaml bool) ([]byte, error) {
 			specOnce.Do(func() {
 				doc, err := openapi.Build(sch, cfg.Version)
@@ -204,13 +254,15 @@ func Run(ctx context.Context, cfg Config) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          httpErrorLog(log),
 	}
-	log.Info("amp serving", "address", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir, "version", cfg.Version)
+	tr.hint(os.Stderr, ln.Addr().String())
+	log.Info("amp serving", append([]any{"address", tr.scheme() + "://" + ln.Addr().String(), "data_dir", cfg.DataDir, "version", cfg.Version}, tr.logAttrs()...)...)
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- tr.serve(srv, ln) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -225,24 +277,52 @@ func Run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// checkListen refuses plain HTTP off loopback unless asked for explicitly:
-// tokens would cross the network in clear text.
-func checkListen(addr string, insecure bool) error {
-	host, _, err := net.SplitHostPort(addr)
+// recoverAudit re-records, from the configuration's transaction log, writes
+// committed after the newest transaction the audit trail names: audit
+// records are written in batches, so a crash can lose the last few, but
+// never the writes themselves.
+func recoverAudit(ctx context.Context, eng *config.Engine, trail *audit.Log, log *slog.Logger) error {
+	last, err := trail.LastTransaction()
 	if err != nil {
-		return fmt.Errorf("--listen %q: %w", addr, err)
+		return err
 	}
-	if host == "localhost" {
-		return nil
+	head := eng.Snapshot().Index
+	if last == 0 || last >= head {
+		return nil // a new trail starts at its first write
 	}
-	ip := net.ParseIP(host)
-	if ip != nil && ip.IsLoopback() {
-		return nil
+	from := last + 1
+	if head-from > 10000 {
+		from = head - 10000
 	}
-	if !insecure {
-		return fmt.Errorf("--listen %s is not a loopback address: this build serves plain HTTP, which would send bearer tokens in clear text; pass --insecure-remote to do it anyway", addr)
+	n := 0
+	for i := from; i <= head; i++ {
+		rec, err := eng.Transaction(i)
+		if err != nil {
+			continue // compacted
+		}
+		var paths []string
+		for _, c := range eng.Changes(rec) {
+			paths = append(paths, c.Path)
+		}
+		trail.Enqueue(ctx, audit.Record{Principal: rec.Principal, Interface: rec.Source, Action: "write", Paths: paths,
+			Transaction: rec.Index, Outcome: "allowed", Reason: "recovered from the transaction log after a restart"})
+		n++
+	}
+	if n > 0 {
+		log.Warn("audit records recovered from the transaction log", "transactions", n, "from", from)
 	}
 	return nil
+}
+
+// jwtVerifier returns v as the gNMI JWT verifier, nil (not a nil pointer in
+// an interface) when OIDC is off.
+func jwtVerifier(v *auth.OIDC) interface {
+	Verify(ctx context.Context, raw string) (*auth.Principal, error)
+} {
+	if v == nil {
+		return nil
+	}
+	return v
 }
 
 // firstToken creates the admin token on first start and writes it, readable

@@ -57,14 +57,16 @@ func (p *PKI) write(t testing.TB, name string, b []byte) string {
 // Issue writes a certificate for cn signed by the CA and returns the paths
 // of the certificate and its key. A server certificate is valid for
 // 127.0.0.1 and localhost; a client certificate for client authentication.
-func (p *PKI) Issue(t testing.TB, cn string, server bool) (cert, key string) {
+// ou become the subject's organizational units: the groups of a client
+// certificate's principal (e.g. "AetherROCAdmin" for an operator).
+func (p *PKI) Issue(t testing.TB, cn string, server bool, ou ...string) (cert, key string) {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.next++
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(p.next), Subject: pkix.Name{CommonName: cn},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(p.next), Subject: pkix.Name{CommonName: cn, OrganizationalUnit: ou},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	if server {

@@ -9,6 +9,8 @@ package testenv
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -65,13 +67,20 @@ func Binary(t testing.TB) string {
 
 // Server is a running `amp serve`.
 type Server struct {
-	URL     string
+	URL     string // https://127.0.0.1:port (http:// with --insecure-http)
 	Token   string
 	DataDir string
-	cmd     *exec.Cmd
-	done    chan struct{}
-	logMu   sync.Mutex
-	log     strings.Builder
+	// CA is the local CA the server's certificate chains to,
+	// <data dir>/tls/ca.crt, read from its "amp serving" log line ("" with
+	// --insecure-http or --tls-cert: call UseCA with that certificate's
+	// CA). Do sends requests with HTTPClient, which trusts it.
+	CA         string
+	HTTPClient *http.Client
+
+	cmd   *exec.Cmd
+	done  chan struct{}
+	logMu sync.Mutex
+	log   strings.Builder
 }
 
 // Start runs `amp serve` with the given data dir and extra flags, waits
@@ -99,7 +108,7 @@ func StartErr(bin, dataDir string, args ...string) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	addr := make(chan string, 1)
+	addr := make(chan map[string]any, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -112,8 +121,8 @@ func StartErr(bin, dataDir string, args ...string) (*Server, error) {
 			s.logMu.Unlock()
 			var rec map[string]any
 			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "amp serving" {
-				if a, ok := rec["address"].(string); ok {
-					addr <- a
+				if _, ok := rec["address"].(string); ok {
+					addr <- rec
 				}
 			}
 		}
@@ -121,8 +130,9 @@ func StartErr(bin, dataDir string, args ...string) (*Server, error) {
 	}()
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	select {
-	case a := <-addr:
-		s.URL = a
+	case rec := <-addr:
+		s.URL, _ = rec["address"].(string)
+		s.CA, _ = rec["ca"].(string) // the local CA, when the server uses it
 	case <-s.done:
 		return nil, fmt.Errorf("amp serve exited before serving:\n%s", s.Log())
 	case <-time.After(60 * time.Second):
@@ -135,7 +145,47 @@ func StartErr(bin, dataDir string, args ...string) (*Server, error) {
 		return nil, fmt.Errorf("read admin token: %w", err)
 	}
 	s.Token = strings.TrimSpace(string(tok))
+	s.HTTPClient = http.DefaultClient
+	if s.CA != "" {
+		if s.HTTPClient, err = HTTPClient(s.CA); err != nil {
+			s.Kill()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// HTTPClient returns an http.Client that trusts the CA certificates in the
+// PEM file caFile (and no others).
+func HTTPClient(caFile string) (*http.Client, error) {
+	b, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr}, nil
+}
+
+// UseCA makes Do trust the CA in caFile (a server started with
+// --tls-cert signed by it).
+func (s *Server) UseCA(t testing.TB, caFile string) {
+	t.Helper()
+	hc, err := HTTPClient(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.CA, s.HTTPClient = caFile, hc
+}
+
+// Env is the environment for amp CLI subprocesses talking to s: the
+// current one plus AMP_SERVER, AMP_TOKEN and AMP_CA.
+func (s *Server) Env() []string {
+	return append(os.Environ(), "AMP_SERVER="+s.URL, "AMP_TOKEN="+s.Token, "AMP_CA="+s.CA)
 }
 
 // Log returns what the server wrote to stderr so far.
@@ -183,7 +233,11 @@ func (s *Server) Do(ctx context.Context, method, path, body string, hdr ...strin
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := s.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return 0, nil, nil, err
 	}

@@ -35,7 +35,7 @@ func BenchmarkImportCLI(b *testing.B) {
 		s := testenv.Start(b, b.TempDir(), "--demo")
 		run := func() time.Duration {
 			cmd := exec.Command(bin, "import", csv)
-			cmd.Env = append(os.Environ(), "AMP_SERVER="+s.URL, "AMP_TOKEN="+s.Token)
+			cmd.Env = s.Env()
 			t0 := time.Now()
 			if out, err := cmd.CombinedOutput(); err != nil {
 				b.Fatalf("amp import: %v\n%s", err, out)

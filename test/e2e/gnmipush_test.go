@@ -18,7 +18,7 @@ import (
 func TestGNMIPushToAnotherAMP(t *testing.T) {
 	pki := testenv.NewPKI(t)
 	serverCrt, serverKey := pki.Issue(t, "target", true)
-	clientCrt, clientKey := pki.Issue(t, "amp-push", false)
+	clientCrt, clientKey := pki.Issue(t, "amp-push", false, "AetherROCAdmin") // OU = group: an operator at the target
 	targetArgs := []string{"--adapters", "none", "--gnmi-tls-cert", serverCrt, "--gnmi-tls-key", serverKey, "--gnmi-tls-client-ca", pki.CA}
 
 	tgt := testenv.Start(t, t.TempDir(), append([]string{"--gnmi-listen", "127.0.0.1:0"}, targetArgs...)...)

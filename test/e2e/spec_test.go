@@ -81,7 +81,7 @@ func TestSpecMatchesServer(t *testing.T) {
 			}
 		}
 		req.Body = io.NopCloser(strings.NewReader(c.body))
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := s.HTTPClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

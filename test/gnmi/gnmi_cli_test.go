@@ -185,7 +185,7 @@ func TestGNMICliMutualTLS(t *testing.T) {
 	testenv.GNMICli(t)
 	pki := testenv.NewPKI(t)
 	serverCrt, serverKey := pki.Issue(t, "amp", true)
-	clientCrt, clientKey := pki.Issue(t, "gnmi-operator", false)
+	clientCrt, clientKey := pki.Issue(t, "gnmi-operator", false, "AetherROCAdmin") // OU = group: an operator
 	files := map[string]string{"ca.crt": pki.CA, "server.crt": serverCrt, "server.key": serverKey, "client.crt": clientCrt, "client.key": clientKey}
 	f := func(name string) string { return files[name] }
 	srv := testenv.Start(t, t.TempDir(), "--demo", "--gnmi-listen", "127.0.0.1:0",

@@ -1,9 +1,9 @@
 package rest
 
 import (
-	"log/slog"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http/httptest"
 	"regexp"
 	"sort"
