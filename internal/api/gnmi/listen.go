@@ -25,8 +25,6 @@ type ListenConfig struct {
 	// (tests and local tools such as gnmi_cli, which cannot send a bearer
 	// token). Refused unless Addr is a loopback address.
 	InsecureNoAuth bool
-	// InsecureRemote allows plaintext gRPC on a non-loopback address.
-	InsecureRemote bool
 	MaxMsgSize     int
 }
 
@@ -54,8 +52,8 @@ func Listen(eng *config.Engine, cfg ListenConfig, opts Options) (*Server, net.Ad
 	if cfg.InsecureNoAuth && !loopback {
 		return nil, nil, fmt.Errorf("--gnmi-insecure-no-auth is only allowed on a loopback --gnmi-listen address, not %s", cfg.Addr)
 	}
-	if cfg.CertFile == "" && !loopback && !cfg.InsecureRemote {
-		return nil, nil, fmt.Errorf("--gnmi-listen %s is not a loopback address: without --gnmi-tls-cert gNMI is plaintext and would send bearer tokens in clear text; configure TLS or pass --insecure-remote", cfg.Addr)
+	if cfg.CertFile == "" && !loopback {
+		return nil, nil, fmt.Errorf("--gnmi-listen %s is not a loopback address: plaintext gNMI would send bearer tokens in clear text; serve it with TLS (the default; see docs/tls.md)", cfg.Addr)
 	}
 	if cfg.CertFile != "" {
 		tc, err := auth.ServerTLS(cfg.CertFile, cfg.KeyFile, cfg.ClientCAFile)
