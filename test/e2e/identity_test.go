@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -74,6 +75,30 @@ func TestLDAPGroupsBecomeRights(t *testing.T) {
 		Val:  &gpb.TypedValue{Value: &gpb.TypedValue_StringVal{StringVal: "x"}}}}})
 	if status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("mallory gNMI Set: %v (want PermissionDenied)", err)
+	}
+
+	// CLI: the same rights, with the OIDC token in AMP_TOKEN.
+	cli := func(tok string, args ...string) (string, int) {
+		cmd := exec.Command(testenv.Binary(t), args...)
+		cmd.Env = append(s.Env(), "AMP_TOKEN="+tok)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return string(out), code
+	}
+	if out, code := cli(alice, "get", "-e", "acme", "site/acme-chicago/upf/upf-1/port"); code != 0 {
+		t.Fatalf("alice amp get: %d %s", code, out)
+	}
+	if out, code := cli(alice, "get", "-e", "starbucks", "site"); code != 1 || !strings.Contains(out, "does not exist") {
+		t.Fatalf("alice amp get starbucks: %d %s", code, out)
+	}
+	if out, code := cli(mallory, "set", "-e", "starbucks", "site/starbucks-seattle/upf/upf-1/port=9"); code != 1 || !strings.Contains(out, "forbidden") {
+		t.Fatalf("mallory amp set: %d %s", code, out)
+	}
+	if out, code := cli(olivia, "audit", "--principal", "mallory", "-o", "json"); code != 0 || !strings.Contains(out, `"denied"`) {
+		t.Fatalf("olivia amp audit: %d %s", code, out)
 	}
 
 	// The audit trail holds each write and each denial, by identity.
