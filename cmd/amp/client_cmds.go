@@ -63,6 +63,7 @@ func addClientCommands(root *cobra.Command) {
 		newEnterpriseCmd(g),
 		newAuditCmd(g),
 		newTokenCmd(g),
+		newLoginCmd(),
 	)
 }
 
@@ -184,7 +185,9 @@ func (g *globalOpts) tlsOptions() []client.Option {
 func (g *globalOpts) client(opts ...client.Option) *client.Client {
 	tok := g.token
 	if tok == "" {
-		tok = tokenFromDataDir()
+		if tok = tokenFromLogin(); tok == "" {
+			tok = tokenFromDataDir()
+		}
 	}
 	base := append([]client.Option{client.WithVersion(version)}, g.tlsOptions()...)
 	return client.New(g.server, tok, append(base, opts...)...)

@@ -1,11 +1,19 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"google.golang.org/grpc"
@@ -99,6 +107,54 @@ func TestLDAPGroupsBecomeRights(t *testing.T) {
 	}
 	if out, code := cli(olivia, "audit", "--principal", "mallory", "-o", "json"); code != 0 || !strings.Contains(out, `"denied"`) {
 		t.Fatalf("olivia amp audit: %d %s", code, out)
+	}
+
+	// amp login: the CLI gets alice's token from the provider itself (the
+	// test plays the browser), stores it, and later commands use it.
+	cfgDir := t.TempDir()
+	login := exec.Command(testenv.Binary(t), "login", "--issuer", p.Issuer, "--client-id", p.ClientID, "--no-browser")
+	login.Env = append(s.Env(), "XDG_CONFIG_HOME="+cfgDir, "AMP_TOKEN=")
+	stderr, _ := login.StderrPipe()
+	var stdout strings.Builder
+	login.Stdout = &stdout
+	if err := login.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	authURL := ""
+	for sc.Scan() {
+		if line := strings.TrimSpace(sc.Text()); strings.HasPrefix(line, "http") {
+			authURL = line
+			break
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: 20 * time.Second}
+	resp, err := browser.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = browser.PostForm(resp.Request.URL.String()+"/login", url.Values{"username": {"alice"}, "password": {"alice-pw"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := login.Wait(); err != nil || !strings.Contains(string(page), "close this page") {
+		t.Fatalf("amp login: %v; stdout %s; last page %.200s", err, stdout.String(), page)
+	}
+	if fi, err := os.Stat(filepath.Join(cfgDir, "amp", "login.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("stored token: %v %v", fi, err)
+	}
+	after := exec.Command(testenv.Binary(t), "get", "-e", "starbucks", "site")
+	after.Env = append(s.Env(), "XDG_CONFIG_HOME="+cfgDir, "AMP_TOKEN=")
+	if out, err := after.CombinedOutput(); err == nil || !strings.Contains(string(out), "does not exist") {
+		t.Fatalf("amp get as the logged-in alice: %v %s", err, out)
 	}
 
 	// The audit trail holds each write and each denial, by identity.
