@@ -77,6 +77,19 @@ func TestLDAPGroupsBecomeRights(t *testing.T) {
 	if err := get(alice, "starbucks", ""); status.Code(err) != codes.NotFound {
 		t.Fatalf("alice gNMI Get starbucks: %v (want NotFound)", err)
 	}
+	// Subscribe to another enterprise: as absent as Get says.
+	sctx, scancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+alice), 10*time.Second)
+	defer scancel()
+	st, err := c.Subscribe(sctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Send(&gpb.SubscribeRequest{Request: &gpb.SubscribeRequest_Subscribe{Subscribe: &gpb.SubscriptionList{
+		Prefix: &gpb.Path{Origin: "aether", Target: "starbucks"}, Mode: gpb.SubscriptionList_ONCE,
+		Subscription: []*gpb.Subscription{{Path: &gpb.Path{Elem: []*gpb.PathElem{{Name: "site"}}}}}}}})
+	if _, err := st.Recv(); status.Code(err) != codes.NotFound {
+		t.Fatalf("alice subscribing to starbucks: %v (want NotFound)", err)
+	}
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+mallory)
 	_, err = c.Set(ctx, &gpb.SetRequest{Prefix: &gpb.Path{Origin: "aether", Target: "starbucks"}, Update: []*gpb.Update{{
 		Path: &gpb.Path{Elem: []*gpb.PathElem{{Name: "site", Key: map[string]string{"site-id": "starbucks-seattle"}}, {Name: "display-name"}}},
