@@ -3,15 +3,13 @@ package sdcore
 import (
 	"context"
 	"encoding/json"
+	"github.com/amp-edge/amp/internal/testenv"
 	"strings"
 	"testing"
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
-	"github.com/amp-edge/amp/internal/demo"
 	"github.com/amp-edge/amp/internal/schema"
-	"github.com/amp-edge/amp/internal/store"
-	"github.com/amp-edge/amp/models"
 )
 
 type testEnv struct {
@@ -21,29 +19,14 @@ type testEnv struct {
 
 func newEnv(t testing.TB) *testEnv {
 	t.Helper()
-	sch, err := schema.Load(models.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenBolt(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := config.Open(sch, st, config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close(); st.Close() })
-	return &testEnv{eng: eng, set: sch.Set("aether", "2.1.x")}
+	eng, _ := testenv.Engine(t, false)
+	return &testEnv{eng: eng, set: eng.Schema().Set("aether", "2.1.x")}
 }
 
 func demoEnv(t testing.TB) *testEnv {
 	t.Helper()
-	env := newEnv(t)
-	if _, err := demo.Load(context.Background(), env.eng); err != nil {
-		t.Fatal(err)
-	}
-	return env
+	eng, _ := testenv.Engine(t, true)
+	return &testEnv{eng: eng, set: eng.Schema().Set("aether", "2.1.x")}
 }
 
 // edit builds an edit from a REST-style path ("acme/site/s1") and a JSON

@@ -3,6 +3,7 @@ package gnmi
 import (
 	"context"
 	"encoding/json"
+	"github.com/amp-edge/amp/internal/testenv"
 	"io"
 	"log/slog"
 	"net"
@@ -19,10 +20,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
-	"github.com/amp-edge/amp/internal/demo"
 	"github.com/amp-edge/amp/internal/schema"
-	"github.com/amp-edge/amp/internal/store"
-	"github.com/amp-edge/amp/models"
 )
 
 type env struct {
@@ -46,22 +44,7 @@ func (bearer) RequireTransportSecurity() bool { return false }
 
 func engine(t testing.TB) (*config.Engine, *auth.Tokens) {
 	t.Helper()
-	sch, err := schema.Load(models.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenBolt(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := config.Open(sch, st, config.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close(); st.Close() })
-	if _, err := demo.Load(context.Background(), eng); err != nil {
-		t.Fatal(err)
-	}
+	eng, st := testenv.Engine(t, true)
 	return eng, auth.NewTokens(st)
 }
 

@@ -1,9 +1,9 @@
 package rest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/amp-edge/amp/internal/testenv"
 	"log/slog"
 	"math/rand"
 	"net/http/httptest"
@@ -16,11 +16,8 @@ import (
 	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
-	"github.com/amp-edge/amp/internal/demo"
 	"github.com/amp-edge/amp/internal/policy"
 	"github.com/amp-edge/amp/internal/schema"
-	"github.com/amp-edge/amp/internal/store"
-	"github.com/amp-edge/amp/models"
 )
 
 type secured struct {
@@ -39,21 +36,8 @@ func newSecuredEnv(t testing.TB) *env {
 
 func newSecured(t testing.TB) *secured {
 	t.Helper()
-	sch, err := schema.Load(models.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenBolt(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := config.Open(sch, st, config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := demo.Load(context.Background(), eng); err != nil {
-		t.Fatal(err)
-	}
+	eng, st := testenv.Engine(t, true)
+	sch := eng.Schema()
 	pol, err := policy.Default()
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +56,7 @@ func newSecured(t testing.TB) *secured {
 		s.tokens[role] = tok
 	}
 	srv := httptest.NewServer(New(Options{Engine: eng, Auth: tokens, Authorizer: pol, Audit: trail, Tokens: tokens}))
-	t.Cleanup(func() { srv.Close(); trail.Close(); eng.Close(); st.Close() })
+	t.Cleanup(func() { srv.Close(); trail.Close() })
 	s.env = &env{t: t, srv: srv, eng: eng}
 	return s
 }

@@ -1,8 +1,8 @@
 package rest
 
 import (
-	"context"
 	"encoding/json"
+	"github.com/amp-edge/amp/internal/testenv"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,10 +14,6 @@ import (
 
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
-	"github.com/amp-edge/amp/internal/demo"
-	"github.com/amp-edge/amp/internal/schema"
-	"github.com/amp-edge/amp/internal/store"
-	"github.com/amp-edge/amp/models"
 )
 
 type env struct {
@@ -29,31 +25,14 @@ type env struct {
 
 func newEnv(t testing.TB, withDemo bool) *env {
 	t.Helper()
-	sch, err := schema.Load(models.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenBolt(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := config.Open(sch, st, config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if withDemo {
-		if _, err := demo.Load(context.Background(), eng); err != nil {
-			t.Fatal(err)
-		}
-	}
+	eng, st := testenv.Engine(t, withDemo)
 	tokens := auth.NewTokens(st)
 	tok, _, err := tokens.Create("t", "tester", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Options{Engine: eng, Auth: tokens})
-	srv := httptest.NewServer(s)
-	t.Cleanup(func() { srv.Close(); eng.Close(); st.Close() })
+	srv := httptest.NewServer(New(Options{Engine: eng, Auth: tokens}))
+	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, token: tok, eng: eng}
 }
 
