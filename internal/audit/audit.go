@@ -110,6 +110,9 @@ type Log struct {
 	last    time.Time
 
 	// Enqueued records wait here for the batch writer (group commit).
+	// flushMu makes a flush wait for one in flight, so a query after a
+	// flush sees every record enqueued before it.
+	flushMu sync.Mutex
 	qmu     sync.Mutex
 	queue   []queued
 	kick    chan struct{}
@@ -234,6 +237,8 @@ func (l *Log) writer() {
 
 // flush writes the queued records, in order, in one transaction.
 func (l *Log) flush() {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
 	l.qmu.Lock()
 	batch := l.queue
 	l.queue = nil

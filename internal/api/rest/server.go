@@ -159,18 +159,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type statusWriter struct {
 	http.ResponseWriter
 	code int
+	// onHeader runs once, just before the status line goes out (the audit
+	// record is enqueued there, so a client reading the audit trail right
+	// after its response finds it).
+	onHeader func(code int)
 }
 
 func (sw *statusWriter) WriteHeader(code int) {
 	if sw.code == 0 {
 		sw.code = code
+		if sw.onHeader != nil {
+			sw.onHeader(code)
+		}
 	}
 	sw.ResponseWriter.WriteHeader(code)
 }
 
 func (sw *statusWriter) Write(b []byte) (int, error) {
 	if sw.code == 0 {
-		sw.code = http.StatusOK
+		sw.WriteHeader(http.StatusOK)
 	}
 	return sw.ResponseWriter.Write(b)
 }
@@ -199,6 +206,14 @@ func (s *Server) wrap(rt route) http.Handler {
 		var err error
 		authFailed := false
 		if !rt.public {
+			sw.onHeader = func(code int) {
+				if idx, perr := strconv.ParseUint(sw.Header().Get("X-AMP-Transaction-Index"), 10, 64); perr == nil {
+					in.index = idx
+				}
+				s.auditRequest(r, in, code, err, authFailed)
+			}
+		}
+		if !rt.public {
 			var p *auth.Principal
 			p, err = s.opts.Auth.Authenticate(r)
 			if err != nil {
@@ -224,12 +239,7 @@ func (s *Server) wrap(rt route) http.Handler {
 		if code == 0 {
 			code = http.StatusOK
 		}
-		if idx, perr := strconv.ParseUint(sw.Header().Get("X-AMP-Transaction-Index"), 10, 64); perr == nil {
-			in.index = idx
-		}
-		if !rt.public {
-			s.auditRequest(r, in, code, err, authFailed)
-		}
+
 		span.SetAttributes(attribute.Int("http.status_code", code))
 		s.metrics.observe(rt.name, r.Method, code, time.Since(start))
 		level := slog.LevelDebug
