@@ -177,7 +177,7 @@ func TestLDAPGroupsBecomeRights(t *testing.T) {
 	for _, r := range recs {
 		seen[r["principal"].(string)+"/"+r["interface"].(string)+"/"+r["outcome"].(string)]++
 	}
-	for _, want := range []string{"olivia/rest/allowed", "alice/rest/allowed", "alice/rest/denied", "mallory/rest/denied", "mallory/gnmi/denied"} {
+	for _, want := range []string{"olivia/rest/allowed", "alice/rest/allowed", "alice/rest/denied", "mallory/rest/denied", "mallory/gnmi/denied", "alice/gnmi/denied"} {
 		if seen[want] == 0 {
 			t.Errorf("no audit record %s in %v", want, seen)
 		}

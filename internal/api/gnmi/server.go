@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc/peer"
 	"log/slog"
 	"net"
 	"sync"
@@ -157,12 +158,30 @@ func principal(ctx context.Context) *auth.Principal { return auth.FromContext(ct
 func (s *Server) authorize(ctx context.Context, action auth.Action, path string) error {
 	p := principal(ctx)
 	if err := s.opts.Authorizer.Authorize(ctx, p, action, path); err != nil {
+		if action != auth.Write { // Set records its own outcome (auditSet)
+			s.auditDenied(ctx, action, path, err)
+		}
 		if ent := policy.ParsePath(path).Enterprise; ent != "" && s.opts.Authorizer.Authorize(ctx, p, auth.Read, "/enterprises/"+ent) != nil {
 			return status.Errorf(codes.NotFound, "enterprise %q does not exist", ent)
 		}
 		return status.Errorf(codes.PermissionDenied, "%s %s: %v", action, path, err)
 	}
 	return nil
+}
+
+// auditDenied records a refused read (Get or Subscribe).
+func (s *Server) auditDenied(ctx context.Context, action auth.Action, path string, err error) {
+	if s.opts.Audit == nil {
+		return
+	}
+	rec := audit.Record{Interface: "gnmi", Action: string(action), Paths: []string{path}, Outcome: "denied", Reason: err.Error()}
+	if p := principal(ctx); p != nil {
+		rec.Principal, rec.Groups, rec.Via = p.Name, p.Groups, p.Via
+	}
+	if pr, ok := peer.FromContext(ctx); ok {
+		rec.Source = pr.Addr.String()
+	}
+	s.opts.Audit.Enqueue(ctx, rec)
 }
 
 // metrics are amp_gnmi_*.
