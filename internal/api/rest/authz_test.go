@@ -7,12 +7,9 @@ import (
 	"log/slog"
 	"math/rand"
 	"net/http/httptest"
-	"regexp"
-	"sort"
 	"strings"
 	"testing"
 
-	"github.com/amp-edge/amp/internal/api/openapi"
 	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
@@ -136,84 +133,6 @@ func TestRoleMatrix(t *testing.T) {
 			if e != "starbucks" {
 				t.Fatalf("mallory sees an audit record of %s", e)
 			}
-		}
-	}
-}
-
-// TestIsolationAcrossEveryRoute: for every path of AMP's own OpenAPI
-// document, acme's admin tries every method on starbucks' objects and gets
-// exactly the answer a non-existent enterprise gets; without credentials
-// every route answers 401.
-func TestIsolationAcrossEveryRoute(t *testing.T) {
-	s := newSecured(t)
-	doc, err := openapi.Build(s.sch, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Existing starbucks keys, so a leak would show as a difference.
-	keys := map[string]string{"enterprise-id": "starbucks", "site-id": "starbucks-seattle", "device-id": "camera-1", "sim-id": "sim-1",
-		"device-group-id": "cameras", "slice-id": "video", "upf-id": "upf-1", "ip-domain-id": "pool-1", "small-cell-id": "cell-1",
-		"application-id": "starbucks-video", "endpoint-id": "rtsp", "traffic-class-id": "class-1", "template-id": "template-video",
-		"edge-device-id": "pi-1", "priority-traffic-rule-id": "sensor-5-mqtt", "device-group": "cameras", "application": "starbucks-video",
-		"id": "starbucks", "index": "1"}
-	param := regexp.MustCompile(`\{([^}]+)\}`)
-	alice, anon := s.as("alice"), s.as("nobody")
-	var paths []string
-	for p := range doc.Paths.Map() {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	checked := 0
-	for _, tmpl := range paths {
-		fill := func(ent string) string {
-			return param.ReplaceAllStringFunc(tmpl, func(m string) string {
-				name := m[1 : len(m)-1]
-				if name == "enterprise-id" || name == "id" && strings.HasPrefix(tmpl, "/enterprises/") {
-					return ent
-				}
-				if v, ok := keys[name]; ok {
-					return v
-				}
-				return "x"
-			})
-		}
-		concrete := fill("starbucks")
-		item := doc.Paths.Find(tmpl)
-		for method, op := range item.Operations() {
-			body := ""
-			if method != "GET" && method != "DELETE" {
-				body = `{}`
-			}
-			// Unauthenticated: 401 on every route that needs a token.
-			if op.Security == nil || len(*op.Security) > 0 {
-				if code, _, _ := anon.do(method, concrete, body); code != 401 {
-					t.Errorf("%s %s without a token: %d", method, concrete, code)
-				}
-			}
-			if !strings.Contains(tmpl, "{enterprise-id}") && !strings.HasPrefix(tmpl, "/enterprises/{") {
-				continue
-			}
-			code, got, _ := alice.do(method, concrete, body)
-			ghost := fill("nosuch")
-			gcode, want, _ := alice.do(method, ghost, body)
-			norm := func(b, ent string) string {
-				return strings.NewReplacer("/"+ent+"/", "/E/", "/"+ent+`"`, `/E"`, `\"`+ent+`\"`, `\"E\"`, `"`+ent+`"`, `"E"`, "/"+ent+":", "/E:").Replace(b)
-			}
-			if code != gcode || norm(got, "starbucks") != norm(want, "nosuch") {
-				t.Errorf("%s %s: %d %.200s\n  a missing enterprise answers %d %.200s", method, concrete, code, got, gcode, want)
-			}
-			checked++
-		}
-	}
-	if checked < 170 {
-		t.Fatalf("only %d enterprise route/method pairs checked", checked)
-	}
-	// Nothing alice tried changed starbucks.
-	var txns []config.TxnInfo
-	json.Unmarshal([]byte(s.as("operator").want(200, "GET", "/transactions?limit=1000", "")), &txns)
-	for _, tx := range txns {
-		if tx.Principal == "alice" {
-			t.Fatalf("alice committed transaction %+v", tx)
 		}
 	}
 }
