@@ -22,6 +22,7 @@ bot := {"name": "upf-exporter", "groups": ["amp-state-writer"], "via": "token"}
 req(p, action, path, kind, ent) := {
 	"principal": p, "action": action, "path": path,
 	"kind": kind, "set": "aether", "version": "2.1.x", "enterprise": ent,
+	"canonical": true,
 }
 
 model(p, action, ent) := req(p, action, sprintf("/aether/v2.1.x/%s/site/s1/device/d1", [ent]), "model", ent)
@@ -102,7 +103,16 @@ test_deny_overrides_allow if {
 	suspended := {"name": "olivia", "groups": ["AetherROCAdmin", "amp-suspended"]}
 	not allowed(model(suspended, "read", "acme"))
 	"account suspended (group amp-suspended)" in authz.decision.deny with input as model(suspended, "read", "acme")
-	not allowed(req(olivia, "read", "/aether/v2.1.x/acme/../starbucks", "model", "acme"))
 	not allowed(model({"name": "", "groups": ["AetherROCAdmin"]}, "read", "acme"))
 	not allowed(model(olivia, "delete", "acme"))
+}
+
+test_non_canonical_path_denied if {
+	inp := object.union(model(olivia, "read", "acme"), {"path": "/aether/v2.1.x/acme/../starbucks", "canonical": false})
+	not allowed(inp)
+	"path is not canonical" in authz.decision.deny with input as inp
+}
+
+test_missing_canonical_flag_denied if {
+	not allowed(object.remove(model(olivia, "read", "acme"), ["canonical"]))
 }

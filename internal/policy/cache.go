@@ -4,6 +4,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
 	"github.com/amp-edge/amp/internal/auth"
 )
 
@@ -37,31 +39,96 @@ func (c *decisionCache) put(k string, d Decision) {
 	c.mu.Unlock()
 }
 
-// cacheKey encodes the whole policy input; NUL cannot occur in names,
-// groups or paths of well-formed requests, and \x01 separates groups.
-func cacheKey(p *auth.Principal, action auth.Action, path string) string {
-	var b strings.Builder
-	n := len(action) + len(path) + 8
-	if p != nil {
-		n += len(p.Name) + len(p.Via)
-		for _, g := range p.Groups {
-			n += len(g) + 1
-		}
+// inputUse is the set of input fields a policy reads, found by walking
+// the references of its modules. The cache keys a decision on those fields
+// only: the default policy never reads input.path (it reads the parsed
+// kind, enterprise and canonical flag instead), so one evaluation serves
+// every path of an enterprise, and misses are the exception rather than
+// one per distinct path.
+type inputUse struct {
+	all    bool            // the whole input or a computed key: key on everything
+	fields map[string]bool // "path", "kind", ..., "principal.name", ...
+}
+
+// principalFields are what Input puts under input.principal.
+var principalFields = []string{"principal.name", "principal.groups", "principal.via"}
+
+// analyseInputUse walks every reference in the modules. A reference to
+// input.principal as a whole counts as all its fields; a bare `input`, or
+// an input key that is not a constant string, counts as everything.
+func analyseInputUse(mods []*ast.Module) inputUse {
+	u := inputUse{fields: map[string]bool{}}
+	for _, m := range mods {
+		ast.WalkRefs(m, func(r ast.Ref) bool {
+			if !r.HasPrefix(ast.InputRootRef) {
+				return false
+			}
+			if len(r) < 2 {
+				u.all = true
+				return false
+			}
+			top, ok := r[1].Value.(ast.String)
+			if !ok {
+				u.all = true
+				return false
+			}
+			if top != "principal" {
+				u.fields[string(top)] = true
+				return false
+			}
+			if len(r) < 3 {
+				for _, f := range principalFields {
+					u.fields[f] = true
+				}
+				return false
+			}
+			sub, ok := r[2].Value.(ast.String)
+			if !ok {
+				for _, f := range principalFields {
+					u.fields[f] = true
+				}
+				return false
+			}
+			u.fields["principal."+string(sub)] = true
+			return false
+		})
 	}
-	b.Grow(n)
-	b.WriteString(string(action))
-	b.WriteByte(0)
-	b.WriteString(path)
-	b.WriteByte(0)
-	if p != nil {
-		b.WriteString(p.Name)
-		b.WriteByte(0)
-		b.WriteString(p.Via)
-		b.WriteByte(0)
-		for _, g := range p.Groups {
-			b.WriteString(g)
-			b.WriteByte(1)
+	return u
+}
+
+// key encodes the fields of the input the policy reads (all of them when
+// the analysis could not tell). NUL cannot occur in names, groups or paths
+// of well-formed requests, and \x01 separates groups.
+func (u inputUse) key(p *auth.Principal, action auth.Action, path string, pi PathInfo) string {
+	var b strings.Builder
+	field := func(name, v string) {
+		if u.all || u.fields[name] {
+			b.WriteString(v)
 		}
+		b.WriteByte(0)
+	}
+	field("action", string(action))
+	field("path", path)
+	field("kind", pi.Kind)
+	field("set", pi.Set)
+	field("version", pi.Version)
+	field("enterprise", pi.Enterprise)
+	if pi.Canonical {
+		field("canonical", "t")
+	} else {
+		field("canonical", "f")
+	}
+	if p != nil {
+		field("principal.name", p.Name)
+		field("principal.via", p.Via)
+		if u.all || u.fields["principal.groups"] {
+			for _, g := range p.Groups {
+				b.WriteString(g)
+				b.WriteByte(1)
+			}
+		}
+	} else {
+		b.WriteString("\x00nil")
 	}
 	return b.String()
 }

@@ -56,6 +56,7 @@ type compiled struct {
 	files []string
 	sum   [32]byte // of the files' names and contents
 	cache *decisionCache
+	use   inputUse // the input fields the policy reads: the cache key
 }
 
 // Default loads the policy embedded in the binary (the repository's policy/).
@@ -128,8 +129,14 @@ func (e *Engine) reload(onlyIfChanged bool) error {
 	}
 	opts := []func(*rego.Rego){rego.Query(Query)}
 	var files []string
+	var parsed []*ast.Module
 	for n, src := range mods {
-		opts = append(opts, rego.Module(n, src))
+		m, err := ast.ParseModule(n, src)
+		if err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+		parsed = append(parsed, m)
+		opts = append(opts, rego.ParsedModule(m))
 		files = append(files, n)
 	}
 	sort.Strings(files)
@@ -137,9 +144,9 @@ func (e *Engine) reload(onlyIfChanged bool) error {
 	if err != nil {
 		return fmt.Errorf("policy: compile %s: %w", strings.Join(files, ", "), err)
 	}
-	c := &compiled{pq: pq, files: files, sum: sum, cache: newDecisionCache(e.cacheSize())}
+	c := &compiled{pq: pq, files: files, sum: sum, cache: newDecisionCache(e.cacheSize()), use: analyseInputUse(parsed)}
 	// A policy that does not answer the decision query is a mistake: try it.
-	if _, err := decide(context.Background(), c, &auth.Principal{Name: "policy-check"}, auth.Read, "/"); err != nil {
+	if _, err := decide(context.Background(), c, &auth.Principal{Name: "policy-check"}, auth.Read, "/", ParsePath("/")); err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
 	prev := e.cur.Swap(c)
@@ -217,6 +224,7 @@ func Input(p *auth.Principal, action auth.Action, p0 string) map[string]any {
 	in["principal"] = pr
 	pp := ParsePath(p0)
 	in["kind"], in["set"], in["version"], in["enterprise"] = pp.Kind, pp.Set, pp.Version, pp.Enterprise
+	in["canonical"] = pp.Canonical
 	return in
 }
 
@@ -226,6 +234,9 @@ type PathInfo struct {
 	Set        string // model set, e.g. "aether"
 	Version    string // e.g. "2.1.x" (without the "v")
 	Enterprise string // unescaped enterprise (target) id
+	// Canonical is false when the path has "." or ".." segments (a
+	// request the router should never pass on; the policy denies it).
+	Canonical bool
 }
 
 // ParsePath classifies a REST path:
@@ -237,6 +248,13 @@ type PathInfo struct {
 //	/transactions/12              transactions (first segment), likewise
 //	                              sync-status, audit, admin, targets, ...
 func ParsePath(p string) PathInfo {
+	pi := parsePath(p)
+	slashed := p + "/"
+	pi.Canonical = !strings.Contains(slashed, "/../") && !strings.Contains(slashed, "/./")
+	return pi
+}
+
+func parsePath(p string) PathInfo {
 	segs := strings.Split(strings.Trim(p, "/"), "/")
 	if len(segs) == 0 || segs[0] == "" {
 		return PathInfo{Kind: "other"}
@@ -278,8 +296,7 @@ func unescape(s string) string {
 
 // inputValue builds the policy input directly as an AST value (cheaper
 // than converting a map through reflection).
-func inputValue(p *auth.Principal, action auth.Action, p0 string) ast.Value {
-	pi := ParsePath(p0)
+func inputValue(p *auth.Principal, action auth.Action, p0 string, pi PathInfo) ast.Value {
 	var name, via string
 	var gs []*ast.Term
 	if p != nil {
@@ -302,11 +319,12 @@ func inputValue(p *auth.Principal, action auth.Action, p0 string) ast.Value {
 		ast.Item(ast.StringTerm("set"), ast.StringTerm(pi.Set)),
 		ast.Item(ast.StringTerm("version"), ast.StringTerm(pi.Version)),
 		ast.Item(ast.StringTerm("enterprise"), ast.StringTerm(pi.Enterprise)),
+		ast.Item(ast.StringTerm("canonical"), ast.BooleanTerm(pi.Canonical)),
 	)
 }
 
-func decide(ctx context.Context, c *compiled, p *auth.Principal, action auth.Action, p0 string) (Decision, error) {
-	rs, err := c.pq.Eval(ctx, rego.EvalParsedInput(inputValue(p, action, p0)))
+func decide(ctx context.Context, c *compiled, p *auth.Principal, action auth.Action, p0 string, pi PathInfo) (Decision, error) {
+	rs, err := c.pq.Eval(ctx, rego.EvalParsedInput(inputValue(p, action, p0, pi)))
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
 	}
@@ -332,19 +350,20 @@ func decide(ctx context.Context, c *compiled, p *auth.Principal, action auth.Act
 }
 
 // Decide evaluates the policy for one request. Decisions are cached per
-// compiled policy (a reload starts afresh), keyed on the whole input: the
-// policy must be a function of its input (no time.now_ns, no http.send), or
+// compiled policy (a reload starts afresh), keyed on the input fields the
+// policy reads (see inputUse): the policy must be a function of its input (no time.now_ns, no http.send), or
 // the cache must be turned off with SetCache(false).
 func (e *Engine) Decide(ctx context.Context, p *auth.Principal, action auth.Action, p0 string) (Decision, error) {
 	c := e.cur.Load()
+	pi := ParsePath(p0)
 	if e.noCache.Load() {
-		return decide(ctx, c, p, action, p0)
+		return decide(ctx, c, p, action, p0, pi)
 	}
-	k := cacheKey(p, action, p0)
+	k := c.use.key(p, action, p0, pi)
 	if d, ok := c.cache.get(k); ok {
 		return d, nil
 	}
-	d, err := decide(ctx, c, p, action, p0)
+	d, err := decide(ctx, c, p, action, p0, pi)
 	if err == nil {
 		c.cache.put(k, d)
 	}

@@ -25,20 +25,22 @@ var (
 
 func TestParsePath(t *testing.T) {
 	for p, want := range map[string]PathInfo{
-		"/aether/v2.1.x/acme/site/s1/device/d1": {Kind: "model", Set: "aether", Version: "2.1.x", Enterprise: "acme"},
-		"/aether/v2.1.x/acme":                   {Kind: "model", Set: "aether", Version: "2.1.x", Enterprise: "acme"},
-		"/aether/v2.1.x":                        {Kind: "model", Set: "aether", Version: "2.1.x"},
-		"/aether/v2.1.x/a%2Fb/site":             {Kind: "model", Set: "aether", Version: "2.1.x", Enterprise: "a/b"},
-		"/state/aether/v2.1.x/acme/upf/u1":      {Kind: "state", Set: "aether", Version: "2.1.x", Enterprise: "acme"},
-		"/state":                                {Kind: "state"},
-		"/enterprises/acme":                     {Kind: "enterprise", Enterprise: "acme"},
-		"/enterprises":                          {Kind: "enterprises"},
-		"/transactions":                         {Kind: "transactions"},
-		"/transactions/12/rollback":             {Kind: "transactions"},
-		"/sync-status":                          {Kind: "sync-status"},
-		"/admin/log-level":                      {Kind: "admin"},
-		"/":                                     {Kind: "other"},
-		"/foo":                                  {Kind: "other"},
+		"/aether/v2.1.x/acme/site/s1/device/d1": {Kind: "model", Set: "aether", Version: "2.1.x", Enterprise: "acme", Canonical: true},
+		"/aether/v2.1.x/acme":                   {Kind: "model", Set: "aether", Version: "2.1.x", Enterprise: "acme", Canonical: true},
+		"/aether/v2.1.x":                        {Kind: "model", Set: "aether", Version: "2.1.x", Canonical: true},
+		"/aether/v2.1.x/a%2Fb/site":             {Kind: "model", Set: "aether", Version: "2.1.x", Enterprise: "a/b", Canonical: true},
+		"/state/aether/v2.1.x/acme/upf/u1":      {Kind: "state", Set: "aether", Version: "2.1.x", Enterprise: "acme", Canonical: true},
+		"/state":                                {Kind: "state", Canonical: true},
+		"/enterprises/acme":                     {Kind: "enterprise", Enterprise: "acme", Canonical: true},
+		"/enterprises":                          {Kind: "enterprises", Canonical: true},
+		"/transactions":                         {Kind: "transactions", Canonical: true},
+		"/transactions/12/rollback":             {Kind: "transactions", Canonical: true},
+		"/sync-status":                          {Kind: "sync-status", Canonical: true},
+		"/admin/log-level":                      {Kind: "admin", Canonical: true},
+		"/":                                     {Kind: "other", Canonical: true},
+		"/foo":                                  {Kind: "other", Canonical: true},
+		"/aether/v2.1.x/acme/../starbucks/site": {Kind: "model", Set: "aether", Version: "2.1.x", Enterprise: "acme"},
+		"/enterprises/./acme":                   {Kind: "enterprise", Enterprise: "."},
 	} {
 		if got := ParsePath(p); got != want {
 			t.Errorf("%s: got %+v, want %+v", p, got, want)
