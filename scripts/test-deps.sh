@@ -56,3 +56,16 @@ if [ "$idp_ok" -ne 1 ]; then
     "oidc-provider@$OIDC_PROVIDER_VERSION" "ldapts@$LDAPTS_VERSION"
 fi
 # --- end identity provider ------------------------------------------------------
+
+# --- etcd (issue 5: the store on etcd; test/e2e starts its own members) --------
+# Debian's etcd-server (3.4; AMP's client speaks its v3 API); the package's
+# own service is not used.
+if ! command -v etcd >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends etcd-server \
+    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends etcd-server; }
+  # The package starts a system etcd on 2379; tests use their own ports,
+  # but do not leave an unused daemon running.
+  $sudo systemctl disable --now etcd >/dev/null 2>&1 || $sudo pkill -x etcd || true
+fi

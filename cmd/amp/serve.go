@@ -35,6 +35,11 @@ func newServeCmd() *cobra.Command {
 		Long: `Run the AMP platform: the model-driven configuration engine with its
 embedded store (bbolt, in --data-dir) and the REST API.
 
+--store etcd://host1:2379,host2:2379,host3:2379/prefix/ keeps the
+configuration and its history in etcd instead (docs/etcd.md); --data-dir
+then holds only the local CA, the first admin token and the audit trail.
+One AMP replica per prefix for now: a second one is refused at start.
+
 On first start it creates an admin API token and writes it to
 <data-dir>/admin.token; every request needs it as "Authorization: Bearer …".
 It serves HTTPS: unless --tls-cert/--tls-key name a certificate, it creates
@@ -47,6 +52,7 @@ Examples:
   amp serve --demo                       # laptop: embedded store, demo data
   amp serve --data-dir /var/lib/amp --listen 127.0.0.1:8181
   amp serve --models ./my-models         # add or override YANG model sets
+  amp serve --store etcd://127.0.0.1:2379/amp/   # the store on etcd
   amp serve --listen 0.0.0.0:8181 --tls-cert /etc/amp/tls.crt --tls-key /etc/amp/tls.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -71,6 +77,8 @@ Examples:
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory for the store and the first admin token (env AMP_DATA_DIR)")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8181", "address for the REST API")
+	f.StringVar(&cfg.Store, "store", envOr("AMP_STORE", "bbolt"), "where configuration and history live: bbolt (embedded, in --data-dir) or etcd://host:port[,host:port…][/prefix/] (etcds:// for TLS, trusting --etcd-ca) (env AMP_STORE)")
+	f.StringVar(&cfg.EtcdCA, "etcd-ca", "", "PEM file of the CA that signed the etcd members' certificates (etcds:// only; default: the system's roots)")
 	f.StringArrayVar(&cfg.ModelDirs, "models", nil, "directory of extra YANG model sets (<set>/<version>/*.yang, libraries as <lib>/*.yang); repeatable")
 	f.BoolVar(&cfg.Demo, "demo", false, "load the demo data set into an empty store")
 	f.Int64Var(&cfg.MaxBody, "max-body", 64<<20, "largest request body accepted, in bytes")

@@ -39,13 +39,17 @@ import (
 
 // Config is everything `amp serve` takes.
 type Config struct {
-	DataDir     string
-	Listen      string
-	ModelDirs   []string
-	Demo        bool
-	MaxBody     int64
-	RetainCount uint64
-	RetainAge   time.Duration
+	DataDir string
+	// Store is "bbolt" (or empty: the embedded store in DataDir) or an
+	// etcd URL, etcd://host:port[,host:port…][/prefix/] (docs/etcd.md);
+	// EtcdCA is the CA trusted for etcds:// URLs.
+	Store, EtcdCA string
+	Listen        string
+	ModelDirs     []string
+	Demo          bool
+	MaxBody       int64
+	RetainCount   uint64
+	RetainAge     time.Duration
 	// Transport security (docs/tls.md). Without TLSCert/TLSKey the REST
 	// API serves HTTPS with a certificate of the local CA created in
 	// <data-dir>/tls; TLSClientCA requires REST clients to present a
@@ -115,7 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("load models: %w", err)
 	}
-	st, err := store.OpenBolt(cfg.DataDir)
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -266,6 +270,10 @@ func Run(ctx context.Context, cfg Config) error {
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
+	case <-st.lost:
+		// Another replica may take over now: stop rather than write beside it.
+		log.Error("lost the etcd replica lock (etcd unreachable longer than the lease); stopping")
+		return errors.New("lost the etcd replica lock")
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")

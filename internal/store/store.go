@@ -1,7 +1,7 @@
 // Package store is AMP's durable state: the transaction log and the current
 // objects, behind one small interface in etcd's words (index = revision,
 // compacted = history before an index is gone). The embedded default is
-// bbolt; an etcd backend joins it in a later issue.
+// bbolt; internal/store/etcd.go is the etcd backend (docs/etcd.md).
 //
 // The store deals only in bytes. Encoding, validation and ordering are the
 // config engine's job; the store's job is that a Commit is atomic and durable

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/amp-edge/amp/internal/testenv"
+	"github.com/amp-edge/amp/internal/testenv/etcd"
 )
 
 const site = `{"site-id":"s1","imsi-definition":{"mcc":"315","mnc":"010","enterprise":1,"format":"CCCNNNEEESSSSSS"}}`
@@ -115,9 +116,19 @@ func TestKill9LosesNothing(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("AMP_KILL_ITERATIONS")); err == nil && v > 0 {
 		iterations = v
 	}
+	t.Run("bbolt", func(t *testing.T) { kill9LosesNothing(t, iterations) })
+	// The same with the store on a real etcd (Debian's etcd-server): what
+	// AMP acknowledged must be in etcd, whole, when it comes back.
+	t.Run("etcd", func(t *testing.T) {
+		c := etcd.Start(t, 1)
+		kill9LosesNothing(t, (iterations+1)/2, "--store", "etcd://"+c.Endpoints()+"/amp-kill9/")
+	})
+}
+
+func kill9LosesNothing(t *testing.T, iterations int, args ...string) {
 	bin := testenv.Binary(t)
 	dir := t.TempDir()
-	s, err := testenv.StartErr(bin, dir)
+	s, err := testenv.StartErr(bin, dir, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +165,7 @@ func TestKill9LosesNothing(t *testing.T) {
 		s.Kill()
 		cancel()
 		wg.Wait()
-		s, err = testenv.StartErr(bin, dir)
+		s, err = testenv.StartErr(bin, dir, args...)
 		if err != nil {
 			t.Fatalf("restart after kill %d: %v", it+1, err)
 		}
