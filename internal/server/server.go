@@ -119,14 +119,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("load models: %w", err)
 	}
-	st, err := openStore(ctx, cfg, log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	st, err := openStore(ctx, cfg, log, reg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	eng, err := config.Open(sch, st, config.Options{
 		Logger: log, Metrics: config.NewMetrics(reg), RetainCount: cfg.RetainCount, RetainAge: cfg.RetainAge,
 	})

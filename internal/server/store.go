@@ -8,11 +8,17 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+	"go.uber.org/zap"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"google.golang.org/grpc"
 
 	"github.com/amp-edge/amp/internal/store"
 )
@@ -43,7 +49,7 @@ func (o *openedStore) Close() error {
 // etcd. On etcd one replica serves a prefix at a time (multi-replica
 // serving is not built yet): a second one waits for the replica lock and
 // takes over when the holder stops or dies.
-func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*openedStore, error) {
+func openStore(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus.Registerer) (*openedStore, error) {
 	if cfg.Store == "" || cfg.Store == "bbolt" {
 		st, err := store.OpenBolt(cfg.DataDir)
 		if err != nil {
@@ -72,6 +78,11 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*openedStore,
 		}
 		ecfg.TLS = tc
 	}
+	ecfg.DialOptions = append(ecfg.DialOptions, etcdRequestMetrics(reg))
+	held := promauto.With(reg).NewGauge(prometheus.GaugeOpts{
+		Name: "amp_etcd_replica_lock_held",
+		Help: "1 while this replica holds its etcd prefix's replica lock (and serves), 0 otherwise.",
+	})
 	lost, release, err := lockReplica(ctx, ecfg, log)
 	if err != nil {
 		return nil, err
@@ -82,13 +93,35 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger) (*openedStore,
 		return nil, err
 	}
 	log.Info("store on etcd", "endpoints", ecfg.Endpoints, "prefix", ecfg.Prefix)
+	held.Set(1)
+	go func() { <-lost; held.Set(0) }()
 	return &openedStore{Store: st, lost: lost, release: release}, nil
+}
+
+// etcdRequestMetrics times every etcd request (a unary gRPC call: Range,
+// Txn, Put, …) into amp_etcd_request_duration_seconds{method,outcome}.
+func etcdRequestMetrics(reg prometheus.Registerer) grpc.DialOption {
+	h := promauto.With(reg).NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "amp_etcd_request_duration_seconds",
+		Help:    "Latency of AMP's requests to etcd, by gRPC method and outcome (ok or error).",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14), // 0.5 ms … 4 s
+	}, []string{"method", "outcome"})
+	return grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		t0 := time.Now()
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+		}
+		h.WithLabelValues(path.Base(method), outcome).Observe(time.Since(t0).Seconds())
+		return err
+	})
 }
 
 // lockReplica takes the prefix's replica lock, held by a lease that lapses
 // replicaLockTTL seconds after this process stops renewing it.
 func lockReplica(ctx context.Context, ecfg store.EtcdConfig, log *slog.Logger) (<-chan struct{}, func(), error) {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: ecfg.Endpoints, DialTimeout: 5 * time.Second, TLS: ecfg.TLS, Logger: nil})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: ecfg.Endpoints, DialTimeout: 5 * time.Second, TLS: ecfg.TLS, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, nil, fmt.Errorf("etcd %v: %w", ecfg.Endpoints, err)
 	}

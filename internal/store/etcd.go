@@ -43,6 +43,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 )
 
 // ErrConflict is returned by Commit when the log's last index in etcd is not
@@ -59,6 +60,9 @@ type EtcdConfig struct {
 	DialTimeout time.Duration
 	// TLS is required when an endpoint uses https://.
 	TLS *tls.Config
+	// DialOptions are added to the client's gRPC connection (the server
+	// passes an interceptor that times every etcd request for /metrics).
+	DialOptions []grpc.DialOption
 }
 
 const (
@@ -179,6 +183,7 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 		Endpoints:   cfg.Endpoints,
 		DialTimeout: cfg.DialTimeout,
 		TLS:         cfg.TLS,
+		DialOptions: cfg.DialOptions,
 		// The client's default logger writes to stderr; AMP reports errors itself.
 		Logger: zap.NewNop(),
 	})

@@ -72,4 +72,15 @@ func TestEtcdReplicaTakeover(t *testing.T) {
 		t.Fatalf("the write acknowledged by the first replica is missing: %s", body)
 	}
 	b.s.Must(t, 200, "PATCH", "/aether/v2.1.x/acme/site/acme-chicago/device/written-by-a", `{"description":"by b"}`)
+
+	metrics := string(b.s.Must(t, 200, "GET", "/metrics", ""))
+	for _, want := range []string{
+		"amp_etcd_replica_lock_held 1",
+		`amp_etcd_request_duration_seconds_count{method="Txn",outcome="ok"}`,
+		`amp_etcd_request_duration_seconds_count{method="Range",outcome="ok"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
