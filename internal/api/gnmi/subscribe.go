@@ -458,14 +458,8 @@ func (sn *subscription) changes(rec *config.Record, subs []*sub) []*gpb.Notifica
 		}
 		for _, su := range subs {
 			ps := su.ps
-			if ps.set != oloc.Set || (ps.target != AllTargets && ps.target != oloc.Target) {
-				continue
-			}
-			if ps.target == AllTargets && !sn.readable(ps.set, oloc.Target) {
-				continue
-			}
-			sloc, err := ps.loc(oloc.Target)
-			if err != nil {
+			sloc, ok := sn.covers(ps, oloc)
+			if !ok {
 				continue
 			}
 			if len(sloc.Inner) > 0 && !sloc.Collection && ch.Key == sloc.ObjectKey {
@@ -534,8 +528,23 @@ func (sn *subscription) changes(rec *config.Record, subs []*sub) []*gpb.Notifica
 	return out
 }
 
-// under reports whether the object key is at or below a subscribed
-// location.
+// covers reports whether the subscribed path ps covers the object at oloc
+// (same model set, its target or all targets the caller may read), and
+// gives the subscribed location within that object's target.
+func (sn *subscription) covers(ps *pathSpec, oloc *schema.Location) (*schema.Location, bool) {
+	if ps.set != oloc.Set || (ps.target != AllTargets && ps.target != oloc.Target) {
+		return nil, false
+	}
+	if ps.target == AllTargets && !sn.readable(ps.set, oloc.Target) {
+		return nil, false
+	}
+	sloc, err := ps.loc(oloc.Target)
+	if err != nil {
+		return nil, false
+	}
+	return sloc, true
+}
+
 // stateChanges turns an operational state report into notifications for
 // the ON_CHANGE subscriptions that cover it: an update (or delete) of each
 // config false container of the object, or of the subscribed node inside it.
@@ -547,14 +556,8 @@ func (sn *subscription) stateChanges(sc config.StateChange, subs []*sub) []*gpb.
 	var out []*gpb.Notification
 	for _, su := range subs {
 		ps := su.ps
-		if ps.set != oloc.Set || (ps.target != AllTargets && ps.target != oloc.Target) {
-			continue
-		}
-		if ps.target == AllTargets && !sn.readable(ps.set, oloc.Target) {
-			continue
-		}
-		sloc, err := ps.loc(oloc.Target)
-		if err != nil {
+		sloc, ok := sn.covers(ps, oloc)
+		if !ok {
 			continue
 		}
 		n := &gpb.Notification{Timestamp: time.Now().UnixNano(), Prefix: &gpb.Path{Origin: ps.origin, Target: oloc.Target}}
