@@ -602,6 +602,8 @@ func (sn *subscription) stateChanges(sc config.StateChange, subs []*sub) []*gpb.
 	return out
 }
 
+// under reports whether the object key is at or below a subscribed
+// location.
 func under(key string, loc *schema.Location) bool {
 	switch {
 	case loc.Collection:
