@@ -1,11 +1,18 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/amp-edge/amp/internal/testenv"
 	"github.com/amp-edge/amp/internal/testenv/etcd"
@@ -83,4 +90,116 @@ func TestEtcdReplicaTakeover(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+}
+
+// TestEtcdLeaderKilledUnderLoad: AMP on a three-member etcd cluster, 32
+// writers; the etcd leader is killed. Writes pause while the remaining two
+// elect a leader and then resume; every acknowledged transaction is there,
+// whole, once — and still there after AMP restarts from etcd.
+func TestEtcdLeaderKilledUnderLoad(t *testing.T) {
+	c := etcd.Start(t, 3)
+	bin := testenv.Binary(t)
+	dir := t.TempDir()
+	args := []string{"--store", "etcd://" + c.Endpoints() + "/amp-leader/"}
+	s, err := testenv.StartErr(bin, dir, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	s.Must(t, 201, "POST", "/aether/v2.1.x/acme/site/s1", site)
+
+	var counter atomic.Int64
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var failed atomic.Int64
+	var firstFailure atomic.Value
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				n := counter.Add(1)
+				id := fmt.Sprintf("k%d", n)
+				body := fmt.Sprintf(`{"default-target":"acme","Updates":{"site-2.1.0":[{"site-id":"s1",`+
+					`"sim-card":[{"sim-id":"%s","iccid":"89%016dF","imsi":"315010001%06d"}],`+
+					`"device":[{"device-id":"%s","imei":"%015d","sim-card":"%s"}]}]}}`, id, n, n, id, n, id)
+				code, resp, _, err := s.Do(ctx, "PATCH", "/aether-roc-api", body)
+				switch {
+				case err == nil && code == 200:
+					mu.Lock()
+					acked[id] = true
+					mu.Unlock()
+				case ctx.Err() == nil:
+					failed.Add(1)
+					firstFailure.CompareAndSwap(nil, fmt.Sprintf("%d %v %s", code, err, resp))
+					if err == nil && code != 503 {
+						// Clients retry a 503; anything else would be a bug.
+						t.Errorf("a write during the election got %d, want 503: %s", code, resp)
+					}
+				}
+			}
+		}()
+	}
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
+	time.Sleep(700 * time.Millisecond)
+	leader := etcdLeader(t, c)
+	before := count()
+	leader.Kill()
+	killed := time.Now()
+	// Writes must resume: wait for 200 more acknowledgements.
+	waitFor(t, func() bool { return count() >= before+200 }, "writes to resume after the etcd leader was killed")
+	t.Logf("etcd leader %s killed with %d acknowledged; 200 more within %.1f s; %d requests failed meanwhile (first: %v)",
+		leader.Name, before, time.Since(killed).Seconds(), failed.Load(), firstFailure.Load())
+	cancel()
+	wg.Wait()
+
+	check := func(s *testenv.Server, when string) {
+		sims := ids(t, s, "/aether/v2.1.x/acme/site/s1/sim-card", "sim-id")
+		devices := ids(t, s, "/aether/v2.1.x/acme/site/s1/device", "device-id")
+		mu.Lock()
+		defer mu.Unlock()
+		for id := range acked {
+			if !sims[id] || !devices[id] {
+				t.Fatalf("%s: acknowledged transaction %s lost (sim %v, device %v)", when, id, sims[id], devices[id])
+			}
+		}
+		for id := range sims {
+			if !devices[id] {
+				t.Fatalf("%s: transaction %s is there in part", when, id)
+			}
+		}
+	}
+	check(s, "after the leader's death")
+	s.Stop()
+	s, err = testenv.StartErr(bin, dir, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	check(s, "after AMP restarted from etcd")
+}
+
+// etcdLeader asks the members which of them leads.
+func etcdLeader(t *testing.T, c *etcd.Cluster) *etcd.Member {
+	t.Helper()
+	for _, m := range c.Members {
+		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{m.ClientURL}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		st, err := cli.Status(ctx, m.ClientURL)
+		cancel()
+		cli.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Header.MemberId == st.Leader {
+			return m
+		}
+	}
+	t.Fatal("no etcd member says it leads")
+	return nil
 }
