@@ -29,6 +29,7 @@ package store
 // indexes.
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -349,10 +350,44 @@ func (e *Etcd) Commit(batch []Commit) error {
 	}
 	final = append(final, clientv3.OpPut(lastKey, padIndex(last)))
 	if err := e.guardedTxn(first, guard, final); err != nil {
-		return err
+		if errors.Is(err, ErrConflict) {
+			return err
+		}
+		// The txn's outcome is unknown (a timeout during a leader change
+		// may still commit). Find out: reporting a committed batch as
+		// failed would leave this process's index behind etcd's for good.
+		if committed, rerr := e.committed(last, batch[len(batch)-1].Log); rerr != nil || !committed {
+			return err
+		}
 	}
 	e.last.Store(last)
 	return nil
+}
+
+// committed reports whether "last" in etcd is index and the record there
+// is rec: whether a commit whose txn returned an error did take effect.
+// Under the guard, "last" can only have reached index through our txn or
+// through another writer's, and the record tells them apart.
+func (e *Etcd) committed(index uint64, rec []byte) (bool, error) {
+	ctx, cancel := e.reqCtx()
+	defer cancel()
+	resp, err := e.cli.Txn(ctx).Then(clientv3.OpGet(e.prefix+"last"), clientv3.OpGet(e.logKey(index))).Commit()
+	if err != nil {
+		return false, fmt.Errorf("etcd: commit %d: resolve outcome: %w", index, err)
+	}
+	lastKVs := resp.Responses[0].GetResponseRange().Kvs
+	if len(lastKVs) == 0 || string(lastKVs[0].Value) != padIndex(index) {
+		return false, nil
+	}
+	recKVs := resp.Responses[1].GetResponseRange().Kvs
+	if len(recKVs) == 0 {
+		return false, nil
+	}
+	got, err := e.decodeLog(index, recKVs[0].Value, resp.Header.Revision)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(got, rec), nil
 }
 
 func (e *Etcd) guardedTxn(index uint64, cmps []clientv3.Cmp, ops []clientv3.Op) error {

@@ -302,3 +302,34 @@ func TestParseEtcdURL(t *testing.T) {
 func clientv3PrefixEnd(p string) clientv3.OpOption {
 	return clientv3.WithRange(clientv3.GetPrefixRangeEnd(p))
 }
+
+// committed is how a commit whose txn errored (a timeout during an etcd
+// leader change) learns whether it took effect: only its own record at
+// the new "last" counts.
+func TestEtcdCommittedResolvesAmbiguousOutcome(t *testing.T) {
+	ep := startEtcd(t)
+	s := openTestEtcd(t, ep, "/ambiguous/")
+	small := []byte("one small record")
+	big := bytes.Repeat([]byte("chunked "), etcdChunkSize/4) // over the chunk size
+	if err := s.Commit([]Commit{{Index: 1, Log: small}, {Index: 2, Log: big}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		index uint64
+		rec   []byte
+		want  bool
+	}{
+		{2, big, true},                // our batch reached etcd
+		{2, []byte("another"), false}, // another writer's record at that index
+		{1, small, false},             // "last" is not there: not committed
+		{3, small, false},             // "last" never reached it
+	} {
+		got, err := s.committed(tc.index, tc.rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("committed(%d, %.10q) = %v, want %v", tc.index, tc.rec, got, tc.want)
+		}
+	}
+}
