@@ -136,8 +136,7 @@ func kill9LosesNothing(t *testing.T, iterations int, args ...string) {
 	s.Must(t, 201, "POST", "/aether/v2.1.x/acme/site/s1", site)
 
 	var counter atomic.Int64
-	var mu sync.Mutex
-	acked := map[string]bool{}
+	acked := &ackLog{ids: map[string]bool{}}
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	for it := 0; it < iterations; it++ {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -147,16 +146,10 @@ func kill9LosesNothing(t *testing.T, iterations int, args ...string) {
 			go func() {
 				defer wg.Done()
 				for ctx.Err() == nil {
-					n := counter.Add(1)
-					id := fmt.Sprintf("k%d", n)
-					body := fmt.Sprintf(`{"default-target":"acme","Updates":{"site-2.1.0":[{"site-id":"s1",`+
-						`"sim-card":[{"sim-id":"%s","iccid":"89%016dF","imsi":"315010001%06d"}],`+
-						`"device":[{"device-id":"%s","imei":"%015d","sim-card":"%s"}]}]}}`, id, n, n, id, n, id)
+					id, body := simDeviceTxn(counter.Add(1))
 					code, _, _, err := s.Do(ctx, "PATCH", "/aether-roc-api", body)
 					if err == nil && code == 200 {
-						mu.Lock()
-						acked[id] = true
-						mu.Unlock()
+						acked.add(id)
 					}
 				}
 			}()
@@ -169,26 +162,55 @@ func kill9LosesNothing(t *testing.T, iterations int, args ...string) {
 		if err != nil {
 			t.Fatalf("restart after kill %d: %v", it+1, err)
 		}
-		sims := ids(t, s, "/aether/v2.1.x/acme/site/s1/sim-card", "sim-id")
-		devices := ids(t, s, "/aether/v2.1.x/acme/site/s1/device", "device-id")
-		mu.Lock()
-		for id := range acked {
-			if !sims[id] || !devices[id] {
-				t.Fatalf("kill %d: acknowledged transaction %s lost (sim %v, device %v)", it+1, id, sims[id], devices[id])
-			}
-		}
-		mu.Unlock()
-		for id := range sims {
-			if !devices[id] {
-				t.Fatalf("kill %d: transaction %s is there in part: SIM without its device", it+1, id)
-			}
-		}
-		t.Logf("kill %d: %d acknowledged, %d present", it+1, len(acked), len(sims))
+		sims := checkAcked(t, s, acked, fmt.Sprintf("kill %d", it+1))
+		t.Logf("kill %d: %d acknowledged, %d present", it+1, acked.len(), len(sims))
 	}
 	s.Stop()
-	if len(acked) == 0 {
+	if acked.len() == 0 {
 		t.Fatal("no write was acknowledged: the test proved nothing")
 	}
+}
+
+// simDeviceTxn is the n-th transaction of the durability tests: a SIM and
+// the device that uses it, in one PATCH /aether-roc-api, so that a SIM
+// without its device shows a transaction applied in part.
+func simDeviceTxn(n int64) (id, body string) {
+	id = fmt.Sprintf("k%d", n)
+	body = fmt.Sprintf(`{"default-target":"acme","Updates":{"site-2.1.0":[{"site-id":"s1",`+
+		`"sim-card":[{"sim-id":"%s","iccid":"89%016dF","imsi":"315010001%06d"}],`+
+		`"device":[{"device-id":"%s","imei":"%015d","sim-card":"%s"}]}]}}`, id, n, n, id, n, id)
+	return id, body
+}
+
+// ackLog holds the ids of the transactions a server acknowledged.
+type ackLog struct {
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+func (a *ackLog) add(id string) { a.mu.Lock(); a.ids[id] = true; a.mu.Unlock() }
+
+func (a *ackLog) len() int { a.mu.Lock(); defer a.mu.Unlock(); return len(a.ids) }
+
+// checkAcked fails the test unless every acknowledged simDeviceTxn is on
+// the server whole and none is there in part; it returns the SIMs present.
+func checkAcked(t *testing.T, s *testenv.Server, acked *ackLog, when string) map[string]bool {
+	t.Helper()
+	sims := ids(t, s, "/aether/v2.1.x/acme/site/s1/sim-card", "sim-id")
+	devices := ids(t, s, "/aether/v2.1.x/acme/site/s1/device", "device-id")
+	acked.mu.Lock()
+	defer acked.mu.Unlock()
+	for id := range acked.ids {
+		if !sims[id] || !devices[id] {
+			t.Fatalf("%s: acknowledged transaction %s lost (sim %v, device %v)", when, id, sims[id], devices[id])
+		}
+	}
+	for id := range sims {
+		if !devices[id] {
+			t.Fatalf("%s: transaction %s is there in part: SIM without its device", when, id)
+		}
+	}
+	return sims
 }
 
 func ids(t *testing.T, s *testenv.Server, path, key string) map[string]bool {

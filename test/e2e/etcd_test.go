@@ -109,8 +109,7 @@ func TestEtcdLeaderKilledUnderLoad(t *testing.T) {
 	s.Must(t, 201, "POST", "/aether/v2.1.x/acme/site/s1", site)
 
 	var counter atomic.Int64
-	var mu sync.Mutex
-	acked := map[string]bool{}
+	acked := &ackLog{ids: map[string]bool{}}
 	var failed atomic.Int64
 	var firstFailure atomic.Value
 	ctx, cancel := context.WithCancel(context.Background())
@@ -120,17 +119,11 @@ func TestEtcdLeaderKilledUnderLoad(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				n := counter.Add(1)
-				id := fmt.Sprintf("k%d", n)
-				body := fmt.Sprintf(`{"default-target":"acme","Updates":{"site-2.1.0":[{"site-id":"s1",`+
-					`"sim-card":[{"sim-id":"%s","iccid":"89%016dF","imsi":"315010001%06d"}],`+
-					`"device":[{"device-id":"%s","imei":"%015d","sim-card":"%s"}]}]}}`, id, n, n, id, n, id)
+				id, body := simDeviceTxn(counter.Add(1))
 				code, resp, _, err := s.Do(ctx, "PATCH", "/aether-roc-api", body)
 				switch {
 				case err == nil && code == 200:
-					mu.Lock()
-					acked[id] = true
-					mu.Unlock()
+					acked.add(id)
 				case ctx.Err() == nil:
 					failed.Add(1)
 					firstFailure.CompareAndSwap(nil, fmt.Sprintf("%d %v %s", code, err, resp))
@@ -142,43 +135,26 @@ func TestEtcdLeaderKilledUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	count := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
 	time.Sleep(700 * time.Millisecond)
 	leader := etcdLeader(t, c)
-	before := count()
+	before := acked.len()
 	leader.Kill()
 	killed := time.Now()
 	// Writes must resume: wait for 200 more acknowledgements.
-	waitFor(t, func() bool { return count() >= before+200 }, "writes to resume after the etcd leader was killed")
+	waitFor(t, func() bool { return acked.len() >= before+200 }, "writes to resume after the etcd leader was killed")
 	t.Logf("etcd leader %s killed with %d acknowledged; 200 more within %.1f s; %d requests failed meanwhile (first: %v)",
 		leader.Name, before, time.Since(killed).Seconds(), failed.Load(), firstFailure.Load())
 	cancel()
 	wg.Wait()
 
-	check := func(s *testenv.Server, when string) {
-		sims := ids(t, s, "/aether/v2.1.x/acme/site/s1/sim-card", "sim-id")
-		devices := ids(t, s, "/aether/v2.1.x/acme/site/s1/device", "device-id")
-		mu.Lock()
-		defer mu.Unlock()
-		for id := range acked {
-			if !sims[id] || !devices[id] {
-				t.Fatalf("%s: acknowledged transaction %s lost (sim %v, device %v)", when, id, sims[id], devices[id])
-			}
-		}
-		for id := range sims {
-			if !devices[id] {
-				t.Fatalf("%s: transaction %s is there in part", when, id)
-			}
-		}
-	}
-	check(s, "after the leader's death")
+	checkAcked(t, s, acked, "after the leader's death")
 	s.Stop()
 	s, err = testenv.StartErr(bin, dir, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	check(s, "after AMP restarted from etcd")
+	checkAcked(t, s, acked, "after AMP restarted from etcd")
 }
 
 // etcdLeader asks the members which of them leads.
