@@ -41,7 +41,7 @@ func benchEngine(b *testing.B, dir string) (*Engine, *schema.ModelSet, *store.Bo
 	return e, sch.Set("aether", "2.1.x"), st
 }
 
-func setupSite(b *testing.B, e *Engine, set *schema.ModelSet) {
+func setupSite(b testing.TB, e *Engine, set *schema.ModelSet) {
 	b.Helper()
 	ctx := context.Background()
 	if _, err := e.Submit(ctx, &Request{Targets: []TargetEdit{{Op: OpCreate, Name: "acme"}}}); err != nil {

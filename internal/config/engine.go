@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"sync"
@@ -137,6 +138,19 @@ type Engine struct {
 	// dirty holds the keys changed since the last checkpoint (guarded by
 	// commitMu).
 	dirty map[string]struct{}
+	// maintaining is set while this engine writes checkpoints and compacts
+	// history: always on a store of its own, only while elected on a
+	// shared one (see Maintain).
+	maintaining atomic.Bool
+
+	// shared is the store as store.Shared when other replicas commit to it
+	// too; follow then applies their transactions (replica.go).
+	shared     store.Shared
+	followKick chan struct{}
+	followDone chan struct{}
+
+	waitMu   sync.Mutex
+	advanced chan struct{} // closed at the next publish (WaitIndex)
 }
 
 // Open loads the current state from st and starts the committer.
@@ -170,17 +184,29 @@ func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
 
 		stateWatchers: map[*stateWatcher]struct{}{},
 	}
+	e.shared, _ = st.(store.Shared)
+	e.maintaining.Store(e.shared == nil)
 	start := time.Now()
 	snap, err := e.load()
+	for attempt := 1; e.shared != nil && errors.Is(err, store.ErrCompacted) && attempt < 3; attempt++ {
+		// Another replica checkpointed and compacted while we read.
+		e.dirty = map[string]struct{}{}
+		snap, err = e.load()
+	}
 	if err != nil {
 		return nil, err
 	}
 	e.idle = sync.NewCond(&e.mu)
-	e.snap.Store(snap)
+	e.publish(snap)
 	e.m.storeSize.Set(float64(st.Size()))
-	e.m.objects.Set(float64(snap.Objects.Len()))
 	e.log.Info("configuration loaded", "index", snap.Index, "objects", snap.Objects.Len(), "duration", time.Since(start).String())
 	go e.run()
+	if e.shared != nil {
+		e.followKick = make(chan struct{}, 1)
+		e.followDone = make(chan struct{})
+		e.followKick <- struct{}{} // whatever was committed since load
+		go e.follow()
+	}
 	return e, nil
 }
 
@@ -219,7 +245,8 @@ func (e *Engine) load() (*Snapshot, error) {
 	}
 	// Replay the log written after the last checkpoint.
 	replayed := 0
-	if cp, last := e.store.CheckpointIndex(), e.store.LastIndex(); last > cp {
+	cp, last := e.store.CheckpointIndex(), e.store.LastIndex()
+	if last > cp {
 		err := e.store.Log(cp+1, last, false, func(_ uint64, raw []byte) error {
 			r, err := e.decodeRecord(raw)
 			if err != nil {
@@ -244,7 +271,7 @@ func (e *Engine) load() (*Snapshot, error) {
 		e.log.Info("replayed the log after the last checkpoint", "transactions", replayed)
 	}
 	tree := txn.CommitOnly()
-	snap := &Snapshot{Index: e.store.LastIndex(), Objects: tree, State: iradix.New[map[string]any](), schema: e.schema}
+	snap := &Snapshot{Index: last, Objects: tree, State: iradix.New[map[string]any](), schema: e.schema}
 	// Rebuild indexes as one big validation-free pass.
 	w := &work{e: e, base: &Snapshot{Objects: tree, Refs: iradix.New[struct{}](), Uniq: iradix.New[string](), schema: e.schema}, before: map[string]*Object{}}
 	val := &validator{w: w, v: &view{t: tree, schema: e.schema}, refs: w.base.Refs.Txn(), uniq: w.base.Uniq.Txn(), probs: &w.probs, mustDone: map[string]bool{}}
@@ -376,6 +403,9 @@ func (e *Engine) Close() error {
 	e.mu.Unlock()
 	close(e.closing)
 	<-e.stopped
+	if e.followDone != nil {
+		<-e.followDone
+	}
 	e.watchMu.Lock()
 	for w := range e.watchers {
 		w.fail(ErrClosed)
@@ -398,6 +428,9 @@ func (e *Engine) run() {
 		case <-e.kick:
 			e.checkpoint()
 		case <-compactEvery.C:
+			if !e.maintaining.Load() {
+				continue
+			}
 			e.commitMu.Lock()
 			e.compact()
 			e.commitMu.Unlock()
@@ -430,6 +463,11 @@ const checkpointChunk = 5000
 // it, in key order and in chunks, and moves the checkpoint index last.
 func (e *Engine) checkpoint() {
 	e.commitMu.Lock()
+	if !e.maintaining.Load() {
+		// Another replica checkpoints; Maintain marks what is due if
+		// this one takes over.
+		clear(e.dirty)
+	}
 	if len(e.dirty) == 0 {
 		e.commitMu.Unlock()
 		return
@@ -474,8 +512,60 @@ func (e *Engine) checkpoint() {
 	e.m.checkpointSeconds.Observe(time.Since(start).Seconds())
 }
 
+// conflictBudget bounds how long a batch keeps being re-run after other
+// replicas took its index; each retry first applies what they committed.
+// Between retries the batch backs off for a random while that grows with
+// each conflict, so a replica that keeps losing the race for the next index
+// gets its turn instead of starving.
+const conflictBudget = 10 * time.Second
+
 func (e *Engine) commitBatch(batch []*pending) {
 	start := time.Now()
+	for attempt := 1; ; attempt++ {
+		ok, base := e.stage(batch)
+		if len(ok) == 0 {
+			return
+		}
+		commits := make([]store.Commit, len(ok))
+		for i := range ok {
+			commits[i] = ok[i].commit
+		}
+		syncStart := time.Now()
+		err := e.store.Commit(commits)
+		if errors.Is(err, store.ErrConflict) && time.Since(start) < conflictBudget {
+			// Another replica committed first: apply what it did, then
+			// validate the batch again on top of it, as if it had queued
+			// behind those transactions here.
+			e.m.conflicts.Inc()
+			time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6))))
+			if err = e.catchUp(); err == nil {
+				batch = batch[:0]
+				for _, s := range ok {
+					batch = append(batch, s.p)
+				}
+				continue
+			}
+		}
+		if err != nil {
+			e.log.Error("store commit failed; the batch is refused", "error", err, "transactions", len(ok))
+			for _, s := range ok {
+				e.m.txns.WithLabelValues(s.p.req.Source, "error").Inc()
+				s.p.done <- outcome{err: &schema.Error{Kind: schema.KindUnavailable, Message: "store commit failed: " + err.Error()}}
+			}
+			return
+		}
+		e.committed(ok, base, syncStart, time.Now())
+		if time.Since(start) > time.Second {
+			e.log.Warn("slow group commit", "transactions", len(ok), "duration", time.Since(start).String(), "attempts", attempt)
+		}
+		return
+	}
+}
+
+// stage validates each request of the batch on top of the ones before it.
+// Invalid requests and dry runs are answered here; the rest are returned
+// with the snapshot after all of them.
+func (e *Engine) stage(batch []*pending) ([]staged, *Snapshot) {
 	base := e.snap.Load()
 	var ok []staged
 	for _, p := range batch {
@@ -496,23 +586,12 @@ func (e *Engine) commitBatch(batch []*pending) {
 		st.p = p
 		ok = append(ok, st)
 	}
-	if len(ok) == 0 {
-		return
-	}
-	commits := make([]store.Commit, len(ok))
-	for i := range ok {
-		commits[i] = ok[i].commit
-	}
-	syncStart := time.Now()
-	if err := e.store.Commit(commits); err != nil {
-		e.log.Error("store commit failed; the batch is refused", "error", err, "transactions", len(ok))
-		for _, s := range ok {
-			e.m.txns.WithLabelValues(s.p.req.Source, "error").Inc()
-			s.p.done <- outcome{err: &schema.Error{Kind: schema.KindUnavailable, Message: "store commit failed: " + err.Error()}}
-		}
-		return
-	}
-	syncEnd := time.Now()
+	return ok, base
+}
+
+// committed publishes a durable batch: the snapshot, the answers, the
+// spans, the dirty keys and the watchers.
+func (e *Engine) committed(ok []staged, base *Snapshot, syncStart, syncEnd time.Time) {
 	e.m.commitSeconds.Observe(syncEnd.Sub(syncStart).Seconds())
 	// One span per transaction in each caller's trace, covering the shared
 	// durable write of its group commit.
@@ -522,9 +601,7 @@ func (e *Engine) commitBatch(batch []*pending) {
 		span.End(trace.WithTimestamp(syncEnd))
 	}
 	e.m.batchSize.Observe(float64(len(ok)))
-	e.snap.Store(base)
-	e.m.objects.Set(float64(base.Objects.Len()))
-	e.m.index.Set(float64(base.Index))
+	e.publish(base)
 	for _, s := range ok {
 		e.m.txns.WithLabelValues(s.p.req.Source, "committed").Inc()
 		e.m.txnSeconds.Observe(time.Since(s.p.start).Seconds())
@@ -535,14 +612,9 @@ func (e *Engine) commitBatch(batch []*pending) {
 	for i, s := range ok {
 		s.rec.Span = trace.SpanContextFromContext(s.p.ctx)
 		recs[i] = s.rec
-		for _, c := range s.rec.Changes {
-			e.dirty[c.Key] = struct{}{}
-		}
 	}
+	e.markDirty(recs)
 	e.notify(recs)
-	if time.Since(start) > time.Second {
-		e.log.Warn("slow group commit", "transactions", len(ok), "duration", time.Since(start).String())
-	}
 }
 
 func resultLabel(err error) string {

@@ -13,6 +13,10 @@ type Metrics struct {
 	index             prometheus.Gauge
 	storeSize         prometheus.Gauge
 	stateUpdates      prometheus.Counter
+	replicaLag        prometheus.Gauge
+	conflicts         prometheus.Counter
+	replicaApplied    prometheus.Counter
+	replicaApplyDelay prometheus.Histogram
 }
 
 // NewMetrics creates the engine's metrics on reg (nil = not registered).
@@ -50,6 +54,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		stateUpdates: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "amp_state_updates_total", Help: "Operational state reports written (not versioned).",
 		}),
+		replicaLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "amp_config_replica_lag_indexes",
+			Help: "Transactions committed in the shared store (by other replicas) that this replica has not applied yet.",
+		}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "amp_config_commit_conflicts_total",
+			Help: "Group commits re-run because another replica committed the index first.",
+		}),
+		replicaApplied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "amp_config_replica_applied_total",
+			Help: "Transactions committed by other replicas and applied here from the shared store's watch.",
+		}),
+		replicaApplyDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "amp_config_replica_apply_delay_seconds",
+			Help:    "Time from another replica's transaction (its clock) to its application here.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
 	}
 	for _, src := range []string{"api", "cli", "import", "rollback"} {
 		for _, res := range []string{"committed", "invalid", "conflict"} {
@@ -57,7 +78,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.txns, m.txnSeconds, m.commitSeconds, m.batchSize, m.checkpointSeconds, m.objects, m.index, m.storeSize, m.stateUpdates)
+		reg.MustRegister(m.txns, m.txnSeconds, m.commitSeconds, m.batchSize, m.checkpointSeconds, m.objects, m.index, m.storeSize, m.stateUpdates,
+			m.replicaLag, m.conflicts, m.replicaApplied, m.replicaApplyDelay)
 	}
 	return m
 }

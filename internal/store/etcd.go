@@ -48,8 +48,9 @@ import (
 )
 
 // ErrConflict is returned by Commit when the log's last index in etcd is not
-// the one this process expected: another writer committed in between. The
-// store's cached indexes are then stale; reopen it to continue.
+// the one before the batch: another writer (another AMP replica) committed
+// in between. The caller reads the records it missed with Log and retries
+// with the indexes after them.
 var ErrConflict = errors.New("store: another writer moved the log index")
 
 // EtcdConfig says how to reach etcd.
@@ -95,9 +96,15 @@ type Etcd struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// The newest values of the index keys this process knows of, from its
+	// own writes and from watching the keys (other replicas' writes). They
+	// only move forward.
 	last       atomic.Uint64
 	first      atomic.Uint64
 	checkpoint atomic.Uint64
+	// changed is signalled (never blocking, one pending signal at most)
+	// when "last" moves: another replica may have committed.
+	changed chan struct{}
 }
 
 // ParseEtcdURL parses etcd://host1:2379,host2:2379/prefix (etcds:// for
@@ -191,7 +198,7 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 	if err != nil {
 		return nil, fmt.Errorf("etcd: open %v: %w", cfg.Endpoints, err)
 	}
-	e := &Etcd{cli: cli, prefix: normPrefix(cfg.Prefix)}
+	e := &Etcd{cli: cli, prefix: normPrefix(cfg.Prefix), changed: make(chan struct{}, 1)}
 	// Without a deadline from the caller, an unreachable cluster would
 	// hang the open forever (the client dials lazily).
 	ctx, cancel := context.WithTimeout(ctx, etcdRequestTimeout)
@@ -209,7 +216,94 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 		}
 		k.dst.Store(v)
 	}
+	go e.watchIndexes()
 	return e, nil
+}
+
+// storeMax raises a to v; the index keys never move back, and a watch
+// event can arrive after a newer value was learnt another way.
+func storeMax(a *atomic.Uint64, v uint64) bool {
+	for {
+		cur := a.Load()
+		if v <= cur {
+			return false
+		}
+		if a.CompareAndSwap(cur, v) {
+			return true
+		}
+	}
+}
+
+// Changed implements Shared.
+func (e *Etcd) Changed() <-chan struct{} { return e.changed }
+
+func (e *Etcd) signalChanged() {
+	select {
+	case e.changed <- struct{}{}:
+	default:
+	}
+}
+
+// watchIndexes keeps last, first and checkpoint current while other
+// replicas commit, compact and checkpoint. One watch covers the three keys:
+// they are adjacent in key order ("checkpoint" < "first" < "last" and no
+// other key of the layout sorts between them). Whenever the watch breaks
+// (member lost its leader, revision compacted) the keys are read afresh
+// and watched again from that revision, so no move is missed.
+func (e *Etcd) watchIndexes() {
+	from, to := e.prefix+"checkpoint", e.prefix+"last\x00"
+	for e.ctx.Err() == nil {
+		rev, err := e.readIndexes()
+		if err != nil {
+			select {
+			case <-e.ctx.Done():
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		// WithRequireLeader: a member cut off from the cluster ends the
+		// watch instead of going silent, and the client moves elsewhere.
+		wch := e.cli.Watch(clientv3.WithRequireLeader(e.ctx), from, clientv3.WithRange(to), clientv3.WithRev(rev+1))
+		for resp := range wch {
+			if resp.Err() != nil {
+				break
+			}
+			for _, ev := range resp.Events {
+				if ev.Type == clientv3.EventTypePut {
+					e.learnIndex(strings.TrimPrefix(string(ev.Kv.Key), e.prefix), ev.Kv.Value)
+				}
+			}
+		}
+	}
+}
+
+// readIndexes reads the three index keys at one revision and returns it.
+func (e *Etcd) readIndexes() (int64, error) {
+	ctx, cancel := e.reqCtx()
+	defer cancel()
+	resp, err := e.cli.Get(ctx, e.prefix+"checkpoint", clientv3.WithRange(e.prefix+"last\x00"))
+	if err != nil {
+		return 0, fmt.Errorf("etcd: read indexes: %w", err)
+	}
+	for _, kv := range resp.Kvs {
+		e.learnIndex(strings.TrimPrefix(string(kv.Key), e.prefix), kv.Value)
+	}
+	return resp.Header.Revision, nil
+}
+
+func (e *Etcd) learnIndex(name string, v []byte) {
+	dst := map[string]*atomic.Uint64{"last": &e.last, "first": &e.first, "checkpoint": &e.checkpoint}[name]
+	if dst == nil {
+		return
+	}
+	i, err := parseIndex(name, v)
+	if err != nil {
+		return
+	}
+	if storeMax(dst, i) && name == "last" {
+		e.signalChanged()
+	}
 }
 
 // initIndex reads an index key, creating it with def if it does not exist.
@@ -276,7 +370,10 @@ func (e *Etcd) Commit(batch []Commit) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	expect := e.last.Load()
+	// The guard is the index before the batch, not the newest one this
+	// process knows of: the caller (the config engine) decides the indexes
+	// from the state it has applied, and a conflict tells it to catch up.
+	expect := batch[0].Index - 1
 	last := expect
 	for _, c := range batch {
 		if c.Index != last+1 {
@@ -354,14 +451,42 @@ func (e *Etcd) Commit(batch []Commit) error {
 			return err
 		}
 		// The txn's outcome is unknown (a timeout during a leader change
-		// may still commit). Find out: reporting a committed batch as
-		// failed would leave this process's index behind etcd's for good.
-		if committed, rerr := e.committed(last, batch[len(batch)-1].Log); rerr != nil || !committed {
+		// may still commit). Find out, so a committed batch is not
+		// reported as failed. If etcd cannot say, the caller gets an
+		// error that says the outcome is unknown; should the batch have
+		// committed after all, the next commit conflicts and the caller
+		// catches up with it from the log.
+		committed, rerr := e.resolve(last, batch[len(batch)-1].Log)
+		if rerr != nil {
+			return fmt.Errorf("%w; outcome unknown: %v", err, rerr)
+		}
+		if !committed {
 			return err
 		}
 	}
-	e.last.Store(last)
+	storeMax(&e.last, last)
 	return nil
+}
+
+// resolveFor bounds how long Commit keeps asking etcd whether a txn whose
+// reply was lost committed: long enough for an election (etcd's own
+// request timeout is 7 s with default settings), short enough that writers
+// behind it get an answer.
+const resolveFor = 20 * time.Second
+
+// resolve asks committed until etcd answers or resolveFor passes.
+func (e *Etcd) resolve(index uint64, rec []byte) (bool, error) {
+	deadline := time.Now().Add(resolveFor)
+	for {
+		ok, err := e.committed(index, rec)
+		if err == nil || time.Now().After(deadline) || e.ctx.Err() != nil {
+			return ok, err
+		}
+		select {
+		case <-e.ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // committed reports whether "last" in etcd is index and the record there
@@ -393,11 +518,16 @@ func (e *Etcd) committed(index uint64, rec []byte) (bool, error) {
 func (e *Etcd) guardedTxn(index uint64, cmps []clientv3.Cmp, ops []clientv3.Op) error {
 	ctx, cancel := e.reqCtx()
 	defer cancel()
-	resp, err := e.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	// On failure, read "last" in the same txn, so the caller's catch-up
+	// knows how far to read without waiting for the watch.
+	resp, err := e.cli.Txn(ctx).If(cmps...).Then(ops...).Else(clientv3.OpGet(e.prefix + "last")).Commit()
 	if err != nil {
 		return fmt.Errorf("etcd: commit %d: %w", index, err)
 	}
 	if !resp.Succeeded {
+		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) == 1 {
+			e.learnIndex("last", kvs[0].Value)
+		}
 		return fmt.Errorf("etcd: commit %d: %w", index, ErrConflict)
 	}
 	return nil
@@ -604,10 +734,13 @@ func (e *Etcd) WriteObjects(puts []KV, deletes []string) error {
 func (e *Etcd) SetCheckpoint(index uint64) error {
 	ctx, cancel := e.reqCtx()
 	defer cancel()
-	if _, err := e.cli.Put(ctx, e.prefix+"checkpoint", padIndex(index)); err != nil {
+	// Guarded so a slower replica's checkpoint can never move it back.
+	k := e.prefix + "checkpoint"
+	if _, err := e.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(k), "<", padIndex(index))).
+		Then(clientv3.OpPut(k, padIndex(index))).Commit(); err != nil {
 		return fmt.Errorf("etcd: set checkpoint %d: %w", index, err)
 	}
-	e.checkpoint.Store(index)
+	storeMax(&e.checkpoint, index)
 	return nil
 }
 
@@ -656,7 +789,7 @@ func (e *Etcd) Compact(before uint64) error {
 		}
 		before = f
 	}
-	e.first.Store(before)
+	storeMax(&e.first, before)
 	return nil
 }
 
@@ -726,4 +859,7 @@ func (e *Etcd) Close() error {
 	return nil
 }
 
-var _ Store = (*Etcd)(nil)
+var (
+	_ Store  = (*Etcd)(nil)
+	_ Shared = (*Etcd)(nil)
+)

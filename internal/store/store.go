@@ -73,3 +73,14 @@ type Store interface {
 	Size() int64
 	Close() error
 }
+
+// Shared is implemented by a store that several AMP processes commit to
+// (etcd, one AMP replica each). Commit then fails with ErrConflict when
+// another process took the index; the caller reads what it missed with Log
+// (LastIndex is the newest index this process knows of) and retries.
+type Shared interface {
+	Store
+	// Changed is signalled when LastIndex moved because another process
+	// committed. Signals coalesce: after one, read up to LastIndex.
+	Changed() <-chan struct{}
+}
