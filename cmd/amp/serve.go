@@ -78,6 +78,7 @@ Examples:
 	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory for the store and the first admin token (env AMP_DATA_DIR)")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8181", "address for the REST API")
 	f.StringVar(&cfg.Store, "store", envOr("AMP_STORE", "bbolt"), "where configuration and history live: bbolt (embedded, in --data-dir) or etcd://host:port[,host:port…][/prefix/] (etcds:// for TLS, trusting --etcd-ca) (env AMP_STORE)")
+	f.StringVar(&cfg.ReplicaName, "replica-name", os.Getenv("AMP_REPLICA_NAME"), "this replica's name in etcd elections, shown as who runs each controller (default hostname/--listen; env AMP_REPLICA_NAME)")
 	f.StringVar(&cfg.EtcdCA, "etcd-ca", "", "PEM file of the CA that signed the etcd members' certificates (etcds:// only; default: the system's roots)")
 	f.StringArrayVar(&cfg.ModelDirs, "models", nil, "directory of extra YANG model sets (<set>/<version>/*.yang, libraries as <lib>/*.yang); repeatable")
 	f.BoolVar(&cfg.Demo, "demo", false, "load the demo data set into an empty store")

@@ -103,33 +103,48 @@ type Token struct {
 type Tokens struct {
 	st store.Store
 	mu sync.RWMutex
-	by map[string]Token // id -> token
+	by map[string]cachedToken // id -> token
+}
+
+// tokenCacheTTL bounds how long a token revoked through another replica
+// (which shares the store but not this cache) keeps working here.
+const tokenCacheTTL = 5 * time.Second
+
+type cachedToken struct {
+	Token
+	read time.Time
 }
 
 const tokenMetaPrefix = "token/"
 
 // NewTokens loads the tokens kept in st.
 func NewTokens(st store.Store) *Tokens {
-	return &Tokens{st: st, by: map[string]Token{}}
+	return &Tokens{st: st, by: map[string]cachedToken{}}
 }
 
 // lookup reads one token record by id (cached afterwards).
 func (t *Tokens) lookup(id string) (Token, bool) {
 	t.mu.RLock()
-	tok, ok := t.by[id]
+	c, ok := t.by[id]
 	t.mu.RUnlock()
-	if ok {
-		return tok, true
+	if ok && time.Since(c.read) < tokenCacheTTL {
+		return c.Token, true
 	}
 	b, err := t.st.GetMeta(tokenMetaPrefix + id)
 	if err != nil || b == nil {
+		if b == nil && err == nil {
+			t.mu.Lock()
+			delete(t.by, id)
+			t.mu.Unlock()
+		}
 		return Token{}, false
 	}
+	var tok Token
 	if err := json.Unmarshal(b, &tok); err != nil {
 		return Token{}, false
 	}
 	t.mu.Lock()
-	t.by[id] = tok
+	t.by[id] = cachedToken{Token: tok, read: time.Now()}
 	t.mu.Unlock()
 	return tok, true
 }
@@ -156,7 +171,7 @@ func (t *Tokens) Create(name, principal string, groups []string) (string, Token,
 		return "", Token{}, fmt.Errorf("store token: %w", err)
 	}
 	t.mu.Lock()
-	t.by[id] = tok
+	t.by[id] = cachedToken{Token: tok, read: time.Now()}
 	t.mu.Unlock()
 	return "amp_" + id + "_" + secret, tok, nil
 }
@@ -177,7 +192,8 @@ func (t *Tokens) List() ([]Token, error) {
 	return out, err
 }
 
-// Revoke deletes a token; it stops working at once.
+// Revoke deletes a token; it stops working at once on this replica, and
+// within tokenCacheTTL on the others.
 func (t *Tokens) Revoke(id string) (bool, error) {
 	if _, ok := t.lookup(id); !ok {
 		return false, nil

@@ -60,6 +60,9 @@ type Options struct {
 	RetainAge   time.Duration
 	Logger      *slog.Logger
 	Metrics     *Metrics
+	// Replica names this replica in the records it commits (shared
+	// stores; see Record.Replica).
+	Replica string
 	// Now is the clock (tests inject one).
 	Now func() time.Time
 }
@@ -659,7 +662,7 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 		return nil, staged{}, err
 	}
 	now := e.opts.Now().UTC()
-	rec := &Record{Index: index, ID: "uuid:" + uuid.NewString(), Time: now, Principal: req.Principal, Source: req.Source, Message: req.Message, RollbackOf: rollbackOf}
+	rec := &Record{Index: index, ID: "uuid:" + uuid.NewString(), Time: now, Principal: req.Principal, Source: req.Source, Message: req.Message, RollbackOf: rollbackOf, Replica: e.opts.Replica}
 	commit := store.Commit{Index: index}
 	for _, key := range w.order {
 		before := w.before[key]

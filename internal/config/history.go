@@ -26,7 +26,10 @@ type Record struct {
 	Source     string
 	Message    string
 	RollbackOf uint64
-	Changes    []ObjectChange
+	// Replica names the AMP replica that committed it (empty on the
+	// embedded store, where there is one).
+	Replica string
+	Changes []ObjectChange
 	// Span is the trace span of the request that committed the
 	// transaction (live watch deliveries only; not stored), so controllers
 	// can continue its trace down to the backend push.
@@ -60,10 +63,14 @@ func encodeRecord(r *Record) []byte {
 		}
 		changes[i] = m
 	}
-	return appendMap(nil, map[string]any{
+	m := map[string]any{
 		"index": r.Index, "id": r.ID, "time": r.Time.UnixNano(), "principal": r.Principal,
 		"source": r.Source, "message": r.Message, "rollback-of": r.RollbackOf, "changes": changes,
-	})
+	}
+	if r.Replica != "" {
+		m["replica"] = r.Replica
+	}
+	return appendMap(nil, m)
 }
 
 func decodeRecordHeader(b []byte) (*Record, error) {
@@ -80,6 +87,7 @@ func decodeRecordHeader(b []byte) (*Record, error) {
 	r.Source, _ = m["source"].(string)
 	r.Message, _ = m["message"].(string)
 	r.RollbackOf, _ = m["rollback-of"].(uint64)
+	r.Replica, _ = m["replica"].(string)
 	if cs, ok := m["changes"].([]any); ok {
 		r.Changes = make([]ObjectChange, len(cs))
 		for i, c := range cs {
@@ -228,6 +236,7 @@ type TxnInfo struct {
 	Source     string    `json:"source"`
 	Message    string    `json:"message,omitempty"`
 	RollbackOf uint64    `json:"rollback-of,omitempty"`
+	Replica    string    `json:"replica,omitempty"`
 	Targets    []string  `json:"targets"`
 	Paths      int       `json:"changed-objects"`
 }
@@ -246,7 +255,7 @@ func (r *Record) info() TxnInfo {
 		targets = append(targets, t)
 	}
 	sort.Strings(targets)
-	return TxnInfo{Index: r.Index, ID: r.ID, Time: r.Time, Principal: r.Principal, Source: r.Source, Message: r.Message, RollbackOf: r.RollbackOf, Targets: targets, Paths: len(r.Changes)}
+	return TxnInfo{Index: r.Index, ID: r.ID, Time: r.Time, Principal: r.Principal, Source: r.Source, Message: r.Message, RollbackOf: r.RollbackOf, Replica: r.Replica, Targets: targets, Paths: len(r.Changes)}
 }
 
 // ListTransactions returns up to limit transactions, newest first, with

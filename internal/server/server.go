@@ -44,12 +44,15 @@ type Config struct {
 	// etcd URL, etcd://host:port[,host:port…][/prefix/] (docs/etcd.md);
 	// EtcdCA is the CA trusted for etcds:// URLs.
 	Store, EtcdCA string
-	Listen        string
-	ModelDirs     []string
-	Demo          bool
-	MaxBody       int64
-	RetainCount   uint64
-	RetainAge     time.Duration
+	// ReplicaName names this replica in etcd elections (default
+	// hostname/listen address).
+	ReplicaName string
+	Listen      string
+	ModelDirs   []string
+	Demo        bool
+	MaxBody     int64
+	RetainCount uint64
+	RetainAge   time.Duration
 	// Transport security (docs/tls.md). Without TLSCert/TLSKey the REST
 	// API serves HTTPS with a certificate of the local CA created in
 	// <data-dir>/tls; TLSClientCA requires REST clients to present a
@@ -128,12 +131,19 @@ func Run(ctx context.Context, cfg Config) error {
 	defer st.Close()
 
 	eng, err := config.Open(sch, st, config.Options{
-		Logger: log, Metrics: config.NewMetrics(reg), RetainCount: cfg.RetainCount, RetainAge: cfg.RetainAge,
+		Logger: log, Metrics: config.NewMetrics(reg), RetainCount: cfg.RetainCount, RetainAge: cfg.RetainAge, Replica: st.replica,
 	})
 	if err != nil {
 		return fmt.Errorf("open configuration: %w", err)
 	}
 	defer eng.Close()
+	if _, shared := st.Store.(store.Shared); shared {
+		// One replica writes checkpoints and compacts history at a time.
+		mctx, stopMaint := context.WithCancel(ctx)
+		maintDone := make(chan struct{})
+		go func() { st.elector.Lead(mctx, "maintenance", eng.Maintain); close(maintDone) }()
+		defer func() { stopMaint(); <-maintDone }()
+	}
 
 	tokens := auth.NewTokens(st)
 	if err := firstToken(cfg.DataDir, st, tokens, log); err != nil {
@@ -167,7 +177,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	defer trail.Close()
-	if err := recoverAudit(ctx, eng, trail, log); err != nil {
+	if err := recoverAudit(ctx, eng, trail, st.replica, log); err != nil {
 		return err
 	}
 	if cfg.Demo {
@@ -207,7 +217,7 @@ func Run(ctx context.Context, cfg Config) error {
 		defer ad.Close()
 		ctrls = append(ctrls, controller.New(eng, ad, controller.Options{Logger: log, Metrics: cm, ProbeEvery: cfg.ProbeEvery}))
 	}
-	syncer := controller.NewGroup(ctrls...)
+	syncer := controller.NewGroup(st.elector, ctrls...)
 	ctrlCtx, stopCtrls := context.WithCancel(ctx)
 	ctrlDone := make(chan struct{})
 	go func() { syncer.Run(ctrlCtx); close(ctrlDone) }()
@@ -270,10 +280,6 @@ func Run(ctx context.Context, cfg Config) error {
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
-	case <-st.lost:
-		// Another replica may take over now: stop rather than write beside it.
-		log.Error("lost the etcd replica lock (etcd unreachable longer than the lease); stopping")
-		return errors.New("lost the etcd replica lock")
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
@@ -285,11 +291,11 @@ func Run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// recoverAudit re-records, from the configuration's transaction log, writes
-// committed after the newest transaction the audit trail names: audit
-// records are written in batches, so a crash can lose the last few, but
-// never the writes themselves.
-func recoverAudit(ctx context.Context, eng *config.Engine, trail *audit.Log, log *slog.Logger) error {
+// recoverAudit re-records, from the configuration's transaction log, this
+// replica's writes committed after the newest transaction the audit trail
+// names: audit records are written in batches, so a crash can lose the last
+// few, but never the writes themselves.
+func recoverAudit(ctx context.Context, eng *config.Engine, trail *audit.Log, replica string, log *slog.Logger) error {
 	last, err := trail.LastTransaction()
 	if err != nil {
 		return err
@@ -307,6 +313,9 @@ func recoverAudit(ctx context.Context, eng *config.Engine, trail *audit.Log, log
 		rec, err := eng.Transaction(i)
 		if err != nil {
 			continue // compacted
+		}
+		if rec.Replica != replica {
+			continue // another replica's write, in that replica's trail
 		}
 		var paths []string
 		for _, c := range eng.Changes(rec) {

@@ -234,6 +234,12 @@ func storeMax(a *atomic.Uint64, v uint64) bool {
 	}
 }
 
+// Client is the etcd client, for the replicas' elections (one connection).
+func (e *Etcd) Client() *clientv3.Client { return e.cli }
+
+// Prefix is the key prefix, with its trailing slash.
+func (e *Etcd) Prefix() string { return e.prefix }
+
 // Changed implements Shared.
 func (e *Etcd) Changed() <-chan struct{} { return e.changed }
 

@@ -147,6 +147,7 @@ func (b *builder) fixedComponents() {
 			"source":          str("Interface or tool: api, gnmi, cli, import, rollback, ..."),
 			"message":         str("Optional commit message."),
 			"rollback-of":     i64("For a rollback: the index of the transaction undone."),
+			"replica":         str("The AMP replica that committed it (several replicas on etcd only)."),
 			"targets":         targets,
 			"changed-objects": count,
 		}

@@ -225,6 +225,9 @@ func (s *Server) wrap(rt route) http.Handler {
 				span.SetAttributes(attribute.String("amp.principal", p.Name))
 			}
 		}
+		if err == nil && !rt.public {
+			err = s.waitMinIndex(r)
+		}
 		if err == nil {
 			if r.Body != nil {
 				r.Body = http.MaxBytesReader(sw, r.Body, s.opts.MaxBody)
@@ -442,4 +445,26 @@ func (s *Server) setLogLevel(w http.ResponseWriter, r *http.Request) error {
 	telemetry.Level.Set(lvl)
 	s.log.InfoContext(r.Context(), "log level changed", "level", ls, "principal", principalName(r.Context()))
 	return writeJSON(w, http.StatusOK, map[string]string{"level": strings.ToLower(lvl.String())})
+}
+
+// maxMinIndexWait bounds how long a request with ?min-index= waits for this
+// replica to apply that index.
+const maxMinIndexWait = 10 * time.Second
+
+// waitMinIndex serves ?min-index=N (read-your-writes across replicas): the
+// request is answered once this replica has applied transaction N, the
+// index another replica returned for a write (X-AMP-Transaction-Index).
+func (s *Server) waitMinIndex(r *http.Request) error {
+	v := r.URL.Query().Get("min-index")
+	if v == "" {
+		return nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return schema.Errorf(schema.KindInvalid, "?min-index", "%q is not a transaction index (a non-negative integer)", v)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), maxMinIndexWait)
+	defer cancel()
+	_, err = s.eng.WaitIndex(ctx, n)
+	return err
 }

@@ -17,6 +17,9 @@ import (
 type Syncer interface {
 	Statuses() []controller.Status
 	WaitApplied(ctx context.Context, index uint64) ([]controller.Status, error)
+	// Running says, per adapter, whether its controller runs on this
+	// replica (with several replicas, statuses are held by that one).
+	Running() map[string]bool
 }
 
 // syncStatus serves GET /sync-status: a summary and the per-object status,
@@ -45,8 +48,10 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 		prefix = loc.ObjectKey
 	}
 	var sts []controller.Status
+	running := map[string]bool{}
 	if s.opts.Sync != nil {
 		sts = s.opts.Sync.Statuses()
+		running = s.opts.Sync.Running()
 	}
 	summary := map[string]int{controller.InSync: 0, controller.Pending: 0, controller.Error: 0}
 	objs := []controller.Status{}
@@ -66,7 +71,7 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 		}
 		objs = append(objs, st)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"index": s.eng.Snapshot().Index, "summary": summary, "objects": objs})
+	return writeJSON(w, http.StatusOK, map[string]any{"index": s.eng.Snapshot().Index, "summary": summary, "objects": objs, "controllers-here": running})
 }
 
 // canSeeSources: a status is visible to a caller who may read every
