@@ -541,7 +541,12 @@ func (e *Engine) commitBatch(batch []*pending) {
 			// behind those transactions here.
 			e.m.conflicts.Inc()
 			time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 6))))
-			if err = e.catchUp(); err == nil {
+			// Reading what the others committed can fail for a moment
+			// too (an etcd election); keep at it within the budget.
+			for err = e.catchUp(); err != nil && time.Since(start) < conflictBudget; err = e.catchUp() {
+				time.Sleep(100 * time.Millisecond)
+			}
+			if err == nil {
 				batch = batch[:0]
 				for _, s := range ok {
 					batch = append(batch, s.p)

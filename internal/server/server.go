@@ -130,7 +130,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer st.Close()
 
-	eng, err := config.Open(sch, st, config.Options{
+	eng, err := config.Open(sch, st.Store, config.Options{
 		Logger: log, Metrics: config.NewMetrics(reg), RetainCount: cfg.RetainCount, RetainAge: cfg.RetainAge, Replica: st.replica,
 	})
 	if err != nil {

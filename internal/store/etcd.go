@@ -192,6 +192,11 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 		DialTimeout: cfg.DialTimeout,
 		TLS:         cfg.TLS,
 		DialOptions: cfg.DialOptions,
+		// Pings find a member that stopped answering (hung, or behind a
+		// partition that keeps connections open), so requests move to
+		// another. etcd refuses pings more often than every 5 s.
+		DialKeepAliveTime:    5 * time.Second,
+		DialKeepAliveTimeout: 2 * time.Second,
 		// The client's default logger writes to stderr; AMP reports errors itself.
 		Logger: zap.NewNop(),
 	})
@@ -350,8 +355,11 @@ func (e *Etcd) chunkKey(i uint64, n int) string {
 	return fmt.Sprintf("%slogchunk/%020d/%06d", e.prefix, i, n)
 }
 
+// reqCtx bounds one request. WithRequireLeader makes a member that has
+// lost its leader (cut off from the others) refuse at once instead of
+// holding the request until it times out, so the client tries another.
 func (e *Etcd) reqCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(e.ctx, etcdRequestTimeout)
+	return context.WithTimeout(clientv3.WithRequireLeader(e.ctx), etcdRequestTimeout)
 }
 
 // Commit implements Store.

@@ -3,11 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,143 +14,117 @@ import (
 	"github.com/amp-edge/amp/internal/testenv/etcd"
 )
 
-// TestEtcdReplicaTakeover: two replicas on one etcd prefix. The second
-// waits (one replica serves a prefix at a time) and takes over when the
-// first is killed, serving everything the first acknowledged.
-func TestEtcdReplicaTakeover(t *testing.T) {
-	c := etcd.Start(t, 1)
-	bin := testenv.Binary(t)
-	storeURL := "etcd://" + c.Endpoints() + "/amp-takeover/"
-	a, err := testenv.StartErr(bin, t.TempDir(), "--store", storeURL, "--demo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Must(t, 201, "POST", "/aether/v2.1.x/acme/site/acme-chicago/device/written-by-a", `{"device-id":"written-by-a","imei":"490154203237518"}`)
-
-	// B shares the store, so A's admin token (kept in etcd) is B's too.
-	dirB := t.TempDir()
-	tok, err := os.ReadFile(filepath.Join(a.DataDir, "admin.token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dirB, "admin.token"), tok, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	type started struct {
-		s   *testenv.Server
-		err error
-		at  time.Time
-	}
-	bc := make(chan started, 1)
-	go func() {
-		s, err := testenv.StartErr(bin, dirB, "--store", storeURL)
-		bc <- started{s, err, time.Now()}
-	}()
-	select {
-	case b := <-bc:
-		if b.s != nil {
-			b.s.Kill()
-		}
-		t.Fatalf("the second replica served while the first holds the prefix (err %v)", b.err)
-	case <-time.After(3 * time.Second):
-	}
-	killed := time.Now()
-	a.Kill()
-	var b started
-	select {
-	case b = <-bc:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the second replica did not take over within 30 s of the first one's death")
-	}
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	defer b.s.Stop()
-	t.Logf("took over %.1f s after the kill", b.at.Sub(killed).Seconds())
-	if !strings.Contains(b.s.Log(), "waiting to take over") {
-		t.Errorf("the waiting replica did not say why it waited; its log:\n%s", b.s.Log())
-	}
-	body := string(b.s.Must(t, 200, "GET", "/aether/v2.1.x/acme/site/acme-chicago/device/written-by-a", ""))
-	if !strings.Contains(body, "490154203237518") {
-		t.Fatalf("the write acknowledged by the first replica is missing: %s", body)
-	}
-	b.s.Must(t, 200, "PATCH", "/aether/v2.1.x/acme/site/acme-chicago/device/written-by-a", `{"description":"by b"}`)
-
-	metrics := string(b.s.Must(t, 200, "GET", "/metrics", ""))
-	for _, want := range []string{
-		"amp_etcd_replica_lock_held 1",
-		`amp_etcd_request_duration_seconds_count{method="Txn",outcome="ok"}`,
-		`amp_etcd_request_duration_seconds_count{method="Range",outcome="ok"}`,
-	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %s", want)
-		}
-	}
-}
-
-// TestEtcdLeaderKilledUnderLoad: AMP on a three-member etcd cluster, 32
-// writers; the etcd leader is killed. Writes pause while the remaining two
-// elect a leader and then resume; every acknowledged transaction is there,
-// whole, once — and still there after AMP restarts from etcd.
+// TestEtcdLeaderKilledUnderLoad: two AMP replicas on a three-member etcd
+// cluster, 32 writers on each; the etcd leader is killed. Writes pause while
+// the remaining two elect a leader and then resume; every acknowledged
+// transaction is there, whole, on both replicas, which hold the same
+// history in the same order — and still there after they restart.
 func TestEtcdLeaderKilledUnderLoad(t *testing.T) {
 	c := etcd.Start(t, 3)
 	bin := testenv.Binary(t)
-	dir := t.TempDir()
-	args := []string{"--store", "etcd://" + c.Endpoints() + "/amp-leader/"}
-	s, err := testenv.StartErr(bin, dir, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
-	s.Must(t, 201, "POST", "/aether/v2.1.x/acme/site/s1", site)
+	storeURL := "etcd://" + c.Endpoints() + "/amp-leader/"
+	reps := startReplicas(t, bin, storeURL, 2)
+	reps[0].Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	reps[0].Must(t, 201, "POST", "/aether/v2.1.x/acme/site/s1", site)
 
-	var counter atomic.Int64
-	acked := &ackLog{ids: map[string]bool{}}
-	var failed atomic.Int64
-	var firstFailure atomic.Value
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				id, body := simDeviceTxn(counter.Add(1))
-				code, resp, _, err := s.Do(ctx, "PATCH", "/aether-roc-api", body)
-				switch {
-				case err == nil && code == 200:
-					acked.add(id)
-				case ctx.Err() == nil:
-					failed.Add(1)
-					firstFailure.CompareAndSwap(nil, fmt.Sprintf("%d %v %s", code, err, resp))
-					if err == nil && code != 503 {
-						// Clients retry a 503; anything else would be a bug.
-						t.Errorf("a write during the election got %d, want 503: %s", code, resp)
-					}
-				}
-			}
-		}()
-	}
+	load := startLoad(reps, 32)
 	time.Sleep(700 * time.Millisecond)
 	leader := etcdLeader(t, c)
-	before := acked.len()
+	before := load.acked.len()
 	leader.Kill()
 	killed := time.Now()
 	// Writes must resume: wait for 200 more acknowledgements.
-	waitFor(t, func() bool { return acked.len() >= before+200 }, "writes to resume after the etcd leader was killed")
+	waitFor(t, func() bool { return load.acked.len() >= before+200 }, "writes to resume after the etcd leader was killed")
 	t.Logf("etcd leader %s killed with %d acknowledged; 200 more within %.1f s; %d requests failed meanwhile (first: %v)",
-		leader.Name, before, time.Since(killed).Seconds(), failed.Load(), firstFailure.Load())
-	cancel()
-	wg.Wait()
+		leader.Name, before, time.Since(killed).Seconds(), load.failed.Load(), load.firstFailure.Load())
+	load.stop()
+	for _, err := range load.unexpected() {
+		t.Error(err)
+	}
+	checkReplicas(t, reps, load, "after the leader's death")
 
-	checkAcked(t, s, acked, "after the leader's death")
-	s.Stop()
-	s, err = testenv.StartErr(bin, dir, args...)
+	dirs := []string{reps[0].DataDir, reps[1].DataDir}
+	for _, s := range reps {
+		s.Stop()
+	}
+	for i, dir := range dirs {
+		s, err := testenv.StartErr(bin, dir, "--store", storeURL, "--replica-name", fmt.Sprintf("r%d", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Stop()
+		reps[i] = s
+	}
+	checkReplicas(t, reps, load, "after both replicas restarted from etcd")
+}
+
+// TestEtcdMemberPartitionHeals: one etcd member is frozen (SIGSTOP: it
+// answers nobody, its connections stay open, as behind a partition) while
+// two replicas take writes, then thawed. Writes go on through the other
+// members; afterwards nothing acknowledged is missing and the three members
+// hold identical data (etcd's HashKV at one revision).
+func TestEtcdMemberPartitionHeals(t *testing.T) {
+	c := etcd.Start(t, 3)
+	bin := testenv.Binary(t)
+	reps := startReplicas(t, bin, "etcd://"+c.Endpoints()+"/amp-partition/", 2)
+	reps[0].Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	reps[0].Must(t, 201, "POST", "/aether/v2.1.x/acme/site/s1", site)
+
+	load := startLoad(reps, 8)
+	time.Sleep(500 * time.Millisecond)
+	// A follower: cutting off the leader is TestEtcdLeaderKilledUnderLoad.
+	var cut *etcd.Member
+	leader := etcdLeader(t, c)
+	for _, m := range c.Members {
+		if m != leader {
+			cut = m
+			break
+		}
+	}
+	cut.Pause()
+	paused := load.acked.len()
+	waitFor(t, func() bool { return load.acked.len() >= paused+300 }, "writes to go on while a member is cut off")
+	cut.Resume()
+	healed := load.acked.len()
+	waitFor(t, func() bool { return load.acked.len() >= healed+300 }, "writes to go on after the member is back")
+	load.stop()
+	t.Logf("member %s cut off at %d acknowledged, back at %d; %d requests failed meanwhile (first: %v)",
+		cut.Name, paused, healed, load.failed.Load(), load.firstFailure.Load())
+	for _, err := range load.unexpected() {
+		t.Error(err)
+	}
+	checkReplicas(t, reps, load, "after the partition healed")
+
+	// No divergence: every member hashes to the same at one revision.
+	cli, err := clientv3.New(clientv3.Config{Endpoints: strings.Split(c.Endpoints(), ","), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Stop()
-	checkAcked(t, s, acked, "after AMP restarted from etcd")
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := cli.Get(ctx, "/amp-partition/last")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev := resp.Header.Revision
+	var hashes []string
+	waitFor(t, func() bool {
+		hashes = hashes[:0]
+		for _, m := range c.Members {
+			h, err := cli.HashKV(ctx, m.ClientURL, rev)
+			if err != nil {
+				return false // the healed member is still catching up
+			}
+			hashes = append(hashes, fmt.Sprint(h.Hash))
+		}
+		return true
+	}, "every member to answer HashKV")
+	for i, h := range hashes {
+		if h != hashes[0] {
+			t.Fatalf("member %s diverged: HashKV at revision %d is %s, %s has %s", c.Members[i].Name, rev, h, c.Members[0].Name, hashes[0])
+		}
+	}
 }
 
 // etcdLeader asks the members which of them leads.

@@ -30,21 +30,7 @@ func TestSDCoreConvergesThroughTheBinary(t *testing.T) {
 	defer emu.Stop()
 	s := testenv.Start(t, t.TempDir(), "--probe-every", "200ms", "--gnmi-listen", "127.0.0.1:0", "--gnmi-insecure-no-auth")
 	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
-	body := `{"default-target":"acme","Updates":{
-	 "traffic-class-2.1.0":[{"traffic-class-id":"tc","qci":7,"arp":5,"pdb":100,"pelr":3}],
-	 "application-2.1.0":[{"application-id":"cam","address":"10.9.0.1/32","endpoint":[{"endpoint-id":"rtsp","port-start":8554,"protocol":"UDP"}]}],
-	 "site-2.1.0":[{"site-id":"s1",
-	   "imsi-definition":{"mcc":"315","mnc":"010","enterprise":1,"format":"CCCNNNEEESSSSSS"},
-	   "connectivity-service":{"core-5g":{"endpoint":"` + emu.CoreEndpoint() + `"}},
-	   "small-cell":[{"small-cell-id":"c1","address":"gnb1","tac":"00FF"}],
-	   "sim-card":[{"sim-id":"sim1","imsi":"315010001000001"},{"sim-id":"sim2","imsi":"315010001000002","enable":false}],
-	   "device":[{"device-id":"d1","sim-card":"sim1"}],
-	   "upf":[{"upf-id":"u1","address":"upf1","port":8805,"config-endpoint":"` + emu.UPFEndpoint() + `"}],
-	   "ip-domain":[{"ip-domain-id":"pool","dnn":"internet","subnet":"10.250.0.0/24"}],
-	   "device-group":[{"device-group-id":"dg1","device":[{"device-id":"d1"}],"ip-domain":"pool","traffic-class":"tc","mbr":{"uplink":1000000,"downlink":2000000}}],
-	   "slice":[{"slice-id":"sl1","sst":"1","sd":"000001","default-behavior":"DENY-ALL","upf":"u1",
-	     "device-group":[{"device-group":"dg1"}],"filter":[{"application":"cam","priority":5}],
-	     "mbr":{"uplink":50000000,"downlink":10000000}}]}]}}`
+	body := emulatedSite(emu)
 	var res struct {
 		Sync    string
 		Objects []struct{ ID, Status, Message string }
@@ -178,4 +164,24 @@ func TestSDCoreConvergesAfterAMPRestart(t *testing.T) {
 		return st.Summary["in-sync"] == 2 && st.Summary["pending"] == 0 && st.Summary["error"] == 0 &&
 			strings.Contains(string(emu.Objects(sdcore.DeviceGroups)["dg1"]), `"dnn-mbr-uplink":777`)
 	}, "AMP converges after being killed mid-push")
+}
+
+// emulatedSite is a PATCH /aether-roc-api body for enterprise acme: site s1
+// whose core and UPF are the emulator, with one device group and slice sl1.
+func emulatedSite(emu *sdcore.Emulator) string {
+	return `{"default-target":"acme","Updates":{
+	 "traffic-class-2.1.0":[{"traffic-class-id":"tc","qci":7,"arp":5,"pdb":100,"pelr":3}],
+	 "application-2.1.0":[{"application-id":"cam","address":"10.9.0.1/32","endpoint":[{"endpoint-id":"rtsp","port-start":8554,"protocol":"UDP"}]}],
+	 "site-2.1.0":[{"site-id":"s1",
+	   "imsi-definition":{"mcc":"315","mnc":"010","enterprise":1,"format":"CCCNNNEEESSSSSS"},
+	   "connectivity-service":{"core-5g":{"endpoint":"` + emu.CoreEndpoint() + `"}},
+	   "small-cell":[{"small-cell-id":"c1","address":"gnb1","tac":"00FF"}],
+	   "sim-card":[{"sim-id":"sim1","imsi":"315010001000001"},{"sim-id":"sim2","imsi":"315010001000002","enable":false}],
+	   "device":[{"device-id":"d1","sim-card":"sim1"}],
+	   "upf":[{"upf-id":"u1","address":"upf1","port":8805,"config-endpoint":"` + emu.UPFEndpoint() + `"}],
+	   "ip-domain":[{"ip-domain-id":"pool","dnn":"internet","subnet":"10.250.0.0/24"}],
+	   "device-group":[{"device-group-id":"dg1","device":[{"device-id":"d1"}],"ip-domain":"pool","traffic-class":"tc","mbr":{"uplink":1000000,"downlink":2000000}}],
+	   "slice":[{"slice-id":"sl1","sst":"1","sd":"000001","default-behavior":"DENY-ALL","upf":"u1",
+	     "device-group":[{"device-group":"dg1"}],"filter":[{"application":"cam","priority":5}],
+	     "mbr":{"uplink":50000000,"downlink":10000000}}]}]}}`
 }

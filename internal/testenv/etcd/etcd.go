@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -125,6 +126,14 @@ func (m *Member) Kill() {
 		_ = m.cmd.Process.Kill()
 	}
 }
+
+// Pause freezes the member (SIGSTOP): it neither answers clients nor
+// talks to its peers, like a member cut off by a partition whose
+// connections stay open.
+func (m *Member) Pause() { _ = m.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume lets a paused member run again (SIGCONT): the partition heals.
+func (m *Member) Resume() { _ = m.cmd.Process.Signal(syscall.SIGCONT) }
 
 func tail(s string, n int) string {
 	if len(s) > n {
