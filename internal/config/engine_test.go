@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
+	"github.com/amp-edge/amp/internal/testenv/etcd"
 	"github.com/amp-edge/amp/models"
 )
 
@@ -253,39 +255,122 @@ func TestWatchResumesWithoutGapsOrRepeats(t *testing.T) {
 	}
 }
 
+// TestRetentionCompactsHistory, on both backends: history beyond the
+// retention limits (by count, then by age) is dropped after a checkpoint;
+// within the window rollback and point-in-time reads stay exact, also after
+// a restart from the checkpoint; before it they answer "gone".
 func TestRetentionCompactsHistory(t *testing.T) {
+	for _, backend := range []string{"bbolt", "etcd"} {
+		t.Run(backend, func(t *testing.T) {
+			var open func() store.Store
+			switch backend {
+			case "bbolt":
+				dir := t.TempDir()
+				open = func() store.Store {
+					st, err := store.OpenBolt(dir)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return st
+				}
+			case "etcd":
+				c := etcd.Start(t, 1)
+				open = func() store.Store {
+					st, err := store.OpenEtcd(context.Background(), store.EtcdConfig{Endpoints: []string{c.Members[0].ClientURL}, Prefix: "/retention/"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return st
+				}
+			}
+			testRetention(t, open)
+		})
+	}
+}
+
+func testRetention(t *testing.T, open func() store.Store) {
 	sch, _ := schema.Load(models.FS)
-	st, _ := store.OpenBolt(t.TempDir())
-	defer st.Close()
-	e, err := Open(sch, st, Options{RetainCount: 3})
+	set := sch.Set("aether", "2.1.x")
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	st := open()
+	e, err := Open(sch, st, Options{RetainCount: 3, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
-	set := sch.Set("aether", "2.1.x")
-	ctx := context.Background()
+	mctx, stop := context.WithCancel(ctx)
+	go e.Maintain(mctx) // the elected maintainer on etcd; always so on bbolt
 	e.Submit(ctx, &Request{Targets: []TargetEdit{{Op: OpCreate, Name: "acme"}}})
-	for i := 1; i <= 6; i++ {
-		e.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpMerge, "acme/traffic-class/tc1", fmt.Sprintf(`{"qci":%d}`, i))}})
+	for i := 1; i <= 6; i++ { // indexes 2..7, qci i
+		now = now.Add(time.Hour)
+		if _, err := e.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpMerge, "acme/traffic-class/tc1", fmt.Sprintf(`{"qci":%d}`, i))}}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	waitUntil(t, func() bool { return e.maintaining.Load() }, "the engine to maintain")
 	e.checkpoint()
 	e.commitMu.Lock()
 	e.compact()
 	e.commitMu.Unlock()
 	if st.FirstIndex() != 5 {
-		t.Fatalf("first retained index %d, want 5", st.FirstIndex())
+		t.Fatalf("first retained index %d, want 5 (keep 3 of 7)", st.FirstIndex())
 	}
-	if _, err := e.At(2, "aether/acme/"); schema.KindOf(err) != schema.KindGone {
-		t.Fatalf("read before retention: %v", err)
+	check := func(e *Engine, when string) {
+		t.Helper()
+		if _, err := e.At(2, "aether/acme/"); schema.KindOf(err) != schema.KindGone {
+			t.Fatalf("%s: read before retention: %v", when, err)
+		}
+		if _, err := e.Submit(ctx, &Request{Rollback: 2}); schema.KindOf(err) != schema.KindGone {
+			t.Fatalf("%s: rollback before retention: %v", when, err)
+		}
+		at, err := e.At(5, "aether/acme/")
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		if o, _ := at.Get("aether/acme/traffic-class/tc1"); o.Data["qci"] != uint64(4) {
+			t.Fatalf("%s: qci at 5 = %v, want 4", when, o.Data["qci"])
+		}
 	}
-	if _, err := e.Submit(ctx, &Request{Rollback: 2}); schema.KindOf(err) != schema.KindGone {
-		t.Fatalf("rollback before retention: %v", err)
-	}
-	at, err := e.At(5, "aether/acme/")
+	check(e, "after compaction")
+	stop()
+	e.Close()
+	st.Close()
+
+	// Restart from the checkpoint and the retained log.
+	st = open()
+	defer st.Close()
+	e, err = Open(sch, st, Options{RetainAge: 30 * time.Minute, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o, _ := at.Get("aether/acme/traffic-class/tc1"); o.Data["qci"] != uint64(4) {
-		t.Fatalf("qci at 5 = %v", o.Data["qci"])
+	defer e.Close()
+	mctx, stop = context.WithCancel(ctx)
+	defer stop()
+	go e.Maintain(mctx)
+	check(e, "after a restart")
+	// Rolling back the newest retained transaction restores qci 5.
+	if _, err := e.Submit(ctx, &Request{Rollback: 7}); err != nil {
+		t.Fatalf("rollback within retention: %v", err)
+	}
+	if o, _ := e.Snapshot().Get("aether/acme/traffic-class/tc1"); o.Data["qci"] != uint64(5) {
+		t.Fatalf("after rolling back 7, qci = %v, want 5", o.Data["qci"])
+	}
+	// By age: 30 minutes keeps index 7 (at +6h) and the rollback, 8; index
+	// 6 (at +5h) goes.
+	waitUntil(t, func() bool { return e.maintaining.Load() }, "the engine to maintain")
+	e.checkpoint()
+	e.commitMu.Lock()
+	e.compact()
+	e.commitMu.Unlock()
+	if st.FirstIndex() != 7 {
+		t.Fatalf("first retained index by age %d, want 7", st.FirstIndex())
+	}
+	// The state after 6 is still known (from 7's before-images); 5 is not.
+	if _, err := e.At(6, "aether/acme/"); err != nil {
+		t.Fatalf("read at the edge of the age window: %v", err)
+	}
+	if _, err := e.At(5, "aether/acme/"); schema.KindOf(err) != schema.KindGone {
+		t.Fatalf("read before the age window: %v", err)
 	}
 }
