@@ -76,6 +76,10 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger, reg prometheus
 		id = host + "/" + cfg.Listen
 	}
 	log.Info("store on etcd", "endpoints", ecfg.Endpoints, "prefix", st.Prefix(), "replica", id)
+	promauto.With(reg).NewGaugeVec(prometheus.GaugeOpts{
+		Name: "amp_replica_info",
+		Help: "Always 1: this replica's name and the etcd prefix it shares with the other replicas (its roles: amp_leader).",
+	}, []string{"replica", "prefix"}).WithLabelValues(id, st.Prefix()).Set(1)
 	el := &elect.Etcd{Client: st.Client(), Prefix: st.Prefix(), ID: id, TTL: electionTTL, Log: log, Metrics: em}
 	return &openedStore{Store: st, elector: el, replica: id}, nil
 }

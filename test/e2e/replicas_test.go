@@ -307,6 +307,7 @@ func TestReplicasServeTogether(t *testing.T) {
 	metrics := string(back.Must(t, 200, "GET", "/metrics", ""))
 	for _, want := range []string{
 		`amp_leader{election="controller/sdcore"} 0`,
+		`amp_replica_info{prefix="/amp-replicas/",replica="r`,
 		"amp_config_replica_lag_indexes 0",
 		`amp_etcd_request_duration_seconds_count{method="Txn",outcome="ok"}`,
 	} {
