@@ -1,0 +1,49 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/amp-edge/amp/internal/store"
+)
+
+// StoreKind names the kind of store a --store value selects, as recorded
+// in backups: bbolt or etcd.
+func StoreKind(spec string) string {
+	if spec == "" || spec == "bbolt" {
+		return "bbolt"
+	}
+	return "etcd"
+}
+
+// offlineLockWait is how long OpenOffline waits for an etcd prefix's
+// replica lock before concluding that an amp serve holds it.
+const offlineLockWait = 10 * time.Second
+
+// OpenOffline opens the store spec names, as --store does for amp serve
+// (bbolt in dataDir, or etcd://… trusting etcdCA for etcds://), for the
+// commands that work on a store with no server on it: restore and
+// migrate-store. A store a running amp serve holds is refused: bbolt's
+// file lock, or the etcd prefix's replica lock, which OpenOffline then
+// holds until Close, so no amp serve starts on the prefix meanwhile.
+func OpenOffline(ctx context.Context, spec, dataDir, etcdCA string) (store.Store, error) {
+	cfg := Config{Store: spec, DataDir: dataDir, EtcdCA: etcdCA}
+	ctx, cancel := context.WithTimeout(ctx, offlineLockWait)
+	defer cancel()
+	st, err := openStore(ctx, cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	if err != nil {
+		if StoreKind(spec) == "etcd" && errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("store %s: an amp serve holds the prefix (its replica lock was not free within %s); stop it first: %w", spec, offlineLockWait, err)
+		}
+		if StoreKind(spec) == "bbolt" {
+			return nil, fmt.Errorf("bbolt store in %s: %w", dataDir, err)
+		}
+		return nil, fmt.Errorf("store %s: %w", spec, err)
+	}
+	return st, nil
+}
