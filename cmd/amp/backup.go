@@ -37,11 +37,6 @@ Examples:
 			defer cancel()
 			path := a[0]
 			start := time.Now()
-			body, err := g.client().Backup(ctx)
-			if err != nil {
-				return err
-			}
-			defer body.Close()
 			f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 			if err != nil {
 				return fmt.Errorf("backup %s: %w", path, err)
@@ -53,6 +48,11 @@ Examples:
 					os.Remove(f.Name())
 				}
 			}()
+			body, err := g.client().Backup(ctx)
+			if err != nil {
+				return err
+			}
+			defer body.Close()
 			prog := newProgress(cmd.ErrOrStderr())
 			in := &countingReader{r: body, fn: func(n int64) { prog.update("backup", n, 0, mib(n), false) }}
 			// Verify reads the stream through to the file, so what is
