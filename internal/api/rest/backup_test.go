@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/backup"
 )
 
@@ -24,5 +25,17 @@ func TestBackupOperatorsOnly(t *testing.T) {
 	}
 	if sum.Header.Last != s.eng.Snapshot().Index || sum.Trailer.Objects == 0 || sum.Trailer.Metas < 3 {
 		t.Fatalf("backup %+v at index %d", sum, s.eng.Snapshot().Index)
+	}
+	// Both the denied and the allowed backups are in the audit trail.
+	recs, err := s.trail.Query(audit.Filter{PathPrefix: "/admin/backup"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]int{}
+	for _, r := range recs {
+		outcomes[r.Principal+" "+r.Action+" "+r.Outcome]++
+	}
+	if outcomes["operator backup allowed"] != 1 || outcomes["alice backup denied"] != 1 || outcomes["mallory backup denied"] != 1 {
+		t.Fatalf("audit records of backups: %v", outcomes)
 	}
 }
