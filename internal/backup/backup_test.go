@@ -238,3 +238,14 @@ func TestWriterRefusesInvalid(t *testing.T) {
 		t.Fatal("an object after log records was written")
 	}
 }
+
+type wrapped struct{ store.Store }
+
+func (w wrapped) Unwrap() store.Store { return w.Store }
+
+func TestCommitLimitsSeeThroughWrappers(t *testing.T) {
+	etcd := &store.Etcd{}
+	if got := commitLimits(wrapped{wrapped{etcd}}); got.records > 127 {
+		t.Fatalf("a wrapped etcd store gets batches of %d records: more than one etcd txn", got.records)
+	}
+}

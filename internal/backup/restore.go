@@ -227,6 +227,14 @@ type limits struct{ records, bytes int }
 // WAL sync each), and for etcd ones that fit a single txn under its default
 // request limits (bigger batches would be staged over several txns).
 func commitLimits(st store.Store) limits {
+	// See through wrappers (amp serve's opened store holds a lock beside it).
+	for {
+		u, ok := st.(interface{ Unwrap() store.Store })
+		if !ok {
+			break
+		}
+		st = u.Unwrap()
+	}
 	if _, ok := st.(*store.Etcd); ok {
 		return limits{records: 100, bytes: 768 << 10}
 	}

@@ -47,3 +47,7 @@ func OpenOffline(ctx context.Context, spec, dataDir, etcdCA string) (store.Store
 	}
 	return st, nil
 }
+
+// Unwrap returns the store itself, for code that sizes its writes to the
+// backend (internal/backup's restore).
+func (o *openedStore) Unwrap() store.Store { return o.Store }
