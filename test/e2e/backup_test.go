@@ -18,7 +18,8 @@ import (
 // data and a few transactions, a rollback among them); amp restore into a
 // fresh bbolt data dir and into a fresh etcd prefix; amp serve on each
 // serves the same objects, history, diffs, point-in-time reads and
-// rollbacks as the source. Then amp migrate-store bbolt -> etcd -> bbolt,
+// rollbacks as the source, and so does a backup of the server on etcd
+// restored into bbolt. Then amp migrate-store bbolt -> etcd -> bbolt,
 // compared the same way, and the refusals: a non-empty target (left as it
 // was) and a store a running server holds.
 func TestBackupRestoreMigrate(t *testing.T) {
@@ -53,6 +54,15 @@ func TestBackupRestoreMigrate(t *testing.T) {
 	etcdDir := restoreInto(t, src, file, "--store", etcdURL, "--data-dir")
 	onEtcd := startWithToken(t, bin, src, etcdDir, "--store", etcdURL)
 	compare(t, "restored into etcd", observe(t, onEtcd, renamed), want)
+
+	// A backup of the server on etcd restores into bbolt the same again.
+	fromEtcd := filepath.Join(t.TempDir(), "from-etcd.ampbak")
+	if out, err := ampCLI(t, onEtcd.Env(), "backup", fromEtcd); err != nil || !strings.Contains(out, "(etcd store") {
+		t.Fatalf("amp backup of the server on etcd: %v\n%s", err, out)
+	}
+	onBolt2 := startWithToken(t, bin, src, restoreInto(t, src, fromEtcd, "--data-dir"))
+	compare(t, "backed up from etcd, restored into bbolt", observe(t, onBolt2, renamed), want)
+	onBolt2.Stop()
 
 	// The restored stores are not empty: a second restore is refused and
 	// changes nothing.
