@@ -29,8 +29,9 @@ const offlineLockWait = 10 * time.Second
 // (bbolt in dataDir, or etcd://… trusting etcdCA for etcds://), for the
 // commands that work on a store with no server on it: restore and
 // migrate-store. A store a running amp serve holds is refused: bbolt's
-// file lock, or the etcd prefix's replica lock, which OpenOffline then
-// holds until Close, so no amp serve starts on the prefix meanwhile.
+// file lock; on etcd, the prefix's replica lock (which OpenOffline then
+// holds until Close, so no amp serve starts on the prefix meanwhile) or
+// live election keys of replicas serving the prefix together.
 func OpenOffline(ctx context.Context, spec, dataDir, etcdCA string) (store.Store, error) {
 	cfg := Config{Store: spec, DataDir: dataDir, EtcdCA: etcdCA}
 	ctx, cancel := context.WithTimeout(ctx, offlineLockWait)
@@ -44,6 +45,18 @@ func OpenOffline(ctx context.Context, spec, dataDir, etcdCA string) (store.Store
 			return nil, fmt.Errorf("bbolt store in %s: %w", dataDir, err)
 		}
 		return nil, fmt.Errorf("store %s: %w", spec, err)
+	}
+	if es, ok := st.Store.(*store.Etcd); ok {
+		// Replicas that serve a prefix together campaign in elections
+		// under it, each key on a lease that lapses when its replica stops.
+		n, err := es.CountKeys("elect/")
+		if err == nil && n > 0 {
+			err = fmt.Errorf("%d election keys under the prefix: amp serve replicas are running on it (a replica killed in the last few seconds holds its keys until its lease lapses); stop every replica first", n)
+		}
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("store %s: %w", spec, err)
+		}
 	}
 	return st, nil
 }

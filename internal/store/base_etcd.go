@@ -31,3 +31,15 @@ func (e *Etcd) SetBase(first uint64) error {
 	e.last.Store(first - 1)
 	return nil
 }
+
+// CountKeys counts the keys under the prefix that start with sub, e.g. to
+// find whether live AMP replicas hold keys there (on their leases).
+func (e *Etcd) CountKeys(sub string) (int64, error) {
+	ctx, cancel := e.reqCtx()
+	defer cancel()
+	resp, err := e.cli.Get(ctx, e.prefix+sub, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, fmt.Errorf("etcd: count keys %s%s: %w", e.prefix, sub, err)
+	}
+	return resp.Count, nil
+}

@@ -82,4 +82,12 @@ func TestBoltSetBase(t *testing.T) {
 func TestEtcdSetBase(t *testing.T) {
 	ep := startEtcd(t)
 	testSetBaseContract(t, func(t *testing.T) Store { return openTestEtcd(t, ep, "/setbase/") })
+	s := openTestEtcd(t, ep, "/setbase/")
+	defer s.Close()
+	if n, err := s.CountKeys("log/"); err != nil || n != 5 {
+		t.Fatalf("CountKeys(log/) = %d, %v; want the 5 records", n, err)
+	}
+	if n, err := s.CountKeys("elect/"); err != nil || n != 0 {
+		t.Fatalf("CountKeys(elect/) = %d, %v; want 0", n, err)
+	}
 }

@@ -60,6 +60,10 @@ func TestBackupRestoreMigrate(t *testing.T) {
 	if out, err := ampCLI(t, onEtcd.Env(), "backup", fromEtcd); err != nil || !strings.Contains(out, "(etcd store") {
 		t.Fatalf("amp backup of the server on etcd: %v\n%s", err, out)
 	}
+	// While it runs, migrating from its prefix is refused.
+	if out, err := ampCLI(t, nil, "migrate-store", "--from", etcdURL, "--to", "bbolt", "--data-dir", t.TempDir()); err == nil || !strings.Contains(out, "amp serve") {
+		t.Fatalf("migrate-store from an etcd prefix a server runs on: %v\n%s", err, out)
+	}
 	onBolt2 := startWithToken(t, bin, src, restoreInto(t, src, fromEtcd, "--data-dir"))
 	compare(t, "backed up from etcd, restored into bbolt", observe(t, onBolt2, renamed), want)
 	onBolt2.Stop()
