@@ -35,6 +35,7 @@ test_operator_everything if {
 	allowed(req(olivia, "admin", "/enterprises", "enterprises", ""))
 	allowed(req(olivia, "admin", "/enterprises/acme", "enterprise", "acme"))
 	allowed(req(olivia, "admin", "/admin/log-level", "admin", ""))
+	allowed(req(olivia, "admin", "/admin/backup", "admin", ""))
 	allowed(req(olivia, "write", "/transactions", "transactions", ""))
 	allowed(req(olivia, "admin", "/state/aether/v2.1.x/acme/upf/u1", "state", "acme"))
 }
@@ -58,6 +59,7 @@ test_enterprise_admin_not_operator_things if {
 	not allowed(req(alice, "admin", "/enterprises", "enterprises", ""))
 	not allowed(req(alice, "admin", "/enterprises/acme", "enterprise", "acme"))
 	not allowed(req(alice, "admin", "/admin/log-level", "admin", ""))
+	not allowed(req(alice, "admin", "/admin/backup", "admin", ""))
 	not allowed(req(alice, "admin", "/state/aether/v2.1.x/acme/upf/u1", "state", "acme"))
 	not allowed(req(alice, "write", "/state/aether/v2.1.x/acme/upf/u1", "state", "acme"))
 	not allowed(req(alice, "write", "/transactions", "transactions", ""))

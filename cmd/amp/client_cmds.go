@@ -63,6 +63,7 @@ func addClientCommands(root *cobra.Command) {
 		newEnterpriseCmd(g),
 		newAuditCmd(g),
 		newTokenCmd(g),
+		newBackupCmd(g),
 		newLoginCmd(),
 	)
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/amp-edge/amp/internal/api/rest"
 	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/backup"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/demo"
@@ -129,6 +130,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer st.Close()
+	if err := backup.CheckComplete(st); err != nil {
+		return fmt.Errorf("store %s: %w", cfg.Store, err)
+	}
 
 	eng, err := config.Open(sch, st.Store, config.Options{
 		Logger: log, Metrics: config.NewMetrics(reg), RetainCount: cfg.RetainCount, RetainAge: cfg.RetainAge, Replica: st.replica,
@@ -242,6 +246,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var specErr error
 	api := rest.New(rest.Options{
 		Engine: eng, Auth: authn, Authorizer: pol, Audit: trail, Tokens: tokens, Logger: log, Registry: reg, MaxBody: cfg.MaxBody, Sync: syncer,
+		Version: cfg.Version, StoreKind: StoreKind(cfg.Store),
 		Spec: func(yaml bool) ([]byte, error) {
 			specOnce.Do(func() {
 				doc, err := openapi.Build(sch, cfg.Version)

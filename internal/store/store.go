@@ -63,6 +63,12 @@ type Store interface {
 	// Compact drops log records with index < before, never one after the
 	// checkpoint index.
 	Compact(before uint64) error
+	// SetBase starts the log of an empty store (no commit yet, nothing
+	// compacted) at first: afterwards FirstIndex() is first and LastIndex()
+	// first-1, so the next Commit carries index first. Restoring a backup
+	// uses it to keep the history's original indexes. It fails on a store
+	// that has a log.
+	SetBase(first uint64) error
 	// GetMeta and PutMeta hold small durable settings (tokens, identity).
 	GetMeta(key string) ([]byte, error)
 	PutMeta(key string, value []byte) error

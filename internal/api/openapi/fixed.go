@@ -377,6 +377,14 @@ func (b *builder) fixedPaths() {
 	b.errors(put, true, false)
 	set("/admin/log-level", &openapi3.PathItem{Get: get, Put: put})
 
+	// Backup (docs/backup.md).
+	o = op(ta, "getBackup", "Stream a backup of the whole store")
+	o.Description = "Operators only. A consistent backup (objects at one index, the retained history, the metadata) in AMP's backup format; a stream that ends without its end frame is a failed backup. Write it with `amp backup FILE`, restore it with `amp restore FILE`."
+	o.Responses.Set("200", &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription("The backup (format: docs/backup.md).").
+		WithContent(openapi3.NewContentWithSchema(openapi3.NewStringSchema().WithFormat("binary"), []string{"application/vnd.amp.backup"}))})
+	b.errors(o, false, false)
+	set("/admin/backup", &openapi3.PathItem{Get: o})
+
 	// Health and metrics.
 	health := func(o *openapi3.Operation, desc string, props map[string]*openapi3.Schema) {
 		jsonOK(o, "200", desc, &openapi3.SchemaRef{Value: obj(props, "status")})

@@ -59,6 +59,8 @@ type Options struct {
 	Audit *audit.Log
 	// Tokens, when set, lets operators manage API tokens (/tokens).
 	Tokens *auth.Tokens
+	// Version and StoreKind (bbolt or etcd) are recorded in backups.
+	Version, StoreKind string
 }
 
 // Server is the REST API.
@@ -69,6 +71,7 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	metrics *httpMetrics
+	backupM *backupMetrics
 }
 
 // New builds the server and its routes.
@@ -84,6 +87,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, eng: opts.Engine, sch: opts.Engine.Schema(), log: opts.Logger.With("component", "rest"), mux: http.NewServeMux()}
 	s.metrics = newHTTPMetrics(opts.Registry)
+	s.backupM = newBackupMetrics(opts.Registry)
 	s.routes()
 	return s
 }
@@ -122,6 +126,7 @@ func (s *Server) routes() {
 		{"DELETE /state/", "state", false, s.stateWrite},
 		{"GET /admin/log-level", "log-level", false, s.getLogLevel},
 		{"PUT /admin/log-level", "log-level", false, s.setLogLevel},
+		{"GET /admin/backup", "backup", false, s.backup},
 	}
 	for _, set := range s.sch.Sets {
 		prefix := "/" + set.Name + "/v" + set.Version + "/"

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/amp-edge/amp/internal/backup"
+	"github.com/amp-edge/amp/internal/server"
+	"github.com/amp-edge/amp/internal/store"
+)
+
+// openOffline opens a store for restore or migrate-store; the returned
+// close may be called more than once (the store's Close may not).
+func openOffline(cmd *cobra.Command, spec string, sf storeFlags) (store.Store, func() error, error) {
+	st, err := server.OpenOffline(cmd.Context(), spec, sf.dataDir, sf.etcdCA)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, sync.OnceValue(st.Close), nil
+}
+
+// storeFlags are the flags naming a store, as amp serve has them.
+type storeFlags struct {
+	dataDir, etcdCA string
+}
+
+func (s *storeFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&s.dataDir, "data-dir", defaultDataDir(), "amp serve's data directory: where a bbolt store is (env AMP_DATA_DIR)")
+	f.StringVar(&s.etcdCA, "etcd-ca", "", "PEM file of the CA that signed the etcd members' certificates (etcds:// only; default: the system's roots)")
+}
+
+func newRestoreCmd() *cobra.Command {
+	var sf storeFlags
+	var spec string
+	cmd := &cobra.Command{
+		Use:   "restore FILE [--store bbolt|etcd://…] [--data-dir DIR]",
+		Short: "Restore a backup into an empty store (bbolt or etcd), offline",
+		Long: `Restore a backup written by amp backup into an empty store: bbolt in
+--data-dir (the default) or an etcd prefix (--store etcd://host:port/prefix/).
+It runs without a server: start amp serve on the store afterwards.
+
+The file is checked whole first (every frame's CRC-32C, the end frame's
+counts), so a truncated or corrupt backup is refused before the store is
+touched. A store that holds anything (amp serve ran on it) is refused too,
+and left as it is. An interrupted restore leaves the store marked
+incomplete, and amp serve refuses to start on it: empty it and restore
+again.
+
+The restored store holds the backup's objects, history (with the original
+transaction indexes, so diff, rollback and point-in-time reads work as
+before) and metadata, API tokens included: the tokens that worked on the
+source work on the restored store. The data directory's own files (the
+local CA in tls/, the audit trail, admin.token) are not in a backup: copy
+admin.token from the source's data dir if you use it (docs/backup.md).
+
+Examples:
+  amp restore amp-2026-11-22.ampbak --data-dir /var/lib/amp-new
+  amp restore amp-2026-11-22.ampbak --store etcd://10.0.0.1:2379,10.0.0.2:2379/amp/`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: runE(func(cmd *cobra.Command, a []string) error {
+			path := a[0]
+			start := time.Now()
+			dst, closeDst, err := openOffline(cmd, spec, sf)
+			if err != nil {
+				return err
+			}
+			defer closeDst()
+			where := storeName(spec, sf.dataDir)
+			if err := backup.CheckEmpty(dst); err != nil {
+				return fmt.Errorf("restore into %s: %w; nothing was changed", where, err)
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+			defer f.Close()
+			st, err := f.Stat()
+			if err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+			prog := newProgress(cmd.ErrOrStderr())
+			read := func(label string) io.Reader {
+				return &countingReader{r: f, fn: func(n int64) { prog.update(label, n, st.Size(), mib(n), false) }}
+			}
+			if _, err := backup.Verify(read("verify")); err != nil {
+				prog.clear()
+				return fmt.Errorf("restore %s: %w; nothing was changed", path, err)
+			}
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return fmt.Errorf("restore %s: %w", path, err)
+			}
+			sum, err := backup.Restore(dst, read("restore"))
+			prog.clear()
+			if err != nil {
+				return restoreFailed(where, err)
+			}
+			if err := closeDst(); err != nil {
+				return fmt.Errorf("restore into %s: close the store: %w", where, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "restored %s into %s in %s\n", describe(sum), where, time.Since(start).Round(time.Millisecond))
+			return nil
+		}),
+	}
+	cmd.Flags().StringVar(&spec, "store", envOr("AMP_STORE", "bbolt"), "the store to restore into: bbolt (in --data-dir) or etcd://host:port[,host:port…][/prefix/] (etcds:// for TLS) (env AMP_STORE)")
+	sf.add(cmd)
+	return cmd
+}
+
+func newMigrateStoreCmd() *cobra.Command {
+	var sf storeFlags
+	var from, to string
+	cmd := &cobra.Command{
+		Use:   "migrate-store --from STORE --to STORE [--data-dir DIR]",
+		Short: "Copy a store into an empty one of another kind (bbolt to etcd and back), offline",
+		Long: `Copy the whole store --from names into the empty store --to names:
+objects, history with its original indexes, and metadata (API tokens). A
+store is bbolt (the one in --data-dir) or etcd://host:port[,host:port…]/prefix/
+(etcds:// for TLS, trusting --etcd-ca). It is a backup piped into a restore
+(amp backup, amp restore, docs/backup.md), with the same checks.
+
+Stop amp serve first: a store in use is refused (bbolt's file lock, the
+election keys of replicas serving the etcd prefix). The source is left as it is; start amp serve with
+--store set to the target afterwards, with the same --data-dir (it keeps the
+local CA, the audit trail and admin.token).
+
+Examples:
+  amp migrate-store --from bbolt --to etcd://10.0.0.1:2379/amp/ --data-dir /var/lib/amp
+  amp migrate-store --from etcd://10.0.0.1:2379/amp/ --to bbolt --data-dir /var/lib/amp-new`,
+		Args: args(cobra.NoArgs),
+		RunE: runE(func(cmd *cobra.Command, _ []string) error {
+			if from == "" || to == "" {
+				return usagef("give both --from and --to")
+			}
+			if server.StoreKind(from) == "bbolt" && server.StoreKind(to) == "bbolt" {
+				return usagef("--from and --to are both the bbolt store in --data-dir; to copy a bbolt store, use amp backup and amp restore")
+			}
+			if from == to {
+				return usagef("--from and --to are the same store")
+			}
+			if server.StoreKind(from) == "bbolt" {
+				// Opening a missing bbolt store would create an empty one.
+				if _, err := os.Stat(filepath.Join(sf.dataDir, "amp.db")); err != nil {
+					return fmt.Errorf("migrate from %s: %w", storeName(from, sf.dataDir), err)
+				}
+			}
+			start := time.Now()
+			fromName, toName := storeName(from, sf.dataDir), storeName(to, sf.dataDir)
+			dst, closeDst, err := openOffline(cmd, to, sf)
+			if err != nil {
+				return err
+			}
+			defer closeDst()
+			if err := backup.CheckEmpty(dst); err != nil {
+				return fmt.Errorf("migrate into %s: %w; nothing was changed", toName, err)
+			}
+			src, closeSrc, err := openOffline(cmd, from, sf)
+			if err != nil {
+				return err
+			}
+			defer closeSrc()
+			if backup.CheckEmpty(src) == nil {
+				return fmt.Errorf("migrate from %s: the source store is empty (is --data-dir or the prefix right?); nothing was changed", fromName)
+			}
+			sum, err := migrate(src, dst, backup.Header{Created: start.UTC(), AMPVersion: version, Source: server.StoreKind(from)}, newProgress(cmd.ErrOrStderr()))
+			if err != nil {
+				return fmt.Errorf("migrate from %s: %w", fromName, restoreFailed(toName, err))
+			}
+			if err := closeDst(); err != nil {
+				return fmt.Errorf("migrate into %s: close the store: %w", toName, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "migrated %s from %s into %s in %s\n", describe(sum), fromName, toName, time.Since(start).Round(time.Millisecond))
+			return nil
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&from, "from", "", "the store to copy: bbolt (in --data-dir) or etcd://host:port[,host:port…][/prefix/]")
+	f.StringVar(&to, "to", "", "the empty store to copy into: bbolt (in --data-dir) or etcd://…")
+	sf.add(cmd)
+	return cmd
+}
+
+// migrate pipes a dump of src into a restore into dst.
+func migrate(src, dst store.Store, h backup.Header, prog *progress) (backup.Summary, error) {
+	pr, pw := io.Pipe()
+	dumped := make(chan error, 1)
+	go func() {
+		_, err := backup.Dump(pw, src, h)
+		pw.CloseWithError(err)
+		dumped <- err
+	}()
+	in := &countingReader{r: pr, fn: func(n int64) { prog.update("migrate", n, 0, mib(n), false) }}
+	sum, err := backup.Restore(dst, in)
+	prog.clear()
+	pr.CloseWithError(errors.New("the restore stopped"))
+	if derr := <-dumped; derr != nil && err != nil {
+		// The dump's error is the cause when the restore only saw the
+		// stream end early.
+		return sum, fmt.Errorf("read the source: %w", derr)
+	}
+	return sum, err
+}
+
+// restoreFailed explains a failed restore: a refused one changed nothing,
+// any other left the store marked incomplete.
+func restoreFailed(where string, err error) error {
+	if errors.Is(err, backup.ErrNotEmpty) {
+		return fmt.Errorf("restore into %s: %w; nothing was changed", where, err)
+	}
+	return fmt.Errorf("restore into %s: %w; the store is marked incomplete and amp serve will not start on it: empty it and restore again", where, err)
+}
+
+func storeName(spec, dataDir string) string {
+	if server.StoreKind(spec) == "bbolt" {
+		return "bbolt store in " + dataDir
+	}
+	return spec
+}

@@ -1,0 +1,244 @@
+package backup
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/amp-edge/amp/internal/store"
+)
+
+// IncompleteMeta is the metadata key a restore writes first and deletes
+// last: a store that holds it was left half-restored, and `amp serve`
+// refuses to start on it (CheckComplete).
+const IncompleteMeta = "backup/restore-incomplete"
+
+// ErrNotEmpty is wrapped by the error for a restore into a store that
+// holds anything.
+var ErrNotEmpty = errors.New("the target store is not empty")
+
+// CheckEmpty returns an error wrapping ErrNotEmpty, saying what it found,
+// unless st holds nothing at all: no transaction, object or metadata (a
+// store `amp serve` ever ran on holds at least the admin token).
+func CheckEmpty(st store.Store) error {
+	if err := CheckComplete(st); err != nil {
+		return fmt.Errorf("%w: %v", ErrNotEmpty, err)
+	}
+	if last, first, cp := st.LastIndex(), st.FirstIndex(), st.CheckpointIndex(); last != 0 || first != 1 || cp != 0 {
+		return fmt.Errorf("%w: it holds transactions (first index %d, last %d, checkpoint %d)", ErrNotEmpty, first, last, cp)
+	}
+	errFound := errors.New("found")
+	var found string
+	if err := st.Objects(func(k string, _ []byte) error { found = k; return errFound }); err != nil && !errors.Is(err, errFound) {
+		return fmt.Errorf("check that the target store is empty: read objects: %w", err)
+	}
+	if found != "" {
+		return fmt.Errorf("%w: it holds objects (the first is %s)", ErrNotEmpty, found)
+	}
+	if err := st.Metas("", func(k string, _ []byte) error { found = k; return errFound }); err != nil && !errors.Is(err, errFound) {
+		return fmt.Errorf("check that the target store is empty: read metadata: %w", err)
+	}
+	if found != "" {
+		return fmt.Errorf("%w: it holds metadata (the first key is %s; amp serve ran on it)", ErrNotEmpty, found)
+	}
+	return nil
+}
+
+// CheckComplete returns an error if a restore into st started and did not
+// finish.
+func CheckComplete(st store.Store) error {
+	v, err := st.GetMeta(IncompleteMeta)
+	if err != nil {
+		return fmt.Errorf("read metadata %s: %w", IncompleteMeta, err)
+	}
+	if v != nil {
+		return fmt.Errorf("a restore into this store did not finish (%s): empty the store (a new --data-dir, or etcdctl del --prefix) and restore again", v)
+	}
+	return nil
+}
+
+// Summary is what a restore wrote.
+type Summary struct {
+	Header  Header
+	Trailer Trailer
+	Bytes   int64
+}
+
+// Restore reads a backup from r into st, which must be empty (CheckEmpty):
+// the objects, the log records with their original indexes, the checkpoint
+// index and the metadata. A backup found invalid part way leaves st marked
+// incomplete (IncompleteMeta); callers that can read the backup twice check
+// it with Verify first, so a bad file changes nothing.
+func Restore(st store.Store, r io.Reader) (Summary, error) {
+	if err := CheckEmpty(st); err != nil {
+		return Summary{}, err
+	}
+	br, err := NewReader(r)
+	if err != nil {
+		return Summary{}, err
+	}
+	h := br.Header
+	marker := fmt.Sprintf("restore of a backup of index %d taken %s, started %s", h.Last, h.Created.Format(time.RFC3339), time.Now().UTC().Format(time.RFC3339))
+	if err := st.PutMeta(IncompleteMeta, []byte(marker)); err != nil {
+		return Summary{}, fmt.Errorf("mark the store as being restored: %w", err)
+	}
+	lim := commitLimits(st)
+	var (
+		puts        []store.KV
+		putBytes    int
+		commits     []store.Commit
+		commitBytes int
+		based       bool
+	)
+	base := func(first uint64) error {
+		if based {
+			return nil
+		}
+		based = true
+		if err := st.SetBase(first); err != nil {
+			return fmt.Errorf("start the log at index %d: %w", first, err)
+		}
+		return nil
+	}
+	flushObjects := func() error {
+		if len(puts) == 0 {
+			return nil
+		}
+		if err := st.WriteObjects(puts, nil); err != nil {
+			return fmt.Errorf("write objects %s-%s: %w", puts[0].Key, puts[len(puts)-1].Key, err)
+		}
+		puts, putBytes = puts[:0], 0
+		return nil
+	}
+	flushCommits := func() error {
+		if len(commits) == 0 {
+			return nil
+		}
+		if err := st.Commit(commits); err != nil {
+			return fmt.Errorf("write log records %d-%d: %w", commits[0].Index, commits[len(commits)-1].Index, err)
+		}
+		commits, commitBytes = commits[:0], 0
+		return nil
+	}
+	for {
+		it, err := br.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return Summary{}, err
+		}
+		switch it.Kind {
+		case KindObject:
+			puts = append(puts, store.KV{Key: it.Key, Value: clone(it.Value)})
+			putBytes += len(it.Key) + len(it.Value)
+			if len(puts) >= objectBatch || putBytes >= batchBytes {
+				if err := flushObjects(); err != nil {
+					return Summary{}, err
+				}
+			}
+		case KindRecord:
+			if err := flushObjects(); err != nil {
+				return Summary{}, err
+			}
+			if err := base(it.Index); err != nil {
+				return Summary{}, err
+			}
+			commits = append(commits, store.Commit{Index: it.Index, Log: clone(it.Value)})
+			commitBytes += len(it.Value)
+			if len(commits) >= lim.records || commitBytes >= lim.bytes {
+				if err := flushCommits(); err != nil {
+					return Summary{}, err
+				}
+			}
+		case KindMeta:
+			if err := errors.Join(flushObjects(), flushCommits()); err != nil {
+				return Summary{}, err
+			}
+			if it.Key == IncompleteMeta {
+				return Summary{}, fmt.Errorf("the backup holds %s: it was taken of a half-restored store", IncompleteMeta)
+			}
+			if err := st.PutMeta(it.Key, it.Value); err != nil {
+				return Summary{}, fmt.Errorf("write metadata %s: %w", it.Key, err)
+			}
+		}
+	}
+	t := br.Trailer
+	if err := errors.Join(flushObjects(), flushCommits(), base(t.First)); err != nil {
+		return Summary{}, err
+	}
+	if st.LastIndex() != h.Last || st.FirstIndex() != t.First {
+		return Summary{}, fmt.Errorf("after the restore the store's log is %d-%d, the backup's %d-%d", st.FirstIndex(), st.LastIndex(), t.First, h.Last)
+	}
+	if err := st.SetCheckpoint(h.Checkpoint); err != nil {
+		return Summary{}, fmt.Errorf("set the checkpoint index %d: %w", h.Checkpoint, err)
+	}
+	if err := st.DeleteMeta(IncompleteMeta); err != nil {
+		return Summary{}, fmt.Errorf("clear the restore marker: %w", err)
+	}
+	return Summary{Header: h, Trailer: t, Bytes: br.Bytes()}, nil
+}
+
+// Verify reads a whole backup and checks it, writing nothing.
+func Verify(r io.Reader) (Summary, error) {
+	br, err := NewReader(r)
+	if err != nil {
+		return Summary{}, err
+	}
+	for {
+		if _, err := br.Next(); errors.Is(err, io.EOF) {
+			return Summary{Header: br.Header, Trailer: br.Trailer, Bytes: br.Bytes()}, nil
+		} else if err != nil {
+			return Summary{}, err
+		}
+	}
+}
+
+// Dump writes the content of st to w. Nothing else may write to st
+// meanwhile (amp serve backs up online through config.Engine.Backup).
+// h's Created, AMPVersion and Source are kept; its indexes are st's.
+func Dump(w io.Writer, st store.Store, h Header) (Trailer, error) {
+	h.Checkpoint, h.Last = st.CheckpointIndex(), st.LastIndex()
+	bw, err := NewWriter(w, h)
+	if err != nil {
+		return Trailer{}, err
+	}
+	if err := st.Objects(bw.Object); err != nil {
+		return Trailer{}, fmt.Errorf("read objects: %w", err)
+	}
+	if err := bw.Log(st); err != nil {
+		return Trailer{}, err
+	}
+	if err := bw.Metas(st); err != nil {
+		return Trailer{}, err
+	}
+	return bw.Close()
+}
+
+const (
+	objectBatch = 10_000   // objects per WriteObjects
+	batchBytes  = 16 << 20 // bytes per WriteObjects or bbolt Commit
+)
+
+type limits struct{ records, bytes int }
+
+// commitLimits sizes the restore's Commit batches: big ones for bbolt (one
+// WAL sync each), and for etcd ones that fit a single txn under its default
+// request limits (bigger batches would be staged over several txns).
+func commitLimits(st store.Store) limits {
+	// See through wrappers (amp serve's opened store holds a lock beside it).
+	for {
+		u, ok := st.(interface{ Unwrap() store.Store })
+		if !ok {
+			break
+		}
+		st = u.Unwrap()
+	}
+	if _, ok := st.(*store.Etcd); ok {
+		return limits{records: 100, bytes: 768 << 10}
+	}
+	return limits{records: 4096, bytes: batchBytes}
+}
+
+func clone(b []byte) []byte { return append([]byte(nil), b...) }
