@@ -68,6 +68,16 @@ func (g *Group) Running() map[string]bool {
 	return out
 }
 
+// Leaders maps each adapter to the replica that runs its controller, as
+// the election says ("" when none does, or the election cannot be read).
+func (g *Group) Leaders(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	for _, c := range g.list {
+		out[c.ad.Name()], _ = g.elector.Leader(ctx, "controller/"+c.ad.Name())
+	}
+	return out
+}
+
 // Statuses returns the object statuses of the controllers running here.
 func (g *Group) Statuses() []Status {
 	var out []Status

@@ -8,6 +8,7 @@ package elect
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -24,6 +25,8 @@ type Elector interface {
 	// until ctx ends; fn's context ends when leadership is lost, and fn
 	// must stop acting then. Lead returns when ctx ends and fn returned.
 	Lead(ctx context.Context, name string, fn func(ctx context.Context))
+	// Leader names the replica leading name now ("" if none).
+	Leader(ctx context.Context, name string) (string, error)
 }
 
 // Metrics are the elector's series: which elections this replica leads.
@@ -57,6 +60,9 @@ func (l Local) Lead(ctx context.Context, name string, fn func(ctx context.Contex
 	}
 	fn(ctx)
 }
+
+// Leader implements Elector: a lone replica leads everything it runs.
+func (Local) Leader(context.Context, string) (string, error) { return "this replica", nil }
 
 // Etcd elects among the replicas that share an etcd prefix.
 type Etcd struct {
@@ -130,4 +136,18 @@ func (e *Etcd) term(ctx context.Context, name string, log *slog.Logger, gauge pr
 	defer rcancel()
 	_ = el.Resign(rctx)
 	return nil
+}
+
+// Leader implements Elector. The leader is the candidate whose key under
+// the election's prefix is oldest, as concurrency.Election.Leader reads it
+// (that needs a session of its own, which a mere reader should not hold).
+func (e *Etcd) Leader(ctx context.Context, name string) (string, error) {
+	resp, err := e.Client.Get(ctx, e.Prefix+"elect/"+name+"/", clientv3.WithFirstCreate()...)
+	if err != nil {
+		return "", fmt.Errorf("who leads %s: %w", name, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return "", nil
+	}
+	return string(resp.Kvs[0].Value), nil
 }

@@ -850,17 +850,20 @@ func (e *Etcd) Metas(prefix string, fn func(string, []byte) error) error {
 	})
 }
 
-// Size implements Store: the database size the first endpoint reports. It
-// is the whole etcd database, other users' keys included; 0 if etcd cannot
-// be asked.
+// Size implements Store: the database size the first member that answers
+// reports. It is the whole etcd database, other users' keys included; 0 if
+// no member answers. Each member gets a short while, so a dead one (a
+// Status request names its member) does not hold up the caller.
 func (e *Etcd) Size() int64 {
-	ctx, cancel := e.reqCtx()
-	defer cancel()
-	resp, err := e.cli.Status(ctx, e.cli.Endpoints()[0])
-	if err != nil {
-		return 0
+	for _, ep := range e.cli.Endpoints() {
+		ctx, cancel := context.WithTimeout(e.ctx, 2*time.Second)
+		resp, err := e.cli.Status(ctx, ep)
+		cancel()
+		if err == nil {
+			return resp.DbSize
+		}
 	}
-	return resp.DbSize
+	return 0
 }
 
 // Close implements Store. Every write was acknowledged by etcd (a quorum's

@@ -195,8 +195,9 @@ func history(t *testing.T, s *testenv.Server) []string {
 
 // syncInfo is the part of GET /sync-status these tests read.
 type syncInfo struct {
-	Summary         map[string]int
-	ControllersHere map[string]bool `json:"controllers-here"`
+	Summary            map[string]int
+	ControllersHere    map[string]bool   `json:"controllers-here"`
+	ControllerReplicas map[string]string `json:"controller-replicas"`
 }
 
 func syncStatus(t *testing.T, s *testenv.Server) syncInfo {
@@ -301,8 +302,12 @@ func TestReplicasServeTogether(t *testing.T) {
 	}
 	defer back.Stop()
 	checkReplicas(t, []*testenv.Server{other, back}, load, "after the killed replica restarted")
-	if syncStatus(t, back).ControllersHere["sdcore"] {
+	st := syncStatus(t, back)
+	if st.ControllersHere["sdcore"] {
 		t.Errorf("the restarted replica runs the SD-Core controller while the other still does")
+	}
+	if want := fmt.Sprintf("r%d", otherIdx+1); st.ControllerReplicas["sdcore"] != want {
+		t.Errorf("the restarted replica says %q runs the SD-Core controller, want %s", st.ControllerReplicas["sdcore"], want)
 	}
 	metrics := string(back.Must(t, 200, "GET", "/metrics", ""))
 	for _, want := range []string{

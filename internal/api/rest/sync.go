@@ -18,8 +18,10 @@ type Syncer interface {
 	Statuses() []controller.Status
 	WaitApplied(ctx context.Context, index uint64) ([]controller.Status, error)
 	// Running says, per adapter, whether its controller runs on this
-	// replica (with several replicas, statuses are held by that one).
+	// replica (with several replicas, statuses are held by that one), and
+	// Leaders which replica runs it.
 	Running() map[string]bool
+	Leaders(ctx context.Context) map[string]string
 }
 
 // syncStatus serves GET /sync-status: a summary and the per-object status,
@@ -48,10 +50,13 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 		prefix = loc.ObjectKey
 	}
 	var sts []controller.Status
-	running := map[string]bool{}
+	running, leaders := map[string]bool{}, map[string]string{}
 	if s.opts.Sync != nil {
 		sts = s.opts.Sync.Statuses()
 		running = s.opts.Sync.Running()
+		lctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		leaders = s.opts.Sync.Leaders(lctx)
+		cancel()
 	}
 	summary := map[string]int{controller.InSync: 0, controller.Pending: 0, controller.Error: 0}
 	objs := []controller.Status{}
@@ -71,7 +76,8 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 		}
 		objs = append(objs, st)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"index": s.eng.Snapshot().Index, "summary": summary, "objects": objs, "controllers-here": running})
+	return writeJSON(w, http.StatusOK, map[string]any{"index": s.eng.Snapshot().Index, "summary": summary, "objects": objs,
+		"controllers-here": running, "controller-replicas": leaders})
 }
 
 // canSeeSources: a status is visible to a caller who may read every
