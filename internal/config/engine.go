@@ -151,6 +151,10 @@ type Engine struct {
 	shared     store.Shared
 	followKick chan struct{}
 	followDone chan struct{}
+	stateDone  chan struct{}
+	// stateRev is the store revision of the newest state write applied
+	// per key (shared stores; commitMu held).
+	stateRev map[string]int64
 
 	waitMu   sync.Mutex
 	advanced chan struct{} // closed at the next publish (WaitIndex)
@@ -209,6 +213,9 @@ func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
 		e.followDone = make(chan struct{})
 		e.followKick <- struct{}{} // whatever was committed since load
 		go e.follow()
+		e.stateRev = map[string]int64{}
+		e.stateDone = make(chan struct{})
+		go e.followState()
 	}
 	return e, nil
 }
@@ -408,6 +415,7 @@ func (e *Engine) Close() error {
 	<-e.stopped
 	if e.followDone != nil {
 		<-e.followDone
+		<-e.stateDone
 	}
 	e.watchMu.Lock()
 	for w := range e.watchers {
@@ -609,6 +617,7 @@ func (e *Engine) committed(ok []staged, base *Snapshot, syncStart, syncEnd time.
 		span.End(trace.WithTimestamp(syncEnd))
 	}
 	e.m.batchSize.Observe(float64(len(ok)))
+	prev := e.snap.Load()
 	e.publish(base)
 	for _, s := range ok {
 		e.m.txns.WithLabelValues(s.p.req.Source, "committed").Inc()
@@ -623,6 +632,9 @@ func (e *Engine) committed(ok []staged, base *Snapshot, syncStart, syncEnd time.
 	}
 	e.markDirty(recs)
 	e.notify(recs)
+	if e.shared != nil {
+		e.forgetStoredState(prev, recs)
+	}
 }
 
 func resultLabel(err error) string {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
 	"github.com/amp-edge/amp/internal/testenv/etcd"
@@ -181,5 +183,76 @@ func waitUntil(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReplicasShareOperationalState: state reported to one replica is
+// served by the other; deleting the object removes it from the shared
+// store, so a replica started later does not resurrect it.
+func TestReplicasShareOperationalState(t *testing.T) {
+	c := etcd.Start(t, 1)
+	a, set := replicaEngine(t, c.Endpoints(), "/state/")
+	b, _ := replicaEngine(t, c.Endpoints(), "/state/")
+	ctx := context.Background()
+	setupSite(t, a, set)
+	res, err := a.Submit(ctx, &Request{Edits: []Edit{
+		edit(t, set, OpMerge, "acme/site/s1/sim-card/sim1", `{"imsi":"315010001000001"}`),
+		edit(t, set, OpMerge, "acme/site/s1/device/d1", `{"sim-card":"sim1"}`),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := b.WaitIndex(wctx, res.Index); err != nil {
+		t.Fatal(err)
+	}
+	loc, err := schema.Resolve(set, "acme", []string{"site", "s1", "device", "d1", "state"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := func(e *Engine, connected string) {
+		t.Helper()
+		v, err := schema.DecodeJSON(loc.Node, map[string]any{"ip-address": "10.250.0.7", "connected": connected}, loc.REST(), false, schema.DecodeOptions{AllowState: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.SetState(ctx, loc, OpReplace, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stateOf := func(e *Engine) any {
+		st, ok := e.Snapshot().State.Get([]byte(loc.ObjectKey))
+		if !ok {
+			return nil
+		}
+		s, _ := st["state"].(map[string]any)
+		return s["connected"]
+	}
+	report(a, "Yes")
+	waitUntil(t, func() bool { return stateOf(b) == "Yes" }, "replica b to serve the state reported to a")
+	report(b, "Idle")
+	waitUntil(t, func() bool { return stateOf(a) == "Idle" }, "replica a to serve the state reported to b")
+	if got := stateOf(b); got != "Idle" {
+		t.Fatalf("b's own newer report was overwritten: %v", got)
+	}
+
+	// Deleting the device through b drops its state everywhere, also from
+	// the shared store a fresh replica loads.
+	if _, err := b.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpDelete, "acme/site/s1/device/d1", "")}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, func() bool { return stateOf(a) == nil }, "replica a to drop the deleted device's state")
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{c.Members[0].ClientURL}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	resp, err := cli.Get(ctx, "/state/state/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Count != 0 {
+		t.Fatalf("the shared store still holds %d state entries after the device was deleted", resp.Count)
 	}
 }

@@ -6,13 +6,16 @@ import (
 	iradix "github.com/hashicorp/go-immutable-radix/v2"
 
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/store"
 )
 
 // Operational state is what backends and agents report (a device's IP
 // address and connection, a UPF's health): the YANG config false subtrees.
 // It lives in the snapshot beside the configuration, keyed by object key,
-// and is merged into every read of the object. It is not versioned and not
-// persisted: its reporters send it again after a restart.
+// and is merged into every read of the object. It is not versioned. On the
+// embedded store it is not persisted (its reporters send it again after a
+// restart); on a shared store (etcd) it is kept there, one key per object,
+// so that every replica serves what was reported to any of them.
 
 // SetState writes operational state at loc, which must be a config false
 // node (or lie inside one) of an existing object. value is decoded for
@@ -57,19 +60,118 @@ func (e *Engine) SetState(ctx context.Context, loc *schema.Location, op Op, valu
 		}
 	}
 	pruneEmpty(data)
-	next := *cur
-	if len(data) == 0 {
-		next.State, _, _ = cur.State.Delete([]byte(loc.ObjectKey))
-	} else {
-		next.State, _, _ = cur.State.Insert([]byte(loc.ObjectKey), data)
-	}
-	e.snap.Store(&next)
-	e.m.stateUpdates.Inc()
 	if len(data) == 0 {
 		data = nil
 	}
-	e.notifyState(StateChange{Key: loc.ObjectKey, State: data})
+	if e.shared != nil {
+		// Other replicas serve reads too: the state goes to the shared
+		// store first, and only a stored report counts.
+		var b []byte
+		if data != nil {
+			b = appendMap(nil, data)
+		}
+		rev, err := e.shared.PutState(loc.ObjectKey, b)
+		if err != nil {
+			return &schema.Error{Kind: schema.KindUnavailable, Message: "operational state not stored: " + err.Error()}
+		}
+		e.stateRev[loc.ObjectKey] = rev
+	}
+	e.setState(loc.ObjectKey, data)
+	e.m.stateUpdates.Inc()
 	return nil
+}
+
+// setState replaces one object's state in a new snapshot and tells the
+// state watchers (commitMu held).
+func (e *Engine) setState(key string, data map[string]any) {
+	cur := e.snap.Load()
+	next := *cur
+	if data == nil {
+		next.State, _, _ = cur.State.Delete([]byte(key))
+	} else {
+		next.State, _, _ = cur.State.Insert([]byte(key), data)
+	}
+	e.snap.Store(&next)
+	e.notifyState(StateChange{Key: key, State: data})
+}
+
+// followState applies the operational state other replicas store (shared
+// stores only). A change older than this replica's own newer write of the
+// same key is skipped, so its readers never see the state go back.
+func (e *Engine) followState() {
+	defer close(e.stateDone)
+	feed := e.shared.StateChanges()
+	for {
+		var batch []store.StateChange
+		select {
+		case c := <-feed:
+			batch = append(batch, c)
+		case <-e.closing:
+			return
+		}
+	drain:
+		for len(batch) < 1024 {
+			select {
+			case c := <-feed:
+				batch = append(batch, c)
+			default:
+				break drain
+			}
+		}
+		e.commitMu.Lock()
+		for _, c := range batch {
+			e.applyStateChange(c)
+		}
+		e.commitMu.Unlock()
+	}
+}
+
+func (e *Engine) applyStateChange(c store.StateChange) {
+	if c.Reset {
+		// The feed starts over: what follows is all there is.
+		cur := e.snap.Load()
+		next := *cur
+		next.State = iradix.New[map[string]any]()
+		e.snap.Store(&next)
+		clear(e.stateRev)
+		return
+	}
+	if c.Revision <= e.stateRev[c.Key] {
+		return
+	}
+	e.stateRev[c.Key] = c.Revision
+	var data map[string]any
+	if c.Value != nil {
+		m, err := (&reader{b: c.Value}).readMap()
+		if err != nil {
+			e.log.Warn("ignoring undecodable operational state from the shared store", "key", c.Key, "error", err)
+			return
+		}
+		data = m
+	}
+	e.setState(c.Key, data)
+}
+
+// forgetStoredState removes from the shared store the state of objects the
+// batch deleted, which every replica has dropped from its snapshot
+// (commitMu held; before is the snapshot the batch started from).
+func (e *Engine) forgetStoredState(before *Snapshot, recs []*Record) {
+	for _, r := range recs {
+		for _, c := range r.Changes {
+			if c.After != nil {
+				continue
+			}
+			if _, had := before.State.Get([]byte(c.Key)); !had {
+				continue
+			}
+			rev, err := e.shared.PutState(c.Key, nil)
+			if err != nil {
+				e.log.Warn("could not remove a deleted object's operational state from the shared store", "key", c.Key, "error", err)
+				continue
+			}
+			e.stateRev[c.Key] = rev
+		}
+	}
 }
 
 // stateRoot returns the config false node at or above n, nil if n is

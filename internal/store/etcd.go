@@ -10,6 +10,7 @@ package store
 //	logchunk/<20-digit index>/<6-digit n>   chunk n of a record too big for one etcd request
 //	obj/<key>                              checkpoint objects
 //	meta/<key>                             GetMeta/PutMeta settings
+//	state/<key>                            an object's operational state (not versioned; etcd_state.go)
 //	last                                   newest committed index (20-digit decimal)
 //	first                                  oldest retained index (20-digit decimal)
 //	checkpoint                             checkpoint index (20-digit decimal)
@@ -39,9 +40,11 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
@@ -105,6 +108,9 @@ type Etcd struct {
 	// changed is signalled (never blocking, one pending signal at most)
 	// when "last" moves: another replica may have committed.
 	changed chan struct{}
+
+	stateOnce sync.Once
+	states    chan StateChange // etcd_state.go
 }
 
 // ParseEtcdURL parses etcd://host1:2379,host2:2379/prefix (etcds:// for
@@ -660,6 +666,12 @@ func (e *Etcd) decodeLog(i uint64, v []byte, rev int64) ([]byte, error) {
 // scan calls fn for every key in [start, end) in key order, a page at a
 // time, all pages at the revision of the first.
 func (e *Etcd) scan(what, start, end string, fn func(key string, value []byte) error) error {
+	_, err := e.scanKVs(what, start, end, func(kv *mvccpb.KeyValue) error { return fn(string(kv.Key), kv.Value) })
+	return err
+}
+
+// scanKVs is scan with the whole key-values, and returns the revision read.
+func (e *Etcd) scanKVs(what, start, end string, fn func(kv *mvccpb.KeyValue) error) (int64, error) {
 	var rev int64
 	for {
 		opts := []clientv3.OpOption{clientv3.WithRange(end), clientv3.WithLimit(etcdPageSize),
@@ -671,16 +683,16 @@ func (e *Etcd) scan(what, start, end string, fn func(key string, value []byte) e
 		resp, err := e.cli.Get(ctx, start, opts...)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("etcd: %s: %w", what, err)
+			return 0, fmt.Errorf("etcd: %s: %w", what, err)
 		}
 		rev = resp.Header.Revision
 		for _, kv := range resp.Kvs {
-			if err := fn(string(kv.Key), kv.Value); err != nil {
-				return err
+			if err := fn(kv); err != nil {
+				return 0, err
 			}
 		}
 		if !resp.More || len(resp.Kvs) == 0 {
-			return nil
+			return rev, nil
 		}
 		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}

@@ -89,4 +89,22 @@ type Shared interface {
 	// Changed is signalled when LastIndex moved because another process
 	// committed. Signals coalesce: after one, read up to LastIndex.
 	Changed() <-chan struct{}
+	// PutState writes one object's operational state, shared by the
+	// processes but not versioned (nil deletes it), and returns the
+	// store revision of the write.
+	PutState(key string, value []byte) (int64, error)
+	// StateChanges delivers every state entry (a StateChange with Reset
+	// first, then one per key) and, after them, every change, by anyone,
+	// in revision order. After a break in the feed it starts over with
+	// Reset.
+	StateChanges() <-chan StateChange
+}
+
+// StateChange is one entry of Shared.StateChanges.
+type StateChange struct {
+	// Reset says: forget every state entry; the current ones follow.
+	Reset    bool
+	Key      string
+	Value    []byte // nil: deleted
+	Revision int64
 }

@@ -243,6 +243,12 @@ func TestReplicasServeTogether(t *testing.T) {
 		t.Fatalf("a bad ?min-index is not named in the error: %s", p)
 	}
 
+	// Operational state reported to a is served by b.
+	a.Must(t, 204, "PUT", "/state/aether/v2.1.x/acme/site/s1/device/d1/state", `{"ip-address":"10.250.0.9","connected":"Yes"}`)
+	waitFor(t, func() bool {
+		return strings.Contains(string(b.Must(t, 200, "GET", "/aether/v2.1.x/acme/site/s1/device/d1", "")), `"ip-address":"10.250.0.9"`)
+	}, "replica b to serve the state reported to a")
+
 	// Exactly one replica runs the SD-Core controller.
 	var leader, other *testenv.Server
 	waitFor(t, func() bool {
