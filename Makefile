@@ -1,7 +1,7 @@
 # AMP: the two commands every contributor needs.
 #   make run    start AMP on this machine with the embedded store and demo data
 #   make test   install test dependencies and run the whole test suite
-.PHONY: run test build bench fuzz soak
+.PHONY: run test build bench fuzz soak soak-etcd
 
 run:
 	go run ./cmd/amp serve --demo
@@ -25,3 +25,8 @@ fuzz:
 # Kill -9 soak: many more kill/restart cycles than the test suite runs.
 soak:
 	AMP_KILL_ITERATIONS=200 go test -count=1 -run TestKill9LosesNothing -timeout 60m ./test/e2e/
+
+# etcd and replica fault soak: the leader-kill, partition and replica-kill
+# tests, AMP_ETCD_SOAK times each (default 20).
+soak-etcd:
+	go test -count=$${AMP_ETCD_SOAK:-20} -run 'TestEtcdLeaderKilledUnderLoad|TestEtcdMemberPartitionHeals|TestReplicasServeTogether' -timeout 120m ./test/e2e/
