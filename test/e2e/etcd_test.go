@@ -34,7 +34,7 @@ func TestEtcdLeaderKilledUnderLoad(t *testing.T) {
 	leader.Kill()
 	killed := time.Now()
 	// Writes must resume: wait for 200 more acknowledgements.
-	waitFor(t, func() bool { return load.acked.len() >= before+200 }, "writes to resume after the etcd leader was killed")
+	waitWithin(t, time.Minute, func() bool { return load.acked.len() >= before+200 }, "writes to resume after the etcd leader was killed")
 	t.Logf("etcd leader %s killed with %d acknowledged; 200 more within %.1f s; %d requests failed meanwhile (first: %v)",
 		leader.Name, before, time.Since(killed).Seconds(), load.failed.Load(), load.firstFailure.Load())
 	load.stop()
@@ -83,10 +83,10 @@ func TestEtcdMemberPartitionHeals(t *testing.T) {
 	}
 	cut.Pause()
 	paused := load.acked.len()
-	waitFor(t, func() bool { return load.acked.len() >= paused+300 }, "writes to go on while a member is cut off")
+	waitWithin(t, time.Minute, func() bool { return load.acked.len() >= paused+300 }, "writes to go on while a member is cut off")
 	cut.Resume()
 	healed := load.acked.len()
-	waitFor(t, func() bool { return load.acked.len() >= healed+300 }, "writes to go on after the member is back")
+	waitWithin(t, time.Minute, func() bool { return load.acked.len() >= healed+300 }, "writes to go on after the member is back")
 	load.stop()
 	t.Logf("member %s cut off at %d acknowledged, back at %d; %d requests failed meanwhile (first: %v)",
 		cut.Name, paused, healed, load.failed.Load(), load.firstFailure.Load())

@@ -116,7 +116,14 @@ func TestSDCoreConvergesThroughTheBinary(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool, what string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	waitWithin(t, 20*time.Second, cond, what)
+}
+
+// waitWithin is waitFor with its own bound, for the fault tests whose
+// recovery involves an etcd election (a liveness bound, not a figure).
+func waitWithin(t *testing.T, d time.Duration, cond func() bool, what string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	for !cond() {
 		select {
