@@ -156,21 +156,24 @@ func (e *Engine) applyStateChange(c store.StateChange) {
 // batch deleted, which every replica has dropped from its snapshot
 // (commitMu held; before is the snapshot the batch started from).
 func (e *Engine) forgetStoredState(before *Snapshot, recs []*Record) {
+	var keys []string
 	for _, r := range recs {
 		for _, c := range r.Changes {
-			if c.After != nil {
-				continue
+			if _, had := before.State.Get([]byte(c.Key)); had && c.After == nil {
+				keys = append(keys, c.Key)
 			}
-			if _, had := before.State.Get([]byte(c.Key)); !had {
-				continue
-			}
-			rev, err := e.shared.PutState(c.Key, nil)
-			if err != nil {
-				e.log.Warn("could not remove a deleted object's operational state from the shared store", "key", c.Key, "error", err)
-				continue
-			}
-			e.stateRev[c.Key] = rev
 		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	rev, err := e.shared.DeleteStates(keys)
+	if err != nil {
+		e.log.Warn("could not remove deleted objects' operational state from the shared store", "objects", len(keys), "error", err)
+		return
+	}
+	for _, k := range keys {
+		e.stateRev[k] = rev
 	}
 }
 

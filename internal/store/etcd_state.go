@@ -34,6 +34,27 @@ func (e *Etcd) PutState(key string, value []byte) (int64, error) {
 	return resp.Header.Revision, nil
 }
 
+// DeleteStates implements Shared: etcdTxnOps deletes per txn.
+func (e *Etcd) DeleteStates(keys []string) (int64, error) {
+	var rev int64
+	for len(keys) > 0 {
+		n := min(len(keys), etcdTxnOps)
+		ops := make([]clientv3.Op, n)
+		for i, k := range keys[:n] {
+			ops[i] = clientv3.OpDelete(e.stateKey(k))
+		}
+		ctx, cancel := e.reqCtx()
+		resp, err := e.cli.Txn(ctx).Then(ops...).Commit()
+		cancel()
+		if err != nil {
+			return 0, fmt.Errorf("etcd: delete the state of %d objects: %w", len(keys), err)
+		}
+		rev = resp.Header.Revision
+		keys = keys[n:]
+	}
+	return rev, nil
+}
+
 // StateChanges implements Shared. The feed starts on the first call.
 func (e *Etcd) StateChanges() <-chan StateChange {
 	e.stateOnce.Do(func() {

@@ -93,6 +93,9 @@ type Shared interface {
 	// processes but not versioned (nil deletes it), and returns the
 	// store revision of the write.
 	PutState(key string, value []byte) (int64, error)
+	// DeleteStates deletes the state of many objects, in as few requests
+	// as the backend allows, and returns the revision of the last.
+	DeleteStates(keys []string) (int64, error)
 	// StateChanges delivers every state entry (a StateChange with Reset
 	// first, then one per key) and, after them, every change, by anyone,
 	// in revision order. After a break in the feed it starts over with
