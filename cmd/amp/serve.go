@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/amp-edge/amp/internal/api/gnmi"
 	"github.com/amp-edge/amp/internal/server"
 	"github.com/amp-edge/amp/internal/telemetry"
 )
@@ -107,10 +108,16 @@ Examples:
 	f.StringVar(&cfg.GNMIListen, "gnmi-listen", "", "address for the gNMI (gRPC) interface, e.g. 127.0.0.1:5150 (empty = no gNMI)")
 	f.StringVar(&cfg.GNMITLSCert, "gnmi-tls-cert", "", "PEM certificate for gNMI over TLS, with --gnmi-tls-key (default: the REST certificate)")
 	f.StringVar(&cfg.GNMITLSKey, "gnmi-tls-key", "", "PEM private key for --gnmi-tls-cert")
-	f.StringVar(&cfg.GNMITLSClientCA, "gnmi-tls-client-ca", "", "PEM CA bundle for gNMI mutual TLS: a client certificate it signed authenticates as its subject CN (default with the REST certificate: the local CA, or --tls-client-ca)")
-	f.BoolVar(&cfg.GNMIInsecureNoAuth, "gnmi-insecure-no-auth", false, "let gNMI calls without credentials in as \"anonymous\" (loopback --gnmi-listen only; for tests and local tools like gnmi_cli); implies plaintext unless --gnmi-tls-cert")
+	f.StringVar(&cfg.GNMITLSClientCA, "gnmi-tls-client-ca", "", "PEM CA bundle for gNMI mutual TLS: a client certificate it signed authenticates as its subject CN, its OUs its groups (default: the local CA when gNMI serves its certificate; --tls-client-ca never applies to gNMI)")
+	f.BoolVar(&cfg.GNMIInsecureNoAuth, "gnmi-insecure-no-auth", false, "let gNMI calls without credentials in as \"anonymous\", with the rights of --gnmi-anonymous-groups (loopback --gnmi-listen only; for tests and local tools like gnmi_cli); implies plaintext unless --gnmi-tls-cert")
+	f.StringSliceVar(&cfg.GNMIAnonymousGroups, "gnmi-anonymous-groups", nil, "groups of the \"anonymous\" principal under --gnmi-insecure-no-auth, e.g. acme (read acme) or AetherROCAdmin (operator); default none: Capabilities only")
+	f.IntVar(&cfg.GNMIMaxConns, "gnmi-max-conns", gnmi.DefaultMaxConns, "most open gNMI connections; more are closed at accept (-1: no limit)")
+	f.IntVar(&cfg.GNMIMaxConnsPerSource, "gnmi-max-conns-per-source", gnmi.DefaultMaxConnsPerSource, "most open gNMI connections from one client IP address (-1: no limit)")
+	f.IntVar(&cfg.GNMIMaxStreamsPerConn, "gnmi-max-streams-per-conn", gnmi.DefaultMaxStreamsPerConn, "most concurrent gNMI calls on one connection (HTTP/2 max concurrent streams; -1: no limit)")
+	f.IntVar(&cfg.GNMIMaxSubscriptionsPerPrincipal, "gnmi-max-subscriptions-per-principal", gnmi.DefaultMaxSubscriptionsPerUser, "most open gNMI Subscribe streams of one principal; more are refused with ResourceExhausted (-1: no limit)")
+	f.DurationVar(&cfg.GNMIIdleTimeout, "gnmi-idle-timeout", gnmi.DefaultIdleTimeout, "close a gNMI connection with no call for this long")
 	f.BoolVar(&cfg.GNMIInsecurePlaintext, "gnmi-insecure-plaintext", false, "serve gNMI without TLS (loopback --gnmi-listen only; default: TLS with --gnmi-tls-* or the REST certificate, and mutual TLS with the local CA)")
-	f.IntVar(&cfg.GNMIMaxMsgSize, "gnmi-max-msg-size", 16<<20, "largest gNMI message received or sent, in bytes")
+	f.IntVar(&cfg.GNMIMaxMsgSize, "gnmi-max-msg-size", 16<<20, "largest gNMI message received or sent, in bytes (messages are read only for authenticated calls)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error (change at run time with PUT /admin/log-level)")
 	return cmd
 }

@@ -10,22 +10,31 @@ package auth
 //
 // gNMI's "username"/"password" metadata is not accepted: AMP has no
 // passwords, only tokens and certificates.
+//
+// Authentication runs in a tap handle (TapHandle), on a new stream's
+// headers, before gRPC reads any message of it: a caller without valid
+// credentials never makes the server buffer or decode a request. Streams
+// call Recheck before each event, so a revoked token, an expired JWT or an
+// expired certificate ends them.
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 )
 
 // GRPCAuthenticator identifies the caller of a gRPC call from its context
@@ -113,44 +122,89 @@ func CertPrincipal(c *x509.Certificate) *Principal {
 	return &Principal{Name: c.Subject.CommonName, Groups: c.Subject.OrganizationalUnit, Via: "mtls"}
 }
 
-// authenticate runs a and returns ctx with the principal, or an
-// Unauthenticated status with the reason.
-func authenticate(ctx context.Context, a GRPCAuthenticator) (context.Context, error) {
-	p, err := a.AuthenticateGRPC(ctx)
+// TapHandle authenticates each new stream with a from its headers and its
+// connection (peer, TLS state), before gRPC reads any message of it, and
+// puts the principal in the stream's context. A stream without valid
+// credentials is refused there with Unauthenticated: the server has read
+// nothing but its headers (bounded by the HTTP/2 header list limit).
+// refused, when set, is called for each refusal (for a metric).
+//
+// gRPC runs the handle on the connection's reading goroutine: a slow check
+// (a token store read, an OIDC key fetch) delays only that connection.
+func TapHandle(a GRPCAuthenticator, refused func()) tap.ServerInHandle {
+	return func(ctx context.Context, _ *tap.Info) (context.Context, error) {
+		p, err := a.AuthenticateGRPC(ctx)
+		if err != nil {
+			if refused != nil {
+				refused()
+			}
+			return nil, status.Error(codes.Unauthenticated, "authentication required: "+err.Error())
+		}
+		return WithPrincipal(ctx, p), nil
+	}
+}
+
+// Recheck reports whether the credential the call in ctx authenticated with
+// still holds: an API token not revoked (the token store's cache: at once on
+// this replica, within its TTL on others), a JWT or a client certificate
+// not expired. It verifies no signature (TapHandle did), so a stream can
+// call it before each event. The error says why, for an Unauthenticated
+// status.
+func (a *GRPCAuth) Recheck(ctx context.Context) error {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if vals := md.Get("authorization"); len(vals) > 0 {
+		_, cred, _ := strings.Cut(strings.TrimSpace(vals[0]), " ")
+		cred = strings.TrimSpace(cred)
+		if a.JWT != nil && !strings.HasPrefix(cred, "amp_") {
+			return jwtExpired(cred, time.Now())
+		}
+		if a.Tokens == nil {
+			return ErrBadCredentials
+		}
+		if _, ok := a.Tokens.Valid(cred); !ok {
+			return fmt.Errorf("%w: the token was revoked", ErrBadCredentials)
+		}
+		return nil
+	}
+	if pr, ok := peer.FromContext(ctx); ok && pr.AuthInfo != nil {
+		if ti, ok := pr.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.VerifiedChains) > 0 && len(ti.State.VerifiedChains[0]) > 0 {
+			if na := ti.State.VerifiedChains[0][0].NotAfter; time.Now().After(na) {
+				return fmt.Errorf("%w: the client certificate expired at %s", ErrBadCredentials, na.UTC().Format(time.RFC3339))
+			}
+		}
+	}
+	return nil
+}
+
+// jwtExpired reads the "exp" claim of a JWT whose signature was verified
+// when the call began, and reports whether it has passed at now.
+func jwtExpired(raw string, now time.Time) error {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return ErrBadCredentials
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return nil, status.Error(codes.Unauthenticated, "authentication required: "+err.Error())
+		return ErrBadCredentials
 	}
-	return WithPrincipal(ctx, p), nil
-}
-
-// UnaryServerInterceptor authenticates every unary call with a.
-func UnaryServerInterceptor(a GRPCAuthenticator) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		ctx, err := authenticate(ctx, a)
-		if err != nil {
-			return nil, err
-		}
-		return h(ctx, req)
+	var c struct {
+		Exp *json.Number `json:"exp"`
 	}
-}
-
-// StreamServerInterceptor authenticates every streaming call with a.
-func StreamServerInterceptor(a GRPCAuthenticator) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-		ctx, err := authenticate(ss.Context(), a)
-		if err != nil {
-			return err
-		}
-		return h(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+	if err := json.Unmarshal(b, &c); err != nil {
+		return ErrBadCredentials
 	}
+	if c.Exp == nil {
+		return nil // verified without an expiry: it does not expire
+	}
+	sec, err := c.Exp.Float64()
+	if err != nil {
+		return ErrBadCredentials
+	}
+	if exp := time.Unix(int64(sec), 0); !now.Before(exp) {
+		return fmt.Errorf("%w: token expired at %s", ErrBadCredentials, exp.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
-
-type ctxStream struct {
-	grpc.ServerStream
-	ctx context.Context
-}
-
-func (s *ctxStream) Context() context.Context { return s.ctx }
 
 // ServerTLS builds a server TLS configuration from PEM files. With a client
 // CA, client certificates signed by it are verified and identify their

@@ -75,6 +75,12 @@ type Config struct {
 	GNMITLSClientCA    string // mutual TLS: client certificate CN = principal
 	GNMIInsecureNoAuth bool   // loopback only: calls without credentials run as "anonymous"; implies plaintext unless --gnmi-tls-cert
 	GNMIMaxMsgSize     int
+	// GNMIAnonymousGroups are the anonymous principal's groups under
+	// GNMIInsecureNoAuth (default none).
+	GNMIAnonymousGroups []string
+	// gNMI limits (gnmi.Options; 0 = default, -1 = none).
+	GNMIMaxConns, GNMIMaxConnsPerSource, GNMIMaxStreamsPerConn, GNMIMaxSubscriptionsPerPrincipal int
+	GNMIIdleTimeout                                                                              time.Duration
 	// GNMIInsecurePlaintext serves gNMI without TLS (loopback only);
 	// otherwise gNMI uses the --gnmi-tls-* files or the REST certificate
 	// with mutual TLS.
@@ -231,8 +237,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.GNMIListen != "" {
 		gs, gaddr, err := gnmi.Listen(eng, gnmi.ListenConfig{
 			Addr: cfg.GNMIListen, CertFile: tr.gnmiCert, KeyFile: tr.gnmiKey, ClientCAFile: tr.gnmiClientCA,
-			Tokens: tokens, JWT: jwtVerifier(jwt), InsecureNoAuth: cfg.GNMIInsecureNoAuth, MaxMsgSize: cfg.GNMIMaxMsgSize,
-		}, gnmi.Options{Logger: log, Registerer: reg, Sync: syncer, Authorizer: pol, Audit: trail})
+			Tokens: tokens, JWT: jwtVerifier(jwt), InsecureNoAuth: cfg.GNMIInsecureNoAuth, AnonymousGroups: cfg.GNMIAnonymousGroups, MaxMsgSize: cfg.GNMIMaxMsgSize,
+		}, gnmi.Options{Logger: log, Registerer: reg, Sync: syncer, Authorizer: pol, Audit: trail,
+			MaxConns: cfg.GNMIMaxConns, MaxConnsPerSource: cfg.GNMIMaxConnsPerSource, MaxStreamsPerConn: cfg.GNMIMaxStreamsPerConn,
+			MaxSubscriptionsPerPrincipal: cfg.GNMIMaxSubscriptionsPerPrincipal, IdleTimeout: cfg.GNMIIdleTimeout})
 		if err != nil {
 			return fmt.Errorf("gnmi: %w", err)
 		}

@@ -176,13 +176,15 @@ func setupTransport(cfg Config, log *slog.Logger) (*transport, error) {
 	}
 	if gnmiDefault {
 		t.gnmiCert, t.gnmiKey = cert, key
+		// A client CA makes certificates identities for gNMI, so it is
+		// only the one the operator names for gNMI, or the local CA that
+		// AMP itself runs (its admin-client certificate); --tls-client-ca,
+		// which REST adds to tokens, never names gNMI principals.
 		switch {
 		case cfg.GNMITLSClientCA != "":
 			t.gnmiClientCA = cfg.GNMITLSClientCA
 		case t.dev != nil:
 			t.gnmiClientCA = t.dev.CA
-		default:
-			t.gnmiClientCA = cfg.TLSClientCA
 		}
 	}
 	return t, nil

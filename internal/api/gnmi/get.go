@@ -115,6 +115,9 @@ func (s *Server) Get(ctx context.Context, req *gpb.GetRequest) (*gpb.GetResponse
 				}
 				return nil, err
 			}
+			if ps.target != AllTargets && !snap.TargetExists(t) {
+				return nil, errNoEnterprise(t).Err()
+			}
 			val, err := read(snap, loc, filter, opts)
 			if err != nil {
 				if ps.target == AllTargets && schema.KindOf(err) == schema.KindNotFound {
@@ -140,13 +143,11 @@ func (s *Server) Get(ctx context.Context, req *gpb.GetRequest) (*gpb.GetResponse
 	return resp, nil
 }
 
-// targets lists the enterprises a path addresses: its own (which must
-// exist), or for AllTargets every enterprise the caller may read.
+// targets lists the enterprises a path addresses: its own (the caller
+// authorizes, then checks that it exists), or for AllTargets every
+// enterprise the caller may read.
 func (s *Server) targets(ctx context.Context, snap *config.Snapshot, ps *pathSpec) ([]string, error) {
 	if ps.target != AllTargets {
-		if !snap.TargetExists(ps.target) {
-			return nil, errorf(codes.NotFound, "unknown target %q: no such enterprise", ps.target)
-		}
 		return []string{ps.target}, nil
 	}
 	var out []string

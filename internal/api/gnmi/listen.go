@@ -25,16 +25,13 @@ type ListenConfig struct {
 	// (tests and local tools such as gnmi_cli, which cannot send a bearer
 	// token). Refused unless Addr is a loopback address.
 	InsecureNoAuth bool
-	MaxMsgSize     int
+	// AnonymousGroups are the groups (so the rights, through the policy) of
+	// "anonymous" under InsecureNoAuth: none unless the operator names them
+	// (--gnmi-anonymous-groups), so anonymous callers may list Capabilities
+	// and nothing else.
+	AnonymousGroups []string
+	MaxMsgSize      int
 }
-
-// AnonymousPrincipal is who calls without credentials are under
-// InsecureNoAuth.
-//
-// It acts as an operator (group AetherROCAdmin): the flag exists for local
-// tools on loopback that cannot send credentials (gnmi_cli), on a machine
-// whose user could read the admin token anyway.
-var AnonymousPrincipal = auth.Principal{Name: "anonymous", Via: "none", Groups: []string{"AetherROCAdmin"}}
 
 // Listen checks cfg, binds its address and serves gNMI in the background;
 // Stop ends it. opts supplies the logger, metrics registry and authorizer.
@@ -64,8 +61,9 @@ func Listen(eng *config.Engine, cfg ListenConfig, opts Options) (*Server, net.Ad
 	}
 	ga := &auth.GRPCAuth{Tokens: cfg.Tokens, JWT: cfg.JWT}
 	if cfg.InsecureNoAuth {
-		p := AnonymousPrincipal
-		ga.Anonymous = &p
+		ga.Anonymous = &auth.Principal{Name: "anonymous", Via: "none", Groups: cfg.AnonymousGroups}
+	} else if len(cfg.AnonymousGroups) > 0 {
+		return nil, nil, errors.New("--gnmi-anonymous-groups needs --gnmi-insecure-no-auth: without it there are no anonymous calls")
 	}
 	opts.Auth = ga
 	if cfg.MaxMsgSize > 0 {

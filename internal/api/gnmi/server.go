@@ -22,17 +22,47 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
 	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
+	"github.com/amp-edge/amp/internal/netlimit"
 	"github.com/amp-edge/amp/internal/policy"
 )
 
 // DefaultMaxMsgSize bounds one gRPC message in either direction.
 const DefaultMaxMsgSize = 16 << 20
+
+// Default limits (the --gnmi-* flags of amp serve; docs/gnmi.md).
+const (
+	DefaultMaxConns                = 512
+	DefaultMaxConnsPerSource       = 32
+	DefaultMaxStreamsPerConn       = 64
+	DefaultMaxSubscriptionsPerUser = 32
+	DefaultIdleTimeout             = 5 * time.Minute
+)
+
+// Transport limits that need no flag: they only bound what a peer makes the
+// server hold before and between its calls.
+const (
+	// handshakeTimeout bounds the TLS handshake and HTTP/2 preface of a new
+	// connection (gRPC's default is 120 s).
+	handshakeTimeout = 10 * time.Second
+	// maxHeaderList bounds the headers of a call, read before it is
+	// authenticated (gRPC's default is 16 MiB); a bearer JWT is a few KiB.
+	maxHeaderList = 64 << 10
+	// keepaliveTime and keepaliveTimeout: the server pings a connection
+	// quiet this long and closes it when the ping is not answered in
+	// time, so dead peers do not hold streams.
+	keepaliveTime    = time.Minute
+	keepaliveTimeout = 20 * time.Second
+	// minClientPing is the shortest keepalive interval a client may use;
+	// a client pinging more often is sent GOAWAY (too_many_pings).
+	minClientPing = 30 * time.Second
+)
 
 // Options configure a Server.
 type Options struct {
@@ -43,9 +73,17 @@ type Options struct {
 	Auth auth.GRPCAuthenticator
 	// Authorizer decides per location; nil = auth.AllowAuthenticated.
 	Authorizer auth.Authorizer
-	// MaxMsgSize bounds received and sent messages (0 = 16 MiB).
+	// MaxMsgSize bounds received and sent messages (0 = 16 MiB). Only an
+	// authenticated call's messages are read (see auth.TapHandle).
 	MaxMsgSize int
-	Logger     *slog.Logger
+	// MaxConns and MaxConnsPerSource bound open connections, in total and
+	// per client IP address; MaxStreamsPerConn bounds concurrent calls on
+	// one connection; MaxSubscriptionsPerPrincipal bounds one principal's
+	// open Subscribe streams; IdleTimeout closes connections without calls.
+	// 0 = the Default* value; a negative value means no bound.
+	MaxConns, MaxConnsPerSource, MaxStreamsPerConn, MaxSubscriptionsPerPrincipal int
+	IdleTimeout                                                                  time.Duration
+	Logger                                                                       *slog.Logger
 	// Registerer receives the gNMI metrics (nil = not registered).
 	Registerer prometheus.Registerer
 	// DefaultSampleInterval applies to SAMPLE subscriptions without one.
@@ -74,6 +112,9 @@ type Server struct {
 
 	mu   sync.Mutex
 	grpc *grpc.Server
+
+	subsMu sync.Mutex
+	subsBy map[string]int // principal key -> open Subscribe streams
 }
 
 // New builds a gNMI server over eng.
@@ -93,17 +134,44 @@ func New(eng *config.Engine, opts Options) *Server {
 	if opts.DefaultSampleInterval <= 0 {
 		opts.DefaultSampleInterval = 10 * time.Second
 	}
-	return &Server{eng: eng, opts: opts, log: opts.Logger.With("component", "gnmi"), m: newMetrics(opts.Registerer), closing: make(chan struct{})}
+	limit(&opts.MaxConns, DefaultMaxConns)
+	limit(&opts.MaxConnsPerSource, DefaultMaxConnsPerSource)
+	limit(&opts.MaxStreamsPerConn, DefaultMaxStreamsPerConn)
+	limit(&opts.MaxSubscriptionsPerPrincipal, DefaultMaxSubscriptionsPerUser)
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	return &Server{eng: eng, opts: opts, log: opts.Logger.With("component", "gnmi"), m: newMetrics(opts.Registerer),
+		closing: make(chan struct{}), subsBy: map[string]int{}}
+}
+
+// limit applies a limit's default (0) and "no bound" (negative, kept as 0).
+func limit(v *int, def int) {
+	switch {
+	case *v == 0:
+		*v = def
+	case *v < 0:
+		*v = 0
+	}
 }
 
 // ServerOptions are the grpc.ServerOptions the gNMI service needs: TLS,
-// message size limits, metrics and authentication interceptors.
+// authentication before any message is read, message, header, stream and
+// keepalive limits, and metrics.
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	o := []grpc.ServerOption{
+		grpc.InTapHandle(auth.TapHandle(s.opts.Auth, func() { s.m.refused.WithLabelValues("unauthenticated").Inc() })),
 		grpc.MaxRecvMsgSize(s.opts.MaxMsgSize),
 		grpc.MaxSendMsgSize(s.opts.MaxMsgSize),
-		grpc.ChainUnaryInterceptor(s.m.unary, auth.UnaryServerInterceptor(s.opts.Auth)),
-		grpc.ChainStreamInterceptor(s.m.stream, auth.StreamServerInterceptor(s.opts.Auth)),
+		grpc.MaxHeaderListSize(maxHeaderList),
+		grpc.ConnectionTimeout(handshakeTimeout),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: minClientPing}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: s.opts.IdleTimeout, Time: keepaliveTime, Timeout: keepaliveTimeout}),
+		grpc.ChainUnaryInterceptor(s.m.unary),
+		grpc.ChainStreamInterceptor(s.m.stream),
+	}
+	if s.opts.MaxStreamsPerConn > 0 {
+		o = append(o, grpc.MaxConcurrentStreams(uint32(s.opts.MaxStreamsPerConn)))
 	}
 	if s.opts.TLS != nil {
 		o = append(o, grpc.Creds(credentials.NewTLS(s.opts.TLS)))
@@ -125,9 +193,15 @@ func (s *Server) grpcServer() *grpc.Server {
 	return s.grpc
 }
 
-// Serve serves gNMI on lis until Stop.
+// Serve serves gNMI on lis, within the connection limits, until Stop.
 func (s *Server) Serve(lis net.Listener) error {
-	err := s.grpcServer().Serve(lis)
+	ll := netlimit.Wrap(lis, netlimit.Options{Max: s.opts.MaxConns, PerSource: s.opts.MaxConnsPerSource,
+		Refused: func(reason string) { s.m.refused.WithLabelValues(reason).Inc() }})
+	if s.opts.Registerer != nil {
+		_ = s.opts.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "amp_gnmi_connections",
+			Help: "Open gNMI connections (within --gnmi-max-conns)."}, func() float64 { return float64(ll.Open()) }))
+	}
+	err := s.grpcServer().Serve(ll)
 	if errors.Is(err, grpc.ErrServerStopped) {
 		return nil
 	}
@@ -153,8 +227,10 @@ func (s *Server) Stop(timeout time.Duration) {
 func principal(ctx context.Context) *auth.Principal { return auth.FromContext(ctx) }
 
 // authorize asks the policy; a caller who may not even read the path's
-// enterprise is told it does not exist, as for one that really does not, so
-// enterprises cannot be discovered.
+// enterprise is told it does not exist (errNoEnterprise), as for one that
+// really does not, so enterprises cannot be discovered. Callers authorize
+// before they look at what exists, so the two answers are one by
+// construction.
 func (s *Server) authorize(ctx context.Context, action auth.Action, path string) error {
 	p := principal(ctx)
 	if err := s.opts.Authorizer.Authorize(ctx, p, action, path); err != nil {
@@ -162,12 +238,25 @@ func (s *Server) authorize(ctx context.Context, action auth.Action, path string)
 			s.auditDenied(ctx, action, path, err)
 		}
 		if ent := policy.ParsePath(path).Enterprise; ent != "" && s.opts.Authorizer.Authorize(ctx, p, auth.Read, "/enterprises/"+ent) != nil {
-			return status.Errorf(codes.NotFound, "enterprise %q does not exist", ent)
+			return deniedError{errNoEnterprise(ent)}
 		}
-		return status.Errorf(codes.PermissionDenied, "%s %s: %v", action, path, err)
+		return deniedError{status.Newf(codes.PermissionDenied, "%s %s: %v", action, path, err)}
 	}
 	return nil
 }
+
+// errNoEnterprise is the one answer for an enterprise that does not exist
+// and for one the caller may not read.
+func errNoEnterprise(ent string) *status.Status {
+	return status.Newf(codes.NotFound, "enterprise %q does not exist", ent)
+}
+
+// deniedError is a refusal by the policy, whatever its code (NotFound for
+// an enterprise the caller may not read): Set audits it as denied.
+type deniedError struct{ st *status.Status }
+
+func (e deniedError) Error() string              { return e.st.Err().Error() }
+func (e deniedError) GRPCStatus() *status.Status { return e.st }
 
 // auditDenied records a refused read (Get or Subscribe).
 func (s *Server) auditDenied(ctx context.Context, action auth.Action, path string, err error) {
@@ -189,6 +278,11 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	subs     prometheus.Gauge
+	// refused counts calls and connections turned away by a limit or for
+	// want of credentials; ended counts streams ended because their
+	// credential or right went away.
+	refused *prometheus.CounterVec
+	ended   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -197,9 +291,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "amp_gnmi_request_duration_seconds", Help: "Duration of gNMI calls (Subscribe: the whole stream).",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 12)}, []string{"rpc"}),
 		subs: prometheus.NewGauge(prometheus.GaugeOpts{Name: "amp_gnmi_subscriptions", Help: "Open gNMI Subscribe streams."}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amp_gnmi_refused_total",
+			Help: "gNMI calls and connections refused before any message was read, by reason: unauthenticated, connections, connections_per_source, subscriptions_per_principal."}, []string{"reason"}),
+		ended: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amp_gnmi_subscriptions_ended_total",
+			Help: "gNMI Subscribe streams ended because the caller's credential (unauthenticated) or right (permission_denied) went away."}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.duration, m.subs)
+		reg.MustRegister(m.requests, m.duration, m.subs, m.refused, m.ended)
 	}
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"github.com/amp-edge/amp/internal/audit"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
@@ -97,7 +98,7 @@ func (s *Server) auditSet(ctx context.Context, paths []string, resp *gpb.SetResp
 				}
 			}
 		}
-	case code == codes.PermissionDenied || code == codes.Unauthenticated:
+	case errors.As(err, new(deniedError)) || code == codes.PermissionDenied || code == codes.Unauthenticated:
 		rec.Outcome, rec.Reason = "denied", status.Convert(err).Message()
 	default:
 		rec.Outcome, rec.Reason = "error", status.Convert(err).Message()

@@ -27,8 +27,15 @@ const sendQueue = 1024
 
 type sub struct {
 	ps       *pathSpec
+	rest     string // the REST path authorized (one target only)
 	sample   bool
 	interval time.Duration
+}
+
+// rechecker is the authenticator's cheap check that a call's credential
+// still holds (auth.GRPCAuth.Recheck).
+type rechecker interface {
+	Recheck(ctx context.Context) error
 }
 
 // subscription is one Subscribe stream's state.
@@ -43,13 +50,18 @@ type subscription struct {
 	quit    chan struct{}
 	sendErr chan error
 	mu      sync.Mutex
-	allowed map[string]bool // target -> readable (AllTargets subscriptions)
+	allowed map[string]bool // target -> readable (AllTargets subscriptions), until the next recheck
 }
 
 // Subscribe serves ONCE, POLL and STREAM (ON_CHANGE, SAMPLE,
 // TARGET_DEFINED = ON_CHANGE) subscriptions.
 func (s *Server) Subscribe(stream gpb.GNMI_SubscribeServer) error {
 	ctx := stream.Context()
+	release, err := s.holdSubscription(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	first, err := stream.Recv()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -76,10 +88,8 @@ func (s *Server) Subscribe(stream gpb.GNMI_SubscribeServer) error {
 		if err != nil {
 			return err
 		}
+		su := &sub{ps: ps}
 		if ps.target != AllTargets {
-			if !snap.TargetExists(ps.target) {
-				return errorf(codes.NotFound, "unknown target %q: no such enterprise", ps.target)
-			}
 			loc, err := ps.loc(ps.target)
 			if err != nil {
 				return toStatus(err)
@@ -87,8 +97,11 @@ func (s *Server) Subscribe(stream gpb.GNMI_SubscribeServer) error {
 			if err := s.authorize(ctx, auth.Read, loc.REST()); err != nil {
 				return err
 			}
+			if !snap.TargetExists(ps.target) {
+				return errNoEnterprise(ps.target).Err()
+			}
+			su.rest = loc.REST()
 		}
-		su := &sub{ps: ps}
 		if sl.GetMode() == gpb.SubscriptionList_STREAM {
 			switch x.GetMode() {
 			case gpb.SubscriptionMode_ON_CHANGE, gpb.SubscriptionMode_TARGET_DEFINED:
@@ -126,6 +139,64 @@ func (s *Server) Subscribe(stream gpb.GNMI_SubscribeServer) error {
 		s.log.Debug("subscription ended", "error", err, "principal", principalName(ctx))
 	}
 	return toStatus(err)
+}
+
+// holdSubscription counts an open Subscribe stream against its
+// principal's limit (Options.MaxSubscriptionsPerPrincipal); release gives
+// the slot back.
+func (s *Server) holdSubscription(ctx context.Context) (release func(), err error) {
+	max := s.opts.MaxSubscriptionsPerPrincipal
+	if max <= 0 {
+		return func() {}, nil
+	}
+	key := principalName(ctx)
+	if p := principal(ctx); p != nil {
+		key = p.Via + "\x00" + p.Name
+	}
+	s.subsMu.Lock()
+	defer s.subsMu.Unlock()
+	if s.subsBy[key] >= max {
+		s.m.refused.WithLabelValues("subscriptions_per_principal").Inc()
+		return nil, errorf(codes.ResourceExhausted, "%q already has %d open subscriptions, the most --gnmi-max-subscriptions-per-principal allows: close one first", principalName(ctx), max)
+	}
+	s.subsBy[key]++
+	return func() {
+		s.subsMu.Lock()
+		defer s.subsMu.Unlock()
+		if s.subsBy[key]--; s.subsBy[key] <= 0 {
+			delete(s.subsBy, key)
+		}
+	}, nil
+}
+
+// recheck runs before each event a stream sends after its start: the
+// caller's credential must still hold (not revoked, not expired) and the
+// policy must still let them read each subscribed enterprise path, else
+// the stream ends with Unauthenticated or PermissionDenied. Both checks are
+// cheap: the token store's cache or the JWT's expiry, and the policy's
+// decision cache (a policy reload starts a new one). Targets of "*"
+// subscriptions are asked again from here on.
+func (sn *subscription) recheck() error {
+	if rc, ok := sn.s.opts.Auth.(rechecker); ok {
+		if err := rc.Recheck(sn.ctx); err != nil {
+			sn.s.m.ended.WithLabelValues("unauthenticated").Inc()
+			return errorf(codes.Unauthenticated, "the subscription ended: %v", err)
+		}
+	}
+	p := principal(sn.ctx)
+	for _, su := range sn.subs {
+		if su.rest == "" {
+			continue
+		}
+		if err := sn.s.opts.Authorizer.Authorize(sn.ctx, p, auth.Read, su.rest); err != nil {
+			sn.s.m.ended.WithLabelValues("permission_denied").Inc()
+			return errorf(codes.PermissionDenied, "the subscription ended: read %s is no longer allowed: %v", su.rest, err)
+		}
+	}
+	sn.mu.Lock()
+	clear(sn.allowed)
+	sn.mu.Unlock()
+	return nil
 }
 
 func principalName(ctx context.Context) string {
@@ -301,6 +372,9 @@ func (sn *subscription) poll(sl *gpb.SubscriptionList, snap *config.Snapshot) er
 	for {
 		select {
 		case <-polls:
+			if err := sn.recheck(); err != nil {
+				return err
+			}
 			if err := sn.initial(sn.s.eng.Snapshot(), sn.subs); err != nil {
 				return err
 			}
@@ -366,6 +440,10 @@ func (sn *subscription) streamMode(sl *gpb.SubscriptionList, snap *config.Snapsh
 				for {
 					select {
 					case <-t.C:
+						if err := sn.recheck(); err != nil {
+							errc <- err
+							return
+						}
 						if err := sn.initial(sn.s.eng.Snapshot(), []*sub{su}); err != nil {
 							errc <- err
 							return
@@ -390,6 +468,9 @@ func (sn *subscription) streamMode(sl *gpb.SubscriptionList, snap *config.Snapsh
 				}
 				return errorf(codes.ResourceExhausted, "subscriber too slow for operational state changes")
 			}
+			if err := sn.recheck(); err != nil {
+				return err
+			}
 			for _, n := range sn.stateChanges(sc, onChange) {
 				if err := sn.enqueue(&gpb.SubscribeResponse{Response: &gpb.SubscribeResponse_Update{Update: n}}); err != nil {
 					return err
@@ -407,6 +488,9 @@ func (sn *subscription) streamMode(sl *gpb.SubscriptionList, snap *config.Snapsh
 					return err
 				}
 				return errorf(codes.Unavailable, "the change feed ended")
+			}
+			if err := sn.recheck(); err != nil {
+				return err
 			}
 			for _, n := range sn.changes(rec, onChange) {
 				if err := sn.enqueue(&gpb.SubscribeResponse{Response: &gpb.SubscribeResponse_Update{Update: n}}); err != nil {
