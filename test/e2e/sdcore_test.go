@@ -28,7 +28,8 @@ func TestSDCoreConvergesThroughTheBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emu.Stop()
-	s := testenv.Start(t, t.TempDir(), "--probe-every", "200ms", "--gnmi-listen", "127.0.0.1:0", "--gnmi-insecure-no-auth")
+	s := testenv.Start(t, t.TempDir(), "--probe-every", "200ms", "--gnmi-listen", "127.0.0.1:0", "--gnmi-insecure-no-auth",
+		"--gnmi-anonymous-groups", "AetherROCAdmin")
 	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
 	body := emulatedSite(emu)
 	var res struct {

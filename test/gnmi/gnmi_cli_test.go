@@ -4,7 +4,8 @@
 //
 // gnmi_cli cannot send a bearer token (it knows only username/password
 // metadata, which AMP does not accept, and TLS client certificates), so the
-// plaintext tests run the server with --gnmi-insecure-no-auth on loopback,
+// plaintext tests run the server with --gnmi-insecure-no-auth on loopback
+// (anonymous made an operator with --gnmi-anonymous-groups),
 // and the TLS test authenticates with a client certificate (mutual TLS).
 package gnmi_test
 
@@ -114,7 +115,9 @@ func siteName(t *testing.T, srv *testenv.Server) string {
 
 func TestGNMICli(t *testing.T) {
 	testenv.GNMICli(t)
-	srv := testenv.Start(t, t.TempDir(), "--demo", "--gnmi-listen", "127.0.0.1:0", "--gnmi-insecure-no-auth")
+	// anonymous has no rights unless named: here an operator.
+	srv := testenv.Start(t, t.TempDir(), "--demo", "--gnmi-listen", "127.0.0.1:0", "--gnmi-insecure-no-auth",
+		"--gnmi-anonymous-groups", "AetherROCAdmin")
 	base := []string{"-address", srv.GNMIAddr(t), "-insecure"}
 	args := func(a ...string) []string { return append(append([]string{}, base...), a...) }
 

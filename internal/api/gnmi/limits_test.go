@@ -1,0 +1,105 @@
+package gnmi
+
+import (
+	"strings"
+	"testing"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// openStream subscribes ON_CHANGE to acme's sites (updates only) and reads
+// the sync response.
+func openStream(t *testing.T, e *env) gpb.GNMI_SubscribeClient {
+	t.Helper()
+	st, err := e.c.Subscribe(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(&gpb.SubscribeRequest{Request: &gpb.SubscribeRequest_Subscribe{Subscribe: &gpb.SubscriptionList{
+		Prefix: target("acme"), Mode: gpb.SubscriptionList_STREAM, UpdatesOnly: true,
+		Subscription: []*gpb.Subscription{{Path: p("site"), Mode: gpb.SubscriptionMode_ON_CHANGE}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := st.Recv(); err != nil || !r.GetSyncResponse() {
+		t.Fatalf("sync: %v %v", r, err)
+	}
+	return st
+}
+
+// TestSubscriptionsPerPrincipal: a principal's streams beyond the limit are
+// refused before their request is read; an ended stream frees its slot.
+func TestSubscriptionsPerPrincipal(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.MaxSubscriptionsPerPrincipal = 1 })
+	first := openStream(t, e)
+	st, err := e.c.Subscribe(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Recv(); status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "--gnmi-max-subscriptions-per-principal") {
+		t.Fatalf("second stream: %v, want ResourceExhausted naming the flag", err)
+	}
+	first.CloseSend()
+	for {
+		if _, err := first.Recv(); err != nil {
+			break
+		}
+	}
+	// The slot is released when the handler returns: retry until it is.
+	for {
+		st, err := e.c.Subscribe(ctx(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Send(&gpb.SubscribeRequest{Request: &gpb.SubscribeRequest_Subscribe{Subscribe: &gpb.SubscriptionList{
+			Prefix: target("acme"), Mode: gpb.SubscriptionList_ONCE, Subscription: []*gpb.Subscription{{Path: p("site")}}}}})
+		_, err = st.Recv()
+		if err == nil {
+			return
+		}
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("after the first stream ended: %v", err)
+		}
+	}
+}
+
+// TestRevokedTokenEndsStream: the change after a revocation is not sent;
+// the stream ends with Unauthenticated.
+func TestRevokedTokenEndsStream(t *testing.T) {
+	e := newEnv(t, nil)
+	st := openStream(t, e)
+	writerTok, _, err := e.tokens.Create("w", "bob", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer := e.client(grpc.WithPerRPCCredentials(bearer(writerTok)))
+	toks, err := e.tokens.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range toks {
+		if tok.Principal == "alice" {
+			if ok, err := e.tokens.Revoke(tok.ID); !ok || err != nil {
+				t.Fatalf("revoke: %v %v", ok, err)
+			}
+		}
+	}
+	if _, err := writer.Set(ctx(t), &gpb.SetRequest{Prefix: target("acme"), Update: []*gpb.Update{{
+		Path: p("site[site-id=acme-chicago]/display-name"), Val: jsonVal(`"after revocation"`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		r, err := st.Recv()
+		if err != nil {
+			if status.Code(err) != codes.Unauthenticated {
+				t.Fatalf("stream ended with %v, want Unauthenticated", err)
+			}
+			return
+		}
+		if r.GetUpdate() != nil {
+			t.Fatalf("an update reached a revoked token: %v", r)
+		}
+	}
+}
