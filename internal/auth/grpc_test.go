@@ -102,6 +102,8 @@ func TestRecheck(t *testing.T) {
 
 type verifierStub struct{}
 
-func (verifierStub) Verify(context.Context, string) (*Principal, error) { return &Principal{Name: "jwt"}, nil }
+func (verifierStub) Verify(context.Context, string) (*Principal, error) {
+	return &Principal{Name: "jwt"}, nil
+}
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
