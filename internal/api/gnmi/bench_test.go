@@ -78,7 +78,9 @@ func BenchmarkSetConcurrent8(b *testing.B) {
 // committed through the engine; latency from durable commit to arrival at
 // every subscriber. Target: p99 <= 50 ms.
 func BenchmarkSubscribeOnChange100(b *testing.B) {
-	e := newEnv(b, nil)
+	// One principal, one connection, 100 streams: above the default
+	// per-principal and per-connection limits, which this does not measure.
+	e := newEnv(b, func(o *Options) { o.MaxSubscriptionsPerPrincipal, o.MaxStreamsPerConn = -1, -1 })
 	const subs, changes = 100, 200
 	for i := 0; i < b.N; i++ {
 		ctx, cancel := context.WithCancel(context.Background())

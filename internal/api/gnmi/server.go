@@ -40,7 +40,7 @@ const DefaultMaxMsgSize = 16 << 20
 const (
 	DefaultMaxConns                = 512
 	DefaultMaxConnsPerSource       = 32
-	DefaultMaxStreamsPerConn       = 64
+	DefaultMaxStreamsPerConn       = 100 // RFC 9113 recommends no less
 	DefaultMaxSubscriptionsPerUser = 32
 	DefaultIdleTimeout             = 5 * time.Minute
 )
