@@ -14,8 +14,8 @@ package auth
 // Authentication runs in a tap handle (TapHandle), on a new stream's
 // headers, before gRPC reads any message of it: a caller without valid
 // credentials never makes the server buffer or decode a request. Streams
-// call Recheck before each event, so a revoked token, an expired JWT or an
-// expired certificate ends them.
+// run a CredentialCheck before each event, so a revoked token, an expired
+// JWT or an expired certificate ends them.
 
 import (
 	"context"
@@ -144,36 +144,43 @@ func TapHandle(a GRPCAuthenticator, refused func()) tap.ServerInHandle {
 	}
 }
 
-// Recheck reports whether the credential the call in ctx authenticated with
-// still holds: an API token not revoked (the token store's cache: at once on
-// this replica, within its TTL on others), a JWT or a client certificate
-// not expired. It verifies no signature (TapHandle did), so a stream can
-// call it before each event. The error says why, for an Unauthenticated
+// CredentialCheck returns a check that the credential the call in ctx
+// authenticated with still holds: an API token not revoked (the token
+// store's cache: at once on this replica, within its TTL on others), a JWT
+// or a client certificate not expired. The credential is read from ctx
+// once; the check verifies no signature (TapHandle did), so a stream can
+// run it before each event. Its error says why, for an Unauthenticated
 // status.
-func (a *GRPCAuth) Recheck(ctx context.Context) error {
+func (a *GRPCAuth) CredentialCheck(ctx context.Context) func() error {
 	md, _ := metadata.FromIncomingContext(ctx)
 	if vals := md.Get("authorization"); len(vals) > 0 {
 		_, cred, _ := strings.Cut(strings.TrimSpace(vals[0]), " ")
 		cred = strings.TrimSpace(cred)
 		if a.JWT != nil && !strings.HasPrefix(cred, "amp_") {
-			return jwtExpired(cred, time.Now())
+			return func() error { return jwtExpired(cred, time.Now()) }
 		}
-		if a.Tokens == nil {
-			return ErrBadCredentials
+		return func() error {
+			if a.Tokens == nil {
+				return ErrBadCredentials
+			}
+			if _, ok := a.Tokens.Valid(cred); !ok {
+				return fmt.Errorf("%w: the token was revoked", ErrBadCredentials)
+			}
+			return nil
 		}
-		if _, ok := a.Tokens.Valid(cred); !ok {
-			return fmt.Errorf("%w: the token was revoked", ErrBadCredentials)
-		}
-		return nil
 	}
 	if pr, ok := peer.FromContext(ctx); ok && pr.AuthInfo != nil {
 		if ti, ok := pr.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.VerifiedChains) > 0 && len(ti.State.VerifiedChains[0]) > 0 {
-			if na := ti.State.VerifiedChains[0][0].NotAfter; time.Now().After(na) {
-				return fmt.Errorf("%w: the client certificate expired at %s", ErrBadCredentials, na.UTC().Format(time.RFC3339))
+			na := ti.State.VerifiedChains[0][0].NotAfter
+			return func() error {
+				if time.Now().After(na) {
+					return fmt.Errorf("%w: the client certificate expired at %s", ErrBadCredentials, na.UTC().Format(time.RFC3339))
+				}
+				return nil
 			}
 		}
 	}
-	return nil
+	return func() error { return nil } // anonymous: nothing to expire
 }
 
 // jwtExpired reads the "exp" claim of a JWT whose signature was verified

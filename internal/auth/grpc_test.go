@@ -60,42 +60,44 @@ func jwtWith(payload string) string {
 	return enc([]byte(`{"alg":"RS256"}`)) + "." + enc([]byte(payload)) + ".sig"
 }
 
-// TestRecheck: a revoked API token, an expired JWT and an expired client
-// certificate fail the recheck; valid ones pass.
-func TestRecheck(t *testing.T) {
+// TestCredentialCheck: a revoked API token, an expired JWT and an expired
+// client certificate fail the check; valid ones pass.
+func TestCredentialCheck(t *testing.T) {
 	tokens := &oneToken{secret: "amp_good"}
 	a := &GRPCAuth{Tokens: tokens, JWT: verifierStub{}}
-	if err := a.Recheck(withBearer("amp_good")); err != nil {
+	check := a.CredentialCheck(withBearer("amp_good"))
+	if err := check(); err != nil {
 		t.Fatalf("valid token: %v", err)
 	}
 	tokens.revoked = true
-	if err := a.Recheck(withBearer("amp_good")); !errors.Is(err, ErrBadCredentials) {
+	if err := check(); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("revoked token: %v", err)
 	}
 
 	past, future := time.Now().Add(-time.Minute).Unix(), time.Now().Add(time.Hour).Unix()
-	if err := a.Recheck(withBearer(jwtWith(`{"exp":` + itoa(future) + `}`))); err != nil {
+	jwt := func(payload string) error { return a.CredentialCheck(withBearer(jwtWith(payload)))() }
+	if err := jwt(`{"exp":` + itoa(future) + `}`); err != nil {
 		t.Fatalf("JWT valid for an hour: %v", err)
 	}
-	if err := a.Recheck(withBearer(jwtWith(`{"exp":` + itoa(past) + `}`))); !errors.Is(err, ErrBadCredentials) {
+	if err := jwt(`{"exp":` + itoa(past) + `}`); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("expired JWT: %v", err)
 	}
-	if err := a.Recheck(withBearer(jwtWith(`{"sub":"x"}`))); err != nil {
+	if err := jwt(`{"sub":"x"}`); err != nil {
 		t.Fatalf("JWT without exp (verified as such): %v", err)
 	}
-	if err := a.Recheck(withBearer("not.a-jwt")); !errors.Is(err, ErrBadCredentials) {
+	if err := a.CredentialCheck(withBearer("not.a-jwt"))(); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("malformed JWT: %v", err)
 	}
 
-	cert := func(notAfter time.Time) context.Context {
+	cert := func(notAfter time.Time) error {
 		c := &x509.Certificate{NotAfter: notAfter}
-		return peer.NewContext(context.Background(), &peer.Peer{AuthInfo: credentials.TLSInfo{
-			State: tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{c}}}}})
+		return a.CredentialCheck(peer.NewContext(context.Background(), &peer.Peer{AuthInfo: credentials.TLSInfo{
+			State: tls.ConnectionState{VerifiedChains: [][]*x509.Certificate{{c}}}}}))()
 	}
-	if err := a.Recheck(cert(time.Now().Add(time.Hour))); err != nil {
+	if err := cert(time.Now().Add(time.Hour)); err != nil {
 		t.Fatalf("valid certificate: %v", err)
 	}
-	if err := a.Recheck(cert(time.Now().Add(-time.Second))); !errors.Is(err, ErrBadCredentials) {
+	if err := cert(time.Now().Add(-time.Second)); !errors.Is(err, ErrBadCredentials) {
 		t.Fatalf("expired certificate: %v", err)
 	}
 }

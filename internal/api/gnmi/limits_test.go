@@ -1,13 +1,21 @@
 package gnmi
 
 import (
+	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/policy"
+	"github.com/amp-edge/amp/internal/schema"
 )
 
 // openStream subscribes ON_CHANGE to acme's sites (updates only) and reads
@@ -102,4 +110,58 @@ func TestRevokedTokenEndsStream(t *testing.T) {
 			t.Fatalf("an update reached a revoked token: %v", r)
 		}
 	}
+}
+
+// BenchmarkRecheck: what a stream adds to each event to re-check its
+// caller (an API token through the token store's cache) and its right (the
+// default policy, through its decision cache), against the change of the
+// event itself: turning one committed transaction into notifications, in
+// the same run.
+func BenchmarkRecheck(b *testing.B) {
+	eng, tokens := engine(b)
+	tok, _, err := tokens.Create("t", "ops", []string{"acme"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pol, err := policy.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(eng, Options{Auth: &auth.GRPCAuth{Tokens: tokens}, Authorizer: pol, Logger: slog.New(slog.DiscardHandler)})
+	c := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+tok))
+	who, err := s.opts.Auth.AuthenticateGRPC(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c = auth.WithPrincipal(c, who)
+	ps, err := s.parsePath(target("acme"), p("site"), nil, forRead)
+	if err != nil {
+		b.Fatal(err)
+	}
+	loc, _ := ps.loc("acme")
+	sn := &subscription{s: s, ctx: c, subs: []*sub{{ps: ps, rest: loc.REST()}}, allowed: map[string]bool{},
+		credOK: s.opts.Auth.(credentialChecker).CredentialCheck(c)}
+	w, err := eng.Watch(context.Background(), eng.Snapshot().Index)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sl, _ := schema.Resolve(ps.set, "acme", []string{"site", "acme-chicago", "display-name"})
+	if _, err := eng.Submit(context.Background(), &config.Request{Edits: []config.Edit{{Loc: sl, Op: config.OpMerge, Value: "renamed"}}, Principal: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	rec := <-w.C
+	b.Run("event", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if len(sn.changes(rec, sn.subs)) == 0 {
+				b.Fatal("no notification")
+			}
+		}
+	})
+	b.Run("recheck", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if err := sn.recheck(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

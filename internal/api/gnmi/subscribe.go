@@ -32,10 +32,10 @@ type sub struct {
 	interval time.Duration
 }
 
-// rechecker is the authenticator's cheap check that a call's credential
-// still holds (auth.GRPCAuth.Recheck).
-type rechecker interface {
-	Recheck(ctx context.Context) error
+// credentialChecker gives a cheap check that a call's credential still
+// holds (auth.GRPCAuth.CredentialCheck).
+type credentialChecker interface {
+	CredentialCheck(ctx context.Context) func() error
 }
 
 // subscription is one Subscribe stream's state.
@@ -51,6 +51,9 @@ type subscription struct {
 	sendErr chan error
 	mu      sync.Mutex
 	allowed map[string]bool // target -> readable (AllTargets subscriptions), until the next recheck
+	// credOK checks that the caller's credential still holds (nil: the
+	// authenticator has no such check).
+	credOK func() error
 }
 
 // Subscribe serves ONCE, POLL and STREAM (ON_CHANGE, SAMPLE,
@@ -82,6 +85,9 @@ func (s *Server) Subscribe(stream gpb.GNMI_SubscribeServer) error {
 	}
 	sn := &subscription{s: s, ctx: ctx, stream: stream, enc: sl.GetEncoding(), opts: opts,
 		queue: make(chan *gpb.SubscribeResponse, sendQueue), quit: make(chan struct{}), sendErr: make(chan error, 1), allowed: map[string]bool{}}
+	if cc, ok := s.opts.Auth.(credentialChecker); ok {
+		sn.credOK = cc.CredentialCheck(ctx)
+	}
 	snap := s.eng.Snapshot()
 	for _, x := range sl.GetSubscription() {
 		ps, err := s.parsePath(sl.GetPrefix(), x.GetPath(), sl.GetUseModels(), forRead)
@@ -177,8 +183,8 @@ func (s *Server) holdSubscription(ctx context.Context) (release func(), err erro
 // decision cache (a policy reload starts a new one). Targets of "*"
 // subscriptions are asked again from here on.
 func (sn *subscription) recheck() error {
-	if rc, ok := sn.s.opts.Auth.(rechecker); ok {
-		if err := rc.Recheck(sn.ctx); err != nil {
+	if sn.credOK != nil {
+		if err := sn.credOK(); err != nil {
 			sn.s.m.ended.WithLabelValues("unauthenticated").Inc()
 			return errorf(codes.Unauthenticated, "the subscription ended: %v", err)
 		}
