@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -423,6 +424,14 @@ func TestGNMIAnonymousHasNoRightsByDefault(t *testing.T) {
 	}
 	if _, err := c.Set(ctx, set); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("anonymous Set as a member of acme: %v, want PermissionDenied", err)
+	}
+	s.Stop()
+
+	// Groups for anonymous without anonymous calls are a mistake, said so.
+	out, err := exec.CommandContext(ctx, testenv.Binary(t), "serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0",
+		"--adapters", "none", "--gnmi-listen", "127.0.0.1:0", "--gnmi-anonymous-groups", "acme").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--gnmi-anonymous-groups needs --gnmi-insecure-no-auth") {
+		t.Fatalf("amp serve --gnmi-anonymous-groups without --gnmi-insecure-no-auth: %v\n%s", err, out)
 	}
 }
 
