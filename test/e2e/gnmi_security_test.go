@@ -6,6 +6,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
+	"golang.org/x/net/http2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
@@ -153,8 +155,12 @@ func TestGNMIAuthenticatesBeforeReading(t *testing.T) {
 
 	s.Stop()
 
-	// An idle connection is closed by the server (GOAWAY after 1 s idle).
-	s = testenv.Start(t, t.TempDir(), "--adapters", "none", "--gnmi-listen", "127.0.0.1:0", "--gnmi-idle-timeout", "1s")
+	// A client speaking HTTP/2 itself: the server announces the stream limit
+	// and answers a ping flood with GOAWAY too_many_pings (keepalive
+	// enforcement); an idle connection is closed (GOAWAY after 1 s idle).
+	s = testenv.Start(t, t.TempDir(), "--adapters", "none", "--gnmi-listen", "127.0.0.1:0", "--gnmi-idle-timeout", "1s",
+		"--gnmi-max-streams-per-conn", "7")
+	rawH2PingFlood(t, s, 7)
 	idle := gnmiConn(t, s)
 	if _, err := gpb.NewGNMIClient(idle).Capabilities(bearer(ctx, s.Token), &gpb.CapabilityRequest{}); err != nil {
 		t.Fatal(err)
@@ -162,6 +168,62 @@ func TestGNMIAuthenticatesBeforeReading(t *testing.T) {
 	for st := idle.GetState(); st == connectivity.Ready; st = idle.GetState() {
 		if !idle.WaitForStateChange(ctx, st) {
 			t.Fatal("the idle connection stayed open")
+		}
+	}
+}
+
+// rawH2PingFlood opens an HTTP/2 connection to gNMI, checks the server's
+// SETTINGS announce maxStreams concurrent streams, then sends pings without
+// any call until the server sends GOAWAY ENHANCE_YOUR_CALM.
+func rawH2PingFlood(t *testing.T, s *testenv.Server, maxStreams uint32) {
+	t.Helper()
+	cfg, err := tlsutil.ClientConfig(s.CA, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NextProtos = []string{"h2"}
+	c, err := tls.Dial("tcp", s.GNMIAddr(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second)) // a bound for a broken server, not a measurement
+	if _, err := c.Write([]byte(http2.ClientPreface)); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(c, c)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	announced := false
+	for pings := 0; ; {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("after %d pings, before GOAWAY: %v", pings, err)
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if f.IsAck() {
+				break
+			}
+			v, ok := f.Value(http2.SettingMaxConcurrentStreams)
+			if !ok || v != maxStreams {
+				t.Fatalf("SETTINGS_MAX_CONCURRENT_STREAMS %d (announced %v), want %d", v, ok, maxStreams)
+			}
+			announced = true
+			if err := fr.WriteSettingsAck(); err != nil {
+				t.Fatal(err)
+			}
+			for ; pings < 5; pings++ {
+				if err := fr.WritePing(false, [8]byte{byte(pings)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case *http2.GoAwayFrame:
+			if !announced || f.ErrCode != http2.ErrCodeEnhanceYourCalm || !strings.Contains(string(f.DebugData()), "too_many_pings") {
+				t.Fatalf("GOAWAY %v %q (settings seen: %v), want ENHANCE_YOUR_CALM too_many_pings", f.ErrCode, f.DebugData(), announced)
+			}
+			return
 		}
 	}
 }
