@@ -114,7 +114,7 @@ Examples:
 	f.IntVar(&cfg.GNMIMaxConns, "gnmi-max-conns", gnmi.DefaultMaxConns, "most open gNMI connections; more are closed at accept (-1: no limit)")
 	f.IntVar(&cfg.GNMIMaxConnsPerSource, "gnmi-max-conns-per-source", gnmi.DefaultMaxConnsPerSource, "most open gNMI connections from one client IP address (-1: no limit)")
 	f.IntVar(&cfg.GNMIMaxStreamsPerConn, "gnmi-max-streams-per-conn", gnmi.DefaultMaxStreamsPerConn, "most concurrent gNMI calls on one connection (HTTP/2 max concurrent streams; -1: no limit)")
-	f.IntVar(&cfg.GNMIMaxSubscriptionsPerPrincipal, "gnmi-max-subscriptions-per-principal", gnmi.DefaultMaxSubscriptionsPerUser, "most open gNMI Subscribe streams of one principal; more are refused with ResourceExhausted (-1: no limit)")
+	f.IntVar(&cfg.GNMIMaxSubscriptionsPerPrincipal, "gnmi-max-subscriptions-per-principal", gnmi.DefaultMaxSubscriptionsPerPrincipal, "most open gNMI Subscribe streams of one principal; more are refused with ResourceExhausted (-1: no limit)")
 	f.DurationVar(&cfg.GNMIIdleTimeout, "gnmi-idle-timeout", gnmi.DefaultIdleTimeout, "close a gNMI connection with no call for this long")
 	f.BoolVar(&cfg.GNMIInsecurePlaintext, "gnmi-insecure-plaintext", false, "serve gNMI without TLS (loopback --gnmi-listen only; default: TLS with --gnmi-tls-* or the REST certificate, and mutual TLS with the local CA)")
 	f.IntVar(&cfg.GNMIMaxMsgSize, "gnmi-max-msg-size", 16<<20, "largest gNMI message received or sent, in bytes (messages are read only for authenticated calls)")

@@ -38,11 +38,11 @@ const DefaultMaxMsgSize = 16 << 20
 
 // Default limits (the --gnmi-* flags of amp serve; docs/gnmi.md).
 const (
-	DefaultMaxConns                = 512
-	DefaultMaxConnsPerSource       = 32
-	DefaultMaxStreamsPerConn       = 100 // RFC 9113 recommends no less
-	DefaultMaxSubscriptionsPerUser = 32
-	DefaultIdleTimeout             = 5 * time.Minute
+	DefaultMaxConns                     = 512
+	DefaultMaxConnsPerSource            = 32
+	DefaultMaxStreamsPerConn            = 100 // RFC 9113 recommends no less
+	DefaultMaxSubscriptionsPerPrincipal = 32
+	DefaultIdleTimeout                  = 5 * time.Minute
 )
 
 // Transport limits that need no flag: they only bound what a peer makes the
@@ -79,11 +79,12 @@ type Options struct {
 	// MaxConns and MaxConnsPerSource bound open connections, in total and
 	// per client IP address; MaxStreamsPerConn bounds concurrent calls on
 	// one connection; MaxSubscriptionsPerPrincipal bounds one principal's
-	// open Subscribe streams; IdleTimeout closes connections without calls.
-	// 0 = the Default* value; a negative value means no bound.
+	// open Subscribe streams. 0 = the Default* value; negative = no bound.
 	MaxConns, MaxConnsPerSource, MaxStreamsPerConn, MaxSubscriptionsPerPrincipal int
-	IdleTimeout                                                                  time.Duration
-	Logger                                                                       *slog.Logger
+	// IdleTimeout closes connections without calls (0 = DefaultIdleTimeout).
+	IdleTimeout time.Duration
+
+	Logger *slog.Logger
 	// Registerer receives the gNMI metrics (nil = not registered).
 	Registerer prometheus.Registerer
 	// DefaultSampleInterval applies to SAMPLE subscriptions without one.
@@ -137,7 +138,7 @@ func New(eng *config.Engine, opts Options) *Server {
 	limit(&opts.MaxConns, DefaultMaxConns)
 	limit(&opts.MaxConnsPerSource, DefaultMaxConnsPerSource)
 	limit(&opts.MaxStreamsPerConn, DefaultMaxStreamsPerConn)
-	limit(&opts.MaxSubscriptionsPerPrincipal, DefaultMaxSubscriptionsPerUser)
+	limit(&opts.MaxSubscriptionsPerPrincipal, DefaultMaxSubscriptionsPerPrincipal)
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
