@@ -88,7 +88,7 @@ func LoadConfig(path string) (*Config, error) {
 // Adapter implements controller.Adapter for a set of pushes.
 type Adapter struct {
 	sch    *schema.Schema
-	netw   *endpoint.Network // nil: connect anywhere
+	netw   *endpoint.Network   // nil: connect anywhere
 	pushes map[string]resolved // by id ("gnmi/<name>")
 	mu     sync.Mutex
 	conns  map[string]*grpc.ClientConn
