@@ -67,6 +67,10 @@ func StartBackends(addr string) (*Backends, error) {
 	return b, nil
 }
 
+// At returns Backends that do not run, whose URLs start with base: the
+// demo data's endpoints for tests that render it without connecting.
+func At(base string) *Backends { return &Backends{URL: base} }
+
 // forgetRequests empties the emulators' request logs every minute: they
 // keep every request for tests to inspect, and the demo may run for days.
 func (b *Backends) forgetRequests() {
