@@ -49,7 +49,8 @@ close to expiry and an admin client certificate for gNMI mutual TLS
 (docs/tls.md). Plain HTTP only with --insecure-http, on loopback.
 
 Examples:
-  amp serve --demo                       # laptop: embedded store, demo data
+  amp serve --demo                       # laptop: embedded store, demo data, in-process emulated SD-Cores and UPFs
+  amp serve --backends /etc/amp/backends.yaml --backend-allow-net 10.20.0.0/16   # the operator's cores and UPFs (docs/security.md)
   amp serve --data-dir /var/lib/amp --listen 127.0.0.1:8181
   amp serve --models ./my-models         # add or override YANG model sets
   amp serve --store etcd://127.0.0.1:2379/amp/   # the store on etcd
