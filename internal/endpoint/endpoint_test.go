@@ -57,7 +57,7 @@ func TestNetworkRefusesSpecialRangesUnlessAllowed(t *testing.T) {
 	n := NewNetwork(allow, nil)
 	n.AllowExact(netip.MustParseAddrPort("127.0.0.1:8190"))
 	for _, a := range []string{"127.0.0.1:80", "127.0.0.1:8191", "[::1]:80", "169.254.169.254:80", "[fd00:ec2::254]:80",
-		"10.2.0.1:80", "192.168.7.8:80", "[::ffff:127.0.0.1]:80", "[fe80::1]:80", "0.0.0.0:80", "100.64.0.1:80", "255.255.255.255:80"} {
+		"10.2.0.1:80", "192.168.7.8:80", "[::ffff:127.0.0.1]:80", "[fe80::1]:80", "[fe80::1%lo]:80", "0.0.0.0:80", "100.64.0.1:80", "255.255.255.255:80"} {
 		if err := n.Check(netip.MustParseAddrPort(a)); !errors.Is(err, ErrAddressRefused) {
 			t.Errorf("%s: %v; want refused", a, err)
 		}

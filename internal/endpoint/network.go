@@ -88,13 +88,16 @@ func ParsePrefixes(vals []string) ([]netip.Prefix, error) {
 // there.
 func (n *Network) AllowExact(ap netip.AddrPort) {
 	n.mu.Lock()
-	n.exact[netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())] = true
+	n.exact[netip.AddrPortFrom(ap.Addr().Unmap().WithZone(""), ap.Port())] = true
 	n.mu.Unlock()
 }
 
 // Check says whether AMP may connect to ap.
 func (n *Network) Check(ap netip.AddrPort) error {
-	a := ap.Addr().Unmap()
+	// Unmapped (::ffff:127.0.0.1 is 127.0.0.1) and without its zone
+	// (Prefix.Contains never matches a zoned address: fe80::1%eth0 would
+	// pass as public).
+	a := ap.Addr().Unmap().WithZone("")
 	n.mu.RLock()
 	ok := n.exact[netip.AddrPortFrom(a, ap.Port())]
 	n.mu.RUnlock()
