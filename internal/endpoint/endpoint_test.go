@@ -197,3 +197,26 @@ func TestReasonIsBoundedAndPrintable(t *testing.T) {
 		t.Fatalf("Error %q / LogValue %q", e.Error(), e.LogValue())
 	}
 }
+
+func TestRegistryChangedSignalsEachChange(t *testing.T) {
+	r := NewRegistry(nil)
+	ch := r.Changed()
+	select {
+	case <-ch:
+		t.Fatal("signalled before any change")
+	default:
+	}
+	if err := r.Load([]byte(`backends: [{name: c, kind: core, url: "http://c", enterprises: [acme]}]`)); err != nil {
+		t.Fatal(err)
+	}
+	<-ch // closed by the load
+	next := r.Changed()
+	if err := r.Load([]byte(`backends: [{name: c, kind: nope, url: "http://c"}]`)); err == nil {
+		t.Fatal("bad file loaded")
+	}
+	select {
+	case <-next:
+		t.Fatal("a refused file signalled a change")
+	default:
+	}
+}

@@ -43,6 +43,8 @@ type Registry struct {
 	fixed []Backend
 	file  []Backend
 	byKey map[string]Backend // kind + " " + URL
+	// changed is closed, and replaced, whenever the backends change.
+	changed chan struct{}
 
 	refusals *prometheus.CounterVec
 	reloads  *prometheus.CounterVec
@@ -52,7 +54,7 @@ type Registry struct {
 // NewRegistry returns an empty registry: no tenant may set a backend
 // endpoint until the operator declares one. reg may be nil.
 func NewRegistry(reg prometheus.Registerer) *Registry {
-	r := &Registry{byKey: map[string]Backend{},
+	r := &Registry{byKey: map[string]Backend{}, changed: make(chan struct{}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amp_backend_grant_refusals_total",
 			Help: "Backend endpoint values refused because they are not a backend the operator granted to the enterprise, by backend kind."}, []string{"kind"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amp_backend_registry_reloads_total",
@@ -134,7 +136,17 @@ func (r *Registry) rebuild(fixed, file []Backend, set func(fixed, file []Backend
 	set(fixed, file)
 	r.byKey = byKey
 	r.count.Set(float64(len(byKey)))
+	close(r.changed)
+	r.changed = make(chan struct{})
 	return nil
+}
+
+// Changed returns a channel closed at the next change of the backends, so
+// the adapters render again under the new grants.
+func (r *Registry) Changed() <-chan struct{} {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.changed
 }
 
 // Resolve returns the backend of kind that value names, if the operator

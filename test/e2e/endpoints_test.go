@@ -286,3 +286,58 @@ func get(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.Status + " " + string(b)
 }
+
+// TestRevokedGrantStopsThePushes: the operator edits the backends file at
+// run time; the reload is audited; acme's core grant is revoked, so AMP
+// takes acme's objects off that core, pushes nothing more there, and tells
+// acme why without naming who holds the core now. A file that does not
+// parse changes nothing.
+func TestRevokedGrantStopsThePushes(t *testing.T) {
+	emu, err := sdcore.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Stop()
+	file := writeBackends(t, fmt.Sprintf(`backends:
+- {name: lab-core, kind: core, url: %q, enterprises: [acme]}
+`, emu.CoreEndpoint()))
+	s := testenv.Start(t, t.TempDir(), "--backends", file, "--backend-allow-net", "127.0.0.1", "--probe-every", "200ms")
+	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	alice := enterpriseAdmin(t, s, "acme")
+	s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied", tenantSite("acme", 1, "s1", emu.CoreEndpoint(), ""), "Authorization", alice)
+	if _, ok := emu.Objects(sdcore.DeviceGroups)["dg1"]; !ok {
+		t.Fatal("acme's device group did not reach its core")
+	}
+
+	if err := os.WriteFile(file, []byte(fmt.Sprintf(`backends:
+- {name: lab-core, kind: core, url: %q, enterprises: [starbucks]}
+`, emu.CoreEndpoint())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		text, sum := statusAs(t, s, alice)
+		_, held := emu.Objects(sdcore.DeviceGroups)["dg1"]
+		return sum["error"] == 2 && sum["in-sync"] == 0 && !held && strings.Contains(text, "is not a core backend the operator granted to enterprise acme")
+	}, "the revoked grant takes acme's objects off the core and shows why")
+	if text, _ := statusAs(t, s, alice); strings.Contains(text, "starbucks") {
+		t.Fatalf("acme's status names the core's new holder: %s", text)
+	}
+	// An unrelated edit is accepted; nothing reaches the core.
+	s.Must(t, 200, "PATCH", "/aether/v2.1.x/acme/site/s1/device-group/dg1/mbr?wait=applied", `{"uplink":4242}`, "Authorization", alice)
+	for _, r := range emu.Requests() {
+		if strings.Contains(string(r.Body), "4242") {
+			t.Fatalf("a change reached a core acme no longer has: %s %s", r.Method, r.Path)
+		}
+	}
+	// A broken file is refused whole; the grants in force stay.
+	if err := os.WriteFile(file, []byte("backends: [{name: x, kind: core, url: \"http://x#\"}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(s.Log(), "backends file not loaded") }, "the broken file is reported")
+	s.Must(t, 400, "PATCH", "/aether/v2.1.x/acme/site/s1/connectivity-service/core-5g", `{"endpoint":"http://x"}`, "Authorization", alice)
+	// Every load is in the audit trail.
+	audit := string(s.Must(t, 200, "GET", "/audit?principal=operator&limit=100", ""))
+	if n := strings.Count(audit, `"backends-load"`); n != 3 || !strings.Contains(audit, "lab-core(core)=starbucks") || !strings.Contains(audit, `"outcome":"error"`) {
+		t.Fatalf("audit trail has %d backends loads: %s", n, audit)
+	}
+}

@@ -3,8 +3,20 @@ package sdcore
 import (
 	"strings"
 
+	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/endpoint"
 )
+
+var _ controller.Trigger = (*Adapter)(nil)
+
+// Changed implements controller.Trigger: the operator's grants changed,
+// render again (nil, never ready, without Options.Backends).
+func (a *Adapter) Changed() <-chan struct{} {
+	if a.opts.Backends == nil {
+		return nil
+	}
+	return a.opts.Backends.Changed()
+}
 
 // backend turns an endpoint leaf's value into the backend to use: under
 // the operator's grants (Options.Backends) only a backend of that kind
