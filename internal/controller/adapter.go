@@ -33,9 +33,9 @@ type Desired struct {
 // Adapter translates AMP's configuration into one kind of backend.
 //
 // Render must be a pure function of the snapshot (and, for a Trigger, of
-// the inputs it signals). Push and Delete talk to
-// the backend and must be idempotent; the controller calls them from one
-// goroutine per adapter, with retries.
+// the inputs it signals). Push and Delete talk to the backend and must be
+// idempotent; the controller calls them from one goroutine per adapter,
+// with retries.
 type Adapter interface {
 	// Name is the adapter's name in status, metrics and logs ("sdcore").
 	Name() string
