@@ -1,6 +1,7 @@
 package sdcore
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -67,5 +68,44 @@ func TestUngrantedCoreIsNotUsed(t *testing.T) {
 	}
 	if d := mustDesired(t, out, id(kindDeviceGroup, testCore, "acme", "s1", "dg-ok")); d.Err != "" {
 		t.Errorf("acme's own device group: %s", d.Err)
+	}
+}
+
+// BenchmarkRenderGrants: the cost of checking the grants (and the shared
+// names) when rendering the demo data, against rendering without them, in
+// the same run.
+func BenchmarkRenderGrants(b *testing.B) {
+	env := demoEnv(b)
+	snap := env.eng.Snapshot()
+	var yaml strings.Builder
+	yaml.WriteString("backends:\n")
+	for _, ent := range []string{"acme", "starbucks"} {
+		for _, site := range []string{"chicago", "dallas", "seattle", "newyork"} {
+			for _, k := range []string{"core/config", "upf-1", "upf-2"} {
+				kind := endpoint.UPF
+				if k == "core/config" {
+					kind = endpoint.Core
+				}
+				fmt.Fprintf(&yaml, "- {name: %s-%s-%s, kind: %s, url: \"http://demo-backends.invalid/%s-%s/%s\", enterprises: [%s]}\n",
+					ent, site, strings.ReplaceAll(k, "/", "-"), kind, ent, site, k, ent)
+			}
+		}
+	}
+	reg := endpoint.NewRegistry(nil)
+	if err := reg.Load([]byte(yaml.String())); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		a    *Adapter
+	}{{"open", New(Options{})}, {"granted", New(Options{Backends: reg})}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				out := bc.a.Render(snap)
+				if len(out) != 24 {
+					b.Fatalf("%d objects", len(out))
+				}
+			}
+		})
 	}
 }
