@@ -50,7 +50,8 @@ close to expiry and an admin client certificate for gNMI mutual TLS
 (docs/tls.md). Plain HTTP only with --insecure-http, on loopback.
 
 Examples:
-  amp serve --demo                       # laptop: embedded store, demo data
+  amp serve --demo                       # laptop: embedded store, demo data, in-process emulated SD-Cores and UPFs
+  amp serve --backends /etc/amp/backends.yaml --backend-allow-net 10.20.0.0/16   # the operator's cores and UPFs (docs/security.md)
   amp serve --data-dir /var/lib/amp --listen 127.0.0.1:8181
   amp serve --models ./my-models         # add or override YANG model sets
   amp serve --store etcd://127.0.0.1:2379/amp/   # the store on etcd
@@ -95,6 +96,12 @@ Examples:
 	f.StringVar(&cfg.PolicyDir, "policy-dir", "", "directory of rego authorization policy files, reloaded on change (default: the embedded policy, docs/identity.md)")
 	f.StringVar(&cfg.GNMIPushConfig, "gnmi-push-config", "", "YAML file of configuration subtrees to push to gNMI targets, with mutual TLS (docs/controllers.md)")
 	f.DurationVar(&cfg.ProbeEvery, "probe-every", 5*time.Second, "how often backends are asked what they hold, to resync one that restarted empty")
+	// Backend endpoints (docs/security.md, "Backend endpoints")
+	f.StringVar(&cfg.BackendsFile, "backends", "", "YAML file of the operator's backends (SD-Cores, UPFs) and the enterprises each is granted to, reloaded on change; a site's endpoint may name only a backend granted to its enterprise (default: none)")
+	f.StringSliceVar(&cfg.BackendAllowNets, "backend-allow-net", nil, "address or CIDR prefix of loopback, private, link-local or other special addresses AMP may connect to for backends (refused by default, checked at every connection); repeatable, e.g. 10.20.0.0/16")
+	f.BoolVar(&cfg.DemoBackends, "demo-backends", true, "with --demo: run AMP's SD-Core and UPF emulators in-process on loopback and point the demo sites at them")
+	f.StringVar(&cfg.DemoBackendsListen, "demo-backends-listen", "", "loopback address of the demo emulators (default: the one used last in --data-dir, else a free port)")
+	// end backend endpoints
 	// Transport security (docs/tls.md)
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) for HTTPS and, by default, gNMI; with --tls-key (default: a certificate of the local CA in <data-dir>/tls)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key for --tls-cert")

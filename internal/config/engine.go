@@ -65,6 +65,18 @@ type Options struct {
 	Replica string
 	// Now is the clock (tests inject one).
 	Now func() time.Time
+	// Backends decides which values a backend endpoint leaf
+	// (ampx:backend-endpoint) may take in an enterprise; nil accepts any
+	// well-typed value (engines that drive no backend, such as tests and
+	// offline tools). amp serve always sets it.
+	Backends BackendPolicy
+}
+
+// BackendPolicy is the operator's grant of backends to enterprises
+// (internal/endpoint.Registry): nil when enterprise may set a leaf of
+// backend kind (core, upf) to value, else the rule it breaks.
+type BackendPolicy interface {
+	Check(enterprise, kind, value string) error
 }
 
 // Request is one transaction to commit.

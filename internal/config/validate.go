@@ -115,7 +115,30 @@ func (val *validator) walk(d *dnode, inner []string, before, after *Object) {
 			if present && c.Type.Base == schema.TLeafref {
 				val.checkLeafref(d, c, v, cinner, after)
 			}
+			if present && c.Backend != "" {
+				val.checkBackend(c, v, cinner, before, after)
+			}
 		}
+	}
+}
+
+// checkBackend holds a backend endpoint leaf to the operator's grants when
+// its value is new or changed. A value committed earlier is not refused
+// when the operator later revokes its grant (that would block every other
+// edit of the object); the adapter reports it instead and connects no more.
+func (val *validator) checkBackend(c *schema.Node, v any, inner []string, before, after *Object) {
+	pol := val.w.e.opts.Backends
+	if pol == nil {
+		return
+	}
+	if before != nil {
+		if old, had := lookup(before.Data, inner); had && equalValue(old, v) {
+			return
+		}
+	}
+	s, _ := v.(string)
+	if err := pol.Check(targetOfKey(after.Key), c.Backend, s); err != nil {
+		val.probs.Add(restPath(after, inner), "%v", err)
 	}
 }
 

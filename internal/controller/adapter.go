@@ -32,9 +32,10 @@ type Desired struct {
 
 // Adapter translates AMP's configuration into one kind of backend.
 //
-// Render must be a pure function of the snapshot. Push and Delete talk to
-// the backend and must be idempotent; the controller calls them from one
-// goroutine per adapter, with retries.
+// Render must be a pure function of the snapshot (and, for a Trigger, of
+// the inputs it signals). Push and Delete talk to the backend and must be
+// idempotent; the controller calls them from one goroutine per adapter,
+// with retries.
 type Adapter interface {
 	// Name is the adapter's name in status, metrics and logs ("sdcore").
 	Name() string
@@ -51,6 +52,14 @@ type Adapter interface {
 	// backend restarted or lost state, and the backend is resynced without
 	// anyone asking. An error means the backend is unreachable.
 	Held(ctx context.Context, backend string) (map[string]bool, error)
+}
+
+// Trigger is implemented by adapters whose rendering also depends on
+// something besides the snapshot (the SD-Core adapter: the operator's
+// backend grants). A receive from Changed (a fresh channel after each
+// change) makes the controller render again.
+type Trigger interface {
+	Changed() <-chan struct{}
 }
 
 // Watcher is implemented by adapters that declare what they watch: object

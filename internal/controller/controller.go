@@ -140,11 +140,19 @@ func (c *Controller) runWatch(ctx context.Context) error {
 	defer probe.Stop()
 	retry := time.NewTimer(time.Hour)
 	defer retry.Stop()
+	var changed <-chan struct{} // nil (never ready) unless the adapter is a Trigger
+	if t, ok := c.ad.(Trigger); ok {
+		changed = t.Changed()
+	}
 	for {
 		c.resetRetry(retry)
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-changed:
+			changed = c.ad.(Trigger).Changed()
+			c.log.Debug("reconciling after the adapter's inputs changed")
+			c.reconcile(ctx, c.eng.Snapshot(), false)
 		case rec, ok := <-w.C:
 			if !ok {
 				if err := w.Err(); err != nil {

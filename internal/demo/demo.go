@@ -38,8 +38,12 @@ var enterprises = []enterprise{
 }
 
 // Body returns the demo data for one enterprise as one JSON tree of the
-// aether 2.1.x root, in the plain encoding the REST API uses.
-func Body(e enterprise) map[string]any {
+// aether 2.1.x root, in the plain encoding the REST API uses. Its sites'
+// core and UPF endpoints are the demo backends, or unset without them.
+// Slices set connectivity-service, their device groups' enable and their
+// filters' allow, as Aether's own example data does (aether-roc-api
+// examples/MEGA_Patch_21.curl), so Aether's GUI shows them as in use.
+func Body(e enterprise, b *Backends) map[string]any {
 	apps := []any{
 		map[string]any{"application-id": e.id + "-telemetry", "display-name": "Telemetry", "address": "10.100.0.10/32",
 			"endpoint": []any{map[string]any{"endpoint-id": "mqtt", "port-start": 1883, "protocol": "TCP", "traffic-class": "class-2",
@@ -80,21 +84,33 @@ func Body(e enterprise) map[string]any {
 				sensors = append(sensors, entry)
 			}
 		}
+		core5g := map[string]any{"acc-prometheus-url": "http://prometheus-" + s.id + ".local:9090"}
+		var upfList []any
+		for i, u := range upfs {
+			upf := map[string]any{"upf-id": u, "address": fmt.Sprintf("upf%d.%s.local", i+1, s.id), "port": 8805}
+			if b != nil {
+				upf["config-endpoint"] = b.UPF(s.id, u)
+			}
+			upfList = append(upfList, upf)
+		}
+		if b != nil {
+			core5g["endpoint"] = b.Core(s.id)
+		}
 		sites = append(sites, map[string]any{
 			"site-id": s.id, "display-name": s.name,
 			"imsi-definition":      map[string]any{"mcc": s.mcc, "mnc": s.mnc, "enterprise": e.ent, "format": "CCCNNNEEESSSSSS"},
-			"connectivity-service": map[string]any{"core-5g": map[string]any{"endpoint": "http://sdcore-" + s.id + ".local:5000/config", "acc-prometheus-url": "http://prometheus-" + s.id + ".local:9090"}},
+			"connectivity-service": map[string]any{"core-5g": core5g},
 			"monitoring": map[string]any{"edge-cluster-prometheus-url": "http://prometheus-" + s.id + ".local:9090",
 				"edge-device": []any{map[string]any{"edge-device-id": "pi-1", "display-name": "Lobby probe"}}},
 			"small-cell": []any{
-				map[string]any{"small-cell-id": "cell-1", "address": "gnb1." + s.id + ".local", "tac": "0001", "display-name": "Cell 1"},
-				map[string]any{"small-cell-id": "cell-2", "address": "gnb2." + s.id + ".local", "tac": "0002", "enable": false},
+				// Host names that are also valid gNodeB names for webconsole
+				// (^[a-zA-Z][a-zA-Z0-9-_]{1,255}$, configapi/validators.go).
+				map[string]any{"small-cell-id": "cell-1", "address": "gnb1-" + s.id, "tac": "0001", "display-name": "Cell 1", "enable": true},
+				map[string]any{"small-cell-id": "cell-2", "address": "gnb2-" + s.id, "tac": "0002", "enable": false},
 			},
 			"sim-card": sims,
 			"device":   devices,
-			"upf": []any{
-				map[string]any{"upf-id": "upf-1", "address": "upf1." + s.id + ".local", "port": 8805, "config-endpoint": "http://upf1." + s.id + ".local:8080"},
-			},
+			"upf":      upfList,
 			"ip-domain": []any{map[string]any{"ip-domain-id": "pool-1", "display-name": "Device pool", "dnn": "internet", "subnet": s.subnet,
 				"dns-primary": "8.8.8.8", "dns-secondary": "8.8.4.4", "mtu": 1460}},
 			"device-group": []any{
@@ -105,12 +121,14 @@ func Body(e enterprise) map[string]any {
 			},
 			"slice": []any{
 				map[string]any{"slice-id": "video", "display-name": "Video", "sst": "1", "sd": fmt.Sprintf("%06X", 0x010200+si), "default-behavior": "DENY-ALL", "upf": "upf-1",
-					"device-group": []any{map[string]any{"device-group": "cameras"}},
-					"filter":       []any{map[string]any{"application": e.id + "-video", "priority": 10}},
-					"mbr":          map[string]any{"uplink": 50000000, "downlink": 10000000}},
-				map[string]any{"slice-id": "iot", "display-name": "IoT", "sst": "2", "sd": fmt.Sprintf("%06X", 0x0A0B00+si), "default-behavior": "ALLOW-PUBLIC", "upf": "upf-1",
-					"device-group": []any{map[string]any{"device-group": "sensors"}},
-					"filter":       []any{map[string]any{"application": e.id + "-telemetry", "priority": 20}},
+					"connectivity-service": "5g",
+					"device-group":         []any{map[string]any{"device-group": "cameras", "enable": true}},
+					"filter":               []any{map[string]any{"application": e.id + "-video", "priority": 10, "allow": true}},
+					"mbr":                  map[string]any{"uplink": 50000000, "downlink": 10000000}},
+				map[string]any{"slice-id": "iot", "display-name": "IoT", "sst": "2", "sd": fmt.Sprintf("%06X", 0x0A0B00+si), "default-behavior": "ALLOW-PUBLIC", "upf": "upf-2",
+					"connectivity-service": "5g",
+					"device-group":         []any{map[string]any{"device-group": "sensors", "enable": true}},
+					"filter":               []any{map[string]any{"application": e.id + "-telemetry", "priority": 20, "allow": true}},
 					"priority-traffic-rule": []any{map[string]any{"priority-traffic-rule-id": "sensor-5-mqtt", "device": "sensor-5",
 						"application": e.id + "-telemetry", "endpoint": "mqtt", "mbr": map[string]any{"uplink": 4000000, "downlink": 1000000}}}},
 			},
@@ -120,8 +138,10 @@ func Body(e enterprise) map[string]any {
 }
 
 // Load writes the demo data set: one transaction creating the enterprises,
-// then one per enterprise. It returns the number of transactions.
-func Load(ctx context.Context, eng *config.Engine) (int, error) {
+// then one per enterprise. It returns the number of transactions. With
+// backends (nil: none), the sites' endpoints point at them; the engine must
+// accept them (amp serve grants them to their enterprises first).
+func Load(ctx context.Context, eng *config.Engine, backends *Backends) (int, error) {
 	set := eng.Schema().Set("aether", "2.1.x")
 	if set == nil {
 		return 0, fmt.Errorf("the demo needs the aether 2.1.x models")
@@ -135,7 +155,7 @@ func Load(ctx context.Context, eng *config.Engine) (int, error) {
 	}
 	n := 1
 	for _, e := range enterprises {
-		if err := Apply(ctx, eng, e.id, Body(e), "demo data for "+e.id); err != nil {
+		if err := Apply(ctx, eng, e.id, Body(e, backends), "demo data for "+e.id); err != nil {
 			return n, fmt.Errorf("enterprise %s: %w", e.id, err)
 		}
 		n++

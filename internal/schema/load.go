@@ -257,6 +257,8 @@ func addEntry(parent *Node, e *yang.Entry, module string, config bool, set *Mode
 			n.Immutable = true
 		case strings.HasSuffix(x.Keyword, ":legacy-decimal"):
 			n.LegacyDecimal = true
+		case strings.HasSuffix(x.Keyword, ":backend-endpoint"):
+			n.Backend = x.Argument
 		}
 	}
 	var musts []*yang.Must

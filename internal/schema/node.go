@@ -43,6 +43,11 @@ type Node struct {
 	// JSON number as the decimal value of the identifier, as Aether clients
 	// written before the hex change send it.
 	LegacyDecimal bool
+	// Backend (ampx:backend-endpoint) names the kind of backend ("core",
+	// "upf") a URI leaf makes AMP connect to. Such a leaf belongs to the
+	// operator: the engine lets it hold only a backend the operator granted
+	// to the leaf's enterprise (docs/security.md, "Backend endpoints").
+	Backend string
 
 	Parent   *Node
 	Children []*Node // in schema order

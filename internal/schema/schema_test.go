@@ -43,6 +43,12 @@ func TestModelFacts(t *testing.T) {
 	if !node(t, set, "site/slice/sst").Immutable || !node(t, set, "site/slice/sd").LegacyDecimal {
 		t.Fatal("slice sst/sd extensions not loaded")
 	}
+	for path, kind := range map[string]string{"site/connectivity-service/core-5g/endpoint": "core",
+		"site/connectivity-service/core-4g/endpoint": "core", "site/upf/config-endpoint": "upf", "site/upf/address": ""} {
+		if got := node(t, set, path).Backend; got != kind {
+			t.Fatalf("%s: backend kind %q, want %q", path, got, kind)
+		}
+	}
 	if n := node(t, set, "site/device/state"); n.Config {
 		t.Fatal("device state must be config false")
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/demo"
+	"github.com/amp-edge/amp/internal/endpoint"
 	"github.com/amp-edge/amp/internal/policy"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
@@ -102,6 +103,15 @@ type Config struct {
 	// GNMIPushConfig names a file of subtrees to push to gNMI targets
 	// (docs/controllers.md); set, it runs the gnmi adapter.
 	GNMIPushConfig string
+
+	// Backends (docs/security.md, "Backend endpoints"): the operator's
+	// file of backends granted to enterprises (reloaded on change), the
+	// special address ranges AMP may connect to anyway, and the demo's
+	// in-process emulators.
+	BackendsFile       string
+	BackendAllowNets   []string
+	DemoBackends       bool
+	DemoBackendsListen string
 }
 
 // TokenFile is where the first admin token is written in the data dir.
@@ -131,6 +141,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	allowNets, err := endpoint.ParsePrefixes(cfg.BackendAllowNets)
+	if err != nil {
+		return fmt.Errorf("--backend-allow-net: %w", err)
+	}
+	netw := endpoint.NewNetwork(allowNets, reg)
+	backends := endpoint.NewRegistry(reg)
 	st, err := openStore(ctx, cfg, log, reg)
 	if err != nil {
 		return err
@@ -142,6 +158,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	eng, err := config.Open(sch, st.Store, config.Options{
 		Logger: log, Metrics: config.NewMetrics(reg), RetainCount: cfg.RetainCount, RetainAge: cfg.RetainAge, Replica: st.replica,
+		Backends: backends,
 	})
 	if err != nil {
 		return fmt.Errorf("open configuration: %w", err)
@@ -190,9 +207,21 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := recoverAudit(ctx, eng, trail, st.replica, log); err != nil {
 		return err
 	}
+	if cfg.BackendsFile != "" {
+		if err := backends.Watch(ctx, cfg.BackendsFile, 2*time.Second, backendsReport(ctx, cfg.BackendsFile, trail, log)); err != nil {
+			return err
+		}
+	}
 	if cfg.Demo {
+		var db *demo.Backends
+		if cfg.DemoBackends {
+			if db, err = startDemoBackends(cfg, netw, backends, log); err != nil {
+				return err
+			}
+			defer db.Close()
+		}
 		if eng.Snapshot().Index == 0 {
-			n, err := demo.Load(ctx, eng)
+			n, err := demo.Load(ctx, eng, db)
 			if err != nil {
 				return fmt.Errorf("load demo data: %w", err)
 			}
@@ -208,7 +237,8 @@ func Run(ctx context.Context, cfg Config) error {
 	for _, name := range cfg.Adapters {
 		switch name {
 		case "sdcore":
-			ctrls = append(ctrls, controller.New(eng, sdcore.New(sdcore.Options{IPDomainsList: cfg.SDCoreIPDomainsList}),
+			ctrls = append(ctrls, controller.New(eng, sdcore.New(sdcore.Options{IPDomainsList: cfg.SDCoreIPDomainsList,
+				Client: netw.HTTPClient(10 * time.Second), Backends: backends}),
 				controller.Options{Logger: log, Metrics: cm, ProbeEvery: cfg.ProbeEvery}))
 		case "", "none":
 		default:
@@ -220,7 +250,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		ad, err := gnmipush.New(sch, pc)
+		ad, err := gnmipush.New(sch, pc, netw)
 		if err != nil {
 			return fmt.Errorf("--gnmi-push-config: %w", err)
 		}

@@ -32,7 +32,7 @@ func Engine(t testing.TB, withDemo bool) (*config.Engine, *store.Bolt) {
 	}
 	t.Cleanup(func() { eng.Close(); st.Close() })
 	if withDemo {
-		if _, err := demo.Load(context.Background(), eng); err != nil {
+		if _, err := demo.Load(context.Background(), eng, demo.At("http://demo-backends.invalid")); err != nil {
 			t.Fatal(err)
 		}
 	}

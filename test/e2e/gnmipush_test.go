@@ -34,7 +34,10 @@ func TestGNMIPushToAnotherAMP(t *testing.T) {
   cert: %s
   key: %s
 `, addr, pki.CA, clientCrt, clientKey)), 0o600)
-	src := testenv.Start(t, t.TempDir(), "--demo", "--adapters", "none", "--gnmi-push-config", cfg, "--probe-every", "200ms")
+	// The demo without its emulators: the target AMP would refuse site
+	// endpoints its operator did not grant.
+	src := testenv.Start(t, t.TempDir(), "--demo", "--demo-backends=false", "--adapters", "none", "--gnmi-push-config", cfg, "--probe-every", "200ms",
+		"--backend-allow-net", "127.0.0.1") // the operator's target runs on loopback
 
 	slice := "/aether/v2.1.x/acme/site/acme-chicago/slice/video"
 	waitFor(t, func() bool {

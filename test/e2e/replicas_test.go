@@ -225,7 +225,8 @@ func TestReplicasServeTogether(t *testing.T) {
 	defer emu.Stop()
 	bin := testenv.Binary(t)
 	storeURL := "etcd://" + c.Endpoints() + "/amp-replicas/"
-	reps := startReplicas(t, bin, storeURL, 2, "--probe-every", "200ms")
+	grant := testenv.Backends(t, "acme", emu) // every replica loads the same backends file
+	reps := startReplicas(t, bin, storeURL, 2, append(grant, "--probe-every", "200ms")...)
 	a, b := reps[0], reps[1]
 	a.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
 
@@ -302,7 +303,7 @@ func TestReplicasServeTogether(t *testing.T) {
 
 	// The killed replica comes back, catches up, and serves as a replica
 	// that runs no controller.
-	back, err := testenv.StartErr(bin, leader.DataDir, "--store", storeURL, "--replica-name", fmt.Sprintf("r%d", leaderIdx+1), "--probe-every", "200ms")
+	back, err := testenv.StartErr(bin, leader.DataDir, append(grant, "--store", storeURL, "--replica-name", fmt.Sprintf("r%d", leaderIdx+1), "--probe-every", "200ms")...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,8 +28,8 @@ func TestSDCoreConvergesThroughTheBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emu.Stop()
-	s := testenv.Start(t, t.TempDir(), "--probe-every", "200ms", "--gnmi-listen", "127.0.0.1:0", "--gnmi-insecure-no-auth",
-		"--gnmi-anonymous-groups", "AetherROCAdmin")
+	s := testenv.Start(t, t.TempDir(), append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms", "--gnmi-listen", "127.0.0.1:0", "--gnmi-insecure-no-auth",
+		"--gnmi-anonymous-groups", "AetherROCAdmin")...)
 	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
 	body := emulatedSite(emu)
 	var res struct {
@@ -144,7 +144,8 @@ func TestSDCoreConvergesAfterAMPRestart(t *testing.T) {
 	}
 	defer emu.Stop()
 	dir := t.TempDir()
-	s := testenv.Start(t, dir, "--probe-every", "200ms")
+	args := append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms")
+	s := testenv.Start(t, dir, args...)
 	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
 	s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied", `{"default-target":"acme","Updates":{
 	 "traffic-class-2.1.0":[{"traffic-class-id":"tc","qci":7}],
@@ -161,7 +162,7 @@ func TestSDCoreConvergesAfterAMPRestart(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	s.Kill()
 	emu.SetDelay(0)
-	s2, err := testenv.StartErr(testenv.Binary(t), dir, "--probe-every", "200ms")
+	s2, err := testenv.StartErr(testenv.Binary(t), dir, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
+	"github.com/amp-edge/amp/internal/endpoint"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
@@ -86,6 +88,7 @@ func LoadConfig(path string) (*Config, error) {
 // Adapter implements controller.Adapter for a set of pushes.
 type Adapter struct {
 	sch    *schema.Schema
+	netw   *endpoint.Network   // nil: connect anywhere
 	pushes map[string]resolved // by id ("gnmi/<name>")
 	mu     sync.Mutex
 	conns  map[string]*grpc.ClientConn
@@ -100,9 +103,11 @@ type resolved struct {
 }
 
 // New checks the configuration against the schema and prepares the
-// connections (dialled lazily).
-func New(sch *schema.Schema, cfg *Config) (*Adapter, error) {
-	a := &Adapter{sch: sch, pushes: map[string]resolved{}, conns: map[string]*grpc.ClientConn{}}
+// connections (dialled lazily). The targets are the operator's (this file
+// is theirs, no tenant writes it); netw, when not nil, still checks every
+// address dialled, so a target's name cannot lead AMP to a refused range.
+func New(sch *schema.Schema, cfg *Config, netw *endpoint.Network) (*Adapter, error) {
+	a := &Adapter{sch: sch, netw: netw, pushes: map[string]resolved{}, conns: map[string]*grpc.ClientConn{}}
 	for _, p := range cfg.Push {
 		segs := schema.SplitPath(p.Source)
 		if len(segs) < 3 {
@@ -276,7 +281,13 @@ func (a *Adapter) conn(r resolved) (*grpc.ClientConn, error) {
 	if c, ok := a.conns[r.Name]; ok {
 		return c, nil
 	}
-	c, err := grpc.NewClient(r.Address, grpc.WithTransportCredentials(r.creds))
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(r.creds)}
+	if a.netw != nil {
+		opts = append(opts, grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			return a.netw.DialContext(ctx, "tcp", addr)
+		}))
+	}
+	c, err := grpc.NewClient(r.Address, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -310,9 +321,17 @@ func (a *Adapter) Push(ctx context.Context, id string, d controller.Desired) err
 	_, err = cl.Set(ctx, &gpb.SetRequest{Prefix: r.prefix(), Replace: []*gpb.Update{{Path: r.remote,
 		Val: &gpb.TypedValue{Value: &gpb.TypedValue_JsonIetfVal{JsonIetfVal: d.Body}}}}})
 	if err != nil {
-		return fmt.Errorf("gNMI Set to %s: %w", r.Address, err)
+		return targetError("gNMI Set to "+r.Address, err)
 	}
 	return nil
+}
+
+// targetError keeps a target's own words (its status message) out of the
+// error's text, which the enterprise reads in /sync-status: only the code
+// is shown, the message goes to the operator's log, sanitised.
+func targetError(op string, err error) error {
+	st := status.Convert(err)
+	return &endpoint.BackendError{Op: op, Status: st.Code().String(), Detail: endpoint.Reason([]byte(st.Message()))}
 }
 
 // Delete implements controller.Adapter.
@@ -326,7 +345,7 @@ func (a *Adapter) Delete(ctx context.Context, id, _ string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("gNMI delete at %s: %w", r.Address, err)
+		return targetError("gNMI delete at "+r.Address, err)
 	}
 	return nil
 }
@@ -351,7 +370,7 @@ func (a *Adapter) Held(ctx context.Context, backend string) (map[string]bool, er
 			out[id] = holdsContent(resp)
 		case codes.NotFound:
 		default:
-			return nil, fmt.Errorf("gNMI Get at %s: %w", r.Address, err)
+			return nil, targetError("gNMI Get at "+r.Address, err)
 		}
 	}
 	return out, nil

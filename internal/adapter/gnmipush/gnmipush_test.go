@@ -34,7 +34,7 @@ func TestConfigAndPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(sch, cfg)
+	a, err := New(sch, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestConfigAndPaths(t *testing.T) {
 		t.Fatalf("watches %v", w)
 	}
 	for _, src := range []string{"/aether/v2.1.x/acme/site", "/aether/v2.1.x/acme/site/s1/upf/u1/port", "/nope/v1/x"} {
-		if _, err := New(sch, &Config{Push: []Push{{Name: "x", Address: "a:1", Source: src}}}); err == nil {
+		if _, err := New(sch, &Config{Push: []Push{{Name: "x", Address: "a:1", Source: src}}}, nil); err == nil {
 			t.Errorf("source %s accepted", src)
 		}
 	}

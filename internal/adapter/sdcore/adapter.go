@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/amp-edge/amp/internal/controller"
+	"github.com/amp-edge/amp/internal/endpoint"
 )
 
 const (
@@ -35,8 +36,15 @@ const (
 // Options configure the adapter. The zero value is usable.
 type Options struct {
 	// Client does the HTTP requests; nil means a client with a 10 s
-	// timeout, as Aether's sdcore-adapter uses.
+	// timeout, as Aether's sdcore-adapter uses. amp serve passes
+	// endpoint.Network's client, which checks every address it dials.
 	Client *http.Client
+	// Backends, when set, is the operator's grant of backends: a site's
+	// core or UPF endpoint is used only while it is a backend granted to
+	// the site's enterprise, and names on a backend granted to several
+	// enterprises are prefixed with the enterprise ("acme_cameras"), so
+	// tenants sharing a core never collide. nil trusts the configuration.
+	Backends *endpoint.Registry
 	// IPDomainsList makes every core take device groups in webconsole's
 	// current form, a list of IP domains under "ip-domains"; false keeps
 	// the legacy single "ip-domain-expanded" object Aether sends.
@@ -159,8 +167,9 @@ func listURL(kind, backend string) string {
 }
 
 // Push implements controller.Adapter: POST the body with Content-Type
-// application/json. Any non-2xx answer is an error naming the status and
-// the start of the answer's body.
+// application/json. Any non-2xx answer is an endpoint.BackendError: its
+// text names the request and the status, never the answer's body, which
+// only the operator's log shows (bounded, sanitised).
 func (a *Adapter) Push(ctx context.Context, id string, d controller.Desired) error {
 	if d.Err != "" {
 		return errors.New(d.Err)
@@ -322,13 +331,13 @@ func (a *Adapter) do(ctx context.Context, method, u string, body []byte, status 
 		return fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, endpoint.MaxReason))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	if status != nil {
 		*status = resp.StatusCode
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%s %s: %s: %s", method, u, resp.Status, strings.TrimSpace(string(snippet)))
+		return &endpoint.BackendError{Op: method + " " + u, Status: resp.Status, Detail: endpoint.Reason(snippet)}
 	}
 	return nil
 }
@@ -346,8 +355,8 @@ func (a *Adapter) getJSON(ctx context.Context, u string, v any, status *int) err
 	defer resp.Body.Close()
 	*status = resp.StatusCode
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, strings.TrimSpace(string(snippet)))
+		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, endpoint.MaxReason))
+		return &endpoint.BackendError{Op: "GET " + u, Status: resp.Status, Detail: endpoint.Reason(snippet)}
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(v); err != nil {
 		return fmt.Errorf("GET %s: decode the list: %w", u, err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
+	"github.com/amp-edge/amp/internal/endpoint"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
@@ -141,12 +142,16 @@ func (r *renderer) core(s *site, sl map[string]any) (string, string) {
 		return "", fmt.Sprintf("site %s has no connectivity-service/%s/endpoint, which the slice's connectivity-service %s needs",
 			r.rest(s.key), svc, cs)
 	}
-	return strings.TrimRight(ep, "/"), ""
+	b, err := r.backend(endpoint.Core, ep)
+	if err != nil {
+		return "", fmt.Sprintf("%s/connectivity-service/%s/endpoint: %v", r.rest(s.key), svc, err)
+	}
+	return b, ""
 }
 
 func (r *renderer) put(kind, backend string, s *site, name string, d controller.Desired) {
 	d.Backend = backend
-	r.out[makeID(kind, backend, r.ent, s.id, name)] = d
+	r.out[makeID(kind, backend, r.ent, s.id, r.remoteName(kind, backend, name))] = d
 }
 
 func (r *renderer) rest(key string) string { return schema.RESTPathOfKey(r.set, key, nil, false, nil) }
@@ -285,7 +290,7 @@ func (r *renderer) slice(s *site, sl map[string]any, core string) {
 		dg := str(ref, "device-group")
 		sources = append(sources, child(s.key, "device-group", dg))
 		if boolDef(ref, "enable", true) {
-			body.SiteDeviceGroup = append(body.SiteDeviceGroup, dg)
+			body.SiteDeviceGroup = append(body.SiteDeviceGroup, r.remoteName(kindDeviceGroup, core, dg))
 		}
 	}
 	idef := sub(s.data, "imsi-definition")
@@ -422,14 +427,19 @@ func (r *renderer) upf(s *site, sl map[string]any) {
 	if upfID == "" || !ok {
 		return
 	}
-	cfg := strings.TrimRight(str(u, "config-endpoint"), "/")
-	if cfg == "" {
+	if str(u, "config-endpoint") == "" {
 		return
 	}
 	id := str(sl, "slice-id")
 	slKey := child(s.key, "slice", id)
 	sources := []string{slKey, child(s.key, "upf", upfID)}
-	body := upfSlice{SliceName: id}
+	cfg, err := r.backend(endpoint.UPF, str(u, "config-endpoint"))
+	if err != nil {
+		r.put(kindUPF, "", s, id, controller.Desired{Sources: sources,
+			Err: fmt.Sprintf("UPF slice configuration of %s: %s/config-endpoint: %v", r.rest(slKey), r.rest(child(s.key, "upf", upfID)), err)})
+		return
+	}
+	body := upfSlice{SliceName: r.remoteName(kindUPF, cfg, id)}
 	mbr := sub(sl, "mbr")
 	if _, ok := mbr["uplink"]; ok {
 		body.SliceQos.Uplink = u64Def(mbr, "uplink", 0)
@@ -495,14 +505,20 @@ func markCollisions(out map[string]controller.Desired) {
 		sort.Strings(ids)
 		for _, id := range ids {
 			d := out[id]
+			p, _ := parseID(id)
+			// Only the enterprise's own sites are named: this message is
+			// shown to the enterprise (Options.Backends keeps two
+			// enterprises apart; without it, another's is only "another").
 			var others []string
 			for _, o := range ids {
 				if o != id {
-					p, _ := parseID(o)
-					others = append(others, "enterprise "+p.enterprise+" site "+p.site)
+					if q, _ := parseID(o); q.enterprise == p.enterprise {
+						others = append(others, "site "+q.site)
+					} else {
+						others = append(others, "another enterprise's")
+					}
 				}
 			}
-			p, _ := parseID(id)
 			msg := fmt.Sprintf("%s %q collides on %s with the one of %s: the backend's names are global, rename one",
 				p.kind, p.name, d.Backend, strings.Join(others, ", "))
 			if d.Err != "" {

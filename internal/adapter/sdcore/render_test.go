@@ -381,10 +381,15 @@ func TestNamesCollideOnASharedCore(t *testing.T) {
 		 "device-group":[{"device-group-id":"dg-ok","ip-domain":"ip","traffic-class":"tc","mbr":{"uplink":1,"downlink":1}}],
 		 "slice":[{"slice-id":"solo","sst":"1","sd":"1","default-behavior":"DENY-ALL","device-group":[{"device-group":"dg-ok"}]}]}`))
 	out := New(Options{}).Render(env.eng.Snapshot())
-	for _, k := range []string{id(kindDeviceGroup, testCore, "acme", "s1", "dg-ok"), id(kindDeviceGroup, testCore, "other", "s2", "dg-ok")} {
+	for k, otherEnt := range map[string]string{id(kindDeviceGroup, testCore, "acme", "s1", "dg-ok"): "enterprise other",
+		id(kindDeviceGroup, testCore, "other", "s2", "dg-ok"): "acme"} {
 		d := mustDesired(t, out, k)
 		if !strings.Contains(d.Err, "collides on "+testCore) || d.Body != nil {
 			t.Errorf("%s: %q", k, d.Err)
+		}
+		// Each enterprise reads this message: it never names the other.
+		if !strings.Contains(d.Err, "another enterprise's") || strings.Contains(d.Err, "site s") || strings.Contains(d.Err, otherEnt) {
+			t.Errorf("%s names the other enterprise: %q", k, d.Err)
 		}
 	}
 	if d := mustDesired(t, out, id(kindNetworkSlice, testCore, "other", "s2", "solo")); d.Err != "" {

@@ -1,0 +1,41 @@
+package demo
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestBackendsServeEverySiteOnLoopbackOnly(t *testing.T) {
+	if _, err := StartBackends("0.0.0.0:0"); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Fatalf("a non-loopback listener: %v", err)
+	}
+	b, err := StartBackends("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	grants := b.Grants()
+	if len(grants) != 4*(1+len(upfs)) {
+		t.Fatalf("%d grants; want a core and %d UPFs for each of 4 sites", len(grants), len(upfs))
+	}
+	for _, g := range grants {
+		if len(g.Enterprises) != 1 || !strings.HasPrefix(g.Name, "demo-"+g.Enterprises[0]) {
+			t.Errorf("%s is granted to %v, not only to its site's enterprise", g.Name, g.Enterprises)
+		}
+		list := "/v1/config/network-slices"
+		if g.Kind == "core" {
+			list = "/v1/network-slice"
+		}
+		resp, err := http.Get(g.URL + list)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "[]" {
+			t.Errorf("%s: %s %s", g.URL+list, resp.Status, body)
+		}
+	}
+}
