@@ -73,6 +73,13 @@ func encodeRecord(r *Record) []byte {
 	return appendMap(nil, m)
 }
 
+// LostRecord is the log record of a transaction that amp repair-wal had to
+// discard: it changes nothing and says so, and it keeps the index taken, so
+// the index is never given to another transaction.
+func LostRecord(index uint64, at time.Time, note string) []byte {
+	return encodeRecord(&Record{Index: index, ID: fmt.Sprintf("lost:%d", index), Time: at, Principal: "amp repair-wal", Source: "amp repair-wal", Message: note})
+}
+
 func decodeRecordHeader(b []byte) (*Record, error) {
 	m, err := (&reader{b: b}).readMap()
 	if err != nil {
