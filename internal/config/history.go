@@ -112,7 +112,9 @@ func decodeRecordHeader(b []byte) (*Record, error) {
 	return r, nil
 }
 
-func (e *Engine) decodeRecord(b []byte) (*Record, error) {
+func (e *Engine) decodeRecord(b []byte) (*Record, error) { return decodeRecord(e.schema, b) }
+
+func decodeRecord(sch *schema.Schema, b []byte) (*Record, error) {
 	r, err := decodeRecordHeader(b)
 	if err != nil {
 		return nil, err
@@ -121,7 +123,7 @@ func (e *Engine) decodeRecord(b []byte) (*Record, error) {
 		c := &r.Changes[i]
 		var node *schema.Node
 		if !strings.HasPrefix(c.Key, targetPrefix) {
-			loc, err := e.schema.ParseObjectKey(c.Key)
+			loc, err := sch.ParseObjectKey(c.Key)
 			if err != nil {
 				return nil, fmt.Errorf("log record %d: %w", r.Index, err)
 			}
