@@ -419,8 +419,8 @@ func TestRetentionByAgeSurvivesClockSteps(t *testing.T) {
 	}
 	pass(time.Minute)
 	e.Submit(ctx, &Request{Targets: []TargetEdit{{Op: OpCreate, Name: "acme"}}}) // 1 at t0+1m
-	commit(1)                                                                       // 2 at t0+2m
-	commit(2)                                                                       // 3 at t0+3m
+	commit(1)                                                                    // 2 at t0+2m
+	commit(2)                                                                    // 3 at t0+3m
 
 	wall = wall.Add(365 * 24 * time.Hour) // the wall clock jumps a year ahead
 	pass(time.Minute)
