@@ -268,7 +268,7 @@ func TestSignature(t *testing.T) {
 	if strings.Contains(buf.String(), string(key)) {
 		t.Fatal("the key is in the backup")
 	}
-	sum, err := Verify(bytes.NewReader(buf.Bytes()))
+	sum, err := VerifyItems(bytes.NewReader(buf.Bytes()), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +288,7 @@ func TestSignature(t *testing.T) {
 	start := bytes.LastIndexByte(b[:i], 'O')
 	n := int(binary.BigEndian.Uint32(b[start+1:]))
 	binary.BigEndian.PutUint32(b[start+5+n:], crc32.Checksum(b[start:start+5+n], crcTable))
-	sum, err = Verify(bytes.NewReader(b))
+	sum, err = VerifyItems(bytes.NewReader(b), nil)
 	if err != nil {
 		t.Fatalf("the re-framed backup should pass the CRC checks: %v", err)
 	}

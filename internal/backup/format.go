@@ -168,7 +168,7 @@ type Writer struct {
 	next    uint64 // index the next log record must have
 	buf     []byte
 	err     error     // sticky: the stream is unusable after a failed write
-	digest  hash.Hash // SHA-256 of every byte before the end frame
+	digest  hash.Hash // SHA-256 of every byte before the end frame; nil without a key
 }
 
 // NewWriter writes the magic and the header (its Format is set here).
@@ -177,11 +177,14 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 		return nil, fmt.Errorf("backup header: checkpoint %d is after the last index %d", h.Checkpoint, h.Last)
 	}
 	h.Format = Format
-	bw := &Writer{w: bufio.NewWriterSize(w, 1<<20), hdr: h, digest: sha256.New()}
+	bw := &Writer{w: bufio.NewWriterSize(w, 1<<20), hdr: h}
 	if _, err := bw.w.WriteString(magic); err != nil {
 		return nil, fmt.Errorf("write backup: %w", err)
 	}
-	bw.digest.Write([]byte(magic))
+	if h.Key != nil {
+		bw.digest = sha256.New()
+		bw.digest.Write([]byte(magic))
+	}
 	bw.n = int64(len(magic))
 	js, err := json.Marshal(h)
 	if err != nil {
@@ -232,7 +235,7 @@ func (bw *Writer) frame(kind byte, parts ...[]byte) error {
 		binary.BigEndian.PutUint32(tail[:], sum)
 		_, err = bw.w.Write(tail[:])
 	}
-	if kind != kindEnd {
+	if bw.digest != nil && kind != kindEnd {
 		bw.digest.Write(head[:])
 		for _, p := range parts {
 			bw.digest.Write(p)
@@ -415,12 +418,19 @@ type Reader struct {
 	next    uint64
 	got     Trailer
 	done    bool
-	digest  hash.Hash // SHA-256 of every byte before the end frame
+	digest  hash.Hash // SHA-256 of every byte before the end frame, if asked for
 }
 
 // NewReader reads the magic and the header.
-func NewReader(r io.Reader) (*Reader, error) {
-	br := &Reader{r: bufio.NewReaderSize(r, 1<<20), digest: sha256.New()}
+func NewReader(r io.Reader) (*Reader, error) { return newReader(r, false) }
+
+// newReader is NewReader that, if digest, also hashes what a signature
+// covers (a pass over every byte, so only where it is checked).
+func newReader(r io.Reader, digest bool) (*Reader, error) {
+	br := &Reader{r: bufio.NewReaderSize(r, 1<<20)}
+	if digest {
+		br.digest = sha256.New()
+	}
 	var m [len(magic)]byte
 	if n, err := io.ReadFull(br.r, m[:]); err != nil {
 		if n == 0 && errors.Is(err, io.EOF) {
@@ -432,7 +442,9 @@ func NewReader(r io.Reader) (*Reader, error) {
 		return nil, &CorruptError{Reason: "no AMP backup magic at the start: not an AMP backup"}
 	}
 	br.off = int64(len(magic))
-	br.digest.Write(m[:])
+	if br.digest != nil {
+		br.digest.Write(m[:])
+	}
 	kind, payload, err := br.readFrame()
 	if err != nil {
 		return nil, err
@@ -508,7 +520,7 @@ func (br *Reader) readFrame() (byte, []byte, error) {
 	if binary.BigEndian.Uint32(tail[:]) != sum {
 		return 0, nil, br.corrupt("%s of %d bytes: checksum mismatch: corrupt", kindName(head[0]), n)
 	}
-	if head[0] != kindEnd {
+	if br.digest != nil && head[0] != kindEnd {
 		br.digest.Write(head[:])
 		br.digest.Write(buf)
 		br.digest.Write(tail[:])
@@ -600,9 +612,15 @@ func (br *Reader) end(payload []byte) error {
 	return io.EOF
 }
 
-// Digest is the SHA-256 of every byte before the end frame, which a
-// signature covers; valid once Next has returned io.EOF.
-func (br *Reader) Digest() []byte { return br.digest.Sum(nil) }
+// digestSum is the SHA-256 of every byte before the end frame, which a
+// signature covers (nil if not asked for); valid once Next has returned
+// io.EOF.
+func (br *Reader) digestSum() []byte {
+	if br.digest == nil {
+		return nil
+	}
+	return br.digest.Sum(nil)
+}
 
 // Bytes is how many bytes were read and checked so far.
 func (br *Reader) Bytes() int64 { return br.off }

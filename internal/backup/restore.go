@@ -63,7 +63,8 @@ type Summary struct {
 	Header  Header
 	Trailer Trailer
 	Bytes   int64
-	// Digest is what the signature covers (Verify only; see Authenticate).
+	// Digest is what the signature covers (VerifyItems only; see
+	// Authenticate).
 	Digest []byte
 }
 
@@ -183,12 +184,17 @@ func Restore(st store.Store, r io.Reader) (Summary, error) {
 }
 
 // Verify reads a whole backup and checks it, writing nothing.
-func Verify(r io.Reader) (Summary, error) { return VerifyItems(r, nil) }
+func Verify(r io.Reader) (Summary, error) { return verify(r, false, nil) }
 
-// VerifyItems is Verify that also passes every item to check (when not
-// nil), e.g. to decode it as the server would; its error names the frame.
+// VerifyItems is Verify before a restore: it also computes the digest
+// Authenticate checks, and passes every item to check (when not nil), e.g.
+// to decode it as the server would; its error names the frame.
 func VerifyItems(r io.Reader, check func(Item) error) (Summary, error) {
-	br, err := NewReader(r)
+	return verify(r, true, check)
+}
+
+func verify(r io.Reader, digest bool, check func(Item) error) (Summary, error) {
+	br, err := newReader(r, digest)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -196,7 +202,7 @@ func VerifyItems(r io.Reader, check func(Item) error) (Summary, error) {
 		off := br.Bytes()
 		it, err := br.Next()
 		if errors.Is(err, io.EOF) {
-			return Summary{Header: br.Header, Trailer: br.Trailer, Bytes: br.Bytes(), Digest: br.Digest()}, nil
+			return Summary{Header: br.Header, Trailer: br.Trailer, Bytes: br.Bytes(), Digest: br.digestSum()}, nil
 		}
 		if err != nil {
 			return Summary{}, err

@@ -57,6 +57,9 @@ func Authenticate(s Summary, key []byte) error {
 	if key == nil {
 		return fmt.Errorf("the backup is signed with backup key %s, and no key was given to check it", t.KeyID)
 	}
+	if s.Digest == nil {
+		return errors.New("backup: Authenticate needs the summary VerifyItems returns")
+	}
 	if id := KeyID(key); id != t.KeyID {
 		return fmt.Errorf("%w: it is signed with backup key %s, the key given is %s", ErrBadSignature, t.KeyID, id)
 	}
