@@ -199,8 +199,12 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 // Bytes is how many bytes were written so far.
 func (bw *Writer) Bytes() int64 { return bw.n }
 
-// Header is the header written.
-func (bw *Writer) Header() Header { return bw.hdr }
+// Header is the header written (without the key).
+func (bw *Writer) Header() Header {
+	h := bw.hdr
+	h.Key = nil
+	return h
+}
 
 // frame writes one frame whose payload is the concatenation of parts.
 func (bw *Writer) frame(kind byte, parts ...[]byte) error {
