@@ -284,3 +284,28 @@ func mustOpen(t *testing.T, path string) *os.File {
 	t.Cleanup(func() { f.Close() })
 	return f
 }
+
+// TestRepairWALOnAnIntactOrMissingStore: nothing to repair changes
+// nothing; a directory that is no data dir is refused, not initialised.
+func TestRepairWALOnAnIntactOrMissingStore(t *testing.T) {
+	dir := t.TempDir()
+	b, err := OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(commits(1, 3, 10)); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	rep, err := RepairWAL(dir, true, nil)
+	if err != nil || rep.Damage != nil || rep.MovedTo != "" {
+		t.Fatalf("intact log: %+v %v", rep, err)
+	}
+	empty := t.TempDir()
+	if _, err := RepairWAL(empty, true, nil); err == nil {
+		t.Fatal("repair of a directory with no amp.db")
+	}
+	if _, err := os.Stat(filepath.Join(empty, "amp.db")); err == nil {
+		t.Fatal("repair-wal created amp.db in a directory that had none")
+	}
+}

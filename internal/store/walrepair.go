@@ -40,6 +40,9 @@ const maxTombstones = 1_000_000
 // inspection. Without apply it only reports what it would do. It holds the
 // store's lock: it fails while amp serve runs on dir.
 func RepairWAL(dir string, apply bool, tombstone func(index uint64) []byte) (*WALRepair, error) {
+	if _, err := os.Stat(filepath.Join(dir, "amp.db")); err != nil {
+		return nil, fmt.Errorf("%s is not an amp serve data dir: %w", dir, err)
+	}
 	db, err := bolt.Open(filepath.Join(dir, "amp.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w (is amp serve running on this data dir?)", filepath.Join(dir, "amp.db"), err)
