@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -87,15 +88,45 @@ func New(baseURL, token string, opts ...Option) *Client {
 		c.baseErr = fmt.Errorf("bad server URL %q: %v", baseURL, err)
 	} else if u.Scheme != "http" && u.Scheme != "https" {
 		c.baseErr = fmt.Errorf("bad server URL %q: the scheme must be http or https", baseURL)
+	} else if u.Scheme == "http" && token != "" && !isLoopback(u.Hostname()) {
+		c.baseErr = fmt.Errorf("refusing to send the API token to %s over plain http://: %s is not a loopback address, so anyone on the way could read the token and reuse it; use https://%s (amp serve speaks HTTPS by default: trust its CA with --ca or AMP_CA). Plain http:// is only for a server on this machine (127.0.0.1, [::1], localhost)", u.Redacted(), u.Hostname(), u.Host)
 	}
 	c.base = u
 	for _, o := range opts {
 		o(c)
 	}
+	if c.hc.CheckRedirect == nil {
+		// Go forwards Authorization on a redirect to the same host, even
+		// from https:// to http://.
+		cp := *c.hc
+		cp.CheckRedirect = refusePlainRedirect
+		c.hc = &cp
+	}
 	if c.caFile != "" || c.certFile != "" || c.keyFile != "" {
 		c.hc, c.tlsErr = withTLS(c.hc, c.caFile, c.certFile, c.keyFile)
 	}
 	return c
+}
+
+// isLoopback reports whether host (a name or an address) is this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// refusePlainRedirect stops a redirect that would carry the token over
+// plain http:// off this machine; otherwise it behaves as Go's default.
+func refusePlainRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if req.URL.Scheme == "http" && req.Header.Get("Authorization") != "" && !isLoopback(req.URL.Hostname()) {
+		return fmt.Errorf("refusing to follow a redirect to %s: it would send the API token over plain http://", req.URL.Redacted())
+	}
+	return nil
 }
 
 // withTLS returns a copy of hc whose transport trusts caFile and presents

@@ -5,11 +5,13 @@ import (
 	"encoding/pem"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -54,5 +56,64 @@ func TestWithCA(t *testing.T) {
 	_, _, err = New(strings.Replace(plain.URL, "http://", "https://", 1), "t").Get(ctx, "/x", nil)
 	if err == nil || !strings.Contains(err.Error(), "http://") {
 		t.Fatalf("https to a plain HTTP server: %v", err)
+	}
+}
+
+// TestTokenNeverOverPlainHTTPOffLoopback: a client of an http:// server
+// that is not this machine refuses before sending anything (it used to
+// send the bearer token in clear to any host); loopback http:// works, and
+// a redirect from https:// down to http:// is not followed with the token.
+func TestTokenNeverOverPlainHTTPOffLoopback(t *testing.T) {
+	var sawToken atomic.Bool
+	// Every connection, whatever host the URL names, reaches this local
+	// server: no request leaves the machine.
+	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			sawToken.Store(true)
+		}
+		_, _ = io.WriteString(w, `{}`)
+	}))
+	defer local.Close()
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, local.Listener.Addr().String())
+	}}
+	hc := &http.Client{Transport: tr}
+	ctx := context.Background()
+	for _, u := range []string{"http://amp.example.com:8181", "http://10.1.2.3:8181", "http://0.0.0.0:8181"} {
+		_, _, err := New(u, "secret", WithHTTPClient(hc)).Get(ctx, "/x", nil)
+		if err == nil || !strings.Contains(err.Error(), "refusing to send the API token to "+u) || !strings.Contains(err.Error(), "https://") {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	if sawToken.Load() {
+		t.Fatal("the token was sent over plain http:// off loopback")
+	}
+	for _, u := range []string{"http://127.0.0.1:8181", "http://[::1]:8181", "http://localhost:8181"} {
+		if _, _, err := New(u, "secret", WithHTTPClient(hc)).Get(ctx, "/x", nil); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	if _, _, err := New("http://amp.example.com:8181", "", WithHTTPClient(hc)).Get(ctx, "/x", nil); err != nil {
+		t.Errorf("without a token there is nothing to protect: %v", err)
+	}
+	// A redirect from https:// down to http:// on the same host, to which
+	// Go would forward the token (httptest's certificate is example.com's).
+	sawToken.Store(false)
+	redir := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://example.com/x", http.StatusFound)
+	}))
+	redir.Config.ErrorLog = log.New(io.Discard, "", 0)
+	defer redir.Close()
+	tr2 := redir.Client().Transport.(*http.Transport).Clone()
+	tr2.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		to := local.Listener.Addr().String()
+		if strings.HasSuffix(addr, ":443") {
+			to = redir.Listener.Addr().String()
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, to)
+	}
+	_, _, err := New("https://example.com", "secret", WithHTTPClient(&http.Client{Transport: tr2})).Get(ctx, "/x", nil)
+	if err == nil || !strings.Contains(err.Error(), "refusing to follow a redirect") || sawToken.Load() {
+		t.Fatalf("redirect to plain http://: %v (token sent: %v)", err, sawToken.Load())
 	}
 }

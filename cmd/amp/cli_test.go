@@ -24,6 +24,7 @@ var (
 	ampServer string
 	ampToken  string
 	ampCA     string // the server's local CA, <data>/tls/ca.crt
+	ampKey    string // the server's backup key, <data>/backup.key
 	setupErr  error
 )
 
@@ -82,6 +83,7 @@ func runMain(m *testing.M) int {
 	}
 	ampToken = strings.TrimSpace(string(tok))
 	ampCA = filepath.Join(data, "tls", "ca.crt")
+	ampKey = filepath.Join(data, "backup.key")
 	return m.Run()
 }
 

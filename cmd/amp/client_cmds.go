@@ -133,9 +133,9 @@ func runE(fn func(cmd *cobra.Command, args []string) error) func(*cobra.Command,
 func printError(w io.Writer, err error) {
 	var ce *client.Error
 	if errors.As(err, &ce) {
-		fmt.Fprintf(w, "error: %s\n", ce.Summary())
+		fmt.Fprintf(w, "error: %s\n", termSafe(ce.Summary()))
 		for _, p := range ce.Problems {
-			fmt.Fprintf(w, "  %s: %s\n", p.Path, p.Reason)
+			fmt.Fprintf(w, "  %s: %s\n", termSafe(p.Path), termSafe(p.Reason))
 		}
 		return
 	}

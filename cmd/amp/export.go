@@ -29,7 +29,10 @@ exported tree again, wrap it as {path: /aether/v2.1.x/ID, value: TREE}
 one row per SIM card with the device that uses it and the first device group
 that device is in; devices without a SIM get a row with an empty sim-id.
 The display name is the device's (the SIM's when it has no device).
-Re-importing an export changes nothing.
+Re-importing an export changes nothing. A cell that starts with = + - @,
+a tab, a carriage return or ' is written with a leading ', so a
+spreadsheet shows it as text instead of running it as a formula; amp
+import removes that ' again.
 
 Examples:
   amp export -e acme > acme.yaml
@@ -161,8 +164,12 @@ func exportCSV(ctx context.Context, c *client.Client, w *csv.Writer, ent, site s
 				devID = scalarText(dev["device-id"])
 				name = scalarText(dev["display-name"])
 			}
-			return w.Write([]string{ent, siteID, scalarText(sim["sim-id"]), scalarText(sim["iccid"]), scalarText(sim["imsi"]),
-				devID, scalarText(dev["imei"]), name, groupOf[devID]})
+			cells := []string{ent, siteID, scalarText(sim["sim-id"]), scalarText(sim["iccid"]), scalarText(sim["imsi"]),
+				devID, scalarText(dev["imei"]), name, groupOf[devID]}
+			for i := range cells {
+				cells[i] = csvCell(cells[i])
+			}
+			return w.Write(cells)
 		}
 		for _, sim := range sims {
 			if err := row(sim, devOfSim[scalarText(sim["sim-id"])]); err != nil {

@@ -150,7 +150,7 @@ func printData(w io.Writer, format, path string, data any) error {
 			}
 			if allScalar(x) {
 				for _, it := range x {
-					fmt.Fprintln(w, scalarText(it))
+					fmt.Fprintln(w, termSafe(scalarText(it)))
 				}
 				return nil
 			}
@@ -168,7 +168,7 @@ func printData(w io.Writer, format, path string, data any) error {
 		}
 		return printYAML(w, x)
 	default:
-		_, err := fmt.Fprintln(w, scalarText(x))
+		_, err := fmt.Fprintln(w, termSafe(scalarText(x)))
 		return err
 	}
 	return printYAML(w, data)

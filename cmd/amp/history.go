@@ -93,14 +93,14 @@ Examples:
 			}
 			fmt.Fprintf(out, "transaction %d  %s\n", tx.Index, tx.ID)
 			fmt.Fprintf(out, "time:     %s\n", tx.Time.Local().Format(time.RFC3339))
-			fmt.Fprintf(out, "user:     %s\nsource:   %s\n", tx.Username, tx.Source)
+			fmt.Fprintf(out, "user:     %s\nsource:   %s\n", termSafe(tx.Username), termSafe(tx.Source))
 			if tx.RollbackOf > 0 {
 				fmt.Fprintf(out, "rollback of: %d\n", tx.RollbackOf)
 			}
 			if tx.Message != "" {
-				fmt.Fprintf(out, "message:  %s\n", tx.Message)
+				fmt.Fprintf(out, "message:  %s\n", termSafe(tx.Message))
 			}
-			fmt.Fprintf(out, "targets:  %s\n", strings.Join(tx.Targets, ", "))
+			fmt.Fprintf(out, "targets:  %s\n", termSafe(strings.Join(tx.Targets, ", ")))
 			fmt.Fprintf(out, "changes:  %s\n\n", changeCounts(tx.Changes))
 			printChanges(out, tx.Changes)
 			return nil

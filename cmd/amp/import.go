@@ -434,7 +434,7 @@ func (g *globalOpts) readSimCSV(name string, prog *progress) ([]*simRow, error) 
 		}
 		get := func(c string) string {
 			if i, ok := col[c]; ok && i < len(rec) {
-				return strings.TrimSpace(rec[i])
+				return csvValue(strings.TrimSpace(rec[i]))
 			}
 			return ""
 		}

@@ -100,10 +100,10 @@ type table struct {
 
 func (t *table) print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(t.header, "\t"))
+	fmt.Fprintln(tw, termSafe(strings.Join(t.header, "\t")))
 	for _, r := range t.rows {
 		for i := range r {
-			r[i] = strings.ReplaceAll(strings.ReplaceAll(r[i], "\t", " "), "\n", " ")
+			r[i] = termSafe(strings.ReplaceAll(strings.ReplaceAll(r[i], "\t", " "), "\n", " "))
 		}
 		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
@@ -222,7 +222,7 @@ func compact(raw json.RawMessage, max int) string {
 	if max > 0 && len([]rune(s)) > max {
 		s = string([]rune(s)[:max]) + "…"
 	}
-	return s
+	return termSafe(s)
 }
 
 // printChanges prints changes as a readable diff:
@@ -234,14 +234,14 @@ func printChanges(w io.Writer, changes []client.Change) {
 	for _, c := range changes {
 		switch c.Op {
 		case "create":
-			fmt.Fprintf(w, "+ %s = %s\n", c.Path, compact(c.New, 200))
+			fmt.Fprintf(w, "+ %s = %s\n", termSafe(c.Path), compact(c.New, 200))
 		case "delete":
-			fmt.Fprintf(w, "- %s (was %s)\n", c.Path, compact(c.Old, 200))
+			fmt.Fprintf(w, "- %s (was %s)\n", termSafe(c.Path), compact(c.Old, 200))
 		default:
 			if isObjectJSON(c.Old) || isObjectJSON(c.New) {
-				fmt.Fprintf(w, "~ %s\n    old: %s\n    new: %s\n", c.Path, compact(c.Old, 200), compact(c.New, 200))
+				fmt.Fprintf(w, "~ %s\n    old: %s\n    new: %s\n", termSafe(c.Path), compact(c.Old, 200), compact(c.New, 200))
 			} else {
-				fmt.Fprintf(w, "~ %s: %s → %s\n", c.Path, compact(c.Old, 200), compact(c.New, 200))
+				fmt.Fprintf(w, "~ %s: %s → %s\n", termSafe(c.Path), compact(c.Old, 200), compact(c.New, 200))
 			}
 		}
 	}

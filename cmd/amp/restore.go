@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,8 +13,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/amp-edge/amp/internal/backup"
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/server"
 	"github.com/amp-edge/amp/internal/store"
+	"github.com/amp-edge/amp/models"
 )
 
 // openOffline opens a store for restore or migrate-store; the returned
@@ -39,7 +43,9 @@ func (s *storeFlags) add(cmd *cobra.Command) {
 
 func newRestoreCmd() *cobra.Command {
 	var sf storeFlags
-	var spec string
+	var spec, keyFile string
+	var allowUnsigned bool
+	var modelDirs []string
 	cmd := &cobra.Command{
 		Use:   "restore FILE [--store bbolt|etcd://…] [--data-dir DIR]",
 		Short: "Restore a backup into an empty store (bbolt or etcd), offline",
@@ -47,9 +53,18 @@ func newRestoreCmd() *cobra.Command {
 --data-dir (the default) or an etcd prefix (--store etcd://host:port/prefix/).
 It runs without a server: start amp serve on the store afterwards.
 
-The file is checked whole first (every frame's CRC-32C, the end frame's
-counts), so a truncated or corrupt backup is refused before the store is
-touched. A store that holds anything (amp serve ran on it) is refused too,
+The file is checked whole first, so a backup that is truncated, corrupt,
+not signed by the server's backup key, or holding an object or transaction
+the server could not load is refused before the store is touched: every
+frame's CRC-32C and the end frame's counts, then the signature (the
+HMAC-SHA256 the server made with the key in its --backup-key file,
+<data-dir>/backup.key by default), and every object and transaction is
+decoded against the models as amp serve would. Pass the source server's
+key file with --backup-key (default: backup.key in --data-dir, when it
+is there); --allow-unsigned restores a backup that is unsigned or whose
+key you do not have, after a warning. A signature that does not match the
+key given is always refused. The key is copied into a bbolt --data-dir
+that has none, so the restored server signs with it too. A store that holds anything (amp serve ran on it) is refused too,
 and left as it is. An interrupted restore leaves the store marked
 incomplete, and amp serve refuses to start on it: empty it and restore
 again.
@@ -90,14 +105,29 @@ Examples:
 			read := func(label string) io.Reader {
 				return &countingReader{r: f, fn: func(n int64) { prog.update(label, n, st.Size(), mib(n), false) }}
 			}
-			if _, err := backup.Verify(read("verify")); err != nil {
-				prog.clear()
+			key, err := restoreKey(keyFile, spec, sf.dataDir)
+			if err != nil {
 				return fmt.Errorf("restore %s: %w; nothing was changed", path, err)
+			}
+			check, err := backupChecker(modelDirs)
+			if err != nil {
+				return fmt.Errorf("restore %s: %w; nothing was changed", path, err)
+			}
+			sum, err := backup.VerifyItems(read("verify"), check)
+			prog.clear()
+			if err != nil {
+				return fmt.Errorf("restore %s: %w; nothing was changed", path, err)
+			}
+			if err := backup.Authenticate(sum, key); err != nil {
+				if !allowUnsigned || errors.Is(err, backup.ErrBadSignature) {
+					return fmt.Errorf("restore %s: %w; nothing was changed (give the source server's key file with --backup-key, or restore an unauthenticated backup knowingly with --allow-unsigned)", path, err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v: restoring it unauthenticated (--allow-unsigned)\n", err)
 			}
 			if _, err := f.Seek(0, io.SeekStart); err != nil {
 				return fmt.Errorf("restore %s: %w", path, err)
 			}
-			sum, err := backup.Restore(dst, read("restore"))
+			sum, err = backup.Restore(dst, read("restore"))
 			prog.clear()
 			if err != nil {
 				return restoreFailed(where, err)
@@ -105,13 +135,55 @@ Examples:
 			if err := closeDst(); err != nil {
 				return fmt.Errorf("restore into %s: close the store: %w", where, err)
 			}
+			if key != nil && server.StoreKind(spec) == "bbolt" {
+				if err := backup.WriteKey(filepath.Join(sf.dataDir, "backup.key"), key); err != nil && !errors.Is(err, os.ErrExist) {
+					return fmt.Errorf("restored, but %w", err)
+				}
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "restored %s into %s in %s\n", describe(sum), where, time.Since(start).Round(time.Millisecond))
 			return nil
 		}),
 	}
 	cmd.Flags().StringVar(&spec, "store", envOr("AMP_STORE", "bbolt"), "the store to restore into: bbolt (in --data-dir) or etcd://host:port[,host:port…][/prefix/] (etcds:// for TLS) (env AMP_STORE)")
+	cmd.Flags().StringVar(&keyFile, "backup-key", "", "the source server's backup key file, to check the backup's signature with (default: backup.key in --data-dir, if there)")
+	cmd.Flags().BoolVar(&allowUnsigned, "allow-unsigned", false, "restore a backup that is unsigned or signed with a key not given, unauthenticated (anyone who could write the file chose its objects, history and API tokens)")
+	cmd.Flags().StringArrayVar(&modelDirs, "models", nil, "directory of extra YANG model sets, as amp serve --models: the backup's objects are checked against them too; repeatable")
 	sf.add(cmd)
 	return cmd
+}
+
+// restoreKey reads the key a backup's signature is checked with: the file
+// given, else backup.key in a bbolt data dir when it is there, else none.
+func restoreKey(file, spec, dataDir string) ([]byte, error) {
+	if file != "" {
+		return backup.ReadKey(file)
+	}
+	if server.StoreKind(spec) != "bbolt" {
+		return nil, nil
+	}
+	key, err := backup.ReadKey(filepath.Join(dataDir, "backup.key"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return key, err
+}
+
+// backupChecker decodes each object and transaction of a backup as amp
+// serve would, with the embedded models and those in dirs.
+func backupChecker(dirs []string) (func(backup.Item) error, error) {
+	sources := []fs.FS{models.FS}
+	for _, d := range dirs {
+		f, err := schema.DirFS(d)
+		if err != nil {
+			return nil, err
+		}
+		sources = append(sources, f)
+	}
+	sch, err := schema.Load(sources...)
+	if err != nil {
+		return nil, fmt.Errorf("load models: %w", err)
+	}
+	return func(it backup.Item) error { return config.CheckBackupItem(sch, it) }, nil
 }
 
 func newMigrateStoreCmd() *cobra.Command {

@@ -78,6 +78,7 @@ Examples:
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir(), "directory for the store and the first admin token (env AMP_DATA_DIR)")
+	f.StringVar(&cfg.BackupKey, "backup-key", "", "file of the key that signs backups, kept out of them: amp restore checks the signature with it (default: <data-dir>/backup.key, created on first start; give every etcd replica the same one)")
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:8181", "address for the REST API")
 	f.StringVar(&cfg.Store, "store", envOr("AMP_STORE", "bbolt"), "where configuration and history live: bbolt (embedded, in --data-dir) or etcd://host:port[,host:port…][/prefix/] (etcds:// for TLS, trusting --etcd-ca) (env AMP_STORE)")
 	f.StringVar(&cfg.ReplicaName, "replica-name", os.Getenv("AMP_REPLICA_NAME"), "this replica's name in etcd elections, shown as who runs each controller (default hostname/--listen; env AMP_REPLICA_NAME)")

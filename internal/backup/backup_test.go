@@ -249,3 +249,54 @@ func TestCommitLimitsSeeThroughWrappers(t *testing.T) {
 		t.Fatalf("a wrapped etcd store gets batches of %d records: more than one etcd txn", got.records)
 	}
 }
+
+// TestSignature: a backup written with a key authenticates with it; a
+// flipped payload byte with its CRC fixed, another key, no key and no
+// signature are each refused with their own reason.
+func TestSignature(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, KeySize)
+	var buf bytes.Buffer
+	bw, err := NewWriter(&buf, Header{Checkpoint: 0, Last: 0, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bw.Object("a", []byte("value-1"))
+	bw.Meta("token/x", []byte("secret-hash"))
+	if _, err := bw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), string(key)) {
+		t.Fatal("the key is in the backup")
+	}
+	sum, err := VerifyItems(bytes.NewReader(buf.Bytes()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Authenticate(sum, key); err != nil {
+		t.Fatalf("genuine backup: %v", err)
+	}
+	if err := Authenticate(sum, bytes.Repeat([]byte{8}, KeySize)); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("another key: %v", err)
+	}
+	if err := Authenticate(sum, nil); err == nil || !strings.Contains(err.Error(), sum.Trailer.KeyID) {
+		t.Fatalf("no key: %v", err)
+	}
+	// Change "value-1" to "value-2" and fix the frame's CRC.
+	b := bytes.Clone(buf.Bytes())
+	i := bytes.Index(b, []byte("value-1"))
+	b[i+6] = '2'
+	start := bytes.LastIndexByte(b[:i], 'O')
+	n := int(binary.BigEndian.Uint32(b[start+1:]))
+	binary.BigEndian.PutUint32(b[start+5+n:], crc32.Checksum(b[start:start+5+n], crcTable))
+	sum, err = VerifyItems(bytes.NewReader(b), nil)
+	if err != nil {
+		t.Fatalf("the re-framed backup should pass the CRC checks: %v", err)
+	}
+	if err := Authenticate(sum, key); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("changed backup: %v", err)
+	}
+	sum.Trailer.Signature = ""
+	if err := Authenticate(sum, key); !errors.Is(err, ErrUnsigned) {
+		t.Fatalf("unsigned backup: %v", err)
+	}
+}

@@ -24,10 +24,12 @@ package backup
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"slices"
@@ -113,6 +115,9 @@ type Header struct {
 	Checkpoint uint64 `json:"checkpoint"`
 	// Last is the index of the newest transaction.
 	Last uint64 `json:"last"`
+	// Key, when set, is the key the Writer signs the backup with (sign.go).
+	// It is never written.
+	Key []byte `json:"-"`
 }
 
 // Trailer closes a backup: what it holds.
@@ -122,6 +127,16 @@ type Trailer struct {
 	Objects int64  `json:"objects"`
 	Records int64  `json:"records"`
 	Metas   int64  `json:"metas"`
+	// KeyID and Signature authenticate the backup (sign.go); empty when it
+	// was written without a key.
+	KeyID     string `json:"key-id,omitempty"`
+	Signature string `json:"signature,omitempty"`
+}
+
+// counts is the part of a trailer a reader checks against what it read.
+func (t Trailer) counts() Trailer {
+	t.KeyID, t.Signature = "", ""
+	return t
 }
 
 // CorruptError says where and why a stream is not a valid backup: a
@@ -152,7 +167,8 @@ type Writer struct {
 	lastKey string
 	next    uint64 // index the next log record must have
 	buf     []byte
-	err     error // sticky: the stream is unusable after a failed write
+	err     error     // sticky: the stream is unusable after a failed write
+	digest  hash.Hash // SHA-256 of every byte before the end frame; nil without a key
 }
 
 // NewWriter writes the magic and the header (its Format is set here).
@@ -164,6 +180,10 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 	bw := &Writer{w: bufio.NewWriterSize(w, 1<<20), hdr: h}
 	if _, err := bw.w.WriteString(magic); err != nil {
 		return nil, fmt.Errorf("write backup: %w", err)
+	}
+	if h.Key != nil {
+		bw.digest = sha256.New()
+		bw.digest.Write([]byte(magic))
 	}
 	bw.n = int64(len(magic))
 	js, err := json.Marshal(h)
@@ -179,8 +199,12 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 // Bytes is how many bytes were written so far.
 func (bw *Writer) Bytes() int64 { return bw.n }
 
-// Header is the header written.
-func (bw *Writer) Header() Header { return bw.hdr }
+// Header is the header written (without the key).
+func (bw *Writer) Header() Header {
+	h := bw.hdr
+	h.Key = nil
+	return h
+}
 
 // frame writes one frame whose payload is the concatenation of parts.
 func (bw *Writer) frame(kind byte, parts ...[]byte) error {
@@ -210,10 +234,17 @@ func (bw *Writer) frame(kind byte, parts ...[]byte) error {
 			_, err = bw.w.Write(p)
 		}
 	}
+	var tail [4]byte
 	if err == nil {
-		var tail [4]byte
 		binary.BigEndian.PutUint32(tail[:], sum)
 		_, err = bw.w.Write(tail[:])
+	}
+	if bw.digest != nil && kind != kindEnd {
+		bw.digest.Write(head[:])
+		for _, p := range parts {
+			bw.digest.Write(p)
+		}
+		bw.digest.Write(tail[:])
 	}
 	if err != nil {
 		bw.err = fmt.Errorf("write backup: %w", err)
@@ -332,6 +363,9 @@ func (bw *Writer) Close() (Trailer, error) {
 	if err := coverage(bw.hdr, bw.t, bw.next); err != nil {
 		return Trailer{}, fmt.Errorf("backup writer: %w", err)
 	}
+	if bw.hdr.Key != nil {
+		bw.t.KeyID, bw.t.Signature = KeyID(bw.hdr.Key), sign(bw.hdr.Key, bw.digest.Sum(nil))
+	}
 	js, err := json.Marshal(bw.t)
 	if err != nil {
 		return Trailer{}, err
@@ -388,11 +422,19 @@ type Reader struct {
 	next    uint64
 	got     Trailer
 	done    bool
+	digest  hash.Hash // SHA-256 of every byte before the end frame, if asked for
 }
 
 // NewReader reads the magic and the header.
-func NewReader(r io.Reader) (*Reader, error) {
+func NewReader(r io.Reader) (*Reader, error) { return newReader(r, false) }
+
+// newReader is NewReader that, if digest, also hashes what a signature
+// covers (a pass over every byte, so only where it is checked).
+func newReader(r io.Reader, digest bool) (*Reader, error) {
 	br := &Reader{r: bufio.NewReaderSize(r, 1<<20)}
+	if digest {
+		br.digest = sha256.New()
+	}
 	var m [len(magic)]byte
 	if n, err := io.ReadFull(br.r, m[:]); err != nil {
 		if n == 0 && errors.Is(err, io.EOF) {
@@ -404,6 +446,9 @@ func NewReader(r io.Reader) (*Reader, error) {
 		return nil, &CorruptError{Reason: "no AMP backup magic at the start: not an AMP backup"}
 	}
 	br.off = int64(len(magic))
+	if br.digest != nil {
+		br.digest.Write(m[:])
+	}
 	kind, payload, err := br.readFrame()
 	if err != nil {
 		return nil, err
@@ -479,6 +524,11 @@ func (br *Reader) readFrame() (byte, []byte, error) {
 	if binary.BigEndian.Uint32(tail[:]) != sum {
 		return 0, nil, br.corrupt("%s of %d bytes: checksum mismatch: corrupt", kindName(head[0]), n)
 	}
+	if br.digest != nil && head[0] != kindEnd {
+		br.digest.Write(head[:])
+		br.digest.Write(buf)
+		br.digest.Write(tail[:])
+	}
 	return head[0], buf, nil
 }
 
@@ -549,7 +599,7 @@ func (br *Reader) end(payload []byte) error {
 	if br.got.Records == 0 {
 		br.got.First = br.Header.Last + 1
 	}
-	if t != br.got {
+	if t.counts() != br.got {
 		return br.corrupt("the end frame counts %+v, the backup holds %+v: frames are missing", t, br.got)
 	}
 	if err := coverage(br.Header, t, br.next); err != nil {
@@ -564,6 +614,16 @@ func (br *Reader) end(payload []byte) error {
 	}
 	br.Trailer, br.done = t, true
 	return io.EOF
+}
+
+// digestSum is the SHA-256 of every byte before the end frame, which a
+// signature covers (nil if not asked for); valid once Next has returned
+// io.EOF.
+func (br *Reader) digestSum() []byte {
+	if br.digest == nil {
+		return nil
+	}
+	return br.digest.Sum(nil)
 }
 
 // Bytes is how many bytes were read and checked so far.

@@ -63,6 +63,9 @@ type Summary struct {
 	Header  Header
 	Trailer Trailer
 	Bytes   int64
+	// Digest is what the signature covers (VerifyItems only; see
+	// Authenticate).
+	Digest []byte
 }
 
 // Restore reads a backup from r into st, which must be empty (CheckEmpty):
@@ -181,16 +184,33 @@ func Restore(st store.Store, r io.Reader) (Summary, error) {
 }
 
 // Verify reads a whole backup and checks it, writing nothing.
-func Verify(r io.Reader) (Summary, error) {
-	br, err := NewReader(r)
+func Verify(r io.Reader) (Summary, error) { return verify(r, false, nil) }
+
+// VerifyItems is Verify before a restore: it also computes the digest
+// Authenticate checks, and passes every item to check (when not nil), e.g.
+// to decode it as the server would; its error names the frame.
+func VerifyItems(r io.Reader, check func(Item) error) (Summary, error) {
+	return verify(r, true, check)
+}
+
+func verify(r io.Reader, digest bool, check func(Item) error) (Summary, error) {
+	br, err := newReader(r, digest)
 	if err != nil {
 		return Summary{}, err
 	}
 	for {
-		if _, err := br.Next(); errors.Is(err, io.EOF) {
-			return Summary{Header: br.Header, Trailer: br.Trailer, Bytes: br.Bytes()}, nil
-		} else if err != nil {
+		off := br.Bytes()
+		it, err := br.Next()
+		if errors.Is(err, io.EOF) {
+			return Summary{Header: br.Header, Trailer: br.Trailer, Bytes: br.Bytes(), Digest: br.digestSum()}, nil
+		}
+		if err != nil {
 			return Summary{}, err
+		}
+		if check != nil {
+			if err := check(it); err != nil {
+				return Summary{}, fmt.Errorf("the server could not load the backup: %s at byte %d: %w", kindName(byte(it.Kind)), off, err)
+			}
 		}
 	}
 }

@@ -70,6 +70,10 @@ type Options struct {
 	// well-typed value (engines that drive no backend, such as tests and
 	// offline tools). amp serve always sets it.
 	Backends BackendPolicy
+	// Elapsed is a monotonic clock: the time since any fixed origin, which
+	// no step of the wall clock moves (default: Go's monotonic clock).
+	// Retention by age measures with it (retentionNow); tests inject one.
+	Elapsed func() time.Duration
 }
 
 // BackendPolicy is the operator's grant of backends to enterprises
@@ -127,6 +131,10 @@ type Engine struct {
 	opts   Options
 	log    *slog.Logger
 	m      *Metrics
+	// The wall clock and the monotonic one when the engine opened, for
+	// retentionNow.
+	wall0    time.Time
+	elapsed0 time.Duration
 
 	snap atomic.Pointer[Snapshot]
 
@@ -183,6 +191,10 @@ func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Elapsed == nil {
+		origin := time.Now()
+		opts.Elapsed = func() time.Duration { return time.Since(origin) }
+	}
 	if opts.Metrics == nil {
 		opts.Metrics = NewMetrics(nil)
 	}
@@ -193,6 +205,8 @@ func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
 		schema:   sch,
 		store:    st,
 		opts:     opts,
+		wall0:    opts.Now(),
+		elapsed0: opts.Elapsed(),
 		log:      opts.Logger.With("component", "config"),
 		m:        opts.Metrics,
 		closing:  make(chan struct{}),
@@ -730,7 +744,7 @@ func (e *Engine) compact() {
 		keepFrom = last - n + 1
 	}
 	if age := e.opts.RetainAge; age > 0 {
-		cutoff := e.opts.Now().Add(-age)
+		cutoff := e.retentionNow().Add(-age)
 		byAge := first
 		_ = e.store.Log(first, last, false, func(idx uint64, b []byte) error {
 			rec, err := decodeRecordHeader(b)
@@ -752,6 +766,21 @@ func (e *Engine) compact() {
 		e.log.Info("history compacted", "first_index", keepFrom)
 		e.m.storeSize.Set(float64(e.store.Size()))
 	}
+}
+
+// retentionNow is the time retention by age measures against: the wall
+// clock, but never later than the wall clock at start plus the monotonic
+// time since. A wall clock stepped forward (a bad NTP answer, a wrong RTC)
+// would otherwise make all history look old and drop it in one pass; one
+// stepped back only makes history look younger, so it is kept longer,
+// never dropped early. The wall clock at start is trusted: amp serve
+// should start after the clock is synchronised (docs/operations.md).
+func (e *Engine) retentionNow() time.Time {
+	now := e.opts.Now()
+	if bound := e.wall0.Add(e.opts.Elapsed() - e.elapsed0); now.After(bound) {
+		return bound
+	}
+	return now
 }
 
 var errStop = errors.New("stop")

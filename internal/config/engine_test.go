@@ -294,6 +294,9 @@ func testRetention(t *testing.T, open func() store.Store) {
 	ctx := context.Background()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
+	// The test's time passes on both clocks.
+	origin := now
+	elapsed := func() time.Duration { return now.Sub(origin) }
 	st := open()
 	e, err := Open(sch, st, Options{RetainCount: 3, Now: clock})
 	if err != nil {
@@ -340,7 +343,7 @@ func testRetention(t *testing.T, open func() store.Store) {
 	// Restart from the checkpoint and the retained log.
 	st = open()
 	defer st.Close()
-	e, err = Open(sch, st, Options{RetainAge: 30 * time.Minute, Now: clock})
+	e, err = Open(sch, st, Options{RetainAge: 30 * time.Minute, Now: clock, Elapsed: elapsed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,4 +376,64 @@ func testRetention(t *testing.T, open func() store.Store) {
 	if _, err := e.At(5, "aether/acme/"); schema.KindOf(err) != schema.KindGone {
 		t.Fatalf("read before the age window: %v", err)
 	}
+}
+
+// TestRetentionByAgeSurvivesClockSteps: a wall clock stepped forward a
+// year used to make every transaction look older than --history-retain-age
+// and drop the whole history in one pass. Now age is measured on the
+// monotonic clock too: a forward step drops nothing, a backward one keeps
+// history longer, and time that really passes drops what is old.
+func TestRetentionByAgeSurvivesClockSteps(t *testing.T) {
+	sch, _ := schema.Load(models.FS)
+	set := sch.Set("aether", "2.1.x")
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	wall, mono := t0, time.Duration(0)
+	pass := func(d time.Duration) { wall, mono = wall.Add(d), mono+d }
+	st, err := store.OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e, err := Open(sch, st, Options{RetainAge: time.Hour, Now: func() time.Time { return wall }, Elapsed: func() time.Duration { return mono }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	commit := func(qci int) {
+		t.Helper()
+		pass(time.Minute)
+		if _, err := e.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpMerge, "acme/traffic-class/tc1", fmt.Sprintf(`{"qci":%d}`, qci))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	compact := func(want uint64, when string) {
+		t.Helper()
+		e.checkpoint()
+		e.commitMu.Lock()
+		e.compact()
+		e.commitMu.Unlock()
+		if got := st.FirstIndex(); got != want {
+			t.Fatalf("%s: the oldest retained transaction is %d, want %d", when, got, want)
+		}
+	}
+	pass(time.Minute)
+	e.Submit(ctx, &Request{Targets: []TargetEdit{{Op: OpCreate, Name: "acme"}}}) // 1 at t0+1m
+	commit(1)                                                                    // 2 at t0+2m
+	commit(2)                                                                    // 3 at t0+3m
+
+	wall = wall.Add(365 * 24 * time.Hour) // the wall clock jumps a year ahead
+	pass(time.Minute)
+	compact(1, "after the wall clock jumped forward")
+
+	wall = t0.Add(5 * time.Minute) // and is put right
+	mono = 5 * time.Minute
+	commit(4) // 4 at t0+6m
+	pass(time.Hour)
+	compact(4, "an hour later, on both clocks")
+
+	wall = wall.Add(-365 * 24 * time.Hour) // the wall clock steps a year back
+	commit(5)
+	pass(2 * time.Hour)
+	compact(4, "after the wall clock stepped back")
 }

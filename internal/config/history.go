@@ -73,6 +73,13 @@ func encodeRecord(r *Record) []byte {
 	return appendMap(nil, m)
 }
 
+// LostRecord is the log record of a transaction that amp repair-wal had to
+// discard: it changes nothing and says so, and it keeps the index taken, so
+// the index is never given to another transaction.
+func LostRecord(index uint64, at time.Time, note string) []byte {
+	return encodeRecord(&Record{Index: index, ID: fmt.Sprintf("lost:%d", index), Time: at, Principal: "amp repair-wal", Source: "amp repair-wal", Message: note})
+}
+
 func decodeRecordHeader(b []byte) (*Record, error) {
 	m, err := (&reader{b: b}).readMap()
 	if err != nil {
@@ -105,7 +112,9 @@ func decodeRecordHeader(b []byte) (*Record, error) {
 	return r, nil
 }
 
-func (e *Engine) decodeRecord(b []byte) (*Record, error) {
+func (e *Engine) decodeRecord(b []byte) (*Record, error) { return decodeRecord(e.schema, b) }
+
+func decodeRecord(sch *schema.Schema, b []byte) (*Record, error) {
 	r, err := decodeRecordHeader(b)
 	if err != nil {
 		return nil, err
@@ -114,7 +123,7 @@ func (e *Engine) decodeRecord(b []byte) (*Record, error) {
 		c := &r.Changes[i]
 		var node *schema.Node
 		if !strings.HasPrefix(c.Key, targetPrefix) {
-			loc, err := e.schema.ParseObjectKey(c.Key)
+			loc, err := sch.ParseObjectKey(c.Key)
 			if err != nil {
 				return nil, fmt.Errorf("log record %d: %w", r.Index, err)
 			}

@@ -42,6 +42,9 @@ import (
 // Config is everything `amp serve` takes.
 type Config struct {
 	DataDir string
+	// BackupKey is the file of the key backups are signed with (default
+	// <DataDir>/backup.key, created on first start).
+	BackupKey string
 	// Store is "bbolt" (or empty: the embedded store in DataDir) or an
 	// etcd URL, etcd://host:port[,host:port…][/prefix/] (docs/etcd.md);
 	// EtcdCA is the CA trusted for etcds:// URLs.
@@ -172,6 +175,14 @@ func Run(ctx context.Context, cfg Config) error {
 		defer func() { stopMaint(); <-maintDone }()
 	}
 
+	backupKeyFile := cfg.BackupKey
+	if backupKeyFile == "" {
+		backupKeyFile = filepath.Join(cfg.DataDir, "backup.key")
+	}
+	backupKey, err := backup.LoadOrCreateKey(backupKeyFile)
+	if err != nil {
+		return fmt.Errorf("--backup-key: %w", err)
+	}
 	tokens := auth.NewTokens(st)
 	if err := firstToken(cfg.DataDir, st, tokens, log); err != nil {
 		return err
@@ -284,7 +295,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var specErr error
 	api := rest.New(rest.Options{
 		Engine: eng, Auth: authn, Authorizer: pol, Audit: trail, Tokens: tokens, Logger: log, Registry: reg, MaxBody: cfg.MaxBody, Sync: syncer,
-		Version: cfg.Version, StoreKind: StoreKind(cfg.Store),
+		Version: cfg.Version, StoreKind: StoreKind(cfg.Store), BackupKey: backupKey,
 		Spec: func(yaml bool) ([]byte, error) {
 			specOnce.Do(func() {
 				doc, err := openapi.Build(sch, cfg.Version)

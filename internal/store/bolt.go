@@ -309,23 +309,37 @@ func (b *Bolt) Log(from, to uint64, reverse bool, fn func(uint64, []byte) error)
 			return nil
 		}
 		return b.db.View(func(tx *bolt.Tx) error {
+			if from < getU64(tx.Bucket(bucketMeta).Get(keyFirst)) {
+				return ErrCompacted // compacted since the check above
+			}
+			// The records are consecutive: a key that skips one means the
+			// file lost a record, which is reported, never skipped.
 			c := tx.Bucket(bucketLog).Cursor()
 			if reverse {
 				k, v := c.Seek(u64(boltTo))
 				if k == nil || getU64(k) > boltTo {
 					k, v = c.Prev()
 				}
-				for ; k != nil && getU64(k) >= from; k, v = c.Prev() {
+				for want := uint64(0); k != nil && getU64(k) >= from; k, v = c.Prev() {
+					if want != 0 && getU64(k) != want {
+						return missingRecord(want, getU64(k))
+					}
 					if err := fn(getU64(k), v); err != nil {
 						return err
 					}
+					want = getU64(k) - 1
 				}
 				return nil
 			}
+			want := from
 			for k, v := c.Seek(u64(from)); k != nil && getU64(k) <= boltTo; k, v = c.Next() {
+				if getU64(k) != want {
+					return missingRecord(want, getU64(k))
+				}
 				if err := fn(getU64(k), v); err != nil {
 					return err
 				}
+				want++
 			}
 			return nil
 		})
@@ -340,6 +354,10 @@ func (b *Bolt) Log(from, to uint64, reverse bool, fn func(uint64, []byte) error)
 		return err
 	}
 	return fromTail()
+}
+
+func missingRecord(want, found uint64) error {
+	return fmt.Errorf("store: log record %d is missing from amp.db (the next one there is %d): the file is damaged; restore a backup", want, found)
 }
 
 // LastIndex implements Store.

@@ -597,12 +597,15 @@ func (e *Etcd) Log(from, to uint64, reverse bool, fn func(uint64, []byte) error)
 			return fmt.Errorf("etcd: log %d-%d: %w", lo, hi, err)
 		}
 		if len(page.Kvs) == 0 {
-			return nil
+			return e.missingLog(lo, hi, reverse, 0)
 		}
 		for _, kv := range page.Kvs {
 			i, err := strconv.ParseUint(strings.TrimPrefix(string(kv.Key), e.prefix+"log/"), 10, 64)
 			if err != nil {
 				return fmt.Errorf("etcd: log: bad key %q", kv.Key)
+			}
+			if !reverse && i != lo || reverse && i != hi {
+				return e.missingLog(lo, hi, reverse, i)
 			}
 			rec, err := e.decodeLog(i, kv.Value, rev)
 			if err != nil {
@@ -625,6 +628,20 @@ func (e *Etcd) Log(from, to uint64, reverse bool, fn func(uint64, []byte) error)
 		}
 	}
 	return nil
+}
+
+// missingLog reports a hole in the log between first and last: every
+// index there has its record (Commit writes it before moving last), so a
+// hole is damage or an outside deletion, reported rather than skipped.
+func (e *Etcd) missingLog(lo, hi uint64, reverse bool, found uint64) error {
+	want := lo
+	if reverse {
+		want = hi
+	}
+	if found == 0 {
+		return fmt.Errorf("etcd: log record %d is missing under %slog/ (records %d to %d are absent): the prefix was damaged or edited outside AMP; restore a backup", want, e.prefix, lo, hi)
+	}
+	return fmt.Errorf("etcd: log record %d is missing under %slog/ (the next one there is %d): the prefix was damaged or edited outside AMP; restore a backup", want, e.prefix, found)
 }
 
 // decodeLog turns a log value into the record, fetching its chunks (one

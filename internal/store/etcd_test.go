@@ -333,3 +333,28 @@ func TestEtcdCommittedResolvesAmbiguousOutcome(t *testing.T) {
 		}
 	}
 }
+
+// TestEtcdLogReportsAMissingRecord: a log key deleted under the prefix
+// (outside AMP) between first and last is reported, not skipped.
+func TestEtcdLogReportsAMissingRecord(t *testing.T) {
+	ep := startEtcd(t)
+	s := openTestEtcd(t, ep, "/hole/")
+	defer s.Close()
+	for i := 1; i <= 5; i++ {
+		if err := s.Commit([]Commit{{Index: uint64(i), Log: []byte("r")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Client().Delete(context.Background(), s.logKey(3)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		from, to uint64
+		reverse  bool
+	}{{1, 5, false}, {1, 5, true}, {3, 5, false}, {1, 3, true}} {
+		err := s.Log(c.from, c.to, c.reverse, func(uint64, []byte) error { return nil })
+		if err == nil || !strings.Contains(err.Error(), "log record 3 is missing") {
+			t.Errorf("%+v: %v", c, err)
+		}
+	}
+}

@@ -68,6 +68,7 @@ func BenchmarkBackupRestoreCLI(b *testing.B) {
 		cli(s.Env(), "import", "--timeout", "10m", csv)
 		smallTransactions(b, s, 10_000)
 		file := filepath.Join(b.TempDir(), "amp.ampbak")
+		key := filepath.Join(s.DataDir, "backup.key")
 
 		b.StartTimer()
 		backupTime := cli(s.Env(), "backup", file)
@@ -76,14 +77,14 @@ func BenchmarkBackupRestoreCLI(b *testing.B) {
 		s.Stop()
 
 		b.StartTimer()
-		restoreTime := cli(os.Environ(), "restore", file, "--data-dir", b.TempDir())
+		restoreTime := cli(os.Environ(), "restore", file, "--backup-key", key, "--data-dir", b.TempDir())
 		b.StopTimer()
 		kvs, sum := loadBackup(b, file)
 		rawTime := rawBoltWrite(b, kvs, filepath.Join(b.TempDir(), "raw.db"))
 
 		prefix := fmt.Sprintf("/bench-%d/", i)
 		b.StartTimer()
-		etcdTime := cli(os.Environ(), "restore", file, "--store", "etcd://"+c.Endpoints()+prefix, "--data-dir", b.TempDir())
+		etcdTime := cli(os.Environ(), "restore", file, "--backup-key", key, "--store", "etcd://"+c.Endpoints()+prefix, "--data-dir", b.TempDir())
 		b.StopTimer()
 		rawEtcdTime := rawEtcdWrite(b, kvs, c.Endpoints(), "/raw-"+prefix[1:])
 

@@ -64,7 +64,7 @@ func TestBackupRestoreMigrate(t *testing.T) {
 	if out, err := ampCLI(t, nil, "migrate-store", "--from", etcdURL, "--to", "bbolt", "--data-dir", t.TempDir()); err == nil || !strings.Contains(out, "amp serve") {
 		t.Fatalf("migrate-store from an etcd prefix a server runs on: %v\n%s", err, out)
 	}
-	onBolt2 := startWithToken(t, bin, src, restoreInto(t, src, fromEtcd, "--data-dir"))
+	onBolt2 := startWithToken(t, bin, src, restoreInto(t, onEtcd, fromEtcd, "--data-dir"))
 	compare(t, "backed up from etcd, restored into bbolt", observe(t, onBolt2, renamed), want)
 	onBolt2.Stop()
 
@@ -109,12 +109,13 @@ func TestBackupRestoreMigrate(t *testing.T) {
 	onBack.Must(t, 200, "PATCH", base+"/upf/upf-1", `{"port":8807}`)
 }
 
-// restoreInto runs amp restore with the flags given, the last of which
-// takes a fresh directory, and returns that directory.
+// restoreInto runs amp restore of a backup src took, checked with src's
+// backup key, with the flags given, the last of which takes a fresh
+// directory, and returns that directory.
 func restoreInto(t *testing.T, src *testenv.Server, file string, flags ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	out, err := ampCLI(t, nil, append(append([]string{"restore", file}, flags...), dir)...)
+	out, err := ampCLI(t, nil, append(append([]string{"restore", file, "--backup-key", filepath.Join(src.DataDir, "backup.key")}, flags...), dir)...)
 	if err != nil || !strings.Contains(out, "restored index") {
 		t.Fatalf("amp restore %v: %v\n%s", flags, err, out)
 	}

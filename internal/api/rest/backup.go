@@ -67,7 +67,7 @@ func (s *Server) backup(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Content-Type", "application/vnd.amp.backup")
 	w.Header().Set("Content-Disposition", `attachment; filename="amp.ampbak"`)
 	cw := &countingWriter{w: w}
-	h, t, err := s.eng.Backup(cw, backup.Header{Created: start.UTC(), AMPVersion: s.opts.Version, Source: s.opts.StoreKind})
+	h, t, err := s.eng.Backup(cw, backup.Header{Created: start.UTC(), AMPVersion: s.opts.Version, Source: s.opts.StoreKind, Key: s.opts.BackupKey})
 	d := time.Since(start)
 	s.backupM.duration.Observe(d.Seconds())
 	attrs := []any{"index", h.Last, "objects", t.Objects, "records", t.Records, "first_index", t.First, "metas", t.Metas,

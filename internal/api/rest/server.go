@@ -61,6 +61,8 @@ type Options struct {
 	Tokens *auth.Tokens
 	// Version and StoreKind (bbolt or etcd) are recorded in backups.
 	Version, StoreKind string
+	// BackupKey signs backups (internal/backup, sign.go).
+	BackupKey []byte
 }
 
 // Server is the REST API.
