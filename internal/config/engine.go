@@ -542,7 +542,10 @@ func (e *Engine) commitBatch(batch []*pending) {
 			commits[i] = ok[i].commit
 		}
 		syncStart := time.Now()
-		err := e.store.Commit(commits)
+		err := e.retire(ok)
+		if err == nil {
+			err = e.store.Commit(commits)
+		}
 		if errors.Is(err, store.ErrConflict) && time.Since(start) < conflictBudget {
 			// Another replica committed first: apply what it did, then
 			// validate the batch again on top of it, as if it had queued

@@ -51,7 +51,7 @@ type inputUse struct {
 }
 
 // principalFields are what Input puts under input.principal.
-var principalFields = []string{"principal.name", "principal.groups", "principal.via"}
+var principalFields = []string{"principal.name", "principal.groups", "principal.rights", "principal.via"}
 
 // analyseInputUse walks every reference in the modules. A reference to
 // input.principal as a whole counts as all its fields; a bare `input`, or
@@ -124,6 +124,16 @@ func (u inputUse) key(p *auth.Principal, action auth.Action, path string, pi Pat
 		if u.all || u.fields["principal.groups"] {
 			for _, g := range p.Groups {
 				b.WriteString(g)
+				b.WriteByte(1)
+			}
+		}
+		b.WriteByte(0)
+		if u.all || u.fields["principal.rights"] {
+			// \x02 separates a right's role from its enterprise.
+			for _, r := range auth.RightsOf(p) {
+				b.WriteString(string(r.Role))
+				b.WriteByte(2)
+				b.WriteString(r.Enterprise)
 				b.WriteByte(1)
 			}
 		}

@@ -213,13 +213,18 @@ type Decision struct {
 // for `amp policy eval`-style tooling).
 func Input(p *auth.Principal, action auth.Action, p0 string) map[string]any {
 	in := map[string]any{"action": string(action), "path": p0}
-	pr := map[string]any{"name": "", "groups": []any{}, "via": ""}
+	pr := map[string]any{"name": "", "groups": []any{}, "rights": []any{}, "via": ""}
 	if p != nil {
 		gs := make([]any, len(p.Groups))
 		for i, g := range p.Groups {
 			gs[i] = g
 		}
-		pr = map[string]any{"name": p.Name, "groups": gs, "via": p.Via}
+		rights := auth.RightsOf(p)
+		rs := make([]any, len(rights))
+		for i, r := range rights {
+			rs[i] = map[string]any{"role": string(r.Role), "enterprise": r.Enterprise}
+		}
+		pr = map[string]any{"name": p.Name, "groups": gs, "rights": rs, "via": p.Via}
 	}
 	in["principal"] = pr
 	pp := ParsePath(p0)
@@ -298,17 +303,25 @@ func unescape(s string) string {
 // than converting a map through reflection).
 func inputValue(p *auth.Principal, action auth.Action, p0 string, pi PathInfo) ast.Value {
 	var name, via string
-	var gs []*ast.Term
+	var gs, rs []*ast.Term
 	if p != nil {
 		name, via = p.Name, p.Via
 		gs = make([]*ast.Term, len(p.Groups))
 		for i, g := range p.Groups {
 			gs[i] = ast.StringTerm(g)
 		}
+		rights := auth.RightsOf(p)
+		rs = make([]*ast.Term, len(rights))
+		for i, r := range rights {
+			rs[i] = ast.ObjectTerm(
+				ast.Item(ast.StringTerm("role"), ast.StringTerm(string(r.Role))),
+				ast.Item(ast.StringTerm("enterprise"), ast.StringTerm(r.Enterprise)))
+		}
 	}
 	principal := ast.NewObject(
 		ast.Item(ast.StringTerm("name"), ast.StringTerm(name)),
 		ast.Item(ast.StringTerm("groups"), ast.ArrayTerm(gs...)),
+		ast.Item(ast.StringTerm("rights"), ast.ArrayTerm(rs...)),
 		ast.Item(ast.StringTerm("via"), ast.StringTerm(via)),
 	)
 	return ast.NewObject(
