@@ -207,6 +207,7 @@ func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
 	e.publish(snap)
 	e.m.storeSize.Set(float64(st.Size()))
 	e.log.Info("configuration loaded", "index", snap.Index, "objects", snap.Objects.Len(), "duration", time.Since(start).String())
+	e.warnReservedTargets(snap)
 	go e.run()
 	if e.shared != nil {
 		e.followKick = make(chan struct{}, 1)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/amp-edge/amp/internal/tenant"
 )
 
 // Retirement records that an enterprise id was deleted. Ids are retired
@@ -74,4 +76,19 @@ func (e *Engine) retire(batch []staged) error {
 		}
 	}
 	return nil
+}
+
+// warnReservedTargets names the enterprises created before their ids were
+// reserved (tenant.Reserved): for them the book's group names stay
+// ambiguous ("acme-admin" is read as the admins of acme, never as the
+// members of enterprise acme-admin), so the operator must act.
+func (e *Engine) warnReservedTargets(s *Snapshot) {
+	for _, o := range s.Targets() {
+		id := strings.TrimPrefix(o.Key, targetPrefix)
+		if why := tenant.Reserved(id); why != "" {
+			e.log.Warn("an enterprise has an id that is now reserved: the book's group names cannot name its members; "+
+				"give them structured groups (amp:enterprise-member:<id>, amp:enterprise-admin:<id>) and run with --oidc-book-groups=false",
+				"enterprise", id, "rule", why)
+		}
+	}
 }
