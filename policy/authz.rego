@@ -111,9 +111,11 @@ allow if {
 
 # --- deny: overrides every allow -----------------------------------------
 
-deny contains "anonymous principal" if {
-	object.get(input.principal, "name", "") == ""
-}
+# Reading input.principal.name (not all of input.principal) keeps the
+# groups out of the decision cache's key (internal/policy inputUse).
+deny contains "anonymous principal" if not named
+
+named if input.principal.name != ""
 
 deny contains "account suspended (role suspended)" if {
 	["suspended", ""] in rights

@@ -101,6 +101,7 @@ func analyseInputUse(mods []*ast.Module) inputUse {
 // of well-formed requests, and \x01 separates groups.
 func (u inputUse) key(p *auth.Principal, action auth.Action, path string, pi PathInfo) string {
 	var b strings.Builder
+	b.Grow(len(path) + 96)
 	field := func(name, v string) {
 		if u.all || u.fields[name] {
 			b.WriteString(v)

@@ -299,6 +299,10 @@ func unescape(s string) string {
 	return s
 }
 
+// The keys of a right in the input, built once: evaluation never changes
+// an input term.
+var roleKey, enterpriseKey = ast.StringTerm("role"), ast.StringTerm("enterprise")
+
 // inputValue builds the policy input directly as an AST value (cheaper
 // than converting a map through reflection).
 func inputValue(p *auth.Principal, action auth.Action, p0 string, pi PathInfo) ast.Value {
@@ -313,9 +317,7 @@ func inputValue(p *auth.Principal, action auth.Action, p0 string, pi PathInfo) a
 		rights := auth.RightsOf(p)
 		rs = make([]*ast.Term, len(rights))
 		for i, r := range rights {
-			rs[i] = ast.ObjectTerm(
-				ast.Item(ast.StringTerm("role"), ast.StringTerm(string(r.Role))),
-				ast.Item(ast.StringTerm("enterprise"), ast.StringTerm(r.Enterprise)))
+			rs[i] = ast.ObjectTerm(ast.Item(roleKey, ast.StringTerm(string(r.Role))), ast.Item(enterpriseKey, ast.StringTerm(r.Enterprise)))
 		}
 	}
 	principal := ast.NewObject(
