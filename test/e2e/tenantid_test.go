@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -87,6 +88,13 @@ func TestStructuredRights(t *testing.T) {
 	s.Must(t, 200, "PATCH", acme+"/upf/upf-1", `{"port":8802}`, as(mallory)...)
 	s.Must(t, 403, "PATCH", sb+"/upf/upf-1", `{"port":8803}`, as(mallory)...)
 	s.Must(t, 200, "PATCH", acme+"/upf/upf-1", `{"port":8804}`, as(alice)...) // the book's acme-admin
+
+	// The CLI shows the rights.
+	cmd := exec.Command(testenv.Binary(t), "token", "list")
+	cmd.Env = append(s.Env(), "AMP_TOKEN="+s.Token)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "RIGHTS") || !strings.Contains(string(out), "enterprise-member:acme") {
+		t.Fatalf("amp token list: %v\n%s", err, out)
+	}
 
 	// --oidc-book-groups=false: only structured names grant rights.
 	s2 := testenv.Start(t, t.TempDir(), "--demo", "--oidc-issuer", p.Issuer, "--oidc-client-id", p.ClientID, "--oidc-book-groups=false")
