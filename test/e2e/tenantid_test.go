@@ -1,11 +1,18 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/amp-edge/amp/internal/store"
 	"github.com/amp-edge/amp/internal/testenv"
@@ -58,7 +65,7 @@ func TestStructuredRights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := testenv.Start(t, t.TempDir(), "--demo", "--oidc-issuer", p.Issuer, "--oidc-client-id", p.ClientID)
+	s := testenv.Start(t, t.TempDir(), "--demo", "--oidc-issuer", p.Issuer, "--oidc-client-id", p.ClientID, "--gnmi-listen", "127.0.0.1:0")
 	acme, sb := "/aether/v2.1.x/acme/site/acme-chicago", "/aether/v2.1.x/starbucks/site/starbucks-seattle"
 	as := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 
@@ -74,6 +81,24 @@ func TestStructuredRights(t *testing.T) {
 	s.Must(t, 200, "GET", acme, "", as(tok.Token)...)
 	s.Must(t, 403, "PATCH", acme+"/upf/upf-1", `{"port":8801}`, as(tok.Token)...)
 	s.Must(t, 404, "GET", sb, "", as(tok.Token)...)
+	// The same right over gNMI.
+	conn, err := grpc.NewClient(s.GNMIAddr(t), s.GNMIDialOption(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	gctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+tok.Token)
+	get := func(target string) error {
+		_, err := gpb.NewGNMIClient(conn).Get(gctx, &gpb.GetRequest{Prefix: &gpb.Path{Origin: "aether", Target: target},
+			Path: []*gpb.Path{{Elem: []*gpb.PathElem{{Name: "site"}}}}, Encoding: gpb.Encoding_JSON_IETF})
+		return err
+	}
+	if err := get("acme"); err != nil {
+		t.Fatalf("gNMI Get acme with the token: %v", err)
+	}
+	if err := get("starbucks"); status.Code(err) != codes.NotFound {
+		t.Fatalf("gNMI Get starbucks with the token: %v (want NotFound)", err)
+	}
 	b := s.Must(t, 400, "POST", "/tokens", `{"name":"x","role":"suspended"}`)
 	mustProblem(t, b, "/role", "is not operator")
 	b = s.Must(t, 400, "POST", "/tokens", `{"name":"x","role":"state-writer","enterprise":"acme"}`)
