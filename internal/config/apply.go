@@ -151,16 +151,19 @@ func (w *work) applyTarget(te TargetEdit) {
 	}
 	if !exists {
 		if why := tenant.Reserved(te.Name); why != "" {
+			w.e.m.idsRefused.WithLabelValues("reserved").Inc()
 			w.probs.Add(path, "enterprise id %q is reserved: %s", te.Name, why)
 			return
 		}
 		const never = "ids are never reused, so that no new tenant inherits the history, audit records or tokens of an old one"
 		if w.e.Snapshot().TargetExists(te.Name) {
 			// Deleted by a transaction of the same group commit.
+			w.e.m.idsRefused.WithLabelValues("retired").Inc()
 			w.conflict(path, "enterprise %q is being deleted; %s", te.Name, never)
 			return
 		}
 		if r, retired := w.e.retirement(te.Name); retired {
+			w.e.m.idsRefused.WithLabelValues("retired").Inc()
 			w.conflict(path, "enterprise id %q belonged to an enterprise deleted by transaction %d at %s; %s", te.Name, r.Index, r.Time.Format(time.RFC3339), never)
 			return
 		}

@@ -53,6 +53,9 @@ func TestEnterpriseIDsThatReadAsRolesAreRefused(t *testing.T) {
 		s.Must(t, 404, "GET", "/enterprises/"+id, "")
 	}
 	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"admin-of-nothing"}`)
+	if m := string(s.Must(t, 200, "GET", "/metrics", "")); !strings.Contains(m, `amp_config_enterprise_ids_refused_total{rule="reserved"} 3`) {
+		t.Fatal("the refusals are not counted")
+	}
 }
 
 // TestStructuredRights (issue 8, finding 10): API tokens hold a role and
@@ -207,6 +210,9 @@ func TestDeletedEnterpriseIDIsRetired(t *testing.T) {
 		mustProblem(t, b, "/enterprises/gone", "never reused")
 	}
 	s.Must(t, 404, "GET", "/enterprises/gone", "")
+	if m := string(s.Must(t, 200, "GET", "/metrics", "")); !strings.Contains(m, `amp_config_enterprise_ids_refused_total{rule="retired"} 2`) {
+		t.Fatal("the refusals are not counted")
+	}
 
 	// Still true after a restart.
 	s.Stop()
