@@ -208,6 +208,9 @@ func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
 	e.m.storeSize.Set(float64(st.Size()))
 	e.log.Info("configuration loaded", "index", snap.Index, "objects", snap.Objects.Len(), "duration", time.Since(start).String())
 	e.warnReservedTargets(snap)
+	if err := e.retireFromHistory(); err != nil {
+		e.log.Warn("could not look for enterprises deleted before ids were retired; trying again at the next start", "error", err)
+	}
 	go e.run()
 	if e.shared != nil {
 		e.followKick = make(chan struct{}, 1)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"time"
@@ -91,4 +92,52 @@ func (e *Engine) warnReservedTargets(s *Snapshot) {
 				"enterprise", id, "rule", why)
 		}
 	}
+}
+
+// historyScannedMeta marks a store whose retained history has been
+// searched for deletions made before ids were retired.
+const historyScannedMeta = "retired-enterprise-history-scanned"
+
+// retireFromHistory retires, once per store, the ids of enterprises that
+// an earlier version deleted, as far as the retained history tells: the
+// upgrade must not leave their history open to a new tenant. Only records
+// that touch a target are decoded.
+func (e *Engine) retireFromHistory() error {
+	if b, err := e.store.GetMeta(historyScannedMeta); err != nil || b != nil {
+		return err
+	}
+	first, last := e.store.FirstIndex(), e.store.LastIndex()
+	found := 0
+	if first <= last {
+		err := e.store.Log(first, last, false, func(_ uint64, raw []byte) error {
+			if !bytes.Contains(raw, []byte(targetPrefix)) {
+				return nil
+			}
+			r, err := decodeRecordHeader(raw)
+			if err != nil {
+				return err
+			}
+			for _, id := range (staged{rec: r}).deletedTargets() {
+				if _, done := e.retirement(id); done {
+					continue
+				}
+				b, err := json.Marshal(Retirement{Index: r.Index, Time: r.Time})
+				if err != nil {
+					return err
+				}
+				if err := e.store.PutMeta(retiredMetaPrefix+id, b); err != nil {
+					return err
+				}
+				found++
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if found > 0 {
+		e.log.Info("retired the ids of enterprises deleted before ids were retired", "enterprises", found)
+	}
+	return e.store.PutMeta(historyScannedMeta, []byte(time.Now().UTC().Format(time.RFC3339)))
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/store"
+	"github.com/amp-edge/amp/models"
 )
 
 func targetProblem(t *testing.T, err error, kind schema.Kind, path, reason string) {
@@ -63,4 +65,48 @@ func TestReservedEnterpriseIDsRefused(t *testing.T) {
 	if _, err := e.Submit(ctx, &Request{Targets: []TargetEdit{{Op: OpCreate, Name: "admin-acme"}}}); err != nil {
 		t.Fatalf("an id that only contains a reserved word: %v", err)
 	}
+}
+
+// An enterprise deleted by a version that did not retire ids is retired
+// when the store is next opened, from the retained history.
+func TestDeletionsBeforeUpgradeRetired(t *testing.T) {
+	sch, err := schema.Load(models.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e, err := Open(sch, st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, te := range []TargetEdit{{Op: OpCreate, Name: "old"}, {Op: OpDelete, Name: "old"}, {Op: OpCreate, Name: "kept"}} {
+		if _, err := e.Submit(ctx, &Request{Targets: []TargetEdit{te}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Close()
+	// What the old version left: no retirement, no scan marker.
+	for _, k := range []string{retiredMetaPrefix + "old", historyScannedMeta} {
+		if err := st.DeleteMeta(k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err = Open(sch, st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if r, ok := e.Retired("old"); !ok || r.Index != 2 {
+		t.Fatalf("old: retired %v at %d, want at 2", ok, r.Index)
+	}
+	if _, ok := e.Retired("kept"); ok {
+		t.Fatal("an enterprise that exists is retired")
+	}
+	_, err = e.Submit(ctx, &Request{Targets: []TargetEdit{{Op: OpCreate, Name: "old"}}})
+	targetProblem(t, err, schema.KindConflict, "/enterprises/old", "deleted by transaction 2")
 }
