@@ -100,8 +100,8 @@ type Token struct {
 	Principal string  `json:"principal"`
 	Rights    []Right `json:"rights"`
 	// Groups is how records written before rights existed held the role
-	// (the book's group names); such a record is migrated when read
-	// (migrate) and never written again.
+	// (the book's group names); decodeToken migrates such a record when
+	// it is read, and new records never have it.
 	Groups  []string  `json:"groups,omitempty"`
 	Hash    string    `json:"hash"` // hex SHA-256 of the secret
 	Created time.Time `json:"created"`
@@ -165,7 +165,7 @@ func (t *Tokens) dead(tok Token) bool {
 	return false
 }
 
-// Principal is the caller a token authenticates: its groups are the
+// Caller is the principal a token authenticates: its groups are the
 // structured names of its rights, so the audit trail shows the role.
 func (tok Token) Caller() *Principal {
 	return &Principal{Name: tok.Principal, Groups: GroupNames(tok.Rights), Rights: tok.Rights, Via: "token"}

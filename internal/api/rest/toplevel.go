@@ -390,8 +390,8 @@ func (s *Server) deleteEnterprise(w http.ResponseWriter, r *http.Request) error 
 	}
 	if !dry && s.opts.Tokens != nil {
 		// Its tokens are dead already (the id is retired, and tokens
-		// check that); revoking removes them from the token list.
-		// The audit record of the deletion names the tokens revoked.
+		// check that); revoking removes them from the token list, and
+		// the deletion's audit record names them.
 		revoked, err := s.opts.Tokens.RevokeEnterprise(id)
 		if in := info(r.Context()); len(revoked) > 0 {
 			in.touch("/enterprises/" + id)
