@@ -47,24 +47,35 @@ allowed if {
 	count(deny) == 0
 }
 
-# rights: {[role, enterprise]} ("" for the roles held on no enterprise).
-rights := {[r.role, object.get(r, "enterprise", "")] | some r in input.principal.rights}
+# holds(role): the caller holds role (on no enterprise, or on any).
+holds(role) if {
+	some r in input.principal.rights
+	r.role == role
+}
 
-operator if ["operator", ""] in rights
+operator if holds("operator")
 
 # The rules below test input.kind and input.action with == first, so that
 # OPA's rule index skips the ones that cannot match.
 
-enterprise_admin if ["enterprise-admin", input.enterprise] in rights
+enterprise_admin if {
+	some r in input.principal.rights
+	r.role == "enterprise-admin"
+	r.enterprise == input.enterprise
+}
 
-enterprise_member if ["enterprise-member", input.enterprise] in rights
+enterprise_member if {
+	some r in input.principal.rights
+	r.role == "enterprise-member"
+	r.enterprise == input.enterprise
+}
 
 enterprise_member if enterprise_admin
 
 # has_role: the caller holds a role that reads configuration (listings).
 has_role if {
-	some [role, _] in rights
-	role in {"operator", "enterprise-admin", "enterprise-member"}
+	some r in input.principal.rights
+	r.role in {"operator", "enterprise-admin", "enterprise-member"}
 }
 
 listings := {"enterprises", "transactions", "sync-status", "audit", "targets", "spec", "diff", "watch", "search"}
@@ -106,7 +117,7 @@ allow if {
 allow if {
 	input.kind == "state"
 	input.action in {"write", "admin"}
-	["state-writer", ""] in rights
+	holds("state-writer")
 }
 
 # --- deny: overrides every allow -----------------------------------------
@@ -118,7 +129,7 @@ deny contains "anonymous principal" if not named
 named if input.principal.name != ""
 
 deny contains "account suspended (role suspended)" if {
-	["suspended", ""] in rights
+	holds("suspended")
 }
 
 # input.canonical is computed by AMP (no "." or ".." segments). Testing it
