@@ -99,6 +99,9 @@ func analyseInputUse(mods []*ast.Module) inputUse {
 // key encodes the fields of the input the policy reads (all of them when
 // the analysis could not tell). NUL cannot occur in names, groups or paths
 // of well-formed requests, and \x01 separates groups.
+// reads reports whether the policy may read an input field.
+func (u inputUse) reads(field string) bool { return u.all || u.fields[field] }
+
 func (u inputUse) key(p *auth.Principal, action auth.Action, path string, pi PathInfo) string {
 	var b strings.Builder
 	b.Grow(len(path) + 96)

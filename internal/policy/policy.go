@@ -304,16 +304,22 @@ func unescape(s string) string {
 var roleKey, enterpriseKey = ast.StringTerm("role"), ast.StringTerm("enterprise")
 
 // inputValue builds the policy input directly as an AST value (cheaper
-// than converting a map through reflection).
-func inputValue(p *auth.Principal, action auth.Action, p0 string, pi PathInfo) ast.Value {
+// than converting a map through reflection). The principal's groups and
+// rights, the only lists, are left empty when the policy never reads them
+// (use): a caller with many IdP groups then costs nothing extra.
+func inputValue(p *auth.Principal, action auth.Action, p0 string, pi PathInfo, use inputUse) ast.Value {
 	var name, via string
 	var gs, rs []*ast.Term
 	if p != nil {
 		name, via = p.Name, p.Via
+	}
+	if p != nil && use.reads("principal.groups") {
 		gs = make([]*ast.Term, len(p.Groups))
 		for i, g := range p.Groups {
 			gs[i] = ast.StringTerm(g)
 		}
+	}
+	if p != nil && use.reads("principal.rights") {
 		rights := auth.RightsOf(p)
 		rs = make([]*ast.Term, len(rights))
 		for i, r := range rights {
@@ -339,7 +345,7 @@ func inputValue(p *auth.Principal, action auth.Action, p0 string, pi PathInfo) a
 }
 
 func decide(ctx context.Context, c *compiled, p *auth.Principal, action auth.Action, p0 string, pi PathInfo) (Decision, error) {
-	rs, err := c.pq.Eval(ctx, rego.EvalParsedInput(inputValue(p, action, p0, pi)))
+	rs, err := c.pq.Eval(ctx, rego.EvalParsedInput(inputValue(p, action, p0, pi, c.use)))
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
 	}
