@@ -1,19 +1,25 @@
 # AMP's default authorization policy (Edge Cloud Operations, ch. 5): the
-# roles of the Aether Management Platform, mapped from identity-provider
-# groups (LDAP groups, Keycloak realm roles or groups, Dex groups, or the
-# groups of an API token).
+# roles of the Aether Management Platform. The policy decides on the
+# caller's rights, {role, enterprise} pairs that AMP maps from identity-
+# provider groups (LDAP groups, Keycloak realm roles or groups, Dex groups,
+# client-certificate OUs) or keeps in an API token (docs/identity.md):
 #
-#   AetherROCAdmin            operators: everything.
-#   <enterprise>-admin        enterprise admins: read-write on their
-#   EnterpriseAdmin + <ent>   enterprise's subtree of every model set.
-#   <enterprise>              enterprise members: read-only on it.
-#   amp-state-writer          machines reporting operational state:
+#   operator                  operators: everything.
+#   enterprise-admin  <ent>   read-write on <ent>'s subtree of every model set.
+#   enterprise-member <ent>   read-only on it.
+#   state-writer              machines reporting operational state:
 #                             writes under /state/ only.
+#   suspended                 nothing, whatever else is held.
+#
+# Rights are structured, never built from names: an enterprise id cannot
+# be read as a role ("acme-admin" is not the admins of "acme").
 #
 # Deny by default; any "deny" reason overrides every "allow".
 #
 # Input (built by internal/policy from each request):
-#   principal   {name, groups, via}   via: token | oidc | mtls
+#   principal   {name, groups, rights, via}   via: token | oidc | mtls
+#               rights: [{"role": ..., "enterprise": ... or ""}]
+#               groups: as the identity asserted them (for custom rules)
 #   action      "read" | "write" | "admin"
 #   path        the REST path, e.g. /aether/v2.1.x/acme/site/s1
 #   kind        model | state | enterprise | enterprises | transactions |
@@ -41,28 +47,36 @@ allowed if {
 	count(deny) == 0
 }
 
-groups := {g | some g in input.principal.groups}
+# holds(role): the caller holds role (on no enterprise, or on any).
+holds(role) if {
+	some r in input.principal.rights
+	r.role == role
+}
 
-operator if "AetherROCAdmin" in groups
+operator if holds("operator")
 
 # The rules below test input.kind and input.action with == first, so that
 # OPA's rule index skips the ones that cannot match.
 
-enterprise_admin if concat("", [input.enterprise, "-admin"]) in groups
-
 enterprise_admin if {
-	"EnterpriseAdmin" in groups
-	input.enterprise in groups
+	some r in input.principal.rights
+	r.role == "enterprise-admin"
+	r.enterprise == input.enterprise
 }
 
-enterprise_member if input.enterprise in groups
+enterprise_member if {
+	some r in input.principal.rights
+	r.role == "enterprise-member"
+	r.enterprise == input.enterprise
+}
 
 enterprise_member if enterprise_admin
 
-# has_role: the caller holds some role at all (listing endpoints).
-has_role if count(groups - non_enterprise_groups) > 0
-
-non_enterprise_groups := {"EnterpriseAdmin", "amp-state-writer", "amp-suspended", "offline_access", "uma_authorization"}
+# has_role: the caller holds a role that reads configuration (listings).
+has_role if {
+	some r in input.principal.rights
+	r.role in {"operator", "enterprise-admin", "enterprise-member"}
+}
 
 listings := {"enterprises", "transactions", "sync-status", "audit", "targets", "spec", "diff", "watch", "search"}
 
@@ -103,17 +117,19 @@ allow if {
 allow if {
 	input.kind == "state"
 	input.action in {"write", "admin"}
-	"amp-state-writer" in groups
+	holds("state-writer")
 }
 
 # --- deny: overrides every allow -----------------------------------------
 
-deny contains "anonymous principal" if {
-	object.get(input.principal, "name", "") == ""
-}
+# Reading input.principal.name (not all of input.principal) keeps the
+# groups out of the decision cache's key (internal/policy inputUse).
+deny contains "anonymous principal" if not named
 
-deny contains "account suspended (group amp-suspended)" if {
-	"amp-suspended" in groups
+named if input.principal.name != ""
+
+deny contains "account suspended (role suspended)" if {
+	holds("suspended")
 }
 
 # input.canonical is computed by AMP (no "." or ".." segments). Testing it

@@ -6,18 +6,20 @@ import rego.v1
 
 import data.amp.authz
 
-olivia := {"name": "olivia", "groups": ["AetherROCAdmin"], "via": "oidc"}
+# Principals as AMP builds them: groups as asserted, rights as mapped
+# (internal/auth RightsFromGroups). The policy reads only the rights.
+olivia := {"name": "olivia", "groups": ["AetherROCAdmin"], "rights": [{"role": "operator", "enterprise": ""}], "via": "oidc"}
 
-alice := {"name": "alice", "groups": ["acme-admin"], "via": "oidc"}
+alice := {"name": "alice", "groups": ["acme-admin"], "rights": [{"role": "enterprise-admin", "enterprise": "acme"}], "via": "oidc"}
 
 # Keycloak / Aether style: a role plus a group named after the enterprise.
-kim := {"name": "kim", "groups": ["EnterpriseAdmin", "acme"], "via": "oidc"}
+kim := {"name": "kim", "groups": ["EnterpriseAdmin", "acme"], "rights": [{"role": "enterprise-member", "enterprise": "acme"}, {"role": "enterprise-admin", "enterprise": "acme"}], "via": "oidc"}
 
-mallory := {"name": "mallory", "groups": ["starbucks"], "via": "oidc"}
+mallory := {"name": "mallory", "groups": ["starbucks"], "rights": [{"role": "enterprise-member", "enterprise": "starbucks"}], "via": "oidc"}
 
-nobody := {"name": "nobody", "groups": [], "via": "oidc"}
+nobody := {"name": "nobody", "groups": [], "rights": [], "via": "oidc"}
 
-bot := {"name": "upf-exporter", "groups": ["amp-state-writer"], "via": "token"}
+bot := {"name": "upf-exporter", "groups": ["amp:state-writer"], "rights": [{"role": "state-writer", "enterprise": ""}], "via": "token"}
 
 req(p, action, path, kind, ent) := {
 	"principal": p, "action": action, "path": path,
@@ -66,9 +68,20 @@ test_enterprise_admin_not_operator_things if {
 	not allowed(model(alice, "admin", "acme"))
 }
 
-test_enterprise_admin_role_needs_the_enterprise_group if {
-	not allowed(model({"name": "x", "groups": ["EnterpriseAdmin"]}, "write", "acme"))
-	not allowed(model({"name": "x", "groups": ["EnterpriseAdmin", "starbucks"]}, "write", "acme"))
+test_enterprise_admin_right_is_held_on_one_enterprise if {
+	not allowed(model({"name": "x", "rights": [{"role": "enterprise-admin", "enterprise": "starbucks"}]}, "write", "acme"))
+	not allowed(model({"name": "x", "rights": [{"role": "enterprise-admin", "enterprise": ""}]}, "write", "acme"))
+}
+
+# Groups grant nothing by themselves: only the rights AMP mapped count, so
+# no group named after an enterprise ("acme-admin", "amp-state-writer")
+# can be read as a role.
+test_groups_alone_grant_nothing if {
+	not allowed(model({"name": "x", "groups": ["acme-admin", "AetherROCAdmin"], "rights": []}, "write", "acme"))
+	not allowed(req({"name": "x", "groups": ["amp-state-writer"], "rights": []}, "write", "/state/aether/v2.1.x/acme/upf/u1", "state", "acme"))
+	member_of_acme_admin := {"name": "x", "rights": [{"role": "enterprise-member", "enterprise": "acme-admin"}]}
+	not allowed(model(member_of_acme_admin, "write", "acme"))
+	not allowed(model(member_of_acme_admin, "read", "acme"))
 }
 
 test_member_read_only if {
@@ -102,10 +115,10 @@ test_machines_state_only if {
 }
 
 test_deny_overrides_allow if {
-	suspended := {"name": "olivia", "groups": ["AetherROCAdmin", "amp-suspended"]}
+	suspended := {"name": "olivia", "rights": [{"role": "operator", "enterprise": ""}, {"role": "suspended", "enterprise": ""}]}
 	not allowed(model(suspended, "read", "acme"))
-	"account suspended (group amp-suspended)" in authz.decision.deny with input as model(suspended, "read", "acme")
-	not allowed(model({"name": "", "groups": ["AetherROCAdmin"]}, "read", "acme"))
+	"account suspended (role suspended)" in authz.decision.deny with input as model(suspended, "read", "acme")
+	not allowed(model({"name": "", "rights": [{"role": "operator", "enterprise": ""}]}, "read", "acme"))
 	not allowed(model(olivia, "delete", "acme"))
 }
 

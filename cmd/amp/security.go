@@ -171,7 +171,7 @@ Examples:
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", tok["token"])
-			fmt.Fprintf(cmd.ErrOrStderr(), "token %s (%s) created for %v; the secret above is shown only now\n", tok["id"], a[0], tok["groups"])
+			fmt.Fprintf(cmd.ErrOrStderr(), "token %s (%s) created with rights %s; the secret above is shown only now\n", tok["id"], a[0], rightsText(tok["rights"]))
 			return nil
 		}),
 	}
@@ -198,10 +198,10 @@ Examples:
 			if format != "table" {
 				return printAs(cmd.OutOrStdout(), format, toks)
 			}
-			t := &table{header: []string{"ID", "NAME", "PRINCIPAL", "GROUPS", "CREATED"}}
+			t := &table{header: []string{"ID", "NAME", "PRINCIPAL", "RIGHTS", "CREATED"}}
 			for _, tk := range toks {
 				t.rows = append(t.rows, []string{scalarText(tk["id"]), scalarText(tk["name"]), scalarText(tk["principal"]),
-					fmt.Sprint(tk["groups"]), scalarText(tk["created"])})
+					rightsText(tk["rights"]), scalarText(tk["created"])})
 			}
 			return t.print(cmd.OutOrStdout())
 		}),
@@ -222,4 +222,20 @@ Examples:
 	}
 	cmd.AddCommand(create, list, revoke)
 	return cmd
+}
+
+// rightsText shows a token's rights ([{"role", "enterprise"}]) as
+// "enterprise-admin:acme, state-writer".
+func rightsText(v any) string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		m, _ := x.(map[string]any)
+		r := scalarText(m["role"])
+		if e := scalarText(m["enterprise"]); e != "" {
+			r += ":" + e
+		}
+		out = append(out, r)
+	}
+	return strings.Join(out, ", ")
 }

@@ -93,6 +93,7 @@ Examples:
 	f.StringVar(&cfg.OIDCIssuer, "oidc-issuer", "", "OIDC provider issuer URL: accept its JWTs as bearer tokens (Keycloak: https://host/realms/<realm>; see docs/identity.md)")
 	f.StringVar(&cfg.OIDCClientID, "oidc-client-id", "amp", "audience the OIDC tokens must be issued for")
 	f.StringVar(&cfg.OIDCGroupsClaim, "oidc-groups-claim", "groups", "claim(s) holding the caller's groups, dotted for nested (Keycloak realm roles: realm_access.roles), comma-separated to merge")
+	f.BoolVar(&cfg.OIDCBookGroups, "oidc-book-groups", true, "also read the book's group names as rights: AetherROCAdmin (operator), <enterprise>-admin, EnterpriseAdmin with <enterprise>, <enterprise> (member), amp-state-writer; false: only amp:<role>[:<enterprise>] groups grant rights (docs/identity.md)")
 	f.StringVar(&cfg.OIDCUsernameClaim, "oidc-username-claim", "preferred_username", "claim naming the caller (falls back to sub)")
 	f.StringVar(&cfg.PolicyDir, "policy-dir", "", "directory of rego authorization policy files, reloaded on change (default: the embedded policy, docs/identity.md)")
 	f.StringVar(&cfg.GNMIPushConfig, "gnmi-push-config", "", "YAML file of configuration subtrees to push to gNMI targets, with mutual TLS (docs/controllers.md)")

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -29,8 +30,13 @@ import (
 
 // Principal is an authenticated caller.
 type Principal struct {
-	Name   string   `json:"name"`
+	Name string `json:"name"`
+	// Groups are the group names the identity asserted (kept for the
+	// audit trail and for custom policies).
 	Groups []string `json:"groups,omitempty"`
+	// Rights are what the default policy decides on. Nil means "not
+	// mapped": RightsOf then maps Groups (rights.go).
+	Rights []Right `json:"rights,omitempty"`
 	// Via says how the caller authenticated: "token", "oidc", "mtls".
 	Via string `json:"via"`
 }
@@ -89,12 +95,16 @@ func (AllowAuthenticated) Authorize(_ context.Context, p *Principal, _ Action, _
 
 // Token is an API token's record; the secret itself is never stored.
 type Token struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Principal string    `json:"principal"`
-	Groups    []string  `json:"groups,omitempty"`
-	Hash      string    `json:"hash"` // hex SHA-256 of the secret
-	Created   time.Time `json:"created"`
+	ID        string  `json:"id"`
+	Name      string  `json:"name"`
+	Principal string  `json:"principal"`
+	Rights    []Right `json:"rights"`
+	// Groups is how records written before rights existed held the role
+	// (the book's group names); decodeToken migrates such a record when
+	// it is read, and new records never have it.
+	Groups  []string  `json:"groups,omitempty"`
+	Hash    string    `json:"hash"` // hex SHA-256 of the secret
+	Created time.Time `json:"created"`
 }
 
 // Tokens authenticates API tokens kept hashed in the store's metadata. A
@@ -104,6 +114,10 @@ type Tokens struct {
 	st store.Store
 	mu sync.RWMutex
 	by map[string]cachedToken // id -> token
+	// retired reports an enterprise id that was deleted: a token with a
+	// right on it is dead, even before its record is revoked (another
+	// replica deleted the enterprise, or AMP stopped in between).
+	retired func(enterprise string) bool
 }
 
 // tokenCacheTTL bounds how long a token revoked through another replica
@@ -119,7 +133,42 @@ const tokenMetaPrefix = "token/"
 
 // NewTokens loads the tokens kept in st.
 func NewTokens(st store.Store) *Tokens {
-	return &Tokens{st: st, by: map[string]cachedToken{}}
+	return &Tokens{st: st, by: map[string]cachedToken{}, retired: func(string) bool { return false }}
+}
+
+// SetRetired tells the tokens which enterprise ids belong to deleted
+// enterprises (config.Engine.Retired); call it before serving.
+func (t *Tokens) SetRetired(retired func(enterprise string) bool) { t.retired = retired }
+
+// decodeToken reads a stored record, migrating one written before rights
+// existed: its groups (which POST /tokens built from the role) become
+// rights through the book's mapping.
+func decodeToken(b []byte) (Token, error) {
+	var tok Token
+	if err := json.Unmarshal(b, &tok); err != nil {
+		return Token{}, err
+	}
+	if tok.Rights == nil {
+		tok.Rights = RightsFromGroups(tok.Groups, true)
+		tok.Groups = nil
+	}
+	return tok, nil
+}
+
+// dead reports whether tok holds a right on a deleted enterprise.
+func (t *Tokens) dead(tok Token) bool {
+	for _, r := range tok.Rights {
+		if r.Enterprise != "" && t.retired(r.Enterprise) {
+			return true
+		}
+	}
+	return false
+}
+
+// Caller is the principal a token authenticates: its groups are the
+// structured names of its rights, so the audit trail shows the role.
+func (tok Token) Caller() *Principal {
+	return &Principal{Name: tok.Principal, Groups: GroupNames(tok.Rights), Rights: tok.Rights, Via: "token"}
 }
 
 // lookup reads one token record by id (cached afterwards).
@@ -139,8 +188,8 @@ func (t *Tokens) lookup(id string) (Token, bool) {
 		}
 		return Token{}, false
 	}
-	var tok Token
-	if err := json.Unmarshal(b, &tok); err != nil {
+	tok, err := decodeToken(b)
+	if err != nil || t.dead(tok) {
 		return Token{}, false
 	}
 	t.mu.Lock()
@@ -149,8 +198,12 @@ func (t *Tokens) lookup(id string) (Token, bool) {
 	return tok, true
 }
 
-// Create makes a new token and returns its secret form, shown only once.
-func (t *Tokens) Create(name, principal string, groups []string) (string, Token, error) {
+// Create makes a new token holding rights and returns its secret form,
+// shown only once.
+func (t *Tokens) Create(name, principal string, rights []Right) (string, Token, error) {
+	if rights == nil {
+		rights = []Right{}
+	}
 	idb := make([]byte, 6)
 	sec := make([]byte, 24)
 	if _, err := rand.Read(idb); err != nil {
@@ -162,7 +215,7 @@ func (t *Tokens) Create(name, principal string, groups []string) (string, Token,
 	id := hex.EncodeToString(idb)
 	secret := base64.RawURLEncoding.EncodeToString(sec)
 	sum := sha256.Sum256([]byte(secret))
-	tok := Token{ID: id, Name: name, Principal: principal, Groups: groups, Hash: hex.EncodeToString(sum[:]), Created: time.Now().UTC()}
+	tok := Token{ID: id, Name: name, Principal: principal, Rights: rights, Hash: hex.EncodeToString(sum[:]), Created: time.Now().UTC()}
 	b, err := json.Marshal(tok)
 	if err != nil {
 		return "", Token{}, err
@@ -180,8 +233,8 @@ func (t *Tokens) Create(name, principal string, groups []string) (string, Token,
 func (t *Tokens) List() ([]Token, error) {
 	var out []Token
 	err := t.st.Metas(tokenMetaPrefix, func(_ string, v []byte) error {
-		var tok Token
-		if err := json.Unmarshal(v, &tok); err != nil {
+		tok, err := decodeToken(v)
+		if err != nil {
 			return err
 		}
 		tok.Hash = ""
@@ -195,8 +248,10 @@ func (t *Tokens) List() ([]Token, error) {
 // Revoke deletes a token; it stops working at once on this replica, and
 // within tokenCacheTTL on the others.
 func (t *Tokens) Revoke(id string) (bool, error) {
-	if _, ok := t.lookup(id); !ok {
-		return false, nil
+	// The record itself, not lookup: a token of a deleted enterprise no
+	// longer authenticates but is still revoked.
+	if b, err := t.st.GetMeta(tokenMetaPrefix + id); err != nil || b == nil {
+		return false, err
 	}
 	if err := t.st.DeleteMeta(tokenMetaPrefix + id); err != nil {
 		return false, err
@@ -205,6 +260,26 @@ func (t *Tokens) Revoke(id string) (bool, error) {
 	delete(t.by, id)
 	t.mu.Unlock()
 	return true, nil
+}
+
+// RevokeEnterprise revokes every token holding a right on enterprise (it
+// was deleted) and returns their ids.
+func (t *Tokens) RevokeEnterprise(enterprise string) ([]string, error) {
+	list, err := t.List()
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, tok := range list {
+		if !slices.ContainsFunc(tok.Rights, func(r Right) bool { return r.Enterprise == enterprise }) {
+			continue
+		}
+		if _, err := t.Revoke(tok.ID); err != nil {
+			return ids, err
+		}
+		ids = append(ids, tok.ID)
+	}
+	return ids, nil
 }
 
 // Valid checks a token string and returns its record.
@@ -243,5 +318,5 @@ func (t *Tokens) Authenticate(r *http.Request) (*Principal, error) {
 	if !ok {
 		return nil, ErrBadCredentials
 	}
-	return &Principal{Name: tok.Principal, Groups: tok.Groups, Via: "token"}, nil
+	return tok.Caller(), nil
 }

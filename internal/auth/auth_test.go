@@ -15,7 +15,7 @@ func TestTokens(t *testing.T) {
 	}
 	defer st.Close()
 	tokens := NewTokens(st)
-	secret, tok, err := tokens.Create("ci", "ci-bot", []string{"g"})
+	secret, tok, err := tokens.Create("ci", "ci-bot", []Right{{Role: RoleStateWriter}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func (a *GRPCAuth) AuthenticateGRPC(ctx context.Context) (*Principal, error) {
 		if !ok {
 			return nil, ErrBadCredentials
 		}
-		return &Principal{Name: tok.Principal, Groups: tok.Groups, Via: "token"}, nil
+		return tok.Caller(), nil
 	}
 	if p := PeerCertPrincipal(ctx); p != nil {
 		return p, nil

@@ -27,6 +27,10 @@ type OIDCConfig struct {
 	// Several claims may be given separated by commas; their values are
 	// merged. Default "groups".
 	GroupsClaim string
+	// NoBookGroups turns off the book's group names (AetherROCAdmin,
+	// <id>-admin, <id>, ...): only structured names ("amp:enterprise-
+	// admin:acme") grant rights. See RightsFromGroups.
+	NoBookGroups bool
 	// UsernameClaim names the claim used as the principal's name; default
 	// "preferred_username", falling back to "sub" when absent.
 	UsernameClaim string
@@ -203,7 +207,7 @@ func (o *OIDC) Verify(ctx context.Context, raw string) (*Principal, error) {
 			}
 		}
 	}
-	return &Principal{Name: name, Groups: groups, Via: "oidc"}, nil
+	return &Principal{Name: name, Groups: groups, Rights: RightsFromGroups(groups, !o.cfg.NoBookGroups), Via: "oidc"}, nil
 }
 
 // classify turns go-oidc's verification errors into ErrBadCredentials

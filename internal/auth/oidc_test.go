@@ -156,7 +156,8 @@ func TestOIDCValidDexShaped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &Principal{Name: "alice", Groups: []string{"acme-admin", "staff"}, Via: "oidc"}
+	want := &Principal{Name: "alice", Groups: []string{"acme-admin", "staff"}, Via: "oidc",
+		Rights: []Right{{Role: RoleEnterpriseAdmin, Enterprise: "acme"}, {Role: RoleEnterpriseMember, Enterprise: "staff"}}}
 	if !reflect.DeepEqual(p, want) {
 		t.Fatalf("got %+v, want %+v", p, want)
 	}
@@ -331,7 +332,7 @@ func TestChain(t *testing.T) {
 	}
 	defer st.Close()
 	tokens := NewTokens(st)
-	secret, _, err := tokens.Create("ci", "ci-bot", []string{"acme"})
+	secret, _, err := tokens.Create("ci", "ci-bot", []Right{{Role: RoleEnterpriseMember, Enterprise: "acme"}})
 	if err != nil {
 		t.Fatal(err)
 	}

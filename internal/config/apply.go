@@ -1,12 +1,13 @@
 package config
 
 import (
-	"regexp"
 	"strings"
+	"time"
 
 	iradix "github.com/hashicorp/go-immutable-radix/v2"
 
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/tenant"
 )
 
 // Op is what an edit does at its location.
@@ -44,8 +45,6 @@ type TargetEdit struct {
 	DisplayName string
 	Description string
 }
-
-var targetNameRE = regexp.MustCompile(`^[a-z]([a-z0-9-]?[a-z0-9])*$`)
 
 // work is one request being applied on top of a base snapshot.
 type work struct {
@@ -126,8 +125,8 @@ func (w *work) targetExists(name string) bool {
 func (w *work) applyTarget(te TargetEdit) {
 	key := targetPrefix + te.Name
 	path := "/enterprises/" + schema.EscapeSegment(te.Name)
-	if !targetNameRE.MatchString(te.Name) || len(te.Name) > 63 {
-		w.probs.Add(path, "enterprise id %q must be 1..63 characters matching [a-z]([a-z0-9-]?[a-z0-9])*", te.Name)
+	if !tenant.WellFormed(te.Name) {
+		w.probs.Add(path, "enterprise id %q must be %s", te.Name, tenant.Syntax)
 		return
 	}
 	old, exists := w.get(key)
@@ -147,6 +146,25 @@ func (w *work) applyTarget(te TargetEdit) {
 	case OpCreate:
 		if exists {
 			w.conflict(path, "enterprise %q already exists", te.Name)
+			return
+		}
+	}
+	if !exists {
+		if why := tenant.Reserved(te.Name); why != "" {
+			w.e.m.idsRefused.WithLabelValues("reserved").Inc()
+			w.probs.Add(path, "enterprise id %q is reserved: %s", te.Name, why)
+			return
+		}
+		const never = "ids are never reused, so that no new tenant inherits the history, audit records or tokens of an old one"
+		if w.e.Snapshot().TargetExists(te.Name) {
+			// Deleted by a transaction of the same group commit.
+			w.e.m.idsRefused.WithLabelValues("retired").Inc()
+			w.conflict(path, "enterprise %q is being deleted; %s", te.Name, never)
+			return
+		}
+		if r, retired := w.e.retirement(te.Name); retired {
+			w.e.m.idsRefused.WithLabelValues("retired").Inc()
+			w.conflict(path, "enterprise id %q belonged to an enterprise deleted by transaction %d at %s; %s", te.Name, r.Index, r.Time.Format(time.RFC3339), never)
 			return
 		}
 	}

@@ -233,6 +233,10 @@ func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
 	e.publish(snap)
 	e.m.storeSize.Set(float64(st.Size()))
 	e.log.Info("configuration loaded", "index", snap.Index, "objects", snap.Objects.Len(), "duration", time.Since(start).String())
+	e.warnReservedTargets(snap)
+	if err := e.retireFromHistory(); err != nil {
+		e.log.Warn("could not look for enterprises deleted before ids were retired; trying again at the next start", "error", err)
+	}
 	go e.run()
 	if e.shared != nil {
 		e.followKick = make(chan struct{}, 1)
@@ -568,7 +572,10 @@ func (e *Engine) commitBatch(batch []*pending) {
 			commits[i] = ok[i].commit
 		}
 		syncStart := time.Now()
-		err := e.store.Commit(commits)
+		err := e.retire(ok)
+		if err == nil {
+			err = e.store.Commit(commits)
+		}
 		if errors.Is(err, store.ErrConflict) && time.Since(start) < conflictBudget {
 			// Another replica committed first: apply what it did, then
 			// validate the batch again on top of it, as if it had queued

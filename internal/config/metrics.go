@@ -17,6 +17,7 @@ type Metrics struct {
 	conflicts         prometheus.Counter
 	replicaApplied    prometheus.Counter
 	replicaApplyDelay prometheus.Histogram
+	idsRefused        *prometheus.CounterVec
 }
 
 // NewMetrics creates the engine's metrics on reg (nil = not registered).
@@ -71,7 +72,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time from another replica's transaction (its clock) to its application here.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		idsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "amp_config_enterprise_ids_refused_total",
+			Help: "Enterprise creations refused for their id: reserved (it would read as a role) or retired (a deleted enterprise's).",
+		}, []string{"rule"}),
 	}
+	m.idsRefused.WithLabelValues("reserved")
+	m.idsRefused.WithLabelValues("retired")
 	for _, src := range []string{"api", "cli", "import", "rollback"} {
 		for _, res := range []string{"committed", "invalid", "conflict"} {
 			m.txns.WithLabelValues(src, res)
@@ -79,7 +86,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.txns, m.txnSeconds, m.commitSeconds, m.batchSize, m.checkpointSeconds, m.objects, m.index, m.storeSize, m.stateUpdates,
-			m.replicaLag, m.conflicts, m.replicaApplied, m.replicaApplyDelay)
+			m.replicaLag, m.conflicts, m.replicaApplied, m.replicaApplyDelay, m.idsRefused)
 	}
 	return m
 }

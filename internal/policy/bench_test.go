@@ -65,7 +65,7 @@ func runAuthorize(b *testing.B, e *Engine, cache bool) {
 		{mallory, auth.Read, "/aether/v2.1.x/starbucks/slice/sl1"},
 		{olivia, auth.Admin, "/enterprises"},
 		{kim, auth.Read, "/transactions"},
-		{&auth.Principal{Name: "big", Groups: manyGroups(40)}, auth.Write, "/aether/v2.1.x/acme/site/s1"},
+		{oidcPrincipal("big", manyGroups(40)...), auth.Write, "/aether/v2.1.x/acme/site/s1"},
 	}
 	runDecisions(b, func(i int) error {
 		tc := cases[i%len(cases)]

@@ -51,7 +51,7 @@ type inputUse struct {
 }
 
 // principalFields are what Input puts under input.principal.
-var principalFields = []string{"principal.name", "principal.groups", "principal.via"}
+var principalFields = []string{"principal.name", "principal.groups", "principal.rights", "principal.via"}
 
 // analyseInputUse walks every reference in the modules. A reference to
 // input.principal as a whole counts as all its fields; a bare `input`, or
@@ -99,8 +99,12 @@ func analyseInputUse(mods []*ast.Module) inputUse {
 // key encodes the fields of the input the policy reads (all of them when
 // the analysis could not tell). NUL cannot occur in names, groups or paths
 // of well-formed requests, and \x01 separates groups.
+// reads reports whether the policy may read an input field.
+func (u inputUse) reads(field string) bool { return u.all || u.fields[field] }
+
 func (u inputUse) key(p *auth.Principal, action auth.Action, path string, pi PathInfo) string {
 	var b strings.Builder
+	b.Grow(len(path) + 96)
 	field := func(name, v string) {
 		if u.all || u.fields[name] {
 			b.WriteString(v)
@@ -124,6 +128,16 @@ func (u inputUse) key(p *auth.Principal, action auth.Action, path string, pi Pat
 		if u.all || u.fields["principal.groups"] {
 			for _, g := range p.Groups {
 				b.WriteString(g)
+				b.WriteByte(1)
+			}
+		}
+		b.WriteByte(0)
+		if u.all || u.fields["principal.rights"] {
+			// \x02 separates a right's role from its enterprise.
+			for _, r := range auth.RightsOf(p) {
+				b.WriteString(string(r.Role))
+				b.WriteByte(2)
+				b.WriteString(r.Enterprise)
 				b.WriteByte(1)
 			}
 		}

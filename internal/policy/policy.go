@@ -213,13 +213,18 @@ type Decision struct {
 // for `amp policy eval`-style tooling).
 func Input(p *auth.Principal, action auth.Action, p0 string) map[string]any {
 	in := map[string]any{"action": string(action), "path": p0}
-	pr := map[string]any{"name": "", "groups": []any{}, "via": ""}
+	pr := map[string]any{"name": "", "groups": []any{}, "rights": []any{}, "via": ""}
 	if p != nil {
 		gs := make([]any, len(p.Groups))
 		for i, g := range p.Groups {
 			gs[i] = g
 		}
-		pr = map[string]any{"name": p.Name, "groups": gs, "via": p.Via}
+		rights := auth.RightsOf(p)
+		rs := make([]any, len(rights))
+		for i, r := range rights {
+			rs[i] = map[string]any{"role": string(r.Role), "enterprise": r.Enterprise}
+		}
+		pr = map[string]any{"name": p.Name, "groups": gs, "rights": rs, "via": p.Via}
 	}
 	in["principal"] = pr
 	pp := ParsePath(p0)
@@ -294,21 +299,37 @@ func unescape(s string) string {
 	return s
 }
 
+// The keys of a right in the input, built once: evaluation never changes
+// an input term.
+var roleKey, enterpriseKey = ast.StringTerm("role"), ast.StringTerm("enterprise")
+
 // inputValue builds the policy input directly as an AST value (cheaper
-// than converting a map through reflection).
-func inputValue(p *auth.Principal, action auth.Action, p0 string, pi PathInfo) ast.Value {
+// than converting a map through reflection). The principal's groups and
+// rights, the only lists, are left empty when the policy never reads them
+// (use): a caller with many IdP groups then costs nothing extra.
+func inputValue(p *auth.Principal, action auth.Action, p0 string, pi PathInfo, use inputUse) ast.Value {
 	var name, via string
-	var gs []*ast.Term
+	var gs, rs []*ast.Term
 	if p != nil {
 		name, via = p.Name, p.Via
+	}
+	if p != nil && use.reads("principal.groups") {
 		gs = make([]*ast.Term, len(p.Groups))
 		for i, g := range p.Groups {
 			gs[i] = ast.StringTerm(g)
 		}
 	}
+	if p != nil && use.reads("principal.rights") {
+		rights := auth.RightsOf(p)
+		rs = make([]*ast.Term, len(rights))
+		for i, r := range rights {
+			rs[i] = ast.ObjectTerm(ast.Item(roleKey, ast.StringTerm(string(r.Role))), ast.Item(enterpriseKey, ast.StringTerm(r.Enterprise)))
+		}
+	}
 	principal := ast.NewObject(
 		ast.Item(ast.StringTerm("name"), ast.StringTerm(name)),
 		ast.Item(ast.StringTerm("groups"), ast.ArrayTerm(gs...)),
+		ast.Item(ast.StringTerm("rights"), ast.ArrayTerm(rs...)),
 		ast.Item(ast.StringTerm("via"), ast.StringTerm(via)),
 	)
 	return ast.NewObject(
@@ -324,7 +345,7 @@ func inputValue(p *auth.Principal, action auth.Action, p0 string, pi PathInfo) a
 }
 
 func decide(ctx context.Context, c *compiled, p *auth.Principal, action auth.Action, p0 string, pi PathInfo) (Decision, error) {
-	rs, err := c.pq.Eval(ctx, rego.EvalParsedInput(inputValue(p, action, p0, pi)))
+	rs, err := c.pq.Eval(ctx, rego.EvalParsedInput(inputValue(p, action, p0, pi, c.use)))
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
 	}

@@ -14,14 +14,20 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 )
 
+// The callers as the authenticators build them: the groups the identity
+// asserted, mapped to rights (auth.RightsFromGroups).
 var (
-	olivia  = &auth.Principal{Name: "olivia", Groups: []string{"AetherROCAdmin"}, Via: "oidc"}
-	alice   = &auth.Principal{Name: "alice", Groups: []string{"acme-admin"}, Via: "oidc"}
-	kim     = &auth.Principal{Name: "kim", Groups: []string{"EnterpriseAdmin", "acme"}, Via: "oidc"}
-	mallory = &auth.Principal{Name: "mallory", Groups: []string{"starbucks"}, Via: "oidc"}
-	nobody  = &auth.Principal{Name: "nobody", Via: "oidc"}
-	bot     = &auth.Principal{Name: "upf-exporter", Groups: []string{"amp-state-writer"}, Via: "token"}
+	olivia  = oidcPrincipal("olivia", "AetherROCAdmin")
+	alice   = oidcPrincipal("alice", "acme-admin")
+	kim     = oidcPrincipal("kim", "EnterpriseAdmin", "acme")
+	mallory = oidcPrincipal("mallory", "starbucks")
+	nobody  = oidcPrincipal("nobody")
+	bot     = &auth.Principal{Name: "upf-exporter", Rights: []auth.Right{{Role: auth.RoleStateWriter}}, Via: "token"}
 )
+
+func oidcPrincipal(name string, groups ...string) *auth.Principal {
+	return &auth.Principal{Name: name, Groups: groups, Rights: auth.RightsFromGroups(groups, true), Via: "oidc"}
+}
 
 func TestParsePath(t *testing.T) {
 	for p, want := range map[string]PathInfo{
@@ -254,5 +260,43 @@ func waitFor(t *testing.T, d time.Duration, ok func() bool) {
 			t.Fatalf("condition not met within %s", d)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Rights decide, not group strings: a member of an enterprise whose id
+// looks like a role gets no role (issue 8, finding 10), and the decision
+// cache tells principals apart by their rights.
+func TestRightsNotGroupNamesDecide(t *testing.T) {
+	e, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	memberOfAcmeAdmin := &auth.Principal{Name: "eve", Groups: []string{"acme-admin"}, Via: "token",
+		Rights: []auth.Right{{Role: auth.RoleEnterpriseMember, Enterprise: "acme-admin"}}}
+	for _, path := range []string{"/aether/v2.1.x/acme/site/s1", "/state/aether/v2.1.x/acme/upf/u1"} {
+		if err := e.Authorize(ctx, memberOfAcmeAdmin, auth.Write, path); err == nil {
+			t.Errorf("a member of enterprise acme-admin may write %s", path)
+		}
+	}
+	if err := e.Authorize(ctx, memberOfAcmeAdmin, auth.Read, "/aether/v2.1.x/acme-admin/site/s1"); err != nil {
+		t.Errorf("a member cannot read its own enterprise: %v", err)
+	}
+	// Same name and groups, other rights: not the cached decision.
+	admin := *memberOfAcmeAdmin
+	admin.Rights = []auth.Right{{Role: auth.RoleEnterpriseAdmin, Enterprise: "acme"}}
+	if err := e.Authorize(ctx, &admin, auth.Write, "/aether/v2.1.x/acme/site/s1"); err != nil {
+		t.Errorf("an admin of acme: %v", err)
+	}
+	if err := e.Authorize(ctx, memberOfAcmeAdmin, auth.Write, "/aether/v2.1.x/acme/site/s1"); err == nil {
+		t.Error("the cache served another principal's decision")
+	}
+	// A state-writer holds no listing role; a suspended operator nothing.
+	if err := e.Authorize(ctx, bot, auth.Read, "/transactions"); err == nil {
+		t.Error("a state-writer may read listings")
+	}
+	suspended := &auth.Principal{Name: "olivia", Rights: []auth.Right{{Role: auth.RoleOperator}, {Role: auth.RoleSuspended}}}
+	if err := e.Authorize(ctx, suspended, auth.Read, "/enterprises"); err == nil || !strings.Contains(err.Error(), "suspended") {
+		t.Errorf("suspended operator: %v", err)
 	}
 }

@@ -100,6 +100,10 @@ type Config struct {
 	ProbeEvery time.Duration
 	// Identity (docs/identity.md): OIDC bearer tokens beside API tokens.
 	OIDCIssuer, OIDCClientID, OIDCGroupsClaim, OIDCUsernameClaim string
+	// OIDCBookGroups maps the book's group names (AetherROCAdmin,
+	// <enterprise>-admin, <enterprise>) to rights beside the structured
+	// amp:<role>[:<enterprise>] ones.
+	OIDCBookGroups bool
 	// PolicyDir holds the rego authorization policy (reloaded on change);
 	// empty: the embedded default policy.
 	PolicyDir string
@@ -184,6 +188,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("--backup-key: %w", err)
 	}
 	tokens := auth.NewTokens(st)
+	tokens.SetRetired(func(id string) bool { _, r := eng.Retired(id); return r })
 	if err := firstToken(cfg.DataDir, st, tokens, log); err != nil {
 		return err
 	}
@@ -192,7 +197,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var jwt *auth.OIDC
 	if cfg.OIDCIssuer != "" {
 		jwt, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID,
-			GroupsClaim: cfg.OIDCGroupsClaim, UsernameClaim: cfg.OIDCUsernameClaim, Logger: log})
+			GroupsClaim: cfg.OIDCGroupsClaim, UsernameClaim: cfg.OIDCUsernameClaim, NoBookGroups: !cfg.OIDCBookGroups, Logger: log})
 		if err != nil {
 			return fmt.Errorf("--oidc-issuer: %w", err)
 		}
@@ -404,7 +409,7 @@ func firstToken(dir string, st store.Store, tokens *auth.Tokens, log *slog.Logge
 	} else if b != nil {
 		return nil
 	}
-	secret, tok, err := tokens.Create("admin", "admin", []string{"AetherROCAdmin"})
+	secret, tok, err := tokens.Create("admin", "admin", []auth.Right{{Role: auth.RoleOperator}})
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func newSecured(t testing.TB) *secured {
 	tokens := auth.NewTokens(st)
 	s := &secured{tokens: map[string]string{}, trail: trail, sch: sch}
 	for role, groups := range map[string][]string{"operator": {"AetherROCAdmin"}, "alice": {"acme-admin"}, "mallory": {"starbucks"}} {
-		tok, _, err := tokens.Create(role, role, groups)
+		tok, _, err := tokens.Create(role, role, auth.RightsFromGroups(groups, true))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -160,27 +160,19 @@ func (s *Server) auditQuery(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, recs)
 }
 
-// Roles a token can be given, and the groups each means (the default
-// policy's roles, docs/identity.md).
-func roleGroups(role, enterprise string) ([]string, error) {
-	switch role {
-	case "operator":
-		if enterprise != "" {
-			return nil, schema.Errorf(schema.KindInvalid, "/enterprise", "an operator token is not scoped to an enterprise")
-		}
-		return []string{"AetherROCAdmin"}, nil
-	case "enterprise-admin", "enterprise-member":
-		if enterprise == "" {
-			return nil, schema.Errorf(schema.KindInvalid, "/enterprise", "role %s needs an enterprise", role)
-		}
-		if role == "enterprise-admin" {
-			return []string{enterprise + "-admin"}, nil
-		}
-		return []string{enterprise}, nil
-	case "state-writer":
-		return []string{"amp-state-writer"}, nil
+// tokenRight checks a token's role and enterprise (docs/identity.md): the
+// enterprise roles need one, the others take none.
+func tokenRight(role, enterprise string) (auth.Right, error) {
+	r := auth.Right{Role: auth.Role(role), Enterprise: enterprise}
+	switch {
+	case r.Role == auth.RoleSuspended || !r.Role.Known():
+		return r, schema.Errorf(schema.KindInvalid, "/role", "%q is not operator, enterprise-admin, enterprise-member or state-writer", role)
+	case r.Role.Scoped() && enterprise == "":
+		return r, schema.Errorf(schema.KindInvalid, "/enterprise", "role %s needs an enterprise", role)
+	case !r.Role.Scoped() && enterprise != "":
+		return r, schema.Errorf(schema.KindInvalid, "/enterprise", "a %s token is not scoped to an enterprise", role)
 	}
-	return nil, schema.Errorf(schema.KindInvalid, "/role", "%q is not operator, enterprise-admin, enterprise-member or state-writer", role)
+	return r, nil
 }
 
 // createToken serves POST /tokens {"name", "role", "enterprise"}: an API
@@ -219,7 +211,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err := probs.Err(); err != nil {
 		return err
 	}
-	groups, err := roleGroups(role, ent)
+	right, err := tokenRight(role, ent)
 	if err != nil {
 		return err
 	}
@@ -228,13 +220,13 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The principal is "<name>@api": recognisable in the audit trail as an
 	// API token, never mistaken for a user of the identity provider.
-	secret, tok, err := s.opts.Tokens.Create(name, name+"@api", groups)
+	secret, tok, err := s.opts.Tokens.Create(name, name+"@api", []auth.Right{right})
 	if err != nil {
 		return err
 	}
 	in.touch("/tokens/" + tok.ID)
 	return writeJSON(w, http.StatusCreated, map[string]any{"id": tok.ID, "name": tok.Name, "principal": tok.Principal,
-		"groups": tok.Groups, "created": tok.Created, "token": secret, "note": "the token is shown only now: store it safely"})
+		"rights": tok.Rights, "created": tok.Created, "token": secret, "note": "the token is shown only now: store it safely"})
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {

@@ -388,5 +388,20 @@ func (s *Server) deleteEnterprise(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	if !dry && s.opts.Tokens != nil {
+		// Its tokens are dead already (the id is retired, and tokens
+		// check that); revoking removes them from the token list, and
+		// the deletion's audit record names them.
+		revoked, err := s.opts.Tokens.RevokeEnterprise(id)
+		if in := info(r.Context()); len(revoked) > 0 {
+			in.touch("/enterprises/" + id)
+			for _, tid := range revoked {
+				in.touch("/tokens/" + tid)
+			}
+		}
+		if err != nil {
+			s.log.Error("revoking the tokens of a deleted enterprise failed; they no longer authenticate", "enterprise", id, "error", err)
+		}
+	}
 	return respondResult(w, res, http.StatusOK)
 }
