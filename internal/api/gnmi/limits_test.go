@@ -119,7 +119,7 @@ func TestRevokedTokenEndsStream(t *testing.T) {
 // the same run.
 func BenchmarkRecheck(b *testing.B) {
 	eng, tokens := engine(b)
-	tok, _, err := tokens.Create("t", "ops", []string{"acme"})
+	tok, _, err := tokens.Create("t", "ops", []auth.Right{{Role: auth.RoleEnterpriseMember, Enterprise: "acme"}})
 	if err != nil {
 		b.Fatal(err)
 	}
