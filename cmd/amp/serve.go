@@ -38,7 +38,8 @@ embedded store (bbolt, in --data-dir) and the REST API.
 --store etcd://host1:2379,host2:2379,host3:2379/prefix/ keeps the
 configuration and its history in etcd instead (docs/etcd.md); --data-dir
 then holds only the local CA, the first admin token and the audit trail.
-One AMP replica per prefix for now: a second one is refused at start.
+Any number of replicas may share one prefix: each takes reads and writes,
+and one at a time (elected on etcd) runs each controller (docs/etcd.md).
 
 On first start it creates an admin API token and writes it to
 <data-dir>/admin.token; every request needs it as "Authorization: Bearer …".

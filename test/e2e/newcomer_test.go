@@ -1,0 +1,45 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestUnchangedWriteRecordsNothing: a write that changes nothing — `amp set`
+// of the current value, a PUT of identical content, a repeated PATCH
+// /aether-roc-api — is answered with the current index and leaves no
+// transaction in the history.
+func TestUnchangedWriteRecordsNothing(t *testing.T) {
+	s := testenv.Start(t, t.TempDir(), "--demo")
+	base := "/aether/v2.1.x/acme/site/acme-chicago"
+	out, err := ampCLI(t, s.Env(), "set", "-e", "acme", "site/acme-chicago/upf/upf-1/port=8806")
+	if err != nil || !strings.Contains(out, "committed transaction") {
+		t.Fatalf("first amp set: %v\n%s", err, out)
+	}
+	current := lastIndex(t, s)
+	history := string(s.Must(t, 200, "GET", "/amp/transactions", ""))
+
+	out, err = ampCLI(t, s.Env(), "set", "-e", "acme", "site/acme-chicago/upf/upf-1/port=8806")
+	if err != nil || !strings.Contains(out, "no changes: nothing recorded") {
+		t.Fatalf("amp set of the current value: %v\n%s", err, out)
+	}
+	upf := string(s.Must(t, 200, "GET", base+"/upf/upf-1", ""))
+	code, _, h, err := s.Do(context.Background(), "PUT", base+"/upf/upf-1", upf)
+	if err != nil || code != 200 || h.Get("X-AMP-Transaction-Unchanged") != "true" || h.Get("X-AMP-Transaction-Index") != u(current) {
+		t.Fatalf("PUT of identical content: %d %v, headers %v", code, err, h)
+	}
+	patch := `{"default-target":"acme","Updates":{"site-2.1.0":[{"site-id":"acme-chicago","upf":[{"upf-id":"upf-1","port":8806}]}]}}`
+	code, _, h, err = s.Do(context.Background(), "PATCH", "/aether-roc-api", patch)
+	if err != nil || code != 200 || h.Get("X-AMP-Transaction-Unchanged") != "true" {
+		t.Fatalf("repeated PATCH /aether-roc-api: %d %v, headers %v", code, err, h)
+	}
+	if got := lastIndex(t, s); got != current {
+		t.Fatalf("index moved from %d to %d", current, got)
+	}
+	if got := string(s.Must(t, 200, "GET", "/amp/transactions", "")); got != history {
+		t.Fatalf("history changed:\nbefore %s\nafter  %s", history, got)
+	}
+}
+
+func u(n uint64) string { return strconv.FormatUint(n, 10) }
