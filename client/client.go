@@ -532,7 +532,7 @@ func (c *Client) Transactions(ctx context.Context, limit int, before uint64, ent
 		q.Set("enterprise", enterprise[0])
 	}
 	var out []TxnInfo
-	err := c.getJSON(ctx, "/transactions", q, &out)
+	err := c.getJSON(ctx, "/amp/transactions", q, &out)
 	return out, err
 }
 

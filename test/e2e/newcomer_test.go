@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/amp-edge/amp/internal/testenv"
 )
 
 // TestUnchangedWriteRecordsNothing: a write that changes nothing — `amp set`
@@ -29,10 +32,10 @@ func TestUnchangedWriteRecordsNothing(t *testing.T) {
 	if err != nil || code != 200 || h.Get("X-AMP-Transaction-Unchanged") != "true" || h.Get("X-AMP-Transaction-Index") != u(current) {
 		t.Fatalf("PUT of identical content: %d %v, headers %v", code, err, h)
 	}
-	patch := `{"default-target":"acme","Updates":{"site-2.1.0":[{"site-id":"acme-chicago","upf":[{"upf-id":"upf-1","port":8806}]}]}}`
-	code, _, h, err = s.Do(context.Background(), "PATCH", "/aether-roc-api", patch)
+	patch := `{"default-target":"acme","Updates":{"site-2.1.0":[{"site-id":"acme-chicago","upf":[{"upf-id":"upf-1","port":8806,"additionalProperties":{"unchanged":"address"}}]}]}}`
+	code, b, h, err := s.Do(context.Background(), "PATCH", "/aether-roc-api", patch)
 	if err != nil || code != 200 || h.Get("X-AMP-Transaction-Unchanged") != "true" {
-		t.Fatalf("repeated PATCH /aether-roc-api: %d %v, headers %v", code, err, h)
+		t.Fatalf("repeated PATCH /aether-roc-api: %d %v, headers %v: %s", code, err, h, b)
 	}
 	if got := lastIndex(t, s); got != current {
 		t.Fatalf("index moved from %d to %d", current, got)
@@ -43,3 +46,15 @@ func TestUnchangedWriteRecordsNothing(t *testing.T) {
 }
 
 func u(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// TestServeHelpDescribesReplicas: `amp serve --help` says what replicas on
+// one etcd prefix do, not the old refusal of a second one.
+func TestServeHelpDescribesReplicas(t *testing.T) {
+	out, err := ampCLI(t, nil, "serve", "--help")
+	if err != nil {
+		t.Fatalf("amp serve --help: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "refused at start") || !strings.Contains(out, "Any number of replicas may share one prefix") {
+		t.Fatalf("amp serve --help on replicas:\n%s", out)
+	}
+}

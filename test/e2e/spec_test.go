@@ -56,6 +56,7 @@ func TestSpecMatchesServer(t *testing.T) {
 		{"GET", base + "/device/nope", "", 404},
 		{"DELETE", base + "/device/new-1", "", 200},
 		{"GET", "/transactions?limit=2", "", 200},
+		{"GET", "/amp/transactions?limit=2", "", 200},
 		{"GET", "/transactions/1", "", 200},
 		{"GET", "/diff?from=1&to=2", "", 200},
 		{"GET", "/targets", "", 200},

@@ -88,7 +88,7 @@ func TestRoleMatrix(t *testing.T) {
 		t.Fatalf("alice's enterprises: %v", ents)
 	}
 	var txns []config.TxnInfo
-	json.Unmarshal([]byte(alice.want(200, "GET", "/transactions?limit=100", "")), &txns)
+	json.Unmarshal([]byte(alice.want(200, "GET", "/amp/transactions?limit=100", "")), &txns)
 	for _, tx := range txns {
 		if len(tx.Targets) != 1 || tx.Targets[0] != "acme" {
 			t.Fatalf("alice sees transaction %+v", tx)
