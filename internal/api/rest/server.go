@@ -129,6 +129,9 @@ func (s *Server) routes() {
 		{"PUT /admin/log-level", "log-level", false, s.setLogLevel},
 		{"GET /admin/backup", "backup", false, s.backup},
 	}
+	for _, p := range specDocuments {
+		rs = append(rs, route{"GET " + p, "spec", false, s.specDocument})
+	}
 	for _, set := range s.sch.Sets {
 		prefix := "/" + set.Name + "/v" + set.Version + "/"
 		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
