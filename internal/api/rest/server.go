@@ -348,6 +348,12 @@ func writeJSON(w http.ResponseWriter, code int, v any) error {
 
 // readJSON reads and decodes a request body (numbers kept exact).
 func readJSON(r *http.Request) (any, error) {
+	// aether-roc-api's request validator refuses a body without a
+	// Content-Type (400); any declared type is read as JSON, so that
+	// `curl -d` (form-encoded by default) works (docs/conformance.md).
+	if r.Header.Get("Content-Type") == "" {
+		return nil, schema.Errorf(schema.KindInvalid, "Content-Type", "a request body needs a Content-Type header: application/json")
+	}
 	var buf strings.Builder
 	if _, err := ioCopy(&buf, r); err != nil {
 		return nil, err
