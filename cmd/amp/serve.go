@@ -101,6 +101,7 @@ Examples:
 	f.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "PEM CA bundle: REST clients must present a certificate it signed (mutual TLS, besides their token)")
 	f.StringArrayVar(&cfg.TLSSANs, "tls-san", nil, "extra DNS name or IP address for the local CA's server certificate; repeatable")
 	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve the REST API over plain HTTP instead of HTTPS (loopback --listen only)")
+	f.StringArrayVar(&cfg.CORSOrigins, "allow-cors-origin", nil, "exact browser origin allowed to call the REST API from its pages, e.g. http://localhost:4200 for Aether's GUI in development (docs/aether-gui.md); repeatable; default: none, CORS off")
 	f.BoolVar(&insecureRemote, "insecure-remote", false, "removed: plain HTTP is never served off loopback")
 	_ = f.MarkHidden("insecure-remote")
 	// end transport security

@@ -62,6 +62,9 @@ type Config struct {
 	TLSCert, TLSKey, TLSClientCA string
 	TLSSANs                      []string
 	InsecureHTTP                 bool
+	// CORSOrigins are the exact browser origins allowed to call the REST
+	// API (docs/aether-gui.md); none: CORS is off.
+	CORSOrigins []string
 
 	Version string
 	Logger  *slog.Logger
@@ -106,6 +109,9 @@ func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	if err := rest.CheckCORSOrigins(cfg.CORSOrigins); err != nil {
+		return err
 	}
 	tr, err := setupTransport(cfg, log)
 	if err != nil {
@@ -246,7 +252,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var specErr error
 	api := rest.New(rest.Options{
 		Engine: eng, Auth: authn, Authorizer: pol, Audit: trail, Tokens: tokens, Logger: log, Registry: reg, MaxBody: cfg.MaxBody, Sync: syncer,
-		Version: cfg.Version, StoreKind: StoreKind(cfg.Store),
+		Version: cfg.Version, StoreKind: StoreKind(cfg.Store), CORSOrigins: cfg.CORSOrigins,
 		Spec: func(yaml bool) ([]byte, error) {
 			specOnce.Do(func() {
 				doc, err := openapi.Build(sch, cfg.Version)

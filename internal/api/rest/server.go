@@ -59,6 +59,9 @@ type Options struct {
 	Audit *audit.Log
 	// Tokens, when set, lets operators manage API tokens (/tokens).
 	Tokens *auth.Tokens
+	// CORSOrigins are the exact browser origins allowed to call the API
+	// (none: CORS is off).
+	CORSOrigins []string
 	// Version and StoreKind (bbolt or etcd) are recorded in backups.
 	Version, StoreKind string
 }
@@ -72,6 +75,7 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *httpMetrics
 	backupM *backupMetrics
+	cors    *cors
 }
 
 // New builds the server and its routes.
@@ -88,6 +92,7 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, eng: opts.Engine, sch: opts.Engine.Schema(), log: opts.Logger.With("component", "rest"), mux: http.NewServeMux()}
 	s.metrics = newHTTPMetrics(opts.Registry)
 	s.backupM = newBackupMetrics(opts.Registry)
+	s.cors = newCORS(opts.CORSOrigins, opts.Registry)
 	s.routes()
 	return s
 }
@@ -145,6 +150,9 @@ func (s *Server) routes() {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cors.handle(w, r) {
+		return // a preflight, answered
+	}
 	// Refuse dot segments ourselves: the mux would answer them with a
 	// redirect, and a client should get a clear 400.
 	p := r.URL.EscapedPath()
