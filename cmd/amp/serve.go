@@ -90,6 +90,7 @@ Examples:
 	f.BoolVar(&cfg.SDCoreIPDomainsList, "sdcore-ip-domains-list", false, "send SD-Core device groups in webconsole's current ip-domains list form (default: Aether's legacy ip-domain-expanded)")
 	f.StringVar(&cfg.OIDCIssuer, "oidc-issuer", "", "OIDC provider issuer URL: accept its JWTs as bearer tokens (Keycloak: https://host/realms/<realm>; see docs/identity.md)")
 	f.StringVar(&cfg.OIDCClientID, "oidc-client-id", "amp", "audience the OIDC tokens must be issued for")
+	f.StringSliceVar(&cfg.OIDCAudiences, "oidc-audiences", nil, "further audiences accepted besides --oidc-client-id, comma-separated or repeated: the OIDC clients of other applications in front of AMP, e.g. aether-roc-gui for Aether's GUI (docs/aether-gui.md)")
 	f.StringVar(&cfg.OIDCGroupsClaim, "oidc-groups-claim", "groups", "claim(s) holding the caller's groups, dotted for nested (Keycloak realm roles: realm_access.roles), comma-separated to merge")
 	f.StringVar(&cfg.OIDCUsernameClaim, "oidc-username-claim", "preferred_username", "claim naming the caller (falls back to sub)")
 	f.StringVar(&cfg.PolicyDir, "policy-dir", "", "directory of rego authorization policy files, reloaded on change (default: the embedded policy, docs/identity.md)")

@@ -93,6 +93,8 @@ type Config struct {
 	ProbeEvery time.Duration
 	// Identity (docs/identity.md): OIDC bearer tokens beside API tokens.
 	OIDCIssuer, OIDCClientID, OIDCGroupsClaim, OIDCUsernameClaim string
+	// OIDCAudiences are accepted besides OIDCClientID (aether-roc-gui).
+	OIDCAudiences []string
 	// PolicyDir holds the rego authorization policy (reloaded on change);
 	// empty: the embedded default policy.
 	PolicyDir string
@@ -163,7 +165,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var authn auth.Authenticator = tokens
 	var jwt *auth.OIDC
 	if cfg.OIDCIssuer != "" {
-		jwt, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID,
+		jwt, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, Audiences: cfg.OIDCAudiences,
 			GroupsClaim: cfg.OIDCGroupsClaim, UsernameClaim: cfg.OIDCUsernameClaim, Logger: log})
 		if err != nil {
 			return fmt.Errorf("--oidc-issuer: %w", err)
