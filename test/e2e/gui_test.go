@@ -187,7 +187,9 @@ func TestAetherGUIClientTokens(t *testing.T) {
 	t.Cleanup(p.Close)
 	s := testenv.Start(t, t.TempDir(), "--demo", "--oidc-issuer", p.Issuer, "--oidc-client-id", "amp", "--oidc-audiences", "aether-roc-gui")
 	olivia, alice := p.Token(t, "olivia", "olivia-pw"), p.Token(t, "alice", "alice-pw")
-	as := func(tok string) []string { return []string{"Authorization", "Bearer " + tok, "Accept", "application/json"} }
+	as := func(tok string) []string {
+		return []string{"Authorization", "Bearer " + tok, "Accept", "application/json"}
+	}
 	s.Must(t, 200, "GET", "/aether/v2.1.x/starbucks/site", "", as(olivia)...)
 	s.Must(t, 200, "GET", "/aether/v2.1.x/acme/site", "", as(alice)...)
 	s.Must(t, 404, "GET", "/aether/v2.1.x/starbucks/site", "", as(alice)...)
