@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,5 +60,29 @@ func TestServeHelpDescribesReplicas(t *testing.T) {
 	}
 	if strings.Contains(out, "refused at start") || !strings.Contains(out, "Any number of replicas may share one prefix") {
 		t.Fatalf("amp serve --help on replicas:\n%s", out)
+	}
+}
+
+// TestRepositoryIsSelfContained: on a fresh clone with nothing beside it,
+// nothing in the repository (code, tests, scripts, docs) refers to files
+// outside it; fixtures live in testdata/ with their source noted.
+func TestRepositoryIsSelfContained(t *testing.T) {
+	out, err := exec.Command("git", "-C", testenv.RepoRoot(), "ls-files").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	outside := ".." + "/shared" // split so this file does not name it
+	files := strings.Fields(string(out))
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), f))
+		if err != nil {
+			continue // deleted in the work tree
+		}
+		if bytes.Contains(b, []byte(outside)) {
+			t.Errorf("%s refers to %s, outside the repository", f, outside)
+		}
+	}
+	if len(files) < 100 {
+		t.Fatalf("only %d files listed: not the repository", len(files))
 	}
 }
