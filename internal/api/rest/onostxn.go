@@ -183,21 +183,22 @@ func (s *Server) onosChanges(changes []config.Change) []onosChangeTarget {
 		out[i].PathValues = append(out[i].PathValues, onosPathTarget{Path: path, PathValue: onosPathValue{Path: path, Value: v, Deleted: deleted}})
 	}
 	for _, c := range changes {
-		target, base := s.gnmiPathOf(c.Path)
+		target, base, n := s.gnmiPathOf(c.Path)
 		if c.Op == "delete" {
 			add(target, base, onosTypedValue{Type: "EMPTY", TypeOpts: []int{}}, true)
 			continue
 		}
-		flattenValue(base, c.New, func(p string, v onosTypedValue) { add(target, p, v, false) })
+		flattenValue(base, n, c.New, func(p string, v onosTypedValue) { add(target, p, v, false) })
 	}
 	return out
 }
 
-// gnmiPathOf turns the REST path of a change into its target and gNMI
-// path; an enterprise record (/enterprises/{id}) is the target's root.
-func (s *Server) gnmiPathOf(rest string) (target, path string) {
+// gnmiPathOf turns the REST path of a change into its target, its gNMI
+// path and its schema node (nil for an enterprise record,
+// /enterprises/{id}, which is the target's root).
+func (s *Server) gnmiPathOf(rest string) (target, path string, n *schema.Node) {
 	if id, ok := strings.CutPrefix(rest, "/enterprises/"); ok {
-		return id, "/"
+		return id, "/", nil
 	}
 	for _, set := range s.sch.Sets {
 		tail, ok := strings.CutPrefix(rest, "/"+set.Name+"/v"+set.Version+"/")
@@ -210,16 +211,17 @@ func (s *Server) gnmiPathOf(rest string) (target, path string) {
 		}
 		target, _ = schema.UnescapeSegment(segs[0])
 		if loc, err := schema.Resolve(set, target, segs[1:]); err == nil {
-			return target, loc.GNMIPath()
+			return target, loc.GNMIPath(), loc.Node
 		}
 		break
 	}
-	return target, rest // not a model path: shown as AMP names it
+	return target, rest, nil // not a model path: shown as AMP names it
 }
 
-// flattenValue calls fn for every leaf of an RFC 7951 value under base, with
-// onos-config's typed value (ValueToString form).
-func flattenValue(base string, v any, fn func(path string, tv onosTypedValue)) {
+// flattenValue calls fn for every leaf of a JSON value of node n under
+// base, typed by the schema as onos-config types values, in its
+// ValueToString form (leaf-lists comma-separated).
+func flattenValue(base string, n *schema.Node, v any, fn func(path string, tv onosTypedValue)) {
 	switch x := v.(type) {
 	case map[string]any:
 		if len(x) == 0 {
@@ -232,41 +234,58 @@ func flattenValue(base string, v any, fn func(path string, tv onosTypedValue)) {
 		}
 		sort.Strings(names)
 		for _, k := range names {
-			flattenValue(strings.TrimSuffix(base, "/")+"/"+k, x[k], fn)
+			var c *schema.Node
+			if n != nil {
+				c = n.Child(k)
+			}
+			flattenValue(strings.TrimSuffix(base, "/")+"/"+k, c, x[k], fn)
 		}
 	case []any:
 		elems := make([]string, len(x))
-		typ := "LEAFLIST_STRING"
 		for i, e := range x {
-			tv := scalarValue(e)
-			elems[i] = tv.Value
-			typ = "LEAFLIST_" + tv.Type
+			elems[i] = valueString(e)
 		}
-		fn(base, onosTypedValue{Value: strings.Join(elems, ","), Type: typ, TypeOpts: []int{}})
+		fn(base, onosTypedValue{Value: strings.Join(elems, ","), Type: "LEAFLIST_" + onosType(n), TypeOpts: []int{}})
 	default:
-		fn(base, scalarValue(x))
+		fn(base, onosTypedValue{Value: valueString(x), Type: onosType(n), TypeOpts: []int{}})
 	}
 }
 
-func scalarValue(v any) onosTypedValue {
-	tv := onosTypedValue{TypeOpts: []int{}}
+// onosType is onos-config's ValueType for a leaf's type (a leafref takes
+// its target's); what it cannot tell is STRING.
+func onosType(n *schema.Node) string {
+	if n == nil || n.Type == nil {
+		return "STRING"
+	}
+	t := n.Type
+	for t.Base == schema.TLeafref && t.Target != nil {
+		t = t.Target.Type
+	}
+	switch t.Base {
+	case schema.TInt:
+		return "INT"
+	case schema.TUint:
+		return "UINT"
+	case schema.TBool:
+		return "BOOL"
+	case schema.TDecimal:
+		return "DECIMAL"
+	case schema.TEmpty:
+		return "EMPTY"
+	case schema.TBinary:
+		return "BYTES"
+	}
+	return "STRING"
+}
+
+func valueString(v any) string {
 	switch x := v.(type) {
 	case nil:
-		tv.Type = "EMPTY"
+		return ""
 	case string:
-		tv.Type, tv.Value = "STRING", x
-	case bool:
-		tv.Type, tv.Value = "BOOL", fmt.Sprint(x)
-	case int, int8, int16, int32, int64:
-		tv.Type, tv.Value = "INT", fmt.Sprint(x)
-	case uint, uint8, uint16, uint32, uint64:
-		tv.Type, tv.Value = "UINT", fmt.Sprint(x)
-	case float32, float64:
-		tv.Type, tv.Value = "FLOAT", fmt.Sprint(x)
+		return x
 	case json.Number:
-		tv.Type, tv.Value = "DECIMAL", x.String()
-	default:
-		tv.Type, tv.Value = "STRING", fmt.Sprint(x)
+		return x.String()
 	}
-	return tv
+	return fmt.Sprint(v)
 }
