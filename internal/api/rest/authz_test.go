@@ -94,6 +94,19 @@ func TestRoleMatrix(t *testing.T) {
 			t.Fatalf("alice sees transaction %+v", tx)
 		}
 	}
+	// The same in aether-roc-api's shape.
+	var onos []onosTransaction
+	json.Unmarshal([]byte(alice.want(200, "GET", "/transactions", "")), &onos)
+	if len(onos) == 0 {
+		t.Fatal("alice sees no transaction at all")
+	}
+	for _, tx := range onos {
+		for _, c := range tx.Details.Change {
+			if c.TargetName != "acme" {
+				t.Fatalf("alice sees transaction %d of %s", tx.Index, c.TargetName)
+			}
+		}
+	}
 	// A member: read-only.
 	mallory.want(200, "GET", sb, "")
 	mallory.want(403, "PATCH", sb+"/upf/upf-1", `{"port":1}`)
