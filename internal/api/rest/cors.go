@@ -23,7 +23,7 @@ import (
 const corsAllowHeaders = "Authorization, Content-Type, Accept, If-Match, X-AMP-Source, X-AMP-Message, Traceparent"
 
 // corsExposeHeaders are the response headers its scripts may read.
-const corsExposeHeaders = "ETag, Location, X-AMP-Transaction-Index, X-AMP-Transaction-Id, X-AMP-Transaction-Unchanged, X-AMP-Continue, X-AMP-Sync"
+const corsExposeHeaders = "ETag, Location, X-AMP-Index, X-AMP-Transaction-Index, X-AMP-Transaction-Id, X-AMP-Transaction-Unchanged, X-AMP-Continue, X-AMP-Sync"
 
 // corsMaxAge lets a browser cache a preflight answer for ten minutes.
 const corsMaxAge = "600"
