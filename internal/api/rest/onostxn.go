@@ -102,6 +102,11 @@ type onosPhaseTimes struct {
 // whole from the log and rendered leaf by leaf.
 const maxOnosTransactions = 1000
 
+// maxOnosPathValues bounds the leaves listed per transaction, so that the
+// history of bulk imports (tens of thousands of leaves each) stays a
+// bounded answer; GET /transactions/{index} has every change.
+const maxOnosPathValues = 1000
+
 func (s *Server) listOnosTransactions(w http.ResponseWriter, r *http.Request) error {
 	limit, hasLimit, err := queryUint(r, "limit")
 	if err != nil {
@@ -169,11 +174,17 @@ func (s *Server) onosTransaction(rec *config.Record) onosTransaction {
 
 // onosChanges groups leaf changes by target (enterprise) as onos-config
 // does, with gNMI paths relative to the target: a created or updated leaf
-// is one path-value, a deleted leaf or object one with deleted set.
+// is one path-value, a deleted leaf or object one with deleted set. At most
+// maxOnosPathValues are listed.
 func (s *Server) onosChanges(changes []config.Change) []onosChangeTarget {
 	var out []onosChangeTarget
 	at := map[string]int{}
+	listed := 0
 	add := func(target, path string, v onosTypedValue, deleted bool) {
+		if listed == maxOnosPathValues {
+			return
+		}
+		listed++
 		i, ok := at[target]
 		if !ok {
 			i = len(out)

@@ -2,6 +2,8 @@ package rest
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -56,4 +58,19 @@ func TestOnosTransactionShape(t *testing.T) {
 		}
 	}
 	e.want(400, "GET", "/transactions?limit=1001", "")
+}
+
+// A bulk transaction lists a bounded number of its leaves.
+func TestOnosTransactionBounded(t *testing.T) {
+	e := newEnv(t, true)
+	var sims []string
+	for i := range 400 {
+		sims = append(sims, fmt.Sprintf(`{"sim-id":"bulk-%d","imsi":"123456001%06d","display-name":"Bulk %d"}`, i, 500000+i, i))
+	}
+	e.want(200, "PATCH", "/aether-roc-api", `{"default-target":"acme","Updates":{"site-2.1.0":[{"site-id":"acme-chicago","sim-card":[`+strings.Join(sims, ",")+`]}]}}`)
+	var txns []onosTransaction
+	json.Unmarshal([]byte(e.want(200, "GET", "/transactions?limit=1", "")), &txns)
+	if len(txns) != 1 || len(txns[0].Details.Change) != 1 || len(txns[0].Details.Change[0].PathValues) != maxOnosPathValues {
+		t.Fatalf("a transaction of 1,200 leaves lists %d", len(txns[0].Details.Change[0].PathValues))
+	}
 }
