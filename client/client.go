@@ -425,6 +425,9 @@ type WriteResult struct {
 	ID      string   `json:"id,omitempty"`
 	Changes []Change `json:"changes"`
 	DryRun  bool     `json:"dry-run,omitempty"`
+	// Unchanged: the write changed nothing, so nothing was recorded; Index
+	// is the current index.
+	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 func (c *Client) write(ctx context.Context, method, path string, body any, dryRun bool, contentType string) (*WriteResult, error) {
@@ -457,6 +460,10 @@ func parseWrite(data []byte, h http.Header, dryRun bool) (*WriteResult, error) {
 			return nil, fmt.Errorf("bad X-AMP-Transaction-Index %q", v)
 		}
 		res.Index = n
+	}
+	if h.Get("X-AMP-Transaction-Unchanged") == "true" {
+		res.Unchanged = true
+		return res, nil
 	}
 	res.ID = h.Get("X-AMP-Transaction-Id")
 	if res.ID == "" {
@@ -556,7 +563,7 @@ func (c *Client) Transactions(ctx context.Context, limit int, before uint64, ent
 		q.Set("enterprise", enterprise[0])
 	}
 	var out []TxnInfo
-	err := c.getJSON(ctx, "/transactions", q, &out)
+	err := c.getJSON(ctx, "/amp/transactions", q, &out)
 	return out, err
 }
 

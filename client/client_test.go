@@ -133,7 +133,7 @@ func TestNonProblemError(t *testing.T) {
 
 func TestHistoryRollbackDiffEnterprises(t *testing.T) {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /transactions", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /amp/transactions", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("limit") != "5" || r.URL.Query().Get("enterprise") != "acme" {
 			t.Errorf("query %s", r.URL.RawQuery)
 		}

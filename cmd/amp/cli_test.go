@@ -326,9 +326,9 @@ func TestImportExport(t *testing.T) {
 	if n := count("device"); n != 1000 {
 		t.Fatalf("%d imported devices", n)
 	}
-	// Importing again changes nothing.
+	// Importing again changes nothing, and records nothing.
 	out = mustAmp(t, "import", f)
-	if !strings.Contains(out, "no changes") {
+	if !strings.Contains(out, "no changes, nothing recorded") {
 		t.Fatalf("re-import:\n%s", out)
 	}
 	// Export as CSV round-trips: importing it changes nothing either.
@@ -349,8 +349,11 @@ func TestImportExport(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "line 3: ") || !strings.Contains(r.stderr, "line 4: ") || strings.Contains(r.stderr, "line 2: ") {
 		t.Fatalf("bad rows: %+v", r)
 	}
-	// --batch commits separate transactions.
-	out = mustAmp(t, "import", f, "--batch", "400")
+	// --batch commits separate transactions (new display names, so each
+	// batch changes something).
+	renamed := filepath.Join(dir, "renamed.csv")
+	os.WriteFile(renamed, []byte(strings.ReplaceAll(b.String(), ",Test ", ",Renamed ")), 0o644)
+	out = mustAmp(t, "import", renamed, "--batch", "400")
 	if strings.Count(out, "committed as") != 3 {
 		t.Fatalf("batches:\n%s", out)
 	}

@@ -191,7 +191,7 @@ func (g *globalOpts) reportWrite(cmd *cobra.Command, c *client.Client, res *clie
 	if err != nil {
 		return err
 	}
-	if !res.DryRun && res.Index > 0 {
+	if !res.DryRun && !res.Unchanged && res.Index > 0 {
 		ctx, cancel := g.context(cmd, 0)
 		defer cancel()
 		if tx, err := c.Transaction(ctx, res.Index); err == nil {
@@ -213,6 +213,8 @@ func (g *globalOpts) reportWrite(cmd *cobra.Command, c *client.Client, res *clie
 		fmt.Fprintln(out, "dry run: no changes")
 	case res.DryRun:
 		fmt.Fprintf(out, "dry run: %s; nothing was committed\n", changeCounts(res.Changes))
+	case res.Unchanged:
+		fmt.Fprintf(out, "no changes: nothing recorded (transaction %d is current)\n", res.Index)
 	case len(res.Changes) == 0:
 		fmt.Fprintf(out, "no changes (transaction %d)\n", res.Index)
 	default:

@@ -186,6 +186,8 @@ Examples:
 					}
 				} else if dryRun {
 					bt.Changes = len(res.Changes)
+				} else if res.Unchanged {
+					bt.Unchanged = true
 				} else {
 					bt.Index, bt.ID = res.Index, res.ID
 					if info, err := c.TransactionInfo(ctx, res.Index); err == nil {
@@ -236,6 +238,7 @@ type importBatch struct {
 	Index          uint64           `json:"index,omitempty"`
 	ID             string           `json:"id,omitempty"`
 	ChangedObjects int              `json:"changed-objects"`
+	Unchanged      bool             `json:"unchanged,omitempty"` // nothing to change: no transaction recorded
 	Changes        int              `json:"changes,omitempty"`
 	Error          string           `json:"error,omitempty"`
 	Problems       []client.Problem `json:"problems,omitempty"`
@@ -280,6 +283,8 @@ func (s *importSummary) line() string {
 		what = "no changes"
 	case s.DryRun:
 		what = fmt.Sprintf("would make %s; nothing was committed", plural(changed, "change", "changes"))
+	case changed == 0 && len(idx) == 0:
+		what = "no changes, nothing recorded"
 	case changed == 0:
 		what = fmt.Sprintf("no changes (transaction %s)", strings.Join(idx, ", "))
 	default:
@@ -298,6 +303,8 @@ func reportBatch(out, errw io.Writer, i, n int, b importBatch, dry bool) {
 		}
 	case dry:
 		fmt.Fprintf(out, "%s: dry run, %s\n", where, plural(b.Changes, "change", "changes"))
+	case b.Unchanged:
+		fmt.Fprintf(out, "%s: no changes, nothing recorded\n", where)
 	default:
 		fmt.Fprintf(out, "%s: committed as %d, %s changed\n", where, b.Index, plural(b.ChangedObjects, "object", "objects"))
 	}

@@ -39,7 +39,8 @@ embedded store (bbolt, in --data-dir) and the REST API.
 --store etcd://host1:2379,host2:2379,host3:2379/prefix/ keeps the
 configuration and its history in etcd instead (docs/etcd.md); --data-dir
 then holds only the local CA, the first admin token and the audit trail.
-One AMP replica per prefix for now: a second one is refused at start.
+Any number of replicas may share one prefix: each takes reads and writes,
+and one at a time (elected on etcd) runs each controller (docs/etcd.md).
 
 On first start it creates an admin API token and writes it to
 <data-dir>/admin.token; every request needs it as "Authorization: Bearer …".
@@ -92,6 +93,7 @@ Examples:
 	f.BoolVar(&cfg.SDCoreIPDomainsList, "sdcore-ip-domains-list", false, "send SD-Core device groups in webconsole's current ip-domains list form (default: Aether's legacy ip-domain-expanded)")
 	f.StringVar(&cfg.OIDCIssuer, "oidc-issuer", "", "OIDC provider issuer URL: accept its JWTs as bearer tokens (Keycloak: https://host/realms/<realm>; see docs/identity.md)")
 	f.StringVar(&cfg.OIDCClientID, "oidc-client-id", "amp", "audience the OIDC tokens must be issued for")
+	f.StringSliceVar(&cfg.OIDCAudiences, "oidc-audiences", nil, "further audiences accepted besides --oidc-client-id, comma-separated or repeated: the OIDC clients of other applications in front of AMP, e.g. aether-roc-gui for Aether's GUI (docs/aether-gui.md)")
 	f.StringVar(&cfg.OIDCGroupsClaim, "oidc-groups-claim", "groups", "claim(s) holding the caller's groups, dotted for nested (Keycloak realm roles: realm_access.roles), comma-separated to merge")
 	f.BoolVar(&cfg.OIDCBookGroups, "oidc-book-groups", true, "also read the book's group names as rights: AetherROCAdmin (operator), <enterprise>-admin, EnterpriseAdmin with <enterprise>, <enterprise> (member), amp-state-writer; false: only amp:<role>[:<enterprise>] groups grant rights (docs/identity.md)")
 	f.StringVar(&cfg.OIDCUsernameClaim, "oidc-username-claim", "preferred_username", "claim naming the caller (falls back to sub)")
@@ -110,6 +112,7 @@ Examples:
 	f.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "PEM CA bundle: REST clients must present a certificate it signed (mutual TLS, besides their token)")
 	f.StringArrayVar(&cfg.TLSSANs, "tls-san", nil, "extra DNS name or IP address for the local CA's server certificate; repeatable")
 	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve the REST API over plain HTTP instead of HTTPS (loopback --listen only)")
+	f.StringArrayVar(&cfg.CORSOrigins, "allow-cors-origin", nil, "exact browser origin allowed to call the REST API from its pages, e.g. http://localhost:4200 for Aether's GUI in development (docs/aether-gui.md); repeatable; default: none, CORS off")
 	f.BoolVar(&insecureRemote, "insecure-remote", false, "removed: plain HTTP is never served off loopback")
 	_ = f.MarkHidden("insecure-remote")
 	// end transport security

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,10 @@ type OIDCConfig struct {
 	Issuer string
 	// ClientID is the audience the tokens must be issued for ("aud").
 	ClientID string
+	// Audiences are further audiences accepted besides ClientID: the
+	// clients of other applications in front of AMP, such as Aether's GUI
+	// (aether-roc-gui). A token is accepted when its "aud" names any one.
+	Audiences []string
 	// GroupsClaim names the claim holding the caller's groups or roles: a
 	// top-level claim ("groups", Dex and Keycloak's group mapper) or a dotted
 	// path into nested objects ("realm_access.roles", Keycloak realm roles).
@@ -135,7 +140,8 @@ func (o *OIDC) discover(ctx context.Context) error {
 		return err
 	}
 	keys := oidc.NewRemoteKeySet(kctx, meta.JWKSURL)
-	vc := &oidc.Config{ClientID: o.cfg.ClientID, Now: o.cfg.Now, SupportedSigningAlgs: meta.Algs}
+	// go-oidc checks one audience; with several, Verify checks them.
+	vc := &oidc.Config{ClientID: o.cfg.ClientID, SkipClientIDCheck: len(o.cfg.Audiences) > 0, Now: o.cfg.Now, SupportedSigningAlgs: meta.Algs}
 	v := oidc.NewVerifier(o.cfg.Issuer, keys, vc)
 	o.mu.Lock()
 	o.verifier, o.lastErr = v, nil
@@ -184,6 +190,9 @@ func (o *OIDC) Verify(ctx context.Context, raw string) (*Principal, error) {
 	if err != nil {
 		return nil, classify(err)
 	}
+	if len(o.cfg.Audiences) > 0 && !o.acceptedAudience(tok.Audience) {
+		return nil, &oidcError{msg: fmt.Sprintf("wrong audience: the token is for %q, accepted are %q", tok.Audience, append([]string{o.cfg.ClientID}, o.cfg.Audiences...))}
+	}
 	var claims map[string]any
 	if err := tok.Claims(&claims); err != nil {
 		return nil, &oidcError{msg: fmt.Sprintf("malformed token: %v", err)}
@@ -208,6 +217,17 @@ func (o *OIDC) Verify(ctx context.Context, raw string) (*Principal, error) {
 		}
 	}
 	return &Principal{Name: name, Groups: groups, Rights: RightsFromGroups(groups, !o.cfg.NoBookGroups), Via: "oidc"}, nil
+}
+
+// acceptedAudience says whether a token's "aud" names ClientID or one of
+// Audiences.
+func (o *OIDC) acceptedAudience(aud []string) bool {
+	for _, a := range aud {
+		if a == o.cfg.ClientID || slices.Contains(o.cfg.Audiences, a) {
+			return true
+		}
+	}
+	return false
 }
 
 // classify turns go-oidc's verification errors into ErrBadCredentials

@@ -102,11 +102,14 @@ type Request struct {
 
 // Result says what a committed (or dry-run) transaction did.
 type Result struct {
-	Index   uint64    `json:"index"`
-	ID      string    `json:"id"`
-	Time    time.Time `json:"time"`
-	DryRun  bool      `json:"dry-run,omitempty"`
-	Changes []Change  `json:"changes"`
+	Index  uint64    `json:"index"`
+	ID     string    `json:"id"`
+	Time   time.Time `json:"time"`
+	DryRun bool      `json:"dry-run,omitempty"`
+	// Unchanged says the request would not change anything: nothing was
+	// recorded, and Index is the current index (ID is empty).
+	Unchanged bool     `json:"unchanged,omitempty"`
+	Changes   []Change `json:"changes"`
 }
 
 type pending struct {
@@ -631,6 +634,11 @@ func (e *Engine) stage(batch []*pending) ([]staged, *Snapshot) {
 			p.done <- outcome{res: st.res}
 			continue
 		}
+		if st.res.Unchanged {
+			e.m.txns.WithLabelValues(p.req.Source, "unchanged").Inc()
+			p.done <- outcome{res: st.res}
+			continue
+		}
 		base = snap
 		st.p = p
 		ok = append(ok, st)
@@ -736,6 +744,14 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 	if req.DryRun {
 		res.Index, res.ID = 0, ""
 		return base, staged{res: res}, nil
+	}
+	if len(rec.Changes) == 0 {
+		// A write that changes nothing (the current value set again, a
+		// re-import) is answered with the current index and recorded
+		// nowhere: an empty transaction would only bury the real ones in
+		// history and wake every watcher for nothing. On a shared store
+		// this is judged against this replica's snapshot, as reads are.
+		return base, staged{res: &Result{Index: base.Index, Time: now, Unchanged: true, Changes: []Change{}}}, nil
 	}
 	commit.Log = encodeRecord(rec)
 	snap := &Snapshot{Index: index, Objects: tree, Refs: refs, Uniq: uniq, State: dropState(base.State, rec), schema: e.schema}

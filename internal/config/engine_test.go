@@ -437,3 +437,43 @@ func TestRetentionByAgeSurvivesClockSteps(t *testing.T) {
 	pass(2 * time.Hour)
 	compact(4, "after the wall clock stepped back")
 }
+
+// A write that changes nothing is answered with the current index and leaves
+// no transaction behind; the same write with a real change is recorded.
+func TestUnchangedWriteRecordsNothing(t *testing.T) {
+	e, set := newTestEngine(t)
+	ctx := context.Background()
+	if _, err := e.Submit(ctx, &Request{Targets: []TargetEdit{{Op: OpCreate, Name: "acme"}}}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(qci string) *Result {
+		t.Helper()
+		res, err := e.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpMerge, "acme/traffic-class/tc1", `{"qci":`+qci+`}`)}, WantChanges: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	first := put("9")
+	for range 2 { // the same value again, twice
+		again := put("9")
+		if !again.Unchanged || again.Index != first.Index || again.ID != "" || len(again.Changes) != 0 {
+			t.Fatalf("repeat of transaction %d answered %+v", first.Index, again)
+		}
+	}
+	if got := e.Snapshot().Index; got != first.Index {
+		t.Fatalf("index moved from %d to %d", first.Index, got)
+	}
+	txns, err := e.ListTransactions(0, 100, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(txns) != 2 {
+		t.Fatalf("history has %d transactions, want 2 (enterprise, first write): %+v", len(txns), txns)
+	}
+	// The next real change takes the next index.
+	changed := put("8")
+	if changed.Unchanged || changed.Index != first.Index+1 {
+		t.Fatalf("a real change answered %+v", changed)
+	}
+}

@@ -25,7 +25,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		txns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "amp_config_transactions_total",
-			Help: "Transactions by source and result (committed, dry-run, invalid, conflict, not-found, precondition, gone, error).",
+			Help: "Transactions by source and result (committed, unchanged: a write that changed nothing and was not recorded, dry-run, invalid, conflict, not-found, precondition, gone, error).",
 		}, []string{"source", "result"}),
 		txnSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "amp_config_transaction_duration_seconds",

@@ -11,6 +11,10 @@ import (
 // the merge removes it.
 type Deleted struct{}
 
+// Placeholder stands, with DecodeOptions.Placeholders, for a leaf value that
+// was named but not checked.
+type Placeholder struct{}
+
 // ExtraKey is where the decoder keeps aether-roc-api's "additionalProperties"
 // member of an object (enterprise-id, unchanged), when asked to accept it.
 const ExtraKey = "@additionalProperties"
@@ -28,6 +32,11 @@ type DecodeOptions struct {
 	// OmitKeysOK lets an entry's key leaves be absent (the caller takes them
 	// from the URL).
 	OmitKeysOK bool
+	// Placeholders names leaves without checking their values (key leaves
+	// are still checked): in aether-roc-api's Deletes a leaf's value is a
+	// placeholder, since what is deleted is its path. Such leaves decode
+	// as Placeholder{}.
+	Placeholders bool
 }
 
 type decoder struct {
@@ -158,6 +167,9 @@ func (d *decoder) list(n *Node, v any, path string) []any {
 }
 
 func (d *decoder) leaf(n *Node, v any, path string) any {
+	if d.opts.Placeholders && !n.IsKey() {
+		return Placeholder{}
+	}
 	if n.Kind == LeafList {
 		arr, ok := v.([]any)
 		if !ok {

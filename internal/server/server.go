@@ -66,6 +66,9 @@ type Config struct {
 	TLSCert, TLSKey, TLSClientCA string
 	TLSSANs                      []string
 	InsecureHTTP                 bool
+	// CORSOrigins are the exact browser origins allowed to call the REST
+	// API (docs/aether-gui.md); none: CORS is off.
+	CORSOrigins []string
 
 	Version string
 	Logger  *slog.Logger
@@ -104,6 +107,8 @@ type Config struct {
 	// <enterprise>-admin, <enterprise>) to rights beside the structured
 	// amp:<role>[:<enterprise>] ones.
 	OIDCBookGroups bool
+	// OIDCAudiences are accepted besides OIDCClientID (aether-roc-gui).
+	OIDCAudiences []string
 	// PolicyDir holds the rego authorization policy (reloaded on change);
 	// empty: the embedded default policy.
 	PolicyDir string
@@ -129,6 +134,9 @@ func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	if err := rest.CheckCORSOrigins(cfg.CORSOrigins); err != nil {
+		return err
 	}
 	tr, err := setupTransport(cfg, log)
 	if err != nil {
@@ -196,7 +204,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var authn auth.Authenticator = tokens
 	var jwt *auth.OIDC
 	if cfg.OIDCIssuer != "" {
-		jwt, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID,
+		jwt, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, Audiences: cfg.OIDCAudiences,
 			GroupsClaim: cfg.OIDCGroupsClaim, UsernameClaim: cfg.OIDCUsernameClaim, NoBookGroups: !cfg.OIDCBookGroups, Logger: log})
 		if err != nil {
 			return fmt.Errorf("--oidc-issuer: %w", err)
@@ -300,7 +308,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var specErr error
 	api := rest.New(rest.Options{
 		Engine: eng, Auth: authn, Authorizer: pol, Audit: trail, Tokens: tokens, Logger: log, Registry: reg, MaxBody: cfg.MaxBody, Sync: syncer,
-		Version: cfg.Version, StoreKind: StoreKind(cfg.Store), BackupKey: backupKey,
+		Version: cfg.Version, StoreKind: StoreKind(cfg.Store), BackupKey: backupKey, CORSOrigins: cfg.CORSOrigins,
 		Spec: func(yaml bool) ([]byte, error) {
 			specOnce.Do(func() {
 				doc, err := openapi.Build(sch, cfg.Version)

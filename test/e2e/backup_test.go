@@ -168,7 +168,7 @@ func observe(t *testing.T, s *testenv.Server, at uint64) map[string]string {
 	}
 	get("targets", "/targets")
 	var txns []struct{ Index uint64 }
-	if err := json.Unmarshal(get("transactions", "/transactions?limit=10000"), &txns); err != nil {
+	if err := json.Unmarshal(get("transactions", "/amp/transactions?limit=10000"), &txns); err != nil {
 		t.Fatal(err)
 	}
 	if len(txns) < 8 {

@@ -47,7 +47,7 @@ func TestGNMIPushToAnotherAMP(t *testing.T) {
 	// The target recorded the push as a transaction by the client
 	// certificate's identity.
 	var txns []map[string]any
-	json.Unmarshal(tgt.Must(t, 200, "GET", "/transactions?limit=1", ""), &txns)
+	json.Unmarshal(tgt.Must(t, 200, "GET", "/amp/transactions?limit=1", ""), &txns)
 	if txns[0]["username"] != "amp-push" || txns[0]["source"] != "gnmi" {
 		t.Fatalf("target's transaction: %v", txns[0])
 	}

@@ -92,7 +92,7 @@ func TestIsolationAcrossEveryRoute(t *testing.T) {
 	}
 	// Nothing alice tried changed starbucks.
 	var txns []map[string]any
-	json.Unmarshal(s.Must(t, 200, "GET", "/transactions?limit=1000&enterprise=starbucks", ""), &txns)
+	json.Unmarshal(s.Must(t, 200, "GET", "/amp/transactions?limit=1000&enterprise=starbucks", ""), &txns)
 	for _, tx := range txns {
 		if tx["username"] == "alice@api" {
 			t.Fatalf("alice committed transaction %v", tx)

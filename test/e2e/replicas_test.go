@@ -120,7 +120,7 @@ func checkReplicas(t *testing.T, reps []*testenv.Server, l *load, when string) {
 	target := l.maxIndex.Load()
 	for settled := false; !settled; {
 		for _, s := range reps {
-			s.Must(t, 200, "GET", fmt.Sprintf("/transactions?limit=1&min-index=%d", target), "")
+			s.Must(t, 200, "GET", fmt.Sprintf("/amp/transactions?limit=1&min-index=%d", target), "")
 		}
 		time.Sleep(200 * time.Millisecond)
 		settled = true
@@ -173,7 +173,7 @@ func history(t *testing.T, s *testenv.Server) []string {
 			ID      string
 			Replica string
 		}
-		path := "/transactions?limit=10000"
+		path := "/amp/transactions?limit=10000"
 		if before > 0 {
 			path += fmt.Sprintf("&before=%d", before)
 		}

@@ -88,7 +88,7 @@ func withDesc(s *openapi3.Schema, desc string) *openapi3.Schema {
 // responses, and reserves the names of the schemas built after the model.
 func (b *builder) fixedComponents() {
 	c := b.doc.Components
-	for _, n := range []string{schemaPatchBody, schemaElements, schemaDeleteElements} {
+	for _, n := range []string{schemaPatchBody, schemaElements, schemaDeleteElements, schemaOnosTxn} {
 		b.names[n] = true
 	}
 
@@ -115,7 +115,9 @@ func (b *builder) fixedComponents() {
 	change := func() *openapi3.Schema {
 		op := openapi3.NewStringSchema().WithEnum("create", "update", "delete")
 		op.Description = "What happened to the object."
-		old, nw := &openapi3.Schema{Nullable: true}, &openapi3.Schema{Nullable: true}
+		// Any JSON value; absent rather than null when there is none, so
+		// no nullable (which OpenAPI 3.0.3 allows only beside a type).
+		old, nw := &openapi3.Schema{}, &openapi3.Schema{}
 		old.Description = "The value before (absent for create)."
 		nw.Description = "The value after (absent for delete)."
 		return withDesc(obj(map[string]*openapi3.Schema{
@@ -160,6 +162,7 @@ func (b *builder) fixedComponents() {
 	}
 	b.addSchema(schemaTxnInfo, withDesc(info(false), "Summary of one committed transaction."))
 	b.addSchema(schemaTxnDetail, withDesc(info(true), "One committed transaction with its changes."))
+	b.addSchema(schemaOnosTxn, onosTransactionSchema())
 	result := func(desc string) *openapi3.Schema {
 		return withDesc(obj(map[string]*openapi3.Schema{
 			"index":   i64("Index the transaction has (or, for a dry run, would have)."),
@@ -320,13 +323,22 @@ func (b *builder) fixedPaths() {
 	idx := openapi3.NewPathParameter("index").WithSchema(openapi3.NewInt64Schema().WithMin(1))
 	idx.Description = "Transaction index."
 	idxRef := &openapi3.ParameterRef{Value: idx}
-	o = op(tt, "listTransactions", "List committed transactions, newest first")
-	o.Parameters = openapi3.Parameters{
-		b.paramRef(ParamLimit),
-		qp("before", "Only transactions with an index lower than this (paging backwards).", openapi3.NewInt64Schema().WithMin(1), false),
-		qp("enterprise", "Only transactions that touched this enterprise.", openapi3.NewStringSchema(), false),
+	paging := func() openapi3.Parameters {
+		return openapi3.Parameters{
+			b.paramRef(ParamLimit),
+			qp("before", "Only transactions with an index lower than this (paging backwards).", openapi3.NewInt64Schema().WithMin(1), false),
+			qp("enterprise", "Only transactions that touched this enterprise.", openapi3.NewStringSchema(), false),
+		}
 	}
+	o = op(tt, "listTransactions", "List committed transactions, newest first (AMP's summaries)")
+	o.Parameters = paging()
 	jsonOK(o, "200", "The transactions.", arrOf(schemaTxnInfo))
+	b.errors(o, false, false)
+	set("/amp/transactions", &openapi3.PathItem{Get: o})
+	o = op(tt, "getTransactions", "List committed transactions in onos-config's shape, oldest first (aether-roc-api)")
+	o.Description = "The newest `limit` transactions (default 100, at most 1000) that the caller may see, oldest first, each with its leaf changes per target, as aether-roc-api returns them. AMP's own summaries are GET /amp/transactions."
+	o.Parameters = paging()
+	jsonOK(o, "200", "The transactions.", arrOf(schemaOnosTxn))
 	b.errors(o, false, false)
 	set("/transactions", &openapi3.PathItem{Get: o})
 	o = op(tt, "getTransaction", "Read one transaction with its changes")

@@ -186,15 +186,16 @@ func (b *builder) leafSchema(n *schema.Node) *openapi3.Schema {
 	return s
 }
 
-// valueSchema is the schema of one value of a leaf or leaf-list, with the
-// legacy-decimal alternative where the model allows it.
+// valueSchema is the schema of one value of a leaf or leaf-list. Where the
+// model allows the legacy decimal form (sd, sst), the schema stays the hex
+// string, so generated clients get a plain string field; the server still
+// accepts the number on input, as the description and x-amp-legacy-decimal
+// say.
 func (b *builder) valueSchema(n *schema.Node) (*openapi3.Schema, []string) {
 	s, notes := typeSchema(n.Type)
 	if n.LegacyDecimal {
-		alt := openapi3.NewIntegerSchema().WithMin(0)
-		alt.Description = "Legacy form: the decimal value of the identifier."
-		s = openapi3.NewOneOfSchema(s, alt)
-		notes = append(notes, "Legacy clients may send a decimal number (a JSON integer) instead of the hex string; the server stores and returns the hex string")
+		s.Extensions = map[string]any{"x-amp-legacy-decimal": true}
+		notes = append(notes, "Legacy clients may send a decimal number (a JSON integer) instead of the hex string; the server accepts it on input, stores and returns the hex string")
 	}
 	return s, notes
 }

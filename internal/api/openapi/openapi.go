@@ -75,6 +75,7 @@ func Build(sch *schema.Schema, version string) (*openapi3.T, error) {
 		}
 	}
 	b.fixedPaths()
+	b.serversAndOperations()
 	b.doc.Tags = b.tags()
 	return b.doc, nil
 }

@@ -194,8 +194,8 @@ func TestSpotChecks(t *testing.T) {
 			t.Errorf("Site_Slice required %v lacks %s", slice.Value.Required, r)
 		}
 	}
-	if sst := slice.Value.Properties["sst"].Value; len(sst.OneOf) != 2 {
-		t.Errorf("legacy-decimal sst should be oneOf[string, integer], got %+v", sst)
+	if sst := slice.Value.Properties["sst"].Value; !sst.Type.Is("string") || len(sst.OneOf) != 0 || sst.Extensions["x-amp-legacy-decimal"] != true {
+		t.Errorf("legacy-decimal sst should be a plain string marked x-amp-legacy-decimal, got %+v", sst)
 	}
 	if del := doc.Components.Schemas["Site_Slice_Delete"]; del == nil || !slices.Equal(del.Value.Required, []string{"slice-id"}) {
 		t.Errorf("Site_Slice_Delete should require only the key")

@@ -88,10 +88,23 @@ func TestRoleMatrix(t *testing.T) {
 		t.Fatalf("alice's enterprises: %v", ents)
 	}
 	var txns []config.TxnInfo
-	json.Unmarshal([]byte(alice.want(200, "GET", "/transactions?limit=100", "")), &txns)
+	json.Unmarshal([]byte(alice.want(200, "GET", "/amp/transactions?limit=100", "")), &txns)
 	for _, tx := range txns {
 		if len(tx.Targets) != 1 || tx.Targets[0] != "acme" {
 			t.Fatalf("alice sees transaction %+v", tx)
+		}
+	}
+	// The same in aether-roc-api's shape.
+	var onos []onosTransaction
+	json.Unmarshal([]byte(alice.want(200, "GET", "/transactions", "")), &onos)
+	if len(onos) == 0 {
+		t.Fatal("alice sees no transaction at all")
+	}
+	for _, tx := range onos {
+		for _, c := range tx.Details.Change {
+			if c.TargetName != "acme" {
+				t.Fatalf("alice sees transaction %d of %s", tx.Index, c.TargetName)
+			}
 		}
 	}
 	// A member: read-only.

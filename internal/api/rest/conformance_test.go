@@ -10,7 +10,7 @@ import (
 )
 
 // The real request Aether used to populate a blank system
-// (../shared/conformance/aether-roc-api/MEGA_Patch_21.json) predates the
+// (test/testdata/aether-roc-api/MEGA_Patch_21.json) predates the
 // current 2.1.x model in three ways. AMP accepts the one the conformance
 // README names (sd and sst as JSON numbers) and reports the others precisely;
 // docs/conformance.md lists them. megaAmendments are exactly the edits that
@@ -68,7 +68,7 @@ func TestMegaPatchConformance(t *testing.T) {
 	for _, ent := range []string{"starbucks", "acme", "defaultent"} {
 		e.want(201, "POST", "/enterprises", `{"enterprise-id":"`+ent+`"}`)
 	}
-	raw := repoFile(t, "../shared/conformance/aether-roc-api/MEGA_Patch_21.json")
+	raw := repoFile(t, "test/testdata/aether-roc-api/MEGA_Patch_21.json")
 
 	// As published: refused, every disagreement named, nothing changed.
 	before := e.eng.Snapshot().Index

@@ -104,8 +104,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	if res.DryRun {
 		return writeJSON(w, http.StatusOK, map[string]any{"dry-run": true, "changes": nonNil(res.Changes)})
 	}
-	w.Header().Set("X-AMP-Transaction-Index", strconv.FormatUint(res.Index, 10))
-	w.Header().Set("X-AMP-Transaction-Id", res.ID)
+	setTxnHeaders(w, res)
 	return writeJSON(w, http.StatusOK, res)
 }
 

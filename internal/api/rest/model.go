@@ -359,9 +359,20 @@ func respondResult(w http.ResponseWriter, res *config.Result, code int) error {
 	if res.DryRun {
 		return writeJSON(w, http.StatusOK, map[string]any{"dry-run": true, "changes": nonNil(res.Changes)})
 	}
-	w.Header().Set("X-AMP-Transaction-Index", strconv.FormatUint(res.Index, 10))
-	w.Header().Set("X-AMP-Transaction-Id", res.ID)
+	setTxnHeaders(w, res)
 	return writeJSON(w, code, res.ID)
+}
+
+// setTxnHeaders names the transaction a write committed. A write that
+// changed nothing names the current index and says it is unchanged, so a
+// client does not take the transaction before it for its own.
+func setTxnHeaders(w http.ResponseWriter, res *config.Result) {
+	w.Header().Set("X-AMP-Transaction-Index", strconv.FormatUint(res.Index, 10))
+	if res.Unchanged {
+		w.Header().Set("X-AMP-Transaction-Unchanged", "true")
+		return
+	}
+	w.Header().Set("X-AMP-Transaction-Id", res.ID)
 }
 
 func nonNil(c []config.Change) []config.Change {

@@ -47,6 +47,9 @@ func (e *env) do(method, path, body string, hdr ...string) (int, string, http.He
 		e.t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+e.token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}

@@ -59,6 +59,9 @@ type Options struct {
 	Audit *audit.Log
 	// Tokens, when set, lets operators manage API tokens (/tokens).
 	Tokens *auth.Tokens
+	// CORSOrigins are the exact browser origins allowed to call the API
+	// (none: CORS is off).
+	CORSOrigins []string
 	// Version and StoreKind (bbolt or etcd) are recorded in backups.
 	Version, StoreKind string
 	// BackupKey signs backups (internal/backup, sign.go).
@@ -74,6 +77,7 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *httpMetrics
 	backupM *backupMetrics
+	cors    *cors
 }
 
 // New builds the server and its routes.
@@ -90,6 +94,7 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, eng: opts.Engine, sch: opts.Engine.Schema(), log: opts.Logger.With("component", "rest"), mux: http.NewServeMux()}
 	s.metrics = newHTTPMetrics(opts.Registry)
 	s.backupM = newBackupMetrics(opts.Registry)
+	s.cors = newCORS(opts.CORSOrigins, opts.Registry)
 	s.routes()
 	return s
 }
@@ -113,7 +118,8 @@ func (s *Server) routes() {
 		{"GET /enterprises/{id}", "enterprise", false, s.getEnterprise},
 		{"DELETE /enterprises/{id}", "enterprise", false, s.deleteEnterprise},
 		{"PATCH /aether-roc-api", "aether-roc-api", false, s.topLevelPatch},
-		{"GET /transactions", "transactions", false, s.listTransactions},
+		{"GET /transactions", "transactions", false, s.listOnosTransactions},
+		{"GET /amp/transactions", "transactions", false, s.listTransactions},
 		{"GET /transactions/{index}", "transaction", false, s.getTransaction},
 		{"POST /transactions/{index}/rollback", "rollback", false, s.rollback},
 		{"GET /diff", "diff", false, s.diff},
@@ -130,6 +136,9 @@ func (s *Server) routes() {
 		{"PUT /admin/log-level", "log-level", false, s.setLogLevel},
 		{"GET /admin/backup", "backup", false, s.backup},
 	}
+	for _, p := range specDocuments {
+		rs = append(rs, route{"GET " + p, "spec", false, s.specDocument})
+	}
 	for _, set := range s.sch.Sets {
 		prefix := "/" + set.Name + "/v" + set.Version + "/"
 		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
@@ -143,6 +152,9 @@ func (s *Server) routes() {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cors.handle(w, r) {
+		return // a preflight, answered
+	}
 	// Refuse dot segments ourselves: the mux would answer them with a
 	// redirect, and a client should get a clear 400.
 	p := r.URL.EscapedPath()
@@ -346,6 +358,12 @@ func writeJSON(w http.ResponseWriter, code int, v any) error {
 
 // readJSON reads and decodes a request body (numbers kept exact).
 func readJSON(r *http.Request) (any, error) {
+	// aether-roc-api's request validator refuses a body without a
+	// Content-Type (400); any declared type is read as JSON, so that
+	// `curl -d` (form-encoded by default) works (docs/conformance.md).
+	if r.Header.Get("Content-Type") == "" {
+		return nil, schema.Errorf(schema.KindInvalid, "Content-Type", "a request body needs a Content-Type header: application/json")
+	}
 	var buf strings.Builder
 	if _, err := ioCopy(&buf, r); err != nil {
 		return nil, err

@@ -3,7 +3,6 @@ package rest
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -158,8 +157,7 @@ func (s *Server) respondWrite(w http.ResponseWriter, r *http.Request, wo waitOpt
 			}
 		}
 	}
-	w.Header().Set("X-AMP-Transaction-Index", strconv.FormatUint(res.Index, 10))
-	w.Header().Set("X-AMP-Transaction-Id", res.ID)
+	setTxnHeaders(w, res)
 	w.Header().Set("X-AMP-Sync", verdict)
 	return writeJSON(w, code, map[string]any{"id": res.ID, "index": res.Index, "sync": verdict, "objects": sts})
 }

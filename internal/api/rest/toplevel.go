@@ -68,9 +68,8 @@ func (s *Server) topLevelPatch(w http.ResponseWriter, r *http.Request) error {
 	if err := probs.Err(); err != nil {
 		return err
 	}
-	if len(edits) == 0 {
-		return schema.Errorf(schema.KindInvalid, "/", "nothing to do: Updates and Deletes are both empty")
-	}
+	// An empty basket (Aether's GUI committing nothing) is a write that
+	// changes nothing: answered with the current index, recorded nowhere.
 	wo, err := parseWait(r)
 	if err != nil {
 		return err
@@ -180,7 +179,7 @@ func (s *Server) elementEdits(r *http.Request, section, elemName string, v any, 
 			return nil, err
 		}
 		entryPath := root.REST() + "/" + schema.RawKeyPath(list, m)
-		val, err := schema.DecodeJSON(list, m, entryPath, true, schema.DecodeOptions{AdditionalProperties: true})
+		val, err := schema.DecodeJSON(list, m, entryPath, true, schema.DecodeOptions{AdditionalProperties: true, Placeholders: section == "Deletes"})
 		if err != nil {
 			if collect(probs, err) {
 				continue
