@@ -30,6 +30,7 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/backup"
 	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/connlimit"
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/demo"
 	"github.com/amp-edge/amp/internal/policy"
@@ -51,7 +52,12 @@ type Config struct {
 	Listen      string
 	ModelDirs   []string
 	Demo        bool
-	MaxBody     int64
+	// Limits bound REST bodies, deadlines and large requests
+	// (docs/security.md, "HTTP API limits"); zero fields: the defaults.
+	Limits rest.Limits
+	// MaxConns and MaxConnsPerSource cap open REST connections, in total
+	// and per source address (0: no cap).
+	MaxConns, MaxConnsPerSource int
 	RetainCount uint64
 	RetainAge   time.Duration
 	// Transport security (docs/tls.md). Without TLSCert/TLSKey the REST
@@ -245,7 +251,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var specJSON, specYAML []byte
 	var specErr error
 	api := rest.New(rest.Options{
-		Engine: eng, Auth: authn, Authorizer: pol, Audit: trail, Tokens: tokens, Logger: log, Registry: reg, MaxBody: cfg.MaxBody, Sync: syncer,
+		Engine: eng, Auth: authn, Authorizer: pol, Audit: trail, Tokens: tokens, Logger: log, Registry: reg, Limits: cfg.Limits, Sync: syncer,
 		Version: cfg.Version, StoreKind: StoreKind(cfg.Store),
 		Spec: func(yaml bool) ([]byte, error) {
 			specOnce.Do(func() {
@@ -264,10 +270,11 @@ func Run(ctx context.Context, cfg Config) error {
 			return specJSON, specErr
 		},
 	})
-	ln, err := net.Listen("tcp", cfg.Listen)
+	rawLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	ln := connlimit.Wrap(rawLn, cfg.MaxConns, cfg.MaxConnsPerSource, reg)
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,10 +1,8 @@
 package rest
 
 import (
-	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,11 +49,4 @@ func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.metrics.handler.ServeHTTP(w, r)
 	return nil
-}
-
-func ioCopy(dst *strings.Builder, r *http.Request) (int64, error) {
-	if r.Body == nil {
-		return 0, nil
-	}
-	return io.Copy(dst, r.Body)
 }

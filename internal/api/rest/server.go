@@ -18,12 +18,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
@@ -49,8 +49,9 @@ type Options struct {
 	Registry   *prometheus.Registry
 	// Spec returns the OpenAPI document as JSON, or as YAML when asked.
 	Spec func(yaml bool) ([]byte, error)
-	// MaxBody bounds request bodies in bytes.
-	MaxBody int64
+	// Limits bound bodies, deadlines and large requests (zero fields:
+	// DefaultLimits).
+	Limits Limits
 	// Ready reports whether the server should take traffic.
 	Ready func() error
 	// Sync reports what the adapters applied (nil: no adapters run).
@@ -72,13 +73,11 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *httpMetrics
 	backupM *backupMetrics
+	limits  *limiter
 }
 
 // New builds the server and its routes.
 func New(opts Options) *Server {
-	if opts.MaxBody <= 0 {
-		opts.MaxBody = 64 << 20
-	}
 	if opts.Authorizer == nil {
 		opts.Authorizer = auth.AllowAuthenticated{}
 	}
@@ -88,6 +87,7 @@ func New(opts Options) *Server {
 	s := &Server{opts: opts, eng: opts.Engine, sch: opts.Engine.Schema(), log: opts.Logger.With("component", "rest"), mux: http.NewServeMux()}
 	s.metrics = newHTTPMetrics(opts.Registry)
 	s.backupM = newBackupMetrics(opts.Registry)
+	s.limits = newLimiter(opts.Limits, opts.Registry)
 	s.routes()
 	return s
 }
@@ -187,6 +187,9 @@ func (sw *statusWriter) Write(b []byte) (int, error) {
 	return sw.ResponseWriter.Write(b)
 }
 
+// Unwrap lets http.ResponseController reach the connection (deadlines).
+func (sw *statusWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
+
 func (sw *statusWriter) Flush() {
 	if f, ok := sw.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
@@ -202,6 +205,7 @@ func (s *Server) wrap(rt route) http.Handler {
 			trace.WithAttributes(attribute.String("http.method", r.Method), attribute.String("http.route", rt.pattern)))
 		defer span.End()
 		sw := &statusWriter{ResponseWriter: w}
+		s.limits.start(sw, r, rt)
 		if sc := span.SpanContext(); sc.IsValid() {
 			sw.Header().Set("Traceparent", fmt.Sprintf("00-%s-%s-01", sc.TraceID(), sc.SpanID()))
 		}
@@ -224,6 +228,8 @@ func (s *Server) wrap(rt route) http.Handler {
 			if err != nil {
 				authFailed = true
 				sw.Header().Set("WWW-Authenticate", `Bearer realm="amp"`)
+				// Close rather than read the body of a stranger.
+				sw.Header().Set("Connection", "close")
 				err = &schema.Error{Kind: schema.KindUnauthenticated, Message: "authentication required", Problems: []schema.Problem{{Path: r.URL.Path, Reason: err.Error()}}}
 			} else {
 				r = r.WithContext(auth.WithPrincipal(ctx, p))
@@ -234,10 +240,11 @@ func (s *Server) wrap(rt route) http.Handler {
 			err = s.waitMinIndex(r)
 		}
 		if err == nil {
-			if r.Body != nil {
-				r.Body = http.MaxBytesReader(sw, r.Body, s.opts.MaxBody)
+			var release func()
+			if release, err = s.limits.admitBody(sw, r, rt); err == nil {
+				err = rt.h(sw, r)
+				release()
 			}
-			err = rt.h(sw, r)
 		}
 		if err != nil {
 			writeProblem(sw, r, err)
@@ -273,6 +280,10 @@ func status(err error) int {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge
+	}
+	var te *timeoutError
+	if errors.As(err, &te) {
+		return http.StatusRequestTimeout
 	}
 	switch schema.KindOf(err) {
 	case schema.KindInvalid:
@@ -342,27 +353,36 @@ func writeJSON(w http.ResponseWriter, code int, v any) error {
 	return enc.Encode(v)
 }
 
-// readJSON reads and decodes a request body (numbers kept exact).
+// readJSON decodes a request body (numbers kept exact) as it arrives: the
+// body reader (jsonBody) refuses one over the route's limits before the
+// decoder holds it whole.
 func readJSON(r *http.Request) (any, error) {
-	var buf strings.Builder
-	if _, err := ioCopy(&buf, r); err != nil {
-		return nil, err
-	}
-	body := buf.String()
-	if !utf8.ValidString(body) {
-		return nil, schema.Errorf(schema.KindInvalid, "/", "the request body is not valid UTF-8")
-	}
-	if strings.TrimSpace(body) == "" {
+	if r.Body == nil {
 		return nil, schema.Errorf(schema.KindInvalid, "/", "the request body is empty; send a JSON document")
 	}
-	dec := json.NewDecoder(strings.NewReader(body))
+	dec := json.NewDecoder(r.Body)
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
+		var se *schema.Error
+		switch {
+		case errors.As(err, &se):
+			return nil, err // a limit, or not UTF-8
+		case errors.Is(err, io.EOF):
+			return nil, schema.Errorf(schema.KindInvalid, "/", "the request body is empty; send a JSON document")
+		}
 		return nil, schema.Errorf(schema.KindInvalid, "/", "malformed JSON: %v", err)
 	}
 	if dec.More() {
 		return nil, schema.Errorf(schema.KindInvalid, "/", "malformed JSON: more than one value in the body")
+	}
+	// Read to the end: what follows the value is checked too (UTF-8, size).
+	if _, err := io.Copy(io.Discard, r.Body); err != nil {
+		var se *schema.Error
+		if errors.As(err, &se) {
+			return nil, err
+		}
+		return nil, schema.Errorf(schema.KindInvalid, "/", "reading the request body: %v", err)
 	}
 	return v, nil
 }
