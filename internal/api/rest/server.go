@@ -421,10 +421,15 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 			return &schema.Error{Kind: schema.KindUnavailable, Message: "not ready", Problems: []schema.Problem{{Path: "/readyz", Reason: err.Error()}}}
 		}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "index": s.eng.Snapshot().Index})
+	// No index: this answer is unauthenticated, and the global index tells
+	// how busy every tenant is.
+	return writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 }
 
 func (s *Server) spec(w http.ResponseWriter, r *http.Request) error {
+	if err := s.authorize(r, auth.Read, "/spec"); err != nil {
+		return err
+	}
 	if s.opts.Spec == nil {
 		return schema.Errorf(schema.KindNotFound, "/spec", "no OpenAPI document is configured")
 	}
@@ -447,6 +452,9 @@ func (s *Server) spec(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getLogLevel(w http.ResponseWriter, r *http.Request) error {
+	if err := s.authorize(r, auth.Admin, "/admin/log-level"); err != nil {
+		return err
+	}
 	return writeJSON(w, http.StatusOK, map[string]string{"level": strings.ToLower(telemetry.Level.Level().String())})
 }
 
