@@ -58,8 +58,8 @@ type Config struct {
 	// MaxConns and MaxConnsPerSource cap open REST connections, in total
 	// and per source address (0: no cap).
 	MaxConns, MaxConnsPerSource int
-	RetainCount uint64
-	RetainAge   time.Duration
+	RetainCount                 uint64
+	RetainAge                   time.Duration
 	// Transport security (docs/tls.md). Without TLSCert/TLSKey the REST
 	// API serves HTTPS with a certificate of the local CA created in
 	// <data-dir>/tls; TLSClientCA requires REST clients to present a
@@ -164,7 +164,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var jwt *auth.OIDC
 	if cfg.OIDCIssuer != "" {
 		jwt, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID,
-			GroupsClaim: cfg.OIDCGroupsClaim, UsernameClaim: cfg.OIDCUsernameClaim, Logger: log})
+			GroupsClaim: cfg.OIDCGroupsClaim, UsernameClaim: cfg.OIDCUsernameClaim, Logger: log, Registerer: reg})
 		if err != nil {
 			return fmt.Errorf("--oidc-issuer: %w", err)
 		}
