@@ -138,6 +138,20 @@ func (lm *limiter) start(w http.ResponseWriter, r *http.Request, rt route) {
 	_ = rc.SetWriteDeadline(now.Add(lm.BodyTimeout + lm.WriteTimeout))
 }
 
+// closeUnread ends the connection after a refusal given before the body
+// was read: net/http would otherwise read (drain) up to 256 kB of it to
+// reuse the connection, at the pace the client chooses, and a stranger's
+// body is never read at all.
+func (lm *limiter) closeUnread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 {
+		return
+	}
+	if jb, ok := r.Body.(*jsonBody); ok && jb.eof {
+		return
+	}
+	w.Header().Set("Connection", "close")
+}
+
 // admitBody bounds the request's body: its size for the route, a slot when
 // it is large, and its JSON shape while it is read. release frees the slot.
 func (lm *limiter) admitBody(w http.ResponseWriter, r *http.Request, rt route) (release func(), err error) {
@@ -192,6 +206,7 @@ type jsonBody struct {
 	depth, elements  int
 	carry            [utf8.UTFMax]byte // the start of a rune split across reads
 	ncarry           int
+	eof              bool // read to its end
 	err              error
 }
 
@@ -204,8 +219,11 @@ func (b *jsonBody) Read(p []byte) (int, error) {
 		b.err = serr
 		return 0, serr
 	}
-	if err == io.EOF && b.ncarry > 0 {
-		err = schema.Errorf(schema.KindInvalid, "/", "the request body is not valid UTF-8")
+	if err == io.EOF {
+		b.eof = true
+		if b.ncarry > 0 {
+			err = schema.Errorf(schema.KindInvalid, "/", "the request body is not valid UTF-8")
+		}
 	}
 	if err != nil && err != io.EOF {
 		err = b.readError(err)

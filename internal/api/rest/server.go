@@ -228,8 +228,6 @@ func (s *Server) wrap(rt route) http.Handler {
 			if err != nil {
 				authFailed = true
 				sw.Header().Set("WWW-Authenticate", `Bearer realm="amp"`)
-				// Close rather than read the body of a stranger.
-				sw.Header().Set("Connection", "close")
 				err = &schema.Error{Kind: schema.KindUnauthenticated, Message: "authentication required", Problems: []schema.Problem{{Path: r.URL.Path, Reason: err.Error()}}}
 			} else {
 				r = r.WithContext(auth.WithPrincipal(ctx, p))
@@ -247,6 +245,7 @@ func (s *Server) wrap(rt route) http.Handler {
 			}
 		}
 		if err != nil {
+			s.limits.closeUnread(sw, r)
 			writeProblem(sw, r, err)
 			span.RecordError(err)
 		}
