@@ -45,7 +45,7 @@ type Limits struct {
 var DefaultLimits = Limits{
 	MaxBody:      4 << 20,
 	MaxBulkBody:  64 << 20,
-	MaxElements:  4_000_000,
+	MaxElements:  2_000_000,
 	MaxDepth:     64,
 	LargeBody:    1 << 20,
 	MaxLarge:     2,
