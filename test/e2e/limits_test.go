@@ -262,6 +262,35 @@ func TestWatchEndsWhenTokenRevoked(t *testing.T) {
 	}
 }
 
+// TestStreamsPerPrincipal (issue 8, low): one principal holds at most
+// --max-streams-per-principal open /watch streams (/watch?from=0 replays
+// the whole history); others are not affected.
+func TestStreamsPerPrincipal(t *testing.T) {
+	s := testenv.Start(t, t.TempDir(), "--demo", "--max-streams-per-principal", "1")
+	_, alice := newToken(t, s, `{"name":"alice","role":"enterprise-admin","enterprise":"acme"}`)
+	open := func(tok string) *http.Response {
+		req, _ := http.NewRequest("GET", s.URL+"/watch?from=0", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := s.HTTPClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	if r := open(alice); r.StatusCode != 200 {
+		t.Fatalf("first stream: %d", r.StatusCode)
+	}
+	r := open(alice)
+	b, _ := io.ReadAll(r.Body)
+	if r.StatusCode != 429 || !strings.Contains(string(b), "--max-streams-per-principal") {
+		t.Fatalf("second stream of the same principal: %d %s", r.StatusCode, b)
+	}
+	if r := open(s.Token); r.StatusCode != 200 {
+		t.Fatalf("another principal's stream: %d", r.StatusCode)
+	}
+}
+
 // TestRESTLowFindings (issue 8, low): operator-only /metrics and log
 // level, /spec through the policy, security headers, no global index for
 // tenants, tenant-paged history, AEAD-only TLS 1.2.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -39,18 +40,25 @@ type Limits struct {
 	BodyTimeout time.Duration
 	// WriteTimeout is how long a non-streaming response may take to write.
 	WriteTimeout time.Duration
+	// PerPrincipal bounds one principal's requests in progress, and
+	// StreamsPerPrincipal its open /watch streams: whole-tree reads,
+	// /diff?from=0 and /watch?from=0 cost the server in proportion to the
+	// history and the tree, so one caller gets a bounded share of it.
+	PerPrincipal, StreamsPerPrincipal int
 }
 
 // DefaultLimits are the limits of a server whose Options set none.
 var DefaultLimits = Limits{
-	MaxBody:      4 << 20,
-	MaxBulkBody:  64 << 20,
-	MaxElements:  2_000_000,
-	MaxDepth:     64,
-	LargeBody:    1 << 20,
-	MaxLarge:     2,
-	BodyTimeout:  60 * time.Second,
-	WriteTimeout: 2 * time.Minute,
+	MaxBody:             4 << 20,
+	MaxBulkBody:         64 << 20,
+	MaxElements:         2_000_000,
+	MaxDepth:            64,
+	LargeBody:           1 << 20,
+	MaxLarge:            2,
+	BodyTimeout:         60 * time.Second,
+	WriteTimeout:        2 * time.Minute,
+	PerPrincipal:        32,
+	StreamsPerPrincipal: 8,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -79,6 +87,12 @@ func (l Limits) withDefaults() Limits {
 	if l.WriteTimeout > 0 {
 		d.WriteTimeout = l.WriteTimeout
 	}
+	if l.PerPrincipal > 0 {
+		d.PerPrincipal = l.PerPrincipal
+	}
+	if l.StreamsPerPrincipal > 0 {
+		d.StreamsPerPrincipal = l.StreamsPerPrincipal
+	}
 	return d
 }
 
@@ -87,15 +101,18 @@ type limiter struct {
 	Limits
 	large   chan struct{} // a token per large body in progress
 	refused *prometheus.CounterVec
+
+	mu       sync.Mutex
+	inFlight map[string]int // by principal: requests, and streams under "stream\x00"+name
 }
 
 func newLimiter(l Limits, reg *prometheus.Registry) *limiter {
-	lm := &limiter{Limits: l.withDefaults(), refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+	lm := &limiter{Limits: l.withDefaults(), inFlight: map[string]int{}, refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "amp_http_refused_total",
-		Help: "REST requests refused by a resource limit, by limit: body-size, body-elements, body-depth, body-timeout, large-busy.",
+		Help: "REST requests refused by a resource limit, by limit: body-size, body-elements, body-depth, body-timeout, large-busy, per-principal, streams-per-principal.",
 	}, []string{"limit"})}
 	lm.large = make(chan struct{}, lm.MaxLarge)
-	for _, l := range []string{"body-size", "body-elements", "body-depth", "body-timeout", "large-busy"} {
+	for _, l := range []string{"body-size", "body-elements", "body-depth", "body-timeout", "large-busy", "per-principal", "streams-per-principal"} {
 		lm.refused.WithLabelValues(l)
 	}
 	if reg != nil {
@@ -185,12 +202,41 @@ func tooLarge(path string, limit int64) error {
 		Reason: fmt.Sprintf("request body larger than %d bytes (the server's limit for this route)", limit)}}}
 }
 
-// timeoutError is a request refused because its body came too slowly: 408,
-// a status no error kind has (no other interface has such a limit).
-type timeoutError struct{ err *schema.Error }
+// statusError is a refusal by a limit with an HTTP status no error kind
+// has (408, 429: no other interface has such limits).
+type statusError struct {
+	code int
+	err  *schema.Error
+}
 
-func (e *timeoutError) Error() string { return e.err.Error() }
-func (e *timeoutError) Unwrap() error { return e.err }
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// admitPrincipal counts a request of principal p in progress, or refuses
+// it (429) when p already has its share; done uncounts it.
+func (lm *limiter) admitPrincipal(w http.ResponseWriter, r *http.Request, p string, rt route) (done func(), err error) {
+	key, limit, flag, label := p, lm.PerPrincipal, "--max-requests-per-principal", "per-principal"
+	if streaming(rt) {
+		key, limit, flag, label = "stream\x00"+p, lm.StreamsPerPrincipal, "--max-streams-per-principal", "streams-per-principal"
+	}
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	if lm.inFlight[key] >= limit {
+		lm.refused.WithLabelValues(label).Inc()
+		w.Header().Set("Retry-After", "1")
+		return func() {}, &statusError{code: http.StatusTooManyRequests, err: &schema.Error{Kind: schema.KindUnavailable,
+			Message: "too many requests in progress", Problems: []schema.Problem{{Path: r.URL.Path,
+				Reason: fmt.Sprintf("%d requests of this kind by %s are in progress (the server's %s); wait for one to end", limit, p, flag)}}}}
+	}
+	lm.inFlight[key]++
+	return func() {
+		lm.mu.Lock()
+		defer lm.mu.Unlock()
+		if lm.inFlight[key]--; lm.inFlight[key] <= 0 {
+			delete(lm.inFlight, key)
+		}
+	}, nil
+}
 
 // jsonBody passes a JSON body through while checking, byte by byte and
 // before the decoder holds it, that it stays within the element and depth
@@ -242,7 +288,7 @@ func (b *jsonBody) readError(err error) error {
 		return tooLarge(b.path, mbe.Limit)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		b.lm.refused.WithLabelValues("body-timeout").Inc()
-		return &timeoutError{&schema.Error{Kind: schema.KindInvalid, Message: "request body too slow", Problems: []schema.Problem{{Path: b.path,
+		return &statusError{http.StatusRequestTimeout, &schema.Error{Kind: schema.KindInvalid, Message: "request body too slow", Problems: []schema.Problem{{Path: b.path,
 			Reason: "the request body was not received within " + b.lm.BodyTimeout.String() + " (the server's --body-timeout)"}}}}
 	}
 	return err

@@ -232,6 +232,9 @@ func (s *Server) wrap(rt route) http.Handler {
 			} else {
 				r = r.WithContext(auth.WithPrincipal(ctx, p))
 				span.SetAttributes(attribute.String("amp.principal", p.Name))
+				var done func()
+				done, err = s.limits.admitPrincipal(sw, r, p.Name, rt)
+				defer done()
 			}
 		}
 		if err == nil && !rt.public {
@@ -280,9 +283,9 @@ func status(err error) int {
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge
 	}
-	var te *timeoutError
-	if errors.As(err, &te) {
-		return http.StatusRequestTimeout
+	var le *statusError
+	if errors.As(err, &le) {
+		return le.code
 	}
 	switch schema.KindOf(err) {
 	case schema.KindInvalid:
