@@ -132,10 +132,11 @@ func (lm *limiter) bodyLimit(rt route) int64 {
 	return lm.MaxBody
 }
 
-// start sets the request's deadlines and the security headers every
-// answer carries. Deadlines the connection does not support (a test
-// recorder) are left unset.
-func (lm *limiter) start(w http.ResponseWriter, r *http.Request, rt route) {
+// begin sets every request's deadlines (the connection keeps them until
+// the next request sets its own) and the security headers every answer
+// carries. Deadlines a writer does not support (a test recorder) are left
+// unset.
+func (lm *limiter) begin(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
@@ -143,22 +144,24 @@ func (lm *limiter) start(w http.ResponseWriter, r *http.Request, rt route) {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	rc := http.NewResponseController(w)
-	if streaming(rt) {
-		// A stream's request has no body; the server's background read
-		// must not end it when a read deadline passes.
-		_ = rc.SetReadDeadline(time.Time{})
-		_ = rc.SetWriteDeadline(time.Time{})
-		return
-	}
 	now := time.Now()
 	_ = rc.SetReadDeadline(now.Add(lm.BodyTimeout))
 	_ = rc.SetWriteDeadline(now.Add(lm.BodyTimeout + lm.WriteTimeout))
 }
 
+// stream lifts the deadlines of a streaming route: its request has no
+// body, and the server's background read must not end the stream when a
+// read deadline passes.
+func (lm *limiter) stream(w http.ResponseWriter) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+}
+
 // closeUnread ends the connection after a refusal given before the body
-// was read: net/http would otherwise read (drain) up to 256 kB of it to
-// reuse the connection, at the pace the client chooses, and a stranger's
-// body is never read at all.
+// was read: net/http would otherwise read (drain) up to 256 kB of it after
+// the answer, at the pace the client chooses, and a stranger's body is
+// never read at all. A read deadline in the past stops that read.
 func (lm *limiter) closeUnread(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength == 0 {
 		return
@@ -167,6 +170,7 @@ func (lm *limiter) closeUnread(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now())
 }
 
 // admitBody bounds the request's body: its size for the route, a slot when

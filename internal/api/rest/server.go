@@ -141,6 +141,7 @@ func (s *Server) routes() {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.limits.begin(w, r)
 	// Refuse dot segments ourselves: the mux would answer them with a
 	// redirect, and a client should get a clear 400.
 	p := r.URL.EscapedPath()
@@ -205,7 +206,9 @@ func (s *Server) wrap(rt route) http.Handler {
 			trace.WithAttributes(attribute.String("http.method", r.Method), attribute.String("http.route", rt.pattern)))
 		defer span.End()
 		sw := &statusWriter{ResponseWriter: w}
-		s.limits.start(sw, r, rt)
+		if streaming(rt) {
+			s.limits.stream(sw)
+		}
 		if sc := span.SpanContext(); sc.IsValid() {
 			sw.Header().Set("Traceparent", fmt.Sprintf("00-%s-%s-01", sc.TraceID(), sc.SpanID()))
 		}
