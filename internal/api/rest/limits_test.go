@@ -1,17 +1,24 @@
 package rest
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/testenv"
 )
 
 // bulkBody is a PATCH /aether-roc-api body of n SIM cards (~60 bytes each).
@@ -146,5 +153,65 @@ func BenchmarkBodyDecode(b *testing.B) {
 			runtime.ReadMemStats(&after)
 			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/float64(b.N)/float64(len(body)), "alloc-bytes/body-byte")
 		})
+	}
+}
+
+// switchAuthorizer allows everything until deny is set, then refuses
+// watching (/transactions) only: a policy change made while a stream is
+// open, which leaves the events themselves visible.
+type switchAuthorizer struct{ deny atomic.Bool }
+
+func (a *switchAuthorizer) Authorize(_ context.Context, p *auth.Principal, _ auth.Action, path string) error {
+	if p == nil || a.deny.Load() && path == "/transactions" {
+		return errors.New("denied by the new policy")
+	}
+	return nil
+}
+
+// TestWatchEndsWhenRightWithdrawn: a policy change that takes the right to
+// watch away ends an open stream before its next event.
+func TestWatchEndsWhenRightWithdrawn(t *testing.T) {
+	eng, st := testenv.Engine(t, true)
+	tokens := auth.NewTokens(st)
+	tok, _, err := tokens.Create("t", "tester", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	az := &switchAuthorizer{}
+	srv := httptest.NewServer(New(Options{Engine: eng, Auth: tokens, Authorizer: az}))
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/watch", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	write := func(name string) {
+		ed := config.Edit{Op: config.OpMerge}
+		loc, err := schema.Resolve(eng.Schema().Set("aether", "2.1.x"), "acme", []string{"site", "acme-chicago"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ed.Loc = loc
+		if ed.Value, err = schema.DecodeJSON(loc.Node, map[string]any{"display-name": name}, loc.REST(), true, schema.DecodeOptions{OmitKeysOK: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := eng.Submit(context.Background(), &config.Request{Principal: "tester", Edits: []config.Edit{ed}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("seen")
+	if !lines.Scan() || !strings.Contains(lines.Text(), "seen") {
+		t.Fatalf("first event: %q", lines.Text())
+	}
+	az.deny.Store(true)
+	write("not seen")
+	if !lines.Scan() || strings.Contains(lines.Text(), "not seen") || !strings.Contains(lines.Text(), "withdrawn") {
+		t.Fatalf("after the right was withdrawn: %q", lines.Text())
+	}
+	if lines.Scan() {
+		t.Fatalf("the stream went on: %q", lines.Text())
 	}
 }
