@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -35,24 +34,4 @@ func (s *Server) recheck(r *http.Request) (*http.Request, error) {
 			Problems: []schema.Problem{{Path: r.URL.Path, Reason: "the right to watch was withdrawn: " + err.Error()}}}
 	}
 	return r, nil
-}
-
-// seesAllHistory reports whether the caller may see every transaction (an
-// operator), and so the global transaction index. Tenants are given no
-// index they could not read in their own history: it would tell how busy
-// the other tenants are.
-func (s *Server) seesAllHistory(r *http.Request) bool { return s.canSeeTargets(r, nil) }
-
-// hideIndex answers a history lookup that failed: operators get the
-// engine's error (which may name the newest index); a tenant gets the
-// same kind of error without it.
-func (s *Server) hideIndex(r *http.Request, err error, path, format string, args ...any) error {
-	if s.seesAllHistory(r) {
-		return err
-	}
-	var se *schema.Error
-	if !errors.As(err, &se) {
-		return err
-	}
-	return schema.Errorf(se.Kind, path, format, args...)
 }
