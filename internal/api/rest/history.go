@@ -92,7 +92,9 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if rec, err := s.eng.Transaction(n); err == nil && !s.canSeeTargets(r, rec.Info().Targets) {
+	if rec, err := s.eng.Transaction(n); err != nil {
+		return s.hideIndex(r, err, "/transactions/"+strconv.FormatUint(n, 10), "no transaction %d", n)
+	} else if !s.canSeeTargets(r, rec.Info().Targets) {
 		return schema.Errorf(schema.KindNotFound, "/transactions/"+strconv.FormatUint(n, 10), "no transaction %d", n)
 	}
 	req := s.request(r, dry)
