@@ -295,80 +295,90 @@ func TestStreamsPerPrincipal(t *testing.T) {
 	}
 }
 
-// TestRESTLowFindings (issue 8, low): operator-only /metrics and log
-// level, /spec through the policy, security headers, no global index for
-// tenants, tenant-paged history, AEAD-only TLS 1.2.
+// TestRESTLowFindings (issue 8, low), one subtest per finding on one
+// server: operator-only /metrics and log level, /spec through the policy,
+// security headers, no global index for tenants, tenant-paged history,
+// AEAD-only TLS 1.2.
 func TestRESTLowFindings(t *testing.T) {
 	s := testenv.Start(t, t.TempDir(), "--demo")
 	_, alice := newToken(t, s, `{"name":"alice","role":"enterprise-admin","enterprise":"acme"}`)
 	_, writer := newToken(t, s, `{"name":"probe","role":"state-writer"}`)
 	as := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
-
-	// Authorization on /metrics, /admin/log-level and /spec.
-	s.Must(t, 403, "GET", "/metrics", "", as(alice)...)
-	s.Must(t, 403, "GET", "/admin/log-level", "", as(alice)...)
-	s.Must(t, 403, "GET", "/spec", "", as(writer)...)
-	s.Must(t, 200, "GET", "/spec", "", as(alice)...)
-	s.Must(t, 200, "GET", "/metrics", "")
-
-	// Headers on authenticated JSON.
 	site := "/aether/v2.1.x/acme/site/acme-chicago"
-	_, _, h, err := s.Do(context.Background(), "GET", site, "", as(alice)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Cache-Control") != "no-store" || !strings.HasPrefix(h.Get("Strict-Transport-Security"), "max-age=") {
-		t.Fatalf("security headers missing: %v", h)
-	}
 
-	// No global index for tenants: not in headers, /readyz or errors.
-	if h.Get("X-AMP-Index") != "" {
-		t.Fatalf("tenant read carries X-AMP-Index %s", h.Get("X-AMP-Index"))
-	}
-	if _, _, oh, _ := s.Do(context.Background(), "GET", site, ""); oh.Get("X-AMP-Index") == "" {
-		t.Fatal("operator read lost X-AMP-Index")
-	}
-	if b := s.Must(t, 200, "GET", "/readyz", "", "Authorization", ""); strings.Contains(string(b), "index") {
-		t.Fatalf("/readyz tells the index: %s", b)
-	}
-	if b := s.Must(t, 404, "GET", "/transactions/999999", "", as(alice)...); strings.Contains(string(b), "newest") {
-		t.Fatalf("error tells a tenant the newest index: %s", b)
-	}
-	var d map[string]any
-	json.Unmarshal(s.Must(t, 200, "GET", "/diff?from=0", "", as(alice)...), &d)
-	if _, ok := d["to"]; ok || d["changes"] == nil {
-		t.Fatalf("diff tells a tenant the newest index: to=%v", d["to"])
-	}
+	t.Run("metrics, log level and spec are authorized", func(t *testing.T) {
+		s.Must(t, 403, "GET", "/metrics", "", as(alice)...)
+		s.Must(t, 403, "GET", "/admin/log-level", "", as(alice)...)
+		s.Must(t, 403, "GET", "/spec", "", as(writer)...)
+		s.Must(t, 200, "GET", "/spec", "", as(alice)...)
+		s.Must(t, 200, "GET", "/metrics", "")
+	})
 
-	// History pages by what the tenant may see: starbucks' activity after
-	// acme's last change leaves acme's page full.
-	s.Must(t, 200, "PATCH", site, `{"display-name":"acme's last"}`)
-	for i := range 30 {
-		s.Must(t, 200, "PATCH", "/aether/v2.1.x/starbucks/site/starbucks-seattle", fmt.Sprintf(`{"display-name":"s%d"}`, i))
-	}
-	var page []struct{ Targets []string }
-	json.Unmarshal(s.Must(t, 200, "GET", "/transactions?limit=1", "", as(alice)...), &page)
-	if len(page) != 1 || len(page[0].Targets) != 1 || page[0].Targets[0] != "acme" {
-		t.Fatalf("tenant's /transactions?limit=1: %+v", page)
-	}
+	t.Run("security headers on authenticated JSON", func(t *testing.T) {
+		_, _, h, err := s.Do(context.Background(), "GET", site, "", as(alice)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Cache-Control") != "no-store" || !strings.HasPrefix(h.Get("Strict-Transport-Security"), "max-age=") {
+			t.Fatalf("security headers missing: %v", h)
+		}
+	})
 
-	// TLS 1.2 with CBC or SHA-1 suites is refused; AEAD is served.
-	cbc := &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{
-		tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
-		tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
-		tls.TLS_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_128_GCM_SHA256}}
-	if c, err := dialTLS(t, s, cbc); err == nil {
-		c.Close()
-		t.Fatalf("TLS 1.2 handshake with CBC/SHA-1 suites succeeded: %s", tls.CipherSuiteName(c.ConnectionState().CipherSuite))
-	}
-	c, err := dialTLS(t, s, &tls.Config{MaxVersion: tls.VersionTLS12})
-	if err != nil {
-		t.Fatalf("TLS 1.2 with the default suites: %v", err)
-	}
-	defer c.Close()
-	if name := tls.CipherSuiteName(c.ConnectionState().CipherSuite); !strings.Contains(name, "ECDHE") || !(strings.Contains(name, "GCM") || strings.Contains(name, "CHACHA20")) {
-		t.Fatalf("TLS 1.2 suite %s", name)
-	}
+	t.Run("no global index for tenants", func(t *testing.T) {
+		_, _, h, err := s.Do(context.Background(), "GET", site, "", as(alice)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Get("X-AMP-Index") != "" {
+			t.Errorf("tenant read carries X-AMP-Index %s", h.Get("X-AMP-Index"))
+		}
+		if _, _, oh, _ := s.Do(context.Background(), "GET", site, ""); oh.Get("X-AMP-Index") == "" {
+			t.Error("operator read lost X-AMP-Index")
+		}
+		if b := s.Must(t, 200, "GET", "/readyz", "", "Authorization", ""); strings.Contains(string(b), "index") {
+			t.Errorf("/readyz tells the index: %s", b)
+		}
+		if b := s.Must(t, 404, "GET", "/transactions/999999", "", as(alice)...); strings.Contains(string(b), "newest") {
+			t.Errorf("error tells a tenant the newest index: %s", b)
+		}
+		var d map[string]any
+		json.Unmarshal(s.Must(t, 200, "GET", "/diff?from=0", "", as(alice)...), &d)
+		if _, ok := d["to"]; ok || d["changes"] == nil {
+			t.Errorf("diff tells a tenant the newest index: to=%v", d["to"])
+		}
+	})
+
+	t.Run("history pages by what the tenant may see", func(t *testing.T) {
+		// starbucks' activity after acme's last change leaves acme's page full.
+		s.Must(t, 200, "PATCH", site, `{"display-name":"acme's last"}`)
+		for i := range 30 {
+			s.Must(t, 200, "PATCH", "/aether/v2.1.x/starbucks/site/starbucks-seattle", fmt.Sprintf(`{"display-name":"s%d"}`, i))
+		}
+		var page []struct{ Targets []string }
+		json.Unmarshal(s.Must(t, 200, "GET", "/transactions?limit=1", "", as(alice)...), &page)
+		if len(page) != 1 || len(page[0].Targets) != 1 || page[0].Targets[0] != "acme" {
+			t.Fatalf("tenant's /transactions?limit=1: %+v", page)
+		}
+	})
+
+	t.Run("TLS 1.2 offers only ECDHE AEAD suites", func(t *testing.T) {
+		cbc := &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{
+			tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+			tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+			tls.TLS_RSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_128_GCM_SHA256}}
+		if c, err := dialTLS(t, s, cbc); err == nil {
+			c.Close()
+			t.Fatalf("TLS 1.2 handshake with CBC/SHA-1 suites succeeded: %s", tls.CipherSuiteName(c.ConnectionState().CipherSuite))
+		}
+		c, err := dialTLS(t, s, &tls.Config{MaxVersion: tls.VersionTLS12})
+		if err != nil {
+			t.Fatalf("TLS 1.2 with the default suites: %v", err)
+		}
+		defer c.Close()
+		if name := tls.CipherSuiteName(c.ConnectionState().CipherSuite); !strings.Contains(name, "ECDHE") || !(strings.Contains(name, "GCM") || strings.Contains(name, "CHACHA20")) {
+			t.Fatalf("TLS 1.2 suite %s", name)
+		}
+	})
 }
 
 // TestForgedKeyIDsFetchKeysRarely (issue 8, low): JWTs naming key ids the
