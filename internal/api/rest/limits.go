@@ -149,6 +149,12 @@ func (lm *limiter) begin(w http.ResponseWriter, r *http.Request) {
 	_ = rc.SetWriteDeadline(now.Add(lm.BodyTimeout + lm.WriteTimeout))
 }
 
+// extendWrite gives a request that waits on purpose (?wait=applied with
+// its ?wait-timeout) the write time after that wait.
+func (lm *limiter) extendWrite(w http.ResponseWriter, wait time.Duration) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + lm.WriteTimeout))
+}
+
 // stream lifts the deadlines of a streaming route: its request has no
 // body, and the server's background read must not end the stream when a
 // read deadline passes.
