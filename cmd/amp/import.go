@@ -60,7 +60,7 @@ changes nothing ("no changes").
 By default the whole file is ONE transaction (all or nothing), sent as one
 PATCH /aether-roc-api request built in memory and streamed. If that request
 would be larger than --max-request (default 48 MiB; the server accepts 64
-MiB unless started with another --max-body) it is split into several
+MiB unless started with another --max-bulk-body) it is split into several
 transactions and the command says so. --batch N commits every N rows as a
 separate transaction and reports each batch.
 

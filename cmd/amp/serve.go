@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/amp-edge/amp/internal/api/gnmi"
+	"github.com/amp-edge/amp/internal/api/rest"
 	"github.com/amp-edge/amp/internal/server"
 	"github.com/amp-edge/amp/internal/telemetry"
 )
@@ -86,7 +87,20 @@ Examples:
 	f.StringVar(&cfg.EtcdCA, "etcd-ca", "", "PEM file of the CA that signed the etcd members' certificates (etcds:// only; default: the system's roots)")
 	f.StringArrayVar(&cfg.ModelDirs, "models", nil, "directory of extra YANG model sets (<set>/<version>/*.yang, libraries as <lib>/*.yang); repeatable")
 	f.BoolVar(&cfg.Demo, "demo", false, "load the demo data set into an empty store")
-	f.Int64Var(&cfg.MaxBody, "max-body", 64<<20, "largest request body accepted, in bytes")
+	// HTTP API limits (docs/security.md)
+	f.Int64Var(&cfg.Limits.MaxBody, "max-body", rest.DefaultLimits.MaxBody, "largest request body of an ordinary write, in bytes; larger gets 413")
+	f.Int64Var(&cfg.Limits.MaxBulkBody, "max-bulk-body", rest.DefaultLimits.MaxBulkBody, "largest body of PATCH /aether-roc-api (amp import, amp apply), in bytes")
+	f.IntVar(&cfg.Limits.MaxElements, "max-body-elements", rest.DefaultLimits.MaxElements, "most JSON values (objects, arrays and their members) in one request body; decoded JSON costs far more memory than its text, so this bounds a request's memory")
+	f.IntVar(&cfg.Limits.MaxDepth, "max-body-depth", rest.DefaultLimits.MaxDepth, "deepest nesting of objects and arrays in a request body")
+	f.Int64Var(&cfg.Limits.LargeBody, "large-body", rest.DefaultLimits.LargeBody, "bodies over this many bytes (or of unknown length) count against --max-large-requests")
+	f.IntVar(&cfg.Limits.MaxLarge, "max-large-requests", rest.DefaultLimits.MaxLarge, "large requests (see --large-body) served at once; more are answered 503 with Retry-After")
+	f.DurationVar(&cfg.Limits.BodyTimeout, "body-timeout", rest.DefaultLimits.BodyTimeout, "time a client has to send a request body (slower gets 408); request headers have 10s")
+	f.DurationVar(&cfg.Limits.WriteTimeout, "write-timeout", rest.DefaultLimits.WriteTimeout, "time to answer a request once its body is in, or after a ?wait=applied wait (not /watch or /admin/backup, which stream)")
+	f.IntVar(&cfg.Limits.PerPrincipal, "max-requests-per-principal", rest.DefaultLimits.PerPrincipal, "requests of one principal in progress at once (whole-tree reads, /diff?from=0 cost in proportion to the data); more get 429")
+	f.IntVar(&cfg.Limits.StreamsPerPrincipal, "max-streams-per-principal", rest.DefaultLimits.StreamsPerPrincipal, "open /watch and /admin/backup streams of one principal; more get 429")
+	f.IntVar(&cfg.MaxConns, "max-conns", 4096, "most REST connections open at once; more are closed on arrival (0 = no cap)")
+	f.IntVar(&cfg.MaxConnsPerSource, "max-conns-per-source", 256, "most REST connections open at once from one IP address (IPv6: one /64); more are closed on arrival (0 = no cap)")
+	// end HTTP API limits
 	f.Uint64Var(&cfg.RetainCount, "history-retain-count", 0, "keep at most this many transactions of history (0 = no count limit)")
 	f.DurationVar(&cfg.RetainAge, "history-retain-age", 0, "drop history older than this, e.g. 720h (0 = no age limit)")
 	f.StringSliceVar(&cfg.Adapters, "adapters", []string{"sdcore"}, "southbound adapters to run: sdcore, or none (status: GET /sync-status)")

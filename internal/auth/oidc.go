@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // OIDCConfig configures OpenID Connect bearer-token authentication.
@@ -44,10 +45,17 @@ type OIDCConfig struct {
 	// RetryMin and RetryMax bound the backoff between discovery attempts
 	// while the provider is unreachable (defaults 1s and 30s).
 	RetryMin, RetryMax time.Duration
-	// Now is the clock for expiry checks (tests); nil means time.Now.
+	// Now is the clock for expiry checks and key refreshes (tests); nil
+	// means time.Now.
 	Now func() time.Time
 	// Logger reports discovery failures and recovery (nil: slog.Default()).
 	Logger *slog.Logger
+	// KeyRefreshEvery is the least time between two fetches of the key
+	// set (default 10s): a token with an unknown key id makes the
+	// verifier refetch it, so forged tokens must not each cost a fetch.
+	KeyRefreshEvery time.Duration
+	// Registerer, when set, gets amp_oidc_key_fetches_refused_total.
+	Registerer prometheus.Registerer
 }
 
 // ErrIdPUnreachable means the identity provider could not be reached, so a
@@ -64,6 +72,8 @@ type OIDC struct {
 	cfg    OIDCConfig
 	claims []string // GroupsClaim split on commas
 	log    *slog.Logger
+
+	keyFetchesRefused prometheus.Counter
 
 	mu       sync.RWMutex
 	verifier *oidc.IDTokenVerifier
@@ -94,7 +104,16 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (*OIDC, error) {
 	if cfg.RetryMax < cfg.RetryMin {
 		cfg.RetryMax = max(30*time.Second, cfg.RetryMin)
 	}
-	o := &OIDC{cfg: cfg, log: cfg.Logger, ready: make(chan struct{})}
+	if cfg.KeyRefreshEvery <= 0 {
+		cfg.KeyRefreshEvery = 10 * time.Second
+	}
+	o := &OIDC{cfg: cfg, log: cfg.Logger, ready: make(chan struct{}), keyFetchesRefused: prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "amp_oidc_key_fetches_refused_total",
+		Help: "JWKS fetches not made because the key set was fetched less than the refresh interval ago (tokens with unknown key ids).",
+	})}
+	if cfg.Registerer != nil {
+		cfg.Registerer.MustRegister(o.keyFetchesRefused)
+	}
 	if o.log == nil {
 		o.log = slog.Default()
 	}
@@ -139,7 +158,7 @@ func (o *OIDC) discover(ctx context.Context) error {
 		o.mu.Unlock()
 		return err
 	}
-	keys := oidc.NewRemoteKeySet(kctx, meta.JWKSURL)
+	keys := oidc.NewRemoteKeySet(o.gateKeyFetches(kctx, meta.JWKSURL), meta.JWKSURL)
 	// go-oidc checks one audience; with several, Verify checks them.
 	vc := &oidc.Config{ClientID: o.cfg.ClientID, SkipClientIDCheck: len(o.cfg.Audiences) > 0, Now: o.cfg.Now, SupportedSigningAlgs: meta.Algs}
 	v := oidc.NewVerifier(o.cfg.Issuer, keys, vc)
@@ -230,6 +249,57 @@ func (o *OIDC) acceptedAudience(aud []string) bool {
 	return false
 }
 
+// errKeysFresh refuses a key-set fetch made too soon after the last one.
+var errKeysFresh = errors.New("no known key verifies the token, and the key set was fetched moments ago")
+
+// gateKeyFetches returns ctx with an HTTP client that fetches jwksURL at
+// most once per KeyRefreshEvery: go-oidc refetches the key set for every
+// token whose key id it does not know, which a stream of forged tokens
+// would turn into a fetch each. Keys already fetched keep working.
+func (o *OIDC) gateKeyFetches(ctx context.Context, jwksURL string) context.Context {
+	base := o.cfg.HTTPClient
+	if base == nil {
+		base = http.DefaultClient
+	}
+	next := base.Transport
+	if next == nil {
+		next = http.DefaultTransport
+	}
+	c := *base
+	now := o.cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	c.Transport = &keyFetchGate{next: next, url: jwksURL, every: o.cfg.KeyRefreshEvery, now: now, refused: o.keyFetchesRefused}
+	return oidc.ClientContext(ctx, &c)
+}
+
+type keyFetchGate struct {
+	next    http.RoundTripper
+	url     string
+	every   time.Duration
+	now     func() time.Time
+	refused prometheus.Counter
+
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (g *keyFetchGate) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.String() == g.url {
+		g.mu.Lock()
+		now := g.now()
+		if !g.last.IsZero() && now.Sub(g.last) < g.every {
+			g.mu.Unlock()
+			g.refused.Inc()
+			return nil, errKeysFresh
+		}
+		g.last = now
+		g.mu.Unlock()
+	}
+	return g.next.RoundTrip(req)
+}
+
 // classify turns go-oidc's verification errors into ErrBadCredentials
 // wrapped with a reason a caller can act on.
 func classify(err error) error {
@@ -248,6 +318,8 @@ func classify(err error) error {
 		reason = "wrong audience"
 	case strings.Contains(msg, "before the nbf"):
 		reason = "token not valid yet"
+	case strings.Contains(msg, errKeysFresh.Error()):
+		reason = "bad signature"
 	case strings.Contains(msg, "fetching keys"):
 		return &oidcError{msg: fmt.Sprintf("identity provider unreachable: the token's signing key is unknown and cannot be fetched: %v", err), unreachable: true}
 	case strings.Contains(msg, "signature"):

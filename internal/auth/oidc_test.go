@@ -242,7 +242,7 @@ func TestOIDCRejects(t *testing.T) {
 
 func TestOIDCKeyRotation(t *testing.T) {
 	f := newFakeIssuer(t)
-	o := newTestOIDC(t, f, OIDCConfig{})
+	o := newTestOIDC(t, f, OIDCConfig{KeyRefreshEvery: time.Nanosecond})
 	if _, err := o.Authenticate(bearerReq(f.sign(nil))); err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func TestOIDCProviderDownAtStart(t *testing.T) {
 func TestOIDCProviderDownAfterKeysCached(t *testing.T) {
 	f := newFakeIssuer(t)
 	var skew atomic.Int64 // the verifier's clock runs this far ahead
-	o := newTestOIDC(t, f, OIDCConfig{Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	o := newTestOIDC(t, f, OIDCConfig{KeyRefreshEvery: time.Nanosecond, Now: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	tok := f.sign(map[string]any{"preferred_username": "alice"})
 	if _, err := o.Authenticate(bearerReq(tok)); err != nil {
 		t.Fatal(err)
@@ -313,6 +313,42 @@ func TestOIDCProviderDownAfterKeysCached(t *testing.T) {
 	skew.Store(int64(2 * time.Hour))
 	if _, err := o.Authenticate(bearerReq(tok)); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("token past expiry accepted: %v", err)
+	}
+}
+
+// TestOIDCKeyFetchesRateLimited: tokens signed with keys AMP does not know
+// (forged, or a rotation moments after the last fetch) cost at most one
+// key-set fetch per KeyRefreshEvery; known keys keep working meanwhile.
+func TestOIDCKeyFetchesRateLimited(t *testing.T) {
+	f := newFakeIssuer(t)
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	o := newTestOIDC(t, f, OIDCConfig{Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	good := f.sign(map[string]any{"preferred_username": "alice"})
+	if _, err := o.Authenticate(bearerReq(good)); err != nil {
+		t.Fatal(err)
+	}
+	fetches := func() int { f.mu.Lock(); defer f.mu.Unlock(); return f.jwksFetch }
+	base := fetches()
+	f.rotate()
+	unknown := f.sign(nil)
+	for range 50 {
+		if _, err := o.Authenticate(bearerReq(unknown)); !errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrIdPUnreachable) {
+			t.Fatalf("token with an unknown key inside the refresh interval: %v", err)
+		}
+	}
+	if got := fetches() - base; got != 0 {
+		t.Fatalf("%d key-set fetches for 50 tokens with an unknown key inside the refresh interval, want 0", got)
+	}
+	if _, err := o.Authenticate(bearerReq(good)); err != nil {
+		t.Fatalf("known key while fetches are held back: %v", err)
+	}
+	now.Add(int64(11 * time.Second))
+	if _, err := o.Authenticate(bearerReq(unknown)); err != nil {
+		t.Fatalf("rotated key after the refresh interval: %v", err)
+	}
+	if got := fetches() - base; got != 1 {
+		t.Fatalf("%d key-set fetches after the interval, want 1", got)
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/backup"
 	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/connlimit"
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/demo"
 	"github.com/amp-edge/amp/internal/endpoint"
@@ -55,9 +56,14 @@ type Config struct {
 	Listen      string
 	ModelDirs   []string
 	Demo        bool
-	MaxBody     int64
-	RetainCount uint64
-	RetainAge   time.Duration
+	// Limits bound REST bodies, deadlines and large requests
+	// (docs/security.md, "HTTP API limits"); zero fields: the defaults.
+	Limits rest.Limits
+	// MaxConns and MaxConnsPerSource cap open REST connections, in total
+	// and per source address (0: no cap).
+	MaxConns, MaxConnsPerSource int
+	RetainCount                 uint64
+	RetainAge                   time.Duration
 	// Transport security (docs/tls.md). Without TLSCert/TLSKey the REST
 	// API serves HTTPS with a certificate of the local CA created in
 	// <data-dir>/tls; TLSClientCA requires REST clients to present a
@@ -205,7 +211,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var jwt *auth.OIDC
 	if cfg.OIDCIssuer != "" {
 		jwt, err = auth.NewOIDC(ctx, auth.OIDCConfig{Issuer: cfg.OIDCIssuer, ClientID: cfg.OIDCClientID, Audiences: cfg.OIDCAudiences,
-			GroupsClaim: cfg.OIDCGroupsClaim, UsernameClaim: cfg.OIDCUsernameClaim, NoBookGroups: !cfg.OIDCBookGroups, Logger: log})
+			GroupsClaim: cfg.OIDCGroupsClaim, UsernameClaim: cfg.OIDCUsernameClaim, NoBookGroups: !cfg.OIDCBookGroups, Logger: log, Registerer: reg})
 		if err != nil {
 			return fmt.Errorf("--oidc-issuer: %w", err)
 		}
@@ -307,7 +313,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var specJSON, specYAML []byte
 	var specErr error
 	api := rest.New(rest.Options{
-		Engine: eng, Auth: authn, Authorizer: pol, Audit: trail, Tokens: tokens, Logger: log, Registry: reg, MaxBody: cfg.MaxBody, Sync: syncer,
+		Engine: eng, Auth: authn, Authorizer: pol, Audit: trail, Tokens: tokens, Logger: log, Registry: reg, Limits: cfg.Limits, Sync: syncer,
 		Version: cfg.Version, StoreKind: StoreKind(cfg.Store), BackupKey: backupKey, CORSOrigins: cfg.CORSOrigins,
 		Spec: func(yaml bool) ([]byte, error) {
 			specOnce.Do(func() {
@@ -326,10 +332,11 @@ func Run(ctx context.Context, cfg Config) error {
 			return specJSON, specErr
 		},
 	})
-	ln, err := net.Listen("tcp", cfg.Listen)
+	rawLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	ln := connlimit.Wrap(rawLn, cfg.MaxConns, cfg.MaxConnsPerSource, reg)
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -208,6 +208,19 @@ func CertPool(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// CipherSuites are the TLS 1.2 suites AMP offers and accepts: ECDHE key
+// exchange (forward secrecy) with an AEAD cipher only; no CBC mode and no
+// SHA-1 MAC, which Go still enables by default. TLS 1.3 suites are not
+// configurable and are all AEAD.
+var CipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
 // ServerConfig is the TLS configuration of a server with the certificate
 // and key in certFile and keyFile (TLS 1.2 or newer). With clientCAFile,
 // clients must present a certificate signed by one of its CAs when
@@ -220,7 +233,7 @@ func ServerConfig(certFile, keyFile, clientCAFile string, requireClient bool) (*
 	if err != nil {
 		return nil, fmt.Errorf("load the TLS certificate %s and key %s: %w", certFile, keyFile, err)
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, CipherSuites: CipherSuites}
 	if clientCAFile != "" {
 		pool, err := CertPool(clientCAFile)
 		if err != nil {
@@ -239,7 +252,7 @@ func ServerConfig(certFile, keyFile, clientCAFile string, requireClient bool) (*
 // system's roots plus the CAs in caFile (when set), and presents the
 // client certificate in certFile/keyFile (when set).
 func ClientConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, CipherSuites: CipherSuites}
 	if caFile != "" {
 		b, err := os.ReadFile(caFile)
 		if err != nil {

@@ -240,7 +240,7 @@ func (b *builder) fixedComponents() {
 	H(HeaderETag, "Version of the returned object, for If-Match.", openapi3.NewStringSchema())
 	H(HeaderTxnIndex, "Index of the committed transaction.", openapi3.NewInt64Schema())
 	H(HeaderTxnID, "Id of the committed transaction.", openapi3.NewStringSchema())
-	H(HeaderIndex, "The transaction index the read was served at.", openapi3.NewInt64Schema())
+	H(HeaderIndex, "The transaction index the read was served at (operators only: the global index tells how busy other tenants are).", openapi3.NewInt64Schema())
 	H(HeaderContinue, "Token for the next page (the continue parameter); absent on the last page.", openapi3.NewStringSchema())
 
 	// Problem responses.
@@ -416,12 +416,11 @@ func (b *builder) fixedPaths() {
 	o = op(th, "readyz", "Readiness: the server accepts requests")
 	health(o, "Ready.", map[string]*openapi3.Schema{
 		"status": openapi3.NewStringSchema().WithEnum("ready"),
-		"index":  i64("The current transaction index."),
 	})
 	o.Responses.Set("503", b.respRef(problemResponses[503]))
 	noAuth(o)
 	set("/readyz", &openapi3.PathItem{Get: o})
-	o = op(th, "metrics", "Prometheus metrics")
+	o = op(th, "metrics", "Prometheus metrics (operators only)")
 	text(o, "200", "Prometheus text exposition format.")
 	b.errors(o, false, false)
 	set("/metrics", &openapi3.PathItem{Get: o})

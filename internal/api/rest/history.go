@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
@@ -26,18 +27,22 @@ func (s *Server) listTransactions(w http.ResponseWriter, r *http.Request) error 
 	if err := s.authorize(r, auth.Read, "/transactions"); err != nil {
 		return err
 	}
-	// Ask for more than the limit: what the caller may not see is left out.
-	list, err := s.eng.ListTransactions(before, int(limit)*4+16, ent)
-	if err != nil {
-		return err
-	}
+	// Page by what the caller may see: older history is read until the
+	// page is full, so other tenants' activity never shows as a short page.
 	out := []config.TxnInfo{}
-	for _, t := range list {
-		if len(out) == int(limit) {
+	for len(out) < int(limit) {
+		list, err := s.eng.ListTransactions(before, int(limit)*4+16, ent)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
 			break
 		}
-		if s.canSeeTargets(r, t.Targets) {
-			out = append(out, t)
+		for _, t := range list {
+			before = t.Index
+			if len(out) < int(limit) && s.canSeeTargets(r, t.Targets) {
+				out = append(out, t)
+			}
 		}
 	}
 	return writeJSON(w, http.StatusOK, out)
@@ -67,7 +72,7 @@ func (s *Server) getTransaction(w http.ResponseWriter, r *http.Request) error {
 	}
 	rec, err := s.eng.Transaction(n)
 	if err != nil {
-		return err
+		return s.hideIndex(r, err, "/transactions/"+strconv.FormatUint(n, 10), "no transaction %d", n)
 	}
 	if !s.canSeeTargets(r, rec.Info().Targets) {
 		return schema.Errorf(schema.KindNotFound, "/transactions/"+strconv.FormatUint(n, 10), "no transaction %d", n)
@@ -87,7 +92,9 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if rec, err := s.eng.Transaction(n); err == nil && !s.canSeeTargets(r, rec.Info().Targets) {
+	if rec, err := s.eng.Transaction(n); err != nil {
+		return s.hideIndex(r, err, "/transactions/"+strconv.FormatUint(n, 10), "no transaction %d", n)
+	} else if !s.canSeeTargets(r, rec.Info().Targets) {
 		return schema.Errorf(schema.KindNotFound, "/transactions/"+strconv.FormatUint(n, 10), "no transaction %d", n)
 	}
 	req := s.request(r, dry)
@@ -128,7 +135,7 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request) error {
 	}
 	ch, err := s.eng.Diff(from, to)
 	if err != nil {
-		return err
+		return s.hideIndex(r, err, "?to", "index %d is not in the history", to)
 	}
 	visible := []config.Change{}
 	for _, c := range ch {
@@ -136,7 +143,11 @@ func (s *Server) diff(w http.ResponseWriter, r *http.Request) error {
 			visible = append(visible, c)
 		}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "changes": visible})
+	out := map[string]any{"from": from, "to": to, "changes": visible}
+	if !ok2 && !s.seesAllHistory(r) {
+		delete(out, "to") // the newest index, which a tenant is not told
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // watch streams committed transactions as newline-delimited JSON, from the
@@ -163,7 +174,27 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
 		flusher.Flush()
 	}
 	enc := json.NewEncoder(w)
-	for rec := range wt.C {
+	idle := time.NewTicker(watchRecheckEvery)
+	defer idle.Stop()
+	for {
+		var rec *config.Record
+		open := true
+		select {
+		case rec, open = <-wt.C:
+		case <-idle.C:
+		}
+		if !open {
+			break
+		}
+		// A revoked token, an expired JWT or a right taken away ends the
+		// stream: checked before each event, and now and then when idle.
+		if r, err = s.recheck(r); err != nil {
+			_ = enc.Encode(map[string]string{"error": err.Error()})
+			return nil
+		}
+		if rec == nil {
+			continue
+		}
 		if !s.canSeeTargets(r, rec.Info().Targets) {
 			continue
 		}

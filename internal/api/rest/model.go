@@ -68,7 +68,7 @@ func (s *Server) snapshotFor(r *http.Request, loc *schema.Location) (*config.Sna
 	if hasAt {
 		snap, err = s.eng.At(at, schema.RootKey(loc.Set, loc.Target)+"/")
 		if err != nil {
-			return nil, err
+			return nil, s.hideIndex(r, err, "?at", "no transaction %d", at)
 		}
 	}
 	if !snap.TargetExists(loc.Target) {
@@ -107,7 +107,9 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, loc *schema.Locatio
 	if err != nil {
 		return err
 	}
-	w.Header().Set("X-AMP-Index", strconv.FormatUint(snap.Index, 10))
+	if s.seesAllHistory(r) {
+		w.Header().Set("X-AMP-Index", strconv.FormatUint(snap.Index, 10))
+	}
 	if loc.Collection {
 		return s.list(w, r, snap, loc, opts)
 	}

@@ -18,12 +18,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
@@ -49,8 +49,9 @@ type Options struct {
 	Registry   *prometheus.Registry
 	// Spec returns the OpenAPI document as JSON, or as YAML when asked.
 	Spec func(yaml bool) ([]byte, error)
-	// MaxBody bounds request bodies in bytes.
-	MaxBody int64
+	// Limits bound bodies, deadlines and large requests (zero fields:
+	// DefaultLimits).
+	Limits Limits
 	// Ready reports whether the server should take traffic.
 	Ready func() error
 	// Sync reports what the adapters applied (nil: no adapters run).
@@ -78,13 +79,11 @@ type Server struct {
 	metrics *httpMetrics
 	backupM *backupMetrics
 	cors    *cors
+	limits  *limiter
 }
 
 // New builds the server and its routes.
 func New(opts Options) *Server {
-	if opts.MaxBody <= 0 {
-		opts.MaxBody = 64 << 20
-	}
 	if opts.Authorizer == nil {
 		opts.Authorizer = auth.AllowAuthenticated{}
 	}
@@ -95,6 +94,7 @@ func New(opts Options) *Server {
 	s.metrics = newHTTPMetrics(opts.Registry)
 	s.backupM = newBackupMetrics(opts.Registry)
 	s.cors = newCORS(opts.CORSOrigins, opts.Registry)
+	s.limits = newLimiter(opts.Limits, opts.Registry)
 	s.routes()
 	return s
 }
@@ -152,6 +152,7 @@ func (s *Server) routes() {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.limits.begin(w, r)
 	if s.cors.handle(w, r) {
 		return // a preflight, answered
 	}
@@ -201,6 +202,9 @@ func (sw *statusWriter) Write(b []byte) (int, error) {
 	return sw.ResponseWriter.Write(b)
 }
 
+// Unwrap lets http.ResponseController reach the connection (deadlines).
+func (sw *statusWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
+
 func (sw *statusWriter) Flush() {
 	if f, ok := sw.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
@@ -216,6 +220,9 @@ func (s *Server) wrap(rt route) http.Handler {
 			trace.WithAttributes(attribute.String("http.method", r.Method), attribute.String("http.route", rt.pattern)))
 		defer span.End()
 		sw := &statusWriter{ResponseWriter: w}
+		if streaming(rt) {
+			s.limits.stream(sw)
+		}
 		if sc := span.SpanContext(); sc.IsValid() {
 			sw.Header().Set("Traceparent", fmt.Sprintf("00-%s-%s-01", sc.TraceID(), sc.SpanID()))
 		}
@@ -242,18 +249,23 @@ func (s *Server) wrap(rt route) http.Handler {
 			} else {
 				r = r.WithContext(auth.WithPrincipal(ctx, p))
 				span.SetAttributes(attribute.String("amp.principal", p.Name))
+				var done func()
+				done, err = s.limits.admitPrincipal(sw, r, p.Name, rt)
+				defer done()
 			}
 		}
 		if err == nil && !rt.public {
 			err = s.waitMinIndex(r)
 		}
 		if err == nil {
-			if r.Body != nil {
-				r.Body = http.MaxBytesReader(sw, r.Body, s.opts.MaxBody)
+			var release func()
+			if release, err = s.limits.admitBody(sw, r, rt); err == nil {
+				err = rt.h(sw, r)
+				release()
 			}
-			err = rt.h(sw, r)
 		}
 		if err != nil {
+			s.limits.closeUnread(sw, r)
 			writeProblem(sw, r, err)
 			span.RecordError(err)
 		}
@@ -287,6 +299,10 @@ func status(err error) int {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge
+	}
+	var le *statusError
+	if errors.As(err, &le) {
+		return le.code
 	}
 	switch schema.KindOf(err) {
 	case schema.KindInvalid:
@@ -356,7 +372,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) error {
 	return enc.Encode(v)
 }
 
-// readJSON reads and decodes a request body (numbers kept exact).
+// readJSON decodes a request body (numbers kept exact) as it arrives: the
+// body reader (jsonBody) refuses one over the route's limits before the
+// decoder holds it whole.
 func readJSON(r *http.Request) (any, error) {
 	// aether-roc-api's request validator refuses a body without a
 	// Content-Type (400); any declared type is read as JSON, so that
@@ -364,25 +382,32 @@ func readJSON(r *http.Request) (any, error) {
 	if r.Header.Get("Content-Type") == "" {
 		return nil, schema.Errorf(schema.KindInvalid, "Content-Type", "a request body needs a Content-Type header: application/json")
 	}
-	var buf strings.Builder
-	if _, err := ioCopy(&buf, r); err != nil {
-		return nil, err
-	}
-	body := buf.String()
-	if !utf8.ValidString(body) {
-		return nil, schema.Errorf(schema.KindInvalid, "/", "the request body is not valid UTF-8")
-	}
-	if strings.TrimSpace(body) == "" {
+	if r.Body == nil {
 		return nil, schema.Errorf(schema.KindInvalid, "/", "the request body is empty; send a JSON document")
 	}
-	dec := json.NewDecoder(strings.NewReader(body))
+	dec := json.NewDecoder(r.Body)
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {
+		var se *schema.Error
+		switch {
+		case errors.As(err, &se):
+			return nil, err // a limit, or not UTF-8
+		case errors.Is(err, io.EOF):
+			return nil, schema.Errorf(schema.KindInvalid, "/", "the request body is empty; send a JSON document")
+		}
 		return nil, schema.Errorf(schema.KindInvalid, "/", "malformed JSON: %v", err)
 	}
 	if dec.More() {
 		return nil, schema.Errorf(schema.KindInvalid, "/", "malformed JSON: more than one value in the body")
+	}
+	// Read to the end: what follows the value is checked too (UTF-8, size).
+	if _, err := io.Copy(io.Discard, r.Body); err != nil {
+		var se *schema.Error
+		if errors.As(err, &se) {
+			return nil, err
+		}
+		return nil, schema.Errorf(schema.KindInvalid, "/", "reading the request body: %v", err)
 	}
 	return v, nil
 }
@@ -421,10 +446,15 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 			return &schema.Error{Kind: schema.KindUnavailable, Message: "not ready", Problems: []schema.Problem{{Path: "/readyz", Reason: err.Error()}}}
 		}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "index": s.eng.Snapshot().Index})
+	// No index: this answer is unauthenticated, and the global index tells
+	// how busy every tenant is.
+	return writeJSON(w, http.StatusOK, map[string]any{"status": "ready"})
 }
 
 func (s *Server) spec(w http.ResponseWriter, r *http.Request) error {
+	if err := s.authorize(r, auth.Read, "/spec"); err != nil {
+		return err
+	}
 	if s.opts.Spec == nil {
 		return schema.Errorf(schema.KindNotFound, "/spec", "no OpenAPI document is configured")
 	}
@@ -447,6 +477,9 @@ func (s *Server) spec(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getLogLevel(w http.ResponseWriter, r *http.Request) error {
+	if err := s.authorize(r, auth.Admin, "/admin/log-level"); err != nil {
+		return err
+	}
 	return writeJSON(w, http.StatusOK, map[string]string{"level": strings.ToLower(telemetry.Level.Level().String())})
 }
 

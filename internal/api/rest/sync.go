@@ -139,6 +139,8 @@ func (s *Server) respondWrite(w http.ResponseWriter, r *http.Request, wo waitOpt
 		return respondResult(w, res, code)
 	}
 	timeout := wo.timeout
+	// The answer comes after the wait: the write deadline starts after it.
+	s.limits.extendWrite(w, timeout)
 	verdict := controller.InSync
 	sts := []controller.Status{}
 	if s.opts.Sync != nil {

@@ -20,6 +20,9 @@ import (
 //	 "Deletes": {…same shape…},
 //	 "Extensions": {"transaction-strategy-111": 1, "model-version-101": "2.1.x", "model-type-102": "Aether"}}
 func (s *Server) topLevelPatch(w http.ResponseWriter, r *http.Request) error {
+	if !s.mayWriteSomewhere(r) {
+		return s.authorize(r, auth.Write, "/aether-roc-api") // refused before the body is read
+	}
 	top, dry, err := readObject(r, "a JSON object with default-target, Updates, Deletes and Extensions")
 	if err != nil {
 		return err
