@@ -19,8 +19,8 @@ const (
 type Options struct {
 	// Max bounds the open connections in total (0 = no bound).
 	Max int
-	// PerSource bounds the open connections from one IP address (0 = no
-	// bound).
+	// PerSource bounds the open connections from one source: an IPv4
+	// address or an IPv6 /64 (0 = no bound).
 	PerSource int
 	// Refused, when set, is told of each connection closed at accept, with
 	// ReasonTotal or ReasonPerSource (for a metric).
@@ -94,10 +94,15 @@ func (l *Listener) release(src string) {
 	}
 }
 
-// sourceOf is the IP address of a remote address (its port varies per
-// connection, so it is not part of the source).
+// sourceOf is the unit of the per-source cap: the IPv4 address of a, or
+// its IPv6 /64 (one subscriber commonly holds a whole /64, so counting
+// single IPv6 addresses would bound nothing). The port varies per
+// connection, so it is not part of the source.
 func sourceOf(a net.Addr) string {
 	if ta, ok := a.(*net.TCPAddr); ok {
+		if ta.IP.To4() == nil {
+			return ta.IP.Mask(net.CIDRMask(64, 128)).String() + "/64"
+		}
 		return ta.IP.String()
 	}
 	host, _, err := net.SplitHostPort(a.String())

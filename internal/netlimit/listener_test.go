@@ -81,3 +81,16 @@ func TestLimits(t *testing.T) {
 		t.Fatal("a connection over the total limit was served")
 	}
 }
+
+// TestSourceIPv6Prefix: IPv6 peers are counted by /64, IPv4 by address.
+func TestSourceIPv6Prefix(t *testing.T) {
+	a := sourceOf(&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2::1"), Port: 1})
+	b := sourceOf(&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:ffff::9"), Port: 2})
+	c := sourceOf(&net.TCPAddr{IP: net.ParseIP("2001:db8:1:3::1"), Port: 3})
+	if a != b || a == c {
+		t.Fatalf("IPv6 sources by /64: %s %s %s", a, b, c)
+	}
+	if got := sourceOf(&net.TCPAddr{IP: net.ParseIP("192.0.2.7"), Port: 9}); got != "192.0.2.7" {
+		t.Fatalf("IPv4 source %s", got)
+	}
+}

@@ -30,7 +30,6 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/backup"
 	"github.com/amp-edge/amp/internal/config"
-	"github.com/amp-edge/amp/internal/connlimit"
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/demo"
 	"github.com/amp-edge/amp/internal/endpoint"
@@ -336,7 +335,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	ln := connlimit.Wrap(rawLn, cfg.MaxConns, cfg.MaxConnsPerSource, reg)
+	ln := limitConnections(rawLn, cfg.MaxConns, cfg.MaxConnsPerSource, reg)
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
