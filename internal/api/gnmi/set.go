@@ -192,6 +192,8 @@ func (s *Server) set(ctx context.Context, req *gpb.SetRequest) (*gpb.SetResponse
 		for _, st := range sts {
 			if st.Status == controller.Error {
 				info.Sync = controller.Error
+			} else if st.Status == controller.Degraded && info.Sync == controller.InSync {
+				info.Sync = controller.Degraded
 			}
 		}
 		if err != nil {

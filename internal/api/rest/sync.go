@@ -58,7 +58,7 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 		leaders = s.opts.Sync.Leaders(lctx)
 		cancel()
 	}
-	summary := map[string]int{controller.InSync: 0, controller.Pending: 0, controller.Error: 0}
+	summary := map[string]int{controller.InSync: 0, controller.Degraded: 0, controller.Pending: 0, controller.Error: 0}
 	objs := []controller.Status{}
 	for _, st := range sts {
 		if a := q.Get("adapter"); a != "" && st.Adapter != a {
@@ -130,9 +130,25 @@ func parseWait(r *http.Request) (waitOption, error) {
 	return o, nil
 }
 
+// syncVerdict folds object statuses into one answer: pending (the wait
+// timed out) wins, then error, then degraded; in-sync only when every
+// object is.
+func syncVerdict(v string, sts []controller.Status) string {
+	for _, st := range sts {
+		switch {
+		case v == controller.Pending:
+		case st.Status == controller.Error:
+			v = controller.Error
+		case st.Status == controller.Degraded && v == controller.InSync:
+			v = controller.Degraded
+		}
+	}
+	return v
+}
+
 // respondWrite answers a committed write: at commit (the default), or with
 // ?wait=applied once the adapters have applied what this transaction
-// changed (or failed), with their statuses. X-AMP-Sync says in-sync, error
+// changed (or failed), with their statuses. X-AMP-Sync says in-sync, degraded, error
 // or pending (the wait timed out; the change stays committed and will be
 // applied).
 func (s *Server) respondWrite(w http.ResponseWriter, r *http.Request, wo waitOption, res *config.Result, code int) error {
@@ -152,11 +168,7 @@ func (s *Server) respondWrite(w http.ResponseWriter, r *http.Request, wo waitOpt
 		if err != nil {
 			verdict = controller.Pending
 		}
-		for _, st := range sts {
-			if st.Status == controller.Error && verdict != controller.Pending {
-				verdict = controller.Error
-			}
-		}
+		verdict = syncVerdict(verdict, sts)
 	}
 	w.Header().Set("X-AMP-Transaction-Index", strconv.FormatUint(res.Index, 10))
 	w.Header().Set("X-AMP-Transaction-Id", res.ID)
