@@ -313,8 +313,9 @@ func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full 
 			continue
 		}
 		// An object failing with unchanged content keeps its backoff: no
-		// other pass (a commit elsewhere, a full resync) pushes it early.
-		failingLater := !bodyChanged && e.st.Status == Error && e.next.After(time.Now())
+		// other pass (a commit elsewhere, a full resync) pushes it; its
+		// retries (retryDue) do, on their schedule.
+		failingLater := !bodyChanged && e.st.Status == Error && !e.next.IsZero()
 		if bodyChanged {
 			e.next, e.backoff = time.Time{}, 0 // new content is tried at once
 		}
@@ -337,7 +338,7 @@ func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full 
 			delete(c.objs, id) // never reached the backend: nothing to undo
 			continue
 		}
-		if e.st.Deleting && e.st.Status == Error && e.next.After(time.Now()) {
+		if e.st.Deleting && e.st.Status == Error && !e.next.IsZero() {
 			e.st.WantedIndex = snap.Index // a failing delete keeps its backoff
 			continue
 		}
