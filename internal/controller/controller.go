@@ -543,6 +543,7 @@ func (c *Controller) failed(ctx context.Context, backend, id, op string, err err
 		c.health[backend] = h
 	}
 	h.failures++
+	c.m.failing.WithLabelValues(c.ad.Name()).Set(float64(len(c.health)))
 	level := slog.LevelDebug
 	msg := "push failed again; will retry"
 	if h.failures == 1 {
@@ -559,6 +560,7 @@ func (c *Controller) worked(ctx context.Context, backend string) {
 		return
 	}
 	delete(c.health, backend)
+	c.m.failing.WithLabelValues(c.ad.Name()).Set(float64(len(c.health)))
 	c.log.InfoContext(ctx, "backend push works again", "backend", backend, "failures", h.failures, "failing_for", time.Since(h.since).Round(time.Millisecond).String())
 }
 
@@ -751,6 +753,7 @@ type Metrics struct {
 	reconcileSeconds *prometheus.HistogramVec
 	objects          *prometheus.GaugeVec
 	fullSync         *prometheus.GaugeVec
+	failing          *prometheus.GaugeVec
 }
 
 // NewMetrics creates controller metrics on reg (nil = unregistered).
@@ -770,9 +773,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Backend objects by adapter and status (in-sync, degraded, pending, error)."}, []string{"adapter", "status"}),
 		fullSync: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "amp_controller_last_full_sync_timestamp_seconds",
 			Help: "When the adapter last completed a full reconcile."}, []string{"adapter"}),
+		failing: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "amp_controller_backends_failing",
+			Help: "Backends whose last push failed (each logged once when it starts failing and once when it recovers)."}, []string{"adapter"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.pushes, m.retries, m.resyncs, m.pushSeconds, m.reconcileSeconds, m.objects, m.fullSync)
+		reg.MustRegister(m.pushes, m.retries, m.resyncs, m.pushSeconds, m.reconcileSeconds, m.objects, m.fullSync, m.failing)
 	}
 	return m
 }
