@@ -225,24 +225,31 @@ func (c *Controller) watches(rec *config.Record) bool {
 	return false
 }
 
-// changedKeys adds the object keys a transaction changed to m.
+// changedKeys adds to m the object keys a transaction changed and every
+// key above them (a change to a child entry changes its parent's subtree),
+// so touched is a lookup per source.
 func changedKeys(m map[string]bool, rec *config.Record) map[string]bool {
 	if m == nil {
 		m = map[string]bool{}
 	}
 	for _, ch := range rec.Changes {
-		m[ch.Key] = true
+		for k := ch.Key; k != "" && !m[k]; {
+			m[k] = true
+			i := strings.LastIndexByte(k, '/')
+			if i < 0 {
+				break
+			}
+			k = k[:i]
+		}
 	}
 	return m
 }
 
 // touched reports whether any source (or an object below one) changed.
 func touched(changed map[string]bool, sources []string) bool {
-	for k := range changed {
-		for _, src := range sources {
-			if k == src || strings.HasPrefix(k, src+"/") {
-				return true
-			}
+	for _, src := range sources {
+		if changed[src] {
+			return true
 		}
 	}
 	return false

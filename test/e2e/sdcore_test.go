@@ -438,3 +438,30 @@ func TestSDCoreCommitTimeRulesThroughTheBinary(t *testing.T) {
 		t.Fatal("AMP deleted another tool's device group on restart")
 	}
 }
+
+// TestSDCoreWaitAppliedNeverInSyncForUnappliedChange: a write to a device
+// group that cannot be sent (a device's SIM is disabled) is not applied,
+// and ?wait=applied says so, even when the object was already in error
+// for the same reason before the write.
+func TestSDCoreWaitAppliedNeverInSyncForUnappliedChange(t *testing.T) {
+	emu, err := sdcore.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Stop()
+	s := testenv.Start(t, t.TempDir(), "--probe-every", "200ms")
+	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", emulatedSite(emu))
+	b := s.Must(t, 200, "PATCH", "/aether/v2.1.x/acme/site/s1?wait=applied&wait-timeout=10s",
+		`{"device":[{"device-id":"d2","sim-card":"sim2"}],"device-group":[{"device-group-id":"dg1","device":[{"device-id":"d2"}]}]}`)
+	if !strings.Contains(string(b), `"sync":"error"`) || !strings.Contains(string(b), "which is disabled") {
+		t.Fatalf("a device group with a disabled SIM: %s", b)
+	}
+	b = s.Must(t, 200, "PATCH", "/aether/v2.1.x/acme/site/s1/device-group/dg1/mbr?wait=applied&wait-timeout=10s", `{"uplink":3000000}`)
+	if !strings.Contains(string(b), `"sync":"error"`) {
+		t.Fatalf("a change the core did not get was answered %s", b)
+	}
+	if strings.Contains(string(emu.Objects(sdcore.DeviceGroups)["dg1"]), `"dnn-mbr-uplink":3000000`) {
+		t.Fatal("the core got the change after all")
+	}
+}
