@@ -25,9 +25,9 @@ func golden(out map[string]controller.Desired) []byte {
 	}
 	sort.Strings(ids)
 	type entry struct {
-		ID      string          `json:"id"`
-		Backend string          `json:"backend"`
-		Sources []string        `json:"sources"`
+		ID       string          `json:"id"`
+		Backend  string          `json:"backend"`
+		Sources  []string        `json:"sources"`
 		Err      string          `json:"err,omitempty"`
 		Degraded string          `json:"degraded,omitempty"`
 		Body     json.RawMessage `json:"body,omitempty"`
