@@ -381,9 +381,9 @@ func (a *Adapter) getJSON(ctx context.Context, u string, v any, status *int) err
 	return nil
 }
 
-// authorize adds the webconsole token. The UPF's config API has no
-// authentication, and its endpoint is another host: it never gets the
-// token.
+// authorize adds the webconsole token. The UPF's config API (its one
+// path, /v1/config/network-slices; webconsole's are below /config/v1) has
+// no authentication and is another host: it never gets the token.
 func (a *Adapter) authorize(req *http.Request) {
 	if a.opts.Token != "" && !strings.HasPrefix(req.URL.Path, "/v1/config/network-slices") {
 		req.Header.Set("Authorization", "Bearer "+a.opts.Token)
@@ -419,11 +419,8 @@ func holds(held, sent any, path string) (string, bool) {
 		}
 		return "", true
 	case []any:
-		h, _ := held.([]any)
+		h, _ := held.([]any) // null holds [] too
 		if len(h) != len(s) {
-			if len(s) == 0 && held == nil {
-				return "", true
-			}
 			return path, false
 		}
 		for i := range s {

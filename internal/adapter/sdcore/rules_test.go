@@ -2,6 +2,7 @@ package sdcore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -88,5 +89,31 @@ func TestUPFSharedBySlices(t *testing.T) {
 	d = mustDesired(t, New(Options{}).Render(env.eng.Snapshot()), upfID)
 	if d.Degraded != "" || !strings.HasPrefix(string(d.Body), `{"sliceName":"sl1",`) {
 		t.Errorf("after the delete: degraded %q body %s", d.Degraded, d.Body)
+	}
+}
+
+// TestHolds: the read-back comparison.
+func TestHolds(t *testing.T) {
+	for _, tc := range []struct {
+		held, sent, where string
+		ok                bool
+	}{
+		{`{"group-name":"dg","imsis":["1"],"ip-domains":[{"dnn":"x"}]}`, `{"imsis":["1"],"ip-domains":[{"dnn":"x","dns-primary":""}]}`, "", true},
+		{`{"group-name":"dg","imsis":null}`, `{"imsis":[]}`, "", true},
+		{`{"group-name":"dg","imsis":[]}`, `{"imsis":[],"ip-domain-expanded":{"dnn":"x"}}`, "/ip-domain-expanded", false},
+		{`{"imsis":["1"]}`, `{"imsis":["1","2"]}`, "/imsis", false},
+		{`{"a":{"b":[{"c":1}]}}`, `{"a":{"b":[{"c":2}]}}`, "/a/b/0/c", false},
+		{`{"a":0}`, `{"a":false}`, "/a", false},
+	} {
+		var held, sent any
+		if err := json.Unmarshal([]byte(tc.held), &held); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(tc.sent), &sent); err != nil {
+			t.Fatal(err)
+		}
+		if where, ok := holds(held, sent, ""); ok != tc.ok || where != tc.where {
+			t.Errorf("holds(%s, %s) = %q %v, want %q %v", tc.held, tc.sent, where, ok, tc.where, tc.ok)
+		}
 	}
 }
