@@ -465,3 +465,56 @@ func TestSDCoreWaitAppliedNeverInSyncForUnappliedChange(t *testing.T) {
 		t.Fatal("the core got the change after all")
 	}
 }
+
+// TestSDCoreWaitAppliedShowsOnlyTheCallersObjects: a tenant's
+// ?wait=applied also waits through other tenants' later commits; their
+// objects are neither shown to it nor counted in its verdict.
+func TestSDCoreWaitAppliedShowsOnlyTheCallersObjects(t *testing.T) {
+	emu, err := sdcore.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Stop()
+	s := testenv.Start(t, t.TempDir(), "--probe-every", "200ms")
+	for _, ent := range []string{"acme", "starbucks"} {
+		s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"`+ent+`"}`)
+	}
+	s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", emulatedSite(emu))
+	other := strings.NewReplacer(`"default-target":"acme"`, `"default-target":"starbucks"`, `"site-id":"s1"`, `"site-id":"s2"`,
+		`"dg1"`, `"dg2"`, `"sl1"`, `"sl2"`, "315010001", "315010002", `"enterprise":1`, `"enterprise":2`).Replace(emulatedSite(emu))
+	other = strings.Replace(other, `"config-endpoint":"`+emu.UPFEndpoint()+`"`, `"config-endpoint":""`, 1)
+	s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", other)
+	var created struct{ Token string }
+	_ = json.Unmarshal(s.Must(t, 201, "POST", "/tokens", `{"name":"alice","role":"enterprise-admin","enterprise":"acme"}`), &created)
+
+	emu.SetDelay(time.Second) // every push now takes a second
+	type answer struct {
+		code int
+		body string
+	}
+	done := make(chan answer, 1)
+	go func() {
+		code, b, _, err := s.Do(context.Background(), "PATCH", "/aether/v2.1.x/acme/site/s1/device-group/dg1/mbr?wait=applied&wait-timeout=20s",
+			`{"uplink":1234}`, "Authorization", "Bearer "+created.Token)
+		if err != nil {
+			b = []byte(err.Error())
+		}
+		done <- answer{code, string(b)}
+	}()
+	waitFor(t, func() bool {
+		for _, r := range emu.Requests() {
+			if r.Path == "/config/v1/device-group/dg1" && strings.Contains(string(r.Body), `"dnn-mbr-uplink":1234`) {
+				return true
+			}
+		}
+		return strings.Contains(string(s.Must(t, 200, "GET", "/sync-status?status=pending", "")), "dg1")
+	}, "acme's push is under way")
+	s.Must(t, 200, "PATCH", "/aether/v2.1.x/starbucks/site/s2/device-group/dg2/mbr", `{"uplink":4321}`)
+	a := <-done
+	if a.code != 200 || !strings.Contains(a.body, `"sync":"in-sync"`) || !strings.Contains(a.body, "dg1") {
+		t.Fatalf("acme's write: %d %s", a.code, a.body)
+	}
+	if strings.Contains(a.body, "starbucks") || strings.Contains(a.body, "dg2") {
+		t.Fatalf("acme's answer shows starbucks' objects: %s", a.body)
+	}
+}

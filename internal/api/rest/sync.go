@@ -162,8 +162,13 @@ func (s *Server) respondWrite(w http.ResponseWriter, r *http.Request, wo waitOpt
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		got, err := s.opts.Sync.WaitApplied(ctx, res.Index)
 		cancel()
-		if got != nil {
-			sts = got
+		// Later commits of other tenants are waited for too (their objects
+		// changed at or after this index); only what the caller may see is
+		// shown or counted.
+		for _, st := range got {
+			if s.canSeeSources(r, st.Sources) {
+				sts = append(sts, st)
+			}
 		}
 		if err != nil {
 			verdict = controller.Pending
