@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/schema"
 )
 
 var tracer = otel.Tracer("github.com/amp-edge/amp/internal/controller")
@@ -707,6 +708,21 @@ func (c *Controller) Statuses() []Status {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// SourceEnterprises returns the enterprises of an object's sources (the
+// second segment of each config key, unescaped): who may see its status.
+func SourceEnterprises(sources []string) []string {
+	var ents []string
+	for _, src := range sources {
+		parts := strings.SplitN(src, "/", 3)
+		if len(parts) >= 2 {
+			if e, err := schema.UnescapeSegment(parts[1]); err == nil {
+				ents = append(ents, e)
+			}
+		}
+	}
+	return ents
 }
 
 // Processed is the newest configuration index the controller has rendered

@@ -16,6 +16,7 @@ import (
 	"github.com/openconfig/gnmi/proto/gnmi_ext"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/amp-edge/amp/internal/testenv"
 	"github.com/amp-edge/amp/internal/testenv/sdcore"
@@ -467,15 +468,16 @@ func TestSDCoreWaitAppliedNeverInSyncForUnappliedChange(t *testing.T) {
 }
 
 // TestSDCoreWaitAppliedShowsOnlyTheCallersObjects: a tenant's
-// ?wait=applied also waits through other tenants' later commits; their
-// objects are neither shown to it nor counted in its verdict.
+// ?wait=applied (and gNMI Set with extension 111) also waits through other
+// tenants' later commits; their objects are neither shown to it nor
+// counted in its verdict.
 func TestSDCoreWaitAppliedShowsOnlyTheCallersObjects(t *testing.T) {
 	emu, err := sdcore.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer emu.Stop()
-	s := testenv.Start(t, t.TempDir(), "--probe-every", "200ms")
+	s := testenv.Start(t, t.TempDir(), "--probe-every", "200ms", "--gnmi-listen", "127.0.0.1:0")
 	for _, ent := range []string{"acme", "starbucks"} {
 		s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"`+ent+`"}`)
 	}
@@ -487,34 +489,56 @@ func TestSDCoreWaitAppliedShowsOnlyTheCallersObjects(t *testing.T) {
 	var created struct{ Token string }
 	_ = json.Unmarshal(s.Must(t, 201, "POST", "/tokens", `{"name":"alice","role":"enterprise-admin","enterprise":"acme"}`), &created)
 
-	emu.SetDelay(time.Second) // every push now takes a second
-	type answer struct {
-		code int
-		body string
+	conn, err := grpc.NewClient(s.GNMIAddr(t), s.GNMIDialOption(t))
+	if err != nil {
+		t.Fatal(err)
 	}
-	done := make(chan answer, 1)
-	go func() {
-		code, b, _, err := s.Do(context.Background(), "PATCH", "/aether/v2.1.x/acme/site/s1/device-group/dg1/mbr?wait=applied&wait-timeout=20s",
-			`{"uplink":1234}`, "Authorization", "Bearer "+created.Token)
+	defer conn.Close()
+	gnmiSet := func(v uint64) (string, error) {
+		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+created.Token)
+		resp, err := gpb.NewGNMIClient(conn).Set(ctx, &gpb.SetRequest{
+			Prefix: &gpb.Path{Origin: "aether", Target: "acme"},
+			Update: []*gpb.Update{{Path: &gpb.Path{Elem: []*gpb.PathElem{{Name: "site", Key: map[string]string{"site-id": "s1"}},
+				{Name: "device-group", Key: map[string]string{"device-group-id": "dg1"}}, {Name: "mbr"}, {Name: "uplink"}}},
+				Val: &gpb.TypedValue{Value: &gpb.TypedValue_UintVal{UintVal: v}}}},
+			Extension: []*gnmi_ext.Extension{{Ext: &gnmi_ext.Extension_RegisteredExt{RegisteredExt: &gnmi_ext.RegisteredExtension{Id: 111, Msg: []byte("applied")}}}},
+		})
 		if err != nil {
-			b = []byte(err.Error())
+			return "", err
 		}
-		done <- answer{code, string(b)}
-	}()
-	waitFor(t, func() bool {
-		for _, r := range emu.Requests() {
-			if r.Path == "/config/v1/device-group/dg1" && strings.Contains(string(r.Body), `"dnn-mbr-uplink":1234`) {
-				return true
-			}
-		}
-		return strings.Contains(string(s.Must(t, 200, "GET", "/sync-status?status=pending", "")), "dg1")
-	}, "acme's push is under way")
-	s.Must(t, 200, "PATCH", "/aether/v2.1.x/starbucks/site/s2/device-group/dg2/mbr", `{"uplink":4321}`)
-	a := <-done
-	if a.code != 200 || !strings.Contains(a.body, `"sync":"in-sync"`) || !strings.Contains(a.body, "dg1") {
-		t.Fatalf("acme's write: %d %s", a.code, a.body)
+		return string(resp.GetExtension()[0].GetRegisteredExt().GetMsg()), nil
 	}
-	if strings.Contains(a.body, "starbucks") || strings.Contains(a.body, "dg2") {
-		t.Fatalf("acme's answer shows starbucks' objects: %s", a.body)
+
+	emu.SetDelay(time.Second) // every push now takes a second
+	for i, via := range []string{"rest", "gnmi"} {
+		uplink := 1234 + i
+		done := make(chan string, 1)
+		go func() {
+			if via == "gnmi" {
+				msg, err := gnmiSet(uint64(uplink))
+				if err != nil {
+					msg = err.Error()
+				}
+				done <- msg
+				return
+			}
+			code, b, _, err := s.Do(context.Background(), "PATCH", "/aether/v2.1.x/acme/site/s1/device-group/dg1/mbr?wait=applied&wait-timeout=20s",
+				fmt.Sprintf(`{"uplink":%d}`, uplink), "Authorization", "Bearer "+created.Token)
+			if err != nil || code != 200 {
+				b = []byte(fmt.Sprint(code, err, string(b)))
+			}
+			done <- string(b)
+		}()
+		waitFor(t, func() bool {
+			return strings.Contains(string(s.Must(t, 200, "GET", "/sync-status?status=pending", "")), "dg1")
+		}, "acme's push is under way")
+		s.Must(t, 200, "PATCH", "/aether/v2.1.x/starbucks/site/s2/device-group/dg2/mbr", fmt.Sprintf(`{"uplink":%d}`, 4321+i))
+		a := <-done
+		if !strings.Contains(a, `"sync":"in-sync"`) || !strings.Contains(a, "dg1") {
+			t.Fatalf("acme's write via %s: %s", via, a)
+		}
+		if strings.Contains(a, "starbucks") || strings.Contains(a, "dg2") {
+			t.Fatalf("acme's answer via %s shows starbucks' objects: %s", via, a)
+		}
 	}
 }

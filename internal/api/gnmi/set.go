@@ -186,8 +186,16 @@ func (s *Server) set(ctx context.Context, req *gpb.SetRequest) (*gpb.SetResponse
 	info := TransactionInfo{ID: res.ID, Index: res.Index}
 	if s.opts.Sync != nil && wantsApplied(req.GetExtension()) {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		sts, err := s.opts.Sync.WaitApplied(wctx, res.Index)
+		all, err := s.opts.Sync.WaitApplied(wctx, res.Index)
 		cancel()
+		// Other tenants' later commits are waited through too: only what
+		// the caller may see is shown or counted.
+		var sts []controller.Status
+		for _, st := range all {
+			if s.canSeeStatus(ctx, st) {
+				sts = append(sts, st)
+			}
+		}
 		info.Sync, info.Objects = controller.InSync, sts
 		for _, st := range sts {
 			if st.Status == controller.Error {

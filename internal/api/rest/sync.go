@@ -83,16 +83,7 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 // canSeeSources: a status is visible to a caller who may read every
 // enterprise its configuration came from.
 func (s *Server) canSeeSources(r *http.Request, sources []string) bool {
-	var ents []string
-	for _, src := range sources {
-		parts := strings.SplitN(src, "/", 3)
-		if len(parts) >= 2 {
-			if e, err := schema.UnescapeSegment(parts[1]); err == nil {
-				ents = append(ents, e)
-			}
-		}
-	}
-	return s.canSeeTargets(r, ents)
+	return s.canSeeTargets(r, controller.SourceEnterprises(sources))
 }
 
 func derived(sources []string, prefix string) bool {
