@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,6 +84,8 @@ type Controller struct {
 	// health is, per backend, whether its last push failed, so repeated
 	// failures are logged once per change of state, with a count.
 	health map[string]*backendHealth
+	// probing is set while a probe of the backends runs.
+	probing atomic.Bool
 }
 
 type entry struct {
@@ -204,7 +207,14 @@ func (c *Controller) runWatch(ctx context.Context) error {
 		case <-retry.C:
 			c.retryDue(ctx)
 		case <-probe.C:
-			c.probe(ctx)
+			// Probes run beside the loop: a slow backend's answer must not
+			// hold up the reconcile of the next commit. One at a time.
+			if c.probing.CompareAndSwap(false, true) {
+				go func() {
+					defer c.probing.Store(false)
+					c.probe(ctx)
+				}()
+			}
 		}
 	}
 }
