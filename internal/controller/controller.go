@@ -340,6 +340,9 @@ func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full 
 		switch {
 		case failingLater:
 			e.st.WantedIndex = snap.Index // retryDue pushes it on its schedule
+		case !full && !bodyChanged && e.st.Status == Pending:
+			// Queued or being pushed with this very body already: pushing
+			// it again after that would only double the backend's load.
 		case full || !bytes.Equal(e.applied, d.Body):
 			e.st.Status, e.st.WantedIndex = Pending, snap.Index
 			work = append(work, id)
