@@ -181,6 +181,8 @@ type Engine struct {
 
 	waitMu   sync.Mutex
 	advanced chan struct{} // closed at the next publish (WaitIndex)
+
+	checks checks // adapters' commit-time validation (check.go)
 }
 
 // Open loads the current state from st and starts the committer.
@@ -716,6 +718,10 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 	}
 	tree := w.txn.CommitOnly()
 	refs, uniq := w.validate(tree)
+	if err := w.probs.Err(); err != nil {
+		return nil, staged{}, err
+	}
+	w.runChecks(func(key string) (*Object, bool) { return tree.Get([]byte(key)) })
 	if err := w.probs.Err(); err != nil {
 		return nil, staged{}, err
 	}

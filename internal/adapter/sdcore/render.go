@@ -95,6 +95,7 @@ func (r *renderer) site(key string, data map[string]any) {
 	// list it (enabled or not). A device group in no slice is not sent.
 	dgCores := map[string]map[string][]string{} // dg -> core -> slice keys
 	dgNoCore := map[string][]string{}           // dg -> slices without a core
+	upfSlices := map[string][]map[string]any{}  // upf -> the slices that name it
 	for _, sl := range entries(data, "slice") {
 		core, _ := r.core(s, sl)
 		slKey := child(s.key, "slice", str(sl, "slice-id"))
@@ -110,7 +111,12 @@ func (r *renderer) site(key string, data map[string]any) {
 			dgCores[dg][core] = append(dgCores[dg][core], slKey)
 		}
 		r.slice(s, sl, core)
-		r.upf(s, sl)
+		if upfID := str(sl, "upf"); upfID != "" {
+			upfSlices[upfID] = append(upfSlices[upfID], sl)
+		}
+	}
+	for upfID, slices := range upfSlices {
+		r.upf(s, upfID, slices)
 	}
 	for _, dg := range entries(data, "device-group") {
 		id := str(dg, "device-group-id")
@@ -243,7 +249,15 @@ func (r *renderer) deviceGroup(s *site, dg map[string]any, core string, slices [
 			}
 		}
 	}
+	if why := nameRule("device-group-id", id); why != "" {
+		errs = append(errs, why)
+	}
 	mbr := sub(dg, "mbr")
+	for _, dir := range []string{"uplink", "downlink"} {
+		if why := bitrateRule(u64Def(mbr, dir, 0), math.MaxInt64, "dnn-mbr-"+dir); why != "" {
+			errs = append(errs, "mbr "+dir+" "+why)
+		}
+	}
 	qos := &ueDnnQos{Uplink: u64Def(mbr, "uplink", 0), Downlink: u64Def(mbr, "downlink", 0), BitrateUnit: bitrateUnit}
 	if tcID := str(dg, "traffic-class"); tcID == "" {
 		errs = append(errs, "it has no traffic-class")
@@ -259,9 +273,9 @@ func (r *renderer) deviceGroup(s *site, dg map[string]any, core string, slices [
 	if len(errs) > 0 {
 		d.Err = fmt.Sprintf("device group %s: %s", r.rest(dgKey), strings.Join(errs, "; "))
 	} else {
-		var body any = deviceGroupLegacy{IMSIs: imsis, IPDomainName: ipdID, SiteInfo: s.id, IPDomain: ipd}
-		if r.a.listForm(core) {
-			body = deviceGroupList{IMSIs: imsis, IPDomainName: ipdID, SiteInfo: s.id, IPDomains: []ipDomain{ipd}}
+		var body any = deviceGroupList{IMSIs: imsis, IPDomainName: ipdID, SiteInfo: s.id, IPDomains: []ipDomain{ipd}}
+		if r.a.legacyForm(core) {
+			body = deviceGroupLegacy{IMSIs: imsis, IPDomainName: ipdID, SiteInfo: s.id, IPDomain: ipd}
 		}
 		d.Body = mustJSON(body)
 	}
@@ -278,14 +292,23 @@ func (r *renderer) slice(s *site, sl map[string]any, core string) {
 		_, why := r.core(s, sl)
 		errs = append(errs, why)
 	}
+	if why := nameRule("slice-id", id); why != "" {
+		errs = append(errs, why)
+	}
 	body := networkSlice{SiteDeviceGroup: []string{}, Rules: []filterRule{}}
 	sst, err := strconv.ParseUint(str(sl, "sst"), 16, 8)
 	if err != nil {
 		errs = append(errs, fmt.Sprintf("sst %q is not a hex number", str(sl, "sst")))
 	}
 	// webconsole reads sst as a decimal number (strconv.ParseUint(sst, 10,
-	// 32) in configapi) and sd as the hex string it is.
-	body.SliceID = sliceID{SST: strconv.FormatUint(sst, 10), SD: str(sl, "sd")}
+	// 32) in configapi/slice_helpers.go) and keys the S-NSSAI as
+	// "%02x"(sst)+sd (SnssaiModelsToHex), so sd goes as six hex digits:
+	// "1" would make the S-NSSAI "011" instead of "01000001".
+	sd, err := padSD(str(sl, "sd"))
+	if err != nil {
+		errs = append(errs, err.Error())
+	}
+	body.SliceID = sliceID{SST: strconv.FormatUint(sst, 10), SD: sd}
 	for _, ref := range entries(sl, "device-group") {
 		dg := str(ref, "device-group")
 		sources = append(sources, child(s.key, "device-group", dg))
@@ -293,8 +316,12 @@ func (r *renderer) slice(s *site, sl map[string]any, core string) {
 			body.SiteDeviceGroup = append(body.SiteDeviceGroup, r.remoteName(kindDeviceGroup, core, dg))
 		}
 	}
+	// webconsole sorts and compacts the list (parseAndValidateSliceRequest):
+	// send it that way, so what it holds reads back equal.
+	sort.Strings(body.SiteDeviceGroup)
 	idef := sub(s.data, "imsi-definition")
 	body.SiteInfo = siteInfo{SiteName: s.id, PLMN: plmn{MCC: str(idef, "mcc"), MNC: str(idef, "mnc")}, GNodeBs: []gNodeB{}}
+	gnbNames := map[string]string{} // gNodeB name -> small cell key
 	for _, sc := range entries(s.data, "small-cell") {
 		if !boolDef(sc, "enable", true) {
 			continue
@@ -305,10 +332,20 @@ func (r *renderer) slice(s *site, sl map[string]any, core string) {
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("small cell %s: %v", r.rest(scKey), err))
 		}
-		if str(sc, "address") == "" {
-			errs = append(errs, fmt.Sprintf("small cell %s has no address (it is the gNodeB name the core needs)", r.rest(scKey)))
+		name := ""
+		if addr := str(sc, "address"); addr == "" {
+			errs = append(errs, fmt.Sprintf("small cell %s has no address (the core's gNodeB name is derived from it)", r.rest(scKey)))
+		} else {
+			name = gNodeBName(addr)
+			if why := nameRule("gNodeB name", name); why != "" {
+				errs = append(errs, fmt.Sprintf("small cell %s: %s", r.rest(scKey), why))
+			} else if other, dup := gnbNames[name]; dup {
+				errs = append(errs, fmt.Sprintf("small cells %s and %s have the same gNodeB name %q (derived from their addresses); change one address",
+					r.rest(other), r.rest(scKey), name))
+			}
+			gnbNames[name] = scKey
 		}
-		body.SiteInfo.GNodeBs = append(body.SiteInfo.GNodeBs, gNodeB{Name: str(sc, "address"), TAC: tac})
+		body.SiteInfo.GNodeBs = append(body.SiteInfo.GNodeBs, gNodeB{Name: name, TAC: tac})
 	}
 	if upfID := str(sl, "upf"); upfID != "" {
 		upfKey := child(s.key, "upf", upfID)
@@ -392,10 +429,8 @@ func (r *renderer) filterRules(f map[string]any) ([]filterRule, []string, []stri
 			dir string
 			bps uint64
 		}{{"uplink", rule.Uplink}, {"downlink", rule.Downlink}} {
-			if v.bps > math.MaxInt32 {
-				// webconsole's app-mbr-* are int32 (model_application_filtering_rules.go):
-				// a larger number fails its JSON binding.
-				errs = append(errs, fmt.Sprintf("endpoint %s: mbr %s %d bps is more than the %d bps SD-Core takes per application rule", epRest, v.dir, v.bps, math.MaxInt32))
+			if why := bitrateRule(v.bps, math.MaxInt32, "app-mbr-"+v.dir); why != "" {
+				errs = append(errs, fmt.Sprintf("endpoint %s: mbr %s %s", epRest, v.dir, why))
 			}
 		}
 		if _, ok := mbr["uplink"]; ok {
@@ -419,67 +454,132 @@ func (r *renderer) filterRules(f map[string]any) ([]filterRule, []string, []stri
 	return rules, sources, errs
 }
 
-// upf renders the slice configuration of the slice's UPF, when the UPF has
-// a config-endpoint.
-func (r *renderer) upf(s *site, sl map[string]any) {
-	upfID := str(sl, "upf")
+// upf renders what one UPF's config endpoint should hold for the slices
+// that name it.
+//
+// omec-project/upf keeps a single slice configuration (upf.sliceInfo in
+// pfcpiface/upf.go, replaced by every POST to /v1/config/network-slices,
+// pfcpiface/web_service.go handleSliceConfig): one pair of meters and one
+// list of UE pools. So AMP pushes one configuration per UPF. With one
+// slice it is that slice's. When several slices share the UPF it is, in
+// slice-id order:
+//
+//   - sliceName: their ids joined with "+";
+//   - ueResourceInfo: the UE pools (enabled device groups) of all of them;
+//   - the meter, per direction: the sum of their MBRs and burst sizes, or
+//     none (unmetered) when any of them sets no MBR in that direction.
+//
+// The sharing slices then get a degraded status: their traffic shares one
+// meter, so each slice's own MBR is not enforced on that UPF.
+func (r *renderer) upf(s *site, upfID string, slices []map[string]any) {
 	u, ok := s.lists["upf"][upfID]
-	if upfID == "" || !ok {
-		return
+	if !ok {
+		return // the slice reports the missing UPF
 	}
 	if str(u, "config-endpoint") == "" {
 		return
 	}
-	id := str(sl, "slice-id")
-	slKey := child(s.key, "slice", id)
-	sources := []string{slKey, child(s.key, "upf", upfID)}
+	sort.Slice(slices, func(i, j int) bool { return str(slices[i], "slice-id") < str(slices[j], "slice-id") })
+	upfKey := child(s.key, "upf", upfID)
+	sources := []string{upfKey}
 	cfg, err := r.backend(endpoint.UPF, str(u, "config-endpoint"))
 	if err != nil {
-		r.put(kindUPF, "", s, id, controller.Desired{Sources: sources,
-			Err: fmt.Sprintf("UPF slice configuration of %s: %s/config-endpoint: %v", r.rest(slKey), r.rest(child(s.key, "upf", upfID)), err)})
+		for _, sl := range slices {
+			sources = append(sources, child(s.key, "slice", str(sl, "slice-id")))
+		}
+		r.put(kindUPF, "", s, upfID, controller.Desired{Sources: sources,
+			Err: fmt.Sprintf("UPF %s slice configuration: %s/config-endpoint: %v", r.rest(upfKey), r.rest(upfKey), err)})
 		return
 	}
-	body := upfSlice{SliceName: r.remoteName(kindUPF, cfg, id)}
-	mbr := sub(sl, "mbr")
-	if _, ok := mbr["uplink"]; ok {
-		body.SliceQos.Uplink = u64Def(mbr, "uplink", 0)
-		body.SliceQos.UplinkBurst = u64Def(mbr, "uplink-burst-size", defaultBurst)
+	var names, rests, errs []string
+	var body upfSlice
+	metered := [2]bool{true, true} // uplink, downlink: every slice sets an MBR
+	seenPool := map[string]bool{}
+	for _, sl := range slices {
+		id := str(sl, "slice-id")
+		slKey := child(s.key, "slice", id)
+		names, rests = append(names, id), append(rests, r.rest(slKey))
+		sources = append(sources, slKey)
+		mbr := sub(sl, "mbr")
+		for i, dir := range []string{"uplink", "downlink"} {
+			if _, ok := mbr[dir]; !ok {
+				metered[i] = false
+				continue
+			}
+			rate, burst := u64Def(mbr, dir, 0), u64Def(mbr, dir+"-burst-size", defaultBurst)
+			if i == 0 {
+				body.SliceQos.Uplink, body.SliceQos.UplinkBurst = addSat(body.SliceQos.Uplink, rate), addSat(body.SliceQos.UplinkBurst, burst)
+			} else {
+				body.SliceQos.Downlink, body.SliceQos.DownlinkBurst = addSat(body.SliceQos.Downlink, rate), addSat(body.SliceQos.DownlinkBurst, burst)
+			}
+		}
+		for _, ref := range entries(sl, "device-group") {
+			if !boolDef(ref, "enable", true) {
+				continue
+			}
+			dgID := str(ref, "device-group")
+			dgKey := child(s.key, "device-group", dgID)
+			sources = append(sources, dgKey)
+			dg, ok := s.lists["device-group"][dgID]
+			if !ok {
+				errs = append(errs, fmt.Sprintf("device group %s does not exist", r.rest(dgKey)))
+				continue
+			}
+			ipdID := str(dg, "ip-domain")
+			ipd, ok := s.lists["ip-domain"][ipdID]
+			if !ok {
+				errs = append(errs, fmt.Sprintf("device group %s has no ip-domain", r.rest(dgKey)))
+				continue
+			}
+			sources = append(sources, child(s.key, "ip-domain", ipdID))
+			if !seenPool[dgID] {
+				seenPool[dgID] = true
+				body.UEResourceInfo = append(body.UEResourceInfo, ueResourceInfo{Pool: dgID, DNN: str(ipd, "dnn")})
+			}
+		}
+	}
+	if !metered[0] {
+		body.SliceQos.Uplink, body.SliceQos.UplinkBurst = 0, 0
+	}
+	if !metered[1] {
+		body.SliceQos.Downlink, body.SliceQos.DownlinkBurst = 0, 0
+	}
+	if metered[0] || metered[1] {
 		body.SliceQos.BitrateUnit = bitrateUnit
 	}
-	if _, ok := mbr["downlink"]; ok {
-		body.SliceQos.Downlink = u64Def(mbr, "downlink", 0)
-		body.SliceQos.DownlinkBurst = u64Def(mbr, "downlink-burst-size", defaultBurst)
-		body.SliceQos.BitrateUnit = bitrateUnit
-	}
-	var errs []string
-	for _, ref := range entries(sl, "device-group") {
-		if !boolDef(ref, "enable", true) {
-			continue
-		}
-		dgID := str(ref, "device-group")
-		dgKey := child(s.key, "device-group", dgID)
-		sources = append(sources, dgKey)
-		dg, ok := s.lists["device-group"][dgID]
-		if !ok {
-			errs = append(errs, fmt.Sprintf("device group %s does not exist", r.rest(dgKey)))
-			continue
-		}
-		ipdID := str(dg, "ip-domain")
-		ipd, ok := s.lists["ip-domain"][ipdID]
-		if !ok {
-			errs = append(errs, fmt.Sprintf("device group %s has no ip-domain", r.rest(dgKey)))
-			continue
-		}
-		sources = append(sources, child(s.key, "ip-domain", ipdID))
-		body.UEResourceInfo = append(body.UEResourceInfo, ueResourceInfo{Pool: dgID, DNN: str(ipd, "dnn")})
-	}
+	body.SliceName = r.remoteName(kindUPF, cfg, strings.Join(names, "+"))
 	d := controller.Desired{Sources: dedupe(sources)}
 	if len(errs) > 0 {
-		d.Err = fmt.Sprintf("UPF slice configuration of %s: %s", r.rest(slKey), strings.Join(errs, "; "))
+		d.Err = fmt.Sprintf("UPF %s slice configuration: %s", r.rest(upfKey), strings.Join(errs, "; "))
 	} else {
 		d.Body = mustJSON(body)
 	}
-	r.put(kindUPF, cfg, s, id, d)
+	if len(slices) > 1 {
+		d.Degraded = fmt.Sprintf("slices %s share UPF %s, which holds one slice configuration: it carries all their UE pools and one meter (the sum of their MBRs, none in a direction where a slice sets none), so per-slice QoS is not enforced there (give each slice its own UPF to enforce it)",
+			strings.Join(rests, ", "), r.rest(upfKey))
+	}
+	r.put(kindUPF, cfg, s, upfID, d)
+}
+
+// addSat adds without wrapping around.
+func addSat(a, b uint64) uint64 {
+	if a > math.MaxUint64-b {
+		return math.MaxUint64
+	}
+	return a + b
+}
+
+// padSD writes a slice differentiator (1..6 hex digits) as the six hex
+// digits webconsole keys S-NSSAIs with; "" stays "" (no sd).
+func padSD(sd string) (string, error) {
+	if sd == "" {
+		return "", nil
+	}
+	v, err := strconv.ParseUint(sd, 16, 24)
+	if err != nil {
+		return "", fmt.Errorf("sd %q is not 1..6 hex digits", sd)
+	}
+	return fmt.Sprintf("%06x", v), nil
 }
 
 // markCollisions turns objects that would land under the same name on the
@@ -496,6 +596,9 @@ func markCollisions(out map[string]controller.Desired) {
 			continue
 		}
 		k := p.kind + "\x00" + d.Backend + "\x00" + p.name
+		if p.kind == kindUPF {
+			k = p.kind + "\x00" + d.Backend // a UPF holds one configuration
+		}
 		byName[k] = append(byName[k], id)
 	}
 	for _, ids := range byName {

@@ -25,16 +25,17 @@ func golden(out map[string]controller.Desired) []byte {
 	}
 	sort.Strings(ids)
 	type entry struct {
-		ID      string          `json:"id"`
-		Backend string          `json:"backend"`
-		Sources []string        `json:"sources"`
-		Err     string          `json:"err,omitempty"`
-		Body    json.RawMessage `json:"body,omitempty"`
+		ID       string          `json:"id"`
+		Backend  string          `json:"backend"`
+		Sources  []string        `json:"sources"`
+		Err      string          `json:"err,omitempty"`
+		Degraded string          `json:"degraded,omitempty"`
+		Body     json.RawMessage `json:"body,omitempty"`
 	}
 	var es []entry
 	for _, id := range ids {
 		d := out[id]
-		es = append(es, entry{ID: id, Backend: d.Backend, Sources: d.Sources, Err: d.Err, Body: d.Body})
+		es = append(es, entry{ID: id, Backend: d.Backend, Sources: d.Sources, Err: d.Err, Degraded: d.Degraded, Body: d.Body})
 	}
 	b, _ := json.MarshalIndent(es, "", "  ")
 	return append(b, '\n')
@@ -64,12 +65,13 @@ func TestDemoGolden(t *testing.T) {
 		file string
 		opts Options
 	}{
-		{"demo-legacy.golden.json", Options{}},
-		{"demo-ip-domains.golden.json", Options{IPDomainsList: true}},
+		{"demo-ip-domains.golden.json", Options{}},
+		{"demo-legacy.golden.json", Options{LegacyIPDomain: true}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			out := New(tc.opts).Render(snap)
-			// 2 enterprises x 2 sites x (2 DGs + 2 slices + 2 UPF slices).
+			// 2 enterprises x 2 sites x (2 DGs + 2 slices + 2 UPFs, one
+			// per slice, so that each slice's QoS is enforced).
 			if len(out) != 24 {
 				t.Errorf("rendered %d objects, want 24", len(out))
 			}
@@ -90,7 +92,7 @@ func TestDemoGolden(t *testing.T) {
 	}
 }
 
-func TestIPDomainsListPerCore(t *testing.T) {
+func TestIPDomainFormPerCore(t *testing.T) {
 	env := smallEnv(t)
 	snap := env.eng.Snapshot()
 	dgID := id(kindDeviceGroup, testCore, "acme", "s1", "dg-ok")
@@ -99,11 +101,10 @@ func TestIPDomainsListPerCore(t *testing.T) {
 		opts Options
 		list bool
 	}{
-		{"default legacy", Options{}, false},
-		{"global list", Options{IPDomainsList: true}, true},
-		{"per core list", Options{IPDomainsListCores: map[string]bool{testCore: true}}, true},
-		{"per core overrides global", Options{IPDomainsList: true, IPDomainsListCores: map[string]bool{testCore: false}}, false},
-		{"func wins", Options{IPDomainsListCores: map[string]bool{testCore: false}, IPDomainsListFunc: func(c string) bool { return c == testCore }}, true},
+		{"default list", Options{}, true},
+		{"global legacy", Options{LegacyIPDomain: true}, false},
+		{"per core legacy", Options{LegacyIPDomainCores: map[string]bool{testCore: true}}, false},
+		{"per core overrides global", Options{LegacyIPDomain: true, LegacyIPDomainCores: map[string]bool{testCore: false}}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			body := decode(t, mustDesired(t, New(tc.opts).Render(snap), dgID).Body)
@@ -125,7 +126,7 @@ func TestDeviceGroupPayload(t *testing.T) {
 	}
 	// d2's link is disabled; d5 has no SIM: only d1's IMSI. tc-qci has only
 	// qci set: the rest are Aether's defaults (pdb 300, pelr 6, arp 9).
-	want := `{"imsis":["001010000000001"],"ip-domain-name":"ip1","site-info":"s1","ip-domain-expanded":{"dnn":"internet","ue-ip-pool":"10.250.0.0/24","dns-primary":"","mtu":1492,"ue-dnn-qos":{"dnn-mbr-uplink":1000000,"dnn-mbr-downlink":2000000,"bitrate-unit":"bps","traffic-class":{"name":"tc-qci","qci":5,"arp":9,"pdb":300,"pelr":6}}}}`
+	want := `{"imsis":["001010000000001"],"ip-domain-name":"ip1","site-info":"s1","ip-domains":[{"dnn":"internet","ue-ip-pool":"10.250.0.0/24","dns-primary":"","mtu":1492,"ue-dnn-qos":{"dnn-mbr-uplink":1000000,"dnn-mbr-downlink":2000000,"bitrate-unit":"bps","traffic-class":{"name":"tc-qci","qci":5,"arp":9,"pdb":300,"pelr":6}}}]}`
 	if string(d.Body) != want {
 		t.Errorf("body\n got %s\nwant %s", d.Body, want)
 	}
@@ -140,7 +141,7 @@ func TestDeviceGroupPayload(t *testing.T) {
 	}
 	// dg-empty is in sl1 though disabled there: it is sent, with imsis [].
 	e := mustDesired(t, out, id(kindDeviceGroup, testCore, "acme", "s1", "dg-empty"))
-	want = `{"imsis":[],"ip-domain-name":"ip2","site-info":"s1","ip-domain-expanded":{"dnn":"iot","ue-ip-pool":"10.251.0.0/24","dns-primary":"1.1.1.1","dns-secondary":"8.8.8.8","mtu":1400,"ue-dnn-qos":{"dnn-mbr-uplink":1,"dnn-mbr-downlink":2,"bitrate-unit":"bps","traffic-class":{"name":"tc-full","qci":7,"arp":2,"pdb":100,"pelr":3}}}}`
+	want = `{"imsis":[],"ip-domain-name":"ip2","site-info":"s1","ip-domains":[{"dnn":"iot","ue-ip-pool":"10.251.0.0/24","dns-primary":"1.1.1.1","dns-secondary":"8.8.8.8","mtu":1400,"ue-dnn-qos":{"dnn-mbr-uplink":1,"dnn-mbr-downlink":2,"bitrate-unit":"bps","traffic-class":{"name":"tc-full","qci":7,"arp":2,"pdb":100,"pelr":3}}}]}`
 	if string(e.Body) != want {
 		t.Errorf("body\n got %s\nwant %s", e.Body, want)
 	}
@@ -173,7 +174,7 @@ func TestSIMErrorsArePerObject(t *testing.T) {
 		id(kindDeviceGroup, testCore, "acme", "s1", "dg-ok"),
 		id(kindNetworkSlice, testCore, "acme", "s1", "sl1"),
 		id(kindNetworkSlice, testCore, "acme", "s1", "sl2"),
-		id(kindUPF, "http://upf1:8080", "acme", "s1", "sl1"),
+		id(kindUPF, "http://upf1:8080", "acme", "s1", "u1"),
 	} {
 		if d := mustDesired(t, out, k); d.Err != "" || d.Body == nil {
 			t.Errorf("%s: err %q", k, d.Err)
@@ -206,7 +207,7 @@ func TestSlicePayload(t *testing.T) {
 	if d.Err != "" {
 		t.Fatal(d.Err)
 	}
-	want := `{"slice-id":{"sst":"1","sd":"00A1B2"},"site-device-group":["dg-ok"],` +
+	want := `{"slice-id":{"sst":"1","sd":"00a1b2"},"site-device-group":["dg-ok"],` +
 		`"site-info":{"site-name":"s1","plmn":{"mcc":"001","mnc":"01"},"gNodeBs":[{"name":"gnb1","tac":255},{"name":"gnb2","tac":10}],"upf":{"upf-name":"upf1.local","upf-port":8805}},` +
 		`"application-filtering-rules":[` +
 		`{"rule-name":"app-a-dns","priority":5,"action":"permit","endpoint":"10.9.0.0/16","dest-port-start":53,"dest-port-end":54,"protocol":17,"traffic-class":{"name":"","qci":9,"arp":6,"pdb":0,"pelr":0}},` +
@@ -216,9 +217,10 @@ func TestSlicePayload(t *testing.T) {
 	if string(d.Body) != want {
 		t.Errorf("body\n got %s\nwant %s", d.Body, want)
 	}
-	// sst is hex in the model and decimal for webconsole: FF -> 255.
+	// sst is hex in the model and decimal for webconsole: FF -> 255; sd
+	// goes as six hex digits ("1" would key the S-NSSAI as "ff1").
 	d2 := mustDesired(t, out, id(kindNetworkSlice, testCore, "acme", "s1", "sl2"))
-	if !strings.Contains(string(d2.Body), `"slice-id":{"sst":"255","sd":"1"}`) ||
+	if !strings.Contains(string(d2.Body), `"slice-id":{"sst":"255","sd":"000001"}`) ||
 		!strings.Contains(string(d2.Body), `"site-device-group":["dg-noimsi","dg-simoff"]`) {
 		t.Errorf("sl2: %s", d2.Body)
 	}
@@ -265,14 +267,14 @@ func TestDefaultBehaviorRules(t *testing.T) {
 func TestUPFPayload(t *testing.T) {
 	env := smallEnv(t)
 	out := New(Options{}).Render(env.eng.Snapshot())
-	d := mustDesired(t, out, id(kindUPF, "http://upf1:8080", "acme", "s1", "sl1"))
+	d := mustDesired(t, out, id(kindUPF, "http://upf1:8080", "acme", "s1", "u1"))
 	want := `{"sliceName":"sl1","sliceQos":{"uplinkMBR":5000000,"downlinkMBR":6000000,"uplinkBurstSize":1000,"downlinkBurstSize":625000,"bitrateUnit":"bps"},"ueResourceInfo":[{"uePoolId":"dg-ok","dnn":"internet"}]}`
 	if string(d.Body) != want || d.Backend != "http://upf1:8080" {
 		t.Errorf("body\n got %s\nwant %s", d.Body, want)
 	}
 	// u2 has no config-endpoint: no UPF object for sl2.
 	for k := range out {
-		if strings.HasPrefix(k, kindUPF+"/") && strings.HasSuffix(k, "/sl2") {
+		if strings.HasPrefix(k, kindUPF+"/") && strings.HasSuffix(k, "/u2") {
 			t.Errorf("%s rendered for a UPF without config-endpoint", k)
 		}
 	}
@@ -326,7 +328,7 @@ func TestErrorsNameTheObject(t *testing.T) {
 		t.Errorf("dg error %q", g.Err)
 	}
 	// The UPF configuration does not need the core.
-	if u := mustDesired(t, out, id(kindUPF, "http://upf1:8080", "acme", "s1", "sl1")); u.Err != "" {
+	if u := mustDesired(t, out, id(kindUPF, "http://upf1:8080", "acme", "s1", "u1")); u.Err != "" {
 		t.Error(u.Err)
 	}
 	// Give the site a 4G core: the slice moves there.
@@ -352,7 +354,7 @@ func TestDeleteSliceDropsRender(t *testing.T) {
 	after := a.Render(env.eng.Snapshot())
 	for _, k := range []string{
 		id(kindNetworkSlice, testCore, "acme", "s1", "sl1"),
-		id(kindUPF, "http://upf1:8080", "acme", "s1", "sl1"),
+		id(kindUPF, "http://upf1:8080", "acme", "s1", "u1"),
 		id(kindDeviceGroup, testCore, "acme", "s1", "dg-ok"), // in no slice any more
 		id(kindDeviceGroup, testCore, "acme", "s1", "dg-empty"),
 	} {

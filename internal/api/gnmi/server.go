@@ -259,6 +259,22 @@ type deniedError struct{ st *status.Status }
 func (e deniedError) Error() string              { return e.st.Err().Error() }
 func (e deniedError) GRPCStatus() *status.Status { return e.st }
 
+// canSeeStatus: an object's sync status is visible to a caller who may
+// read every enterprise its configuration came from (as on REST).
+func (s *Server) canSeeStatus(ctx context.Context, st controller.Status) bool {
+	p := principal(ctx)
+	ents := controller.SourceEnterprises(st.Sources)
+	if len(ents) == 0 {
+		return s.opts.Authorizer.Authorize(ctx, p, auth.Admin, "/transactions") == nil
+	}
+	for _, e := range ents {
+		if s.opts.Authorizer.Authorize(ctx, p, auth.Read, "/enterprises/"+e) != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // auditDenied records a refused read (Get or Subscribe).
 func (s *Server) auditDenied(ctx context.Context, action auth.Action, path string, err error) {
 	if s.opts.Audit == nil {

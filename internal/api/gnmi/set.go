@@ -187,12 +187,22 @@ func (s *Server) set(ctx context.Context, req *gpb.SetRequest) (*gpb.SetResponse
 	info := TransactionInfo{ID: res.ID, Index: res.Index}
 	if s.opts.Sync != nil && wantsApplied(req.GetExtension()) {
 		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		sts, err := s.opts.Sync.WaitApplied(wctx, res.Index)
+		all, err := s.opts.Sync.WaitApplied(wctx, res.Index)
 		cancel()
+		// Other tenants' later commits are waited through too: only what
+		// the caller may see is shown or counted.
+		var sts []controller.Status
+		for _, st := range all {
+			if s.canSeeStatus(ctx, st) {
+				sts = append(sts, st)
+			}
+		}
 		info.Sync, info.Objects = controller.InSync, sts
 		for _, st := range sts {
 			if st.Status == controller.Error {
 				info.Sync = controller.Error
+			} else if st.Status == controller.Degraded && info.Sync == controller.InSync {
+				info.Sync = controller.Degraded
 			}
 		}
 		if err != nil {

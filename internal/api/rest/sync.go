@@ -57,7 +57,7 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 		leaders = s.opts.Sync.Leaders(lctx)
 		cancel()
 	}
-	summary := map[string]int{controller.InSync: 0, controller.Pending: 0, controller.Error: 0}
+	summary := map[string]int{controller.InSync: 0, controller.Degraded: 0, controller.Pending: 0, controller.Error: 0}
 	objs := []controller.Status{}
 	for _, st := range sts {
 		if a := q.Get("adapter"); a != "" && st.Adapter != a {
@@ -82,16 +82,7 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 // canSeeSources: a status is visible to a caller who may read every
 // enterprise its configuration came from.
 func (s *Server) canSeeSources(r *http.Request, sources []string) bool {
-	var ents []string
-	for _, src := range sources {
-		parts := strings.SplitN(src, "/", 3)
-		if len(parts) >= 2 {
-			if e, err := schema.UnescapeSegment(parts[1]); err == nil {
-				ents = append(ents, e)
-			}
-		}
-	}
-	return s.canSeeTargets(r, ents)
+	return s.canSeeTargets(r, controller.SourceEnterprises(sources))
 }
 
 func derived(sources []string, prefix string) bool {
@@ -129,9 +120,25 @@ func parseWait(r *http.Request) (waitOption, error) {
 	return o, nil
 }
 
+// syncVerdict folds object statuses into one answer: pending (the wait
+// timed out) wins, then error, then degraded; in-sync only when every
+// object is.
+func syncVerdict(v string, sts []controller.Status) string {
+	for _, st := range sts {
+		switch {
+		case v == controller.Pending:
+		case st.Status == controller.Error:
+			v = controller.Error
+		case st.Status == controller.Degraded && v == controller.InSync:
+			v = controller.Degraded
+		}
+	}
+	return v
+}
+
 // respondWrite answers a committed write: at commit (the default), or with
 // ?wait=applied once the adapters have applied what this transaction
-// changed (or failed), with their statuses. X-AMP-Sync says in-sync, error
+// changed (or failed), with their statuses. X-AMP-Sync says in-sync, degraded, error
 // or pending (the wait timed out; the change stays committed and will be
 // applied).
 func (s *Server) respondWrite(w http.ResponseWriter, r *http.Request, wo waitOption, res *config.Result, code int) error {
@@ -147,17 +154,18 @@ func (s *Server) respondWrite(w http.ResponseWriter, r *http.Request, wo waitOpt
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		got, err := s.opts.Sync.WaitApplied(ctx, res.Index)
 		cancel()
-		if got != nil {
-			sts = got
+		// Later commits of other tenants are waited for too (their objects
+		// changed at or after this index); only what the caller may see is
+		// shown or counted.
+		for _, st := range got {
+			if s.canSeeSources(r, st.Sources) {
+				sts = append(sts, st)
+			}
 		}
 		if err != nil {
 			verdict = controller.Pending
 		}
-		for _, st := range sts {
-			if st.Status == controller.Error && verdict != controller.Pending {
-				verdict = controller.Error
-			}
-		}
+		verdict = syncVerdict(verdict, sts)
 	}
 	setTxnHeaders(w, res)
 	w.Header().Set("X-AMP-Sync", verdict)

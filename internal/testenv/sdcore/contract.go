@@ -1,23 +1,28 @@
 package sdcore
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"net"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // The request bodies, with the Go types and JSON tags of
-// omec-project/webconsole's configmodels (model_device_groups.go,
+// omec-project/webconsole's configmodels at b6b6542 (model_device_groups.go,
 // model_device_groups_ip_domain_expanded.go,
 // model_device_groups_ip_domain_expanded_ue_dnn_qos.go,
 // model_traffic_class.go, model_slice.go, model_slice_slice_id.go,
 // model_slice_site_info.go, model_slice_site_info_plmn.go,
 // model_slice_site_info_g_node_bs.go, model_application_filtering_rules.go)
-// and omec-project/upf's pfcpiface/config_handler.go. The types matter:
-// an int32 field refuses a number beyond 2147483647, a string field refuses
-// a number.
+// and omec-project/upf's pfcpiface/web_service.go (NetworkSlice). The
+// types matter: an int32 field refuses a number beyond 2147483647, an int64
+// one beyond 9223372036854775807, a string field refuses a number; unknown
+// keys are ignored (gin's ShouldBindJSON, encoding/json), so their data is
+// dropped while the answer is 200.
 
 type trafficClassInfo struct {
 	Name string `json:"name,omitempty"`
@@ -38,25 +43,31 @@ type ipDomainExpanded struct {
 	Dnn          string    `json:"dnn,omitempty"`
 	UeIpPool     string    `json:"ue-ip-pool,omitempty"`
 	DnsPrimary   string    `json:"dns-primary,omitempty"`
+	PcscfPrimary string    `json:"pcscf-primary,omitempty"`
 	DnsSecondary string    `json:"dns-secondary,omitempty"`
 	Mtu          int32     `json:"mtu,omitempty"`
 	UeDnnQos     *ueDnnQos `json:"ue-dnn-qos,omitempty"`
 }
 
-// deviceGroupsLegacy is DeviceGroups before the multiple-DNN change.
-type deviceGroupsLegacy struct {
-	Imsis            []string          `json:"imsis"`
-	SiteInfo         string            `json:"site-info,omitempty"`
-	IpDomainName     string            `json:"ip-domain-name,omitempty"`
-	IpDomainExpanded *ipDomainExpanded `json:"ip-domain-expanded,omitempty"`
-}
-
-// deviceGroupsList is DeviceGroups after it (IpDomainsExpanded).
-type deviceGroupsList struct {
+// deviceGroups is configmodels.DeviceGroups since webconsole v2.1.1 (commit
+// 7f760df, "Multiple dnn support"): a list of IP domains in "ip-domains".
+type deviceGroups struct {
+	DeviceGroupName   string             `json:"group-name"`
 	Imsis             []string           `json:"imsis"`
+	Msisdns           []string           `json:"msisdns,omitempty"`
 	SiteInfo          string             `json:"site-info,omitempty"`
 	IpDomainName      string             `json:"ip-domain-name,omitempty"`
 	IpDomainsExpanded []ipDomainExpanded `json:"ip-domains,omitempty"`
+}
+
+// deviceGroupsLegacy is configmodels.DeviceGroups before v2.1.1 (7f760df^):
+// one IP domain in "ip-domain-expanded".
+type deviceGroupsLegacy struct {
+	DeviceGroupName  string           `json:"group-name"`
+	Imsis            []string         `json:"imsis"`
+	SiteInfo         string           `json:"site-info,omitempty"`
+	IpDomainName     string           `json:"ip-domain-name,omitempty"`
+	IpDomainExpanded ipDomainExpanded `json:"ip-domain-expanded,omitempty"`
 }
 
 type sliceSliceID struct {
@@ -97,14 +108,16 @@ type sliceApplicationFilteringRules struct {
 }
 
 type slice struct {
+	SliceName                 string                           `json:"slice-name,omitempty"`
 	SliceId                   sliceSliceID                     `json:"slice-id,omitempty"`
 	SiteDeviceGroup           []string                         `json:"site-device-group"`
 	SiteInfo                  sliceSiteInfo                    `json:"site-info,omitempty"`
 	ApplicationFilteringRules []sliceApplicationFilteringRules `json:"application-filtering-rules,omitempty"`
 }
 
-// upfNetworkSlice is pfcpiface's NetworkSlice. Its decoder matches keys
-// case-insensitively, so "uplinkMBR" fills UplinkMbr.
+// upfNetworkSlice is pfcpiface's NetworkSlice (web_service.go). Its
+// decoder (json.Unmarshal) matches keys case-insensitively, so Aether's
+// "uplinkMBR" fills UplinkMbr.
 type upfNetworkSlice struct {
 	SliceName string `json:"sliceName"`
 	SliceQos  struct {
@@ -120,133 +133,128 @@ type upfNetworkSlice struct {
 	} `json:"ueResourceInfo"`
 }
 
-func validBitrateUnit(u string) bool {
-	switch u {
-	case "", "bps", "kbps", "mbps", "gbps", "Kbps", "Mbps", "Gbps":
-		return true
-	}
-	return false
-}
+// namePattern is webconsole's NAME_PATTERN (configapi/validators.go,
+// isValidName).
+var namePattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-_]{1,255}$`)
 
-// validateDeviceGroup binds a device group in the form this webconsole
-// takes and checks what SD-Core needs: an imsis list (possibly empty: an
-// absent one is ignored by SD-Core, Aether's adapter notes, so it is
-// refused here), and an IP domain with a DNN and a UE pool.
-func validateDeviceGroup(body []byte, listForm bool) error {
-	var imsis []string
-	var domains []ipDomainExpanded
-	if listForm {
-		var dg deviceGroupsList
-		if err := strictDecode(body, &dg); err != nil {
-			return err
-		}
-		imsis, domains = dg.Imsis, dg.IpDomainsExpanded
-		if len(domains) == 0 {
-			return errors.New("ip-domains is required")
-		}
-	} else {
-		var dg deviceGroupsLegacy
-		if err := strictDecode(body, &dg); err != nil {
-			return err
-		}
-		if dg.IpDomainExpanded == nil {
-			return errors.New("ip-domain-expanded is required")
-		}
-		imsis, domains = dg.Imsis, []ipDomainExpanded{*dg.IpDomainExpanded}
-	}
-	if imsis == nil {
-		return errors.New("imsis is required (send [] for none)")
-	}
-	for _, imsi := range imsis {
-		if _, err := strconv.ParseUint(imsi, 10, 64); err != nil || len(imsi) < 14 || len(imsi) > 15 {
-			return fmt.Errorf("imsi %q is not 14 or 15 digits", imsi)
-		}
-	}
-	for i, d := range domains {
-		if d.Dnn == "" {
-			return fmt.Errorf("ip domain %d: dnn is required", i)
-		}
-		if _, _, err := net.ParseCIDR(d.UeIpPool); err != nil {
-			return fmt.Errorf("ip domain %d: ue-ip-pool %q is not a prefix", i, d.UeIpPool)
-		}
-		if q := d.UeDnnQos; q != nil {
-			if !validBitrateUnit(q.BitrateUnit) {
-				return fmt.Errorf("ip domain %d: unknown bitrate-unit %q", i, q.BitrateUnit)
-			}
-			if q.DnnMbrUplink < 0 || q.DnnMbrDownlink < 0 {
-				return fmt.Errorf("ip domain %d: negative bitrate", i)
-			}
-		}
+// bind decodes like gin's ShouldBindJSON (binding.JSON: encoding/json,
+// unknown keys ignored, wrong types and overflows refused).
+func bind(body []byte, v any) error {
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("JSON bind error: %w", err)
 	}
 	return nil
 }
 
-// validateSlice binds a slice and applies the checks of webconsole's
-// parseAndValidateSliceRequest (configapi/slice_helpers.go): a gNodeB TAC
-// in 1..16777215, a traffic class on every rule, TCP/UDP port ranges of at
-// most 100 ports, an endpoint that is an address, a prefix or "any", a PLMN
-// with both or neither of MCC and MNC; and an SST webconsole can parse
-// (strconv.ParseUint(sst, 10, 32)). Unlike webconsole it does not require
-// gNodeB names to match NAME_PATTERN (see docs/sdcore.md).
-func validateSlice(body []byte) error {
-	var s slice
-	if err := strictDecode(body, &s); err != nil {
-		return err
+// contentType is the media type of a Content-Type header, as configapi
+// reads it (strings.Split(ct, ";")[0], no trimming).
+func contentType(h string) string { return strings.Split(h, ";")[0] }
+
+// convertToBps is configapi/device_group_helpers.go convertToBps.
+func convertToBps(val int64, unit string) int64 {
+	switch strings.ToLower(unit) {
+	case "kbps":
+		return val * 1000
+	case "mbps":
+		return val * 1000000
+	case "gbps":
+		return val * 1000000000
 	}
-	if s.SliceId.Sst == "" {
-		return errors.New("slice-id/sst is required")
-	}
-	if v, err := strconv.ParseUint(s.SliceId.Sst, 10, 32); err != nil || v > 255 {
-		return fmt.Errorf("could not parse SST %q", s.SliceId.Sst)
-	}
-	if s.SliceId.Sd != "" {
-		if _, err := strconv.ParseUint(s.SliceId.Sd, 16, 24); err != nil {
-			return fmt.Errorf("sd %q is not 1..6 hex digits", s.SliceId.Sd)
+	return val // "bps" and unknown units
+}
+
+// deviceGroupPost binds a device group in the form this webconsole has and
+// normalizes it as configapi's deviceGroupPostHelper
+// (device_group_helpers.go) does: bit rates converted to bps, a negative
+// result (an overflow) made MaxInt64. It returns what webconsole stores.
+func deviceGroupPost(name string, body []byte, legacy bool) ([]byte, error) {
+	if legacy {
+		var dg deviceGroupsLegacy
+		if err := bind(body, &dg); err != nil {
+			return nil, err
 		}
+		normalizeQos(dg.IpDomainExpanded.UeDnnQos)
+		dg.DeviceGroupName = name
+		return json.Marshal(dg)
 	}
-	if s.SiteInfo.SiteName == "" {
-		return errors.New("site-info/site-name is required")
+	var dg deviceGroups
+	if err := bind(body, &dg); err != nil {
+		return nil, err
 	}
-	if (s.SiteInfo.Plmn.Mcc == "") != (s.SiteInfo.Plmn.Mnc == "") {
-		return fmt.Errorf("incomplete PLMN (mcc=%q, mnc=%q)", s.SiteInfo.Plmn.Mcc, s.SiteInfo.Plmn.Mnc)
+	for i := range dg.IpDomainsExpanded {
+		normalizeQos(dg.IpDomainsExpanded[i].UeDnnQos)
+	}
+	dg.DeviceGroupName = name
+	return json.Marshal(dg)
+}
+
+func normalizeQos(q *ueDnnQos) {
+	if q == nil {
+		return
+	}
+	if q.DnnMbrDownlink = convertToBps(q.DnnMbrDownlink, q.BitrateUnit); q.DnnMbrDownlink < 0 {
+		q.DnnMbrDownlink = math.MaxInt64
+	}
+	if q.DnnMbrUplink = convertToBps(q.DnnMbrUplink, q.BitrateUnit); q.DnnMbrUplink < 0 {
+		q.DnnMbrUplink = math.MaxInt64
+	}
+}
+
+// slicePost applies configapi/slice_helpers.go networkSlicePostHelper:
+// parseAndValidateSliceRequest (the content type, the bind, every gNodeB
+// name against NAME_PATTERN and TAC in 1..16777215 (isValidGnbTac), a
+// traffic class on every rule, site-device-group sorted and compacted),
+// then normalizeApplicationFilteringRules (app MBRs to bps, clamped to
+// int32). It returns what webconsole stores, and the error of
+// syncSubscribersOnSliceCreateOrUpdate, which runs after the store: an
+// SST that is missing or not decimal is refused with 400 with the slice
+// already stored.
+func slicePost(name, ctype string, body []byte) (stored []byte, afterStore, err error) {
+	var s slice
+	if ct := contentType(ctype); ct != "application/json" {
+		return nil, nil, fmt.Errorf("unsupported content-type: %s", ct)
+	}
+	if err := bind(body, &s); err != nil {
+		return nil, nil, err
 	}
 	for _, g := range s.SiteInfo.GNodeBs {
-		if g.Name == "" {
-			return errors.New("gNodeB name is required")
+		if !namePattern.MatchString(g.Name) {
+			return nil, nil, fmt.Errorf("invalid gNB name `%s` in Network Slice %s", g.Name, name)
 		}
 		if g.Tac < 1 || g.Tac > 16777215 {
-			return fmt.Errorf("invalid TAC %d for gNB %s", g.Tac, g.Name)
+			return nil, nil, fmt.Errorf("invalid TAC %d for gNB %s in Network Slice %s", g.Tac, g.Name, name)
 		}
 	}
 	for _, r := range s.ApplicationFilteringRules {
-		if r.RuleName == "" {
-			return errors.New("rule-name is required")
-		}
-		if r.Action != "permit" && r.Action != "deny" {
-			return fmt.Errorf("rule %s: action %q is not permit or deny", r.RuleName, r.Action)
-		}
 		if r.TrafficClass == nil {
-			return fmt.Errorf("rule %s: TrafficClass (QCI, ARP) required but not provided", r.RuleName)
-		}
-		if r.Endpoint != "" && r.Endpoint != "any" && net.ParseIP(r.Endpoint) == nil {
-			if _, _, err := net.ParseCIDR(r.Endpoint); err != nil {
-				return fmt.Errorf("rule %s: invalid endpoint %q", r.RuleName, r.Endpoint)
-			}
-		}
-		if !validBitrateUnit(r.BitrateUnit) {
-			return fmt.Errorf("rule %s: unknown bitrate-unit %q", r.RuleName, r.BitrateUnit)
-		}
-		if r.Protocol == 6 || r.Protocol == 17 {
-			start, end := r.StartPort, r.EndPort
-			if !(start == 0 && (end == 0 || end == math.MaxUint16)) {
-				if start < 0 || end > math.MaxUint16 || start > end {
-					return fmt.Errorf("rule %s: invalid port range %d-%d", r.RuleName, start, end)
-				}
-				if end-start+1 > 100 {
-					return fmt.Errorf("rule %s: port range %d-%d covers more than 100 ports", r.RuleName, start, end)
-				}
-			}
+			return nil, nil, errors.New("TrafficClass (QCI, ARP) required but not provided, network slice NOT configured in the network")
 		}
 	}
-	return nil
+	slices.Sort(s.SiteDeviceGroup)
+	s.SiteDeviceGroup = slices.Compact(s.SiteDeviceGroup)
+	for i := range s.ApplicationFilteringRules {
+		r := &s.ApplicationFilteringRules[i]
+		r.AppMbrUplink = clampInt32(convertToBps(int64(r.AppMbrUplink), r.BitrateUnit))
+		r.AppMbrDownlink = clampInt32(convertToBps(int64(r.AppMbrDownlink), r.BitrateUnit))
+	}
+	s.SliceName = name
+	stored, err = json.Marshal(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.SliceId.Sst == "" {
+		return stored, fmt.Errorf("missing SST in slice %s", name), nil
+	}
+	if _, err := strconv.ParseUint(s.SliceId.Sst, 10, 32); err != nil {
+		return stored, err, nil
+	}
+	return stored, nil, nil
+}
+
+// clampInt32 is configapi's convertBitrateToInt32.
+func clampInt32(v int64) int32 {
+	if v < 0 || v > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int32(v)
 }

@@ -1,35 +1,46 @@
 // Package sdcore is an in-process emulator of the two southbound APIs AMP's
-// SD-Core adapter talks to, for tests:
+// SD-Core adapter talks to, for tests and the demo, as strict as the real
+// code and no stricter. Each check names the upstream file and function it
+// follows; the upstream heads read are omec-project/webconsole b6b6542
+// (2026-07-24) and omec-project/upf 049a2ce (2026-08-18).
 //
 //   - SD-Core's configuration API, omec-project/webconsole's configapi:
-//     routes in configapi/routers.go (AddService mounts them under
+//     routes in configapi/routers.go (AddConfigV1Service mounts them under
 //     /config/v1), handlers in configapi/api_default.go
-//     (DeviceGroupGroupNamePost, GetDeviceGroups, NetworkSliceSliceNamePost,
-//     GetNetworkSlices, …) and configapi/api_slice_mgmt.go
-//     (DeviceGroupPostHandler, NetworkSlicePostHandler: ShouldBindJSON into
-//     configmodels.DeviceGroups / configmodels.Slice), with the checks of
-//     configapi/validators.go (isValidName) and configapi/slice_helpers.go
-//     (parseAndValidateSliceRequest);
+//     (DeviceGroupGroupNamePost/Put/Delete, GetDeviceGroups,
+//     GetDeviceGroupByName, NetworkSliceSliceNamePost/Put/Delete,
+//     GetNetworkSlices, GetNetworkSliceByName), the helpers of
+//     configapi/device_group_helpers.go (deviceGroupPostHelper,
+//     deviceGroupDeleteHelper) and configapi/slice_helpers.go
+//     (networkSlicePostHelper, parseAndValidateSliceRequest,
+//     normalizeApplicationFilteringRules,
+//     syncSubscribersOnSliceCreateOrUpdate), and configapi/validators.go
+//     (NAME_PATTERN, isValidName, isValidGnbTac). Like gin, it ignores
+//     keys it does not know and answers 200: the data is dropped, and a
+//     GET shows what it holds.
 //   - the UPF's slice configuration endpoint, omec-project/upf
-//     pfcpiface/config_handler.go (POST/PUT /v1/config/network-slices with a
-//     NetworkSlice body).
+//     pfcpiface/web_service.go (ConfigHandler.ServeHTTP, handleSliceConfig):
+//     PUT or POST /v1/config/network-slices replaces the one slice
+//     configuration the UPF holds (upf.sliceInfo, pfcpiface/upf.go
+//     addSliceInfo); any other method is 405, any path below it 404, and
+//     there is no read.
 //
 // It stores what it accepts in memory, logs every request, and can be
 // stopped, restarted (empty or not) on the same port, slowed down and made
-// to fail. It is imported only by tests.
+// to fail.
 package sdcore
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -65,8 +76,8 @@ type Emulator struct {
 	failNext  int
 	failNextS int
 	failing   int
-	listForm  bool
-	upfList   bool
+	legacy    bool
+	token     string
 	stopped   bool
 }
 
@@ -79,7 +90,7 @@ func StartAt(addr string) (*Emulator, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Emulator{addr: ln.Addr().String(), objects: map[string]map[string]json.RawMessage{}, upfList: true}
+	e := &Emulator{addr: ln.Addr().String(), objects: map[string]map[string]json.RawMessage{}}
 	e.URL = "http://" + e.addr
 	e.serve(ln)
 	return e, nil
@@ -158,22 +169,22 @@ func (e *Emulator) SetFailing(status int) {
 	e.mu.Unlock()
 }
 
-// SetIPDomainsList selects which device-group form this webconsole takes:
-// false (the default) the legacy "ip-domain-expanded" object, true the
-// current "ip-domains" list (webconsole's IpDomainsExpanded, multiple DNN).
-func (e *Emulator) SetIPDomainsList(on bool) {
+// SetLegacyIPDomain makes this webconsole one from before v2.1.1 (its
+// "multiple DNN" change): device groups have one "ip-domain-expanded"
+// object and no "ip-domains" list. By default it is a current one.
+func (e *Emulator) SetLegacyIPDomain(on bool) {
 	e.mu.Lock()
-	e.listForm = on
+	e.legacy = on
 	e.mu.Unlock()
 }
 
-// SetUPFListing turns the UPF endpoint's GET list and DELETE on (the
-// default) or off. omec-project/upf's handler takes only PUT and POST and
-// answers 405 to anything else; the list and delete are this emulator's
-// extension, so tests can check both behaviours.
-func (e *Emulator) SetUPFListing(on bool) {
+// SetToken turns webconsole's authentication on: every /config/v1 request
+// without "Authorization: Bearer <token>" is answered 401, as
+// backend/auth/middleware.go (AdminOrUserAuthMiddleware,
+// getClaimsFromAuthorizationHeader) does for a token it cannot verify.
+func (e *Emulator) SetToken(token string) {
 	e.mu.Lock()
-	e.upfList = on
+	e.token = token
 	e.mu.Unlock()
 }
 
@@ -249,29 +260,47 @@ func (e *Emulator) log(r *http.Request, body []byte, status int) {
 	e.mu.Unlock()
 }
 
-// namePattern is webconsole's NAME_PATTERN (configapi/validators.go).
-var namePattern = regexp.MustCompile(`^[a-zA-Z0-9-_]+$`)
-
 func (e *Emulator) route(w http.ResponseWriter, r *http.Request, body []byte) {
-	p := strings.TrimSuffix(r.URL.Path, "/")
+	p := r.URL.Path
 	switch {
-	case strings.HasPrefix(p, "/config/v1/device-group"):
-		e.webconsole(w, r, body, DeviceGroups, strings.TrimPrefix(p, "/config/v1/device-group"))
-	case strings.HasPrefix(p, "/config/v1/network-slice"):
-		e.webconsole(w, r, body, NetworkSlices, strings.TrimPrefix(p, "/config/v1/network-slice"))
-	case p == "/v1/config/network-slices" || strings.HasPrefix(p, "/v1/config/network-slices/"):
-		e.upf(w, r, body, strings.TrimPrefix(strings.TrimPrefix(p, "/v1/config/network-slices"), "/"))
+	case strings.HasPrefix(p, "/config/v1/"):
+		e.mu.Lock()
+		token := e.token
+		e.mu.Unlock()
+		if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "Auth failed: token is not valid"})
+			return
+		}
+		switch {
+		case strings.HasPrefix(p, "/config/v1/device-group"):
+			e.webconsole(w, r, body, DeviceGroups, strings.TrimPrefix(p, "/config/v1/device-group"))
+		case strings.HasPrefix(p, "/config/v1/network-slice"):
+			e.webconsole(w, r, body, NetworkSlices, strings.TrimPrefix(p, "/config/v1/network-slice"))
+		default:
+			notFound(w)
+		}
+	case p == "/v1/config/network-slices":
+		// pfcpiface/web_service.go setupConfigHandler: mux.Handle on this
+		// exact path; anything below it is the ServeMux's 404.
+		e.upf(w, r, body)
 	default:
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "404 page not found"})
+		notFound(w)
 	}
 }
 
-// webconsole serves configapi's routes for one kind: GET list, and GET,
-// POST, PUT, DELETE by name.
+// notFound is gin's (and net/http's) answer to an unrouted path.
+func notFound(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = io.WriteString(w, "404 page not found")
+}
+
+// webconsole serves configapi's routes for one kind (routers.go): GET
+// list, and GET, POST, PUT, DELETE by name.
 func (e *Emulator) webconsole(w http.ResponseWriter, r *http.Request, body []byte, kind, rest string) {
-	if rest == "" {
+	if rest == "" || rest == "/" {
 		if r.Method != http.MethodGet {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "404 page not found"})
+			notFound(w)
 			return
 		}
 		// GetDeviceGroups / GetNetworkSlices: a JSON array of names.
@@ -279,12 +308,17 @@ func (e *Emulator) webconsole(w http.ResponseWriter, r *http.Request, body []byt
 		return
 	}
 	if !strings.HasPrefix(rest, "/") || strings.Contains(rest[1:], "/") {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "404 page not found"})
+		notFound(w)
 		return
 	}
 	name := rest[1:]
+	bad := func(format string, args ...any) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf(format, args...)})
+	}
 	switch r.Method {
 	case http.MethodGet:
+		// GetDeviceGroupByName / GetNetworkSliceByName: what is stored, with
+		// its group-name / slice-name; 404 with null when absent.
 		e.mu.Lock()
 		v, ok := e.objects[kind][name]
 		e.mu.Unlock()
@@ -296,75 +330,143 @@ func (e *Emulator) webconsole(w http.ResponseWriter, r *http.Request, body []byt
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(v)
 	case http.MethodDelete:
+		if kind == NetworkSlices && !namePattern.MatchString(name) {
+			// NetworkSliceSliceNameDelete checks the name; the device
+			// group delete does not.
+			bad("Invalid slice name %s. Name needs to match regular expression: %s", name, namePattern)
+			return
+		}
 		// DeviceGroupGroupNameDelete / NetworkSliceSliceNameDelete answer
-		// 200 whether or not the object existed.
+		// 200 whether or not the object existed. deviceGroupDeleteHelper
+		// first takes the group out of every slice that lists it
+		// (updateDeviceGroupInNetworkSlices).
 		e.mu.Lock()
 		delete(e.objects[kind], name)
+		if kind == DeviceGroups {
+			e.dropGroupFromSlices(name)
+		}
 		e.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{})
 	case http.MethodPost, http.MethodPut:
-		if !namePattern.MatchString(name) {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("invalid name %q: must match %s", name, namePattern)})
-			return
-		}
-		if ct := strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]); ct != "application/json" {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported content-type: " + ct})
-			return
-		}
 		e.mu.Lock()
-		listForm := e.listForm
+		legacy := e.legacy
 		e.mu.Unlock()
-		var err error
 		if kind == DeviceGroups {
-			err = validateDeviceGroup(body, listForm)
-		} else {
-			err = validateSlice(body)
-		}
-		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			// DeviceGroupGroupNamePost / Put.
+			if !namePattern.MatchString(name) {
+				bad("Invalid Device Group name %s. Name needs to match regular expression: %s", name, namePattern)
+				return
+			}
+			ct := r.Header.Get("Content-Type")
+			if ct == "" {
+				bad("missing Content-Type header")
+				return
+			}
+			if ct = contentType(ct); ct != "application/json" {
+				bad("unsupported content-type: %s", ct)
+				return
+			}
+			stored, err := deviceGroupPost(name, body, legacy)
+			if err != nil {
+				bad("%v", err)
+				return
+			}
+			e.store(kind, name, stored)
+			// syncDeviceGroupSubscriber: the slice that lists the group
+			// must have a decimal SST.
+			if err := e.sliceSSTOf(name); err != nil {
+				bad("Failed to create device group %s with error: %v.", name, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]any{})
 			return
 		}
-		e.store(kind, name, body)
+		// NetworkSliceSliceNamePost / Put.
+		if !namePattern.MatchString(name) {
+			bad("Invalid slice name %s. Name needs to match regular expression: %s", name, namePattern)
+			return
+		}
+		stored, afterStore, err := slicePost(name, r.Header.Get("Content-Type"), body)
+		if err != nil {
+			bad("Failed to create network slice %s with error: %v", name, err)
+			return
+		}
+		e.store(kind, name, stored)
+		if afterStore != nil {
+			bad("Failed to create network slice %s with error: %v", name, afterStore)
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{})
 	default:
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method not allowed"})
+		// gin answers a method it has no route for with 404 (its
+		// HandleMethodNotAllowed is off by default).
+		notFound(w)
 	}
 }
 
-// upf serves pfcpiface's ConfigHandler: PUT or POST a NetworkSlice (201
-// Created), plus this emulator's GET list and DELETE by name.
-func (e *Emulator) upf(w http.ResponseWriter, r *http.Request, body []byte, name string) {
-	e.mu.Lock()
-	listing := e.upfList
-	e.mu.Unlock()
-	switch {
-	case (r.Method == http.MethodPost || r.Method == http.MethodPut) && name == "":
-		var s upfNetworkSlice
-		if err := strictDecode(body, &s); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"message": "Failed to add slice", "error": err.Error()})
-			return
+// dropGroupFromSlices takes a device group out of every stored slice.
+// Called with e.mu held.
+func (e *Emulator) dropGroupFromSlices(group string) {
+	for n, raw := range e.objects[NetworkSlices] {
+		var s slice
+		if json.Unmarshal(raw, &s) != nil {
+			continue
 		}
-		if s.SliceName == "" {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"message": "Failed to add slice", "error": "sliceName is required"})
-			return
+		kept := s.SiteDeviceGroup[:0]
+		for _, g := range s.SiteDeviceGroup {
+			if g != group {
+				kept = append(kept, g)
+			}
 		}
-		e.store(UPFSlices, s.SliceName, body)
-		writeJSON(w, http.StatusCreated, map[string]string{"message": "Status Created"})
-	case listing && r.Method == http.MethodGet && name == "":
-		writeJSON(w, http.StatusOK, e.names(UPFSlices))
-	case listing && r.Method == http.MethodDelete && name != "":
-		e.mu.Lock()
-		_, ok := e.objects[UPFSlices][name]
-		delete(e.objects[UPFSlices], name)
-		e.mu.Unlock()
-		if !ok {
-			writeJSON(w, http.StatusNotFound, map[string]string{"message": "no such slice"})
-			return
+		s.SiteDeviceGroup = kept
+		if b, err := json.Marshal(s); err == nil {
+			e.objects[NetworkSlices][n] = b
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"message": "Status Deleted"})
-	default:
-		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "Failed to add slice"})
 	}
+}
+
+// sliceSSTOf is the SST check of syncDeviceGroupSubscriber: the first
+// slice (by name) that lists the group must have a decimal SST.
+func (e *Emulator) sliceSSTOf(group string) error {
+	for _, n := range e.names(NetworkSlices) {
+		e.mu.Lock()
+		raw := e.objects[NetworkSlices][n]
+		e.mu.Unlock()
+		var s slice
+		if json.Unmarshal(raw, &s) != nil || !slices.Contains(s.SiteDeviceGroup, group) {
+			continue
+		}
+		if s.SliceId.Sst == "" {
+			return fmt.Errorf("missing SST in slice %s", n)
+		}
+		if _, err := strconv.ParseUint(s.SliceId.Sst, 10, 32); err != nil {
+			return err
+		}
+		return nil
+	}
+	return nil
+}
+
+// upf serves pfcpiface's ConfigHandler: PUT or POST a NetworkSlice, which
+// replaces the one configuration the UPF holds, answered 201; anything
+// else 405. A body that does not decode is answered 400 and still applied
+// as far as it decoded (ServeHTTP does not return after sending the 400).
+func (e *Emulator) upf(w http.ResponseWriter, r *http.Request, body []byte) {
+	if r.Method != http.MethodPost && r.Method != http.MethodPut {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"message": "Failed to add slice"})
+		return
+	}
+	var s upfNetworkSlice
+	err := json.Unmarshal(body, &s)
+	e.mu.Lock()
+	e.objects[UPFSlices] = nil // one slice configuration: the new one replaces it
+	e.mu.Unlock()
+	e.store(UPFSlices, s.SliceName, body)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "Failed to add slice"})
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"message": "Status Created"})
 }
 
 func (e *Emulator) store(kind, name string, body []byte) {
@@ -396,25 +498,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// strictDecode decodes one JSON value, refusing unknown fields and
-// trailing data. webconsole's gin binding would ignore an unknown field
-// (gin's EnableDecoderDisallowUnknownFields is off by default); refusing it
-// here is deliberate, so that a misspelt key, or a device group in the
-// other IP-domain form, fails the test instead of being silently dropped.
-// Wrong types fail in both (encoding/json's UnmarshalTypeError, including a
-// number too large for an int32 field).
-func strictDecode(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("JSON bind error: %w", err)
-	}
-	if dec.More() {
-		return errors.New("JSON bind error: trailing data after the object")
-	}
-	return nil
 }
 
 // Wait blocks until fn holds or the context ends (polling every 10 ms).

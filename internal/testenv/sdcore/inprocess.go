@@ -7,5 +7,5 @@ import "encoding/json"
 // and UPF, under path prefixes of one loopback listener. Its state starts
 // as StartAt's does (keep the two in step).
 func NewHandler() *Emulator {
-	return &Emulator{objects: map[string]map[string]json.RawMessage{}, upfList: true}
+	return &Emulator{objects: map[string]map[string]json.RawMessage{}}
 }

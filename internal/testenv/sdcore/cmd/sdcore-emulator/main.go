@@ -20,12 +20,16 @@ import (
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:5000", "address to serve on")
+	legacy := flag.Bool("legacy-ip-domain", false, "act as a webconsole before v2.1.1 (device groups with one ip-domain-expanded)")
+	token := flag.String("token", "", "require this bearer token on webconsole's routes, as a webconsole with authentication does")
 	flag.Parse()
 	emu, err := sdcore.StartAt(*listen)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sdcore-emulator:", err)
 		os.Exit(1)
 	}
+	emu.SetLegacyIPDomain(*legacy)
+	emu.SetToken(*token)
 	fmt.Printf("SD-Core emulator on %s\n  site core endpoint: %s\n  UPF config-endpoint: %s\n  SIGHUP restarts it empty; Ctrl-C stops it\n",
 		emu.URL, emu.CoreEndpoint(), emu.UPFEndpoint())
 	sig := make(chan os.Signal, 1)

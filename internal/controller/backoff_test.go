@@ -1,0 +1,135 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/store"
+	"github.com/amp-edge/amp/models"
+)
+
+// TestBackoffSchedule: 100 ms doubling to 30 s; the jitter adds up to a
+// fifth and never goes under the schedule (the bug was a stored jittered
+// value below the floor, so every retry came after 50–100 ms).
+func TestBackoffSchedule(t *testing.T) {
+	min, max := 100*time.Millisecond, 30*time.Second
+	want := []time.Duration{100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000}
+	var cur time.Duration
+	for i, w := range want {
+		w *= time.Millisecond
+		for range 50 { // the jitter is random: check the bounds many times
+			base, delay := nextBackoff(cur, min, max)
+			if base != w {
+				t.Fatalf("step %d: base %v, want %v", i, base, w)
+			}
+			if delay < base || delay > base+base/5 || delay > max {
+				t.Fatalf("step %d: delay %v outside [%v, min(%v, %v)]", i, delay, base, base+base/5, max)
+			}
+		}
+		cur, _ = nextBackoff(cur, min, max)
+	}
+}
+
+// TestFailingObjectKeepsItsBackoff: reconciles for other commits, and full
+// resyncs, neither reset a failing object's backoff nor push it early; new
+// content for it does.
+func TestFailingObjectKeepsItsBackoff(t *testing.T) {
+	sch, err := schema.Load(models.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aetherSet = sch.Set("aether", "2.1.x")
+	st, _ := store.OpenBolt(t.TempDir())
+	defer st.Close()
+	eng, err := config.Open(sch, st, config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	submit := func(path, body string) *config.Record {
+		t.Helper()
+		loc, err := schema.Resolve(aetherSet, "acme", schema.SplitPath(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v any
+		d := json.NewDecoder(strings.NewReader(body))
+		d.UseNumber()
+		_ = d.Decode(&v)
+		val, err := schema.DecodeJSON(loc.Node, v, "", true, schema.DecodeOptions{OmitKeysOK: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := eng.Submit(ctx, &config.Request{Edits: []config.Edit{{Op: config.OpMerge, Loc: loc, Value: val}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err := eng.Transaction(res.Index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	if _, err := eng.Submit(ctx, &config.Request{Targets: []config.TargetEdit{{Op: config.OpCreate, Name: "acme"}}}); err != nil {
+		t.Fatal(err)
+	}
+	submit("traffic-class/tc1", `{"qci":1}`)
+	ad := &memAdapter{held: map[string][]byte{}, failing: true}
+	// A long floor, so no retry is due while the test runs.
+	c := New(eng, ad, Options{BackoffMin: time.Hour, BackoffMax: 2 * time.Hour})
+	c.runCtx = ctx
+	c.reconcile(ctx, eng.Snapshot(), true, nil)
+	var first entry
+	for {
+		c.mu.Lock()
+		e := *c.objs["tc/tc1"]
+		c.mu.Unlock()
+		if e.st.Status == Error {
+			first = e
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if first.backoff != time.Hour || first.st.Attempts != 1 {
+		t.Fatalf("after one failure: backoff %v, attempts %d", first.backoff, first.st.Attempts)
+	}
+	check := func(what string) {
+		t.Helper()
+		c.mu.Lock()
+		e := *c.objs["tc/tc1"]
+		c.mu.Unlock()
+		if e.st.Status != Error || e.backoff != first.backoff || !e.next.Equal(first.next) {
+			t.Fatalf("%s: status %s, backoff %v→%v, next %v→%v", what, e.st.Status, first.backoff, e.backoff, first.next, e.next)
+		}
+	}
+	// Another object changes: tc1 is not touched.
+	rec := submit("traffic-class/tc2", `{"qci":2}`)
+	c.reconcile(ctx, eng.Snapshot(), false, changedKeys(nil, rec))
+	check("a commit of another object")
+	// tc1 changes without changing what the backend should hold.
+	rec = submit("traffic-class/tc1", `{"description":"same qci"}`)
+	c.reconcile(ctx, eng.Snapshot(), false, changedKeys(nil, rec))
+	check("a commit that leaves tc1's body as it was")
+	c.reconcile(ctx, eng.Snapshot(), true, nil)
+	check("a full reconcile")
+	// New content is tried at once, with a fresh backoff.
+	rec = submit("traffic-class/tc1", `{"qci":3}`)
+	c.reconcile(ctx, eng.Snapshot(), false, changedKeys(nil, rec))
+	c.mu.Lock()
+	e := *c.objs["tc/tc1"]
+	c.mu.Unlock()
+	if e.backoff == first.backoff && e.next.Equal(first.next) {
+		t.Fatalf("new content kept the old backoff: %+v", e.st)
+	}
+}
