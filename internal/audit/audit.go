@@ -323,15 +323,28 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
+	return stored, l.waitFor(stored.Seq)
+}
+
+// Sync waits until every record enqueued before it is on disk, or returns
+// why the trail cannot take them (they stay queued).
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	seq := l.next - 1
+	l.mu.Unlock()
+	return l.waitFor(seq)
+}
+
+func (l *Log) waitFor(seq uint64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for l.onDisk < stored.Seq {
+	for l.onDisk < seq {
 		if l.failing != nil {
-			return Record{}, l.failing
+			return l.failing
 		}
 		l.written.Wait()
 	}
-	return stored, nil
+	return nil
 }
 
 // writer stores the queue: it gathers records for batchEvery (or until

@@ -208,6 +208,12 @@ func (s *Server) wrap(rt route) http.Handler {
 		in := &reqInfo{}
 		ctx = context.WithValue(ctx, reqInfoKey{}, in)
 		r = r.WithContext(ctx)
+		if r.Method == http.MethodHead {
+			// HEAD is GET without the response body (RFC 9110): the mux
+			// routes it to the GET pattern, so the handler must see a
+			// read, never a write (whatever body the request carries).
+			r.Method = http.MethodGet
+		}
 		var err error
 		authFailed := false
 		if !rt.public {
@@ -224,7 +230,8 @@ func (s *Server) wrap(rt route) http.Handler {
 			if err != nil {
 				authFailed = true
 				sw.Header().Set("WWW-Authenticate", `Bearer realm="amp"`)
-				err = &schema.Error{Kind: schema.KindUnauthenticated, Message: "authentication required", Problems: []schema.Problem{{Path: r.URL.Path, Reason: err.Error()}}}
+				reason := err.Error()
+				err = s.authFailure(sw, r, reason, &schema.Error{Kind: schema.KindUnauthenticated, Message: "authentication required", Problems: []schema.Problem{{Path: r.URL.Path, Reason: reason}}})
 			} else {
 				r = r.WithContext(auth.WithPrincipal(ctx, p))
 				span.SetAttributes(attribute.String("amp.principal", p.Name))
@@ -232,6 +239,9 @@ func (s *Server) wrap(rt route) http.Handler {
 		}
 		if err == nil && !rt.public {
 			err = s.waitMinIndex(r)
+		}
+		if err == nil && !rt.public {
+			err = s.auditWritable(r)
 		}
 		if err == nil {
 			if r.Body != nil {
@@ -273,6 +283,10 @@ func status(err error) int {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge
+	}
+	var rl *retryLater
+	if errors.As(err, &rl) {
+		return http.StatusTooManyRequests
 	}
 	switch schema.KindOf(err) {
 	case schema.KindInvalid:
