@@ -455,6 +455,11 @@ func (l *Log) store(recs []Record) error {
 			}
 			size += uint64(len(v))
 		}
+		// Keep the bucket's sequence with the records: an older amp
+		// numbering by it (a downgrade) then never overwrites one.
+		if err := b.SetSequence(max(b.Sequence(), recs[len(recs)-1].Seq)); err != nil {
+			return err
+		}
 		l.m.bytes.Set(float64(size))
 		return putUint(meta, keyBytes, size)
 	})
