@@ -113,7 +113,7 @@ func (a *AuthFailures) summarise(src string, f *failures) {
 	}
 	a.log.Enqueue(context.Background(), Record{Source: src, Interface: f.iface, Action: "login", Outcome: Denied,
 		Reason:  fmt.Sprintf("%d more failed authentications from %s in %s (%s)", f.count, src, f.last.Sub(f.first).Round(time.Millisecond), f.reason),
-		Details: map[string]any{"failures": f.count, "sample-paths": f.paths, "first": f.first.UTC(), "last": f.last.UTC()}})
+		Details: map[string]any{"failures": f.count, "sample-paths": f.paths, "first": f.first.UTC().Format(time.RFC3339Nano), "last": f.last.UTC().Format(time.RFC3339Nano)}})
 }
 
 // sweeper records and forgets the sources whose window is over.
