@@ -441,6 +441,10 @@ func (l *Log) writeQueue() {
 func (l *Log) store(recs []Record) error {
 	return l.db.Update(func(tx *bolt.Tx) error {
 		b, meta := tx.Bucket(bucket), tx.Bucket(metaBucket)
+		// Keys only grow: full pages, not the default half-full splits,
+		// keep the file near the size of the records.
+		b.FillPercent = 0.9
+		tx.Bucket(byTxBucket).FillPercent = 0.9
 		size := getUint(meta, keyBytes)
 		for i := range recs {
 			v, err := json.Marshal(recs[i])

@@ -73,9 +73,12 @@ func TestAuditUnauthenticatedFlood(t *testing.T) {
 	codes := map[int]int{}
 	retry := ""
 	for i := range 200 {
-		code, _, h, err := s.Do(context.Background(), "GET", long, "", "Authorization", fmt.Sprintf("Bearer amp_forged%d_secret", i))
+		code, b, h, err := s.Do(context.Background(), "GET", long, "", "Authorization", fmt.Sprintf("Bearer amp_forged%d_secret", i))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(b) > 2048 {
+			t.Fatalf("a %d-byte answer to an unauthenticated request: the path is echoed whole", len(b))
 		}
 		codes[code]++
 		if code == 429 {

@@ -83,11 +83,19 @@ func (s *Server) canSeeTargets(r *http.Request, targets []string) bool {
 
 // authFailure counts a failed authentication against its source (the
 // audit trail gets one record per source and window, not one per request)
-// and returns the error to answer: err, or a 429 with Retry-After once the
+// and returns the error to answer: 401, or 429 with Retry-After once the
 // source is over --auth-fail-limit. Only failures are counted: a valid
 // credential from the same address (a NAT shared with an attacker) is
-// never refused.
-func (s *Server) authFailure(w http.ResponseWriter, r *http.Request, reason string, err error) error {
+// never refused. The answer echoes at most maxEchoedPath bytes of the
+// path: an unauthenticated caller must not make the server send back (or
+// encode) what it chose to send.
+func (s *Server) authFailure(w http.ResponseWriter, r *http.Request, authErr error) error {
+	reason := authErr.Error()
+	path := r.URL.Path
+	if len(path) > maxEchoedPath {
+		path = strings.ToValidUTF8(path[:maxEchoedPath], "") + "…"
+	}
+	err := &schema.Error{Kind: schema.KindUnauthenticated, Message: "authentication required", Problems: []schema.Problem{{Path: path, Reason: reason}}}
 	if s.opts.Audit == nil {
 		return err
 	}
@@ -100,6 +108,10 @@ func (s *Server) authFailure(w http.ResponseWriter, r *http.Request, reason stri
 	return &retryLater{&schema.Error{Kind: schema.KindUnauthenticated, Message: "too many failed authentications",
 		Problems: []schema.Problem{{Path: "Authorization", Reason: fmt.Sprintf("this source failed authentication too often; retry in %d s", secs)}}}}
 }
+
+// maxEchoedPath bounds the request path repeated in an answer to an
+// unauthenticated request.
+const maxEchoedPath = 512
 
 // retryLater is an error answered with 429 Too Many Requests.
 type retryLater struct{ err *schema.Error }

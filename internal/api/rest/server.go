@@ -230,8 +230,7 @@ func (s *Server) wrap(rt route) http.Handler {
 			if err != nil {
 				authFailed = true
 				sw.Header().Set("WWW-Authenticate", `Bearer realm="amp"`)
-				reason := err.Error()
-				err = s.authFailure(sw, r, reason, &schema.Error{Kind: schema.KindUnauthenticated, Message: "authentication required", Problems: []schema.Problem{{Path: r.URL.Path, Reason: reason}}})
+				err = s.authFailure(sw, r, err)
 			} else {
 				r = r.WithContext(auth.WithPrincipal(ctx, p))
 				span.SetAttributes(attribute.String("amp.principal", p.Name))
