@@ -296,7 +296,9 @@ func (l *Log) enqueue(ctx context.Context, r Record) (Record, error) {
 	default:
 		return Record{}, fmt.Errorf("audit: outcome %q is not allowed, denied or error", r.Outcome)
 	}
-	r = bound(Scrub(r))
+	// Bounded here (cheap, and the queue's memory depends on it);
+	// scrubbed by the writer and by queries, off the request path.
+	r = bound(r)
 	r.Enterprises = enterprises(r.Paths, r.Enterprises)
 	l.mu.Lock()
 	if len(l.queue) >= l.opts.QueueMax {
@@ -323,7 +325,7 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	return stored, l.waitFor(stored.Seq)
+	return Scrub(stored), l.waitFor(stored.Seq)
 }
 
 // Sync waits until every record enqueued before it is on disk, or returns
@@ -403,7 +405,7 @@ func (l *Log) writeQueue() {
 		}
 		recs := make([]Record, n)
 		for i, q := range batch {
-			recs[i] = q.r
+			recs[i] = Scrub(q.r)
 		}
 		err := l.store(recs)
 		l.mu.Lock()

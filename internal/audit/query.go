@@ -129,6 +129,7 @@ func (l *Log) QueryPage(f Filter, keep ...func(*Record) bool) (Page, error) {
 		if f.Before != 0 && pending[i].Seq >= f.Before {
 			continue
 		}
+		pending[i] = Scrub(pending[i]) // as the writer will store it
 		if take(&pending[i]) {
 			return page, nil
 		}

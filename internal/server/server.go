@@ -351,7 +351,10 @@ func recoverAudit(ctx context.Context, eng *config.Engine, st store.Store, trail
 		n++
 	}
 	if err := trail.Sync(); err != nil {
-		return fmt.Errorf("audit: record the writes of transactions %d to %d: %w", done+1, head, err)
+		// Serve anyway: reads go on, writes are refused until the trail
+		// takes records, and the next start checks these transactions again.
+		log.Error("audit: cannot record the writes found without a record; writes are refused until the trail can be written", "from", done+1, "through", head, "error", err)
+		return nil
 	}
 	if err := trail.SetRecoveredThrough(head); err != nil {
 		return err
