@@ -85,6 +85,7 @@ func BenchmarkAuditFlood(b *testing.B) {
 		for i := range clients {
 			clients[i] = fromSource(b, s, net.IPv4(127, 0, 1, byte(i+1)))
 		}
+		cpu0 := metricFloat(b, s, "process_cpu_seconds_total")
 		var next atomic.Int64
 		var codes sync.Map
 		start := time.Now()
@@ -117,6 +118,7 @@ func BenchmarkAuditFlood(b *testing.B) {
 		flood.Wait()
 		b.StopTimer()
 		took := time.Since(start)
+		cpu := metricFloat(b, s, "process_cpu_seconds_total") - cpu0
 		// Let the writer finish the queue, then the after figures.
 		time.Sleep(2 * time.Second)
 		close(stop)
@@ -141,6 +143,7 @@ func BenchmarkAuditFlood(b *testing.B) {
 		b.ReportMetric(ms(percentile(floodLat, 50)), "audit-flood-p50-ms")
 		b.ReportMetric(ms(percentile(floodLat, 100)), "audit-flood-max-ms")
 		b.ReportMetric(float64(requests)/took.Seconds(), "req/s")
+		b.ReportMetric(1000*cpu/requests, "server-cpu-ms/req")
 		s.Stop()
 	}
 }
@@ -159,11 +162,15 @@ func fromSource(b *testing.B, s *testenv.Server, ip net.IP) *http.Client {
 
 // rss is the server's resident memory, from its own process metrics.
 func rss(b *testing.B, s *testenv.Server) int64 {
-	v, err := strconv.ParseFloat(metric(b, s, "process_resident_memory_bytes"), 64)
+	return int64(metricFloat(b, s, "process_resident_memory_bytes"))
+}
+
+func metricFloat(b *testing.B, s *testenv.Server, name string) float64 {
+	v, err := strconv.ParseFloat(metric(b, s, name), 64)
 	if err != nil {
-		b.Fatal(err)
+		b.Fatalf("%s: %v", name, err)
 	}
-	return int64(v)
+	return v
 }
 
 // metric returns the first sample of a metric from /metrics, as text.
