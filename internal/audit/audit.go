@@ -7,6 +7,14 @@
 // structured log events for log shipping. A scrubber runs on every record
 // before it is stored or logged, so no secret (API tokens, JWTs, passwords,
 // keys) ever reaches the trail.
+//
+// Nothing a caller sends makes it grow without bound: records are cut to
+// size, wait in a bounded queue, are kept within a retained age and size,
+// and failed authentications are counted per source and window
+// (AuthFailures) rather than recorded one by one. Queries never wait for
+// the writer. When the disk refuses records, Err says so and interfaces
+// refuse writes. It imports internal/policy (to attribute paths to
+// enterprises) and nothing above it.
 package audit
 
 import (
