@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 
@@ -88,8 +89,11 @@ func (l *Log) pruneChunk() (deleted int, more bool, err error) {
 				}
 			}
 			if r.Transaction != 0 {
-				if err := tx.Bucket(byTxBucket).Delete(key(r.Transaction)); err != nil {
-					return err
+				byTx := tx.Bucket(byTxBucket)
+				if v := byTx.Get(key(r.Transaction)); v != nil && bytes.Equal(v, key(r.Seq)) {
+					if err := byTx.Delete(key(r.Transaction)); err != nil {
+						return err
+					}
 				}
 				// Recovery must not re-record a write whose record
 				// retention dropped.
