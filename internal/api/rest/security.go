@@ -105,7 +105,7 @@ func (s *Server) authFailure(w http.ResponseWriter, r *http.Request, authErr err
 	}
 	secs := int64(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-	return &retryLater{&schema.Error{Kind: schema.KindUnauthenticated, Message: "too many failed authentications",
+	return &statusError{http.StatusTooManyRequests, &schema.Error{Kind: schema.KindUnauthenticated, Message: "too many failed authentications",
 		Problems: []schema.Problem{{Path: "Authorization", Reason: fmt.Sprintf("this source failed authentication too often; retry in %d s", secs)}}}}
 }
 
@@ -113,11 +113,15 @@ func (s *Server) authFailure(w http.ResponseWriter, r *http.Request, authErr err
 // unauthenticated request.
 const maxEchoedPath = 512
 
-// retryLater is an error answered with 429 Too Many Requests.
-type retryLater struct{ err *schema.Error }
+// statusError is answered with its own status, for the refusals the
+// error kinds do not name (414, 429); its problems are the schema.Error's.
+type statusError struct {
+	code int
+	err  *schema.Error
+}
 
-func (e *retryLater) Error() string { return e.err.Error() }
-func (e *retryLater) Unwrap() error { return e.err }
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
 
 // auditWritable refuses a write while the audit trail cannot be written
 // (disk full, I/O errors): a commit must never go unrecorded. The cause is

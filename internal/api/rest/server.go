@@ -141,6 +141,14 @@ func (s *Server) routes() {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// No route needs a longer URI, and routing one costs in proportion to
+	// its length (escaping, cleaning) before any authentication: refuse it
+	// first, echoing none of it.
+	if len(r.RequestURI) > maxURI {
+		writeProblem(w, r, &statusError{http.StatusRequestURITooLong, &schema.Error{Kind: schema.KindInvalid, Message: "URI too long",
+			Problems: []schema.Problem{{Path: "URI", Reason: fmt.Sprintf("longer than %d bytes", maxURI)}}}})
+		return
+	}
 	// Refuse dot segments ourselves: the mux would answer them with a
 	// redirect, and a client should get a clear 400.
 	p := r.URL.EscapedPath()
@@ -160,6 +168,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mux.ServeHTTP(w, r) // sets the path values the handlers read
 }
+
+// maxURI bounds the request URI (path and query), in bytes.
+const maxURI = 8 << 10
 
 type statusWriter struct {
 	http.ResponseWriter
@@ -283,9 +294,9 @@ func status(err error) int {
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge
 	}
-	var rl *retryLater
-	if errors.As(err, &rl) {
-		return http.StatusTooManyRequests
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.code
 	}
 	switch schema.KindOf(err) {
 	case schema.KindInvalid:
