@@ -99,8 +99,9 @@ func TestAuditUnauthenticatedFlood(t *testing.T) {
 	// A valid credential from the same source is not refused.
 	s.Must(t, 200, "GET", "/enterprises", "")
 	m := string(s.Must(t, 200, "GET", "/metrics", ""))
-	if !strings.Contains(m, "amp_auth_failures_limited_total 180") || !strings.Contains(m, "amp_auth_failures_total 200") {
-		t.Fatalf("metrics lack the refusals:\n%s", grepLines(m, "amp_auth_failures"))
+	if !strings.Contains(m, "amp_auth_failures_limited_total 180") || !strings.Contains(m, "amp_auth_failures_total 200") ||
+		!strings.Contains(m, `amp_http_requests_total{code="414",method="GET",route="uri-too-long"} 1`) {
+		t.Fatalf("metrics lack the refusals:\n%s\n%s", grepLines(m, "amp_auth_failures"), grepLines(m, "uri-too-long"))
 	}
 	// The window's count is recorded when it ends or the server stops.
 	s.Stop()

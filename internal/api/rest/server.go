@@ -147,6 +147,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(r.RequestURI) > maxURI {
 		writeProblem(w, r, &statusError{http.StatusRequestURITooLong, &schema.Error{Kind: schema.KindInvalid, Message: "URI too long",
 			Problems: []schema.Problem{{Path: "URI", Reason: fmt.Sprintf("longer than %d bytes", maxURI)}}}})
+		s.metrics.requests.WithLabelValues("uri-too-long", methodLabel(r.Method), "414").Inc()
 		return
 	}
 	// Refuse dot segments ourselves: the mux would answer them with a
@@ -171,6 +172,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // maxURI bounds the request URI (path and query), in bytes.
 const maxURI = 8 << 10
+
+// methodLabel is a request method as a metric label: the methods AMP
+// serves, or "other" (a label must not take any value a caller sends).
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return m
+	}
+	return "other"
+}
 
 type statusWriter struct {
 	http.ResponseWriter
