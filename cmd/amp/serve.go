@@ -10,6 +10,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/api/gnmi"
 	"github.com/amp-edge/amp/internal/api/rest"
+	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/server"
 	"github.com/amp-edge/amp/internal/telemetry"
 )
@@ -147,6 +148,13 @@ Examples:
 	f.DurationVar(&cfg.GNMIIdleTimeout, "gnmi-idle-timeout", gnmi.DefaultIdleTimeout, "close a gNMI connection with no call for this long")
 	f.BoolVar(&cfg.GNMIInsecurePlaintext, "gnmi-insecure-plaintext", false, "serve gNMI without TLS (loopback --gnmi-listen only; default: TLS with --gnmi-tls-* or the REST certificate, and mutual TLS with the local CA)")
 	f.IntVar(&cfg.GNMIMaxMsgSize, "gnmi-max-msg-size", 16<<20, "largest gNMI message received or sent, in bytes (messages are read only for authenticated calls)")
+	// Audit trail (docs/operations.md)
+	f.DurationVar(&cfg.AuditRetainAge, "audit-retain-age", audit.DefaultRetainAge, "drop audit records older than this (the oldest go first; negative = no age limit)")
+	f.Int64Var(&cfg.AuditRetainBytes, "audit-retain-size", audit.DefaultRetainBytes, "keep at most this many bytes of audit records, dropping the oldest (audit.db stays within about 2.5x this; negative = no size limit)")
+	f.IntVar(&cfg.AuditQueue, "audit-queue", audit.DefaultQueueMax, "audit records that may wait for the disk; beyond, records are dropped and counted in amp_audit_dropped_total (writes are refused while the trail cannot be written)")
+	f.IntVar(&cfg.AuthFailLimit, "auth-fail-limit", audit.DefaultAuthFailLimit, "failed authentications a source (an IP address, an IPv6 /64) may make per --auth-fail-window before it is answered 429 with Retry-After; valid credentials are never refused")
+	f.DurationVar(&cfg.AuthFailWindow, "auth-fail-window", audit.DefaultAuthFailWindow, "window of --auth-fail-limit; failed authentications are audited once per source and window, with their count")
+	// end audit trail
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error (change at run time with PUT /admin/log-level)")
 	return cmd
 }

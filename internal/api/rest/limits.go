@@ -212,16 +212,6 @@ func tooLarge(path string, limit int64) error {
 		Reason: fmt.Sprintf("request body larger than %d bytes (the server's limit for this route)", limit)}}}
 }
 
-// statusError is a refusal by a limit with an HTTP status no error kind
-// has (408, 429: no other interface has such limits).
-type statusError struct {
-	code int
-	err  *schema.Error
-}
-
-func (e *statusError) Error() string { return e.err.Error() }
-func (e *statusError) Unwrap() error { return e.err }
-
 // admitPrincipal counts a request of principal p in progress, or refuses
 // it (429) when p already has its share; done uncounts it.
 func (lm *limiter) admitPrincipal(w http.ResponseWriter, r *http.Request, p string, rt route) (done func(), err error) {
