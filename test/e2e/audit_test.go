@@ -14,6 +14,10 @@ import (
 	"testing"
 	"time"
 
+	gpb "github.com/openconfig/gnmi/proto/gnmi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/testenv"
 )
@@ -220,7 +224,7 @@ func TestAuditTrailFullRefusesWritesAndRecoversGaps(t *testing.T) {
 	mount(t, "--bind", filepath.Join(disk, audit.FileName), dbFile)
 
 	bin := testenv.Binary(t)
-	s, err := testenv.StartErr(bin, dir)
+	s, err := testenv.StartErr(bin, dir, "--gnmi-listen", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,6 +256,14 @@ func TestAuditTrailFullRefusesWritesAndRecoversGaps(t *testing.T) {
 	}
 	if !strings.Contains(refused, "audit trail") {
 		t.Fatalf("503 does not say why: %s", refused)
+	}
+	// gNMI refuses the write too.
+	_, err = gpb.NewGNMIClient(gnmiConn(t, s)).Set(bearer(context.Background(), s.Token), &gpb.SetRequest{
+		Prefix: &gpb.Path{Origin: "aether", Target: "acme"}, Update: []*gpb.Update{{
+			Path: &gpb.Path{Elem: []*gpb.PathElem{{Name: "site", Key: map[string]string{"site-id": "s1"}}, {Name: "display-name"}}},
+			Val:  &gpb.TypedValue{Value: &gpb.TypedValue_StringVal{StringVal: "unrecorded"}}}}})
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "audit trail") {
+		t.Fatalf("a gNMI Set with the audit trail's disk full: %v (want Unavailable naming the audit trail)", err)
 	}
 	// Killed with records still queued; the disk is freed; the next start
 	// re-records what is missing.
@@ -376,6 +388,44 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not within a minute: %s", what)
+		}
+	}
+}
+
+// TestAuditUnauthenticatedGNMI: failed gNMI authentications go through the
+// same per-source aggregation as REST's: one record at once, one with the
+// count when the window ends, neither naming a tenant.
+func TestAuditUnauthenticatedGNMI(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"--demo", "--adapters", "none", "--gnmi-listen", "127.0.0.1:0", "--auth-fail-window", "1h"}
+	s := testenv.Start(t, dir, args...)
+	c := gpb.NewGNMIClient(gnmiConn(t, s))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range 30 {
+		prefix, p := sitesOf("acme")
+		_, err := c.Get(bearer(ctx, fmt.Sprintf("amp_forged%d_secret", i)), &gpb.GetRequest{Prefix: prefix, Path: []*gpb.Path{p}})
+		if status.Code(err) != codes.Unauthenticated {
+			t.Fatalf("a forged token: %v", err)
+		}
+	}
+	s.Stop()
+	s = testenv.Start(t, dir, args...)
+	total := 0
+	var logins []audit.Record
+	for _, r := range auditRecords(t, s, "&outcome=denied") {
+		if r.Action == "login" && r.Interface == audit.GNMI {
+			logins = append(logins, r)
+			n, _ := r.Details["failures"].(float64)
+			total += int(n)
+		}
+	}
+	if len(logins) != 2 || total != 30 {
+		t.Fatalf("%d gNMI login records counting %d failures, want 2 counting 30: %+v", len(logins), total, logins)
+	}
+	for _, r := range logins {
+		if len(r.Enterprises) != 0 || strings.Contains(fmt.Sprint(r), "amp_forged") {
+			t.Fatalf("a gNMI login record names a tenant or the credential: %+v", r)
 		}
 	}
 }
