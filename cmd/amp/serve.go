@@ -97,7 +97,7 @@ Examples:
 	f.IntVar(&cfg.Limits.MaxLarge, "max-large-requests", rest.DefaultLimits.MaxLarge, "large requests (see --large-body) served at once; more are answered 503 with Retry-After")
 	f.DurationVar(&cfg.Limits.BodyTimeout, "body-timeout", rest.DefaultLimits.BodyTimeout, "time a client has to send a request body (slower gets 408); request headers have 10s")
 	f.DurationVar(&cfg.Limits.WriteTimeout, "write-timeout", rest.DefaultLimits.WriteTimeout, "time to answer a request once its body is in, or after a ?wait=applied wait (not /watch or /admin/backup, which stream)")
-	f.IntVar(&cfg.Limits.PerPrincipal, "max-requests-per-principal", rest.DefaultLimits.PerPrincipal, "requests of one principal in progress at once (whole-tree reads, /diff?from=0 cost in proportion to the data); more get 429")
+	f.IntVar(&cfg.Limits.PerPrincipal, "max-requests-per-principal", rest.DefaultLimits.PerPrincipal, "requests of one principal in progress at once (whole-tree reads, /diff?from=0 cost in proportion to the data); more wait up to 10 s for a slot, then get 429")
 	f.IntVar(&cfg.Limits.StreamsPerPrincipal, "max-streams-per-principal", rest.DefaultLimits.StreamsPerPrincipal, "open /watch and /admin/backup streams of one principal; more get 429")
 	f.IntVar(&cfg.MaxConns, "max-conns", 4096, "most REST connections open at once; more are closed on arrival (0 = no cap)")
 	f.IntVar(&cfg.MaxConnsPerSource, "max-conns-per-source", 256, "most REST connections open at once from one IP address (IPv6: one /64); more are closed on arrival (0 = no cap)")
