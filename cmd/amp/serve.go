@@ -10,6 +10,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/api/gnmi"
 	"github.com/amp-edge/amp/internal/api/rest"
+	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/server"
 	"github.com/amp-edge/amp/internal/telemetry"
 )
@@ -96,7 +97,7 @@ Examples:
 	f.IntVar(&cfg.Limits.MaxLarge, "max-large-requests", rest.DefaultLimits.MaxLarge, "large requests (see --large-body) served at once; more are answered 503 with Retry-After")
 	f.DurationVar(&cfg.Limits.BodyTimeout, "body-timeout", rest.DefaultLimits.BodyTimeout, "time a client has to send a request body (slower gets 408); request headers have 10s")
 	f.DurationVar(&cfg.Limits.WriteTimeout, "write-timeout", rest.DefaultLimits.WriteTimeout, "time to answer a request once its body is in, or after a ?wait=applied wait (not /watch or /admin/backup, which stream)")
-	f.IntVar(&cfg.Limits.PerPrincipal, "max-requests-per-principal", rest.DefaultLimits.PerPrincipal, "requests of one principal in progress at once (whole-tree reads, /diff?from=0 cost in proportion to the data); more get 429")
+	f.IntVar(&cfg.Limits.PerPrincipal, "max-requests-per-principal", rest.DefaultLimits.PerPrincipal, "requests of one principal in progress at once (whole-tree reads, /diff?from=0 cost in proportion to the data); more wait up to 10 s for a slot, then get 429")
 	f.IntVar(&cfg.Limits.StreamsPerPrincipal, "max-streams-per-principal", rest.DefaultLimits.StreamsPerPrincipal, "open /watch and /admin/backup streams of one principal; more get 429")
 	f.IntVar(&cfg.MaxConns, "max-conns", 4096, "most REST connections open at once; more are closed on arrival (0 = no cap)")
 	f.IntVar(&cfg.MaxConnsPerSource, "max-conns-per-source", 256, "most REST connections open at once from one IP address (IPv6: one /64); more are closed on arrival (0 = no cap)")
@@ -147,6 +148,13 @@ Examples:
 	f.DurationVar(&cfg.GNMIIdleTimeout, "gnmi-idle-timeout", gnmi.DefaultIdleTimeout, "close a gNMI connection with no call for this long")
 	f.BoolVar(&cfg.GNMIInsecurePlaintext, "gnmi-insecure-plaintext", false, "serve gNMI without TLS (loopback --gnmi-listen only; default: TLS with --gnmi-tls-* or the REST certificate, and mutual TLS with the local CA)")
 	f.IntVar(&cfg.GNMIMaxMsgSize, "gnmi-max-msg-size", 16<<20, "largest gNMI message received or sent, in bytes (messages are read only for authenticated calls)")
+	// Audit trail (docs/operations.md)
+	f.DurationVar(&cfg.AuditRetainAge, "audit-retain-age", audit.DefaultRetainAge, "drop audit records older than this (the oldest go first; negative = no age limit)")
+	f.Int64Var(&cfg.AuditRetainBytes, "audit-retain-size", audit.DefaultRetainBytes, "keep at most this many bytes of audit records, dropping the oldest (audit.db stays within about 2.5x this; negative = no size limit)")
+	f.IntVar(&cfg.AuditQueue, "audit-queue", audit.DefaultQueueMax, "audit records that may wait for the disk; beyond, records are dropped and counted in amp_audit_dropped_total (writes are refused while the trail cannot be written)")
+	f.IntVar(&cfg.AuthFailLimit, "auth-fail-limit", audit.DefaultAuthFailLimit, "failed authentications a source (an IP address, an IPv6 /64) may make per --auth-fail-window before it is answered 429 with Retry-After; valid credentials are never refused")
+	f.DurationVar(&cfg.AuthFailWindow, "auth-fail-window", audit.DefaultAuthFailWindow, "window of --auth-fail-limit; failed authentications are audited once per source and window, with their count")
+	// end audit trail
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error (change at run time with PUT /admin/log-level)")
 	return cmd
 }

@@ -7,6 +7,14 @@
 // structured log events for log shipping. A scrubber runs on every record
 // before it is stored or logged, so no secret (API tokens, JWTs, passwords,
 // keys) ever reaches the trail.
+//
+// Nothing a caller sends makes it grow without bound: records are cut to
+// size, wait in a bounded queue, are kept within a retained age and size,
+// and failed authentications are counted per source and window
+// (AuthFailures) rather than recorded one by one. Queries never wait for
+// the writer. When the disk refuses records, Err says so and interfaces
+// refuse writes. It imports internal/policy (to attribute paths to
+// enterprises) and nothing above it.
 package audit
 
 import (
@@ -16,12 +24,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
@@ -76,45 +85,77 @@ type Record struct {
 	Details map[string]any `json:"details,omitempty"`
 }
 
-// Filter selects records. Zero fields match everything.
-type Filter struct {
-	Principal  string
-	Enterprise string
-	// PathPrefix matches records with a path equal to it or below it.
-	PathPrefix string
-	Since      time.Time // inclusive
-	Until      time.Time // exclusive
-	Outcome    string
-	// Limit caps the number of records returned (the newest ones); 0 means
-	// DefaultLimit, negative means no limit.
-	Limit int
-}
+// Defaults and bounds of the trail (flags of `amp serve` change the first
+// ones; docs/operations.md).
+const (
+	// DefaultQueueMax is how many records may wait for the disk. Beyond
+	// it new records are dropped and counted (amp_audit_dropped_total):
+	// memory stays bounded when the disk is slow or refuses writes, and
+	// writes are refused meanwhile (Err), so no commit goes unrecorded.
+	DefaultQueueMax = 10000
+	// DefaultRetainAge and DefaultRetainBytes bound what the trail keeps:
+	// the oldest records go first.
+	DefaultRetainAge   = 365 * 24 * time.Hour
+	DefaultRetainBytes = 256 << 20
 
-// DefaultLimit is the number of records Query returns when Filter.Limit is 0.
-const DefaultLimit = 1000
+	// A batch is at most batchMax records in one synced transaction,
+	// gathered for at most batchEvery (group commit).
+	batchMax   = 256
+	batchEvery = 50 * time.Millisecond
+	// retryEvery is how often a failed write is retried and age retention
+	// is checked.
+	retryEvery = time.Second
+	// Longest strings kept in a record, and most paths: a caller chooses
+	// them, the trail must not grow with them.
+	maxPathLen   = 512
+	maxReasonLen = 1024
+	maxNameLen   = 256
+	maxPaths     = 1000
+	maxGroups    = 64
+)
+
+// ErrQueueFull is returned by Append when the queue is full.
+var ErrQueueFull = errors.New("audit: the queue of records waiting for the disk is full")
 
 // Options configure Open.
 type Options struct {
 	// Logger receives every record as an "audit" event (nil: slog.Default()).
 	Logger *slog.Logger
-	// Registerer gets amp_audit_records_total (nil: not registered).
+	// Registerer gets the amp_audit_* metrics (nil: not registered).
 	Registerer prometheus.Registerer
+	// RetainAge drops records older than this (0: DefaultRetainAge;
+	// negative: no age limit).
+	RetainAge time.Duration
+	// RetainBytes bounds the size of the stored records, oldest dropped
+	// first (0: DefaultRetainBytes; negative: no size limit).
+	RetainBytes int64
+	// QueueMax bounds the records waiting for the disk (0: DefaultQueueMax).
+	QueueMax int
+	// AuthFailLimit and AuthFailWindow configure AuthFailures.
+	AuthFailLimit  int
+	AuthFailWindow time.Duration
+	// Now is the clock (nil: time.Now); tests step it back.
+	Now func() time.Time
 }
 
-// Log is the audit trail.
+// Log is the audit trail. Records are numbered and timed when they are
+// enqueued, wait in a bounded queue, and are written by one writer in
+// batches; queries read a bbolt read transaction plus a copy of the queue,
+// so they never wait for the writer.
 type Log struct {
-	db      *bolt.DB
-	log     *slog.Logger
-	records *prometheus.CounterVec
-	mu      sync.Mutex // orders Append: sequence and time grow together
-	last    time.Time
+	db   *bolt.DB
+	log  *slog.Logger
+	opts Options
+	m    *metrics
+	auth *AuthFailures
 
-	// Enqueued records wait here for the batch writer (group commit).
-	// flushMu makes a flush wait for one in flight, so a query after a
-	// flush sees every record enqueued before it.
-	flushMu sync.Mutex
-	qmu     sync.Mutex
-	queue   []queued
+	mu      sync.Mutex
+	written *sync.Cond // broadcast after each batch and each failure
+	next    uint64     // the next record's sequence number
+	queue   []queued   // numbered records waiting for the disk, oldest first
+	onDisk  uint64     // the highest sequence number written
+	failing error      // why the last write failed (nil: the disk takes records)
+
 	kick    chan struct{}
 	stop    chan struct{}
 	stopped chan struct{}
@@ -125,7 +166,17 @@ type queued struct {
 	r   Record
 }
 
-var bucket = []byte("records")
+// Buckets: records by sequence number; indexes of records by transaction
+// and by enterprise; counters.
+var (
+	bucket       = []byte("records")
+	byTxBucket   = []byte("by-transaction")
+	byEntBucket  = []byte("by-enterprise")
+	metaBucket   = []byte("meta")
+	keyBytes     = []byte("bytes")             // total size of the stored records
+	keyRecovered = []byte("recovered-through") // see RecoveredThrough
+	keyIndexed   = []byte("indexed")           // the indexes are built
+)
 
 // FileName is the audit file inside the directory given to Open.
 const FileName = "audit.db"
@@ -136,216 +187,353 @@ func Open(dir string, opts ...Options) (*Log, error) {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.QueueMax <= 0 {
+		o.QueueMax = DefaultQueueMax
+	}
+	if o.RetainAge == 0 {
+		o.RetainAge = DefaultRetainAge
+	}
+	if o.RetainBytes == 0 {
+		o.RetainBytes = DefaultRetainBytes
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	db, err := bolt.Open(filepath.Join(dir, FileName), 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		return nil, fmt.Errorf("audit: open %s: %w", filepath.Join(dir, FileName), err)
+		return nil, fmt.Errorf("audit: open %s: %w", path, err)
 	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucket)
-		return err
-	}); err != nil {
+	l := &Log{db: db, log: o.Logger, opts: o, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	l.written = sync.NewCond(&l.mu)
+	if err := db.Update(l.prepareFile); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("audit: %w", err)
+		return nil, fmt.Errorf("audit: %s: %w", path, err)
 	}
-	l := &Log{db: db, log: o.Logger, kick: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	if l.m, err = newMetrics(o.Registerer); err != nil {
+		db.Close()
+		return nil, err
+	}
+	l.auth = newAuthFailures(l, o.AuthFailLimit, o.AuthFailWindow)
 	go l.writer()
-	if l.log == nil {
-		l.log = slog.Default()
-	}
-	l.records = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "amp_audit_records_total",
-		Help: "Audit records appended, by outcome.",
-	}, []string{"outcome"})
-	for _, oc := range []string{Allowed, Denied, Error} {
-		l.records.WithLabelValues(oc)
-	}
-	if o.Registerer != nil {
-		if err := o.Registerer.Register(l.records); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				db.Close()
-				return nil, fmt.Errorf("audit: metrics: %w", err)
-			}
-			l.records = are.ExistingCollector.(*prometheus.CounterVec)
-		}
-	}
 	return l, nil
 }
 
-// Close writes what is queued and closes the file.
+// prepareFile creates the buckets, builds the indexes of a trail written
+// before they existed, and finds the next sequence number.
+func (l *Log) prepareFile(tx *bolt.Tx) error {
+	b, err := tx.CreateBucketIfNotExists(bucket)
+	if err != nil {
+		return err
+	}
+	for _, name := range [][]byte{byTxBucket, byEntBucket, metaBucket} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	l.next = b.Sequence() + 1 // trails before 2026-12 numbered with the bucket sequence
+	if k, _ := b.Cursor().Last(); k != nil && binary.BigEndian.Uint64(k) >= l.next {
+		l.next = binary.BigEndian.Uint64(k) + 1
+	}
+	l.onDisk = l.next - 1
+	meta := tx.Bucket(metaBucket)
+	if meta.Get(keyIndexed) != nil {
+		return nil
+	}
+	var size uint64
+	err = b.ForEach(func(k, v []byte) error {
+		var r Record
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("record %d: %w", binary.BigEndian.Uint64(k), err)
+		}
+		size += uint64(len(v))
+		return index(tx, &r)
+	})
+	if err != nil {
+		return err
+	}
+	if err := putUint(meta, keyBytes, size); err != nil {
+		return err
+	}
+	return meta.Put(keyIndexed, []byte{1})
+}
+
+// Close writes what is queued (the authentication failures counted so far
+// included) and closes the file.
 func (l *Log) Close() error {
+	l.auth.close()
 	close(l.stop)
 	<-l.stopped
 	return l.db.Close()
 }
 
+// AuthFailures is where failed authentications are counted (one record
+// per source and window instead of one per request).
+func (l *Log) AuthFailures() *AuthFailures { return l.auth }
+
+// Err reports why the trail cannot be written at the moment (nil when it
+// can). Interfaces refuse writes meanwhile: a commit must not go
+// unrecorded.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failing
+}
+
 // Enqueue records r without waiting for the disk: a writer stores queued
 // records in batches, one synced bbolt transaction per batch, so a request
 // does not pay an fsync of its own for its audit record. What a crash can
-// lose is at most the last batch (tens of milliseconds): writes are
-// re-recorded at start-up from the configuration's transaction log (see
-// LastTransaction), which holds them durably.
+// lose is at most the queue: writes are re-recorded at start-up from the
+// configuration's transaction log (Audited, RecoveredThrough), which holds
+// them durably. A full queue drops the record and counts it.
 func (l *Log) Enqueue(ctx context.Context, r Record) {
-	l.qmu.Lock()
+	if _, err := l.enqueue(ctx, r); err != nil && !errors.Is(err, ErrQueueFull) {
+		l.log.ErrorContext(ctx, "audit: record refused", "error", err)
+	}
+}
+
+func (l *Log) enqueue(ctx context.Context, r Record) (Record, error) {
+	switch r.Outcome {
+	case Allowed, Denied, Error:
+	default:
+		return Record{}, fmt.Errorf("audit: outcome %q is not allowed, denied or error", r.Outcome)
+	}
+	// Bounded here (cheap, and the queue's memory depends on it);
+	// scrubbed by the writer and by queries, off the request path.
+	r = bound(r)
+	r.Enterprises = enterprises(r.Paths, r.Enterprises)
+	l.mu.Lock()
+	if len(l.queue) >= l.opts.QueueMax {
+		l.mu.Unlock()
+		l.m.dropped.Inc()
+		return Record{}, ErrQueueFull
+	}
+	r.Seq, r.Time = l.next, l.opts.Now().UTC()
+	l.next++
 	l.queue = append(l.queue, queued{ctx: context.WithoutCancel(ctx), r: r})
-	l.qmu.Unlock()
+	l.m.queue.Set(float64(len(l.queue)))
+	l.mu.Unlock()
 	select {
 	case l.kick <- struct{}{}:
 	default:
 	}
+	return r, nil
 }
 
-// writer flushes the queue every batchEvery (or sooner when it grows past
-// batchMax), so a stream of requests shares one fsync per batch instead of
-// competing with the configuration log's fsync on every write.
+// Append enqueues r and waits until it is on disk; it returns the stored
+// record, or why the trail cannot take it.
+func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
+	stored, err := l.enqueue(ctx, r)
+	if err != nil {
+		return Record{}, err
+	}
+	return Scrub(stored), l.waitFor(stored.Seq)
+}
+
+// Sync waits until every record enqueued before it is on disk, or returns
+// why the trail cannot take them (they stay queued).
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	seq := l.next - 1
+	l.mu.Unlock()
+	return l.waitFor(seq)
+}
+
+func (l *Log) waitFor(seq uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for l.onDisk < seq {
+		if l.failing != nil {
+			return l.failing
+		}
+		l.written.Wait()
+	}
+	return nil
+}
+
+// writer stores the queue: it gathers records for batchEvery (or until
+// batchMax wait), so a stream of requests shares one fsync per batch
+// instead of competing with the configuration log's fsync on every write.
+// It also retries after a failed write and applies retention.
 func (l *Log) writer() {
 	defer close(l.stopped)
-	const batchEvery, batchMax = 50 * time.Millisecond, 256
+	tick := time.NewTicker(retryEvery)
+	defer tick.Stop()
 	for {
 		select {
 		case <-l.kick:
+			l.gather()
+		case <-tick.C:
 		case <-l.stop:
-			l.flush()
+			l.writeQueue()
 			return
 		}
-		timer := time.NewTimer(batchEvery)
-	wait:
-		for {
-			select {
-			case <-timer.C:
-				break wait
-			case <-l.kick:
-				l.qmu.Lock()
-				full := len(l.queue) >= batchMax
-				l.qmu.Unlock()
-				if full {
-					timer.Stop()
-					break wait
-				}
-			case <-l.stop:
-				timer.Stop()
-				l.flush()
-				return
-			}
-		}
-		l.flush()
+		l.writeQueue()
+		l.prune()
 	}
 }
 
-// flush writes the queued records, in order, in one transaction.
-func (l *Log) flush() {
-	l.flushMu.Lock()
-	defer l.flushMu.Unlock()
-	l.qmu.Lock()
-	batch := l.queue
-	l.queue = nil
-	l.qmu.Unlock()
-	if len(batch) == 0 {
-		return
-	}
-	recs := make([]Record, len(batch))
-	for i, q := range batch {
-		recs[i] = q.r
-	}
-	stored, err := l.store(recs)
-	if err != nil {
-		l.log.Error("audit: batch write failed; records lost", "records", len(recs), "error", err)
-		return
-	}
-	for i, r := range stored {
-		l.records.WithLabelValues(r.Outcome).Inc()
-		l.emit(batch[i].ctx, r)
+// gather waits up to batchEvery for a full batch.
+func (l *Log) gather() {
+	timer := time.NewTimer(batchEvery)
+	defer timer.Stop()
+	for {
+		l.mu.Lock()
+		n, failing := len(l.queue), l.failing != nil
+		l.mu.Unlock()
+		if n >= batchMax || failing {
+			return
+		}
+		select {
+		case <-timer.C:
+			return
+		case <-l.kick:
+		case <-l.stop:
+			return
+		}
 	}
 }
 
-// LastTransaction returns the highest configuration transaction index any
-// record names (0 if none), so that writes committed after it can be
-// re-recorded at start-up.
-func (l *Log) LastTransaction() (uint64, error) {
-	var last uint64
-	err := l.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucket).Cursor()
-		n := 0
-		for k, v := c.Last(); k != nil && n < 100000; k, v = c.Prev() {
-			n++
-			var r Record
-			if json.Unmarshal(v, &r) == nil && r.Transaction > last {
-				last = r.Transaction
-				return nil
-			}
+// writeQueue writes the queue in batches until it is empty or a write
+// fails (the records then stay queued, and are retried).
+func (l *Log) writeQueue() {
+	for {
+		l.mu.Lock()
+		n := min(len(l.queue), batchMax)
+		batch := slices.Clone(l.queue[:n])
+		l.mu.Unlock()
+		if n == 0 {
+			return
 		}
+		recs := make([]Record, n)
+		for i, q := range batch {
+			recs[i] = Scrub(q.r)
+		}
+		err := l.store(recs)
+		l.mu.Lock()
+		was := l.failing
+		if err != nil {
+			l.failing = fmt.Errorf("audit trail cannot be written: %w", err)
+		} else {
+			l.failing = nil
+			l.queue = slices.Delete(l.queue, 0, n)
+			l.onDisk = recs[n-1].Seq
+		}
+		l.m.queue.Set(float64(len(l.queue)))
+		l.written.Broadcast()
+		l.mu.Unlock()
+		if err != nil {
+			l.m.writeErrors.Inc()
+			l.m.writable.Set(0)
+			if was == nil {
+				l.log.Error("audit: cannot write the trail; writes are refused and records kept queued until it can", "queued", len(batch), "error", err)
+			}
+			return
+		}
+		l.m.writable.Set(1)
+		if was != nil {
+			l.log.Warn("audit: the trail is writable again", "error_was", was.Error())
+		}
+		for i, r := range recs {
+			l.m.records.WithLabelValues(r.Outcome).Inc()
+			l.emit(batch[i].ctx, r)
+		}
+	}
+}
+
+// store writes numbered records and their index entries in one transaction.
+func (l *Log) store(recs []Record) error {
+	return l.db.Update(func(tx *bolt.Tx) error {
+		b, meta := tx.Bucket(bucket), tx.Bucket(metaBucket)
+		// Keys only grow: full pages, not the default half-full splits,
+		// keep the file near the size of the records.
+		b.FillPercent = 0.9
+		tx.Bucket(byTxBucket).FillPercent = 0.9
+		size := getUint(meta, keyBytes)
+		for i := range recs {
+			v, err := json.Marshal(recs[i])
+			if err != nil {
+				return err
+			}
+			if err := b.Put(key(recs[i].Seq), v); err != nil {
+				return err
+			}
+			if err := index(tx, &recs[i]); err != nil {
+				return err
+			}
+			size += uint64(len(v))
+		}
+		// Keep the bucket's sequence with the records: an older amp
+		// numbering by it (a downgrade) then never overwrites one.
+		if err := b.SetSequence(max(b.Sequence(), recs[len(recs)-1].Seq)); err != nil {
+			return err
+		}
+		l.m.bytes.Set(float64(size))
+		return putUint(meta, keyBytes, size)
+	})
+}
+
+// index adds r to the by-transaction and by-enterprise indexes.
+func index(tx *bolt.Tx, r *Record) error {
+	if r.Transaction != 0 {
+		if err := tx.Bucket(byTxBucket).Put(key(r.Transaction), key(r.Seq)); err != nil {
+			return err
+		}
+	}
+	for _, e := range r.Enterprises {
+		if err := tx.Bucket(byEntBucket).Put(entKey(e, r.Seq), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Audited reports whether a record names configuration transaction tx
+// (on disk or queued).
+func (l *Log) Audited(tx uint64) (bool, error) {
+	l.mu.Lock()
+	for _, q := range l.queue {
+		if q.r.Transaction == tx {
+			l.mu.Unlock()
+			return true, nil
+		}
+	}
+	l.mu.Unlock()
+	found := false
+	err := l.db.View(func(btx *bolt.Tx) error {
+		found = btx.Bucket(byTxBucket).Get(key(tx)) != nil
 		return nil
 	})
-	return last, err
+	return found, err
+}
+
+// RecoveredThrough returns the transaction index up to which every write
+// has been checked for its record (by start-up recovery) or whose records
+// retention has dropped: recovery starts after it.
+func (l *Log) RecoveredThrough() (uint64, error) {
+	var n uint64
+	err := l.db.View(func(tx *bolt.Tx) error {
+		n = getUint(tx.Bucket(metaBucket), keyRecovered)
+		return nil
+	})
+	return n, err
+}
+
+// SetRecoveredThrough records that every write up to index tx has its
+// record (it never moves back).
+func (l *Log) SetRecoveredThrough(tx uint64) error {
+	return l.db.Update(func(btx *bolt.Tx) error { return raiseUint(btx.Bucket(metaBucket), keyRecovered, tx) })
 }
 
 // Collector returns the amp_audit_records_total counter (for registries
 // not given to Open).
-func (l *Log) Collector() prometheus.Collector { return l.records }
-
-// Append scrubs r, assigns its sequence number and time, stores it durably
-// and emits it as a log event; it returns the stored record. Queued records
-// are written first, so the log stays in order.
-func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
-	l.flush()
-	stored, err := l.store([]Record{r})
-	if err != nil {
-		return Record{}, err
-	}
-	l.records.WithLabelValues(stored[0].Outcome).Inc()
-	l.emit(ctx, stored[0])
-	return stored[0], nil
-}
-
-// store scrubs, numbers, times and writes records in one transaction.
-func (l *Log) store(in []Record) ([]Record, error) {
-	out := make([]Record, 0, len(in))
-	for _, r := range in {
-		switch r.Outcome {
-		case Allowed, Denied, Error:
-		default:
-			return nil, fmt.Errorf("audit: outcome %q is not allowed, denied or error", r.Outcome)
-		}
-		r = Scrub(r)
-		r.Enterprises = enterprises(r.Paths, r.Enterprises)
-		out = append(out, r)
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	err := l.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucket)
-		for i := range out {
-			// The time of recording, never earlier than the previous
-			// record's: the log is in time order, which Query relies on.
-			t := time.Now().UTC()
-			if t.Before(l.last) {
-				t = l.last
-			}
-			l.last = t
-			out[i].Time = t
-			seq, err := b.NextSequence()
-			if err != nil {
-				return err
-			}
-			out[i].Seq = seq
-			v, err := json.Marshal(out[i])
-			if err != nil {
-				return err
-			}
-			if err := b.Put(key(seq), v); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("audit: append: %w", err)
-	}
-	return out, nil
-}
+func (l *Log) Collector() prometheus.Collector { return l.m.records }
 
 func (l *Log) emit(ctx context.Context, r Record) {
 	level := slog.LevelInfo
@@ -366,10 +554,69 @@ func (l *Log) emit(ctx context.Context, r Record) {
 	l.log.LogAttrs(ctx, level, "audit", slog.Attr{Key: "audit", Value: slog.GroupValue(attrs...)})
 }
 
+// bound shortens what a caller chose: long strings end in "…", paths
+// beyond maxPaths are counted in Details["paths-omitted"].
+func bound(r Record) Record {
+	r.Principal = truncate(r.Principal, maxNameLen)
+	r.Via = truncate(r.Via, maxNameLen)
+	r.Source = truncate(r.Source, maxNameLen)
+	r.Method = truncate(r.Method, maxNameLen)
+	r.Reason = truncate(r.Reason, maxReasonLen)
+	r.Groups = slices.Clone(r.Groups[:min(len(r.Groups), maxGroups)])
+	for i := range r.Groups {
+		r.Groups[i] = truncate(r.Groups[i], maxNameLen)
+	}
+	if len(r.Paths) > maxPaths {
+		r.Details = maps.Clone(r.Details)
+		if r.Details == nil {
+			r.Details = map[string]any{}
+		}
+		r.Details["paths-omitted"] = len(r.Paths) - maxPaths
+	}
+	r.Paths = slices.Clone(r.Paths[:min(len(r.Paths), maxPaths)])
+	for i := range r.Paths {
+		r.Paths[i] = truncate(r.Paths[i], maxPathLen)
+	}
+	return r
+}
+
+// truncate cuts s to at most n bytes (on a rune boundary), marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 func key(seq uint64) []byte {
 	var k [8]byte
 	binary.BigEndian.PutUint64(k[:], seq)
 	return k[:]
+}
+
+// entKey is the by-enterprise index key: enterprise, NUL, sequence number.
+func entKey(ent string, seq uint64) []byte {
+	return append(append([]byte(ent), 0), key(seq)...)
+}
+
+func getUint(b *bolt.Bucket, k []byte) uint64 {
+	if v := b.Get(k); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+func putUint(b *bolt.Bucket, k []byte, n uint64) error { return b.Put(k, key(n)) }
+
+func raiseUint(b *bolt.Bucket, k []byte, n uint64) error {
+	if getUint(b, k) >= n {
+		return nil
+	}
+	return putUint(b, k, n)
 }
 
 // enterprises adds the enterprises named by paths to given.
@@ -381,94 +628,4 @@ func enterprises(paths, given []string) []string {
 		}
 	}
 	return out
-}
-
-// Match reports whether r passes f (ignoring Limit).
-func (f Filter) Match(r *Record) bool {
-	if f.Principal != "" && r.Principal != f.Principal {
-		return false
-	}
-	if f.Outcome != "" && r.Outcome != f.Outcome {
-		return false
-	}
-	if !f.Since.IsZero() && r.Time.Before(f.Since) {
-		return false
-	}
-	if !f.Until.IsZero() && !r.Time.Before(f.Until) {
-		return false
-	}
-	if f.Enterprise != "" && !slices.Contains(r.Enterprises, f.Enterprise) {
-		return false
-	}
-	if f.PathPrefix != "" {
-		pre := strings.TrimSuffix(f.PathPrefix, "/")
-		ok := false
-		for _, p := range r.Paths {
-			if p == pre || strings.HasPrefix(p, pre+"/") || pre == "" {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// Query returns the records matching f, newest first, at most f.Limit.
-// keep, if not nil, is applied too (callers pass the caller's read rights,
-// e.g. a policy check on the record's paths).
-func (l *Log) Query(f Filter, keep ...func(*Record) bool) ([]Record, error) {
-	l.flush() // what was enqueued before the query is in its answer
-	limit := f.Limit
-	if limit == 0 {
-		limit = DefaultLimit
-	}
-	var out []Record
-	err := l.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucket).Cursor()
-		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			var r Record
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("record %d: %w", binary.BigEndian.Uint64(k), err)
-			}
-			// Records are in time order: nothing older can match.
-			if !f.Since.IsZero() && r.Time.Before(f.Since) {
-				break
-			}
-			if !f.Match(&r) {
-				continue
-			}
-			ok := true
-			for _, fn := range keep {
-				if fn != nil && !fn(&r) {
-					ok = false
-					break
-				}
-			}
-			if !ok {
-				continue
-			}
-			out = append(out, r)
-			if limit > 0 && len(out) >= limit {
-				break
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("audit: query: %w", err)
-	}
-	return out, nil
-}
-
-// Len returns the number of records.
-func (l *Log) Len() (int, error) {
-	n := 0
-	err := l.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucket).Stats().KeyN
-		return nil
-	})
-	return n, err
 }

@@ -46,19 +46,15 @@ func ScrubString(s string) string {
 	return s
 }
 
-// Scrub returns r with every secret removed: text fields are scrubbed and
-// Details values under secret-looking keys are replaced whole.
+// Scrub returns r with every secret removed from the values a caller
+// chose: the paths, the reason and Details (values under secret-looking
+// keys are replaced whole). Identities — principal, groups, source, how
+// they authenticated — are kept as they are: they are names, not secrets,
+// and scrubbing them would let a principal named like a token ("amp_…",
+// "eyJ…") act without attribution.
 func Scrub(r Record) Record {
-	r.Principal = ScrubString(r.Principal)
-	r.Via = ScrubString(r.Via)
-	r.Source = ScrubString(r.Source)
-	r.Interface = ScrubString(r.Interface)
-	r.Action = ScrubString(r.Action)
-	r.Method = ScrubString(r.Method)
 	r.Reason = ScrubString(r.Reason)
-	r.Groups = scrubStrings(r.Groups)
 	r.Paths = scrubStrings(r.Paths)
-	r.Enterprises = scrubStrings(r.Enterprises)
 	if r.Details != nil {
 		r.Details = scrubMap(r.Details)
 	}

@@ -133,12 +133,12 @@ func CertPrincipal(c *x509.Certificate) *Principal {
 //
 // gRPC runs the handle on the connection's reading goroutine: a slow check
 // (a token store read, an OIDC key fetch) delays only that connection.
-func TapHandle(a GRPCAuthenticator, refused func()) tap.ServerInHandle {
-	return func(ctx context.Context, _ *tap.Info) (context.Context, error) {
+func TapHandle(a GRPCAuthenticator, refused func(ctx context.Context, method string, err error)) tap.ServerInHandle {
+	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
 		p, err := a.AuthenticateGRPC(ctx)
 		if err != nil {
 			if refused != nil {
-				refused()
+				refused(ctx, info.FullMethodName, err)
 			}
 			return nil, status.Error(codes.Unauthenticated, "authentication required: "+err.Error())
 		}

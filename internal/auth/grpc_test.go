@@ -40,7 +40,7 @@ func withBearer(tok string) context.Context {
 // Unauthenticated and counted.
 func TestTapHandle(t *testing.T) {
 	refused := 0
-	h := TapHandle(&GRPCAuth{Tokens: &oneToken{secret: "amp_good"}}, func() { refused++ })
+	h := TapHandle(&GRPCAuth{Tokens: &oneToken{secret: "amp_good"}}, func(context.Context, string, error) { refused++ })
 	ctx, err := h(withBearer("amp_good"), &tap.Info{FullMethodName: "/gnmi.gNMI/Set"})
 	if err != nil || FromContext(ctx) == nil || FromContext(ctx).Name != "ci@api" {
 		t.Fatalf("valid token: %v, principal %v", err, FromContext(ctx))

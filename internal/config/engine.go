@@ -88,9 +88,14 @@ type Request struct {
 	Edits     []Edit
 	Targets   []TargetEdit
 	Principal string
-	Source    string // api, gnmi, cli, import, rollback, …
-	Message   string
-	DryRun    bool
+	// Groups and Address (the caller's network address) are kept in the
+	// transaction log so that an audit record lost in a crash is
+	// re-recorded whole (docs/security.md, "Audit trail").
+	Groups  []string
+	Address string
+	Source  string // api, gnmi, cli, import, rollback, …
+	Message string
+	DryRun  bool
 	// WantChanges asks for the leaf-level changes in the Result of a
 	// committed transaction (a dry run always has them). They cost a diff
 	// per object, so plain writes skip them; GET /transactions/{index}
@@ -726,7 +731,7 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 		return nil, staged{}, err
 	}
 	now := e.opts.Now().UTC()
-	rec := &Record{Index: index, ID: "uuid:" + uuid.NewString(), Time: now, Principal: req.Principal, Source: req.Source, Message: req.Message, RollbackOf: rollbackOf, Replica: e.opts.Replica}
+	rec := &Record{Index: index, ID: "uuid:" + uuid.NewString(), Time: now, Principal: req.Principal, Groups: req.Groups, Address: req.Address, Source: req.Source, Message: req.Message, RollbackOf: rollbackOf, Replica: e.opts.Replica}
 	commit := store.Commit{Index: index}
 	for _, key := range w.order {
 		before := w.before[key]

@@ -23,6 +23,8 @@ type Record struct {
 	ID         string
 	Time       time.Time
 	Principal  string
+	Groups     []string // the principal's groups (see Request.Groups)
+	Address    string   // the caller's network address
 	Source     string
 	Message    string
 	RollbackOf uint64
@@ -70,6 +72,16 @@ func encodeRecord(r *Record) []byte {
 	if r.Replica != "" {
 		m["replica"] = r.Replica
 	}
+	if len(r.Groups) > 0 {
+		groups := make([]any, len(r.Groups))
+		for i, g := range r.Groups {
+			groups[i] = g
+		}
+		m["groups"] = groups
+	}
+	if r.Address != "" {
+		m["address"] = r.Address
+	}
 	return appendMap(nil, m)
 }
 
@@ -95,6 +107,14 @@ func decodeRecordHeader(b []byte) (*Record, error) {
 	r.Message, _ = m["message"].(string)
 	r.RollbackOf, _ = m["rollback-of"].(uint64)
 	r.Replica, _ = m["replica"].(string)
+	r.Address, _ = m["address"].(string)
+	if gs, ok := m["groups"].([]any); ok {
+		for _, g := range gs {
+			if s, ok := g.(string); ok {
+				r.Groups = append(r.Groups, s)
+			}
+		}
+	}
 	if cs, ok := m["changes"].([]any); ok {
 		r.Changes = make([]ObjectChange, len(cs))
 		for i, c := range cs {

@@ -99,6 +99,14 @@ type Config struct {
 	GNMIInsecurePlaintext bool
 	// end gNMI
 
+	// Audit trail (docs/operations.md): retention, the queue waiting for
+	// the disk, and the limit on failed authentications per source.
+	AuditRetainAge   time.Duration
+	AuditRetainBytes int64
+	AuditQueue       int
+	AuthFailLimit    int
+	AuthFailWindow   time.Duration
+
 	// Adapters (docs/sdcore.md): which southbound adapters run.
 	Adapters []string // "sdcore"; empty: none
 	// SDCoreLegacyIPDomain sends device groups in the form of webconsoles
@@ -257,12 +265,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	pol.SetLogger(log)
 	// What happened: the append-only audit trail.
-	trail, err := audit.Open(cfg.DataDir, audit.Options{Logger: log, Registerer: reg})
+	trail, err := audit.Open(cfg.DataDir, audit.Options{Logger: log, Registerer: reg, RetainAge: cfg.AuditRetainAge, RetainBytes: cfg.AuditRetainBytes,
+		QueueMax: cfg.AuditQueue, AuthFailLimit: cfg.AuthFailLimit, AuthFailWindow: cfg.AuthFailWindow})
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	defer trail.Close()
-	if err := recoverAudit(ctx, eng, trail, st.replica, log); err != nil {
+	if err := recoverAudit(ctx, eng, st.Store, trail, st.replica, "recovered from the transaction log: the record was lost (crash, or the trail could not be written)", log); err != nil {
 		return err
 	}
 	if cfg.BackendsFile != "" {
@@ -284,6 +293,9 @@ func Run(ctx context.Context, cfg Config) error {
 				return fmt.Errorf("load demo data: %w", err)
 			}
 			log.Info("demo data loaded", "transactions", n, "index", eng.Snapshot().Index)
+			if err := recoverAudit(ctx, eng, st.Store, trail, st.replica, "demo data loaded at start-up (--demo)", log); err != nil {
+				return err
+			}
 		} else {
 			log.Info("store is not empty; demo data not loaded again", "index", eng.Snapshot().Index)
 		}
@@ -399,28 +411,31 @@ func Run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// recoverAudit re-records, from the configuration's transaction log, this
-// replica's writes committed after the newest transaction the audit trail
-// names: audit records are written in batches, so a crash can lose the last
-// few, but never the writes themselves.
-func recoverAudit(ctx context.Context, eng *config.Engine, trail *audit.Log, replica string, log *slog.Logger) error {
-	last, err := trail.LastTransaction()
+// recoverAudit records, from the configuration's transaction log, every
+// write of this replica that has no audit record: records wait in a queue
+// for the disk, so a crash (or a trail that could not be written) can lose
+// some, but never the writes themselves. It checks every transaction after
+// the last one checked (audit.Log.RecoveredThrough), so a gap anywhere is
+// filled, and a transaction that has a record is never recorded twice. The
+// re-recorded record keeps the principal, groups, address and interface
+// the transaction log holds. why says why the records were missing.
+func recoverAudit(ctx context.Context, eng *config.Engine, st store.Store, trail *audit.Log, replica, why string, log *slog.Logger) error {
+	done, err := trail.RecoveredThrough()
 	if err != nil {
 		return err
 	}
 	head := eng.Snapshot().Index
-	if last == 0 || last >= head {
-		return nil // a new trail starts at its first write
-	}
-	from := last + 1
-	if head-from > 10000 {
-		from = head - 10000
-	}
-	n := 0
-	for i := from; i <= head; i++ {
+	n, gone := 0, 0
+	for i := max(done+1, st.FirstIndex()); i <= head; i++ {
+		if ok, err := trail.Audited(i); err != nil {
+			return err
+		} else if ok {
+			continue
+		}
 		rec, err := eng.Transaction(i)
 		if err != nil {
-			continue // compacted
+			gone++ // compacted meanwhile
+			continue
 		}
 		if rec.Replica != replica {
 			continue // another replica's write, in that replica's trail
@@ -429,12 +444,26 @@ func recoverAudit(ctx context.Context, eng *config.Engine, trail *audit.Log, rep
 		for _, c := range eng.Changes(rec) {
 			paths = append(paths, c.Path)
 		}
-		trail.Enqueue(ctx, audit.Record{Principal: rec.Principal, Interface: rec.Source, Action: "write", Paths: paths,
-			Transaction: rec.Index, Outcome: "allowed", Reason: "recovered from the transaction log after a restart"})
+		iface := audit.REST
+		if rec.Source == "gnmi" {
+			iface = audit.GNMI
+		}
+		trail.Enqueue(ctx, audit.Record{Principal: rec.Principal, Groups: rec.Groups, Source: rec.Address, Interface: iface,
+			Action: "write", Paths: paths, Transaction: rec.Index, Outcome: audit.Allowed, Reason: why,
+			Details: map[string]any{"committed": rec.Time, "source": rec.Source}})
 		n++
 	}
-	if n > 0 {
-		log.Warn("audit records recovered from the transaction log", "transactions", n, "from", from)
+	if err := trail.Sync(); err != nil {
+		// Serve anyway: reads go on, writes are refused until the trail
+		// takes records, and the next start checks these transactions again.
+		log.Error("audit: cannot record the writes found without a record; writes are refused until the trail can be written", "from", done+1, "through", head, "error", err)
+		return nil
+	}
+	if err := trail.SetRecoveredThrough(head); err != nil {
+		return err
+	}
+	if n > 0 || gone > 0 {
+		log.Warn("audit records re-recorded from the transaction log", "transactions", n, "compacted_unrecorded", gone, "through", head, "why", why)
 	}
 	return nil
 }

@@ -239,7 +239,7 @@ func (rawCodec) Unmarshal(mem.BufferSlice, any) error { return nil }
 func (rawCodec) Name() string                         { return "proto" }
 
 // serverRSS reads the server's resident set size from its /metrics.
-func serverRSS(t *testing.T, s *testenv.Server) float64 {
+func serverRSS(t testing.TB, s *testenv.Server) float64 {
 	t.Helper()
 	m := regexp.MustCompile(`(?m)^process_resident_memory_bytes (\S+)$`).FindStringSubmatch(string(s.Must(t, 200, "GET", "/metrics", "")))
 	if m == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -41,7 +40,7 @@ func BenchmarkHostileBulkBodies(b *testing.B) {
 	big := body.String()
 	for b.Loop() {
 		for _, who := range []struct{ name, token string }{{"state-writer", tok.Token}, {"operator", s.Token}} {
-			idle := rss(b, s)
+			idle := serverRSS(b, s)
 			peak := idle
 			var wg sync.WaitGroup
 			codes := make([]int, 3)
@@ -60,7 +59,7 @@ func BenchmarkHostileBulkBodies(b *testing.B) {
 					sampling = false
 				case <-time.After(50 * time.Millisecond):
 				}
-				peak = max(peak, rss(b, s))
+				peak = max(peak, serverRSS(b, s))
 			}
 			for _, c := range codes {
 				if c < 400 {
@@ -71,20 +70,4 @@ func BenchmarkHostileBulkBodies(b *testing.B) {
 			b.ReportMetric(float64(idle)/(1<<20), who.name+"-idle-rss-MiB")
 		}
 	}
-}
-
-// rss is the server's resident memory from its own metrics.
-func rss(b *testing.B, s *testenv.Server) float64 {
-	b.Helper()
-	for _, l := range strings.Split(string(s.Must(b, 200, "GET", "/metrics", "")), "\n") {
-		if v, ok := strings.CutPrefix(l, "process_resident_memory_bytes "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return f
-		}
-	}
-	b.Fatal("no process_resident_memory_bytes in /metrics")
-	return 0
 }

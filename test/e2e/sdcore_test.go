@@ -229,7 +229,7 @@ func TestSDCoreIPDomainFormAndReadBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emu.Stop()
-	s := testenv.Start(t, t.TempDir(), "--probe-every", "200ms")
+	s := testenv.Start(t, t.TempDir(), append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms")...)
 	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
 	b := s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", emulatedSite(emu))
 	if !strings.Contains(string(b), `"sync":"in-sync"`) {
@@ -248,7 +248,7 @@ func TestSDCoreIPDomainFormAndReadBack(t *testing.T) {
 	defer legacy.Stop()
 	legacy.SetLegacyIPDomain(true)
 	dir := t.TempDir()
-	s = testenv.Start(t, dir, "--probe-every", "200ms")
+	s = testenv.Start(t, dir, append(testenv.Backends(t, "acme", legacy), "--probe-every", "200ms")...)
 	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
 	b = s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", emulatedSite(legacy))
 	if !strings.Contains(string(b), `"sync":"error"`) || !strings.Contains(string(b), "does not hold what was sent") {
@@ -258,7 +258,7 @@ func TestSDCoreIPDomainFormAndReadBack(t *testing.T) {
 		t.Fatalf("sync-status of dg1: %+v", st)
 	}
 	s.Stop()
-	s = testenv.Start(t, dir, "--probe-every", "200ms", "--sdcore-legacy-ip-domain-core", legacy.CoreEndpoint())
+	s = testenv.Start(t, dir, append(testenv.Backends(t, "acme", legacy), "--probe-every", "200ms", "--sdcore-legacy-ip-domain-core", legacy.CoreEndpoint())...)
 	waitFor(t, func() bool {
 		st := syncObjects(t, s)["device-group/acme/s1/dg1"]
 		return st.Status == "in-sync" && strings.Contains(string(legacy.Objects(sdcore.DeviceGroups)["dg1"]), `"ip-domain-expanded":{"dnn":"internet"`)
@@ -277,7 +277,7 @@ func TestSDCoreBackoffThroughTheBinary(t *testing.T) {
 	}
 	defer emu.Stop()
 	emu.SetFailing(http.StatusBadRequest)
-	s := testenv.Start(t, t.TempDir(), "--probe-every", "200ms")
+	s := testenv.Start(t, t.TempDir(), append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms")...)
 	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
 	start := time.Now()
 	s.Must(t, 200, "PATCH", "/aether-roc-api", emulatedSite(emu))
@@ -323,7 +323,7 @@ func TestSDCoreSharedUPFThroughTheBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emu.Stop()
-	s := testenv.Start(t, t.TempDir(), "--probe-every", "200ms")
+	s := testenv.Start(t, t.TempDir(), append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms")...)
 	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
 	s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", emulatedSite(emu))
 	b := s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", `{"default-target":"acme","Updates":{"site-2.1.0":[{"site-id":"s1",
@@ -381,7 +381,7 @@ func TestSDCoreCommitTimeRulesThroughTheBinary(t *testing.T) {
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("%v %v", resp, err)
 	}
-	s := testenv.Start(t, filepath.Join(dir, "amp"), "--probe-every", "200ms", "--sdcore-token-file", tokenFile)
+	s := testenv.Start(t, filepath.Join(dir, "amp"), append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms", "--sdcore-token-file", tokenFile)...)
 	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
 	site := strings.Replace(emulatedSite(emu), `"address":"gnb1"`, `"address":"gnb1.acme-chicago.local"`, 1)
 	site = strings.Replace(site, `"sd":"000001"`, `"sd":"1"`, 1)
@@ -427,7 +427,7 @@ func TestSDCoreCommitTimeRulesThroughTheBinary(t *testing.T) {
 	// AMP's objects are pushed.
 	s.Stop()
 	restarted := time.Now()
-	s = testenv.Start(t, filepath.Join(dir, "amp"), "--probe-every", "200ms", "--sdcore-token-file", tokenFile)
+	s = testenv.Start(t, filepath.Join(dir, "amp"), append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms", "--sdcore-token-file", tokenFile)...)
 	waitFor(t, func() bool {
 		lists := 0
 		for _, r := range emu.Requests() {
@@ -452,7 +452,7 @@ func TestSDCoreWaitAppliedNeverInSyncForUnappliedChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emu.Stop()
-	s := testenv.Start(t, t.TempDir(), "--probe-every", "200ms")
+	s := testenv.Start(t, t.TempDir(), append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms")...)
 	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
 	s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", emulatedSite(emu))
 	b := s.Must(t, 200, "PATCH", "/aether/v2.1.x/acme/site/s1?wait=applied&wait-timeout=10s",
@@ -479,14 +479,14 @@ func TestSDCoreWaitAppliedShowsOnlyTheCallersObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer emu.Stop()
-	s := testenv.Start(t, t.TempDir(), "--probe-every", "200ms", "--gnmi-listen", "127.0.0.1:0")
+	s := testenv.Start(t, t.TempDir(), append(testenv.Backends(t, "acme, starbucks", emu), "--probe-every", "200ms", "--gnmi-listen", "127.0.0.1:0")...)
 	for _, ent := range []string{"acme", "starbucks"} {
 		s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"`+ent+`"}`)
 	}
 	s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", emulatedSite(emu))
 	other := strings.NewReplacer(`"default-target":"acme"`, `"default-target":"starbucks"`, `"site-id":"s1"`, `"site-id":"s2"`,
 		`"dg1"`, `"dg2"`, `"sl1"`, `"sl2"`, "315010001", "315010002", `"enterprise":1`, `"enterprise":2`).Replace(emulatedSite(emu))
-	other = strings.Replace(other, `"config-endpoint":"`+emu.UPFEndpoint()+`"`, `"config-endpoint":""`, 1)
+	other = strings.Replace(other, `"config-endpoint":"`+emu.UPFEndpoint()+`"`, `"display-name":"not pushed"`, 1) // one UPF holds one slice
 	s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", other)
 	var created struct{ Token string }
 	_ = json.Unmarshal(s.Must(t, 201, "POST", "/tokens", `{"name":"alice","role":"enterprise-admin","enterprise":"acme"}`), &created)

@@ -11,7 +11,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"google.golang.org/grpc/peer"
 	"log/slog"
 	"net"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/amp-edge/amp/internal/audit"
@@ -156,12 +156,27 @@ func limit(v *int, def int) {
 	}
 }
 
+// authFailed counts a call refused for its credentials and hands it to the
+// audit trail's per-source aggregation (one record per source and window,
+// as over REST), so unauthenticated callers cannot flood the trail.
+func (s *Server) authFailed(ctx context.Context, method string, err error) {
+	s.m.refused.WithLabelValues("unauthenticated").Inc()
+	if s.opts.Audit == nil {
+		return
+	}
+	addr := ""
+	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
+		addr = pr.Addr.String()
+	}
+	s.opts.Audit.AuthFailures().Fail(ctx, audit.GNMI, addr, "", method, err.Error())
+}
+
 // ServerOptions are the grpc.ServerOptions the gNMI service needs: TLS,
 // authentication before any message is read, message, header, stream and
 // keepalive limits, and metrics.
 func (s *Server) ServerOptions() []grpc.ServerOption {
 	o := []grpc.ServerOption{
-		grpc.InTapHandle(auth.TapHandle(s.opts.Auth, func() { s.m.refused.WithLabelValues("unauthenticated").Inc() })),
+		grpc.InTapHandle(auth.TapHandle(s.opts.Auth, s.authFailed)),
 		grpc.MaxRecvMsgSize(s.opts.MaxMsgSize),
 		grpc.MaxSendMsgSize(s.opts.MaxMsgSize),
 		grpc.MaxHeaderListSize(maxHeaderList),

@@ -175,12 +175,19 @@ func (s *Server) set(ctx context.Context, req *gpb.SetRequest) (*gpb.SetResponse
 	if err := probs.Err(); err != nil {
 		return nil, toStatus(err)
 	}
-	p := principal(ctx)
-	name := ""
-	if p != nil {
-		name = p.Name
+	// A commit must never go unrecorded: while the audit trail cannot be
+	// written (disk full), writes are refused, as over REST.
+	if s.opts.Audit != nil && s.opts.Audit.Err() != nil {
+		return nil, status.Error(codes.Unavailable, "writes are refused while the audit trail cannot be written (the operator sees why in the server log and amp_audit_writable); retry later")
 	}
-	res, err := s.eng.Submit(ctx, &config.Request{Edits: edits, Principal: name, Source: "gnmi"})
+	creq := &config.Request{Edits: edits, Source: "gnmi"}
+	if p := principal(ctx); p != nil {
+		creq.Principal, creq.Groups = p.Name, p.Groups // kept so a crash-recovered audit record names them
+	}
+	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
+		creq.Address = pr.Addr.String()
+	}
+	res, err := s.eng.Submit(ctx, creq)
 	if err != nil {
 		return nil, toStatus(err)
 	}

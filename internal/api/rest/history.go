@@ -23,29 +23,46 @@ func (s *Server) listTransactions(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	ent := r.URL.Query().Get("enterprise")
 	if err := s.authorize(r, auth.Read, "/transactions"); err != nil {
 		return err
 	}
-	// Page by what the caller may see: older history is read until the
-	// page is full, so other tenants' activity never shows as a short page.
+	out, err := s.visibleTransactions(r, before, int(limit), r.URL.Query().Get("enterprise"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// maxTransactionsExamined bounds the history one listing reads for a
+// caller who may see little of it (a tenant whose last change is far
+// behind the others'): a page may then come back short, and before= goes
+// on from its oldest entry.
+const maxTransactionsExamined = 20000
+
+// visibleTransactions lists, newest first, up to limit transactions before
+// the index before (0: the newest) that the caller may see. It pages by
+// what the caller may see: older history is read until the page is full,
+// so other tenants' activity never shows as a short page (which would
+// tell of it).
+func (s *Server) visibleTransactions(r *http.Request, before uint64, limit int, ent string) ([]config.TxnInfo, error) {
 	out := []config.TxnInfo{}
-	for len(out) < int(limit) {
-		list, err := s.eng.ListTransactions(before, int(limit)*4+16, ent)
+	for examined := 0; len(out) < limit && examined < maxTransactionsExamined; {
+		list, err := s.eng.ListTransactions(before, limit*4+16, ent)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if len(list) == 0 {
 			break
 		}
+		examined += len(list)
 		for _, t := range list {
 			before = t.Index
-			if len(out) < int(limit) && s.canSeeTargets(r, t.Targets) {
+			if len(out) < limit && s.canSeeTargets(r, t.Targets) {
 				out = append(out, t)
 			}
 		}
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 func pathIndex(r *http.Request) (uint64, error) {

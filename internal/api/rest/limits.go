@@ -45,6 +45,11 @@ type Limits struct {
 	// /diff?from=0 and /watch?from=0 cost the server in proportion to the
 	// history and the tree, so one caller gets a bounded share of it.
 	PerPrincipal, StreamsPerPrincipal int
+	// PrincipalWait is how long a request over PerPrincipal waits for one
+	// of the principal's requests to end before it is refused (429): a
+	// client with more concurrent writers than PerPrincipal is slowed,
+	// not failed. Streams are refused at once (they do not end soon).
+	PrincipalWait time.Duration
 }
 
 // DefaultLimits are the limits of a server whose Options set none.
@@ -59,6 +64,7 @@ var DefaultLimits = Limits{
 	WriteTimeout:        2 * time.Minute,
 	PerPrincipal:        32,
 	StreamsPerPrincipal: 8,
+	PrincipalWait:       10 * time.Second,
 }
 
 func (l Limits) withDefaults() Limits {
@@ -93,6 +99,9 @@ func (l Limits) withDefaults() Limits {
 	if l.StreamsPerPrincipal > 0 {
 		d.StreamsPerPrincipal = l.StreamsPerPrincipal
 	}
+	if l.PrincipalWait > 0 {
+		d.PrincipalWait = l.PrincipalWait
+	}
 	return d
 }
 
@@ -103,11 +112,19 @@ type limiter struct {
 	refused *prometheus.CounterVec
 
 	mu       sync.Mutex
-	inFlight map[string]int // by principal: requests, and streams under "stream\x00"+name
+	inFlight map[string]*principalSlots // by principal: requests, and streams under "stream\x00"+name
+}
+
+// principalSlots holds a token per request (or stream) of one principal in
+// progress; users counts the requests holding or waiting for one, so the
+// entry goes when the last leaves.
+type principalSlots struct {
+	tokens chan struct{}
+	users  int
 }
 
 func newLimiter(l Limits, reg *prometheus.Registry) *limiter {
-	lm := &limiter{Limits: l.withDefaults(), inFlight: map[string]int{}, refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+	lm := &limiter{Limits: l.withDefaults(), inFlight: map[string]*principalSlots{}, refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "amp_http_refused_total",
 		Help: "REST requests refused by a resource limit, by limit: body-size, body-elements, body-depth, body-timeout, large-busy, per-principal, streams-per-principal.",
 	}, []string{"limit"})}
@@ -212,40 +229,53 @@ func tooLarge(path string, limit int64) error {
 		Reason: fmt.Sprintf("request body larger than %d bytes (the server's limit for this route)", limit)}}}
 }
 
-// statusError is a refusal by a limit with an HTTP status no error kind
-// has (408, 429: no other interface has such limits).
-type statusError struct {
-	code int
-	err  *schema.Error
-}
-
-func (e *statusError) Error() string { return e.err.Error() }
-func (e *statusError) Unwrap() error { return e.err }
-
-// admitPrincipal counts a request of principal p in progress, or refuses
-// it (429) when p already has its share; done uncounts it.
+// admitPrincipal counts a request of principal p in progress, waiting up
+// to PrincipalWait for a slot when p already has its share, or refuses it
+// (429); done uncounts it. A stream over its share is refused at once.
 func (lm *limiter) admitPrincipal(w http.ResponseWriter, r *http.Request, p string, rt route) (done func(), err error) {
-	key, limit, flag, label := p, lm.PerPrincipal, "--max-requests-per-principal", "per-principal"
+	key, limit, flag, label, wait := p, lm.PerPrincipal, "--max-requests-per-principal", "per-principal", lm.PrincipalWait
 	if streaming(rt) {
-		key, limit, flag, label = "stream\x00"+p, lm.StreamsPerPrincipal, "--max-streams-per-principal", "streams-per-principal"
+		key, limit, flag, label, wait = "stream\x00"+p, lm.StreamsPerPrincipal, "--max-streams-per-principal", "streams-per-principal", 0
 	}
 	lm.mu.Lock()
-	defer lm.mu.Unlock()
-	if lm.inFlight[key] >= limit {
-		lm.refused.WithLabelValues(label).Inc()
-		w.Header().Set("Retry-After", "1")
-		return func() {}, &statusError{code: http.StatusTooManyRequests, err: &schema.Error{Kind: schema.KindUnavailable,
-			Message: "too many requests in progress", Problems: []schema.Problem{{Path: r.URL.Path,
-				Reason: fmt.Sprintf("%d requests of this kind by %s are in progress (the server's %s); wait for one to end", limit, p, flag)}}}}
+	ps := lm.inFlight[key]
+	if ps == nil {
+		ps = &principalSlots{tokens: make(chan struct{}, limit)}
+		lm.inFlight[key] = ps
 	}
-	lm.inFlight[key]++
-	return func() {
+	ps.users++
+	lm.mu.Unlock()
+	leave := func() {
 		lm.mu.Lock()
 		defer lm.mu.Unlock()
-		if lm.inFlight[key]--; lm.inFlight[key] <= 0 {
+		if ps.users--; ps.users == 0 {
 			delete(lm.inFlight, key)
 		}
-	}, nil
+	}
+	admitted := func() (func(), error) {
+		return func() { <-ps.tokens; leave() }, nil
+	}
+	select {
+	case ps.tokens <- struct{}{}:
+		return admitted()
+	default:
+	}
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case ps.tokens <- struct{}{}:
+			return admitted()
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+	}
+	leave()
+	lm.refused.WithLabelValues(label).Inc()
+	w.Header().Set("Retry-After", "1")
+	return func() {}, &statusError{code: http.StatusTooManyRequests, err: &schema.Error{Kind: schema.KindUnavailable,
+		Message: "too many requests in progress", Problems: []schema.Problem{{Path: r.URL.Path,
+			Reason: fmt.Sprintf("%d requests of this kind by %s are in progress (the server's %s); wait for one to end", limit, p, flag)}}}}
 }
 
 // jsonBody passes a JSON body through while checking, byte by byte and

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/amp-edge/amp/internal/auth"
@@ -37,6 +38,7 @@ func bulkBody(n int) string {
 
 func bodyRequest(lm *limiter, body string) *http.Request {
 	r := httptest.NewRequest("PATCH", "/aether-roc-api", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
 	if _, err := lm.admitBody(httptest.NewRecorder(), r, route{name: "aether-roc-api"}); err != nil {
 		panic(err)
 	}
@@ -213,5 +215,47 @@ func TestWatchEndsWhenRightWithdrawn(t *testing.T) {
 	}
 	if lines.Scan() {
 		t.Fatalf("the stream went on: %q", lines.Text())
+	}
+}
+
+// TestPrincipalRequestsWaitForASlot: a request over the principal's share
+// waits for one of its requests to end, and is refused (429) only when
+// none ends within PrincipalWait; another principal is not held up.
+func TestPrincipalRequestsWaitForASlot(t *testing.T) {
+	lm := newLimiter(Limits{PerPrincipal: 2, PrincipalWait: 50 * time.Millisecond}, nil)
+	admit := func(p string) (func(), error) {
+		return lm.admitPrincipal(httptest.NewRecorder(), httptest.NewRequest("GET", "/enterprises", nil), p, route{name: "enterprises"})
+	}
+	d1, err1 := admit("alice")
+	d2, err2 := admit("alice")
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if _, err := admit("alice"); status(err) != http.StatusTooManyRequests {
+		t.Fatalf("a third request with no slot freed in time: %v", err)
+	}
+	if d, err := admit("bob"); err != nil {
+		t.Fatalf("another principal: %v", err)
+	} else {
+		d()
+	}
+	lm.PrincipalWait = time.Minute
+	got := make(chan error, 1)
+	go func() {
+		d, err := admit("alice")
+		if err == nil {
+			d()
+		}
+		got <- err
+	}()
+	d1() // frees a slot: the waiting request takes it
+	if err := <-got; err != nil {
+		t.Fatalf("a request waiting for a slot: %v", err)
+	}
+	d2()
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	if len(lm.inFlight) != 0 {
+		t.Fatalf("slots left behind: %v", lm.inFlight)
 	}
 }

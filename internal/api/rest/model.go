@@ -352,7 +352,11 @@ func (s *Server) request(r *http.Request, dry bool, edits ...config.Edit) *confi
 	if len(msg) > 1024 {
 		msg = msg[:1024]
 	}
-	return &config.Request{Edits: edits, Principal: principalName(r.Context()), Source: src, Message: msg, DryRun: dry}
+	req := &config.Request{Edits: edits, Principal: principalName(r.Context()), Address: r.RemoteAddr, Source: src, Message: msg, DryRun: dry}
+	if p := auth.FromContext(r.Context()); p != nil {
+		req.Groups = p.Groups
+	}
+	return req
 }
 
 // respondResult answers a write as aether-roc-api does: the transaction id

@@ -125,18 +125,12 @@ func (s *Server) listOnosTransactions(w http.ResponseWriter, r *http.Request) er
 	if err := s.authorize(r, auth.Read, "/transactions"); err != nil {
 		return err
 	}
-	list, err := s.eng.ListTransactions(before, int(limit)*4+16, r.URL.Query().Get("enterprise"))
+	list, err := s.visibleTransactions(r, before, int(limit), r.URL.Query().Get("enterprise"))
 	if err != nil {
 		return err
 	}
 	out := []onosTransaction{}
 	for _, t := range list {
-		if len(out) == int(limit) {
-			break
-		}
-		if !s.canSeeTargets(r, t.Targets) {
-			continue
-		}
 		rec, err := s.eng.Transaction(t.Index)
 		if schema.KindOf(err) == schema.KindGone {
 			break // compacted while we read: the rest is older still

@@ -2,6 +2,8 @@ package rest
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -79,15 +81,77 @@ func (s *Server) canSeeTargets(r *http.Request, targets []string) bool {
 	return true
 }
 
-// auditRequest records a request that wrote, was denied, failed
-// authentication or was a token event. Reads that were allowed are not
-// audited (they change nothing); their count is in the metrics.
-func (s *Server) auditRequest(r *http.Request, in *reqInfo, code int, err error, authFailed bool) {
+// authFailure counts a failed authentication against its source (the
+// audit trail gets one record per source and window, not one per request)
+// and returns the error to answer: 401, or 429 with Retry-After once the
+// source is over --auth-fail-limit. Only failures are counted: a valid
+// credential from the same address (a NAT shared with an attacker) is
+// never refused. The answer echoes at most maxEchoedPath bytes of the
+// path: an unauthenticated caller must not make the server send back (or
+// encode) what it chose to send.
+func (s *Server) authFailure(w http.ResponseWriter, r *http.Request, authErr error) error {
+	reason := authErr.Error()
+	path := r.URL.Path
+	if len(path) > maxEchoedPath {
+		path = strings.ToValidUTF8(path[:maxEchoedPath], "") + "…"
+	}
+	err := &schema.Error{Kind: schema.KindUnauthenticated, Message: "authentication required", Problems: []schema.Problem{{Path: path, Reason: reason}}}
 	if s.opts.Audit == nil {
+		return err
+	}
+	wait := s.opts.Audit.AuthFailures().Fail(r.Context(), audit.REST, r.RemoteAddr, r.Method, r.URL.Path, reason)
+	if wait <= 0 {
+		return err
+	}
+	secs := int64(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	return &statusError{http.StatusTooManyRequests, &schema.Error{Kind: schema.KindUnauthenticated, Message: "too many failed authentications",
+		Problems: []schema.Problem{{Path: "Authorization", Reason: fmt.Sprintf("this source failed authentication too often; retry in %d s", secs)}}}}
+}
+
+// maxEchoedPath bounds the request path repeated in an answer to an
+// unauthenticated request.
+const maxEchoedPath = 512
+
+// statusError is answered with its own status, for the refusals of REST's
+// own limits that no error kind names (408, 414, 429: no other interface
+// has such limits); its problems are the schema.Error's.
+type statusError struct {
+	code int
+	err  *schema.Error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// auditWritable refuses a write while the audit trail cannot be written
+// (disk full, I/O errors): a commit must never go unrecorded. The cause is
+// in the server log and amp_audit_writable, not in the answer (it names
+// the operator's files).
+func (s *Server) auditWritable(r *http.Request) error {
+	if s.opts.Audit == nil || !writeMethod(r.Method) || s.opts.Audit.Err() == nil {
+		return nil
+	}
+	return &schema.Error{Kind: schema.KindUnavailable, Message: "writes are refused while the audit trail cannot be written",
+		Problems: []schema.Problem{{Path: r.URL.Path, Reason: "the audit trail cannot be written at the moment (the operator sees why in the server log and amp_audit_writable); retry later"}}}
+}
+
+// writeMethod reports whether a request method may change anything: only
+// these reach a handler as writes.
+func writeMethod(m string) bool {
+	return m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch || m == http.MethodDelete
+}
+
+// auditRequest records a request that wrote (or committed a transaction),
+// was denied or was a token event. Reads that were allowed are not audited
+// (they change nothing); their count is in the metrics. Failed
+// authentications are counted by authFailure instead.
+func (s *Server) auditRequest(r *http.Request, in *reqInfo, code int, err error, authFailed bool) {
+	if s.opts.Audit == nil || authFailed {
 		return
 	}
-	write := r.Method != http.MethodGet && r.Method != http.MethodHead
-	if !write && !in.denied && !authFailed && in.event == "" {
+	write := writeMethod(r.Method) || in.index != 0
+	if !write && !in.denied && in.event == "" {
 		return
 	}
 	rec := audit.Record{Source: r.RemoteAddr, Interface: "rest", Method: r.Method, Action: "read", Transaction: in.index}
@@ -105,11 +169,6 @@ func (s *Server) auditRequest(r *http.Request, in *reqInfo, code int, err error,
 		rec.Paths = []string{r.URL.Path}
 	}
 	switch {
-	case authFailed:
-		rec.Action, rec.Outcome = "login", "denied"
-		if err != nil {
-			rec.Reason = err.Error()
-		}
 	case in.denied:
 		rec.Outcome, rec.Reason = "denied", in.reason
 	case code >= 400:
@@ -123,8 +182,10 @@ func (s *Server) auditRequest(r *http.Request, in *reqInfo, code int, err error,
 	s.opts.Audit.Enqueue(r.Context(), rec)
 }
 
-// auditQuery serves GET /audit?principal=&enterprise=&path=&since=&until=&outcome=&limit=,
-// newest first, showing only records the caller may see.
+// auditQuery serves GET /audit?principal=&enterprise=&path=&since=&until=&outcome=&limit=&before=,
+// newest first, showing only records the caller may see. A page holds at
+// most audit.MaxLimit records; when there may be more, a Link header
+// (rel="next") gives the URL of the next, older page (?before=).
 func (s *Server) auditQuery(w http.ResponseWriter, r *http.Request) error {
 	if err := s.authorize(r, auth.Read, "/audit"); err != nil {
 		return err
@@ -145,19 +206,40 @@ func (s *Server) auditQuery(w http.ResponseWriter, r *http.Request) error {
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100000 {
-			return schema.Errorf(schema.KindInvalid, "?limit", "%q is not a number from 1 to 100000", v)
+		if err != nil || n < 1 || n > audit.MaxLimit {
+			return schema.Errorf(schema.KindInvalid, "?limit", "%q is not a number from 1 to %d (page on with the Link header's next URL)", v, audit.MaxLimit)
 		}
 		f.Limit = n
 	}
-	recs, err := s.opts.Audit.Query(f, func(rec *audit.Record) bool { return s.canSeeTargets(r, rec.Enterprises) })
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil || n == 0 {
+			return schema.Errorf(schema.KindInvalid, "?before", "%q is not a record sequence number (a positive integer)", v)
+		}
+		f.Before = n
+	}
+	// One policy decision per set of enterprises, not per record.
+	seen := map[string]bool{}
+	page, err := s.opts.Audit.QueryPage(f, func(rec *audit.Record) bool {
+		k := strings.Join(rec.Enterprises, "\x00")
+		ok, done := seen[k]
+		if !done {
+			ok = s.canSeeTargets(r, rec.Enterprises)
+			seen[k] = ok
+		}
+		return ok
+	})
 	if err != nil {
 		return err
 	}
-	if recs == nil {
-		recs = []audit.Record{}
+	if page.Next != 0 {
+		q.Set("before", strconv.FormatUint(page.Next, 10))
+		w.Header().Set("Link", fmt.Sprintf("<%s?%s>; rel=\"next\"", r.URL.Path, q.Encode()))
 	}
-	return writeJSON(w, http.StatusOK, recs)
+	if page.Records == nil {
+		page.Records = []audit.Record{}
+	}
+	return writeJSON(w, http.StatusOK, page.Records)
 }
 
 // tokenRight checks a token's role and enterprise (docs/identity.md): the

@@ -153,6 +153,15 @@ func (s *Server) routes() {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.limits.begin(w, r)
+	// No route needs a longer URI, and routing one costs in proportion to
+	// its length (escaping, cleaning) before any authentication: refuse it
+	// first, echoing none of it.
+	if len(r.RequestURI) > maxURI {
+		writeProblem(w, r, &statusError{http.StatusRequestURITooLong, &schema.Error{Kind: schema.KindInvalid, Message: "URI too long",
+			Problems: []schema.Problem{{Path: "URI", Reason: fmt.Sprintf("longer than %d bytes", maxURI)}}}})
+		s.metrics.requests.WithLabelValues("uri-too-long", methodLabel(r.Method), "414").Inc()
+		return
+	}
 	if s.cors.handle(w, r) {
 		return // a preflight, answered
 	}
@@ -174,6 +183,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r) // sets the path values the handlers read
+}
+
+// maxURI bounds the request URI (path and query), in bytes.
+const maxURI = 8 << 10
+
+// methodLabel is a request method as a metric label: the methods AMP
+// serves, or "other" (a label must not take any value a caller sends).
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return m
+	}
+	return "other"
 }
 
 type statusWriter struct {
@@ -229,6 +251,12 @@ func (s *Server) wrap(rt route) http.Handler {
 		in := &reqInfo{}
 		ctx = context.WithValue(ctx, reqInfoKey{}, in)
 		r = r.WithContext(ctx)
+		if r.Method == http.MethodHead {
+			// HEAD is GET without the response body (RFC 9110): the mux
+			// routes it to the GET pattern, so the handler must see a
+			// read, never a write (whatever body the request carries).
+			r.Method = http.MethodGet
+		}
 		var err error
 		authFailed := false
 		if !rt.public {
@@ -245,7 +273,7 @@ func (s *Server) wrap(rt route) http.Handler {
 			if err != nil {
 				authFailed = true
 				sw.Header().Set("WWW-Authenticate", `Bearer realm="amp"`)
-				err = &schema.Error{Kind: schema.KindUnauthenticated, Message: "authentication required", Problems: []schema.Problem{{Path: r.URL.Path, Reason: err.Error()}}}
+				err = s.authFailure(sw, r, err)
 			} else {
 				r = r.WithContext(auth.WithPrincipal(ctx, p))
 				span.SetAttributes(attribute.String("amp.principal", p.Name))
@@ -256,6 +284,9 @@ func (s *Server) wrap(rt route) http.Handler {
 		}
 		if err == nil && !rt.public {
 			err = s.waitMinIndex(r)
+		}
+		if err == nil && !rt.public {
+			err = s.auditWritable(r)
 		}
 		if err == nil {
 			var release func()
