@@ -271,7 +271,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	defer trail.Close()
-	if err := recoverAudit(ctx, eng, st.Store, trail, st.replica, "recovered from the transaction log: the record was lost (crash, or the trail could not be written)", log); err != nil {
+	if err := recoverAudit(ctx, eng, st.Store, trail, st.replica, "recovered from the transaction log: the record was lost (crash, or the trail could not be written)", slog.LevelWarn, log); err != nil {
 		return err
 	}
 	if cfg.BackendsFile != "" {
@@ -293,7 +293,7 @@ func Run(ctx context.Context, cfg Config) error {
 				return fmt.Errorf("load demo data: %w", err)
 			}
 			log.Info("demo data loaded", "transactions", n, "index", eng.Snapshot().Index)
-			if err := recoverAudit(ctx, eng, st.Store, trail, st.replica, "demo data loaded at start-up (--demo)", log); err != nil {
+			if err := recoverAudit(ctx, eng, st.Store, trail, st.replica, "demo data loaded at start-up (--demo)", slog.LevelInfo, log); err != nil {
 				return err
 			}
 		} else {
@@ -418,8 +418,10 @@ func Run(ctx context.Context, cfg Config) error {
 // the last one checked (audit.Log.RecoveredThrough), so a gap anywhere is
 // filled, and a transaction that has a record is never recorded twice. The
 // re-recorded record keeps the principal, groups, address and interface
-// the transaction log holds. why says why the records were missing.
-func recoverAudit(ctx context.Context, eng *config.Engine, st store.Store, trail *audit.Log, replica, why string, log *slog.Logger) error {
+// the transaction log holds. why says why the records were missing, and
+// level how loudly to say it (a lost record warns; the demo's own load at
+// start-up, recorded this way on purpose, does not).
+func recoverAudit(ctx context.Context, eng *config.Engine, st store.Store, trail *audit.Log, replica, why string, level slog.Level, log *slog.Logger) error {
 	done, err := trail.RecoveredThrough()
 	if err != nil {
 		return err
@@ -463,7 +465,7 @@ func recoverAudit(ctx context.Context, eng *config.Engine, st store.Store, trail
 		return err
 	}
 	if n > 0 || gone > 0 {
-		log.Warn("audit records re-recorded from the transaction log", "transactions", n, "compacted_unrecorded", gone, "through", head, "why", why)
+		log.Log(ctx, level, "audit records re-recorded from the transaction log", "transactions", n, "compacted_unrecorded", gone, "through", head, "why", why)
 	}
 	return nil
 }
