@@ -28,7 +28,7 @@ import (
 // has; the emulator is killed, changes are made, it restarts empty, and AMP
 // converges on its own while /sync-status goes from error/pending to in-sync.
 func TestSDCoreConvergesThroughTheBinary(t *testing.T) {
-	emu := startEmulator(t)
+	emu := testenv.Emulator(t)
 	s := startAcme(t, emu, "--gnmi-listen", "127.0.0.1:0", "--gnmi-insecure-no-auth", "--gnmi-anonymous-groups", "AetherROCAdmin")
 	body := emulatedSite(emu)
 	var res struct {
@@ -137,7 +137,7 @@ func waitWithin(t *testing.T, d time.Duration, cond func() bool, what string) {
 // TestSDCoreConvergesAfterAMPRestart: AMP is killed (SIGKILL) while its
 // pushes to a slow core are in flight; restarted, it converges by itself.
 func TestSDCoreConvergesAfterAMPRestart(t *testing.T) {
-	emu := startEmulator(t)
+	emu := testenv.Emulator(t)
 	dir := t.TempDir()
 	args := append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms")
 	s := testenv.Start(t, dir, args...)
@@ -168,17 +168,6 @@ func TestSDCoreConvergesAfterAMPRestart(t *testing.T) {
 		return st.Summary["in-sync"] == 2 && st.Summary["pending"] == 0 && st.Summary["error"] == 0 &&
 			strings.Contains(string(emu.Objects(sdcore.DeviceGroups)["dg1"]), `"dnn-mbr-uplink":777`)
 	}, "AMP converges after being killed mid-push")
-}
-
-// startEmulator starts an SD-Core emulator, stopped when the test ends.
-func startEmulator(t *testing.T) *sdcore.Emulator {
-	t.Helper()
-	emu, err := sdcore.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emu.Stop)
-	return emu
 }
 
 // startAcme starts AMP on a fresh data directory with emu granted to
@@ -235,7 +224,7 @@ func syncObjects(t *testing.T, s *testenv.Server) map[string]struct{ Status, Mes
 // domain, and AMP, reading the object back, reports an error, never
 // in-sync; --sdcore-legacy-ip-domain-core fixes it for that core.
 func TestSDCoreIPDomainFormAndReadBack(t *testing.T) {
-	emu := startEmulator(t)
+	emu := testenv.Emulator(t)
 	s := startAcme(t, emu)
 	b := s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", emulatedSite(emu))
 	if !strings.Contains(string(b), `"sync":"in-sync"`) {
@@ -247,7 +236,7 @@ func TestSDCoreIPDomainFormAndReadBack(t *testing.T) {
 	s.Stop()
 
 	// A webconsole before v2.1.1 takes only "ip-domain-expanded".
-	legacy := startEmulator(t)
+	legacy := testenv.Emulator(t)
 	legacy.SetLegacyIPDomain(true)
 	dir := t.TempDir()
 	s = testenv.Start(t, dir, append(testenv.Backends(t, "acme", legacy), "--probe-every", "200ms")...)
@@ -273,7 +262,7 @@ func TestSDCoreIPDomainFormAndReadBack(t *testing.T) {
 // many other commits happen meanwhile; the refusal is logged once, and the
 // recovery once, with the count.
 func TestSDCoreBackoffThroughTheBinary(t *testing.T) {
-	emu := startEmulator(t)
+	emu := testenv.Emulator(t)
 	emu.SetFailing(http.StatusBadRequest)
 	s := startAcme(t, emu)
 	start := time.Now()
@@ -315,7 +304,7 @@ func TestSDCoreBackoffThroughTheBinary(t *testing.T) {
 // never in-sync; deleting one slice re-pushes the other alone (a POST: the
 // real UPF has no DELETE).
 func TestSDCoreSharedUPFThroughTheBinary(t *testing.T) {
-	emu := startEmulator(t)
+	emu := testenv.Emulator(t)
 	s := startAcme(t, emu)
 	s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", emulatedSite(emu))
 	b := s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", `{"default-target":"acme","Updates":{"site-2.1.0":[{"site-id":"s1",
@@ -355,7 +344,7 @@ func TestSDCoreSharedUPFThroughTheBinary(t *testing.T) {
 // authentication gets the token from --sdcore-token-file; a restart leaves
 // another tool's objects on the core alone.
 func TestSDCoreCommitTimeRulesThroughTheBinary(t *testing.T) {
-	emu := startEmulator(t)
+	emu := testenv.Emulator(t)
 	emu.SetToken("wc-token-1")
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "webconsole.token")
@@ -435,7 +424,7 @@ func TestSDCoreCommitTimeRulesThroughTheBinary(t *testing.T) {
 // and ?wait=applied says so, even when the object was already in error
 // for the same reason before the write.
 func TestSDCoreWaitAppliedNeverInSyncForUnappliedChange(t *testing.T) {
-	emu := startEmulator(t)
+	emu := testenv.Emulator(t)
 	s := startAcme(t, emu)
 	s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", emulatedSite(emu))
 	b := s.Must(t, 200, "PATCH", "/aether/v2.1.x/acme/site/s1?wait=applied&wait-timeout=10s",
@@ -457,7 +446,7 @@ func TestSDCoreWaitAppliedNeverInSyncForUnappliedChange(t *testing.T) {
 // tenants' later commits; their objects are neither shown to it nor
 // counted in its verdict.
 func TestSDCoreWaitAppliedShowsOnlyTheCallersObjects(t *testing.T) {
-	emu := startEmulator(t)
+	emu := testenv.Emulator(t)
 	s := testenv.Start(t, t.TempDir(), append(testenv.Backends(t, "acme, starbucks", emu), "--probe-every", "200ms", "--gnmi-listen", "127.0.0.1:0")...)
 	for _, ent := range []string{"acme", "starbucks"} {
 		s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"`+ent+`"}`)
