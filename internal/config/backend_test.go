@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/amp-edge/amp/internal/schema"
-	"github.com/amp-edge/amp/internal/store"
-	"github.com/amp-edge/amp/models"
 )
 
 // grants is a BackendPolicy: enterprise -> kind -> allowed values.
@@ -25,21 +23,8 @@ func (g grants) Check(ent, kind, value string) error {
 // leaf's path; an unchanged value is not checked again (a later revoke
 // does not block other edits); a failed transaction changes nothing.
 func TestBackendEndpointsAreHeldToTheGrants(t *testing.T) {
-	sch, err := schema.Load(models.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenBolt(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
 	g := grants{"acme": {"core": "http://core.acme/config", "upf": "http://upf.acme"}}
-	e, err := Open(sch, st, Options{Backends: g})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { e.Close(); st.Close() }()
-	set := sch.Set("aether", "2.1.x")
+	e, set := newTestEngineWith(t, Options{Backends: g})
 	ctx := context.Background()
 	if _, err := e.Submit(ctx, &Request{Targets: []TargetEdit{{Op: OpCreate, Name: "acme"}}}); err != nil {
 		t.Fatal(err)
@@ -50,7 +35,7 @@ func TestBackendEndpointsAreHeldToTheGrants(t *testing.T) {
 		  "connectivity-service":{"core-5g":{"endpoint":"`+core+`"}},
 		  "upf":[{"upf-id":"u1","address":"upf1","port":8805,"config-endpoint":"`+upf+`"}]}`)}}
 	}
-	_, err = e.Submit(ctx, site("http://core.starbucks/config", "http://169.254.169.254"))
+	_, err := e.Submit(ctx, site("http://core.starbucks/config", "http://169.254.169.254"))
 	se, ok := err.(*schema.Error)
 	if !ok || len(se.Problems) != 2 {
 		t.Fatalf("ungranted endpoints: %v", err)

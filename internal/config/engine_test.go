@@ -17,6 +17,27 @@ import (
 
 func newTestEngine(t testing.TB) (*Engine, *schema.ModelSet) {
 	t.Helper()
+	return newTestEngineWith(t, Options{})
+}
+
+// newTestEngineWith opens an engine with opts on a fresh store (see
+// newTestStore); the engine is closed when the test ends.
+func newTestEngineWith(t testing.TB, opts Options) (*Engine, *schema.ModelSet) {
+	t.Helper()
+	sch, st := newTestStore(t)
+	e, err := Open(sch, st, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e, sch.Set("aether", "2.1.x")
+}
+
+// newTestStore loads the embedded models and opens a fresh store in a
+// temporary directory, closed when the test ends (after the engines the
+// test closes or leaves to its cleanup).
+func newTestStore(t testing.TB) (*schema.Schema, *store.Bolt) {
+	t.Helper()
 	sch, err := schema.Load(models.FS)
 	if err != nil {
 		t.Fatal(err)
@@ -25,12 +46,8 @@ func newTestEngine(t testing.TB) (*Engine, *schema.ModelSet) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := Open(sch, st, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close(); st.Close() })
-	return e, sch.Set("aether", "2.1.x")
+	t.Cleanup(func() { st.Close() })
+	return sch, st
 }
 
 // edit builds an edit from a REST-style path and a JSON body.

@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/amp-edge/amp/internal/schema"
-	"github.com/amp-edge/amp/internal/store"
-	"github.com/amp-edge/amp/models"
 )
 
 func targetProblem(t *testing.T, err error, kind schema.Kind, path, reason string) {
@@ -70,15 +68,7 @@ func TestReservedEnterpriseIDsRefused(t *testing.T) {
 // An enterprise deleted by a version that did not retire ids is retired
 // when the store is next opened, from the retained history.
 func TestDeletionsBeforeUpgradeRetired(t *testing.T) {
-	sch, err := schema.Load(models.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.OpenBolt(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	sch, st := newTestStore(t)
 	e, err := Open(sch, st, Options{})
 	if err != nil {
 		t.Fatal(err)

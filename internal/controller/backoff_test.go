@@ -1,16 +1,10 @@
 package controller
 
 import (
-	"context"
-	"encoding/json"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/amp-edge/amp/internal/config"
-	"github.com/amp-edge/amp/internal/schema"
-	"github.com/amp-edge/amp/internal/store"
-	"github.com/amp-edge/amp/models"
 )
 
 // TestBackoffSchedule: 100 ms doubling to 30 s; the jitter adds up to a
@@ -39,46 +33,14 @@ func TestBackoffSchedule(t *testing.T) {
 // resyncs, neither reset a failing object's backoff nor push it early; new
 // content for it does.
 func TestFailingObjectKeepsItsBackoff(t *testing.T) {
-	sch, err := schema.Load(models.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	aetherSet = sch.Set("aether", "2.1.x")
-	st, _ := store.OpenBolt(t.TempDir())
-	defer st.Close()
-	eng, err := config.Open(sch, st, config.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	eng, ctx := openAcme(t)
 	submit := func(path, body string) *config.Record {
 		t.Helper()
-		loc, err := schema.Resolve(aetherSet, "acme", schema.SplitPath(path))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var v any
-		d := json.NewDecoder(strings.NewReader(body))
-		d.UseNumber()
-		_ = d.Decode(&v)
-		val, err := schema.DecodeJSON(loc.Node, v, "", true, schema.DecodeOptions{OmitKeysOK: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := eng.Submit(ctx, &config.Request{Edits: []config.Edit{{Op: config.OpMerge, Loc: loc, Value: val}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec, err := eng.Transaction(res.Index)
+		rec, err := eng.Transaction(submitJSON(t, ctx, eng, config.OpMerge, path, body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return rec
-	}
-	if _, err := eng.Submit(ctx, &config.Request{Targets: []config.TargetEdit{{Op: config.OpCreate, Name: "acme"}}}); err != nil {
-		t.Fatal(err)
 	}
 	submit("traffic-class/tc1", `{"qci":1}`)
 	ad := &memAdapter{held: map[string][]byte{}, failing: true}

@@ -88,46 +88,66 @@ func (a *memAdapter) get(id string) string {
 
 var aetherSet *schema.ModelSet
 
-func TestControllerConverges(t *testing.T) {
+// openAcme opens an engine with the embedded models on a fresh store, sets
+// aetherSet and creates the target "acme". The context is cancelled, then
+// the engine and the store closed, when the test ends.
+func openAcme(t *testing.T) (*config.Engine, context.Context) {
+	t.Helper()
 	sch, err := schema.Load(models.FS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	aetherSet = sch.Set("aether", "2.1.x")
-	st, _ := store.OpenBolt(t.TempDir())
-	defer st.Close()
+	st, err := store.OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
 	eng, err := config.Open(sch, st, config.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer eng.Close()
+	t.Cleanup(func() { eng.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
+	if _, err := eng.Submit(ctx, &config.Request{Targets: []config.TargetEdit{{Op: config.OpCreate, Name: "acme"}}}); err != nil {
+		t.Fatal(err)
+	}
+	return eng, ctx
+}
+
+// submitJSON commits one edit of target acme at path (below the target),
+// its value the JSON body (none for a delete), and returns its index.
+func submitJSON(t *testing.T, ctx context.Context, eng *config.Engine, op config.Op, path, body string) uint64 {
+	t.Helper()
+	loc, err := schema.Resolve(aetherSet, "acme", schema.SplitPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ed := config.Edit{Op: op, Loc: loc}
+	if body != "" {
+		var v any
+		d := json.NewDecoder(strings.NewReader(body))
+		d.UseNumber()
+		_ = d.Decode(&v)
+		ed.Value, err = schema.DecodeJSON(loc.Node, v, "", true, schema.DecodeOptions{OmitKeysOK: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := eng.Submit(ctx, &config.Request{Edits: []config.Edit{ed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Index
+}
+
+func TestControllerConverges(t *testing.T) {
+	eng, ctx := openAcme(t)
 	submit := func(op config.Op, path, body string) uint64 {
 		t.Helper()
-		segs := schema.SplitPath(path)
-		loc, err := schema.Resolve(aetherSet, "acme", segs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ed := config.Edit{Op: op, Loc: loc}
-		if body != "" {
-			var v any
-			d := json.NewDecoder(strings.NewReader(body))
-			d.UseNumber()
-			d.Decode(&v)
-			ed.Value, err = schema.DecodeJSON(loc.Node, v, "", true, schema.DecodeOptions{OmitKeysOK: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		res, err := eng.Submit(ctx, &config.Request{Edits: []config.Edit{ed}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res.Index
+		return submitJSON(t, ctx, eng, op, path, body)
 	}
-	eng.Submit(ctx, &config.Request{Targets: []config.TargetEdit{{Op: config.OpCreate, Name: "acme"}}})
 	submit(config.OpMerge, "traffic-class/tc1", `{"qci":1}`)
 
 	ad := &memAdapter{held: map[string][]byte{"tc/stale": []byte("0")}}
@@ -216,15 +236,7 @@ func TestPushContinuesTheRequestTrace(t *testing.T) {
 	otel.SetTracerProvider(tp)
 	defer otel.SetTracerProvider(prev)
 
-	sch, _ := schema.Load(models.FS)
-	aetherSet = sch.Set("aether", "2.1.x")
-	st, _ := store.OpenBolt(t.TempDir())
-	defer st.Close()
-	eng, _ := config.Open(sch, st, config.Options{})
-	defer eng.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	eng.Submit(ctx, &config.Request{Targets: []config.TargetEdit{{Op: config.OpCreate, Name: "acme"}}})
+	eng, ctx := openAcme(t)
 	ad := &memAdapter{held: map[string][]byte{}}
 	c := New(eng, ad, Options{ProbeEvery: time.Hour})
 	go c.Run(ctx)
@@ -269,15 +281,7 @@ func (n *narrowAdapter) Render(s *config.Snapshot) map[string]Desired {
 // TestWatchesLimitsWakeups: a transaction outside what an adapter watches
 // does not make it render, yet waiting for its index still returns.
 func TestWatchesLimitsWakeups(t *testing.T) {
-	sch, _ := schema.Load(models.FS)
-	aetherSet = sch.Set("aether", "2.1.x")
-	st, _ := store.OpenBolt(t.TempDir())
-	defer st.Close()
-	eng, _ := config.Open(sch, st, config.Options{})
-	defer eng.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	eng.Submit(ctx, &config.Request{Targets: []config.TargetEdit{{Op: config.OpCreate, Name: "acme"}}})
+	eng, ctx := openAcme(t)
 	ad := &narrowAdapter{memAdapter: &memAdapter{held: map[string][]byte{}}}
 	c := New(eng, ad, Options{ProbeEvery: time.Hour})
 	go c.Run(ctx)

@@ -10,6 +10,18 @@ import (
 	"github.com/amp-edge/amp/internal/testenv/sdcore"
 )
 
+// Emulator starts an SD-Core emulator on a loopback port, stopped when
+// the test ends (after what the test started later, such as an AMP).
+func Emulator(t testing.TB) *sdcore.Emulator {
+	t.Helper()
+	e, err := sdcore.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Stop)
+	return e
+}
+
 // Backends writes an operator's --backends file granting each emulator's
 // core and UPF endpoints to enterprise, and returns the amp serve flags
 // that use it, with loopback allowed (the emulators listen there).

@@ -63,31 +63,14 @@ func auditFlood(b *testing.B, pathLen int) {
 		var peakRSS atomic.Int64
 		var floodLat []time.Duration
 		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(100 * time.Millisecond):
-				}
-				if r := int64(serverRSS(b, s)); r > peakRSS.Load() {
-					peakRSS.Store(r)
-				}
+		sampleEvery(&wg, stop, 100*time.Millisecond, func() {
+			if r := int64(serverRSS(b, s)); r > peakRSS.Load() {
+				peakRSS.Store(r)
 			}
-		}()
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(200 * time.Millisecond):
-				}
-				floodLat = append(floodLat, auditLatency(b, s))
-			}
-		}()
+		})
+		sampleEvery(&wg, stop, 200*time.Millisecond, func() {
+			floodLat = append(floodLat, auditLatency(b, s))
+		})
 
 		path := "/aether/v2.1.x/acme/site/s1/device/" + strings.Repeat("x", pathLen)
 		clients := make([]*http.Client, sources)

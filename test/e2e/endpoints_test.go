@@ -76,16 +76,8 @@ func statusAs(t *testing.T, s *testenv.Server, auth string) (string, map[string]
 // lands there, starbucks' own changes keep arriving, and nothing acme
 // reads names starbucks.
 func TestTenantCannotPointAtAnotherTenantsCore(t *testing.T) {
-	emuA, err := sdcore.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emuA.Stop()
-	emuS, err := sdcore.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emuS.Stop()
+	emuA := testenv.Emulator(t)
+	emuS := testenv.Emulator(t)
 	file := writeBackends(t, fmt.Sprintf(`backends:
 - {name: acme-core, kind: core, url: %q, enterprises: [acme]}
 - {name: acme-upf, kind: upf, url: %q, enterprises: [acme]}
@@ -293,11 +285,7 @@ func get(t *testing.T, url string) string {
 // acme why without naming who holds the core now. A file that does not
 // parse changes nothing.
 func TestRevokedGrantStopsThePushes(t *testing.T) {
-	emu, err := sdcore.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Stop()
+	emu := testenv.Emulator(t)
 	file := writeBackends(t, fmt.Sprintf(`backends:
 - {name: lab-core, kind: core, url: %q, enterprises: [acme]}
 `, emu.CoreEndpoint()))

@@ -252,6 +252,23 @@ func serverRSS(t testing.TB, s *testenv.Server) float64 {
 	return v
 }
 
+// sampleEvery calls sample every period, in a goroutine counted in wg,
+// until stop is closed.
+func sampleEvery(wg *sync.WaitGroup, stop <-chan struct{}, period time.Duration, sample func()) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(period):
+			}
+			sample()
+		}
+	}()
+}
+
 // TestGNMIUnauthenticatedSetFlood: 150 concurrent unauthenticated Sets, each
 // with a 15 MiB message, on 150 connections (the connection limits raised
 // so that every call reaches authentication): all are refused and the
@@ -277,22 +294,14 @@ func TestGNMIUnauthenticatedSetFlood(t *testing.T) {
 	var peakMu sync.Mutex
 	peak := idle
 	stop := make(chan struct{})
-	sampled := make(chan struct{})
-	go func() {
-		defer close(sampled)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			if v := serverRSS(t, s); v > peak {
-				peakMu.Lock()
-				peak = v
-				peakMu.Unlock()
-			}
+	var sampler sync.WaitGroup
+	sampleEvery(&sampler, stop, 20*time.Millisecond, func() {
+		if v := serverRSS(t, s); v > peak {
+			peakMu.Lock()
+			peak = v
+			peakMu.Unlock()
 		}
-	}()
+	})
 	var wg sync.WaitGroup
 	codesSeen := make(chan codes.Code, calls)
 	for i := 0; i < calls; i++ {
@@ -306,7 +315,7 @@ func TestGNMIUnauthenticatedSetFlood(t *testing.T) {
 	}
 	wg.Wait()
 	close(stop)
-	<-sampled
+	sampler.Wait()
 	close(codesSeen)
 	for c := range codesSeen {
 		if c != codes.Unauthenticated {

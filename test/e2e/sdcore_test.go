@@ -28,14 +28,8 @@ import (
 // has; the emulator is killed, changes are made, it restarts empty, and AMP
 // converges on its own while /sync-status goes from error/pending to in-sync.
 func TestSDCoreConvergesThroughTheBinary(t *testing.T) {
-	emu, err := sdcore.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Stop()
-	s := testenv.Start(t, t.TempDir(), append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms", "--gnmi-listen", "127.0.0.1:0", "--gnmi-insecure-no-auth",
-		"--gnmi-anonymous-groups", "AetherROCAdmin")...)
-	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	emu := testenv.Emulator(t)
+	s := startAcme(t, emu, "--gnmi-listen", "127.0.0.1:0", "--gnmi-insecure-no-auth", "--gnmi-anonymous-groups", "AetherROCAdmin")
 	body := emulatedSite(emu)
 	var res struct {
 		Sync    string
@@ -143,11 +137,7 @@ func waitWithin(t *testing.T, d time.Duration, cond func() bool, what string) {
 // TestSDCoreConvergesAfterAMPRestart: AMP is killed (SIGKILL) while its
 // pushes to a slow core are in flight; restarted, it converges by itself.
 func TestSDCoreConvergesAfterAMPRestart(t *testing.T) {
-	emu, err := sdcore.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Stop()
+	emu := testenv.Emulator(t)
 	dir := t.TempDir()
 	args := append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms")
 	s := testenv.Start(t, dir, args...)
@@ -178,6 +168,16 @@ func TestSDCoreConvergesAfterAMPRestart(t *testing.T) {
 		return st.Summary["in-sync"] == 2 && st.Summary["pending"] == 0 && st.Summary["error"] == 0 &&
 			strings.Contains(string(emu.Objects(sdcore.DeviceGroups)["dg1"]), `"dnn-mbr-uplink":777`)
 	}, "AMP converges after being killed mid-push")
+}
+
+// startAcme starts AMP on a fresh data directory with emu granted to
+// enterprise acme, probing every 200 ms (and the extra flags), and creates
+// acme.
+func startAcme(t *testing.T, emu *sdcore.Emulator, extra ...string) *testenv.Server {
+	t.Helper()
+	s := testenv.Start(t, t.TempDir(), append(append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms"), extra...)...)
+	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	return s
 }
 
 // emulatedSite is a PATCH /aether-roc-api body for enterprise acme: site s1
@@ -224,13 +224,8 @@ func syncObjects(t *testing.T, s *testenv.Server) map[string]struct{ Status, Mes
 // domain, and AMP, reading the object back, reports an error, never
 // in-sync; --sdcore-legacy-ip-domain-core fixes it for that core.
 func TestSDCoreIPDomainFormAndReadBack(t *testing.T) {
-	emu, err := sdcore.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Stop()
-	s := testenv.Start(t, t.TempDir(), append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms")...)
-	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	emu := testenv.Emulator(t)
+	s := startAcme(t, emu)
 	b := s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", emulatedSite(emu))
 	if !strings.Contains(string(b), `"sync":"in-sync"`) {
 		t.Fatalf("current webconsole: %s", b)
@@ -241,11 +236,7 @@ func TestSDCoreIPDomainFormAndReadBack(t *testing.T) {
 	s.Stop()
 
 	// A webconsole before v2.1.1 takes only "ip-domain-expanded".
-	legacy, err := sdcore.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer legacy.Stop()
+	legacy := testenv.Emulator(t)
 	legacy.SetLegacyIPDomain(true)
 	dir := t.TempDir()
 	s = testenv.Start(t, dir, append(testenv.Backends(t, "acme", legacy), "--probe-every", "200ms")...)
@@ -271,14 +262,9 @@ func TestSDCoreIPDomainFormAndReadBack(t *testing.T) {
 // many other commits happen meanwhile; the refusal is logged once, and the
 // recovery once, with the count.
 func TestSDCoreBackoffThroughTheBinary(t *testing.T) {
-	emu, err := sdcore.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Stop()
+	emu := testenv.Emulator(t)
 	emu.SetFailing(http.StatusBadRequest)
-	s := testenv.Start(t, t.TempDir(), append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms")...)
-	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	s := startAcme(t, emu)
 	start := time.Now()
 	s.Must(t, 200, "PATCH", "/aether-roc-api", emulatedSite(emu))
 	// Other commits keep the controller reconciling; none may reset the
@@ -318,13 +304,8 @@ func TestSDCoreBackoffThroughTheBinary(t *testing.T) {
 // never in-sync; deleting one slice re-pushes the other alone (a POST: the
 // real UPF has no DELETE).
 func TestSDCoreSharedUPFThroughTheBinary(t *testing.T) {
-	emu, err := sdcore.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Stop()
-	s := testenv.Start(t, t.TempDir(), append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms")...)
-	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	emu := testenv.Emulator(t)
+	s := startAcme(t, emu)
 	s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", emulatedSite(emu))
 	b := s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", `{"default-target":"acme","Updates":{"site-2.1.0":[{"site-id":"s1",
 	  "ip-domain":[{"ip-domain-id":"pool2","dnn":"iot","subnet":"10.251.0.0/24"}],
@@ -363,11 +344,7 @@ func TestSDCoreSharedUPFThroughTheBinary(t *testing.T) {
 // authentication gets the token from --sdcore-token-file; a restart leaves
 // another tool's objects on the core alone.
 func TestSDCoreCommitTimeRulesThroughTheBinary(t *testing.T) {
-	emu, err := sdcore.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Stop()
+	emu := testenv.Emulator(t)
 	emu.SetToken("wc-token-1")
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "webconsole.token")
@@ -447,13 +424,8 @@ func TestSDCoreCommitTimeRulesThroughTheBinary(t *testing.T) {
 // and ?wait=applied says so, even when the object was already in error
 // for the same reason before the write.
 func TestSDCoreWaitAppliedNeverInSyncForUnappliedChange(t *testing.T) {
-	emu, err := sdcore.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Stop()
-	s := testenv.Start(t, t.TempDir(), append(testenv.Backends(t, "acme", emu), "--probe-every", "200ms")...)
-	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	emu := testenv.Emulator(t)
+	s := startAcme(t, emu)
 	s.Must(t, 200, "PATCH", "/aether-roc-api?wait=applied&wait-timeout=10s", emulatedSite(emu))
 	b := s.Must(t, 200, "PATCH", "/aether/v2.1.x/acme/site/s1?wait=applied&wait-timeout=10s",
 		`{"device":[{"device-id":"d2","sim-card":"sim2"}],"device-group":[{"device-group-id":"dg1","device":[{"device-id":"d2"}]}]}`)
@@ -474,11 +446,7 @@ func TestSDCoreWaitAppliedNeverInSyncForUnappliedChange(t *testing.T) {
 // tenants' later commits; their objects are neither shown to it nor
 // counted in its verdict.
 func TestSDCoreWaitAppliedShowsOnlyTheCallersObjects(t *testing.T) {
-	emu, err := sdcore.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Stop()
+	emu := testenv.Emulator(t)
 	s := testenv.Start(t, t.TempDir(), append(testenv.Backends(t, "acme, starbucks", emu), "--probe-every", "200ms", "--gnmi-listen", "127.0.0.1:0")...)
 	for _, ent := range []string{"acme", "starbucks"} {
 		s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"`+ent+`"}`)

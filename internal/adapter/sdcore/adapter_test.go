@@ -13,18 +13,9 @@ import (
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/endpoint"
+	"github.com/amp-edge/amp/internal/testenv"
 	emu "github.com/amp-edge/amp/internal/testenv/sdcore"
 )
-
-func startEmu(t *testing.T) *emu.Emulator {
-	t.Helper()
-	e, err := emu.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Stop)
-	return e
-}
 
 // emuEnv is the small enterprise with its core and its UPF pointed at
 // the emulator.
@@ -62,7 +53,7 @@ func TestPushDeleteHeld(t *testing.T) {
 			name = "legacy"
 		}
 		t.Run(name, func(t *testing.T) {
-			e := startEmu(t)
+			e := testenv.Emulator(t)
 			e.SetLegacyIPDomain(legacy)
 			env := emuEnv(t, e)
 			a := New(Options{LegacyIPDomain: legacy})
@@ -143,7 +134,7 @@ func TestPushDeleteHeld(t *testing.T) {
 // the push turns that into an error.
 func TestWrongFormIsDetected(t *testing.T) {
 	for _, legacyCore := range []bool{false, true} {
-		e := startEmu(t)
+		e := testenv.Emulator(t)
 		e.SetLegacyIPDomain(legacyCore)
 		env := emuEnv(t, e)
 		a := New(Options{LegacyIPDomainCores: map[string]bool{e.CoreEndpoint(): !legacyCore}})
@@ -161,7 +152,7 @@ func TestWrongFormIsDetected(t *testing.T) {
 }
 
 func TestRestartedEmptyHoldsNothing(t *testing.T) {
-	e := startEmu(t)
+	e := testenv.Emulator(t)
 	env := emuEnv(t, e)
 	a := New(Options{})
 	out := a.Render(env.eng.Snapshot())
@@ -192,7 +183,7 @@ func TestRestartedEmptyHoldsNothing(t *testing.T) {
 }
 
 func TestFailingAndSlowBackend(t *testing.T) {
-	e := startEmu(t)
+	e := testenv.Emulator(t)
 	env := emuEnv(t, e)
 	a := New(Options{Client: &http.Client{Timeout: 200 * time.Millisecond}})
 	out := a.Render(env.eng.Snapshot())
@@ -234,7 +225,7 @@ func TestFailingAndSlowBackend(t *testing.T) {
 }
 
 func TestHeldStraysAndUPFWithoutList(t *testing.T) {
-	e := startEmu(t)
+	e := testenv.Emulator(t)
 	env := emuEnv(t, e)
 	a := New(Options{DeleteUnknown: true})
 	out := a.Render(env.eng.Snapshot())
@@ -293,7 +284,7 @@ func TestHeldStraysAndUPFWithoutList(t *testing.T) {
 func TestDemoPayloadsAccepted(t *testing.T) {
 	env := demoEnv(t)
 	for _, legacy := range []bool{false, true} {
-		e := startEmu(t)
+		e := testenv.Emulator(t)
 		e.SetLegacyIPDomain(legacy)
 		a := New(Options{LegacyIPDomain: legacy})
 		out := a.Render(env.eng.Snapshot())

@@ -10,8 +10,10 @@ import (
 )
 
 // otherSite adds enterprise "other" with site s2 on testCore, naming its
-// device group like acme's.
+// device group like acme's (the shared-core tests here and
+// TestNamesCollideOnASharedCore).
 func otherSite(t *testing.T, env *testEnv) {
+	t.Helper()
 	env.submit(t, []string{"other"},
 		env.edit(t, config.OpMerge, "other", `{"traffic-class":[{"traffic-class-id":"tc"}]}`),
 		env.edit(t, config.OpMerge, "other/site/s2", `{"site-id":"s2",

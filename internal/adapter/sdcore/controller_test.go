@@ -7,13 +7,14 @@ import (
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
+	"github.com/amp-edge/amp/internal/testenv"
 	emu "github.com/amp-edge/amp/internal/testenv/sdcore"
 )
 
 // With the real controller: the core receives everything, a deleted slice
 // is deleted from it, and a core restarted empty is resynced unasked.
 func TestWithController(t *testing.T) {
-	e := startEmu(t)
+	e := testenv.Emulator(t)
 	env := emuEnv(t, e)
 	c := controller.New(env.eng, New(Options{}), controller.Options{ProbeEvery: 50 * time.Millisecond, PushTimeout: 2 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())

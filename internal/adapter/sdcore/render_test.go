@@ -374,14 +374,7 @@ func TestNamesCollideOnASharedCore(t *testing.T) {
 	env := smallEnv(t)
 	// Site s2 of another enterprise uses the same core and names a device
 	// group and a slice like s1's.
-	env.submit(t, []string{"other"},
-		env.edit(t, config.OpMerge, "other", `{"traffic-class":[{"traffic-class-id":"tc"}]}`),
-		env.edit(t, config.OpMerge, "other/site/s2", `{"site-id":"s2",
-		 "imsi-definition":{"mcc":"001","mnc":"01","enterprise":2,"format":"CCCNNNEEESSSSSS"},
-		 "connectivity-service":{"core-5g":{"endpoint":"`+testCore+`"}},
-		 "ip-domain":[{"ip-domain-id":"ip","dnn":"internet","subnet":"10.9.0.0/24"}],
-		 "device-group":[{"device-group-id":"dg-ok","ip-domain":"ip","traffic-class":"tc","mbr":{"uplink":1,"downlink":1}}],
-		 "slice":[{"slice-id":"solo","sst":"1","sd":"1","default-behavior":"DENY-ALL","device-group":[{"device-group":"dg-ok"}]}]}`))
+	otherSite(t, env)
 	out := New(Options{}).Render(env.eng.Snapshot())
 	for k, otherEnt := range map[string]string{id(kindDeviceGroup, testCore, "acme", "s1", "dg-ok"): "enterprise other",
 		id(kindDeviceGroup, testCore, "other", "s2", "dg-ok"): "acme"} {

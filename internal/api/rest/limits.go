@@ -69,40 +69,26 @@ var DefaultLimits = Limits{
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
-	if l.MaxBody > 0 {
-		d.MaxBody = l.MaxBody
-	}
-	if l.MaxBulkBody > 0 {
-		d.MaxBulkBody = l.MaxBulkBody
-	}
-	if l.MaxElements > 0 {
-		d.MaxElements = l.MaxElements
-	}
-	if l.MaxDepth > 0 {
-		d.MaxDepth = l.MaxDepth
-	}
-	if l.LargeBody > 0 {
-		d.LargeBody = l.LargeBody
-	}
-	if l.MaxLarge > 0 {
-		d.MaxLarge = l.MaxLarge
-	}
-	if l.BodyTimeout > 0 {
-		d.BodyTimeout = l.BodyTimeout
-	}
-	if l.WriteTimeout > 0 {
-		d.WriteTimeout = l.WriteTimeout
-	}
-	if l.PerPrincipal > 0 {
-		d.PerPrincipal = l.PerPrincipal
-	}
-	if l.StreamsPerPrincipal > 0 {
-		d.StreamsPerPrincipal = l.StreamsPerPrincipal
-	}
-	if l.PrincipalWait > 0 {
-		d.PrincipalWait = l.PrincipalWait
-	}
+	setPositive(&d.MaxBody, l.MaxBody)
+	setPositive(&d.MaxBulkBody, l.MaxBulkBody)
+	setPositive(&d.MaxElements, l.MaxElements)
+	setPositive(&d.MaxDepth, l.MaxDepth)
+	setPositive(&d.LargeBody, l.LargeBody)
+	setPositive(&d.MaxLarge, l.MaxLarge)
+	setPositive(&d.BodyTimeout, l.BodyTimeout)
+	setPositive(&d.WriteTimeout, l.WriteTimeout)
+	setPositive(&d.PerPrincipal, l.PerPrincipal)
+	setPositive(&d.StreamsPerPrincipal, l.StreamsPerPrincipal)
+	setPositive(&d.PrincipalWait, l.PrincipalWait)
 	return d
+}
+
+// setPositive sets *dst to v when v is set (above zero): a zero or negative
+// limit means the default.
+func setPositive[T int | int64 | time.Duration](dst *T, v T) {
+	if v > 0 {
+		*dst = v
+	}
 }
 
 // limiter applies Limits to requests.

@@ -498,13 +498,7 @@ func (s *Server) spec(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return schema.Errorf(schema.KindInvalid, "?format", "%q is not json or yaml", f)
 	}
-	b, err := s.opts.Spec(yaml)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", ct)
-	_, err = w.Write(b)
-	return err
+	return s.writeSpec(w, yaml, ct)
 }
 
 func (s *Server) getLogLevel(w http.ResponseWriter, r *http.Request) error {

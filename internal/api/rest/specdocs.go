@@ -49,6 +49,8 @@ func (s *Server) specDocument(w http.ResponseWriter, r *http.Request) error {
 	return s.writeSpec(w, true, "application/yaml")
 }
 
+// writeSpec answers with the OpenAPI document, as YAML or JSON, under the
+// content type ct (both /spec and the spec documents page write it so).
 func (s *Server) writeSpec(w http.ResponseWriter, yaml bool, ct string) error {
 	b, err := s.opts.Spec(yaml)
 	if err != nil {
