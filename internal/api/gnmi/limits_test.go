@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"google.golang.org/grpc"
@@ -97,6 +98,36 @@ func TestRevokedTokenEndsStream(t *testing.T) {
 	if _, err := writer.Set(ctx(t), &gpb.SetRequest{Prefix: target("acme"), Update: []*gpb.Update{{
 		Path: p("site[site-id=acme-chicago]/display-name"), Val: jsonVal(`"after revocation"`)}}}); err != nil {
 		t.Fatal(err)
+	}
+	for {
+		r, err := st.Recv()
+		if err != nil {
+			if status.Code(err) != codes.Unauthenticated {
+				t.Fatalf("stream ended with %v, want Unauthenticated", err)
+			}
+			return
+		}
+		if r.GetUpdate() != nil {
+			t.Fatalf("an update reached a revoked token: %v", r)
+		}
+	}
+}
+
+// TestRevokedTokenEndsQuietStream: a stream that has nothing to send ends
+// too once its token is revoked (the idle re-check).
+func TestRevokedTokenEndsQuietStream(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.IdleRecheck = 50 * time.Millisecond })
+	st := openStream(t, e)
+	toks, err := e.tokens.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range toks {
+		if tok.Principal == "alice" {
+			if ok, err := e.tokens.Revoke(tok.ID); !ok || err != nil {
+				t.Fatalf("revoke: %v %v", ok, err)
+			}
+		}
 	}
 	for {
 		r, err := st.Recv()

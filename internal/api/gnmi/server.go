@@ -43,6 +43,10 @@ const (
 	DefaultMaxStreamsPerConn            = 100 // RFC 9113 recommends no less
 	DefaultMaxSubscriptionsPerPrincipal = 32
 	DefaultIdleTimeout                  = 5 * time.Minute
+	// DefaultIdleRecheck is how often a Subscribe stream that sends
+	// nothing checks that its caller's credential and right still hold,
+	// so that a revoked caller's stream ends even while nothing changes.
+	DefaultIdleRecheck = 15 * time.Second
 )
 
 // Transport limits that need no flag: they only bound what a peer makes the
@@ -83,6 +87,9 @@ type Options struct {
 	MaxConns, MaxConnsPerSource, MaxStreamsPerConn, MaxSubscriptionsPerPrincipal int
 	// IdleTimeout closes connections without calls (0 = DefaultIdleTimeout).
 	IdleTimeout time.Duration
+	// IdleRecheck is how often a quiet stream re-checks its caller (0 =
+	// DefaultIdleRecheck).
+	IdleRecheck time.Duration
 
 	Logger *slog.Logger
 	// Registerer receives the gNMI metrics (nil = not registered).
@@ -141,6 +148,9 @@ func New(eng *config.Engine, opts Options) *Server {
 	limit(&opts.MaxSubscriptionsPerPrincipal, DefaultMaxSubscriptionsPerPrincipal)
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.IdleRecheck <= 0 {
+		opts.IdleRecheck = DefaultIdleRecheck
 	}
 	return &Server{eng: eng, opts: opts, log: opts.Logger.With("component", "gnmi"), m: newMetrics(opts.Registerer),
 		closing: make(chan struct{}), subsBy: map[string]int{}}

@@ -465,8 +465,14 @@ func (sn *subscription) streamMode(sl *gpb.SubscriptionList, snap *config.Snapsh
 	if watch != nil {
 		changes = watch.C
 	}
+	idle := time.NewTicker(sn.s.opts.IdleRecheck)
+	defer idle.Stop()
 	for {
 		select {
+		case <-idle.C:
+			if err := sn.recheck(); err != nil {
+				return err
+			}
 		case sc, ok := <-states:
 			if !ok {
 				if sn.ctx.Err() != nil {
