@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/amp-edge/amp/internal/store"
@@ -198,20 +201,108 @@ func verify(r io.Reader, digest bool, check func(Item) error) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
+	var checks *itemChecks
+	if check != nil {
+		checks = startItemChecks(check)
+		defer checks.stop()
+	}
 	for {
 		off := br.Bytes()
 		it, err := br.Next()
 		if errors.Is(err, io.EOF) {
+			if err := checks.wait(); err != nil {
+				return Summary{}, err
+			}
 			return Summary{Header: br.Header, Trailer: br.Trailer, Bytes: br.Bytes(), Digest: br.digestSum()}, nil
 		}
 		if err != nil {
 			return Summary{}, err
 		}
-		if check != nil {
-			if err := check(it); err != nil {
-				return Summary{}, fmt.Errorf("the server could not load the backup: %s at byte %d: %w", kindName(byte(it.Kind)), off, err)
+		if checks != nil {
+			if err := checks.submit(it, off); err != nil {
+				return Summary{}, err
 			}
 		}
+	}
+}
+
+// itemChecks runs a check over items on every core while the reader goes
+// on with the frames, checksums and digest: decoding each object as the
+// server would is most of a restore's pre-check, and it is independent
+// per item. The error reported is the one of the earliest item that
+// failed.
+type itemChecks struct {
+	check func(Item) error
+	jobs  chan checkJob
+	wg    sync.WaitGroup
+
+	mu     sync.Mutex
+	err    error
+	errOff int64
+	failed atomic.Bool
+}
+
+type checkJob struct {
+	it  Item
+	off int64
+}
+
+func startItemChecks(check func(Item) error) *itemChecks {
+	c := &itemChecks{check: check, jobs: make(chan checkJob, 1024)}
+	for range runtime.GOMAXPROCS(0) {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			for j := range c.jobs {
+				if c.failed.Load() {
+					continue // drain: the verdict is in
+				}
+				if err := c.check(j.it); err != nil {
+					c.fail(j, err)
+				}
+			}
+		}()
+	}
+	return c
+}
+
+func (c *itemChecks) fail(j checkJob, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil || j.off < c.errOff {
+		c.err = fmt.Errorf("the server could not load the backup: %s at byte %d: %w", kindName(byte(j.it.Kind)), j.off, err)
+		c.errOff = j.off
+	}
+	c.failed.Store(true)
+}
+
+// submit queues it (read at byte off) for checking; the reader reuses its
+// buffer, so the value is copied. It returns an error once a check failed.
+func (c *itemChecks) submit(it Item, off int64) error {
+	if c.failed.Load() {
+		return c.wait()
+	}
+	it.Value = append([]byte(nil), it.Value...)
+	c.jobs <- checkJob{it: it, off: off}
+	return nil
+}
+
+// wait ends the checks and returns the first failure, if any (nil c: none).
+func (c *itemChecks) wait() error {
+	if c == nil {
+		return nil
+	}
+	c.stop()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *itemChecks) stop() {
+	if c.jobs != nil {
+		close(c.jobs)
+		c.jobs = nil
+		c.wg.Wait()
 	}
 }
 
