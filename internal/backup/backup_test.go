@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -298,5 +299,43 @@ func TestSignature(t *testing.T) {
 	sum.Trailer.Signature = ""
 	if err := Authenticate(sum, key); !errors.Is(err, ErrUnsigned) {
 		t.Fatalf("unsigned backup: %v", err)
+	}
+}
+
+// TestVerifyItemsChecksEveryItem: the pre-check runs over every item (on
+// several workers), reports the earliest item it refuses with its byte
+// offset, and ends cleanly when the stream itself is broken first.
+func TestVerifyItemsChecksEveryItem(t *testing.T) {
+	var buf bytes.Buffer
+	bw, err := NewWriter(&buf, Header{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5000 {
+		bw.Object(fmt.Sprintf("k%05d", i), []byte(fmt.Sprintf("v%d", i)))
+	}
+	if _, err := bw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var seen atomic.Int64
+	if _, err := VerifyItems(bytes.NewReader(buf.Bytes()), func(it Item) error {
+		if it.Kind == KindObject {
+			seen.Add(1)
+		}
+		return nil
+	}); err != nil || seen.Load() != 5000 {
+		t.Fatalf("%d of 5000 objects checked: %v", seen.Load(), err)
+	}
+	refuse := func(it Item) error {
+		if it.Key == "k01000" || it.Key == "k04000" {
+			return errors.New("refused " + it.Key)
+		}
+		return nil
+	}
+	if _, err := VerifyItems(bytes.NewReader(buf.Bytes()), refuse); err == nil || !strings.Contains(err.Error(), "refused k01000") || !strings.Contains(err.Error(), "at byte") {
+		t.Fatalf("a refused item: %v", err)
+	}
+	if _, err := VerifyItems(bytes.NewReader(buf.Bytes()[:40]), refuse); err == nil {
+		t.Fatal("a truncated backup passed")
 	}
 }

@@ -248,12 +248,13 @@ type checkJob struct {
 }
 
 func startItemChecks(check func(Item) error) *itemChecks {
-	c := &itemChecks{check: check, jobs: make(chan checkJob, 1024)}
+	jobs := make(chan checkJob, 1024)
+	c := &itemChecks{check: check, jobs: jobs}
 	for range runtime.GOMAXPROCS(0) {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			for j := range c.jobs {
+			for j := range jobs { // not c.jobs: stop may clear it before this runs
 				if c.failed.Load() {
 					continue // drain: the verdict is in
 				}
