@@ -9,8 +9,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/amp-edge/amp/internal/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/endpoint"
-	"github.com/amp-edge/amp/internal/testenv/sdcore"
 )
 
 // upfs are the UPFs of every demo site, one per slice: the real UPF holds

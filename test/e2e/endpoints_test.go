@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-edge/amp/internal/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/testenv"
-	"github.com/amp-edge/amp/internal/testenv/sdcore"
 )
 
 // tenantSite is a PATCH /aether-roc-api body for enterprise ent: site

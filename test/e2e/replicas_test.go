@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-edge/amp/internal/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/testenv"
 	"github.com/amp-edge/amp/internal/testenv/etcd"
-	"github.com/amp-edge/amp/internal/testenv/sdcore"
 )
 
 // startReplicas starts n AMP replicas (r1, r2, …) on one etcd store. The

@@ -18,8 +18,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/amp-edge/amp/internal/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/testenv"
-	"github.com/amp-edge/amp/internal/testenv/sdcore"
 )
 
 // TestSDCoreConvergesThroughTheBinary is issue 3's newcomer path through the

@@ -12,9 +12,9 @@ import (
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
+	emu "github.com/amp-edge/amp/internal/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/endpoint"
 	"github.com/amp-edge/amp/internal/testenv"
-	emu "github.com/amp-edge/amp/internal/testenv/sdcore"
 )
 
 // emuEnv is the small enterprise with its core and its UPF pointed at

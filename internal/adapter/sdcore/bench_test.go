@@ -13,9 +13,9 @@ import (
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/demo"
+	emulator "github.com/amp-edge/amp/internal/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
-	emulator "github.com/amp-edge/amp/internal/testenv/sdcore"
 	"github.com/amp-edge/amp/models"
 )
 

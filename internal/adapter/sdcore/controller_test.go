@@ -7,8 +7,8 @@ import (
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
+	emu "github.com/amp-edge/amp/internal/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/testenv"
-	emu "github.com/amp-edge/amp/internal/testenv/sdcore"
 )
 
 // With the real controller: the core receives everything, a deleted slice

@@ -1,0 +1,126 @@
+// Package deps holds the test that keeps the import rules of the
+// architecture (docs/architecture.md): data flows one way, from the
+// interfaces down through the engine to the store and the backends, and
+// nothing below calls back up; product code never depends on test
+// scaffolding; one binary.
+package deps
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/amp-edge/amp/"
+
+type pkg struct {
+	path, name string
+	imports    []string // AMP packages only, module prefix removed
+}
+
+// packages lists the module's packages with their (non-test) imports.
+func packages(t *testing.T) []pkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}}|{{.Name}}|{{join .Imports ","}}`, "./...")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var ps []pkg
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.SplitN(line, "|", 3)
+		p := pkg{path: strings.TrimPrefix(f[0], module), name: f[1]}
+		for _, imp := range strings.Split(f[2], ",") {
+			if rest, ok := strings.CutPrefix(imp, module); ok {
+				p.imports = append(p.imports, rest)
+			}
+		}
+		ps = append(ps, p)
+	}
+	if len(ps) < 20 {
+		t.Fatalf("go list found only %d packages", len(ps))
+	}
+	return ps
+}
+
+func under(path string, prefixes ...string) bool {
+	for _, p := range prefixes {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestImportRules: each rule names the packages it binds and what they may
+// not import; a violation names both ends.
+func TestImportRules(t *testing.T) {
+	rules := []struct {
+		why       string
+		applies   func(p pkg) bool
+		forbidden []string
+	}{
+		{
+			why: "nothing below the interfaces calls back up into them (DESIGN: data flows one way)",
+			applies: func(p pkg) bool {
+				return !under(p.path, "cmd", "internal/server", "internal/api", "internal/testenv", "test")
+			},
+			forbidden: []string{"internal/api", "internal/server", "cmd"},
+		},
+		{
+			why:       "an interface never reaches into the assembly of amp serve",
+			applies:   func(p pkg) bool { return under(p.path, "internal/api") },
+			forbidden: []string{"internal/server", "cmd"},
+		},
+		{
+			why:       "product code never depends on test scaffolding",
+			applies:   func(p pkg) bool { return !under(p.path, "internal/testenv", "test") },
+			forbidden: []string{"internal/testenv", "test"},
+		},
+		{
+			why:       "the schema and the store are the bottom: they import no other AMP package",
+			applies:   func(p pkg) bool { return under(p.path, "internal/schema", "internal/store") },
+			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
+		},
+		{
+			why:       "the public client (and so the CLI's verbs and the edge agent) speaks to the server only over the API",
+			applies:   func(p pkg) bool { return under(p.path, "client") },
+			forbidden: []string{"internal/api", "internal/server", "internal/config", "internal/store", "internal/controller"},
+		},
+		{
+			why:       "an adapter knows the engine and its controller, not the other adapters",
+			applies:   func(p pkg) bool { return under(p.path, "internal/adapter") },
+			forbidden: []string{"internal/adapter"},
+		},
+	}
+	for _, p := range packages(t) {
+		for _, r := range rules {
+			if !r.applies(p) {
+				continue
+			}
+			for _, imp := range p.imports {
+				if under(imp, p.path) {
+					continue // its own sub-packages
+				}
+				if under(imp, r.forbidden...) {
+					t.Errorf("%s imports %s: %s", p.path, imp, r.why)
+				}
+			}
+		}
+	}
+}
+
+// TestOneBinary: cmd/amp is the only main, apart from the test tools
+// (internal/testenv/…/cmd) and the standalone emulators
+// (internal/emulator/…/cmd).
+func TestOneBinary(t *testing.T) {
+	for _, p := range packages(t) {
+		if p.name != "main" || p.path == "cmd/amp" {
+			continue
+		}
+		if !(under(p.path, "internal/testenv", "internal/emulator") && strings.Contains(p.path, "/cmd/")) {
+			t.Errorf("%s is a main package: AMP is one binary, cmd/amp", p.path)
+		}
+	}
+}
