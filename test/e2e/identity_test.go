@@ -186,3 +186,75 @@ func TestLDAPGroupsBecomeRights(t *testing.T) {
 		t.Fatal("a token is in the audit trail")
 	}
 }
+
+// TestExpiredJWTEndsStreams (issue 8, medium 8): an OIDC token that expires
+// while its /watch and gNMI Subscribe streams are open ends both at their
+// next event; nothing after the expiry reaches the holder.
+func TestExpiredJWTEndsStreams(t *testing.T) {
+	p, err := idp.Run(context.Background(), idp.Options{Dir: t.TempDir(), IDTokenTTL: 4 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	s := testenv.Start(t, t.TempDir(), "--demo", "--adapters", "none", "--oidc-issuer", p.Issuer, "--oidc-client-id", p.ClientID,
+		"--gnmi-listen", "127.0.0.1:0")
+	alice := p.Token(t, "alice", "alice-pw") // admin of acme, for 4 s
+	issued := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.URL+"/watch", nil)
+	req.Header.Set("Authorization", "Bearer "+alice)
+	resp, err := s.HTTPClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("watch: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	lines.Buffer(make([]byte, 1<<20), 1<<20)
+
+	conn, err := grpc.NewClient(s.GNMIAddr(t), s.GNMIDialOption(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	st, err := gpb.NewGNMIClient(conn).Subscribe(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+alice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Send(&gpb.SubscribeRequest{Request: &gpb.SubscribeRequest_Subscribe{Subscribe: &gpb.SubscriptionList{
+		Prefix: &gpb.Path{Origin: "aether", Target: "acme"}, Mode: gpb.SubscriptionList_STREAM, UpdatesOnly: true,
+		Subscription: []*gpb.Subscription{{Path: &gpb.Path{Elem: []*gpb.PathElem{{Name: "site"}}}, Mode: gpb.SubscriptionMode_ON_CHANGE}}}}})
+	if r, err := st.Recv(); err != nil || !r.GetSyncResponse() {
+		t.Fatalf("subscribe: %v %v", r, err)
+	}
+
+	time.Sleep(time.Until(issued.Add(5 * time.Second))) // the token has expired
+	s.Must(t, 200, "PATCH", "/aether/v2.1.x/acme/site/acme-chicago", `{"display-name":"after expiry"}`) // as the operator
+	ended := false
+	for !ended && lines.Scan() {
+		l := lines.Text()
+		if strings.Contains(l, "after expiry") {
+			t.Fatalf("/watch sent an event after the token expired: %s", l)
+		}
+		ended = strings.Contains(l, `"error"`) // the stream's last line says why
+	}
+	if !ended {
+		t.Fatal("/watch did not end with an error line when its token expired")
+	}
+	if lines.Scan() {
+		t.Fatalf("/watch went on after its last line: %s", lines.Text())
+	}
+	for {
+		r, err := st.Recv()
+		if err != nil {
+			if status.Code(err) != codes.Unauthenticated {
+				t.Fatalf("gNMI stream ended with %v, want Unauthenticated", err)
+			}
+			break
+		}
+		if r.GetUpdate() != nil {
+			t.Fatalf("gNMI sent an update after the token expired: %v", r)
+		}
+	}
+}
