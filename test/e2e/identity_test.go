@@ -229,7 +229,7 @@ func TestExpiredJWTEndsStreams(t *testing.T) {
 		t.Fatalf("subscribe: %v %v", r, err)
 	}
 
-	time.Sleep(time.Until(issued.Add(5 * time.Second))) // the token has expired
+	time.Sleep(time.Until(issued.Add(5 * time.Second)))                                                 // the token has expired
 	s.Must(t, 200, "PATCH", "/aether/v2.1.x/acme/site/acme-chicago", `{"display-name":"after expiry"}`) // as the operator
 	ended := false
 	for !ended && lines.Scan() {
