@@ -229,8 +229,9 @@ func TestExpiredJWTEndsStreams(t *testing.T) {
 		t.Fatalf("subscribe: %v %v", r, err)
 	}
 
-	time.Sleep(time.Until(issued.Add(5 * time.Second)))                                                 // the token has expired
-	s.Must(t, 200, "PATCH", "/aether/v2.1.x/acme/site/acme-chicago", `{"display-name":"after expiry"}`) // as the operator
+	// Once the token has expired, the operator changes what both streams watch.
+	time.Sleep(time.Until(issued.Add(5 * time.Second)))
+	s.Must(t, 200, "PATCH", "/aether/v2.1.x/acme/site/acme-chicago", `{"display-name":"after expiry"}`)
 	ended := false
 	for !ended && lines.Scan() {
 		l := lines.Text()
