@@ -53,10 +53,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		src := sourceOf(c.RemoteAddr())
 		if reason := l.admit(src); reason != "" {
-			_ = c.Close()
+			// Counted before the close, so that whoever sees the
+			// connection end also sees it counted.
 			if l.opts.Refused != nil {
 				l.opts.Refused(reason)
 			}
+			_ = c.Close()
 			continue
 		}
 		return &conn{Conn: c, release: func() { l.release(src) }}, nil
