@@ -416,6 +416,15 @@ func (l *Log) writeQueue() {
 			recs[i] = Scrub(q.r)
 		}
 		err := l.store(recs)
+		if err == nil {
+			// Counted and logged before the writers waiting for these
+			// records are woken: once Append returns, its record is in the
+			// metrics and the log too.
+			for i, r := range recs {
+				l.m.records.WithLabelValues(r.Outcome).Inc()
+				l.emit(batch[i].ctx, r)
+			}
+		}
 		l.mu.Lock()
 		was := l.failing
 		if err != nil {
@@ -439,10 +448,6 @@ func (l *Log) writeQueue() {
 		l.m.writable.Set(1)
 		if was != nil {
 			l.log.Warn("audit: the trail is writable again", "error_was", was.Error())
-		}
-		for i, r := range recs {
-			l.m.records.WithLabelValues(r.Outcome).Inc()
-			l.emit(batch[i].ctx, r)
 		}
 	}
 }
