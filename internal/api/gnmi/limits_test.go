@@ -84,33 +84,12 @@ func TestRevokedTokenEndsStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	writer := e.client(grpc.WithPerRPCCredentials(bearer(writerTok)))
-	toks, err := e.tokens.List()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tok := range toks {
-		if tok.Principal == "alice" {
-			if ok, err := e.tokens.Revoke(tok.ID); !ok || err != nil {
-				t.Fatalf("revoke: %v %v", ok, err)
-			}
-		}
-	}
+	revokeAlice(t, e)
 	if _, err := writer.Set(ctx(t), &gpb.SetRequest{Prefix: target("acme"), Update: []*gpb.Update{{
 		Path: p("site[site-id=acme-chicago]/display-name"), Val: jsonVal(`"after revocation"`)}}}); err != nil {
 		t.Fatal(err)
 	}
-	for {
-		r, err := st.Recv()
-		if err != nil {
-			if status.Code(err) != codes.Unauthenticated {
-				t.Fatalf("stream ended with %v, want Unauthenticated", err)
-			}
-			return
-		}
-		if r.GetUpdate() != nil {
-			t.Fatalf("an update reached a revoked token: %v", r)
-		}
-	}
+	endsUnauthenticated(t, st)
 }
 
 // TestRevokedTokenEndsQuietStream: a stream that has nothing to send ends
@@ -118,6 +97,13 @@ func TestRevokedTokenEndsStream(t *testing.T) {
 func TestRevokedTokenEndsQuietStream(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.IdleRecheck = 50 * time.Millisecond })
 	st := openStream(t, e)
+	revokeAlice(t, e)
+	endsUnauthenticated(t, st)
+}
+
+// revokeAlice revokes the token the env's streams are opened with.
+func revokeAlice(t *testing.T, e *env) {
+	t.Helper()
 	toks, err := e.tokens.List()
 	if err != nil {
 		t.Fatal(err)
@@ -129,6 +115,12 @@ func TestRevokedTokenEndsQuietStream(t *testing.T) {
 			}
 		}
 	}
+}
+
+// endsUnauthenticated reads st to its end: no update may arrive, and the
+// end must be Unauthenticated.
+func endsUnauthenticated(t *testing.T, st gpb.GNMI_SubscribeClient) {
+	t.Helper()
 	for {
 		r, err := st.Recv()
 		if err != nil {
