@@ -180,6 +180,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := rest.CheckCORSOrigins(cfg.CORSOrigins); err != nil {
 		return err
 	}
+	// The data directory holds the CA, the first token, the backup key and
+	// the audit trail whatever the store: with --store etcd:// nothing else
+	// creates it.
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
+	}
 	tr, err := setupTransport(cfg, log)
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -148,4 +150,21 @@ func etcdLeader(t *testing.T, c *etcd.Cluster) *etcd.Member {
 	}
 	t.Fatal("no etcd member says it leads")
 	return nil
+}
+
+// TestEtcdStoreCreatesDataDir: with the store on etcd, a --data-dir that does
+// not exist yet is created (it holds the CA, the first token, the backup key
+// and the audit trail); the server used to stop at the backup key instead.
+func TestEtcdStoreCreatesDataDir(t *testing.T) {
+	c := etcd.Start(t, 1)
+	dir := filepath.Join(t.TempDir(), "not", "yet")
+	s := testenv.Start(t, dir, "--store", "etcd://"+c.Endpoints()+"/amp-fresh-dir/")
+	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	st, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o700 {
+		t.Errorf("data dir mode %v, want 0700", st.Mode().Perm())
+	}
 }
