@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/amp-edge/amp/internal/audit"
-	"github.com/amp-edge/amp/internal/demo"
+	"github.com/amp-edge/amp/internal/aether/demo"
 	"github.com/amp-edge/amp/internal/endpoint"
 )
 

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/amp-edge/amp/internal/emulator/sdcore"
+	"github.com/amp-edge/amp/internal/aether/emulator/sdcore"
 )
 
 // Emulator starts an SD-Core emulator on a loopback port, stopped when

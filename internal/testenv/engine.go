@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/amp-edge/amp/internal/config"
-	"github.com/amp-edge/amp/internal/demo"
+	"github.com/amp-edge/amp/internal/aether/demo"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
 	"github.com/amp-edge/amp/models"

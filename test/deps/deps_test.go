@@ -90,7 +90,7 @@ func TestImportRules(t *testing.T) {
 		},
 		{
 			why:       "an adapter knows the engine and its controller, not the other adapters",
-			applies:   func(p pkg) bool { return under(p.path, "internal/adapter") },
+			applies:   func(p pkg) bool { return under(p.path, "internal/adapter", "internal/aether/sdcore") },
 			forbidden: []string{"internal/adapter"},
 		},
 	}
@@ -113,13 +113,13 @@ func TestImportRules(t *testing.T) {
 
 // TestOneBinary: cmd/amp is the only main, apart from the test tools
 // (internal/testenv/…/cmd) and the standalone emulators
-// (internal/emulator/…/cmd).
+// (internal/aether/emulator/…/cmd).
 func TestOneBinary(t *testing.T) {
 	for _, p := range packages(t) {
 		if p.name != "main" || p.path == "cmd/amp" {
 			continue
 		}
-		if !(under(p.path, "internal/testenv", "internal/emulator") && strings.Contains(p.path, "/cmd/")) {
+		if !(under(p.path, "internal/testenv", "internal/aether/emulator") && strings.Contains(p.path, "/cmd/")) {
 			t.Errorf("%s is a main package: AMP is one binary, cmd/amp", p.path)
 		}
 	}

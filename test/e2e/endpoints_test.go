@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/amp-edge/amp/internal/emulator/sdcore"
+	"github.com/amp-edge/amp/internal/aether/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/testenv"
 )
 

@@ -18,7 +18,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/amp-edge/amp/internal/emulator/sdcore"
+	"github.com/amp-edge/amp/internal/aether/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/testenv"
 )
 

@@ -9,7 +9,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/amp-edge/amp/internal/emulator/sdcore"
+	"github.com/amp-edge/amp/internal/aether/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/endpoint"
 )
 

@@ -1,7 +1,7 @@
 // Command sdcore-emulator runs the SD-Core (webconsole and UPF config API)
 // emulator that AMP's tests use, so a person can watch what AMP pushes:
 //
-//	go run ./internal/emulator/sdcore/cmd/sdcore-emulator --listen 127.0.0.1:5000
+//	go run ./internal/aether/emulator/sdcore/cmd/sdcore-emulator --listen 127.0.0.1:5000
 //
 // It prints every request it receives (method, path, status, body) and, on
 // SIGHUP, restarts empty, like an SD-Core that lost its state.
@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/amp-edge/amp/internal/emulator/sdcore"
+	"github.com/amp-edge/amp/internal/aether/emulator/sdcore"
 )
 
 func main() {

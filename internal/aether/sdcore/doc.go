@@ -6,6 +6,6 @@
 // the id scheme and the error cases.
 //
 // It implements controller.Adapter and imports internal/config,
-// internal/controller and internal/schema; internal/emulator/sdcore holds
+// internal/controller and internal/schema; internal/aether/emulator/sdcore holds
 // the emulator its tests run against.
 package sdcore

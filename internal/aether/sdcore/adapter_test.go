@@ -12,7 +12,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
-	emu "github.com/amp-edge/amp/internal/emulator/sdcore"
+	emu "github.com/amp-edge/amp/internal/aether/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/endpoint"
 	"github.com/amp-edge/amp/internal/testenv"
 )
