@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/aether/demo"
+	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/endpoint"
 )
 

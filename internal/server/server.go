@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/amp-edge/amp/internal/adapter/gnmipush"
+	"github.com/amp-edge/amp/internal/aether/demo"
 	"github.com/amp-edge/amp/internal/aether/sdcore"
 	"github.com/amp-edge/amp/internal/api/gnmi"
 	"github.com/amp-edge/amp/internal/api/openapi"
@@ -31,7 +32,6 @@ import (
 	"github.com/amp-edge/amp/internal/backup"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
-	"github.com/amp-edge/amp/internal/aether/demo"
 	"github.com/amp-edge/amp/internal/endpoint"
 	"github.com/amp-edge/amp/internal/policy"
 	"github.com/amp-edge/amp/internal/schema"

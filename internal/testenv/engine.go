@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/aether/demo"
+	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
 	"github.com/amp-edge/amp/models"

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	emu "github.com/amp-edge/amp/internal/aether/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
-	emu "github.com/amp-edge/amp/internal/aether/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/endpoint"
 	"github.com/amp-edge/amp/internal/testenv"
 )

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-edge/amp/internal/aether/demo"
+	emulator "github.com/amp-edge/amp/internal/aether/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/aether/sdcore"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
-	"github.com/amp-edge/amp/internal/aether/demo"
-	emulator "github.com/amp-edge/amp/internal/aether/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
 	"github.com/amp-edge/amp/models"

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	emu "github.com/amp-edge/amp/internal/aether/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
-	emu "github.com/amp-edge/amp/internal/aether/emulator/sdcore"
 	"github.com/amp-edge/amp/internal/testenv"
 )
 
