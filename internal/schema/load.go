@@ -48,7 +48,7 @@ func Load(sources ...fs.FS) (*Schema, error) {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() || !strings.HasSuffix(p, ".yang") {
+			if d.IsDir() || !strings.HasSuffix(p, ".yang") && path.Base(p) != DescriptorFile {
 				return nil
 			}
 			b, err := fs.ReadFile(src, p)
@@ -59,6 +59,9 @@ func Load(sources ...fs.FS) (*Schema, error) {
 			parts := strings.Split(dir, "/")
 			switch len(parts) {
 			case 1:
+				if path.Base(p) == DescriptorFile {
+					return fmt.Errorf("%s: a descriptor belongs in <set>/<version>/", p)
+				}
 				libs[path.Base(p)] = string(b)
 			case 2:
 				if sets[dir] == nil {
@@ -130,7 +133,9 @@ func loadSet(name, version string, libs, files map[string]string) (*ModelSet, er
 	var mods []string
 	fileNames := make([]string, 0, len(files))
 	for f := range files {
-		fileNames = append(fileNames, f)
+		if f != DescriptorFile {
+			fileNames = append(fileNames, f)
+		}
 	}
 	sort.Strings(fileNames)
 	for _, f := range fileNames {
@@ -145,7 +150,15 @@ func loadSet(name, version string, libs, files map[string]string) (*ModelSet, er
 	if errs := ms.Process(); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	set := &ModelSet{Name: name, Version: version}
+	var text []byte
+	if t, ok := files[DescriptorFile]; ok {
+		text = []byte(t)
+	}
+	desc, err := parseDescriptor(name, version, text)
+	if err != nil {
+		return nil, err
+	}
+	set := &ModelSet{Descriptor: desc}
 	set.Root = &Node{Kind: Root, Config: true, Set: set}
 	for _, mname := range mods {
 		m, ok := ms.Modules[mname]

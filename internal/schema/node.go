@@ -153,10 +153,9 @@ func (n *Node) addChild(c *Node) {
 // root holds the top-level nodes of every module in the set, instantiated
 // once per target (enterprise).
 type ModelSet struct {
-	Name    string // "aether"
-	Version string // "2.1.x"
-	Modules []ModuleInfo
-	Root    *Node
+	Descriptor // Name "aether", Version "2.1.x", Scope, prefixes, …
+	Modules    []ModuleInfo
+	Root       *Node
 }
 
 // ModuleInfo describes one loaded module for Capabilities-style listings.
