@@ -16,7 +16,7 @@ func benchBackup(b *testing.B, w io.Writer, key []byte) {
 	}
 	val := bytes.Repeat([]byte("v"), 200)
 	for i := 0; i < 100_000; i++ {
-		if err := bw.Object(fmt.Sprintf("aether/acme/site/s1/sim-card/sim-%08d", i), val); err != nil {
+		if err := bw.Object(fmt.Sprintf("aether/2.1.x/acme/site/s1/sim-card/sim-%08d", i), val); err != nil {
 			b.Fatal(err)
 		}
 	}

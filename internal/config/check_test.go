@@ -37,11 +37,11 @@ func TestAddCheck(t *testing.T) {
 	if _, err := e.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpMerge, "acme/traffic-class/tc1", `{"qci":7}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	n := seen["aether/acme/traffic-class/tc1"]
+	n := seen["aether/2.1.x/acme/traffic-class/tc1"]
 	if _, err := e.Submit(ctx, &Request{Edits: []Edit{edit(t, set, OpMerge, "acme/traffic-class/tc1", `{"qci":7}`)}}); err != nil {
 		t.Fatal(err)
 	}
-	if seen["aether/acme/traffic-class/tc1"] != n {
+	if seen["aether/2.1.x/acme/traffic-class/tc1"] != n {
 		t.Error("an unchanged object was checked again")
 	}
 }

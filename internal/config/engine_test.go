@@ -143,15 +143,15 @@ func TestEngineBasics(t *testing.T) {
 	if _, err := e.Submit(ctx, &Request{Rollback: r3.Index}); err != nil {
 		t.Fatal(err)
 	}
-	o, _ := e.Snapshot().Get("aether/acme/site/s1/device-group/dg1")
+	o, _ := e.Snapshot().Get("aether/2.1.x/acme/site/s1/device-group/dg1")
 	if got := o.Data["mbr"].(map[string]any)["uplink"]; got != uint64(1000) {
 		t.Fatalf("uplink after rollback = %v", got)
 	}
-	at, err := e.At(r3.Index, "aether/acme/")
+	at, err := e.At(r3.Index, "aether/2.1.x/acme/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, _ = at.Get("aether/acme/site/s1/device-group/dg1")
+	o, _ = at.Get("aether/2.1.x/acme/site/s1/device-group/dg1")
 	if got := o.Data["mbr"].(map[string]any)["uplink"]; got != uint64(5000) {
 		t.Fatalf("uplink at %d = %v", r3.Index, got)
 	}
@@ -197,7 +197,7 @@ func TestRollbackConflictReport(t *testing.T) {
 	if _, err := e.Submit(ctx, &Request{Rollback: r1.Index}); err != nil {
 		t.Fatal(err)
 	}
-	o, _ := e.Snapshot().Get("aether/acme/site/s1/upf/u1")
+	o, _ := e.Snapshot().Get("aether/2.1.x/acme/site/s1/upf/u1")
 	if o.Data["port"] != uint64(8805) {
 		t.Fatalf("port %v", o.Data["port"])
 	}
@@ -231,7 +231,7 @@ func TestRestartReplaysLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e2.Close()
-	if _, ok := e2.Snapshot().Get("aether/acme/site/s1/slice/sl1"); !ok || e2.Snapshot().Index != 2 {
+	if _, ok := e2.Snapshot().Get("aether/2.1.x/acme/site/s1/slice/sl1"); !ok || e2.Snapshot().Index != 2 {
 		t.Fatal("state not rebuilt from the log")
 	}
 	// References were re-indexed: deleting a referenced device still fails.
@@ -338,17 +338,17 @@ func testRetention(t *testing.T, open func() store.Store) {
 	}
 	check := func(e *Engine, when string) {
 		t.Helper()
-		if _, err := e.At(2, "aether/acme/"); schema.KindOf(err) != schema.KindGone {
+		if _, err := e.At(2, "aether/2.1.x/acme/"); schema.KindOf(err) != schema.KindGone {
 			t.Fatalf("%s: read before retention: %v", when, err)
 		}
 		if _, err := e.Submit(ctx, &Request{Rollback: 2}); schema.KindOf(err) != schema.KindGone {
 			t.Fatalf("%s: rollback before retention: %v", when, err)
 		}
-		at, err := e.At(5, "aether/acme/")
+		at, err := e.At(5, "aether/2.1.x/acme/")
 		if err != nil {
 			t.Fatalf("%s: %v", when, err)
 		}
-		if o, _ := at.Get("aether/acme/traffic-class/tc1"); o.Data["qci"] != uint64(4) {
+		if o, _ := at.Get("aether/2.1.x/acme/traffic-class/tc1"); o.Data["qci"] != uint64(4) {
 			t.Fatalf("%s: qci at 5 = %v, want 4", when, o.Data["qci"])
 		}
 	}
@@ -373,7 +373,7 @@ func testRetention(t *testing.T, open func() store.Store) {
 	if _, err := e.Submit(ctx, &Request{Rollback: 7}); err != nil {
 		t.Fatalf("rollback within retention: %v", err)
 	}
-	if o, _ := e.Snapshot().Get("aether/acme/traffic-class/tc1"); o.Data["qci"] != uint64(5) {
+	if o, _ := e.Snapshot().Get("aether/2.1.x/acme/traffic-class/tc1"); o.Data["qci"] != uint64(5) {
 		t.Fatalf("after rolling back 7, qci = %v, want 5", o.Data["qci"])
 	}
 	// By age: 30 minutes keeps index 7 (at +6h) and the rollback, 8; index
@@ -387,10 +387,10 @@ func testRetention(t *testing.T, open func() store.Store) {
 		t.Fatalf("first retained index by age %d, want 7", st.FirstIndex())
 	}
 	// The state after 6 is still known (from 7's before-images); 5 is not.
-	if _, err := e.At(6, "aether/acme/"); err != nil {
+	if _, err := e.At(6, "aether/2.1.x/acme/"); err != nil {
 		t.Fatalf("read at the edge of the age window: %v", err)
 	}
-	if _, err := e.At(5, "aether/acme/"); schema.KindOf(err) != schema.KindGone {
+	if _, err := e.At(5, "aether/2.1.x/acme/"); schema.KindOf(err) != schema.KindGone {
 		t.Fatalf("read before the age window: %v", err)
 	}
 }

@@ -276,7 +276,7 @@ func (r *Record) info() TxnInfo {
 		if strings.HasPrefix(c.Key, targetPrefix) {
 			ts[strings.TrimPrefix(c.Key, targetPrefix)] = true
 		} else {
-			ts[targetOfKey(c.Key)] = true
+			ts[schema.TenantOfKey(c.Key)] = true
 		}
 	}
 	targets := make([]string, 0, len(ts))

@@ -61,7 +61,7 @@ func TestReplicasShareOneStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := snap.Get("aether/acme/site/s1/sim-card/sim-1"); !ok {
+	if _, ok := snap.Get("aether/2.1.x/acme/site/s1/sim-card/sim-1"); !ok {
 		t.Fatalf("replica b at index %d lacks the SIM replica a committed at %d", snap.Index, res.Index)
 	}
 	// A WaitIndex for an index nobody committed ends with the caller's

@@ -107,7 +107,7 @@ func (d *dnode) Value() any { return d.data }
 
 func (d *dnode) Root() schema.DataNode {
 	set := d.sch.Set
-	target := targetOfKey(d.obj.Key)
+	target := schema.TenantOfKey(d.obj.Key)
 	return d.v.node(d.v.rootObject(set, target))
 }
 
@@ -124,7 +124,7 @@ func (d *dnode) Parent() schema.DataNode {
 		if d.sch.Parent.ObjectNode().Kind != schema.Root {
 			return nil
 		}
-		po = d.v.rootObject(d.sch.Set, targetOfKey(d.obj.Key))
+		po = d.v.rootObject(d.sch.Set, schema.TenantOfKey(d.obj.Key))
 	}
 	p := d.v.node(po)
 	for _, c := range containers {
@@ -184,19 +184,6 @@ func (d *dnode) Entry(c *schema.Node, keys []string) schema.DataNode {
 		return nil
 	}
 	return &dnode{v: d.v, obj: o, sch: c, data: o.Data, parent: d}
-}
-
-// targetOfKey extracts the (unescaped) target from an object key.
-func targetOfKey(key string) string {
-	parts := strings.SplitN(key, "/", 3)
-	if len(parts) < 2 {
-		return ""
-	}
-	t, err := schema.UnescapeSegment(parts[1])
-	if err != nil {
-		return parts[1]
-	}
-	return t
 }
 
 // descend returns the DataNode for a path of container names (and a final

@@ -732,15 +732,12 @@ func (c *Controller) Statuses() []Status {
 }
 
 // SourceEnterprises returns the enterprises of an object's sources (the
-// second segment of each config key, unescaped): who may see its status.
+// tenant segment of each config key): who may see its status.
 func SourceEnterprises(sources []string) []string {
 	var ents []string
 	for _, src := range sources {
-		parts := strings.SplitN(src, "/", 3)
-		if len(parts) >= 2 {
-			if e, err := schema.UnescapeSegment(parts[1]); err == nil {
-				ents = append(ents, e)
-			}
+		if e := schema.TenantOfKey(src); e != "" {
+			ents = append(ents, e)
 		}
 	}
 	return ents

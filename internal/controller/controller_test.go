@@ -270,7 +270,7 @@ type narrowAdapter struct {
 	renders int
 }
 
-func (n *narrowAdapter) Watches() []string { return []string{"aether/acme/traffic-class"} }
+func (n *narrowAdapter) Watches() []string { return []string{"aether/2.1.x/acme/traffic-class"} }
 func (n *narrowAdapter) Render(s *config.Snapshot) map[string]Desired {
 	n.mu.Lock()
 	n.renders++

@@ -33,10 +33,29 @@ type Location struct {
 	Collection bool
 }
 
-// RootKey is the storage key of a target's root object in a model set.
+// RootKey is the storage key of a target's root object in a model set:
+// "aether/2.1.x/acme". Keys carry the set's version, so that two versions
+// of a set can be stored side by side.
 func RootKey(set *ModelSet, target string) string {
-	return set.Name + "/" + EscapeSegment(target)
+	return setKeyPrefix(set) + EscapeSegment(target)
 }
+
+// TenantOfKey extracts the (unescaped) tenant from a storage key
+// ("aether/2.1.x/acme/site/s1" → "acme").
+func TenantOfKey(key string) string {
+	parts := strings.SplitN(key, "/", 4)
+	if len(parts) < 3 {
+		return ""
+	}
+	t, err := UnescapeSegment(parts[2])
+	if err != nil {
+		return parts[2]
+	}
+	return t
+}
+
+// setKeyPrefix is what every storage key of a set version starts with.
+func setKeyPrefix(set *ModelSet) string { return set.Name + "/" + set.Version + "/" }
 
 // RESTPrefix is the REST path of a target's root: /aether/v2.1.x/acme.
 func RESTPrefix(set *ModelSet, target string) string {
@@ -113,7 +132,7 @@ func (l *Location) REST() string {
 
 // RESTPathOfKey renders the REST path for an object key plus an inner path.
 func RESTPathOfKey(set *ModelSet, objectKey string, inner []string, collection bool, n *Node) string {
-	rest := strings.TrimPrefix(objectKey, set.Name+"/")
+	rest := strings.TrimPrefix(objectKey, setKeyPrefix(set))
 	p := "/" + set.Name + "/v" + set.Version + "/" + rest
 	for _, s := range inner {
 		p += "/" + s
@@ -134,20 +153,20 @@ func SplitPath(p string) []string {
 	return strings.Split(p, "/")
 }
 
-// ParseObjectKey resolves a storage key ("aether/acme/site/s1") back to its
-// location.
+// ParseObjectKey resolves a storage key ("aether/2.1.x/acme/site/s1") back
+// to its location.
 func (s *Schema) ParseObjectKey(key string) (*Location, error) {
 	segs := strings.Split(key, "/")
-	if len(segs) < 2 {
+	if len(segs) < 3 {
 		return nil, Errorf(KindInvalid, key, "not an object key")
 	}
-	set := s.Set(segs[0], "")
+	set := s.Set(segs[0], segs[1])
 	if set == nil {
-		return nil, Errorf(KindNotFound, key, "no model set %q", segs[0])
+		return nil, Errorf(KindNotFound, key, "no model set %s version %s", segs[0], segs[1])
 	}
-	target, err := UnescapeSegment(segs[1])
+	target, err := UnescapeSegment(segs[2])
 	if err != nil {
 		return nil, Errorf(KindInvalid, key, "bad target")
 	}
-	return Resolve(set, target, segs[2:])
+	return Resolve(set, target, segs[3:])
 }

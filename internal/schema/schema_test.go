@@ -133,7 +133,7 @@ func TestResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if loc.ObjectKey != "aether/acme/site/s1/monitoring/edge-device/pi-1" || loc.REST() != "/aether/v2.1.x/acme/site/s1/monitoring/edge-device/pi-1" {
+	if loc.ObjectKey != "aether/2.1.x/acme/site/s1/monitoring/edge-device/pi-1" || loc.REST() != "/aether/v2.1.x/acme/site/s1/monitoring/edge-device/pi-1" {
 		t.Fatalf("%+v %s", loc, loc.REST())
 	}
 	loc, err = schema.Resolve(set, "acme", schema.SplitPath("site/s1/monitoring/edge-device"))

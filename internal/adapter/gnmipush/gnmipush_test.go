@@ -42,7 +42,7 @@ func TestConfigAndPaths(t *testing.T) {
 	if r.Origin != "aether" || r.Target != "acme" || len(r.remote.Elem) != 1 || r.remote.Elem[0].Key["site-id"] != "s1" {
 		t.Fatalf("resolved %+v %v", r.Push, r.remote)
 	}
-	if w := a.Watches(); len(w) != 1 || w[0] != "aether/acme/site/s1" {
+	if w := a.Watches(); len(w) != 1 || w[0] != "aether/2.1.x/acme/site/s1" {
 		t.Fatalf("watches %v", w)
 	}
 	for _, src := range []string{"/aether/v2.1.x/acme/site", "/aether/v2.1.x/acme/site/s1/upf/u1/port", "/nope/v1/x"} {

@@ -57,7 +57,7 @@ type renderer struct {
 
 // enterprise renders every site of one enterprise in the aether 2.1.x set.
 func (r *renderer) enterprise() {
-	prefix := modelSet + "/" + schema.EscapeSegment(r.ent) + "/site/"
+	prefix := r.rootKey() + "/site/"
 	it := r.snap.Objects.Root().Iterator()
 	it.SeekPrefix([]byte(prefix))
 	for k, o, ok := it.Next(); ok; k, o, ok = it.Next() {
@@ -162,7 +162,10 @@ func (r *renderer) put(kind, backend string, s *site, name string, d controller.
 
 func (r *renderer) rest(key string) string { return schema.RESTPathOfKey(r.set, key, nil, false, nil) }
 
-func (r *renderer) rootKey() string { return modelSet + "/" + schema.EscapeSegment(r.ent) }
+// rootKey is the storage key of the enterprise's root in the Aether set.
+func (r *renderer) rootKey() string {
+	return modelSet + "/" + modelVersion + "/" + schema.EscapeSegment(r.ent)
+}
 
 // trafficClass looks up an enterprise traffic class, filling unset fields
 // with Aether's defaults.

@@ -130,13 +130,13 @@ func TestDeviceGroupPayload(t *testing.T) {
 	if string(d.Body) != want {
 		t.Errorf("body\n got %s\nwant %s", d.Body, want)
 	}
-	for _, src := range []string{"aether/acme/site/s1/device-group/dg-ok", "aether/acme/site/s1/device/d1", "aether/acme/site/s1/sim-card/sim1",
-		"aether/acme/site/s1/ip-domain/ip1", "aether/acme/traffic-class/tc-qci", "aether/acme/site/s1/slice/sl1"} {
+	for _, src := range []string{"aether/2.1.x/acme/site/s1/device-group/dg-ok", "aether/2.1.x/acme/site/s1/device/d1", "aether/2.1.x/acme/site/s1/sim-card/sim1",
+		"aether/2.1.x/acme/site/s1/ip-domain/ip1", "aether/2.1.x/acme/traffic-class/tc-qci", "aether/2.1.x/acme/site/s1/slice/sl1"} {
 		if !contains(d.Sources, src) {
 			t.Errorf("sources %v lack %s", d.Sources, src)
 		}
 	}
-	if d.Sources[0] != "aether/acme/site/s1/device-group/dg-ok" {
+	if d.Sources[0] != "aether/2.1.x/acme/site/s1/device-group/dg-ok" {
 		t.Errorf("primary source %s", d.Sources[0])
 	}
 	// dg-empty is in sl1 though disabled there: it is sent, with imsis [].

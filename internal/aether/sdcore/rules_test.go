@@ -76,7 +76,7 @@ func TestUPFSharedBySlices(t *testing.T) {
 	if d.Err != "" || string(d.Body) != want {
 		t.Errorf("shared UPF: err %q body\n got %s\nwant %s", d.Err, d.Body, want)
 	}
-	if !strings.Contains(d.Degraded, "per-slice QoS is not enforced") || !contains(d.Sources, "aether/acme/site/s1/slice/sl2") {
+	if !strings.Contains(d.Degraded, "per-slice QoS is not enforced") || !contains(d.Sources, "aether/2.1.x/acme/site/s1/slice/sl2") {
 		t.Errorf("degraded %q sources %v", d.Degraded, d.Sources)
 	}
 	// A slice without a downlink MBR leaves the shared downlink unmetered.
