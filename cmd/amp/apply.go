@@ -244,52 +244,6 @@ func (g *globalOpts) addDoc(ctx context.Context, b *applyBatch, m map[string]any
 	return fmt.Errorf("%s: not a document apply understands: expected Updates/Deletes (a PATCH /aether-roc-api body) or path and value", where)
 }
 
-// addTopLevel merges a PATCH /aether-roc-api body; entries without
-// additionalProperties.enterprise-id get the document's default-target.
-func addTopLevel(top *client.TopLevel, m map[string]any, where string) error {
-	def, _ := m["default-target"].(string)
-	for k, v := range m {
-		switch k {
-		case "default-target", "Extensions":
-		case "Updates", "Deletes":
-			sec, ok := v.(map[string]any)
-			if !ok && v != nil {
-				return fmt.Errorf("%s: %s must map element names (e.g. site-2.1.0) to lists of entries", where, k)
-			}
-			dst := top.Updates
-			if k == "Deletes" {
-				dst = top.Deletes
-			}
-			for elem, ev := range sec {
-				items, ok := ev.([]any)
-				if !ok {
-					return fmt.Errorf("%s: %s/%s must be a list of entries", where, k, elem)
-				}
-				for i, it := range items {
-					em, ok := it.(map[string]any)
-					if !ok {
-						return fmt.Errorf("%s: %s/%s[%d] must be an object", where, k, elem, i)
-					}
-					if def != "" {
-						ap, _ := em["additionalProperties"].(map[string]any)
-						if ap == nil {
-							ap = map[string]any{}
-							em["additionalProperties"] = ap
-						}
-						if _, ok := ap["enterprise-id"]; !ok {
-							ap["enterprise-id"] = def
-						}
-					}
-					dst[elem] = append(dst[elem], em)
-				}
-			}
-		default:
-			return fmt.Errorf("%s: unknown field %q in a top-level PATCH body (expected default-target, Updates, Deletes, Extensions)", where, k)
-		}
-	}
-	return nil
-}
-
 // addPathValue converts a {enterprise, path, value} document to top-level
 // Updates entries (a set with aether-roc-api's rules) or into the merge
 // patch of its root (any other set).
