@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/legacy"
 
 	"github.com/amp-edge/amp/internal/testenv"
 )
@@ -92,6 +95,37 @@ func TestOpenAPIThreeSets(t *testing.T) {
 			t.Errorf("path %s missing", p)
 		}
 	}
+	// What GET /models answers, with and without the trees, fits the
+	// document's ModelSet schema.
+	doc.Servers = nil // match paths only, as in TestSpecMatchesServer
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/models", "/models?tree=true"} {
+		req, _ := http.NewRequest("GET", s.URL+p, nil)
+		req.Header.Set("Authorization", "Bearer "+s.Token)
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			t.Fatalf("GET %s: not in the document: %v", p, err)
+		}
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
+		if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+			t.Errorf("GET %s: request does not fit the document: %v", p, err)
+		}
+		code, body, hdr, err := s.Do(context.Background(), "GET", p, "")
+		if err != nil || code != 200 {
+			t.Fatalf("GET %s: %d %v", p, code, err)
+		}
+		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: code, Header: hdr,
+			Options: &openapi3filter.Options{IncludeResponseStatus: true}}
+		out.SetBodyBytes(body)
+		if err := openapi3filter.ValidateResponse(context.Background(), out); err != nil {
+			t.Errorf("GET %s: response does not fit the document: %v", p, err)
+		}
+	}
+
 	cli := filepath.Join(testenv.RepoRoot(), ".tmp", "node", "node_modules", ".bin", "swagger-cli")
 	if _, err := os.Stat(cli); err != nil {
 		t.Fatalf("swagger-cli not installed at %s: run scripts/test-deps.sh", cli)
