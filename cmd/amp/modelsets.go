@@ -22,6 +22,9 @@ import (
 // catalog is the model sets a server serves.
 type catalog struct {
 	sets []*schema.ModelSet // as the server lists them
+	// askErr is why the server could not be asked (the embedded sets
+	// stand in): told when a path fits none of them.
+	askErr error
 }
 
 // catalog returns the server's model sets, asking it on the first call.
@@ -33,7 +36,9 @@ func (g *globalOpts) catalog(ctx context.Context) *catalog {
 func (g *globalOpts) fetchCatalog(ctx context.Context) *catalog {
 	listed, err := g.client().Models(ctx, true)
 	if err != nil {
-		return embeddedCatalog()
+		cat := embeddedCatalog()
+		cat.askErr = err
+		return cat
 	}
 	cat := &catalog{}
 	for _, ls := range listed {
@@ -166,6 +171,8 @@ func (c *catalog) shortSet(p string) (*schema.ModelSet, string, error) {
 	switch {
 	case len(in) == 1:
 		return in[0], p, nil
+	case len(in) == 0 && c.askErr != nil:
+		return nil, "", fmt.Errorf("%q: no model set built into amp has %q at its root, and the server's could not be listed: %w", p, first, c.askErr)
 	case len(in) == 0:
 		return nil, "", usagef("%q: no model set has %q at its root; start a short path with a set's name (%s) or a top-level node (%s)", p, first, strings.Join(c.cliNames(), ", "), strings.Join(c.topNames(), ", "))
 	}

@@ -152,6 +152,15 @@ func TestGlobalSetShortPaths(t *testing.T) {
 	if _, err := g.restPath(ctx, "nosuch/x"); err == nil || !strings.Contains(err.Error(), "wl") {
 		t.Errorf("an unknown first segment should name the sets: %v", err)
 	}
+	// A server that cannot be asked: the embedded sets stand in, and a
+	// path none of them has says why the server's are unknown.
+	down := &globalOpts{server: "http://127.0.0.1:1", token: "t", enterprise: "acme"}
+	if got, err := down.restPath(ctx, "site/s1"); err != nil || got != "/aether/v2.1.x/acme/site/s1" {
+		t.Errorf("offline restPath(site/s1) = %q, %v", got, err)
+	}
+	if _, err := down.restPath(ctx, "wl/deployment"); err == nil || !strings.Contains(err.Error(), "could not be listed") {
+		t.Errorf("offline restPath(wl/deployment): %v", err)
+	}
 	mp, err := g.catalog(ctx).parse("/lab/v1.0.0/rack/r1")
 	if err != nil || mp.set.Name != "lab" || mp.enterprise != "" || !slices.Equal(mp.segs, []string{"rack", "r1"}) || mp.root() != "/lab/v1.0.0" {
 		t.Errorf("parse: %+v %v", mp, err)
