@@ -16,7 +16,7 @@ type modelsEntry struct {
 
 // models implements GET /models: the loaded model sets, so that clients (the
 // CLI, the portal) learn the server's sets instead of knowing them by name.
-// ?tree=true adds each version's tree (docs/api.md, "Model sets").
+// ?tree=true adds each version's tree (docs/api.md, "Top-level routes").
 func (s *Server) models(w http.ResponseWriter, r *http.Request) error {
 	if err := s.authorize(r, auth.Read, "/models"); err != nil {
 		return err
