@@ -7,11 +7,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
+	"github.com/amp-edge/amp/internal/testenv/etcd"
 )
 
 // legacyKey is key as the release before model-set versions wrote it.
@@ -293,5 +295,54 @@ func TestUpgradeRefusesUnknownSet(t *testing.T) {
 	}
 	if want := []string{"aether/acme", "inventory/acme/rack/r1"}; !reflect.DeepEqual(keys, want) {
 		t.Errorf("objects after the refusal: %v, want %v", keys, want)
+	}
+}
+
+// TestUpgradeEtcd: the same on etcd, where operational state is stored
+// per object key too: it moves with the objects.
+func TestUpgradeEtcd(t *testing.T) {
+	sch, src, want := upgradeSource(t)
+	c := etcd.Start(t, 1)
+	dst, err := store.OpenEtcd(context.Background(), store.EtcdConfig{Endpoints: []string{c.Members[0].ClientURL}, Prefix: "/upgrade/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	legacyCopy(t, sch, src, dst, 2)
+	state := appendMap(nil, map[string]any{"connected": "yes"})
+	if _, err := dst.PutState("aether/acme/site/s1/device/d1", state); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Open(sch, dst, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if got := readHistory(t, e); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after the upgrade:\n%+v\nwant\n%+v", got, want)
+	}
+	var keys []string
+	if err := dst.States(func(k string, v []byte) error {
+		if string(v) != string(state) {
+			t.Errorf("state of %s changed", k)
+		}
+		keys = append(keys, k)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"aether/2.1.x/acme/site/s1/device/d1"}; !reflect.DeepEqual(keys, want) {
+		t.Fatalf("state keys after the upgrade: %v, want %v", keys, want)
+	}
+	// The engine's feed of the stored state delivers it under the new key.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, ok := e.Snapshot().State.Get([]byte(keys[0])); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the moved state never reached the snapshot")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
