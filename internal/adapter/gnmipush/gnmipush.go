@@ -245,7 +245,7 @@ func (a *Adapter) Render(snap *config.Snapshot) map[string]controller.Desired {
 		tree, _ := snap.Tree(obj)
 		var val any = tree
 		if len(r.loc.Inner) > 0 {
-			v, ok := lookup(tree, r.loc.Inner)
+			v, ok := schema.Lookup(tree, r.loc.Inner)
 			if !ok {
 				continue
 			}
@@ -259,20 +259,6 @@ func (a *Adapter) Render(snap *config.Snapshot) map[string]controller.Desired {
 		out[id] = d
 	}
 	return out
-}
-
-func lookup(m map[string]any, path []string) (any, bool) {
-	var cur any = m
-	for _, p := range path {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = mm[p]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
 }
 
 func (a *Adapter) conn(r resolved) (*grpc.ClientConn, error) {

@@ -567,10 +567,10 @@ func (sn *subscription) changes(rec *config.Record, subs []*sub) []*gpb.Notifica
 				var before, after any
 				var hadBefore, hasAfter bool
 				if ch.Before != nil {
-					before, hadBefore = lookup(ch.Before.Data, sloc.Inner)
+					before, hadBefore = schema.Lookup(ch.Before.Data, sloc.Inner)
 				}
 				if ch.After != nil {
-					after, hasAfter = lookup(ch.After.Data, sloc.Inner)
+					after, hasAfter = schema.Lookup(ch.After.Data, sloc.Inner)
 				}
 				switch {
 				case hasAfter:
@@ -660,7 +660,7 @@ func (sn *subscription) stateChanges(sc config.StateChange, subs []*sub) []*gpb.
 		switch {
 		case len(sloc.Inner) > 0 && !sloc.Collection && sloc.ObjectKey == sc.Key:
 			// A node inside the object: only if it is (or is in) state.
-			v, ok := lookup(sc.State, sloc.Inner)
+			v, ok := schema.Lookup(sc.State, sloc.Inner)
 			if !ok {
 				n.Delete = append(n.Delete, ps.fullPath())
 				break

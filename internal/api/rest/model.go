@@ -120,7 +120,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, loc *schema.Locatio
 	tree, ver := snap.Tree(obj)
 	var val any = tree
 	if len(loc.Inner) > 0 {
-		v, ok := lookupPath(tree, loc.Inner)
+		v, ok := schema.Lookup(tree, loc.Inner)
 		if !ok {
 			return schema.Errorf(schema.KindNotFound, loc.REST(), "%q is not set", loc.Node.Name)
 		}
@@ -128,20 +128,6 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, loc *schema.Locatio
 	}
 	w.Header().Set("ETag", etag(ver))
 	return writeJSON(w, http.StatusOK, schema.Encode(loc.Node, val, opts))
-}
-
-func lookupPath(m map[string]any, path []string) (any, bool) {
-	var cur any = m
-	for _, p := range path {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = mm[p]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
 }
 
 func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
@@ -175,7 +161,7 @@ func parseFilters(r *http.Request, list *schema.Node) ([]filter, error) {
 }
 
 func (f filter) match(data map[string]any) bool {
-	v, ok := lookupPath(data, f.path)
+	v, ok := schema.Lookup(data, f.path)
 	if !ok {
 		if len(f.leaf.Default) > 0 {
 			return f.leaf.Default[0] == f.value
