@@ -156,7 +156,7 @@ func (s *Server) targets(ctx context.Context, snap *config.Snapshot, ps *pathSpe
 		if name == "" {
 			continue
 		}
-		if s.opts.Authorizer.Authorize(ctx, principal(ctx), auth.Read, schema.RESTPrefix(ps.set, name)) == nil {
+		if s.allowed(ctx, principal(ctx), auth.Read, schema.RESTPrefix(ps.set, name)) {
 			out = append(out, name)
 		}
 	}

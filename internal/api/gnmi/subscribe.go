@@ -194,7 +194,12 @@ func (sn *subscription) recheck() error {
 		if su.rest == "" {
 			continue
 		}
-		if err := sn.s.opts.Authorizer.Authorize(sn.ctx, p, auth.Read, su.rest); err != nil {
+		if err := auth.AuthorizePath(sn.ctx, sn.s.opts.Authorizer, sn.s.eng.Schema(), p, auth.Read, su.rest); err != nil {
+			if auth.RefusalOf(err) == auth.Failed {
+				sn.s.log.ErrorContext(sn.ctx, "authorization failed", "error", err, "path", su.rest)
+				sn.s.m.ended.WithLabelValues("internal").Inc()
+				return errorf(codes.Internal, "the subscription ended: the authorization policy could not be evaluated for %s (the operator sees why in the server log)", su.rest)
+			}
 			sn.s.m.ended.WithLabelValues("permission_denied").Inc()
 			return errorf(codes.PermissionDenied, "the subscription ended: read %s is no longer allowed: %v", su.rest, err)
 		}
@@ -283,7 +288,7 @@ func (sn *subscription) readable(set *schema.ModelSet, target string) bool {
 	defer sn.mu.Unlock()
 	ok, seen := sn.allowed[target]
 	if !seen {
-		ok = sn.s.opts.Authorizer.Authorize(sn.ctx, principal(sn.ctx), auth.Read, schema.RESTPrefix(set, target)) == nil
+		ok = sn.s.allowed(sn.ctx, principal(sn.ctx), auth.Read, schema.RESTPrefix(set, target))
 		sn.allowed[target] = ok
 	}
 	return ok

@@ -13,27 +13,19 @@ import (
 
 // model serves every /{set}/v{version}/{enterprise-id}/… path.
 func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
-	segs := schema.SplitPath(r.URL.EscapedPath())
 	path := r.URL.Path
-	if len(segs) < 2 {
+	route, err := s.sch.ParseRoute(r.URL.EscapedPath())
+	if err != nil {
+		return err
+	}
+	if route.Set == nil {
 		return schema.Errorf(schema.KindNotFound, path, "no such model path")
 	}
-	set := s.sch.Set(segs[0], strings.TrimPrefix(segs[1], "v"))
-	if set == nil || !strings.HasPrefix(segs[1], "v") {
-		return schema.Errorf(schema.KindNotFound, path, "no model set %s version %s is loaded", segs[0], segs[1])
-	}
-	if len(segs) < 3 {
-		return schema.Errorf(schema.KindNotFound, path, "missing enterprise id: use /%s/%s/{enterprise-id}/…", segs[0], segs[1])
-	}
-	target, err := schema.UnescapeSegment(segs[2])
-	if err != nil {
-		return schema.Errorf(schema.KindInvalid, path, "bad escape in enterprise id")
-	}
+	set, target, rest := route.Set, route.Tenant, route.Data
 	if target == "undefined" {
 		// aether-roc-api answers a GUI bug that sends "undefined" with 422.
 		return schema.Errorf(schema.KindUnprocessable, path, "enterprise id is \"undefined\"")
 	}
-	rest := segs[3:]
 	if r.Method == http.MethodGet && len(rest) > 1 && rest[len(rest)-1] == "values" {
 		if loc, err := schema.Resolve(set, target, rest[:len(rest)-1]); err == nil && loc.Node.Kind == schema.Leaf && loc.Node.Type.Base == schema.TLeafref {
 			return s.leafrefValues(w, r, loc)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
-	"github.com/amp-edge/amp/internal/policy"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
@@ -36,13 +35,19 @@ func info(ctx context.Context) *reqInfo {
 
 func (i *reqInfo) touch(path string) { i.paths = append(i.paths, path) }
 
-// authorize asks the policy. A caller who may not even read the enterprise
-// a path belongs to is told it does not exist (404, the same answer as for
-// an enterprise that really does not exist), so enterprises cannot be
-// discovered; otherwise a refusal is 403.
+// authorize asks the policy about a path, classified by the one path
+// grammar. A caller who may not even read the tenant a path belongs to is
+// told it does not exist (404, the same answer as for an enterprise that
+// really does not exist), so enterprises cannot be discovered; otherwise a
+// refusal is 403, and a policy that cannot decide is the server's failure
+// (500), never passed off as the caller's lack of rights.
 func (s *Server) authorize(r *http.Request, action auth.Action, path string) error {
 	p := auth.FromContext(r.Context())
-	err := s.opts.Authorizer.Authorize(r.Context(), p, action, path)
+	res, err := auth.ResourceOf(s.sch, path)
+	if err != nil {
+		return err
+	}
+	err = s.opts.Authorizer.Authorize(r.Context(), p, action, res)
 	if err == nil {
 		return nil
 	}
@@ -51,18 +56,38 @@ func (s *Server) authorize(r *http.Request, action auth.Action, path string) err
 	if len(in.paths) == 0 || in.paths[len(in.paths)-1] != path {
 		in.touch(path)
 	}
-	if ent := policy.ParsePath(path).Enterprise; ent != "" && !s.canSeeEnterprise(r.Context(), p, ent) {
-		return schema.Errorf(schema.KindNotFound, path, "enterprise %q does not exist", ent)
+	switch auth.RefusalOf(err) {
+	case auth.Unauthenticated:
+		return &schema.Error{Kind: schema.KindUnauthenticated, Message: "authentication required", Problems: []schema.Problem{{Path: path, Reason: err.Error()}}}
+	case auth.Failed:
+		s.log.ErrorContext(r.Context(), "authorization failed", "error", err, "path", path, "action", string(action), "principal", principalName(r.Context()))
+		return authzFailure(path)
+	}
+	if res.Tenant != "" && !s.canSeeEnterprise(r.Context(), p, res.Tenant) {
+		return schema.Errorf(schema.KindNotFound, path, "enterprise %q does not exist", res.Tenant)
 	}
 	return &schema.Error{Kind: schema.KindForbidden, Message: "forbidden", Problems: []schema.Problem{{Path: path, Reason: err.Error()}}}
 }
 
+// authzFailure is the answer when the authorizer could not decide: the
+// cause (a broken policy) is the operator's to see, in the server log.
+func authzFailure(path string) error {
+	return &schema.Error{Kind: schema.KindInternal, Message: "authorization failed",
+		Problems: []schema.Problem{{Path: path, Reason: "the authorization policy could not be evaluated (the operator sees why in the server log); the request was refused"}}}
+}
+
+// check asks the authorizer whether p may act on path (a REST path AMP
+// rendered), for the callers that only need yes or no: any error is no.
+func (s *Server) check(ctx context.Context, p *auth.Principal, action auth.Action, path string) error {
+	return auth.AuthorizePath(ctx, s.opts.Authorizer, s.sch, p, action, path)
+}
+
 func (s *Server) canSeeEnterprise(ctx context.Context, p *auth.Principal, ent string) bool {
-	return s.opts.Authorizer.Authorize(ctx, p, auth.Read, "/enterprises/"+ent) == nil
+	return s.check(ctx, p, auth.Read, "/enterprises/"+schema.EscapeSegment(ent)) == nil
 }
 
 func (s *Server) canRead(r *http.Request, path string) bool {
-	return s.opts.Authorizer.Authorize(r.Context(), auth.FromContext(r.Context()), auth.Read, path) == nil
+	return s.check(r.Context(), auth.FromContext(r.Context()), auth.Read, path) == nil
 }
 
 // canSeeTargets reports whether the caller may see a transaction, audit
@@ -71,7 +96,7 @@ func (s *Server) canRead(r *http.Request, path string) bool {
 func (s *Server) canSeeTargets(r *http.Request, targets []string) bool {
 	p := auth.FromContext(r.Context())
 	if len(targets) == 0 {
-		return s.opts.Authorizer.Authorize(r.Context(), p, auth.Admin, "/transactions") == nil
+		return s.check(r.Context(), p, auth.Admin, "/transactions") == nil
 	}
 	for _, t := range targets {
 		if !s.canSeeEnterprise(r.Context(), p, t) {

@@ -356,6 +356,8 @@ func status(err error) int {
 		return http.StatusForbidden
 	case schema.KindUnavailable:
 		return http.StatusServiceUnavailable
+	case schema.KindInternal:
+		return http.StatusInternalServerError
 	}
 	return http.StatusInternalServerError
 }

@@ -33,16 +33,14 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	prefix := ""
 	if p := q.Get("path"); p != "" {
-		segs := schema.SplitPath(p)
-		if len(segs) < 3 {
-			return schema.Errorf(schema.KindInvalid, "?path", "%q is not a configuration path like /aether/v2.1.x/acme/site/s1", p)
+		route, err := s.sch.ParseRoute(p)
+		if err != nil {
+			return schema.Errorf(schema.KindInvalid, "?path", "%v", err)
 		}
-		set := s.sch.Set(segs[0], strings.TrimPrefix(segs[1], "v"))
-		if set == nil {
-			return schema.Errorf(schema.KindInvalid, "?path", "no model set in %q", p)
+		if route.Kind != schema.RouteModel {
+			return schema.Errorf(schema.KindInvalid, "?path", "%q is not a configuration path of a loaded model set, like /aether/v2.1.x/acme/site/s1", p)
 		}
-		target, _ := schema.UnescapeSegment(segs[2])
-		loc, err := schema.Resolve(set, target, segs[3:])
+		loc, err := route.Resolve()
 		if err != nil {
 			return err
 		}

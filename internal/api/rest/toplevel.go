@@ -296,7 +296,7 @@ func (s *Server) targets(w http.ResponseWriter, r *http.Request) error {
 	out := []map[string]string{}
 	for _, t := range s.eng.Snapshot().Targets() {
 		name := t.Data["enterprise-id"].(string)
-		if s.opts.Authorizer.Authorize(r.Context(), auth.FromContext(r.Context()), auth.Read, "/enterprises/"+name) == nil {
+		if s.check(r.Context(), auth.FromContext(r.Context()), auth.Read, "/enterprises/"+name) == nil {
 			out = append(out, map[string]string{"name": name})
 		}
 	}
@@ -307,7 +307,7 @@ func (s *Server) listEnterprises(w http.ResponseWriter, r *http.Request) error {
 	out := []map[string]any{}
 	for _, t := range s.eng.Snapshot().Targets() {
 		name := t.Data["enterprise-id"].(string)
-		if s.opts.Authorizer.Authorize(r.Context(), auth.FromContext(r.Context()), auth.Read, "/enterprises/"+name) == nil {
+		if s.check(r.Context(), auth.FromContext(r.Context()), auth.Read, "/enterprises/"+name) == nil {
 			out = append(out, t.Data)
 		}
 	}
