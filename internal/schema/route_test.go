@@ -17,7 +17,7 @@ import (
 func routeSchema(t testing.TB) *schema.Schema {
 	t.Helper()
 	lab2 := fstest.MapFS{
-		"lab/2.0.0/lab-rack.yang":  {Data: []byte(strings.ReplaceAll(rackModule, "lab-rack", "lab-rack2"))},
+		"lab/2.0.0/lab-rack.yang": {Data: []byte(strings.ReplaceAll(rackModule, "lab-rack", "lab-rack2"))},
 		"lab/2.0.0/modelset.yaml": {Data: []byte("name: lab\nversion: 2.0.0\nscope: global\n")},
 	}
 	sch, err := schema.Load(models.FS, os.DirFS("../../test/testdata/models"), lab2)

@@ -339,18 +339,20 @@ func (s *Server) request(r *http.Request, dry bool, edits ...config.Edit) *confi
 
 // respondResult answers a write as aether-roc-api does: the transaction id
 // as a JSON string, with the index in a header; a dry run returns the diff.
-func respondResult(w http.ResponseWriter, res *config.Result, code int) error {
+func respondResult(w http.ResponseWriter, r *http.Request, res *config.Result, code int) error {
 	if res.DryRun {
 		return writeJSON(w, http.StatusOK, map[string]any{"dry-run": true, "changes": nonNil(res.Changes)})
 	}
-	setTxnHeaders(w, res)
+	setTxnHeaders(w, r, res)
 	return writeJSON(w, code, res.ID)
 }
 
-// setTxnHeaders names the transaction a write committed. A write that
-// changed nothing names the current index and says it is unchanged, so a
-// client does not take the transaction before it for its own.
-func setTxnHeaders(w http.ResponseWriter, res *config.Result) {
+// setTxnHeaders names the transaction a write committed, to the client and
+// in the request's record (for the audit trail). A write that changed
+// nothing names the current index and says it is unchanged, so a client
+// does not take the transaction before it for its own.
+func setTxnHeaders(w http.ResponseWriter, r *http.Request, res *config.Result) {
+	info(r.Context()).committed(res.Index, res.Unchanged)
 	w.Header().Set("X-AMP-Transaction-Index", strconv.FormatUint(res.Index, 10))
 	if res.Unchanged {
 		w.Header().Set("X-AMP-Transaction-Unchanged", "true")

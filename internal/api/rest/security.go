@@ -14,13 +14,19 @@ import (
 	"github.com/amp-edge/amp/internal/schema"
 )
 
-// reqInfo follows one request for its audit record.
+// reqInfo is the record of one request: the handler fills it (paths
+// touched, the transaction committed, the refusal) and the middleware reads
+// it for the audit trail. It travels in the request's context, so nothing
+// is read back from the response (whose headers are the client's API).
 type reqInfo struct {
 	denied bool
 	reason string
 	paths  []string
 	event  string // a named event (token-create, token-revoke) instead of read/write
-	index  uint64
+	// index is the transaction the request committed (the current index
+	// when it changed nothing: unchanged).
+	index     uint64
+	unchanged bool
 }
 
 type reqInfoKey struct{}
@@ -34,6 +40,8 @@ func info(ctx context.Context) *reqInfo {
 }
 
 func (i *reqInfo) touch(path string) { i.paths = append(i.paths, path) }
+
+func (i *reqInfo) committed(index uint64, unchanged bool) { i.index, i.unchanged = index, unchanged }
 
 // authorize asks the policy about a path, classified by the one path
 // grammar. A caller who may not even read the tenant a path belongs to is
@@ -180,6 +188,9 @@ func (s *Server) auditRequest(r *http.Request, in *reqInfo, code int, err error,
 		return
 	}
 	rec := audit.Record{Source: r.RemoteAddr, Interface: "rest", Method: r.Method, Action: "read", Transaction: in.index}
+	if in.unchanged {
+		rec.Details = map[string]any{"unchanged": true} // the index names the transaction before it
+	}
 	if write {
 		rec.Action = "write"
 	}

@@ -141,7 +141,7 @@ func syncVerdict(v string, sts []controller.Status) string {
 // applied).
 func (s *Server) respondWrite(w http.ResponseWriter, r *http.Request, wo waitOption, res *config.Result, code int) error {
 	if !wo.applied || res.DryRun {
-		return respondResult(w, res, code)
+		return respondResult(w, r, res, code)
 	}
 	timeout := wo.timeout
 	// The answer comes after the wait: the write deadline starts after it.
@@ -165,7 +165,7 @@ func (s *Server) respondWrite(w http.ResponseWriter, r *http.Request, wo waitOpt
 		}
 		verdict = syncVerdict(verdict, sts)
 	}
-	setTxnHeaders(w, res)
+	setTxnHeaders(w, r, res)
 	w.Header().Set("X-AMP-Sync", verdict)
 	return writeJSON(w, code, map[string]any{"id": res.ID, "index": res.Index, "sync": verdict, "objects": sts})
 }

@@ -372,7 +372,7 @@ func (s *Server) createEnterprise(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return respondResult(w, res, http.StatusCreated)
+	return respondResult(w, r, res, http.StatusCreated)
 }
 
 func (s *Server) deleteEnterprise(w http.ResponseWriter, r *http.Request) error {
@@ -405,5 +405,5 @@ func (s *Server) deleteEnterprise(w http.ResponseWriter, r *http.Request) error 
 			s.log.Error("revoking the tokens of a deleted enterprise failed; they no longer authenticate", "enterprise", id, "error", err)
 		}
 	}
-	return respondResult(w, res, http.StatusOK)
+	return respondResult(w, r, res, http.StatusOK)
 }
