@@ -378,11 +378,3 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"revoked": id})
 }
-
-func enterpriseOfPath(p string) string {
-	segs := strings.Split(strings.Trim(p, "/"), "/")
-	if len(segs) >= 3 {
-		return segs[2]
-	}
-	return ""
-}
