@@ -42,7 +42,7 @@ func (c *decisionCache) put(k string, d Decision) {
 // inputUse is the set of input fields a policy reads, found by walking
 // the references of its modules. The cache keys a decision on those fields
 // only: the default policy never reads input.path (it reads the parsed
-// kind, enterprise and canonical flag instead), so one evaluation serves
+// kind, tenant and canonical flag instead), so one evaluation serves
 // every path of an enterprise, and misses are the exception rather than
 // one per distinct path.
 type inputUse struct {

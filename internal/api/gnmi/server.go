@@ -257,8 +257,8 @@ func principal(ctx context.Context) *auth.Principal { return auth.FromContext(ct
 // tenant is told it does not exist (errNoEnterprise), as for one that
 // really does not, so enterprises cannot be discovered. Callers authorize
 // before they look at what exists, so the two answers are one by
-// construction. No caller is Unauthenticated, and a policy that cannot
-// decide is Internal (the cause is in the server log).
+// construction. No caller is Unauthenticated; a policy that cannot decide
+// is Internal (the cause is in the server log), never the caller's fault.
 func (s *Server) authorize(ctx context.Context, action auth.Action, path string) error {
 	p := principal(ctx)
 	res, err := auth.ResourceOf(s.eng.Schema(), path)
