@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/testenv"
 )
 
@@ -90,5 +92,30 @@ func TestAuthzPolicyFailureIsServerError(t *testing.T) {
 	}
 	if err := get("starbucks"); status.Code(err) != codes.Internal || !strings.Contains(status.Convert(err).Message(), "could not be evaluated") {
 		t.Fatalf("gNMI Get starbucks with a policy that fails: %v, want Internal", err)
+	}
+}
+
+// TestAuditRecordNamesSetScopeTenant: a write's audit record names the
+// model set with its scope and the tenant (issue 10, part 2), whichever
+// way the write arrives; a write that changed nothing says so; filtering
+// by tenant still finds the records.
+func TestAuditRecordNamesSetScopeTenant(t *testing.T) {
+	s := testenv.Start(t, t.TempDir(), "--demo", "--adapters", "none")
+	upf := "/aether/v2.1.x/acme/site/acme-chicago/upf/upf-1"
+	s.Must(t, 200, "PATCH", upf, `{"port":8806}`)
+	s.Must(t, 200, "PATCH", upf, `{"port":8806}`) // the same again: unchanged
+	recs := auditRecords(t, s, "&enterprise=acme&path="+upf) // the demo's load touched it too
+	if len(recs) < 2 || recs[0].Principal != "admin" || recs[1].Principal != "admin" {
+		t.Fatalf("records of %s: %+v", upf, recs)
+	}
+	recs = recs[:2]
+	want := []audit.SetRef{{Name: "aether", Version: "2.1.x", Scope: "tenant"}}
+	for _, r := range recs {
+		if !reflect.DeepEqual(r.Sets, want) || !reflect.DeepEqual(r.Enterprises, []string{"acme"}) || r.Transaction == 0 {
+			t.Fatalf("record %+v: want sets %v, enterprises [acme] and its transaction", r, want)
+		}
+	}
+	if recs[0].Details["unchanged"] != true || recs[1].Details["unchanged"] != nil || recs[0].Transaction != recs[1].Transaction {
+		t.Fatalf("newest (unchanged) %+v, oldest %+v", recs[0], recs[1])
 	}
 }
