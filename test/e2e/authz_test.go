@@ -103,7 +103,7 @@ func TestAuditRecordNamesSetScopeTenant(t *testing.T) {
 	s := testenv.Start(t, t.TempDir(), "--demo", "--adapters", "none")
 	upf := "/aether/v2.1.x/acme/site/acme-chicago/upf/upf-1"
 	s.Must(t, 200, "PATCH", upf, `{"port":8806}`)
-	s.Must(t, 200, "PATCH", upf, `{"port":8806}`) // the same again: unchanged
+	s.Must(t, 200, "PATCH", upf, `{"port":8806}`)            // the same again: unchanged
 	recs := auditRecords(t, s, "&enterprise=acme&path="+upf) // the demo's load touched it too
 	if len(recs) < 2 || recs[0].Principal != "admin" || recs[1].Principal != "admin" {
 		t.Fatalf("records of %s: %+v", upf, recs)
