@@ -21,9 +21,22 @@ nobody := {"name": "nobody", "groups": [], "rights": [], "via": "oidc"}
 
 bot := {"name": "upf-exporter", "groups": ["amp:state-writer"], "rights": [{"role": "state-writer", "enterprise": ""}], "via": "token"}
 
-req(p, action, path, kind, ent) := {
+# The input as internal/policy builds it: "tenant" only when the path has
+# one, "enterprise" always (equal to it, or "").
+req(p, action, path, kind, ent) := object.union({
 	"principal": p, "action": action, "path": path,
-	"kind": kind, "set": "aether", "version": "2.1.x", "enterprise": ent,
+	"kind": kind, "set": "aether", "version": "2.1.x", "scope": "tenant", "enterprise": ent,
+	"canonical": true,
+}, tenant_of(ent))
+
+tenant_of(ent) := {} if ent == ""
+
+tenant_of(ent) := {"tenant": ent} if ent != ""
+
+# A path of a global model set: no tenant.
+global(p, action, kind, path) := {
+	"principal": p, "action": action, "path": path,
+	"kind": kind, "set": "lab", "version": "1.0.0", "scope": "global", "enterprise": "",
 	"canonical": true,
 }
 
@@ -130,4 +143,22 @@ test_non_canonical_path_denied if {
 
 test_missing_canonical_flag_denied if {
 	not allowed(object.remove(model(olivia, "read", "acme"), ["canonical"]))
+}
+
+test_global_sets_operators_only if {
+	allowed(global(olivia, "read", "model", "/lab/v1.0.0/rack/r1"))
+	allowed(global(olivia, "write", "model", "/lab/v1.0.0/rack/r1"))
+	allowed(global(olivia, "read", "model", "/lab/v1.0.0"))
+	not allowed(global(alice, "read", "model", "/lab/v1.0.0/rack/r1"))
+	not allowed(global(alice, "write", "model", "/lab/v1.0.0/rack/r1"))
+	not allowed(global(kim, "write", "model", "/lab/v1.0.0/rack/r1"))
+	not allowed(global(mallory, "read", "model", "/lab/v1.0.0"))
+	not allowed(global(nobody, "read", "model", "/lab/v1.0.0/rack/r1"))
+	not allowed(global(bot, "read", "model", "/lab/v1.0.0/rack/r1"))
+}
+
+# Machines report the state of global objects as of any other.
+test_state_writer_pushes_global_state if {
+	allowed(global(bot, "write", "state", "/state/lab/v1.0.0/rack/r1"))
+	not allowed(global(bot, "write", "model", "/lab/v1.0.0/rack/r1"))
 }

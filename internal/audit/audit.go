@@ -13,8 +13,8 @@
 // and failed authentications are counted per source and window
 // (AuthFailures) rather than recorded one by one. Queries never wait for
 // the writer. When the disk refuses records, Err says so and interfaces
-// refuse writes. It imports internal/policy (to attribute paths to
-// enterprises) and nothing above it.
+// refuse writes. It imports internal/schema (the one path grammar, to
+// attribute paths to model sets, scopes and tenants) and nothing above it.
 package audit
 
 import (
@@ -35,7 +35,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/amp-edge/amp/internal/policy"
+	"github.com/amp-edge/amp/internal/schema"
 )
 
 // Interfaces a request came through.
@@ -74,7 +74,12 @@ type Record struct {
 	Method string `json:"method,omitempty"`
 	// Paths are the REST paths touched (or attempted).
 	Paths []string `json:"paths,omitempty"`
-	// Enterprises are derived from Paths (for filtering and rights).
+	// Sets are the model sets the paths touch, with their scope; derived
+	// from Paths.
+	Sets []SetRef `json:"sets,omitempty"`
+	// Enterprises are the tenants (enterprises) the paths belong to,
+	// derived from Paths (for filtering and rights): none for a global
+	// set's objects, which belong to the operator.
 	Enterprises []string `json:"enterprises,omitempty"`
 	// Transaction is the configuration transaction index a write made (0: none).
 	Transaction uint64 `json:"transaction,omitempty"`
@@ -83,6 +88,13 @@ type Record struct {
 	Reason  string `json:"reason,omitempty"`
 	// Details holds extra fields (scrubbed like everything else).
 	Details map[string]any `json:"details,omitempty"`
+}
+
+// SetRef names a model set version and its scope (tenant or global).
+type SetRef struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Scope   string `json:"scope"`
 }
 
 // Defaults and bounds of the trail (flags of `amp serve` change the first
@@ -136,6 +148,10 @@ type Options struct {
 	AuthFailWindow time.Duration
 	// Now is the clock (nil: time.Now); tests step it back.
 	Now func() time.Time
+	// Schema classifies the paths of records (schema.ParseRoute) into
+	// model sets, scopes and tenants (nil: records keep the Sets and
+	// Enterprises they are given).
+	Schema *schema.Schema
 }
 
 // Log is the audit trail. Records are numbered and timed when they are
@@ -307,7 +323,7 @@ func (l *Log) enqueue(ctx context.Context, r Record) (Record, error) {
 	// Bounded here (cheap, and the queue's memory depends on it);
 	// scrubbed by the writer and by queries, off the request path.
 	r = bound(r)
-	r.Enterprises = enterprises(r.Paths, r.Enterprises)
+	l.classify(&r)
 	l.mu.Lock()
 	if len(l.queue) >= l.opts.QueueMax {
 		l.mu.Unlock()
@@ -550,7 +566,7 @@ func (l *Log) emit(ctx context.Context, r Record) {
 		slog.String("principal", r.Principal), slog.Any("groups", r.Groups), slog.String("via", r.Via),
 		slog.String("source", r.Source), slog.String("interface", r.Interface),
 		slog.String("action", r.Action), slog.String("method", r.Method), slog.Any("paths", r.Paths),
-		slog.Any("enterprises", r.Enterprises), slog.Uint64("transaction", r.Transaction),
+		slog.Any("sets", r.Sets), slog.Any("enterprises", r.Enterprises), slog.Uint64("transaction", r.Transaction),
 		slog.String("outcome", r.Outcome), slog.String("reason", r.Reason),
 	}
 	if len(r.Details) > 0 {
@@ -624,13 +640,26 @@ func raiseUint(b *bolt.Bucket, k []byte, n uint64) error {
 	return putUint(b, k, n)
 }
 
-// enterprises adds the enterprises named by paths to given.
-func enterprises(paths, given []string) []string {
-	out := slices.Clone(given)
-	for _, p := range paths {
-		if e := policy.ParsePath(p).Enterprise; e != "" && !slices.Contains(out, e) {
-			out = append(out, e)
+// classify adds the model sets and the tenants the record's paths name to
+// those it was given.
+func (l *Log) classify(r *Record) {
+	if l.opts.Schema == nil {
+		return
+	}
+	r.Sets, r.Enterprises = slices.Clone(r.Sets), slices.Clone(r.Enterprises)
+	for _, p := range r.Paths {
+		rt, err := l.opts.Schema.ParseRoute(p)
+		if err != nil {
+			continue // a path that names nothing (refused as such): no set, no tenant
+		}
+		if t := rt.Tenant; t != "" && !slices.Contains(r.Enterprises, t) {
+			r.Enterprises = append(r.Enterprises, t)
+		}
+		if rt.Set != nil {
+			ref := SetRef{Name: rt.Set.Name, Version: rt.Set.Version, Scope: string(rt.Set.Scope)}
+			if !slices.Contains(r.Sets, ref) {
+				r.Sets = append(r.Sets, ref)
+			}
 		}
 	}
-	return out
 }

@@ -7,11 +7,15 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/models"
 )
 
 func rec(principal, outcome string, paths ...string) Record {
@@ -19,11 +23,53 @@ func rec(principal, outcome string, paths ...string) Record {
 		Action: "write", Method: "PATCH", Paths: paths, Outcome: outcome}
 }
 
+// testSchema is Aether plus the test sets lab (global scope) and workload
+// (tenant scope), which the trail classifies paths against.
+func testSchema(t *testing.T) *schema.Schema {
+	t.Helper()
+	sch, err := schema.Load(models.FS, os.DirFS("../../test/testdata/models"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sch
+}
+
+// TestRecordNamesSetScopeTenant: a record names the model sets its paths
+// touch with their scope, and the tenants; a global set's object has none.
+func TestRecordNamesSetScopeTenant(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{Logger: slog.New(slog.DiscardHandler), Schema: testSchema(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx := context.Background()
+	both, err := l.Append(ctx, rec("olivia", Allowed, "/lab/v1.0.0/rack/r1", "/aether/v2.1.x/acme/site/s1", "/workload/v1.0.0/acme/app/a1", "/lab/v1.0.0/rack/r2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []SetRef{{"lab", "1.0.0", "global"}, {"aether", "2.1.x", "tenant"}, {"workload", "1.0.0", "tenant"}}
+	if !reflect.DeepEqual(both.Sets, want) || !reflect.DeepEqual(both.Enterprises, []string{"acme"}) {
+		t.Fatalf("sets %+v, enterprises %v", both.Sets, both.Enterprises)
+	}
+	global, err := l.Append(ctx, rec("olivia", Allowed, "/lab/v1.0.0/rack/r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(global.Enterprises) != 0 || !reflect.DeepEqual(global.Sets, want[:1]) {
+		t.Fatalf("global object: sets %+v, enterprises %v", global.Sets, global.Enterprises)
+	}
+	// Filtering by tenant finds the record that touched the tenant only.
+	got, err := l.Query(Filter{Enterprise: "acme"})
+	if err != nil || len(got) != 1 || got[0].Seq != both.Seq {
+		t.Fatalf("enterprise=acme: %+v %v", got, err)
+	}
+}
+
 func TestAppendQueryRestart(t *testing.T) {
 	dir := t.TempDir()
 	var logBuf bytes.Buffer
 	reg := prometheus.NewRegistry()
-	l, err := Open(dir, Options{Logger: slog.New(slog.NewJSONHandler(&logBuf, nil)), Registerer: reg})
+	l, err := Open(dir, Options{Logger: slog.New(slog.NewJSONHandler(&logBuf, nil)), Registerer: reg, Schema: testSchema(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +174,7 @@ func TestAppendQueryRestart(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	l, err = Open(dir, Options{Logger: slog.New(slog.DiscardHandler)})
+	l, err = Open(dir, Options{Logger: slog.New(slog.DiscardHandler), Schema: testSchema(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

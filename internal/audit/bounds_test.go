@@ -113,7 +113,7 @@ func TestAuthFailuresCountedPerSourceAndLimited(t *testing.T) {
 
 func TestRetentionBySizeAndAge(t *testing.T) {
 	c := &clock{t: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
-	l, err := Open(t.TempDir(), Options{Logger: quiet(), Now: c.now, RetainBytes: 20000, RetainAge: 24 * time.Hour})
+	l, err := Open(t.TempDir(), Options{Logger: quiet(), Now: c.now, RetainBytes: 20000, RetainAge: 24 * time.Hour, Schema: testSchema(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestRetentionBySizeAndAge(t *testing.T) {
 }
 
 func TestPagesAndScanBudget(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{Logger: quiet()})
+	l, err := Open(t.TempDir(), Options{Logger: quiet(), Schema: testSchema(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

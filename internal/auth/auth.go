@@ -74,11 +74,13 @@ const (
 	Admin Action = "admin"
 )
 
-// Authorizer decides whether a principal may act on a path (a REST path such
-// as /aether/v2.1.x/acme/site/s1, or /transactions). One decision point for
-// every interface; the policy engine of a later issue implements it.
+// Authorizer decides whether a principal may act on a resource: one
+// decision point for every interface (internal/policy implements it). The
+// error it returns is typed (authz.go): ErrNoCredentials for no caller, one
+// wrapping ErrDenied for a refusal, and an *EvaluationError when it could
+// not decide.
 type Authorizer interface {
-	Authorize(ctx context.Context, p *Principal, action Action, path string) error
+	Authorize(ctx context.Context, p *Principal, action Action, res Resource) error
 }
 
 // AllowAuthenticated lets every authenticated principal do everything: the
@@ -86,7 +88,7 @@ type Authorizer interface {
 type AllowAuthenticated struct{}
 
 // Authorize implements Authorizer.
-func (AllowAuthenticated) Authorize(_ context.Context, p *Principal, _ Action, _ string) error {
+func (AllowAuthenticated) Authorize(_ context.Context, p *Principal, _ Action, _ Resource) error {
 	if p == nil {
 		return ErrNoCredentials
 	}

@@ -494,8 +494,8 @@ func (e *Engine) applyRollback(w *work, n uint64) error {
 				}
 				hit := leaf == nil || c.Before == nil || c.After == nil
 				if !hit {
-					a, aok := lookup(c.Before.Data, leaf)
-					b, bok := lookup(c.After.Data, leaf)
+					a, aok := schema.Lookup(c.Before.Data, leaf)
+					b, bok := schema.Lookup(c.After.Data, leaf)
 					hit = aok != bok || !equalValue(a, b)
 				}
 				if hit {
@@ -533,8 +533,8 @@ func (e *Engine) applyRollback(w *work, n uint64) error {
 				continue
 			}
 			diffData(nil, c.Before.Data, c.After.Data, nil, func(inner []string, _ *schema.Node, _, _ any, _, _ bool) {
-				want, wok := lookup(c.After.Data, inner)
-				got, gok := lookup(cur.Data, inner)
+				want, wok := schema.Lookup(c.After.Data, inner)
+				got, gok := schema.Lookup(cur.Data, inner)
 				if wok != gok || !equalValue(want, got) {
 					probs.Add(changePath(c)+"/"+strings.Join(inner, "/"), "%s%s", culprits(c.Key, inner), advice)
 				}

@@ -106,7 +106,7 @@ func (val *validator) walk(d *dnode, inner []string, before, after *Object) {
 				}
 			}
 			if c.Immutable && before != nil {
-				old, had := lookup(before.Data, cinner)
+				old, had := schema.Lookup(before.Data, cinner)
 				if had && (!present || !equalValue(old, v)) {
 					val.probs.Add(restPath(after, cinner), "%q is immutable: it was %q when the %s was created and cannot change (delete and recreate the %s to change it)",
 						c.Name, schema.Format(old), after.Node.Name, after.Node.Name)
@@ -132,7 +132,7 @@ func (val *validator) checkBackend(c *schema.Node, v any, inner []string, before
 		return
 	}
 	if before != nil {
-		if old, had := lookup(before.Data, inner); had && equalValue(old, v) {
+		if old, had := schema.Lookup(before.Data, inner); had && equalValue(old, v) {
 			return
 		}
 	}
@@ -154,21 +154,6 @@ func describe(n *schema.Node) string {
 		return "the root"
 	}
 	return n.Name
-}
-
-func lookup(m map[string]any, path []string) (any, bool) {
-	var cur any = m
-	for _, p := range path {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		cur, ok = mm[p]
-		if !ok {
-			return nil, false
-		}
-	}
-	return cur, true
 }
 
 func (val *validator) checkLeafref(parent *dnode, c *schema.Node, v any, inner []string, after *Object) {
@@ -315,7 +300,7 @@ func (val *validator) checkNotReferenced(key string) {
 func uniqueKey(o *Object, i int, stmt []string) (string, string, bool) {
 	vals := make([]string, len(stmt))
 	for j, p := range stmt {
-		v, ok := lookup(o.Data, strings.Split(p, "/"))
+		v, ok := schema.Lookup(o.Data, strings.Split(p, "/"))
 		if !ok {
 			return "", "", false // unique applies only when all leaves are set
 		}

@@ -29,7 +29,7 @@ func BenchmarkAuthorize(b *testing.B) {
 		ents := []string{"acme", "starbucks"}
 		runDecisions(b, func(i int) error {
 			path := fmt.Sprintf("/aether/v2.1.x/%s/site/s%d/device/d%d", ents[i%2], i%100, i%100000)
-			return e.Authorize(context.Background(), callers[i%len(callers)], auth.Action([]string{"read", "write"}[i/7%2]), path)
+			return e.authorizePath(context.Background(), callers[i%len(callers)], auth.Action([]string{"read", "write"}[i/7%2]), path)
 		})
 	})
 	// Same-run baseline: a policy that allows everything, uncached — the
@@ -69,7 +69,7 @@ func runAuthorize(b *testing.B, e *Engine, cache bool) {
 	}
 	runDecisions(b, func(i int) error {
 		tc := cases[i%len(cases)]
-		return e.Authorize(ctx, tc.p, tc.action, tc.path)
+		return e.authorizePath(ctx, tc.p, tc.action, tc.path)
 	})
 }
 

@@ -42,7 +42,7 @@ func (c *decisionCache) put(k string, d Decision) {
 // inputUse is the set of input fields a policy reads, found by walking
 // the references of its modules. The cache keys a decision on those fields
 // only: the default policy never reads input.path (it reads the parsed
-// kind, enterprise and canonical flag instead), so one evaluation serves
+// kind, tenant and canonical flag instead), so one evaluation serves
 // every path of an enterprise, and misses are the exception rather than
 // one per distinct path.
 type inputUse struct {
@@ -102,9 +102,9 @@ func analyseInputUse(mods []*ast.Module) inputUse {
 // reads reports whether the policy may read an input field.
 func (u inputUse) reads(field string) bool { return u.all || u.fields[field] }
 
-func (u inputUse) key(p *auth.Principal, action auth.Action, path string, pi PathInfo) string {
+func (u inputUse) key(p *auth.Principal, action auth.Action, res auth.Resource) string {
 	var b strings.Builder
-	b.Grow(len(path) + 96)
+	b.Grow(len(res.Path) + 96)
 	field := func(name, v string) {
 		if u.all || u.fields[name] {
 			b.WriteString(v)
@@ -112,12 +112,14 @@ func (u inputUse) key(p *auth.Principal, action auth.Action, path string, pi Pat
 		b.WriteByte(0)
 	}
 	field("action", string(action))
-	field("path", path)
-	field("kind", pi.Kind)
-	field("set", pi.Set)
-	field("version", pi.Version)
-	field("enterprise", pi.Enterprise)
-	if pi.Canonical {
+	field("path", res.Path)
+	field("kind", res.Kind)
+	field("set", res.Set)
+	field("version", res.Version)
+	field("scope", res.Scope)
+	field("tenant", res.Tenant)
+	field("enterprise", res.Tenant)
+	if res.Canonical {
 		field("canonical", "t")
 	} else {
 		field("canonical", "f")

@@ -5,8 +5,8 @@
 // reloaded without restart (Watch: a poll every 2 s and SIGHUP).
 //
 // An *Engine implements auth.Authorizer, so REST, gNMI and the CLI share one
-// decision point; Filter and Allowed serve listings that must show only what
-// the caller may read.
+// decision point. It decides on typed resources (auth.Resource, classified
+// by the one path grammar, schema.ParseRoute): it never parses paths.
 package policy
 
 import (
@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -37,9 +36,6 @@ import (
 // Query is the rule every policy must define: an object
 // {"allow": bool, "deny": set of reasons}.
 const Query = "data.amp.authz.decision"
-
-// ErrDenied is wrapped by every refusal.
-var ErrDenied = errors.New("permission denied")
 
 // Engine evaluates the policy. It is safe for concurrent use; Reload swaps
 // the compiled policy atomically.
@@ -146,7 +142,7 @@ func (e *Engine) reload(onlyIfChanged bool) error {
 	}
 	c := &compiled{pq: pq, files: files, sum: sum, cache: newDecisionCache(e.cacheSize()), use: analyseInputUse(parsed)}
 	// A policy that does not answer the decision query is a mistake: try it.
-	if _, err := decide(context.Background(), c, &auth.Principal{Name: "policy-check"}, auth.Read, "/", ParsePath("/")); err != nil {
+	if _, err := decide(context.Background(), c, &auth.Principal{Name: "policy-check"}, auth.Read, auth.Resource{Kind: "other", Path: "/", Canonical: true}); err != nil {
 		return fmt.Errorf("policy: %w", err)
 	}
 	prev := e.cur.Swap(c)
@@ -210,9 +206,10 @@ type Decision struct {
 }
 
 // Input returns the policy input for a request (exported for tests and
-// for `amp policy eval`-style tooling).
-func Input(p *auth.Principal, action auth.Action, p0 string) map[string]any {
-	in := map[string]any{"action": string(action), "path": p0}
+// for `amp policy eval`-style tooling); inputValue builds the same input
+// for evaluation. docs/policy.md documents it.
+func Input(p *auth.Principal, action auth.Action, res auth.Resource) map[string]any {
+	in := map[string]any{"action": string(action), "path": res.Path}
 	pr := map[string]any{"name": "", "groups": []any{}, "rights": []any{}, "via": ""}
 	if p != nil {
 		gs := make([]any, len(p.Groups))
@@ -227,76 +224,12 @@ func Input(p *auth.Principal, action auth.Action, p0 string) map[string]any {
 		pr = map[string]any{"name": p.Name, "groups": gs, "rights": rs, "via": p.Via}
 	}
 	in["principal"] = pr
-	pp := ParsePath(p0)
-	in["kind"], in["set"], in["version"], in["enterprise"] = pp.Kind, pp.Set, pp.Version, pp.Enterprise
-	in["canonical"] = pp.Canonical
+	in["kind"], in["set"], in["version"], in["scope"] = res.Kind, res.Set, res.Version, res.Scope
+	in["enterprise"], in["canonical"] = res.Tenant, res.Canonical
+	if res.Tenant != "" {
+		in["tenant"] = res.Tenant
+	}
 	return in
-}
-
-// PathInfo is what the policy is told about a path.
-type PathInfo struct {
-	Kind       string // model, state, enterprise, enterprises, transactions, ... or other
-	Set        string // model set, e.g. "aether"
-	Version    string // e.g. "2.1.x" (without the "v")
-	Enterprise string // unescaped enterprise (target) id
-	// Canonical is false when the path has "." or ".." segments (a
-	// request the router should never pass on; the policy denies it).
-	Canonical bool
-}
-
-// ParsePath classifies a REST path:
-//
-//	/aether/v2.1.x/acme/site/s1   model, set aether, version 2.1.x, enterprise acme
-//	/state/aether/v2.1.x/acme/…   state, same fields
-//	/enterprises/acme             enterprise acme
-//	/enterprises                  enterprises
-//	/transactions/12              transactions (first segment), likewise
-//	                              sync-status, audit, admin, targets, ...
-func ParsePath(p string) PathInfo {
-	pi := parsePath(p)
-	slashed := p + "/"
-	pi.Canonical = !strings.Contains(slashed, "/../") && !strings.Contains(slashed, "/./")
-	return pi
-}
-
-func parsePath(p string) PathInfo {
-	segs := strings.Split(strings.Trim(p, "/"), "/")
-	if len(segs) == 0 || segs[0] == "" {
-		return PathInfo{Kind: "other"}
-	}
-	model := func(kind string, s []string) PathInfo {
-		pi := PathInfo{Kind: kind}
-		if len(s) < 2 || len(s[1]) < 2 || s[1][0] != 'v' {
-			if kind == "state" {
-				return pi
-			}
-			return PathInfo{Kind: "other"}
-		}
-		pi.Set, pi.Version = s[0], s[1][1:]
-		if len(s) >= 3 {
-			pi.Enterprise = unescape(s[2])
-		}
-		return pi
-	}
-	switch segs[0] {
-	case "state":
-		return model("state", segs[1:])
-	case "enterprises":
-		if len(segs) >= 2 && segs[1] != "" {
-			return PathInfo{Kind: "enterprise", Enterprise: unescape(segs[1])}
-		}
-		return PathInfo{Kind: "enterprises"}
-	case "transactions", "sync-status", "audit", "admin", "targets", "spec", "models", "diff", "watch", "search", "metrics", "aether-roc-api":
-		return PathInfo{Kind: segs[0]}
-	}
-	return model("model", segs)
-}
-
-func unescape(s string) string {
-	if u, err := url.PathUnescape(s); err == nil {
-		return u
-	}
-	return s
 }
 
 // The keys of a right in the input, built once: evaluation never changes
@@ -307,7 +240,7 @@ var roleKey, enterpriseKey = ast.StringTerm("role"), ast.StringTerm("enterprise"
 // than converting a map through reflection). The principal's groups and
 // rights, the only lists, are left empty when the policy never reads them
 // (use): a caller with many IdP groups then costs nothing extra.
-func inputValue(p *auth.Principal, action auth.Action, p0 string, pi PathInfo, use inputUse) ast.Value {
+func inputValue(p *auth.Principal, action auth.Action, res auth.Resource, use inputUse) ast.Value {
 	var name, via string
 	var gs, rs []*ast.Term
 	if p != nil {
@@ -332,20 +265,27 @@ func inputValue(p *auth.Principal, action auth.Action, p0 string, pi PathInfo, u
 		ast.Item(ast.StringTerm("rights"), ast.ArrayTerm(rs...)),
 		ast.Item(ast.StringTerm("via"), ast.StringTerm(via)),
 	)
-	return ast.NewObject(
+	in := ast.NewObject(
 		ast.Item(ast.StringTerm("principal"), ast.NewTerm(principal)),
 		ast.Item(ast.StringTerm("action"), ast.StringTerm(string(action))),
-		ast.Item(ast.StringTerm("path"), ast.StringTerm(p0)),
-		ast.Item(ast.StringTerm("kind"), ast.StringTerm(pi.Kind)),
-		ast.Item(ast.StringTerm("set"), ast.StringTerm(pi.Set)),
-		ast.Item(ast.StringTerm("version"), ast.StringTerm(pi.Version)),
-		ast.Item(ast.StringTerm("enterprise"), ast.StringTerm(pi.Enterprise)),
-		ast.Item(ast.StringTerm("canonical"), ast.BooleanTerm(pi.Canonical)),
+		ast.Item(ast.StringTerm("path"), ast.StringTerm(res.Path)),
+		ast.Item(ast.StringTerm("kind"), ast.StringTerm(res.Kind)),
+		ast.Item(ast.StringTerm("set"), ast.StringTerm(res.Set)),
+		ast.Item(ast.StringTerm("version"), ast.StringTerm(res.Version)),
+		ast.Item(ast.StringTerm("scope"), ast.StringTerm(res.Scope)),
+		// enterprise is the tenant under its name before model sets had
+		// scopes, kept so that operators' custom policies keep working.
+		ast.Item(ast.StringTerm("enterprise"), ast.StringTerm(res.Tenant)),
+		ast.Item(ast.StringTerm("canonical"), ast.BooleanTerm(res.Canonical)),
 	)
+	if res.Tenant != "" { // absent for global objects and AMP's own routes
+		in.Insert(ast.StringTerm("tenant"), ast.StringTerm(res.Tenant))
+	}
+	return in
 }
 
-func decide(ctx context.Context, c *compiled, p *auth.Principal, action auth.Action, p0 string, pi PathInfo) (Decision, error) {
-	rs, err := c.pq.Eval(ctx, rego.EvalParsedInput(inputValue(p, action, p0, pi, c.use)))
+func decide(ctx context.Context, c *compiled, p *auth.Principal, action auth.Action, res auth.Resource) (Decision, error) {
+	rs, err := c.pq.Eval(ctx, rego.EvalParsedInput(inputValue(p, action, res, c.use)))
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluate %s: %w", Query, err)
 	}
@@ -374,17 +314,16 @@ func decide(ctx context.Context, c *compiled, p *auth.Principal, action auth.Act
 // compiled policy (a reload starts afresh), keyed on the input fields the
 // policy reads (see inputUse): the policy must be a function of its input (no time.now_ns, no http.send), or
 // the cache must be turned off with SetCache(false).
-func (e *Engine) Decide(ctx context.Context, p *auth.Principal, action auth.Action, p0 string) (Decision, error) {
+func (e *Engine) Decide(ctx context.Context, p *auth.Principal, action auth.Action, res auth.Resource) (Decision, error) {
 	c := e.cur.Load()
-	pi := ParsePath(p0)
 	if e.noCache.Load() {
-		return decide(ctx, c, p, action, p0, pi)
+		return decide(ctx, c, p, action, res)
 	}
-	k := c.use.key(p, action, p0, pi)
+	k := c.use.key(p, action, res)
 	if d, ok := c.cache.get(k); ok {
 		return d, nil
 	}
-	d, err := decide(ctx, c, p, action, p0, pi)
+	d, err := decide(ctx, c, p, action, res)
 	if err == nil {
 		c.cache.put(k, d)
 	}
@@ -396,43 +335,25 @@ func (e *Engine) SetCache(on bool) { e.noCache.Store(!on) }
 
 func (e *Engine) cacheSize() int { return 8192 }
 
-// Authorize implements auth.Authorizer: nil when allowed, otherwise an
-// error wrapping ErrDenied that says why (deny reasons, or that no rule
-// allows it). An evaluation failure denies too.
-func (e *Engine) Authorize(ctx context.Context, p *auth.Principal, action auth.Action, p0 string) error {
+// Authorize implements auth.Authorizer: nil when allowed; otherwise an
+// error wrapping auth.ErrDenied that says why (deny reasons, or that no
+// rule allows it), or an *auth.EvaluationError when the policy could not
+// decide (the request is refused all the same, as the server's fault).
+func (e *Engine) Authorize(ctx context.Context, p *auth.Principal, action auth.Action, res auth.Resource) error {
 	if p == nil {
 		return auth.ErrNoCredentials
 	}
-	d, err := e.Decide(ctx, p, action, p0)
+	d, err := e.Decide(ctx, p, action, res)
 	if err != nil {
-		return fmt.Errorf("%w: policy error: %v", ErrDenied, err)
+		return &auth.EvaluationError{Err: fmt.Errorf("policy: %w", err)}
 	}
 	if d.Allow {
 		return nil
 	}
 	if len(d.Deny) > 0 {
-		return fmt.Errorf("%w: %s", ErrDenied, strings.Join(d.Deny, "; "))
+		return fmt.Errorf("%w: %s", auth.ErrDenied, strings.Join(d.Deny, "; "))
 	}
-	return fmt.Errorf("%w: no policy rule allows %s to %s %s", ErrDenied, p.Name, action, p0)
-}
-
-// Allowed reports whether p may act on path (the policy does no I/O, so
-// no context is needed).
-func (e *Engine) Allowed(p *auth.Principal, action auth.Action, p0 string) bool {
-	return e.Authorize(context.Background(), p, action, p0) == nil
-}
-
-// Filter returns the paths p may read, in order (for listings: enterprises
-// as /enterprises/{id}, transactions by their target paths, audit records
-// by the paths they touched).
-func (e *Engine) Filter(p *auth.Principal, paths []string) []string {
-	out := make([]string, 0, len(paths))
-	for _, x := range paths {
-		if e.Allowed(p, auth.Read, x) {
-			out = append(out, x)
-		}
-	}
-	return out
+	return fmt.Errorf("%w: no policy rule allows %s to %s %s", auth.ErrDenied, p.Name, action, res.Path)
 }
 
 // compile-time check.

@@ -34,6 +34,10 @@ const (
 	KindForbidden
 	// KindUnavailable: the server is shutting down or not ready (503).
 	KindUnavailable
+	// KindInternal: the server failed at something it should have done,
+	// e.g. the authorization policy could not be evaluated (500). The
+	// reason says what failed; the details are in the server log.
+	KindInternal
 )
 
 // Problem is one reason a request was refused, located by path. Path is a

@@ -272,7 +272,7 @@ func Run(ctx context.Context, cfg Config) error {
 	pol.SetLogger(log)
 	// What happened: the append-only audit trail.
 	trail, err := audit.Open(cfg.DataDir, audit.Options{Logger: log, Registerer: reg, RetainAge: cfg.AuditRetainAge, RetainBytes: cfg.AuditRetainBytes,
-		QueueMax: cfg.AuditQueue, AuthFailLimit: cfg.AuthFailLimit, AuthFailWindow: cfg.AuthFailWindow})
+		QueueMax: cfg.AuditQueue, AuthFailLimit: cfg.AuthFailLimit, AuthFailWindow: cfg.AuthFailWindow, Schema: eng.Schema()})
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}

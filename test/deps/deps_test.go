@@ -89,6 +89,13 @@ func TestImportRules(t *testing.T) {
 			forbidden: []string{"internal/api", "internal/server", "internal/config", "internal/store", "internal/controller"},
 		},
 		{
+			why: "the interfaces and the audit trail ask the authorizer seam (internal/auth), never the policy engine: only the wiring of amp serve and the CLI's policy tests import it",
+			applies: func(p pkg) bool {
+				return !under(p.path, "internal/server", "cmd", "internal/policy", "internal/testenv", "test")
+			},
+			forbidden: []string{"internal/policy"},
+		},
+		{
 			why:       "an adapter knows the engine and its controller, not the other adapters",
 			applies:   func(p pkg) bool { return under(p.path, "internal/adapter", "internal/aether/sdcore") },
 			forbidden: []string{"internal/adapter"},

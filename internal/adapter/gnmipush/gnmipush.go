@@ -109,16 +109,15 @@ type resolved struct {
 func New(sch *schema.Schema, cfg *Config, netw *endpoint.Network) (*Adapter, error) {
 	a := &Adapter{sch: sch, netw: netw, pushes: map[string]resolved{}, conns: map[string]*grpc.ClientConn{}}
 	for _, p := range cfg.Push {
-		segs := schema.SplitPath(p.Source)
-		if len(segs) < 3 {
-			return nil, fmt.Errorf("push %q: source %q is not /{set}/v{version}/{enterprise}/…", p.Name, p.Source)
+		route, err := sch.ParseRoute(p.Source)
+		if err != nil {
+			return nil, fmt.Errorf("push %q: source: %w", p.Name, err)
 		}
-		set := sch.Set(segs[0], strings.TrimPrefix(segs[1], "v"))
-		if set == nil {
-			return nil, fmt.Errorf("push %q: no model set in %q", p.Name, p.Source)
+		if route.Kind != schema.RouteModel {
+			return nil, fmt.Errorf("push %q: source %q is not /{set}/v{version}/[{tenant}/]… of a loaded model set", p.Name, p.Source)
 		}
-		target, _ := schema.UnescapeSegment(segs[2])
-		loc, err := schema.Resolve(set, target, segs[3:])
+		set, target := route.Set, route.Tenant
+		loc, err := route.Resolve()
 		if err != nil {
 			return nil, fmt.Errorf("push %q: %w", p.Name, err)
 		}
@@ -245,7 +244,7 @@ func (a *Adapter) Render(snap *config.Snapshot) map[string]controller.Desired {
 		tree, _ := snap.Tree(obj)
 		var val any = tree
 		if len(r.loc.Inner) > 0 {
-			v, ok := lookup(tree, r.loc.Inner)
+			v, ok := schema.Lookup(tree, r.loc.Inner)
 			if !ok {
 				continue
 			}
@@ -259,20 +258,6 @@ func (a *Adapter) Render(snap *config.Snapshot) map[string]controller.Desired {
 		out[id] = d
 	}
 	return out
-}
-
-func lookup(m map[string]any, path []string) (any, bool) {
-	var cur any = m
-	for _, p := range path {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = mm[p]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
 }
 
 func (a *Adapter) conn(r resolved) (*grpc.ClientConn, error) {

@@ -30,6 +30,7 @@ var codeOf = map[schema.Kind]codes.Code{
 	schema.KindUnauthenticated: codes.Unauthenticated,
 	schema.KindForbidden:       codes.PermissionDenied,
 	schema.KindUnavailable:     codes.Unavailable,
+	schema.KindInternal:        codes.Internal,
 }
 
 // maxMessage bounds a status message: it travels in an HTTP/2 header

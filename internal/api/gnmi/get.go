@@ -156,7 +156,7 @@ func (s *Server) targets(ctx context.Context, snap *config.Snapshot, ps *pathSpe
 		if name == "" {
 			continue
 		}
-		if s.opts.Authorizer.Authorize(ctx, principal(ctx), auth.Read, schema.RESTPrefix(ps.set, name)) == nil {
+		if s.allowed(ctx, principal(ctx), auth.Read, schema.RESTPrefix(ps.set, name)) {
 			out = append(out, name)
 		}
 	}
@@ -193,25 +193,11 @@ func read(snap *config.Snapshot, loc *schema.Location, filter readFilter, opts s
 	tree, _ := snap.Tree(obj)
 	var val any = tree
 	if len(loc.Inner) > 0 {
-		v, ok := lookup(tree, loc.Inner)
+		v, ok := schema.Lookup(tree, loc.Inner)
 		if !ok {
 			return nil, schema.Errorf(schema.KindNotFound, loc.REST(), "%q is not set", n.Name)
 		}
 		val = v
 	}
 	return schema.Encode(n, val, opts), nil
-}
-
-func lookup(m map[string]any, path []string) (any, bool) {
-	var cur any = m
-	for _, p := range path {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = mm[p]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
 }

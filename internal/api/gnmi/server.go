@@ -30,7 +30,7 @@ import (
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/netlimit"
-	"github.com/amp-edge/amp/internal/policy"
+	"github.com/amp-edge/amp/internal/schema"
 )
 
 // DefaultMaxMsgSize bounds one gRPC message in either direction.
@@ -252,23 +252,41 @@ func (s *Server) Stop(timeout time.Duration) {
 // principal returns the caller's principal name.
 func principal(ctx context.Context) *auth.Principal { return auth.FromContext(ctx) }
 
-// authorize asks the policy; a caller who may not even read the path's
-// enterprise is told it does not exist (errNoEnterprise), as for one that
+// authorize asks the policy about the REST path of a location (classified
+// by the one path grammar); a caller who may not even read the path's
+// tenant is told it does not exist (errNoEnterprise), as for one that
 // really does not, so enterprises cannot be discovered. Callers authorize
 // before they look at what exists, so the two answers are one by
-// construction.
+// construction. No caller is Unauthenticated; a policy that cannot decide
+// is Internal (the cause is in the server log), never the caller's fault.
 func (s *Server) authorize(ctx context.Context, action auth.Action, path string) error {
 	p := principal(ctx)
-	if err := s.opts.Authorizer.Authorize(ctx, p, action, path); err != nil {
+	res, err := auth.ResourceOf(s.eng.Schema(), path)
+	if err != nil {
+		return toStatus(err)
+	}
+	if err := s.opts.Authorizer.Authorize(ctx, p, action, res); err != nil {
 		if action != auth.Write { // Set records its own outcome (auditSet)
 			s.auditDenied(ctx, action, path, err)
 		}
-		if ent := policy.ParsePath(path).Enterprise; ent != "" && s.opts.Authorizer.Authorize(ctx, p, auth.Read, "/enterprises/"+ent) != nil {
-			return deniedError{errNoEnterprise(ent)}
+		switch auth.RefusalOf(err) {
+		case auth.Unauthenticated:
+			return deniedError{status.Newf(codes.Unauthenticated, "%s %s: %v", action, path, err)}
+		case auth.Failed:
+			s.log.ErrorContext(ctx, "authorization failed", "error", err, "path", path, "action", string(action))
+			return deniedError{status.Newf(codes.Internal, "%s %s: the authorization policy could not be evaluated (the operator sees why in the server log); the request was refused", action, path)}
+		}
+		if res.Tenant != "" && !s.allowed(ctx, p, auth.Read, "/enterprises/"+schema.EscapeSegment(res.Tenant)) {
+			return deniedError{errNoEnterprise(res.Tenant)}
 		}
 		return deniedError{status.Newf(codes.PermissionDenied, "%s %s: %v", action, path, err)}
 	}
 	return nil
+}
+
+// allowed reports whether p may act on a REST path AMP rendered.
+func (s *Server) allowed(ctx context.Context, p *auth.Principal, action auth.Action, path string) bool {
+	return auth.AuthorizePath(ctx, s.opts.Authorizer, s.eng.Schema(), p, action, path) == nil
 }
 
 // errNoEnterprise is the one answer for an enterprise that does not exist
@@ -290,10 +308,10 @@ func (s *Server) canSeeStatus(ctx context.Context, st controller.Status) bool {
 	p := principal(ctx)
 	ents := controller.SourceEnterprises(st.Sources)
 	if len(ents) == 0 {
-		return s.opts.Authorizer.Authorize(ctx, p, auth.Admin, "/transactions") == nil
+		return s.allowed(ctx, p, auth.Admin, "/transactions")
 	}
 	for _, e := range ents {
-		if s.opts.Authorizer.Authorize(ctx, p, auth.Read, "/enterprises/"+e) != nil {
+		if !s.allowed(ctx, p, auth.Read, "/enterprises/"+schema.EscapeSegment(e)) {
 			return false
 		}
 	}
@@ -336,7 +354,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amp_gnmi_refused_total",
 			Help: "gNMI calls and connections refused before any message was read, by reason: unauthenticated, connections, connections_per_source, subscriptions_per_principal."}, []string{"reason"}),
 		ended: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amp_gnmi_subscriptions_ended_total",
-			Help: "gNMI Subscribe streams ended because the caller's credential (unauthenticated) or right (permission_denied) went away."}, []string{"reason"}),
+			Help: "gNMI Subscribe streams ended because the caller's credential (unauthenticated) or right (permission_denied) went away, or the policy could not be evaluated (internal)."}, []string{"reason"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.requests, m.duration, m.subs, m.refused, m.ended)

@@ -194,7 +194,12 @@ func (sn *subscription) recheck() error {
 		if su.rest == "" {
 			continue
 		}
-		if err := sn.s.opts.Authorizer.Authorize(sn.ctx, p, auth.Read, su.rest); err != nil {
+		if err := auth.AuthorizePath(sn.ctx, sn.s.opts.Authorizer, sn.s.eng.Schema(), p, auth.Read, su.rest); err != nil {
+			if auth.RefusalOf(err) == auth.Failed {
+				sn.s.log.ErrorContext(sn.ctx, "authorization failed", "error", err, "path", su.rest)
+				sn.s.m.ended.WithLabelValues("internal").Inc()
+				return errorf(codes.Internal, "the subscription ended: the authorization policy could not be evaluated for %s (the operator sees why in the server log)", su.rest)
+			}
 			sn.s.m.ended.WithLabelValues("permission_denied").Inc()
 			return errorf(codes.PermissionDenied, "the subscription ended: read %s is no longer allowed: %v", su.rest, err)
 		}
@@ -283,7 +288,7 @@ func (sn *subscription) readable(set *schema.ModelSet, target string) bool {
 	defer sn.mu.Unlock()
 	ok, seen := sn.allowed[target]
 	if !seen {
-		ok = sn.s.opts.Authorizer.Authorize(sn.ctx, principal(sn.ctx), auth.Read, schema.RESTPrefix(set, target)) == nil
+		ok = sn.s.allowed(sn.ctx, principal(sn.ctx), auth.Read, schema.RESTPrefix(set, target))
 		sn.allowed[target] = ok
 	}
 	return ok
@@ -567,10 +572,10 @@ func (sn *subscription) changes(rec *config.Record, subs []*sub) []*gpb.Notifica
 				var before, after any
 				var hadBefore, hasAfter bool
 				if ch.Before != nil {
-					before, hadBefore = lookup(ch.Before.Data, sloc.Inner)
+					before, hadBefore = schema.Lookup(ch.Before.Data, sloc.Inner)
 				}
 				if ch.After != nil {
-					after, hasAfter = lookup(ch.After.Data, sloc.Inner)
+					after, hasAfter = schema.Lookup(ch.After.Data, sloc.Inner)
 				}
 				switch {
 				case hasAfter:
@@ -660,7 +665,7 @@ func (sn *subscription) stateChanges(sc config.StateChange, subs []*sub) []*gpb.
 		switch {
 		case len(sloc.Inner) > 0 && !sloc.Collection && sloc.ObjectKey == sc.Key:
 			// A node inside the object: only if it is (or is in) state.
-			v, ok := lookup(sc.State, sloc.Inner)
+			v, ok := schema.Lookup(sc.State, sloc.Inner)
 			if !ok {
 				n.Delete = append(n.Delete, ps.fullPath())
 				break

@@ -39,7 +39,7 @@ func newSecured(t testing.TB) *secured {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trail, err := audit.Open(t.TempDir(), audit.Options{Logger: slog.New(slog.DiscardHandler)})
+	trail, err := audit.Open(t.TempDir(), audit.Options{Logger: slog.New(slog.DiscardHandler), Schema: sch})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	if res.DryRun {
 		return writeJSON(w, http.StatusOK, map[string]any{"dry-run": true, "changes": nonNil(res.Changes)})
 	}
-	setTxnHeaders(w, res)
+	setTxnHeaders(w, r, res)
 	return writeJSON(w, http.StatusOK, res)
 }
 

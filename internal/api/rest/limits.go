@@ -406,13 +406,13 @@ func (b *jsonBody) rune(p []byte, i *int) error {
 // its own path once the body is decoded.
 func (s *Server) mayWriteSomewhere(r *http.Request) bool {
 	ctx, p := r.Context(), auth.FromContext(r.Context())
-	if s.opts.Authorizer.Authorize(ctx, p, auth.Write, "/aether-roc-api") == nil {
+	if s.check(ctx, p, auth.Write, "/aether-roc-api") == nil {
 		return true // an operator
 	}
 	for _, t := range s.eng.Snapshot().Targets() {
 		id, _ := t.Data["enterprise-id"].(string)
 		for _, set := range s.sch.Sets {
-			if s.opts.Authorizer.Authorize(ctx, p, auth.Write, schema.RESTPrefix(set, id)) == nil {
+			if s.check(ctx, p, auth.Write, schema.RESTPrefix(set, id)) == nil {
 				return true
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -163,9 +162,12 @@ func BenchmarkBodyDecode(b *testing.B) {
 // open, which leaves the events themselves visible.
 type switchAuthorizer struct{ deny atomic.Bool }
 
-func (a *switchAuthorizer) Authorize(_ context.Context, p *auth.Principal, _ auth.Action, path string) error {
-	if p == nil || a.deny.Load() && path == "/transactions" {
-		return errors.New("denied by the new policy")
+func (a *switchAuthorizer) Authorize(_ context.Context, p *auth.Principal, _ auth.Action, res auth.Resource) error {
+	if p == nil {
+		return auth.ErrNoCredentials
+	}
+	if a.deny.Load() && res.Path == "/transactions" {
+		return fmt.Errorf("%w: denied by the new policy", auth.ErrDenied)
 	}
 	return nil
 }

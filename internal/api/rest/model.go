@@ -13,27 +13,19 @@ import (
 
 // model serves every /{set}/v{version}/{enterprise-id}/… path.
 func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
-	segs := schema.SplitPath(r.URL.EscapedPath())
 	path := r.URL.Path
-	if len(segs) < 2 {
+	route, err := s.sch.ParseRoute(r.URL.EscapedPath())
+	if err != nil {
+		return err
+	}
+	if route.Set == nil {
 		return schema.Errorf(schema.KindNotFound, path, "no such model path")
 	}
-	set := s.sch.Set(segs[0], strings.TrimPrefix(segs[1], "v"))
-	if set == nil || !strings.HasPrefix(segs[1], "v") {
-		return schema.Errorf(schema.KindNotFound, path, "no model set %s version %s is loaded", segs[0], segs[1])
-	}
-	if len(segs) < 3 {
-		return schema.Errorf(schema.KindNotFound, path, "missing enterprise id: use /%s/%s/{enterprise-id}/…", segs[0], segs[1])
-	}
-	target, err := schema.UnescapeSegment(segs[2])
-	if err != nil {
-		return schema.Errorf(schema.KindInvalid, path, "bad escape in enterprise id")
-	}
+	set, target, rest := route.Set, route.Tenant, route.Data
 	if target == "undefined" {
 		// aether-roc-api answers a GUI bug that sends "undefined" with 422.
 		return schema.Errorf(schema.KindUnprocessable, path, "enterprise id is \"undefined\"")
 	}
-	rest := segs[3:]
 	if r.Method == http.MethodGet && len(rest) > 1 && rest[len(rest)-1] == "values" {
 		if loc, err := schema.Resolve(set, target, rest[:len(rest)-1]); err == nil && loc.Node.Kind == schema.Leaf && loc.Node.Type.Base == schema.TLeafref {
 			return s.leafrefValues(w, r, loc)
@@ -120,7 +112,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, loc *schema.Locatio
 	tree, ver := snap.Tree(obj)
 	var val any = tree
 	if len(loc.Inner) > 0 {
-		v, ok := lookupPath(tree, loc.Inner)
+		v, ok := schema.Lookup(tree, loc.Inner)
 		if !ok {
 			return schema.Errorf(schema.KindNotFound, loc.REST(), "%q is not set", loc.Node.Name)
 		}
@@ -128,20 +120,6 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, loc *schema.Locatio
 	}
 	w.Header().Set("ETag", etag(ver))
 	return writeJSON(w, http.StatusOK, schema.Encode(loc.Node, val, opts))
-}
-
-func lookupPath(m map[string]any, path []string) (any, bool) {
-	var cur any = m
-	for _, p := range path {
-		mm, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = mm[p]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
 }
 
 func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
@@ -175,7 +153,7 @@ func parseFilters(r *http.Request, list *schema.Node) ([]filter, error) {
 }
 
 func (f filter) match(data map[string]any) bool {
-	v, ok := lookupPath(data, f.path)
+	v, ok := schema.Lookup(data, f.path)
 	if !ok {
 		if len(f.leaf.Default) > 0 {
 			return f.leaf.Default[0] == f.value
@@ -361,18 +339,20 @@ func (s *Server) request(r *http.Request, dry bool, edits ...config.Edit) *confi
 
 // respondResult answers a write as aether-roc-api does: the transaction id
 // as a JSON string, with the index in a header; a dry run returns the diff.
-func respondResult(w http.ResponseWriter, res *config.Result, code int) error {
+func respondResult(w http.ResponseWriter, r *http.Request, res *config.Result, code int) error {
 	if res.DryRun {
 		return writeJSON(w, http.StatusOK, map[string]any{"dry-run": true, "changes": nonNil(res.Changes)})
 	}
-	setTxnHeaders(w, res)
+	setTxnHeaders(w, r, res)
 	return writeJSON(w, code, res.ID)
 }
 
-// setTxnHeaders names the transaction a write committed. A write that
-// changed nothing names the current index and says it is unchanged, so a
-// client does not take the transaction before it for its own.
-func setTxnHeaders(w http.ResponseWriter, res *config.Result) {
+// setTxnHeaders names the transaction a write committed, to the client and
+// in the request's record (for the audit trail). A write that changed
+// nothing names the current index and says it is unchanged, so a client
+// does not take the transaction before it for its own.
+func setTxnHeaders(w http.ResponseWriter, r *http.Request, res *config.Result) {
+	info(r.Context()).committed(res.Index, res.Unchanged)
 	w.Header().Set("X-AMP-Transaction-Index", strconv.FormatUint(res.Index, 10))
 	if res.Unchanged {
 		w.Header().Set("X-AMP-Transaction-Unchanged", "true")

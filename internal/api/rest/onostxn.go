@@ -205,22 +205,14 @@ func (s *Server) gnmiPathOf(rest string) (target, path string, n *schema.Node) {
 	if id, ok := strings.CutPrefix(rest, "/enterprises/"); ok {
 		return id, "/", nil
 	}
-	for _, set := range s.sch.Sets {
-		tail, ok := strings.CutPrefix(rest, "/"+set.Name+"/v"+set.Version+"/")
-		if !ok {
-			continue
-		}
-		segs := schema.SplitPath(tail)
-		if len(segs) == 0 {
-			break
-		}
-		target, _ = schema.UnescapeSegment(segs[0])
-		if loc, err := schema.Resolve(set, target, segs[1:]); err == nil {
-			return target, loc.GNMIPath(), loc.Node
-		}
-		break
+	route, err := s.sch.ParseRoute(rest)
+	if err != nil || route.Kind != schema.RouteModel {
+		return "", rest, nil // not a model path: shown as AMP names it
 	}
-	return target, rest, nil // not a model path: shown as AMP names it
+	if loc, err := route.Resolve(); err == nil {
+		return route.Tenant, loc.GNMIPath(), loc.Node
+	}
+	return route.Tenant, rest, nil
 }
 
 // flattenValue calls fn for every leaf of a JSON value of node n under

@@ -27,7 +27,11 @@ func (s *Server) recheck(r *http.Request) (*http.Request, error) {
 			Problems: []schema.Problem{{Path: r.URL.Path, Reason: "the stream's credential is no longer valid: " + err.Error()}}}
 	}
 	r = r.WithContext(auth.WithPrincipal(r.Context(), p))
-	if err := s.opts.Authorizer.Authorize(r.Context(), p, auth.Read, "/transactions"); err != nil {
+	if err := s.check(r.Context(), p, auth.Read, "/transactions"); err != nil {
+		if auth.RefusalOf(err) == auth.Failed {
+			s.log.ErrorContext(r.Context(), "authorization failed", "error", err, "route", r.URL.Path, "principal", p.Name)
+			return r, authzFailure(r.URL.Path)
+		}
 		s.metrics.streamsEnded.WithLabelValues("right").Inc()
 		s.log.InfoContext(r.Context(), "stream ended: right withdrawn", "route", r.URL.Path, "principal", p.Name)
 		return r, &schema.Error{Kind: schema.KindForbidden, Message: "forbidden",

@@ -11,17 +11,22 @@ import (
 
 	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
-	"github.com/amp-edge/amp/internal/policy"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
-// reqInfo follows one request for its audit record.
+// reqInfo is the record of one request: the handler fills it (paths
+// touched, the transaction committed, the refusal) and the middleware reads
+// it for the audit trail. It travels in the request's context, so nothing
+// is read back from the response (whose headers are the client's API).
 type reqInfo struct {
 	denied bool
 	reason string
 	paths  []string
 	event  string // a named event (token-create, token-revoke) instead of read/write
-	index  uint64
+	// index is the transaction the request committed (the current index
+	// when it changed nothing: unchanged).
+	index     uint64
+	unchanged bool
 }
 
 type reqInfoKey struct{}
@@ -36,13 +41,21 @@ func info(ctx context.Context) *reqInfo {
 
 func (i *reqInfo) touch(path string) { i.paths = append(i.paths, path) }
 
-// authorize asks the policy. A caller who may not even read the enterprise
-// a path belongs to is told it does not exist (404, the same answer as for
-// an enterprise that really does not exist), so enterprises cannot be
-// discovered; otherwise a refusal is 403.
+func (i *reqInfo) committed(index uint64, unchanged bool) { i.index, i.unchanged = index, unchanged }
+
+// authorize asks the policy about a path, classified by the one path
+// grammar. A caller who may not even read the tenant a path belongs to is
+// told it does not exist (404, the same answer as for an enterprise that
+// really does not exist), so enterprises cannot be discovered; otherwise a
+// refusal is 403, and a policy that cannot decide is the server's failure
+// (500), never passed off as the caller's lack of rights.
 func (s *Server) authorize(r *http.Request, action auth.Action, path string) error {
 	p := auth.FromContext(r.Context())
-	err := s.opts.Authorizer.Authorize(r.Context(), p, action, path)
+	res, err := auth.ResourceOf(s.sch, path)
+	if err != nil {
+		return err
+	}
+	err = s.opts.Authorizer.Authorize(r.Context(), p, action, res)
 	if err == nil {
 		return nil
 	}
@@ -51,18 +64,38 @@ func (s *Server) authorize(r *http.Request, action auth.Action, path string) err
 	if len(in.paths) == 0 || in.paths[len(in.paths)-1] != path {
 		in.touch(path)
 	}
-	if ent := policy.ParsePath(path).Enterprise; ent != "" && !s.canSeeEnterprise(r.Context(), p, ent) {
-		return schema.Errorf(schema.KindNotFound, path, "enterprise %q does not exist", ent)
+	switch auth.RefusalOf(err) {
+	case auth.Unauthenticated:
+		return &schema.Error{Kind: schema.KindUnauthenticated, Message: "authentication required", Problems: []schema.Problem{{Path: path, Reason: err.Error()}}}
+	case auth.Failed:
+		s.log.ErrorContext(r.Context(), "authorization failed", "error", err, "path", path, "action", string(action), "principal", principalName(r.Context()))
+		return authzFailure(path)
+	}
+	if res.Tenant != "" && !s.canSeeEnterprise(r.Context(), p, res.Tenant) {
+		return schema.Errorf(schema.KindNotFound, path, "enterprise %q does not exist", res.Tenant)
 	}
 	return &schema.Error{Kind: schema.KindForbidden, Message: "forbidden", Problems: []schema.Problem{{Path: path, Reason: err.Error()}}}
 }
 
+// authzFailure is the answer when the authorizer could not decide: the
+// cause (a broken policy) is the operator's to see, in the server log.
+func authzFailure(path string) error {
+	return &schema.Error{Kind: schema.KindInternal, Message: "authorization failed",
+		Problems: []schema.Problem{{Path: path, Reason: "the authorization policy could not be evaluated (the operator sees why in the server log); the request was refused"}}}
+}
+
+// check asks the authorizer whether p may act on path (a REST path AMP
+// rendered), for the callers that only need yes or no: any error is no.
+func (s *Server) check(ctx context.Context, p *auth.Principal, action auth.Action, path string) error {
+	return auth.AuthorizePath(ctx, s.opts.Authorizer, s.sch, p, action, path)
+}
+
 func (s *Server) canSeeEnterprise(ctx context.Context, p *auth.Principal, ent string) bool {
-	return s.opts.Authorizer.Authorize(ctx, p, auth.Read, "/enterprises/"+ent) == nil
+	return s.check(ctx, p, auth.Read, "/enterprises/"+schema.EscapeSegment(ent)) == nil
 }
 
 func (s *Server) canRead(r *http.Request, path string) bool {
-	return s.opts.Authorizer.Authorize(r.Context(), auth.FromContext(r.Context()), auth.Read, path) == nil
+	return s.check(r.Context(), auth.FromContext(r.Context()), auth.Read, path) == nil
 }
 
 // canSeeTargets reports whether the caller may see a transaction, audit
@@ -71,7 +104,7 @@ func (s *Server) canRead(r *http.Request, path string) bool {
 func (s *Server) canSeeTargets(r *http.Request, targets []string) bool {
 	p := auth.FromContext(r.Context())
 	if len(targets) == 0 {
-		return s.opts.Authorizer.Authorize(r.Context(), p, auth.Admin, "/transactions") == nil
+		return s.check(r.Context(), p, auth.Admin, "/transactions") == nil
 	}
 	for _, t := range targets {
 		if !s.canSeeEnterprise(r.Context(), p, t) {
@@ -155,6 +188,9 @@ func (s *Server) auditRequest(r *http.Request, in *reqInfo, code int, err error,
 		return
 	}
 	rec := audit.Record{Source: r.RemoteAddr, Interface: "rest", Method: r.Method, Action: "read", Transaction: in.index}
+	if in.unchanged {
+		rec.Details = map[string]any{"unchanged": true} // the index names the transaction before it
+	}
 	if write {
 		rec.Action = "write"
 	}
@@ -341,12 +377,4 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 		return schema.Errorf(schema.KindNotFound, "/tokens/"+id, "no token %q", id)
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"revoked": id})
-}
-
-func enterpriseOfPath(p string) string {
-	segs := strings.Split(strings.Trim(p, "/"), "/")
-	if len(segs) >= 3 {
-		return segs[2]
-	}
-	return ""
 }

@@ -261,12 +261,7 @@ func (s *Server) wrap(rt route) http.Handler {
 		var err error
 		authFailed := false
 		if !rt.public {
-			sw.onHeader = func(code int) {
-				if idx, perr := strconv.ParseUint(sw.Header().Get("X-AMP-Transaction-Index"), 10, 64); perr == nil {
-					in.index = idx
-				}
-				s.auditRequest(r, in, code, err, authFailed)
-			}
+			sw.onHeader = func(code int) { s.auditRequest(r, in, code, err, authFailed) }
 		}
 		if !rt.public {
 			var p *auth.Principal
@@ -357,6 +352,8 @@ func status(err error) int {
 		return http.StatusForbidden
 	case schema.KindUnavailable:
 		return http.StatusServiceUnavailable
+	case schema.KindInternal:
+		return http.StatusInternalServerError
 	}
 	return http.StatusInternalServerError
 }

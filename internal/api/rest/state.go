@@ -2,7 +2,6 @@ package rest
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
@@ -15,19 +14,15 @@ import (
 // read back through the ordinary model paths, merged into the object. It
 // is not versioned: no transaction, no history.
 func (s *Server) stateWrite(w http.ResponseWriter, r *http.Request) error {
-	segs := schema.SplitPath(strings.TrimPrefix(r.URL.EscapedPath(), "/state"))
-	if len(segs) < 4 {
-		return schema.Errorf(schema.KindNotFound, r.URL.Path, "use /state/{set}/v{version}/{enterprise-id}/… down to a state node")
-	}
-	set := s.sch.Set(segs[0], strings.TrimPrefix(segs[1], "v"))
-	if set == nil {
-		return schema.Errorf(schema.KindNotFound, r.URL.Path, "no model set %s version %s is loaded", segs[0], segs[1])
-	}
-	target, err := schema.UnescapeSegment(segs[2])
+	route, err := s.sch.ParseRoute(r.URL.EscapedPath())
 	if err != nil {
-		return schema.Errorf(schema.KindInvalid, r.URL.Path, "bad escape in enterprise id")
+		return err
 	}
-	loc, err := schema.Resolve(set, target, segs[3:])
+	if route.Set == nil || len(route.Data) == 0 {
+		return schema.Errorf(schema.KindNotFound, r.URL.Path, "use /state/{set}/v{version}/[{tenant}/]… down to a state node")
+	}
+	set, target := route.Set, route.Tenant
+	loc, err := route.Resolve()
 	if err != nil {
 		return err
 	}

@@ -33,16 +33,14 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	prefix := ""
 	if p := q.Get("path"); p != "" {
-		segs := schema.SplitPath(p)
-		if len(segs) < 3 {
-			return schema.Errorf(schema.KindInvalid, "?path", "%q is not a configuration path like /aether/v2.1.x/acme/site/s1", p)
+		route, err := s.sch.ParseRoute(p)
+		if err != nil {
+			return schema.Errorf(schema.KindInvalid, "?path", "%v", err)
 		}
-		set := s.sch.Set(segs[0], strings.TrimPrefix(segs[1], "v"))
-		if set == nil {
-			return schema.Errorf(schema.KindInvalid, "?path", "no model set in %q", p)
+		if route.Kind != schema.RouteModel {
+			return schema.Errorf(schema.KindInvalid, "?path", "%q is not a configuration path of a loaded model set, like /aether/v2.1.x/acme/site/s1", p)
 		}
-		target, _ := schema.UnescapeSegment(segs[2])
-		loc, err := schema.Resolve(set, target, segs[3:])
+		loc, err := route.Resolve()
 		if err != nil {
 			return err
 		}
@@ -143,7 +141,7 @@ func syncVerdict(v string, sts []controller.Status) string {
 // applied).
 func (s *Server) respondWrite(w http.ResponseWriter, r *http.Request, wo waitOption, res *config.Result, code int) error {
 	if !wo.applied || res.DryRun {
-		return respondResult(w, res, code)
+		return respondResult(w, r, res, code)
 	}
 	timeout := wo.timeout
 	// The answer comes after the wait: the write deadline starts after it.
@@ -167,7 +165,7 @@ func (s *Server) respondWrite(w http.ResponseWriter, r *http.Request, wo waitOpt
 		}
 		verdict = syncVerdict(verdict, sts)
 	}
-	setTxnHeaders(w, res)
+	setTxnHeaders(w, r, res)
 	w.Header().Set("X-AMP-Sync", verdict)
 	return writeJSON(w, code, map[string]any{"id": res.ID, "index": res.Index, "sync": verdict, "objects": sts})
 }

@@ -296,7 +296,7 @@ func (s *Server) targets(w http.ResponseWriter, r *http.Request) error {
 	out := []map[string]string{}
 	for _, t := range s.eng.Snapshot().Targets() {
 		name := t.Data["enterprise-id"].(string)
-		if s.opts.Authorizer.Authorize(r.Context(), auth.FromContext(r.Context()), auth.Read, "/enterprises/"+name) == nil {
+		if s.check(r.Context(), auth.FromContext(r.Context()), auth.Read, "/enterprises/"+name) == nil {
 			out = append(out, map[string]string{"name": name})
 		}
 	}
@@ -307,7 +307,7 @@ func (s *Server) listEnterprises(w http.ResponseWriter, r *http.Request) error {
 	out := []map[string]any{}
 	for _, t := range s.eng.Snapshot().Targets() {
 		name := t.Data["enterprise-id"].(string)
-		if s.opts.Authorizer.Authorize(r.Context(), auth.FromContext(r.Context()), auth.Read, "/enterprises/"+name) == nil {
+		if s.check(r.Context(), auth.FromContext(r.Context()), auth.Read, "/enterprises/"+name) == nil {
 			out = append(out, t.Data)
 		}
 	}
@@ -372,7 +372,7 @@ func (s *Server) createEnterprise(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	return respondResult(w, res, http.StatusCreated)
+	return respondResult(w, r, res, http.StatusCreated)
 }
 
 func (s *Server) deleteEnterprise(w http.ResponseWriter, r *http.Request) error {
@@ -405,5 +405,5 @@ func (s *Server) deleteEnterprise(w http.ResponseWriter, r *http.Request) error 
 			s.log.Error("revoking the tokens of a deleted enterprise failed; they no longer authenticate", "enterprise", id, "error", err)
 		}
 	}
-	return respondResult(w, res, http.StatusOK)
+	return respondResult(w, r, res, http.StatusOK)
 }

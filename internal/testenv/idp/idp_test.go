@@ -10,7 +10,9 @@ import (
 
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/policy"
+	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/testenv/idp"
+	"github.com/amp-edge/amp/models"
 )
 
 func groupsOf(t *testing.T, tok string) []string {
@@ -43,6 +45,10 @@ func TestLDAPGroupsBecomeAMPPrivileges(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-authn.Ready()
+	sch, err := schema.Load(models.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pol, err := policy.Default()
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +90,7 @@ func TestLDAPGroupsBecomeAMPPrivileges(t *testing.T) {
 					break
 				}
 			}
-			if got := pol.Allowed(pr, auth.Action(action), path); got != want {
+			if got := auth.AuthorizePath(ctx, pol, sch, pr, auth.Action(action), path) == nil; got != want {
 				t.Errorf("%s %s: allowed=%v, want %v", tc.user, ap, got, want)
 			}
 		}
@@ -106,7 +112,7 @@ func TestLDAPGroupsBecomeAMPPrivileges(t *testing.T) {
 	if got := groupsOf(t, tok); !reflect.DeepEqual(got, []string{"acme-admin", "starbucks"}) {
 		t.Fatalf("after ldapmodify: groups %v", got)
 	}
-	if !pol.Allowed(principal(tok), auth.Write, acme) {
+	if auth.AuthorizePath(ctx, pol, sch, principal(tok), auth.Write, acme) != nil {
 		t.Error("mallory, now acme-admin, may not write acme")
 	}
 	if err := p.RemoveFromGroup("mallory", "starbucks"); err != nil {

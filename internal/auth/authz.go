@@ -1,0 +1,92 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// Resource is what an Authorizer is asked about: a REST path as the one
+// path grammar (schema.ParseRoute) classifies it, so that no authorizer
+// parses paths itself and a global set's objects are told from a tenant's.
+type Resource struct {
+	// Kind is the route's kind: model, state, enterprise, enterprises,
+	// transactions, sync-status, audit, admin, … or other.
+	Kind string
+	// Set, Version and Scope (tenant or global) name the model set of a
+	// model or state path.
+	Set, Version, Scope string
+	// Tenant is the tenant (enterprise) the path belongs to: a tenant set's
+	// tenant, or the id of /enterprises/{id}; "" for global objects.
+	Tenant string
+	// Path is the REST path as asked about.
+	Path string
+	// Canonical is false when the path has "." or ".." segments.
+	Canonical bool
+}
+
+// ResourceOf classifies a REST path (escaped, as AMP renders paths) for
+// an Authorizer. Its errors are ParseRoute's (a *schema.Error naming the
+// path: an unknown version, a tenant set's path without its tenant).
+func ResourceOf(sch *schema.Schema, path string) (Resource, error) {
+	rt, err := sch.ParseRoute(path)
+	if err != nil {
+		return Resource{}, err
+	}
+	res := Resource{Kind: rt.Kind, Tenant: rt.Tenant, Path: path, Canonical: rt.Canonical}
+	if rt.Set != nil {
+		res.Set, res.Version, res.Scope = rt.Set.Name, rt.Set.Version, string(rt.Set.Scope)
+	}
+	return res, nil
+}
+
+// ErrDenied is wrapped by every refusal of an Authorizer.
+var ErrDenied = errors.New("permission denied")
+
+// EvaluationError is an Authorizer that could not decide (a policy that
+// fails at evaluation): the request is refused as a server error (REST
+// 500, gNMI Internal), never passed off as the caller's lack of rights.
+type EvaluationError struct{ Err error }
+
+func (e *EvaluationError) Error() string { return fmt.Sprintf("authorization failed: %v", e.Err) }
+func (e *EvaluationError) Unwrap() error { return e.Err }
+
+// Refusal is how an interface answers an Authorizer's error.
+type Refusal int
+
+const (
+	// Unauthenticated: no (valid) credentials — REST 401, gNMI Unauthenticated.
+	Unauthenticated Refusal = iota + 1
+	// Denied: the policy refuses — REST 403 (or 404 for what the caller may
+	// not even see), gNMI PermissionDenied (or NotFound).
+	Denied
+	// Failed: the decision could not be made — REST 500, gNMI Internal.
+	Failed
+)
+
+// RefusalOf tells what kind of refusal an Authorizer's (non-nil) error is.
+// An error of no known kind is a failure: refused, and answered as the
+// server's fault rather than the caller's.
+func RefusalOf(err error) Refusal {
+	switch {
+	case errors.Is(err, ErrNoCredentials), errors.Is(err, ErrBadCredentials):
+		return Unauthenticated
+	case errors.Is(err, ErrDenied):
+		return Denied
+	}
+	return Failed
+}
+
+// AuthorizePath classifies a REST path (as AMP renders it) with the one
+// path grammar and asks az about it: what the interfaces call for a path
+// they built themselves. A path the grammar refuses is refused with its
+// *schema.Error.
+func AuthorizePath(ctx context.Context, az Authorizer, sch *schema.Schema, p *Principal, action Action, path string) error {
+	res, err := ResourceOf(sch, path)
+	if err != nil {
+		return err
+	}
+	return az.Authorize(ctx, p, action, res)
+}
