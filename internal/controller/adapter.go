@@ -33,13 +33,15 @@ type Desired struct {
 	// UPF that keeps one slice configuration, say): once pushed, the
 	// object's status is degraded with this message, never in-sync.
 	Degraded string
-	// DependsOn lists the ids (as Render keys them) of the objects the
-	// backends must hold before this one: a slice names its device
-	// groups, a Helm release the release installing its CRDs. The
-	// controller pushes an object only once every dependency is applied
-	// with its current body, on whatever backend, and deletes an object
-	// only once nothing applied depends on it any more (the reverse
-	// order). An id nothing renders, or a cycle, is an error on the
+	// DependsOn lists the ids (as Render keys them) of the objects to push
+	// before this one: a slice names its device groups, a Helm release
+	// the release installing its CRDs. The controller pushes an object
+	// once no dependency's push is queued or under way, on whatever
+	// backend, and deletes an object once no object the backend holds
+	// that depends on it has a push or delete queued or under way (the
+	// reverse order). Dependencies order, they do not gate: a dependency
+	// that failed is retried on its own schedule while its dependents go
+	// ahead. An id nothing renders, or a cycle, is an error on the
 	// objects involved, which are then not pushed (docs/controllers.md).
 	DependsOn []string
 }

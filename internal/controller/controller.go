@@ -358,7 +358,6 @@ func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full 
 		e.st.Backend, e.st.Sources, e.st.Deleting = d.Backend, d.Sources, false
 		if d.Err != "" {
 			e.st.Status, e.st.Message, e.st.WantedIndex, e.st.Progress, e.blocked = Error, d.Err, snap.Index, nil, ""
-			c.waitersFailed(id, d.Err)
 			continue
 		}
 		// An object failing with unchanged content keeps its backoff: no
@@ -404,6 +403,7 @@ func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full 
 		e.st.Status, e.st.Deleting, e.st.WantedIndex = Pending, true, snap.Index
 		work = append(work, id)
 	}
+	work = append(work, c.unblocked()...)
 	c.mu.Unlock()
 	if full {
 		go c.deleteStrays(ctx, desired) // probes of dead backends must not hold up pushes
@@ -524,8 +524,8 @@ func (c *Controller) attemptSerial(ctx context.Context, ids []string, traces map
 			continue
 		}
 		e.blocked = ""
-		if dep, failed := c.blocker(id, e); dep != "" {
-			c.wait(id, e, dep, failed)
+		if dep := c.blocker(id, e); dep != "" {
+			c.wait(id, e, dep)
 			c.mu.Unlock()
 			continue
 		}
@@ -554,7 +554,7 @@ func (c *Controller) attemptSerial(ctx context.Context, ids []string, traces map
 		e.st.Attempts++
 		e.st.LastAttempt = time.Now()
 		e.st.Progress = nil
-		var released []string
+		released := c.released(id) // ordered after this attempt, whatever its outcome
 		switch {
 		case err != nil && IsTerminal(err):
 			// The backend answered, and refused: it works, and retrying
@@ -563,7 +563,6 @@ func (c *Controller) attemptSerial(ctx context.Context, ids []string, traces map
 			c.m.terminal.WithLabelValues(c.ad.Name(), op).Inc()
 			e.st.Status, e.st.Message, e.st.Terminal = Error, err.Error(), true
 			e.terminal, e.next, e.backoff = true, time.Time{}, 0
-			c.waitersFailed(id, err.Error())
 			c.log.WarnContext(ctx, "backend refused the object; not retried until it changes", "op", op, "id", id, "backend", d.Backend, "error", err)
 		case err != nil:
 			c.m.pushes.WithLabelValues(c.ad.Name(), op, "error").Inc()
@@ -571,7 +570,6 @@ func (c *Controller) attemptSerial(ctx context.Context, ids []string, traces map
 			var delay time.Duration
 			e.backoff, delay = nextBackoff(e.backoff, c.opts.BackoffMin, c.opts.BackoffMax)
 			e.next = time.Now().Add(delay)
-			c.waitersFailed(id, err.Error())
 			c.failed(ctx, d.Backend, id, op, err, delay)
 		default:
 			c.m.pushes.WithLabelValues(c.ad.Name(), op, "ok").Inc()
@@ -587,7 +585,6 @@ func (c *Controller) attemptSerial(ctx context.Context, ids []string, traces map
 					e.st.Status, e.st.Message, e.st.AppliedIndex, e.st.Attempts = appliedStatus(e.desired), e.desired.Degraded, wanted, 0
 				} // else a newer render is queued and stays pending
 			}
-			released = c.released(id)
 		}
 		c.mu.Unlock()
 		if len(released) > 0 {
@@ -682,10 +679,9 @@ func (c *Controller) resetRetry(t *time.Timer) {
 }
 
 // retriable reports whether an object in error is retried on its backoff
-// schedule: not one that cannot be rendered, was refused for good, or
-// waits for another (that one's success queues it).
+// schedule: not one that cannot be rendered or was refused for good.
 func retriable(e *entry) bool {
-	return e.st.Status == Error && e.desired.Err == "" && !e.terminal && e.blocked == ""
+	return e.st.Status == Error && e.desired.Err == "" && !e.terminal
 }
 
 func (c *Controller) retryDue(ctx context.Context) {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 )
 
 // checkDependencies refuses, in desired, every object whose dependencies
@@ -140,54 +139,40 @@ func (c *Controller) order(ids []string) {
 	})
 }
 
-// blocker returns the object id has to wait for before its push (a
-// dependency not applied with its current body) or its delete (an applied
-// object that still depends on it), with that object's error when it
-// failed; "" when id may go. Called with c.mu held.
-func (c *Controller) blocker(id string, e *entry) (wait, failed string) {
+// blocker returns the object id has to wait for: for a push, a
+// dependency whose own push is still queued or under way; for a delete, an
+// object the backend holds that depends on id and whose push or delete is
+// still queued or under way. "" when id may go. Dependencies order; they
+// do not gate: once a dependency's attempt is over, failed or not, its
+// dependents go (a failed one is retried on its own schedule), as sorting
+// did before. Called with c.mu held.
+func (c *Controller) blocker(id string, e *entry) string {
 	if e.st.Deleting {
 		for ref := range c.referrers[id] {
-			if r := c.objs[ref]; r != nil {
-				return ref, r.failure()
+			if r := c.objs[ref]; r != nil && r.outstanding() {
+				return ref
 			}
 		}
-		return "", ""
+		return ""
 	}
 	for _, dep := range e.desired.DependsOn {
-		de := c.objs[dep]
-		if de == nil {
-			return dep, "not rendered"
+		if de := c.objs[dep]; de != nil && de.outstanding() {
+			return dep
 		}
-		if msg := de.failure(); msg != "" {
-			return dep, msg
-		}
-		if de.st.Deleting || de.applied == nil || string(de.applied) != string(de.desired.Body) {
-			return dep, ""
-		}
-	}
-	return "", ""
-}
-
-// failure is the entry's error message while it is in error, else "".
-func (e *entry) failure() string {
-	if e.st.Status == Error {
-		return e.st.Message
 	}
 	return ""
 }
 
-// wait records that id waits for dep: its status says so (an error when
-// dep failed, so nobody waits on it for ever), and dep's success queues it
-// again. Called with c.mu held.
-func (c *Controller) wait(id string, e *entry, dep, failed string) {
+// outstanding: the entry's push or delete is queued, waiting or under way.
+func (e *entry) outstanding() bool {
+	return e.st.Status == Pending || e.st.Status == Progressing
+}
+
+// wait records that id waits for dep; dep's attempt, whatever its outcome,
+// queues it again. Called with c.mu held.
+func (c *Controller) wait(id string, e *entry, dep string) {
 	e.blocked = dep
-	e.next, e.backoff = time.Time{}, 0
-	if failed != "" {
-		e.st.Status, e.st.Message = Error, fmt.Sprintf("waits for %s, which failed: %s", dep, failed)
-	} else {
-		e.st.Status, e.st.Message = Pending, "waiting for "+dep
-	}
-	e.st.Progress = nil
+	e.st.Status, e.st.Message, e.st.Progress = Pending, "waiting for "+dep, nil
 	w := c.waiters[dep]
 	if w == nil {
 		w = map[string]bool{}
@@ -196,18 +181,8 @@ func (c *Controller) wait(id string, e *entry, dep, failed string) {
 	w[id] = true
 }
 
-// waitersFailed turns the waiters of dep into errors naming dep's
-// failure. Called with c.mu held.
-func (c *Controller) waitersFailed(dep, msg string) {
-	for id := range c.waiters[dep] {
-		if w := c.objs[id]; w != nil && w.blocked == dep {
-			w.st.Status, w.st.Message = Error, fmt.Sprintf("waits for %s, which failed: %s", dep, msg)
-		}
-	}
-}
-
 // released returns the objects that waited for dep, now that dep's push
-// or delete went through, to be queued again. Called with c.mu held.
+// or delete was attempted, to be queued again. Called with c.mu held.
 func (c *Controller) released(dep string) []string {
 	var out []string
 	for id := range c.waiters[dep] {
@@ -216,7 +191,26 @@ func (c *Controller) released(dep string) []string {
 		}
 	}
 	delete(c.waiters, dep)
-	sort.Strings(out)
+	return out
+}
+
+// unblocked returns the waiting objects whose blocker has nothing
+// outstanding any more without an attempt having released them (it could
+// not be rendered, or is no longer rendered), to be queued again. Called
+// with c.mu held.
+func (c *Controller) unblocked() []string {
+	var out []string
+	for dep, ws := range c.waiters {
+		if de := c.objs[dep]; de != nil && de.outstanding() {
+			continue
+		}
+		for id := range ws {
+			if w := c.objs[id]; w != nil && w.blocked == dep {
+				out = append(out, id)
+			}
+		}
+		delete(c.waiters, dep)
+	}
 	return out
 }
 

@@ -43,32 +43,8 @@ func (a *Adapter) Render(snap *config.Snapshot) map[string]controller.Desired {
 		r.enterprise()
 	}
 	markCollisions(out)
-	dropUnsendable(out)
 	a.setIndex(out)
 	return out
-}
-
-// dropUnsendable removes from every object's dependencies those that are
-// never sent (in error at render): nothing can wait for them, and the
-// cores take a slice naming a device group they lack, as before (the
-// device group reports its own error). A dependency that fails when
-// pushed still holds its dependents back.
-func dropUnsendable(out map[string]controller.Desired) {
-	for id, d := range out {
-		if len(d.DependsOn) == 0 {
-			continue
-		}
-		kept := d.DependsOn[:0:0]
-		for _, dep := range d.DependsOn {
-			if out[dep].Err == "" {
-				kept = append(kept, dep)
-			}
-		}
-		if len(kept) != len(d.DependsOn) {
-			d.DependsOn = kept
-			out[id] = d
-		}
-	}
 }
 
 type renderer struct {
