@@ -306,10 +306,12 @@ func Run(ctx context.Context, cfg Config) error {
 		ctrls = append(ctrls, controller.New(eng, ad, controller.Options{Logger: log, Metrics: cm, ProbeEvery: cfg.ProbeEvery}))
 	}
 	syncer := controller.NewGroup(st.elector, ctrls...)
-	group.Add(component.Component{Name: "controllers", Run: func(ctx context.Context) error {
-		syncer.Run(ctx)
-		return nil
-	}})
+	if len(ctrls) > 0 { // none (--adapters none): nothing to run
+		group.Add(component.Component{Name: "controllers", Run: func(ctx context.Context) error {
+			syncer.Run(ctx)
+			return nil
+		}})
+	}
 
 	// gNMI
 	if cfg.GNMIListen != "" {
