@@ -240,7 +240,12 @@ func Run(ctx context.Context, cfg Config) error {
 		if pol, err = policy.LoadDir(cfg.PolicyDir); err != nil {
 			return fmt.Errorf("--policy-dir: %w", err)
 		}
-		go func() { _ = pol.Watch(ctx, cfg.PolicyDir) }()
+		// Watch reloads once and then watches in the background (a failed
+		// reload keeps the previous policy, and is logged); its error is
+		// that first reload's, not to be dropped.
+		if err := pol.Watch(ctx, cfg.PolicyDir); err != nil {
+			return fmt.Errorf("--policy-dir: %w", err)
+		}
 	} else if pol, err = policy.Default(); err != nil {
 		return fmt.Errorf("default policy: %w", err)
 	}
@@ -324,6 +329,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("gnmi: %w", err)
 		}
+		defer gs.Stop(5 * time.Second) // when set-up fails before the group runs
 		// A dead gNMI listener stops amp serve: clients of a server that
 		// is up but not listening would only see refused connections.
 		group.Add(component.Component{Name: "gnmi", Stop: func() { gs.Stop(5 * time.Second) }, Run: func(context.Context) error {
