@@ -73,6 +73,10 @@ func TestRunStoreGoneMarksNotReady(t *testing.T) {
 		t.Errorf("/readyz problem = %+v, want the store named with the cause", p)
 	}
 	s.Must(t, 200, "GET", "/healthz", "")
+	if m := string(s.Must(t, 200, "GET", "/metrics", "")); !strings.Contains(m, `amp_component_ready{component="store"} 0`) ||
+		!strings.Contains(m, `amp_component_ready{component="rest"} 1`) {
+		t.Errorf("amp_component_ready does not show the store failing and REST working")
+	}
 	if !strings.Contains(s.Log(), `"component failing; the server is not ready"`) {
 		t.Errorf("the failing store was not logged:\n%s", s.Log())
 	}
