@@ -682,3 +682,49 @@ func (c *Client) Targets(ctx context.Context) ([]string, error) {
 	}
 	return names, nil
 }
+
+// ModelSet is one model set the server loaded, with every loaded version
+// (GET /models).
+type ModelSet struct {
+	Name     string            `json:"name"`
+	Versions []ModelSetVersion `json:"versions"`
+}
+
+// ModelSetVersion is one loaded version of a model set: its descriptor and
+// modules, and its tree when asked for.
+type ModelSetVersion struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// Scope is "tenant" (paths /{rest-prefix}/v{version}/{enterprise}/…)
+	// or "global" (/{rest-prefix}/v{version}/…).
+	Scope         string   `json:"scope"`
+	RESTPrefix    string   `json:"rest-prefix"`
+	GNMIOrigin    string   `json:"gnmi-origin"`
+	OpenAPIPrefix string   `json:"openapi-prefix"`
+	CLIName       string   `json:"cli-name"`
+	Compat        []string `json:"compat,omitempty"`
+	Modules       []Module `json:"modules"`
+	// Tree is the set's tree as the server describes it (node names,
+	// kinds, list keys, types); nil unless asked for.
+	Tree json.RawMessage `json:"tree,omitempty"`
+}
+
+// Module is a YANG module of a model set.
+type Module struct {
+	Name         string `json:"name"`
+	Revision     string `json:"revision,omitempty"`
+	Namespace    string `json:"namespace,omitempty"`
+	Organization string `json:"organization,omitempty"`
+}
+
+// Models lists the model sets the server loaded; withTree adds each
+// version's tree.
+func (c *Client) Models(ctx context.Context, withTree bool) ([]ModelSet, error) {
+	var q url.Values
+	if withTree {
+		q = url.Values{"tree": {"true"}}
+	}
+	var out []ModelSet
+	err := c.getJSON(ctx, "/models", q, &out)
+	return out, err
+}

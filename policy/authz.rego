@@ -27,7 +27,7 @@
 #   set, version, enterprise   parsed from model, state and /enterprises/{id} paths
 #   canonical   false when the path has "." or ".." segments
 #
-# Listings (kind enterprises, transactions, sync-status, audit, targets,
+# Listings (kind enterprises, transactions, sync-status, audit, targets, models,
 # diff, watch, search) are allowed to anyone holding some role: the server
 # filters each item through this same policy (read on the item's path), so
 # a caller sees only what they may read.
@@ -78,7 +78,7 @@ has_role if {
 	r.role in {"operator", "enterprise-admin", "enterprise-member"}
 }
 
-listings := {"enterprises", "transactions", "sync-status", "audit", "targets", "spec", "diff", "watch", "search"}
+listings := {"enterprises", "transactions", "sync-status", "audit", "targets", "spec", "models", "diff", "watch", "search"}
 
 # Operators may do everything.
 allow if operator

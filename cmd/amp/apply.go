@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -79,19 +80,31 @@ Examples:
 				}
 				paths = append(paths, ps...)
 			}
-			top := &client.TopLevel{DefaultTarget: g.enterprise, Updates: map[string][]any{}, Deletes: map[string][]any{}}
+			ctx, cancel := g.context(cmd, 0)
+			defer cancel()
+			b := &applyBatch{top: &client.TopLevel{DefaultTarget: g.enterprise, Updates: map[string][]any{}, Deletes: map[string][]any{}}, roots: map[string]map[string]any{}}
 			for _, p := range paths {
-				if err := g.addFile(top, p); err != nil {
+				if err := g.addFile(ctx, b, p); err != nil {
 					return err
 				}
 			}
-			if len(top.Updates)+len(top.Deletes) == 0 {
-				return fmt.Errorf("nothing to apply in %s", strings.Join(files, ", "))
-			}
-			ctx, cancel := g.context(cmd, 0)
-			defer cancel()
 			c := g.client(client.WithMessage(message))
-			res, err := c.PatchTopLevel(ctx, top, dryRun)
+			var res *client.WriteResult
+			var err error
+			switch topLen := len(b.top.Updates) + len(b.top.Deletes); {
+			case topLen == 0 && len(b.order) == 0:
+				return fmt.Errorf("nothing to apply in %s", strings.Join(files, ", "))
+			case len(b.order) == 0:
+				res, err = c.PatchTopLevel(ctx, b.top, dryRun)
+			case topLen == 0 && len(b.order) == 1:
+				res, err = c.Patch(ctx, b.order[0], b.roots[b.order[0]], dryRun)
+			default:
+				spans := b.order
+				if topLen > 0 {
+					spans = append([]string{"PATCH /" + compatROC}, spans...)
+				}
+				return fmt.Errorf("one transaction cannot span %s: PATCH /%s takes only the sets with %s's rules, and the others are written one root (an enterprise's in a set, or a global set's) per request; apply them in separate runs", strings.Join(spans, ", "), compatROC, compatROC)
+			}
 			if err != nil {
 				return err
 			}
@@ -166,8 +179,17 @@ func readDocs(p string) ([]any, error) {
 	return out, nil
 }
 
-// addFile merges the documents of one file into top.
-func (g *globalOpts) addFile(top *client.TopLevel, p string) error {
+// applyBatch is what apply sends as its one transaction: a PATCH
+// /aether-roc-api body for the sets with aether-roc-api's rules, or one
+// merge patch on the root of a set (an enterprise's or a global set's).
+type applyBatch struct {
+	top   *client.TopLevel
+	roots map[string]map[string]any // root REST path -> merge patch
+	order []string                  // roots in first-seen order
+}
+
+// addFile merges the documents of one file into b.
+func (g *globalOpts) addFile(ctx context.Context, b *applyBatch, p string) error {
 	docs, err := readDocs(p)
 	if err != nil {
 		return err
@@ -186,7 +208,7 @@ func (g *globalOpts) addFile(top *client.TopLevel, p string) error {
 			if !ok {
 				return fmt.Errorf("%s: expected an object (a top-level PATCH body or {path, value}), not %s", where, describeJSON(it))
 			}
-			if err := g.addDoc(top, m, where); err != nil {
+			if err := g.addDoc(ctx, b, m, where); err != nil {
 				return err
 			}
 		}
@@ -206,71 +228,26 @@ func describeJSON(v any) string {
 	return "a scalar"
 }
 
-func (g *globalOpts) addDoc(top *client.TopLevel, m map[string]any, where string) error {
+func (g *globalOpts) addDoc(ctx context.Context, b *applyBatch, m map[string]any, where string) error {
 	_, hasU := m["Updates"]
 	_, hasD := m["Deletes"]
 	_, hasT := m["default-target"]
 	if hasU || hasD || hasT {
-		return addTopLevel(top, m, where)
+		return addTopLevel(b.top, m, where)
 	}
 	if _, ok := m["value"]; ok {
-		return g.addPathValue(top, m, where)
+		return g.addPathValue(ctx, b, m, where)
 	}
 	if _, ok := m["path"]; ok {
-		return g.addPathValue(top, m, where)
+		return g.addPathValue(ctx, b, m, where)
 	}
 	return fmt.Errorf("%s: not a document apply understands: expected Updates/Deletes (a PATCH /aether-roc-api body) or path and value", where)
 }
 
-// addTopLevel merges a PATCH /aether-roc-api body; entries without
-// additionalProperties.enterprise-id get the document's default-target.
-func addTopLevel(top *client.TopLevel, m map[string]any, where string) error {
-	def, _ := m["default-target"].(string)
-	for k, v := range m {
-		switch k {
-		case "default-target", "Extensions":
-		case "Updates", "Deletes":
-			sec, ok := v.(map[string]any)
-			if !ok && v != nil {
-				return fmt.Errorf("%s: %s must map element names (e.g. site-2.1.0) to lists of entries", where, k)
-			}
-			dst := top.Updates
-			if k == "Deletes" {
-				dst = top.Deletes
-			}
-			for elem, ev := range sec {
-				items, ok := ev.([]any)
-				if !ok {
-					return fmt.Errorf("%s: %s/%s must be a list of entries", where, k, elem)
-				}
-				for i, it := range items {
-					em, ok := it.(map[string]any)
-					if !ok {
-						return fmt.Errorf("%s: %s/%s[%d] must be an object", where, k, elem, i)
-					}
-					if def != "" {
-						ap, _ := em["additionalProperties"].(map[string]any)
-						if ap == nil {
-							ap = map[string]any{}
-							em["additionalProperties"] = ap
-						}
-						if _, ok := ap["enterprise-id"]; !ok {
-							ap["enterprise-id"] = def
-						}
-					}
-					dst[elem] = append(dst[elem], em)
-				}
-			}
-		default:
-			return fmt.Errorf("%s: unknown field %q in a top-level PATCH body (expected default-target, Updates, Deletes, Extensions)", where, k)
-		}
-	}
-	return nil
-}
-
 // addPathValue converts a {enterprise, path, value} document to top-level
-// Updates entries.
-func (g *globalOpts) addPathValue(top *client.TopLevel, m map[string]any, where string) error {
+// Updates entries (a set with aether-roc-api's rules) or into the merge
+// patch of its root (any other set).
+func (g *globalOpts) addPathValue(ctx context.Context, b *applyBatch, m map[string]any, where string) error {
 	for k := range m {
 		if k != "enterprise" && k != "path" && k != "value" {
 			return fmt.Errorf("%s: unknown field %q (expected enterprise, path, value)", where, k)
@@ -282,38 +259,52 @@ func (g *globalOpts) addPathValue(top *client.TopLevel, m map[string]any, where 
 	if !ok {
 		return fmt.Errorf("%s: no value", where)
 	}
+	cat := g.catalog(ctx)
 	var full string
 	if strings.HasPrefix(p, "/") {
 		full = strings.TrimRight(p, "/")
 	} else {
+		ms, rest, err := cat.shortSet(strings.Trim(p, "/"))
+		if err != nil {
+			return fmt.Errorf("%s: %v", where, err)
+		}
 		if ent == "" {
 			ent = g.enterprise
 		}
-		if ent == "" {
+		if ent == "" && !ms.Global() {
 			return fmt.Errorf("%s: path %q is short: give enterprise in the document or -e", where, p)
 		}
-		full = enterpriseRoot(ent)
-		if s := strings.Trim(p, "/"); s != "" {
-			full += "/" + s
+		full = setRoot(ms, ent)
+		if rest != "" {
+			full += "/" + rest
 		}
 	}
-	mp, err := parseModelPath(full)
+	mp, err := cat.parse(full)
 	if err != nil {
 		return fmt.Errorf("%s: %v", where, err)
 	}
-	if ent != "" && mp.enterprise != ent {
+	if ent != "" && !mp.set.Global() && mp.enterprise != ent {
 		return fmt.Errorf("%s: path %s is in enterprise %q, not %q", where, full, mp.enterprise, ent)
 	}
-	set, err := modelSet(mp.set, mp.version)
-	if err != nil {
-		return fmt.Errorf("%s: %v", where, err)
-	}
+	set := mp.set
 	steps, err := walkPath(set, mp.segs)
 	if err != nil {
 		return fmt.Errorf("%s: path %s: %v", where, full, err)
 	}
 	add := func(list *schema.Node, em map[string]any) {
-		top.AddUpdate(elementName(list.Name, mp.version), mp.enterprise, em)
+		if set.HasCompat(compatROC) {
+			b.top.AddUpdate(elementName(list.Name, set.Version), mp.enterprise, em)
+			return
+		}
+		root := mp.root()
+		patch, ok := b.roots[root]
+		if !ok {
+			patch = map[string]any{}
+			b.roots[root] = patch
+			b.order = append(b.order, root)
+		}
+		items, _ := patch[list.Name].([]any)
+		patch[list.Name] = append(items, em)
 	}
 	addList := func(list *schema.Node, v any, at string) error {
 		items, ok := v.([]any)
@@ -333,12 +324,12 @@ func (g *globalOpts) addPathValue(top *client.TopLevel, m map[string]any, where 
 	case len(steps) == 0:
 		tree, ok := value.(map[string]any)
 		if !ok {
-			return fmt.Errorf("%s: the value of the enterprise root must be an object (the enterprise tree)", where)
+			return fmt.Errorf("%s: the value of the root %s must be an object (its tree)", where, full)
 		}
 		for k, v := range tree {
 			c := set.Root.Child(k)
 			if c == nil || c.Kind != schema.List {
-				return fmt.Errorf("%s: %q is not a top-level list of %s %s", where, k, mp.set, mp.version)
+				return fmt.Errorf("%s: %q is not a top-level list of %s %s", where, k, set.Name, set.Version)
 			}
 			if err := addList(c, v, k); err != nil {
 				return err
@@ -356,11 +347,11 @@ func (g *globalOpts) addPathValue(top *client.TopLevel, m map[string]any, where 
 			if v, ok := em[k]; ok && scalarText(v) != steps[0].keys[j] {
 				return fmt.Errorf("%s: value has %s %q but the path names %q", where, k, scalarText(v), steps[0].keys[j])
 			}
-			em[k] = steps[0].keys[j]
+			em[k] = typedValue(list.Child(k), steps[0].keys[j])
 		}
 		add(list, em)
 	default:
-		return fmt.Errorf("%s: path %s is below a top-level list entry; apply takes top-level entries (e.g. %s/site/<site-id>) — put the value inside its entry, or use amp set", where, full, mp.root())
+		return fmt.Errorf("%s: path %s is below a top-level list entry; apply takes top-level entries (e.g. %s/%s/<%s>) — put the value inside its entry, or use amp set", where, full, mp.root(), steps[0].node.Name, strings.Join(steps[0].node.Keys, "/"))
 	}
 	return nil
 }

@@ -5,21 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/amp-edge/amp/client"
-)
-
-// The model set the client verbs' short paths are relative to.
-const (
-	defaultSetName    = "aether"
-	defaultSetVersion = "2.1.x"
 )
 
 // globalOpts are the persistent flags of the client verbs.
@@ -32,6 +26,9 @@ type globalOpts struct {
 	timeoutSet bool
 	// TLS: the CA to trust and a client certificate (mutual TLS).
 	ca, clientCert, clientKey string
+	// The server's model sets, asked for once per invocation.
+	catalogOnce sync.Once
+	catalogVal  *catalog
 }
 
 // addClientCommands registers the client verbs.
@@ -218,72 +215,4 @@ func (g *globalOpts) outputFormat(def string, allowed ...string) (string, error)
 		}
 	}
 	return "", usagef("-o %s is not supported here; use one of %s", g.output, strings.Join(allowed, ", "))
-}
-
-// restPath turns a path argument into a REST path: a full path
-// (/aether/v2.1.x/acme/site) stays as it is, a short one (site/s1) is
-// relative to the enterprise's root in the aether 2.1.x model set.
-func (g *globalOpts) restPath(p string) (string, error) {
-	p = strings.TrimSpace(p)
-	if strings.HasPrefix(p, "/") {
-		if len(p) > 1 {
-			p = strings.TrimRight(p, "/")
-		}
-		return p, nil
-	}
-	if g.enterprise == "" {
-		return "", usagef("%q is a short path: give the enterprise with -e/--enterprise (or AMP_ENTERPRISE), or a full path /%s/v%s/<enterprise>/%s", p, defaultSetName, defaultSetVersion, p)
-	}
-	root := enterpriseRoot(g.enterprise)
-	p = strings.Trim(p, "/")
-	if p == "" || p == "." {
-		return root, nil
-	}
-	return root + "/" + p, nil
-}
-
-func enterpriseRoot(ent string) string {
-	return "/" + defaultSetName + "/v" + defaultSetVersion + "/" + url.PathEscape(ent)
-}
-
-// modelPath is a REST model path split into its parts.
-type modelPath struct {
-	set, version, enterprise string
-	segs                     []string // below the enterprise, still escaped
-}
-
-func parseModelPath(p string) (*modelPath, error) {
-	parts := strings.Split(strings.Trim(p, "/"), "/")
-	if len(parts) < 3 || !strings.HasPrefix(parts[1], "v") || parts[0] == "" {
-		return nil, fmt.Errorf("%q is not a model path /<set>/v<version>/<enterprise>/…", p)
-	}
-	ent, err := url.PathUnescape(parts[2])
-	if err != nil || ent == "" {
-		return nil, fmt.Errorf("%q: bad enterprise id", p)
-	}
-	mp := &modelPath{set: parts[0], version: strings.TrimPrefix(parts[1], "v"), enterprise: ent}
-	for _, s := range parts[3:] {
-		if s == "" {
-			return nil, fmt.Errorf("%q has an empty path segment", p)
-		}
-		mp.segs = append(mp.segs, s)
-	}
-	return mp, nil
-}
-
-func (mp *modelPath) root() string {
-	return "/" + mp.set + "/v" + mp.version + "/" + url.PathEscape(mp.enterprise)
-}
-
-func (mp *modelPath) String() string {
-	if len(mp.segs) == 0 {
-		return mp.root()
-	}
-	return mp.root() + "/" + strings.Join(mp.segs, "/")
-}
-
-// elementName is the PATCH /aether-roc-api element of a top-level list:
-// "site" in model version 2.1.x is "site-2.1.0".
-func elementName(list, version string) string {
-	return list + "-" + strings.ReplaceAll(version, "x", "0")
 }

@@ -27,15 +27,15 @@ Examples:
 			return g.completePath(cmd, tc)
 		},
 		RunE: runE(func(cmd *cobra.Command, a []string) error {
-			path, err := g.restPath(a[0])
-			if err != nil {
-				return err
-			}
 			if _, err := g.outputFormat("table", "json", "yaml", "table"); err != nil {
 				return err
 			}
 			ctx, cancel := g.context(cmd, 0)
 			defer cancel()
+			path, err := g.restPath(ctx, a[0])
+			if err != nil {
+				return err
+			}
 			c := g.client(client.WithMessage(message))
 			res, err := c.Delete(ctx, path, dryRun)
 			if err != nil {

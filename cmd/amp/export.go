@@ -76,7 +76,7 @@ Examples:
 				return w.Error()
 			}
 			fetch := func(e string) (any, error) {
-				p := enterpriseRoot(e)
+				p := aetherRoot(e)
 				if site != "" {
 					p += "/site/" + url.PathEscape(site)
 				}
@@ -111,7 +111,7 @@ Examples:
 func exportCSV(ctx context.Context, c *client.Client, w *csv.Writer, ent, site string) error {
 	var sites []any
 	if site != "" {
-		raw, _, err := c.Get(ctx, enterpriseRoot(ent)+"/site/"+url.PathEscape(site), nil)
+		raw, _, err := c.Get(ctx, aetherRoot(ent)+"/site/"+url.PathEscape(site), nil)
 		if err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func exportCSV(ctx context.Context, c *client.Client, w *csv.Writer, ent, site s
 		}
 		sites = []any{v}
 	} else {
-		items, err := c.GetAll(ctx, enterpriseRoot(ent)+"/site", nil, 0)
+		items, err := c.GetAll(ctx, aetherRoot(ent)+"/site", nil, 0)
 		if err != nil {
 			return err
 		}

@@ -27,8 +27,12 @@ func newGetCmd(g *globalOpts) *cobra.Command {
 object (site/acme-chicago/device/camera-1), a container (…/device-group/cameras/mbr)
 or a leaf (…/upf/upf-1/port).
 
-PATH is a full REST path (/aether/v2.1.x/acme/site) or a short one relative
-to the enterprise given with -e/--enterprise (env AMP_ENTERPRISE).
+PATH is a full REST path (/aether/v2.1.x/acme/site, /lab/v1.0.0/rack) or a
+short one. A short path starts with a model set's CLI name (wl/deployment)
+or with a top-level node only one set has (site/acme-chicago); it is
+relative to the set's root: for a per-enterprise (tenant) set, the root of
+the enterprise given with -e/--enterprise (env AMP_ENTERPRISE); for a
+global set, the operator's. The server lists its sets at GET /models.
 
 Output (-o): a list prints as a table by default (the key columns, the
 display name and a few other fields; nested lists as their entry count), an
@@ -50,11 +54,13 @@ Examples:
 			return g.completePath(cmd, tc)
 		},
 		RunE: runE(func(cmd *cobra.Command, a []string) error {
-			path, err := g.restPath(a[0])
+			format, err := g.outputFormat("", "json", "yaml", "table")
 			if err != nil {
 				return err
 			}
-			format, err := g.outputFormat("", "json", "yaml", "table")
+			ctx, cancel := g.context(cmd, 0)
+			defer cancel()
+			path, err := g.restPath(ctx, a[0])
 			if err != nil {
 				return err
 			}
@@ -71,8 +77,6 @@ Examples:
 			if limit < 0 {
 				return usagef("--limit must be positive")
 			}
-			ctx, cancel := g.context(cmd, 0)
-			defer cancel()
 			c := g.client()
 			out := cmd.OutOrStdout()
 			var data any
@@ -110,7 +114,11 @@ Examples:
 					return fmt.Errorf("decode the answer: %w", err)
 				}
 			}
-			if err := printData(out, format, path, data); err != nil {
+			var keys []string
+			if n := g.catalog(ctx).listNode(path); n != nil {
+				keys = n.Keys
+			}
+			if err := printData(out, format, keys, data); err != nil {
 				return err
 			}
 			if next != "" {
@@ -129,8 +137,9 @@ Examples:
 	return cmd
 }
 
-// printData prints what a GET answered in the chosen format.
-func printData(w io.Writer, format, path string, data any) error {
+// printData prints what a GET answered in the chosen format; keys are the
+// key columns of a list.
+func printData(w io.Writer, format string, keys []string, data any) error {
 	switch format {
 	case "json":
 		return printJSON(w, data)
@@ -143,10 +152,6 @@ func printData(w io.Writer, format, path string, data any) error {
 			if len(x) == 0 {
 				fmt.Fprintln(w, "(no entries)")
 				return nil
-			}
-			var keys []string
-			if n := listNodeOf(path); n != nil {
-				keys = n.Keys
 			}
 			if allScalar(x) {
 				for _, it := range x {

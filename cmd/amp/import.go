@@ -322,7 +322,7 @@ type rowChecker struct {
 }
 
 func newRowChecker() (*rowChecker, error) {
-	set, err := modelSet(defaultSetName, defaultSetVersion)
+	set, err := aetherSet()
 	if err != nil {
 		return nil, err
 	}
@@ -526,7 +526,7 @@ type simEncoder struct {
 }
 
 func newSimEncoder() (*simEncoder, error) {
-	set, err := modelSet(defaultSetName, defaultSetVersion)
+	set, err := aetherSet()
 	if err != nil {
 		return nil, err
 	}

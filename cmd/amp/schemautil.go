@@ -1,10 +1,11 @@
 package main
 
-// The client verbs use the YANG schema embedded in the binary for offline
-// work only: knowing which path segments are list keys, typing values given
-// on the command line, checking CSV rows before sending them, the
+// The client verbs use the model sets' trees (modelsets.go: as the server
+// describes them, or embedded in the binary) for knowing which path
+// segments are list keys, typing values given on the command line, the
 // "unchanged" lists of the aether-roc-api conventions, and shell
-// completion. Everything they send and read goes through package client.
+// completion; the SIM import checks CSV rows against the embedded Aether
+// models. Everything they send and read goes through package client.
 
 import (
 	"context"
@@ -33,26 +34,13 @@ func loadSchema() (*schema.Schema, error) {
 	return schemaVal, schemaErr
 }
 
-// modelSet returns the embedded model set of a path.
-func modelSet(name, version string) (*schema.ModelSet, error) {
-	s, err := loadSchema()
-	if err != nil {
-		return nil, fmt.Errorf("load the embedded models: %w", err)
-	}
-	set := s.Set(name, version)
-	if set == nil {
-		return nil, fmt.Errorf("this amp binary has no model set %s %s", name, version)
-	}
-	return set, nil
-}
-
 // step is one schema step of a path: a node and, for a list entry, its keys.
 type step struct {
 	node *schema.Node
 	keys []string // unescaped key values; nil when the step names the list itself
 }
 
-// walkPath resolves escaped segments below an enterprise root to schema
+// walkPath resolves escaped segments below a set's root to schema
 // steps. The last step of a path naming a list without keys has nil keys.
 func walkPath(set *schema.ModelSet, segs []string) ([]step, error) {
 	var steps []step
@@ -88,7 +76,7 @@ func walkPath(set *schema.ModelSet, segs []string) ([]step, error) {
 
 func nodeDesc(n *schema.Node) string {
 	if n.Kind == schema.Root {
-		return "the enterprise root"
+		return "the root of " + n.Set.Name
 	}
 	return n.Kind.String() + " " + n.Name
 }
@@ -103,18 +91,14 @@ func childNames(n *schema.Node) []string {
 	return out
 }
 
-// listNodeOf returns the schema node of a path naming a list (for table
+// listNode returns the schema node of a path naming a list (for table
 // columns), or nil.
-func listNodeOf(restPath string) *schema.Node {
-	mp, err := parseModelPath(restPath)
+func (c *catalog) listNode(restPath string) *schema.Node {
+	mp, err := c.parse(restPath)
 	if err != nil {
 		return nil
 	}
-	set, err := modelSet(mp.set, mp.version)
-	if err != nil {
-		return nil
-	}
-	steps, err := walkPath(set, mp.segs)
+	steps, err := walkPath(mp.set, mp.segs)
 	if err != nil || len(steps) == 0 {
 		return nil
 	}
@@ -231,36 +215,49 @@ func addUnchanged(n *schema.Node, v any) {
 	}
 }
 
-// completePath completes a path argument: schema names offline, list keys
-// from the server when it answers quickly.
+// completePath completes a path argument from the server's model sets
+// (GET /models, asked once) and, for list keys and enterprises, the
+// server's data when it answers quickly.
 func (g *globalOpts) completePath(cmd *cobra.Command, toComplete string) ([]string, cobra.ShellCompDirective) {
 	nospace := cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
-	full := strings.HasPrefix(toComplete, "/")
-	var prefix string // what is above the enterprise root in the typed text
+	ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Second)
+	defer cancel()
+	cat := g.catalog(ctx)
+	var set *schema.ModelSet
+	var prefix string // what is above the set's root in the typed text
 	var segs []string
 	ent := g.enterprise
-	if full {
+	if strings.HasPrefix(toComplete, "/") {
 		parts := strings.Split(strings.TrimPrefix(toComplete, "/"), "/")
-		switch len(parts) {
-		case 1:
-			return []string{"/" + defaultSetName + "/"}, nospace
-		case 2:
-			return []string{"/" + defaultSetName + "/v" + defaultSetVersion + "/"}, nospace
-		case 3:
-			return g.completeEnterprises(cmd, "/"+parts[0]+"/"+parts[1]+"/"), nospace
+		if len(parts) <= 2 {
+			return cat.completeSetPrefix(parts), nospace
 		}
-		ent = parts[2]
-		prefix = "/" + strings.Join(parts[:3], "/") + "/"
-		segs = parts[3:]
-	} else {
-		if ent == "" {
+		set = cat.byREST(parts[0], strings.TrimPrefix(parts[1], "v"))
+		if set == nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
+		above := 2
+		if !set.Global() {
+			if len(parts) == 3 {
+				return g.completeEnterprises(ctx, "/"+parts[0]+"/"+parts[1]+"/"), nospace
+			}
+			ent, above = parts[2], 3
+		}
+		prefix = "/" + strings.Join(parts[:above], "/") + "/"
+		segs = parts[above:]
+	} else {
 		segs = strings.Split(toComplete, "/")
-	}
-	set, err := modelSet(defaultSetName, defaultSetVersion)
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveError
+		if len(segs) == 1 {
+			return cat.completeShortStart(segs[0], ent != ""), nospace
+		}
+		if set = cat.byCLIName(segs[0]); set != nil {
+			prefix, segs = segs[0]+"/", segs[1:]
+		} else if set, _, _ = cat.shortSet(segs[0]); set == nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		if !set.Global() && ent == "" {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
 	}
 	done, partial := segs[:len(segs)-1], segs[len(segs)-1]
 	base := prefix + strings.Join(done, "/")
@@ -278,13 +275,18 @@ func (g *globalOpts) completePath(cmd *cobra.Command, toComplete string) ([]stri
 		if c.Kind == schema.List {
 			if i+len(c.Keys) > len(done) {
 				// Completing a key value: ask the server.
-				listPath := enterpriseRoot(ent) + "/" + strings.Join(done[:i], "/")
-				return g.completeKeys(cmd, listPath, c, base), nospace
+				listPath := setRoot(set, ent) + "/" + strings.Join(done[:i], "/")
+				return g.completeKeys(ctx, listPath, c, base), nospace
 			}
 			i += len(c.Keys)
 		}
 		n = c
 	}
+	return childCompletions(n, base, partial), nospace
+}
+
+// childCompletions are n's configuration children starting with partial.
+func childCompletions(n *schema.Node, base, partial string) []string {
 	var out []string
 	for _, c := range n.Children {
 		if !c.Config || c.IsKey() {
@@ -299,12 +301,59 @@ func (g *globalOpts) completePath(cmd *cobra.Command, toComplete string) ([]stri
 		}
 	}
 	sort.Strings(out)
-	return out, nospace
+	return out
 }
 
-func (g *globalOpts) completeKeys(cmd *cobra.Command, listPath string, list *schema.Node, base string) []string {
-	ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Second)
-	defer cancel()
+// completeShortStart completes the first segment of a short path: the
+// top-level nodes of the sets (of tenant sets only with an enterprise)
+// and the sets' CLI names.
+func (c *catalog) completeShortStart(partial string, haveEnterprise bool) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		if strings.HasPrefix(s, partial) && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sets := c.newest()
+	for _, ms := range sets {
+		if !ms.Global() && !haveEnterprise {
+			continue
+		}
+		for _, s := range childCompletions(ms.Root, "", partial) {
+			add(s)
+		}
+		if len(sets) > 1 {
+			add(ms.CLIName + "/")
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// completeSetPrefix completes the first two segments of a full path.
+func (c *catalog) completeSetPrefix(parts []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, ms := range c.sets {
+		s := "/" + ms.RESTPrefix + "/"
+		if len(parts) == 2 {
+			if parts[0] != ms.RESTPrefix {
+				continue
+			}
+			s += "v" + ms.Version + "/"
+		}
+		if strings.HasPrefix(s, "/"+strings.Join(parts, "/")) && !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (g *globalOpts) completeKeys(ctx context.Context, listPath string, list *schema.Node, base string) []string {
 	raw, _, err := g.client().Get(ctx, listPath, url.Values{"limit": {"1000"}})
 	if err != nil {
 		return nil
@@ -324,9 +373,7 @@ func (g *globalOpts) completeKeys(cmd *cobra.Command, listPath string, list *sch
 	return out
 }
 
-func (g *globalOpts) completeEnterprises(cmd *cobra.Command, base string) []string {
-	ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Second)
-	defer cancel()
+func (g *globalOpts) completeEnterprises(ctx context.Context, base string) []string {
 	ents, err := g.client().Enterprises(ctx)
 	if err != nil {
 		return nil

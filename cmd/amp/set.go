@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -31,8 +32,10 @@ container, list or list entry:
   amp set -e acme 'site/acme-chicago/device-group/cameras/mbr:={"uplink":1000,"downlink":2000}'
 
 Missing list entries on the way are created (merge semantics). Assignments
-in one enterprise are sent as one JSON merge patch on the deepest object
-they share; across enterprises as one PATCH /aether-roc-api.
+below one root (an enterprise's in a set, or a global set's) are sent as
+one JSON merge patch on the deepest object they share; across enterprises
+as one PATCH /aether-roc-api, which takes the entries of the sets with
+aether-roc-api's rules (Aether's).
 
 After success the changes are printed as a diff (+ created, ~ updated,
 - deleted); -o json|yaml prints the result instead. --dry-run shows the
@@ -42,19 +45,19 @@ changes without committing them.`,
 			return g.completePath(cmd, tc)
 		},
 		RunE: runE(func(cmd *cobra.Command, a []string) error {
-			var asg []assignment
-			for _, arg := range a {
-				as, err := g.parseAssignment(arg)
-				if err != nil {
-					return err
-				}
-				asg = append(asg, as)
-			}
 			if _, err := g.outputFormat("table", "json", "yaml", "table"); err != nil {
 				return err
 			}
 			ctx, cancel := g.context(cmd, 0)
 			defer cancel()
+			var asg []assignment
+			for _, arg := range a {
+				as, err := g.parseAssignment(ctx, arg)
+				if err != nil {
+					return err
+				}
+				asg = append(asg, as)
+			}
 			c := g.client(client.WithMessage(message))
 			var res *client.WriteResult
 			var err error
@@ -89,7 +92,7 @@ type assignment struct {
 	value any
 }
 
-func (g *globalOpts) parseAssignment(arg string) (assignment, error) {
+func (g *globalOpts) parseAssignment(ctx context.Context, arg string) (assignment, error) {
 	as := assignment{arg: arg}
 	i := strings.IndexByte(arg, '=')
 	if i <= 0 {
@@ -98,21 +101,18 @@ func (g *globalOpts) parseAssignment(arg string) (assignment, error) {
 	p, val := arg[:i], arg[i+1:]
 	raw := strings.HasSuffix(p, ":")
 	p = strings.TrimSuffix(p, ":")
-	full, err := g.restPath(p)
+	full, err := g.restPath(ctx, p)
 	if err != nil {
 		return as, err
 	}
-	mp, err := parseModelPath(full)
+	mp, err := g.catalog(ctx).parse(full)
 	if err != nil {
 		return as, usageError{err}
 	}
 	if len(mp.segs) == 0 {
-		return as, usagef("%s: give a path below the enterprise", arg)
+		return as, usagef("%s: give a path below the root of %s", arg, mp.root())
 	}
-	set, err := modelSet(mp.set, mp.version)
-	if err != nil {
-		return as, err
-	}
+	set := mp.set
 	steps, err := walkPath(set, mp.segs)
 	if err != nil {
 		return as, usagef("%s: %v", p, err)
@@ -218,9 +218,9 @@ func boundaries(steps []step) []int {
 	return out
 }
 
-// mergePatchBody builds, for assignments in one enterprise, one merge patch
+// mergePatchBody builds, for assignments below one root, one merge patch
 // on the deepest object they all lie below. ok is false when they span
-// enterprises.
+// roots (enterprises or sets).
 func mergePatchBody(asg []assignment) (string, any, bool, error) {
 	root := asg[0].mp.root()
 	for _, as := range asg[1:] {
@@ -274,45 +274,4 @@ func sameSegs(a, b []string, n int) bool {
 		}
 	}
 	return true
-}
-
-// topLevelBody builds one PATCH /aether-roc-api body for assignments in
-// several enterprises; missing mandatory leaves are named "unchanged".
-func topLevelBody(asg []assignment) (*client.TopLevel, error) {
-	top := &client.TopLevel{Updates: map[string][]any{}}
-	trees := map[string]map[string]any{} // enterprise root path -> tree
-	var order []string
-	for _, as := range asg {
-		if as.value == nil {
-			return nil, fmt.Errorf("%s: deleting (null) in a set spanning several enterprises is not supported; use amp delete", as.arg)
-		}
-		if as.steps[0].node.Kind != schema.List || as.steps[0].keys == nil {
-			return nil, fmt.Errorf("%s: across enterprises only entries of the top-level lists can be set", as.arg)
-		}
-		r := as.mp.root()
-		t, ok := trees[r]
-		if !ok {
-			t = map[string]any{}
-			trees[r] = t
-			order = append(order, r)
-		}
-		if err := place(t, as.steps, as.value); err != nil {
-			return nil, fmt.Errorf("%s: %v", as.arg, err)
-		}
-	}
-	for _, r := range order {
-		mp, _ := parseModelPath(r)
-		set, err := modelSet(mp.set, mp.version)
-		if err != nil {
-			return nil, err
-		}
-		for _, list := range set.Root.Children {
-			items, _ := trees[r][list.Name].([]any)
-			for _, it := range items {
-				addUnchanged(list, it)
-				top.AddUpdate(elementName(list.Name, mp.version), mp.enterprise, it.(map[string]any))
-			}
-		}
-	}
-	return top, nil
 }

@@ -18,7 +18,13 @@ func CheckBackupItem(sch *schema.Schema, it backup.Item) error {
 	case backup.KindObject:
 		var node *schema.Node
 		if !strings.HasPrefix(it.Key, targetPrefix) {
-			loc, err := sch.ParseObjectKey(it.Key)
+			// A backup of the previous release: amp serve upgrades
+			// its keys on first start (upgrade.go).
+			key, _, err := upgradeKey(sch, it.Key)
+			if err != nil {
+				return fmt.Errorf("object %s does not fit the models: %w", it.Key, err)
+			}
+			loc, err := sch.ParseObjectKey(key)
 			if err != nil {
 				return fmt.Errorf("object %s does not fit the models: %w", it.Key, err)
 			}

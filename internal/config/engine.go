@@ -229,6 +229,9 @@ func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
 	}
 	e.shared, _ = st.(store.Shared)
 	e.maintaining.Store(e.shared == nil)
+	if err := e.upgradeStore(); err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	snap, err := e.load()
 	for attempt := 1; e.shared != nil && errors.Is(err, store.ErrCompacted) && attempt < 3; attempt++ {

@@ -135,7 +135,7 @@ func decodeRecordHeader(b []byte) (*Record, error) {
 func (e *Engine) decodeRecord(b []byte) (*Record, error) { return decodeRecord(e.schema, b) }
 
 func decodeRecord(sch *schema.Schema, b []byte) (*Record, error) {
-	r, err := decodeRecordHeader(b)
+	r, err := decodeRecordKeys(sch, b)
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +300,7 @@ func (e *Engine) ListTransactions(before uint64, limit int, target string) ([]Tx
 		return out, nil
 	}
 	err := e.store.Log(first, before-1, true, func(idx uint64, b []byte) error {
-		r, err := decodeRecordHeader(b)
+		r, err := decodeRecordKeys(e.schema, b)
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ type Metrics struct {
 	replicaApplied    prometheus.Counter
 	replicaApplyDelay prometheus.Histogram
 	idsRefused        *prometheus.CounterVec
+	upgraded          *prometheus.CounterVec
 }
 
 // NewMetrics creates the engine's metrics on reg (nil = not registered).
@@ -77,6 +78,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Enterprise creations refused for their id: reserved (it would read as a role) or retired (a deleted enterprise's).",
 		}, []string{"rule"}),
 	}
+	m.upgraded = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "amp_store_upgrade_keys_total",
+		Help: "Stored entries moved at start-up from the keys of a release before model-set versions (aether/acme/…) to versioned keys, by kind (object, state).",
+	}, []string{"kind"})
+	m.upgraded.WithLabelValues("object")
+	m.upgraded.WithLabelValues("state")
 	m.idsRefused.WithLabelValues("reserved")
 	m.idsRefused.WithLabelValues("retired")
 	for _, src := range []string{"api", "cli", "import", "rollback"} {
@@ -86,7 +93,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.txns, m.txnSeconds, m.commitSeconds, m.batchSize, m.checkpointSeconds, m.objects, m.index, m.storeSize, m.stateUpdates,
-			m.replicaLag, m.conflicts, m.replicaApplied, m.replicaApplyDelay, m.idsRefused)
+			m.replicaLag, m.conflicts, m.replicaApplied, m.replicaApplyDelay, m.idsRefused, m.upgraded)
 	}
 	return m
 }

@@ -200,7 +200,7 @@ func (e *Engine) Maintain(ctx context.Context) {
 	cp, idx := e.store.CheckpointIndex(), e.snap.Load().Index
 	if idx > cp {
 		err := e.store.Log(cp+1, idx, false, func(_ uint64, raw []byte) error {
-			r, err := decodeRecordHeader(raw)
+			r, err := decodeRecordKeys(e.schema, raw)
 			if err != nil {
 				return err
 			}

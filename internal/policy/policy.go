@@ -286,7 +286,7 @@ func parsePath(p string) PathInfo {
 			return PathInfo{Kind: "enterprise", Enterprise: unescape(segs[1])}
 		}
 		return PathInfo{Kind: "enterprises"}
-	case "transactions", "sync-status", "audit", "admin", "targets", "spec", "diff", "watch", "search", "metrics", "aether-roc-api":
+	case "transactions", "sync-status", "audit", "admin", "targets", "spec", "models", "diff", "watch", "search", "metrics", "aether-roc-api":
 		return PathInfo{Kind: segs[0]}
 	}
 	return model("model", segs)

@@ -55,6 +55,14 @@ func (e *Etcd) DeleteStates(keys []string) (int64, error) {
 	return rev, nil
 }
 
+// States implements Shared.
+func (e *Etcd) States(fn func(key string, value []byte) error) error {
+	p := e.prefix + "state/"
+	return e.scan("states", p, clientv3.GetPrefixRangeEnd(p), func(k string, v []byte) error {
+		return fn(strings.TrimPrefix(k, p), v)
+	})
+}
+
 // StateChanges implements Shared. The feed starts on the first call.
 func (e *Etcd) StateChanges() <-chan StateChange {
 	e.stateOnce.Do(func() {

@@ -101,6 +101,9 @@ type Shared interface {
 	// in revision order. After a break in the feed it starts over with
 	// Reset.
 	StateChanges() <-chan StateChange
+	// States calls fn for every state entry, in key order (the store
+	// upgrade moves them when object keys change form).
+	States(fn func(key string, value []byte) error) error
 }
 
 // StateChange is one entry of Shared.StateChanges.

@@ -29,6 +29,9 @@ const (
 	schemaPatchBody       = "PatchBody"
 	schemaElements        = "Elements"
 	schemaDeleteElements  = "DeleteElements"
+	schemaModelSet        = "ModelSet"
+	schemaModelSetVersion = "ModelSetVersion"
+	schemaModelTreeNode   = "ModelTreeNode"
 )
 
 var problemResponses = map[int]string{
@@ -192,6 +195,7 @@ func (b *builder) fixedComponents() {
 	vals := openapi3.NewArraySchema()
 	vals.Items = &openapi3.SchemaRef{Value: openapi3.NewStringSchema()}
 	b.addSchema(schemaValues, withDesc(obj(map[string]*openapi3.Schema{"values": vals}, "values"), "The valid choices for a leafref."))
+	b.modelSetSchemas()
 	b.addSchema(schemaAdditionalProps, withDesc(obj(map[string]*openapi3.Schema{
 		"unchanged":     str("Comma-separated names of mandatory members the client deliberately did not send (they keep their current value)."),
 		"enterprise-id": str("The enterprise (target) the entry belongs to, as aether-roc-api reports it."),
@@ -379,6 +383,14 @@ func (b *builder) fixedPaths() {
 	b.errors(o, false, false)
 	set("/spec", &openapi3.PathItem{Get: o})
 
+	// The loaded model sets.
+	o = op(ta, "getModels", "The loaded model sets")
+	o.Description = "Every loaded model set with each of its versions: the descriptor (scope, REST prefix, gNMI origin, OpenAPI prefix, CLI name, compatibility rules) and the YANG modules with their revisions. Clients (the CLI) learn the server's sets from it."
+	o.Parameters = openapi3.Parameters{qp("tree", "true: add each version's tree (node names, kinds, list keys, types), for clients that do not embed the set's YANG.", openapi3.NewBoolSchema().WithDefault(false), false)}
+	jsonOK(o, "200", "The model sets, by name.", arrOf(schemaModelSet))
+	b.errors(o, false, false)
+	set("/models", &openapi3.PathItem{Get: o})
+
 	// Log level.
 	get = op(ta, "getLogLevel", "Read the log level")
 	jsonOK(get, "200", "The current level.", b.ref(schemaLogLevel))
@@ -426,6 +438,57 @@ func (b *builder) fixedPaths() {
 	set("/metrics", &openapi3.PathItem{Get: o})
 }
 
+// modelSetSchemas adds the schemas of GET /models (schema.SetDescription).
+func (b *builder) modelSetSchemas() {
+	strs := func(desc string) *openapi3.Schema {
+		a := openapi3.NewArraySchema()
+		a.Items = &openapi3.SchemaRef{Value: openapi3.NewStringSchema()}
+		return withDesc(a, desc)
+	}
+	node := obj(map[string]*openapi3.Schema{
+		"name":      str("The node's name (empty for the root)."),
+		"kind":      openapi3.NewStringSchema().WithEnum("root", "container", "list", "leaf", "leaf-list"),
+		"keys":      strs("A list's keys, in order."),
+		"state":     withDesc(openapi3.NewBoolSchema(), "Operational state (config false)."),
+		"mandatory": withDesc(openapi3.NewBoolSchema(), "A mandatory leaf."),
+		"type":      str("A leaf's built-in YANG type (a leafref's target's): string, int, uint, boolean, enumeration, decimal64, empty, binary, bits, identityref, union, instance-identifier."),
+	}, "name", "kind")
+	node.Description = "A node of a model set's tree, as much as a client needs to build paths and type values (the server checks every restriction)."
+	b.addSchema(schemaModelTreeNode, node)
+	children := openapi3.NewArraySchema()
+	children.Items = b.ref(schemaModelTreeNode)
+	node.Properties["children"] = &openapi3.SchemaRef{Value: children}
+
+	module := obj(map[string]*openapi3.Schema{
+		"name": str("Module name."), "revision": str("Newest revision."),
+		"namespace": str("XML namespace."), "organization": str("Organization."),
+	}, "name")
+	modules := openapi3.NewArraySchema()
+	modules.Items = &openapi3.SchemaRef{Value: module}
+	scope := openapi3.NewStringSchema().WithEnum(string(schema.ScopeTenant), string(schema.ScopeGlobal))
+	scope.Description = "tenant: objects live under an enterprise, /{rest-prefix}/v{version}/{enterprise-id}/…; global: they are the operator's, /{rest-prefix}/v{version}/…."
+	version := obj(map[string]*openapi3.Schema{
+		"name":           str("The set's name."),
+		"version":        str("The version (REST paths carry it as v{version})."),
+		"scope":          scope,
+		"rest-prefix":    str("First segment of the set's REST paths."),
+		"gnmi-origin":    str("Origin of the set's gNMI paths."),
+		"openapi-prefix": str("Put before the set's schema names in this document (empty: bare names)."),
+		"cli-name":       str("The set's name in the CLI's short paths."),
+		"compat":         strs("Compatibility rule sets that apply to this set only (aether-roc-api)."),
+		"modules":        withDesc(modules, "The set's YANG modules."),
+	}, "name", "version", "scope", "rest-prefix", "gnmi-origin", "openapi-prefix", "cli-name", "modules")
+	version.Properties["tree"] = b.ref(schemaModelTreeNode)
+	version.Description = "One loaded version of a model set: its descriptor (modelset.yaml), modules and, with tree=true, its tree."
+	b.addSchema(schemaModelSetVersion, version)
+	versions := openapi3.NewArraySchema()
+	versions.Items = b.ref(schemaModelSetVersion)
+	b.addSchema(schemaModelSet, withDesc(obj(map[string]*openapi3.Schema{
+		"name":     str("The set's name."),
+		"versions": withDesc(versions, "Its loaded versions."),
+	}, "name", "versions"), "A loaded model set."))
+}
+
 // rocVersion is the aether-roc-api element suffix for a model set version:
 // "2.1.x" -> "2.1.0".
 func rocVersion(v string) string {
@@ -438,13 +501,23 @@ func rocVersion(v string) string {
 	return strings.Join(parts, ".")
 }
 
-// rocPatch adds PATCH /aether-roc-api, aether-roc-api's bulk endpoint.
+// rocPatch adds PATCH /aether-roc-api, aether-roc-api's bulk endpoint, for
+// the sets its rules apply to (none loaded: no endpoint).
 func (b *builder) rocPatch() {
+	var sets []*schema.ModelSet
+	for _, set := range b.sch.Sets {
+		if set.HasCompat(compatROC) {
+			sets = append(sets, set)
+		}
+	}
+	if len(sets) == 0 {
+		return
+	}
 	upd, dels := openapi3.NewObjectSchema(), openapi3.NewObjectSchema()
 	upd.AdditionalProperties = openapi3.AdditionalProperties{Has: ptr(false)}
 	dels.AdditionalProperties = openapi3.AdditionalProperties{Has: ptr(false)}
 	var names []string
-	for _, set := range b.sch.Sets {
+	for _, set := range sets {
 		for _, c := range set.Root.Children {
 			if c.Kind != schema.List || !c.Config {
 				continue

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -17,28 +18,43 @@ import (
 //   - every container and list entry gets the PascalCase form of each element
 //     of its schema path, joined by "_": /site -> Site, /site/device-group/mbr
 //     -> Site_DeviceGroup_Mbr (the aether-roc-api convention);
-//   - when more than one model set is loaded, every name of a set is prefixed
-//     with PascalCase(set name) "_" version "_" (Aether_2.1.x_Site);
+//   - a set whose descriptor has an OpenAPI prefix puts it and "_" before
+//     every name (Workload_Deployment); Aether's prefix is empty, so its
+//     names stay bare whatever other sets are loaded;
+//   - when several versions of one set are loaded, every version but the
+//     newest also gets "v<version>_" (Lab_v1.0.0_Rack), so the newest keeps
+//     the names clients know;
 //   - the variant used in the Deletes of PATCH /aether-roc-api (only keys
 //     required) is the same name plus "_Delete";
 //   - a name already taken (by the fixed schemas of fixed.go, or by an earlier
-//     node in schema order) gets "_2", "_3", ... appended.
+//     node) gets "_2", "_3", ... appended. Sets without a prefix are named
+//     first, so a prefixed set never takes one of their names.
 //
-// Names are assigned in one pass over the sets in load order and each tree in
-// schema order, so they are deterministic.
+// Names are assigned in one pass over the sets and each tree in schema
+// order, so they are deterministic.
 
 func (b *builder) setPrefix(set *schema.ModelSet) string {
-	if len(b.sch.Sets) == 1 {
-		return ""
+	prefix := ""
+	if set.OpenAPIPrefix != "" {
+		prefix = set.OpenAPIPrefix + "_"
 	}
-	v := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-':
-			return r
-		}
-		return '_'
-	}, set.Version)
-	return pascal(set.Name) + "_" + v + "_"
+	if newest := b.sch.Set(set.Name, ""); newest != set {
+		prefix += "v" + strings.Map(func(r rune) rune {
+			switch {
+			case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-':
+				return r
+			}
+			return '_'
+		}, set.Version) + "_"
+	}
+	return prefix
+}
+
+// namingOrder is the order sets are named in: those without a prefix first.
+func namingOrder(sets []*schema.ModelSet) []*schema.ModelSet {
+	out := append([]*schema.ModelSet(nil), sets...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].OpenAPIPrefix == "" && out[j].OpenAPIPrefix != "" })
+	return out
 }
 
 func isObjectSchema(n *schema.Node) bool { return n.Kind == schema.Container || n.Kind == schema.List }
@@ -148,7 +164,7 @@ func (b *builder) objectSchema(n *schema.Node, del bool) *openapi3.Schema {
 			s.Required = append(s.Required, c.Name)
 		}
 	}
-	if n.Kind == schema.List {
+	if n.Kind == schema.List && n.Set.HasCompat(compatROC) {
 		s.Properties["additionalProperties"] = b.ref(schemaAdditionalProps)
 	}
 	return s

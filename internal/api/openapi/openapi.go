@@ -54,6 +54,11 @@ const (
 	SecuritySchemeB = "bearerAuth"
 )
 
+// compatROC names the aether-roc-api compatibility rules in a descriptor's
+// compat list: PATCH /aether-roc-api and the additionalProperties member
+// of list entries are documented for the sets that have them only.
+const compatROC = "aether-roc-api"
+
 // Build returns the OpenAPI document for every model set in sch. version is
 // the AMP build version, recorded in info.x-amp-build.
 func Build(sch *schema.Schema, version string) (*openapi3.T, error) {
@@ -63,10 +68,10 @@ func Build(sch *schema.Schema, version string) (*openapi3.T, error) {
 	b := newBuilder(sch)
 	b.doc.Info.Extensions = map[string]any{"x-amp-build": version}
 	b.fixedComponents()
-	for _, set := range sch.Sets {
+	for _, set := range namingOrder(sch.Sets) {
 		b.nameSet(set)
 	}
-	for _, set := range sch.Sets {
+	for _, set := range namingOrder(sch.Sets) {
 		b.nameDeleteVariants(set)
 	}
 	for _, set := range sch.Sets {

@@ -3,8 +3,11 @@ package openapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
+	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,13 +23,29 @@ import (
 	"github.com/amp-edge/amp/models"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/openapi.golden.json")
+var update = flag.Bool("update", false, "rewrite the golden documents in testdata")
 
-const golden = "testdata/openapi.golden.json"
+// The goldens: the document of the embedded models (Aether alone) and of
+// Aether with the test sets lab (global) and workload (tenant).
+const (
+	golden      = "testdata/openapi.golden.json"
+	goldenThree = "testdata/openapi-three-sets.golden.json"
+)
 
 func build(t *testing.T) (*openapi3.T, []byte) {
 	t.Helper()
-	sch, err := schema.Load(models.FS)
+	return buildFrom(t, models.FS)
+}
+
+// buildThree builds the document of Aether, lab and workload.
+func buildThree(t *testing.T) (*openapi3.T, []byte) {
+	t.Helper()
+	return buildFrom(t, models.FS, os.DirFS(filepath.Join(repoRoot(t), "test", "testdata", "models")))
+}
+
+func buildFrom(t *testing.T, sources ...fs.FS) (*openapi3.T, []byte) {
+	t.Helper()
+	sch, err := schema.Load(sources...)
 	if err != nil {
 		t.Fatalf("load models: %v", err)
 	}
@@ -42,40 +61,49 @@ func build(t *testing.T) (*openapi3.T, []byte) {
 }
 
 func TestValidate(t *testing.T) {
-	doc, b := build(t)
-	if err := doc.Validate(context.Background()); err != nil {
-		t.Fatalf("kin-openapi validation of the built document: %v", err)
-	}
-	// The serialized form must load back and validate too.
-	loaded, err := openapi3.NewLoader().LoadFromData(b)
-	if err != nil {
-		t.Fatalf("load generated JSON: %v", err)
-	}
-	if err := loaded.Validate(context.Background()); err != nil {
-		t.Fatalf("kin-openapi validation of the serialized document: %v", err)
-	}
-	if _, err := YAML(doc); err != nil {
-		t.Fatalf("YAML: %v", err)
+	for name, b := range map[string]func(*testing.T) (*openapi3.T, []byte){"aether": build, "three sets": buildThree} {
+		doc, raw := b(t)
+		if err := doc.Validate(context.Background()); err != nil {
+			t.Fatalf("%s: kin-openapi validation of the built document: %v", name, err)
+		}
+		// The serialized form must load back and validate too.
+		loaded, err := openapi3.NewLoader().LoadFromData(raw)
+		if err != nil {
+			t.Fatalf("%s: load generated JSON: %v", name, err)
+		}
+		if err := loaded.Validate(context.Background()); err != nil {
+			t.Fatalf("%s: kin-openapi validation of the serialized document: %v", name, err)
+		}
+		if _, err := YAML(doc); err != nil {
+			t.Fatalf("%s: YAML: %v", name, err)
+		}
 	}
 }
 
 func TestDeterministic(t *testing.T) {
-	_, a := build(t)
-	_, b := build(t)
+	_, a := buildThree(t)
+	_, b := buildThree(t)
 	if !bytes.Equal(a, b) {
 		t.Fatal("two builds gave different JSON")
 	}
 }
 
 func TestGolden(t *testing.T) {
-	_, b := build(t)
+	_, one := build(t)
+	checkGolden(t, golden, one)
+	_, three := buildThree(t)
+	checkGolden(t, goldenThree, three)
+}
+
+func checkGolden(t *testing.T, file string, b []byte) {
+	t.Helper()
 	if *update {
-		if err := os.WriteFile(golden, b, 0o644); err != nil {
+		if err := os.WriteFile(file, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	want, err := os.ReadFile(golden)
+	want, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatalf("%v (run go test ./internal/api/openapi -update)", err)
 	}
@@ -83,10 +111,56 @@ func TestGolden(t *testing.T) {
 		al, bl := strings.Split(string(want), "\n"), strings.Split(string(b), "\n")
 		for i := 0; i < len(al) && i < len(bl); i++ {
 			if al[i] != bl[i] {
-				t.Fatalf("document differs from %s at line %d:\nwant %s\ngot  %s\n(run go test ./internal/api/openapi -update if the change is intended)", golden, i+1, al[i], bl[i])
+				t.Fatalf("document differs from %s at line %d:\nwant %s\ngot  %s\n(run go test ./internal/api/openapi -update if the change is intended)", file, i+1, al[i], bl[i])
 			}
 		}
-		t.Fatalf("document differs from %s in length (run go test ./internal/api/openapi -update if the change is intended)", golden)
+		t.Fatalf("document differs from %s in length (run go test ./internal/api/openapi -update if the change is intended)", file)
+	}
+}
+
+// TestOtherSetsLeaveAetherAlone: loading a global and a tenant set beside
+// Aether changes none of Aether's schema names, schemas, paths or
+// operations; the new sets get prefixed names, the global one paths
+// without an enterprise, and only Aether is in PATCH /aether-roc-api.
+func TestOtherSetsLeaveAetherAlone(t *testing.T) {
+	one, _ := build(t)
+	three, _ := buildThree(t)
+	js := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+	for name, s := range one.Components.Schemas {
+		if name == schemaElements || name == schemaDeleteElements {
+			continue // their descriptions list the sets' elements; checked below
+		}
+		if got := three.Components.Schemas[name]; got == nil || js(got) != js(s) {
+			t.Errorf("schema %s changed when other sets were loaded", name)
+		}
+	}
+	for p, item := range one.Paths.Map() {
+		if got := three.Paths.Value(p); got == nil || js(got) != js(item) {
+			t.Errorf("path %s changed when other sets were loaded", p)
+		}
+	}
+	for _, name := range []string{"Workload_Deployment", "Workload_Deployment_Delete", "Lab_Rack", "Lab_Server"} {
+		if three.Components.Schemas[name] == nil {
+			t.Errorf("schema %s missing", name)
+		}
+	}
+	for _, p := range []string{"/lab/v1.0.0", "/lab/v1.0.0/rack", "/lab/v1.0.0/rack/{rack-id}", "/lab/v1.0.0/server/{server-id}/rack/values",
+		"/workload/v1.0.0/{enterprise-id}", "/workload/v1.0.0/{enterprise-id}/deployment/{deployment-id}"} {
+		if three.Paths.Value(p) == nil {
+			t.Errorf("path %s missing", p)
+		}
+	}
+	for p, item := range three.Paths.Map() {
+		if strings.HasPrefix(p, "/lab/") && (strings.Contains(p, "{enterprise-id}") || len(item.Parameters) > 0 && item.Parameters[0].Value.Name == ParamEnterpriseID) {
+			t.Errorf("global set path %s takes an enterprise", p)
+		}
+	}
+	if three.Components.Schemas["Lab_Rack"].Value.Properties["additionalProperties"] != nil {
+		t.Error("a set without the aether-roc-api rules got the additionalProperties member")
+	}
+	upd := three.Components.Schemas[schemaElements].Value.Properties
+	if upd["site-2.1.0"] == nil || upd["deployment-1.0.0"] != nil || upd["rack-1.0.0"] != nil {
+		t.Errorf("PATCH /aether-roc-api elements: want Aether's only, got %v", slices.Sorted(maps.Keys(upd)))
 	}
 }
 
@@ -110,12 +184,19 @@ func repoRoot(t *testing.T) string {
 // @apidevtools/swagger-cli (swagger-parser: OpenAPI 3.0 JSON schema plus
 // semantic checks), installed by scripts/test-deps.sh.
 func TestSwaggerCLI(t *testing.T) {
+	_, one := build(t)
+	swaggerValidate(t, one)
+	_, three := buildThree(t)
+	swaggerValidate(t, three)
+}
+
+func swaggerValidate(t *testing.T, b []byte) {
+	t.Helper()
 	root := repoRoot(t)
 	cli := filepath.Join(root, ".tmp", "node", "node_modules", ".bin", "swagger-cli")
 	if _, err := os.Stat(cli); err != nil {
 		t.Fatalf("swagger-cli not installed at %s: run scripts/test-deps.sh (npm install --prefix .tmp/node @apidevtools/swagger-cli)", cli)
 	}
-	_, b := build(t)
 	f := filepath.Join(t.TempDir(), "openapi.json")
 	if err := os.WriteFile(f, b, 0o644); err != nil {
 		t.Fatal(err)

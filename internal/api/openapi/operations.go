@@ -15,8 +15,9 @@ import (
 func (b *builder) serversAndOperations() {
 	b.doc.Servers = openapi3.Servers{{URL: "/", Description: "This AMP server (paths are relative to where the document was fetched)."}}
 	for _, set := range b.sch.Sets {
-		b.enterpriseTree(set)
-		b.statePaths(set.Root, "/"+set.Name+"/v"+set.Version+"/{"+ParamEnterpriseID+"}")
+		b.rootTree(set)
+		base, _ := b.setRoot(set)
+		b.statePaths(set.Root, base)
 	}
 	b.syncStatus()
 	b.specDocuments()
@@ -26,9 +27,10 @@ func (b *builder) ok(desc string, s *openapi3.Schema) *openapi3.ResponseRef {
 	return &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription(desc).WithJSONSchema(s)}
 }
 
-// enterpriseTree documents GET /{set}/v{version}/{enterprise-id}: every
-// top-level list of the enterprise in one object.
-func (b *builder) enterpriseTree(set *schema.ModelSet) {
+// rootTree documents GET of a set's root: every top-level list of an
+// enterprise (tenant set, /{set}/v{version}/{enterprise-id}) or of the
+// operator (global set, /{set}/v{version}) in one object.
+func (b *builder) rootTree(set *schema.ModelSet) {
 	props := map[string]*openapi3.Schema{}
 	for _, c := range set.Root.Children {
 		if c.Kind != schema.List || b.full[c] == "" {
@@ -39,13 +41,22 @@ func (b *builder) enterpriseTree(set *schema.ModelSet) {
 		props[c.Name] = a
 	}
 	tree := obj(props)
-	op := &openapi3.Operation{Tags: []string{b.tag("enterprises", "")}, OperationID: b.opID("getEnterpriseTree" + pascal(set.Name)),
-		Summary: "Read an enterprise's whole " + set.Name + " " + set.Version + " configuration", Responses: openapi3.NewResponses(),
+	base, params := b.setRoot(set)
+	op := &openapi3.Operation{Responses: openapi3.NewResponses(),
 		Parameters: openapi3.Parameters{b.paramRef(ParamAt), b.paramRef(ParamWithDefaults)}}
-	op.Responses.Set("200", b.ok("Every top-level list of the enterprise, with state merged in.", tree))
+	if set.Global() {
+		op.Tags = []string{b.tag("model-sets", "")}
+		op.OperationID = b.opID("getTree" + pascal(set.Name))
+		op.Summary = "Read the whole " + set.Name + " " + set.Version + " configuration (global: the operator's)"
+		op.Responses.Set("200", b.ok("Every top-level list of the set, with state merged in.", tree))
+	} else {
+		op.Tags = []string{b.tag("enterprises", "")}
+		op.OperationID = b.opID("getEnterpriseTree" + pascal(set.Name))
+		op.Summary = "Read an enterprise's whole " + set.Name + " " + set.Version + " configuration"
+		op.Responses.Set("200", b.ok("Every top-level list of the enterprise, with state merged in.", tree))
+	}
 	b.errors(op, false, true)
-	b.doc.Paths.Set("/"+set.Name+"/v"+set.Version+"/{"+ParamEnterpriseID+"}",
-		&openapi3.PathItem{Parameters: openapi3.Parameters{b.paramRef(ParamEnterpriseID)}, Get: op})
+	b.doc.Paths.Set(base, &openapi3.PathItem{Parameters: cloneParams(params), Get: op})
 }
 
 // statePaths documents PUT|PATCH|DELETE /state/… for every operational

@@ -12,17 +12,32 @@ import (
 
 // modelSet adds the component schemas and paths of one model set:
 //
-//	/{set}/v{version}/{enterprise-id}/<list>                 GET (collection)
-//	/{set}/v{version}/{enterprise-id}/<list>/{key}...        GET POST PUT PATCH DELETE
-//	.../<container>                                          GET POST PUT PATCH DELETE
-//	.../<leafref leaf>/values                                GET
+//	{root}/<list>                 GET (collection)
+//	{root}/<list>/{key}...        GET POST PUT PATCH DELETE
+//	.../<container>               GET POST PUT PATCH DELETE
+//	.../<leafref leaf>/values     GET
 //
-// Config false subtrees are GET only.
+// where {root} is /{rest-prefix}/v{version}/{enterprise-id} for a tenant
+// set and /{rest-prefix}/v{version} for a global one. Config false
+// subtrees are GET only.
 func (b *builder) modelSet(set *schema.ModelSet) error {
 	b.buildSchemas(set.Root)
-	base := "/" + set.Name + "/v" + set.Version + "/{" + ParamEnterpriseID + "}"
-	ent := &openapi3.ParameterRef{Ref: "#/components/parameters/" + ParamEnterpriseID, Value: b.doc.Components.Parameters[ParamEnterpriseID].Value}
-	return b.walkPaths(set.Root, base, []*openapi3.ParameterRef{ent}, map[string]bool{ParamEnterpriseID: true}, "")
+	base, params := b.setRoot(set)
+	used := map[string]bool{}
+	for _, p := range params {
+		used[p.Value.Name] = true
+	}
+	return b.walkPaths(set.Root, base, params, used, "")
+}
+
+// setRoot is the path of a set's root and the parameters it takes: the
+// tenant for a tenant set, none for a global one.
+func (b *builder) setRoot(set *schema.ModelSet) (string, []*openapi3.ParameterRef) {
+	base := "/" + set.RESTPrefix + "/v" + set.Version
+	if set.Global() {
+		return base, nil
+	}
+	return base + "/{" + ParamEnterpriseID + "}", []*openapi3.ParameterRef{b.paramRef(ParamEnterpriseID)}
 }
 
 func (b *builder) walkPaths(n *schema.Node, path string, params []*openapi3.ParameterRef, used map[string]bool, tag string) error {

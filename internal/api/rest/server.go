@@ -116,6 +116,7 @@ func (s *Server) routes() {
 		{"GET /readyz", "readyz", true, s.readyz},
 		{"GET /metrics", "metrics", false, s.metricsHandler},
 		{"GET /spec", "spec", false, s.spec},
+		{"GET /models", "models", false, s.models},
 		{"GET /targets", "targets", false, s.targets},
 		{"GET /enterprises", "enterprises", false, s.listEnterprises},
 		{"POST /enterprises", "enterprises", false, s.createEnterprise},

@@ -1,0 +1,139 @@
+package main
+
+// The CLI's Aether wing: what only Aether's models and aether-roc-api's
+// conventions have. The SIM/device CSV import and export (import.go,
+// export.go) work on Aether's sites, and PATCH /aether-roc-api carries the
+// entries of the sets whose descriptor names its compatibility rules.
+// Everything else learns the model sets from the server (modelsets.go).
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/amp-edge/amp/client"
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// The model set the SIM/device import and export work on, embedded in
+// this binary.
+const (
+	aetherSetName    = "aether"
+	aetherSetVersion = "2.1.x"
+)
+
+// compatROC names aether-roc-api's rules in a descriptor's compat list:
+// the entries of such a set can travel in PATCH /aether-roc-api.
+const compatROC = "aether-roc-api"
+
+// aetherSet returns the embedded Aether model set.
+func aetherSet() (*schema.ModelSet, error) {
+	s, err := loadSchema()
+	if err != nil {
+		return nil, fmt.Errorf("load the embedded models: %w", err)
+	}
+	set := s.Set(aetherSetName, aetherSetVersion)
+	if set == nil {
+		return nil, fmt.Errorf("this amp binary has no model set %s %s", aetherSetName, aetherSetVersion)
+	}
+	return set, nil
+}
+
+// aetherRoot is the REST path of an enterprise's Aether configuration.
+func aetherRoot(ent string) string {
+	return "/" + aetherSetName + "/v" + aetherSetVersion + "/" + url.PathEscape(ent)
+}
+
+// elementName is the PATCH /aether-roc-api element of a top-level list:
+// "site" in model version 2.1.x is "site-2.1.0".
+func elementName(list, version string) string {
+	return list + "-" + strings.ReplaceAll(version, "x", "0")
+}
+
+// addTopLevel merges a PATCH /aether-roc-api body; entries without
+// additionalProperties.enterprise-id get the document's default-target.
+func addTopLevel(top *client.TopLevel, m map[string]any, where string) error {
+	def, _ := m["default-target"].(string)
+	for k, v := range m {
+		switch k {
+		case "default-target", "Extensions":
+		case "Updates", "Deletes":
+			sec, ok := v.(map[string]any)
+			if !ok && v != nil {
+				return fmt.Errorf("%s: %s must map element names (e.g. site-2.1.0) to lists of entries", where, k)
+			}
+			dst := top.Updates
+			if k == "Deletes" {
+				dst = top.Deletes
+			}
+			for elem, ev := range sec {
+				items, ok := ev.([]any)
+				if !ok {
+					return fmt.Errorf("%s: %s/%s must be a list of entries", where, k, elem)
+				}
+				for i, it := range items {
+					em, ok := it.(map[string]any)
+					if !ok {
+						return fmt.Errorf("%s: %s/%s[%d] must be an object", where, k, elem, i)
+					}
+					if def != "" {
+						ap, _ := em["additionalProperties"].(map[string]any)
+						if ap == nil {
+							ap = map[string]any{}
+							em["additionalProperties"] = ap
+						}
+						if _, ok := ap["enterprise-id"]; !ok {
+							ap["enterprise-id"] = def
+						}
+					}
+					dst[elem] = append(dst[elem], em)
+				}
+			}
+		default:
+			return fmt.Errorf("%s: unknown field %q in a top-level PATCH body (expected default-target, Updates, Deletes, Extensions)", where, k)
+		}
+	}
+	return nil
+}
+
+// topLevelBody builds one PATCH /aether-roc-api body for assignments in
+// several enterprises; missing mandatory leaves are named "unchanged".
+func topLevelBody(asg []assignment) (*client.TopLevel, error) {
+	top := &client.TopLevel{Updates: map[string][]any{}}
+	trees := map[string]map[string]any{} // enterprise root path -> tree
+	var order []string
+	roots := map[string]*modelPath{}
+	for _, as := range asg {
+		if !as.set.HasCompat(compatROC) {
+			return nil, fmt.Errorf("%s: assignments below several roots are one PATCH /%s, which takes only the sets with %s's rules, not %s; set %s separately", as.arg, compatROC, compatROC, as.set.Name, as.mp.root())
+		}
+		if as.value == nil {
+			return nil, fmt.Errorf("%s: deleting (null) in a set spanning several enterprises is not supported; use amp delete", as.arg)
+		}
+		if as.steps[0].node.Kind != schema.List || as.steps[0].keys == nil {
+			return nil, fmt.Errorf("%s: across enterprises only entries of the top-level lists can be set", as.arg)
+		}
+		r := as.mp.root()
+		t, ok := trees[r]
+		if !ok {
+			t = map[string]any{}
+			trees[r] = t
+			roots[r] = as.mp
+			order = append(order, r)
+		}
+		if err := place(t, as.steps, as.value); err != nil {
+			return nil, fmt.Errorf("%s: %v", as.arg, err)
+		}
+	}
+	for _, r := range order {
+		mp := roots[r]
+		for _, list := range mp.set.Root.Children {
+			items, _ := trees[r][list.Name].([]any)
+			for _, it := range items {
+				addUnchanged(list, it)
+				top.AddUpdate(elementName(list.Name, mp.set.Version), mp.enterprise, it.(map[string]any))
+			}
+		}
+	}
+	return top, nil
+}
