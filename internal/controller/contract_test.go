@@ -98,13 +98,12 @@ func (a *scriptAdapter) opsSoFar() []string {
 	return slices.Clone(a.ops)
 }
 
-// runScript runs a controller over the adapter until the test ends. Its
-// loop re-arms the retry timer when it wakes (a probe, a commit), so the
-// probes are frequent.
+// runScript runs a controller over the adapter until the test ends; no
+// probe and no commit wakes it: retries follow their own schedule.
 func runScript(t *testing.T, ad *scriptAdapter, reg prometheus.Registerer) (*Controller, context.Context) {
 	t.Helper()
 	eng, ctx := openAcme(t)
-	c := New(eng, ad, Options{ProbeEvery: 20 * time.Millisecond, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, Metrics: NewMetrics(reg)})
+	c := New(eng, ad, Options{ProbeEvery: time.Hour, BackoffMin: time.Millisecond, BackoffMax: 5 * time.Millisecond, Metrics: NewMetrics(reg)})
 	done := make(chan struct{})
 	cctx, cancel := context.WithCancel(ctx)
 	go func() { _ = c.Run(cctx); close(done) }()

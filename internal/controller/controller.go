@@ -88,6 +88,9 @@ type Controller struct {
 	runCtx    context.Context
 	processed uint64        // newest index rendered and attempted
 	changed   chan struct{} // signalled when processed or statuses move
+	// attempted wakes the loop after a worker's batch, to arm the retry
+	// timer for the objects that just failed (pushes run beside the loop).
+	attempted chan struct{}
 	lastFull  time.Time
 	// health is, per backend, whether its last push failed, so repeated
 	// failures are logged once per change of state, with a count.
@@ -145,7 +148,7 @@ func New(eng *config.Engine, ad Adapter, opts Options) *Controller {
 		opts.Metrics = NewMetrics(nil)
 	}
 	return &Controller{eng: eng, ad: ad, opts: opts, log: opts.Logger.With("component", "controller", "adapter", ad.Name()),
-		m: opts.Metrics, objs: map[string]*entry{}, changed: make(chan struct{}),
+		m: opts.Metrics, objs: map[string]*entry{}, changed: make(chan struct{}), attempted: make(chan struct{}, 1),
 		queues: map[string]map[string]trace.SpanContext{}, workers: map[string]chan struct{}{}, health: map[string]*backendHealth{},
 		waiters: map[string]map[string]bool{}, referrers: map[string]map[string]bool{}}
 }
@@ -233,6 +236,7 @@ func (c *Controller) runWatch(ctx context.Context) error {
 			}
 			c.log.Debug("reconciling after a commit", "index", rec.Index)
 			c.reconcile(traceContext(ctx, spans), snap, false, changed)
+		case <-c.attempted: // the loop's top re-arms the retry timer
 		case <-retry.C:
 			c.retryDue(ctx)
 		case <-probe.C:
@@ -510,6 +514,10 @@ func (c *Controller) worker(ctx context.Context, backend string, kick chan struc
 		c.attemptSerial(ctx, ids, q)
 		c.updateGauges()
 		c.notify()
+		select {
+		case c.attempted <- struct{}{}:
+		default: // the loop has a wake-up pending already
+		}
 	}
 }
 
