@@ -204,10 +204,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}})
 	}
 	if probe := storeProbe(st.Store); probe != nil {
-		group.Add(component.Component{Name: "store", KeepServing: true, Run: func(ctx context.Context) error {
-			watchStore(ctx, probe, group)
-			return nil
-		}})
+		group.Add(watching("store", probe, group))
 	}
 
 	backupKeyFile := cfg.BackupKey
@@ -257,6 +254,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	defer trail.Close()
+	// While the trail cannot be written, writes are refused (a commit must
+	// not go unrecorded): the replica is not ready for them.
+	group.Add(watching("audit", func(context.Context) error { return trail.Err() }, group))
 	if err := recoverAudit(ctx, eng, st.Store, trail, st.replica, "recovered from the transaction log: the record was lost (crash, or the trail could not be written)", slog.LevelWarn, log); err != nil {
 		return err
 	}

@@ -3,12 +3,16 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/testenv"
 	"github.com/amp-edge/amp/internal/testenv/etcd"
 )
@@ -84,6 +88,65 @@ func TestRunStoreGoneMarksNotReady(t *testing.T) {
 	if log := s.Log(); !strings.Contains(log, `"shutting down"`) || strings.Contains(log, "component failed") {
 		t.Errorf("SIGTERM did not stop amp serve gracefully:\n%s", log)
 	}
+}
+
+// TestRunAuditTrailUnwritableMarksNotReady: while the audit trail's disk
+// is full, writes are refused (TestAuditTrailFullRefusesWritesAndRecoversGaps)
+// and /readyz answers 503 naming the audit trail and the cause, so traffic
+// goes to a replica that can take writes; reads still work; once the disk
+// has room again the server is ready by itself. The fault is real: audit.db
+// on a small tmpfs, filled up (root and mount(8) needed).
+func TestRunAuditTrailUnwritableMarksNotReady(t *testing.T) {
+	dir, disk := t.TempDir(), t.TempDir()
+	mount(t, "-t", "tmpfs", "-o", "size=1m", "tmpfs", disk)
+	dbFile := filepath.Join(dir, audit.FileName)
+	for _, f := range []string{filepath.Join(disk, audit.FileName), dbFile} {
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mount(t, "--bind", filepath.Join(disk, audit.FileName), dbFile)
+	s := testenv.Start(t, dir)
+	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	s.Must(t, 200, "GET", "/readyz", "")
+
+	fill(t, filepath.Join(disk, "fill"))
+	refused := false
+	for i := 0; i < 3000 && !refused; i++ {
+		code, b, _, err := s.Do(context.Background(), "POST", "/enterprises", fmt.Sprintf(`{"enterprise-id":"e%d","description":%q}`, i, strings.Repeat("d", 200)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch code {
+		case 201:
+		case 503:
+			refused = true
+		default:
+			t.Fatalf("POST /enterprises: %d %s", code, b)
+		}
+	}
+	if !refused {
+		t.Fatal("no write refused with the audit trail's disk full")
+	}
+	var body []byte
+	waitWithin(t, time.Minute, func() bool {
+		code, b, _, err := s.Do(context.Background(), "GET", "/readyz", "")
+		body = b
+		return err == nil && code == 503
+	}, "/readyz to answer 503 while the audit trail cannot be written")
+	if !strings.Contains(string(body), `"reason":"audit: audit trail cannot be written`) {
+		t.Errorf("/readyz does not name the audit trail and the cause: %s", body)
+	}
+	s.Must(t, 200, "GET", "/enterprises/acme", "") // reads go on
+
+	if err := os.Remove(filepath.Join(disk, "fill")); err != nil {
+		t.Fatal(err)
+	}
+	waitWithin(t, time.Minute, func() bool {
+		code, _, _, err := s.Do(context.Background(), "GET", "/readyz", "")
+		return err == nil && code == 200
+	}, "/readyz to answer 200 once the audit trail can be written again")
+	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"after"}`)
 }
 
 // lastLine is the last non-empty line of s.
