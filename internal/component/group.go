@@ -115,7 +115,7 @@ func (g *Group) Run(ctx context.Context) error {
 		rg.Add(func() error {
 			defer cancel()
 			err := c.Run(cctx)
-			if ctx.Err() != nil || done.Err() != nil {
+			if done.Err() != nil {
 				return nil // asked to stop
 			}
 			if err == nil {

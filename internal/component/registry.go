@@ -11,7 +11,6 @@ package component
 
 import (
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -30,7 +29,6 @@ type Env struct {
 	Schema   *schema.Schema
 	Network  *endpoint.Network  // every backend connection goes through it
 	Backends *endpoint.Registry // the operator's backends and their grants
-	Logger   *slog.Logger
 }
 
 // Adapter is one southbound adapter's registration.

@@ -106,10 +106,6 @@ type Config struct {
 	AuthFailLimit    int
 	AuthFailWindow   time.Duration
 
-	// Adapters are the southbound adapters that registered themselves
-	// (docs/controllers.md); the flags bound to them select which run.
-	// nil: component.Default.
-	Adapters *component.Registry
 	// ProbeEvery is how often backends are asked what they hold.
 	ProbeEvery time.Duration
 	// Identity (docs/identity.md): OIDC bearer tokens beside API tokens.
@@ -287,19 +283,15 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	// Controllers: one per adapter the flags enable, all fed by the
-	// engine's watch.
-	registry := cfg.Adapters
-	if registry == nil {
-		registry = component.Default
-	}
-	adapters, err := registry.Enabled()
+	// Controllers: one per registered adapter the flags enable
+	// (docs/controllers.md), all fed by the engine's watch.
+	adapters, err := component.Default.Enabled()
 	if err != nil {
 		return err
 	}
 	var ctrls []*controller.Controller
 	cm := controller.NewMetrics(reg)
-	env := component.Env{Engine: eng, Schema: sch, Network: netw, Backends: backends, Logger: log}
+	env := component.Env{Engine: eng, Schema: sch, Network: netw, Backends: backends}
 	for _, a := range adapters {
 		ad, closeAd, err := a.New(env)
 		if err != nil {
