@@ -601,8 +601,9 @@ func (c *Controller) attemptSerial(ctx context.Context, ids []string, traces map
 	}
 }
 
-// progress records what a long push reported (Progress) while it is the
-// push of the object's current content.
+// progress records what a long push reported (Progress) while the object
+// has a push outstanding (a report arriving after the push ended, or on
+// an object meanwhile in error, is dropped).
 func (c *Controller) progress(e *entry, msg string, fraction float64) {
 	c.mu.Lock()
 	if e.st.Status != Pending && e.st.Status != Progressing {
