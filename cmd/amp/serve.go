@@ -11,6 +11,7 @@ import (
 	"github.com/amp-edge/amp/internal/api/gnmi"
 	"github.com/amp-edge/amp/internal/api/rest"
 	"github.com/amp-edge/amp/internal/audit"
+	"github.com/amp-edge/amp/internal/component"
 	"github.com/amp-edge/amp/internal/server"
 	"github.com/amp-edge/amp/internal/telemetry"
 )
@@ -104,11 +105,6 @@ Examples:
 	// end HTTP API limits
 	f.Uint64Var(&cfg.RetainCount, "history-retain-count", 0, "keep at most this many transactions of history (0 = no count limit)")
 	f.DurationVar(&cfg.RetainAge, "history-retain-age", 0, "drop history older than this, e.g. 720h (0 = no age limit)")
-	f.StringSliceVar(&cfg.Adapters, "adapters", []string{"sdcore"}, "southbound adapters to run: sdcore, or none (status: GET /sync-status)")
-	f.BoolVar(&cfg.SDCoreLegacyIPDomain, "sdcore-legacy-ip-domain", false, "send SD-Core device groups in the form of webconsoles before v2.1.1 (one \"ip-domain-expanded\"), for every core; by default they go in the current \"ip-domains\" list form, and a webconsole given the other form drops the IP domain (AMP reads each object back and reports that as an error)")
-	f.StringArrayVar(&cfg.SDCoreLegacyIPDomainCores, "sdcore-legacy-ip-domain-core", nil, "a core endpoint (as in site connectivity-service) running a webconsole before v2.1.1: send it the legacy form; repeatable")
-	f.BoolVar(&cfg.SDCoreDeleteUnknown, "sdcore-delete-unknown", false, "let a full resync delete device groups and slices on a core that AMP did not create (only when AMP owns the core; by default other tools' objects on a shared core are left alone)")
-	f.StringVar(&cfg.SDCoreTokenFile, "sdcore-token-file", "", "file holding the bearer token sent to webconsoles with authentication enabled (read once at start, never logged)")
 	f.StringVar(&cfg.OIDCIssuer, "oidc-issuer", "", "OIDC provider issuer URL: accept its JWTs as bearer tokens (Keycloak: https://host/realms/<realm>; see docs/identity.md)")
 	f.StringVar(&cfg.OIDCClientID, "oidc-client-id", "amp", "audience the OIDC tokens must be issued for")
 	f.StringSliceVar(&cfg.OIDCAudiences, "oidc-audiences", nil, "further audiences accepted besides --oidc-client-id, comma-separated or repeated: the OIDC clients of other applications in front of AMP, e.g. aether-roc-gui for Aether's GUI (docs/aether-gui.md)")
@@ -116,7 +112,9 @@ Examples:
 	f.BoolVar(&cfg.OIDCBookGroups, "oidc-book-groups", true, "also read the book's group names as rights: AetherROCAdmin (operator), <enterprise>-admin, EnterpriseAdmin with <enterprise>, <enterprise> (member), amp-state-writer; false: only amp:<role>[:<enterprise>] groups grant rights (docs/identity.md)")
 	f.StringVar(&cfg.OIDCUsernameClaim, "oidc-username-claim", "preferred_username", "claim naming the caller (falls back to sub)")
 	f.StringVar(&cfg.PolicyDir, "policy-dir", "", "directory of rego authorization policy files, reloaded on change (default: the embedded policy, docs/identity.md)")
-	f.StringVar(&cfg.GNMIPushConfig, "gnmi-push-config", "", "YAML file of configuration subtrees to push to gNMI targets, with mutual TLS (docs/controllers.md)")
+	// Southbound adapters: --adapters and each registered adapter's own
+	// flags (docs/controllers.md).
+	component.Default.AddFlags(f)
 	f.DurationVar(&cfg.ProbeEvery, "probe-every", 5*time.Second, "how often backends are asked what they hold, to resync one that restarted empty")
 	// Backend endpoints (docs/security.md, "Backend endpoints")
 	f.StringVar(&cfg.BackendsFile, "backends", "", "YAML file of the operator's backends (SD-Cores, UPFs) and the enterprises each is granted to, reloaded on change; a site's endpoint may name only a backend granted to its enterprise (default: none)")

@@ -33,14 +33,26 @@ type Desired struct {
 	// UPF that keeps one slice configuration, say): once pushed, the
 	// object's status is degraded with this message, never in-sync.
 	Degraded string
+	// DependsOn lists the ids (as Render keys them) of the objects to push
+	// before this one: a slice names its device groups, a Helm release
+	// the release installing its CRDs. The controller pushes an object
+	// once no dependency's push is queued or under way, on whatever
+	// backend, and deletes an object once no object the backend holds
+	// that depends on it has a push or delete queued or under way (the
+	// reverse order). Dependencies order, they do not gate: a dependency
+	// that failed is retried on its own schedule while its dependents go
+	// ahead. An id nothing renders, or a cycle, is an error on the
+	// objects involved, which are then not pushed (docs/controllers.md).
+	DependsOn []string
 }
 
 // Adapter translates AMP's configuration into one kind of backend.
 //
 // Render must be a pure function of the snapshot (and, for a Trigger, of
 // the inputs it signals). Push and Delete talk to the backend and must be
-// idempotent; the controller calls them from one goroutine per adapter,
-// with retries.
+// idempotent; the controller calls them from one goroutine per backend,
+// with retries. A long Push or Delete may report how far it has come with
+// Progress; an error it marks Terminal is not retried.
 type Adapter interface {
 	// Name is the adapter's name in status, metrics and logs ("sdcore").
 	Name() string

@@ -32,6 +32,9 @@ const (
 	// configuration asks for (Desired.Degraded says what is missing).
 	// Never reported as in-sync.
 	Degraded = "degraded"
+	// Progressing: a long push is under way and reported how far it has
+	// come (Status.Message, Status.Progress); not applied yet.
+	Progressing = "progressing"
 )
 
 // Status is what the controller knows about one backend object.
@@ -50,6 +53,11 @@ type Status struct {
 	Attempts     int       `json:"attempts,omitempty"`
 	LastAttempt  time.Time `json:"last-attempt,omitempty"`
 	Deleting     bool      `json:"deleting,omitempty"`
+	// Progress is how far a progressing push has come, from 0 to 1.
+	Progress *float64 `json:"progress,omitempty"`
+	// Terminal: the backend refused the object for a reason retrying
+	// cannot fix; it is tried again only once its content changes.
+	Terminal bool `json:"terminal,omitempty"`
 }
 
 // Options tune a Controller.
@@ -80,12 +88,20 @@ type Controller struct {
 	runCtx    context.Context
 	processed uint64        // newest index rendered and attempted
 	changed   chan struct{} // signalled when processed or statuses move
+	// attempted wakes the loop after a worker's batch, to arm the retry
+	// timer for the objects that just failed (pushes run beside the loop).
+	attempted chan struct{}
 	lastFull  time.Time
 	// health is, per backend, whether its last push failed, so repeated
 	// failures are logged once per change of state, with a count.
 	health map[string]*backendHealth
 	// probing is set while a probe of the backends runs.
 	probing atomic.Bool
+	// waiters maps an object to those waiting for it (Desired.DependsOn),
+	// queued again when its push or delete goes through; referrers maps
+	// an object to the applied objects that depend on it, which its
+	// delete waits for.
+	waiters, referrers map[string]map[string]bool
 }
 
 type entry struct {
@@ -96,6 +112,13 @@ type entry struct {
 	// backoff is the un-jittered delay of the last retry (0: none yet);
 	// only a success or a new body resets it, never another reconcile.
 	backoff time.Duration
+	// blocked is the object this one waits for (see Controller.blocker).
+	blocked string
+	// terminal: the last attempt failed terminally; only new content
+	// is tried.
+	terminal bool
+	// appliedDeps are the dependencies of the body the backend holds.
+	appliedDeps []string
 }
 
 // backendHealth counts one backend's failed pushes since it last worked.
@@ -125,8 +148,9 @@ func New(eng *config.Engine, ad Adapter, opts Options) *Controller {
 		opts.Metrics = NewMetrics(nil)
 	}
 	return &Controller{eng: eng, ad: ad, opts: opts, log: opts.Logger.With("component", "controller", "adapter", ad.Name()),
-		m: opts.Metrics, objs: map[string]*entry{}, changed: make(chan struct{}),
-		queues: map[string]map[string]trace.SpanContext{}, workers: map[string]chan struct{}{}, health: map[string]*backendHealth{}}
+		m: opts.Metrics, objs: map[string]*entry{}, changed: make(chan struct{}), attempted: make(chan struct{}, 1),
+		queues: map[string]map[string]trace.SpanContext{}, workers: map[string]chan struct{}{}, health: map[string]*backendHealth{},
+		waiters: map[string]map[string]bool{}, referrers: map[string]map[string]bool{}}
 }
 
 // Run reconciles until ctx ends: a full reconcile first, then on every
@@ -212,6 +236,7 @@ func (c *Controller) runWatch(ctx context.Context) error {
 			}
 			c.log.Debug("reconciling after a commit", "index", rec.Index)
 			c.reconcile(traceContext(ctx, spans), snap, false, changed)
+		case <-c.attempted: // the loop's top re-arms the retry timer
 		case <-retry.C:
 			c.retryDue(ctx)
 		case <-probe.C:
@@ -318,6 +343,7 @@ func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full 
 	defer span.End()
 	start := time.Now()
 	desired := c.ad.Render(snap)
+	checkDependencies(desired)
 	c.mu.Lock()
 	var work []string
 	for id, d := range desired {
@@ -335,20 +361,22 @@ func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full 
 		e.desired = d
 		e.st.Backend, e.st.Sources, e.st.Deleting = d.Backend, d.Sources, false
 		if d.Err != "" {
-			e.st.Status, e.st.Message, e.st.WantedIndex = Error, d.Err, snap.Index
+			e.st.Status, e.st.Message, e.st.WantedIndex, e.st.Progress, e.blocked = Error, d.Err, snap.Index, nil, ""
 			continue
 		}
 		// An object failing with unchanged content keeps its backoff: no
 		// other pass (a commit elsewhere, a full resync) pushes it; its
-		// retries (retryDue) do, on their schedule.
-		failingLater := !bodyChanged && e.st.Status == Error && !e.next.IsZero()
+		// retries (retryDue) do, on their schedule. One refused for good
+		// (terminal) waits for new content.
+		failingLater := !bodyChanged && e.st.Status == Error && (!e.next.IsZero() || e.terminal)
 		if bodyChanged {
 			e.next, e.backoff = time.Time{}, 0 // new content is tried at once
+			e.terminal, e.st.Terminal = false, false
 		}
 		switch {
 		case failingLater:
 			e.st.WantedIndex = snap.Index // retryDue pushes it on its schedule
-		case !full && !bodyChanged && e.st.Status == Pending:
+		case !full && !bodyChanged && (e.st.Status == Pending || e.st.Status == Progressing):
 			// Queued or being pushed with this very body already: pushing
 			// it again after that would only double the backend's load.
 		case full || !bytes.Equal(e.applied, d.Body):
@@ -367,23 +395,24 @@ func (c *Controller) reconcile(ctx context.Context, snap *config.Snapshot, full 
 			delete(c.objs, id) // never reached the backend: nothing to undo
 			continue
 		}
-		if e.st.Deleting && e.st.Status == Error && !e.next.IsZero() {
+		if e.st.Deleting && e.st.Status == Error && (!e.next.IsZero() || e.terminal) {
 			e.st.WantedIndex = snap.Index // a failing delete keeps its backoff
 			continue
 		}
 		if !e.st.Deleting {
 			e.next, e.backoff = time.Time{}, 0
+			e.terminal, e.st.Terminal = false, false
 			e.st.ChangedIndex = snap.Index
 		}
 		e.st.Status, e.st.Deleting, e.st.WantedIndex = Pending, true, snap.Index
 		work = append(work, id)
 	}
+	work = append(work, c.unblocked()...)
 	c.mu.Unlock()
 	if full {
 		go c.deleteStrays(ctx, desired) // probes of dead backends must not hold up pushes
 	}
-	sort.Strings(work) // device groups before slices that name them
-	c.attempt(ctx, work)
+	c.attempt(ctx, work) // each backend's worker orders its batch (order)
 	c.mu.Lock()
 	if snap.Index > c.processed {
 		c.processed = snap.Index
@@ -431,9 +460,9 @@ func (c *Controller) deleteStrays(ctx context.Context, desired map[string]Desire
 }
 
 // attempt queues the given objects for their backends' workers: each
-// backend has its own worker, pushing its objects in order (device groups
-// before the slices that name them), so an unreachable or slow backend
-// delays no other, in this round or later ones.
+// backend has its own worker, pushing its objects in dependency order, so
+// an unreachable or slow backend delays no other, in this round or later
+// ones (an object that depends on one of its objects waits for it).
 func (c *Controller) attempt(ctx context.Context, ids []string) {
 	sc := trace.SpanContextFromContext(ctx)
 	c.mu.Lock()
@@ -479,10 +508,16 @@ func (c *Controller) worker(ctx context.Context, backend string, kick chan struc
 		for id := range q {
 			ids = append(ids, id)
 		}
-		sort.Strings(ids)
+		c.mu.Lock()
+		c.order(ids)
+		c.mu.Unlock()
 		c.attemptSerial(ctx, ids, q)
 		c.updateGauges()
 		c.notify()
+		select {
+		case c.attempted <- struct{}{}:
+		default: // the loop has a wake-up pending already
+		}
 	}
 }
 
@@ -496,9 +531,16 @@ func (c *Controller) attemptSerial(ctx context.Context, ids []string, traces map
 			c.mu.Unlock()
 			continue
 		}
+		e.blocked = ""
+		if dep := c.blocker(id, e); dep != "" {
+			c.wait(id, e, dep)
+			c.mu.Unlock()
+			continue
+		}
 		d, deleting, wanted := e.desired, e.st.Deleting, e.st.WantedIndex
 		c.mu.Unlock()
 		pctx, cancel := context.WithTimeout(ctx, c.opts.PushTimeout)
+		pctx = context.WithValue(pctx, progressKey{}, func(msg string, f float64) { c.progress(e, msg, f) })
 		if sc := traces[id]; sc.IsValid() {
 			pctx = trace.ContextWithRemoteSpanContext(pctx, sc)
 		}
@@ -519,20 +561,33 @@ func (c *Controller) attemptSerial(ctx context.Context, ids []string, traces map
 		c.mu.Lock()
 		e.st.Attempts++
 		e.st.LastAttempt = time.Now()
-		if err != nil {
+		e.st.Progress = nil
+		released := c.released(id) // ordered after this attempt, whatever its outcome
+		switch {
+		case err != nil && IsTerminal(err):
+			// The backend answered, and refused: it works, and retrying
+			// would be refused again. New content is tried (reconcile).
+			c.m.pushes.WithLabelValues(c.ad.Name(), op, "error").Inc()
+			c.m.terminal.WithLabelValues(c.ad.Name(), op).Inc()
+			e.st.Status, e.st.Message, e.st.Terminal = Error, err.Error(), true
+			e.terminal, e.next, e.backoff = true, time.Time{}, 0
+			c.log.WarnContext(ctx, "backend refused the object; not retried until it changes", "op", op, "id", id, "backend", d.Backend, "error", err)
+		case err != nil:
 			c.m.pushes.WithLabelValues(c.ad.Name(), op, "error").Inc()
 			e.st.Status, e.st.Message = Error, err.Error()
 			var delay time.Duration
 			e.backoff, delay = nextBackoff(e.backoff, c.opts.BackoffMin, c.opts.BackoffMax)
 			e.next = time.Now().Add(delay)
 			c.failed(ctx, d.Backend, id, op, err, delay)
-		} else {
+		default:
 			c.m.pushes.WithLabelValues(c.ad.Name(), op, "ok").Inc()
 			c.worked(ctx, d.Backend)
 			if deleting {
+				c.setApplied(id, nil)
 				delete(c.objs, id)
 			} else {
 				e.applied = d.Body
+				c.setApplied(id, d.DependsOn)
 				e.backoff, e.next = 0, time.Time{}
 				if bytes.Equal(e.desired.Body, d.Body) {
 					e.st.Status, e.st.Message, e.st.AppliedIndex, e.st.Attempts = appliedStatus(e.desired), e.desired.Degraded, wanted, 0
@@ -540,7 +595,24 @@ func (c *Controller) attemptSerial(ctx context.Context, ids []string, traces map
 			}
 		}
 		c.mu.Unlock()
+		if len(released) > 0 {
+			c.attempt(ctx, released)
+		}
 	}
+}
+
+// progress records what a long push reported (Progress) while the object
+// has a push outstanding (a report arriving after the push ended, or on
+// an object meanwhile in error, is dropped).
+func (c *Controller) progress(e *entry, msg string, fraction float64) {
+	c.mu.Lock()
+	if e.st.Status != Pending && e.st.Status != Progressing {
+		c.mu.Unlock()
+		return
+	}
+	e.st.Status, e.st.Message, e.st.Progress = Progressing, msg, &fraction
+	c.mu.Unlock()
+	c.notify()
 }
 
 // nextBackoff returns the next un-jittered delay (min at first, then
@@ -597,7 +669,7 @@ func (c *Controller) resetRetry(t *time.Timer) {
 	c.mu.Lock()
 	var soonest time.Time
 	for _, e := range c.objs {
-		if e.st.Status == Error && e.desired.Err == "" && (soonest.IsZero() || e.next.Before(soonest)) {
+		if retriable(e) && (soonest.IsZero() || e.next.Before(soonest)) {
 			soonest = e.next
 		}
 	}
@@ -615,12 +687,18 @@ func (c *Controller) resetRetry(t *time.Timer) {
 	t.Reset(max(time.Until(soonest), time.Millisecond))
 }
 
+// retriable reports whether an object in error is retried on its backoff
+// schedule: not one that cannot be rendered or was refused for good.
+func retriable(e *entry) bool {
+	return e.st.Status == Error && e.desired.Err == "" && !e.terminal
+}
+
 func (c *Controller) retryDue(ctx context.Context) {
 	now := time.Now()
 	var due []string
 	c.mu.Lock()
 	for id, e := range c.objs {
-		if e.st.Status == Error && e.desired.Err == "" && !e.next.After(now) {
+		if retriable(e) && !e.next.After(now) {
 			due = append(due, id)
 		}
 	}
@@ -694,7 +772,6 @@ func (c *Controller) probe(ctx context.Context) {
 			}
 		}
 		c.mu.Unlock()
-		sort.Strings(all)
 		c.attempt(ctx, all)
 		c.notify()
 	}
@@ -708,7 +785,7 @@ func (c *Controller) notify() {
 }
 
 func (c *Controller) updateGauges() {
-	counts := map[string]int{InSync: 0, Pending: 0, Error: 0, Degraded: 0}
+	counts := map[string]int{InSync: 0, Pending: 0, Progressing: 0, Error: 0, Degraded: 0}
 	c.mu.Lock()
 	for _, e := range c.objs {
 		counts[e.st.Status]++
@@ -765,7 +842,7 @@ func (c *Controller) WaitApplied(ctx context.Context, index uint64) ([]Status, e
 		for _, e := range c.objs {
 			if e.st.ChangedIndex >= index {
 				out = append(out, e.st)
-				pending = pending || e.st.Status == Pending
+				pending = pending || e.st.Status == Pending || e.st.Status == Progressing
 			}
 		}
 		c.mu.Unlock()
@@ -795,6 +872,7 @@ type Metrics struct {
 	objects          *prometheus.GaugeVec
 	fullSync         *prometheus.GaugeVec
 	failing          *prometheus.GaugeVec
+	terminal         *prometheus.CounterVec
 }
 
 // NewMetrics creates controller metrics on reg (nil = unregistered).
@@ -811,14 +889,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reconcileSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "amp_controller_reconcile_duration_seconds",
 			Help: "Time to render and push one reconcile.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"adapter"}),
 		objects: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "amp_controller_objects",
-			Help: "Backend objects by adapter and status (in-sync, degraded, pending, error)."}, []string{"adapter", "status"}),
+			Help: "Backend objects by adapter and status (in-sync, degraded, pending, progressing, error)."}, []string{"adapter", "status"}),
 		fullSync: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "amp_controller_last_full_sync_timestamp_seconds",
 			Help: "When the adapter last completed a full reconcile."}, []string{"adapter"}),
 		failing: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "amp_controller_backends_failing",
 			Help: "Backends whose last push failed (each logged once when it starts failing and once when it recovers)."}, []string{"adapter"}),
+		terminal: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amp_controller_terminal_errors_total",
+			Help: "Pushes and deletes a backend refused for a reason retrying cannot fix (not retried until the object changes)."}, []string{"adapter", "op"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.pushes, m.retries, m.resyncs, m.pushSeconds, m.reconcileSeconds, m.objects, m.fullSync, m.failing)
+		reg.MustRegister(m.pushes, m.retries, m.resyncs, m.pushSeconds, m.reconcileSeconds, m.objects, m.fullSync, m.failing, m.terminal)
 	}
 	return m
 }

@@ -21,15 +21,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/amp-edge/amp/internal/adapter/gnmipush"
 	"github.com/amp-edge/amp/internal/aether/demo"
-	"github.com/amp-edge/amp/internal/aether/sdcore"
 	"github.com/amp-edge/amp/internal/api/gnmi"
 	"github.com/amp-edge/amp/internal/api/openapi"
 	"github.com/amp-edge/amp/internal/api/rest"
 	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/backup"
+	"github.com/amp-edge/amp/internal/component"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/endpoint"
@@ -107,19 +106,6 @@ type Config struct {
 	AuthFailLimit    int
 	AuthFailWindow   time.Duration
 
-	// Adapters (docs/sdcore.md): which southbound adapters run.
-	Adapters []string // "sdcore"; empty: none
-	// SDCoreLegacyIPDomain sends device groups in the form of webconsoles
-	// before v2.1.1 ("ip-domain-expanded") to every core, and
-	// SDCoreLegacyIPDomainCores to these core endpoints only.
-	SDCoreLegacyIPDomain      bool
-	SDCoreLegacyIPDomainCores []string
-	// SDCoreDeleteUnknown lets a full resync delete objects on a core that
-	// AMP did not render (AMP owns the cores).
-	SDCoreDeleteUnknown bool
-	// SDCoreTokenFile holds the bearer token for webconsoles with
-	// authentication enabled.
-	SDCoreTokenFile string
 	// ProbeEvery is how often backends are asked what they hold.
 	ProbeEvery time.Duration
 	// Identity (docs/identity.md): OIDC bearer tokens beside API tokens.
@@ -133,9 +119,6 @@ type Config struct {
 	// PolicyDir holds the rego authorization policy (reloaded on change);
 	// empty: the embedded default policy.
 	PolicyDir string
-	// GNMIPushConfig names a file of subtrees to push to gNMI targets
-	// (docs/controllers.md); set, it runs the gnmi adapter.
-	GNMIPushConfig string
 
 	// Backends (docs/security.md, "Backend endpoints"): the operator's
 	// file of backends granted to enterprises (reloaded on change), the
@@ -145,27 +128,6 @@ type Config struct {
 	BackendAllowNets   []string
 	DemoBackends       bool
 	DemoBackendsListen string
-}
-
-// sdcoreOptions turns the --sdcore-* flags into adapter options.
-func sdcoreOptions(cfg Config) (sdcore.Options, error) {
-	opts := sdcore.Options{LegacyIPDomain: cfg.SDCoreLegacyIPDomain, DeleteUnknown: cfg.SDCoreDeleteUnknown}
-	if len(cfg.SDCoreLegacyIPDomainCores) > 0 {
-		opts.LegacyIPDomainCores = map[string]bool{}
-		for _, c := range cfg.SDCoreLegacyIPDomainCores {
-			opts.LegacyIPDomainCores[strings.TrimRight(c, "/")] = true
-		}
-	}
-	if cfg.SDCoreTokenFile != "" {
-		b, err := os.ReadFile(cfg.SDCoreTokenFile)
-		if err != nil {
-			return opts, fmt.Errorf("--sdcore-token-file: %w", err)
-		}
-		if opts.Token = strings.TrimSpace(string(b)); opts.Token == "" {
-			return opts, fmt.Errorf("--sdcore-token-file: %s is empty", cfg.SDCoreTokenFile)
-		}
-	}
-	return opts, nil
 }
 
 // TokenFile is where the first admin token is written in the data dir.
@@ -227,12 +189,18 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("open configuration: %w", err)
 	}
 	defer eng.Close()
+	// What runs from here on runs in one group: the first component to
+	// fail stops the others, or marks the server not ready.
+	group := component.NewGroup(log, reg)
 	if _, shared := st.Store.(store.Shared); shared {
 		// One replica writes checkpoints and compacts history at a time.
-		mctx, stopMaint := context.WithCancel(ctx)
-		maintDone := make(chan struct{})
-		go func() { st.elector.Lead(mctx, "maintenance", eng.Maintain); close(maintDone) }()
-		defer func() { stopMaint(); <-maintDone }()
+		group.Add(component.Component{Name: "maintenance", Run: func(ctx context.Context) error {
+			st.elector.Lead(ctx, "maintenance", eng.Maintain)
+			return nil
+		}})
+	}
+	if probe := storeProbe(st.Store); probe != nil {
+		group.Add(watching("store", probe, group))
 	}
 
 	backupKeyFile := cfg.BackupKey
@@ -265,7 +233,12 @@ func Run(ctx context.Context, cfg Config) error {
 		if pol, err = policy.LoadDir(cfg.PolicyDir); err != nil {
 			return fmt.Errorf("--policy-dir: %w", err)
 		}
-		go func() { _ = pol.Watch(ctx, cfg.PolicyDir) }()
+		// Watch reloads once and then watches in the background (a failed
+		// reload keeps the previous policy, and is logged); its error is
+		// that first reload's, not to be dropped.
+		if err := pol.Watch(ctx, cfg.PolicyDir); err != nil {
+			return fmt.Errorf("--policy-dir: %w", err)
+		}
 	} else if pol, err = policy.Default(); err != nil {
 		return fmt.Errorf("default policy: %w", err)
 	}
@@ -277,6 +250,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	defer trail.Close()
+	// While the trail cannot be written, writes are refused (a commit must
+	// not go unrecorded): the replica is not ready for them.
+	group.Add(watching("audit", func(context.Context) error { return trail.Err() }, group))
 	if err := recoverAudit(ctx, eng, st.Store, trail, st.replica, "recovered from the transaction log: the record was lost (crash, or the trail could not be written)", slog.LevelWarn, log); err != nil {
 		return err
 	}
@@ -307,43 +283,32 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	// Controllers: one per adapter, all fed by the engine's watch.
+	// Controllers: one per registered adapter the flags enable
+	// (docs/controllers.md), all fed by the engine's watch.
+	adapters, err := component.Default.Enabled()
+	if err != nil {
+		return err
+	}
 	var ctrls []*controller.Controller
 	cm := controller.NewMetrics(reg)
-	for _, name := range cfg.Adapters {
-		switch name {
-		case "sdcore":
-			opts, err := sdcoreOptions(cfg)
-			if err != nil {
-				return err
-			}
-			opts.Client, opts.Backends = netw.HTTPClient(10*time.Second), backends
-			ad := sdcore.New(opts)
-			eng.AddCheck(ad.Check) // what the core would refuse is refused at commit
-			ctrls = append(ctrls, controller.New(eng, ad,
-				controller.Options{Logger: log, Metrics: cm, ProbeEvery: cfg.ProbeEvery}))
-		case "", "none":
-		default:
-			return fmt.Errorf("--adapters: unknown adapter %q (known: sdcore, none)", name)
-		}
-	}
-	if cfg.GNMIPushConfig != "" {
-		pc, err := gnmipush.LoadConfig(cfg.GNMIPushConfig)
+	env := component.Env{Engine: eng, Schema: sch, Network: netw, Backends: backends}
+	for _, a := range adapters {
+		ad, closeAd, err := a.New(env)
 		if err != nil {
 			return err
 		}
-		ad, err := gnmipush.New(sch, pc, netw)
-		if err != nil {
-			return fmt.Errorf("--gnmi-push-config: %w", err)
+		if closeAd != nil {
+			defer closeAd()
 		}
-		defer ad.Close()
 		ctrls = append(ctrls, controller.New(eng, ad, controller.Options{Logger: log, Metrics: cm, ProbeEvery: cfg.ProbeEvery}))
 	}
 	syncer := controller.NewGroup(st.elector, ctrls...)
-	ctrlCtx, stopCtrls := context.WithCancel(ctx)
-	ctrlDone := make(chan struct{})
-	go func() { syncer.Run(ctrlCtx); close(ctrlDone) }()
-	defer func() { stopCtrls(); <-ctrlDone }()
+	if len(ctrls) > 0 { // none (--adapters none): nothing to run
+		group.Add(component.Component{Name: "controllers", Run: func(ctx context.Context) error {
+			syncer.Run(ctx)
+			return nil
+		}})
+	}
 
 	// gNMI
 	if cfg.GNMIListen != "" {
@@ -356,7 +321,12 @@ func Run(ctx context.Context, cfg Config) error {
 		if err != nil {
 			return fmt.Errorf("gnmi: %w", err)
 		}
-		defer gs.Stop(5 * time.Second)
+		defer gs.Stop(5 * time.Second) // when set-up fails before the group runs
+		// A dead gNMI listener stops amp serve: clients of a server that
+		// is up but not listening would only see refused connections.
+		group.Add(component.Component{Name: "gnmi", Stop: func() { gs.Stop(5 * time.Second) }, Run: func(context.Context) error {
+			return <-gs.Served()
+		}})
 		log.Info("gnmi serving", "address", gaddr.String(), "tls", tr.gnmiCert != "", "mtls", tr.gnmiClientCA != "", "auth", !cfg.GNMIInsecureNoAuth)
 	}
 	// end gNMI
@@ -364,8 +334,8 @@ func Run(ctx context.Context, cfg Config) error {
 	var specOnce sync.Once
 	var specJSON, specYAML []byte
 	var specErr error
-	api := rest.New(rest.Options{
-		Engine: eng, Auth: authn, Authorizer: pol, Audit: trail, Tokens: tokens, Logger: log, Registry: reg, Limits: cfg.Limits, Sync: syncer,
+	api, err := rest.New(rest.Options{
+		Engine: eng, Auth: authn, Authorizer: pol, Audit: trail, Tokens: tokens, Logger: log, Registry: reg, Limits: cfg.Limits, Sync: syncer, Ready: group.Ready,
 		Version: cfg.Version, StoreKind: StoreKind(cfg.Store), BackupKey: backupKey, CORSOrigins: cfg.CORSOrigins,
 		Spec: func(yaml bool) ([]byte, error) {
 			specOnce.Do(func() {
@@ -384,6 +354,9 @@ func Run(ctx context.Context, cfg Config) error {
 			return specJSON, specErr
 		},
 	})
+	if err != nil {
+		return err
+	}
 	rawLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -401,20 +374,27 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- tr.serve(srv, ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	var shutdownErr error
+	group.Add(component.Component{Name: "rest",
+		Run: func(context.Context) error {
+			if err := tr.serve(srv, ln); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+		// Graceful: requests in progress get up to 10 s to finish.
+		Stop: func() {
+			log.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				shutdownErr = fmt.Errorf("shutdown: %w", err)
+			}
+		}})
+	if err := group.Run(ctx); err != nil {
+		return err
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return shutdownErr
 }
 
 // recoverAudit records, from the configuration's transaction log, every

@@ -4,7 +4,9 @@
 // replace, over mutual TLS, and asks the target with a Get whether it still
 // holds it (so a target that restarted empty is resynced).
 //
-// It imports internal/config, internal/controller and internal/schema.
+// It imports internal/config, internal/controller and internal/schema, and
+// registers itself, with --gnmi-push-config, with internal/component
+// (register.go).
 package gnmipush
 
 import (

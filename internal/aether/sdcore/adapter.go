@@ -109,9 +109,9 @@ func (a *Adapter) legacyForm(core string) bool {
 // An id is kind/backend/enterprise/site/name, the backend path-escaped so
 // it is one segment: "device-group/http:%2F%2Fcore:5000%2Fconfig/acme/chicago/cameras".
 // Enterprise and site make ids of different enterprises distinct; the
-// backend makes a move to another core a delete plus a create; the kinds
-// sort device groups before the slices that name them, and slices before
-// their UPF configuration.
+// backend makes a move to another core a delete plus a create. The order
+// of pushes is declared, not sorted: a slice depends on its device groups
+// and a UPF configuration on its slices (controller.Desired.DependsOn).
 type parsedID struct {
 	kind, backend, enterprise, site, name string
 }

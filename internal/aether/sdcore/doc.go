@@ -6,6 +6,7 @@
 // the id scheme and the error cases.
 //
 // It implements controller.Adapter and imports internal/config,
-// internal/controller and internal/schema; internal/aether/emulator/sdcore holds
-// the emulator its tests run against.
+// internal/controller and internal/schema, and registers itself, with its
+// --sdcore-* flags, with internal/component (register.go);
+// internal/aether/emulator/sdcore holds the emulator its tests run against.
 package sdcore

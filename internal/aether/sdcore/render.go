@@ -157,7 +157,12 @@ func (r *renderer) core(s *site, sl map[string]any) (string, string) {
 
 func (r *renderer) put(kind, backend string, s *site, name string, d controller.Desired) {
 	d.Backend = backend
-	r.out[makeID(kind, backend, r.ent, s.id, r.remoteName(kind, backend, name))] = d
+	r.out[r.id(kind, backend, s, name)] = d
+}
+
+// id is the id put gives the object of a kind named name on a backend.
+func (r *renderer) id(kind, backend string, s *site, name string) string {
+	return makeID(kind, backend, r.ent, s.id, r.remoteName(kind, backend, name))
 }
 
 func (r *renderer) rest(key string) string { return schema.RESTPathOfKey(r.set, key, nil, false, nil) }
@@ -312,11 +317,15 @@ func (r *renderer) slice(s *site, sl map[string]any, core string) {
 		errs = append(errs, err.Error())
 	}
 	body.SliceID = sliceID{SST: strconv.FormatUint(sst, 10), SD: sd}
+	var deps []string // the core holds a slice's device groups first
 	for _, ref := range entries(sl, "device-group") {
 		dg := str(ref, "device-group")
 		sources = append(sources, child(s.key, "device-group", dg))
 		if boolDef(ref, "enable", true) {
 			body.SiteDeviceGroup = append(body.SiteDeviceGroup, r.remoteName(kindDeviceGroup, core, dg))
+			if _, ok := s.lists["device-group"][dg]; ok && core != "" {
+				deps = append(deps, r.id(kindDeviceGroup, core, s, dg))
+			}
 		}
 	}
 	// webconsole sorts and compacts the list (parseAndValidateSliceRequest):
@@ -379,7 +388,7 @@ func (r *renderer) slice(s *site, sl map[string]any, core string) {
 	default:
 		errs = append(errs, fmt.Sprintf("default-behavior %q is not ALLOW-ALL, DENY-ALL or ALLOW-PUBLIC", b))
 	}
-	d := controller.Desired{Sources: dedupe(sources)}
+	d := controller.Desired{Sources: dedupe(sources), DependsOn: deps}
 	if len(errs) > 0 {
 		d.Err = fmt.Sprintf("slice %s: %s", r.rest(slKey), strings.Join(errs, "; "))
 	} else {
@@ -498,11 +507,15 @@ func (r *renderer) upf(s *site, upfID string, slices []map[string]any) {
 	var body upfSlice
 	metered := [2]bool{true, true} // uplink, downlink: every slice sets an MBR
 	seenPool := map[string]bool{}
+	var deps []string // a UPF is configured for slices its core holds
 	for _, sl := range slices {
 		id := str(sl, "slice-id")
 		slKey := child(s.key, "slice", id)
 		names, rests = append(names, id), append(rests, r.rest(slKey))
 		sources = append(sources, slKey)
+		if core, _ := r.core(s, sl); core != "" {
+			deps = append(deps, r.id(kindNetworkSlice, core, s, id))
+		}
 		mbr := sub(sl, "mbr")
 		for i, dir := range []string{"uplink", "downlink"} {
 			if _, ok := mbr[dir]; !ok {
@@ -551,7 +564,7 @@ func (r *renderer) upf(s *site, upfID string, slices []map[string]any) {
 		body.SliceQos.BitrateUnit = bitrateUnit
 	}
 	body.SliceName = r.remoteName(kindUPF, cfg, strings.Join(names, "+"))
-	d := controller.Desired{Sources: dedupe(sources)}
+	d := controller.Desired{Sources: dedupe(sources), DependsOn: deps}
 	if len(errs) > 0 {
 		d.Err = fmt.Sprintf("UPF %s slice configuration: %s", r.rest(upfKey), strings.Join(errs, "; "))
 	} else {

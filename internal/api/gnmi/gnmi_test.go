@@ -56,11 +56,14 @@ func newEnv(t testing.TB, mod func(*Options)) *env {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	opts := Options{Auth: &auth.GRPCAuth{Tokens: tokens}, Registerer: reg, Logger: slog.New(slog.DiscardHandler)}
+	opts := Options{Auth: &auth.GRPCAuth{Tokens: tokens}, Authorizer: auth.AllowAuthenticated{}, Registerer: reg, Logger: slog.New(slog.DiscardHandler)}
 	if mod != nil {
 		mod(&opts)
 	}
-	srv := New(eng, opts)
+	srv, err := New(eng, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

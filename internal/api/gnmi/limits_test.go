@@ -150,7 +150,10 @@ func BenchmarkRecheck(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := New(eng, Options{Auth: &auth.GRPCAuth{Tokens: tokens}, Authorizer: pol, Logger: slog.New(slog.DiscardHandler)})
+	s, err := New(eng, Options{Auth: &auth.GRPCAuth{Tokens: tokens}, Authorizer: pol, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
 	c := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+tok))
 	who, err := s.opts.Auth.AuthenticateGRPC(c)
 	if err != nil {

@@ -34,7 +34,8 @@ type ListenConfig struct {
 }
 
 // Listen checks cfg, binds its address and serves gNMI in the background;
-// Stop ends it. opts supplies the logger, metrics registry and authorizer.
+// Stop ends it, and Served tells why serving ended. opts supplies the
+// logger, metrics registry and authorizer.
 func Listen(eng *config.Engine, cfg ListenConfig, opts Options) (*Server, net.Addr, error) {
 	if (cfg.CertFile == "") != (cfg.KeyFile == "") {
 		return nil, nil, errors.New("--gnmi-tls-cert and --gnmi-tls-key go together")
@@ -73,14 +74,20 @@ func Listen(eng *config.Engine, cfg ListenConfig, opts Options) (*Server, net.Ad
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	s := New(eng, opts)
-	go func() {
-		if err := s.Serve(lis); err != nil {
-			s.log.Error("gnmi server stopped", "error", err)
-		}
-	}()
+	s, err := New(eng, opts)
+	if err != nil {
+		lis.Close()
+		return nil, nil, err
+	}
+	s.served = make(chan error, 1)
+	go func() { s.served <- s.Serve(lis) }()
 	return s, lis.Addr(), nil
 }
+
+// Served delivers, once, what ended the serving Listen started: nil after
+// Stop, else the listener's failure, for the caller to act on (amp serve
+// stops: a dead gNMI listener must not go unnoticed).
+func (s *Server) Served() <-chan error { return s.served }
 
 func isLoopback(addr string) (bool, error) {
 	host, _, err := net.SplitHostPort(addr)

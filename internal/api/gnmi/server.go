@@ -75,7 +75,7 @@ type Options struct {
 	TLS *tls.Config
 	// Auth authenticates every call; nil refuses every call.
 	Auth auth.GRPCAuthenticator
-	// Authorizer decides per location; nil = auth.AllowAuthenticated.
+	// Authorizer decides per location; required (New refuses nil).
 	Authorizer auth.Authorizer
 	// MaxMsgSize bounds received and sent messages (0 = 16 MiB). Only an
 	// authenticated call's messages are read (see auth.TapHandle).
@@ -117,6 +117,7 @@ type Server struct {
 	m       *metrics
 	closing chan struct{}
 	once    sync.Once
+	served  chan error // what ended Listen's Serve (nil channel without Listen)
 
 	mu   sync.Mutex
 	grpc *grpc.Server
@@ -125,16 +126,20 @@ type Server struct {
 	subsBy map[string]int // principal key -> open Subscribe streams
 }
 
+// ErrNoAuthorizer refuses a server built without an authorizer: a
+// forgotten one must not quietly become allow-all.
+var ErrNoAuthorizer = errors.New("gnmi: no authorizer: every call is authorized through the policy, and none was given")
+
 // New builds a gNMI server over eng.
-func New(eng *config.Engine, opts Options) *Server {
+func New(eng *config.Engine, opts Options) (*Server, error) {
+	if opts.Authorizer == nil {
+		return nil, ErrNoAuthorizer
+	}
 	if opts.MaxMsgSize <= 0 {
 		opts.MaxMsgSize = DefaultMaxMsgSize
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
-	}
-	if opts.Authorizer == nil {
-		opts.Authorizer = auth.AllowAuthenticated{}
 	}
 	if opts.Auth == nil {
 		opts.Auth = &auth.GRPCAuth{}
@@ -153,7 +158,7 @@ func New(eng *config.Engine, opts Options) *Server {
 		opts.IdleRecheck = DefaultIdleRecheck
 	}
 	return &Server{eng: eng, opts: opts, log: opts.Logger.With("component", "gnmi"), m: newMetrics(opts.Registerer),
-		closing: make(chan struct{}), subsBy: map[string]int{}}
+		closing: make(chan struct{}), subsBy: map[string]int{}}, nil
 }
 
 // limit applies a limit's default (0) and "no bound" (negative, kept as 0).

@@ -23,6 +23,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/amp-edge/amp/internal/auth"
 )
 
 // testCA is a self-signed CA that issues server and client certificates.
@@ -100,7 +102,7 @@ func TestTLSAndMutualTLS(t *testing.T) {
 	sc, sk := ca.issue(t, "amp", true)
 	cfg := ListenConfig{Addr: "127.0.0.1:0", Tokens: tokens,
 		CertFile: write(t, dir, "server.crt", sc), KeyFile: write(t, dir, "server.key", sk), ClientCAFile: write(t, dir, "ca.crt", ca.pem)}
-	srv, addr, err := Listen(eng, cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	srv, addr, err := Listen(eng, cfg, Options{Logger: slog.New(slog.DiscardHandler), Authorizer: auth.AllowAuthenticated{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +183,7 @@ func TestListenChecks(t *testing.T) {
 		}
 	}
 	// No auth on loopback: calls without credentials run as "anonymous".
-	srv, addr, err := Listen(eng, ListenConfig{Addr: "127.0.0.1:0", InsecureNoAuth: true, Tokens: tokens}, Options{Logger: slog.New(slog.DiscardHandler)})
+	srv, addr, err := Listen(eng, ListenConfig{Addr: "127.0.0.1:0", InsecureNoAuth: true, Tokens: tokens}, Options{Logger: slog.New(slog.DiscardHandler), Authorizer: auth.AllowAuthenticated{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func newSecured(t testing.TB) *secured {
 		}
 		s.tokens[role] = tok
 	}
-	srv := httptest.NewServer(New(Options{Engine: eng, Auth: tokens, Authorizer: pol, Audit: trail, Tokens: tokens}))
+	srv := httptest.NewServer(mustNew(t, Options{Engine: eng, Auth: tokens, Authorizer: pol, Audit: trail, Tokens: tokens}))
 	t.Cleanup(func() { srv.Close(); trail.Close() })
 	s.env = &env{t: t, srv: srv, eng: eng}
 	return s

@@ -182,7 +182,7 @@ func (noAuthentication) Authenticate(*http.Request) (*auth.Principal, error) {
 
 func newOpenEnv(t testing.TB) *env {
 	eng, _ := testenv.Engine(t, true)
-	srv := httptest.NewServer(New(Options{Engine: eng, Auth: noAuthentication{}}))
+	srv := httptest.NewServer(mustNew(t, Options{Engine: eng, Auth: noAuthentication{}, Authorizer: auth.AllowAuthenticated{}}))
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, token: "unused", eng: eng}
 }

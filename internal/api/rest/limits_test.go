@@ -182,7 +182,7 @@ func TestWatchEndsWhenRightWithdrawn(t *testing.T) {
 		t.Fatal(err)
 	}
 	az := &switchAuthorizer{}
-	srv := httptest.NewServer(New(Options{Engine: eng, Auth: tokens, Authorizer: az}))
+	srv := httptest.NewServer(mustNew(t, Options{Engine: eng, Auth: tokens, Authorizer: az}))
 	defer srv.Close()
 	req, _ := http.NewRequest("GET", srv.URL+"/watch", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)

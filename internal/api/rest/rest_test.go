@@ -31,7 +31,7 @@ func newEnv(t testing.TB, withDemo bool) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Options{Engine: eng, Auth: tokens}))
+	srv := httptest.NewServer(mustNew(t, Options{Engine: eng, Auth: tokens, Authorizer: auth.AllowAuthenticated{}}))
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, token: tok, eng: eng}
 }

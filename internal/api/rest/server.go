@@ -82,10 +82,14 @@ type Server struct {
 	limits  *limiter
 }
 
+// ErrNoAuthorizer refuses a server built without an authorizer: a
+// forgotten one must not quietly become allow-all.
+var ErrNoAuthorizer = errors.New("rest: no authorizer: every route is authorized through the policy, and none was given")
+
 // New builds the server and its routes.
-func New(opts Options) *Server {
+func New(opts Options) (*Server, error) {
 	if opts.Authorizer == nil {
-		opts.Authorizer = auth.AllowAuthenticated{}
+		return nil, ErrNoAuthorizer
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -96,7 +100,7 @@ func New(opts Options) *Server {
 	s.cors = newCORS(opts.CORSOrigins, opts.Registry)
 	s.limits = newLimiter(opts.Limits, opts.Registry)
 	s.routes()
-	return s
+	return s, nil
 }
 
 type route struct {

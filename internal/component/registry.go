@@ -1,0 +1,137 @@
+// Package component holds the named parts of `amp serve`: the southbound
+// adapters that register themselves with their flags (as k3s registers its
+// drivers), and the run group that runs every long-running part, so that the
+// first to fail stops the rest, or marks the server not ready, and nothing
+// dies silently.
+//
+// An adapter's package registers it from init; cmd/amp imports the package
+// for that effect. internal/server never names an adapter: it builds the
+// ones the flags select and runs each under a controller.
+package component
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/spf13/pflag"
+
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/controller"
+	"github.com/amp-edge/amp/internal/endpoint"
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// Env is what amp serve hands an adapter it builds.
+type Env struct {
+	Engine   *config.Engine
+	Schema   *schema.Schema
+	Network  *endpoint.Network  // every backend connection goes through it
+	Backends *endpoint.Registry // the operator's backends and their grants
+}
+
+// Adapter is one southbound adapter's registration.
+type Adapter struct {
+	// Name is the adapter's name in --adapters, status, metrics and logs.
+	Name string
+	// Flags adds the adapter's own flags to amp serve's flag set (nil:
+	// none); the values are bound to the adapter's package.
+	Flags func(fs *pflag.FlagSet)
+	// Default: the adapter runs unless --adapters says otherwise.
+	Default bool
+	// Enabled, when set, decides from the adapter's own flags whether it
+	// runs (the gNMI push adapter: a --gnmi-push-config was given), and
+	// the adapter is not named in --adapters. Unset, --adapters decides.
+	Enabled func() bool
+	// New builds the adapter, and what to do when amp serve stops (nil:
+	// nothing). An error stops amp serve before it serves.
+	New func(env Env) (controller.Adapter, func(), error)
+}
+
+// Registry is a set of registered adapters and the --adapters choice.
+type Registry struct {
+	mu       sync.Mutex
+	adapters []Adapter
+	selected []string // --adapters
+}
+
+// Default is the registry adapters register with from init.
+var Default = &Registry{}
+
+// Register adds an adapter to the Default registry; a second adapter of
+// the same name is a programming error.
+func Register(a Adapter) { Default.Register(a) }
+
+// Register adds an adapter.
+func (r *Registry) Register(a Adapter) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a.Name == "" || a.New == nil {
+		panic("component: an adapter needs a name and a New")
+	}
+	for _, b := range r.adapters {
+		if b.Name == a.Name {
+			panic("component: adapter " + a.Name + " registered twice")
+		}
+	}
+	r.adapters = append(r.adapters, a)
+	slices.SortFunc(r.adapters, func(x, y Adapter) int { return strings.Compare(x.Name, y.Name) })
+}
+
+// listed returns the names --adapters chooses from and, of them, those
+// that run by default.
+func (r *Registry) listed() (names, defaults []string) {
+	for _, a := range r.adapters {
+		if a.Enabled != nil {
+			continue
+		}
+		names = append(names, a.Name)
+		if a.Default {
+			defaults = append(defaults, a.Name)
+		}
+	}
+	return names, defaults
+}
+
+// AddFlags adds --adapters (its choices and default taken from the
+// registered adapters) and every adapter's own flags to fs.
+func (r *Registry) AddFlags(fs *pflag.FlagSet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	names, defaults := r.listed()
+	fs.StringSliceVar(&r.selected, "adapters", defaults,
+		"southbound adapters to run: "+strings.Join(names, ", ")+", or none (status: GET /sync-status)")
+	for _, a := range r.adapters {
+		if a.Flags != nil {
+			a.Flags(fs)
+		}
+	}
+}
+
+// Enabled returns the adapters the flags select, in name order: those
+// named in --adapters ("none" or "" name nothing) and those whose own
+// flags enable them. An unknown name in --adapters is an error naming the
+// known ones.
+func (r *Registry) Enabled() ([]Adapter, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	names, _ := r.listed()
+	want := map[string]bool{}
+	for _, n := range r.selected {
+		switch {
+		case n == "" || n == "none":
+		case slices.Contains(names, n):
+			want[n] = true
+		default:
+			return nil, fmt.Errorf("--adapters: unknown adapter %q (known: %s)", n, strings.Join(append(names, "none"), ", "))
+		}
+	}
+	var out []Adapter
+	for _, a := range r.adapters {
+		if (a.Enabled == nil && want[a.Name]) || (a.Enabled != nil && a.Enabled()) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
