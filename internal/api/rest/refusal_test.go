@@ -61,7 +61,7 @@ func TestAuthorizerRefusals(t *testing.T) {
 				t.Fatal(err)
 			}
 			az := tenantAuthorizer{tenant: "starbucks", err: tc.err, enterpriseErr: tc.enterpriseErr}
-			srv := httptest.NewServer(New(Options{Engine: eng, Auth: tokens, Authorizer: az}))
+			srv := httptest.NewServer(mustNew(t, Options{Engine: eng, Auth: tokens, Authorizer: az}))
 			defer srv.Close()
 			e := &env{t: t, srv: srv, token: tok, eng: eng}
 			e.want(200, "GET", "/aether/v2.1.x/acme/site/acme-chicago", "")
