@@ -55,7 +55,7 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 		leaders = s.opts.Sync.Leaders(lctx)
 		cancel()
 	}
-	summary := map[string]int{controller.InSync: 0, controller.Degraded: 0, controller.Pending: 0, controller.Error: 0}
+	summary := map[string]int{controller.InSync: 0, controller.Degraded: 0, controller.Progressing: 0, controller.Pending: 0, controller.Error: 0}
 	objs := []controller.Status{}
 	for _, st := range sts {
 		if a := q.Get("adapter"); a != "" && st.Adapter != a {
