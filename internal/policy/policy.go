@@ -49,6 +49,29 @@ type Engine struct {
 	cur     atomic.Pointer[compiled]
 	log     *slog.Logger
 	noCache atomic.Bool
+	// global holds the REST bases of global model sets ("lab/v1.0.0"):
+	// their paths have no enterprise segment (SetGlobalSets).
+	global map[string]bool
+}
+
+// SetGlobalSets names the model sets of global scope by their REST base
+// ("lab/v1.0.0"): the first data segment of their paths is not an
+// enterprise, so an enterprise's rights never reach them. Call it before
+// the engine serves requests.
+func (e *Engine) SetGlobalSets(bases []string) {
+	e.global = make(map[string]bool, len(bases))
+	for _, b := range bases {
+		e.global[b] = true
+	}
+}
+
+// parse is ParsePath, with the enterprise of a global set's path cleared.
+func (e *Engine) parse(p0 string) PathInfo {
+	pi := ParsePath(p0)
+	if pi.Enterprise != "" && (pi.Kind == "model" || pi.Kind == "state") && e.global[pi.Set+"/v"+pi.Version] {
+		pi.Enterprise = ""
+	}
+	return pi
 }
 
 type compiled struct {
@@ -376,7 +399,7 @@ func decide(ctx context.Context, c *compiled, p *auth.Principal, action auth.Act
 // the cache must be turned off with SetCache(false).
 func (e *Engine) Decide(ctx context.Context, p *auth.Principal, action auth.Action, p0 string) (Decision, error) {
 	c := e.cur.Load()
-	pi := ParsePath(p0)
+	pi := e.parse(p0)
 	if e.noCache.Load() {
 		return decide(ctx, c, p, action, p0, pi)
 	}

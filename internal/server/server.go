@@ -270,6 +270,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("default policy: %w", err)
 	}
 	pol.SetLogger(log)
+	pol.SetGlobalSets(globalRESTBases(sch))
 	// What happened: the append-only audit trail.
 	trail, err := audit.Open(cfg.DataDir, audit.Options{Logger: log, Registerer: reg, RetainAge: cfg.AuditRetainAge, RetainBytes: cfg.AuditRetainBytes,
 		QueueMax: cfg.AuditQueue, AuthFailLimit: cfg.AuthFailLimit, AuthFailWindow: cfg.AuthFailWindow})
@@ -517,4 +518,15 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// globalRESTBases names the global model sets for the policy ("lab/v1.0.0").
+func globalRESTBases(sch *schema.Schema) []string {
+	var out []string
+	for _, set := range sch.Sets {
+		if set.Global() {
+			out = append(out, strings.TrimPrefix(schema.RESTBase(set), "/"))
+		}
+	}
+	return out
 }

@@ -269,7 +269,7 @@ func describe(n *schema.Node) string {
 // locElems renders a location (an object or a node in one) as gNMI path
 // elements.
 func locElems(loc *schema.Location) []*gpb.PathElem {
-	segs := schema.SplitPath(strings.TrimPrefix(loc.REST(), schema.RESTPrefix(loc.Set, loc.Target)))
+	segs := schema.SplitPath(strings.TrimPrefix(loc.REST(), schema.RESTPrefix(loc.Set, loc.Tenant)))
 	var out []*gpb.PathElem
 	n := loc.Set.Root
 	for i := 0; i < len(segs); i++ {

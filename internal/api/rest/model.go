@@ -2,6 +2,7 @@ package rest
 
 import (
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,29 +12,19 @@ import (
 	"github.com/amp-edge/amp/internal/schema"
 )
 
-// model serves every /{set}/v{version}/{enterprise-id}/… path.
+// model serves every model path: /{prefix}/v{version}/{tenant}/… of a
+// tenant set, /{prefix}/v{version}/… of a global set.
 func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
 	segs := schema.SplitPath(r.URL.EscapedPath())
-	path := r.URL.Path
-	if len(segs) < 2 {
-		return schema.Errorf(schema.KindNotFound, path, "no such model path")
-	}
-	set := s.sch.Set(segs[0], strings.TrimPrefix(segs[1], "v"))
-	if set == nil || !strings.HasPrefix(segs[1], "v") {
-		return schema.Errorf(schema.KindNotFound, path, "no model set %s version %s is loaded", segs[0], segs[1])
-	}
-	if len(segs) < 3 {
-		return schema.Errorf(schema.KindNotFound, path, "missing enterprise id: use /%s/%s/{enterprise-id}/…", segs[0], segs[1])
-	}
-	target, err := schema.UnescapeSegment(segs[2])
+	set, err := s.modelSet(segs, r.URL.Path)
 	if err != nil {
-		return schema.Errorf(schema.KindInvalid, path, "bad escape in enterprise id")
+		return err
 	}
-	if target == "undefined" {
-		// aether-roc-api answers a GUI bug that sends "undefined" with 422.
-		return schema.Errorf(schema.KindUnprocessable, path, "enterprise id is \"undefined\"")
+	info(r.Context()).set = set
+	target, rest, err := splitTenant(set, segs[2:], r.URL.Path)
+	if err != nil {
+		return err
 	}
-	rest := segs[3:]
 	if r.Method == http.MethodGet && len(rest) > 1 && rest[len(rest)-1] == "values" {
 		if loc, err := schema.Resolve(set, target, rest[:len(rest)-1]); err == nil && loc.Node.Kind == schema.Leaf && loc.Node.Type.Base == schema.TLeafref {
 			return s.leafrefValues(w, r, loc)
@@ -59,6 +50,56 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
 	return s.write(w, r, loc)
 }
 
+// modelSet finds the set a model path (split, escaped; under /state/ too)
+// names: a known set at an unknown version is answered naming the versions
+// loaded.
+func (s *Server) modelSet(segs []string, path string) (*schema.ModelSet, error) {
+	if len(segs) < 2 {
+		if len(segs) == 1 {
+			return nil, schema.Errorf(schema.KindNotFound, path, "model set %s is loaded at versions v%s: use /%s/v{version}/…", segs[0], strings.Join(s.sch.RESTVersions(segs[0]), ", v"), segs[0])
+		}
+		return nil, schema.Errorf(schema.KindNotFound, path, "no such model path")
+	}
+	var set *schema.ModelSet
+	if v, ok := strings.CutPrefix(segs[1], "v"); ok {
+		set = s.sch.SetByREST(segs[0], v)
+	}
+	if set == nil {
+		msg := fmt.Sprintf("no model set %s version %s is loaded", segs[0], segs[1])
+		if vs := s.sch.RESTVersions(segs[0]); len(vs) > 0 {
+			msg += fmt.Sprintf(" (versions loaded: v%s)", strings.Join(vs, ", v"))
+		}
+		return nil, schema.Errorf(schema.KindNotFound, path, "%s", msg)
+	}
+	return set, nil
+}
+
+// splitTenant takes the tenant segment off the segments after
+// /{prefix}/v{version}: a tenant set's paths start with one, a global
+// set's have none.
+func splitTenant(set *schema.ModelSet, segs []string, path string) (string, []string, error) {
+	if set.Global() {
+		return "", segs, nil
+	}
+	if len(segs) == 0 {
+		return "", nil, schema.Errorf(schema.KindNotFound, path, "missing enterprise id: use %s/{enterprise-id}/…", schema.RESTBase(set))
+	}
+	tenant, err := schema.UnescapeSegment(segs[0])
+	if err != nil {
+		return "", nil, schema.Errorf(schema.KindInvalid, path, "bad escape in enterprise id")
+	}
+	if tenant == "undefined" && set.HasCompat(compatROC) {
+		// aether-roc-api answers a GUI bug that sends "undefined" with 422.
+		return "", nil, schema.Errorf(schema.KindUnprocessable, path, "enterprise id is \"undefined\"")
+	}
+	return tenant, segs[1:], nil
+}
+
+// compatROC names the aether-roc-api compatibility rules in a set's
+// descriptor: PATCH /aether-roc-api, POST's "unchanged" list and
+// additionalProperties, "undefined" ids answered 422.
+const compatROC = "aether-roc-api"
+
 func (s *Server) snapshotFor(r *http.Request, loc *schema.Location) (*config.Snapshot, error) {
 	at, hasAt, err := queryUint(r, "at")
 	if err != nil {
@@ -66,15 +107,25 @@ func (s *Server) snapshotFor(r *http.Request, loc *schema.Location) (*config.Sna
 	}
 	snap := s.eng.Snapshot()
 	if hasAt {
-		snap, err = s.eng.At(at, schema.RootKey(loc.Set, loc.Target)+"/")
+		snap, err = s.eng.At(at, schema.RootKey(loc.Set, loc.Tenant)+"/")
 		if err != nil {
 			return nil, s.hideIndex(r, err, "?at", "no transaction %d", at)
 		}
 	}
-	if !snap.TargetExists(loc.Target) {
-		return nil, schema.Errorf(schema.KindNotFound, schema.RESTPrefix(loc.Set, loc.Target), "enterprise %q does not exist", loc.Target)
+	if !loc.Set.Global() && !snap.TargetExists(loc.Tenant) {
+		return nil, tenantMissing(loc.Set, loc.Tenant)
 	}
 	return snap, nil
+}
+
+// tenantMissing answers a path under a tenant that does not exist; when
+// the "tenant" is the name of a top-level node, the path most likely left
+// the tenant out, and the reason says so.
+func tenantMissing(set *schema.ModelSet, tenant string) error {
+	if set.Root.Child(tenant) != nil {
+		return schema.Errorf(schema.KindNotFound, schema.RESTPrefix(set, tenant), "enterprise %q does not exist (model set %s is per tenant: its paths are %s/{enterprise-id}/%s/…)", tenant, set.Name, schema.RESTBase(set), tenant)
+	}
+	return schema.Errorf(schema.KindNotFound, schema.RESTPrefix(set, tenant), "enterprise %q does not exist", tenant)
 }
 
 func (s *Server) encodeOpts(r *http.Request) (schema.EncodeOptions, error) {
@@ -258,7 +309,7 @@ func (s *Server) leafrefValues(w http.ResponseWriter, r *http.Request, loc *sche
 		// The entry may be new, but the object holding it must exist.
 		if _, ok := snap.Object(loc); !ok {
 			pk := loc.ObjectKey[:strings.LastIndexByte(loc.ObjectKey[:strings.LastIndexByte(loc.ObjectKey, '/')], '/')]
-			if _, ok := snap.Get(pk); !ok && strings.Count(pk, "/") > 1 {
+			if _, ok := snap.Get(pk); !ok && pk != schema.RootKey(loc.Set, loc.Tenant) {
 				return schema.Errorf(schema.KindNotFound, loc.REST(), "%s does not exist", schema.RESTPathOfKey(loc.Set, pk, nil, false, nil))
 			}
 		}
@@ -301,9 +352,10 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, loc *schema.Locat
 			return err
 		}
 		opts := schema.DecodeOptions{OmitKeysOK: true}
+		roc := loc.Set.HasCompat(compatROC)
 		switch r.Method {
 		case http.MethodPost:
-			opts.AdditionalProperties = true
+			opts.AdditionalProperties = roc
 			ed.Op, code = config.OpMerge, http.StatusCreated
 		case http.MethodPut:
 			ed.Op = config.OpReplace
@@ -322,7 +374,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, loc *schema.Locat
 		if err != nil {
 			return err
 		}
-		if r.Method == http.MethodPost {
+		if r.Method == http.MethodPost && roc {
 			if err := checkUnchanged(loc.Node, val, loc.REST(), loc.Collection); err != nil {
 				return err
 			}

@@ -206,16 +206,15 @@ func (s *Server) gnmiPathOf(rest string) (target, path string, n *schema.Node) {
 		return id, "/", nil
 	}
 	for _, set := range s.sch.Sets {
-		tail, ok := strings.CutPrefix(rest, "/"+set.Name+"/v"+set.Version+"/")
+		tail, ok := strings.CutPrefix(rest, schema.RESTBase(set)+"/")
 		if !ok {
 			continue
 		}
-		segs := schema.SplitPath(tail)
-		if len(segs) == 0 {
+		target, segs, err := splitTenant(set, schema.SplitPath(tail), rest)
+		if err != nil {
 			break
 		}
-		target, _ = schema.UnescapeSegment(segs[0])
-		if loc, err := schema.Resolve(set, target, segs[1:]); err == nil {
+		if loc, err := schema.Resolve(set, target, segs); err == nil {
 			return target, loc.GNMIPath(), loc.Node
 		}
 		break

@@ -22,6 +22,9 @@ type reqInfo struct {
 	paths  []string
 	event  string // a named event (token-create, token-revoke) instead of read/write
 	index  uint64
+	// set is the model set a model path named (nil: not a model path):
+	// its descriptor says whether aether-roc-api's rules apply.
+	set *schema.ModelSet
 }
 
 type reqInfoKey struct{}
@@ -51,10 +54,22 @@ func (s *Server) authorize(r *http.Request, action auth.Action, path string) err
 	if len(in.paths) == 0 || in.paths[len(in.paths)-1] != path {
 		in.touch(path)
 	}
-	if ent := policy.ParsePath(path).Enterprise; ent != "" && !s.canSeeEnterprise(r.Context(), p, ent) {
+	if ent := s.enterpriseOfPath(path); ent != "" && !s.canSeeEnterprise(r.Context(), p, ent) {
 		return schema.Errorf(schema.KindNotFound, path, "enterprise %q does not exist", ent)
 	}
 	return &schema.Error{Kind: schema.KindForbidden, Message: "forbidden", Problems: []schema.Problem{{Path: path, Reason: err.Error()}}}
+}
+
+// enterpriseOfPath is the enterprise a path belongs to: none for a global
+// set's paths, whose first data segment is not a tenant.
+func (s *Server) enterpriseOfPath(path string) string {
+	pi := policy.ParsePath(path)
+	if pi.Enterprise != "" && (pi.Kind == "model" || pi.Kind == "state") {
+		if set := s.sch.SetByREST(pi.Set, pi.Version); set != nil && set.Global() {
+			return ""
+		}
+	}
+	return pi.Enterprise
 }
 
 func (s *Server) canSeeEnterprise(ctx context.Context, p *auth.Principal, ent string) bool {

@@ -9,25 +9,27 @@ import (
 	"github.com/amp-edge/amp/internal/schema"
 )
 
-// stateWrite serves PUT|PATCH|DELETE /state/{set}/v{version}/{enterprise}/…:
-// the ingestion path for backends, agents and AMP's controllers to report
-// operational state (config false subtrees, e.g. a device's state). It is
-// read back through the ordinary model paths, merged into the object. It
-// is not versioned: no transaction, no history.
+// stateWrite serves PUT|PATCH|DELETE /state/{prefix}/v{version}/{enterprise}/…
+// (/state/{prefix}/v{version}/… for a global set): the ingestion path for
+// backends, agents and AMP's controllers to report operational state
+// (config false subtrees, e.g. a device's state). It is read back through
+// the ordinary model paths, merged into the object. It is not versioned:
+// no transaction, no history.
 func (s *Server) stateWrite(w http.ResponseWriter, r *http.Request) error {
 	segs := schema.SplitPath(strings.TrimPrefix(r.URL.EscapedPath(), "/state"))
-	if len(segs) < 4 {
-		return schema.Errorf(schema.KindNotFound, r.URL.Path, "use /state/{set}/v{version}/{enterprise-id}/… down to a state node")
-	}
-	set := s.sch.Set(segs[0], strings.TrimPrefix(segs[1], "v"))
-	if set == nil {
-		return schema.Errorf(schema.KindNotFound, r.URL.Path, "no model set %s version %s is loaded", segs[0], segs[1])
-	}
-	target, err := schema.UnescapeSegment(segs[2])
+	set, err := s.modelSet(segs, r.URL.Path)
 	if err != nil {
-		return schema.Errorf(schema.KindInvalid, r.URL.Path, "bad escape in enterprise id")
+		return err
 	}
-	loc, err := schema.Resolve(set, target, segs[3:])
+	info(r.Context()).set = set
+	target, rest, err := splitTenant(set, segs[2:], r.URL.Path)
+	if err != nil {
+		return err
+	}
+	if len(rest) == 0 {
+		return schema.Errorf(schema.KindNotFound, r.URL.Path, "use /state%s/… down to a state node", schema.RESTPrefix(set, target))
+	}
+	loc, err := schema.Resolve(set, target, rest)
 	if err != nil {
 		return err
 	}
@@ -35,8 +37,8 @@ func (s *Server) stateWrite(w http.ResponseWriter, r *http.Request) error {
 	if err := s.authorize(r, auth.Admin, "/state"+loc.REST()); err != nil {
 		return err
 	}
-	if !s.eng.Snapshot().TargetExists(target) {
-		return schema.Errorf(schema.KindNotFound, schema.RESTPrefix(set, target), "enterprise %q does not exist", target)
+	if !set.Global() && !s.eng.Snapshot().TargetExists(target) {
+		return tenantMissing(set, target)
 	}
 	op := config.OpDelete
 	var val any

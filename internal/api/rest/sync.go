@@ -34,15 +34,18 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 	prefix := ""
 	if p := q.Get("path"); p != "" {
 		segs := schema.SplitPath(p)
-		if len(segs) < 3 {
-			return schema.Errorf(schema.KindInvalid, "?path", "%q is not a configuration path like /aether/v2.1.x/acme/site/s1", p)
+		if len(segs) < 2 {
+			return schema.Errorf(schema.KindInvalid, "?path", "%q is not a configuration path like /{set}/v{version}/{enterprise-id}/…", p)
 		}
-		set := s.sch.Set(segs[0], strings.TrimPrefix(segs[1], "v"))
+		set := s.sch.SetByREST(segs[0], strings.TrimPrefix(segs[1], "v"))
 		if set == nil {
 			return schema.Errorf(schema.KindInvalid, "?path", "no model set in %q", p)
 		}
-		target, _ := schema.UnescapeSegment(segs[2])
-		loc, err := schema.Resolve(set, target, segs[3:])
+		target, rest, err := splitTenant(set, segs[2:], p)
+		if err != nil {
+			return schema.Errorf(schema.KindInvalid, "?path", "%q is not a configuration path under %s", p, schema.RESTBase(set))
+		}
+		loc, err := schema.Resolve(set, target, rest)
 		if err != nil {
 			return err
 		}
@@ -82,7 +85,7 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 // canSeeSources: a status is visible to a caller who may read every
 // enterprise its configuration came from.
 func (s *Server) canSeeSources(r *http.Request, sources []string) bool {
-	return s.canSeeTargets(r, controller.SourceEnterprises(sources))
+	return s.canSeeTargets(r, controller.SourceEnterprises(s.sch, sources))
 }
 
 func derived(sources []string, prefix string) bool {
