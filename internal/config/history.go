@@ -275,21 +275,19 @@ type TxnInfo struct {
 	Paths int      `json:"changed-objects"`
 }
 
-func (r *Record) info() TxnInfo {
+// info summarises the record; the keys alone tell the sets and tenants
+// (the object images need not be decoded).
+func (r *Record) info(sch *schema.Schema) TxnInfo {
 	ts, ss := map[string]bool{}, map[string]bool{}
 	for _, c := range r.Changes {
 		if t, ok := strings.CutPrefix(c.Key, targetPrefix); ok {
 			ts[t] = true
 			continue
 		}
-		o := c.After
-		if o == nil {
-			o = c.Before
+		set := sch.SetOfKey(c.Key)
+		if set == nil {
+			continue // a set no longer loaded: nothing is known of its scope
 		}
-		if o == nil || o.Node == nil {
-			continue
-		}
-		set := o.Node.Set
 		ss[set.Name+"/"+set.Version] = true
 		if t := set.TenantOfKey(c.Key); t != "" {
 			ts[t] = true
@@ -325,7 +323,7 @@ func (e *Engine) ListTransactions(before uint64, limit int, target string) ([]Tx
 		if err != nil {
 			return err
 		}
-		info := r.info()
+		info := r.info(e.schema)
 		if target != "" && !contains(info.Targets, target) {
 			return nil
 		}
@@ -370,8 +368,8 @@ func (e *Engine) Transaction(index uint64) (*Record, error) {
 	return rec, nil
 }
 
-// Info returns a record's summary.
-func (r *Record) Info() TxnInfo { return r.info() }
+// Info returns a record's summary; sch is the schema it was read with.
+func (r *Record) Info(sch *schema.Schema) TxnInfo { return r.info(sch) }
 
 // Diff returns what changed between two indexes (a < b): per object, its
 // state at a and at b.

@@ -76,14 +76,15 @@ func (set *ModelSet) TenantOfKey(key string) string {
 // TenantOfKey is ModelSet.TenantOfKey for a key of any loaded set; "" when
 // the key's set is global or not loaded.
 func (s *Schema) TenantOfKey(key string) string {
-	if set := s.setOfKey(key); set != nil {
+	if set := s.SetOfKey(key); set != nil {
 		return set.TenantOfKey(key)
 	}
 	return ""
 }
 
-// setOfKey returns the loaded set a storage key belongs to ("name/version/…").
-func (s *Schema) setOfKey(key string) *ModelSet {
+// SetOfKey returns the loaded set a storage key ("name/version/…") belongs
+// to, or nil.
+func (s *Schema) SetOfKey(key string) *ModelSet {
 	i := strings.IndexByte(key, '/')
 	if i < 0 {
 		return nil

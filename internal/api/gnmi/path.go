@@ -172,17 +172,22 @@ func (s *Server) parsePath(prefix, p *gpb.Path, models []*gpb.ModelData, kind rp
 	}
 	elems := append(append([]*gpb.PathElem{}, prefix.GetElem()...), p.GetElem()...)
 	ps := &pathSpec{origin: origin, target: target, elems: elems, str: pathString(elems)}
-	if target == "" {
-		return nil, errorf(codes.InvalidArgument, "path %s: the target (enterprise id) is required in the prefix", ps.str)
-	}
-	if target == AllTargets && kind == forSet {
-		return nil, errorf(codes.InvalidArgument, "path %s: Set needs one enterprise as its target, not %q", ps.str, AllTargets)
-	}
 	set, err := s.selectSet(origin, models)
 	if err != nil {
 		return nil, err
 	}
 	ps.set = set
+	if set.Global() {
+		// A global set's objects belong to no enterprise: no target.
+		if target != "" {
+			return nil, errorf(codes.InvalidArgument, "path %s: model set %s is global: its paths take no target, not %q", ps.str, set.Name, target)
+		}
+	} else if target == "" {
+		return nil, errorf(codes.InvalidArgument, "path %s: the target (enterprise id) is required in the prefix", ps.str)
+	}
+	if target == AllTargets && kind == forSet {
+		return nil, errorf(codes.InvalidArgument, "path %s: Set needs one enterprise as its target, not %q", ps.str, AllTargets)
+	}
 	n := set.Root
 	for i, e := range elems {
 		name := e.GetName()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/policy"
 	"github.com/amp-edge/amp/internal/schema"
 )
@@ -94,6 +95,19 @@ func (s *Server) canSeeTargets(r *http.Request, targets []string) bool {
 		}
 	}
 	return true
+}
+
+// canSeeTxn reports whether the caller may see a transaction: one that
+// touched a global set's objects (the operator's) only for operators, for
+// now; otherwise as canSeeTargets.
+func (s *Server) canSeeTxn(r *http.Request, t config.TxnInfo) bool {
+	for _, sv := range t.Sets {
+		name, version, _ := strings.Cut(sv, "/")
+		if set := s.sch.Set(name, version); set == nil || set.Global() {
+			return s.opts.Authorizer.Authorize(r.Context(), auth.FromContext(r.Context()), auth.Admin, "/transactions") == nil
+		}
+	}
+	return s.canSeeTargets(r, t.Targets)
 }
 
 // authFailure counts a failed authentication against its source (the
