@@ -191,7 +191,9 @@ func modelSetScenario(t *testing.T, s *testenv.Server, restart func() *testenv.S
 	s.Must(t, 201, "POST", "/workload/v1.0.0/acme/deployment/d1", `{"image":"nginx:1.27","rack":"r2"}`)
 
 	// One transaction across both sets (a gNMI Set), rolled back as one.
-	js := func(v string) *gpb.TypedValue { return &gpb.TypedValue{Value: &gpb.TypedValue_JsonVal{JsonVal: []byte(v)}} }
+	js := func(v string) *gpb.TypedValue {
+		return &gpb.TypedValue{Value: &gpb.TypedValue_JsonVal{JsonVal: []byte(v)}}
+	}
 	_, err = gpb.NewGNMIClient(gnmiConn(t, s)).Set(bearer(context.Background(), s.Token), &gpb.SetRequest{Update: []*gpb.Update{
 		{Path: &gpb.Path{Origin: "lab", Elem: []*gpb.PathElem{{Name: "rack", Key: map[string]string{"rack-id": "r3"}}}}, Val: js(`{"rack-id":"r3","height":10}`)},
 		{Path: &gpb.Path{Origin: "workload", Target: "acme", Elem: []*gpb.PathElem{{Name: "deployment", Key: map[string]string{"deployment-id": "d2"}}}}, Val: js(`{"deployment-id":"d2","image":"redis:7","rack":"r3"}`)},
