@@ -35,7 +35,7 @@ type Location struct {
 	Collection bool
 }
 
-// RootKey is the storage key of a root object: "aether/2.1.x/acme" for a
+// RootKey is the storage key of a root object: "workload/1.0.0/acme" for a
 // tenant of a tenant set, "lab/1.0.0" for a global set (tenant ""). Keys
 // carry the set's version, so that two versions of a set can be stored
 // side by side.
@@ -47,7 +47,7 @@ func RootKey(set *ModelSet, tenant string) string {
 }
 
 // TenantOfKey extracts the (unescaped) tenant from a storage key of this
-// set ("aether/2.1.x/acme/site/s1" → "acme"); "" for a global set's keys.
+// set ("workload/1.0.0/acme/deployment/d1" → "acme"); "" for a global set's keys.
 // It runs in validation: no allocation unless the tenant is escaped.
 func (set *ModelSet) TenantOfKey(key string) string {
 	if set.Global() {
@@ -99,10 +99,10 @@ func (s *Schema) SetOfKey(key string) *ModelSet {
 // setKeyPrefix is what every storage key of a set version starts with.
 func setKeyPrefix(set *ModelSet) string { return set.Name + "/" + set.Version + "/" }
 
-// RESTBase is the REST path of a set version: /aether/v2.1.x.
+// RESTBase is the REST path of a set version: /workload/v1.0.0.
 func RESTBase(set *ModelSet) string { return "/" + set.RESTPrefix + "/v" + set.Version }
 
-// RESTPrefix is the REST path of a root: /aether/v2.1.x/acme for a tenant of
+// RESTPrefix is the REST path of a root: /workload/v1.0.0/acme for a tenant of
 // a tenant set, /lab/v1.0.0 for a global set (tenant "").
 func RESTPrefix(set *ModelSet, tenant string) string {
 	if set.Global() {
@@ -217,7 +217,7 @@ func SplitPath(p string) []string {
 	return strings.Split(p, "/")
 }
 
-// ParseObjectKey resolves a storage key ("aether/2.1.x/acme/site/s1",
+// ParseObjectKey resolves a storage key ("workload/1.0.0/acme/deployment/d1",
 // "lab/1.0.0/rack/r1") back to its location.
 func (s *Schema) ParseObjectKey(key string) (*Location, error) {
 	segs := strings.Split(key, "/")
