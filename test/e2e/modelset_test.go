@@ -201,6 +201,13 @@ func modelSetScenario(t *testing.T, s *testenv.Server, restart func() *testenv.S
 	if err != nil {
 		t.Fatalf("gNMI Set across lab and workload: %v", err)
 	}
+	// Read back through gNMI: origin = set, no target.
+	got, err := gpb.NewGNMIClient(gnmiConn(t, s)).Get(bearer(context.Background(), s.Token), &gpb.GetRequest{Encoding: gpb.Encoding_JSON,
+		Path: []*gpb.Path{{Origin: "lab", Elem: []*gpb.PathElem{{Name: "rack", Key: map[string]string{"rack-id": "r3"}}, {Name: "height"}}}}})
+	if err != nil || len(got.Notification) != 1 || got.Notification[0].Prefix.GetTarget() != "" || len(got.Notification[0].Update) != 1 ||
+		string(got.Notification[0].Update[0].Val.GetJsonVal()) != "10" {
+		t.Fatalf("gNMI Get of a global object: %v %v", got, err)
+	}
 	var list []struct {
 		Index   uint64
 		Targets []string

@@ -103,7 +103,7 @@ func (s *Server) Subscribe(stream gpb.GNMI_SubscribeServer) error {
 			if err := s.authorize(ctx, auth.Read, loc.REST()); err != nil {
 				return err
 			}
-			if !snap.TargetExists(ps.target) {
+			if !ps.set.Global() && !snap.TargetExists(ps.target) {
 				return errNoEnterprise(ps.target).Err()
 			}
 			su.rest = loc.REST()
