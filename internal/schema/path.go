@@ -193,18 +193,50 @@ func (l *Location) REST() string {
 }
 
 // RESTPathOfKey renders the REST path for an object key plus an inner path.
+// It runs for every path a validation message or a change names: one
+// allocation.
 func RESTPathOfKey(set *ModelSet, objectKey string, inner []string, collection bool, n *Node) string {
-	p := RESTBase(set)
-	if rest, ok := strings.CutPrefix(objectKey, setKeyPrefix(set)); ok {
-		p += "/" + rest
-	}
+	rest, ok := cutSetKeyPrefix(set, objectKey)
+	size := len(set.RESTPrefix) + len(set.Version) + len(rest) + 4
 	for _, s := range inner {
-		p += "/" + s
+		size += len(s) + 1
 	}
 	if collection && n != nil {
-		return p + "/" + n.Name
+		size += len(n.Name) + 1
 	}
-	return p
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteString("/")
+	b.WriteString(set.RESTPrefix)
+	b.WriteString("/v")
+	b.WriteString(set.Version)
+	if ok {
+		b.WriteByte('/')
+		b.WriteString(rest)
+	}
+	for _, s := range inner {
+		b.WriteByte('/')
+		b.WriteString(s)
+	}
+	if collection && n != nil {
+		b.WriteByte('/')
+		b.WriteString(n.Name)
+	}
+	return b.String()
+}
+
+// cutSetKeyPrefix returns what follows "name/version/" in a key of set,
+// without building that prefix.
+func cutSetKeyPrefix(set *ModelSet, key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, set.Name)
+	if !ok || len(rest) == 0 || rest[0] != '/' {
+		return "", false
+	}
+	rest, ok = strings.CutPrefix(rest[1:], set.Version)
+	if !ok || len(rest) == 0 || rest[0] != '/' {
+		return "", false
+	}
+	return rest[1:], true
 }
 
 // SplitPath splits a slash-separated path into raw segments, dropping empty
