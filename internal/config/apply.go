@@ -139,8 +139,12 @@ func (w *work) applyTarget(te TargetEdit) {
 			return
 		}
 		w.del(key)
+		// Its objects in every tenant set and version go with it; the
+		// global sets' objects are the operator's and stay.
 		for _, set := range w.e.schema.Sets {
-			w.delTree(schema.RootKey(set, te.Name))
+			if !set.Global() {
+				w.delTree(schema.RootKey(set, te.Name))
+			}
 		}
 		return
 	case OpCreate:
@@ -168,7 +172,7 @@ func (w *work) applyTarget(te TargetEdit) {
 			return
 		}
 	}
-	data := map[string]any{"enterprise-id": te.Name}
+	data := tenant.Record(te.Name)
 	created := w.index
 	if exists {
 		data = cloneMap(old.Data)
@@ -206,8 +210,8 @@ func (w *work) invalid(path, format string, args ...any) {
 func (w *work) applyEdit(ed Edit) {
 	loc := ed.Loc
 	path := loc.REST()
-	if !w.targetExists(loc.Target) {
-		w.notFound(schema.RESTPrefix(loc.Set, loc.Target), "enterprise %q does not exist (an operator creates it with POST /enterprises)", loc.Target)
+	if !loc.Set.Global() && !w.targetExists(loc.Tenant) {
+		w.notFound(schema.RESTPrefix(loc.Set, loc.Tenant), "enterprise %q does not exist (an operator creates it with POST /enterprises)", loc.Tenant)
 		return
 	}
 	if ed.IfMatch != nil {

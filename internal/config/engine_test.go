@@ -58,7 +58,13 @@ func edit(t testing.TB, set *schema.ModelSet, op Op, path, body string) Edit {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ed := Edit{Op: op, Loc: loc}
+	return withValue(t, Edit{Op: op, Loc: loc}, body)
+}
+
+// withValue decodes a JSON body (none: "") as the edit's value.
+func withValue(t testing.TB, ed Edit, body string) Edit {
+	t.Helper()
+	loc := ed.Loc
 	if body != "" {
 		dec := json.NewDecoder(strings.NewReader(body))
 		dec.UseNumber()

@@ -266,25 +266,44 @@ type TxnInfo struct {
 	Message    string    `json:"message,omitempty"`
 	RollbackOf uint64    `json:"rollback-of,omitempty"`
 	Replica    string    `json:"replica,omitempty"`
-	Targets    []string  `json:"targets"`
-	Paths      int       `json:"changed-objects"`
+	// Targets are the tenants whose objects (or records) the transaction
+	// touched; a global set's objects add none.
+	Targets []string `json:"targets"`
+	// Sets are the model set versions ("lab/1.0.0") whose objects it
+	// touched.
+	Sets  []string `json:"sets,omitempty"`
+	Paths int      `json:"changed-objects"`
 }
 
-func (r *Record) info() TxnInfo {
-	ts := map[string]bool{}
+// info summarises the record; the keys alone tell the sets and tenants
+// (the object images need not be decoded).
+func (r *Record) info(sch *schema.Schema) TxnInfo {
+	ts, ss := map[string]bool{}, map[string]bool{}
 	for _, c := range r.Changes {
-		if strings.HasPrefix(c.Key, targetPrefix) {
-			ts[strings.TrimPrefix(c.Key, targetPrefix)] = true
-		} else {
-			ts[schema.TenantOfKey(c.Key)] = true
+		if t, ok := strings.CutPrefix(c.Key, targetPrefix); ok {
+			ts[t] = true
+			continue
+		}
+		set := sch.SetOfKey(c.Key)
+		if set == nil {
+			continue // a set no longer loaded: nothing is known of its scope
+		}
+		ss[set.Name+"/"+set.Version] = true
+		if t := set.TenantOfKey(c.Key); t != "" {
+			ts[t] = true
 		}
 	}
-	targets := make([]string, 0, len(ts))
-	for t := range ts {
-		targets = append(targets, t)
+	return TxnInfo{Index: r.Index, ID: r.ID, Time: r.Time, Principal: r.Principal, Source: r.Source, Message: r.Message, RollbackOf: r.RollbackOf, Replica: r.Replica,
+		Targets: sortedKeys(ts), Sets: sortedKeys(ss), Paths: len(r.Changes)}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
-	sort.Strings(targets)
-	return TxnInfo{Index: r.Index, ID: r.ID, Time: r.Time, Principal: r.Principal, Source: r.Source, Message: r.Message, RollbackOf: r.RollbackOf, Replica: r.Replica, Targets: targets, Paths: len(r.Changes)}
+	sort.Strings(out)
+	return out
 }
 
 // ListTransactions returns up to limit transactions, newest first, with
@@ -304,7 +323,7 @@ func (e *Engine) ListTransactions(before uint64, limit int, target string) ([]Tx
 		if err != nil {
 			return err
 		}
-		info := r.info()
+		info := r.info(e.schema)
 		if target != "" && !contains(info.Targets, target) {
 			return nil
 		}
@@ -349,8 +368,8 @@ func (e *Engine) Transaction(index uint64) (*Record, error) {
 	return rec, nil
 }
 
-// Info returns a record's summary.
-func (r *Record) Info() TxnInfo { return r.info() }
+// Info returns a record's summary; sch is the schema it was read with.
+func (r *Record) Info(sch *schema.Schema) TxnInfo { return r.info(sch) }
 
 // Diff returns what changed between two indexes (a < b): per object, its
 // state at a and at b.

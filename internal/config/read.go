@@ -120,7 +120,7 @@ func (s *Snapshot) RootObject(set *schema.ModelSet, target string) *Object {
 // synthesised).
 func (s *Snapshot) Object(loc *schema.Location) (*Object, bool) {
 	if loc.Object.Kind == schema.Root {
-		return s.RootObject(loc.Set, loc.Target), true
+		return s.RootObject(loc.Set, loc.Tenant), true
 	}
 	return s.Get(loc.ObjectKey)
 }

@@ -137,7 +137,7 @@ func (val *validator) checkBackend(c *schema.Node, v any, inner []string, before
 		}
 	}
 	s, _ := v.(string)
-	if err := pol.Check(schema.TenantOfKey(after.Key), c.Backend, s); err != nil {
+	if err := pol.Check(after.Node.Set.TenantOfKey(after.Key), c.Backend, s); err != nil {
 		val.probs.Add(restPath(after, inner), "%v", err)
 	}
 }

@@ -107,8 +107,7 @@ func (d *dnode) Value() any { return d.data }
 
 func (d *dnode) Root() schema.DataNode {
 	set := d.sch.Set
-	target := schema.TenantOfKey(d.obj.Key)
-	return d.v.node(d.v.rootObject(set, target))
+	return d.v.node(d.v.rootObject(set, set.TenantOfKey(d.obj.Key)))
 }
 
 func (d *dnode) Parent() schema.DataNode {
@@ -124,7 +123,7 @@ func (d *dnode) Parent() schema.DataNode {
 		if d.sch.Parent.ObjectNode().Kind != schema.Root {
 			return nil
 		}
-		po = d.v.rootObject(d.sch.Set, schema.TenantOfKey(d.obj.Key))
+		po = d.v.rootObject(d.sch.Set, d.sch.Set.TenantOfKey(d.obj.Key))
 	}
 	p := d.v.node(po)
 	for _, c := range containers {

@@ -809,11 +809,12 @@ func (c *Controller) Statuses() []Status {
 }
 
 // SourceEnterprises returns the enterprises of an object's sources (the
-// tenant segment of each config key): who may see its status.
-func SourceEnterprises(sources []string) []string {
+// tenant of each config key; none for a global set's): who may see its
+// status.
+func SourceEnterprises(sch *schema.Schema, sources []string) []string {
 	var ents []string
 	for _, src := range sources {
-		if e := schema.TenantOfKey(src); e != "" {
+		if e := sch.TenantOfKey(src); e != "" {
 			ents = append(ents, e)
 		}
 	}

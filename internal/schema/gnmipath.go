@@ -8,11 +8,12 @@ import (
 // gNMI paths in their string form (gNMI path conventions, as gnmi_cli and
 // gnmic print them): elements separated by "/", list keys as [name=value],
 // with "]" and "\" inside a value escaped by a backslash. The origin is the
-// model set and the target the enterprise, so they are not part of the path.
+// model set and the target the tenant (none for a global set), so they are
+// not part of the path.
 
 // GNMIPath renders a location as a gNMI path string.
 func (l *Location) GNMIPath() string {
-	segs := SplitPath(strings.TrimPrefix(l.REST(), RESTPrefix(l.Set, l.Target)))
+	segs := SplitPath(strings.TrimPrefix(l.REST(), RESTPrefix(l.Set, l.Tenant)))
 	esc := strings.NewReplacer(`\`, `\\`, `]`, `\]`)
 	var b strings.Builder
 	n := l.Set.Root
@@ -41,8 +42,9 @@ func (l *Location) GNMIPath() string {
 	return b.String()
 }
 
-// ParseGNMIPath resolves a gNMI path string against a model set.
-func ParseGNMIPath(set *ModelSet, target, p string) (*Location, error) {
+// ParseGNMIPath resolves a gNMI path string against a model set, for a
+// tenant ("" for a global set).
+func ParseGNMIPath(set *ModelSet, tenant, p string) (*Location, error) {
 	elems, err := splitGNMI(p)
 	if err != nil {
 		return nil, Errorf(KindInvalid, p, "%v", err)
@@ -77,7 +79,7 @@ func ParseGNMIPath(set *ModelSet, target, p string) (*Location, error) {
 		}
 		n = c
 	}
-	return Resolve(set, target, segs)
+	return Resolve(set, tenant, segs)
 }
 
 type gnmiElem struct {

@@ -12,11 +12,13 @@ func EscapeSegment(s string) string { return url.PathEscape(s) }
 // UnescapeSegment reverses EscapeSegment.
 func UnescapeSegment(s string) (string, error) { return url.PathUnescape(s) }
 
-// Location is a resolved data path: which node of which target it addresses
-// and which stored object holds it.
+// Location is a resolved data path: which node of which tenant it
+// addresses and which stored object holds it.
 type Location struct {
-	Set    *ModelSet
-	Target string
+	Set *ModelSet
+	// Tenant is the tenant (enterprise) whose objects the path addresses;
+	// "" for a global set, whose objects belong to the operator.
+	Tenant string
 	Node   *Node
 	// Object is the schema node of the object that holds Node (a list or the
 	// root); ObjectKey is that object's storage key. For a whole list
@@ -33,40 +35,96 @@ type Location struct {
 	Collection bool
 }
 
-// RootKey is the storage key of a target's root object in a model set:
-// "aether/2.1.x/acme". Keys carry the set's version, so that two versions
-// of a set can be stored side by side.
-func RootKey(set *ModelSet, target string) string {
-	return setKeyPrefix(set) + EscapeSegment(target)
+// RootKey is the storage key of a root object: "workload/1.0.0/acme" for a
+// tenant of a tenant set, "lab/1.0.0" for a global set (tenant ""). Keys
+// carry the set's version, so that two versions of a set can be stored
+// side by side.
+func RootKey(set *ModelSet, tenant string) string {
+	if set.Global() {
+		return set.Name + "/" + set.Version
+	}
+	return setKeyPrefix(set) + EscapeSegment(tenant)
 }
 
-// TenantOfKey extracts the (unescaped) tenant from a storage key
-// ("aether/2.1.x/acme/site/s1" → "acme").
-func TenantOfKey(key string) string {
-	parts := strings.SplitN(key, "/", 4)
-	if len(parts) < 3 {
+// TenantOfKey extracts the (unescaped) tenant from a storage key of this
+// set ("workload/1.0.0/acme/deployment/d1" → "acme"); "" for a global set's keys.
+// It runs in validation: no allocation unless the tenant is escaped.
+func (set *ModelSet) TenantOfKey(key string) string {
+	if set.Global() {
 		return ""
 	}
-	t, err := UnescapeSegment(parts[2])
-	if err != nil {
-		return parts[2]
+	rest := key
+	for range 2 { // skip "name/version/"
+		i := strings.IndexByte(rest, '/')
+		if i < 0 {
+			return ""
+		}
+		rest = rest[i+1:]
 	}
-	return t
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		rest = rest[:i]
+	}
+	if strings.IndexByte(rest, '%') < 0 {
+		return rest
+	}
+	if t, err := UnescapeSegment(rest); err == nil {
+		return t
+	}
+	return rest
+}
+
+// TenantOfKey is ModelSet.TenantOfKey for a key of any loaded set; "" when
+// the key's set is global or not loaded.
+func (s *Schema) TenantOfKey(key string) string {
+	if set := s.SetOfKey(key); set != nil {
+		return set.TenantOfKey(key)
+	}
+	return ""
+}
+
+// SetOfKey returns the loaded set a storage key ("name/version/…") belongs
+// to, or nil.
+func (s *Schema) SetOfKey(key string) *ModelSet {
+	i := strings.IndexByte(key, '/')
+	if i < 0 {
+		return nil
+	}
+	j := strings.IndexByte(key[i+1:], '/')
+	if j < 0 {
+		return s.byKey[key]
+	}
+	return s.byKey[key[:i+1+j]]
 }
 
 // setKeyPrefix is what every storage key of a set version starts with.
 func setKeyPrefix(set *ModelSet) string { return set.Name + "/" + set.Version + "/" }
 
-// RESTPrefix is the REST path of a target's root: /aether/v2.1.x/acme.
-func RESTPrefix(set *ModelSet, target string) string {
-	return "/" + set.Name + "/v" + set.Version + "/" + EscapeSegment(target)
+// RESTBase is the REST path of a set version: /workload/v1.0.0.
+func RESTBase(set *ModelSet) string { return "/" + set.RESTPrefix + "/v" + set.Version }
+
+// RESTPrefix is the REST path of a root: /workload/v1.0.0/acme for a tenant of
+// a tenant set, /lab/v1.0.0 for a global set (tenant "").
+func RESTPrefix(set *ModelSet, tenant string) string {
+	if set.Global() {
+		return RESTBase(set)
+	}
+	return RESTBase(set) + "/" + EscapeSegment(tenant)
 }
 
 // Resolve walks path segments (already split on "/", still escaped) from the
-// root of target in set.
-func Resolve(set *ModelSet, target string, segs []string) (*Location, error) {
-	loc := &Location{Set: set, Target: target, Node: set.Root, Object: set.Root, ObjectKey: RootKey(set, target)}
-	rest := RESTPrefix(set, target)
+// root of tenant in set. A global set takes no tenant and a tenant set
+// needs one: both mistakes are refused naming the path.
+func Resolve(set *ModelSet, tenant string, segs []string) (*Location, error) {
+	if set.Global() && tenant != "" {
+		return nil, Errorf(KindInvalid, RESTBase(set)+"/"+EscapeSegment(tenant),
+			"model set %s is global (the operator's): its paths have no tenant segment, %s/…", set.Name, RESTBase(set))
+	}
+	if !set.Global() && tenant == "" {
+		return nil, Errorf(KindInvalid, RESTBase(set),
+			"model set %s is per tenant: its paths start with the tenant, %s/{tenant}/…", set.Name, RESTBase(set))
+	}
+	loc := &Location{Set: set, Tenant: tenant, Node: set.Root, Object: set.Root, ObjectKey: RootKey(set, tenant)}
+	rest := RESTPrefix(set, tenant)
 	for i := 0; i < len(segs); i++ {
 		seg := segs[i]
 		if seg == "" {
@@ -81,6 +139,10 @@ func Resolve(set *ModelSet, target string, segs []string) (*Location, error) {
 		}
 		c := loc.Node.Child(name)
 		if c == nil {
+			if loc.Node.Kind == Root && set.Global() {
+				// Most likely a tenant where a global set has none.
+				return nil, Errorf(KindNotFound, rest+"/"+seg, "no %q in %s (model set %s is global: its paths have no tenant segment)", name, describeNode(loc.Node), set.Name)
+			}
 			return nil, Errorf(KindNotFound, rest+"/"+seg, "no %q in %s", name, describeNode(loc.Node))
 		}
 		rest += "/" + c.Name
@@ -131,16 +193,50 @@ func (l *Location) REST() string {
 }
 
 // RESTPathOfKey renders the REST path for an object key plus an inner path.
+// It runs for every path a validation message or a change names: one
+// allocation.
 func RESTPathOfKey(set *ModelSet, objectKey string, inner []string, collection bool, n *Node) string {
-	rest := strings.TrimPrefix(objectKey, setKeyPrefix(set))
-	p := "/" + set.Name + "/v" + set.Version + "/" + rest
+	rest, ok := cutSetKeyPrefix(set, objectKey)
+	size := len(set.RESTPrefix) + len(set.Version) + len(rest) + 4
 	for _, s := range inner {
-		p += "/" + s
+		size += len(s) + 1
 	}
 	if collection && n != nil {
-		return p + "/" + n.Name
+		size += len(n.Name) + 1
 	}
-	return p
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteString("/")
+	b.WriteString(set.RESTPrefix)
+	b.WriteString("/v")
+	b.WriteString(set.Version)
+	if ok {
+		b.WriteByte('/')
+		b.WriteString(rest)
+	}
+	for _, s := range inner {
+		b.WriteByte('/')
+		b.WriteString(s)
+	}
+	if collection && n != nil {
+		b.WriteByte('/')
+		b.WriteString(n.Name)
+	}
+	return b.String()
+}
+
+// cutSetKeyPrefix returns what follows "name/version/" in a key of set,
+// without building that prefix.
+func cutSetKeyPrefix(set *ModelSet, key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, set.Name)
+	if !ok || len(rest) == 0 || rest[0] != '/' {
+		return "", false
+	}
+	rest, ok = strings.CutPrefix(rest[1:], set.Version)
+	if !ok || len(rest) == 0 || rest[0] != '/' {
+		return "", false
+	}
+	return rest[1:], true
 }
 
 // SplitPath splits a slash-separated path into raw segments, dropping empty
@@ -153,20 +249,26 @@ func SplitPath(p string) []string {
 	return strings.Split(p, "/")
 }
 
-// ParseObjectKey resolves a storage key ("aether/2.1.x/acme/site/s1") back
-// to its location.
+// ParseObjectKey resolves a storage key ("workload/1.0.0/acme/deployment/d1",
+// "lab/1.0.0/rack/r1") back to its location.
 func (s *Schema) ParseObjectKey(key string) (*Location, error) {
 	segs := strings.Split(key, "/")
-	if len(segs) < 3 {
+	if len(segs) < 2 {
 		return nil, Errorf(KindInvalid, key, "not an object key")
 	}
 	set := s.Set(segs[0], segs[1])
 	if set == nil {
 		return nil, Errorf(KindNotFound, key, "no model set %s version %s", segs[0], segs[1])
 	}
-	target, err := UnescapeSegment(segs[2])
-	if err != nil {
-		return nil, Errorf(KindInvalid, key, "bad target")
+	if set.Global() {
+		return Resolve(set, "", segs[2:])
 	}
-	return Resolve(set, target, segs[3:])
+	if len(segs) < 3 {
+		return nil, Errorf(KindInvalid, key, "not an object key")
+	}
+	tenant, err := UnescapeSegment(segs[2])
+	if err != nil || tenant == "" {
+		return nil, Errorf(KindInvalid, key, "bad tenant")
+	}
+	return Resolve(set, tenant, segs[3:])
 }

@@ -44,3 +44,11 @@ func Reserved(id string) string {
 	}
 	return ""
 }
+
+// IDField is the member of a tenant's record (GET /enterprises/{id}) that
+// holds its id: aether-roc-api's name, kept for its clients.
+const IDField = "enterprise-id"
+
+// Record returns the body of a new tenant's record; the configuration
+// engine stores it as given and adds the display name and description.
+func Record(id string) map[string]any { return map[string]any{IDField: id} }

@@ -236,7 +236,7 @@ func (a *Adapter) Render(snap *config.Snapshot) map[string]controller.Desired {
 	out := make(map[string]controller.Desired, len(a.pushes))
 	for id, r := range a.pushes {
 		d := controller.Desired{Backend: r.Address, Sources: []string{r.loc.ObjectKey}}
-		if !snap.TargetExists(r.loc.Target) {
+		if !snap.TargetExists(r.loc.Tenant) {
 			continue // nothing to push: the target's subtree is deleted
 		}
 		obj, ok := snap.Object(r.loc)

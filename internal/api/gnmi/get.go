@@ -115,7 +115,7 @@ func (s *Server) Get(ctx context.Context, req *gpb.GetRequest) (*gpb.GetResponse
 				}
 				return nil, err
 			}
-			if ps.target != AllTargets && !snap.TargetExists(t) {
+			if ps.target != AllTargets && !ps.set.Global() && !snap.TargetExists(t) {
 				return nil, errNoEnterprise(t).Err()
 			}
 			val, err := read(snap, loc, filter, opts)

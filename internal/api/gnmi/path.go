@@ -172,17 +172,22 @@ func (s *Server) parsePath(prefix, p *gpb.Path, models []*gpb.ModelData, kind rp
 	}
 	elems := append(append([]*gpb.PathElem{}, prefix.GetElem()...), p.GetElem()...)
 	ps := &pathSpec{origin: origin, target: target, elems: elems, str: pathString(elems)}
-	if target == "" {
-		return nil, errorf(codes.InvalidArgument, "path %s: the target (enterprise id) is required in the prefix", ps.str)
-	}
-	if target == AllTargets && kind == forSet {
-		return nil, errorf(codes.InvalidArgument, "path %s: Set needs one enterprise as its target, not %q", ps.str, AllTargets)
-	}
 	set, err := s.selectSet(origin, models)
 	if err != nil {
 		return nil, err
 	}
 	ps.set = set
+	if set.Global() {
+		// A global set's objects belong to no enterprise: no target.
+		if target != "" {
+			return nil, errorf(codes.InvalidArgument, "path %s: model set %s is global: its paths take no target, not %q", ps.str, set.Name, target)
+		}
+	} else if target == "" {
+		return nil, errorf(codes.InvalidArgument, "path %s: the target (enterprise id) is required in the prefix", ps.str)
+	}
+	if target == AllTargets && kind == forSet {
+		return nil, errorf(codes.InvalidArgument, "path %s: Set needs one enterprise as its target, not %q", ps.str, AllTargets)
+	}
 	n := set.Root
 	for i, e := range elems {
 		name := e.GetName()
@@ -269,7 +274,7 @@ func describe(n *schema.Node) string {
 // locElems renders a location (an object or a node in one) as gNMI path
 // elements.
 func locElems(loc *schema.Location) []*gpb.PathElem {
-	segs := schema.SplitPath(strings.TrimPrefix(loc.REST(), schema.RESTPrefix(loc.Set, loc.Target)))
+	segs := schema.SplitPath(strings.TrimPrefix(loc.REST(), schema.RESTPrefix(loc.Set, loc.Tenant)))
 	var out []*gpb.PathElem
 	n := loc.Set.Root
 	for i := 0; i < len(segs); i++ {

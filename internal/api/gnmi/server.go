@@ -311,7 +311,7 @@ func (e deniedError) GRPCStatus() *status.Status { return e.st }
 // read every enterprise its configuration came from (as on REST).
 func (s *Server) canSeeStatus(ctx context.Context, st controller.Status) bool {
 	p := principal(ctx)
-	ents := controller.SourceEnterprises(st.Sources)
+	ents := controller.SourceEnterprises(s.eng.Schema(), st.Sources)
 	if len(ents) == 0 {
 		return s.allowed(ctx, p, auth.Admin, "/transactions")
 	}

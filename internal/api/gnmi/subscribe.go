@@ -103,7 +103,7 @@ func (s *Server) Subscribe(stream gpb.GNMI_SubscribeServer) error {
 			if err := s.authorize(ctx, auth.Read, loc.REST()); err != nil {
 				return err
 			}
-			if !snap.TargetExists(ps.target) {
+			if !ps.set.Global() && !snap.TargetExists(ps.target) {
 				return errNoEnterprise(ps.target).Err()
 			}
 			su.rest = loc.REST()
@@ -565,7 +565,7 @@ func (sn *subscription) changes(rec *config.Record, subs []*sub) []*gpb.Notifica
 			}
 			if len(sloc.Inner) > 0 && !sloc.Collection && ch.Key == sloc.ObjectKey {
 				// A node inside the changed object.
-				k := "inner\x00" + ps.str + "\x00" + oloc.Target
+				k := "inner\x00" + ps.str + "\x00" + oloc.Tenant
 				if sentKey[k] {
 					continue
 				}
@@ -587,11 +587,11 @@ func (sn *subscription) changes(rec *config.Record, subs []*sub) []*gpb.Notifica
 						continue
 					}
 					sentKey[k] = true
-					n := note(ps.origin, oloc.Target)
+					n := note(ps.origin, oloc.Tenant)
 					n.Update = append(n.Update, &gpb.Update{Path: ps.fullPath(), Val: typedValue(sn.enc, b)})
 				case hadBefore:
 					sentKey[k] = true
-					n := note(ps.origin, oloc.Target)
+					n := note(ps.origin, oloc.Tenant)
 					n.Delete = append(n.Delete, ps.fullPath())
 				}
 				continue
@@ -605,7 +605,7 @@ func (sn *subscription) changes(rec *config.Record, subs []*sub) []*gpb.Notifica
 			}
 			sentKey[k] = true
 			p := &gpb.Path{Elem: locElems(oloc)}
-			n := note(ps.origin, oloc.Target)
+			n := note(ps.origin, oloc.Tenant)
 			if ch.After == nil {
 				if ancestorDeleted(ch.Key, deleted) {
 					continue
@@ -633,13 +633,13 @@ func (sn *subscription) changes(rec *config.Record, subs []*sub) []*gpb.Notifica
 // (same model set, its target or all targets the caller may read), and
 // gives the subscribed location within that object's target.
 func (sn *subscription) covers(ps *pathSpec, oloc *schema.Location) (*schema.Location, bool) {
-	if ps.set != oloc.Set || (ps.target != AllTargets && ps.target != oloc.Target) {
+	if ps.set != oloc.Set || (ps.target != AllTargets && ps.target != oloc.Tenant) {
 		return nil, false
 	}
-	if ps.target == AllTargets && !sn.readable(ps.set, oloc.Target) {
+	if ps.target == AllTargets && !sn.readable(ps.set, oloc.Tenant) {
 		return nil, false
 	}
-	sloc, err := ps.loc(oloc.Target)
+	sloc, err := ps.loc(oloc.Tenant)
 	if err != nil {
 		return nil, false
 	}
@@ -661,7 +661,7 @@ func (sn *subscription) stateChanges(sc config.StateChange, subs []*sub) []*gpb.
 		if !ok {
 			continue
 		}
-		n := &gpb.Notification{Timestamp: time.Now().UnixNano(), Prefix: &gpb.Path{Origin: ps.origin, Target: oloc.Target}}
+		n := &gpb.Notification{Timestamp: time.Now().UnixNano(), Prefix: &gpb.Path{Origin: ps.origin, Target: oloc.Tenant}}
 		switch {
 		case len(sloc.Inner) > 0 && !sloc.Collection && sloc.ObjectKey == sc.Key:
 			// A node inside the object: only if it is (or is in) state.

@@ -142,6 +142,9 @@ func (b *builder) fixedComponents() {
 		targets := openapi3.NewArraySchema()
 		targets.Items = &openapi3.SchemaRef{Value: openapi3.NewStringSchema()}
 		targets.Description = "The enterprises (targets) the transaction touched."
+		sets := openapi3.NewArraySchema()
+		sets.Items = &openapi3.SchemaRef{Value: openapi3.NewStringSchema()}
+		sets.Description = "The model set versions (name/version) whose objects the transaction touched."
 		count := openapi3.NewIntegerSchema()
 		count.Description = "How many objects the transaction changed."
 		props := map[string]*openapi3.Schema{
@@ -154,6 +157,7 @@ func (b *builder) fixedComponents() {
 			"rollback-of":     i64("For a rollback: the index of the transaction undone."),
 			"replica":         str("The AMP replica that committed it (several replicas on etcd only)."),
 			"targets":         targets,
+			"sets":            sets,
 			"changed-objects": count,
 		}
 		req := []string{"index", "id", "time", "username", "source", "targets", "changed-objects"}

@@ -57,7 +57,7 @@ func (s *Server) visibleTransactions(r *http.Request, before uint64, limit int, 
 		examined += len(list)
 		for _, t := range list {
 			before = t.Index
-			if len(out) < limit && s.canSeeTargets(r, t.Targets) {
+			if len(out) < limit && s.canSeeTxn(r, t) {
 				out = append(out, t)
 			}
 		}
@@ -91,10 +91,10 @@ func (s *Server) getTransaction(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.hideIndex(r, err, "/transactions/"+strconv.FormatUint(n, 10), "no transaction %d", n)
 	}
-	if !s.canSeeTargets(r, rec.Info().Targets) {
+	if !s.canSeeTxn(r, rec.Info(s.sch)) {
 		return schema.Errorf(schema.KindNotFound, "/transactions/"+strconv.FormatUint(n, 10), "no transaction %d", n)
 	}
-	return writeJSON(w, http.StatusOK, txnDetail{TxnInfo: rec.Info(), Changes: nonNil(s.eng.Changes(rec))})
+	return writeJSON(w, http.StatusOK, txnDetail{TxnInfo: rec.Info(s.sch), Changes: nonNil(s.eng.Changes(rec))})
 }
 
 func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
@@ -111,7 +111,7 @@ func (s *Server) rollback(w http.ResponseWriter, r *http.Request) error {
 	}
 	if rec, err := s.eng.Transaction(n); err != nil {
 		return s.hideIndex(r, err, "/transactions/"+strconv.FormatUint(n, 10), "no transaction %d", n)
-	} else if !s.canSeeTargets(r, rec.Info().Targets) {
+	} else if !s.canSeeTxn(r, rec.Info(s.sch)) {
 		return schema.Errorf(schema.KindNotFound, "/transactions/"+strconv.FormatUint(n, 10), "no transaction %d", n)
 	}
 	req := s.request(r, dry)
@@ -212,10 +212,10 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request) error {
 		if rec == nil {
 			continue
 		}
-		if !s.canSeeTargets(r, rec.Info().Targets) {
+		if !s.canSeeTxn(r, rec.Info(s.sch)) {
 			continue
 		}
-		if err := enc.Encode(txnDetail{TxnInfo: rec.Info(), Changes: nonNil(s.eng.Changes(rec))}); err != nil {
+		if err := enc.Encode(txnDetail{TxnInfo: rec.Info(s.sch), Changes: nonNil(s.eng.Changes(rec))}); err != nil {
 			return nil
 		}
 		if flusher != nil {

@@ -11,7 +11,8 @@ import (
 	"github.com/amp-edge/amp/internal/schema"
 )
 
-// model serves every /{set}/v{version}/{enterprise-id}/… path.
+// model serves every model path: /{prefix}/v{version}/{tenant}/… of a
+// tenant set, /{prefix}/v{version}/… of a global set.
 func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
 	path := r.URL.Path
 	route, err := s.sch.ParseRoute(r.URL.EscapedPath())
@@ -22,7 +23,8 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
 		return schema.Errorf(schema.KindNotFound, path, "no such model path")
 	}
 	set, target, rest := route.Set, route.Tenant, route.Data
-	if target == "undefined" {
+	info(r.Context()).set = set
+	if target == "undefined" && set.HasCompat(compatROC) {
 		// aether-roc-api answers a GUI bug that sends "undefined" with 422.
 		return schema.Errorf(schema.KindUnprocessable, path, "enterprise id is \"undefined\"")
 	}
@@ -51,6 +53,11 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
 	return s.write(w, r, loc)
 }
 
+// compatROC names the aether-roc-api compatibility rules in a set's
+// descriptor: PATCH /aether-roc-api, POST's "unchanged" list and
+// additionalProperties, "undefined" ids answered 422.
+const compatROC = "aether-roc-api"
+
 func (s *Server) snapshotFor(r *http.Request, loc *schema.Location) (*config.Snapshot, error) {
 	at, hasAt, err := queryUint(r, "at")
 	if err != nil {
@@ -58,15 +65,25 @@ func (s *Server) snapshotFor(r *http.Request, loc *schema.Location) (*config.Sna
 	}
 	snap := s.eng.Snapshot()
 	if hasAt {
-		snap, err = s.eng.At(at, schema.RootKey(loc.Set, loc.Target)+"/")
+		snap, err = s.eng.At(at, schema.RootKey(loc.Set, loc.Tenant)+"/")
 		if err != nil {
 			return nil, s.hideIndex(r, err, "?at", "no transaction %d", at)
 		}
 	}
-	if !snap.TargetExists(loc.Target) {
-		return nil, schema.Errorf(schema.KindNotFound, schema.RESTPrefix(loc.Set, loc.Target), "enterprise %q does not exist", loc.Target)
+	if !loc.Set.Global() && !snap.TargetExists(loc.Tenant) {
+		return nil, tenantMissing(loc.Set, loc.Tenant)
 	}
 	return snap, nil
+}
+
+// tenantMissing answers a path under a tenant that does not exist; when
+// the "tenant" is the name of a top-level node, the path most likely left
+// the tenant out, and the reason says so.
+func tenantMissing(set *schema.ModelSet, tenant string) error {
+	if set.Root.Child(tenant) != nil {
+		return schema.Errorf(schema.KindNotFound, schema.RESTPrefix(set, tenant), "enterprise %q does not exist (model set %s is per tenant: its paths are %s/{enterprise-id}/%s/…)", tenant, set.Name, schema.RESTBase(set), tenant)
+	}
+	return schema.Errorf(schema.KindNotFound, schema.RESTPrefix(set, tenant), "enterprise %q does not exist", tenant)
 }
 
 func (s *Server) encodeOpts(r *http.Request) (schema.EncodeOptions, error) {
@@ -236,7 +253,7 @@ func (s *Server) leafrefValues(w http.ResponseWriter, r *http.Request, loc *sche
 		// The entry may be new, but the object holding it must exist.
 		if _, ok := snap.Object(loc); !ok {
 			pk := loc.ObjectKey[:strings.LastIndexByte(loc.ObjectKey[:strings.LastIndexByte(loc.ObjectKey, '/')], '/')]
-			if _, ok := snap.Get(pk); !ok && strings.Count(pk, "/") > 1 {
+			if _, ok := snap.Get(pk); !ok && pk != schema.RootKey(loc.Set, loc.Tenant) {
 				return schema.Errorf(schema.KindNotFound, loc.REST(), "%s does not exist", schema.RESTPathOfKey(loc.Set, pk, nil, false, nil))
 			}
 		}
@@ -279,9 +296,10 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, loc *schema.Locat
 			return err
 		}
 		opts := schema.DecodeOptions{OmitKeysOK: true}
+		roc := loc.Set.HasCompat(compatROC)
 		switch r.Method {
 		case http.MethodPost:
-			opts.AdditionalProperties = true
+			opts.AdditionalProperties = roc
 			ed.Op, code = config.OpMerge, http.StatusCreated
 		case http.MethodPut:
 			ed.Op = config.OpReplace
@@ -300,7 +318,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, loc *schema.Locat
 		if err != nil {
 			return err
 		}
-		if r.Method == http.MethodPost {
+		if r.Method == http.MethodPost && roc {
 			if err := checkUnchanged(loc.Node, val, loc.REST(), loc.Collection); err != nil {
 				return err
 			}

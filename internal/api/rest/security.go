@@ -11,6 +11,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
@@ -27,6 +28,9 @@ type reqInfo struct {
 	// when it changed nothing: unchanged).
 	index     uint64
 	unchanged bool
+	// set is the model set a model path named (nil: not a model path):
+	// its descriptor says whether aether-roc-api's rules apply.
+	set *schema.ModelSet
 }
 
 type reqInfoKey struct{}
@@ -112,6 +116,19 @@ func (s *Server) canSeeTargets(r *http.Request, targets []string) bool {
 		}
 	}
 	return true
+}
+
+// canSeeTxn reports whether the caller may see a transaction: one that
+// touched a global set's objects (the operator's) only for operators, for
+// now; otherwise as canSeeTargets.
+func (s *Server) canSeeTxn(r *http.Request, t config.TxnInfo) bool {
+	for _, sv := range t.Sets {
+		name, version, _ := strings.Cut(sv, "/")
+		if set := s.sch.Set(name, version); set == nil || set.Global() {
+			return s.check(r.Context(), auth.FromContext(r.Context()), auth.Admin, "/transactions") == nil
+		}
+	}
+	return s.canSeeTargets(r, t.Targets)
 }
 
 // authFailure counts a failed authentication against its source (the

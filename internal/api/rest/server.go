@@ -144,10 +144,18 @@ func (s *Server) routes() {
 	for _, p := range specDocuments {
 		rs = append(rs, route{"GET " + p, "spec", false, s.specDocument})
 	}
+	seen := map[string]bool{}
 	for _, set := range s.sch.Sets {
-		prefix := "/" + set.Name + "/v" + set.Version + "/"
-		for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
-			rs = append(rs, route{m + " " + prefix, "model", false, s.model})
+		// /{prefix}/ too, so that an unknown version of a known set is
+		// answered naming the versions loaded.
+		for _, prefix := range []string{schema.RESTBase(set) + "/", "/" + set.RESTPrefix + "/"} {
+			if seen[prefix] {
+				continue
+			}
+			seen[prefix] = true
+			for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+				rs = append(rs, route{m + " " + prefix, "model", false, s.model})
+			}
 		}
 	}
 	for _, rt := range rs {
@@ -368,7 +376,7 @@ type problem struct {
 	Title   string           `json:"title"`
 	Status  int              `json:"status"`
 	Detail  string           `json:"detail,omitempty"`
-	Message string           `json:"message"`
+	Message string           `json:"message,omitempty"`
 	Errors  []schema.Problem `json:"errors"`
 }
 
@@ -389,6 +397,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 		// An unexpected error: the details stay in the server log.
 		p.Message = "internal error"
 		slog.ErrorContext(r.Context(), "internal error", "error", err, "path", r.URL.Path)
+	}
+	if in := info(r.Context()); in.set != nil && !in.set.HasCompat(compatROC) {
+		p.Message = "" // aether-roc-api's member, for its sets only
 	}
 	if len(p.Message) > 4096 {
 		p.Message = p.Message[:4096] + "…"

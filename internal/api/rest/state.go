@@ -8,11 +8,12 @@ import (
 	"github.com/amp-edge/amp/internal/schema"
 )
 
-// stateWrite serves PUT|PATCH|DELETE /state/{set}/v{version}/{enterprise}/…:
-// the ingestion path for backends, agents and AMP's controllers to report
-// operational state (config false subtrees, e.g. a device's state). It is
-// read back through the ordinary model paths, merged into the object. It
-// is not versioned: no transaction, no history.
+// stateWrite serves PUT|PATCH|DELETE /state/{prefix}/v{version}/{enterprise}/…
+// (/state/{prefix}/v{version}/… for a global set): the ingestion path for
+// backends, agents and AMP's controllers to report operational state
+// (config false subtrees, e.g. a device's state). It is read back through
+// the ordinary model paths, merged into the object. It is not versioned:
+// no transaction, no history.
 func (s *Server) stateWrite(w http.ResponseWriter, r *http.Request) error {
 	route, err := s.sch.ParseRoute(r.URL.EscapedPath())
 	if err != nil {
@@ -22,6 +23,7 @@ func (s *Server) stateWrite(w http.ResponseWriter, r *http.Request) error {
 		return schema.Errorf(schema.KindNotFound, r.URL.Path, "use /state/{set}/v{version}/[{tenant}/]… down to a state node")
 	}
 	set, target := route.Set, route.Tenant
+	info(r.Context()).set = set
 	loc, err := route.Resolve()
 	if err != nil {
 		return err
@@ -30,8 +32,8 @@ func (s *Server) stateWrite(w http.ResponseWriter, r *http.Request) error {
 	if err := s.authorize(r, auth.Admin, "/state"+loc.REST()); err != nil {
 		return err
 	}
-	if !s.eng.Snapshot().TargetExists(target) {
-		return schema.Errorf(schema.KindNotFound, schema.RESTPrefix(set, target), "enterprise %q does not exist", target)
+	if !set.Global() && !s.eng.Snapshot().TargetExists(target) {
+		return tenantMissing(set, target)
 	}
 	op := config.OpDelete
 	var val any

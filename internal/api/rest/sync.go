@@ -80,7 +80,7 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 // canSeeSources: a status is visible to a caller who may read every
 // enterprise its configuration came from.
 func (s *Server) canSeeSources(r *http.Request, sources []string) bool {
-	return s.canSeeTargets(r, controller.SourceEnterprises(sources))
+	return s.canSeeTargets(r, controller.SourceEnterprises(s.sch, sources))
 }
 
 func derived(sources []string, prefix string) bool {

@@ -132,6 +132,9 @@ func (s *Server) elementSet(name string) (*schema.ModelSet, *schema.Node, string
 	}
 	list, ver := name[:i], name[i+1:]
 	for _, set := range s.sch.Sets {
+		if !set.HasCompat(compatROC) {
+			continue // PATCH /aether-roc-api writes only the sets that keep its rules
+		}
 		prefix := strings.TrimSuffix(set.Version, "x")
 		if !strings.HasPrefix(ver, prefix) {
 			continue
@@ -279,12 +282,12 @@ func collect(probs *schema.Problems, err error) bool {
 
 // sub extends a location by a child (and, for a list, its keys).
 func sub(loc *schema.Location, name string, keys []string) *schema.Location {
-	segs := schema.SplitPath(strings.TrimPrefix(loc.REST(), schema.RESTPrefix(loc.Set, loc.Target)))
+	segs := schema.SplitPath(strings.TrimPrefix(loc.REST(), schema.RESTPrefix(loc.Set, loc.Tenant)))
 	segs = append(segs, name)
 	for _, k := range keys {
 		segs = append(segs, schema.EscapeSegment(k))
 	}
-	l, err := schema.Resolve(loc.Set, loc.Target, segs)
+	l, err := schema.Resolve(loc.Set, loc.Tenant, segs)
 	if err != nil {
 		return loc
 	}
