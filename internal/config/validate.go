@@ -15,6 +15,8 @@ import (
 //
 //	refs:  "r\x00<target>\x00<referrer>\x00<leaf>" and the forward
 //	       "f\x00<referrer>\x00<leaf>\x00<target>" for every resolved leafref
+//	       and ampx:refers-to; keys are full storage keys, so the index
+//	       spans model sets (and tenants)
 //	uniq:  "u\x00<list prefix>\x00<stmt>\x00<values>" -> entry key, per YANG
 //	       unique statement
 //
@@ -115,6 +117,9 @@ func (val *validator) walk(d *dnode, inner []string, before, after *Object) {
 			if present && c.Type.Base == schema.TLeafref {
 				val.checkLeafref(d, c, v, cinner, after)
 			}
+			if present && c.Ref != nil {
+				val.checkRef(c, v, cinner, after)
+			}
 			if present && c.Backend != "" {
 				val.checkBackend(c, v, cinner, before, after)
 			}
@@ -193,9 +198,62 @@ func (val *validator) checkLeafref(parent *dnode, c *schema.Node, v any, inner [
 			}
 			continue
 		}
-		leafID := strings.Join(inner, "/") + "=" + schema.Format(x)
-		val.refs.Insert([]byte("r\x00"+target+"\x00"+after.Key+"\x00"+leafID), struct{}{})
-		val.refs.Insert([]byte("f\x00"+after.Key+"\x00"+leafID+"\x00"+target), struct{}{})
+		val.addRef(target, after.Key, inner, x)
+	}
+}
+
+// addRef records that the leaf at inner of object referrer, holding value
+// x, refers to the object target.
+func (val *validator) addRef(target, referrer string, inner []string, x any) {
+	leafID := strings.Join(inner, "/") + "=" + schema.Format(x)
+	val.refs.Insert([]byte("r\x00"+target+"\x00"+referrer+"\x00"+leafID), struct{}{})
+	val.refs.Insert([]byte("f\x00"+referrer+"\x00"+leafID+"\x00"+target), struct{}{})
+}
+
+// checkRef checks an ampx:refers-to leaf: every value must name an
+// existing entry of the list it refers to, looked up by its storage key
+// (so the cost does not grow with the store) in the tenant refTenant
+// chooses. A tenant object therefore can never reach another tenant's
+// entry, and the refusal names only the caller's own tenant.
+func (val *validator) checkRef(c *schema.Node, v any, inner []string, o *Object) {
+	r := c.Ref
+	path := restPath(o, inner)
+	tenant, ok := refTenant(o, r)
+	if !ok {
+		val.probs.Add(path, "%q refers to a %s of model set %s, which is per tenant: set %q to name the enterprise it is in",
+			c.Name, r.List.Name, r.Set.Name, strings.Join(r.TenantLeaf, "/"))
+		return
+	}
+	values := []any{v}
+	if c.Kind == schema.LeafList {
+		values, _ = v.([]any)
+	}
+	root := schema.RootKey(r.Set, tenant)
+	prefix := listPrefix(root, r.Containers, r.List)
+	for _, x := range values {
+		target := prefix + schema.EscapeSegment(schema.Format(x))
+		if _, ok := val.v.get(target); !ok {
+			val.conflict(path, "%q refers to %s %q, which does not exist in %s (model set %s %s)", c.Name, r.List.Name, schema.Format(x),
+				schema.RESTPathOfKey(r.Set, root, r.Containers, true, r.List), r.Set.Name, r.Set.Version)
+			continue
+		}
+		val.addRef(target, o.Key, inner, x)
+	}
+}
+
+// refTenant is the tenant a reference from object o resolves in: none
+// for a global set; for a tenant set, o's own tenant, or for a global
+// object the tenant its ampx:tenant leaf names (false when that is unset).
+func refTenant(o *Object, r *schema.Ref) (string, bool) {
+	switch {
+	case r.Global():
+		return "", true
+	case r.TenantLeaf != nil:
+		v, _ := lookup(o.Data, r.TenantLeaf)
+		s, _ := v.(string)
+		return s, s != ""
+	default:
+		return schema.TenantOfKey(o.Key), true
 	}
 }
 

@@ -35,7 +35,7 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
 	}
 	rest := segs[3:]
 	if r.Method == http.MethodGet && len(rest) > 1 && rest[len(rest)-1] == "values" {
-		if loc, err := schema.Resolve(set, target, rest[:len(rest)-1]); err == nil && loc.Node.Kind == schema.Leaf && loc.Node.Type.Base == schema.TLeafref {
+		if loc, err := schema.Resolve(set, target, rest[:len(rest)-1]); err == nil && (loc.Node.Kind == schema.Leaf && loc.Node.Type.Base == schema.TLeafref || loc.Node.Ref != nil) {
 			return s.leafrefValues(w, r, loc)
 		}
 	}
@@ -262,6 +262,15 @@ func (s *Server) leafrefValues(w http.ResponseWriter, r *http.Request, loc *sche
 				return schema.Errorf(schema.KindNotFound, loc.REST(), "%s does not exist", schema.RESTPathOfKey(loc.Set, pk, nil, false, nil))
 			}
 		}
+	}
+	if loc.Node.Ref != nil {
+		// The choices may come from another set or, for a global object,
+		// a tenant: they are shown only to a caller who may read them.
+		from, vals := snap.RefChoices(loc)
+		if from == "" || !s.canRead(r, from) {
+			vals = []string{}
+		}
+		return writeJSON(w, http.StatusOK, map[string]any{"values": vals})
 	}
 	vals, err := snap.LeafrefValues(loc)
 	if err != nil {
