@@ -35,7 +35,7 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
 	}
 	rest := segs[3:]
 	if r.Method == http.MethodGet && len(rest) > 1 && rest[len(rest)-1] == "values" {
-		if loc, err := schema.Resolve(set, target, rest[:len(rest)-1]); err == nil && (loc.Node.Kind == schema.Leaf && loc.Node.Type.Base == schema.TLeafref || loc.Node.Ref != nil) {
+		if loc, err := schema.Resolve(set, target, rest[:len(rest)-1]); err == nil && loc.Node.Kind == schema.Leaf && (loc.Node.Type.Base == schema.TLeafref || loc.Node.Ref != nil) {
 			return s.leafrefValues(w, r, loc)
 		}
 	}
