@@ -357,6 +357,8 @@ func (val *validator) indexRefs(d *dnode, inner []string, o *Object) {
 			val.indexRefs(&dnode{v: d.v, obj: o, sch: c, data: v, inner: cinner, parent: d}, cinner, o)
 		case c.Type != nil && c.Type.Base == schema.TLeafref:
 			val.checkLeafref(d, c, v, cinner, o)
+		case c.Ref != nil:
+			val.checkRef(c, v, cinner, o)
 		}
 	}
 }

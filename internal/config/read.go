@@ -159,3 +159,28 @@ func (s *Snapshot) LeafrefValues(loc *schema.Location) ([]string, error) {
 	sort.Strings(out)
 	return out, nil
 }
+
+// RefChoices returns the entries an ampx:refers-to leaf at loc may name,
+// in order, and the REST path of the list they come from, so that the
+// caller can show them only to a reader the policy lets see that list.
+// A global object that names no tenant yet has no choices in a tenant set
+// (path "").
+func (s *Snapshot) RefChoices(loc *schema.Location) (string, []string) {
+	r := loc.Node.Ref
+	obj, ok := s.Object(loc)
+	if !ok {
+		obj = &Object{Key: loc.ObjectKey, Node: loc.Object}
+	}
+	out := []string{}
+	tenant, ok := refTenant(obj, r)
+	if !ok {
+		return "", out
+	}
+	root := schema.RootKey(r.Set, tenant)
+	s.Entries(root, r.Containers, r.List, "", func(o *Object) bool {
+		out = append(out, schema.Format(o.Data[r.Key.Name]))
+		return true
+	})
+	sort.Strings(out)
+	return schema.RESTPathOfKey(r.Set, root, r.Containers, true, r.List), out
+}

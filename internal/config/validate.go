@@ -15,6 +15,12 @@ import (
 //
 //	refs:  "r\x00<target>\x00<referrer>\x00<leaf>" and the forward
 //	       "f\x00<referrer>\x00<leaf>\x00<target>" for every resolved leafref
+//	       and ampx:refers-to within a set; "x\x00…" instead of "r\x00…"
+//	       for an ampx:refers-to into another set. Keys are full storage
+//	       keys, so the index spans sets (and tenants). The two are apart
+//	       because a must cannot see another set: re-checking the musts
+//	       that depend on a change never visits the (possibly very many)
+//	       referrers from other sets.
 //	uniq:  "u\x00<list prefix>\x00<stmt>\x00<values>" -> entry key, per YANG
 //	       unique statement
 //
@@ -115,6 +121,9 @@ func (val *validator) walk(d *dnode, inner []string, before, after *Object) {
 			if present && c.Type.Base == schema.TLeafref {
 				val.checkLeafref(d, c, v, cinner, after)
 			}
+			if present && c.Ref != nil {
+				val.checkRef(c, v, cinner, after)
+			}
 			if present && c.Backend != "" {
 				val.checkBackend(c, v, cinner, before, after)
 			}
@@ -178,9 +187,72 @@ func (val *validator) checkLeafref(parent *dnode, c *schema.Node, v any, inner [
 			}
 			continue
 		}
-		leafID := strings.Join(inner, "/") + "=" + schema.Format(x)
-		val.refs.Insert([]byte("r\x00"+target+"\x00"+after.Key+"\x00"+leafID), struct{}{})
-		val.refs.Insert([]byte("f\x00"+after.Key+"\x00"+leafID+"\x00"+target), struct{}{})
+		val.addRef(refWithin, target, after.Key, inner, x)
+	}
+}
+
+// The tags of the reverse entries in the refs index.
+const (
+	refWithin = "r" // a leafref, or an ampx:refers-to into its own set
+	refAcross = "x" // an ampx:refers-to into another set
+)
+
+// addRef records that the leaf at inner of object referrer, holding value
+// x, refers to the object target.
+func (val *validator) addRef(tag, target, referrer string, inner []string, x any) {
+	leafID := strings.Join(inner, "/") + "=" + schema.Format(x)
+	val.refs.Insert([]byte(tag+"\x00"+target+"\x00"+referrer+"\x00"+leafID), struct{}{})
+	val.refs.Insert([]byte("f\x00"+referrer+"\x00"+leafID+"\x00"+target), struct{}{})
+}
+
+// checkRef checks an ampx:refers-to leaf: every value must name an
+// existing entry of the list it refers to, looked up by its storage key
+// (so the cost does not grow with the store) in the tenant refTenant
+// chooses. A tenant object therefore can never reach another tenant's
+// entry, and the refusal names only the caller's own tenant.
+func (val *validator) checkRef(c *schema.Node, v any, inner []string, o *Object) {
+	r := c.Ref
+	path := restPath(o, inner)
+	tenant, ok := refTenant(o, r)
+	if !ok {
+		val.probs.Add(path, "%q refers to a %s of model set %s, which is per tenant: set %q to name the enterprise it is in",
+			c.Name, r.List.Name, r.Set.Name, strings.Join(r.TenantLeaf, "/"))
+		return
+	}
+	values := []any{v}
+	if c.Kind == schema.LeafList {
+		values, _ = v.([]any)
+	}
+	tag := refAcross
+	if r.Set == c.Set {
+		tag = refWithin
+	}
+	root := schema.RootKey(r.Set, tenant)
+	prefix := listPrefix(root, r.Containers, r.List)
+	for _, x := range values {
+		target := prefix + schema.EscapeSegment(schema.Format(x))
+		if _, ok := val.v.get(target); !ok {
+			val.conflict(path, "%q refers to %s %q, which does not exist in %s (model set %s %s)", c.Name, r.List.Name, schema.Format(x),
+				schema.RESTPathOfKey(r.Set, root, r.Containers, true, r.List), r.Set.Name, r.Set.Version)
+			continue
+		}
+		val.addRef(tag, target, o.Key, inner, x)
+	}
+}
+
+// refTenant is the tenant a reference from object o resolves in: none
+// for a global set; for a tenant set, o's own tenant, or for a global
+// object the tenant its ampx:tenant leaf names (false when that is unset).
+func refTenant(o *Object, r *schema.Ref) (string, bool) {
+	switch {
+	case r.Global():
+		return "", true
+	case r.TenantLeaf != nil:
+		v, _ := schema.Lookup(o.Data, r.TenantLeaf)
+		s, _ := v.(string)
+		return s, s != ""
+	default:
+		return o.Node.Set.TenantOfKey(o.Key), true
 	}
 }
 
@@ -260,22 +332,29 @@ func (val *validator) dropRefsFrom(key string) {
 		i := strings.LastIndexByte(rest, 0)
 		leafID, target := rest[:i], rest[i+1:]
 		val.refs.Delete(k)
-		val.refs.Delete([]byte("r\x00" + target + "\x00" + key + "\x00" + leafID))
+		// The forward entry does not say which kind it was; deleting the
+		// one that is not there costs a lookup.
+		for _, tag := range []string{refWithin, refAcross} {
+			val.refs.Delete([]byte(tag + "\x00" + target + "\x00" + key + "\x00" + leafID))
+		}
 	}
 }
 
-// referrers lists the objects that refer to key, with the leaf that does.
+// referrers lists the objects that refer to key through the references
+// tagged tags (refWithin, refAcross or both), with the leaf that does.
 func referrers(refs interface {
 	Root() *iradix.Node[struct{}]
-}, key string, fn func(referrer, leaf string) bool) {
-	prefix := "r\x00" + key + "\x00"
-	it := refs.Root().Iterator()
-	it.SeekPrefix([]byte(prefix))
-	for k, _, ok := it.Next(); ok; k, _, ok = it.Next() {
-		rest := string(k[len(prefix):])
-		i := strings.IndexByte(rest, 0)
-		if !fn(rest[:i], rest[i+1:]) {
-			return
+}, tags, key string, fn func(referrer, leaf string) bool) {
+	for _, tag := range tags {
+		prefix := string(tag) + "\x00" + key + "\x00"
+		it := refs.Root().Iterator()
+		it.SeekPrefix([]byte(prefix))
+		for k, _, ok := it.Next(); ok; k, _, ok = it.Next() {
+			rest := string(k[len(prefix):])
+			i := strings.IndexByte(rest, 0)
+			if !fn(rest[:i], rest[i+1:]) {
+				return
+			}
 		}
 	}
 }
@@ -285,7 +364,7 @@ func (val *validator) checkNotReferenced(key string) {
 	if before == nil || before.Node == nil {
 		return
 	}
-	referrers(val.refs, key, func(ref, leaf string) bool {
+	referrers(val.refs, refWithin+refAcross, key, func(ref, leaf string) bool {
 		ro, ok := val.v.get(ref)
 		if !ok {
 			return true
@@ -418,7 +497,8 @@ func (val *validator) checkDependents(key string) {
 				val.evalMusts(cur)
 			}
 		}
-		referrers(val.refs, a.Key, func(ref, _ string) bool {
+		// Only references within the set: a must sees its own set only.
+		referrers(val.refs, refWithin, a.Key, func(ref, _ string) bool {
 			for r, ok := val.v.get(ref); ok && r != nil; r = val.parentObject(r) {
 				val.evalMusts(r)
 			}

@@ -92,6 +92,9 @@ func Load(sources ...fs.FS) (*Schema, error) {
 		s.Sets = append(s.Sets, ms)
 		s.byKey[k] = ms
 	}
+	if err := s.resolveRefs(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -272,6 +275,10 @@ func addEntry(parent *Node, e *yang.Entry, module string, config bool, set *Mode
 			n.LegacyDecimal = true
 		case strings.HasSuffix(x.Keyword, ":backend-endpoint"):
 			n.Backend = x.Argument
+		case strings.HasSuffix(x.Keyword, ":refers-to"):
+			n.Ref = &Ref{Source: x.Argument}
+		case strings.HasSuffix(x.Keyword, ":tenant"):
+			n.TenantLeaf = true
 		}
 	}
 	var musts []*yang.Must

@@ -48,6 +48,12 @@ type Node struct {
 	// operator: the engine lets it hold only a backend the operator granted
 	// to the leaf's enterprise (docs/security.md, "Backend endpoints").
 	Backend string
+	// Ref (ampx:refers-to) is the list entry, possibly in another model
+	// set, that the leaf names; resolved once every set is loaded.
+	Ref *Ref
+	// TenantLeaf (ampx:tenant) marks the leaf of a global object that
+	// names the enterprise the object belongs to.
+	TenantLeaf bool
 
 	Parent   *Node
 	Children []*Node // in schema order

@@ -226,6 +226,10 @@ func (b *builder) leafDescription(n *schema.Node) string {
 	if n.Immutable {
 		parts = append(parts, "Immutable: may be set when the entry is created and never changed afterwards")
 	}
+	if r := n.Ref; r != nil {
+		parts = append(parts, fmt.Sprintf("Reference to %s of model set %s %s (%s, ampx:refers-to %q); GET .../values lists the valid choices",
+			r.Key.SchemaPath(), r.Set.Name, r.Set.Version, refWhere(n), r.Source))
+	}
 	return joinDesc(parts...)
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
 
@@ -52,7 +53,7 @@ func (b *builder) walkPaths(n *schema.Node, path string, params []*openapi3.Para
 		}
 		switch c.Kind {
 		case schema.Leaf:
-			if c.Type.Base == schema.TLeafref {
+			if c.Type.Base == schema.TLeafref || c.Ref != nil {
 				b.valuesPath(c, path+"/"+c.Name+"/values", params, t)
 			}
 		case schema.Container:
@@ -246,6 +247,10 @@ func (b *builder) valuesPath(n *schema.Node, p string, params []*openapi3.Parame
 		Responses:   openapi3.NewResponses(),
 		Parameters:  openapi3.Parameters{b.paramRef(ParamAt)},
 	}
+	if r := n.Ref; r != nil {
+		op.Description = fmt.Sprintf("The values the reference %s may take: the existing %s values of model set %s %s (%s) that the caller may read.",
+			n.SchemaPath(), r.Key.SchemaPath(), r.Set.Name, r.Set.Version, refWhere(n))
+	}
 	op.Responses.Set("200", &openapi3.ResponseRef{Value: openapi3.NewResponse().
 		WithDescription("The valid choices.").WithJSONSchemaRef(b.ref(schemaValues))})
 	b.errors(op, false, true)
@@ -268,4 +273,17 @@ func (b *builder) committedHeaders() openapi3.Headers {
 // txnOrDryRun is the 200 body of a write that may be a dry run.
 func (b *builder) txnOrDryRun(committed string) *openapi3.SchemaRef {
 	return &openapi3.SchemaRef{Value: &openapi3.Schema{OneOf: openapi3.SchemaRefs{b.ref(committed), b.ref(schemaDryRun)}}}
+}
+
+// refWhere says where a reference looks, for the description of its
+// values path.
+func refWhere(n *schema.Node) string {
+	switch r := n.Ref; {
+	case r.Global():
+		return "global"
+	case r.TenantLeaf != nil:
+		return "in the enterprise the entry's " + strings.Join(r.TenantLeaf, "/") + " names"
+	default:
+		return "in the same enterprise"
+	}
 }

@@ -29,7 +29,7 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
 		return schema.Errorf(schema.KindUnprocessable, path, "enterprise id is \"undefined\"")
 	}
 	if r.Method == http.MethodGet && len(rest) > 1 && rest[len(rest)-1] == "values" {
-		if loc, err := schema.Resolve(set, target, rest[:len(rest)-1]); err == nil && loc.Node.Kind == schema.Leaf && loc.Node.Type.Base == schema.TLeafref {
+		if loc, err := schema.Resolve(set, target, rest[:len(rest)-1]); err == nil && loc.Node.Kind == schema.Leaf && (loc.Node.Type.Base == schema.TLeafref || loc.Node.Ref != nil) {
 			return s.leafrefValues(w, r, loc)
 		}
 	}
@@ -258,11 +258,39 @@ func (s *Server) leafrefValues(w http.ResponseWriter, r *http.Request, loc *sche
 			}
 		}
 	}
+	if loc.Node.Ref != nil {
+		return writeJSON(w, http.StatusOK, map[string]any{"values": s.refChoices(r, snap, loc)})
+	}
 	vals, err := snap.LeafrefValues(loc)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"values": vals})
+}
+
+// refChoices lists the entries an ampx:refers-to leaf may name that the
+// caller may read: they come from another set or, for a global object,
+// from the tenant it names. Within one tenant the list is readable or not
+// as a whole; the entries of a global set are checked one by one unless
+// the whole list is readable, since the policy may let a caller read only
+// the global objects tied to its enterprise.
+func (s *Server) refChoices(r *http.Request, snap *config.Snapshot, loc *schema.Location) []string {
+	from, vals := snap.RefChoices(loc)
+	switch {
+	case from == "":
+		return vals
+	case s.canRead(r, from):
+		return vals
+	case !loc.Node.Ref.Global():
+		return []string{}
+	}
+	shown := []string{}
+	for _, v := range vals {
+		if s.canRead(r, from+"/"+schema.EscapeSegment(v)) {
+			shown = append(shown, v)
+		}
+	}
+	return shown
 }
 
 // ifMatch parses an If-Match header holding one of our ETags.
