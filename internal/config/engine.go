@@ -70,6 +70,10 @@ type Options struct {
 	// well-typed value (engines that drive no backend, such as tests and
 	// offline tools). amp serve always sets it.
 	Backends BackendPolicy
+	// Exclusive, when set, runs one-off work that replicas sharing the
+	// store must not run at once (the store upgrade): see elect.Elector.
+	// Nil runs it directly (a store of one replica).
+	Exclusive func(ctx context.Context, name string, fn func() error) error
 	// Elapsed is a monotonic clock: the time since any fixed origin, which
 	// no step of the wall clock moves (default: Go's monotonic clock).
 	// Retention by age measures with it (retentionNow); tests inject one.
@@ -229,7 +233,15 @@ func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
 	}
 	e.shared, _ = st.(store.Shared)
 	e.maintaining.Store(e.shared == nil)
-	if err := e.upgradeStore(); err != nil {
+	exclusive := opts.Exclusive
+	if exclusive == nil {
+		exclusive = func(_ context.Context, _ string, fn func() error) error { return fn() }
+	}
+	// Replicas of a new release started together on an old store take
+	// turns: the one that upgrades second finds the marker and does
+	// nothing, instead of writing back values it read before the first
+	// one's upgrade and later commits.
+	if err := exclusive(context.Background(), "store-upgrade", e.upgradeStore); err != nil {
 		return nil, err
 	}
 	start := time.Now()

@@ -8,6 +8,7 @@ package elect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -27,6 +28,10 @@ type Elector interface {
 	Lead(ctx context.Context, name string, fn func(ctx context.Context))
 	// Leader names the replica leading name now ("" if none).
 	Leader(ctx context.Context, name string) (string, error)
+	// Exclusive runs fn while no other replica runs an Exclusive of the
+	// same name: one-off work every replica would otherwise start at once
+	// (the store upgrade on the first start of a new release).
+	Exclusive(ctx context.Context, name string, fn func() error) error
 }
 
 // Metrics are the elector's series: which elections this replica leads.
@@ -64,6 +69,9 @@ func (l Local) Lead(ctx context.Context, name string, fn func(ctx context.Contex
 // Leader implements Elector: a lone replica leads everything it runs.
 func (Local) Leader(context.Context, string) (string, error) { return "this replica", nil }
 
+// Exclusive implements Elector: a lone replica has nobody to exclude.
+func (Local) Exclusive(_ context.Context, _ string, fn func() error) error { return fn() }
+
 // Etcd elects among the replicas that share an etcd prefix.
 type Etcd struct {
 	Client *clientv3.Client
@@ -94,6 +102,31 @@ func (e *Etcd) Lead(ctx context.Context, name string, fn func(ctx context.Contex
 			}
 		}
 	}
+}
+
+// Exclusive implements Elector with a mutex of etcd's concurrency package
+// under <Prefix>lock/<name>, held by a lease: a replica killed while holding
+// it releases it TTL seconds later.
+func (e *Etcd) Exclusive(ctx context.Context, name string, fn func() error) error {
+	sess, err := concurrency.NewSession(e.Client, concurrency.WithTTL(e.TTL), concurrency.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", name, err)
+	}
+	defer sess.Close()
+	mu := concurrency.NewMutex(sess, e.Prefix+"lock/"+name)
+	if err := mu.TryLock(ctx); errors.Is(err, concurrency.ErrLocked) {
+		e.Log.Info("waiting for another replica", "lock", name, "replica", e.ID)
+		err = mu.Lock(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", name, err)
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = mu.Unlock(uctx)
+	}()
+	return fn()
 }
 
 // term campaigns once and, if elected, runs fn until leadership or ctx ends.

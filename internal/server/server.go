@@ -183,7 +183,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	eng, err := config.Open(sch, st.Store, config.Options{
 		Logger: log, Metrics: config.NewMetrics(reg), RetainCount: cfg.RetainCount, RetainAge: cfg.RetainAge, Replica: st.replica,
-		Backends: backends,
+		Backends: backends, Exclusive: st.elector.Exclusive,
 	})
 	if err != nil {
 		return fmt.Errorf("open configuration: %w", err)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -491,5 +492,76 @@ func upgradeKilled(t *testing.T, dir string, extra int, kills []int, objects fun
 		if now[versioned(k)] != v {
 			t.Fatalf("%s: not under %s with its value", k, versioned(k))
 		}
+	}
+}
+
+// TestUpgradeReplicasTakeTurns starts two replicas of the new release at
+// once on an old store in etcd: they take turns (a lock in etcd), so one
+// moves every object and the other finds the store upgraded. Without the
+// lock both upgraded, and the slower one could write back values it read
+// before the faster one's upgrade and later commits.
+func TestUpgradeReplicasTakeTurns(t *testing.T) {
+	c := etcd.Start(t, 1)
+	const prefix = "/amp-turns/"
+	url := legacyEtcd(t, c, prefix)
+	cli := etcdClient(t, c)
+	sims := legacySIMs(20_000)
+	for i := 0; i < len(sims); i += 128 {
+		var ops []clientv3.Op
+		for _, kv := range sims[i:min(i+128, len(sims))] {
+			ops = append(ops, clientv3.OpPut(prefix+"obj/"+kv.Key, string(kv.Value)))
+		}
+		if _, err := cli.Txn(context.Background()).Then(ops...).Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := testenv.Binary(t)
+	replicas := make([]*testenv.Server, 2)
+	errs := make([]error, 2)
+	dirs := []string{t.TempDir(), t.TempDir()}
+	var wg sync.WaitGroup
+	for i := range replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			replicas[i], errs[i] = testenv.StartErr(bin, dirs[i], "--store", url)
+		}()
+	}
+	// Whichever replica creates the first admin token (in the shared
+	// store) writes it to its own data dir; the other one's tests use it.
+	shared := make(chan struct{})
+	go func() {
+		defer close(shared)
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			for i, d := range dirs {
+				if tok, err := os.ReadFile(filepath.Join(d, "admin.token")); err == nil && len(tok) > 0 {
+					_ = os.WriteFile(filepath.Join(dirs[1-i], "admin.token"), tok, 0o600)
+					return
+				}
+			}
+		}
+	}()
+	wg.Wait()
+	<-shared
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("replica %d: %v", i, err)
+		}
+		defer replicas[i].Stop()
+	}
+	upgraded := 0
+	for _, s := range replicas {
+		if n := upgradeCount(t, s); n != "0" {
+			upgraded++
+			if !strings.Contains(s.Log(), "store upgraded") {
+				t.Errorf("moved %s objects without logging the upgrade:\n%s", n, s.Log())
+			}
+		}
+	}
+	if upgraded != 1 {
+		t.Fatalf("%d replicas upgraded the store, want exactly 1:\n%s\n----\n%s", upgraded, replicas[0].Log(), replicas[1].Log())
+	}
+	for _, s := range replicas {
+		checkLegacyDemo(t, s, len(sims))
 	}
 }
