@@ -428,17 +428,8 @@ func TestUpgradeKill9(t *testing.T) {
 		const prefix = "/amp-kill/"
 		url := legacyEtcd(t, c, prefix)
 		cli := etcdClient(t, c)
-		sims := legacySIMs(40_000)
-		for i := 0; i < len(sims); i += 128 {
-			var ops []clientv3.Op
-			for _, kv := range sims[i:min(i+128, len(sims))] {
-				ops = append(ops, clientv3.OpPut(prefix+"obj/"+kv.Key, string(kv.Value)))
-			}
-			if _, err := cli.Txn(context.Background()).Then(ops...).Commit(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		upgradeKilled(t, t.TempDir(), len(sims), []int{0, 1, 2}, func() map[string]string { return etcdObjects(t, cli, prefix) }, "--store", url)
+		n := putLegacySIMs(t, cli, prefix, 40_000)
+		upgradeKilled(t, t.TempDir(), n, []int{0, 1, 2}, func() map[string]string { return etcdObjects(t, cli, prefix) }, "--store", url)
 	})
 }
 
@@ -504,17 +495,7 @@ func TestUpgradeReplicasTakeTurns(t *testing.T) {
 	c := etcd.Start(t, 1)
 	const prefix = "/amp-turns/"
 	url := legacyEtcd(t, c, prefix)
-	cli := etcdClient(t, c)
-	sims := legacySIMs(20_000)
-	for i := 0; i < len(sims); i += 128 {
-		var ops []clientv3.Op
-		for _, kv := range sims[i:min(i+128, len(sims))] {
-			ops = append(ops, clientv3.OpPut(prefix+"obj/"+kv.Key, string(kv.Value)))
-		}
-		if _, err := cli.Txn(context.Background()).Then(ops...).Commit(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sims := putLegacySIMs(t, etcdClient(t, c), prefix, 20_000)
 	bin := testenv.Binary(t)
 	replicas := make([]*testenv.Server, 2)
 	errs := make([]error, 2)
@@ -562,6 +543,23 @@ func TestUpgradeReplicasTakeTurns(t *testing.T) {
 		t.Fatalf("%d replicas upgraded the store, want exactly 1:\n%s\n----\n%s", upgraded, replicas[0].Log(), replicas[1].Log())
 	}
 	for _, s := range replicas {
-		checkLegacyDemo(t, s, len(sims))
+		checkLegacyDemo(t, s, sims)
 	}
+}
+
+// putLegacySIMs writes n SIM cards under their old-form keys straight into
+// the store at prefix in etcd, to make an upgrade long; it returns n.
+func putLegacySIMs(t *testing.T, cli *clientv3.Client, prefix string, n int) int {
+	t.Helper()
+	sims := legacySIMs(n)
+	for i := 0; i < len(sims); i += 128 {
+		var ops []clientv3.Op
+		for _, kv := range sims[i:min(i+128, len(sims))] {
+			ops = append(ops, clientv3.OpPut(prefix+"obj/"+kv.Key, string(kv.Value)))
+		}
+		if _, err := cli.Txn(context.Background()).Then(ops...).Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
 }

@@ -1,7 +1,6 @@
 package gnmi
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -10,26 +9,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/testenv"
 )
-
-// tenantAuthorizer answers every request on one tenant with err, and on
-// /enterprises/{that tenant} with enterpriseErr; everything else is allowed.
-type tenantAuthorizer struct {
-	tenant             string
-	err, enterpriseErr error
-}
-
-func (a tenantAuthorizer) Authorize(_ context.Context, p *auth.Principal, _ auth.Action, res auth.Resource) error {
-	switch {
-	case p == nil:
-		return auth.ErrNoCredentials
-	case res.Tenant != a.tenant:
-		return nil
-	case res.Kind == "enterprise":
-		return a.enterpriseErr
-	}
-	return a.err
-}
 
 // TestAuthorizerRefusals: each kind of authorizer error has its own code on
 // Get and Set: no credentials Unauthenticated, a refusal PermissionDenied
@@ -52,7 +33,7 @@ func TestAuthorizerRefusals(t *testing.T) {
 		{"unknown error", errors.New("policy service lost"), nil, codes.Internal, "could not be evaluated"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			az := tenantAuthorizer{tenant: "starbucks", err: tc.err, enterpriseErr: tc.enterpriseErr}
+			az := testenv.TenantAuthorizer{Tenant: "starbucks", Err: tc.err, EnterpriseErr: tc.enterpriseErr}
 			e := newEnv(t, func(o *Options) { o.Authorizer = az })
 			e.getOne("acme", "site[site-id=acme-chicago]/display-name", gpb.Encoding_JSON_IETF)
 			_, err := e.get(target("starbucks"), gpb.Encoding_JSON_IETF, gpb.GetRequest_ALL, p("site"))

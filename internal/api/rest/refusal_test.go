@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,25 +11,6 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/testenv"
 )
-
-// tenantAuthorizer answers every request on one tenant with err, and on
-// /enterprises/{that tenant} with enterpriseErr; everything else is allowed.
-type tenantAuthorizer struct {
-	tenant             string
-	err, enterpriseErr error
-}
-
-func (a tenantAuthorizer) Authorize(_ context.Context, p *auth.Principal, _ auth.Action, res auth.Resource) error {
-	switch {
-	case p == nil:
-		return auth.ErrNoCredentials
-	case res.Tenant != a.tenant:
-		return nil
-	case res.Kind == "enterprise":
-		return a.enterpriseErr
-	}
-	return a.err
-}
 
 // TestAuthorizerRefusals: each kind of authorizer error has its own answer,
 // in the problem format naming the path: no credentials 401, a refusal 403
@@ -60,7 +40,7 @@ func TestAuthorizerRefusals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			az := tenantAuthorizer{tenant: "starbucks", err: tc.err, enterpriseErr: tc.enterpriseErr}
+			az := testenv.TenantAuthorizer{Tenant: "starbucks", Err: tc.err, EnterpriseErr: tc.enterpriseErr}
 			srv := httptest.NewServer(mustNew(t, Options{Engine: eng, Auth: tokens, Authorizer: az}))
 			defer srv.Close()
 			e := &env{t: t, srv: srv, token: tok, eng: eng}
