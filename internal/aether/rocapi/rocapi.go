@@ -37,6 +37,7 @@ func init() {
 		AdditionalProperties: true,
 		CheckPost:            checkUnchanged,
 		CheckTenant:          checkTenant,
+		GNMIDefault:          true,
 	})
 }
 

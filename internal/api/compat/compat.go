@@ -1,7 +1,8 @@
 // Package compat is the seam through which a model set's compatibility
 // layer joins the REST API. A set's descriptor names the layers whose rules
 // apply to it (modelset.yaml, compat: [...]); the wing that owns a layer
-// (internal/aether/rocapi for Aether) registers it here at init, and the
+// (under internal/, beside the set's other code) registers it here at
+// init, and the
 // REST server asks for the layers its loaded sets name. The generic layer
 // so knows no compatibility rule by name: it offers the hooks (extra
 // routes, the problem's message member, a rule on POST bodies, tenant ids
@@ -82,6 +83,9 @@ type Layer struct {
 	// CheckPost checks a decoded POST body of node n at path (collection:
 	// a list of entries) before it is committed; nil: no rule.
 	CheckPost func(n *schema.Node, val any, path string, collection bool) error
+	// GNMIDefault makes the layer's set the one a gNMI path without an
+	// origin addresses (the clients the layer keeps sent none).
+	GNMIDefault bool
 	// CheckTenant refuses a tenant id in a model path before anything is
 	// resolved (path: the request's path); nil: no rule.
 	CheckTenant func(path, tenant string) error
@@ -132,6 +136,25 @@ func Of(ls []Layer, set *schema.ModelSet) []Layer {
 	for _, l := range ls {
 		if set.HasCompat(l.Name) {
 			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// GNMIDefault returns the loaded set a gNMI path without an origin
+// addresses (Layer.GNMIDefault; the newest version), or nil: then every
+// path names its origin.
+func GNMIDefault(sch *schema.Schema) *schema.ModelSet {
+	mu.RLock()
+	defer mu.RUnlock()
+	var out *schema.ModelSet
+	for _, set := range sch.Sets {
+		for _, c := range set.Compat {
+			if layers[c].GNMIDefault {
+				if best := sch.Set(set.Name, ""); best != nil {
+					out = best
+				}
+			}
 		}
 	}
 	return out

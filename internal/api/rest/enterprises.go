@@ -26,7 +26,8 @@ func readObject(r *http.Request, want string) (map[string]any, bool, error) {
 	return m, dry, nil
 }
 
-// targets answers GET /targets like aether-roc-api: [{"name": …}].
+// targets answers GET /targets: [{"name": …}], the tenants the caller may
+// read.
 func (s *Server) targets(w http.ResponseWriter, r *http.Request) error {
 	out := []map[string]string{}
 	for _, t := range s.eng.Snapshot().Targets() {
@@ -66,7 +67,7 @@ func (s *Server) createEnterprise(w http.ResponseWriter, r *http.Request) error 
 	if err := s.authorize(r, auth.Admin, "/enterprises"); err != nil {
 		return err
 	}
-	m, dry, err := readObject(r, `{"enterprise-id": …, "display-name": …, "description": …}`)
+	m, dry, err := readObject(r, `{"`+tenant.IDField+`": …, "display-name": …, "description": …}`)
 	if err != nil {
 		return err
 	}
@@ -79,7 +80,7 @@ func (s *Server) createEnterprise(w http.ResponseWriter, r *http.Request) error 
 			continue
 		}
 		switch k {
-		case "enterprise-id":
+		case tenant.IDField:
 			te.Name = sv
 		case "display-name":
 			if len(sv) < 1 || len(sv) > 80 {
@@ -96,7 +97,7 @@ func (s *Server) createEnterprise(w http.ResponseWriter, r *http.Request) error 
 		}
 	}
 	if te.Name == "" {
-		probs.Add("/enterprise-id", "is required")
+		probs.Add("/"+tenant.IDField, "is required")
 	}
 	if err := probs.Err(); err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/tenant"
 )
 
 // model serves every model path: /{prefix}/v{version}/{tenant}/… of a
@@ -79,11 +80,11 @@ func (s *Server) snapshotFor(r *http.Request, loc *schema.Location) (*config.Sna
 // tenantMissing answers a path under a tenant that does not exist; when
 // the "tenant" is the name of a top-level node, the path most likely left
 // the tenant out, and the reason says so.
-func tenantMissing(set *schema.ModelSet, tenant string) error {
-	if set.Root.Child(tenant) != nil {
-		return schema.Errorf(schema.KindNotFound, schema.RESTPrefix(set, tenant), "enterprise %q does not exist (model set %s is per tenant: its paths are %s/{enterprise-id}/%s/…)", tenant, set.Name, schema.RESTBase(set), tenant)
+func tenantMissing(set *schema.ModelSet, id string) error {
+	if set.Root.Child(id) != nil {
+		return schema.Errorf(schema.KindNotFound, schema.RESTPrefix(set, id), "enterprise %q does not exist (model set %s is per tenant: its paths are %s/{%s}/%s/…)", id, set.Name, schema.RESTBase(set), tenant.IDField, id)
 	}
-	return schema.Errorf(schema.KindNotFound, schema.RESTPrefix(set, tenant), "enterprise %q does not exist", tenant)
+	return schema.Errorf(schema.KindNotFound, schema.RESTPrefix(set, id), "enterprise %q does not exist", id)
 }
 
 func (s *Server) encodeOpts(r *http.Request) (schema.EncodeOptions, error) {

@@ -1,9 +1,9 @@
 // Package rest serves AMP's REST API. The model routes are derived from the
 // loaded YANG schema at start-up, never written per model: one handler
-// resolves any /{set}/v{version}/{enterprise-id}/… path against the schema.
-// It is compatible with aether-roc-api (paths, POST merge with the
-// additionalProperties.unchanged convention, PATCH /aether-roc-api, GET
-// /targets, /transactions, /spec) and adds PUT, per-resource merge PATCH,
+// resolves any /{set}/v{version}/{tenant}/… path against the schema. A
+// set's compatibility layer (internal/api/compat, named in its descriptor)
+// adds its routes and rules; the API itself offers GET /targets, /spec,
+// POST merge, PUT, per-resource merge PATCH,
 // paging and filters, leafref /values, ETag/If-Match, dry runs, history,
 // diff, rollback and point-in-time reads.
 //
