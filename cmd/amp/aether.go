@@ -13,6 +13,14 @@ import (
 
 	"github.com/amp-edge/amp/client"
 	"github.com/amp-edge/amp/internal/schema"
+
+	// Aether's wing registers with the generic layers from its packages'
+	// init: the aether-roc-api compatibility layer (internal/api/compat),
+	// the SD-Core adapter (internal/component), the models' hints
+	// (internal/config).
+	_ "github.com/amp-edge/amp/internal/aether/hints"
+	_ "github.com/amp-edge/amp/internal/aether/rocapi"
+	_ "github.com/amp-edge/amp/internal/aether/sdcore"
 )
 
 // The model set the SIM/device import and export work on, embedded in
@@ -21,6 +29,36 @@ const (
 	aetherSetName    = "aether"
 	aetherSetVersion = "2.1.x"
 )
+
+// siteExample is the path the help texts of the generic commands show:
+// Aether's, the set every amp binary embeds (amp serve --demo fills it).
+const siteExample = "/aether/v2.1.x/acme/site"
+
+// tenantPathsExample shows where an enterprise's objects are, in help texts.
+const tenantPathsExample = "/aether/v2.1.x/<enterprise>/…"
+
+// guiExample and guiAudienceExample name Aether's GUI in amp serve's help.
+const (
+	guiExample         = "Aether's GUI (docs/aether-gui.md)"
+	guiAudienceExample = "aether-roc-gui for " + guiExample
+)
+
+// platformName is AMP's long name, after the platform the book describes.
+const platformName = "Aether Management Platform"
+
+// applyBulkExample is amp apply's example of an aether-roc-api body.
+const applyBulkExample = `
+    default-target: acme
+    Updates:
+      site-2.1.0:
+        - site-id: acme-chicago
+          upf:
+            - upf-id: upf-2
+              address: upf2.acme-chicago.local
+              port: 8805
+    Deletes:
+      application-2.1.0:
+        - application-id: acme-old`
 
 // compatROC names aether-roc-api's rules in a descriptor's compat list:
 // the entries of such a set can travel in PATCH /aether-roc-api.

@@ -71,7 +71,7 @@ type Config struct {
 	TLSSANs                      []string
 	InsecureHTTP                 bool
 	// CORSOrigins are the exact browser origins allowed to call the REST
-	// API (docs/aether-gui.md); none: CORS is off.
+	// API (docs/security.md); none: CORS is off.
 	CORSOrigins []string
 
 	Version string
@@ -110,11 +110,12 @@ type Config struct {
 	ProbeEvery time.Duration
 	// Identity (docs/identity.md): OIDC bearer tokens beside API tokens.
 	OIDCIssuer, OIDCClientID, OIDCGroupsClaim, OIDCUsernameClaim string
-	// OIDCBookGroups maps the book's group names (AetherROCAdmin,
-	// <enterprise>-admin, <enterprise>) to rights beside the structured
+	// OIDCBookGroups maps the book's group names (its operator group,
+	// <enterprise>-admin, <enterprise>; docs/identity.md) to rights beside the structured
 	// amp:<role>[:<enterprise>] ones.
 	OIDCBookGroups bool
-	// OIDCAudiences are accepted besides OIDCClientID (aether-roc-gui).
+	// OIDCAudiences are accepted besides OIDCClientID (the OIDC clients of
+	// other applications, e.g. a GUI).
 	OIDCAudiences []string
 	// PolicyDir holds the rego authorization policy (reloaded on change);
 	// empty: the embedded default policy.
