@@ -38,6 +38,7 @@ func init() {
 		CheckPost:            checkUnchanged,
 		CheckTenant:          checkTenant,
 		GNMIDefault:          true,
+		Spec:                 spec,
 	})
 }
 

@@ -86,6 +86,8 @@ type Layer struct {
 	// GNMIDefault makes the layer's set the one a gNMI path without an
 	// origin addresses (the clients the layer keeps sent none).
 	GNMIDefault bool
+	// Spec documents the layer in the OpenAPI document (nil: nothing).
+	Spec *Spec
 	// CheckTenant refuses a tenant id in a model path before anything is
 	// resolved (path: the request's path); nil: no rule.
 	CheckTenant func(path, tenant string) error
