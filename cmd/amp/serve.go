@@ -31,7 +31,7 @@ func defaultDataDir() string {
 }
 
 func newServeCmd() *cobra.Command {
-	var cfg server.Config
+	cfg := server.Config{DemoData: demoData}
 	var logLevel string
 	var insecureRemote bool
 	cmd := &cobra.Command{

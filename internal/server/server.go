@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/amp-edge/amp/internal/aether/demo"
 	"github.com/amp-edge/amp/internal/api/gnmi"
 	"github.com/amp-edge/amp/internal/api/openapi"
 	"github.com/amp-edge/amp/internal/api/rest"
@@ -129,6 +128,8 @@ type Config struct {
 	BackendAllowNets   []string
 	DemoBackends       bool
 	DemoBackendsListen string
+	// DemoData is the demo --demo loads (demo.go).
+	DemoData DemoData
 }
 
 // TokenFile is where the first admin token is written in the data dir.
@@ -263,7 +264,10 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	if cfg.Demo {
-		var db *demo.Backends
+		if cfg.DemoData == nil {
+			return errors.New("--demo: this binary has no demo data set")
+		}
+		var db DemoBackends
 		if cfg.DemoBackends {
 			if db, err = startDemoBackends(cfg, netw, backends, log); err != nil {
 				return err
@@ -271,7 +275,7 @@ func Run(ctx context.Context, cfg Config) error {
 			defer db.Close()
 		}
 		if eng.Snapshot().Index == 0 {
-			n, err := demo.Load(ctx, eng, db)
+			n, err := cfg.DemoData.Load(ctx, eng, db)
 			if err != nil {
 				return fmt.Errorf("load demo data: %w", err)
 			}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/tenant"
 )
 
 // Names of the hand-written component schemas. They are reserved before the
@@ -165,10 +166,10 @@ func (b *builder) fixedComponents() {
 	}, "from", "to", "changes"), "What changed between two indexes: per object, its value at from and at to."))
 	b.addSchema(schemaTarget, withDesc(obj(map[string]*openapi3.Schema{"name": str("Enterprise (target) id.")}, "name"), "A configuration target."))
 	b.addSchema(schemaEnterprise, withDesc(obj(map[string]*openapi3.Schema{
-		"enterprise-id": withDesc(openapi3.NewStringSchema().WithMinLength(1), "Enterprise (target) id, used in model paths."),
-		"display-name":  withDesc(openapi3.NewStringSchema().WithMinLength(1).WithMaxLength(80), "Human-readable name."),
-		"description":   withDesc(openapi3.NewStringSchema().WithMinLength(1).WithMaxLength(1024), "Free text."),
-	}, "enterprise-id"), "An enterprise: one configuration target."))
+		tenant.IDField: withDesc(openapi3.NewStringSchema().WithMinLength(1), "Enterprise (target) id, used in model paths."),
+		"display-name": withDesc(openapi3.NewStringSchema().WithMinLength(1).WithMaxLength(80), "Human-readable name."),
+		"description":  withDesc(openapi3.NewStringSchema().WithMinLength(1).WithMaxLength(1024), "Free text."),
+	}, tenant.IDField), "An enterprise: one configuration target."))
 	lvl := openapi3.NewStringSchema().WithEnum("debug", "info", "warn", "error")
 	b.addSchema(schemaLogLevel, obj(map[string]*openapi3.Schema{"level": lvl}, "level"))
 	vals := openapi3.NewArraySchema()
@@ -436,7 +437,7 @@ func (b *builder) modelSetSchemas() {
 	modules := openapi3.NewArraySchema()
 	modules.Items = &openapi3.SchemaRef{Value: module}
 	scope := openapi3.NewStringSchema().WithEnum(string(schema.ScopeTenant), string(schema.ScopeGlobal))
-	scope.Description = "tenant: objects live under an enterprise, /{rest-prefix}/v{version}/{enterprise-id}/…; global: they are the operator's, /{rest-prefix}/v{version}/…."
+	scope.Description = "tenant: objects live under an enterprise, /{rest-prefix}/v{version}/{" + tenant.IDField + "}/…; global: they are the operator's, /{rest-prefix}/v{version}/…."
 	version := obj(map[string]*openapi3.Schema{
 		"name":           str("The set's name."),
 		"version":        str("The version (REST paths carry it as v{version})."),
