@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,11 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/amp-edge/amp/client"
-	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/aether/simcsv"
 )
-
-// The CSV columns of import and export, in export order.
-var simColumns = []string{"enterprise", "site", "sim-id", "iccid", "imsi", "device-id", "imei", "display-name", "device-group"}
 
 func newImportCmd(g *globalOpts) *cobra.Command {
 	var (
@@ -101,19 +96,19 @@ Examples:
 				return err
 			}
 			// Cut the rows into transactions.
-			var chunks [][]*simRow
+			var chunks [][]*simcsv.Row
 			if batch > 0 {
 				for i := 0; i < len(rows); i += batch {
 					chunks = append(chunks, rows[i:min(i+batch, len(rows))])
 				}
 			} else {
-				chunks = [][]*simRow{rows}
+				chunks = [][]*simcsv.Row{rows}
 			}
 			var bodies [][]byte
-			var bodyRows [][]*simRow
+			var bodyRows [][]*simcsv.Row
 			split := false
 			for _, ch := range chunks {
-				bs, rs := enc.encodeLimited(ch, maxRequest)
+				bs, rs := enc.EncodeLimited(ch, maxRequest)
 				if len(bs) > 1 {
 					split = true
 				}
@@ -128,13 +123,13 @@ Examples:
 			c := g.client(client.WithSource("import"), client.WithMessage(message))
 			sum := importSummary{File: a[0], Rows: len(rows), DryRun: dryRun}
 			for _, r := range rows {
-				if r.simID != "" {
+				if r.SimID != "" {
 					sum.SimCards++
 				}
-				if r.devID != "" {
+				if r.DeviceID != "" {
 					sum.Devices++
 				}
-				if r.group != "" {
+				if r.Group != "" {
 					sum.Memberships++
 				}
 			}
@@ -175,7 +170,7 @@ Examples:
 				sent += int64(len(body))
 				prog.clear()
 				br := bodyRows[i]
-				bt := importBatch{FirstLine: br[0].line, LastLine: br[len(br)-1].line, Rows: len(br), Bytes: len(body)}
+				bt := importBatch{FirstLine: br[0].Line, LastLine: br[len(br)-1].Line, Rows: len(br), Bytes: len(body)}
 				if err != nil {
 					failed++
 					bt.Error = err.Error()
@@ -310,49 +305,9 @@ func reportBatch(out, errw io.Writer, i, n int, b importBatch, dry bool) {
 	}
 }
 
-// simRow is one checked CSV row.
-type simRow struct {
-	line                                                    int
-	ent, site, simID, iccid, imsi, devID, imei, name, group string
-}
-
-// rowChecker validates row fields against the embedded model's types.
-type rowChecker struct {
-	types map[string]*schema.Node // column -> leaf
-}
-
-func newRowChecker() (*rowChecker, error) {
-	set, err := aetherSet()
-	if err != nil {
-		return nil, err
-	}
-	site := set.Root.Child("site")
-	sim, dev, dg := site.Child("sim-card"), site.Child("device"), site.Child("device-group")
-	if site == nil || sim == nil || dev == nil || dg == nil {
-		return nil, fmt.Errorf("the embedded models lack site/sim-card, device or device-group")
-	}
-	return &rowChecker{types: map[string]*schema.Node{
-		"site": site.Child("site-id"), "sim-id": sim.Child("sim-id"), "iccid": sim.Child("iccid"), "imsi": sim.Child("imsi"),
-		"device-id": dev.Child("device-id"), "imei": dev.Child("imei"), "display-name": dev.Child("display-name"),
-		"device-group": dg.Child("device-group-id"),
-	}}, nil
-}
-
-func (rc *rowChecker) check(col, v string) error {
-	n := rc.types[col]
-	if n == nil || v == "" {
-		return nil
-	}
-	if t := leafType(n); t != nil {
-		if _, err := t.Parse(v); err != nil {
-			return fmt.Errorf("%s %q: %v", col, v, err)
-		}
-	}
-	return nil
-}
-
-// readSimCSV parses and checks the whole file; every bad row is reported.
-func (g *globalOpts) readSimCSV(name string, prog *progress) ([]*simRow, error) {
+// readSimCSV parses and checks the whole file (internal/aether/simcsv);
+// every bad row is reported.
+func (g *globalOpts) readSimCSV(name string, prog *progress) ([]*simcsv.Row, error) {
 	var src io.Reader
 	var size int64
 	if name == "-" {
@@ -368,321 +323,33 @@ func (g *globalOpts) readSimCSV(name string, prog *progress) ([]*simRow, error) 
 		}
 		src = f
 	}
-	nrows := 0
-	cr := &countingReader{r: src}
-	cr.fn = func(n int64) { prog.update("parsing", n, size, fmt.Sprintf("%d rows", nrows), false) }
-	r := csv.NewReader(cr)
-	r.FieldsPerRecord = -1
-	r.ReuseRecord = true
-	header, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("%s: read the header line: %v", name, err)
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		known := false
-		for _, c := range simColumns {
-			known = known || c == h
-		}
-		if !known {
-			return nil, fmt.Errorf("%s: line 1: unknown column %q (the columns are %s)", name, h, strings.Join(simColumns, ","))
-		}
-		if _, dup := col[h]; dup {
-			return nil, fmt.Errorf("%s: line 1: column %q appears twice", name, h)
-		}
-		col[h] = i
-	}
-	if _, ok := col["site"]; !ok {
-		return nil, fmt.Errorf("%s: line 1: the header has no site column (columns: %s)", name, strings.Join(simColumns, ","))
-	}
-	_, hasSim := col["sim-id"]
-	_, hasDev := col["device-id"]
-	if !hasSim && !hasDev {
-		return nil, fmt.Errorf("%s: line 1: the header needs a sim-id or device-id column", name)
-	}
-	if _, ok := col["enterprise"]; !ok && g.enterprise == "" {
-		return nil, fmt.Errorf("%s: line 1: no enterprise column: add one or give -e/--enterprise", name)
-	}
-	rc, err := newRowChecker()
+	set, err := aetherSet()
 	if err != nil {
 		return nil, err
 	}
-	var rows []*simRow
-	var bad []string
-	badRows := 0
-	seenSim := map[string]int{}
-	seenDev := map[string]int{}
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		line, _ := r.FieldPos(0)
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				badRows++
-				bad = append(bad, fmt.Sprintf("line %d: %v", pe.Line, pe.Err))
-				if pe.Err == csv.ErrQuote || pe.Err == csv.ErrBareQuote {
-					continue
-				}
-				continue
-			}
-			return nil, fmt.Errorf("%s: %v", name, err)
-		}
-		nrows++
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue // blank line
-		}
-		var probs []string
-		if len(rec) != len(header) {
-			probs = append(probs, fmt.Sprintf("%d columns, the header has %d", len(rec), len(header)))
-		}
-		get := func(c string) string {
-			if i, ok := col[c]; ok && i < len(rec) {
-				return csvValue(strings.TrimSpace(rec[i]))
-			}
-			return ""
-		}
-		row := &simRow{line: line, ent: get("enterprise"), site: get("site"), simID: get("sim-id"), iccid: get("iccid"), imsi: get("imsi"),
-			devID: get("device-id"), imei: get("imei"), name: get("display-name"), group: get("device-group")}
-		if row.ent == "" {
-			row.ent = g.enterprise
-		}
-		if row.ent == "" {
-			probs = append(probs, "empty enterprise (and no -e)")
-		}
-		if row.site == "" {
-			probs = append(probs, "empty site")
-		}
-		if row.simID == "" && row.devID == "" {
-			probs = append(probs, "empty sim-id and device-id")
-		}
-		if row.simID == "" && (row.iccid != "" || row.imsi != "") {
-			probs = append(probs, "iccid/imsi given without sim-id")
-		}
-		if row.devID == "" && row.imei != "" {
-			probs = append(probs, "imei given without device-id")
-		}
-		if row.devID == "" && row.group != "" {
-			probs = append(probs, "device-group given without device-id")
-		}
-		for _, c := range []struct{ col, v string }{{"site", row.site}, {"sim-id", row.simID}, {"iccid", row.iccid}, {"imsi", row.imsi},
-			{"device-id", row.devID}, {"imei", row.imei}, {"display-name", row.name}, {"device-group", row.group}} {
-			if err := rc.check(c.col, c.v); err != nil {
-				probs = append(probs, err.Error())
-			}
-		}
-		if row.simID != "" {
-			k := row.ent + "\x00" + row.site + "\x00" + row.simID
-			if prev, dup := seenSim[k]; dup {
-				probs = append(probs, fmt.Sprintf("sim-id %q of site %s is also on line %d", row.simID, row.site, prev))
-			} else {
-				seenSim[k] = line
-			}
-		}
-		if row.devID != "" {
-			k := row.ent + "\x00" + row.site + "\x00" + row.devID
-			if prev, dup := seenDev[k]; dup {
-				probs = append(probs, fmt.Sprintf("device-id %q of site %s is also on line %d", row.devID, row.site, prev))
-			} else {
-				seenDev[k] = line
-			}
-		}
-		if len(probs) > 0 {
-			badRows++
-			bad = append(bad, fmt.Sprintf("line %d: %s", line, strings.Join(probs, "; ")))
-			continue
-		}
-		rows = append(rows, row)
+	rd, err := simcsv.NewReader(set)
+	if err != nil {
+		return nil, err
 	}
-	prog.update("parsing", size, size, fmt.Sprintf("%d rows", nrows), true)
-	if badRows > 0 {
-		const show = 50
-		msg := fmt.Sprintf("%s: %s; nothing was imported", name, plural(badRows, "bad row", "bad rows"))
-		lines := bad
-		if len(lines) > show {
-			lines = append(lines[:show:show], fmt.Sprintf("… and %d more", len(bad)-show))
-		}
-		return nil, &rowsError{msg: msg, lines: lines}
+	rd.Enterprise, rd.Unquote = g.enterprise, csvValue
+	cr := &countingReader{r: src}
+	cr.fn = func(n int64) { prog.update("parsing", n, size, fmt.Sprintf("%d rows", rd.Rows), false) }
+	rows, err := rd.Read(cr, name)
+	var bad *simcsv.RowsError
+	if err == nil || errors.As(err, &bad) {
+		prog.update("parsing", size, size, fmt.Sprintf("%d rows", rd.Rows), true)
 	}
-	return rows, nil
+	return rows, err
 }
 
-// rowsError lists bad CSV rows; printError shows one line per row.
-type rowsError struct {
-	msg   string
-	lines []string
-}
-
-func (e *rowsError) Error() string { return e.msg + "\n  " + strings.Join(e.lines, "\n  ") }
-
-// simEncoder writes PATCH /aether-roc-api bodies for rows, directly as
-// JSON text (fast and small for 100,000s of rows).
-type simEncoder struct {
-	groupUnchanged string // mandatory device-group leaves an import does not send
-	version        string
-}
-
-func newSimEncoder() (*simEncoder, error) {
+// newSimEncoder returns the encoder of the import's bodies for the
+// embedded Aether set.
+func newSimEncoder() (*simcsv.Encoder, error) {
 	set, err := aetherSet()
 	if err != nil {
 		return nil, err
 	}
 	dg := set.Root.Child("site").Child("device-group")
 	miss := mandatoryMissing(dg, map[string]any{"device-group-id": "", "device": nil})
-	return &simEncoder{groupUnchanged: strings.Join(miss, ","), version: set.Version}, nil
-}
-
-// encodeLimited encodes rows as one body, or as several of at most max
-// bytes each (cutting between rows).
-func (e *simEncoder) encodeLimited(rows []*simRow, max int64) ([][]byte, [][]*simRow) {
-	body := e.encode(rows)
-	if int64(len(body)) <= max || len(rows) == 1 {
-		return [][]byte{body}, [][]*simRow{rows}
-	}
-	parts := int(int64(len(body))/max) + 1
-	per := (len(rows) + parts - 1) / parts
-	var bodies [][]byte
-	var rs [][]*simRow
-	for i := 0; i < len(rows); i += per {
-		b, r := e.encodeLimited(rows[i:min(i+per, len(rows))], max)
-		bodies = append(bodies, b...)
-		rs = append(rs, r...)
-	}
-	return bodies, rs
-}
-
-type siteGroup struct {
-	ent, site string
-	rows      []*simRow
-	groups    []string
-	members   map[string][]string
-}
-
-func (e *simEncoder) encode(rows []*simRow) []byte {
-	// Group by enterprise and site, keeping the order of first appearance.
-	var sites []*siteGroup
-	idx := map[string]*siteGroup{}
-	for _, r := range rows {
-		k := r.ent + "\x00" + r.site
-		sg := idx[k]
-		if sg == nil {
-			sg = &siteGroup{ent: r.ent, site: r.site, members: map[string][]string{}}
-			idx[k] = sg
-			sites = append(sites, sg)
-		}
-		sg.rows = append(sg.rows, r)
-		if r.group != "" {
-			if _, ok := sg.members[r.group]; !ok {
-				sg.groups = append(sg.groups, r.group)
-			}
-			sg.members[r.group] = append(sg.members[r.group], r.devID)
-		}
-	}
-	var b bytes.Buffer
-	b.Grow(len(rows) * 200)
-	b.WriteString(`{"Updates":{`)
-	writeStr(&b, elementName("site", e.version))
-	b.WriteString(":[")
-	for i, sg := range sites {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(`{"site-id":`)
-		writeStr(&b, sg.site)
-		b.WriteString(`,"additionalProperties":{"enterprise-id":`)
-		writeStr(&b, sg.ent)
-		b.WriteString(`},"sim-card":[`)
-		first := true
-		for _, r := range sg.rows {
-			if r.simID == "" {
-				continue
-			}
-			if !first {
-				b.WriteByte(',')
-			}
-			first = false
-			b.WriteString(`{"sim-id":`)
-			writeStr(&b, r.simID)
-			writeField(&b, "iccid", r.iccid)
-			writeField(&b, "imsi", r.imsi)
-			if r.devID == "" {
-				writeField(&b, "display-name", r.name)
-			}
-			b.WriteByte('}')
-		}
-		b.WriteString(`],"device":[`)
-		first = true
-		for _, r := range sg.rows {
-			if r.devID == "" {
-				continue
-			}
-			if !first {
-				b.WriteByte(',')
-			}
-			first = false
-			b.WriteString(`{"device-id":`)
-			writeStr(&b, r.devID)
-			writeField(&b, "imei", r.imei)
-			writeField(&b, "sim-card", r.simID)
-			writeField(&b, "display-name", r.name)
-			b.WriteByte('}')
-		}
-		b.WriteByte(']')
-		if len(sg.groups) > 0 {
-			b.WriteString(`,"device-group":[`)
-			for j, gname := range sg.groups {
-				if j > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(`{"device-group-id":`)
-				writeStr(&b, gname)
-				if e.groupUnchanged != "" {
-					b.WriteString(`,"additionalProperties":{"unchanged":`)
-					writeStr(&b, e.groupUnchanged)
-					b.WriteByte('}')
-				}
-				b.WriteString(`,"device":[`)
-				for k, d := range sg.members[gname] {
-					if k > 0 {
-						b.WriteByte(',')
-					}
-					b.WriteString(`{"device-id":`)
-					writeStr(&b, d)
-					b.WriteByte('}')
-				}
-				b.WriteString("]}")
-			}
-			b.WriteByte(']')
-		}
-		b.WriteByte('}')
-	}
-	b.WriteString("]}}")
-	return b.Bytes()
-}
-
-func writeField(b *bytes.Buffer, name, v string) {
-	if v == "" {
-		return
-	}
-	b.WriteByte(',')
-	writeStr(b, name)
-	b.WriteByte(':')
-	writeStr(b, v)
-}
-
-// writeStr writes s as a JSON string; plain ASCII is copied directly.
-func writeStr(b *bytes.Buffer, s string) {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s)
-			b.Write(q)
-			return
-		}
-	}
-	b.WriteByte('"')
-	b.WriteString(s)
-	b.WriteByte('"')
+	return &simcsv.Encoder{Element: elementName("site", set.Version), GroupUnchanged: strings.Join(miss, ",")}, nil
 }
