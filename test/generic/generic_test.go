@@ -13,10 +13,12 @@
 // is Aether's), and data is not code.
 //
 // One exception, named in exempt: the CLI's Aether wiring in cmd/amp
-// (cmd/amp/aether*.go), the cobra commands of the SIM/device CSV import
-// and export and the aether-roc-api bulk body. cmd/amp is the assembly,
-// the one place that may import internal/aether, and a command's help text
-// shows its own set's paths.
+// (cmd/amp/aether*.go): the blank imports that register the wing, the demo
+// amp serve loads, the cobra commands of the SIM/device CSV import and
+// export (their logic is internal/aether/simcsv), the aether-roc-api bulk
+// body of apply and set, and the examples the generic commands' help texts
+// show. cmd/amp is the assembly, the one place that may import
+// internal/aether, and these texts and commands are Aether's own.
 package generic
 
 import (
