@@ -4,5 +4,4 @@ package main
 // its flags, with internal/component from its package's init.
 import (
 	_ "github.com/amp-edge/amp/internal/adapter/gnmipush"
-	_ "github.com/amp-edge/amp/internal/aether/sdcore"
 )

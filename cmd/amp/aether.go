@@ -7,12 +7,25 @@ package main
 // Everything else learns the model sets from the server (modelsets.go).
 
 import (
+	"context"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 
 	"github.com/amp-edge/amp/client"
+	"github.com/amp-edge/amp/internal/aether/demo"
+	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/server"
+
+	// Aether's wing registers with the generic layers from its packages'
+	// init: the aether-roc-api compatibility layer (internal/api/compat),
+	// the SD-Core adapter (internal/component), the models' hints
+	// (internal/config).
+	_ "github.com/amp-edge/amp/internal/aether/hints"
+	_ "github.com/amp-edge/amp/internal/aether/rocapi"
+	_ "github.com/amp-edge/amp/internal/aether/sdcore"
 )
 
 // The model set the SIM/device import and export work on, embedded in
@@ -21,6 +34,36 @@ const (
 	aetherSetName    = "aether"
 	aetherSetVersion = "2.1.x"
 )
+
+// siteExample is the path the help texts of the generic commands show:
+// Aether's, the set every amp binary embeds (amp serve --demo fills it).
+const siteExample = "/aether/v2.1.x/acme/site"
+
+// tenantPathsExample shows where an enterprise's objects are, in help texts.
+const tenantPathsExample = "/aether/v2.1.x/<enterprise>/…"
+
+// guiExample and guiAudienceExample name Aether's GUI in amp serve's help.
+const (
+	guiExample         = "Aether's GUI (docs/aether-gui.md)"
+	guiAudienceExample = "aether-roc-gui for " + guiExample
+)
+
+// platformName is AMP's long name, after the platform the book describes.
+const platformName = "Aether Management Platform"
+
+// applyBulkExample is amp apply's example of an aether-roc-api body.
+const applyBulkExample = `
+    default-target: acme
+    Updates:
+      site-2.1.0:
+        - site-id: acme-chicago
+          upf:
+            - upf-id: upf-2
+              address: upf2.acme-chicago.local
+              port: 8805
+    Deletes:
+      application-2.1.0:
+        - application-id: acme-old`
 
 // compatROC names aether-roc-api's rules in a descriptor's compat list:
 // the entries of such a set can travel in PATCH /aether-roc-api.
@@ -136,4 +179,40 @@ func topLevelBody(asg []assignment) (*client.TopLevel, error) {
 		}
 	}
 	return top, nil
+}
+
+// demoData is the demo amp serve --demo loads (server.Config.DemoData).
+var demoData server.DemoData = aetherDemo{}
+
+// aetherDemo is the demo amp serve --demo loads: Aether's enterprises and
+// sites (internal/aether/demo), with AMP's SD-Core and UPF emulators as
+// their backends.
+type aetherDemo struct{}
+
+var _ server.DemoData = aetherDemo{}
+
+func (aetherDemo) StartBackends(addr string) (server.DemoBackends, error) {
+	b, err := demo.StartBackends(addr)
+	if err != nil {
+		return nil, err
+	}
+	return demoBackends{b}, nil
+}
+
+func (aetherDemo) Load(ctx context.Context, eng *config.Engine, b server.DemoBackends) (int, error) {
+	var db *demo.Backends
+	if b != nil {
+		db = b.(demoBackends).Backends
+	}
+	return demo.Load(ctx, eng, db)
+}
+
+// demoBackends are the demo's emulators as the server sees them.
+type demoBackends struct{ *demo.Backends }
+
+func (b demoBackends) Address() netip.AddrPort { return b.Addr }
+
+func (b demoBackends) Banner() string {
+	return fmt.Sprintf("\nThe demo's SD-Cores and UPFs are AMP's emulators, in-process on %s\n(--demo-backends=false turns them off). What acme-chicago's core holds:\n  curl -s %s/v1/network-slice/video\n\n",
+		b.URL, b.Core("acme-chicago"))
 }

@@ -24,38 +24,27 @@ func newApplyCmd(g *globalOpts) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE|DIR [-f …]",
 		Short: "Apply configuration files as one transaction",
-		Long: `Apply YAML or JSON files as ONE transaction (PATCH /aether-roc-api, merge
+		Long: `Apply YAML or JSON files as ONE transaction (PATCH /` + compatROC + `, merge
 semantics). A directory applies all its *.yaml, *.yml and *.json files in
 lexical order; several -f are applied together, in the order given. A YAML
 file may hold several documents separated by "---".
 
 Two document shapes are accepted:
 
-(a) the aether-roc-api top-level PATCH body:
-
-    default-target: acme
-    Updates:
-      site-2.1.0:
-        - site-id: acme-chicago
-          upf:
-            - upf-id: upf-2
-              address: upf2.acme-chicago.local
-              port: 8805
-    Deletes:
-      application-2.1.0:
-        - application-id: acme-old
+(a) the ` + compatROC + ` top-level PATCH body:
+` + applyBulkExample + `
 
 (b) a path and a value, or a list of them:
 
     enterprise: acme              # optional with a full path or -e
-    path: site/acme-chicago       # or /aether/v2.1.x/acme/site/acme-chicago
+    path: site/acme-chicago       # or ` + siteExample + `/acme-chicago
     value:
       display-name: Chicago plant
 
 The path of (b) must be a top-level list entry (site/S, application/A,
 template/T, traffic-class/C), a top-level list (site; value is a list of
 entries) or the enterprise root (value is the enterprise tree, as
-"amp export -o yaml" prints it). As in aether-roc-api, mandatory leaves of
+"amp export -o yaml" prints it). As in ` + compatROC + `, mandatory leaves of
 every object sent must be given or listed in additionalProperties.unchanged.
 
 The changes are always printed as a diff; --dry-run shows them without
@@ -179,8 +168,8 @@ func readDocs(p string) ([]any, error) {
 	return out, nil
 }
 
-// applyBatch is what apply sends as its one transaction: a PATCH
-// /aether-roc-api body for the sets with aether-roc-api's rules, or one
+// applyBatch is what apply sends as its one transaction: a bulk PATCH
+// body for the sets with the compatibility layer's rules (compatROC), or one
 // merge patch on the root of a set (an enterprise's or a global set's).
 type applyBatch struct {
 	top   *client.TopLevel
@@ -241,11 +230,11 @@ func (g *globalOpts) addDoc(ctx context.Context, b *applyBatch, m map[string]any
 	if _, ok := m["path"]; ok {
 		return g.addPathValue(ctx, b, m, where)
 	}
-	return fmt.Errorf("%s: not a document apply understands: expected Updates/Deletes (a PATCH /aether-roc-api body) or path and value", where)
+	return fmt.Errorf("%s: not a document apply understands: expected Updates/Deletes (a PATCH /%s body) or path and value", where, compatROC)
 }
 
 // addPathValue converts a {enterprise, path, value} document to top-level
-// Updates entries (a set with aether-roc-api's rules) or into the merge
+// Updates entries (a set with compatROC's rules) or into the merge
 // patch of its root (any other set).
 func (g *globalOpts) addPathValue(ctx context.Context, b *applyBatch, m map[string]any, where string) error {
 	for k := range m {

@@ -14,7 +14,7 @@ func newEnterpriseCmd(g *globalOpts) *cobra.Command {
 		Aliases: []string{"enterprises", "ent"},
 		Short:   "List, create and delete enterprises",
 		Long: `Manage enterprises, the configuration targets every model path is under
-(/aether/v2.1.x/<enterprise>/…). Creating and deleting need an admin token.
+(` + tenantPathsExample + `). Creating and deleting need an admin token.
 
 Examples:
   amp enterprise list

@@ -27,7 +27,7 @@ func newGetCmd(g *globalOpts) *cobra.Command {
 object (site/acme-chicago/device/camera-1), a container (…/device-group/cameras/mbr)
 or a leaf (…/upf/upf-1/port).
 
-PATH is a full REST path (/aether/v2.1.x/acme/site, /lab/v1.0.0/rack) or a
+PATH is a full REST path (` + siteExample + `, /lab/v1.0.0/rack) or a
 short one. A short path starts with a model set's CLI name (wl/deployment)
 or with a top-level node only one set has (site/acme-chicago); it is
 relative to the set's root: for a per-enterprise (tenant) set, the root of
@@ -46,7 +46,7 @@ the server's continue tokens and prints every entry.
 Examples:
   amp get -e acme site
   amp get -e acme site/acme-chicago/device --filter sim-card=sim-1
-  amp get /aether/v2.1.x/acme/site/acme-chicago/upf/upf-1/port
+  amp get ` + siteExample + `/acme-chicago/upf/upf-1/port
   amp get -e acme site/acme-chicago/sim-card --all --limit 500 -o json
   amp get -e acme site/acme-chicago/device/camera-1 --at 2   # as of transaction 2`,
 		Args: args(cobra.ExactArgs(1)),

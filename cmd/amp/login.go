@@ -65,7 +65,7 @@ The provider must accept the client id (default "amp") as a public client
 with a loopback redirect URI, http://127.0.0.1:<port>/callback (RFC 8252).
 
 Examples:
-  amp login --issuer https://keycloak.example.com/realms/aether
+  amp login --issuer https://keycloak.example.com/realms/edge
   amp login --issuer http://127.0.0.1:5556 --no-browser`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {

@@ -3,7 +3,7 @@ package main
 // The client verbs learn the server's model sets from GET /models, asked
 // once per invocation (completion included): each set's scope, REST prefix,
 // CLI name and tree. Short paths, typed values, table columns and
-// completion then work alike for every set, Aether or one loaded with
+// completion then work alike for every set, embedded or loaded with
 // --models. When the server cannot be asked (offline completion, a server
 // older than GET /models), the sets embedded in this binary stand in.
 
@@ -127,7 +127,7 @@ func setRoot(ms *schema.ModelSet, ent string) string {
 }
 
 // restPath turns a path argument into a REST path: a full path
-// (/aether/v2.1.x/acme/site, /lab/v1.0.0/rack) stays as it is; a short one
+// (/lab/v1.0.0/rack, /{set}/v{version}/{tenant}/site) stays as it is; a short one
 // is relative to a set's root, the set named by its CLI name as the first
 // segment (wl/deployment/d1) or, when one set alone has it, by its
 // top-level node (site/s1); a tenant set's root is the enterprise's (-e).

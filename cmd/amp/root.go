@@ -42,7 +42,7 @@ func (e *cliError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "amp",
-		Short: "AMP: control and management for edge clouds (Aether Management Platform)",
+		Short: "AMP: control and management for edge clouds (" + platformName + ")",
 		Long: `AMP runs the control and management platform for a fleet of edge sites
 (amp serve) and drives it from the command line.
 
@@ -50,7 +50,7 @@ Start it on a laptop with the demo data set:
   amp serve --demo
 then, in another shell, use the token it prints:
   export AMP_TOKEN=$(cat ~/.local/share/amp/admin.token)
-  amp get /aether/v2.1.x/acme/site`,
+  amp get ` + siteExample,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,

@@ -3,9 +3,8 @@ package main
 // The client verbs use the model sets' trees (modelsets.go: as the server
 // describes them, or embedded in the binary) for knowing which path
 // segments are list keys, typing values given on the command line, the
-// "unchanged" lists of the aether-roc-api conventions, and shell
-// completion; the SIM import checks CSV rows against the embedded Aether
-// models. Everything they send and read goes through package client.
+// "unchanged" lists of a compatibility layer's conventions, and shell
+// completion; the SIM import checks CSV rows against the embedded models. Everything they send and read goes through package client.
 
 import (
 	"context"
@@ -169,7 +168,7 @@ func genericValue(s string) any {
 }
 
 // mandatoryMissing lists the mandatory config leaves of n missing from m,
-// for aether-roc-api's additionalProperties.unchanged.
+// for the compatibility layer's additionalProperties.unchanged.
 func mandatoryMissing(n *schema.Node, m map[string]any) []string {
 	var out []string
 	for _, c := range n.Children {
@@ -184,7 +183,7 @@ func mandatoryMissing(n *schema.Node, m map[string]any) []string {
 
 // addUnchanged walks a tree of node n and names every missing mandatory
 // leaf in additionalProperties.unchanged, so a partial update is accepted by
-// PATCH /aether-roc-api (the server still checks new objects are complete).
+// the bulk PATCH (the server still checks new objects are complete).
 func addUnchanged(n *schema.Node, v any) {
 	m, ok := v.(map[string]any)
 	if !ok {

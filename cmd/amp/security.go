@@ -69,7 +69,7 @@ transaction and outcome. You see only records of what you may read.
 
 Examples:
   amp audit --principal alice --since 2026-11-22T00:00:00Z
-  amp audit -e acme --path /aether/v2.1.x/acme/site/acme-chicago/slice
+  amp audit -e acme --path ` + siteExample + `/acme-chicago/slice
   amp audit --outcome denied -o json`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/amp-edge/amp/internal/api/gnmi"
 	"github.com/amp-edge/amp/internal/api/rest"
 	"github.com/amp-edge/amp/internal/audit"
+	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/component"
 	"github.com/amp-edge/amp/internal/server"
 	"github.com/amp-edge/amp/internal/telemetry"
@@ -30,7 +31,7 @@ func defaultDataDir() string {
 }
 
 func newServeCmd() *cobra.Command {
-	var cfg server.Config
+	cfg := server.Config{DemoData: demoData}
 	var logLevel string
 	var insecureRemote bool
 	cmd := &cobra.Command{
@@ -91,7 +92,7 @@ Examples:
 	f.BoolVar(&cfg.Demo, "demo", false, "load the demo data set into an empty store")
 	// HTTP API limits (docs/security.md)
 	f.Int64Var(&cfg.Limits.MaxBody, "max-body", rest.DefaultLimits.MaxBody, "largest request body of an ordinary write, in bytes; larger gets 413")
-	f.Int64Var(&cfg.Limits.MaxBulkBody, "max-bulk-body", rest.DefaultLimits.MaxBulkBody, "largest body of PATCH /aether-roc-api (amp import, amp apply), in bytes")
+	f.Int64Var(&cfg.Limits.MaxBulkBody, "max-bulk-body", rest.DefaultLimits.MaxBulkBody, "largest body of a compatibility layer's bulk PATCH, PATCH /"+compatROC+" (amp import, amp apply), in bytes")
 	f.IntVar(&cfg.Limits.MaxElements, "max-body-elements", rest.DefaultLimits.MaxElements, "most JSON values (objects, arrays and their members) in one request body; decoded JSON costs far more memory than its text, so this bounds a request's memory")
 	f.IntVar(&cfg.Limits.MaxDepth, "max-body-depth", rest.DefaultLimits.MaxDepth, "deepest nesting of objects and arrays in a request body")
 	f.Int64Var(&cfg.Limits.LargeBody, "large-body", rest.DefaultLimits.LargeBody, "bodies over this many bytes (or of unknown length) count against --max-large-requests")
@@ -107,9 +108,9 @@ Examples:
 	f.DurationVar(&cfg.RetainAge, "history-retain-age", 0, "drop history older than this, e.g. 720h (0 = no age limit)")
 	f.StringVar(&cfg.OIDCIssuer, "oidc-issuer", "", "OIDC provider issuer URL: accept its JWTs as bearer tokens (Keycloak: https://host/realms/<realm>; see docs/identity.md)")
 	f.StringVar(&cfg.OIDCClientID, "oidc-client-id", "amp", "audience the OIDC tokens must be issued for")
-	f.StringSliceVar(&cfg.OIDCAudiences, "oidc-audiences", nil, "further audiences accepted besides --oidc-client-id, comma-separated or repeated: the OIDC clients of other applications in front of AMP, e.g. aether-roc-gui for Aether's GUI (docs/aether-gui.md)")
+	f.StringSliceVar(&cfg.OIDCAudiences, "oidc-audiences", nil, "further audiences accepted besides --oidc-client-id, comma-separated or repeated: the OIDC clients of other applications in front of AMP, e.g. "+guiAudienceExample+"")
 	f.StringVar(&cfg.OIDCGroupsClaim, "oidc-groups-claim", "groups", "claim(s) holding the caller's groups, dotted for nested (Keycloak realm roles: realm_access.roles), comma-separated to merge")
-	f.BoolVar(&cfg.OIDCBookGroups, "oidc-book-groups", true, "also read the book's group names as rights: AetherROCAdmin (operator), <enterprise>-admin, EnterpriseAdmin with <enterprise>, <enterprise> (member), amp-state-writer; false: only amp:<role>[:<enterprise>] groups grant rights (docs/identity.md)")
+	f.BoolVar(&cfg.OIDCBookGroups, "oidc-book-groups", true, "also read the book's group names as rights: "+auth.BookOperator+" (operator), <enterprise>-admin, EnterpriseAdmin with <enterprise>, <enterprise> (member), amp-state-writer; false: only amp:<role>[:<enterprise>] groups grant rights (docs/identity.md)")
 	f.StringVar(&cfg.OIDCUsernameClaim, "oidc-username-claim", "preferred_username", "claim naming the caller (falls back to sub)")
 	f.StringVar(&cfg.PolicyDir, "policy-dir", "", "directory of rego authorization policy files, reloaded on change (default: the embedded policy, docs/identity.md)")
 	// Southbound adapters: --adapters and each registered adapter's own
@@ -128,7 +129,7 @@ Examples:
 	f.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "PEM CA bundle: REST clients must present a certificate it signed (mutual TLS, besides their token)")
 	f.StringArrayVar(&cfg.TLSSANs, "tls-san", nil, "extra DNS name or IP address for the local CA's server certificate; repeatable")
 	f.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve the REST API over plain HTTP instead of HTTPS (loopback --listen only)")
-	f.StringArrayVar(&cfg.CORSOrigins, "allow-cors-origin", nil, "exact browser origin allowed to call the REST API from its pages, e.g. http://localhost:4200 for Aether's GUI in development (docs/aether-gui.md); repeatable; default: none, CORS off")
+	f.StringArrayVar(&cfg.CORSOrigins, "allow-cors-origin", nil, "exact browser origin allowed to call the REST API from its pages, e.g. http://localhost:4200 for "+guiExample+" in development; repeatable; default: none, CORS off")
 	f.BoolVar(&insecureRemote, "insecure-remote", false, "removed: plain HTTP is never served off loopback")
 	_ = f.MarkHidden("insecure-remote")
 	// end transport security
@@ -138,7 +139,7 @@ Examples:
 	f.StringVar(&cfg.GNMITLSKey, "gnmi-tls-key", "", "PEM private key for --gnmi-tls-cert")
 	f.StringVar(&cfg.GNMITLSClientCA, "gnmi-tls-client-ca", "", "PEM CA bundle for gNMI mutual TLS: a client certificate it signed authenticates as its subject CN, its OUs its groups (default: the local CA when gNMI serves its certificate; --tls-client-ca never applies to gNMI)")
 	f.BoolVar(&cfg.GNMIInsecureNoAuth, "gnmi-insecure-no-auth", false, "let gNMI calls without credentials in as \"anonymous\", with the rights of --gnmi-anonymous-groups (loopback --gnmi-listen only; for tests and local tools like gnmi_cli); implies plaintext unless --gnmi-tls-cert")
-	f.StringSliceVar(&cfg.GNMIAnonymousGroups, "gnmi-anonymous-groups", nil, "groups of the \"anonymous\" principal under --gnmi-insecure-no-auth, e.g. acme (read acme) or AetherROCAdmin (operator); default none: Capabilities only")
+	f.StringSliceVar(&cfg.GNMIAnonymousGroups, "gnmi-anonymous-groups", nil, "groups of the \"anonymous\" principal under --gnmi-insecure-no-auth, e.g. acme (read acme) or "+auth.BookOperator+" (operator); default none: Capabilities only")
 	f.IntVar(&cfg.GNMIMaxConns, "gnmi-max-conns", gnmi.DefaultMaxConns, "most open gNMI connections; more are closed at accept (-1: no limit)")
 	f.IntVar(&cfg.GNMIMaxConnsPerSource, "gnmi-max-conns-per-source", gnmi.DefaultMaxConnsPerSource, "most open gNMI connections from one client IP address (-1: no limit)")
 	f.IntVar(&cfg.GNMIMaxStreamsPerConn, "gnmi-max-streams-per-conn", gnmi.DefaultMaxStreamsPerConn, "most concurrent gNMI calls on one connection (HTTP/2 max concurrent streams; -1: no limit)")

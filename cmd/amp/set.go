@@ -34,8 +34,8 @@ container, list or list entry:
 Missing list entries on the way are created (merge semantics). Assignments
 below one root (an enterprise's in a set, or a global set's) are sent as
 one JSON merge patch on the deepest object they share; across enterprises
-as one PATCH /aether-roc-api, which takes the entries of the sets with
-aether-roc-api's rules (Aether's).
+as one PATCH /` + compatROC + `, which takes the entries of the sets with
+its rules.
 
 After success the changes are printed as a diff (+ created, ~ updated,
 - deleted); -o json|yaml prints the result instead. --dry-run shows the

@@ -66,6 +66,9 @@ const (
 	bookSuspended       = "amp-suspended"
 )
 
+// BookOperator is the book's operator group, for help texts that name it.
+const BookOperator = bookOperator
+
 // enterpriseGroup reports whether a book group name can be read as an
 // enterprise id: well formed and not reserved (tenant.Reserved).
 func enterpriseGroup(id string) bool { return tenant.WellFormed(id) && tenant.Reserved(id) == "" }

@@ -80,7 +80,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.upgraded = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "amp_store_upgrade_keys_total",
-		Help: "Stored entries moved at start-up from the keys of a release before model-set versions (aether/acme/…) to versioned keys, by kind (object, state).",
+		Help: "Stored entries moved at start-up from the keys of a release before model-set versions ({set}/{tenant}/…) to versioned keys, by kind (object, state).",
 	}, []string{"kind"})
 	m.upgraded.WithLabelValues("object")
 	m.upgraded.WithLabelValues("state")

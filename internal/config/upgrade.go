@@ -11,8 +11,8 @@ import (
 
 // Stores written before storage keys carried the model-set version.
 //
-// The release before model-set descriptors wrote "aether/acme/site/s1";
-// keys now read "aether/2.1.x/acme/site/s1". A key of the old form is told
+// The release before model-set descriptors wrote "net/acme/site/s1";
+// keys now read "net/2.0.x/acme/site/s1". A key of the old form is told
 // apart by its second segment: a tenant id starts with a letter, a version
 // with a digit (a global set's keys have no tenant and always carry their
 // version). That release had one version of each set, so the version put

@@ -108,7 +108,7 @@ func (val *validator) walk(d *dnode, inner []string, before, after *Object) {
 		case schema.Leaf, schema.LeafList:
 			if !present {
 				if c.Mandatory {
-					val.probs.Add(restPath(after, cinner), "mandatory field %q of %s is missing%s", c.Name, describe(d.sch), defaultHint(c))
+					val.probs.Add(restPath(after, cinner), "mandatory field %q of %s is missing%s", c.Name, describe(d.sch), missingHint(c))
 				}
 			}
 			if c.Immutable && before != nil {
@@ -151,9 +151,23 @@ func (val *validator) checkBackend(c *schema.Node, v any, inner []string, before
 	}
 }
 
-func defaultHint(c *schema.Node) string {
-	if c.Name == "format" && c.Parent != nil && c.Parent.Name == "imsi-definition" {
-		return " (Aether's conventional format is CCCNNNEEESSSSSS)"
+// missingHints suggest a value for a missing mandatory leaf. YANG forbids
+// a default on a mandatory leaf, yet a model may have a conventional value;
+// the code that owns a model registers its hints (RegisterMissingHint) at
+// init, before any validation runs, so they are read without a lock.
+var missingHints []func(*schema.Node) string
+
+// RegisterMissingHint adds a hint: for a leaf it knows, h returns the
+// suggestion (shown in parentheses after the refusal), else "".
+func RegisterMissingHint(h func(*schema.Node) string) {
+	missingHints = append(missingHints, h)
+}
+
+func missingHint(c *schema.Node) string {
+	for _, h := range missingHints {
+		if s := h(c); s != "" {
+			return " (" + s + ")"
+		}
 	}
 	return ""
 }

@@ -80,7 +80,7 @@ type Trigger interface {
 }
 
 // Watcher is implemented by adapters that declare what they watch: object
-// key prefixes ("aether/", "aether/acme/site/s1"). A transaction that
+// key prefixes ("net/", "net/2.0.x/acme/site/s1"). A transaction that
 // changes nothing under them does not wake the adapter; one that does leads
 // to a full render (level-triggered), diffed per object.
 type Watcher interface {

@@ -15,8 +15,9 @@ type Deleted struct{}
 // was named but not checked.
 type Placeholder struct{}
 
-// ExtraKey is where the decoder keeps aether-roc-api's "additionalProperties"
-// member of an object (enterprise-id, unchanged), when asked to accept it.
+// ExtraKey is where the decoder keeps an object's "additionalProperties"
+// member (a compatibility layer's side channel: the entry's tenant, the
+// "unchanged" list), when asked to accept it.
 const ExtraKey = "@additionalProperties"
 
 // DecodeOptions steer DecodeJSON.
@@ -26,15 +27,15 @@ type DecodeOptions struct {
 	// AllowState accepts values for config false nodes (operational state
 	// written by AMP's own controllers); interfaces for people refuse them.
 	AllowState bool
-	// AdditionalProperties accepts aether-roc-api's additionalProperties
-	// member on objects and keeps it under ExtraKey.
+	// AdditionalProperties accepts a compatibility layer's
+	// additionalProperties member on objects and keeps it under ExtraKey.
 	AdditionalProperties bool
 	// OmitKeysOK lets an entry's key leaves be absent (the caller takes them
 	// from the URL).
 	OmitKeysOK bool
 	// Placeholders names leaves without checking their values (key leaves
-	// are still checked): in aether-roc-api's Deletes a leaf's value is a
-	// placeholder, since what is deleted is its path. Such leaves decode
+	// are still checked): in a compatibility layer's bulk deletes a leaf's
+	// value is a placeholder, since what is deleted is its path. Such leaves decode
 	// as Placeholder{}.
 	Placeholders bool
 }

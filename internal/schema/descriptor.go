@@ -36,13 +36,14 @@ type Descriptor struct {
 	RESTPrefix string `json:"rest-prefix,omitempty"`
 	// GNMIOrigin is the origin of the set's gNMI paths.
 	GNMIOrigin string `json:"gnmi-origin,omitempty"`
-	// OpenAPIPrefix is put before the set's OpenAPI schema names; Aether
-	// keeps its bare names ("Site"), so its prefix is empty.
+	// OpenAPIPrefix is put before the set's OpenAPI schema names; a set
+	// whose clients know its bare names ("Site") keeps them with an empty
+	// prefix.
 	OpenAPIPrefix string `json:"openapi-prefix"`
 	// CLIName is the set's short name on the command line.
 	CLIName string `json:"cli-name,omitempty"`
 	// Compat names the compatibility rule sets that apply to this set
-	// only, e.g. "aether-roc-api".
+	// only: layers registered with internal/api/compat by name.
 	Compat []string `json:"compat,omitempty"`
 }
 

@@ -5,7 +5,7 @@
 // directories), the Node tree (containers, lists, leaves, leaf-lists with their
 // keys, types, defaults, mandatory, unique, leafref and must statements),
 // leaf value parsing and canonical formatting, the JSON codec (RFC 7951 and the
-// plain encoding aether-roc-api uses), an XPath 1.0 subset evaluator for must
+// plain encoding REST clients use), an XPath 1.0 subset evaluator for must
 // and leafref, and the mapping between REST paths, gNMI paths and schema nodes.
 //
 // It knows nothing about storage or transactions: the instance data it

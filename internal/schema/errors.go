@@ -22,7 +22,7 @@ const (
 	// KindPrecondition: an If-Match/ETag precondition failed (412).
 	KindPrecondition
 	// KindUnprocessable: the request is understood but refers to things that
-	// cannot be processed, as aether-roc-api used 422 (e.g. id "undefined").
+	// cannot be processed (422), e.g. a compatibility layer's id "undefined".
 	KindUnprocessable
 	// KindGone: the requested history index has been compacted away (410).
 	KindGone
@@ -41,7 +41,8 @@ const (
 )
 
 // Problem is one reason a request was refused, located by path. Path is a
-// data path in REST form (/aether/v2.1.x/acme/site/s1/device/d1/imei) or, for
+// data path in REST form (/{set}/v{version}/{tenant}/site/s1/device/d1/imei)
+// or, for
 // request-shape problems, a JSON pointer into the request body.
 type Problem struct {
 	Path   string `json:"path"`

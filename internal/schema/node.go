@@ -40,8 +40,8 @@ type Node struct {
 	Mandatory   bool
 	Immutable   bool // ampx:immutable: fixed once the list entry exists
 	// LegacyDecimal (ampx:legacy-decimal) lets a hex-string leaf also take a
-	// JSON number as the decimal value of the identifier, as Aether clients
-	// written before the hex change send it.
+	// JSON number as the decimal value of the identifier, as clients
+	// written before a model's hex change send it.
 	LegacyDecimal bool
 	// Backend (ampx:backend-endpoint) names the kind of backend ("core",
 	// "upf") a URI leaf makes AMP connect to. Such a leaf belongs to the
@@ -155,11 +155,11 @@ func (n *Node) addChild(c *Node) {
 	n.byName[c.Name] = c
 }
 
-// ModelSet is one versioned set of models, e.g. aether 2.1.x: a tree whose
+// ModelSet is one versioned set of models, e.g. lab 1.0.0: a tree whose
 // root holds the top-level nodes of every module in the set, instantiated
 // once per target (enterprise).
 type ModelSet struct {
-	Descriptor // Name "aether", Version "2.1.x", Scope, prefixes, …
+	Descriptor // Name "lab", Version "1.0.0", Scope, prefixes, …
 	Modules    []ModuleInfo
 	Root       *Node
 }

@@ -51,12 +51,12 @@ type Route struct {
 // ParseRoute classifies an escaped REST path (r.URL.EscapedPath(), or a
 // path AMP rendered such as Location.REST()):
 //
-//	/aether/v2.1.x/acme/site/s1   model, set aether 2.1.x, tenant acme, data [site s1]
+//	/net/v2.0.x/acme/site/s1      model, set net 2.0.x (tenant), tenant acme, data [site s1]
 //	/lab/v1.0.0/rack/r1           model, set lab 1.0.0 (global), data [rack r1]
-//	/state/aether/v2.1.x/acme/…   state, the same fields
+//	/state/net/v2.0.x/acme/…      state, the same fields
 //	/enterprises/acme             enterprise, tenant acme
 //	/transactions/12              transactions (likewise the other topKind segments)
-//	/aether-roc-api               the compatibility rules a set names (Compat)
+//	/{compat}                     the compatibility layer a set names (Compat)
 //
 // The errors (a *Error naming the path) are an unknown version of a loaded
 // set (naming the loaded versions) and a tenant set's path without its
@@ -130,7 +130,7 @@ func (s *Schema) modelRoute(rt Route, path string, segs []string) (Route, error)
 }
 
 // compatRoute reports whether seg is the route of a compatibility rule set
-// a loaded set names (PATCH /aether-roc-api for Aether).
+// a loaded set names (its bulk route, internal/api/compat).
 func (s *Schema) compatRoute(seg string) bool {
 	for _, ms := range s.Sets {
 		if ms.HasCompat(seg) {

@@ -260,8 +260,8 @@ func (t *Type) FromJSON(v any, legacyDecimal bool) (any, error) {
 	return t.Parse(s)
 }
 
-// legacyHex converts a decimal identifier to its hex string, as older Aether
-// clients sent sst and sd before they became hex strings.
+// legacyHex converts a decimal identifier to its hex string, as older
+// clients of a model sent sst and sd before they became hex strings.
 func (t *Type) legacyHex(n json.Number) (any, error) {
 	u, err := strconv.ParseUint(string(n), 10, 64)
 	if err != nil {
@@ -415,7 +415,7 @@ func rangesText(rs []numRange) string {
 
 // ToJSON returns the JSON value for a canonical value. With rfc7951 set,
 // 64-bit integers and decimals are strings as RFC 7951 section 6.1 requires;
-// otherwise they are numbers, as aether-roc-api clients expect.
+// otherwise they are numbers, as plain REST clients expect.
 func (t *Type) ToJSON(v any, rfc7951 bool) any {
 	switch x := v.(type) {
 	case int64:

@@ -11,7 +11,7 @@ import (
 // leafrefs cannot leave their set (each set is its own module collection);
 // this extension can, and is resolved once every set is loaded.
 type Ref struct {
-	// Source is the argument as declared: "aether:/site/site-id".
+	// Source is the argument as declared: "net:/site/site-id".
 	Source string
 	// Set is the set referred to: the newest loaded version of the named
 	// set, or the referrer's own set when it names itself.
@@ -80,7 +80,7 @@ func (s *Schema) resolveRef(n *Node) string {
 	}
 	name, p, ok := strings.Cut(r.Source, ":")
 	if !ok || !strings.HasPrefix(p, "/") || len(p) < 2 {
-		return "want <set>:<absolute schema path of a list's key leaf>, e.g. aether:/site/site-id"
+		return "want <set>:<absolute schema path of a list's key leaf>, e.g. net:/site/site-id"
 	}
 	r.Set = n.Set
 	if name != n.Set.Name {

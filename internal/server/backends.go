@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/amp-edge/amp/internal/aether/demo"
 	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/endpoint"
 )
@@ -37,7 +36,7 @@ const demoBackendsFile = "demo-backends.addr"
 // startDemoBackends starts the demo's in-process emulators, grants each
 // site's to its enterprise and lets AMP connect to their loopback address
 // (to it alone).
-func startDemoBackends(cfg Config, netw *endpoint.Network, reg *endpoint.Registry, log *slog.Logger) (*demo.Backends, error) {
+func startDemoBackends(cfg Config, netw *endpoint.Network, reg *endpoint.Registry, log *slog.Logger) (DemoBackends, error) {
 	rec := filepath.Join(cfg.DataDir, demoBackendsFile)
 	addr := cfg.DemoBackendsListen
 	if addr == "" {
@@ -48,7 +47,7 @@ func startDemoBackends(cfg Config, netw *endpoint.Network, reg *endpoint.Registr
 			return nil, err
 		}
 	}
-	db, err := demo.StartBackends(addr)
+	db, err := cfg.DemoData.StartBackends(addr)
 	if err != nil {
 		return nil, fmt.Errorf("%w (--demo-backends-listen picks another address, --demo-backends=false runs the demo without them)", err)
 	}
@@ -58,13 +57,12 @@ func startDemoBackends(cfg Config, netw *endpoint.Network, reg *endpoint.Registr
 			return nil, fmt.Errorf("demo backends: %w", err)
 		}
 	}
-	netw.AllowExact(db.Addr)
-	if err := os.WriteFile(rec, []byte(db.Addr.String()+"\n"), 0o600); err != nil {
+	netw.AllowExact(db.Address())
+	if err := os.WriteFile(rec, []byte(db.Address().String()+"\n"), 0o600); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("demo backends: %w", err)
 	}
-	log.Info("demo backends serving", "url", db.URL, "what", "AMP's SD-Core (webconsole) and UPF emulators, in-process on loopback")
-	fmt.Fprintf(os.Stderr, "\nThe demo's SD-Cores and UPFs are AMP's emulators, in-process on %s\n(--demo-backends=false turns them off). What acme-chicago's core holds:\n  curl -s %s/v1/network-slice/video\n\n",
-		db.URL, db.Core("acme-chicago"))
+	log.Info("demo backends serving", "address", db.Address().String())
+	fmt.Fprint(os.Stderr, db.Banner())
 	return db, nil
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/amp-edge/amp/internal/aether/demo"
 	"github.com/amp-edge/amp/internal/api/gnmi"
 	"github.com/amp-edge/amp/internal/api/openapi"
 	"github.com/amp-edge/amp/internal/api/rest"
@@ -71,7 +70,7 @@ type Config struct {
 	TLSSANs                      []string
 	InsecureHTTP                 bool
 	// CORSOrigins are the exact browser origins allowed to call the REST
-	// API (docs/aether-gui.md); none: CORS is off.
+	// API (docs/security.md); none: CORS is off.
 	CORSOrigins []string
 
 	Version string
@@ -110,11 +109,12 @@ type Config struct {
 	ProbeEvery time.Duration
 	// Identity (docs/identity.md): OIDC bearer tokens beside API tokens.
 	OIDCIssuer, OIDCClientID, OIDCGroupsClaim, OIDCUsernameClaim string
-	// OIDCBookGroups maps the book's group names (AetherROCAdmin,
-	// <enterprise>-admin, <enterprise>) to rights beside the structured
+	// OIDCBookGroups maps the book's group names (its operator group,
+	// <enterprise>-admin, <enterprise>; docs/identity.md) to rights beside the structured
 	// amp:<role>[:<enterprise>] ones.
 	OIDCBookGroups bool
-	// OIDCAudiences are accepted besides OIDCClientID (aether-roc-gui).
+	// OIDCAudiences are accepted besides OIDCClientID (the OIDC clients of
+	// other applications, e.g. a GUI).
 	OIDCAudiences []string
 	// PolicyDir holds the rego authorization policy (reloaded on change);
 	// empty: the embedded default policy.
@@ -128,6 +128,8 @@ type Config struct {
 	BackendAllowNets   []string
 	DemoBackends       bool
 	DemoBackendsListen string
+	// DemoData is the demo --demo loads (demo.go).
+	DemoData DemoData
 }
 
 // TokenFile is where the first admin token is written in the data dir.
@@ -262,7 +264,10 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	if cfg.Demo {
-		var db *demo.Backends
+		if cfg.DemoData == nil {
+			return errors.New("--demo: this binary has no demo data set")
+		}
+		var db DemoBackends
 		if cfg.DemoBackends {
 			if db, err = startDemoBackends(cfg, netw, backends, log); err != nil {
 				return err
@@ -270,7 +275,7 @@ func Run(ctx context.Context, cfg Config) error {
 			defer db.Close()
 		}
 		if eng.Snapshot().Index == 0 {
-			n, err := demo.Load(ctx, eng, db)
+			n, err := cfg.DemoData.Load(ctx, eng, db)
 			if err != nil {
 				return fmt.Errorf("load demo data: %w", err)
 			}

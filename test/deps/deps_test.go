@@ -64,9 +64,31 @@ func TestImportRules(t *testing.T) {
 		{
 			why: "nothing below the interfaces calls back up into them (DESIGN: data flows one way)",
 			applies: func(p pkg) bool {
-				return !under(p.path, "cmd", "internal/server", "internal/api", "internal/testenv", "test")
+				return !under(p.path, "cmd", "internal/server", "internal/api", "internal/testenv", "test", "internal/aether/rocapi")
 			},
 			forbidden: []string{"internal/api", "internal/server", "cmd"},
+		},
+		{
+			why:       "a compatibility layer is part of the interfaces (it serves routes through internal/api/compat), never of the assembly",
+			applies:   func(p pkg) bool { return under(p.path, "internal/aether/rocapi") },
+			forbidden: []string{"internal/api/rest", "internal/api/gnmi", "internal/server", "cmd"},
+		},
+		{
+			why:       "nothing below the configuration engine (the schema, the store) knows the API: the engine serves every interface alike",
+			applies:   func(p pkg) bool { return under(p.path, "internal/schema", "internal/store", "internal/config") },
+			forbidden: []string{"internal/api"},
+		},
+		{
+			why:       "the edge agent talks to the server through the public client, never through its interfaces or assembly",
+			applies:   func(p pkg) bool { return under(p.path, "internal/agent") },
+			forbidden: []string{"internal/api", "internal/server"},
+		},
+		{
+			why: "the generic layers read every model set from its descriptor and know no set's code: Aether's wing (internal/aether) registers with them, and only the assembly's entry point (cmd/amp) imports it",
+			applies: func(p pkg) bool {
+				return !under(p.path, "internal/aether", "cmd", "internal/testenv", "test")
+			},
+			forbidden: []string{"internal/aether"},
 		},
 		{
 			why:       "an interface never reaches into the assembly of amp serve",

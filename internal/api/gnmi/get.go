@@ -13,6 +13,7 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/tenant"
 )
 
 // gnmiVersion is the gNMI specification version of the compiled proto.
@@ -152,7 +153,7 @@ func (s *Server) targets(ctx context.Context, snap *config.Snapshot, ps *pathSpe
 	}
 	var out []string
 	for _, o := range snap.Targets() {
-		name, _ := o.Data["enterprise-id"].(string)
+		name, _ := o.Data[tenant.IDField].(string)
 		if name == "" {
 			continue
 		}

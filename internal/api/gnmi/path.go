@@ -6,11 +6,9 @@ import (
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"google.golang.org/grpc/codes"
 
+	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/schema"
 )
-
-// DefaultOrigin is the model set a path without an origin addresses.
-const DefaultOrigin = "aether"
 
 // AllTargets in a Get or Subscribe prefix addresses every enterprise the
 // caller may read.
@@ -86,10 +84,14 @@ func sortStrings(s []string) {
 // given).
 func (s *Server) selectSet(origin string, models []*gpb.ModelData) (*schema.ModelSet, error) {
 	name := origin
-	if name == "" {
-		name = DefaultOrigin
-	}
 	sch := s.eng.Schema()
+	def := "none: name one"
+	if set := compat.GNMIDefault(sch); set != nil {
+		def = set.Name
+		if name == "" {
+			name = set.Name
+		}
+	}
 	var cands []*schema.ModelSet
 	for _, set := range sch.Sets {
 		if set.Name == name {
@@ -101,7 +103,7 @@ func (s *Server) selectSet(origin string, models []*gpb.ModelData) (*schema.Mode
 		for _, set := range sch.Sets {
 			names = append(names, set.Name)
 		}
-		return nil, errorf(codes.NotFound, "unknown origin %q: the origin is a model set name, one of %s (empty = %s)", origin, strings.Join(names, ", "), DefaultOrigin)
+		return nil, errorf(codes.NotFound, "unknown origin %q: the origin is a model set name, one of %s (empty = %s)", origin, strings.Join(names, ", "), def)
 	}
 	best := sch.Set(name, "")
 	if len(models) == 0 {

@@ -1,7 +1,7 @@
 // Package gnmi serves the OpenConfig gNMI interface (Capabilities, Get, Set,
-// Subscribe) over the configuration engine, as onos-config did for Aether:
-// the origin of a path is the model set ("aether") and the target is the
-// enterprise. Every RPC is authenticated (auth.GRPCAuthenticator) and
+// Subscribe) over the configuration engine, as onos-config did: the origin
+// of a path is the model set's gNMI origin and the target is the tenant
+// (none for a global set). Every RPC is authenticated (auth.GRPCAuthenticator) and
 // authorised (auth.Authorizer, on the REST path of each location), so gNMI
 // and REST share one decision point. See docs/gnmi.md.
 package gnmi

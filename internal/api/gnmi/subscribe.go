@@ -16,6 +16,7 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/tenant"
 )
 
 // MinSampleInterval is the shortest SAMPLE interval accepted.
@@ -303,7 +304,7 @@ func (sn *subscription) initial(snap *config.Snapshot, subs []*sub) error {
 		var targets []string
 		if ps.target == AllTargets {
 			for _, o := range snap.Targets() {
-				if name, _ := o.Data["enterprise-id"].(string); name != "" && sn.readable(ps.set, name) {
+				if name, _ := o.Data[tenant.IDField].(string); name != "" && sn.readable(ps.set, name) {
 					targets = append(targets, name)
 				}
 			}

@@ -1,13 +1,11 @@
 package openapi
 
 import (
-	"fmt"
-	"sort"
-	"strings"
-
 	"github.com/getkin/kin-openapi/openapi3"
 
+	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/tenant"
 )
 
 // Names of the hand-written component schemas. They are reserved before the
@@ -25,10 +23,6 @@ const (
 	schemaEnterprise      = "Enterprise"
 	schemaLogLevel        = "LogLevel"
 	schemaValues          = "Values"
-	schemaAdditionalProps = "AdditionalPropertiesUnchTarget"
-	schemaPatchBody       = "PatchBody"
-	schemaElements        = "Elements"
-	schemaDeleteElements  = "DeleteElements"
 	schemaModelSet        = "ModelSet"
 	schemaModelSetVersion = "ModelSetVersion"
 	schemaModelTreeNode   = "ModelTreeNode"
@@ -55,48 +49,31 @@ var problemText = map[int]string{
 	409: "The request conflicts with the current state: a reference to something missing, a rule across objects, a rollback over later changes.",
 	410: "The requested history index has been compacted away.",
 	412: "The If-Match precondition failed: the object changed since it was read.",
-	422: "The request is understood but cannot be processed (as aether-roc-api, e.g. an id of \"undefined\").",
+	422: "The request is understood but cannot be processed.",
 	500: "Internal server error.",
 	503: "The server is not ready or is shutting down.",
 }
 
-func obj(props map[string]*openapi3.Schema, required ...string) *openapi3.Schema {
-	s := openapi3.NewObjectSchema()
-	s.AdditionalProperties = openapi3.AdditionalProperties{Has: ptr(false)}
-	for k, v := range props {
-		s.Properties[k] = &openapi3.SchemaRef{Value: v}
-	}
-	s.Required = required
-	return s
-}
-
-func str(desc string) *openapi3.Schema {
-	s := openapi3.NewStringSchema()
-	s.Description = desc
-	return s
-}
-
-func i64(desc string) *openapi3.Schema {
-	s := openapi3.NewInt64Schema()
-	s.Description = desc
-	return s
-}
-
-func withDesc(s *openapi3.Schema, desc string) *openapi3.Schema {
-	s.Description = desc
-	return s
-}
+// The schema helpers a compatibility layer uses too.
+var (
+	obj      = compat.Obj
+	str      = compat.Str
+	i64      = compat.I64
+	withDesc = compat.Described
+)
 
 // fixedComponents adds the hand-written schemas, parameters, headers and
 // responses, and reserves the names of the schemas built after the model.
 func (b *builder) fixedComponents() {
 	c := b.doc.Components
-	for _, n := range []string{schemaPatchBody, schemaElements, schemaDeleteElements, schemaOnosTxn} {
-		b.names[n] = true
+	for _, l := range b.layers {
+		for _, n := range l.Spec.Reserve {
+			b.names[n] = true
+		}
 	}
 
 	pe := obj(map[string]*openapi3.Schema{
-		"path":   str("Data path in REST form (/aether/v2.1.x/acme/site/s1/device/d1/imei) or, for request-shape problems, a JSON pointer into the request body."),
+		"path":   str("Data path in REST form (/{set}/v{version}/{tenant}/site/s1/device/d1/imei) or, for request-shape problems, a JSON pointer into the request body."),
 		"reason": str("What is wrong there."),
 	}, "path", "reason")
 	errs := openapi3.NewArraySchema()
@@ -109,7 +86,7 @@ func (b *builder) fixedComponents() {
 		"title":   str("Short summary of the problem type."),
 		"status":  status,
 		"detail":  str("Explanation of this occurrence."),
-		"message": str("The same text as detail, for aether-roc-api clients."),
+		"message": str(b.layerText(func(s *compat.Spec) string { return s.ProblemMessage }, "The same text as detail.")),
 		"errors":  errs,
 	}, "title", "status"), "An RFC 9457 problem document."))
 
@@ -169,7 +146,6 @@ func (b *builder) fixedComponents() {
 	}
 	b.addSchema(schemaTxnInfo, withDesc(info(false), "Summary of one committed transaction."))
 	b.addSchema(schemaTxnDetail, withDesc(info(true), "One committed transaction with its changes."))
-	b.addSchema(schemaOnosTxn, onosTransactionSchema())
 	result := func(desc string) *openapi3.Schema {
 		return withDesc(obj(map[string]*openapi3.Schema{
 			"index":   i64("Index the transaction has (or, for a dry run, would have)."),
@@ -190,20 +166,21 @@ func (b *builder) fixedComponents() {
 	}, "from", "to", "changes"), "What changed between two indexes: per object, its value at from and at to."))
 	b.addSchema(schemaTarget, withDesc(obj(map[string]*openapi3.Schema{"name": str("Enterprise (target) id.")}, "name"), "A configuration target."))
 	b.addSchema(schemaEnterprise, withDesc(obj(map[string]*openapi3.Schema{
-		"enterprise-id": withDesc(openapi3.NewStringSchema().WithMinLength(1), "Enterprise (target) id, used in model paths."),
-		"display-name":  withDesc(openapi3.NewStringSchema().WithMinLength(1).WithMaxLength(80), "Human-readable name."),
-		"description":   withDesc(openapi3.NewStringSchema().WithMinLength(1).WithMaxLength(1024), "Free text."),
-	}, "enterprise-id"), "An enterprise: one configuration target."))
+		tenant.IDField: withDesc(openapi3.NewStringSchema().WithMinLength(1), "Enterprise (target) id, used in model paths."),
+		"display-name": withDesc(openapi3.NewStringSchema().WithMinLength(1).WithMaxLength(80), "Human-readable name."),
+		"description":  withDesc(openapi3.NewStringSchema().WithMinLength(1).WithMaxLength(1024), "Free text."),
+	}, tenant.IDField), "An enterprise: one configuration target."))
 	lvl := openapi3.NewStringSchema().WithEnum("debug", "info", "warn", "error")
 	b.addSchema(schemaLogLevel, obj(map[string]*openapi3.Schema{"level": lvl}, "level"))
 	vals := openapi3.NewArraySchema()
 	vals.Items = &openapi3.SchemaRef{Value: openapi3.NewStringSchema()}
 	b.addSchema(schemaValues, withDesc(obj(map[string]*openapi3.Schema{"values": vals}, "values"), "The valid choices for a leafref."))
 	b.modelSetSchemas()
-	b.addSchema(schemaAdditionalProps, withDesc(obj(map[string]*openapi3.Schema{
-		"unchanged":     str("Comma-separated names of mandatory members the client deliberately did not send (they keep their current value)."),
-		"enterprise-id": str("The enterprise (target) the entry belongs to, as aether-roc-api reports it."),
-	}), "aether-roc-api compatibility member, literally named additionalProperties."))
+	for _, l := range b.layers {
+		if l.Spec.Components != nil {
+			l.Spec.Components(specBuilder{b})
+		}
+	}
 
 	// Parameters.
 	P := func(p *openapi3.Parameter) { c.Parameters[p.Name] = &openapi3.ParameterRef{Value: p} }
@@ -253,7 +230,11 @@ func (b *builder) fixedComponents() {
 
 	// Problem responses.
 	for st, name := range problemResponses {
-		r := openapi3.NewResponse().WithDescription(problemText[st]).
+		text := problemText[st]
+		if st == 422 {
+			text = b.layerText(func(s *compat.Spec) string { return s.Unprocessable }, text)
+		}
+		r := openapi3.NewResponse().WithDescription(text).
 			WithContent(openapi3.NewContentWithSchemaRef(b.ref(schemaProblem), []string{mtProblem}))
 		c.Responses[name] = &openapi3.ResponseRef{Value: r}
 	}
@@ -261,8 +242,7 @@ func (b *builder) fixedComponents() {
 
 // fixedPaths adds the paths that are not derived from the models.
 func (b *builder) fixedPaths() {
-	b.rocPatch()
-	tg := b.tag("targets", "Configuration targets (enterprises), aether-roc-api style.")
+	tg := b.tag("targets", "Configuration targets (enterprises).")
 	te := b.tag("enterprises", "Create, list and delete enterprises (configuration targets).")
 	tt := b.tag("transactions", "Transaction history: list, inspect, roll back, diff, watch.")
 	ta := b.tag("admin", "Server administration and the API description.")
@@ -331,24 +311,11 @@ func (b *builder) fixedPaths() {
 	idx := openapi3.NewPathParameter("index").WithSchema(openapi3.NewInt64Schema().WithMin(1))
 	idx.Description = "Transaction index."
 	idxRef := &openapi3.ParameterRef{Value: idx}
-	paging := func() openapi3.Parameters {
-		return openapi3.Parameters{
-			b.paramRef(ParamLimit),
-			qp("before", "Only transactions with an index lower than this (paging backwards).", openapi3.NewInt64Schema().WithMin(1), false),
-			qp("enterprise", "Only transactions that touched this enterprise.", openapi3.NewStringSchema(), false),
-		}
-	}
 	o = op(tt, "listTransactions", "List committed transactions, newest first (AMP's summaries)")
-	o.Parameters = paging()
+	o.Parameters = b.transactionPaging()
 	jsonOK(o, "200", "The transactions.", arrOf(schemaTxnInfo))
 	b.errors(o, false, false)
 	set("/amp/transactions", &openapi3.PathItem{Get: o})
-	o = op(tt, "getTransactions", "List committed transactions in onos-config's shape, oldest first (aether-roc-api)")
-	o.Description = "The newest `limit` transactions (default 100, at most 1000) that the caller may see, oldest first, each with its leaf changes per target, as aether-roc-api returns them. AMP's own summaries are GET /amp/transactions."
-	o.Parameters = paging()
-	jsonOK(o, "200", "The transactions.", arrOf(schemaOnosTxn))
-	b.errors(o, false, false)
-	set("/transactions", &openapi3.PathItem{Get: o})
 	o = op(tt, "getTransaction", "Read one transaction with its changes")
 	jsonOK(o, "200", "The transaction.", b.ref(schemaTxnDetail))
 	b.errors(o, false, true)
@@ -470,7 +437,7 @@ func (b *builder) modelSetSchemas() {
 	modules := openapi3.NewArraySchema()
 	modules.Items = &openapi3.SchemaRef{Value: module}
 	scope := openapi3.NewStringSchema().WithEnum(string(schema.ScopeTenant), string(schema.ScopeGlobal))
-	scope.Description = "tenant: objects live under an enterprise, /{rest-prefix}/v{version}/{enterprise-id}/…; global: they are the operator's, /{rest-prefix}/v{version}/…."
+	scope.Description = "tenant: objects live under an enterprise, /{rest-prefix}/v{version}/{" + tenant.IDField + "}/…; global: they are the operator's, /{rest-prefix}/v{version}/…."
 	version := obj(map[string]*openapi3.Schema{
 		"name":           str("The set's name."),
 		"version":        str("The version (REST paths carry it as v{version})."),
@@ -479,7 +446,7 @@ func (b *builder) modelSetSchemas() {
 		"gnmi-origin":    str("Origin of the set's gNMI paths."),
 		"openapi-prefix": str("Put before the set's schema names in this document (empty: bare names)."),
 		"cli-name":       str("The set's name in the CLI's short paths."),
-		"compat":         strs("Compatibility rule sets that apply to this set only (aether-roc-api)."),
+		"compat":         strs("Compatibility rule sets that apply to this set only (" + b.layerNames() + ")."),
 		"modules":        withDesc(modules, "The set's YANG modules."),
 	}, "name", "version", "scope", "rest-prefix", "gnmi-origin", "openapi-prefix", "cli-name", "modules")
 	version.Properties["tree"] = b.ref(schemaModelTreeNode)
@@ -491,85 +458,4 @@ func (b *builder) modelSetSchemas() {
 		"name":     str("The set's name."),
 		"versions": withDesc(versions, "Its loaded versions."),
 	}, "name", "versions"), "A loaded model set."))
-}
-
-// rocVersion is the aether-roc-api element suffix for a model set version:
-// "2.1.x" -> "2.1.0".
-func rocVersion(v string) string {
-	parts := strings.Split(v, ".")
-	for i, p := range parts {
-		if p == "x" {
-			parts[i] = "0"
-		}
-	}
-	return strings.Join(parts, ".")
-}
-
-// rocPatch adds PATCH /aether-roc-api, aether-roc-api's bulk endpoint, for
-// the sets its rules apply to (none loaded: no endpoint).
-func (b *builder) rocPatch() {
-	var sets []*schema.ModelSet
-	for _, set := range b.sch.Sets {
-		if set.HasCompat(compatROC) {
-			sets = append(sets, set)
-		}
-	}
-	if len(sets) == 0 {
-		return
-	}
-	upd, dels := openapi3.NewObjectSchema(), openapi3.NewObjectSchema()
-	upd.AdditionalProperties = openapi3.AdditionalProperties{Has: ptr(false)}
-	dels.AdditionalProperties = openapi3.AdditionalProperties{Has: ptr(false)}
-	var names []string
-	for _, set := range sets {
-		for _, c := range set.Root.Children {
-			if c.Kind != schema.List || !c.Config {
-				continue
-			}
-			el := c.Name + "-" + rocVersion(set.Version)
-			if _, dup := upd.Properties[el]; dup {
-				continue
-			}
-			names = append(names, el)
-			a := openapi3.NewArraySchema()
-			a.Items = b.ref(b.full[c])
-			a.Description = fmt.Sprintf("Entries of %s (model set %s %s) to create or merge.", c.SchemaPath(), set.Name, set.Version)
-			upd.Properties[el] = &openapi3.SchemaRef{Value: a}
-			d := openapi3.NewArraySchema()
-			d.Items = b.ref(b.del[c])
-			d.Description = fmt.Sprintf("Entries of %s (model set %s %s) to delete: an entry with only its keys is deleted whole; members present are deleted.", c.SchemaPath(), set.Name, set.Version)
-			dels.Properties[el] = &openapi3.SchemaRef{Value: d}
-		}
-	}
-	sort.Strings(names)
-	upd.Description = "Model elements, named <top-level list>-<model version>: " + strings.Join(names, ", ") + "."
-	dels.Description = "Model elements to delete (key-only variants of the entry schemas)."
-	b.addSchema(schemaElements, upd)
-	b.addSchema(schemaDeleteElements, dels)
-	ext := openapi3.NewObjectSchema()
-	ext.Description = "aether-roc-api extensions (e.g. model-version-101, model-type-102, transaction-info-111); accepted and ignored."
-	ext.AdditionalProperties = openapi3.AdditionalProperties{Has: ptr(true)}
-	body := obj(map[string]*openapi3.Schema{
-		"default-target": str("Enterprise (target) for every entry that does not name one in additionalProperties.enterprise-id."),
-		"Extensions":     ext,
-	})
-	body.Properties["Updates"] = b.ref(schemaElements)
-	body.Properties["Deletes"] = b.ref(schemaDeleteElements)
-	body.Description = "One transaction: all Updates then all Deletes, committed together or not at all."
-	b.addSchema(schemaPatchBody, body)
-
-	tag := b.tag("aether-roc-api", "aether-roc-api compatible bulk endpoint.")
-	o := &openapi3.Operation{
-		Tags: []string{tag}, OperationID: b.opID("patchAetherRocApi"),
-		Summary:     "Apply updates and deletes across models and enterprises in one transaction",
-		Description: "The aether-roc-api bulk PATCH. Updates are merged, Deletes removed, all in one transaction.",
-		Responses:   openapi3.NewResponses(),
-		RequestBody: &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithJSONSchemaRef(b.ref(schemaPatchBody))},
-	}
-	o.Parameters = append(openapi3.Parameters{b.paramRef(ParamDryRun)}, b.txnHeaders()...)
-	r := openapi3.NewResponse().WithDescription("Committed: the transaction id (with dry-run=true: a DryRunResult).").WithJSONSchemaRef(b.txnOrDryRun(schemaTxnID))
-	r.Headers = b.committedHeaders()
-	o.Responses.Set("200", &openapi3.ResponseRef{Value: r})
-	b.errors(o, true, false)
-	b.doc.Paths.Set("/aether-roc-api", &openapi3.PathItem{Patch: o})
 }

@@ -17,15 +17,15 @@ import (
 //
 //   - every container and list entry gets the PascalCase form of each element
 //     of its schema path, joined by "_": /site -> Site, /site/device-group/mbr
-//     -> Site_DeviceGroup_Mbr (the aether-roc-api convention);
+//     -> Site_DeviceGroup_Mbr (the convention the first REST clients knew);
 //   - a set whose descriptor has an OpenAPI prefix puts it and "_" before
-//     every name (Workload_Deployment); Aether's prefix is empty, so its
-//     names stay bare whatever other sets are loaded;
+//     every name (Workload_Deployment); a set with an empty prefix keeps
+//     its names bare whatever other sets are loaded;
 //   - when several versions of one set are loaded, every version but the
 //     newest also gets "v<version>_" (Lab_v1.0.0_Rack), so the newest keeps
 //     the names clients know;
-//   - the variant used in the Deletes of PATCH /aether-roc-api (only keys
-//     required) is the same name plus "_Delete";
+//   - the variant with only its keys required (a compatibility layer's
+//     bulk deletes) is the same name plus "_Delete";
 //   - a name already taken (by the fixed schemas of fixed.go, or by an earlier
 //     node) gets "_2", "_3", ... appended. Sets without a prefix are named
 //     first, so a prefixed set never takes one of their names.
@@ -164,8 +164,8 @@ func (b *builder) objectSchema(n *schema.Node, del bool) *openapi3.Schema {
 			s.Required = append(s.Required, c.Name)
 		}
 	}
-	if n.Kind == schema.List && n.Set.HasCompat(compatROC) {
-		s.Properties["additionalProperties"] = b.ref(schemaAdditionalProps)
+	if n.Kind == schema.List {
+		b.entryMembers(n, s)
 	}
 	return s
 }

@@ -4,8 +4,8 @@
 // The document is built once at start-up (Build) and served by GET /spec. The
 // model part (one set of paths and component schemas per model set) is
 // derived from the schema tree; the rest of the API (transactions, diff,
-// watch, enterprises, admin, health, the aether-roc-api compatible PATCH
-// /aether-roc-api) is described by hand in fixed.go. docs/openapi.md
+// watch, enterprises, admin, health) is described by hand in fixed.go, and
+// a compatibility layer describes its own (layers.go). docs/openapi.md
 // describes the naming scheme and the type mapping.
 package openapi
 
@@ -19,7 +19,9 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/oasdiff/yaml"
 
+	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/tenant"
 )
 
 // Media types used by the API.
@@ -41,7 +43,7 @@ const (
 	ParamAt           = "at"
 	ParamWithDefaults = "with-defaults"
 	ParamDryRun       = "dry-run"
-	ParamEnterpriseID = "enterprise-id"
+	ParamEnterpriseID = tenant.IDField
 
 	HeaderIfMatch   = "If-Match"
 	HeaderETag      = "ETag"
@@ -54,18 +56,23 @@ const (
 	SecuritySchemeB = "bearerAuth"
 )
 
-// compatROC names the aether-roc-api compatibility rules in a descriptor's
-// compat list: PATCH /aether-roc-api and the additionalProperties member
-// of list entries are documented for the sets that have them only.
-const compatROC = "aether-roc-api"
-
 // Build returns the OpenAPI document for every model set in sch. version is
 // the AMP build version, recorded in info.x-amp-build.
 func Build(sch *schema.Schema, version string) (*openapi3.T, error) {
 	if sch == nil || len(sch.Sets) == 0 {
 		return nil, fmt.Errorf("openapi: no model sets loaded")
 	}
+	layers, err := compat.For(sch)
+	if err != nil {
+		return nil, fmt.Errorf("openapi: %w", err)
+	}
 	b := newBuilder(sch)
+	for _, l := range layers {
+		if l.Spec != nil {
+			b.layers = append(b.layers, l)
+		}
+	}
+	b.info()
 	b.doc.Info.Extensions = map[string]any{"x-amp-build": version}
 	b.fixedComponents()
 	for _, set := range namingOrder(sch.Sets) {
@@ -79,6 +86,7 @@ func Build(sch *schema.Schema, version string) (*openapi3.T, error) {
 			return nil, err
 		}
 	}
+	b.layerPaths()
 	b.fixedPaths()
 	b.serversAndOperations()
 	b.doc.Tags = b.tags()
@@ -129,6 +137,9 @@ type builder struct {
 	// delete variant.
 	full, del map[*schema.Node]string
 	tagSet    map[string]string // tag name -> description
+	// layers are the compatibility layers of the loaded sets that
+	// document themselves (compat.Layer.Spec).
+	layers []compat.Layer
 }
 
 func newBuilder(sch *schema.Schema) *builder {
@@ -145,14 +156,7 @@ func newBuilder(sch *schema.Schema) *builder {
 	doc := &openapi3.T{
 		OpenAPI: "3.0.3",
 		Info: &openapi3.Info{
-			Title:   "AMP API",
-			Version: "2.1.x",
-			Description: "REST API of AMP, the Aether runtime-control platform. " +
-				"The model paths and schemas of this document are generated from the YANG models " +
-				"when the server starts, so they always match the loaded models. " +
-				"The API is compatible with ONF aether-roc-api (same paths, JSON member names and " +
-				"schema names, same PATCH /aether-roc-api bulk endpoint), with AMP additions: " +
-				"transactions, point-in-time reads, diff, rollback, watch and dry runs.",
+			Title: "AMP API",
 		},
 		Paths:      openapi3.NewPaths(),
 		Components: &comps,

@@ -7,9 +7,8 @@ import (
 )
 
 // The routes documented here sit beside the model paths: the whole tree of
-// an enterprise, operational state reports, controller sync status and the
-// OpenAPI document under aether-roc-api's names. The document also names
-// its server: relative to where it is served.
+// an enterprise, operational state reports and controller sync status. The
+// document also names its server: relative to where it is served.
 
 // serversAndOperations adds servers and these routes.
 func (b *builder) serversAndOperations() {
@@ -20,7 +19,6 @@ func (b *builder) serversAndOperations() {
 		b.statePaths(set.Root, base)
 	}
 	b.syncStatus()
-	b.specDocuments()
 }
 
 func (b *builder) ok(desc string, s *openapi3.Schema) *openapi3.ResponseRef {
@@ -28,7 +26,7 @@ func (b *builder) ok(desc string, s *openapi3.Schema) *openapi3.ResponseRef {
 }
 
 // rootTree documents GET of a set's root: every top-level list of an
-// enterprise (tenant set, /{set}/v{version}/{enterprise-id}) or of the
+// enterprise (tenant set, /{set}/v{version}/{tenant}) or of the
 // operator (global set, /{set}/v{version}) in one object.
 func (b *builder) rootTree(set *schema.ModelSet) {
 	props := map[string]*openapi3.Schema{}
@@ -146,27 +144,11 @@ func (b *builder) syncStatus() {
 	}
 	op := &openapi3.Operation{Tags: []string{b.tag("admin", "")}, OperationID: b.opID("getSyncStatus"), Summary: "What the southbound adapters applied",
 		Parameters: openapi3.Parameters{q("adapter", "Only this adapter."), q("status", "Only objects in this status."),
-			q("path", "Only objects derived from this configuration path or below it (/aether/v2.1.x/acme/site/s1).")},
+			q("path", "Only objects derived from this configuration path or below it (/{set}/v{version}/{tenant}/site/s1).")},
 		Responses: openapi3.NewResponses()}
 	op.Responses.Set("200", b.ok("The status of every backend object the caller may see.", res))
 	b.errors(op, false, false)
 	b.doc.Paths.Set("/sync-status", &openapi3.PathItem{Get: op})
-}
-
-// specDocuments documents the OpenAPI document under aether-roc-api's
-// names, negotiated by Accept.
-func (b *builder) specDocuments() {
-	for _, p := range []string{"/aether-top-level-openapi3.yaml", "/aether-2.1.0-openapi3.yaml"} {
-		content := openapi3.NewContent()
-		content[mtJSON] = openapi3.NewMediaType().WithSchema(withDesc(openapi3.NewObjectSchema(), "This document as JSON (Accept: application/json)."))
-		content[mtYAML] = openapi3.NewMediaType().WithSchema(withDesc(&openapi3.Schema{}, "This document as YAML (Accept: application/yaml, */* or none)."))
-		content["text/html"] = openapi3.NewMediaType().WithSchema(withDesc(openapi3.NewStringSchema(), "An HTML page showing it (Accept: text/html)."))
-		op := &openapi3.Operation{Tags: []string{b.tag("admin", "")}, OperationID: b.opID("getSpecDocument"),
-			Summary: "This OpenAPI document, where aether-roc-api serves its own", Responses: openapi3.NewResponses()}
-		op.Responses.Set("200", &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription("The document.").WithContent(content)})
-		b.errors(op, false, false)
-		b.doc.Paths.Set(p, &openapi3.PathItem{Get: op})
-	}
 }
 
 // writable clears readOnly in a schema and the inline schemas below it.

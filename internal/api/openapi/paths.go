@@ -18,7 +18,7 @@ import (
 //	.../<container>               GET POST PUT PATCH DELETE
 //	.../<leafref leaf>/values     GET
 //
-// where {root} is /{rest-prefix}/v{version}/{enterprise-id} for a tenant
+// where {root} is /{rest-prefix}/v{version}/{tenant} for a tenant
 // set and /{rest-prefix}/v{version} for a global one. Config false
 // subtrees are GET only.
 func (b *builder) modelSet(set *schema.ModelSet) error {

@@ -11,9 +11,9 @@ import (
 	"github.com/amp-edge/amp/internal/schema"
 )
 
-// CORS lets a browser application served from another origin (Aether's GUI
-// in development, `ng serve` on http://localhost:4200) call the API, as
-// aether-roc-api's --allowCorsOrigin does. It is off unless origins are
+// CORS lets a browser application served from another origin (a GUI in
+// development, `ng serve` on http://localhost:4200) call the API, as
+// --allowCorsOrigin did in the API AMP replaced. It is off unless origins are
 // given, and only exact origins match: no wildcard, so a page from any
 // other origin gets no CORS headers and its browser withholds the answers.
 // Credentials are bearer tokens the application sets itself; no cookies

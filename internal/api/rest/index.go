@@ -9,7 +9,7 @@ import (
 
 // The transaction index is global: it counts every tenant's writes, so its
 // current value tells a tenant how busy the others are. Tenants see the
-// index of each transaction they may read (aether-roc-api clients and
+// index of each transaction they may read (compatibility clients and
 // ?min-index= need their own writes' indexes) but never the head
 // (docs/api.md, "The transaction index and tenants").
 

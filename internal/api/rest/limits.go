@@ -12,7 +12,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
@@ -22,8 +21,8 @@ import (
 type Limits struct {
 	// MaxBody bounds the body of an ordinary write, in bytes.
 	MaxBody int64
-	// MaxBulkBody bounds the body of PATCH /aether-roc-api, the bulk route
-	// that `amp import` and `amp apply` use.
+	// MaxBulkBody bounds the body of a compatibility layer's bulk route
+	// (compat.Route.Bulk), the one that `amp import` and `amp apply` use.
 	MaxBulkBody int64
 	// MaxElements bounds the JSON values (objects, arrays and their
 	// members) of one body; decoding stops at the first one over. Decoded
@@ -96,6 +95,9 @@ type limiter struct {
 	Limits
 	large   chan struct{} // a token per large body in progress
 	refused *prometheus.CounterVec
+	// bulk names the routes whose bodies MaxBulkBody bounds (a
+	// compatibility layer's bulk routes, compat.Route.Bulk).
+	bulk map[string]bool
 
 	mu       sync.Mutex
 	inFlight map[string]*principalSlots // by principal: requests, and streams under "stream\x00"+name
@@ -110,7 +112,7 @@ type principalSlots struct {
 }
 
 func newLimiter(l Limits, reg *prometheus.Registry) *limiter {
-	lm := &limiter{Limits: l.withDefaults(), inFlight: map[string]*principalSlots{}, refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+	lm := &limiter{Limits: l.withDefaults(), inFlight: map[string]*principalSlots{}, bulk: map[string]bool{}, refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "amp_http_refused_total",
 		Help: "REST requests refused by a resource limit, by limit: body-size, body-elements, body-depth, body-timeout, large-busy, per-principal, streams-per-principal.",
 	}, []string{"limit"})}
@@ -129,7 +131,7 @@ func newLimiter(l Limits, reg *prometheus.Registry) *limiter {
 func streaming(rt route) bool { return rt.name == "watch" || rt.name == "backup" }
 
 func (lm *limiter) bodyLimit(rt route) int64 {
-	if rt.name == "aether-roc-api" {
+	if lm.bulk[rt.name] {
 		return lm.MaxBulkBody
 	}
 	return lm.MaxBody
@@ -397,25 +399,4 @@ func (b *jsonBody) rune(p []byte, i *int) error {
 	}
 	*i += size - 1
 	return nil
-}
-
-// mayWriteSomewhere reports whether the caller may write the configuration
-// of at least one enterprise. PATCH /aether-roc-api names its targets only
-// in its body, so a caller who may write none (a member, a state writer)
-// is refused before the body is read; every edit is still authorized on
-// its own path once the body is decoded.
-func (s *Server) mayWriteSomewhere(r *http.Request) bool {
-	ctx, p := r.Context(), auth.FromContext(r.Context())
-	if s.check(ctx, p, auth.Write, "/aether-roc-api") == nil {
-		return true // an operator
-	}
-	for _, t := range s.eng.Snapshot().Targets() {
-		id, _ := t.Data["enterprise-id"].(string)
-		for _, set := range s.sch.Sets {
-			if s.check(ctx, p, auth.Write, schema.RESTPrefix(set, id)) == nil {
-				return true
-			}
-		}
-	}
-	return false
 }

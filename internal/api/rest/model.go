@@ -6,9 +6,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/tenant"
 )
 
 // model serves every model path: /{prefix}/v{version}/{tenant}/… of a
@@ -24,9 +26,13 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
 	}
 	set, target, rest := route.Set, route.Tenant, route.Data
 	info(r.Context()).set = set
-	if target == "undefined" && set.HasCompat(compatROC) {
-		// aether-roc-api answers a GUI bug that sends "undefined" with 422.
-		return schema.Errorf(schema.KindUnprocessable, path, "enterprise id is \"undefined\"")
+	for _, l := range compat.Of(s.compat, set) {
+		if l.CheckTenant == nil || set.Global() {
+			continue
+		}
+		if err := l.CheckTenant(path, target); err != nil {
+			return err
+		}
 	}
 	if r.Method == http.MethodGet && len(rest) > 1 && rest[len(rest)-1] == "values" {
 		if loc, err := schema.Resolve(set, target, rest[:len(rest)-1]); err == nil && loc.Node.Kind == schema.Leaf && (loc.Node.Type.Base == schema.TLeafref || loc.Node.Ref != nil) {
@@ -53,11 +59,6 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
 	return s.write(w, r, loc)
 }
 
-// compatROC names the aether-roc-api compatibility rules in a set's
-// descriptor: PATCH /aether-roc-api, POST's "unchanged" list and
-// additionalProperties, "undefined" ids answered 422.
-const compatROC = "aether-roc-api"
-
 func (s *Server) snapshotFor(r *http.Request, loc *schema.Location) (*config.Snapshot, error) {
 	at, hasAt, err := queryUint(r, "at")
 	if err != nil {
@@ -79,11 +80,11 @@ func (s *Server) snapshotFor(r *http.Request, loc *schema.Location) (*config.Sna
 // tenantMissing answers a path under a tenant that does not exist; when
 // the "tenant" is the name of a top-level node, the path most likely left
 // the tenant out, and the reason says so.
-func tenantMissing(set *schema.ModelSet, tenant string) error {
-	if set.Root.Child(tenant) != nil {
-		return schema.Errorf(schema.KindNotFound, schema.RESTPrefix(set, tenant), "enterprise %q does not exist (model set %s is per tenant: its paths are %s/{enterprise-id}/%s/…)", tenant, set.Name, schema.RESTBase(set), tenant)
+func tenantMissing(set *schema.ModelSet, id string) error {
+	if set.Root.Child(id) != nil {
+		return schema.Errorf(schema.KindNotFound, schema.RESTPrefix(set, id), "enterprise %q does not exist (model set %s is per tenant: its paths are %s/{%s}/%s/…)", id, set.Name, schema.RESTBase(set), tenant.IDField, id)
 	}
-	return schema.Errorf(schema.KindNotFound, schema.RESTPrefix(set, tenant), "enterprise %q does not exist", tenant)
+	return schema.Errorf(schema.KindNotFound, schema.RESTPrefix(set, id), "enterprise %q does not exist", id)
 }
 
 func (s *Server) encodeOpts(r *http.Request) (schema.EncodeOptions, error) {
@@ -324,10 +325,12 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, loc *schema.Locat
 			return err
 		}
 		opts := schema.DecodeOptions{OmitKeysOK: true}
-		roc := loc.Set.HasCompat(compatROC)
+		layers := compat.Of(s.compat, loc.Set)
 		switch r.Method {
 		case http.MethodPost:
-			opts.AdditionalProperties = roc
+			for _, l := range layers {
+				opts.AdditionalProperties = opts.AdditionalProperties || l.AdditionalProperties
+			}
 			ed.Op, code = config.OpMerge, http.StatusCreated
 		case http.MethodPut:
 			ed.Op = config.OpReplace
@@ -346,8 +349,11 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, loc *schema.Locat
 		if err != nil {
 			return err
 		}
-		if r.Method == http.MethodPost && roc {
-			if err := checkUnchanged(loc.Node, val, loc.REST(), loc.Collection); err != nil {
+		for _, l := range layers {
+			if r.Method != http.MethodPost || l.CheckPost == nil {
+				continue
+			}
+			if err := l.CheckPost(loc.Node, val, loc.REST(), loc.Collection); err != nil {
 				return err
 			}
 		}
@@ -383,7 +389,7 @@ func (s *Server) request(r *http.Request, dry bool, edits ...config.Edit) *confi
 	return req
 }
 
-// respondResult answers a write as aether-roc-api does: the transaction id
+// respondResult answers a write: the transaction id
 // as a JSON string, with the index in a header; a dry run returns the diff.
 func respondResult(w http.ResponseWriter, r *http.Request, res *config.Result, code int) error {
 	if res.DryRun {
@@ -412,53 +418,4 @@ func nonNil(c []config.Change) []config.Change {
 		return []config.Change{}
 	}
 	return c
-}
-
-// checkUnchanged enforces aether-roc-api's rule for POST: every mandatory
-// leaf of each object sent must be in the body or named in its
-// additionalProperties.unchanged list.
-func checkUnchanged(n *schema.Node, val any, path string, collection bool) error {
-	var probs schema.Problems
-	var walk func(n *schema.Node, v any, path string)
-	walk = func(n *schema.Node, v any, path string) {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return
-		}
-		unchanged := map[string]bool{}
-		if ap, ok := m[schema.ExtraKey].(map[string]any); ok {
-			if u, ok := ap["unchanged"].(string); ok {
-				for _, f := range strings.Split(u, ",") {
-					unchanged[strings.TrimSpace(f)] = true
-				}
-			}
-		}
-		for _, c := range n.Children {
-			cv, present := m[c.Name]
-			switch {
-			case c.Kind == schema.Leaf && c.Mandatory && c.Config && !present && !unchanged[c.Name]:
-				probs.Add(path+"/"+c.Name, "mandatory field '%s' of '%s' must be provided or added to 'unchanged'", c.Name, n.Name)
-			case c.Kind == schema.Container && present:
-				walk(c, cv, path+"/"+c.Name)
-			case c.Kind == schema.List && present:
-				items, _ := cv.([]any)
-				for _, it := range items {
-					em, _ := it.(map[string]any)
-					walk(c, it, path+"/"+c.Name+"/"+schema.KeyString(c, em))
-				}
-			}
-		}
-	}
-	if collection {
-		items, _ := val.([]any)
-		for _, it := range items {
-			em, _ := it.(map[string]any)
-			walk(n, it, path+"/"+schema.KeyString(n, em))
-		}
-	} else if n.Kind == schema.Leaf || n.Kind == schema.LeafList {
-		return nil
-	} else {
-		walk(n, val, path)
-	}
-	return probs.Err()
 }

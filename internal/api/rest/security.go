@@ -29,7 +29,7 @@ type reqInfo struct {
 	index     uint64
 	unchanged bool
 	// set is the model set a model path named (nil: not a model path):
-	// its descriptor says whether aether-roc-api's rules apply.
+	// its descriptor names the compatibility layers that apply.
 	set *schema.ModelSet
 }
 

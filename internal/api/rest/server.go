@@ -1,9 +1,9 @@
 // Package rest serves AMP's REST API. The model routes are derived from the
 // loaded YANG schema at start-up, never written per model: one handler
-// resolves any /{set}/v{version}/{enterprise-id}/… path against the schema.
-// It is compatible with aether-roc-api (paths, POST merge with the
-// additionalProperties.unchanged convention, PATCH /aether-roc-api, GET
-// /targets, /transactions, /spec) and adds PUT, per-resource merge PATCH,
+// resolves any /{set}/v{version}/{tenant}/… path against the schema. A
+// set's compatibility layer (internal/api/compat, named in its descriptor)
+// adds its routes and rules; the API itself offers GET /targets, /spec,
+// POST merge, PUT, per-resource merge PATCH,
 // paging and filters, leafref /values, ETag/If-Match, dry runs, history,
 // diff, rollback and point-in-time reads.
 //
@@ -31,6 +31,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
@@ -80,6 +81,9 @@ type Server struct {
 	backupM *backupMetrics
 	cors    *cors
 	limits  *limiter
+	// compat are the compatibility layers the loaded sets name
+	// (internal/api/compat).
+	compat []compat.Layer
 }
 
 // ErrNoAuthorizer refuses a server built without an authorizer: a
@@ -95,6 +99,11 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	s := &Server{opts: opts, eng: opts.Engine, sch: opts.Engine.Schema(), log: opts.Logger.With("component", "rest"), mux: http.NewServeMux()}
+	layers, err := compat.For(s.sch)
+	if err != nil {
+		return nil, err
+	}
+	s.compat = layers
 	s.metrics = newHTTPMetrics(opts.Registry)
 	s.backupM = newBackupMetrics(opts.Registry)
 	s.cors = newCORS(opts.CORSOrigins, opts.Registry)
@@ -122,8 +131,6 @@ func (s *Server) routes() {
 		{"POST /enterprises", "enterprises", false, s.createEnterprise},
 		{"GET /enterprises/{id}", "enterprise", false, s.getEnterprise},
 		{"DELETE /enterprises/{id}", "enterprise", false, s.deleteEnterprise},
-		{"PATCH /aether-roc-api", "aether-roc-api", false, s.topLevelPatch},
-		{"GET /transactions", "transactions", false, s.listOnosTransactions},
 		{"GET /amp/transactions", "transactions", false, s.listTransactions},
 		{"GET /transactions/{index}", "transaction", false, s.getTransaction},
 		{"POST /transactions/{index}/rollback", "rollback", false, s.rollback},
@@ -141,8 +148,14 @@ func (s *Server) routes() {
 		{"PUT /admin/log-level", "log-level", false, s.setLogLevel},
 		{"GET /admin/backup", "backup", false, s.backup},
 	}
-	for _, p := range specDocuments {
-		rs = append(rs, route{"GET " + p, "spec", false, s.specDocument})
+	for _, l := range s.compat {
+		for _, cr := range l.Routes {
+			h := cr.Handler
+			rs = append(rs, route{cr.Pattern, cr.Name, false, func(w http.ResponseWriter, r *http.Request) error { return h(host{s}, w, r) }})
+			if cr.Bulk {
+				s.limits.bulk[cr.Name] = true
+			}
+		}
 	}
 	seen := map[string]bool{}
 	for _, set := range s.sch.Sets {
@@ -370,7 +383,9 @@ func status(err error) int {
 	return http.StatusInternalServerError
 }
 
-// problem is the RFC 7807 body, with aether-roc-api's "message" member.
+// problem is the RFC 7807 body. "message" (the error in one line) is a
+// compatibility layer's member: answers about a set that no such layer
+// covers leave it out (compat.ProblemMessage).
 type problem struct {
 	Type    string           `json:"type"`
 	Title   string           `json:"title"`
@@ -398,8 +413,8 @@ func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 		p.Message = "internal error"
 		slog.ErrorContext(r.Context(), "internal error", "error", err, "path", r.URL.Path)
 	}
-	if in := info(r.Context()); in.set != nil && !in.set.HasCompat(compatROC) {
-		p.Message = "" // aether-roc-api's member, for its sets only
+	if in := info(r.Context()); in.set != nil && !compat.ProblemMessage(in.set) {
+		p.Message = "" // a compatibility layer's member, for its sets only
 	}
 	if len(p.Message) > 4096 {
 		p.Message = p.Message[:4096] + "…"
@@ -420,8 +435,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) error {
 // body reader (jsonBody) refuses one over the route's limits before the
 // decoder holds it whole.
 func readJSON(r *http.Request) (any, error) {
-	// aether-roc-api's request validator refuses a body without a
-	// Content-Type (400); any declared type is read as JSON, so that
+	// A body without a Content-Type is refused (400), as the request
+	// validator of the API AMP replaced did; any declared type is read as JSON, so that
 	// `curl -d` (form-encoded by default) works (docs/conformance.md).
 	if r.Header.Get("Content-Type") == "" {
 		return nil, schema.Errorf(schema.KindInvalid, "Content-Type", "a request body needs a Content-Type header: application/json")

@@ -38,7 +38,7 @@ func (s *Server) syncStatus(w http.ResponseWriter, r *http.Request) error {
 			return schema.Errorf(schema.KindInvalid, "?path", "%v", err)
 		}
 		if route.Kind != schema.RouteModel {
-			return schema.Errorf(schema.KindInvalid, "?path", "%q is not a configuration path of a loaded model set, like /aether/v2.1.x/acme/site/s1", p)
+			return schema.Errorf(schema.KindInvalid, "?path", "%q is not a configuration path of a loaded model set, like /{set}/v{version}/{tenant}/site/s1", p)
 		}
 		loc, err := route.Resolve()
 		if err != nil {

@@ -1,4 +1,4 @@
-package rest
+package rocapi
 
 import (
 	"errors"
@@ -7,23 +7,25 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/tenant"
 )
 
-// topLevelPatch implements aether-roc-api's PATCH /aether-roc-api: Updates
+// bulkPatch implements aether-roc-api's PATCH /aether-roc-api: Updates
 // and Deletes for any number of enterprises, applied as ONE transaction.
 //
 //	{"default-target": "acme",
 //	 "Updates": {"site-2.1.0": [{…, "additionalProperties": {"enterprise-id": "x"}}], …},
 //	 "Deletes": {…same shape…},
 //	 "Extensions": {"transaction-strategy-111": 1, "model-version-101": "2.1.x", "model-type-102": "Aether"}}
-func (s *Server) topLevelPatch(w http.ResponseWriter, r *http.Request) error {
-	if !s.mayWriteSomewhere(r) {
-		return s.authorize(r, auth.Write, "/aether-roc-api") // refused before the body is read
+func bulkPatch(h compat.Host, w http.ResponseWriter, r *http.Request) error {
+	if !mayWriteSomewhere(h, r) {
+		return h.Authorize(r, auth.Write, "/"+Name) // refused before the body is read
 	}
-	top, dry, err := readObject(r, "a JSON object with default-target, Updates, Deletes and Extensions")
+	top, dry, err := h.ReadObject(r, "a JSON object with default-target, Updates, Deletes and Extensions")
 	if err != nil {
 		return err
 	}
@@ -61,7 +63,7 @@ func (s *Server) topLevelPatch(w http.ResponseWriter, r *http.Request) error {
 		}
 		sort.Strings(names)
 		for _, elemName := range names {
-			es, err := s.elementEdits(r, section, elemName, elems[elemName], defTarget, &probs)
+			es, err := elementEdits(h, r, section, elemName, elems[elemName], defTarget, &probs)
 			if err != nil {
 				return err
 			}
@@ -73,32 +75,7 @@ func (s *Server) topLevelPatch(w http.ResponseWriter, r *http.Request) error {
 	}
 	// An empty basket (Aether's GUI committing nothing) is a write that
 	// changes nothing: answered with the current index, recorded nowhere.
-	wo, err := parseWait(r)
-	if err != nil {
-		return err
-	}
-	res, err := s.eng.Submit(r.Context(), s.request(r, dry, edits...))
-	if err != nil {
-		return err
-	}
-	return s.respondWrite(w, r, wo, res, http.StatusOK)
-}
-
-// readObject reads a write's ?dry-run flag and its JSON object body.
-func readObject(r *http.Request, want string) (map[string]any, bool, error) {
-	dry, err := queryBool(r, "dry-run")
-	if err != nil {
-		return nil, false, err
-	}
-	body, err := readJSON(r)
-	if err != nil {
-		return nil, false, err
-	}
-	m, ok := body.(map[string]any)
-	if !ok {
-		return nil, false, schema.Errorf(schema.KindInvalid, "/", "expected %s", want)
-	}
-	return m, dry, nil
+	return h.Commit(w, r, dry, edits)
 }
 
 func checkExtensions(v any) error {
@@ -125,14 +102,14 @@ func checkExtensions(v any) error {
 
 // elementSet finds the model set and top-level list an element name such
 // as "site-2.1.0" refers to.
-func (s *Server) elementSet(name string) (*schema.ModelSet, *schema.Node, string) {
+func elementSet(sch *schema.Schema, name string) (*schema.ModelSet, *schema.Node, string) {
 	i := strings.LastIndexByte(name, '-')
 	if i < 0 {
 		return nil, nil, "element names are <list>-<model version>, e.g. site-2.1.0"
 	}
 	list, ver := name[:i], name[i+1:]
-	for _, set := range s.sch.Sets {
-		if !set.HasCompat(compatROC) {
+	for _, set := range sch.Sets {
+		if !set.HasCompat(Name) {
 			continue // PATCH /aether-roc-api writes only the sets that keep its rules
 		}
 		prefix := strings.TrimSuffix(set.Version, "x")
@@ -147,9 +124,9 @@ func (s *Server) elementSet(name string) (*schema.ModelSet, *schema.Node, string
 	return nil, nil, "model version " + ver + " is not loaded (this server serves the Aether 2.1.x models; 2.0.0 elements such as enterprises-2.0.0 and connectivity-services-2.0.0 were removed in 2.1)"
 }
 
-func (s *Server) elementEdits(r *http.Request, section, elemName string, v any, defTarget string, probs *schema.Problems) ([]config.Edit, error) {
+func elementEdits(h compat.Host, r *http.Request, section, elemName string, v any, defTarget string, probs *schema.Problems) ([]config.Edit, error) {
 	epath := "/" + section + "/" + elemName
-	set, list, why := s.elementSet(elemName)
+	set, list, why := elementSet(h.Schema(), elemName)
 	if set == nil {
 		probs.Add(epath, "%s", why)
 		return nil, nil
@@ -169,7 +146,7 @@ func (s *Server) elementEdits(r *http.Request, section, elemName string, v any, 
 		}
 		target := defTarget
 		if ap, ok := m["additionalProperties"].(map[string]any); ok {
-			if t, ok := ap["enterprise-id"].(string); ok && t != "" {
+			if t, ok := ap[tenant.IDField].(string); ok && t != "" {
 				target = t
 			}
 		}
@@ -217,8 +194,8 @@ func (s *Server) elementEdits(r *http.Request, section, elemName string, v any, 
 		edits = append(edits, deleteEdits(loc, list, entry)...)
 	}
 	for _, ed := range edits {
-		info(r.Context()).touch(ed.Loc.REST())
-		if err := s.authorize(r, auth.Write, ed.Loc.REST()); err != nil {
+		h.Touch(r, ed.Loc.REST())
+		if err := h.Authorize(r, auth.Write, ed.Loc.REST()); err != nil {
 			return nil, err
 		}
 	}
@@ -294,119 +271,22 @@ func sub(loc *schema.Location, name string, keys []string) *schema.Location {
 	return l
 }
 
-// targets answers GET /targets like aether-roc-api: [{"name": …}].
-func (s *Server) targets(w http.ResponseWriter, r *http.Request) error {
-	out := []map[string]string{}
-	for _, t := range s.eng.Snapshot().Targets() {
-		name := t.Data["enterprise-id"].(string)
-		if s.check(r.Context(), auth.FromContext(r.Context()), auth.Read, "/enterprises/"+name) == nil {
-			out = append(out, map[string]string{"name": name})
-		}
+// mayWriteSomewhere reports whether the caller may write the configuration
+// of at least one enterprise. PATCH /aether-roc-api names its targets only
+// in its body, so a caller who may write none (a member, a state writer)
+// is refused before the body is read; every edit is still authorized on
+// its own path once the body is decoded.
+func mayWriteSomewhere(h compat.Host, r *http.Request) bool {
+	if h.Allowed(r, auth.Write, "/"+Name) {
+		return true // an operator
 	}
-	return writeJSON(w, http.StatusOK, out)
-}
-
-func (s *Server) listEnterprises(w http.ResponseWriter, r *http.Request) error {
-	out := []map[string]any{}
-	for _, t := range s.eng.Snapshot().Targets() {
-		name := t.Data["enterprise-id"].(string)
-		if s.check(r.Context(), auth.FromContext(r.Context()), auth.Read, "/enterprises/"+name) == nil {
-			out = append(out, t.Data)
-		}
-	}
-	return writeJSON(w, http.StatusOK, out)
-}
-
-func (s *Server) getEnterprise(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if err := s.authorize(r, auth.Read, "/enterprises/"+id); err != nil {
-		return err
-	}
-	t, ok := s.eng.Snapshot().Target(id)
-	if !ok {
-		return schema.Errorf(schema.KindNotFound, "/enterprises/"+id, "enterprise %q does not exist", id)
-	}
-	w.Header().Set("ETag", etag(t.Modified))
-	return writeJSON(w, http.StatusOK, t.Data)
-}
-
-func (s *Server) createEnterprise(w http.ResponseWriter, r *http.Request) error {
-	if err := s.authorize(r, auth.Admin, "/enterprises"); err != nil {
-		return err
-	}
-	m, dry, err := readObject(r, `{"enterprise-id": …, "display-name": …, "description": …}`)
-	if err != nil {
-		return err
-	}
-	var probs schema.Problems
-	te := config.TargetEdit{Op: config.OpCreate}
-	for k, v := range m {
-		sv, isStr := v.(string)
-		if !isStr {
-			probs.Add("/"+k, "must be a string")
-			continue
-		}
-		switch k {
-		case "enterprise-id":
-			te.Name = sv
-		case "display-name":
-			if len(sv) < 1 || len(sv) > 80 {
-				probs.Add("/display-name", "must be 1..80 characters")
-			}
-			te.DisplayName = sv
-		case "description":
-			if len(sv) < 1 || len(sv) > 1024 {
-				probs.Add("/description", "must be 1..1024 characters")
-			}
-			te.Description = sv
-		default:
-			probs.Add("/"+k, "unknown field %q", k)
-		}
-	}
-	if te.Name == "" {
-		probs.Add("/enterprise-id", "is required")
-	}
-	if err := probs.Err(); err != nil {
-		return err
-	}
-	req := s.request(r, dry)
-	req.Targets = []config.TargetEdit{te}
-	res, err := s.eng.Submit(r.Context(), req)
-	if err != nil {
-		return err
-	}
-	return respondResult(w, r, res, http.StatusCreated)
-}
-
-func (s *Server) deleteEnterprise(w http.ResponseWriter, r *http.Request) error {
-	id := r.PathValue("id")
-	if err := s.authorize(r, auth.Admin, "/enterprises/"+id); err != nil {
-		return err
-	}
-	dry, err := queryBool(r, "dry-run")
-	if err != nil {
-		return err
-	}
-	req := s.request(r, dry)
-	req.Targets = []config.TargetEdit{{Op: config.OpDelete, Name: id}}
-	res, err := s.eng.Submit(r.Context(), req)
-	if err != nil {
-		return err
-	}
-	if !dry && s.opts.Tokens != nil {
-		// Its tokens are dead already (the id is retired, and tokens
-		// check that); revoking removes them from the token list, and
-		// the deletion's audit record names them.
-		revoked, err := s.opts.Tokens.RevokeEnterprise(id)
-		if in := info(r.Context()); len(revoked) > 0 {
-			in.touch("/enterprises/" + id)
-			for _, tid := range revoked {
-				in.touch("/tokens/" + tid)
+	for _, t := range h.Engine().Snapshot().Targets() {
+		id, _ := t.Data[tenant.IDField].(string)
+		for _, set := range h.Schema().Sets {
+			if h.Allowed(r, auth.Write, schema.RESTPrefix(set, id)) {
+				return true
 			}
 		}
-		if err != nil {
-			s.log.Error("revoking the tokens of a deleted enterprise failed; they no longer authenticate", "enterprise", id, "error", err)
-		}
 	}
-	return respondResult(w, r, res, http.StatusOK)
+	return false
 }

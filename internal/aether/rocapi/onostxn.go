@@ -1,4 +1,4 @@
-package rest
+package rocapi
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
@@ -18,10 +19,10 @@ import (
 // onos-config Transaction objects (aether-top-level-openapi3.yaml,
 // TransactionList), oldest first. Aether's GUI reads
 // details.change[0]['path-values'] of every one. AMP's own newest-first
-// summaries, with paging, are GET /amp/transactions (listTransactions).
+// summaries, with paging, are GET /amp/transactions.
 
-// onosTransaction is onos-config's Transaction as aether-roc-api renders it.
-type onosTransaction struct {
+// Transaction is onos-config's Transaction as aether-roc-api renders it.
+type Transaction struct {
 	ID       string       `json:"id"`
 	Index    uint64       `json:"index"`
 	Meta     onosMeta     `json:"meta"`
@@ -59,11 +60,11 @@ type onosChangeTarget struct {
 }
 
 type onosPathTarget struct {
-	Path      string        `json:"path"`
-	PathValue onosPathValue `json:"path-value"`
+	Path      string    `json:"path"`
+	PathValue PathValue `json:"path-value"`
 }
 
-type onosPathValue struct {
+type PathValue struct {
 	Path    string         `json:"path"`
 	Value   onosTypedValue `json:"value"`
 	Deleted bool           `json:"deleted"`
@@ -102,13 +103,13 @@ type onosPhaseTimes struct {
 // whole from the log and rendered leaf by leaf.
 const maxOnosTransactions = 1000
 
-// maxOnosPathValues bounds the leaves listed per transaction, so that the
+// MaxPathValues bounds the leaves listed per transaction, so that the
 // history of bulk imports (tens of thousands of leaves each) stays a
 // bounded answer; GET /transactions/{index} has every change.
-const maxOnosPathValues = 1000
+const MaxPathValues = 1000
 
-func (s *Server) listOnosTransactions(w http.ResponseWriter, r *http.Request) error {
-	limit, hasLimit, err := queryUint(r, "limit")
+func listTransactions(h compat.Host, w http.ResponseWriter, r *http.Request) error {
+	limit, hasLimit, err := h.QueryUint(r, "limit")
 	if err != nil {
 		return err
 	}
@@ -118,45 +119,45 @@ func (s *Server) listOnosTransactions(w http.ResponseWriter, r *http.Request) er
 	if limit > maxOnosTransactions {
 		return schema.Errorf(schema.KindInvalid, "/transactions?limit", "at most %d transactions per request (got %d); page with before=", maxOnosTransactions, limit)
 	}
-	before, _, err := queryUint(r, "before")
+	before, _, err := h.QueryUint(r, "before")
 	if err != nil {
 		return err
 	}
-	if err := s.authorize(r, auth.Read, "/transactions"); err != nil {
+	if err := h.Authorize(r, auth.Read, "/transactions"); err != nil {
 		return err
 	}
-	list, err := s.visibleTransactions(r, before, int(limit), r.URL.Query().Get("enterprise"))
+	list, err := h.VisibleTransactions(r, before, int(limit), r.URL.Query().Get("enterprise"))
 	if err != nil {
 		return err
 	}
-	out := []onosTransaction{}
+	out := []Transaction{}
 	for _, t := range list {
-		rec, err := s.eng.Transaction(t.Index)
+		rec, err := h.Engine().Transaction(t.Index)
 		if schema.KindOf(err) == schema.KindGone {
 			break // compacted while we read: the rest is older still
 		}
 		if err != nil {
 			return err
 		}
-		out = append(out, s.onosTransaction(rec))
+		out = append(out, transaction(h, rec))
 	}
 	slices.Reverse(out) // the engine lists newest first; onos-config oldest first
-	return writeJSON(w, http.StatusOK, out)
+	return h.WriteJSON(w, http.StatusOK, out)
 }
 
-// onosTransaction renders one committed transaction. AMP commits
+// transaction renders one committed transaction. AMP commits
 // synchronously and atomically, so every phase is done at the commit time;
 // APPLIED means applied to AMP's store (GET /sync-status says what the
 // backends took).
-func (s *Server) onosTransaction(rec *config.Record) onosTransaction {
+func transaction(h compat.Host, rec *config.Record) Transaction {
 	done := onosPhaseTimes{Start: rec.Time, End: rec.Time}
-	return onosTransaction{
+	return Transaction{
 		ID:       rec.ID,
 		Index:    rec.Index,
 		Meta:     onosMeta{Key: rec.ID, Version: rec.Index, Revision: rec.Index, Created: rec.Time, Updated: rec.Time},
 		Username: rec.Principal,
 		Strategy: onosStrategy{Synchronicity: "SYNCHRONOUS", Isolation: "DEFAULT"},
-		Details:  onosDetails{Change: s.onosChanges(s.eng.Changes(rec)), Rollback: onosRollback{Index: rec.RollbackOf}},
+		Details:  onosDetails{Change: changes(h.Schema(), h.Engine().Changes(rec)), Rollback: onosRollback{Index: rec.RollbackOf}},
 		Status: onosStatus{State: "APPLIED", Proposals: []string{}, Phases: onosPhases{
 			Initialize: onosPhase{State: "INITIALIZED", Status: done},
 			Validate:   onosPhase{State: "VALIDATED", Status: done},
@@ -166,16 +167,16 @@ func (s *Server) onosTransaction(rec *config.Record) onosTransaction {
 	}
 }
 
-// onosChanges groups leaf changes by target (enterprise) as onos-config
+// changes groups leaf changes by target (enterprise) as onos-config
 // does, with gNMI paths relative to the target: a created or updated leaf
 // is one path-value, a deleted leaf or object one with deleted set. At most
-// maxOnosPathValues are listed.
-func (s *Server) onosChanges(changes []config.Change) []onosChangeTarget {
+// MaxPathValues are listed.
+func changes(sch *schema.Schema, cs []config.Change) []onosChangeTarget {
 	var out []onosChangeTarget
 	at := map[string]int{}
 	listed := 0
 	add := func(target, path string, v onosTypedValue, deleted bool) {
-		if listed == maxOnosPathValues {
+		if listed == MaxPathValues {
 			return
 		}
 		listed++
@@ -185,10 +186,10 @@ func (s *Server) onosChanges(changes []config.Change) []onosChangeTarget {
 			at[target] = i
 			out = append(out, onosChangeTarget{TargetName: target, PathValues: []onosPathTarget{}})
 		}
-		out[i].PathValues = append(out[i].PathValues, onosPathTarget{Path: path, PathValue: onosPathValue{Path: path, Value: v, Deleted: deleted}})
+		out[i].PathValues = append(out[i].PathValues, onosPathTarget{Path: path, PathValue: PathValue{Path: path, Value: v, Deleted: deleted}})
 	}
-	for _, c := range changes {
-		target, base, n := s.gnmiPathOf(c.Path)
+	for _, c := range cs {
+		target, base, n := gnmiPathOf(sch, c.Path)
 		if c.Op == "delete" {
 			add(target, base, onosTypedValue{Type: "EMPTY", TypeOpts: []int{}}, true)
 			continue
@@ -201,11 +202,11 @@ func (s *Server) onosChanges(changes []config.Change) []onosChangeTarget {
 // gnmiPathOf turns the REST path of a change into its target, its gNMI
 // path and its schema node (nil for an enterprise record,
 // /enterprises/{id}, which is the target's root).
-func (s *Server) gnmiPathOf(rest string) (target, path string, n *schema.Node) {
+func gnmiPathOf(sch *schema.Schema, rest string) (target, path string, n *schema.Node) {
 	if id, ok := strings.CutPrefix(rest, "/enterprises/"); ok {
 		return id, "/", nil
 	}
-	route, err := s.sch.ParseRoute(rest)
+	route, err := sch.ParseRoute(rest)
 	if err != nil || route.Kind != schema.RouteModel {
 		return "", rest, nil // not a model path: shown as AMP names it
 	}

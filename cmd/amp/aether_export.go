@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/amp-edge/amp/client"
+	"github.com/amp-edge/amp/internal/aether/simcsv"
 )
 
 func newExportCmd(g *globalOpts) *cobra.Command {
@@ -64,7 +65,7 @@ Examples:
 			out := cmd.OutOrStdout()
 			if format == "csv" {
 				w := csv.NewWriter(out)
-				if err := w.Write(simColumns); err != nil {
+				if err := w.Write(simcsv.Columns); err != nil {
 					return err
 				}
 				for _, e := range ents {
