@@ -509,7 +509,12 @@ func (br *Reader) readFrame() (byte, []byte, error) {
 	buf := br.buf[:0]
 	for remaining := int(n); remaining > 0; {
 		c := min(remaining, readChunk)
-		buf = slices.Grow(buf, c)[:len(buf)+c]
+		if cap(buf)-len(buf) < c {
+			// Double: a big frame (a bulk import's log record) is not
+			// copied over at every chunk.
+			buf = slices.Grow(buf, max(c, len(buf)))
+		}
+		buf = buf[:len(buf)+c]
 		if _, err := io.ReadFull(br.r, buf[len(buf)-c:]); err != nil {
 			return 0, nil, br.corrupt("%s of %d bytes: %v: truncated", kindName(head[0]), n, err)
 		}

@@ -30,7 +30,7 @@ import (
 // core); an image whose twin is still being checked elsewhere is decoded
 // again, which costs time, not correctness.
 type BackupCheck struct {
-	sch *schema.Schema
+	keys *schema.KeyResolver
 	// seed is random per check, so nobody who writes a backup can choose
 	// values whose hashes collide with those of checked ones.
 	seed maphash.Seed
@@ -41,7 +41,7 @@ type BackupCheck struct {
 
 // NewBackupCheck returns a check for one backup.
 func NewBackupCheck(sch *schema.Schema) *BackupCheck {
-	return &BackupCheck{sch: sch, seed: maphash.MakeSeed(), seen: map[uint64]struct{}{}}
+	return &BackupCheck{keys: sch.NewKeyResolver(), seed: maphash.MakeSeed(), seen: map[uint64]struct{}{}}
 }
 
 // Item checks one item of the backup.
@@ -81,11 +81,11 @@ func (c *BackupCheck) Item(it backup.Item) error {
 func (c *BackupCheck) object(key string, value []byte) error {
 	var node *schema.Node
 	if !strings.HasPrefix(key, targetPrefix) {
-		loc, err := c.sch.ParseObjectKey(key)
+		n, err := c.keys.Node(key)
 		if err != nil {
 			return fmt.Errorf("object %s does not fit the models: %w", key, err)
 		}
-		node = loc.Node
+		node = n
 	}
 	if _, err := decodeObject(key, node, value); err != nil {
 		return err
