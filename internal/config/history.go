@@ -93,11 +93,11 @@ func LostRecord(index uint64, at time.Time, note string) []byte {
 }
 
 func decodeRecordHeader(b []byte) (*Record, error) {
-	m, err := (&reader{b: b}).readMap()
+	m, changes, err := readRecordMap(&reader{b: b})
 	if err != nil {
 		return nil, fmt.Errorf("decode log record: %w", err)
 	}
-	r := &Record{}
+	r := &Record{Changes: changes}
 	r.Index, _ = m["index"].(uint64)
 	r.ID, _ = m["id"].(string)
 	ns, _ := m["time"].(int64)
@@ -115,21 +115,105 @@ func decodeRecordHeader(b []byte) (*Record, error) {
 			}
 		}
 	}
-	if cs, ok := m["changes"].([]any); ok {
-		r.Changes = make([]ObjectChange, len(cs))
-		for i, c := range cs {
-			cm, _ := c.(map[string]any)
-			r.Changes[i].Key, _ = cm["key"].(string)
-			// Keep the raw images; decodeRecord turns them into objects.
-			if s, ok := cm["before"].(string); ok {
-				r.Changes[i].Before = &Object{Key: r.Changes[i].Key, Data: map[string]any{"\x00raw": s}}
+	return r, nil
+}
+
+// readRecordMap is readMap for a log record, except that a "changes" list
+// is read straight into ObjectChanges, without a map per change: a bulk
+// import's record holds one change per object, and building those maps
+// was most of decoding it. It accepts and keeps what readMap would (the
+// last entry of a name wins); the changes are nil unless the last
+// "changes" entry is a list.
+func readRecordMap(r *reader) (map[string]any, []ObjectChange, error) {
+	n, err := r.uvarint()
+	if err != nil || n > uint64(len(r.b)) {
+		return nil, nil, errCorrupt
+	}
+	m := make(map[string]any, n)
+	var changes []ObjectChange
+	for range n {
+		k, err := r.str()
+		if err != nil {
+			return nil, nil, err
+		}
+		if k == "changes" && r.next(tagList) {
+			if changes, err = r.readChanges(); err != nil {
+				return nil, nil, err
 			}
-			if s, ok := cm["after"].(string); ok {
-				r.Changes[i].After = &Object{Key: r.Changes[i].Key, Data: map[string]any{"\x00raw": s}}
+			continue
+		}
+		v, err := r.readValue()
+		if err != nil {
+			return nil, nil, err
+		}
+		if k == "changes" {
+			changes = nil
+		}
+		m[k] = v
+	}
+	return m, changes, nil
+}
+
+// readChanges reads the list of a record's changes (its tag read): each
+// is a map of key, before and after, the images kept raw (decodeRecord
+// turns them into objects). An entry that is not such a map is a change
+// with no key, which decodeRecord refuses.
+func (r *reader) readChanges() ([]ObjectChange, error) {
+	n, err := r.uvarint()
+	if err != nil || n > uint64(len(r.b)) {
+		return nil, errCorrupt
+	}
+	// Grown as read: a corrupt count does not allocate up front.
+	out := make([]ObjectChange, 0, min(n, 1<<12))
+	for range n {
+		out = append(out, ObjectChange{})
+		if !r.next(tagMap) {
+			if _, err := r.readValue(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		fields, err := r.uvarint()
+		if err != nil || fields > uint64(len(r.b)) {
+			return nil, errCorrupt
+		}
+		var key, before, after *string
+		for range fields {
+			name, err := r.str()
+			if err != nil {
+				return nil, err
+			}
+			var s *string
+			if r.next(tagString) {
+				v, err := r.str()
+				if err != nil {
+					return nil, err
+				}
+				s = &v
+			} else if _, err := r.readValue(); err != nil {
+				return nil, err
+			}
+			switch name {
+			case "key":
+				key = s
+			case "before":
+				before = s
+			case "after":
+				after = s
 			}
 		}
+		c := &out[len(out)-1]
+		if key != nil {
+			c.Key = *key
+		}
+		if before != nil {
+			c.Before = &Object{Key: c.Key, Data: map[string]any{"\x00raw": *before}}
+		}
+		if after != nil {
+			c.After = &Object{Key: c.Key, Data: map[string]any{"\x00raw": *after}}
+		}
 	}
-	return r, nil
+	return out, nil
 }
 
 func (e *Engine) decodeRecord(b []byte) (*Record, error) { return decodeRecord(e.schema, b) }

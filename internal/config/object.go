@@ -160,6 +160,15 @@ func (r *reader) readMap() (map[string]any, error) {
 	return m, nil
 }
 
+// next consumes the tag of the next value if it is tag.
+func (r *reader) next(tag byte) bool {
+	if r.i < len(r.b) && r.b[r.i] == tag {
+		r.i++
+		return true
+	}
+	return false
+}
+
 func (r *reader) readValue() (any, error) {
 	if r.i >= len(r.b) {
 		return nil, errCorrupt
