@@ -144,3 +144,36 @@ func reframe(t *testing.T, in []byte, fn func(it backup.Item, objects map[string
 	}
 	return out.Bytes()
 }
+
+// TestCheckObjectIsDecodeObject: checkObject, which builds nothing, refuses
+// exactly the encodings decodeObject refuses, with its message: every
+// truncation and every one-byte change of objects with values of each kind.
+func TestCheckObjectIsDecodeObject(t *testing.T) {
+	objects := []*Object{
+		{Created: 3, Modified: 300, Data: map[string]any{}},
+		{Created: 1, Modified: 2, Data: map[string]any{
+			"s": "text", "i": int64(-70000), "u": uint64(1 << 40), "t": true, "f": false, "e": schema.Empty{},
+			"m": map[string]any{"inner": "x", "n": map[string]any{}}, "l": []any{"a", int64(1), []any{}, map[string]any{"k": uint64(2)}},
+		}},
+	}
+	for _, o := range objects {
+		good := encodeObject(o)
+		var cases [][]byte
+		for i := range good {
+			cases = append(cases, good[:i])
+			for _, b := range []byte{0, 1, 0x7f, 0x80, 0xff, tagString, tagMap, tagList, good[i] + 1} {
+				c := append([]byte(nil), good...)
+				c[i] = b
+				cases = append(cases, c)
+			}
+		}
+		cases = append(cases, good, append(good, 0))
+		for _, c := range cases {
+			_, want := decodeObject("k", nil, c)
+			got := checkObject("k", c)
+			if (got == nil) != (want == nil) || got != nil && got.Error() != want.Error() {
+				t.Errorf("%x: checkObject %v, decodeObject %v", c, got, want)
+			}
+		}
+	}
+}
