@@ -58,6 +58,13 @@ func (c *BackupCheck) Item(it backup.Item) error {
 			return fmt.Errorf("log record %d holds transaction %d", it.Index, r.Index)
 		}
 		for _, ch := range r.Changes {
+			if ch.Before == nil && ch.After == nil {
+				// decodeRecord resolves the key of every change.
+				if err := c.key(ch.Key); err != nil {
+					return fmt.Errorf("log record %d: %w", it.Index, err)
+				}
+				continue
+			}
 			for _, o := range []*Object{ch.Before, ch.After} {
 				if o == nil {
 					continue
@@ -79,10 +86,8 @@ func (c *BackupCheck) Item(it backup.Item) error {
 // object checks that the object stored under key with value can be loaded
 // and remembers that it can.
 func (c *BackupCheck) object(key string, value []byte) error {
-	if !strings.HasPrefix(key, targetPrefix) {
-		if _, err := c.keys.Node(key); err != nil {
-			return fmt.Errorf("object %s does not fit the models: %w", key, err)
-		}
+	if err := c.key(key); err != nil {
+		return err
 	}
 	if err := checkObject(key, value); err != nil {
 		return err
@@ -91,6 +96,17 @@ func (c *BackupCheck) object(key string, value []byte) error {
 	c.mu.Lock()
 	c.seen[sum] = struct{}{}
 	c.mu.Unlock()
+	return nil
+}
+
+// key checks that key names an object of the models (or an enterprise).
+func (c *BackupCheck) key(key string) error {
+	if strings.HasPrefix(key, targetPrefix) {
+		return nil
+	}
+	if _, err := c.keys.Node(key); err != nil {
+		return fmt.Errorf("object %s does not fit the models: %w", key, err)
+	}
 	return nil
 }
 

@@ -76,6 +76,11 @@ func TestBackupCheck(t *testing.T) {
 				r.Changes[0].Key = "aether/2.1.x/acme/site/s1/no-such-list/a1"
 				return encodeRecord(r)
 			}},
+		{"a change with no image under a key of no model", "does not fit the models",
+			func(r *Record) []byte {
+				r.Changes[0] = ObjectChange{Key: "aether/2.1.x/acme/site/s1/no-such-list/a1"}
+				return encodeRecord(r)
+			}},
 		{"the object's bytes under a key that breaks its type", "does not fit the models",
 			func(r *Record) []byte {
 				r.Changes[0].Key = "aether/2.1.x/acme/site/s1/sim-card/A1"
