@@ -50,31 +50,26 @@ func (c *BackupCheck) Item(it backup.Item) error {
 	case backup.KindObject:
 		return c.object(it.Key, it.Value)
 	case backup.KindRecord:
-		r, err := decodeRecordHeader(it.Value)
+		index, changes, err := recordChanges(it.Value)
 		if err != nil {
 			return fmt.Errorf("log record %d: %w", it.Index, err)
 		}
-		if r.Index != 0 && r.Index != it.Index {
-			return fmt.Errorf("log record %d holds transaction %d", it.Index, r.Index)
+		if index != 0 && index != it.Index {
+			return fmt.Errorf("log record %d holds transaction %d", it.Index, index)
 		}
-		for _, ch := range r.Changes {
-			if ch.Before == nil && ch.After == nil {
+		for _, ch := range changes {
+			if ch.before == nil && ch.after == nil {
 				// decodeRecord resolves the key of every change.
-				if err := c.key(ch.Key); err != nil {
+				if err := c.key(ch.key); err != nil {
 					return fmt.Errorf("log record %d: %w", it.Index, err)
 				}
 				continue
 			}
-			for _, o := range []*Object{ch.Before, ch.After} {
-				if o == nil {
+			for _, img := range [][]byte{ch.before, ch.after} {
+				if img == nil || c.passed(pairSum(c.seed, ch.key, img)) {
 					continue
 				}
-				// decodeRecordHeader keeps the encoded image as it is.
-				img := o.Data["\x00raw"].(string)
-				if c.passed(pairSum(c.seed, ch.Key, img)) {
-					continue
-				}
-				if err := c.object(ch.Key, []byte(img)); err != nil {
+				if err := c.object(ch.key, img); err != nil {
 					return fmt.Errorf("log record %d: %w", it.Index, err)
 				}
 			}
@@ -120,17 +115,12 @@ func (c *BackupCheck) passed(sum uint64) bool {
 
 // pairSum hashes a key and a value, length-prefixed so that no two pairs
 // run together into the same bytes.
-func pairSum[V string | []byte](seed maphash.Seed, key string, value V) uint64 {
+func pairSum(seed maphash.Seed, key string, value []byte) uint64 {
 	var h maphash.Hash
 	h.SetSeed(seed)
 	var n [binary.MaxVarintLen64]byte
 	h.Write(n[:binary.PutUvarint(n[:], uint64(len(key)))])
 	h.WriteString(key)
-	switch v := any(value).(type) {
-	case string:
-		h.WriteString(v)
-	case []byte:
-		h.Write(v)
-	}
+	h.Write(value)
 	return h.Sum64()
 }

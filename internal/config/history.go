@@ -97,7 +97,7 @@ func decodeRecordHeader(b []byte) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("decode log record: %w", err)
 	}
-	r := &Record{Changes: changes}
+	r := &Record{}
 	r.Index, _ = m["index"].(uint64)
 	r.ID, _ = m["id"].(string)
 	ns, _ := m["time"].(int64)
@@ -115,22 +115,54 @@ func decodeRecordHeader(b []byte) (*Record, error) {
 			}
 		}
 	}
+	if changes != nil {
+		r.Changes = make([]ObjectChange, len(changes))
+		for i, c := range changes {
+			r.Changes[i].Key = c.key
+			// Keep the raw images; decodeRecord turns them into objects.
+			if c.before != nil {
+				r.Changes[i].Before = &Object{Key: c.key, Data: map[string]any{"\x00raw": string(c.before)}}
+			}
+			if c.after != nil {
+				r.Changes[i].After = &Object{Key: c.key, Data: map[string]any{"\x00raw": string(c.after)}}
+			}
+		}
+	}
 	return r, nil
 }
 
+// recordChanges reads what a restore's check needs of a record, accepting
+// what decodeRecordHeader accepts: its index and its changes, the images
+// left encoded, in b.
+func recordChanges(b []byte) (uint64, []rawChange, error) {
+	m, changes, err := readRecordMap(&reader{b: b})
+	if err != nil {
+		return 0, nil, fmt.Errorf("decode log record: %w", err)
+	}
+	index, _ := m["index"].(uint64)
+	return index, changes, nil
+}
+
+// rawChange is one change of a record as encoded: its images are slices
+// of the record (nil: absent; an empty image is an empty, non-nil slice).
+type rawChange struct {
+	key           string
+	before, after []byte
+}
+
 // readRecordMap is readMap for a log record, except that a "changes" list
-// is read straight into ObjectChanges, without a map per change: a bulk
-// import's record holds one change per object, and building those maps
-// was most of decoding it. It accepts and keeps what readMap would (the
-// last entry of a name wins); the changes are nil unless the last
-// "changes" entry is a list.
-func readRecordMap(r *reader) (map[string]any, []ObjectChange, error) {
+// is read into rawChanges, without a map per change nor a copy of its
+// images: a bulk import's record holds one change per object, and
+// building those maps was most of decoding it. It accepts and keeps what
+// readMap would (the last entry of a name wins); the changes are nil
+// unless the last "changes" entry is a list.
+func readRecordMap(r *reader) (map[string]any, []rawChange, error) {
 	n, err := r.uvarint()
 	if err != nil || n > uint64(len(r.b)) {
 		return nil, nil, errCorrupt
 	}
 	m := make(map[string]any, n)
-	var changes []ObjectChange
+	var changes []rawChange
 	for range n {
 		k, err := r.str()
 		if err != nil {
@@ -155,18 +187,18 @@ func readRecordMap(r *reader) (map[string]any, []ObjectChange, error) {
 }
 
 // readChanges reads the list of a record's changes (its tag read): each
-// is a map of key, before and after, the images kept raw (decodeRecord
-// turns them into objects). An entry that is not such a map is a change
-// with no key, which decodeRecord refuses.
-func (r *reader) readChanges() ([]ObjectChange, error) {
+// is a map of key, before and after. An entry that is not such a map, or
+// a name whose value is not a string, reads as absent (a change with no
+// key, which decodeRecord refuses).
+func (r *reader) readChanges() ([]rawChange, error) {
 	n, err := r.uvarint()
 	if err != nil || n > uint64(len(r.b)) {
 		return nil, errCorrupt
 	}
 	// Grown as read: a corrupt count does not allocate up front.
-	out := make([]ObjectChange, 0, min(n, 1<<12))
+	out := make([]rawChange, 0, min(n, 1<<12))
 	for range n {
-		out = append(out, ObjectChange{})
+		out = append(out, rawChange{})
 		if !r.next(tagMap) {
 			if _, err := r.readValue(); err != nil {
 				return nil, err
@@ -177,40 +209,28 @@ func (r *reader) readChanges() ([]ObjectChange, error) {
 		if err != nil || fields > uint64(len(r.b)) {
 			return nil, errCorrupt
 		}
-		var key, before, after *string
+		c := &out[len(out)-1]
 		for range fields {
-			name, err := r.str()
+			name, err := r.bytes()
 			if err != nil {
 				return nil, err
 			}
-			var s *string
+			var s []byte
 			if r.next(tagString) {
-				v, err := r.str()
-				if err != nil {
+				if s, err = r.bytes(); err != nil {
 					return nil, err
 				}
-				s = &v
 			} else if _, err := r.readValue(); err != nil {
 				return nil, err
 			}
-			switch name {
+			switch string(name) {
 			case "key":
-				key = s
+				c.key = string(s)
 			case "before":
-				before = s
+				c.before = s
 			case "after":
-				after = s
+				c.after = s
 			}
-		}
-		c := &out[len(out)-1]
-		if key != nil {
-			c.Key = *key
-		}
-		if before != nil {
-			c.Before = &Object{Key: c.Key, Data: map[string]any{"\x00raw": *before}}
-		}
-		if after != nil {
-			c.After = &Object{Key: c.Key, Data: map[string]any{"\x00raw": *after}}
 		}
 	}
 	return out, nil

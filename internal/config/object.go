@@ -117,16 +117,22 @@ func (r *reader) uvarint() (uint64, error) {
 }
 
 func (r *reader) str() (string, error) {
+	b, err := r.bytes()
+	if err != nil || r.check {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// bytes reads a string as a slice of r.b.
+func (r *reader) bytes() ([]byte, error) {
 	n, err := r.uvarint()
 	if err != nil || n > uint64(len(r.b)-r.i) {
-		return "", errCorrupt
+		return nil, errCorrupt
 	}
-	var s string
-	if !r.check {
-		s = string(r.b[r.i : r.i+int(n)])
-	}
+	b := r.b[r.i : r.i+int(n)]
 	r.i += int(n)
-	return s, nil
+	return b, nil
 }
 
 func decodeObject(key string, node *schema.Node, b []byte) (*Object, error) {
