@@ -176,3 +176,74 @@ func TestRestoreRefusesForgedBackups(t *testing.T) {
 		t.Fatalf("restore --allow-unsigned: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestRestoreRefusesForgedRecordImages: the restore's check does not decode
+// a log record's image again when the same bytes were checked as an
+// object under the same key. A signed backup whose records carry those
+// very bytes under keys of no model (sim-card renamed sim-cart, same
+// length, so the encoding stays valid) is still refused before the store
+// is touched.
+func TestRestoreRefusesForgedRecordImages(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "amp.ampbak")
+	mustAmp(t, "backup", file)
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	br, err := backup.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := backup.ReadKey(ampKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := br.Header
+	h.Key = key
+	var forged bytes.Buffer
+	bw, err := backup.NewWriter(&forged, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := 0
+	for {
+		it, err := br.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		switch it.Kind {
+		case backup.KindObject:
+			err = bw.Object(it.Key, it.Value)
+		case backup.KindRecord:
+			renamed += bytes.Count(it.Value, []byte("/sim-card/"))
+			err = bw.Record(it.Index, bytes.ReplaceAll(it.Value, []byte("/sim-card/"), []byte("/sim-cart/")))
+		case backup.KindMeta:
+			err = bw.Meta(it.Key, it.Value)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := bw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if renamed == 0 {
+		t.Fatal("no log record of the backup changes a SIM card (the test's premise)")
+	}
+	bad := filepath.Join(dir, "forged.ampbak")
+	if err := os.WriteFile(bad, forged.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "target")
+	r := amp(t, "", "restore", bad, "--backup-key", ampKey, "--data-dir", target)
+	if r.code != 1 || !strings.Contains(r.stderr, "could not load") || !strings.Contains(r.stderr, "sim-cart") || !strings.Contains(r.stderr, "nothing was changed") {
+		t.Fatalf("restore of records with forged keys: exit %d, want a refusal naming the key\n%s", r.code, r.stderr)
+	}
+	if out := mustAmp(t, "restore", file, "--backup-key", ampKey, "--data-dir", target); !strings.Contains(out, "restored index") {
+		t.Fatalf("amp restore of the genuine backup into the same store: %s", out)
+	}
+}

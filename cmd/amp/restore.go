@@ -183,7 +183,7 @@ func backupChecker(dirs []string) (func(backup.Item) error, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load models: %w", err)
 	}
-	return func(it backup.Item) error { return config.CheckBackupItem(sch, it) }, nil
+	return config.NewBackupCheck(sch).Item, nil
 }
 
 func newMigrateStoreCmd() *cobra.Command {

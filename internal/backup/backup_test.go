@@ -2,6 +2,7 @@ package backup
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -337,5 +338,26 @@ func TestVerifyItemsChecksEveryItem(t *testing.T) {
 	}
 	if _, err := VerifyItems(bytes.NewReader(buf.Bytes()[:40]), refuse); err == nil {
 		t.Fatal("a truncated backup passed")
+	}
+}
+
+// TestDigester: the pipelined digest is SHA-256 of the bytes written, in
+// writes of any size (a frame header, a value, more than a block), and
+// again after more is written.
+func TestDigester(t *testing.T) {
+	data := make([]byte, 3*digestBlock+12345)
+	for i := range data {
+		data[i] = byte(i * 7 % 251)
+	}
+	d := newDigester()
+	for i, n := 0, 1; i < len(data); i, n = i+n, n*3%(digestBlock+777)+1 {
+		d.Write(data[i:min(i+n, len(data))])
+	}
+	if got, want := d.Sum(), sha256.Sum256(data); !bytes.Equal(got, want[:]) {
+		t.Fatalf("digest %x, SHA-256 %x", got, want)
+	}
+	d.Write([]byte("more"))
+	if got, want := d.Sum(), sha256.Sum256(append(data, "more"...)); !bytes.Equal(got, want[:]) {
+		t.Fatalf("digest after more %x, SHA-256 %x", got, want)
 	}
 }

@@ -24,12 +24,10 @@ package backup
 
 import (
 	"bufio"
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/crc32"
 	"io"
 	"slices"
@@ -168,7 +166,7 @@ type Writer struct {
 	next    uint64 // index the next log record must have
 	buf     []byte
 	err     error     // sticky: the stream is unusable after a failed write
-	digest  hash.Hash // SHA-256 of every byte before the end frame; nil without a key
+	digest  *digester // SHA-256 of every byte before the end frame; nil without a key
 }
 
 // NewWriter writes the magic and the header (its Format is set here).
@@ -182,7 +180,7 @@ func NewWriter(w io.Writer, h Header) (*Writer, error) {
 		return nil, fmt.Errorf("write backup: %w", err)
 	}
 	if h.Key != nil {
-		bw.digest = sha256.New()
+		bw.digest = newDigester()
 		bw.digest.Write([]byte(magic))
 	}
 	bw.n = int64(len(magic))
@@ -364,7 +362,7 @@ func (bw *Writer) Close() (Trailer, error) {
 		return Trailer{}, fmt.Errorf("backup writer: %w", err)
 	}
 	if bw.hdr.Key != nil {
-		bw.t.KeyID, bw.t.Signature = KeyID(bw.hdr.Key), sign(bw.hdr.Key, bw.digest.Sum(nil))
+		bw.t.KeyID, bw.t.Signature = KeyID(bw.hdr.Key), sign(bw.hdr.Key, bw.digest.Sum())
 	}
 	js, err := json.Marshal(bw.t)
 	if err != nil {
@@ -422,7 +420,7 @@ type Reader struct {
 	next    uint64
 	got     Trailer
 	done    bool
-	digest  hash.Hash // SHA-256 of every byte before the end frame, if asked for
+	digest  *digester // SHA-256 of every byte before the end frame, if asked for
 }
 
 // NewReader reads the magic and the header.
@@ -433,7 +431,7 @@ func NewReader(r io.Reader) (*Reader, error) { return newReader(r, false) }
 func newReader(r io.Reader, digest bool) (*Reader, error) {
 	br := &Reader{r: bufio.NewReaderSize(r, 1<<20)}
 	if digest {
-		br.digest = sha256.New()
+		br.digest = newDigester()
 	}
 	var m [len(magic)]byte
 	if n, err := io.ReadFull(br.r, m[:]); err != nil {
@@ -509,7 +507,12 @@ func (br *Reader) readFrame() (byte, []byte, error) {
 	buf := br.buf[:0]
 	for remaining := int(n); remaining > 0; {
 		c := min(remaining, readChunk)
-		buf = slices.Grow(buf, c)[:len(buf)+c]
+		if cap(buf)-len(buf) < c {
+			// Double: a big frame (a bulk import's log record) is not
+			// copied over at every chunk.
+			buf = slices.Grow(buf, max(c, len(buf)))
+		}
+		buf = buf[:len(buf)+c]
 		if _, err := io.ReadFull(br.r, buf[len(buf)-c:]); err != nil {
 			return 0, nil, br.corrupt("%s of %d bytes: %v: truncated", kindName(head[0]), n, err)
 		}
@@ -623,7 +626,7 @@ func (br *Reader) digestSum() []byte {
 	if br.digest == nil {
 		return nil
 	}
-	return br.digest.Sum(nil)
+	return br.digest.Sum()
 }
 
 // Bytes is how many bytes were read and checked so far.

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"os"
 	"strings"
 )
@@ -121,4 +122,62 @@ func WriteKey(path string, key []byte) error {
 		return fmt.Errorf("write backup key %s: %w", path, err)
 	}
 	return nil
+}
+
+// digester is the SHA-256 a signature covers, computed on another core:
+// the bytes are gathered into blocks, and a full block is hashed while
+// the next one is gathered. Hashing every byte of a backup is most of
+// what signing costs, and it used to run in the goroutine that writes
+// (or reads) the stream.
+type digester struct {
+	h     hash.Hash
+	block []byte      // being gathered
+	spare []byte      // the other block, being hashed while busy
+	busy  bool        // a block is being hashed
+	done  chan []byte // the hashed block, when it is done
+}
+
+const digestBlock = 1 << 20
+
+func newDigester() *digester {
+	return &digester{h: sha256.New(), block: make([]byte, 0, digestBlock), spare: make([]byte, 0, digestBlock), done: make(chan []byte, 1)}
+}
+
+// Write adds p; it never fails.
+func (d *digester) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		c := copy(d.block[len(d.block):cap(d.block)], p)
+		d.block, p = d.block[:len(d.block)+c], p[c:]
+		if len(d.block) == cap(d.block) {
+			d.hash()
+		}
+	}
+	return n, nil
+}
+
+// hash hands the gathered block to a goroutine, once the previous one is
+// done (hashes are sequential), and gathers into the other block.
+func (d *digester) hash() {
+	d.wait()
+	b := d.block
+	d.block, d.busy = d.spare[:0], true
+	go func() {
+		d.h.Write(b)
+		d.done <- b // buffered: the goroutine ends even if nobody waits
+	}()
+}
+
+func (d *digester) wait() {
+	if d.busy {
+		d.spare, d.busy = <-d.done, false
+	}
+}
+
+// Sum returns the SHA-256 of everything written.
+func (d *digester) Sum() []byte {
+	d.wait()
+	d.h.Write(d.block)
+	d.block = d.block[:0]
+	return d.h.Sum(nil)
 }

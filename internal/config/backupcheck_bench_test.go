@@ -32,7 +32,7 @@ func BenchmarkCheckBackup(b *testing.B) {
 		}
 		plain := time.Since(t0)
 		t0 = time.Now()
-		if _, err := backup.VerifyItems(bytes.NewReader(buf.Bytes()), func(it backup.Item) error { return CheckBackupItem(sch, it) }); err != nil {
+		if _, err := backup.VerifyItems(bytes.NewReader(buf.Bytes()), NewBackupCheck(sch).Item); err != nil {
 			b.Fatal(err)
 		}
 		checked := time.Since(t0)

@@ -93,7 +93,7 @@ func LostRecord(index uint64, at time.Time, note string) []byte {
 }
 
 func decodeRecordHeader(b []byte) (*Record, error) {
-	m, err := (&reader{b: b}).readMap()
+	m, changes, err := readRecordMap(&reader{b: b})
 	if err != nil {
 		return nil, fmt.Errorf("decode log record: %w", err)
 	}
@@ -115,21 +115,125 @@ func decodeRecordHeader(b []byte) (*Record, error) {
 			}
 		}
 	}
-	if cs, ok := m["changes"].([]any); ok {
-		r.Changes = make([]ObjectChange, len(cs))
-		for i, c := range cs {
-			cm, _ := c.(map[string]any)
-			r.Changes[i].Key, _ = cm["key"].(string)
+	if changes != nil {
+		r.Changes = make([]ObjectChange, len(changes))
+		for i, c := range changes {
+			r.Changes[i].Key = c.key
 			// Keep the raw images; decodeRecord turns them into objects.
-			if s, ok := cm["before"].(string); ok {
-				r.Changes[i].Before = &Object{Key: r.Changes[i].Key, Data: map[string]any{"\x00raw": s}}
+			if c.before != nil {
+				r.Changes[i].Before = &Object{Key: c.key, Data: map[string]any{"\x00raw": string(c.before)}}
 			}
-			if s, ok := cm["after"].(string); ok {
-				r.Changes[i].After = &Object{Key: r.Changes[i].Key, Data: map[string]any{"\x00raw": s}}
+			if c.after != nil {
+				r.Changes[i].After = &Object{Key: c.key, Data: map[string]any{"\x00raw": string(c.after)}}
 			}
 		}
 	}
 	return r, nil
+}
+
+// recordChanges reads what a restore's check needs of a record, accepting
+// what decodeRecordHeader accepts: its index and its changes, the images
+// left encoded, in b.
+func recordChanges(b []byte) (uint64, []rawChange, error) {
+	m, changes, err := readRecordMap(&reader{b: b})
+	if err != nil {
+		return 0, nil, fmt.Errorf("decode log record: %w", err)
+	}
+	index, _ := m["index"].(uint64)
+	return index, changes, nil
+}
+
+// rawChange is one change of a record as encoded: its images are slices
+// of the record (nil: absent; an empty image is an empty, non-nil slice).
+type rawChange struct {
+	key           string
+	before, after []byte
+}
+
+// readRecordMap is readMap for a log record, except that a "changes" list
+// is read into rawChanges, without a map per change nor a copy of its
+// images: a bulk import's record holds one change per object, and
+// building those maps was most of decoding it. It accepts and keeps what
+// readMap would (the last entry of a name wins); the changes are nil
+// unless the last "changes" entry is a list.
+func readRecordMap(r *reader) (map[string]any, []rawChange, error) {
+	n, err := r.uvarint()
+	if err != nil || n > uint64(len(r.b)) {
+		return nil, nil, errCorrupt
+	}
+	m := make(map[string]any, n)
+	var changes []rawChange
+	for range n {
+		k, err := r.str()
+		if err != nil {
+			return nil, nil, err
+		}
+		if k == "changes" && r.next(tagList) {
+			if changes, err = r.readChanges(); err != nil {
+				return nil, nil, err
+			}
+			continue
+		}
+		v, err := r.readValue()
+		if err != nil {
+			return nil, nil, err
+		}
+		if k == "changes" {
+			changes = nil
+		}
+		m[k] = v
+	}
+	return m, changes, nil
+}
+
+// readChanges reads the list of a record's changes (its tag read): each
+// is a map of key, before and after. An entry that is not such a map, or
+// a name whose value is not a string, reads as absent (a change with no
+// key, which decodeRecord refuses).
+func (r *reader) readChanges() ([]rawChange, error) {
+	n, err := r.uvarint()
+	if err != nil || n > uint64(len(r.b)) {
+		return nil, errCorrupt
+	}
+	// Grown as read: a corrupt count does not allocate up front.
+	out := make([]rawChange, 0, min(n, 1<<12))
+	for range n {
+		out = append(out, rawChange{})
+		if !r.next(tagMap) {
+			if _, err := r.readValue(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		fields, err := r.uvarint()
+		if err != nil || fields > uint64(len(r.b)) {
+			return nil, errCorrupt
+		}
+		c := &out[len(out)-1]
+		for range fields {
+			name, err := r.bytes()
+			if err != nil {
+				return nil, err
+			}
+			var s []byte
+			if r.next(tagString) {
+				if s, err = r.bytes(); err != nil {
+					return nil, err
+				}
+			} else if _, err := r.readValue(); err != nil {
+				return nil, err
+			}
+			switch string(name) {
+			case "key":
+				c.key = string(s)
+			case "before":
+				c.before = s
+			case "after":
+				c.after = s
+			}
+		}
+	}
+	return out, nil
 }
 
 func (e *Engine) decodeRecord(b []byte) (*Record, error) { return decodeRecord(e.schema, b) }

@@ -102,6 +102,9 @@ var errCorrupt = errors.New("corrupt object encoding")
 type reader struct {
 	b []byte
 	i int
+	// check: read the encoding through, building nothing (strings, maps
+	// and lists come back empty), to tell whether it decodes.
+	check bool
 }
 
 func (r *reader) uvarint() (uint64, error) {
@@ -114,30 +117,52 @@ func (r *reader) uvarint() (uint64, error) {
 }
 
 func (r *reader) str() (string, error) {
+	b, err := r.bytes()
+	if err != nil || r.check {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// bytes reads a string as a slice of r.b.
+func (r *reader) bytes() ([]byte, error) {
 	n, err := r.uvarint()
 	if err != nil || n > uint64(len(r.b)-r.i) {
-		return "", errCorrupt
+		return nil, errCorrupt
 	}
-	s := string(r.b[r.i : r.i+int(n)])
+	b := r.b[r.i : r.i+int(n)]
 	r.i += int(n)
-	return s, nil
+	return b, nil
 }
 
 func decodeObject(key string, node *schema.Node, b []byte) (*Object, error) {
-	r := &reader{b: b}
-	created, err := r.uvarint()
-	if err != nil {
+	o := &Object{Key: key, Node: node}
+	if err := (&reader{b: b}).object(o); err != nil {
 		return nil, fmt.Errorf("object %s: %w", key, err)
 	}
-	modified, err := r.uvarint()
-	if err != nil {
-		return nil, fmt.Errorf("object %s: %w", key, err)
+	return o, nil
+}
+
+// checkObject returns decodeObject's error for b, or nil, building
+// nothing: a restore's check reads every object of a backup.
+func checkObject(key string, b []byte) error {
+	if err := (&reader{b: b, check: true}).object(&Object{}); err != nil {
+		return fmt.Errorf("object %s: %w", key, err)
 	}
-	m, err := r.readMap()
-	if err != nil {
-		return nil, fmt.Errorf("object %s: %w", key, err)
+	return nil
+}
+
+// object reads an object's encoding into o.
+func (r *reader) object(o *Object) error {
+	var err error
+	if o.Created, err = r.uvarint(); err != nil {
+		return err
 	}
-	return &Object{Key: key, Node: node, Data: m, Created: created, Modified: modified}, nil
+	if o.Modified, err = r.uvarint(); err != nil {
+		return err
+	}
+	o.Data, err = r.readMap()
+	return err
 }
 
 func (r *reader) readMap() (map[string]any, error) {
@@ -145,7 +170,10 @@ func (r *reader) readMap() (map[string]any, error) {
 	if err != nil || n > uint64(len(r.b)) {
 		return nil, errCorrupt
 	}
-	m := make(map[string]any, n)
+	var m map[string]any
+	if !r.check {
+		m = make(map[string]any, n)
+	}
 	for j := uint64(0); j < n; j++ {
 		k, err := r.str()
 		if err != nil {
@@ -155,9 +183,20 @@ func (r *reader) readMap() (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		m[k] = v
+		if m != nil {
+			m[k] = v
+		}
 	}
 	return m, nil
+}
+
+// next consumes the tag of the next value if it is tag.
+func (r *reader) next(tag byte) bool {
+	if r.i < len(r.b) && r.b[r.i] == tag {
+		r.i++
+		return true
+	}
+	return false
 }
 
 func (r *reader) readValue() (any, error) {
@@ -175,9 +214,16 @@ func (r *reader) readValue() (any, error) {
 			return nil, errCorrupt
 		}
 		r.i += n
+		if r.check {
+			return nil, nil
+		}
 		return v, nil
 	case tagUint:
-		return r.uvarint()
+		v, err := r.uvarint()
+		if err != nil || r.check {
+			return nil, err
+		}
+		return v, nil
 	case tagTrue:
 		return true, nil
 	case tagFalse:
@@ -191,13 +237,18 @@ func (r *reader) readValue() (any, error) {
 		if err != nil || n > uint64(len(r.b)) {
 			return nil, errCorrupt
 		}
-		out := make([]any, 0, n)
+		var out []any
+		if !r.check {
+			out = make([]any, 0, n)
+		}
 		for j := uint64(0); j < n; j++ {
 			v, err := r.readValue()
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, v)
+			if !r.check {
+				out = append(out, v)
+			}
 		}
 		return out, nil
 	}

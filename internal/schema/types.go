@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -60,6 +61,21 @@ type numRange struct{ min, max *big.Rat }
 
 func (r numRange) contains(v *big.Rat) bool {
 	return (r.min == nil || v.Cmp(r.min) >= 0) && (r.max == nil || v.Cmp(r.max) <= 0)
+}
+
+// containsInt is contains for an integer (a string's length) without
+// rational arithmetic when the bounds are int64s, as lengths are: it runs
+// for every key value resolved, e.g. every object of a restored backup.
+func (r numRange) containsInt(n int64) bool {
+	return (r.min == nil || cmpInt(r.min, n) <= 0) && (r.max == nil || cmpInt(r.max, n) >= 0)
+}
+
+// cmpInt compares a bound with n as (*big.Rat).Cmp does.
+func cmpInt(bound *big.Rat, n int64) int {
+	if bound.IsInt() && bound.Num().IsInt64() {
+		return cmp.Compare(bound.Num().Int64(), n)
+	}
+	return bound.Cmp(new(big.Rat).SetInt64(n))
 }
 
 func newType(yt *yang.YangType) (*Type, error) {
@@ -379,7 +395,7 @@ func (t *Type) checkString(s string) error {
 	if len(t.Lengths) > 0 {
 		ok := false
 		for _, r := range t.Lengths {
-			ok = ok || r.contains(new(big.Rat).SetInt64(n))
+			ok = ok || r.containsInt(n)
 		}
 		if !ok {
 			return valErr("%q has length %d, outside %s", s, n, rangesText(t.Lengths))
