@@ -128,6 +128,17 @@ func TestMigrateRefusesWhole(t *testing.T) {
 	}
 }
 
+func init() {
+	// The way back, in Go (a declaration lives in the newer version).
+	migrate.Register("lab", "1.1.0", "1.0.0", func(o *migrate.Object) error {
+		if v, ok := o.Data["units"]; ok {
+			o.Data["height"] = v
+			delete(o.Data, "units")
+		}
+		return nil
+	})
+}
+
 // TestMigrateKeepsReferencesValid: moving lab back from 1.1.0 to 1.0.0
 // would leave the deployment's reference (which resolves in the newest
 // version, 1.1.0) dangling: the engine refuses it naming the referrer.
@@ -138,13 +149,6 @@ func TestMigrateKeepsReferencesValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	submit(t, e, &Request{Migrate: up})
-	migrate.Register("lab", "1.1.0", "1.0.0", func(o *migrate.Object) error {
-		if v, ok := o.Data["units"]; ok {
-			o.Data["height"] = v
-			delete(o.Data, "units")
-		}
-		return nil
-	})
 	down, err := migrate.For(sch, "lab", "1.1.0", "1.0.0")
 	if err != nil {
 		t.Fatal(err)
@@ -154,4 +158,3 @@ func TestMigrateKeepsReferencesValid(t *testing.T) {
 		t.Fatalf("a migration leaving a reference dangling: %v", err)
 	}
 }
-

@@ -1,6 +1,7 @@
 package gnmi
 
 import (
+	"sort"
 	"strings"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
@@ -108,6 +109,8 @@ func (s *Server) selectSet(origin string, models []*gpb.ModelData) (*schema.Mode
 		return best, nil
 	}
 	var why string
+	// The newest first: a module without a version names it.
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i] == best })
 	for _, set := range cands {
 		ok := true
 		for _, m := range models {

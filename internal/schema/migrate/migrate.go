@@ -235,17 +235,22 @@ func check(n *schema.Node, data map[string]any, prefix string) error {
 	return nil
 }
 
-// take removes and returns the value at path in m.
+// take removes and returns the value at path in m, and the containers
+// on the way that it leaves empty.
 func take(m map[string]any, path []string) (any, bool) {
-	for _, name := range path[:len(path)-1] {
-		c, ok := m[name].(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		m = c
+	if len(path) == 1 {
+		v, ok := m[path[0]]
+		delete(m, path[0])
+		return v, ok
 	}
-	v, ok := m[path[len(path)-1]]
-	delete(m, path[len(path)-1])
+	c, ok := m[path[0]].(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	v, ok := take(c, path[1:])
+	if len(c) == 0 {
+		delete(m, path[0])
+	}
 	return v, ok
 }
 
