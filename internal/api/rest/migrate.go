@@ -44,7 +44,9 @@ func (s *Server) migrateSet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return schema.Errorf(schema.KindInvalid, path, "%v", err)
 	}
+	// The audit record names the action and both versions (its sets).
 	in := info(r.Context())
+	in.touch(path)
 	in.touch(schema.RESTBase(plan.From))
 	in.touch(schema.RESTBase(plan.To))
 	req := s.request(r, dry)
