@@ -18,7 +18,7 @@ import (
 func (w *work) applyMigration(plan *migrate.Plan) {
 	from, to := plan.From, plan.To
 	fromRoot, toRoot := from.Name+"/"+from.Version, to.Name+"/"+to.Version
-	if keys := w.keysUnder(toRoot + "/"); len(keys) > 0 || w.exists(toRoot) {
+	if w.anyUnder(toRoot+"/") || w.exists(toRoot) {
 		w.conflict(schema.RESTBase(to), "%s %s already holds objects: a migration moves a version into an empty one", to.Name, to.Version)
 		return
 	}
@@ -77,6 +77,14 @@ func (w *work) recheckReferrers(set *schema.ModelSet) {
 			}
 		}
 	}
+}
+
+// anyUnder reports whether some object's key starts with prefix.
+func (w *work) anyUnder(prefix string) bool {
+	it := w.txn.Root().Iterator()
+	it.SeekPrefix([]byte(prefix))
+	_, _, ok := it.Next()
+	return ok
 }
 
 func (w *work) exists(key string) bool {

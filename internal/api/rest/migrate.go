@@ -3,6 +3,7 @@ package rest
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/schema"
@@ -55,9 +56,14 @@ func (s *Server) migrateSet(w http.ResponseWriter, r *http.Request) error {
 	if req.Message == "" {
 		req.Message = strings.Join([]string{"migrate", name, from, "to", to}, " ")
 	}
+	start := time.Now()
 	res, err := s.eng.Submit(r.Context(), req)
 	if err != nil {
 		return err
+	}
+	if !res.DryRun {
+		s.log.InfoContext(r.Context(), "model set migrated", "set", name, "from", from, "to", to, "index", res.Index,
+			"duration_ms", time.Since(start).Milliseconds(), "principal", principalName(r.Context()))
 	}
 	if res.DryRun {
 		return writeJSON(w, http.StatusOK, map[string]any{"dry-run": true, "changes": nonNil(res.Changes)})
