@@ -18,13 +18,17 @@ import (
 func (w *work) applyMigration(plan *migrate.Plan) {
 	from, to := plan.From, plan.To
 	fromRoot, toRoot := from.Name+"/"+from.Version, to.Name+"/"+to.Version
-	if w.anyUnder(toRoot+"/") || w.exists(toRoot) {
-		w.conflict(schema.RESTBase(to), "%s %s already holds objects: a migration moves a version into an empty one", to.Name, to.Version)
-		return
-	}
 	keys := w.keysUnder(fromRoot + "/")
 	if w.exists(fromRoot) { // a global set's root object
 		keys = append(keys, fromRoot)
+	}
+	if len(keys) == 0 {
+		w.conflict(schema.RESTBase(from), "%s %s holds no objects: nothing to migrate", from.Name, from.Version)
+		return
+	}
+	if w.anyUnder(toRoot+"/") || w.exists(toRoot) {
+		w.conflict(schema.RESTBase(to), "%s %s already holds objects: a migration moves a version into an empty one", to.Name, to.Version)
+		return
 	}
 	for _, key := range keys {
 		o, _ := w.get(key)

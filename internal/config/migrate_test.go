@@ -75,6 +75,10 @@ func TestMigrateMovesOneTransaction(t *testing.T) {
 			t.Fatalf("%s still stored after the migration", k)
 		}
 	}
+	// Again: nothing left to move, refused.
+	if _, err := e.Submit(context.Background(), &Request{Migrate: plan}); err == nil || !strings.Contains(err.Error(), "lab 1.0.0 holds no objects") {
+		t.Fatalf("a second migration: %v", err)
+	}
 	// The deployment's reference resolves in the newest version: the moved
 	// rack is referenced, so deleting it is refused naming the deployment.
 	msg := refused(t, e, labEdit(t, sch.Set("lab", "1.1.0"), OpDelete, "rack/r2", ""),

@@ -164,6 +164,7 @@ func migrateScenario(t *testing.T, args ...string) {
 	if len(txn.Changes) != 8 { // 3 racks and a server, each deleted in 1.0.0 and created in 1.1.0
 		t.Errorf("the migration's transaction: %d changes %+v", len(txn.Changes), txn.Changes)
 	}
+	refused(t, s, 409, "POST", "/models/lab/migrate?from=1.0.0&to=1.1.0", "", "/lab/v1.0.0", "holds no objects: nothing to migrate")
 	// The deployment's reference resolves in the newest version, where
 	// the rack now is: the rack cannot be deleted under it.
 	refused(t, s, 409, "DELETE", "/lab/v1.1.0/rack/r1", "", "/workload/v1.0.0/acme/deployment/d1/rack", "refers to /lab/v1.1.0/rack/r1")
