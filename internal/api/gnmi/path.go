@@ -109,8 +109,8 @@ func (s *Server) selectSet(origin string, models []*gpb.ModelData) (*schema.Mode
 		return best, nil
 	}
 	var why string
-	// The newest first: a module without a version names it.
-	sort.SliceStable(cands, func(i, j int) bool { return cands[i] == best })
+	// Newest first: the newest version holding every named module wins.
+	sort.SliceStable(cands, func(i, j int) bool { return schema.NewerVersion(cands[i].Version, cands[j].Version) })
 	for _, set := range cands {
 		ok := true
 		for _, m := range models {
