@@ -61,6 +61,7 @@ func addClientCommands(root *cobra.Command) {
 		newAuditCmd(g),
 		newTokenCmd(g),
 		newBackupCmd(g),
+		newModelCmd(g),
 		newLoginCmd(),
 	)
 }

@@ -89,7 +89,7 @@ func (c *catalog) newest() []*schema.ModelSet {
 		case !seen:
 			at[ms.Name] = len(out)
 			out = append(out, ms)
-		case ms.Version > out[i].Version:
+		case schema.NewerVersion(ms.Version, out[i].Version):
 			out[i] = ms
 		}
 	}

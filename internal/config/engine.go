@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/schema/migrate"
 	"github.com/amp-edge/amp/internal/store"
 )
 
@@ -107,6 +108,9 @@ type Request struct {
 	WantChanges bool
 	// Rollback, when non-zero, asks to undo that transaction.
 	Rollback uint64
+	// Migrate, when set, moves every object of one version of a model set
+	// into another (migrate.go).
+	Migrate *migrate.Plan
 }
 
 // Result says what a committed (or dry-run) transaction did.
@@ -727,6 +731,9 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 	}
 	for _, ed := range req.Edits {
 		w.applyEdit(ed)
+	}
+	if req.Migrate != nil && len(w.probs.List) == 0 {
+		w.applyMigration(req.Migrate)
 	}
 	rollbackOf := uint64(0)
 	if req.Rollback != 0 && len(w.probs.List) == 0 {

@@ -86,7 +86,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.upgraded.WithLabelValues("state")
 	m.idsRefused.WithLabelValues("reserved")
 	m.idsRefused.WithLabelValues("retired")
-	for _, src := range []string{"api", "cli", "import", "rollback"} {
+	for _, src := range []string{"api", "cli", "import", "rollback", "migrate"} {
 		for _, res := range []string{"committed", "invalid", "conflict"} {
 			m.txns.WithLabelValues(src, res)
 		}

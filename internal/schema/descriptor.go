@@ -45,6 +45,18 @@ type Descriptor struct {
 	// Compat names the compatibility rule sets that apply to this set
 	// only: layers registered with internal/api/compat by name.
 	Compat []string `json:"compat,omitempty"`
+	// MigrateFrom declares, in the newer version's descriptor, how objects
+	// of an older version of the same set become objects of this one
+	// (internal/schema/migrate; docs/models.md, "Migrations").
+	MigrateFrom []MigrateFrom `json:"migrate-from,omitempty"`
+}
+
+// MigrateFrom is a declarative migration from an older version of a set:
+// nodes renamed, "<object path>/<old>" to "<object path>/<new>" (schema
+// paths without the leading slash, e.g. rack/height: rack/units).
+type MigrateFrom struct {
+	Version string            `json:"version"`
+	Rename  map[string]string `json:"rename,omitempty"`
 }
 
 var (

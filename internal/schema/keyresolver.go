@@ -11,7 +11,7 @@ import (
 // from the root again, re-parsing every ancestor's key values (a key
 // pattern, a length) for every object. A KeyResolver remembers, for each
 // list entry it resolved, the key without its own key values (the list's
-// prefix, "aether/2.1.x/acme/site/s1/sim-card") and the list; a key under a
+// prefix, "lab/1.0.0/rack/r1/slot") and the list; a key under a
 // known prefix then only has its own key values parsed, as Resolve would.
 // Anything else, errors included, goes through ParseObjectKey, so the
 // result and the messages are ParseObjectKey's. Safe for concurrent use.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/openconfig/goyang/pkg/yang"
@@ -26,11 +27,30 @@ func (s *Schema) Set(name, version string) *ModelSet {
 	}
 	var best *ModelSet
 	for _, ms := range s.Sets {
-		if ms.Name == name && (best == nil || ms.Version > best.Version) {
+		if ms.Name == name && (best == nil || NewerVersion(ms.Version, best.Version)) {
 			best = ms
 		}
 	}
 	return best
+}
+
+// NewerVersion reports whether set version a is newer than b: dotted
+// numbers compare as numbers ("1.10.0" is newer than "1.9.0"), anything
+// else as text.
+func NewerVersion(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		if as[i] == bs[i] {
+			continue
+		}
+		x, errx := strconv.ParseUint(as[i], 10, 64)
+		y, erry := strconv.ParseUint(bs[i], 10, 64)
+		if errx == nil && erry == nil {
+			return x > y
+		}
+		return as[i] > bs[i]
+	}
+	return len(as) > len(bs)
 }
 
 // Load reads model sets from the given file systems, later ones overriding

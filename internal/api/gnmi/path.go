@@ -1,6 +1,7 @@
 package gnmi
 
 import (
+	"sort"
 	"strings"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
@@ -110,6 +111,8 @@ func (s *Server) selectSet(origin string, models []*gpb.ModelData) (*schema.Mode
 		return best, nil
 	}
 	var why string
+	// Newest first: the newest version holding every named module wins.
+	sort.SliceStable(cands, func(i, j int) bool { return schema.NewerVersion(cands[i].Version, cands[j].Version) })
 	for _, set := range cands {
 		ok := true
 		for _, m := range models {

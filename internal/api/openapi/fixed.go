@@ -361,6 +361,17 @@ func (b *builder) fixedPaths() {
 	jsonOK(o, "200", "The model sets, by name.", arrOf(schemaModelSet))
 	b.errors(o, false, false)
 	set("/models", &openapi3.PathItem{Get: o})
+	o = op(ta, "migrateModelSet", "Move every object of one version of a model set into another, as one transaction")
+	o.Description = "Operators only. Converts every object of version `from` into version `to` (both loaded; `to` must hold no objects) with the migration `to` declares (migrate-from) or Go code registers, deletes the `from` objects and creates the `to` objects in ONE transaction: a conversion that fails, or a reference the move would leave dangling, refuses it whole, naming the object and the reason (docs/models.md, \"Migrations\")."
+	setParam := openapi3.NewPathParameter("set").WithSchema(openapi3.NewStringSchema())
+	setParam.Description = "The model set's name."
+	o.Parameters = openapi3.Parameters{
+		&openapi3.ParameterRef{Value: setParam},
+		qp("from", "The version whose objects move.", openapi3.NewStringSchema(), true),
+		qp("to", "The version they move to.", openapi3.NewStringSchema(), true),
+	}
+	txnWrite(o, "200", schemaTxnResult)
+	set("/models/{set}/migrate", &openapi3.PathItem{Post: o})
 
 	// Log level.
 	get = op(ta, "getLogLevel", "Read the log level")
@@ -438,6 +449,13 @@ func (b *builder) modelSetSchemas() {
 	modules.Items = &openapi3.SchemaRef{Value: module}
 	scope := openapi3.NewStringSchema().WithEnum(string(schema.ScopeTenant), string(schema.ScopeGlobal))
 	scope.Description = "tenant: objects live under an enterprise, /{rest-prefix}/v{version}/{" + tenant.IDField + "}/…; global: they are the operator's, /{rest-prefix}/v{version}/…."
+	renames := openapi3.NewObjectSchema()
+	renames.AdditionalProperties = openapi3.AdditionalProperties{Schema: &openapi3.SchemaRef{Value: openapi3.NewStringSchema()}}
+	renames.Description = "Old schema path (e.g. rack/height) to new (rack/units), inside one object."
+	migrateFrom := openapi3.NewArraySchema()
+	migrateFrom.Items = &openapi3.SchemaRef{Value: obj(map[string]*openapi3.Schema{
+		"version": str("The older version migrated from."), "rename": renames,
+	}, "version")}
 	version := obj(map[string]*openapi3.Schema{
 		"name":           str("The set's name."),
 		"version":        str("The version (REST paths carry it as v{version})."),
@@ -447,6 +465,7 @@ func (b *builder) modelSetSchemas() {
 		"openapi-prefix": str("Put before the set's schema names in this document (empty: bare names)."),
 		"cli-name":       str("The set's name in the CLI's short paths."),
 		"compat":         strs("Compatibility rule sets that apply to this set only (" + b.layerNames() + ")."),
+		"migrate-from":   withDesc(migrateFrom, "Declared migrations from older versions of the set (POST /models/{set}/migrate)."),
 		"modules":        withDesc(modules, "The set's YANG modules."),
 	}, "name", "version", "scope", "rest-prefix", "gnmi-origin", "openapi-prefix", "cli-name", "modules")
 	version.Properties["tree"] = b.ref(schemaModelTreeNode)

@@ -126,6 +126,7 @@ func (s *Server) routes() {
 		{"GET /metrics", "metrics", false, s.metricsHandler},
 		{"GET /spec", "spec", false, s.spec},
 		{"GET /models", "models", false, s.models},
+		{"POST /models/{set}/migrate", "migrate", false, s.migrateSet},
 		{"GET /targets", "targets", false, s.targets},
 		{"GET /enterprises", "enterprises", false, s.listEnterprises},
 		{"POST /enterprises", "enterprises", false, s.createEnterprise},
