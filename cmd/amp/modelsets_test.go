@@ -196,7 +196,7 @@ func TestGlobalSetVerbs(t *testing.T) {
 	}
 	out, err := runCLI(t, srv, "get", "rack", "-o", "table")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if err != nil || len(lines) != 4 || !strings.HasPrefix(lines[0], "RACK-ID") || !strings.HasPrefix(lines[1], "r1") {
+	if err != nil || len(lines) != 4 || strings.Fields(lines[0])[0] != "RACK-ID" || strings.Contains(out, `\x09`) || !strings.HasPrefix(lines[1], "r1") {
 		t.Errorf("get rack -o table: %v\n%s", err, out)
 	}
 

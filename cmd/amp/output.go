@@ -100,12 +100,18 @@ type table struct {
 
 func (t *table) print(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, termSafe(strings.Join(t.header, "\t")))
-	for _, r := range t.rows {
-		for i := range r {
-			r[i] = termSafe(strings.ReplaceAll(strings.ReplaceAll(r[i], "\t", " "), "\n", " "))
+	// Each cell is made safe on its own: the tabs between them are the
+	// table's, not text to escape.
+	cells := func(r []string) string {
+		out := make([]string, len(r))
+		for i, c := range r {
+			out[i] = termSafe(strings.ReplaceAll(strings.ReplaceAll(c, "\t", " "), "\n", " "))
 		}
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		return strings.Join(out, "\t")
+	}
+	fmt.Fprintln(tw, cells(t.header))
+	for _, r := range t.rows {
+		fmt.Fprintln(tw, cells(r))
 	}
 	return tw.Flush()
 }
