@@ -21,6 +21,12 @@ type Resource struct {
 	// Tenant is the tenant (enterprise) the path belongs to: a tenant set's
 	// tenant, or the id of /enterprises/{id}; "" for global objects.
 	Tenant string
+	// Owner is, for an object of a global set, the tenant the object is
+	// tied to by its ampx:tenant leaf (an inventory rack naming the
+	// enterprise it serves); "" when it names none, for every other path,
+	// and when the caller classified the path without reading the object
+	// (ResourceOf never reads data: whoever holds the snapshot fills it in).
+	Owner string
 	// Path is the REST path as asked about.
 	Path string
 	// Canonical is false when the path has "." or ".." segments.
