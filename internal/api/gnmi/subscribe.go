@@ -194,7 +194,7 @@ func (sn *subscription) recheck() error {
 		if su.rest == "" {
 			continue
 		}
-		if err := auth.AuthorizePath(sn.ctx, sn.s.opts.Authorizer, sn.s.eng.Schema(), p, auth.Read, su.rest); err != nil {
+		if err := sn.s.authorizePath(sn.ctx, p, auth.Read, su.rest); err != nil {
 			if auth.RefusalOf(err) == auth.Failed {
 				sn.s.log.ErrorContext(sn.ctx, "authorization failed", "error", err, "path", su.rest)
 				sn.s.m.ended.WithLabelValues("internal").Inc()

@@ -38,8 +38,12 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if r.Method == http.MethodGet {
-		if err := s.authorize(r, auth.Read, loc.REST()); err != nil {
-			return err
+		// A global set's top-level list has no owner: list authorizes it,
+		// whole or entry by entry.
+		if !globalList(loc) {
+			if err := s.authorize(r, auth.Read, loc.REST()); err != nil {
+				return err
+			}
 		}
 		return s.get(w, r, loc)
 	}
@@ -188,7 +192,16 @@ func (f filter) match(data map[string]any) bool {
 	return schema.Format(v) == f.value
 }
 
+// globalList reports whether loc is a top-level list of a global set:
+// its entries may be tied to different tenants (ampx:tenant).
+func globalList(loc *schema.Location) bool {
+	return loc.Collection && loc.Set.Global() && loc.Object.Kind == schema.Root
+}
+
 func (s *Server) list(w http.ResponseWriter, r *http.Request, snap *config.Snapshot, loc *schema.Location, opts schema.EncodeOptions) error {
+	// A caller who may not read a global list whole (an enterprise role)
+	// is shown the entries it may read: those tied to its enterprise.
+	entryByEntry := globalList(loc) && !s.canRead(r, loc.REST())
 	limit, hasLimit, err := queryUint(r, "limit")
 	if err != nil {
 		return err
@@ -221,8 +234,11 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, snap *config.Snaps
 			next = after
 			return false
 		}
-		tree, v := snap.Tree(o)
 		after = config.EntrySegments(o)
+		if entryByEntry && !s.canReadEntry(r, snap, loc.Set, o) {
+			return true
+		}
+		tree, v := snap.Tree(o)
 		for _, f := range filters {
 			if !f.match(tree) {
 				return true
