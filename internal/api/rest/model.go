@@ -38,9 +38,11 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if r.Method == http.MethodGet {
-		// A global set's top-level list has no owner: list authorizes it,
-		// whole or entry by entry.
-		if !globalList(loc) {
+		// A global set's top-level list has no owner: a caller who may not
+		// read it whole but holds a role that lists (as /models, filtered
+		// item by item like every listing) is shown the entries it may
+		// read (list); anyone else is refused as for any path.
+		if !globalList(loc) || s.canRead(r, loc.REST()) || !s.canRead(r, "/models") {
 			if err := s.authorize(r, auth.Read, loc.REST()); err != nil {
 				return err
 			}
