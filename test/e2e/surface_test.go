@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 	"google.golang.org/grpc/codes"
@@ -143,4 +144,182 @@ func tiedScenario(t *testing.T, s *testenv.Server) {
 	if recs := auditRecords(t, s, "&path=/lab/&outcome=allowed"); len(recs) != 5 { // four POSTs and the PATCH that retied r1
 		t.Errorf("the operator sees %d allowed audit records of lab writes, want 5: %+v", len(recs), recs)
 	}
+}
+
+// TestGNMIModelSets drives gNMI with origin = model set through the
+// binary: Capabilities lists every set's modules; Get, Subscribe ONCE,
+// POLL and STREAM ON_CHANGE of the global lab (no target) and of the
+// tenant workload (target = enterprise); a target on a global path and a
+// tenant path without one are refused naming the path.
+func TestGNMIModelSets(t *testing.T) {
+	s := testenv.Start(t, t.TempDir(), "--models", modelsDir(), "--gnmi-listen", "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ctx = bearer(ctx, s.Token)
+	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	s.Must(t, 201, "POST", "/lab/v1.0.0/rack/r1", `{"height":40}`)
+	s.Must(t, 201, "POST", "/workload/v1.0.0/acme/deployment/d1", `{"image":"nginx","rack":"r1"}`)
+	gc := gpb.NewGNMIClient(gnmiConn(t, s))
+
+	caps, err := gc.Capabilities(ctx, &gpb.CapabilityRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := map[string]string{}
+	for _, m := range caps.SupportedModels {
+		models[m.Name] = m.Version
+	}
+	for _, m := range []string{"amp-lab", "amp-workload", "onf-site"} {
+		if models[m] == "" {
+			t.Errorf("Capabilities lacks module %s (with its revision): %v", m, models)
+		}
+	}
+
+	lab := &gpb.Path{Origin: "lab"}
+	wl := &gpb.Path{Origin: "workload", Target: "acme"}
+	racks := &gpb.Path{Elem: []*gpb.PathElem{{Name: "rack"}}}
+	deps := &gpb.Path{Elem: []*gpb.PathElem{{Name: "deployment"}}}
+
+	// Get: origin = set; a global path names no target, a tenant path one.
+	for _, c := range []struct {
+		prefix, path *gpb.Path
+		want         string
+	}{
+		{lab, racks, "40"},
+		{wl, deps, "nginx"},
+	} {
+		got, err := gc.Get(ctx, &gpb.GetRequest{Encoding: gpb.Encoding_JSON, Prefix: c.prefix, Path: []*gpb.Path{c.path}})
+		if err != nil || len(got.Notification) != 1 || got.Notification[0].Prefix.GetOrigin() != c.prefix.Origin ||
+			got.Notification[0].Prefix.GetTarget() != c.prefix.Target || !strings.Contains(updatesOf(got.Notification), c.want) {
+			t.Errorf("Get %s: %v %v", c.prefix.Origin, got, err)
+		}
+	}
+	for _, c := range []struct {
+		prefix *gpb.Path
+		want   string
+	}{
+		{&gpb.Path{Origin: "lab", Target: "acme"}, "lab"},
+		{&gpb.Path{Origin: "workload"}, "workload"},
+	} {
+		_, err := gc.Get(ctx, &gpb.GetRequest{Encoding: gpb.Encoding_JSON, Prefix: c.prefix, Path: []*gpb.Path{racks}})
+		if code := status.Code(err); (code != codes.InvalidArgument && code != codes.NotFound) || !strings.Contains(status.Convert(err).Message(), c.want) {
+			t.Errorf("Get with origin %s, target %q: %v, want InvalidArgument or NotFound naming the path", c.prefix.Origin, c.prefix.Target, err)
+		}
+		st, err := gc.Subscribe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = st.Send(&gpb.SubscribeRequest{Request: &gpb.SubscribeRequest_Subscribe{Subscribe: &gpb.SubscriptionList{
+			Prefix: c.prefix, Mode: gpb.SubscriptionList_ONCE, Subscription: []*gpb.Subscription{{Path: racks}}}}})
+		if err == nil {
+			_, err = st.Recv()
+		}
+		if code := status.Code(err); code != codes.InvalidArgument && code != codes.NotFound {
+			t.Errorf("Subscribe with origin %s, target %q: %v, want InvalidArgument or NotFound", c.prefix.Origin, c.prefix.Target, err)
+		}
+	}
+
+	// Subscribe ONCE and POLL: the current values, then a sync.
+	subscribe := func(mode gpb.SubscriptionList_Mode, prefix, path *gpb.Path) (gpb.GNMI_SubscribeClient, []*gpb.Notification) {
+		t.Helper()
+		st, err := gc.Subscribe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := &gpb.Subscription{Path: path}
+		if mode == gpb.SubscriptionList_STREAM {
+			sub.Mode = gpb.SubscriptionMode_ON_CHANGE
+		}
+		if err := st.Send(&gpb.SubscribeRequest{Request: &gpb.SubscribeRequest_Subscribe{Subscribe: &gpb.SubscriptionList{
+			Prefix: prefix, Mode: mode, Encoding: gpb.Encoding_JSON, Subscription: []*gpb.Subscription{sub}}}}); err != nil {
+			t.Fatal(err)
+		}
+		return st, untilSync(t, st)
+	}
+	for _, c := range []struct {
+		prefix, path *gpb.Path
+		want         string
+	}{
+		{lab, racks, "40"},
+		{wl, deps, "nginx"},
+	} {
+		for _, mode := range []gpb.SubscriptionList_Mode{gpb.SubscriptionList_ONCE, gpb.SubscriptionList_POLL} {
+			st, ns := subscribe(mode, c.prefix, c.path)
+			if !sameOrigin(ns, c.prefix) || !strings.Contains(updatesOf(ns), c.want) {
+				t.Errorf("Subscribe %s of %s: %v", mode, c.prefix.Origin, ns)
+			}
+			if mode == gpb.SubscriptionList_POLL {
+				if err := st.Send(&gpb.SubscribeRequest{Request: &gpb.SubscribeRequest_Poll{Poll: &gpb.Poll{}}}); err != nil {
+					t.Fatal(err)
+				}
+				if ns := untilSync(t, st); !sameOrigin(ns, c.prefix) || !strings.Contains(updatesOf(ns), c.want) {
+					t.Errorf("poll of %s: %v", c.prefix.Origin, ns)
+				}
+			}
+			st.CloseSend()
+		}
+	}
+
+	// STREAM ON_CHANGE: a change through REST reaches the stream with the
+	// set as origin and the enterprise as target (none for the lab).
+	labSt, _ := subscribe(gpb.SubscriptionList_STREAM, lab, racks)
+	wlSt, _ := subscribe(gpb.SubscriptionList_STREAM, wl, deps)
+	s.Must(t, 200, "PATCH", "/lab/v1.0.0/rack/r1", `{"height":41}`)
+	s.Must(t, 200, "PATCH", "/workload/v1.0.0/acme/deployment/d1", `{"image":"redis"}`)
+	for _, c := range []struct {
+		st     gpb.GNMI_SubscribeClient
+		prefix *gpb.Path
+		want   string
+	}{
+		{labSt, lab, "41"},
+		{wlSt, wl, "redis"},
+	} {
+		r, err := c.st.Recv()
+		if err != nil {
+			t.Fatalf("stream of %s: %v", c.prefix.Origin, err)
+		}
+		ns := []*gpb.Notification{r.GetUpdate()}
+		if !sameOrigin(ns, c.prefix) || !strings.Contains(updatesOf(ns), c.want) {
+			t.Errorf("on-change of %s: %v", c.prefix.Origin, r)
+		}
+	}
+}
+
+// untilSync reads a subscription's notifications up to its sync_response.
+func untilSync(t *testing.T, st gpb.GNMI_SubscribeClient) []*gpb.Notification {
+	t.Helper()
+	var ns []*gpb.Notification
+	for {
+		r, err := st.Recv()
+		if err != nil {
+			t.Fatalf("subscription before its sync: %v", err)
+		}
+		if r.GetSyncResponse() {
+			return ns
+		}
+		ns = append(ns, r.GetUpdate())
+	}
+}
+
+// sameOrigin reports whether every notification has the prefix's origin
+// and target, and there is at least one.
+func sameOrigin(ns []*gpb.Notification, prefix *gpb.Path) bool {
+	for _, n := range ns {
+		if n.GetPrefix().GetOrigin() != prefix.Origin || n.GetPrefix().GetTarget() != prefix.Target {
+			return false
+		}
+	}
+	return len(ns) > 0
+}
+
+// updatesOf is the JSON values of the notifications' updates, joined.
+func updatesOf(ns []*gpb.Notification) string {
+	var b strings.Builder
+	for _, n := range ns {
+		for _, u := range n.GetUpdate() {
+			b.Write(u.GetVal().GetJsonVal())
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
 }

@@ -307,7 +307,9 @@ func (sn *subscription) initial(snap *config.Snapshot, subs []*sub) error {
 					targets = append(targets, name)
 				}
 			}
-		} else if snap.TargetExists(ps.target) {
+		} else if ps.set.Global() || snap.TargetExists(ps.target) {
+			// A global set's path has no target (""): its objects exist
+			// without any enterprise.
 			targets = []string{ps.target}
 		}
 		for _, t := range targets {
