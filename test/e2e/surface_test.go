@@ -7,7 +7,9 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -152,7 +154,17 @@ func tiedScenario(t *testing.T, s *testenv.Server) {
 // tenant workload (target = enterprise); a target on a global path and a
 // tenant path without one are refused naming the path.
 func TestGNMIModelSets(t *testing.T) {
-	s := testenv.Start(t, t.TempDir(), "--models", modelsDir(), "--gnmi-listen", "127.0.0.1:0")
+	gnmiModelSets(t, testenv.Start(t, t.TempDir(), "--models", modelsDir(), "--gnmi-listen", "127.0.0.1:0"))
+}
+
+// TestGNMIModelSetsEtcd: the same on etcd.
+func TestGNMIModelSetsEtcd(t *testing.T) {
+	c := etcd.Start(t, 1)
+	gnmiModelSets(t, testenv.Start(t, t.TempDir(), "--models", modelsDir(), "--gnmi-listen", "127.0.0.1:0",
+		"--store", "etcd://"+c.Endpoints()+"/amp-gnmi-sets/"))
+}
+
+func gnmiModelSets(t *testing.T, s *testenv.Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ctx = bearer(ctx, s.Token)
@@ -322,4 +334,66 @@ func updatesOf(ns []*gpb.Notification) string {
 		}
 	}
 	return b.String()
+}
+
+// TestBackupRestoreThreeSets: amp backup of a server holding Aether, the
+// global lab and the tenant workload, with references across the three
+// and history; amp restore into bbolt and into etcd; each restored server
+// serves the same objects, transactions, diffs and past reads, and still
+// knows every reference across sets (deleting a referenced object is
+// refused naming its referrers in the other sets).
+func TestBackupRestoreThreeSets(t *testing.T) {
+	bin := testenv.Binary(t)
+	c := etcd.Start(t, 1)
+	sets := []string{"--models", modelsDir()}
+	src := testenv.Start(t, t.TempDir(), append([]string{"--demo"}, sets...)...)
+	src.Must(t, 201, "POST", "/lab/v1.0.0/rack/r1", `{"tenant":"acme","aether-site":"acme-chicago","display-name":"Rack 1"}`)
+	at := lastIndex(t, src)
+	src.Must(t, 200, "PATCH", "/lab/v1.0.0/rack/r1", `{"display-name":"Rack One"}`)
+	src.Must(t, 201, "POST", "/lab/v1.0.0/server/sv1", `{"rack":"r1"}`)
+	src.Must(t, 201, "POST", "/workload/v1.0.0/acme/deployment/d1", `{"image":"nginx","rack":"r1","site":"acme-chicago"}`)
+	src.Must(t, 201, "POST", "/workload/v1.0.0/acme/deployment/d2", `{"image":"redis"}`)
+	src.Must(t, 200, "POST", fmt.Sprintf("/transactions/%d/rollback", lastIndex(t, src)), "")
+	src.Must(t, 201, "POST", "/tokens", `{"name":"ci","role":"enterprise-admin","enterprise":"acme"}`)
+	observeSets := func(s *testenv.Server) map[string]string {
+		t.Helper()
+		o := observe(t, s, at)
+		for _, p := range []string{"/lab/v1.0.0", "/workload/v1.0.0/acme", "/workload/v1.0.0/starbucks",
+			fmt.Sprintf("/lab/v1.0.0/rack/r1?at=%d", at), fmt.Sprintf("/diff?from=%d", at)} {
+			o[p] = string(s.Must(t, 200, "GET", p, ""))
+		}
+		return o
+	}
+	want := observeSets(src)
+	if !strings.Contains(want["/lab/v1.0.0/rack/r1?at="+fmt.Sprint(at)], "Rack 1") || !strings.Contains(want["/workload/v1.0.0/acme"], "nginx") ||
+		strings.Contains(want["/workload/v1.0.0/acme"], "redis") {
+		t.Fatalf("the source: %v", want)
+	}
+
+	file := filepath.Join(t.TempDir(), "amp.ampbak")
+	if out, err := ampCLI(t, src.Env(), "backup", file); err != nil || !strings.Contains(out, "written to "+file) {
+		t.Fatalf("amp backup: %v\n%s", err, out)
+	}
+	etcdURL := "etcd://" + c.Endpoints() + "/amp-three-sets/"
+	for _, target := range []struct {
+		name  string
+		flags []string
+		serve []string
+	}{
+		{"bbolt", append(sets, "--data-dir"), sets},
+		{"etcd", append(sets, "--store", etcdURL, "--data-dir"), append([]string{"--store", etcdURL}, sets...)},
+	} {
+		s := startWithToken(t, bin, src, restoreInto(t, src, file, target.flags...), target.serve...)
+		compare(t, "restored into "+target.name, observeSets(s), want)
+		for _, c := range []struct{ path, referrer string }{
+			{"/lab/v1.0.0/rack/r1", "/workload/v1.0.0/acme/deployment/d1/rack"},
+			{"/aether/v2.1.x/acme/site/acme-chicago", "/lab/v1.0.0/rack/r1/aether-site"},
+		} {
+			b := s.Must(t, 409, "DELETE", c.path, "")
+			if !strings.Contains(string(b), `"path":"`+c.referrer+`"`) {
+				t.Errorf("restored into %s: DELETE %s does not name its referrer %s: %s", target.name, c.path, c.referrer, b)
+			}
+		}
+		s.Stop()
+	}
 }
