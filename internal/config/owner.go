@@ -4,7 +4,8 @@ import "github.com/amp-edge/amp/internal/schema"
 
 // Owner returns the tenant a global object is tied to: the value of the
 // ampx:tenant leaf of the object at loc, or of the nearest object above it
-// that has such a leaf (a server inside a tied rack belongs with the rack).
+// that has such a leaf (an entry of a list nested in a tied object belongs
+// with it).
 // It is "" for a tenant set, the set's root and its top-level lists (their
 // entries have owners, not the list), an object that does not exist and
 // one that names no tenant. The authorizer is told it so that the policy
