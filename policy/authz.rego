@@ -35,11 +35,15 @@
 #               sets had scopes, kept for custom policies)
 #   canonical   false when the path has "." or ".." segments
 #
-# Global sets: enterprise roles get nothing of them. The issue's rule
-# "enterprise admins and members read the global objects the model ties to
-# their enterprise" (an inventory site naming its tenant) needs the
-# object's data in the input, which AMP does not pass yet: until it does,
-# only operators read or write global objects.
+#   owner       for an object of a global set, the enterprise the object
+#               names in its ampx:tenant leaf (a lab rack's "tenant: acme");
+#               ABSENT when it names none, and for every other path
+#
+# Global sets: operators read and write them. Enterprise admins and members
+# READ the global objects tied to their enterprise (input.owner) and
+# nothing else global; they never write a global object, tied or not.
+# A global collection (/lab/v1.0.0/rack) has no owner: the server lists it
+# to an enterprise role entry by entry, each asked about with its owner.
 #
 # Listings (kind enterprises, transactions, sync-status, audit, targets, models,
 # diff, watch, search) are allowed to anyone holding some role: the server
@@ -87,6 +91,14 @@ enterprise_member if {
 
 enterprise_member if enterprise_admin
 
+# owner_member: the caller is an admin or member of the enterprise a global
+# object is tied to. input.owner is absent otherwise: this never holds there.
+owner_member if {
+	some r in input.principal.rights
+	r.role in {"enterprise-admin", "enterprise-member"}
+	r.enterprise == input.owner
+}
+
 # has_role: the caller holds a role that reads configuration (listings).
 has_role if {
 	some r in input.principal.rights
@@ -116,6 +128,15 @@ allow if {
 	input.kind == "enterprise"
 	input.action == "read"
 	enterprise_member
+}
+
+# Enterprise admins and members: read the global objects tied to their
+# enterprise (never write them).
+allow if {
+	input.kind == "model"
+	input.action == "read"
+	input.scope == "global"
+	owner_member
 }
 
 # Listings, filtered item by item by the server.

@@ -157,6 +157,35 @@ test_global_sets_operators_only if {
 	not allowed(global(bot, "read", "model", "/lab/v1.0.0/rack/r1"))
 }
 
+# A global object tied to an enterprise by its ampx:tenant leaf: the
+# server fills in input.owner from the object.
+tied(p, action, owner) := object.union(global(p, action, "model", "/lab/v1.0.0/rack/r1"), {"owner": owner})
+
+test_global_objects_tied_to_an_enterprise if {
+	# its admins and members read it ...
+	allowed(tied(alice, "read", "acme"))
+	allowed(tied(kim, "read", "acme"))
+	allowed(tied(mallory, "read", "starbucks"))
+
+	# ... and never write it
+	not allowed(tied(alice, "write", "acme"))
+	not allowed(tied(kim, "write", "acme"))
+	not allowed(tied(alice, "admin", "acme"))
+
+	# other enterprises, machines and callers with no role do not read it
+	not allowed(tied(mallory, "read", "acme"))
+	not allowed(tied(alice, "read", "starbucks"))
+	not allowed(tied(bot, "read", "acme"))
+	not allowed(tied(nobody, "read", "acme"))
+
+	# operators still do everything
+	allowed(tied(olivia, "write", "acme"))
+
+	# the tie reads only; a state or tenant path is not widened by an owner
+	not allowed(object.union(global(alice, "write", "state", "/state/lab/v1.0.0/rack/r1"), {"owner": "acme"}))
+	not allowed(object.union(model(mallory, "read", "acme"), {"owner": "starbucks"}))
+}
+
 # Machines report the state of global objects as of any other.
 test_state_writer_pushes_global_state if {
 	allowed(global(bot, "write", "state", "/state/lab/v1.0.0/rack/r1"))

@@ -21,6 +21,12 @@ type Resource struct {
 	// Tenant is the tenant (enterprise) the path belongs to: a tenant set's
 	// tenant, or the id of /enterprises/{id}; "" for global objects.
 	Tenant string
+	// Owner is, for an object of a global set, the tenant the object is
+	// tied to by its ampx:tenant leaf (an inventory rack naming the
+	// enterprise it serves); "" when it names none, for every other path,
+	// and when the caller classified the path without reading the object
+	// (ResourceOf never reads data: whoever holds the snapshot fills it in).
+	Owner string
 	// Path is the REST path as asked about.
 	Path string
 	// Canonical is false when the path has "." or ".." segments.
@@ -31,6 +37,20 @@ type Resource struct {
 // an Authorizer. Its errors are ParseRoute's (a *schema.Error naming the
 // path: an unknown version, a tenant set's path without its tenant).
 func ResourceOf(sch *schema.Schema, path string) (Resource, error) {
+	return ResourceIn(sch, nil, path)
+}
+
+// Owners tells the tenant a global object is tied to by its ampx:tenant
+// leaf ("" for none): a snapshot of the configuration
+// (config.Snapshot.Owner).
+type Owners interface {
+	Owner(loc *schema.Location) string
+}
+
+// ResourceIn is ResourceOf that also fills in Owner for an object of a
+// global set, looked up in owners (nil: not looked up). Paths of tenant
+// sets and of AMP's own routes cost no lookup.
+func ResourceIn(sch *schema.Schema, owners Owners, path string) (Resource, error) {
 	rt, err := sch.ParseRoute(path)
 	if err != nil {
 		return Resource{}, err
@@ -38,6 +58,11 @@ func ResourceOf(sch *schema.Schema, path string) (Resource, error) {
 	res := Resource{Kind: rt.Kind, Tenant: rt.Tenant, Path: path, Canonical: rt.Canonical}
 	if rt.Set != nil {
 		res.Set, res.Version, res.Scope = rt.Set.Name, rt.Set.Version, string(rt.Set.Scope)
+	}
+	if owners != nil && rt.Kind == "model" && rt.Set != nil && rt.Set.Global() {
+		if loc, err := schema.Resolve(rt.Set, "", rt.Data); err == nil {
+			res.Owner = owners.Owner(loc)
+		}
 	}
 	return res, nil
 }

@@ -119,6 +119,7 @@ func (u inputUse) key(p *auth.Principal, action auth.Action, res auth.Resource) 
 	field("scope", res.Scope)
 	field("tenant", res.Tenant)
 	field("enterprise", res.Tenant)
+	field("owner", res.Owner)
 	if res.Canonical {
 		field("canonical", "t")
 	} else {

@@ -229,6 +229,9 @@ func Input(p *auth.Principal, action auth.Action, res auth.Resource) map[string]
 	if res.Tenant != "" {
 		in["tenant"] = res.Tenant
 	}
+	if res.Owner != "" {
+		in["owner"] = res.Owner
+	}
 	return in
 }
 
@@ -280,6 +283,9 @@ func inputValue(p *auth.Principal, action auth.Action, res auth.Resource, use in
 	)
 	if res.Tenant != "" { // absent for global objects and AMP's own routes
 		in.Insert(ast.StringTerm("tenant"), ast.StringTerm(res.Tenant))
+	}
+	if res.Owner != "" { // absent unless a global object names its tenant
+		in.Insert(ast.StringTerm("owner"), ast.StringTerm(res.Owner))
 	}
 	return in
 }

@@ -121,6 +121,10 @@ func (s *Schema) resolveRef(n *Node) string {
 	return ""
 }
 
+// TenantLeafPath returns the path, inside object node n, of the leaf
+// marked ampx:tenant (the tenant a global object is tied to), or nil.
+func (n *Node) TenantLeafPath() []string { return tenantLeafIn(n) }
+
 // tenantLeafIn returns the path, inside object node o (not in its child
 // lists), of the leaf marked ampx:tenant, or nil.
 func tenantLeafIn(o *Node) []string {

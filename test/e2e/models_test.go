@@ -102,7 +102,10 @@ func TestOpenAPIThreeSets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"/models", "/models?tree=true"} {
+	// So do a global set's object and its root (GET /lab/v1.0.0).
+	s.Must(t, 201, "POST", "/lab/v1.0.0/rack/r1", `{"display-name":"Row 1","height":40}`)
+	s.Must(t, 201, "POST", "/lab/v1.0.0/server/sv1", `{"rack":"r1"}`)
+	for _, p := range []string{"/models", "/models?tree=true", "/lab/v1.0.0/rack/r1", "/lab/v1.0.0"} {
 		req, _ := http.NewRequest("GET", s.URL+p, nil)
 		req.Header.Set("Authorization", "Bearer "+s.Token)
 		route, params, err := router.FindRoute(req)
@@ -213,5 +216,59 @@ func TestCLIWorkloadSet(t *testing.T) {
 	}
 	if got := strings.TrimSpace(amp("get", "deployment/web/replicas")); got != "3" {
 		t.Errorf("after the refused set, replicas = %q", got)
+	}
+}
+
+// TestCLILabSet: the CLI drives the global lab set (no enterprise, none
+// configured) with short paths: set, get -o table, apply, completion.
+func TestCLILabSet(t *testing.T) {
+	s := startThreeSets(t)
+	env := s.Env()
+	amp := func(args ...string) string {
+		t.Helper()
+		out, err := ampCLI(t, env, args...)
+		if err != nil {
+			t.Fatalf("amp %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+
+	if out := amp("set", "lab/rack/r1/height=40", "lab/rack/r1/display-name=Row1"); !strings.Contains(out, "committed transaction") {
+		t.Fatalf("set: %s", out)
+	}
+	var rack map[string]any
+	json.Unmarshal(s.Must(t, 200, "GET", "/lab/v1.0.0/rack/r1", ""), &rack)
+	if rack["height"] != 40.0 || rack["display-name"] != "Row1" {
+		t.Errorf("GET /lab/v1.0.0/rack/r1 = %v", rack)
+	}
+
+	table := amp("get", "rack", "-o", "table")
+	lines := strings.Split(strings.TrimSpace(table), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "RACK-ID") || !strings.HasPrefix(lines[1], "r1 ") {
+		t.Errorf("get rack -o table:\n%s", table)
+	}
+
+	file := filepath.Join(t.TempDir(), "lab.yaml")
+	os.WriteFile(file, []byte("path: rack/r2\nvalue:\n  height: 10\n"), 0o644)
+	if out := amp("apply", "-f", file); !strings.Contains(out, "committed transaction") {
+		t.Fatalf("apply: %s", out)
+	}
+	json.Unmarshal(s.Must(t, 200, "GET", "/lab/v1.0.0/rack/r2", ""), &rack)
+	if rack["height"] != 10.0 {
+		t.Errorf("GET /lab/v1.0.0/rack/r2 after apply = %v", rack)
+	}
+
+	for _, c := range []struct{ typed, want, not string }{
+		{"lab/rack/", "lab/rack/r1/", ""},
+		{"/lab/v1.0.0/r", "/lab/v1.0.0/rack/", ""},
+		{"", "rack/", "site/"},
+	} {
+		out := amp("__complete", "get", c.typed)
+		if !strings.Contains(out, c.want+"\n") {
+			t.Errorf("completing %q: want %q in\n%s", c.typed, c.want, out)
+		}
+		if c.not != "" && strings.Contains(out, c.not+"\n") {
+			t.Errorf("completing %q without an enterprise offers %q:\n%s", c.typed, c.not, out)
+		}
 	}
 }

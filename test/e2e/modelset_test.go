@@ -233,8 +233,11 @@ func modelSetScenario(t *testing.T, s *testenv.Server, restart func() *testenv.S
 		}
 		as := []string{"Authorization", "Bearer " + tok.Token}
 		s.Must(t, 200, "GET", "/workload/v1.0.0/"+ent+"/deployment", "", as...)
+		// No rack is tied to an enterprise: the list shows none.
+		if b := s.Must(t, 200, "GET", "/lab/v1.0.0/rack", "", as...); strings.TrimSpace(string(b)) != "[]" {
+			t.Errorf("enterprise admin of %s lists racks tied to no enterprise: %s", ent, b)
+		}
 		for _, c := range []struct{ method, path, body string }{
-			{"GET", "/lab/v1.0.0/rack", ""},
 			{"GET", "/lab/v1.0.0/rack/r1", ""},
 			{"PATCH", "/lab/v1.0.0/rack/r1", `{"display-name":"mine"}`},
 			{"PUT", "/lab/v1.0.0/rack/r9", `{"rack-id":"r9"}`},

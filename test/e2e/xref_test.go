@@ -136,10 +136,10 @@ func TestReferencesIntoGlobalSet(t *testing.T) {
 	if got := values(d1 + "/rack/values"); !reflect.DeepEqual(got, []string{"r1", "r2"}) {
 		t.Errorf("the operator's rack choices: %v", got)
 	}
-	// acme's admin may not read the operator's racks: no choices.
-	s.Must(t, 403, "GET", "/lab/v1.0.0/rack", "", asAlice...)
-	if got := values(d1+"/rack/values", asAlice...); len(got) != 0 {
-		t.Errorf("acme's admin sees the operator's racks as choices: %v", got)
+	// acme's admin reads only the racks tied to acme (r1): its choices.
+	s.Must(t, 403, "GET", "/lab/v1.0.0/rack/r2", "", asAlice...)
+	if got := values(d1+"/rack/values", asAlice...); !reflect.DeepEqual(got, []string{"r1"}) {
+		t.Errorf("acme's admin's rack choices: %v, want the rack tied to acme", got)
 	}
 	if got := values("/lab/v1.0.0/rack/r1/aether-site/values"); !reflect.DeepEqual(got, []string{"s1"}) {
 		t.Errorf("rack r1's site choices: %v", got)

@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -208,5 +209,36 @@ func TestGNMICliMutualTLS(t *testing.T) {
 	out, err := cli(t, "-address", addr, "-ca_crt", f("ca.crt"), "-get", "-proto", chicagoName)
 	if err == nil || !strings.Contains(out, "Unauthenticated") {
 		t.Errorf("no credentials: %v\n%s", err, out)
+	}
+}
+
+// TestGNMICliModelSets: the reference client reaches the global lab set
+// (origin lab, no target) and the tenant workload set (origin workload,
+// target = enterprise) loaded with --models.
+func TestGNMICliModelSets(t *testing.T) {
+	testenv.GNMICli(t)
+	srv := testenv.Start(t, t.TempDir(), "--models", filepath.Join(testenv.RepoRoot(), "test", "testdata", "models"),
+		"--gnmi-listen", "127.0.0.1:0", "--gnmi-insecure-no-auth", "--gnmi-anonymous-groups", "AetherROCAdmin")
+	srv.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	base := []string{"-address", srv.GNMIAddr(t), "-insecure"}
+	args := func(a ...string) []string { return append(append([]string{}, base...), a...) }
+
+	out := mustCli(t, args("-capabilities")...)
+	for _, want := range []string{`name: "amp-lab"`, `name: "amp-workload"`, `name: "onf-site"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Capabilities: no %s in:\n%s", want, out)
+		}
+	}
+	mustCli(t, args("-set", "-proto", `prefix: {origin: "lab"} update: {path: {elem: {name: "rack" key: {key: "rack-id" value: "r1"}}} val: {json_ietf_val: '{"rack-id":"r1","height":12}'}}`)...)
+	mustCli(t, args("-set", "-proto", `prefix: {origin: "workload" target: "acme"} update: {path: {elem: {name: "deployment" key: {key: "deployment-id" value: "d1"}}} val: {json_ietf_val: '{"deployment-id":"d1","image":"nginx","rack":"r1"}'}}`)...)
+	srv.Must(t, 200, "GET", "/workload/v1.0.0/acme/deployment/d1", "")
+
+	out = mustCli(t, args("-get", "-proto", `prefix: {origin: "lab"} path: {elem: {name: "rack" key: {key: "rack-id" value: "r1"}} elem: {name: "height"}} encoding: JSON`)...)
+	if !strings.Contains(out, `origin: "lab"`) || strings.Contains(out, "target:") || !strings.Contains(out, `json_val: "12"`) {
+		t.Errorf("Get of a lab rack:\n%s", out)
+	}
+	out, err := cli(t, args("-get", "-proto", `prefix: {origin: "lab" target: "acme"} path: {elem: {name: "rack"}}`)...)
+	if err == nil || !strings.Contains(out, "InvalidArgument") || !strings.Contains(out, "global") {
+		t.Errorf("Get of a lab path with a target: %v\n%s", err, out)
 	}
 }

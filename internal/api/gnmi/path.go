@@ -188,7 +188,7 @@ func (s *Server) parsePath(prefix, p *gpb.Path, models []*gpb.ModelData, kind rp
 			return nil, errorf(codes.InvalidArgument, "path %s: model set %s is global: its paths take no target, not %q", ps.str, set.Name, target)
 		}
 	} else if target == "" {
-		return nil, errorf(codes.InvalidArgument, "path %s: the target (enterprise id) is required in the prefix", ps.str)
+		return nil, errorf(codes.InvalidArgument, "path %s: model set %s is per tenant: the target (enterprise id) is required in the prefix", ps.str, set.Name)
 	}
 	if target == AllTargets && kind == forSet {
 		return nil, errorf(codes.InvalidArgument, "path %s: Set needs one enterprise as its target, not %q", ps.str, AllTargets)

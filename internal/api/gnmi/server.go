@@ -266,7 +266,7 @@ func principal(ctx context.Context) *auth.Principal { return auth.FromContext(ct
 // is Internal (the cause is in the server log), never the caller's fault.
 func (s *Server) authorize(ctx context.Context, action auth.Action, path string) error {
 	p := principal(ctx)
-	res, err := auth.ResourceOf(s.eng.Schema(), path)
+	res, err := s.resource(path)
 	if err != nil {
 		return toStatus(err)
 	}
@@ -291,7 +291,23 @@ func (s *Server) authorize(ctx context.Context, action auth.Action, path string)
 
 // allowed reports whether p may act on a REST path AMP rendered.
 func (s *Server) allowed(ctx context.Context, p *auth.Principal, action auth.Action, path string) bool {
-	return auth.AuthorizePath(ctx, s.opts.Authorizer, s.eng.Schema(), p, action, path) == nil
+	return s.authorizePath(ctx, p, action, path) == nil
+}
+
+// authorizePath asks the authorizer about a REST path AMP rendered.
+func (s *Server) authorizePath(ctx context.Context, p *auth.Principal, action auth.Action, path string) error {
+	res, err := s.resource(path)
+	if err != nil {
+		return err
+	}
+	return s.opts.Authorizer.Authorize(ctx, p, action, res)
+}
+
+// resource classifies a REST path for the authorizer, naming the tenant a
+// global object is tied to as it is now (its ampx:tenant leaf), so that the
+// policy may let that tenant's roles read it: the same as on REST.
+func (s *Server) resource(path string) (auth.Resource, error) {
+	return auth.ResourceIn(s.eng.Schema(), s.eng.Snapshot(), path)
 }
 
 // errNoEnterprise is the one answer for an enterprise that does not exist

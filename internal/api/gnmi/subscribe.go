@@ -195,7 +195,7 @@ func (sn *subscription) recheck() error {
 		if su.rest == "" {
 			continue
 		}
-		if err := auth.AuthorizePath(sn.ctx, sn.s.opts.Authorizer, sn.s.eng.Schema(), p, auth.Read, su.rest); err != nil {
+		if err := sn.s.authorizePath(sn.ctx, p, auth.Read, su.rest); err != nil {
 			if auth.RefusalOf(err) == auth.Failed {
 				sn.s.log.ErrorContext(sn.ctx, "authorization failed", "error", err, "path", su.rest)
 				sn.s.m.ended.WithLabelValues("internal").Inc()
@@ -308,7 +308,9 @@ func (sn *subscription) initial(snap *config.Snapshot, subs []*sub) error {
 					targets = append(targets, name)
 				}
 			}
-		} else if snap.TargetExists(ps.target) {
+		} else if ps.set.Global() || snap.TargetExists(ps.target) {
+			// A global set's path has no target (""): its objects exist
+			// without any enterprise.
 			targets = []string{ps.target}
 		}
 		for _, t := range targets {

@@ -44,8 +44,14 @@ func (s *Server) model(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if r.Method == http.MethodGet {
-		if err := s.authorize(r, auth.Read, loc.REST()); err != nil {
-			return err
+		// A global set's top-level list has no owner: a caller who may not
+		// read it whole but holds a role that lists (as /models, filtered
+		// item by item like every listing) is shown the entries it may
+		// read (list); anyone else is refused as for any path.
+		if !globalList(loc) || s.canRead(r, loc.REST()) || !s.canRead(r, "/models") {
+			if err := s.authorize(r, auth.Read, loc.REST()); err != nil {
+				return err
+			}
 		}
 		return s.get(w, r, loc)
 	}
@@ -189,7 +195,16 @@ func (f filter) match(data map[string]any) bool {
 	return schema.Format(v) == f.value
 }
 
+// globalList reports whether loc is a top-level list of a global set:
+// its entries may be tied to different tenants (ampx:tenant).
+func globalList(loc *schema.Location) bool {
+	return loc.Collection && loc.Set.Global() && loc.Object.Kind == schema.Root
+}
+
 func (s *Server) list(w http.ResponseWriter, r *http.Request, snap *config.Snapshot, loc *schema.Location, opts schema.EncodeOptions) error {
+	// A caller who may not read a global list whole (an enterprise role)
+	// is shown the entries it may read: those tied to its enterprise.
+	entryByEntry := globalList(loc) && !s.canRead(r, loc.REST())
 	limit, hasLimit, err := queryUint(r, "limit")
 	if err != nil {
 		return err
@@ -222,8 +237,11 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, snap *config.Snaps
 			next = after
 			return false
 		}
-		tree, v := snap.Tree(o)
 		after = config.EntrySegments(o)
+		if entryByEntry && !s.canReadEntry(r, snap, loc.Set, o) {
+			return true
+		}
+		tree, v := snap.Tree(o)
 		for _, f := range filters {
 			if !f.match(tree) {
 				return true

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,7 +56,7 @@ func (i *reqInfo) committed(index uint64, unchanged bool) { i.index, i.unchanged
 // (500), never passed off as the caller's lack of rights.
 func (s *Server) authorize(r *http.Request, action auth.Action, path string) error {
 	p := auth.FromContext(r.Context())
-	res, err := auth.ResourceOf(s.sch, path)
+	res, err := s.resource(s.eng.Snapshot(), path)
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,31 @@ func authzFailure(path string) error {
 // check asks the authorizer whether p may act on path (a REST path AMP
 // rendered), for the callers that only need yes or no: any error is no.
 func (s *Server) check(ctx context.Context, p *auth.Principal, action auth.Action, path string) error {
-	return auth.AuthorizePath(ctx, s.opts.Authorizer, s.sch, p, action, path)
+	res, err := s.resource(s.eng.Snapshot(), path)
+	if err != nil {
+		return err
+	}
+	return s.opts.Authorizer.Authorize(ctx, p, action, res)
+}
+
+// resource classifies a REST path for the authorizer, naming the tenant
+// a global object is tied to in snap (its ampx:tenant leaf) so that the
+// policy may let that tenant's roles read it. The tie as it is now decides,
+// also for ?at= reads of the past.
+func (s *Server) resource(snap *config.Snapshot, path string) (auth.Resource, error) {
+	return auth.ResourceIn(s.sch, snap, path)
+}
+
+// canReadEntry reports whether the caller may read one entry of a list of
+// a global set (listed entry by entry when the caller may not read the
+// whole list: an enterprise role reads the entries tied to its enterprise).
+func (s *Server) canReadEntry(r *http.Request, snap *config.Snapshot, set *schema.ModelSet, o *config.Object) bool {
+	res, err := auth.ResourceOf(s.sch, schema.RESTPathOfKey(set, o.Key, nil, false, o.Node))
+	if err != nil {
+		return false
+	}
+	res.Owner = snap.OwnerOf(o)
+	return s.opts.Authorizer.Authorize(r.Context(), auth.FromContext(r.Context()), auth.Read, res) == nil
 }
 
 func (s *Server) canSeeEnterprise(ctx context.Context, p *auth.Principal, ent string) bool {
@@ -271,9 +296,22 @@ func (s *Server) auditQuery(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.Before = n
 	}
-	// One policy decision per set of enterprises, not per record.
+	// One policy decision per set of enterprises, not per record. A record
+	// naming a global set's objects is the operator's (as its transaction
+	// is, canSeeTxn), even when it names an enterprise too or the object is
+	// tied to one: audit records of global objects are operator-only.
 	seen := map[string]bool{}
+	global := -1 // the caller's answer for global records, asked once
 	page, err := s.opts.Audit.QueryPage(f, func(rec *audit.Record) bool {
+		if slices.ContainsFunc(rec.Sets, func(sr audit.SetRef) bool { return sr.Scope == string(schema.ScopeGlobal) }) {
+			if global < 0 {
+				global = 0
+				if s.canSeeTargets(r, nil) {
+					global = 1
+				}
+			}
+			return global == 1
+		}
 		k := strings.Join(rec.Enterprises, "\x00")
 		ok, done := seen[k]
 		if !done {
