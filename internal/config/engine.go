@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -291,7 +290,7 @@ func (e *Engine) load() (*Snapshot, error) {
 	var bad []string
 	err := e.store.Objects(func(key string, value []byte) error {
 		var node *schema.Node
-		if !strings.HasPrefix(key, targetPrefix) {
+		if !reservedKey(key) {
 			loc, err := e.schema.ParseObjectKey(key)
 			if err != nil {
 				bad = append(bad, key)
@@ -742,6 +741,7 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 		}
 		rollbackOf = req.Rollback
 	}
+	w.refuseMigratedWrites()
 	if err := w.probs.Err(); err != nil {
 		return nil, staged{}, err
 	}
