@@ -3,7 +3,10 @@ package config
 import (
 	"strings"
 
+	iradix "github.com/hashicorp/go-immutable-radix/v2"
+
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/schema/migrate"
 )
 
 // migratedPrefix keys the record that a version of a model set was
@@ -75,4 +78,77 @@ func (w *work) refuseMigratedWrites() {
 				set.Name, set.Version, mark.Data["to"], mark.Created, set.Name, mark.Data["to"])
 		}
 	}
+}
+
+// ReadThrough returns the snapshot a read of loc sees: s itself, unless
+// loc's version was migrated; then s with that version's objects read
+// back through the conversion from the version they moved to (the
+// declared renames reversed, or a Go conversion registered back), so the
+// old version reads as it would hold the migrated data until it is
+// unloaded. Each snapshot converts once per version, on its first read.
+// A snapshot of an index before the migration (?at=) holds no mark and
+// reads the stored objects of the time.
+func (s *Snapshot) ReadThrough(loc *schema.Location) (*Snapshot, error) {
+	set := loc.Set
+	m, ok := s.MigratedTo(set)
+	if !ok {
+		return s, nil
+	}
+	if s.back != nil {
+		if b, ok := s.back.Load(set); ok {
+			return b.(*Snapshot).withState(s.State), nil
+		}
+	}
+	refuse := func(format string, args ...any) error {
+		return schema.Errorf(schema.KindConflict, loc.REST(), "%s %s was migrated to %s by transaction %d: "+format,
+			append([]any{set.Name, set.Version, m.To, m.Index}, args...)...)
+	}
+	to := s.schema.Set(set.Name, m.To)
+	if to == nil {
+		return nil, refuse("%s %s is not loaded, so there is nothing to read it through", set.Name, m.To)
+	}
+	plan, err := migrate.Back(s.schema, set.Name, set.Version, m.To)
+	if err != nil {
+		return nil, refuse("%v", err)
+	}
+	fromRoot, toRoot := set.Name+"/"+set.Version, set.Name+"/"+m.To
+	txn := s.Objects.Txn()
+	convert := func(o *Object) error {
+		node, data, err := plan.Convert(o.Node, o.Data)
+		if err != nil {
+			return refuse("%s cannot be read back: %v", schema.RESTPathOfKey(to, o.Key, nil, false, o.Node), err)
+		}
+		if node != nil { // else an object the older version has no place for
+			key := fromRoot + strings.TrimPrefix(o.Key, toRoot)
+			txn.Insert([]byte(key), &Object{Key: key, Node: node, Data: data, Created: o.Created, Modified: o.Modified})
+		}
+		return nil
+	}
+	if o, ok := s.Get(toRoot); ok { // a global set's root object
+		if err := convert(o); err != nil {
+			return nil, err
+		}
+	}
+	it := s.Objects.Root().Iterator()
+	it.SeekPrefix([]byte(toRoot + "/"))
+	for _, o, ok := it.Next(); ok; _, o, ok = it.Next() {
+		if err := convert(o); err != nil {
+			return nil, err
+		}
+	}
+	b := &Snapshot{Index: s.Index, Objects: txn.CommitOnly(), Refs: s.Refs, Uniq: s.Uniq, State: s.State, schema: s.schema}
+	if s.back != nil {
+		s.back.Store(set, b)
+	}
+	return b, nil
+}
+
+// withState returns the converted snapshot with the state of the
+// snapshot it was converted from now (state changes do not touch the
+// objects, so the conversion stands).
+func (s *Snapshot) withState(state *iradix.Tree[map[string]any]) *Snapshot {
+	if s.State == state {
+		return s
+	}
+	return &Snapshot{Index: s.Index, Objects: s.Objects, Refs: s.Refs, Uniq: s.Uniq, State: state, schema: s.schema}
 }

@@ -35,6 +35,26 @@ func TestMigratedVersionRefusesWrites(t *testing.T) {
 	if _, ok := e.Snapshot().MigratedTo(next); ok {
 		t.Fatal("lab 1.1.0 marked migrated")
 	}
+	// Read through the migration: 1.0.0 shows 1.1.0's rack as 1.0.0's.
+	loc := labLoc(t, old, "rack/r1/height")
+	snap := e.Snapshot()
+	if o, ok := snap.Object(loc); ok {
+		t.Fatalf("lab 1.0.0 still stores rack r1: %v", o)
+	}
+	back, err := snap.ReadThrough(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1, ok := back.Object(loc)
+	if !ok || r1.Node != old.Root.Child("rack") || r1.Data["height"] != uint64(40) || r1.Data["units"] != nil {
+		t.Fatalf("lab 1.0.0 rack r1 read through the migration: %v, %v", r1, ok)
+	}
+	if again, _ := snap.ReadThrough(loc); again != back {
+		t.Fatal("a second read of the same snapshot converted again")
+	}
+	if same, _ := snap.ReadThrough(labLoc(t, next, "rack/r1")); same != snap {
+		t.Fatal("a read of lab 1.1.0 was converted")
+	}
 	before := e.Snapshot()
 	_, err = e.Submit(context.Background(), &Request{Edits: []Edit{labEdit(t, old, OpMerge, "rack/r9", `{"height":2}`)}})
 	var se *schema.Error
@@ -67,4 +87,17 @@ func TestMigratedVersionRefusesWrites(t *testing.T) {
 		t.Fatalf("lab 1.0.0 still marked after the rollback: %+v", m)
 	}
 	submit(t, e, &Request{Edits: []Edit{labEdit(t, old, OpMerge, "rack/r9", `{"height":2}`)}})
+	snap = e.Snapshot()
+	if back, err := snap.ReadThrough(loc); err != nil || back != snap {
+		t.Fatalf("lab 1.0.0 after the rollback reads through a conversion: %v", err)
+	}
+}
+
+func labLoc(t *testing.T, set *schema.ModelSet, path string) *schema.Location {
+	t.Helper()
+	loc, err := schema.Resolve(set, "", schema.SplitPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }
