@@ -56,6 +56,9 @@ func (w *work) recordMigration(from, to *schema.ModelSet) {
 // nothing), and a rollback of the migration itself removes the mark in
 // the same transaction, so it passes.
 func (w *work) refuseMigratedWrites() {
+	if !w.anyUnder(migratedPrefix) { // no version migrated: nothing to look up per key
+		return
+	}
 	marks := map[*schema.ModelSet]*Object{}
 	for _, key := range w.order {
 		if reservedKey(key) {
