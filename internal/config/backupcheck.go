@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/maphash"
-	"strings"
 	"sync"
 
 	"github.com/amp-edge/amp/internal/backup"
@@ -97,7 +96,7 @@ func (c *BackupCheck) object(key string, value []byte) error {
 
 // key checks that key names an object of the models (or an enterprise).
 func (c *BackupCheck) key(key string) error {
-	if strings.HasPrefix(key, targetPrefix) {
+	if reservedKey(key) {
 		return nil
 	}
 	// A backup of the previous release holds keys without the set's

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +41,10 @@ type Snapshot struct {
 	// reported by backends and agents, merged into reads, not versioned.
 	State  *iradix.Tree[map[string]any]
 	schema *schema.Schema
+	// back caches, per migrated version, the snapshot that reads it
+	// through the conversion (ReadThrough); nil caches nothing. A copy
+	// made for a state change shares it: its objects are the same.
+	back *sync.Map
 }
 
 // View returns a DataNode-capable view of the snapshot.
@@ -291,7 +294,7 @@ func (e *Engine) load() (*Snapshot, error) {
 	var bad []string
 	err := e.store.Objects(func(key string, value []byte) error {
 		var node *schema.Node
-		if !strings.HasPrefix(key, targetPrefix) {
+		if !reservedKey(key) {
 			loc, err := e.schema.ParseObjectKey(key)
 			if err != nil {
 				bad = append(bad, key)
@@ -340,7 +343,7 @@ func (e *Engine) load() (*Snapshot, error) {
 		e.log.Info("replayed the log after the last checkpoint", "transactions", replayed)
 	}
 	tree := txn.CommitOnly()
-	snap := &Snapshot{Index: last, Objects: tree, State: iradix.New[map[string]any](), schema: e.schema}
+	snap := &Snapshot{Index: last, Objects: tree, State: iradix.New[map[string]any](), schema: e.schema, back: &sync.Map{}}
 	// Rebuild indexes as one big validation-free pass.
 	w := &work{e: e, base: &Snapshot{Objects: tree, Refs: iradix.New[struct{}](), Uniq: iradix.New[string](), schema: e.schema}, before: map[string]*Object{}}
 	val := &validator{w: w, v: &view{t: tree, schema: e.schema}, refs: w.base.Refs.Txn(), uniq: w.base.Uniq.Txn(), probs: &w.probs, mustDone: map[string]bool{}}
@@ -742,6 +745,7 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 		}
 		rollbackOf = req.Rollback
 	}
+	w.refuseMigratedWrites()
 	if err := w.probs.Err(); err != nil {
 		return nil, staged{}, err
 	}
@@ -789,7 +793,7 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 		return base, staged{res: &Result{Index: base.Index, Time: now, Unchanged: true, Changes: []Change{}}}, nil
 	}
 	commit.Log = encodeRecord(rec)
-	snap := &Snapshot{Index: index, Objects: tree, Refs: refs, Uniq: uniq, State: dropState(base.State, rec), schema: e.schema}
+	snap := &Snapshot{Index: index, Objects: tree, Refs: refs, Uniq: uniq, State: dropState(base.State, rec), schema: e.schema, back: &sync.Map{}}
 	return snap, staged{res: res, commit: commit, rec: rec}, nil
 }
 

@@ -246,7 +246,7 @@ func decodeRecord(sch *schema.Schema, b []byte) (*Record, error) {
 	for i := range r.Changes {
 		c := &r.Changes[i]
 		var node *schema.Node
-		if !strings.HasPrefix(c.Key, targetPrefix) {
+		if !reservedKey(c.Key) {
 			loc, err := sch.ParseObjectKey(c.Key)
 			if err != nil {
 				return nil, fmt.Errorf("log record %d: %w", r.Index, err)
@@ -270,6 +270,9 @@ func decodeRecord(sch *schema.Schema, b []byte) (*Record, error) {
 
 // objectPath is the API path of an object key.
 func objectPath(o *Object) string {
+	if m, ok := strings.CutPrefix(o.Key, migratedPrefix); ok {
+		return "/models/" + m // lab/1.0.0: that version was migrated
+	}
 	if o.Node == nil {
 		return "/enterprises/" + strings.TrimPrefix(o.Key, targetPrefix)
 	}

@@ -40,6 +40,7 @@ func (w *work) applyMigration(plan *migrate.Plan) {
 		w.del(key)
 		w.put(&Object{Key: toRoot + strings.TrimPrefix(key, fromRoot), Node: node, Data: data, Created: w.index, Modified: w.index})
 	}
+	w.recordMigration(from, to)
 	w.recheckReferrers(to)
 }
 

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/amp-edge/amp/internal/schema"
@@ -168,7 +169,7 @@ func (e *Engine) applyRecord(base *Snapshot, r *Record) *Snapshot {
 	if err := w.probs.Err(); err != nil {
 		e.log.Warn("a transaction another replica committed does not validate here; do the replicas load the same models?", "index", r.Index, "error", err)
 	}
-	return &Snapshot{Index: r.Index, Objects: tree, Refs: refs, Uniq: uniq, State: dropState(base.State, r), schema: e.schema}
+	return &Snapshot{Index: r.Index, Objects: tree, Refs: refs, Uniq: uniq, State: dropState(base.State, r), schema: e.schema, back: &sync.Map{}}
 }
 
 // reload rebuilds the snapshot from the store's checkpoint and log, and

@@ -48,7 +48,7 @@ var upgradeBatch = 10_000
 // upgradeKey returns the current form of a key the previous release wrote,
 // and false for a key that needs no translation.
 func upgradeKey(sch *schema.Schema, key string) (string, bool, error) {
-	if strings.HasPrefix(key, targetPrefix) {
+	if reservedKey(key) {
 		return key, false, nil
 	}
 	name, rest, ok := strings.Cut(key, "/")

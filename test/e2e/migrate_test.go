@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -153,15 +155,13 @@ func migrateScenario(t *testing.T, args ...string) {
 	if s1["rack"] != "r1" || len(s1["tag"].([]any)) != 2 {
 		t.Fatalf("lab 1.1.0 server s1 after the migration: %v", s1)
 	}
-	for _, p := range []string{"/lab/v1.0.0/rack/r1", "/lab/v1.0.0/rack/r9", "/lab/v1.0.0/server/s1"} {
-		s.Must(t, 404, "GET", p, "")
-	}
+	readThrough(t, s, gc, index)
 	var txn struct {
 		Source  string
 		Changes []struct{ Path, Op string }
 	}
 	getJSON(t, s, "/transactions/"+strconv.FormatUint(index, 10), &txn)
-	if len(txn.Changes) != 8 { // 3 racks and a server, each deleted in 1.0.0 and created in 1.1.0
+	if len(txn.Changes) != 9 { // 3 racks and a server, each deleted in 1.0.0 and created in 1.1.0; 1.0.0 marked migrated
 		t.Errorf("the migration's transaction: %d changes %+v", len(txn.Changes), txn.Changes)
 	}
 	refused(t, s, 409, "POST", "/models/lab/migrate?from=1.0.0&to=1.1.0", "", "/lab/v1.0.0", "holds no objects: nothing to migrate")
@@ -182,6 +182,12 @@ func migrateScenario(t *testing.T, args ...string) {
 		t.Errorf("no audit record of the migration (transaction %d): %+v", index, auditRecords(t, s, ""))
 	}
 
+	// A restart keeps the mark: 1.0.0 still reads through the migration
+	// and refuses writes.
+	s.Stop()
+	s = testenv.Start(t, dir, append([]string{"--models", modelsDir(), "--models", nextModelsDir()}, args...)...)
+	readThrough(t, s, gpb.NewGNMIClient(gnmiConn(t, s)), index)
+
 	// Rolling the migration back would leave the deployment's reference
 	// dangling: refused, naming it; once the deployment lets go of the
 	// rack, the one transaction rolls back whole.
@@ -196,4 +202,99 @@ func migrateScenario(t *testing.T, args ...string) {
 	}
 	s.Must(t, 404, "GET", "/lab/v1.1.0/rack/r1", "")
 	s.Must(t, 200, "GET", "/lab/v1.0.0/server/s1", "")
+	// 1.0.0 is its own again: writable, no longer marked.
+	s.Must(t, 200, "PATCH", "/lab/v1.0.0/rack/r2", `{"height":12}`)
+	if to := labMigratedTo(t, s); to["1.0.0"] != "" {
+		t.Errorf("/models: lab 1.0.0 still migrated to %q after the rollback", to["1.0.0"])
+	}
+}
+
+// labMigratedTo returns, per lab version, the version /models says it
+// was migrated to.
+func labMigratedTo(t *testing.T, s *testenv.Server) map[string]string {
+	t.Helper()
+	var sets []struct {
+		Name     string
+		Versions []struct {
+			Version    string
+			MigratedTo string `json:"migrated-to"`
+			MigratedBy uint64 `json:"migrated-by"`
+		}
+	}
+	getJSON(t, s, "/models", &sets)
+	out := map[string]string{}
+	for _, set := range sets {
+		for _, v := range set.Versions {
+			if set.Name == "lab" && v.MigratedTo != "" {
+				out[v.Version] = v.MigratedTo + " by " + strconv.FormatUint(v.MigratedBy, 10)
+			}
+		}
+	}
+	return out
+}
+
+// readThrough checks lab 1.0.0 after its migration to 1.1.0 (transaction
+// index): /models marks it; REST reads of an object, a leaf and a list
+// (paged) and gNMI Get with use_models answer 1.1.0's objects converted
+// back (units read as height); writes are refused naming 1.1.0; ?at= an
+// index before the migration reads the objects 1.0.0 stored then.
+func readThrough(t *testing.T, s *testenv.Server, gc gpb.GNMIClient, index uint64) {
+	t.Helper()
+	if to := labMigratedTo(t, s); len(to) != 1 || to["1.0.0"] != "1.1.0 by "+strconv.FormatUint(index, 10) {
+		t.Errorf("/models after the migration: lab migrated %v, want 1.0.0 to 1.1.0 by %d", to, index)
+	}
+	var r1 map[string]any
+	getJSON(t, s, "/lab/v1.0.0/rack/r1", &r1)
+	if r1["height"] != 40.0 || r1["units"] != nil || r1["display-name"] != "Rack 1" {
+		t.Fatalf("lab 1.0.0 rack r1 read through the migration: %v", r1)
+	}
+	if b := s.Must(t, 200, "GET", "/lab/v1.0.0/rack/r1/height", ""); strings.TrimSpace(string(b)) != "40" {
+		t.Fatalf("lab 1.0.0 rack r1 height read through the migration: %s", b)
+	}
+	s.Must(t, 404, "GET", "/lab/v1.0.0/rack/r1/units", "")
+	var ids []string
+	for page := "/lab/v1.0.0/rack?limit=2"; page != ""; {
+		code, b, h, err := s.Do(context.Background(), "GET", page, "")
+		var racks []map[string]any
+		if err != nil || code != 200 || json.Unmarshal(b, &racks) != nil {
+			t.Fatalf("GET %s: %d %v %s", page, code, err, b)
+		}
+		for _, r := range racks {
+			ids = append(ids, r["rack-id"].(string))
+			if r["units"] != nil {
+				t.Errorf("lab 1.0.0 list shows 1.1.0's units: %v", r)
+			}
+		}
+		page = ""
+		if c := h.Get("X-AMP-Continue"); c != "" {
+			page = "/lab/v1.0.0/rack?limit=2&continue=" + url.QueryEscape(c)
+		}
+	}
+	if strings.Join(ids, ",") != "r1,r2,r9" {
+		t.Fatalf("lab 1.0.0 racks read through the migration, paged by 2: %v", ids)
+	}
+	var s1 map[string]any
+	getJSON(t, s, "/lab/v1.0.0/server/s1", &s1)
+	if s1["rack"] != "r1" || s1["position"] != 3.0 {
+		t.Fatalf("lab 1.0.0 server s1 read through the migration: %v", s1)
+	}
+	height := &gpb.Path{Origin: "lab", Elem: []*gpb.PathElem{{Name: "rack", Key: map[string]string{"rack-id": "r1"}}, {Name: "height"}}}
+	got, err := gc.Get(bearer(context.Background(), s.Token), &gpb.GetRequest{Encoding: gpb.Encoding_JSON, Path: []*gpb.Path{height},
+		UseModels: []*gpb.ModelData{{Name: "amp-lab", Version: "2026-12-07"}}})
+	if err != nil || len(got.Notification) != 1 || len(got.Notification[0].Update) != 1 || string(got.Notification[0].Update[0].Val.GetJsonVal()) != "40" {
+		t.Fatalf("gNMI Get of lab 1.0.0 through the migration: %v %v", got, err)
+	}
+	// Writes to 1.0.0 are refused, naming the path and 1.1.0; nothing changes.
+	before := lastIndex(t, s)
+	refused(t, s, 409, "PATCH", "/lab/v1.0.0/rack/r1", `{"height":41}`, "/lab/v1.0.0/rack/r1", "lab 1.0.0 was migrated to 1.1.0")
+	refused(t, s, 409, "POST", "/lab/v1.0.0/rack/r5", `{}`, "/lab/v1.0.0/rack/r5", "write to lab 1.1.0 instead")
+	if lastIndex(t, s) != before {
+		t.Fatal("a refused write to lab 1.0.0 committed")
+	}
+	// History is untouched: ?at= before the migration reads what 1.0.0 stored.
+	var old map[string]any
+	getJSON(t, s, "/lab/v1.0.0/rack/r9?at="+strconv.FormatUint(index-1, 10), &old)
+	if old["height"] != 48.0 {
+		t.Fatalf("lab 1.0.0 rack r9 at %d: %v", index-1, old)
+	}
 }

@@ -166,6 +166,10 @@ func (s *Server) targets(ctx context.Context, snap *config.Snapshot, ps *pathSpe
 
 // read returns the JSON-ready value at loc, as the REST API's GET would.
 func read(snap *config.Snapshot, loc *schema.Location, filter readFilter, opts schema.EncodeOptions) (any, error) {
+	snap, err := snap.ReadThrough(loc) // a migrated version reads through its migration
+	if err != nil {
+		return nil, err
+	}
 	n := loc.Node
 	switch {
 	case filter == readConfig && !n.Config:

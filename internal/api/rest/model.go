@@ -80,7 +80,7 @@ func (s *Server) snapshotFor(r *http.Request, loc *schema.Location) (*config.Sna
 	if !loc.Set.Global() && !snap.TargetExists(loc.Tenant) {
 		return nil, tenantMissing(loc.Set, loc.Tenant)
 	}
-	return snap, nil
+	return snap.ReadThrough(loc) // a migrated version reads through its migration
 }
 
 // tenantMissing answers a path under a tenant that does not exist; when

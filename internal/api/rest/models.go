@@ -10,8 +10,16 @@ import (
 // modelsEntry is one model set in GET /models: its name and every loaded
 // version with its descriptor and modules.
 type modelsEntry struct {
-	Name     string                  `json:"name"`
-	Versions []schema.SetDescription `json:"versions"`
+	Name     string         `json:"name"`
+	Versions []modelVersion `json:"versions"`
+}
+
+// modelVersion is one loaded version; migrated-to names the version its
+// objects were migrated to (docs/models.md, "Migrations").
+type modelVersion struct {
+	schema.SetDescription
+	MigratedTo string `json:"migrated-to,omitempty"`
+	MigratedBy uint64 `json:"migrated-by,omitempty"` // the migration's transaction
 }
 
 // models implements GET /models: the loaded model sets, so that clients (the
@@ -31,6 +39,7 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []modelsEntry{}
 	at := map[string]int{}
+	snap := s.eng.Snapshot()
 	for _, set := range s.sch.Sets { // sorted by name, then version
 		i, ok := at[set.Name]
 		if !ok {
@@ -38,7 +47,11 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) error {
 			at[set.Name] = i
 			out = append(out, modelsEntry{Name: set.Name})
 		}
-		out[i].Versions = append(out[i].Versions, set.Describe(withTree))
+		v := modelVersion{SetDescription: set.Describe(withTree)}
+		if m, ok := snap.MigratedTo(set); ok {
+			v.MigratedTo, v.MigratedBy = m.To, m.Index
+		}
+		out[i].Versions = append(out[i].Versions, v)
 	}
 	return writeJSON(w, http.StatusOK, out)
 }

@@ -76,6 +76,10 @@ type Plan struct {
 	From, To *schema.ModelSet
 	renames  map[string][]rename // by the object's schema path in From
 	fn       Func
+	// back marks a plan made by Back, for reading: what To lacks is
+	// dropped (an older version cannot show a newer one's additions)
+	// instead of refusing the object.
+	back bool
 }
 
 // For returns the plan that converts set's objects from version from to
@@ -124,6 +128,30 @@ func For(sch *schema.Schema, set, from, to string) (*Plan, error) {
 	return p, nil
 }
 
+// Back returns the plan that converts set's objects of version to back
+// into version from, so that from can still be read after its objects
+// were migrated to to: the declared renames reversed, then the Go
+// conversion registered from to to from (Register(set, to, from, …)).
+// A migration that needs Go code one way and has none registered the
+// other has no way back, and Back says so. The converted objects are
+// for reading: members and objects from has no node for are dropped.
+func Back(sch *schema.Schema, set, from, to string) (*Plan, error) {
+	fwd, err := For(sch, set, from, to)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{From: fwd.To, To: fwd.From, renames: map[string][]rename{}, fn: registered(set, to, from), back: true}
+	if fwd.fn != nil && p.fn == nil {
+		return nil, fmt.Errorf("no conversion back from %s %s to %s: the migration converts in Go, and none is registered back (migrate.Register(%q, %q, %q, …))", set, to, from, set, to, from)
+	}
+	for objPath, rns := range fwd.renames { // a rename stays in its object, whose path both versions share
+		for _, rn := range rns {
+			p.renames[objPath] = append(p.renames[objPath], rename{old: rn.new, new: rn.old})
+		}
+	}
+	return p, nil
+}
+
 func versions(sch *schema.Schema, set string) []string {
 	var vs []string
 	for _, ms := range sch.Sets {
@@ -166,6 +194,8 @@ func (p *Plan) resolveRename(old, new string) (string, rename, error) {
 // Convert turns one object of From (its node and data) into the node and
 // data of the same object in To. The stored data is not modified. An
 // error names the member and the reason; the caller names the object.
+// A plan made by Back returns a nil node for an object To has no node
+// for (it cannot be read in To).
 func (p *Plan) Convert(n *schema.Node, data map[string]any) (*schema.Node, map[string]any, error) {
 	path := n.SchemaPath()
 	o := &Object{Path: path, Data: cloneMap(data)}
@@ -184,9 +214,12 @@ func (p *Plan) Convert(n *schema.Node, data map[string]any) (*schema.Node, map[s
 		tn = nodeAt(p.To, path)
 	}
 	if tn == nil || tn.Kind != n.Kind {
+		if p.back {
+			return nil, nil, nil
+		}
 		return nil, nil, fmt.Errorf("%s %s has no %s %s for it", p.To.Name, p.To.Version, n.Kind, path)
 	}
-	if err := check(tn, o.Data, ""); err != nil {
+	if err := check(tn, o.Data, "", p.back); err != nil {
 		return nil, nil, err
 	}
 	return tn, o.Data, nil
@@ -194,8 +227,9 @@ func (p *Plan) Convert(n *schema.Node, data map[string]any) (*schema.Node, map[s
 
 // check re-reads every value of data as the target version's type, in
 // place (a type may change between versions, e.g. a narrower range), and
-// refuses members the target version does not have.
-func check(n *schema.Node, data map[string]any, prefix string) error {
+// refuses members the target version does not have (drops them, when
+// converting back for reading).
+func check(n *schema.Node, data map[string]any, prefix string, drop bool) error {
 	names := make([]string, 0, len(data))
 	for name := range data {
 		names = append(names, name)
@@ -204,11 +238,13 @@ func check(n *schema.Node, data map[string]any, prefix string) error {
 	for _, name := range names {
 		c, v := n.Child(name), data[name]
 		switch {
+		case c == nil && drop:
+			delete(data, name)
 		case c == nil:
 			return fmt.Errorf("%s%s: %s %s has no such node (declare a rename, or convert it in Go)", prefix, name, n.Set.Name, n.Set.Version)
 		case c.Kind == schema.Container:
 			m, _ := v.(map[string]any)
-			if err := check(c, m, prefix+name+"/"); err != nil {
+			if err := check(c, m, prefix+name+"/", drop); err != nil {
 				return err
 			}
 		case c.Kind == schema.Leaf:

@@ -150,3 +150,53 @@ func TestLabTestSet(t *testing.T) {
 		t.Fatalf("lab rack converted to %v, %v", out, err)
 	}
 }
+
+// TestBack: the way back for reading reverses the declared renames, drops
+// what the older version cannot show, and keeps refusing values it cannot
+// hold; a Go conversion with none registered back has no way back.
+func TestBack(t *testing.T) {
+	sch := load(t, map[string][2]string{
+		"1.0.0": {v1, ""},
+		"2.0.0": {`leaf volume { type uint8 { range "1..100"; } } container shape { leaf colour { type string; } }
+  leaf-list tag { type string; } leaf extra { type string; }`, "migrate-from:\n  - version: 1.0.0\n    rename:\n      box/size: box/volume\n      box/spec/colour: box/shape/colour\n"},
+	})
+	p, err := migrate.Back(sch, "inv", "1.0.0", "2.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.From != sch.Set("inv", "2.0.0") || p.To != sch.Set("inv", "1.0.0") {
+		t.Fatalf("Back converts %s to %s", p.From.Version, p.To.Version)
+	}
+	newer := sch.Set("inv", "2.0.0").Root.Child("box")
+	stored := map[string]any{"id": "b1", "volume": uint64(7), "shape": map[string]any{"colour": "red"}, "extra": "x", "tag": []any{"a"}}
+	n, out, err := p.Convert(newer, stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != sch.Set("inv", "1.0.0").Root.Child("box") || out["size"] != uint64(7) || out["volume"] != nil ||
+		out["spec"].(map[string]any)["colour"] != "red" || out["shape"] != nil || out["extra"] != nil || len(out["tag"].([]any)) != 1 {
+		t.Fatalf("converted back to %s: %v", n.SchemaPath(), out)
+	}
+	if stored["volume"] != uint64(7) || stored["extra"] != "x" {
+		t.Fatalf("the stored data was modified: %v", stored)
+	}
+
+	// Converted in Go one way only: no way back, said so.
+	sch = load(t, map[string][2]string{"1.0.0": {v1, ""}, "6.0.0": {v1, ""}})
+	migrate.Register("inv", "1.0.0", "6.0.0", func(*migrate.Object) error { return nil })
+	if _, err := migrate.Back(sch, "inv", "1.0.0", "6.0.0"); err == nil || !strings.Contains(err.Error(), "no conversion back from inv 6.0.0 to 1.0.0") {
+		t.Fatalf("Back of a Go conversion with none back: %v", err)
+	}
+	// With one registered back, it runs.
+	migrate.Register("inv", "6.0.0", "1.0.0", func(o *migrate.Object) error {
+		o.Data["old"] = "from Go"
+		return nil
+	})
+	p, err = migrate.Back(sch, "inv", "1.0.0", "6.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, out, err := p.Convert(sch.Set("inv", "6.0.0").Root.Child("box"), map[string]any{"id": "b1"}); err != nil || out["old"] != "from Go" {
+		t.Fatalf("converted back in Go: %v, %v", out, err)
+	}
+}
