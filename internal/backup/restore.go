@@ -66,21 +66,45 @@ type Summary struct {
 	Header  Header
 	Trailer Trailer
 	Bytes   int64
-	// Digest is what the signature covers (VerifyItems only; see
-	// Authenticate).
+	// Digest is what the signature covers (VerifyItems, and RestoreChecked
+	// with Checks.Done; see Authenticate).
 	Digest []byte
 }
 
 // Restore reads a backup from r into st, which must be empty (CheckEmpty):
 // the objects, the log records with their original indexes, the checkpoint
 // index and the metadata. A backup found invalid part way leaves st marked
-// incomplete (IncompleteMeta); callers that can read the backup twice check
-// it with Verify first, so a bad file changes nothing.
+// incomplete (IncompleteMeta); RestoreChecked says what a caller does about
+// that.
 func Restore(st store.Store, r io.Reader) (Summary, error) {
+	return RestoreChecked(st, r, Checks{})
+}
+
+// Checks are what RestoreChecked verifies while it writes.
+type Checks struct {
+	// Item is called for every object, log record and metadata entry, on
+	// other goroutines while the restore goes on writing (so it must be
+	// safe for concurrent use): decoding each as the server would is most
+	// of a restore's CPU, and the writes mostly wait on the disk or etcd.
+	Item func(Item) error
+	// Done is called once every item was read and passed Item, with the
+	// backup's summary, Digest included (Authenticate), before the
+	// restore marks the store complete.
+	Done func(Summary) error
+}
+
+// RestoreChecked is Restore that runs c while it writes. The store is
+// marked incomplete (IncompleteMeta) from its first write until every
+// check passed, so nothing starts on a store holding a backup the checks
+// refused; on an error the caller discards what was written (a bbolt
+// restore writes into a staging directory it then removes; an etcd one
+// deletes the prefix, which was empty). Errors of the checks name the
+// item, as VerifyItems's do.
+func RestoreChecked(st store.Store, r io.Reader, c Checks) (Summary, error) {
 	if err := CheckEmpty(st); err != nil {
 		return Summary{}, err
 	}
-	br, err := NewReader(r)
+	br, err := newReader(r, c.Done != nil)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -88,6 +112,11 @@ func Restore(st store.Store, r io.Reader) (Summary, error) {
 	marker := fmt.Sprintf("restore of a backup of index %d taken %s, started %s", h.Last, h.Created.Format(time.RFC3339), time.Now().UTC().Format(time.RFC3339))
 	if err := st.PutMeta(IncompleteMeta, []byte(marker)); err != nil {
 		return Summary{}, fmt.Errorf("mark the store as being restored: %w", err)
+	}
+	var checks *itemChecks
+	if c.Item != nil {
+		checks = startItemChecks(c.Item)
+		defer checks.stop()
 	}
 	lim := commitLimits(st)
 	var (
@@ -128,12 +157,18 @@ func Restore(st store.Store, r io.Reader) (Summary, error) {
 		return nil
 	}
 	for {
+		off := br.Bytes()
 		it, err := br.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return Summary{}, err
+		}
+		if checks != nil {
+			if err := checks.submit(it, off); err != nil {
+				return Summary{}, err
+			}
 		}
 		switch it.Kind {
 		case KindObject:
@@ -174,6 +209,15 @@ func Restore(st store.Store, r io.Reader) (Summary, error) {
 	if err := errors.Join(flushObjects(), flushCommits(), base(t.First)); err != nil {
 		return Summary{}, err
 	}
+	sum := Summary{Header: h, Trailer: t, Bytes: br.Bytes(), Digest: br.digestSum()}
+	if err := checks.wait(); err != nil {
+		return Summary{}, err
+	}
+	if c.Done != nil {
+		if err := c.Done(sum); err != nil {
+			return Summary{}, err
+		}
+	}
 	if st.LastIndex() != h.Last || st.FirstIndex() != t.First {
 		return Summary{}, fmt.Errorf("after the restore the store's log is %d-%d, the backup's %d-%d", st.FirstIndex(), st.LastIndex(), t.First, h.Last)
 	}
@@ -183,7 +227,25 @@ func Restore(st store.Store, r io.Reader) (Summary, error) {
 	if err := st.DeleteMeta(IncompleteMeta); err != nil {
 		return Summary{}, fmt.Errorf("clear the restore marker: %w", err)
 	}
-	return Summary{Header: h, Trailer: t, Bytes: br.Bytes()}, nil
+	return sum, nil
+}
+
+// Discard takes back what a failed RestoreChecked wrote into st, which it
+// found empty, where the store can delete everything at once: under an
+// etcd prefix, one txn deletes every key, guarded by the restore's marker
+// (IncompleteMeta) so that a prefix someone else emptied or filled
+// meanwhile is left alone. A bbolt restore writes into a staging directory
+// that its caller removes instead (cmd/amp/restore.go); for it, and any
+// other store, Discard does nothing and the store stays marked incomplete.
+func Discard(st store.Store) error {
+	e, ok := unwrap(st).(*store.Etcd)
+	if !ok {
+		return nil
+	}
+	if err := e.DeleteAllIfMeta(IncompleteMeta); err != nil {
+		return fmt.Errorf("delete what the restore wrote: %w", err)
+	}
+	return nil
 }
 
 // Verify reads a whole backup and checks it, writing nothing.
@@ -339,18 +401,22 @@ type limits struct{ records, bytes int }
 // WAL sync each), and for etcd ones that fit a single txn under its default
 // request limits (bigger batches would be staged over several txns).
 func commitLimits(st store.Store) limits {
-	// See through wrappers (amp serve's opened store holds a lock beside it).
-	for {
-		u, ok := st.(interface{ Unwrap() store.Store })
-		if !ok {
-			break
-		}
-		st = u.Unwrap()
-	}
-	if _, ok := st.(*store.Etcd); ok {
+	if _, ok := unwrap(st).(*store.Etcd); ok {
 		return limits{records: 100, bytes: 768 << 10}
 	}
 	return limits{records: 4096, bytes: batchBytes}
+}
+
+// unwrap sees through wrappers of a store (amp serve's opened store holds
+// a lock beside it).
+func unwrap(st store.Store) store.Store {
+	for {
+		u, ok := st.(interface{ Unwrap() store.Store })
+		if !ok {
+			return st
+		}
+		st = u.Unwrap()
+	}
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
