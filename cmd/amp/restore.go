@@ -53,21 +53,26 @@ func newRestoreCmd() *cobra.Command {
 --data-dir (the default) or an etcd prefix (--store etcd://host:port/prefix/).
 It runs without a server: start amp serve on the store afterwards.
 
-The file is checked whole first, so a backup that is truncated, corrupt,
-not signed by the server's backup key, or holding an object or transaction
-the server could not load is refused before the store is touched: every
-frame's CRC-32C and the end frame's counts, then the signature (the
-HMAC-SHA256 the server made with the key in its --backup-key file,
-<data-dir>/backup.key by default), and every object and transaction is
-decoded against the models as amp serve would. Pass the source server's
+Every frame is checked while the restore writes, and a backup that is
+truncated, corrupt, not signed by the server's backup key, or holding an
+object or transaction the server could not load is refused and changes
+nothing: every frame's CRC-32C and the end frame's counts, then the
+signature (the HMAC-SHA256 the server made with the key in its
+--backup-key file, <data-dir>/backup.key by default), and every object and
+transaction is decoded against the models as amp serve would. Until all of
+that passed, the restore writes where no server can use it: a bbolt store
+is built in <data-dir>/amp.db.restoring/ and moved into place at the end
+(removed on a refusal); an etcd prefix is marked incomplete, and emptied
+again on a refusal. Pass the source server's
 key file with --backup-key (default: backup.key in --data-dir, when it
 is there); --allow-unsigned restores a backup that is unsigned or whose
 key you do not have, after a warning. A signature that does not match the
 key given is always refused. The key is copied into a bbolt --data-dir
 that has none, so the restored server signs with it too. A store that holds anything (amp serve ran on it) is refused too,
-and left as it is. An interrupted restore leaves the store marked
-incomplete, and amp serve refuses to start on it: empty it and restore
-again.
+and left as it is. A restore into etcd that is killed leaves the prefix
+marked incomplete, and amp serve refuses to start on it: empty it and
+restore again. One into bbolt that is killed leaves only the staging
+directory, which amp serve ignores and the next restore removes.
 
 The restored store holds the backup's objects, history (with the original
 transaction indexes, so diff, rollback and point-in-time reads work as
