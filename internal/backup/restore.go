@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -165,6 +166,9 @@ func RestoreChecked(st store.Store, r io.Reader, c Checks) (Summary, error) {
 		if err != nil {
 			return Summary{}, err
 		}
+		// One copy of the value (the reader reuses its buffer) serves the
+		// write batch and the check.
+		it.Value = clone(it.Value)
 		if checks != nil {
 			if err := checks.submit(it, off); err != nil {
 				return Summary{}, err
@@ -172,7 +176,7 @@ func RestoreChecked(st store.Store, r io.Reader, c Checks) (Summary, error) {
 		}
 		switch it.Kind {
 		case KindObject:
-			puts = append(puts, store.KV{Key: it.Key, Value: clone(it.Value)})
+			puts = append(puts, store.KV{Key: it.Key, Value: it.Value})
 			putBytes += len(it.Key) + len(it.Value)
 			if len(puts) >= objectBatch || putBytes >= batchBytes {
 				if err := flushObjects(); err != nil {
@@ -186,7 +190,7 @@ func RestoreChecked(st store.Store, r io.Reader, c Checks) (Summary, error) {
 			if err := base(it.Index); err != nil {
 				return Summary{}, err
 			}
-			commits = append(commits, store.Commit{Index: it.Index, Log: clone(it.Value)})
+			commits = append(commits, store.Commit{Index: it.Index, Log: it.Value})
 			commitBytes += len(it.Value)
 			if len(commits) >= lim.records || commitBytes >= lim.bytes {
 				if err := flushCommits(); err != nil {
@@ -281,6 +285,7 @@ func verify(r io.Reader, digest bool, check func(Item) error) (Summary, error) {
 			return Summary{}, err
 		}
 		if checks != nil {
+			it.Value = clone(it.Value) // the reader reuses its buffer
 			if err := checks.submit(it, off); err != nil {
 				return Summary{}, err
 			}
@@ -289,19 +294,23 @@ func verify(r io.Reader, digest bool, check func(Item) error) (Summary, error) {
 }
 
 // itemChecks runs a check over items on every core while the reader goes
-// on with the frames, checksums and digest: decoding each object as the
-// server would is most of a restore's pre-check, and it is independent
-// per item. The error reported is the one of the earliest item that
-// failed.
+// on with the frames, checksums and digest (and a restore with its
+// writes): decoding each object as the server would is most of a
+// restore's CPU, and it is independent per item. Items go to the workers
+// in batches, so a backup of small objects costs few channel operations
+// and wake-ups. The error reported is the one of the earliest item that
+// failed: once one failed, only the items before it are still checked.
 type itemChecks struct {
-	check func(Item) error
-	jobs  chan checkJob
-	wg    sync.WaitGroup
+	check   func(Item) error
+	jobs    chan []checkJob
+	pending []checkJob
+	wg      sync.WaitGroup
 
-	mu     sync.Mutex
-	err    error
-	errOff int64
-	failed atomic.Bool
+	mu  sync.Mutex
+	err error
+	// errOff is the offset of the earliest item that failed so far
+	// (math.MaxInt64: none).
+	errOff atomic.Int64
 }
 
 type checkJob struct {
@@ -309,19 +318,24 @@ type checkJob struct {
 	off int64
 }
 
+const checkBatch = 128 // items per batch handed to a worker
+
 func startItemChecks(check func(Item) error) *itemChecks {
-	jobs := make(chan checkJob, 1024)
+	jobs := make(chan []checkJob, 16)
 	c := &itemChecks{check: check, jobs: jobs}
+	c.errOff.Store(math.MaxInt64)
 	for range runtime.GOMAXPROCS(0) {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			for j := range jobs { // not c.jobs: stop may clear it before this runs
-				if c.failed.Load() {
-					continue // drain: the verdict is in
-				}
-				if err := c.check(j.it); err != nil {
-					c.fail(j, err)
+			for batch := range jobs { // not c.jobs: stop may clear it before this runs
+				for _, j := range batch {
+					if j.off > c.errOff.Load() {
+						break // an earlier item failed: drain
+					}
+					if err := c.check(j.it); err != nil {
+						c.fail(j, err)
+					}
 				}
 			}
 		}()
@@ -332,28 +346,36 @@ func startItemChecks(check func(Item) error) *itemChecks {
 func (c *itemChecks) fail(j checkJob, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err == nil || j.off < c.errOff {
+	if j.off < c.errOff.Load() {
 		c.err = fmt.Errorf("the server could not load the backup: %s at byte %d: %w", kindName(byte(j.it.Kind)), j.off, err)
-		c.errOff = j.off
+		c.errOff.Store(j.off)
 	}
-	c.failed.Store(true)
 }
 
-// submit queues it (read at byte off) for checking; the reader reuses its
-// buffer, so the value is copied. It returns an error once a check failed.
+// submit queues it (read at byte off) for checking; its value must not
+// change afterwards (the caller copies it out of the reader's buffer). It
+// returns an error once a check failed.
 func (c *itemChecks) submit(it Item, off int64) error {
-	if c.failed.Load() {
+	if c.errOff.Load() != math.MaxInt64 {
 		return c.wait()
 	}
-	it.Value = append([]byte(nil), it.Value...)
-	c.jobs <- checkJob{it: it, off: off}
+	c.pending = append(c.pending, checkJob{it: it, off: off})
+	if len(c.pending) == checkBatch {
+		c.jobs <- c.pending
+		c.pending = make([]checkJob, 0, checkBatch)
+	}
 	return nil
 }
 
-// wait ends the checks and returns the first failure, if any (nil c: none).
+// wait checks what is still queued, ends the checks and returns the first
+// failure, if any (nil c: none).
 func (c *itemChecks) wait() error {
 	if c == nil {
 		return nil
+	}
+	if len(c.pending) > 0 && c.jobs != nil {
+		c.jobs <- c.pending
+		c.pending = nil
 	}
 	c.stop()
 	c.mu.Lock()
