@@ -16,7 +16,7 @@ import (
 )
 
 // TestBackupRestoreCLI: amp backup writes a file amp restore accepts; a
-// corrupt or truncated file is refused before the store is touched (the
+// corrupt or truncated file is refused and changes nothing (the
 // same store then takes the good file); usage mistakes exit 2.
 func TestBackupRestoreCLI(t *testing.T) {
 	dir := t.TempDir()
@@ -78,7 +78,7 @@ func mustRead(t *testing.T, path string) string {
 // with an API token added to its metadata) used to restore; now it is
 // refused whether it drops the signature or keeps the original one, and a
 // signed backup holding an object the server could not load is refused
-// before the store is touched. --allow-unsigned restores an unsigned one
+// and changes nothing. --allow-unsigned restores an unsigned one
 // knowingly.
 func TestRestoreRefusesForgedBackups(t *testing.T) {
 	dir := t.TempDir()

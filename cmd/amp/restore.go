@@ -53,21 +53,26 @@ func newRestoreCmd() *cobra.Command {
 --data-dir (the default) or an etcd prefix (--store etcd://host:port/prefix/).
 It runs without a server: start amp serve on the store afterwards.
 
-The file is checked whole first, so a backup that is truncated, corrupt,
-not signed by the server's backup key, or holding an object or transaction
-the server could not load is refused before the store is touched: every
-frame's CRC-32C and the end frame's counts, then the signature (the
-HMAC-SHA256 the server made with the key in its --backup-key file,
-<data-dir>/backup.key by default), and every object and transaction is
-decoded against the models as amp serve would. Pass the source server's
+Every frame is checked while the restore writes, and a backup that is
+truncated, corrupt, not signed by the server's backup key, or holding an
+object or transaction the server could not load is refused and changes
+nothing: every frame's CRC-32C and the end frame's counts, then the
+signature (the HMAC-SHA256 the server made with the key in its
+--backup-key file, <data-dir>/backup.key by default), and every object and
+transaction is decoded against the models as amp serve would. Until all of
+that passed, the restore writes where no server can use it: a bbolt store
+is built in <data-dir>/amp.db.restoring/ and moved into place at the end
+(removed on a refusal); an etcd prefix is marked incomplete, and emptied
+again on a refusal. Pass the source server's
 key file with --backup-key (default: backup.key in --data-dir, when it
 is there); --allow-unsigned restores a backup that is unsigned or whose
 key you do not have, after a warning. A signature that does not match the
 key given is always refused. The key is copied into a bbolt --data-dir
 that has none, so the restored server signs with it too. A store that holds anything (amp serve ran on it) is refused too,
-and left as it is. An interrupted restore leaves the store marked
-incomplete, and amp serve refuses to start on it: empty it and restore
-again.
+and left as it is. A restore into etcd that is killed leaves the prefix
+marked incomplete, and amp serve refuses to start on it: empty it and
+restore again. One into bbolt that is killed leaves only the staging
+directory, which amp serve ignores and the next restore removes.
 
 The restored store holds the backup's objects, history (with the original
 transaction indexes, so diff, rollback and point-in-time reads work as
@@ -83,14 +88,14 @@ Examples:
 		RunE: runE(func(cmd *cobra.Command, a []string) error {
 			path := a[0]
 			start := time.Now()
-			dst, closeDst, err := openOffline(cmd, spec, sf)
-			if err != nil {
-				return err
-			}
-			defer closeDst()
 			where := storeName(spec, sf.dataDir)
-			if err := backup.CheckEmpty(dst); err != nil {
-				return fmt.Errorf("restore into %s: %w; nothing was changed", where, err)
+			key, err := restoreKey(keyFile, spec, sf.dataDir)
+			if err != nil {
+				return fmt.Errorf("restore %s: %w; nothing was changed", path, err)
+			}
+			check, err := backupChecker(modelDirs)
+			if err != nil {
+				return fmt.Errorf("restore %s: %w; nothing was changed", path, err)
 			}
 			f, err := os.Open(path)
 			if err != nil {
@@ -101,39 +106,44 @@ Examples:
 			if err != nil {
 				return fmt.Errorf("restore: %w", err)
 			}
+			tgt, err := openRestoreTarget(cmd, spec, sf)
+			if err != nil {
+				return err
+			}
+			defer tgt.discard()
+			if err := backup.CheckEmpty(tgt.st); err != nil {
+				return fmt.Errorf("restore into %s: %w; nothing was changed", where, err)
+			}
+			tgt.writing = true
 			prog := newProgress(cmd.ErrOrStderr())
-			read := func(label string) io.Reader {
-				return &countingReader{r: f, fn: func(n int64) { prog.update(label, n, st.Size(), mib(n), false) }}
-			}
-			key, err := restoreKey(keyFile, spec, sf.dataDir)
-			if err != nil {
-				return fmt.Errorf("restore %s: %w; nothing was changed", path, err)
-			}
-			check, err := backupChecker(modelDirs)
-			if err != nil {
-				return fmt.Errorf("restore %s: %w; nothing was changed", path, err)
-			}
-			sum, err := backup.VerifyItems(read("verify"), check)
+			in := &countingReader{r: f, fn: func(n int64) { prog.update("restore", n, st.Size(), mib(n), false) }}
+			sum, err := backup.RestoreChecked(tgt.st, in, backup.Checks{
+				Item: check,
+				Done: func(sum backup.Summary) error {
+					err := backup.Authenticate(sum, key)
+					if err == nil {
+						return nil
+					}
+					if !allowUnsigned || errors.Is(err, backup.ErrBadSignature) {
+						return fmt.Errorf("%w (give the source server's key file with --backup-key, or restore an unauthenticated backup knowingly with --allow-unsigned)", err)
+					}
+					prog.clear()
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v: restoring it unauthenticated (--allow-unsigned)\n", err)
+					return nil
+				},
+			})
 			prog.clear()
 			if err != nil {
-				return fmt.Errorf("restore %s: %w; nothing was changed", path, err)
-			}
-			if err := backup.Authenticate(sum, key); err != nil {
-				if !allowUnsigned || errors.Is(err, backup.ErrBadSignature) {
-					return fmt.Errorf("restore %s: %w; nothing was changed (give the source server's key file with --backup-key, or restore an unauthenticated backup knowingly with --allow-unsigned)", path, err)
+				if derr := tgt.discard(); derr != nil {
+					if tgt.staging != "" {
+						return fmt.Errorf("restore %s into %s: %w; the store was not changed, but %v", path, where, err, derr)
+					}
+					return restoreFailed(where, fmt.Errorf("%w; then %v", err, derr))
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v: restoring it unauthenticated (--allow-unsigned)\n", err)
+				return fmt.Errorf("restore %s into %s: %w; nothing was changed", path, where, err)
 			}
-			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				return fmt.Errorf("restore %s: %w", path, err)
-			}
-			sum, err = backup.Restore(dst, read("restore"))
-			prog.clear()
-			if err != nil {
-				return restoreFailed(where, err)
-			}
-			if err := closeDst(); err != nil {
-				return fmt.Errorf("restore into %s: close the store: %w", where, err)
+			if err := tgt.install(); err != nil {
+				return fmt.Errorf("restore into %s: %w", where, err)
 			}
 			if key != nil && server.StoreKind(spec) == "bbolt" {
 				if err := backup.WriteKey(filepath.Join(sf.dataDir, "backup.key"), key); err != nil && !errors.Is(err, os.ErrExist) {
@@ -150,6 +160,124 @@ Examples:
 	cmd.Flags().StringArrayVar(&modelDirs, "models", nil, "directory of extra YANG model sets, as amp serve --models: the backup's objects are checked against them too; repeatable")
 	sf.add(cmd)
 	return cmd
+}
+
+// stagingDir is the directory of a bbolt data dir where a restore builds
+// the store, moved into place only once the restore and all its checks are
+// complete. amp serve never looks there; the next restore removes one an
+// interrupted restore left.
+const stagingDir = "amp.db.restoring"
+
+// restoreTarget is what a restore writes into: an etcd prefix itself
+// (found empty, marked incomplete by the restore until it is complete, and
+// emptied again if it fails), or the store in a bbolt data dir's staging
+// directory, removed if the restore fails.
+type restoreTarget struct {
+	st      store.Store
+	closeSt func() error
+	// bbolt: the staging directory, the data dir, and, if the data dir
+	// holds a store (empty, or the restore is refused), its close: it
+	// stays open until the install, its lock keeping amp serve off it.
+	staging, dataDir string
+	closeLive        func() error
+	// writing is set once the target was found empty and the restore
+	// starts: from then on, anything under the etcd prefix is its own.
+	writing, done bool
+}
+
+func openRestoreTarget(cmd *cobra.Command, spec string, sf storeFlags) (*restoreTarget, error) {
+	if server.StoreKind(spec) != "bbolt" {
+		st, closeSt, err := openOffline(cmd, spec, sf)
+		if err != nil {
+			return nil, err
+		}
+		return &restoreTarget{st: st, closeSt: closeSt}, nil
+	}
+	t := &restoreTarget{staging: filepath.Join(sf.dataDir, stagingDir), dataDir: sf.dataDir}
+	has, err := store.HasBolt(sf.dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("bbolt store in %s: %w", sf.dataDir, err)
+	}
+	if has {
+		live, closeLive, err := openOffline(cmd, spec, sf)
+		if err != nil {
+			return nil, err
+		}
+		if err := backup.CheckEmpty(live); err != nil {
+			closeLive()
+			return nil, fmt.Errorf("restore into %s: %w; nothing was changed", storeName(spec, sf.dataDir), err)
+		}
+		t.closeLive = closeLive
+	}
+	if _, err := os.Stat(t.staging); err == nil {
+		if err := os.RemoveAll(t.staging); err != nil {
+			t.discard()
+			return nil, fmt.Errorf("remove %s, left by an interrupted restore: %w", t.staging, err)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "removed %s, left by an interrupted restore\n", t.staging)
+	}
+	t.st, t.closeSt, err = openOffline(cmd, spec, storeFlags{dataDir: t.staging})
+	if err != nil {
+		t.discard()
+		return nil, err
+	}
+	return t, nil
+}
+
+// discard removes what the restore wrote, if it has not been installed:
+// the staging directory, or everything under the etcd prefix the restore
+// found empty (guarded by the restore's marker). It closes the stores.
+func (t *restoreTarget) discard() error {
+	if t.done {
+		return nil
+	}
+	t.done = true
+	if t.staging == "" {
+		var err error
+		if t.writing {
+			err = backup.Discard(t.st)
+		}
+		t.closeSt()
+		return err
+	}
+	if t.closeSt != nil {
+		t.closeSt()
+	}
+	if t.closeLive != nil {
+		t.closeLive()
+	}
+	if err := os.RemoveAll(t.staging); err != nil {
+		return fmt.Errorf("remove %s: %w (amp serve ignores it; the next restore removes it)", t.staging, err)
+	}
+	return nil
+}
+
+// install closes the restored store and, for bbolt, moves it from the
+// staging directory into the data dir.
+func (t *restoreTarget) install() error {
+	if t.staging == "" {
+		t.done = true
+		if err := t.closeSt(); err != nil {
+			return fmt.Errorf("close the store: %w", err)
+		}
+		return nil
+	}
+	if err := t.closeSt(); err != nil {
+		return fmt.Errorf("close the restored store: %w; %s", err, orNothing(t.discard()))
+	}
+	t.done = true
+	if t.closeLive != nil {
+		t.closeLive()
+	}
+	return store.InstallBolt(t.staging, t.dataDir)
+}
+
+// orNothing says what a failed discard left, or that nothing changed.
+func orNothing(err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return "nothing was changed"
 }
 
 // restoreKey reads the key a backup's signature is checked with: the file

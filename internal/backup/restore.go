@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -66,21 +67,45 @@ type Summary struct {
 	Header  Header
 	Trailer Trailer
 	Bytes   int64
-	// Digest is what the signature covers (VerifyItems only; see
-	// Authenticate).
+	// Digest is what the signature covers (VerifyItems, and RestoreChecked
+	// with Checks.Done; see Authenticate).
 	Digest []byte
 }
 
 // Restore reads a backup from r into st, which must be empty (CheckEmpty):
 // the objects, the log records with their original indexes, the checkpoint
 // index and the metadata. A backup found invalid part way leaves st marked
-// incomplete (IncompleteMeta); callers that can read the backup twice check
-// it with Verify first, so a bad file changes nothing.
+// incomplete (IncompleteMeta); RestoreChecked says what a caller does about
+// that.
 func Restore(st store.Store, r io.Reader) (Summary, error) {
+	return RestoreChecked(st, r, Checks{})
+}
+
+// Checks are what RestoreChecked verifies while it writes.
+type Checks struct {
+	// Item is called for every object, log record and metadata entry, on
+	// other goroutines while the restore goes on writing (so it must be
+	// safe for concurrent use): decoding each as the server would is most
+	// of a restore's CPU, and the writes mostly wait on the disk or etcd.
+	Item func(Item) error
+	// Done is called once every item was read and passed Item, with the
+	// backup's summary, Digest included (Authenticate), before the
+	// restore marks the store complete.
+	Done func(Summary) error
+}
+
+// RestoreChecked is Restore that runs c while it writes. The store is
+// marked incomplete (IncompleteMeta) from its first write until every
+// check passed, so nothing starts on a store holding a backup the checks
+// refused; on an error the caller discards what was written (a bbolt
+// restore writes into a staging directory it then removes; an etcd one
+// deletes the prefix, which was empty). Errors of the checks name the
+// item, as VerifyItems's do.
+func RestoreChecked(st store.Store, r io.Reader, c Checks) (Summary, error) {
 	if err := CheckEmpty(st); err != nil {
 		return Summary{}, err
 	}
-	br, err := NewReader(r)
+	br, err := newReader(r, c.Done != nil)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -88,6 +113,11 @@ func Restore(st store.Store, r io.Reader) (Summary, error) {
 	marker := fmt.Sprintf("restore of a backup of index %d taken %s, started %s", h.Last, h.Created.Format(time.RFC3339), time.Now().UTC().Format(time.RFC3339))
 	if err := st.PutMeta(IncompleteMeta, []byte(marker)); err != nil {
 		return Summary{}, fmt.Errorf("mark the store as being restored: %w", err)
+	}
+	var checks *itemChecks
+	if c.Item != nil {
+		checks = startItemChecks(c.Item)
+		defer checks.stop()
 	}
 	lim := commitLimits(st)
 	var (
@@ -128,6 +158,7 @@ func Restore(st store.Store, r io.Reader) (Summary, error) {
 		return nil
 	}
 	for {
+		off := br.Bytes()
 		it, err := br.Next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -135,9 +166,17 @@ func Restore(st store.Store, r io.Reader) (Summary, error) {
 		if err != nil {
 			return Summary{}, err
 		}
+		// One copy of the value (the reader reuses its buffer) serves the
+		// write batch and the check.
+		it.Value = clone(it.Value)
+		if checks != nil {
+			if err := checks.submit(it, off); err != nil {
+				return Summary{}, err
+			}
+		}
 		switch it.Kind {
 		case KindObject:
-			puts = append(puts, store.KV{Key: it.Key, Value: clone(it.Value)})
+			puts = append(puts, store.KV{Key: it.Key, Value: it.Value})
 			putBytes += len(it.Key) + len(it.Value)
 			if len(puts) >= objectBatch || putBytes >= batchBytes {
 				if err := flushObjects(); err != nil {
@@ -151,7 +190,7 @@ func Restore(st store.Store, r io.Reader) (Summary, error) {
 			if err := base(it.Index); err != nil {
 				return Summary{}, err
 			}
-			commits = append(commits, store.Commit{Index: it.Index, Log: clone(it.Value)})
+			commits = append(commits, store.Commit{Index: it.Index, Log: it.Value})
 			commitBytes += len(it.Value)
 			if len(commits) >= lim.records || commitBytes >= lim.bytes {
 				if err := flushCommits(); err != nil {
@@ -174,6 +213,15 @@ func Restore(st store.Store, r io.Reader) (Summary, error) {
 	if err := errors.Join(flushObjects(), flushCommits(), base(t.First)); err != nil {
 		return Summary{}, err
 	}
+	sum := Summary{Header: h, Trailer: t, Bytes: br.Bytes(), Digest: br.digestSum()}
+	if err := checks.wait(); err != nil {
+		return Summary{}, err
+	}
+	if c.Done != nil {
+		if err := c.Done(sum); err != nil {
+			return Summary{}, err
+		}
+	}
 	if st.LastIndex() != h.Last || st.FirstIndex() != t.First {
 		return Summary{}, fmt.Errorf("after the restore the store's log is %d-%d, the backup's %d-%d", st.FirstIndex(), st.LastIndex(), t.First, h.Last)
 	}
@@ -183,7 +231,25 @@ func Restore(st store.Store, r io.Reader) (Summary, error) {
 	if err := st.DeleteMeta(IncompleteMeta); err != nil {
 		return Summary{}, fmt.Errorf("clear the restore marker: %w", err)
 	}
-	return Summary{Header: h, Trailer: t, Bytes: br.Bytes()}, nil
+	return sum, nil
+}
+
+// Discard takes back what a failed RestoreChecked wrote into st, which it
+// found empty, where the store can delete everything at once: under an
+// etcd prefix, one txn deletes every key, guarded by the restore's marker
+// (IncompleteMeta) so that a prefix someone else emptied or filled
+// meanwhile is left alone. A bbolt restore writes into a staging directory
+// that its caller removes instead (cmd/amp/restore.go); for it, and any
+// other store, Discard does nothing and the store stays marked incomplete.
+func Discard(st store.Store) error {
+	e, ok := unwrap(st).(*store.Etcd)
+	if !ok {
+		return nil
+	}
+	if err := e.DeleteAllIfMeta(IncompleteMeta); err != nil {
+		return fmt.Errorf("delete what the restore wrote: %w", err)
+	}
+	return nil
 }
 
 // Verify reads a whole backup and checks it, writing nothing.
@@ -219,6 +285,7 @@ func verify(r io.Reader, digest bool, check func(Item) error) (Summary, error) {
 			return Summary{}, err
 		}
 		if checks != nil {
+			it.Value = clone(it.Value) // the reader reuses its buffer
 			if err := checks.submit(it, off); err != nil {
 				return Summary{}, err
 			}
@@ -227,19 +294,23 @@ func verify(r io.Reader, digest bool, check func(Item) error) (Summary, error) {
 }
 
 // itemChecks runs a check over items on every core while the reader goes
-// on with the frames, checksums and digest: decoding each object as the
-// server would is most of a restore's pre-check, and it is independent
-// per item. The error reported is the one of the earliest item that
-// failed.
+// on with the frames, checksums and digest (and a restore with its
+// writes): decoding each object as the server would is most of a
+// restore's CPU, and it is independent per item. Items go to the workers
+// in batches, so a backup of small objects costs few channel operations
+// and wake-ups. The error reported is the one of the earliest item that
+// failed: once one failed, only the items before it are still checked.
 type itemChecks struct {
-	check func(Item) error
-	jobs  chan checkJob
-	wg    sync.WaitGroup
+	check   func(Item) error
+	jobs    chan []checkJob
+	pending []checkJob
+	wg      sync.WaitGroup
 
-	mu     sync.Mutex
-	err    error
-	errOff int64
-	failed atomic.Bool
+	mu  sync.Mutex
+	err error
+	// errOff is the offset of the earliest item that failed so far
+	// (math.MaxInt64: none).
+	errOff atomic.Int64
 }
 
 type checkJob struct {
@@ -247,19 +318,24 @@ type checkJob struct {
 	off int64
 }
 
+const checkBatch = 128 // items per batch handed to a worker
+
 func startItemChecks(check func(Item) error) *itemChecks {
-	jobs := make(chan checkJob, 1024)
+	jobs := make(chan []checkJob, 16)
 	c := &itemChecks{check: check, jobs: jobs}
+	c.errOff.Store(math.MaxInt64)
 	for range runtime.GOMAXPROCS(0) {
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
-			for j := range jobs { // not c.jobs: stop may clear it before this runs
-				if c.failed.Load() {
-					continue // drain: the verdict is in
-				}
-				if err := c.check(j.it); err != nil {
-					c.fail(j, err)
+			for batch := range jobs { // not c.jobs: stop may clear it before this runs
+				for _, j := range batch {
+					if j.off > c.errOff.Load() {
+						break // an earlier item failed: drain
+					}
+					if err := c.check(j.it); err != nil {
+						c.fail(j, err)
+					}
 				}
 			}
 		}()
@@ -270,28 +346,36 @@ func startItemChecks(check func(Item) error) *itemChecks {
 func (c *itemChecks) fail(j checkJob, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.err == nil || j.off < c.errOff {
+	if j.off < c.errOff.Load() {
 		c.err = fmt.Errorf("the server could not load the backup: %s at byte %d: %w", kindName(byte(j.it.Kind)), j.off, err)
-		c.errOff = j.off
+		c.errOff.Store(j.off)
 	}
-	c.failed.Store(true)
 }
 
-// submit queues it (read at byte off) for checking; the reader reuses its
-// buffer, so the value is copied. It returns an error once a check failed.
+// submit queues it (read at byte off) for checking; its value must not
+// change afterwards (the caller copies it out of the reader's buffer). It
+// returns an error once a check failed.
 func (c *itemChecks) submit(it Item, off int64) error {
-	if c.failed.Load() {
+	if c.errOff.Load() != math.MaxInt64 {
 		return c.wait()
 	}
-	it.Value = append([]byte(nil), it.Value...)
-	c.jobs <- checkJob{it: it, off: off}
+	c.pending = append(c.pending, checkJob{it: it, off: off})
+	if len(c.pending) == checkBatch {
+		c.jobs <- c.pending
+		c.pending = make([]checkJob, 0, checkBatch)
+	}
 	return nil
 }
 
-// wait ends the checks and returns the first failure, if any (nil c: none).
+// wait checks what is still queued, ends the checks and returns the first
+// failure, if any (nil c: none).
 func (c *itemChecks) wait() error {
 	if c == nil {
 		return nil
+	}
+	if len(c.pending) > 0 && c.jobs != nil {
+		c.jobs <- c.pending
+		c.pending = nil
 	}
 	c.stop()
 	c.mu.Lock()
@@ -339,18 +423,22 @@ type limits struct{ records, bytes int }
 // WAL sync each), and for etcd ones that fit a single txn under its default
 // request limits (bigger batches would be staged over several txns).
 func commitLimits(st store.Store) limits {
-	// See through wrappers (amp serve's opened store holds a lock beside it).
-	for {
-		u, ok := st.(interface{ Unwrap() store.Store })
-		if !ok {
-			break
-		}
-		st = u.Unwrap()
-	}
-	if _, ok := st.(*store.Etcd); ok {
+	if _, ok := unwrap(st).(*store.Etcd); ok {
 		return limits{records: 100, bytes: 768 << 10}
 	}
 	return limits{records: 4096, bytes: batchBytes}
+}
+
+// unwrap sees through wrappers of a store (amp serve's opened store holds
+// a lock beside it).
+func unwrap(st store.Store) store.Store {
+	for {
+		u, ok := st.(interface{ Unwrap() store.Store })
+		if !ok {
+			return st
+		}
+		st = u.Unwrap()
+	}
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }

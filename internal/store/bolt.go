@@ -23,6 +23,10 @@ var (
 	keyCheckpoint = []byte("@checkpoint-index")
 )
 
+// boltFile is the bbolt store's file in its directory (its write-ahead log
+// is the wal directory beside it).
+const boltFile = "amp.db"
+
 // Bolt is the embedded store: one bbolt file in the data directory.
 type Bolt struct {
 	db         *bolt.DB
@@ -49,7 +53,7 @@ func OpenBolt(dir string) (*Bolt, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir: %w", err)
 	}
-	path := filepath.Join(dir, "amp.db")
+	path := filepath.Join(dir, boltFile)
 	// NoFreelistSync: the freelist is rebuilt by scanning at open instead
 	// of being written on every commit, one page less per fsync; durability
 	// is unchanged (bbolt's documented trade: slower open after a crash).
@@ -453,8 +457,17 @@ func (b *Bolt) Size() int64 {
 func (b *Bolt) Close() error {
 	close(b.stop)
 	<-b.stopped
+	b.tailMu.Lock()
+	unflushed := len(b.tail)
+	b.tailMu.Unlock()
 	b.walMu.Lock()
 	err := b.wal.close()
 	b.walMu.Unlock()
-	return errors.Join(err, b.db.Close())
+	err = errors.Join(err, b.db.Close())
+	if unflushed > 0 {
+		// Nothing is lost (the next open replays the WAL), but the file
+		// alone is not the whole store: InstallBolt relies on this error.
+		err = errors.Join(err, fmt.Errorf("close: %d committed records could not be moved from the write-ahead log into %s", unflushed, boltFile))
+	}
+	return err
 }
