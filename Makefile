@@ -1,7 +1,7 @@
 # AMP: the two commands every contributor needs.
 #   make run    start AMP on this machine with the embedded store and demo data
 #   make test   install test dependencies and run the whole test suite
-.PHONY: run test build bench fuzz soak soak-etcd
+.PHONY: run test build bench bench-compare fuzz soak soak-etcd
 
 run:
 	go run ./cmd/amp serve --demo
@@ -15,6 +15,11 @@ build:
 # Performance figures of issue 2 (see docs/performance.md).
 bench:
 	go test -run '^$$' -bench . -benchtime 2s ./internal/store/ ./internal/config/ ./internal/api/rest/
+
+# This tree against an older commit, alternating, same run:
+#   make bench-compare BASE=d7cca15 [ROUNDS=5] [E2E=1]
+bench-compare:
+	scripts/bench-compare $(BASE)
 
 # Long fuzzing of the JSON decoder and the path parser; the corpus is kept in testdata/fuzz.
 fuzz:
