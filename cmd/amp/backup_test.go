@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/amp-edge/amp/internal/backup"
+	"github.com/amp-edge/amp/internal/testenv"
 )
 
 // TestBackupRestoreCLI: amp backup writes a file amp restore accepts; a
@@ -187,55 +188,19 @@ func TestRestoreRefusesForgedRecordImages(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "amp.ampbak")
 	mustAmp(t, "backup", file)
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	br, err := backup.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := backup.ReadKey(ampKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := br.Header
-	h.Key = key
-	var forged bytes.Buffer
-	bw, err := backup.NewWriter(&forged, h)
-	if err != nil {
-		t.Fatal(err)
-	}
 	renamed := 0
-	for {
-		it, err := br.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		switch it.Kind {
-		case backup.KindObject:
-			err = bw.Object(it.Key, it.Value)
-		case backup.KindRecord:
+	forged := testenv.RewriteBackup(t, file, ampKey, func(it *backup.Item) []backup.Item {
+		if it.Kind == backup.KindRecord {
 			renamed += bytes.Count(it.Value, []byte("/sim-card/"))
-			err = bw.Record(it.Index, bytes.ReplaceAll(it.Value, []byte("/sim-card/"), []byte("/sim-cart/")))
-		case backup.KindMeta:
-			err = bw.Meta(it.Key, it.Value)
+			it.Value = bytes.ReplaceAll(it.Value, []byte("/sim-card/"), []byte("/sim-cart/"))
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := bw.Close(); err != nil {
-		t.Fatal(err)
-	}
+		return nil
+	})
 	if renamed == 0 {
 		t.Fatal("no log record of the backup changes a SIM card (the test's premise)")
 	}
 	bad := filepath.Join(dir, "forged.ampbak")
-	if err := os.WriteFile(bad, forged.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(bad, forged, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	target := filepath.Join(dir, "target")

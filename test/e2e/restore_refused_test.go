@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,56 +109,22 @@ func TestRestoreRefusedLeavesNothing(t *testing.T) {
 // no model decodes. It returns the backup and that key.
 func lastObjectUndecodable(t *testing.T, file, keyFile string) ([]byte, string) {
 	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	br, err := backup.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := backup.ReadKey(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := br.Header
-	h.Key = key
-	var buf bytes.Buffer
-	bw, err := backup.NewWriter(&buf, h)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var lastKey, junk string
-	for {
-		it, err := br.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
+	forged := testenv.RewriteBackup(t, file, keyFile, func(it *backup.Item) []backup.Item {
+		if it.Kind == backup.KindObject {
+			lastKey = it.Key
+			return nil
 		}
-		if it.Kind != backup.KindObject && junk == "" {
-			junk = lastKey + "-junk"
-			if err := bw.Object(junk, []byte("not an object")); err != nil {
-				t.Fatal(err)
-			}
+		if junk != "" {
+			return nil
 		}
-		switch it.Kind {
-		case backup.KindObject:
-			err, lastKey = bw.Object(it.Key, it.Value), it.Key
-		case backup.KindRecord:
-			err = bw.Record(it.Index, it.Value)
-		case backup.KindMeta:
-			err = bw.Meta(it.Key, it.Value)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		junk = lastKey + "-junk"
+		return []backup.Item{{Kind: backup.KindObject, Key: junk, Value: []byte("not an object")}}
+	})
+	if junk == "" {
+		t.Fatal("the backup has nothing after its objects (the test's premise)")
 	}
-	if _, err := bw.Close(); err != nil || junk == "" {
-		t.Fatalf("forge the backup: %v (junk object %q)", err, junk)
-	}
-	return buf.Bytes(), junk
+	return forged, junk
 }
 
 // storeFiles lists what a restore may leave in a data dir: the store, its
