@@ -508,9 +508,10 @@ func (br *Reader) readFrame() (byte, []byte, error) {
 	for remaining := int(n); remaining > 0; {
 		c := min(remaining, readChunk)
 		if cap(buf)-len(buf) < c {
-			// Double: a big frame (a bulk import's log record) is not
-			// copied over at every chunk.
-			buf = slices.Grow(buf, max(c, len(buf)))
+			// Double, so a big frame (a bulk import's log record) is not
+			// copied over at every chunk, but never past the frame's
+			// length: a 70 MiB record gets 70 MiB, not 128.
+			buf = slices.Grow(buf, min(max(c, len(buf)), remaining))
 		}
 		buf = buf[:len(buf)+c]
 		if _, err := io.ReadFull(br.r, buf[len(buf)-c:]); err != nil {
