@@ -6,6 +6,8 @@
 //     and onf-site with its submodules);
 //   - ietf: the RFC 6991 ietf-inet-types and ietf-yang-types modules
 //     (revision 2013-07-15) they import;
+//   - inventory/1.0.0: the operator's inventory of edge sites (book
+//     chapter 3; docs/provisioning.md);
 //   - amp: amp-extensions, AMP's own YANG extensions (ampx:immutable).
 //
 // Paths inside FS are relative to this directory, e.g.
@@ -14,7 +16,7 @@ package models
 
 import "embed"
 
-// FS holds the aether, ietf and amp directories of YANG modules.
+// FS holds the aether, inventory, ietf and amp directories of YANG modules.
 //
-//go:embed aether ietf amp
+//go:embed aether inventory ietf amp
 var FS embed.FS

@@ -253,12 +253,12 @@ func (g *globalOpts) addPathValue(ctx context.Context, b *applyBatch, m map[stri
 	if strings.HasPrefix(p, "/") {
 		full = strings.TrimRight(p, "/")
 	} else {
-		ms, rest, err := cat.shortSet(strings.Trim(p, "/"))
-		if err != nil {
-			return fmt.Errorf("%s: %v", where, err)
-		}
 		if ent == "" {
 			ent = g.enterprise
+		}
+		ms, rest, err := cat.shortSet(strings.Trim(p, "/"), ent != "")
+		if err != nil {
+			return fmt.Errorf("%s: %v", where, err)
 		}
 		if ent == "" && !ms.Global() {
 			return fmt.Errorf("%s: path %q is short: give enterprise in the document or -e", where, p)

@@ -62,6 +62,7 @@ func addClientCommands(root *cobra.Command) {
 		newTokenCmd(g),
 		newBackupCmd(g),
 		newModelCmd(g),
+		newProvisionCmd(g),
 		newLoginCmd(),
 	)
 }

@@ -139,7 +139,7 @@ func (g *globalOpts) restPath(ctx context.Context, p string) (string, error) {
 		}
 		return p, nil
 	}
-	ms, rest, err := g.catalog(ctx).shortSet(strings.Trim(p, "/"))
+	ms, rest, err := g.catalog(ctx).shortSet(strings.Trim(p, "/"), g.enterprise != "")
 	if err != nil {
 		return "", err
 	}
@@ -154,7 +154,11 @@ func (g *globalOpts) restPath(ctx context.Context, p string) (string, error) {
 }
 
 // shortSet finds the set a short path lies in and the path below its root.
-func (c *catalog) shortSet(p string) (*schema.ModelSet, string, error) {
+// A top-level node several sets have (a tenant set's and a global one's)
+// is the tenant set's when an enterprise is given (haveEnterprise: -e), as
+// it was before a global set had it; without one it is ambiguous, and the
+// error says how to name either.
+func (c *catalog) shortSet(p string, haveEnterprise bool) (*schema.ModelSet, string, error) {
 	if p == "." {
 		p = ""
 	}
@@ -176,14 +180,26 @@ func (c *catalog) shortSet(p string) (*schema.ModelSet, string, error) {
 	case len(in) == 0:
 		return nil, "", usagef("%q: no model set has %q at its root; start a short path with a set's name (%s) or a top-level node (%s)", p, first, strings.Join(c.cliNames(), ", "), strings.Join(c.topNames(), ", "))
 	}
-	var names []string
+	var names, tenantSets []string
+	var tenantSet *schema.ModelSet
 	for _, ms := range in {
 		names = append(names, ms.CLIName)
+		if !ms.Global() {
+			tenantSet = ms
+			tenantSets = append(tenantSets, ms.CLIName)
+		}
 	}
 	if first == "" {
 		return nil, "", usagef("%q: which model set? Name it: %s", p, strings.Join(names, ", "))
 	}
-	return nil, "", usagef("%q: %q is in several model sets; start with the set's name: %s/%s", p, first, names[0], p)
+	if haveEnterprise && len(tenantSets) == 1 {
+		return tenantSet, p, nil
+	}
+	hint := ""
+	if len(tenantSets) == 1 {
+		hint = fmt.Sprintf(" (with -e/--enterprise, %s's)", tenantSets[0])
+	}
+	return nil, "", usagef("%q: %q is in several model sets%s; start with the set's name: %s", p, first, hint, joinPrefixed(names, "/"+p))
 }
 
 func (c *catalog) cliNames() []string {
@@ -256,4 +272,13 @@ func (mp *modelPath) String() string {
 		return mp.root()
 	}
 	return mp.root() + "/" + strings.Join(mp.segs, "/")
+}
+
+// joinPrefixed lists each name followed by suffix, joined by "or".
+func joinPrefixed(names []string, suffix string) string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n + suffix
+	}
+	return strings.Join(out, " or ")
 }

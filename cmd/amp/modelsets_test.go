@@ -138,6 +138,15 @@ func TestGlobalSetShortPaths(t *testing.T) {
 			t.Errorf("restPath(%q) without an enterprise: %v, want a usage error", in, err)
 		}
 	}
+	// "site" is Aether's (per enterprise) and the inventory's (global):
+	// without -e the error names both ways to say which.
+	if _, err := g.restPath(ctx, "site/s1"); err == nil || !strings.Contains(err.Error(), "aether/site/s1 or inventory/site/s1") ||
+		!strings.Contains(err.Error(), "with -e/--enterprise, aether's") {
+		t.Errorf("restPath(site/s1) without an enterprise: %v", err)
+	}
+	if got, err := g.restPath(ctx, "inventory/site/s1"); err != nil || got != "/inventory/v1.0.0/site/s1" {
+		t.Errorf("restPath(inventory/site/s1) = %q, %v", got, err)
+	}
 	g.enterprise = "acme"
 	for in, want := range map[string]string{
 		"wl/deployment/d1": "/workload/v1.0.0/acme/deployment/d1",
@@ -219,9 +228,10 @@ func TestGlobalSetVerbs(t *testing.T) {
 			t.Errorf("complete %q = %v, want %v", typed, got, want)
 		}
 	}
-	// Without an enterprise, only the global set completes: a tenant set's
-	// paths would need one.
-	if got, _ := g.completePath(cmd, ""); !slices.Equal(got, []string{"lab/", "rack/", "server/"}) {
+	// Without an enterprise, only the global sets complete: a tenant set's
+	// paths would need one, and "site" (Aether's and the inventory's) needs
+	// the set's name.
+	if got, _ := g.completePath(cmd, ""); !slices.Equal(got, []string{"cluster/", "device-type/", "inventory/", "ip-address/", "lab/", "manufacturer/", "organization/", "rack/", "server/"}) {
 		t.Errorf("complete \"\" without -e = %v", got)
 	}
 	if n := srv.models.Load() - before; n != 1 {

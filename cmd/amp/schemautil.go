@@ -251,7 +251,7 @@ func (g *globalOpts) completePath(cmd *cobra.Command, toComplete string) ([]stri
 		}
 		if set = cat.byCLIName(segs[0]); set != nil {
 			prefix, segs = segs[0]+"/", segs[1:]
-		} else if set, _, _ = cat.shortSet(segs[0]); set == nil {
+		} else if set, _, _ = cat.shortSet(segs[0], ent != ""); set == nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		if !set.Global() && ent == "" {
@@ -321,7 +321,11 @@ func (c *catalog) completeShortStart(partial string, haveEnterprise bool) []stri
 			continue
 		}
 		for _, s := range childCompletions(ms.Root, "", partial) {
-			add(s)
+			// Offer only what resolves: a node several sets have needs
+			// the set's name without an enterprise.
+			if set, _, _ := c.shortSet(strings.TrimSuffix(s, "/"), haveEnterprise); set != nil {
+				add(s)
+			}
 		}
 		if len(sets) > 1 {
 			add(ms.CLIName + "/")

@@ -282,18 +282,18 @@ func TestUpgradeInterrupted(t *testing.T) {
 // loaded stops the start with the key and the reason, and changes nothing.
 func TestUpgradeRefusesUnknownSet(t *testing.T) {
 	sch, st := newTestStore(t)
-	if err := st.WriteObjects([]store.KV{{Key: "aether/acme", Value: []byte{1, 1, 0}}, {Key: "inventory/acme/rack/r1", Value: []byte{1, 1, 0}}}, nil); err != nil {
+	if err := st.WriteObjects([]store.KV{{Key: "aether/acme", Value: []byte{1, 1, 0}}, {Key: "fleetx/acme/rack/r1", Value: []byte{1, 1, 0}}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err := Open(sch, st, Options{Logger: slog.New(slog.DiscardHandler)})
-	if err == nil || !strings.Contains(err.Error(), "inventory/acme/rack/r1") || !strings.Contains(err.Error(), `model set "inventory", which is not loaded`) {
-		t.Fatalf("Open = %v, want a refusal naming inventory/acme/rack/r1", err)
+	if err == nil || !strings.Contains(err.Error(), "fleetx/acme/rack/r1") || !strings.Contains(err.Error(), `model set "fleetx", which is not loaded`) {
+		t.Fatalf("Open = %v, want a refusal naming fleetx/acme/rack/r1", err)
 	}
 	var keys []string
 	if err := st.Objects(func(k string, _ []byte) error { keys = append(keys, k); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"aether/acme", "inventory/acme/rack/r1"}; !reflect.DeepEqual(keys, want) {
+	if want := []string{"aether/acme", "fleetx/acme/rack/r1"}; !reflect.DeepEqual(keys, want) {
 		t.Errorf("objects after the refusal: %v, want %v", keys, want)
 	}
 }

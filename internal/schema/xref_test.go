@@ -66,7 +66,7 @@ func TestRefLoadErrors(t *testing.T) {
 		return `list x { key id; leaf id { type string; } leaf r { type string; ` + ext + ` } }`
 	}
 	for _, c := range []struct{ scope, body, want string }{
-		{"tenant", leaf(`ampx:refers-to "inventory:/site/site-id";`), `module amp-t: /x/r: ampx:refers-to "inventory:/site/site-id": no model set "inventory" is loaded`},
+		{"tenant", leaf(`ampx:refers-to "fleetx:/site/site-id";`), `module amp-t: /x/r: ampx:refers-to "fleetx:/site/site-id": no model set "fleetx" is loaded`},
 		{"tenant", leaf(`ampx:refers-to "aether:/site/display-name";`), "/site/display-name is not the key leaf of a list"},
 		{"tenant", leaf(`ampx:refers-to "aether:/site";`), "/site is not the key leaf of a list"},
 		{"tenant", leaf(`ampx:refers-to "aether:/site/device/device-id";`), "/site is a list: only containers may lie above the list referred to"},
