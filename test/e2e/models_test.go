@@ -25,7 +25,8 @@ func startThreeSets(t *testing.T) *testenv.Server {
 }
 
 // TestModelsListsLoadedSets: GET /models, through the real binary, lists
-// Aether and the --models sets with their scopes, prefixes and modules.
+// the built-in sets (Aether, the inventory) and the --models sets with
+// their scopes, prefixes and modules.
 func TestModelsListsLoadedSets(t *testing.T) {
 	s := startThreeSets(t)
 	var sets []struct {
@@ -43,9 +44,10 @@ func TestModelsListsLoadedSets(t *testing.T) {
 	}
 	type want struct{ version, scope, cli, openapi, module string }
 	wants := map[string]want{
-		"aether":   {"2.1.x", "tenant", "aether", "", "onf-site"},
-		"lab":      {"1.0.0", "global", "lab", "Lab", "amp-lab"},
-		"workload": {"1.0.0", "tenant", "wl", "Workload", "amp-workload"},
+		"aether":    {"2.1.x", "tenant", "aether", "", "onf-site"},
+		"inventory": {"1.0.0", "global", "inventory", "Inventory", "amp-inventory"},
+		"lab":       {"1.0.0", "global", "lab", "Lab", "amp-lab"},
+		"workload":  {"1.0.0", "tenant", "wl", "Workload", "amp-workload"},
 	}
 	if len(sets) != len(wants) {
 		t.Fatalf("GET /models lists %d sets, want %d: %+v", len(sets), len(wants), sets)
