@@ -1,0 +1,181 @@
+package render
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/amp-edge/amp/internal/provision/inventory"
+)
+
+// The Ansible artifacts replace the book's hand-copied inventory file and
+// edgeconfig.py's host_vars (book 3.1.2): ansible/inventory.yml names every
+// device of the site by its FQDN in a group per role and a group per
+// deployment, and ansible/host_vars/<fqdn>.yml, which ansible-inventory
+// reads next to it, holds what the inventory knows about the device. Every
+// variable but ansible_host starts with amp_, so none shadows a name
+// Ansible reserves (serial is one) or a role's own variables.
+const (
+	ansibleKind      = "ansible"
+	ansibleInventory = ansibleKind + "/inventory.yml"
+	ansibleHostVars  = ansibleKind + "/host_vars/"
+)
+
+func init() { Register(Renderer{Kind: ansibleKind, Render: renderAnsible}) }
+
+// roleGroups names each device role's Ansible group, in the book's order.
+var roleGroups = []struct{ role, group string }{
+	{"management-server", "management_servers"},
+	{"management-switch", "management_switches"},
+	{"fabric-switch", "fabric_switches"},
+	{"compute-server", "compute_servers"},
+	{"radio", "radios"},
+	{"other", "other_devices"},
+}
+
+// deploymentGroup is a deployment's group name: Ansible warns about a '-'
+// in a group name, so it becomes '_' (prod-east → prod_east).
+func deploymentGroup(id string) string { return strings.ReplaceAll(id, "-", "_") }
+
+type ansibleGroup struct {
+	Hosts map[string]struct{} `json:"hosts"`
+}
+
+type ansibleHostVarsFile struct {
+	AnsibleHost  string                  `json:"ansible_host,omitempty"`
+	Device       string                  `json:"amp_device"`
+	Devname      string                  `json:"amp_devname"`
+	FQDN         string                  `json:"amp_fqdn"`
+	Site         string                  `json:"amp_site"`
+	Deployment   string                  `json:"amp_deployment,omitempty"`
+	Role         string                  `json:"amp_role"`
+	DeviceType   string                  `json:"amp_device_type"`
+	Serial       string                  `json:"amp_serial,omitempty"`
+	AssetTag     string                  `json:"amp_asset_tag,omitempty"`
+	Status       string                  `json:"amp_status"`
+	Rack         string                  `json:"amp_rack,omitempty"`
+	RackPosition int                     `json:"amp_rack_position,omitempty"`
+	RackFace     string                  `json:"amp_rack_face,omitempty"`
+	PrimaryIP    string                  `json:"amp_primary_ip,omitempty"`
+	Interfaces   map[string]ansibleIface `json:"amp_interfaces"`
+	VLANs        []ansibleVLAN           `json:"amp_vlans"`
+}
+
+type ansibleIface struct {
+	Type         string        `json:"type"`
+	Label        string        `json:"label,omitempty"`
+	MAC          string        `json:"mac,omitempty"`
+	Parent       string        `json:"parent,omitempty"`
+	Mode         string        `json:"mode,omitempty"`
+	UntaggedVLAN *ansibleVLAN  `json:"untagged_vlan,omitempty"`
+	TaggedVLANs  []ansibleVLAN `json:"tagged_vlans,omitempty"`
+	Enabled      bool          `json:"enabled"`
+	MgmtOnly     bool          `json:"mgmt_only"`
+	Addresses    []string      `json:"addresses"`
+}
+
+type ansibleVLAN struct {
+	Name string `json:"name"`
+	VID  int    `json:"vid"`
+}
+
+// renderAnsible renders the inventory and a host_vars file per device.
+func renderAnsible(inv *inventory.Inventory, site *inventory.Site) ([]Artifact, error) {
+	hosts := siteHosts(inv, site)
+	groups := map[string]ansibleGroup{}
+	for _, rg := range roleGroups {
+		groups[rg.group] = ansibleGroup{Hosts: map[string]struct{}{}}
+	}
+	for _, id := range inventory.Sorted(site.Deployments) {
+		groups[deploymentGroup(id)] = ansibleGroup{Hosts: map[string]struct{}{}}
+	}
+	arts := make([]Artifact, 0, len(hosts)+1)
+	for _, h := range hosts {
+		for _, rg := range roleGroups {
+			if rg.role == h.dev.Role {
+				groups[rg.group].Hosts[h.fqdn] = struct{}{}
+			}
+		}
+		if h.dev.Deployment != "" {
+			groups[deploymentGroup(h.dev.Deployment)].Hosts[h.fqdn] = struct{}{}
+		}
+		vars, err := yaml.Marshal(hostVars(site, h))
+		if err != nil {
+			return nil, fmt.Errorf("device %s: %w", h.dev.ID, err)
+		}
+		arts = append(arts, Artifact{Name: ansibleHostVars + h.fqdn + ".yml", Content: withHeader(fmt.Sprintf("Device %s of site %s", h.dev.ID, site.ID), vars)})
+	}
+	doc, err := yaml.Marshal(map[string]any{"all": map[string]any{"children": groups}})
+	if err != nil {
+		return nil, err
+	}
+	header := fmt.Sprintf("The Ansible inventory of site %s: every device by its FQDN, grouped by role and by deployment;\n# host_vars/ beside it holds each device's variables", site.ID)
+	return append(arts, Artifact{Name: ansibleInventory, Content: withHeader(header, doc)}), nil
+}
+
+// withHeader puts a YAML comment saying what the file is above doc.
+func withHeader(what string, doc []byte) []byte {
+	return append([]byte("# "+what+". Generated by AMP from the inventory.\n"), doc...)
+}
+
+// hostVars is what the inventory knows about h, as Ansible variables.
+func hostVars(site *inventory.Site, h *host) ansibleHostVarsFile {
+	d := h.dev
+	v := ansibleHostVarsFile{
+		Device: d.ID, Devname: d.Devname, FQDN: h.fqdn, Site: site.ID, Deployment: d.Deployment, Role: d.Role,
+		DeviceType: d.DeviceType, Serial: d.Serial, AssetTag: d.AssetTag, Status: d.Status,
+		Interfaces: map[string]ansibleIface{}, VLANs: []ansibleVLAN{},
+	}
+	if h.primary != nil {
+		v.AnsibleHost, v.PrimaryIP = h.primary.Address, cidr(h.primary)
+	}
+	if d.Rack != "" {
+		v.Rack, v.RackPosition, v.RackFace = d.Rack, d.Position, d.Face
+	}
+	vlan := func(name string) ansibleVLAN {
+		out := ansibleVLAN{Name: name}
+		if vl := site.VLANs[name]; vl != nil {
+			out.VID = vl.VID
+		}
+		return out
+	}
+	carried := map[string]bool{}
+	for _, name := range inventory.Sorted(d.Interfaces) {
+		i := d.Interfaces[name]
+		iv := ansibleIface{
+			Type: i.Type, Label: i.Label, MAC: i.MAC, Parent: i.Parent, Mode: i.Mode,
+			Enabled: i.Enabled, MgmtOnly: i.MgmtOnly, Addresses: []string{},
+		}
+		if i.UntaggedVLAN != "" {
+			u := vlan(i.UntaggedVLAN)
+			iv.UntaggedVLAN = &u
+			carried[i.UntaggedVLAN] = true
+		}
+		for _, t := range i.TaggedVLANs {
+			iv.TaggedVLANs = append(iv.TaggedVLANs, vlan(t))
+			carried[t] = true
+		}
+		sortVLANs(iv.TaggedVLANs)
+		for _, ip := range h.addrs[name] {
+			iv.Addresses = append(iv.Addresses, cidr(ip))
+		}
+		v.Interfaces[name] = iv
+	}
+	for _, name := range inventory.Sorted(carried) {
+		v.VLANs = append(v.VLANs, vlan(name))
+	}
+	sortVLANs(v.VLANs)
+	return v
+}
+
+// sortVLANs orders VLANs by VID, then name.
+func sortVLANs(l []ansibleVLAN) {
+	sort.Slice(l, func(i, j int) bool {
+		if l[i].VID != l[j].VID {
+			return l[i].VID < l[j].VID
+		}
+		return l[i].Name < l[j].Name
+	})
+}
