@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sort"
 	"strings"
 
 	"github.com/amp-edge/amp/internal/provision/inventory"
@@ -51,6 +52,13 @@ func renderIPXE(inv *inventory.Inventory, site *inventory.Site) ([]Artifact, err
 	for _, h := range servers {
 		arts = append(arts, Artifact{Name: ipxeKind + "/" + h.fqdn + ".ipxe", Content: ipxeScript(site, h, bootServer(site, hosts, h))})
 	}
+	// The menu lists them by deployment, then name.
+	sort.SliceStable(servers, func(i, j int) bool {
+		if servers[i].dev.Deployment != servers[j].dev.Deployment {
+			return servers[i].dev.Deployment < servers[j].dev.Deployment
+		}
+		return servers[i].fqdn < servers[j].fqdn
+	})
 	return append(arts, Artifact{Name: ipxeMenu, Content: ipxeMenuScript(site, servers)}), nil
 }
 
