@@ -69,3 +69,14 @@ if ! command -v etcd >/dev/null 2>&1; then
   # but do not leave an unused daemon running.
   $sudo systemctl disable --now etcd >/dev/null 2>&1 || $sudo pkill -x etcd || true
 fi
+
+# --- boot and configuration artifacts (issue 11: internal/provision/render) ---
+# ansible-core: ansible-inventory reads the rendered Ansible inventory in the
+# tests; ipxe: the iPXE boot images (undionly.kpxe, ipxe.efi) a management
+# server hands out with the rendered menu (docs/provisioning.md).
+if ! dpkg -s ansible-core >/dev/null 2>&1 || ! dpkg -s ipxe >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ansible-core ipxe \
+    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ansible-core ipxe; }
+fi
