@@ -89,6 +89,24 @@ func Site(inv *inventory.Inventory, site *inventory.Site) ([]Artifact, error) {
 	return all, nil
 }
 
+// Error is why a site's artifacts cannot be rendered: an inventory path
+// (REST form) and the reason.
+type Error struct {
+	Path, Reason string
+}
+
+func (e *Error) Error() string { return e.Path + ": " + e.Reason }
+
+// Errorf is an Error about rel, a path inside site (e.g.
+// "device/d1/interface/eno1").
+func Errorf(site *inventory.Site, rel, format string, args ...any) *Error {
+	p := "/" + inventory.SetName + "/v" + inventory.Version + "/site/" + site.ID
+	if rel != "" {
+		p += "/" + rel
+	}
+	return &Error{Path: p, Reason: fmt.Sprintf(format, args...)}
+}
+
 // ValidName reports whether name is a clean relative slash path that stays
 // inside the directory it is written to (no "..", no leading "/", no empty
 // segment): names become file names under amp provision render's DIR.
