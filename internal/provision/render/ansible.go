@@ -95,17 +95,17 @@ func renderAnsible(inv *inventory.Inventory, site *inventory.Site) ([]Artifact, 
 	for _, h := range hosts {
 		for _, rg := range roleGroups {
 			if rg.role == h.dev.Role {
-				groups[rg.group].Hosts[h.fqdn] = struct{}{}
+				groups[rg.group].Hosts[h.name] = struct{}{}
 			}
 		}
 		if h.dev.Deployment != "" {
-			groups[deploymentGroup(h.dev.Deployment)].Hosts[h.fqdn] = struct{}{}
+			groups[deploymentGroup(h.dev.Deployment)].Hosts[h.name] = struct{}{}
 		}
 		vars, err := yaml.Marshal(hostVars(site, h))
 		if err != nil {
 			return nil, fmt.Errorf("device %s: %w", h.dev.ID, err)
 		}
-		arts = append(arts, Artifact{Name: ansibleHostVars + h.fqdn + ".yml", Content: withHeader(fmt.Sprintf("Device %s of site %s", h.dev.ID, site.ID), vars)})
+		arts = append(arts, Artifact{Name: ansibleHostVars + h.name + ".yml", Content: withHeader(fmt.Sprintf("Device %s of site %s", h.dev.ID, site.ID), vars)})
 	}
 	doc, err := yaml.Marshal(map[string]any{"all": map[string]any{"children": groups}})
 	if err != nil {
@@ -124,12 +124,12 @@ func withHeader(what string, doc []byte) []byte {
 func hostVars(site *inventory.Site, h *host) ansibleHostVarsFile {
 	d := h.dev
 	v := ansibleHostVarsFile{
-		Device: d.ID, Devname: d.Devname, FQDN: h.fqdn, Site: site.ID, Deployment: d.Deployment, Role: d.Role,
+		Device: d.ID, Devname: d.Devname, FQDN: h.name, Site: site.ID, Deployment: d.Deployment, Role: d.Role,
 		DeviceType: d.DeviceType, Serial: d.Serial, AssetTag: d.AssetTag, Status: d.Status,
 		Interfaces: map[string]ansibleIface{}, VLANs: []ansibleVLAN{},
 	}
 	if h.primary != nil {
-		v.AnsibleHost, v.PrimaryIP = h.primary.Address, cidr(h.primary)
+		v.AnsibleHost, v.PrimaryIP = h.primary.IP.Address, h.primary.CIDR()
 	}
 	if d.Rack != "" {
 		v.Rack, v.RackPosition, v.RackFace = d.Rack, d.Position, d.Face
@@ -159,7 +159,7 @@ func hostVars(site *inventory.Site, h *host) ansibleHostVarsFile {
 		}
 		sortVLANs(iv.TaggedVLANs)
 		for _, ip := range h.addrs[name] {
-			iv.Addresses = append(iv.Addresses, cidr(ip))
+			iv.Addresses = append(iv.Addresses, ip.CIDR())
 		}
 		v.Interfaces[name] = iv
 	}

@@ -71,7 +71,7 @@ func TestAnsibleInventory(t *testing.T) {
 	meta, _ := got["_meta"].(map[string]any)
 	hostvars, _ := meta["hostvars"].(map[string]any)
 	if len(hostvars) != len(site.Devices) {
-		t.Errorf("%d hosts, want the site's %d devices: %v", len(hostvars), len(site.Devices), keys(hostvars))
+		t.Errorf("%d hosts, want the site's %d devices: %v", len(hostvars), len(site.Devices), inventory.Sorted(hostvars))
 	}
 	for fqdn, want := range wantVars {
 		hv, _ := hostvars[fqdn].(map[string]any)
@@ -88,7 +88,7 @@ func TestAnsibleInventory(t *testing.T) {
 	for group, hosts := range wantGroups {
 		g, _ := got[group].(map[string]any)
 		var have []string
-		for _, h := range list(g["hosts"]) {
+		for _, h := range jsonList(g["hosts"]) {
 			have = append(have, h.(string))
 		}
 		sort.Strings(have)
@@ -98,7 +98,7 @@ func TestAnsibleInventory(t *testing.T) {
 		}
 	}
 	all, _ := got["all"].(map[string]any)
-	for _, c := range list(all["children"]) {
+	for _, c := range jsonList(all["children"]) {
 		if _, ok := wantGroups[c.(string)]; !ok && c != "ungrouped" && c != "other_devices" {
 			t.Errorf("unexpected group %s", c)
 		}
@@ -185,6 +185,4 @@ func strList(l []netip.Prefix) []any {
 	return out
 }
 
-func list(v any) []any { l, _ := v.([]any); return l }
-
-func keys(m map[string]any) []string { return inventory.Sorted(m) }
+func jsonList(v any) []any { l, _ := v.([]any); return l }

@@ -35,12 +35,12 @@ func loadBootSite(t testing.TB) (*inventory.Inventory, *inventory.Site) {
 		t.Fatal(err)
 	}
 	submitTree(t, eng, set, body)
-	inv := inventory.Load(eng.Snapshot(), set)
-	site := inv.Sites["stanford1"]
-	if site == nil {
+	// As the server reads a site to render it: the site's scope only.
+	inv, ok := inventory.LoadScope(eng.Snapshot(), set, "stanford1")
+	if !ok {
 		t.Fatal("site stanford1 not loaded")
 	}
-	return inv, site
+	return inv, inv.Sites["stanford1"]
 }
 
 // submitTree merges a JSON tree of the whole set at its root.
@@ -102,7 +102,7 @@ func writeArtifacts(t testing.TB, dir string, arts map[string][]byte) {
 
 // TestBootKindsGolden: the four kinds render the boot site byte for byte
 // as the golden files under testdata/boot-site/golden hold (review a
-// change there like code; UPDATE_GOLDEN=1 rewrites them), every
+// change there like code; go test -update rewrites them), every
 // registered kind of the four is in Site's output, and rendering twice
 // gives the same bytes.
 func TestBootKindsGolden(t *testing.T) {
@@ -129,7 +129,7 @@ func TestBootKindsGolden(t *testing.T) {
 		}
 	}
 	goldenDir := filepath.Join("testdata", "boot-site", "golden")
-	if os.Getenv("UPDATE_GOLDEN") != "" {
+	if *update {
 		if err := os.RemoveAll(goldenDir); err != nil {
 			t.Fatal(err)
 		}

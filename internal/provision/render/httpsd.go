@@ -61,11 +61,11 @@ func renderHTTPSD(inv *inventory.Inventory, site *inventory.Site) ([]Artifact, e
 			if h.primary == nil || h.dev.Status != "active" || !slices.Contains(job.roles, h.dev.Role) {
 				continue
 			}
-			target := h.primary.Address
+			target := h.primary.IP.Address
 			if job.port != 0 {
 				target = net.JoinHostPort(target, strconv.Itoa(job.port))
 			}
-			labels := map[string]string{"site": site.ID, "role": h.dev.Role, "device": h.dev.ID, "instance": h.fqdn}
+			labels := map[string]string{"site": site.ID, "role": h.dev.Role, "device": h.dev.ID, "instance": h.name}
 			if h.dev.Deployment != "" {
 				labels["deployment"] = h.dev.Deployment
 			}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"net/netip"
 	"sort"
 	"strings"
 
@@ -50,14 +49,14 @@ func renderIPXE(inv *inventory.Inventory, site *inventory.Site) ([]Artifact, err
 	}
 	arts := make([]Artifact, 0, len(servers)+1)
 	for _, h := range servers {
-		arts = append(arts, Artifact{Name: ipxeKind + "/" + h.fqdn + ".ipxe", Content: ipxeScript(site, h, bootServer(site, hosts, h))})
+		arts = append(arts, Artifact{Name: ipxeKind + "/" + h.name + ".ipxe", Content: ipxeScript(site, h, bootServer(site, hosts, h))})
 	}
 	// The menu lists them by deployment, then name.
 	sort.SliceStable(servers, func(i, j int) bool {
 		if servers[i].dev.Deployment != servers[j].dev.Deployment {
 			return servers[i].dev.Deployment < servers[j].dev.Deployment
 		}
-		return servers[i].fqdn < servers[j].fqdn
+		return servers[i].name < servers[j].name
 	})
 	return append(arts, Artifact{Name: ipxeMenu, Content: ipxeMenuScript(site, servers)}), nil
 }
@@ -88,34 +87,14 @@ func bootServer(site *inventory.Site, hosts []*host, h *host) boot {
 		return boot{}
 	}
 	if h.primary != nil {
-		if p := prefixOf(site, h.primary.Address); p != nil {
-			if a := addrIn(chosen, p); a != nil {
-				return boot{server: chosen, addr: a.Address}
-			}
+		if a := addrIn(chosen, h.primary.Prefix); a != nil {
+			return boot{server: chosen, addr: a.Addr.String()}
 		}
 	}
 	if chosen.primary != nil {
-		return boot{server: chosen, addr: chosen.primary.Address}
+		return boot{server: chosen, addr: chosen.primary.Addr.String()}
 	}
 	return boot{}
-}
-
-// addrIn is h's first address inside prefix p, or nil.
-func addrIn(h *host, p *inventory.Prefix) *inventory.IPAddress {
-	pfx, err := netip.ParsePrefix(p.Prefix)
-	if err != nil {
-		return nil
-	}
-	var first *inventory.IPAddress
-	for _, l := range h.addrs {
-		for _, ip := range l {
-			a, err := netip.ParseAddr(ip.Address)
-			if err == nil && pfx.Contains(a) && (first == nil || addrLess(ip.Address, first.Address)) {
-				first = ip
-			}
-		}
-	}
-	return first
 }
 
 // ipxeScript installs one compute server. Its kernel command line carries
@@ -130,10 +109,10 @@ func ipxeScript(site *inventory.Site, h *host, b boot) []byte {
 	from := "the server that answered DHCP (no management-server with an address at the site)"
 	if b.server != nil {
 		base = "http://" + b.addr
-		from = "the management server " + b.server.fqdn
+		from = "the management server " + b.server.name
 	}
 	fmt.Fprintf(&buf, "#!ipxe\n")
-	fmt.Fprintf(&buf, "# Installs compute server %s (device %s of site %s", h.fqdn, h.dev.ID, site.ID)
+	fmt.Fprintf(&buf, "# Installs compute server %s (device %s of site %s", h.name, h.dev.ID, site.ID)
 	if h.dev.Serial != "" {
 		fmt.Fprintf(&buf, ", serial %s", ipxeSafe(h.dev.Serial))
 	}
@@ -143,7 +122,7 @@ func ipxeScript(site *inventory.Site, h *host, b boot) []byte {
 	if dom := domainOf(h); dom != "" {
 		fmt.Fprintf(&buf, " domain=%s", dom)
 	}
-	fmt.Fprintf(&buf, " autoinstall ds=nocloud-net;s=%s%s%s/ ---\n", base, autoinstallPath, h.fqdn)
+	fmt.Fprintf(&buf, " autoinstall ds=nocloud-net;s=%s%s%s/ ---\n", base, autoinstallPath, h.name)
 	fmt.Fprintf(&buf, "initrd ${installer}/initrd\n")
 	fmt.Fprintf(&buf, "boot\n")
 	return buf.Bytes()
@@ -156,21 +135,17 @@ func kernelIP(site *inventory.Site, h *host, b boot) string {
 	if h.primary == nil {
 		return "ip=dhcp"
 	}
-	mask := net.IP(net.CIDRMask(h.primary.PrefixLength, 32)).String()
+	ip := h.primary.IP
+	mask := net.IP(net.CIDRMask(ip.PrefixLength, 32)).String()
 	gw := b.addr
-	if p := prefixOf(site, h.primary.Address); p != nil && p.Gateway != "" {
-		gw = p.Gateway
+	if h.primary.Prefix.Gateway != "" {
+		gw = h.primary.Prefix.Gateway
 	}
-	return fmt.Sprintf("ip=%s::%s:%s:%s:%s:off:%s", h.primary.Address, gw, mask, h.dev.Devname, ipxeSafe(h.primary.Interface), b.addr)
+	return fmt.Sprintf("ip=%s::%s:%s:%s:%s:off:%s", ip.Address, gw, mask, h.dev.Devname, ipxeSafe(ip.Interface), b.addr)
 }
 
-// domainOf is the DNS domain of h's name: its FQDN without the devname.
-func domainOf(h *host) string {
-	if len(h.fqdn) <= len(h.dev.Devname)+1 {
-		return ""
-	}
-	return h.fqdn[len(h.dev.Devname)+1:]
-}
+// domainOf is the DNS domain of h's name: its name without the devname.
+func domainOf(h *host) string { return h.name[len(h.dev.Devname)+1:] }
 
 // ipxeMenuScript is the site's boot menu: a server whose MAC it knows
 // boots its own script without asking; any other machine gets the menu
@@ -184,7 +159,7 @@ func ipxeMenuScript(site *inventory.Site, servers []*host) []byte {
 	for _, h := range servers {
 		for _, name := range inventory.Sorted(h.dev.Interfaces) {
 			if i := h.dev.Interfaces[name]; i.MAC != "" && !i.MgmtOnly {
-				fmt.Fprintf(&buf, "iseq ${netX/mac} %s && goto %s ||\n", i.MAC, h.fqdn)
+				fmt.Fprintf(&buf, "iseq ${netX/mac} %s && goto %s ||\n", i.MAC, h.name)
 			}
 		}
 	}
@@ -199,15 +174,15 @@ func ipxeMenuScript(site *inventory.Site, servers []*host) []byte {
 			}
 			fmt.Fprintf(&buf, "item --gap -- %s\n", ipxeSafe(title))
 		}
-		fmt.Fprintf(&buf, "item %s %s%s\n", h.fqdn, h.fqdn, placeText(h.dev))
+		fmt.Fprintf(&buf, "item %s %s%s\n", h.name, h.name, placeText(h.dev))
 	}
 	fmt.Fprintf(&buf, "item --gap --\n")
 	fmt.Fprintf(&buf, "item local Boot from the local disk\n")
 	fmt.Fprintf(&buf, "choose --default local --timeout %d target || goto local\n", menuTimeoutMilli)
 	fmt.Fprintf(&buf, "goto ${target}\n")
 	for _, h := range servers {
-		fmt.Fprintf(&buf, ":%s\n", h.fqdn)
-		fmt.Fprintf(&buf, "chain %s.ipxe\n", h.fqdn)
+		fmt.Fprintf(&buf, ":%s\n", h.name)
+		fmt.Fprintf(&buf, "chain %s.ipxe\n", h.name)
 	}
 	fmt.Fprintf(&buf, ":local\n")
 	fmt.Fprintf(&buf, "exit\n")

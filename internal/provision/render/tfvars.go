@@ -55,7 +55,7 @@ func renderTFVars(inv *inventory.Inventory, site *inventory.Site) ([]Artifact, e
 				if h == nil || h.primary == nil {
 					return nil, fmt.Errorf("%s/device: device %s has no primary-ip to reach the node at: give the device one, or give the node a host and no device", nodePath(c, n), n.Device)
 				}
-				addr = h.primary.Address
+				addr = h.primary.IP.Address
 			}
 			if addr == "" {
 				return nil, fmt.Errorf("%s: neither a device nor a host to reach the node at", nodePath(c, n))
