@@ -53,12 +53,13 @@ func renderTFVars(inv *inventory.Inventory, site *inventory.Site) ([]Artifact, e
 			if n.Device != "" {
 				h := hosts[n.Device]
 				if h == nil || h.primary == nil {
-					return nil, fmt.Errorf("%s/device: device %s has no primary-ip to reach the node at: give the device one, or give the node a host and no device", nodePath(c, n), n.Device)
+					return nil, &Error{Path: nodePath(c, n) + "/device", Reason: fmt.Sprintf(
+						"device %s has no primary-ip to reach the node at: give the device one, or give the node a host and no device", n.Device)}
 				}
 				addr = h.primary.IP.Address
 			}
 			if addr == "" {
-				return nil, fmt.Errorf("%s: neither a device nor a host to reach the node at", nodePath(c, n))
+				return nil, &Error{Path: nodePath(c, n), Reason: "neither a device nor a host to reach the node at"}
 			}
 			roles := append([]string(nil), n.Roles...)
 			sort.Slice(roles, func(i, j int) bool { return roleOrder[roles[i]] < roleOrder[roles[j]] })

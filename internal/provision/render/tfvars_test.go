@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"sort"
 	"strings"
@@ -114,9 +115,10 @@ func TestTFVars(t *testing.T) {
 func TestTFVarsNodeWithoutAddress(t *testing.T) {
 	inv, site := loadBootSite(t)
 	site.Devices["node2"].PrimaryIP = ""
-	_, err := renderTFVars(inv, site)
-	if err == nil || !strings.Contains(err.Error(), "/inventory/v1.0.0/cluster/ace-x/node/server-2/device") ||
-		!strings.Contains(err.Error(), "no primary-ip") {
+	_, err := Site(inv, site)
+	var re *Error
+	if !errors.As(err, &re) || re.Path != "/inventory/v1.0.0/cluster/ace-x/node/server-2/device" ||
+		!strings.Contains(re.Reason, "device node2 has no primary-ip") {
 		t.Fatalf("err = %v, want the node's path and the missing primary-ip", err)
 	}
 }
