@@ -70,13 +70,23 @@ if ! command -v etcd >/dev/null 2>&1; then
   $sudo systemctl disable --now etcd >/dev/null 2>&1 || $sudo pkill -x etcd || true
 fi
 
-# --- boot and configuration artifacts (issue 11: internal/provision/render) ---
-# ansible-core: ansible-inventory reads the rendered Ansible inventory in the
-# tests; ipxe: the iPXE boot images (undionly.kpxe, ipxe.efi) a management
-# server hands out with the rendered menu (docs/provisioning.md).
-if ! dpkg -s ansible-core >/dev/null 2>&1 || ! dpkg -s ipxe >/dev/null 2>&1; then
+# --- artifact validators (issue 11: internal/provision/render) ----------------
+# netplan (netplan generate --root-dir), Kea (kea-dhcp4 -t) and BIND's
+# named-checkzone/named-checkconf check the rendered netplan, DHCP and DNS
+# files; the packages' own services are not used. ansible-core's
+# ansible-inventory reads the rendered Ansible inventory; ipxe ships the boot
+# images (undionly.kpxe, ipxe.efi) a management server hands out with the
+# rendered iPXE menu.
+render_pkgs=""
+for pkg in netplan.io kea-dhcp4-server bind9-utils ansible-core ipxe; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || render_pkgs="$render_pkgs $pkg"
+done
+if [ -n "$render_pkgs" ]; then
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ansible-core ipxe \
-    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ansible-core ipxe; }
+  # shellcheck disable=SC2086
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $render_pkgs \
+    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $render_pkgs; }
+  $sudo systemctl disable --now kea-dhcp4-server >/dev/null 2>&1 || true
 fi
+# --- end artifact validators ----------------------------------------------------

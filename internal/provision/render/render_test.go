@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/provision/inventory"
+	"github.com/amp-edge/amp/internal/provision/render/rendertest"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/testenv"
 )
@@ -158,99 +158,13 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// tool finds a validator; a missing one fails the test (scripts/test-deps.sh
-// installs it).
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if p2, err2 := exec.LookPath("/usr/sbin/" + name); err2 == nil {
-			return p2
-		}
-		t.Fatalf("%s is not installed (scripts/test-deps.sh installs it): %v", name, err)
-	}
-	return p
-}
-
-// CheckNetplan runs netplan generate on the netplan artifacts in a fresh
-// root and returns the files it generated.
-func checkNetplan(t *testing.T, arts []Artifact) map[string]string {
-	t.Helper()
-	np := tool(t, "netplan")
-	out := map[string]string{}
-	for _, a := range kinds(arts, "netplan") {
-		root := t.TempDir()
-		dir := filepath.Join(root, "etc", "netplan")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(a.Name)), a.Content, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(np, "generate", "--root-dir", root)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("netplan generate refused %s: %v\n%s\n%s", a.Name, err, b, a.Content)
-		}
-		files, _ := filepath.Glob(filepath.Join(root, "run", "systemd", "network", "*"))
-		for _, f := range files {
-			b, _ := os.ReadFile(f)
-			out[filepath.Base(a.Name)+":"+filepath.Base(f)] = string(b)
-		}
-	}
-	return out
-}
-
-func checkKea(t *testing.T, arts []Artifact) {
-	t.Helper()
-	kea := tool(t, "kea-dhcp4")
-	dir := t.TempDir()
-	write(t, dir, kinds(arts, "dhcp"))
-	b, err := exec.Command(kea, "-t", filepath.Join(dir, "dhcp", "kea-dhcp4.json")).CombinedOutput()
-	if err != nil {
-		t.Fatalf("kea-dhcp4 -t refused the DHCP configuration: %v\n%s", err, b)
-	}
-}
-
-// checkZones runs named-checkzone on every zone named.conf lists, and
-// named-checkconf -z on named.conf itself (which loads every zone).
-func checkZones(t *testing.T, arts []Artifact) int {
-	t.Helper()
-	checkzone, checkconf := tool(t, "named-checkzone"), tool(t, "named-checkconf")
-	dir := t.TempDir()
-	write(t, dir, kinds(arts, "dns"))
-	dnsDir := filepath.Join(dir, "dns")
-	conf, err := os.ReadFile(filepath.Join(dnsDir, "named.conf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, line := range strings.Split(string(conf), "\n") {
-		zone, ok := strings.CutPrefix(line, "zone \"")
-		if !ok {
-			continue
-		}
-		zone = zone[:strings.IndexByte(zone, '"')]
-		file := strings.ReplaceAll(zone, "/", "-") + ".zone"
-		cmd := exec.Command(checkzone, zone, file)
-		cmd.Dir = dnsDir
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("named-checkzone %s refused it: %v\n%s", zone, err, b)
-		}
-		n++
-	}
-	cmd := exec.Command(checkconf, "-z", "named.conf")
-	cmd.Dir = dnsDir
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("named-checkconf -z refused named.conf: %v\n%s", err, b)
-	}
-	return n
-}
-
 // TestRealTools: netplan, Kea and BIND's checkers accept what the example
 // site renders, and what they make of it is what the inventory says.
 func TestRealTools(t *testing.T) {
 	arts, _ := renderFixture(t)
-	gen := checkNetplan(t, arts)
+	dir := t.TempDir()
+	write(t, dir, arts)
+	gen := rendertest.Netplan(t, dir)
 	// node1: eth0 matched by its MAC, its address and the MGMT gateway.
 	if nw := gen["node1.yaml:10-netplan-eth0.network"]; !strings.Contains(nw, "Address=10.0.0.132/25") ||
 		!strings.Contains(nw, "Gateway=10.0.0.129") || !strings.Contains(nw, "DNS=10.0.0.129") {
@@ -266,9 +180,9 @@ func TestRealTools(t *testing.T) {
 	if nw := gen["mgmtserver1.yaml:10-netplan-eno2.network"]; !strings.Contains(nw, "VLAN=mgmt800") || !strings.Contains(nw, "VLAN=fab801") {
 		t.Errorf("mgmtserver1's eno2 network file:\n%s", nw)
 	}
-	checkKea(t, arts)
-	if n := checkZones(t, arts); n != 9 {
-		t.Errorf("named.conf lists %d zones, want 9", n)
+	rendertest.Kea(t, dir)
+	if zones := rendertest.Zones(t, dir); len(zones) != 9 {
+		t.Errorf("named.conf lists %d zones, want 9: %v", len(zones), zones)
 	}
 }
 
