@@ -3,9 +3,8 @@ package render
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
-
-	"sigs.k8s.io/yaml"
 
 	"github.com/amp-edge/amp/internal/provision/inventory"
 )
@@ -39,143 +38,162 @@ var roleGroups = []struct{ role, group string }{
 // in a group name, so it becomes '_' (prod-east → prod_east).
 func deploymentGroup(id string) string { return strings.ReplaceAll(id, "-", "_") }
 
-type ansibleGroup struct {
-	Hosts map[string]struct{} `json:"hosts"`
-}
-
-type ansibleHostVarsFile struct {
-	AnsibleHost  string                  `json:"ansible_host,omitempty"`
-	Device       string                  `json:"amp_device"`
-	Devname      string                  `json:"amp_devname"`
-	FQDN         string                  `json:"amp_fqdn"`
-	Site         string                  `json:"amp_site"`
-	Deployment   string                  `json:"amp_deployment,omitempty"`
-	Role         string                  `json:"amp_role"`
-	DeviceType   string                  `json:"amp_device_type"`
-	Serial       string                  `json:"amp_serial,omitempty"`
-	AssetTag     string                  `json:"amp_asset_tag,omitempty"`
-	Status       string                  `json:"amp_status"`
-	Rack         string                  `json:"amp_rack,omitempty"`
-	RackPosition int                     `json:"amp_rack_position,omitempty"`
-	RackFace     string                  `json:"amp_rack_face,omitempty"`
-	PrimaryIP    string                  `json:"amp_primary_ip,omitempty"`
-	Interfaces   map[string]ansibleIface `json:"amp_interfaces"`
-	VLANs        []ansibleVLAN           `json:"amp_vlans"`
-}
-
-type ansibleIface struct {
-	Type         string        `json:"type"`
-	Label        string        `json:"label,omitempty"`
-	MAC          string        `json:"mac,omitempty"`
-	Parent       string        `json:"parent,omitempty"`
-	Mode         string        `json:"mode,omitempty"`
-	UntaggedVLAN *ansibleVLAN  `json:"untagged_vlan,omitempty"`
-	TaggedVLANs  []ansibleVLAN `json:"tagged_vlans,omitempty"`
-	Enabled      bool          `json:"enabled"`
-	MgmtOnly     bool          `json:"mgmt_only"`
-	Addresses    []string      `json:"addresses"`
-}
-
-type ansibleVLAN struct {
-	Name string `json:"name"`
-	VID  int    `json:"vid"`
-}
-
 // renderAnsible renders the inventory and a host_vars file per device.
 func renderAnsible(inv *inventory.Inventory, site *inventory.Site) ([]Artifact, error) {
 	hosts := siteHosts(inv, site)
-	groups := map[string]ansibleGroup{}
+	groups := map[string][]string{} // group → its hosts, in device-id order
 	for _, rg := range roleGroups {
-		groups[rg.group] = ansibleGroup{Hosts: map[string]struct{}{}}
+		groups[rg.group] = []string{}
 	}
 	for _, id := range inventory.Sorted(site.Deployments) {
-		groups[deploymentGroup(id)] = ansibleGroup{Hosts: map[string]struct{}{}}
+		groups[deploymentGroup(id)] = []string{}
 	}
 	arts := make([]Artifact, 0, len(hosts)+1)
 	for _, h := range hosts {
 		for _, rg := range roleGroups {
 			if rg.role == h.dev.Role {
-				groups[rg.group].Hosts[h.name] = struct{}{}
+				groups[rg.group] = append(groups[rg.group], h.name)
 			}
 		}
 		if h.dev.Deployment != "" {
-			groups[deploymentGroup(h.dev.Deployment)].Hosts[h.name] = struct{}{}
+			g := deploymentGroup(h.dev.Deployment)
+			groups[g] = append(groups[g], h.name)
 		}
-		vars, err := yaml.Marshal(hostVars(site, h))
-		if err != nil {
-			return nil, fmt.Errorf("device %s: %w", h.dev.ID, err)
+		var b strings.Builder
+		yamlHeader(&b, fmt.Sprintf("Device %s of site %s", h.dev.ID, site.ID))
+		writeHostVars(&b, site, h)
+		arts = append(arts, Artifact{Name: ansibleHostVars + h.name + ".yml", Content: []byte(b.String())})
+	}
+	var b strings.Builder
+	yamlHeader(&b, fmt.Sprintf("The Ansible inventory of site %s: every device by its FQDN, grouped by role and by deployment;\n# host_vars/ beside it holds each device's variables", site.ID))
+	b.WriteString("all:\n  children:\n")
+	for _, g := range inventory.Sorted(groups) {
+		members := groups[g]
+		sort.Strings(members)
+		key := g
+		if c := g[0]; c < 'a' || c > 'z' { // a deployment id of digits would be a number
+			key = strconv.Quote(g)
 		}
-		arts = append(arts, Artifact{Name: ansibleHostVars + h.name + ".yml", Content: withHeader(fmt.Sprintf("Device %s of site %s", h.dev.ID, site.ID), vars)})
+		if len(members) == 0 {
+			b.WriteString("    " + key + ":\n      hosts: {}\n")
+			continue
+		}
+		b.WriteString("    " + key + ":\n      hosts:\n")
+		for _, m := range members {
+			b.WriteString("        " + strconv.Quote(m) + ": {}\n")
+		}
 	}
-	doc, err := yaml.Marshal(map[string]any{"all": map[string]any{"children": groups}})
-	if err != nil {
-		return nil, err
-	}
-	header := fmt.Sprintf("The Ansible inventory of site %s: every device by its FQDN, grouped by role and by deployment;\n# host_vars/ beside it holds each device's variables", site.ID)
-	return append(arts, Artifact{Name: ansibleInventory, Content: withHeader(header, doc)}), nil
+	return append(arts, Artifact{Name: ansibleInventory, Content: []byte(b.String())}), nil
 }
 
-// withHeader puts a YAML comment saying what the file is above doc.
-func withHeader(what string, doc []byte) []byte {
-	return append([]byte("# "+what+". Generated by AMP from the inventory.\n"), doc...)
+// yamlHeader starts a YAML file with a comment saying what it is.
+func yamlHeader(b *strings.Builder, what string) {
+	b.WriteString("# " + what + ". Generated by AMP from the inventory.\n")
 }
 
-// hostVars is what the inventory knows about h, as Ansible variables.
-func hostVars(site *inventory.Site, h *host) ansibleHostVarsFile {
+// writeHostVars writes what the inventory knows about h as Ansible
+// variables. Like the netplan files, the YAML is written by hand (it is
+// most of the renderers' work: a file per device) and every string is
+// double-quoted, so that no value is read as another type (a MAC such as
+// 52:54:00:00:01:01 is a YAML 1.1 sexagesimal number, a serial 0123 an
+// octal one, "no" a boolean).
+func writeHostVars(b *strings.Builder, site *inventory.Site, h *host) {
 	d := h.dev
-	v := ansibleHostVarsFile{
-		Device: d.ID, Devname: d.Devname, FQDN: h.name, Site: site.ID, Deployment: d.Deployment, Role: d.Role,
-		DeviceType: d.DeviceType, Serial: d.Serial, AssetTag: d.AssetTag, Status: d.Status,
-		Interfaces: map[string]ansibleIface{}, VLANs: []ansibleVLAN{},
+	str := func(indent, key, v string) {
+		if v != "" {
+			b.WriteString(indent + key + ": " + strconv.Quote(v) + "\n")
+		}
+	}
+	vlan := func(indent, first, name string) {
+		vid := 0
+		if vl := site.VLANs[name]; vl != nil {
+			vid = vl.VID
+		}
+		b.WriteString(indent + first + "name: " + strconv.Quote(name) + "\n" + indent + strings.Repeat(" ", len(first)) + "vid: " + strconv.Itoa(vid) + "\n")
 	}
 	if h.primary != nil {
-		v.AnsibleHost, v.PrimaryIP = h.primary.IP.Address, h.primary.CIDR()
+		str("", "ansible_host", h.primary.IP.Address)
 	}
+	str("", "amp_device", d.ID)
+	str("", "amp_devname", d.Devname)
+	str("", "amp_fqdn", h.name)
+	str("", "amp_site", site.ID)
+	str("", "amp_deployment", d.Deployment)
+	str("", "amp_role", d.Role)
+	str("", "amp_device_type", d.DeviceType)
+	str("", "amp_serial", d.Serial)
+	str("", "amp_asset_tag", d.AssetTag)
+	str("", "amp_status", d.Status)
 	if d.Rack != "" {
-		v.Rack, v.RackPosition, v.RackFace = d.Rack, d.Position, d.Face
-	}
-	vlan := func(name string) ansibleVLAN {
-		out := ansibleVLAN{Name: name}
-		if vl := site.VLANs[name]; vl != nil {
-			out.VID = vl.VID
+		str("", "amp_rack", d.Rack)
+		if d.Position > 0 {
+			b.WriteString("amp_rack_position: " + strconv.Itoa(d.Position) + "\n")
 		}
-		return out
+		str("", "amp_rack_face", d.Face)
+	}
+	if h.primary != nil {
+		str("", "amp_primary_ip", h.primary.CIDR())
 	}
 	carried := map[string]bool{}
+	if len(d.Interfaces) == 0 {
+		b.WriteString("amp_interfaces: {}\n")
+	} else {
+		b.WriteString("amp_interfaces:\n")
+	}
 	for _, name := range inventory.Sorted(d.Interfaces) {
 		i := d.Interfaces[name]
-		iv := ansibleIface{
-			Type: i.Type, Label: i.Label, MAC: i.MAC, Parent: i.Parent, Mode: i.Mode,
-			Enabled: i.Enabled, MgmtOnly: i.MgmtOnly, Addresses: []string{},
-		}
+		b.WriteString("  " + strconv.Quote(name) + ":\n")
+		str("    ", "type", i.Type)
+		str("    ", "label", i.Label)
+		str("    ", "mac", i.MAC)
+		str("    ", "parent", i.Parent)
+		str("    ", "mode", i.Mode)
+		b.WriteString("    enabled: " + strconv.FormatBool(i.Enabled) + "\n    mgmt_only: " + strconv.FormatBool(i.MgmtOnly) + "\n")
 		if i.UntaggedVLAN != "" {
-			u := vlan(i.UntaggedVLAN)
-			iv.UntaggedVLAN = &u
+			b.WriteString("    untagged_vlan:\n")
+			vlan("      ", "", i.UntaggedVLAN)
 			carried[i.UntaggedVLAN] = true
 		}
-		for _, t := range i.TaggedVLANs {
-			iv.TaggedVLANs = append(iv.TaggedVLANs, vlan(t))
-			carried[t] = true
+		if len(i.TaggedVLANs) > 0 {
+			b.WriteString("    tagged_vlans:\n")
+			for _, t := range byVID(site, i.TaggedVLANs) {
+				vlan("    ", "- ", t)
+				carried[t] = true
+			}
 		}
-		sortVLANs(iv.TaggedVLANs)
-		for _, ip := range h.addrs[name] {
-			iv.Addresses = append(iv.Addresses, ip.CIDR())
+		if l := h.addrs[name]; len(l) > 0 {
+			b.WriteString("    addresses:\n")
+			for _, a := range l {
+				b.WriteString("    - " + strconv.Quote(a.CIDR()) + "\n")
+			}
+		} else {
+			b.WriteString("    addresses: []\n")
 		}
-		v.Interfaces[name] = iv
 	}
-	for _, name := range inventory.Sorted(carried) {
-		v.VLANs = append(v.VLANs, vlan(name))
+	if len(carried) == 0 {
+		b.WriteString("amp_vlans: []\n")
+		return
 	}
-	sortVLANs(v.VLANs)
-	return v
+	b.WriteString("amp_vlans:\n")
+	for _, name := range byVID(site, inventory.Sorted(carried)) {
+		vlan("", "- ", name)
+	}
 }
 
-// sortVLANs orders VLANs by VID, then name.
-func sortVLANs(l []ansibleVLAN) {
-	sort.Slice(l, func(i, j int) bool {
-		if l[i].VID != l[j].VID {
-			return l[i].VID < l[j].VID
+// byVID orders VLAN names by the site's VID for them, then by name.
+func byVID(site *inventory.Site, names []string) []string {
+	out := append([]string(nil), names...)
+	vid := func(n string) int {
+		if v := site.VLANs[n]; v != nil {
+			return v.VID
 		}
-		return l[i].Name < l[j].Name
+		return 0
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if vid(out[i]) != vid(out[j]) {
+			return vid(out[i]) < vid(out[j])
+		}
+		return out[i] < out[j]
 	})
+	return out
 }
