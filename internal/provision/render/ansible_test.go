@@ -1,48 +1,14 @@
 package render
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/netip"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/amp-edge/amp/internal/provision/inventory"
+	"github.com/amp-edge/amp/internal/provision/render/rendertest"
 )
-
-// ansibleInventoryList runs Ansible's own reader on the rendered
-// inventory: ansible-inventory --list, with an unparsable inventory an
-// error instead of an empty one (ANSIBLE_INVENTORY_UNPARSED_FAILED). A
-// warning (a reserved variable name, a bad group name, a skipped key)
-// fails the test too.
-func ansibleInventoryList(t *testing.T, dir string) map[string]any {
-	t.Helper()
-	bin, err := exec.LookPath("ansible-inventory")
-	if err != nil {
-		t.Fatal("ansible-inventory is missing: install the Debian package ansible-core (scripts/test-deps.sh)")
-	}
-	cmd := exec.Command(bin, "-i", filepath.Join(dir, "ansible", "inventory.yml"), "--list")
-	home := t.TempDir()
-	cmd.Env = append(cmd.Environ(), "ANSIBLE_INVENTORY_UNPARSED_FAILED=true", "ANSIBLE_HOME="+home,
-		"ANSIBLE_LOCAL_TEMP="+filepath.Join(home, "tmp"), "ANSIBLE_NOCOLOR=true", "ANSIBLE_CONFIG="+filepath.Join(home, "none.cfg"))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("ansible-inventory: %v\n%s", err, stderr.String())
-	}
-	if strings.Contains(stderr.String(), "WARNING") {
-		t.Errorf("ansible-inventory warns:\n%s", stderr.String())
-	}
-	var out map[string]any
-	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
-		t.Fatalf("ansible-inventory --list: %v\n%s", err, stdout.String())
-	}
-	return out
-}
 
 // TestAnsibleInventory: what ansible-inventory reads from the rendered
 // inventory and host_vars is exactly the site's devices (by FQDN), in
@@ -53,7 +19,7 @@ func TestAnsibleInventory(t *testing.T) {
 	inv, site := loadBootSite(t)
 	dir := t.TempDir()
 	writeArtifacts(t, dir, renderKind(t, ansibleKind, inv, site))
-	got := ansibleInventoryList(t, dir)
+	got := rendertest.AnsibleInventory(t, dir)
 
 	roleGroup := map[string]string{
 		"management-server": "management_servers", "management-switch": "management_switches",
