@@ -139,11 +139,12 @@ func TestProvisionRenderArtifacts(t *testing.T) {
 		t.Fatalf("second render:\n%s", out)
 	}
 
-	// node2's eth0 gets a new NIC: its netplan and the DHCP reservations
-	// change, nothing else.
+	// node2's eth0 gets a new NIC: its netplan, the DHCP reservations, its
+	// Ansible variables and the iPXE menu (which boots it by MAC) change,
+	// nothing else.
 	before := l.Index
 	s.Must(t, 200, "PATCH", "/inventory/v1.0.0/site/stanford1/device/node2/interface/eth0", `{"mac-address":"52:54:00:00:04:99"}`)
-	want := []string{"dhcp/kea-dhcp4.json", "netplan/node2.yaml"}
+	want := []string{"ansible/host_vars/node2.prod1.stanford1.aetherproject.net.yml", "dhcp/kea-dhcp4.json", "ipxe/menu.ipxe", "netplan/node2.yaml"}
 	since := listArtifacts(t, s, "?since="+strconv.FormatUint(before, 10))
 	var changed []string
 	for _, a := range since.Artifacts {
@@ -163,7 +164,7 @@ func TestProvisionRenderArtifacts(t *testing.T) {
 			t.Errorf("--since output lacks %s:\n%s", w, out)
 		}
 	}
-	if strings.Contains(out, "node1.yaml") || !strings.Contains(out, "2 of ") {
+	if strings.Contains(out, "node1.yaml") || !strings.Contains(out, "4 of ") {
 		t.Errorf("--since output:\n%s", out)
 	}
 	out = mustAmp(t, s, "provision", "render", "stanford1", dir)
