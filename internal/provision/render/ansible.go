@@ -41,7 +41,7 @@ func deploymentGroup(id string) string { return strings.ReplaceAll(id, "-", "_")
 // renderAnsible renders the inventory and a host_vars file per device.
 func renderAnsible(inv *inventory.Inventory, site *inventory.Site) ([]Artifact, error) {
 	hosts := siteHosts(inv, site)
-	groups := map[string][]string{} // group → its hosts, in device-id order
+	groups := map[string][]string{} // group → its hosts
 	for _, rg := range roleGroups {
 		groups[rg.group] = []string{}
 	}

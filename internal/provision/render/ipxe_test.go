@@ -66,10 +66,11 @@ func ipxeLines(t *testing.T, name string, script []byte) (cmds [][]string, label
 
 // TestIPXE: a script per compute server and the menu, each a well-formed
 // iPXE script; the menu has an entry per compute server, each going to
-// that server's script, and a server whose MAC it knows goes there
-// straight; each script boots the installer from the management server
-// with the server's own name, address, netmask, gateway and name server
-// as the inventory has them (DHCP for one without a primary address).
+// that server's script; a server it knows by a MAC goes there straight
+// while planned or staged and to its local disk otherwise; each script
+// boots the installer from the management server with the server's own
+// name, address, netmask, gateway and name server as the inventory has
+// them (DHCP for one without a primary address).
 func TestIPXE(t *testing.T) {
 	inv, site := loadBootSite(t)
 	arts := renderKind(t, ipxeKind, inv, site)
@@ -122,9 +123,15 @@ func TestIPXE(t *testing.T) {
 		if !items[fqdn] || !menuLabels[fqdn] || chainAt[fqdn] != fqdn+".ipxe" {
 			t.Errorf("menu: entry %s: item %v, label %v, chains %q", fqdn, items[fqdn], menuLabels[fqdn], chainAt[fqdn])
 		}
+		// Known by a MAC: installed while planned or staged, else the
+		// local disk.
+		target := "local"
+		if d.Status == "planned" || d.Status == "staged" {
+			target = fqdn
+		}
 		for _, i := range d.Interfaces {
-			if i.MAC != "" && !i.MgmtOnly && macGoto[i.MAC] != fqdn {
-				t.Errorf("menu: MAC %s of %s goes to %q", i.MAC, d.ID, macGoto[i.MAC])
+			if i.MAC != "" && !i.MgmtOnly && macGoto[i.MAC] != target {
+				t.Errorf("menu: MAC %s of %s (%s) goes to %q, want %s", i.MAC, d.ID, d.Status, macGoto[i.MAC], target)
 			}
 		}
 		checkInstall(t, inv, site, d, fqdn, script)
