@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/amp-edge/amp/internal/provision/inventory"
@@ -152,3 +153,30 @@ func strList(l []netip.Prefix) []any {
 }
 
 func jsonList(v any) []any { l, _ := v.([]any); return l }
+
+// TestHostNamesWithoutDomain: a site without a DNS domain still names
+// every device uniquely, <devname>.<deployment>.<site>, in the Ansible
+// inventory, the iPXE files and the targets' instance label.
+func TestHostNamesWithoutDomain(t *testing.T) {
+	inv, site := loadBootSite(t)
+	site.Domain = ""
+	all, err := Site(inv, site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, a := range all {
+		names[a.Name] = string(a.Content)
+	}
+	for _, want := range []string{"ansible/host_vars/node1.prod1.stanford1.yml", "ansible/host_vars/node1.dev1.stanford1.yml", "ipxe/node1.dev1.stanford1.ipxe"} {
+		if _, ok := names[want]; !ok {
+			t.Errorf("no %s among %v", want, inventory.Sorted(names))
+		}
+	}
+	if s := names["ipxe/node1.dev1.stanford1.ipxe"]; !strings.Contains(s, " hostname=node1 domain=dev1.stanford1 ") {
+		t.Errorf("node1.dev1's kernel arguments:\n%s", s)
+	}
+	if s := names["prometheus/node.json"]; !strings.Contains(s, `"instance": "node1.dev1.stanford1"`) {
+		t.Errorf("node targets:\n%s", s)
+	}
+}
