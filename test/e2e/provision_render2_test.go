@@ -98,7 +98,9 @@ func TestProvisionBootArtifacts(t *testing.T) {
 	if err := json.Unmarshal(s.Must(t, 200, "GET", "/inventory/v1.0.0/site/stanford1/device", ""), &devices); err != nil {
 		t.Fatal(err)
 	}
-	fqdn := func(devname, deployment string) string { return devname + "." + deployment + ".stanford1.aetherproject.net" }
+	fqdn := func(devname, deployment string) string {
+		return devname + "." + deployment + ".stanford1.aetherproject.net"
+	}
 
 	// amp provision render writes them; ansible-inventory reads the
 	// Ansible ones as the inventory has the devices.
