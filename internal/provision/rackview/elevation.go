@@ -46,15 +46,16 @@ const (
 
 // palette colours a deployment by its ordinal (0..9, unique at a site), so
 // a deployment keeps its colour in every rack of its site and across
-// renders. Devices of no deployment are noDeployment.
+// renders. Devices of no deployment are NoDeployment.
 var palette = [10]string{
 	"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
 	"#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
 }
 
+// The fills of a device of no deployment and of an empty unit.
 const (
-	noDeployment = "#c7c7c7"
-	emptyUnit    = "#f5f5f5"
+	NoDeployment = "#c7c7c7"
+	EmptyUnit    = "#f5f5f5"
 )
 
 // DeploymentColor is the fill of a deployment's devices ("" deployment or
@@ -62,7 +63,7 @@ const (
 func DeploymentColor(site *inventory.Site, deployment string) string {
 	d, ok := site.Deployments[deployment]
 	if !ok || d.Ordinal < 0 || d.Ordinal >= len(palette) {
-		return noDeployment
+		return NoDeployment
 	}
 	return palette[d.Ordinal]
 }
@@ -175,14 +176,14 @@ func (l *Layout) SVG() []byte {
 	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="14" font-weight="bold">%s</text>`+"\n", RackX, Top-16, esc(l.title()))
 	for u := units; u >= 1; u-- {
 		y := UnitY(units, u)
-		fmt.Fprintf(&b, `<rect class="unit" x="%d" y="%d" width="%d" height="%d" fill="%s" stroke="#d0d0d0"/>`, RackX, y, RackWidth, UnitHeight, emptyUnit)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="#555555">%d</text>`+"\n", RackX-6, y+15, u)
+		fmt.Fprintf(&b, `<g class="unit" data-unit="%d"><rect x="%d" y="%d" width="%d" height="%d" fill="%s" stroke="#d0d0d0"/>`, u, RackX, y, RackWidth, UnitHeight, EmptyUnit)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end" fill="#555555">%d</text></g>`+"\n", RackX-6, y+15, u)
 	}
 	for _, p := range l.Devices {
 		d := p.Device
 		name := DeviceName(l.Site, d)
 		fill, ink := DeploymentColor(l.Site, d.Deployment), "#ffffff"
-		if fill == noDeployment {
+		if fill == NoDeployment {
 			ink = "#000000"
 		}
 		fmt.Fprintf(&b, `<g class="device" data-device="%s" data-position="%d" data-u-height="%d" data-face="%s" data-full-depth="%t" data-deployment="%s">`,
