@@ -61,10 +61,22 @@ func CSV(rows []CableRow) []byte {
 	w := csv.NewWriter(&b)
 	_ = w.Write(CSVHeader)
 	for _, r := range rows {
-		_ = w.Write([]string{r.ID, r.Label, r.SideA, r.TerminationA, r.SideB, r.TerminationB, r.Status, r.Type, r.LengthText(), r.Color})
+		_ = w.Write([]string{r.ID, csvText(r.Label), r.SideA, r.TerminationA, r.SideB, r.TerminationB, r.Status, r.Type, r.LengthText(), r.Color})
 	}
 	w.Flush()
 	return b.Bytes()
+}
+
+// csvText keeps a spreadsheet from running free text as a formula (CSV
+// injection: a label "=HYPERLINK(…)"), as amp's CSV exports do: a cell
+// that starts with = + - @, tab, carriage return or ' gets a leading '.
+// Only the label is free text; the other cells follow the model's
+// patterns or enumerations.
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r'", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // LengthText is the length with its unit, "" when unknown.

@@ -185,6 +185,11 @@ func TestCablesReport(t *testing.T) {
 	if lines[17] != `181,"N1-L1, ""fabric""",node1.prod1.stanford1,qsfp0,leaf1.prod1.stanford1,qsfp2,connected,dac-passive,0.75 m,f44336` {
 		t.Errorf("CSV row 17: %s", lines[17])
 	}
+	// A label is free text: a spreadsheet must not run it as a formula.
+	site.Cables["165"].Label = `=HYPERLINK("http://evil.example","x")`
+	if row := strings.Split(string(CSV(Cables(site))), "\n")[1]; !strings.HasPrefix(row, `165,"'=HYPERLINK(""http://evil.example"",""x"")",`) {
+		t.Errorf("a formula label reaches the CSV as a formula: %s", row)
+	}
 }
 
 // TestTrace: a cabled interface is one hop, from either end of its cable;
