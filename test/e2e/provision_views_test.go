@@ -402,7 +402,9 @@ func TestProvisionViewsRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var p struct{ Errors []struct{ Path, Reason string } }
+		var p struct {
+			Errors []struct{ Path, Reason string }
+		}
 		if code != wantCode || json.Unmarshal(body, &p) != nil || len(p.Errors) != 1 ||
 			p.Errors[0].Path != wantPath || !strings.Contains(p.Errors[0].Reason, wantReason) {
 			t.Errorf("GET %s: %d %s, want %d naming %s (%q)", path, code, body, wantCode, wantPath, wantReason)
