@@ -36,7 +36,7 @@ func viewsSite(t *testing.T) *testenv.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Must(t, 201, "POST", "/inventory/v1.0.0", string(doc))
+	s.Must(t, 201, "POST", "/inventory/v1.0.0/", string(doc))
 	return s
 }
 
@@ -218,6 +218,8 @@ func screenshot(t *testing.T, svg []byte, w, h int, probes []probe) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	// --no-sandbox: Chromium's sandbox refuses to start as root (CI
+	// containers); the page is the server's own SVG, with no script.
 	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
 		"--force-device-scale-factor=1", "--user-data-dir="+filepath.Join(dir, "profile"),
 		fmt.Sprintf("--window-size=%d,%d", w, h), "--screenshot="+pngFile, "file://"+file)
@@ -416,6 +418,7 @@ func TestProvisionViewsRefusals(t *testing.T) {
 	refused(nil, 404, "/provision/stanford1/racks/r9/elevation.svg", inv+"stanford1/rack/r9", `site "stanford1" has no rack "r9"`)
 	refused(nil, 404, "/provision/stanford1/devices/node9/interfaces/gbe0/trace", inv+"stanford1/device/node9", `no device "node9"`)
 	refused(nil, 404, "/provision/stanford1/devices/node1/interfaces/eth7/trace", inv+"stanford1/device/node1/interface/eth7", `no interface "eth7"`)
+	refused(nil, 404, "/provision/stanford1/devices/node1/interfaces/Ethernet1%2F1/trace", inv+"stanford1/device/node1/interface/Ethernet1%2F1", `no interface "Ethernet1/1"`)
 	refused(nil, 400, "/provision/stanford1/racks/r1/elevation.svg?face=top", "?face", `"top" is not a rack face`)
 	refused(nil, 400, "/provision/stanford1/cables?format=xml", "?format", `"xml" is not a format`)
 	// The empty rack r2 is a drawing of 24 empty units.
