@@ -104,8 +104,8 @@ var rackR1 = map[string]box{
 // (the numbered unit rows of the drawing), full-depth devices on both
 // faces and the rear-mounted half-depth console on the rear only,
 // coloured as the legend says for its deployment; Chromium renders it
-// with those colours where the boxes are. amp provision elevation writes
-// the same bytes.
+// with those colours where the boxes are. The server answers the reviewed
+// golden drawing, and amp provision elevation writes the same bytes.
 func TestProvisionRackElevation(t *testing.T) {
 	s := viewsSite(t)
 	ctx := context.Background()
@@ -116,6 +116,10 @@ func TestProvisionRackElevation(t *testing.T) {
 		}
 		if ct := hdr.Get("Content-Type"); ct != "image/svg+xml" {
 			t.Errorf("Content-Type %q", ct)
+		}
+		golden, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "internal", "provision", "rackview", "testdata", "r1-"+face+".svg"))
+		if err != nil || !bytes.Equal(body, golden) {
+			t.Errorf("%s: the served elevation is not the reviewed drawing (rackview's golden file): %v", face, err)
 		}
 		var doc svgNode
 		if err := xml.Unmarshal(body, &doc); err != nil {
