@@ -219,13 +219,21 @@ func (l *Layout) title() string {
 	return fmt.Sprintf("%s / %s (%d U), %s", l.Site.ID, name, l.Rack.UHeight, l.Face)
 }
 
+// maxLabel is how many characters fit in a box at 12 px (the full name is
+// in the box's tooltip).
+const maxLabel = 34
+
 // label is what a device's box says: devname and deployment, unique at
-// the site (the site is in the title).
+// the site (the site is in the title), cut to fit the box.
 func label(d *inventory.Device) string {
-	if d.Deployment == "" {
-		return d.Devname
+	l := d.Devname
+	if d.Deployment != "" {
+		l += "." + d.Deployment
 	}
-	return d.Devname + "." + d.Deployment
+	if r := []rune(l); len(r) > maxLabel {
+		l = string(r[:maxLabel-1]) + "…"
+	}
+	return l
 }
 
 // deviceTitle is the tooltip a browser shows over a device.

@@ -132,6 +132,21 @@ func TestLayFaces(t *testing.T) {
 	}
 }
 
+// TestLabelFits: a long name is cut to fit its box (the tooltip keeps it
+// whole); a short one is devname.deployment.
+func TestLabelFits(t *testing.T) {
+	long := &inventory.Device{Devname: strings.Repeat("n", 40), Deployment: "prod1"}
+	if got := label(long); len([]rune(got)) != maxLabel || !strings.HasSuffix(got, "…") || !strings.HasPrefix(got, "nnnn") {
+		t.Errorf("long label %q", got)
+	}
+	if got := label(&inventory.Device{Devname: "node1", Deployment: "prod1"}); got != "node1.prod1" {
+		t.Errorf("label %q", got)
+	}
+	if got := label(&inventory.Device{Devname: "kvm1"}); got != "kvm1" {
+		t.Errorf("label of a device of no deployment %q", got)
+	}
+}
+
 // TestDeploymentColors: each deployment has its own colour, fixed by its
 // ordinal, and devices of none are grey.
 func TestDeploymentColors(t *testing.T) {
