@@ -69,3 +69,11 @@ if ! command -v etcd >/dev/null 2>&1; then
   # but do not leave an unused daemon running.
   $sudo systemctl disable --now etcd >/dev/null 2>&1 || $sudo pkill -x etcd || true
 fi
+
+# --- Chromium (issue 11: test/e2e renders the rack elevation SVG headless) -----
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+fi

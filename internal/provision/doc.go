@@ -6,7 +6,9 @@
 //   - inventory: reads the set out of a snapshot into typed values;
 //   - provisionapi: the "provision" layer the set's descriptor names, the
 //     REST routes beyond the generic ones (IPAM, /provision/…), registered
-//     with internal/api/compat at init.
+//     with internal/api/compat at init;
+//   - rackview: the rack elevation (SVG), the cable report and the cable
+//     trace of a site.
 //
 // The generic layers never import it: cmd/amp does, for its effect.
 package provision
