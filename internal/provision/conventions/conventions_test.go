@@ -198,7 +198,7 @@ func TestBookExample(t *testing.T) {
 		ms.Interfaces["mgmt810"].UntaggedVLAN != "DEV1MGMT" {
 		t.Errorf("management server = %+v, mgmt810 = %+v", ms, ms.Interfaces["mgmt810"])
 	}
-	if c := s.Cables["mgmtswitch1.prod1_gbe3"]; c == nil || c.B != (inventory.End{Device: "node1.prod1", Interface: "bmc"}) || c.Length != "2" {
+	if c := s.Cables["mgmtswitch1.prod1_gbe3"]; c == nil || c.B != (inventory.End{Device: "node1.prod1", Interface: "bmc"}) || c.Length != "2.00" {
 		t.Errorf("cable of figure 5.4 = %+v", c)
 	}
 	if probs := Check(s, inv.IPs, schema.RESTBase(set)); len(probs) != 0 {
@@ -210,5 +210,121 @@ func TestBookExample(t *testing.T) {
 	commit(t, eng, set, again)
 	if after := eng.Snapshot().Index; after != before {
 		t.Errorf("generating again recorded a transaction (%d → %d)", before, after)
+	}
+}
+
+// TestSpecRefusals: every bad spec is refused with the spec's path and
+// the reason, and nothing is made.
+func TestSpecRefusals(t *testing.T) {
+	eng, set := newEngine(t)
+	base := string(mustRead(t, "testdata/book-example.yaml"))
+	cases := []struct {
+		name, from, to, path, reason string
+	}{
+		{"not a /22", "block: 10.0.0.0/22", "block: 10.0.0.0/24", "/block", "is a /24, not a /22"},
+		{"not the network address", "block: 10.0.0.0/22", "block: 10.0.1.0/22", "/block", "did you mean 10.0.0.0/22"},
+		{"not a prefix", "block: 10.0.0.0/22", "block: ten", "/block", "not an IPv4 prefix"},
+		{"unknown role", "{devname: enb1, role: radio", "{devname: enb1, role: router", "/devices/11/role", `unknown role "router"`},
+		{"overlapping position", "{devname: spine2, role: fabric-switch, type: fabric-switch, rack: r1, position: 39", "{devname: spine2, role: fabric-switch, type: fabric-switch, rack: r1, position: 40", "/devices/3/position", "unit 40 of rack r1 (front) is taken by /devices/2 (spine1)"},
+		{"position beyond the rack", "rack: r1, position: 40", "rack: r1, position: 43", "/devices/2/position", "do not fit rack r1"},
+		{"MAC twice", "eth0: '3c:ec:ef:00:04:01'", "eth0: '3C:EC:EF:00:03:01'", "/devices/3/macs/eth0", "MAC 3c:ec:ef:00:03:01 is also /devices/2/macs/eth0's"},
+		{"bad MAC", "eth0: '3c:ec:ef:00:04:01'", "eth0: 'nope'", "/devices/3/macs/eth0", "not a MAC address"},
+		{"three deployments", "  - {name: dev1, kind: development}", "  - {name: dev1, kind: development}\n  - {name: stage1, kind: staging}", "/deployments", "holds 2"},
+		{"unknown type", "{devname: enb1, role: radio, type: enb", "{devname: enb1, role: radio, type: enb9", "/devices/11/type", `no device type "enb9"`},
+		{"interface cabled twice", "b: 'node2.prod1:bmc'", "b: 'node1.prod1:bmc'", "/cables/1/b", "already on /cables/0"},
+		{"cable to no interface", "b: 'node2.prod1:bmc'", "b: 'node2.prod1:eth9'", "/cables/1/b", `has no interface "eth9"`},
+		{"role's interface missing", "      - {name: qsfp1, type: 40gbase-x-qsfpp}\n", "", "/devices/6/type", "has no interface qsfp1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			y := strings.Replace(base, c.from, c.to, 1)
+			if y == base && c.from != c.to {
+				t.Fatalf("%q is not in the example", c.from)
+			}
+			g, probs := Generate(parseSpec(t, []byte(y)), inventory.Load(eng.Snapshot(), set))
+			if g != nil {
+				t.Fatal("generated despite the problem")
+			}
+			for _, p := range probs {
+				if p.Path == c.path && strings.Contains(p.Reason, c.reason) {
+					return
+				}
+			}
+			t.Errorf("problems %v: want %s: …%s…", probs, c.path, c.reason)
+		})
+	}
+	if _, probs := Decode([]byte(`{"site":"s","devices":[{"devname":"a","colour":"red"}]}`)); len(probs) != 1 || !strings.Contains(probs[0].Reason, `unknown field "colour"`) {
+		t.Errorf("unknown field: %v", probs)
+	}
+	if _, probs := Decode([]byte(`{"site":"s","devices":[{"devname":"a","position":"top"}]}`)); len(probs) != 1 || probs[0].Path != "/devices/position" {
+		t.Errorf("wrong type: %v", probs)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// merge writes one entry through the engine, as a hand edit would.
+func merge(t *testing.T, eng *config.Engine, set *schema.ModelSet, op config.Op, segs []string, entry map[string]any) {
+	t.Helper()
+	loc, err := schema.Resolve(set, "", segs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var val any
+	if entry != nil {
+		if val, err = schema.DecodeJSON(loc.Node, entry, loc.REST(), loc.Node.Kind == schema.List, schema.DecodeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := eng.Submit(context.Background(), &config.Request{Edits: []config.Edit{{Op: op, Loc: loc, Value: val}}, Principal: "test"}); err != nil {
+		t.Fatalf("%v: %v", segs, err)
+	}
+}
+
+// TestCheckDepartures: a site edited by hand away from the conventions is
+// reported departure by departure, each with its path and reason.
+func TestCheckDepartures(t *testing.T) {
+	eng, set := newEngine(t)
+	commit(t, eng, set, generate(t, eng, set, readSpec(t, "testdata/book-example.yaml")))
+	site := []string{"site", "stanford1"}
+	// A wrong VID, a prefix that is no /25 of the block, a domain off the
+	// pattern, two addresses swapped, a primary IP gone, a DNS name off.
+	merge(t, eng, set, config.OpMerge, append(site, "vlan", "DEV1FABRIC"), map[string]any{"name": "DEV1FABRIC", "vid": "812"})
+	merge(t, eng, set, config.OpMerge, append(site, "prefix", "dev1-fab2"), map[string]any{"prefix-id": "dev1-fab2", "prefix": "10.0.3.128/26"})
+	merge(t, eng, set, config.OpMerge, append(site, "prefix", "prod1-mgmt"), map[string]any{"prefix-id": "prod1-mgmt", "dns-domain": "mgmt.stanford1.aetherproject.net"})
+	merge(t, eng, set, config.OpMerge, []string{"ip-address", "10.0.0.5"}, map[string]any{"address": "10.0.0.5", "device": "node3.prod1"})
+	merge(t, eng, set, config.OpMerge, []string{"ip-address", "10.0.0.6"}, map[string]any{"address": "10.0.0.6", "device": "node2.prod1"})
+	merge(t, eng, set, config.OpRemove, append(site, "device", "node4.prod1", "primary-ip"), nil)
+	merge(t, eng, set, config.OpMerge, []string{"ip-address", "10.0.1.2"}, map[string]any{"address": "10.0.1.2", "dns-name": "node1.stanford1.aetherproject.net"})
+
+	snap := eng.Snapshot()
+	s, _ := inventory.LoadSite(snap, set, "stanford1")
+	got := Check(s, inventory.Load(snap, set).IPs, "/inventory/v1.0.0")
+	sp := "/inventory/v1.0.0/site/stanford1"
+	want := []Problem{
+		{"/inventory/v1.0.0/ip-address/10.0.0.5", "address out of order: it is on device node3.prod1 interface bmc, the conventions give it to device node2.prod1 interface bmc"},
+		{"/inventory/v1.0.0/ip-address/10.0.0.6", "address out of order: it is on device node2.prod1 interface bmc, the conventions give it to device node3.prod1 interface bmc"},
+		{"/inventory/v1.0.0/ip-address/10.0.1.2/dns-name", `"node1.stanford1.aetherproject.net" does not follow the pattern: node1.fab1.prod1.stanford1.aetherproject.net`},
+		{sp + "/device/node4.prod1/primary-ip", "no primary IP: the conventions make 10.0.0.141 (interface eth0) primary"},
+		{sp + "/prefix", "no prefix 10.0.3.128/25: the conventions give deployment dev1 its FAB2 /25"},
+		{sp + "/prefix/dev1-fab2/prefix", "10.0.3.128/26 is not one of the conventions' /25s of block 10.0.0.0/22"},
+		{sp + "/prefix/prod1-mgmt/dns-domain", `"mgmt.stanford1.aetherproject.net" does not follow the pattern mgmt.<deployment>.<site>.<domain>: mgmt.prod1.stanford1.aetherproject.net`},
+		{sp + "/vlan", "no VLAN 811: the conventions give deployment dev1 a fabric VLAN DEV1FABRIC with VID 811"},
+		{sp + "/vlan/DEV1FABRIC/vid", "VID 812 is not one of the conventions'"},
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d departures, want %d:", len(got), len(want))
+	}
+	for i, w := range want {
+		if i >= len(got) || got[i].Path != w.Path || !strings.HasPrefix(got[i].Reason, w.Reason) {
+			t.Errorf("departure %d = %v, want %s: %s…", i, got[min(i, len(got)-1)], w.Path, w.Reason)
+		}
 	}
 }
