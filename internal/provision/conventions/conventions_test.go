@@ -328,3 +328,17 @@ func TestCheckDepartures(t *testing.T) {
 		}
 	}
 }
+
+// TestMACInUse: a MAC another site's interface has is refused with the
+// spec's path; the site's own MACs, generated before, are not.
+func TestMACInUse(t *testing.T) {
+	eng, set := newEngine(t)
+	spec := readSpec(t, "testdata/book-example.yaml")
+	commit(t, eng, set, generate(t, eng, set, spec))
+	generate(t, eng, set, spec) // its own MACs again: no refusal
+	other := parseSpec(t, []byte(strings.Replace(strings.Replace(oneOfEach, "devname: enb1, role: radio, type: server", "devname: enb1, role: radio, type: server, macs: {eth0: '3C:EC:EF:00:07:01'}", 1), "block: 10.0.0.0/22", "block: 10.1.0.0/22", 1)))
+	_, probs := Generate(other, inventory.Load(eng.Snapshot(), set))
+	if len(probs) != 1 || probs[0].Path != "/devices/0/macs/eth0" || !strings.Contains(probs[0].Reason, "stanford1/node1.prod1/eth0") {
+		t.Errorf("problems %v", probs)
+	}
+}

@@ -62,6 +62,7 @@ func Generate(spec *Spec, inv *inventory.Inventory) (*Generated, []Problem) {
 			g.add(fmt.Sprintf("/devices/%d", i), "%s", why)
 		}
 	}
+	g.checkMACsInUse()
 	for _, a := range plan.Addrs {
 		if ip, ok := inv.IPs[a.Address.String()]; ok && ip.Site != spec.Site {
 			owner := "allocated without a site"
@@ -368,6 +369,31 @@ func (g *generator) checkDevices() *site {
 		s.Devices = append(s.Devices, dev)
 	}
 	return s
+}
+
+// checkMACsInUse refuses a MAC the inventory has on another interface
+// (of any site): a MAC address is one interface's.
+func (g *generator) checkMACsInUse() {
+	holder := map[string]string{}
+	for _, sid := range inventory.Sorted(g.inv.Sites) {
+		site := g.inv.Sites[sid]
+		for _, did := range inventory.Sorted(site.Devices) {
+			for _, name := range inventory.Sorted(site.Devices[did].Interfaces) {
+				if mac := site.Devices[did].Interfaces[name].MAC; mac != "" {
+					holder[mac] = sid + " " + did + " " + name
+				}
+			}
+		}
+	}
+	for i, d := range g.spec.Devices {
+		for _, name := range inventory.Sorted(d.MACs) {
+			hw, _ := net.ParseMAC(d.MACs[name])
+			at, taken := holder[hw.String()]
+			if taken && at != g.spec.Site+" "+g.deviceID(i)+" "+name {
+				g.add(fmt.Sprintf("/devices/%d/macs/%s", i, name), "MAC %s is already the inventory's on site/device/interface %s", hw, strings.ReplaceAll(at, " ", "/"))
+			}
+		}
+	}
 }
 
 // end resolves a cable end "<devname>[.<deployment>]:<interface>".
