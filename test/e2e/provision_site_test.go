@@ -55,8 +55,9 @@ func index(t testing.TB, s *testenv.Server) string {
 // provision site`: the dry run writes nothing, the site is one
 // transaction with the book's addresses, running it again records
 // nothing, the check is clean until a hand edit departs, an enterprise
-// admin may neither generate nor check it, and rolling back the one
-// transaction takes the whole site away.
+// admin may neither generate nor check it, rolling back the one
+// transaction takes the whole site away, and the admin of a site's tenant
+// may check that site.
 func TestProvisionSiteBookExample(t *testing.T) {
 	s := testenv.Start(t, t.TempDir(), "--demo", "--adapters", "none")
 	site := "/inventory/v1.0.0/site/stanford1"
@@ -113,6 +114,7 @@ func TestProvisionSiteBookExample(t *testing.T) {
 		t.Errorf("check of the generated site: exit %d\n%s", code, out)
 	}
 	s.Must(t, 200, "PATCH", site+"/vlan/MGMT", `{"vid":805}`)
+	handEdit := index(t, s)
 	code, out, _ = amp(t, s, "provision", "check", "stanford1")
 	if code != 1 || !strings.Contains(out, site+"/vlan/MGMT/vid: VID 805 is not one of the conventions'") ||
 		!strings.Contains(out, site+"/vlan: no VLAN 800") || !strings.Contains(out, "2 departures") {
@@ -140,7 +142,7 @@ func TestProvisionSiteBookExample(t *testing.T) {
 
 	// Rolling back the provisioning takes the whole site back at once
 	// (after the hand edit of MGMT is undone).
-	code, out, errOut = amp(t, s, "rollback", index(t, s))
+	code, out, errOut = amp(t, s, "rollback", handEdit)
 	if code != 0 {
 		t.Fatalf("rollback of the hand edit: exit %d\n%s%s", code, out, errOut)
 	}
@@ -150,6 +152,21 @@ func TestProvisionSiteBookExample(t *testing.T) {
 	}
 	s.Must(t, 404, "GET", site, "")
 	s.Must(t, 404, "GET", "/inventory/v1.0.0/ip-address/10.0.0.1", "")
+
+	// A site whose organization is acme's: acme's admin may check it.
+	acmeSite := strings.NewReplacer("site: stanford1", "site: acme1", "organization: {id: stanford, display-name: Stanford University}",
+		"organization: {id: acme-org, tenant: acme}", "block: 10.0.0.0/22", "block: 10.8.0.0/22", "'3c:ec:ef:", "'3c:ec:ee:").Replace(string(spec))
+	file := filepath.Join(t.TempDir(), "acme1.yaml")
+	if err := os.WriteFile(file, []byte(acmeSite), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := amp(t, s, "provision", "site", "-f", file); code != 0 {
+		t.Fatalf("provision acme1: exit %d\n%s%s", code, out, errOut)
+	}
+	code, body, _, err := s.Do(context.Background(), "GET", "/provision/acme1/check", "", "Authorization", "Bearer "+created.Token)
+	if err != nil || code != 200 || !strings.Contains(string(body), `"departures":[]`) {
+		t.Errorf("acme's admin checks acme's site: %d %s", code, body)
+	}
 }
 
 // problem is the API's error answer.
