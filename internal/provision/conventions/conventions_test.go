@@ -327,6 +327,14 @@ func TestCheckDepartures(t *testing.T) {
 			t.Errorf("departure %d = %v, want %s: %s…", i, got[min(i, len(got)-1)], w.Path, w.Reason)
 		}
 	}
+
+	// Running the spec again puts the conventions' values back.
+	commit(t, eng, set, generate(t, eng, set, readSpec(t, "testdata/book-example.yaml")))
+	snap = eng.Snapshot()
+	s, _ = inventory.LoadSite(snap, set, "stanford1")
+	if probs := Check(s, inventory.Load(snap, set).IPs, "/inventory/v1.0.0"); len(probs) != 0 {
+		t.Errorf("after running the spec again: %v", probs)
+	}
 }
 
 // TestMACInUse: a MAC another site's interface has is refused with the
