@@ -19,5 +19,6 @@ them, render the artifacts the site's hardware boots from, and show its
 racks and cables. docs/provisioning.md describes each.`,
 	}
 	cmd.AddCommand(newProvisionViewCmds(g)...)
+	cmd.AddCommand(newProvisionSiteCmds(g)...)
 	return cmd
 }

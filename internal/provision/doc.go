@@ -4,6 +4,8 @@
 // one job per package:
 //
 //   - inventory: reads the set out of a snapshot into typed values;
+//   - conventions: the book's conventions: a site spec made into the whole
+//     site, and a site checked against them;
 //   - provisionapi: the "provision" layer the set's descriptor names, the
 //     REST routes beyond the generic ones (IPAM, /provision/…), registered
 //     with internal/api/compat at init;

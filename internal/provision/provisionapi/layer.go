@@ -19,5 +19,6 @@ func init() {
 func routes() []compat.Route {
 	var rs []compat.Route
 	rs = append(rs, viewRoutes()...)
+	rs = append(rs, conventionsRoutes()...)
 	return rs
 }
