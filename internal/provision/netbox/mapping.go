@@ -75,7 +75,7 @@ func (e *MapError) Error() string {
 	for i := range e.Problems {
 		lines[i] = e.Problems[i].Error()
 	}
-	return fmt.Sprintf("%d NetBox objects cannot be imported:\n  %s", len(lines), strings.Join(lines, "\n  "))
+	return fmt.Sprintf("%d objects cannot be imported:\n  %s", len(lines), strings.Join(lines, "\n  "))
 }
 
 type mapper struct {
@@ -366,7 +366,7 @@ func role(r *Ref, allowed ...string) any {
 func (m *mapper) vlanList(vs []VLAN) {
 	for _, v := range vs {
 		if v.Site == nil {
-			m.skip(v.URL, "skipped: the VLAN has no site (AMP's VLANs belong to a site)")
+			m.skip(v.URL, "the VLAN has no site (AMP's VLANs belong to a site)")
 			continue
 		}
 		s := m.siteOf(v.URL, "site", v.Site)
@@ -405,11 +405,11 @@ func (m *mapper) prefixList(ps []Prefix) {
 			}
 		}
 		if site == nil {
-			m.skip(p.URL, "skipped: the prefix is not scoped to a site (AMP's prefixes belong to a site)")
+			m.skip(p.URL, "the prefix is not scoped to a site (AMP's prefixes belong to a site)")
 			continue
 		}
 		if p.VRF != nil {
-			m.skip(p.URL, "skipped: the prefix is in VRF %s (AMP has one VRF, the global table)", p.VRF.Display)
+			m.skip(p.URL, "the prefix is in VRF %s (AMP has one VRF, the global table)", p.VRF.Display)
 			continue
 		}
 		s := m.siteOf(p.URL, "scope", site)
@@ -419,7 +419,7 @@ func (m *mapper) prefixList(ps []Prefix) {
 		pf, err := netip.ParsePrefix(p.Prefix)
 		if err != nil || !pf.Addr().Is4() || pf.Masked() != pf {
 			if err == nil && !pf.Addr().Is4() {
-				m.skip(p.URL, "skipped: %s is IPv6 (AMP's prefixes are IPv4)", p.Prefix)
+				m.skip(p.URL, "%s is IPv6 (AMP's prefixes are IPv4)", p.Prefix)
 				continue
 			}
 			m.fail(p.URL, "prefix", "%q is not an IPv4 prefix", p.Prefix)
@@ -587,7 +587,7 @@ func (m *mapper) interfaceList(is []Interface) {
 		}
 		dev := m.devices[it.Device.ID]
 		if dev == nil {
-			m.skip(it.URL, "skipped: its device %s was not imported", it.Device.Display)
+			m.skip(it.URL, "its device %s was not imported", it.Device.Display)
 			continue
 		}
 		if it.Name == "" || len(it.Name) > 64 {
@@ -674,16 +674,16 @@ func (m *mapper) cableList(cs []Cable) {
 		c := &cs[i]
 		a, why := m.end(c, "A", c.ATerminations)
 		if a == nil {
-			m.skip(c.URL, "skipped: %s", why)
+			m.skip(c.URL, "%s", why)
 			continue
 		}
 		b, why := m.end(c, "B", c.BTerminations)
 		if b == nil {
-			m.skip(c.URL, "skipped: %s", why)
+			m.skip(c.URL, "%s", why)
 			continue
 		}
 		if a.dev.site != b.dev.site {
-			m.skip(c.URL, "skipped: it joins sites %s and %s (AMP's cables are within a site)", a.dev.site.id, b.dev.site.id)
+			m.skip(c.URL, "it joins sites %s and %s (AMP's cables are within a site)", a.dev.site.id, b.dev.site.id)
 			continue
 		}
 		id := "cable-" + strconv.Itoa(c.ID) // NetBox's id: stable when the label changes
@@ -724,7 +724,7 @@ var ipStatus = map[string]bool{"active": true, "reserved": true, "deprecated": t
 func (m *mapper) ipList(ips []IPAddress) {
 	for _, ip := range ips {
 		if ip.VRF != nil {
-			m.skip(ip.URL, "skipped: the address is in VRF %s (AMP has one VRF, the global table)", ip.VRF.Display)
+			m.skip(ip.URL, "the address is in VRF %s (AMP has one VRF, the global table)", ip.VRF.Display)
 			continue
 		}
 		pf, err := netip.ParsePrefix(ip.Address)
@@ -740,11 +740,11 @@ func (m *mapper) ipList(ips []IPAddress) {
 		e := map[string]any{"address": addr, "prefix-length": pf.Bits(), "site": nil, "device": nil, "interface": nil}
 		if ip.AssignedObjectType != nil && *ip.AssignedObjectType != "" {
 			if *ip.AssignedObjectType != "dcim.interface" {
-				m.skip(ip.URL, "skipped: assigned to a %s (AMP's addresses are on device interfaces)", *ip.AssignedObjectType)
+				m.skip(ip.URL, "assigned to a %s (AMP's addresses are on device interfaces)", *ip.AssignedObjectType)
 				continue
 			}
 			if ip.AssignedObjectID == nil || m.ifaces[*ip.AssignedObjectID] == nil {
-				m.skip(ip.URL, "skipped: its interface was not imported")
+				m.skip(ip.URL, "its interface was not imported")
 				continue
 			}
 			i := m.ifaces[*ip.AssignedObjectID]
