@@ -112,11 +112,16 @@ Examples:
 				if token == "" {
 					token = os.Getenv("NETBOX_TOKEN")
 				}
-				nc := &netbox.Client{BaseURL: nbURL, Token: token, PageSize: pageSize}
+				prog := newProgress(cmd.ErrOrStderr())
+				nc := &netbox.Client{BaseURL: nbURL, Token: token, PageSize: pageSize,
+					Progress: func(ep netbox.Endpoint, read, count int) {
+						prog.update("reading /api/"+ep.Path+"/", int64(read), int64(count), fmt.Sprintf("%d/%d", read, count), read >= count)
+					}}
 				if save != "" {
 					nc.Save = netbox.SaveTo(save)
 				}
 				dump, err = nc.Fetch(ctx)
+				prog.clear()
 			}
 			if err != nil {
 				return fmt.Errorf("nothing was imported: %w", err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -53,6 +54,15 @@ type Client struct {
 	Progress func(ep Endpoint, read, count int)
 }
 
+// loopback reports whether host (a name or an address) is this machine.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // page is one answer of a list endpoint (rest-api.md, "Pagination").
 type page struct {
 	Count   *int              `json:"count"`
@@ -66,6 +76,9 @@ func (c *Client) Fetch(ctx context.Context) (*Dump, error) {
 	base, err := url.Parse(strings.TrimRight(c.BaseURL, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("--url %q: want NetBox's address, e.g. https://netbox.example.com", c.BaseURL)
+	}
+	if base.Scheme == "http" && c.Token != "" && !loopback(base.Hostname()) {
+		return nil, fmt.Errorf("--url %s: the token would cross the network in clear text: use https://%s (plain http is for loopback only)", base, base.Host)
 	}
 	d := &Dump{}
 	for _, ep := range Endpoints {

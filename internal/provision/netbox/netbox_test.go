@@ -97,6 +97,11 @@ func TestTokens(t *testing.T) {
 	if strings.Contains(err.Error(), "wrong-secret-token") {
 		t.Fatalf("the error shows the token: %v", err)
 	}
+	// Over plain http, a token goes to this machine only: nothing is sent.
+	c := &netbox.Client{BaseURL: "http://netbox.example.com", Token: v2}
+	if _, err := c.Fetch(context.Background()); err == nil || !strings.Contains(err.Error(), "https://netbox.example.com") {
+		t.Fatalf("a token over plain http to another host: %v", err)
+	}
 }
 
 // A malformed page stops the read, naming the page's URL and the field.
