@@ -17,14 +17,15 @@ import (
 	"strings"
 )
 
-// PageError is a malformed answer: where it came from (the page's URL, or
-// the saved file), the field and what is wrong with it. The import stops
-// at the first one and changes nothing.
-type PageError struct {
+// FieldError is what is wrong with one field, and where: the page's URL
+// (or the saved file) for a malformed answer, which stops the read at the
+// first one; the object's NetBox URL (or the library file) for what the
+// mapping refuses.
+type FieldError struct {
 	URL, Field, Reason string
 }
 
-func (e *PageError) Error() string {
+func (e *FieldError) Error() string {
 	if e.Field == "" {
 		return e.URL + ": " + e.Reason
 	}
@@ -116,7 +117,7 @@ func (c *Client) fetchAll(ctx context.Context, base *url.URL, ep Endpoint, into 
 	read := 0
 	for u != "" {
 		if seen[u] {
-			return nil, &PageError{URL: u, Field: "next", Reason: "points to a page already read (the paging loops)"}
+			return nil, &FieldError{URL: u, Field: "next", Reason: "points to a page already read (the paging loops)"}
 		}
 		seen[u] = true
 		body, err := c.get(ctx, u)
@@ -140,11 +141,11 @@ func (c *Client) fetchAll(ctx context.Context, base *url.URL, ep Endpoint, into 
 		if p.Next != nil && *p.Next != "" {
 			nu, err := url.Parse(*p.Next)
 			if err != nil || !nu.IsAbs() {
-				return nil, &PageError{URL: next.String(), Field: "next", Reason: fmt.Sprintf("%q is not an absolute URL", *p.Next)}
+				return nil, &FieldError{URL: next.String(), Field: "next", Reason: fmt.Sprintf("%q is not an absolute URL", *p.Next)}
 			}
 			// The token goes to the NetBox it was given for only.
 			if nu.Scheme != base.Scheme || nu.Host != base.Host {
-				return nil, &PageError{URL: next.String(), Field: "next", Reason: fmt.Sprintf("%q leaves %s://%s; the token is not sent elsewhere", *p.Next, base.Scheme, base.Host)}
+				return nil, &FieldError{URL: next.String(), Field: "next", Reason: fmt.Sprintf("%q leaves %s://%s; the token is not sent elsewhere", *p.Next, base.Scheme, base.Host)}
 			}
 			u = nu.String()
 		}
@@ -179,7 +180,7 @@ func (c *Client) get(ctx context.Context, u string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}
 	if len(body) > maxPage {
-		return nil, &PageError{URL: u, Reason: fmt.Sprintf("the answer is larger than %d MiB: ask for smaller pages (--page-size)", maxPage>>20)}
+		return nil, &FieldError{URL: u, Reason: fmt.Sprintf("the answer is larger than %d MiB: ask for smaller pages (--page-size)", maxPage>>20)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		var detail struct {
@@ -203,7 +204,7 @@ func decodePage(where string, body []byte, into any) (*page, error) {
 		return nil, jsonError(where, "", err)
 	}
 	if p.Results == nil {
-		return nil, &PageError{URL: where, Field: "results", Reason: "missing: not a NetBox list answer ({count, next, previous, results})"}
+		return nil, &FieldError{URL: where, Field: "results", Reason: "missing: not a NetBox list answer ({count, next, previous, results})"}
 	}
 	slice := reflect.ValueOf(into).Elem()
 	for i, raw := range p.Results {
@@ -212,7 +213,7 @@ func decodePage(where string, body []byte, into any) (*page, error) {
 			return nil, jsonError(where, fmt.Sprintf("results[%d]", i), err)
 		}
 		if el.Elem().FieldByName("ID").Int() <= 0 { // every type has an ID, some through Ref
-			return nil, &PageError{URL: where, Field: fmt.Sprintf("results[%d].id", i), Reason: "missing or not a positive integer"}
+			return nil, &FieldError{URL: where, Field: fmt.Sprintf("results[%d].id", i), Reason: "missing or not a positive integer"}
 		}
 		slice.Set(reflect.Append(slice, el.Elem()))
 	}
@@ -231,11 +232,11 @@ func jsonError(where, prefix string, err error) error {
 		} else if prefix != "" {
 			field = prefix
 		}
-		return &PageError{URL: where, Field: field, Reason: fmt.Sprintf("want %s, got a JSON %s", kindName(te.Type), te.Value)}
+		return &FieldError{URL: where, Field: field, Reason: fmt.Sprintf("want %s, got a JSON %s", kindName(te.Type), te.Value)}
 	case errors.As(err, &se):
-		return &PageError{URL: where, Field: prefix, Reason: fmt.Sprintf("not JSON (at byte %d: %v)", se.Offset, err)}
+		return &FieldError{URL: where, Field: prefix, Reason: fmt.Sprintf("not JSON (at byte %d: %v)", se.Offset, err)}
 	}
-	return &PageError{URL: where, Field: prefix, Reason: err.Error()}
+	return &FieldError{URL: where, Field: prefix, Reason: err.Error()}
 }
 
 func kindName(t reflect.Type) string {

@@ -67,7 +67,7 @@ type Result struct {
 // MapError is everything the mapping refused, each with the NetBox URL of
 // the object and the field.
 type MapError struct {
-	Problems []PageError
+	Problems []FieldError
 }
 
 func (e *MapError) Error() string {
@@ -80,7 +80,7 @@ func (e *MapError) Error() string {
 
 type mapper struct {
 	opt  Options
-	errs []PageError
+	errs []FieldError
 	res  *Result
 
 	orgs    map[string]map[string]any
@@ -120,7 +120,7 @@ type vlanRef struct {
 }
 
 func (m *mapper) fail(url, field, format string, a ...any) {
-	m.errs = append(m.errs, PageError{URL: url, Field: field, Reason: fmt.Sprintf(format, a...)})
+	m.errs = append(m.errs, FieldError{URL: url, Field: field, Reason: fmt.Sprintf(format, a...)})
 }
 
 func (m *mapper) skip(url, format string, a ...any) {
@@ -426,6 +426,10 @@ func (m *mapper) prefixList(ps []Prefix) {
 			continue
 		}
 		id := strings.ReplaceAll(pf.String(), "/", "-")
+		if prev, dup := s.prefixURLs[id]; dup {
+			m.fail(p.URL, "prefix", "%s is there twice at site %s, as %s", pf, s.id, prev)
+			continue
+		}
 		e := map[string]any{"prefix-id": id, "prefix": pf.String(), "role": role(p.Role, "admin", "mgmt", "fabric", "uplink")}
 		e["vlan"] = nil
 		if p.VLAN != nil {

@@ -134,9 +134,9 @@ func TestMalformedPage(t *testing.T) {
 				}
 			})
 			_, err := fetch(t, nb, "tok", 2)
-			var pe *netbox.PageError
+			var pe *netbox.FieldError
 			if !errors.As(err, &pe) {
-				t.Fatalf("err %v; want a PageError", err)
+				t.Fatalf("err %v; want a FieldError", err)
 			}
 			wantURL := nb.URL + "/api/" + tc.path + "/"
 			if !strings.HasPrefix(pe.URL, wantURL) || (tc.offset > 0 && !strings.Contains(pe.URL, "offset="+strconv.Itoa(tc.offset))) {
