@@ -108,17 +108,13 @@ func (c *Client) fetchAll(ctx context.Context, base *url.URL, ep Endpoint, into 
 	if ep.Path == "dcim/devices" {
 		q.Set("exclude", "config_context") // rest-api.md: large and unused here
 	}
-	next := base.JoinPath("api", ep.Path) // JoinPath drops the trailing slash NetBox's routes have
-	next.Path += "/"
-	next.RawQuery = q.Encode()
-	u := next.String()
+	list := base.JoinPath("api", ep.Path) // JoinPath drops the trailing slash NetBox's routes have
+	list.Path = "/" + strings.Trim(list.Path, "/") + "/"
+	list.RawQuery = q.Encode()
 	var pages []json.RawMessage
 	seen := map[string]bool{}
 	read := 0
-	for u != "" {
-		if seen[u] {
-			return nil, &FieldError{URL: u, Field: "next", Reason: "points to a page already read (the paging loops)"}
-		}
+	for u := list.String(); u != ""; {
 		seen[u] = true
 		body, err := c.get(ctx, u)
 		if err != nil {
@@ -137,18 +133,21 @@ func (c *Client) fetchAll(ctx context.Context, base *url.URL, ep Endpoint, into 
 			}
 			c.Progress(ep, read, total)
 		}
-		u = ""
-		if p.Next != nil && *p.Next != "" {
-			nu, err := url.Parse(*p.Next)
-			if err != nil || !nu.IsAbs() {
-				return nil, &FieldError{URL: next.String(), Field: "next", Reason: fmt.Sprintf("%q is not an absolute URL", *p.Next)}
-			}
-			// The token goes to the NetBox it was given for only.
-			if nu.Scheme != base.Scheme || nu.Host != base.Host {
-				return nil, &FieldError{URL: next.String(), Field: "next", Reason: fmt.Sprintf("%q leaves %s://%s; the token is not sent elsewhere", *p.Next, base.Scheme, base.Host)}
-			}
-			u = nu.String()
+		if p.Next == nil || *p.Next == "" {
+			break
 		}
+		nu, err := url.Parse(*p.Next)
+		if err != nil || "/"+strings.Trim(nu.Path, "/")+"/" != list.Path {
+			return nil, &FieldError{URL: u, Field: "next", Reason: fmt.Sprintf("%q is no further page of %s", *p.Next, list.Path)}
+		}
+		// Followed on --url's scheme and host: a NetBox behind a proxy
+		// often names itself otherwise, and the token goes nowhere else.
+		follow := *list
+		follow.RawQuery = nu.RawQuery
+		if seen[follow.String()] {
+			return nil, &FieldError{URL: u, Field: "next", Reason: fmt.Sprintf("%q is a page already read (the paging loops)", *p.Next)}
+		}
+		u = follow.String()
 	}
 	return pages, nil
 }

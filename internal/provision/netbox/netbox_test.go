@@ -122,8 +122,11 @@ func TestMalformedPage(t *testing.T) {
 		{"no id", "dcim/cables", "results[0].id", 2, func(p map[string]any) {
 			delete(p["results"].([]any)[0].(map[string]any), "id")
 		}},
-		{"next elsewhere", "dcim/racks", "next", 0, func(p map[string]any) {
-			p["next"] = "http://elsewhere.example/api/dcim/racks/?limit=2&offset=2"
+		{"a loop", "ipam/prefixes", "next", 0, func(p map[string]any) {
+			p["next"] = strings.Replace(p["next"].(string), "offset=2", "offset=0", 1)
+		}},
+		{"next to another list", "dcim/racks", "next", 0, func(p map[string]any) {
+			p["next"] = "http://elsewhere.example/api/users/tokens/?limit=2&offset=2"
 		}},
 	}
 	for _, tc := range cases {
@@ -146,6 +149,24 @@ func TestMalformedPage(t *testing.T) {
 				t.Errorf("field %q; want %q (%v)", pe.Field, tc.field, err)
 			}
 		})
+	}
+}
+
+// NetBox behind a proxy may name itself otherwise in `next`: the page is
+// read from --url's host all the same, and the token goes nowhere else.
+func TestNextFollowedOnTheGivenHost(t *testing.T) {
+	nb := netboxtest.New(t, netboxtest.Fixtures(), "tok")
+	nb.Break(func(path string, offset int, page map[string]any) {
+		if next, ok := page["next"].(string); ok {
+			page["next"] = strings.Replace(next, strings.TrimPrefix(nb.URL, "http://"), "netbox.internal:8000", 1)
+		}
+	})
+	d, err := fetch(t, nb, "tok", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Devices) != 5 {
+		t.Fatalf("%d devices; want 5", len(d.Devices))
 	}
 }
 
