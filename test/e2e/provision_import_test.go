@@ -135,9 +135,17 @@ func TestProvisionImportNetBox(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "no changes, nothing recorded") {
 		t.Fatalf("second import: exit %d:\n%s%s", code, out, errOut)
 	}
-	out, errOut, code = nbRun(t, s, nil, "provision", "import", "netbox", "--from", saved)
-	if code != 0 || !strings.Contains(out, "no changes, nothing recorded") {
-		t.Fatalf("--from %s: exit %d:\n%s%s", saved, code, out, errOut)
+	out, errOut, code = nbRun(t, s, nil, "provision", "import", "netbox", "--from", saved, "-o", "json")
+	var rep struct {
+		Mapped    map[string]int
+		Skipped   []string
+		Unchanged bool
+	}
+	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil {
+		t.Fatalf("--from %s: exit %d, %v:\n%s%s", saved, code, err, out, errOut)
+	}
+	if !rep.Unchanged || rep.Mapped["devices"] != 5 || rep.Mapped["interfaces"] != 14 || len(rep.Skipped) != 4 {
+		t.Fatalf("--from %s -o json: %+v", saved, rep)
 	}
 	if idx := lastIndex(t, s); idx != 1 {
 		t.Fatalf("the repeated imports recorded transaction %d", idx)
