@@ -239,6 +239,27 @@ func TestProvisionImportNetBox(t *testing.T) {
 		t.Fatalf("--role pdu=other: exit %d:\n%s%s", code, out, errOut)
 	}
 
+	// NetBox has no deployments: one AMP has keeps its kind and ordinal, a
+	// new one gets the lowest ordinal free at the site.
+	s.Must(t, 200, "PATCH", "/inventory/v1.0.0/site/stanford1/deployment/prod1", `{"kind":"staging"}`)
+	nb.Edit("dcim/devices", func(rs []map[string]any) []map[string]any {
+		rs[3]["custom_fields"].(map[string]any)["deployment"] = "dev1"
+		return rs
+	})
+	out, errOut, code = nbRun(t, s, nil, append(live, "--token", nbToken, "--role", "pdu=other")...)
+	if code != 0 || !strings.Contains(out, "(transaction 6)") {
+		t.Fatalf("a new deployment: exit %d:\n%s%s", code, out, errOut)
+	}
+	if d := nbGet(t, s, "site/stanford1/deployment/dev1"); d["kind"] != "development" || d["ordinal"] != 1.0 {
+		t.Errorf("deployment dev1 %v; want development, ordinal 1", d)
+	}
+	if d := nbGet(t, s, "site/stanford1/deployment/prod1"); d["kind"] != "staging" || d["ordinal"] != 0.0 {
+		t.Errorf("deployment prod1 %v; want AMP's staging, ordinal 0", d)
+	}
+	if n := nbGet(t, s, "site/stanford1/device/node1"); n["deployment"] != "dev1" {
+		t.Errorf("node1 deployment %v", n["deployment"])
+	}
+
 	// The route is the operators': an enterprise admin is refused.
 	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
 	s.Must(t, 403, "POST", "/provision/import", `{"inventory":{}}`, "Authorization", enterpriseAdmin(t, s, "acme"))

@@ -657,7 +657,7 @@ func (m *mapper) interfaceList(is []Interface) {
 }
 
 // end reads one side of a cable: exactly one device interface.
-func (m *mapper) end(c *Cable, side string, ts []Termination) (*ifOut, string) {
+func (m *mapper) end(side string, ts []Termination) (*ifOut, string) {
 	if len(ts) != 1 {
 		return nil, fmt.Sprintf("side %s has %d terminations (AMP's cables join two interfaces)", side, len(ts))
 	}
@@ -676,12 +676,12 @@ var cableStatus = map[string]bool{"connected": true, "planned": true, "decommiss
 func (m *mapper) cableList(cs []Cable) {
 	for i := range cs {
 		c := &cs[i]
-		a, why := m.end(c, "A", c.ATerminations)
+		a, why := m.end("A", c.ATerminations)
 		if a == nil {
 			m.skip(c.URL, "%s", why)
 			continue
 		}
-		b, why := m.end(c, "B", c.BTerminations)
+		b, why := m.end("B", c.BTerminations)
 		if b == nil {
 			m.skip(c.URL, "%s", why)
 			continue
