@@ -6,6 +6,9 @@
 //   - inventory: reads the set out of a snapshot into typed values;
 //   - conventions: the book's conventions: a site spec made into the whole
 //     site, and a site checked against them;
+//   - netbox: reads a NetBox 4.x (its REST API or saved answers) and the
+//     devicetype-library's YAML, and maps them onto the set for
+//     `amp provision import`;
 //   - provisionapi: the "provision" layer the set's descriptor names, the
 //     REST routes beyond the generic ones (IPAM, /provision/…), registered
 //     with internal/api/compat at init;

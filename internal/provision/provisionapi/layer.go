@@ -20,5 +20,6 @@ func routes() []compat.Route {
 	var rs []compat.Route
 	rs = append(rs, viewRoutes()...)
 	rs = append(rs, conventionsRoutes()...)
+	rs = append(rs, importRoutes()...)
 	return rs
 }
