@@ -4,6 +4,8 @@
 // one job per package:
 //
 //   - inventory: reads the set out of a snapshot into typed values;
+//   - render: the site's zero-touch artifacts (netplan, DHCP, DNS, …), one
+//     renderer per file, rendered per site and cached by the site's scope;
 //   - provisionapi: the "provision" layer the set's descriptor names, the
 //     REST routes beyond the generic ones (IPAM, /provision/…), registered
 //     with internal/api/compat at init.
