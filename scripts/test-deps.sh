@@ -77,3 +77,20 @@ if ! command -v chromium >/dev/null 2>&1; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
     || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
 fi
+# --- artifact validators (issue 11: internal/provision/render) ----------------
+# netplan (netplan generate --root-dir), Kea (kea-dhcp4 -t) and BIND's
+# named-checkzone/named-checkconf check the rendered netplan, DHCP and DNS
+# files; the packages' own services are not used.
+render_pkgs=""
+for pkg in netplan.io kea-dhcp4-server bind9-utils; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || render_pkgs="$render_pkgs $pkg"
+done
+if [ -n "$render_pkgs" ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  # shellcheck disable=SC2086
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $render_pkgs \
+    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $render_pkgs; }
+  $sudo systemctl disable --now kea-dhcp4-server >/dev/null 2>&1 || true
+fi
+# --- end artifact validators ----------------------------------------------------

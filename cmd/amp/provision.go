@@ -21,5 +21,6 @@ racks and cables. docs/provisioning.md describes each.`,
 	cmd.AddCommand(newProvisionViewCmds(g)...)
 	cmd.AddCommand(newProvisionSiteCmds(g)...)
 	cmd.AddCommand(newProvisionImportCmd(g))
+	cmd.AddCommand(newProvisionRenderCmd(g))
 	return cmd
 }

@@ -9,6 +9,8 @@
 //   - netbox: reads a NetBox 4.x (its REST API or saved answers) and the
 //     devicetype-library's YAML, and maps them onto the set for
 //     `amp provision import`;
+//   - render: the site's zero-touch artifacts (netplan, DHCP, DNS, …), one
+//     renderer per file, rendered per site and cached by the site's scope;
 //   - provisionapi: the "provision" layer the set's descriptor names, the
 //     REST routes beyond the generic ones (IPAM, /provision/…), registered
 //     with internal/api/compat at init;

@@ -22,15 +22,6 @@ func conventionsRoutes() []compat.Route {
 	}
 }
 
-// inventorySet is the loaded inventory set, or the refusal naming path.
-func inventorySet(h compat.Host, path string) (*schema.ModelSet, error) {
-	set := inventory.Set(h.Schema())
-	if set == nil {
-		return nil, schema.Errorf(schema.KindNotFound, path, "the inventory model set is not loaded")
-	}
-	return set, nil
-}
-
 // provisionSite answers POST /provision/sites: the spec's site, generated
 // by the conventions, merged as ONE transaction (?dry-run: the diff,
 // nothing written). A spec whose site is already as generated changes
@@ -121,21 +112,11 @@ type CheckResult struct {
 // checkSite answers GET /provision/{site}/check: every departure of the
 // site from the conventions, with the inventory path and the reason.
 func checkSite(h compat.Host, w http.ResponseWriter, r *http.Request) error {
-	set, err := inventorySet(h, r.URL.Path)
+	snap, set, s, err := readSite(h, r)
 	if err != nil {
 		return err
 	}
-	base := schema.RESTBase(set)
-	id := r.PathValue("site")
-	sitePath := base + "/site/" + schema.EscapeSegment(id)
-	if err := h.Authorize(r, auth.Read, sitePath); err != nil {
-		return err
-	}
-	snap := h.Engine().Snapshot()
-	s, ok := inventory.LoadSite(snap, set, id)
-	if !ok {
-		return schema.Errorf(schema.KindNotFound, sitePath, "no site %q in the inventory", id)
-	}
+	base, id := schema.RESTBase(set), s.ID
 	ips := inventory.Load(snap, set).IPs
 	out := CheckResult{Site: id, Index: snap.Index, Departures: conventions.Check(s, ips, base)}
 	if out.Departures == nil {

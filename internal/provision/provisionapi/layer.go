@@ -21,5 +21,6 @@ func routes() []compat.Route {
 	rs = append(rs, viewRoutes()...)
 	rs = append(rs, conventionsRoutes()...)
 	rs = append(rs, importRoutes()...)
+	rs = append(rs, artifactRoutes()...)
 	return rs
 }

@@ -5,8 +5,6 @@ import (
 	"strings"
 
 	"github.com/amp-edge/amp/internal/api/compat"
-	"github.com/amp-edge/amp/internal/auth"
-	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/provision/inventory"
 	"github.com/amp-edge/amp/internal/provision/rackview"
 	"github.com/amp-edge/amp/internal/schema"
@@ -24,40 +22,13 @@ func viewRoutes() []compat.Route {
 	}
 }
 
-// viewSite authorizes a read of the request's site and reads it as of
-// one snapshot. The policy decides before the site is looked up: to a
-// caller who may not read it, a site that does not exist and one of
-// another tenant are refused alike.
-func viewSite(h compat.Host, r *http.Request) (*config.Snapshot, *schema.ModelSet, *inventory.Site, error) {
-	set := inventory.Set(h.Schema())
-	id := r.PathValue("site")
-	if set == nil {
-		return nil, nil, nil, schema.Errorf(schema.KindNotFound, r.URL.Path, "the inventory model set is not loaded")
-	}
-	path := sitePath(set, id)
-	if err := h.Authorize(r, auth.Read, path); err != nil {
-		return nil, nil, nil, err
-	}
-	h.Touch(r, path)
-	snap := h.Engine().Snapshot()
-	site, ok := inventory.LoadSite(snap, set, id)
-	if !ok {
-		return nil, nil, nil, schema.Errorf(schema.KindNotFound, path, "site %q does not exist", id)
-	}
-	return snap, set, site, nil
-}
-
-func sitePath(set *schema.ModelSet, site string) string {
-	return schema.RESTBase(set) + "/site/" + schema.EscapeSegment(site)
-}
-
 // elevation answers GET /provision/{site}/racks/{rack}/elevation.svg?face=front|rear.
 func elevation(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	face, err := rackview.ParseFace(r.URL.Query().Get("face"))
 	if err != nil {
 		return schema.Errorf(schema.KindInvalid, "?face", "%v", err)
 	}
-	snap, set, site, err := viewSite(h, r)
+	snap, set, site, err := readSite(h, r)
 	if err != nil {
 		return err
 	}
@@ -97,7 +68,7 @@ func cables(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	default:
 		return schema.Errorf(schema.KindInvalid, "?format", "%q is not a format of the cable report: use json or csv", f)
 	}
-	_, _, site, err := viewSite(h, r)
+	_, _, site, err := readSite(h, r)
 	if err != nil {
 		return err
 	}
@@ -113,7 +84,7 @@ func cables(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 
 // trace answers GET /provision/{site}/devices/{device}/interfaces/{name}/trace.
 func trace(h compat.Host, w http.ResponseWriter, r *http.Request) error {
-	_, set, site, err := viewSite(h, r)
+	_, set, site, err := readSite(h, r)
 	if err != nil {
 		return err
 	}
