@@ -70,6 +70,13 @@ if ! command -v etcd >/dev/null 2>&1; then
   $sudo systemctl disable --now etcd >/dev/null 2>&1 || $sudo pkill -x etcd || true
 fi
 
+# --- Chromium (issue 11: test/e2e renders the rack elevation SVG headless) -----
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+fi
 # --- artifact validators (issue 11: internal/provision/render) ----------------
 # netplan (netplan generate --root-dir), Kea (kea-dhcp4 -t) and BIND's
 # named-checkzone/named-checkconf check the rendered netplan, DHCP and DNS

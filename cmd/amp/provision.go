@@ -18,6 +18,9 @@ from a short spec following the book's conventions, check a site against
 them, render the artifacts the site's hardware boots from, and show its
 racks and cables. docs/provisioning.md describes each.`,
 	}
+	cmd.AddCommand(newProvisionViewCmds(g)...)
+	cmd.AddCommand(newProvisionSiteCmds(g)...)
+	cmd.AddCommand(newProvisionImportCmd(g))
 	cmd.AddCommand(newProvisionRenderCmd(g))
 	return cmd
 }

@@ -115,9 +115,9 @@ func writeArtifacts(out io.Writer, c *client.Client, ctx context.Context, list *
 		if existed {
 			verb = "updated"
 		}
-		fmt.Fprintf(out, "%s %s\n", verb, path)
+		fmt.Fprintf(out, "%s %s\n", verb, termSafe(path))
 	}
-	fmt.Fprintf(out, "%d unchanged; site %s rendered from inventory index %d\n", unchanged, list.Site, list.Index)
+	fmt.Fprintf(out, "%d unchanged; site %s rendered from inventory index %d\n", unchanged, termSafe(list.Site), list.Index)
 	return nil
 }
 

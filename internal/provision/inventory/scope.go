@@ -229,3 +229,16 @@ func inAny(ps []netip.Prefix, a netip.Addr) bool {
 	}
 	return false
 }
+
+// SiteIDs lists the ids of the sites in snap, in order.
+func SiteIDs(snap *config.Snapshot, set *schema.ModelSet) []string {
+	var ids []string
+	scan(snap, schema.RootKey(set, "")+"/site/", func(rest string, _ *config.Object) {
+		if !strings.Contains(rest, "/") {
+			if id, err := schema.UnescapeSegment(rest); err == nil {
+				ids = append(ids, id)
+			}
+		}
+	})
+	return ids
+}

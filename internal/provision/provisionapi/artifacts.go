@@ -66,11 +66,11 @@ type ArtifactList struct {
 // the newest snapshot.
 func rendered(h compat.Host, r *http.Request) (*render.Rendered, *schema.ModelSet, error) {
 	site := r.PathValue("site")
-	set := inventory.Set(h.Schema())
-	if set == nil {
-		return nil, nil, schema.Errorf(schema.KindNotFound, "/inventory", "the inventory model set is not loaded")
+	set, err := inventorySet(h, r.URL.Path)
+	if err != nil {
+		return nil, nil, err
 	}
-	path := sitePath(site)
+	path := sitePath(set, site)
 	if err := h.Authorize(r, auth.Read, path); err != nil {
 		return nil, nil, err
 	}
@@ -88,10 +88,6 @@ func rendered(h compat.Host, r *http.Request) (*render.Rendered, *schema.ModelSe
 		return nil, nil, renderErr(path, err)
 	}
 	return rd, set, nil
-}
-
-func sitePath(site string) string {
-	return "/" + inventory.SetName + "/v" + inventory.Version + "/site/" + schema.EscapeSegment(site)
 }
 
 // renderErr answers a renderer's refusal as a conflict with the inventory

@@ -18,6 +18,9 @@ func init() {
 // routes gathers each feature's routes (one file per feature).
 func routes() []compat.Route {
 	var rs []compat.Route
+	rs = append(rs, viewRoutes()...)
+	rs = append(rs, conventionsRoutes()...)
+	rs = append(rs, importRoutes()...)
 	rs = append(rs, artifactRoutes()...)
 	return rs
 }

@@ -2,6 +2,7 @@ package render
 
 import (
 	"crypto/sha256"
+	"strings"
 	"sync"
 
 	"github.com/amp-edge/amp/internal/config"
@@ -18,6 +19,9 @@ type Rendered struct {
 	Artifacts []Artifact
 	SHA256    [][32]byte // of each artifact's content
 	version   uint64     // inventory.ScopeVersion at Index
+	// deps are the keys of the top-level objects outside the site its
+	// scope holds (device types, manufacturers, organization, clusters).
+	deps []string
 }
 
 // Get returns the named artifact.
@@ -37,6 +41,9 @@ func (r *Rendered) Get(name string) (Artifact, [32]byte, bool) {
 type Cache struct {
 	mu    sync.Mutex
 	sites map[string]*Rendered
+	// seen is the index up to which All has accounted for every
+	// transaction (0: never ran).
+	seen uint64
 }
 
 // NewCache returns an empty cache.
@@ -85,5 +92,112 @@ func Render(snap *config.Snapshot, set *schema.ModelSet, siteID string) (*Render
 	for i, a := range arts {
 		r.SHA256[i] = sha256.Sum256(a.Content)
 	}
+	root := schema.RootKey(set, "") + "/"
+	for _, id := range inventory.Sorted(inv.DeviceTypes) {
+		r.deps = append(r.deps, root+"device-type/"+schema.EscapeSegment(id))
+	}
+	for _, id := range inventory.Sorted(inv.Manufacturers) {
+		r.deps = append(r.deps, root+"manufacturer/"+schema.EscapeSegment(id))
+	}
+	for _, id := range inventory.Sorted(inv.Organizations) {
+		r.deps = append(r.deps, root+"organization/"+schema.EscapeSegment(id))
+	}
+	for _, id := range inventory.Sorted(inv.Clusters) {
+		r.deps = append(r.deps, root+"cluster/"+schema.EscapeSegment(id))
+	}
 	return r, true, nil
+}
+
+// All returns every site's artifacts as of the engine's newest snapshot,
+// in site order, and how many sites it rendered. After its first pass it
+// does not look at every site: it reads the transactions committed since
+// the previous pass and checks (Site) only the sites whose scope they
+// touched, so a change to one device costs one site's rendering. When
+// that history is no longer retained, every site is checked again.
+func (c *Cache) All(eng *config.Engine, set *schema.ModelSet) (out []*Rendered, rendered int, err error) {
+	snap := eng.Snapshot()
+	root := schema.RootKey(set, "") + "/"
+	c.mu.Lock()
+	seen := c.seen
+	c.mu.Unlock()
+	var check map[string]bool // nil: every site
+	if seen != 0 && seen <= snap.Index {
+		check, err = c.touched(eng, root, seen, snap.Index)
+		if err != nil {
+			check = nil // history compacted: check them all
+		}
+	}
+	var ids []string
+	if check == nil {
+		ids = inventory.SiteIDs(snap, set)
+	} else {
+		ids = inventory.Sorted(check)
+	}
+	for _, id := range ids {
+		_, fresh, _, err := c.Site(snap, set, id)
+		if err != nil {
+			return nil, rendered, err
+		}
+		if fresh {
+			rendered++
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seen = snap.Index
+	for _, id := range inventory.Sorted(c.sites) {
+		out = append(out, c.sites[id])
+	}
+	return out, rendered, nil
+}
+
+// touched returns the sites whose scope the transactions (from, to]
+// changed: a site's own subtree, an address of it (before or after),
+// a cluster standing on it, or a device type, manufacturer, organization
+// or cluster its cached rendering used.
+func (c *Cache) touched(eng *config.Engine, root string, from, to uint64) (map[string]bool, error) {
+	c.mu.Lock()
+	users := map[string][]string{}
+	for id, r := range c.sites {
+		for _, k := range r.deps {
+			users[k] = append(users[k], id)
+		}
+	}
+	c.mu.Unlock()
+	out := map[string]bool{}
+	for i := from + 1; i <= to; i++ {
+		rec, err := eng.Transaction(i)
+		if err != nil {
+			return nil, err
+		}
+		for _, ch := range rec.Changes {
+			rest, ok := strings.CutPrefix(ch.Key, root)
+			if !ok {
+				continue
+			}
+			parts := strings.SplitN(rest, "/", 3)
+			if len(parts) < 2 {
+				continue
+			}
+			top := root + parts[0] + "/" + parts[1]
+			for _, id := range users[top] {
+				out[id] = true
+			}
+			switch parts[0] {
+			case "site":
+				if id, err := schema.UnescapeSegment(parts[1]); err == nil {
+					out[id] = true
+				}
+			case "ip-address", "cluster":
+				for _, o := range []*config.Object{ch.Before, ch.After} {
+					if o != nil && len(parts) == 2 {
+						if s, _ := o.Data["site"].(string); s != "" {
+							out[s] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	return out, nil
 }
