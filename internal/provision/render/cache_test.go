@@ -66,9 +66,9 @@ func TestCacheRendersWhatChanged(t *testing.T) {
 			[]string{"dhcp/kea-dhcp4.json", "dns/0-25.1.0.10.in-addr.arpa.zone", "dns/fab1.prod1.stanford1.aetherproject.net.zone"}},
 		{"a device type stanford1 uses", config.OpMerge, []string{"device-type", "mgmt-switch"}, `{"device-type-id":"mgmt-switch","model":"AS4610-54P"}`, 1, nil},
 		{"a primary address removed", config.OpDelete, []string{"site", "stanford1", "device", "mgmtswitch1", "primary-ip"}, "", 1,
-			[]string{"dns/stanford1.aetherproject.net.zone"}},
+			[]string{"ansible/host_vars/mgmtswitch1.prod1.stanford1.aetherproject.net.yml", "dns/stanford1.aetherproject.net.zone", "prometheus/snmp.json"}},
 		{"a deleted address", config.OpDelete, []string{"ip-address", "10.0.0.3"}, "", 1,
-			[]string{"dhcp/kea-dhcp4.json", "dns/0-25.0.0.10.in-addr.arpa.zone", "dns/admin.prod1.stanford1.aetherproject.net.zone"}},
+			[]string{"ansible/host_vars/mgmtswitch1.prod1.stanford1.aetherproject.net.yml", "dhcp/kea-dhcp4.json", "dns/0-25.0.0.10.in-addr.arpa.zone", "dns/admin.prod1.stanford1.aetherproject.net.zone"}},
 	}
 	prev := byName(all[1])
 	for _, st := range steps {
