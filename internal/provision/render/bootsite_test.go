@@ -18,7 +18,7 @@ import (
 // bootSiteFile is the inventory the iPXE, Ansible, Terraform and
 // Prometheus tests render: the book's site stanford1 in small (a
 // production deployment with a management server, a management switch, a
-// leaf, two compute servers, a planned one and a radio; a development
+// leaf, two compute servers, a planned one, a failed one and a radio; a development
 // deployment with one compute server) and two clusters, one with a node
 // that is no device. test/e2e posts the same file through the REST API.
 const bootSiteFile = "testdata/boot-site/inventory.json"
