@@ -96,7 +96,7 @@ func allocate(ctx context.Context, eng *config.Engine, kind string, choose choos
 		if err == nil {
 			return c, res, nil
 		}
-		if !lostRace(err, func() bool { return c.free(eng.Snapshot()) }) {
+		if !lostRace(err, func() bool { return !c.free(eng.Snapshot()) }) {
 			return nil, nil, err
 		}
 		if attempt == MaxAttempts {
