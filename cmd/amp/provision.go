@@ -18,5 +18,6 @@ from a short spec following the book's conventions, check a site against
 them, render the artifacts the site's hardware boots from, and show its
 racks and cables. docs/provisioning.md describes each.`,
 	}
+	cmd.AddCommand(newProvisionIPCmd(g), newProvisionPrefixCmd(g))
 	return cmd
 }
