@@ -237,3 +237,61 @@ func concurrentAllocators(t *testing.T, servers []*testenv.Server) {
 		}
 	}
 }
+
+// TestIPAMCLI: amp provision ip free|next and prefix free|next through the
+// binary: tables by default, JSON with -o json, a short space as an error
+// naming what was asked and what is left.
+func TestIPAMCLI(t *testing.T) {
+	s := testenv.Start(t, t.TempDir())
+	ipamSite(t, s)
+	amp := func(want bool, args ...string) string {
+		t.Helper()
+		out, err := ampCLI(t, s.Env(), args...)
+		if (err == nil) != want {
+			t.Fatalf("amp %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	if out := amp(true, "provision", "ip", "free", "s1", "mgmt"); out != "ADDRESS\n10.0.0.129/29\n10.0.0.130/29\n10.0.0.131/29\n10.0.0.132/29\n10.0.0.133/29\n10.0.0.134/29\n" {
+		t.Errorf("ip free:\n%s", out)
+	}
+	if out := amp(true, "provision", "ip", "free", "s1", "big", "--limit", "2", "-o", "json"); strings.Join(strings.Fields(out), "") !=
+		`[{"address":"10.1.0.1","prefix-length":24},{"address":"10.1.0.2","prefix-length":24}]` {
+		t.Errorf("ip free -o json:\n%s", out)
+	}
+	out := amp(true, "provision", "ip", "next", "s1", "mgmt", "--dns-name", "node1.mgmt.example.net", "--device", "d1", "--interface", "eno1")
+	if !strings.Contains(out, "ADDRESS") || !strings.Contains(out, "10.0.0.129") || !strings.Contains(out, "node1.mgmt.example.net") || !strings.Contains(out, "eno1") {
+		t.Errorf("ip next:\n%s", out)
+	}
+	var made []map[string]any
+	if err := json.Unmarshal([]byte(amp(true, "provision", "ip", "next", "s1", "mgmt", "--count", "3", "--status", "reserved", "-o", "json")), &made); err != nil ||
+		len(made) != 3 || made[0]["address"] != "10.0.0.130" || made[2]["address"] != "10.0.0.132" || made[1]["status"] != "reserved" {
+		t.Errorf("ip next --count 3: %v %v", made, err)
+	}
+	if got := string(s.Must(t, 200, "GET", "/inventory/v1.0.0/ip-address/10.0.0.131", "")); !strings.Contains(got, `"status":"reserved"`) {
+		t.Errorf("stored: %s", got)
+	}
+	out = amp(false, "provision", "ip", "next", "s1", "mgmt", "--count", "3")
+	if !strings.Contains(out, "asked for 3 addresses of 10.0.0.128/29; 2 are free") {
+		t.Errorf("a short space:\n%s", out)
+	}
+	if out := amp(false, "provision", "ip", "next", "s1", "mgmt", "--count", "2", "--dns-name", "x.example.net"); !strings.Contains(out, "--dns-name") {
+		t.Errorf("--dns-name with --count 2:\n%s", out)
+	}
+
+	if out := amp(true, "provision", "prefix", "free", "s1", "block"); out != "PREFIX\n10.2.0.64/26\n10.2.0.128/25\n" {
+		t.Errorf("prefix free:\n%s", out)
+	}
+	out = amp(true, "provision", "prefix", "next", "s1", "block", "--length", "25", "--id", "fab", "--role", "fabric", "--vlan", "UPLINK")
+	if !strings.Contains(out, "fab") || !strings.Contains(out, "10.2.0.128/25") || !strings.Contains(out, "UPLINK") {
+		t.Errorf("prefix next:\n%s", out)
+	}
+	out = amp(true, "provision", "prefix", "next", "s1", "block", "--length", "27", "--id", "adm", "--dry-run")
+	if !strings.Contains(out, "/inventory/v1.0.0/site/s1/prefix/adm") {
+		t.Errorf("prefix next --dry-run:\n%s", out)
+	}
+	s.Must(t, 404, "GET", "/inventory/v1.0.0/site/s1/prefix/adm", "")
+	if out := amp(false, "provision", "prefix", "next", "s1", "block", "--length", "25", "--id", "more"); !strings.Contains(out, "asked for /25 inside 10.2.0.0/24; free: 10.2.0.64/26") {
+		t.Errorf("prefix next, short:\n%s", out)
+	}
+}
