@@ -108,6 +108,18 @@ func TestIPAMAvailableIPs(t *testing.T) {
 	if after := headIndex(t, s); after != before {
 		t.Error("a refused tenant changed something")
 	}
+
+	// Allocations and refusals are in the audit trail, with the paths.
+	var allocated, refusedTenant bool
+	for _, r := range auditRecords(t, s, "") {
+		for _, p := range r.Paths {
+			allocated = allocated || r.Action == "write" && r.Outcome == "allowed" && p == "/inventory/v1.0.0/ip-address/10.0.0.129"
+			refusedTenant = refusedTenant || r.Principal == "acme-admin@api" && r.Outcome == "denied" && strings.HasPrefix(p, "/inventory/v1.0.0/")
+		}
+	}
+	if !allocated || !refusedTenant {
+		t.Errorf("audit: allocation recorded %v, tenant's refused allocation recorded %v", allocated, refusedTenant)
+	}
 }
 
 // TestIPAMAvailablePrefixesAndVLANs: available-prefixes lists the largest
