@@ -15,11 +15,11 @@ import (
 
 var tracer = otel.Tracer("github.com/amp-edge/amp/internal/provision/ipam")
 
-// MaxAttempts bounds how often one allocation chooses again after other
+// maxAttempts bounds how often one allocation chooses again after other
 // writers took what it chose. Allocators of one process avoid each other's
 // choices (claims), so only allocators on other replicas make it try
 // again, and each round one of them wins.
-const MaxAttempts = 24
+const maxAttempts = 24
 
 // Choice is what one attempt of an allocation takes: the edits that
 // create it, as ONE transaction, and how to tell whether it is still free.
@@ -65,7 +65,7 @@ type claimKey struct {
 }
 
 // allocate chooses from the newest snapshot, commits, and chooses again
-// when another writer took the choice first, up to MaxAttempts times.
+// when another writer took the choice first, up to maxAttempts times.
 func allocate(ctx context.Context, eng *config.Engine, kind string, choose chooser, submit Submit) (*Choice, *config.Result, error) {
 	ctx, span := tracer.Start(ctx, "ipam.allocate")
 	defer span.End()
@@ -99,7 +99,7 @@ func allocate(ctx context.Context, eng *config.Engine, kind string, choose choos
 		if !lostRace(err, func() bool { return !c.free(eng.Snapshot()) }) {
 			return nil, nil, err
 		}
-		if attempt == MaxAttempts {
+		if attempt == maxAttempts {
 			return nil, nil, schema.Errorf(schema.KindUnavailable, c.Paths[0],
 				"other writers took the %s chosen %d times in a row; try again", kind, attempt)
 		}

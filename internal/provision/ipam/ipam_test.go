@@ -317,3 +317,49 @@ func TestVLANs(t *testing.T) {
 		t.Error("a refused allocation changed something")
 	}
 }
+
+// TestLostRaceVLANAndPrefix: a VID or a block another writer takes
+// between the choice and the commit (a unique VID refused; the site's
+// prefix list at another version) makes the allocation choose again.
+func TestLostRaceVLANAndPrefix(t *testing.T) {
+	eng, set := fixture(t)
+	attempts := 0
+	_, _, err := AllocateVLANs(context.Background(), eng, set, "s1", []map[string]any{{"name": "MINE"}}, false, func(c *Choice) (*config.Result, error) {
+		if attempts++; attempts == 1 {
+			create(t, eng, set, `[{"name":"THEIRS","vid":2}]`, "site", "s1", "vlan")
+		}
+		return direct(eng)(c)
+	})
+	s, _ := inventory.LoadSite(eng.Snapshot(), set, "s1")
+	if err != nil || attempts != 2 || s.VLANs["MINE"].VID != 3 || s.VLANs["THEIRS"].VID != 2 {
+		t.Fatalf("VLAN: %v after %d attempts: %+v", err, attempts, s.VLANs["MINE"])
+	}
+
+	attempts = 0
+	_, _, err = AllocatePrefixes(context.Background(), eng, set, "s1", "block", []map[string]any{{"prefix-length": json.Number("26"), "prefix-id": "mine"}}, false, func(c *Choice) (*config.Result, error) {
+		if attempts++; attempts == 1 {
+			create(t, eng, set, `[{"prefix-id":"theirs","prefix":"10.2.0.96/27"}]`, "site", "s1", "prefix")
+		}
+		return direct(eng)(c)
+	})
+	s, _ = inventory.LoadSite(eng.Snapshot(), set, "s1")
+	if err != nil || attempts != 2 || s.Prefixes["mine"].Prefix != "10.2.0.128/26" {
+		t.Fatalf("prefix: %v after %d attempts: %+v", err, attempts, s.Prefixes["mine"])
+	}
+}
+
+// TestAttemptsBounded: an allocation that keeps losing gives up after
+// maxAttempts with 503, naming what it chose last.
+func TestAttemptsBounded(t *testing.T) {
+	eng, set := fixture(t)
+	attempts := 0
+	_, _, err := AllocateIPs(context.Background(), eng, set, "s1", "p24", []map[string]any{{}}, false, func(c *Choice) (*config.Result, error) {
+		attempts++
+		a := c.Created[0]["address"].(string)
+		create(t, eng, set, `[{"address":"`+a+`","prefix-length":24,"site":"s1"}]`, "ip-address")
+		return direct(eng)(c)
+	})
+	if schema.KindOf(err) != schema.KindUnavailable || attempts != maxAttempts || !strings.Contains(err.Error(), "/inventory/v1.0.0/ip-address/10.1.0.24") {
+		t.Fatalf("%v after %d attempts", err, attempts)
+	}
+}
