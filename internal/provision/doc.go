@@ -4,6 +4,9 @@
 // one job per package:
 //
 //   - inventory: reads the set out of a snapshot into typed values;
+//   - ipam: NetBox's available addresses, prefixes and VLAN ids, and
+//     allocation from them as one transaction that retries when another
+//     writer took the choice;
 //   - provisionapi: the "provision" layer the set's descriptor names, the
 //     REST routes beyond the generic ones (IPAM, /provision/…), registered
 //     with internal/api/compat at init.
