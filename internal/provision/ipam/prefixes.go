@@ -70,7 +70,7 @@ func AllocatePrefixes(ctx context.Context, eng *config.Engine, set *schema.Model
 		var probs schema.Problems
 		for i, it := range items {
 			base := itemPath(i, list)
-			bits, ok := lengthOf(it["prefix-length"])
+			bits, ok := intOf(it["prefix-length"])
 			if !ok || bits <= parent.Bits() || bits > 32 {
 				probs.Add(base+"/prefix-length", "must be a length from %d to 32 (inside %s)", parent.Bits()+1, parent)
 				continue
@@ -137,8 +137,8 @@ func AllocatePrefixes(ctx context.Context, eng *config.Engine, set *schema.Model
 	return allocate(ctx, eng, "prefixes", choose, submit)
 }
 
-// lengthOf reads a prefix length from a JSON number.
-func lengthOf(v any) (int, bool) {
+// intOf reads an integer from a JSON number (a prefix length, a VID).
+func intOf(v any) (int, bool) {
 	n, ok := v.(json.Number)
 	if !ok {
 		return 0, false

@@ -73,7 +73,7 @@ func AllocateVLANs(ctx context.Context, eng *config.Engine, set *schema.ModelSet
 			if _, given := it["vid"]; !given {
 				continue
 			}
-			vid, ok := lengthOf(it["vid"])
+			vid, ok := intOf(it["vid"])
 			if !ok || vid < minVID || vid > maxVID {
 				return nil, schema.Errorf(schema.KindInvalid, itemPath(i, list)+"/vid", "must be a VLAN id from %d to %d", minVID, maxVID)
 			}
