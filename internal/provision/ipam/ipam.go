@@ -188,6 +188,12 @@ func decodeEntry(list *schema.Node, item map[string]any, fixed map[string]any, b
 			probs.Add(base+"/"+k, "the allocator chooses %s; leave it out", k)
 		}
 	}
+	for _, k := range list.Keys {
+		_, given := item[k]
+		if _, chosen := fixed[k]; !given && !chosen {
+			probs.Add(base+"/"+k, "required: the new %s's key", list.Name)
+		}
+	}
 	if err := probs.Err(); err != nil {
 		return nil, err
 	}
