@@ -36,7 +36,9 @@ Examples:
 	free := &cobra.Command{
 		Use:   "free SITE PREFIX-ID",
 		Short: "List free addresses of a prefix, lowest first (table: ADDRESS; -o json|yaml)",
-		Args:  args(cobra.ExactArgs(2)),
+		Example: `  amp provision ip free stanford1 prod1-mgmt
+  amp provision ip free stanford1 prod1-mgmt --limit 200 -o json`,
+		Args: args(cobra.ExactArgs(2)),
 		RunE: runE(func(cmd *cobra.Command, a []string) error {
 			format, err := g.outputFormat("table", "json", "yaml", "table")
 			if err != nil {
@@ -69,7 +71,10 @@ Examples:
 	next := &cobra.Command{
 		Use:   "next SITE PREFIX-ID",
 		Short: "Allocate the next free address(es) of a prefix (table: ADDRESS DNS-NAME DEVICE INTERFACE STATUS; -o json|yaml)",
-		Args:  args(cobra.ExactArgs(2)),
+		Example: `  amp provision ip next stanford1 prod1-mgmt --dns-name node1.mgmt.prod1.stanford1.example.net --device node1 --interface mgmt800
+  amp provision ip next stanford1 prod1-mgmt --count 4 --status reserved
+  amp provision ip next stanford1 prod1-mgmt --dry-run`,
+		Args: args(cobra.ExactArgs(2)),
 		RunE: runE(func(cmd *cobra.Command, a []string) error {
 			format, err := g.outputFormat("table", "json", "yaml", "table")
 			if err != nil {
@@ -142,9 +147,10 @@ Examples:
 		}),
 	}
 	free := &cobra.Command{
-		Use:   "free SITE PREFIX-ID",
-		Short: "List the free blocks inside a prefix (table: PREFIX; -o json|yaml)",
-		Args:  args(cobra.ExactArgs(2)),
+		Use:     "free SITE PREFIX-ID",
+		Short:   "List the free blocks inside a prefix (table: PREFIX; -o json|yaml)",
+		Example: `  amp provision prefix free stanford1 block`,
+		Args:    args(cobra.ExactArgs(2)),
 		RunE: runE(func(cmd *cobra.Command, a []string) error {
 			format, err := g.outputFormat("table", "json", "yaml", "table")
 			if err != nil {
@@ -172,7 +178,9 @@ Examples:
 	next := &cobra.Command{
 		Use:   "next SITE PREFIX-ID --length N --id NEW-PREFIX-ID",
 		Short: "Allocate the lowest free block of a length as a new prefix (table: PREFIX-ID PREFIX VLAN ROLE; -o json|yaml)",
-		Args:  args(cobra.ExactArgs(2)),
+		Example: `  amp provision prefix next stanford1 block --length 25 --id prod2-mgmt --vlan MGMT810 --role mgmt
+  amp provision prefix next stanford1 block --length 26 --id lab --dry-run`,
+		Args: args(cobra.ExactArgs(2)),
 		RunE: runE(func(cmd *cobra.Command, a []string) error {
 			format, err := g.outputFormat("table", "json", "yaml", "table")
 			if err != nil {
