@@ -43,6 +43,15 @@ type Host interface {
 	// Commit submits edits as ONE transaction (honouring ?wait=) and
 	// answers as every write does.
 	Commit(w http.ResponseWriter, r *http.Request, dry bool, edits []config.Edit) error
+	// ReadJSON reads ?dry-run and a JSON body of any shape (numbers
+	// exact), within the same limits as ReadObject.
+	ReadJSON(r *http.Request) (body any, dry bool, err error)
+	// Submit submits edits as ONE transaction as the caller and names it
+	// in the answer's headers and the request's record, but writes no
+	// body: for a route that may try again when another writer took what
+	// it chose, and answers with what it made (IPAM's 201). A refusal
+	// writes nothing.
+	Submit(w http.ResponseWriter, r *http.Request, dry bool, edits []config.Edit) (*config.Result, error)
 	// VisibleTransactions lists, newest first, up to limit transactions
 	// before index before (0: the newest) that the caller may see, of one
 	// tenant or ("" ) of all.
