@@ -18,5 +18,6 @@ func init() {
 // routes gathers each feature's routes (one file per feature).
 func routes() []compat.Route {
 	var rs []compat.Route
+	rs = append(rs, clusterRoutes()...)
 	return rs
 }
