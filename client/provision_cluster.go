@@ -45,7 +45,7 @@ type ClusterToken struct {
 	Created  time.Time `json:"created"`
 	Expires  time.Time `json:"expires"`
 	MintedBy string    `json:"minted-by"`
-	Expired  bool      `json:"expired,omitempty"`
+	Expired  bool      `json:"expired"`
 	Token    string    `json:"token,omitempty"`
 }
 

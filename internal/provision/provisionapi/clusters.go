@@ -89,7 +89,7 @@ func clusterPlan(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 }
 
 func mintClusterToken(h compat.Host, w http.ResponseWriter, r *http.Request) error {
-	_, name, path, err := declaredCluster(h, r, auth.Write)
+	_, name, _, err := declaredCluster(h, r, auth.Write)
 	if err != nil {
 		return err
 	}
@@ -114,12 +114,12 @@ func mintClusterToken(h compat.Host, w http.ResponseWriter, r *http.Request) err
 	}
 	secret, tok, err := clusterTokens(h).Mint(name, principal(r), ttl)
 	if errors.Is(err, cluster.ErrTooMany) {
-		return schema.Errorf(schema.KindConflict, path+"/tokens", "%v", err)
+		return schema.Errorf(schema.KindConflict, tokensPath(name, ""), "%v", err)
 	}
 	if err != nil {
 		return err
 	}
-	h.Touch(r, "/provision/clusters/"+schema.EscapeSegment(name)+"/tokens/"+tok.ID)
+	h.Touch(r, tokensPath(name, tok.ID))
 	return h.WriteJSON(w, http.StatusCreated, map[string]any{"id": tok.ID, "cluster": tok.Cluster, "created": tok.Created,
 		"expires": tok.Expires, "minted-by": tok.MintedBy, "token": secret,
 		"note": "the token is shown only now and works once: hand it to the cluster's agent"})
@@ -149,18 +149,18 @@ func listClusterTokens(h compat.Host, w http.ResponseWriter, r *http.Request) er
 }
 
 func revokeClusterToken(h compat.Host, w http.ResponseWriter, r *http.Request) error {
-	_, name, path, err := declaredCluster(h, r, auth.Write)
+	_, name, _, err := declaredCluster(h, r, auth.Write)
 	if err != nil {
 		return err
 	}
 	id := r.PathValue("id")
-	h.Touch(r, "/provision/clusters/"+schema.EscapeSegment(name)+"/tokens/"+schema.EscapeSegment(id))
+	h.Touch(r, tokensPath(name, id))
 	ok, err := clusterTokens(h).Revoke(name, id)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return schema.Errorf(schema.KindNotFound, path+"/tokens/"+id, "cluster %q has no unused token %q", name, id)
+		return schema.Errorf(schema.KindNotFound, tokensPath(name, id), "cluster %q has no unused token %q", name, id)
 	}
 	return h.WriteJSON(w, http.StatusOK, map[string]string{"revoked": id})
 }
@@ -194,21 +194,22 @@ func registerCluster(h compat.Host, w http.ResponseWriter, r *http.Request) erro
 	}
 	ts := clusterTokens(h)
 	tok, err := ts.Check(secret)
+	if tok.ID != "" { // genuine (perhaps expired): the audit record names it
+		h.Touch(r, tokensPath(tok.Cluster, tok.ID))
+	}
 	if errors.Is(err, cluster.ErrInvalid) || errors.Is(err, cluster.ErrExpired) {
-		return &schema.Error{Kind: schema.KindUnauthenticated, Message: "registration refused", Problems: []schema.Problem{{Path: "/token", Reason: err.Error()}}}
+		return refused(err)
 	}
 	if err != nil {
 		return err
 	}
 	set := inventory.Set(h.Schema())
-	path := "/provision/clusters/" + schema.EscapeSegment(tok.Cluster) + "/tokens/" + tok.ID
-	h.Touch(r, path)
 	if _, ok := h.Engine().Snapshot().Get(cluster.Key(set, tok.Cluster)); !ok {
 		return schema.Errorf(schema.KindNotFound, cluster.Path(set, tok.Cluster), "cluster %q is no longer declared", tok.Cluster)
 	}
 	if err := ts.Take(tok); err != nil {
 		if errors.Is(err, cluster.ErrInvalid) { // another registration took it first
-			return &schema.Error{Kind: schema.KindUnauthenticated, Message: "registration refused", Problems: []schema.Problem{{Path: "/token", Reason: err.Error()}}}
+			return refused(err)
 		}
 		return err
 	}
@@ -222,6 +223,21 @@ func registerCluster(h compat.Host, w http.ResponseWriter, r *http.Request) erro
 	}
 	return h.WriteJSON(w, http.StatusOK, map[string]string{"cluster": tok.Cluster, "registered-at": reg.RegisteredAt,
 		"note": "registered; the agent's own credential comes with the edge agent (docs/provisioning.md)"})
+}
+
+// refused answers a registration whose token does not hold (401).
+func refused(err error) error {
+	return &schema.Error{Kind: schema.KindUnauthenticated, Message: "registration refused", Problems: []schema.Problem{{Path: "/token", Reason: err.Error()}}}
+}
+
+// tokensPath is the path of a cluster's tokens (id "") or of one, as the
+// audit trail records it.
+func tokensPath(cluster, id string) string {
+	p := "/provision/clusters/" + schema.EscapeSegment(cluster) + "/tokens"
+	if id != "" {
+		p += "/" + schema.EscapeSegment(id)
+	}
+	return p
 }
 
 func principal(r *http.Request) string {
