@@ -74,17 +74,28 @@ Example:
 	}
 }
 
-func printPlan(w io.Writer, p *client.ClusterPlan) {
+// printPlan prints a plan for a terminal: what the agent reported is free
+// text, so every line is made safe (termSafe).
+func printPlan(out io.Writer, p *client.ClusterPlan) {
+	for _, line := range strings.Split(strings.TrimSuffix(planText(p), "\n"), "\n") {
+		fmt.Fprintln(out, termSafe(line))
+	}
+}
+
+// planText is a plan as Terraform shows one: "+" creates or adds, "~"
+// changes, "-" removes.
+func planText(p *client.ClusterPlan) string {
+	var w strings.Builder
 	switch {
 	case !p.Reported:
-		fmt.Fprintf(w, "cluster %s has not reported (its agent has not written a report): the plan creates everything\n", p.Cluster)
+		fmt.Fprintf(&w, "cluster %s has not reported (its agent has not written a report): the plan creates everything\n", p.Cluster)
 	default:
-		fmt.Fprintf(w, "cluster %s reported at %s\n", p.Cluster, p.ReportedAt)
+		fmt.Fprintf(&w, "cluster %s reported at %s\n", p.Cluster, p.ReportedAt)
 	}
 	if r := p.Registration; r != nil {
-		fmt.Fprintf(w, "registered at %s from %s (token %s, minted by %s)\n", r.RegisteredAt, r.Source, r.TokenID, r.MintedBy)
+		fmt.Fprintf(&w, "registered at %s from %s (token %s, minted by %s)\n", r.RegisteredAt, r.Source, r.TokenID, r.MintedBy)
 	} else {
-		fmt.Fprintln(w, "not registered: mint a token with amp cluster token "+p.Cluster)
+		fmt.Fprintln(&w, "not registered: mint a token with amp cluster token "+p.Cluster)
 	}
 	sign := map[string]string{"create": "+", "add": "+", "change": "~", "remove": "-"}
 	for _, s := range p.Steps {
@@ -100,13 +111,14 @@ func printPlan(w io.Writer, p *client.ClusterPlan) {
 		case s.From != nil:
 			line += " (was " + stepValue(s.From) + ")"
 		}
-		fmt.Fprintln(w, line)
+		fmt.Fprintln(&w, line)
 	}
 	if len(p.Steps) == 0 {
-		fmt.Fprintln(w, "No changes: the cluster matches its declaration.")
-		return
+		fmt.Fprintln(&w, "No changes: the cluster matches its declaration.")
+	} else {
+		fmt.Fprintf(&w, "Plan: %d to add, %d to change, %d to remove.\n", p.Summary["add"], p.Summary["change"], p.Summary["remove"])
 	}
-	fmt.Fprintf(w, "Plan: %d to add, %d to change, %d to remove.\n", p.Summary["add"], p.Summary["change"], p.Summary["remove"])
+	return w.String()
 }
 
 // stepValue shows a step's value: a string as it is, a list joined, an
