@@ -132,6 +132,11 @@ func TestClusterPlanAndRegistration(t *testing.T) {
 				t.Errorf("amp cluster plan lacks %q:\n%s", w, text)
 			}
 		}
+		// The report is the agent's free text: the plan prints it terminal-safe.
+		s.Must(t, 204, "PATCH", "/state/inventory/v1.0.0/cluster/ace-x/report", `{"label":[{"name":"old","value":"\u001b]0;owned\u0007\u001b[2J"}]}`)
+		if text := cli("cluster", "plan", "ace-x"); strings.ContainsAny(text, "\x1b\x07") || !strings.Contains(text, "- remove label old") {
+			t.Fatalf("the plan passes the report's control characters to the terminal: %q", text)
+		}
 	})
 
 	t.Run("unknown cluster", func(t *testing.T) {
