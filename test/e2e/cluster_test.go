@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/amp-edge/amp/internal/testenv"
+	"github.com/amp-edge/amp/internal/testenv/etcd"
 )
 
 // aceX is a cluster declared in the inventory: the book's cluster_labels
@@ -24,19 +25,27 @@ const aceX = `{"cluster":[{"cluster-id":"ace-x","kubernetes-version":"v1.31.4","
 // API credential, only the token.
 func register(t *testing.T, s *testenv.Server, body string) (int, []byte, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest("POST", s.URL+"/provision/clusters/register", strings.NewReader(body))
+	code, b, h, err := registerErr(s, body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return code, b, h
+}
+
+func registerErr(s *testenv.Server, body string) (int, []byte, http.Header, error) {
+	req, err := http.NewRequest("POST", s.URL+"/provision/clusters/register", strings.NewReader(body))
+	if err != nil {
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.HTTPClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	var b bytes.Buffer
-	_, _ = b.ReadFrom(resp.Body)
-	return resp.StatusCode, b.Bytes(), resp.Header
+	_, err = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.Bytes(), resp.Header, err
 }
 
 func tokenBody(tok string) string {
@@ -299,4 +308,48 @@ func TestClusterPlanAndRegistration(t *testing.T) {
 			t.Fatal("12 registration attempts from one address within a minute were all answered")
 		}
 	})
+}
+
+// TestClusterRegistrationAcrossReplicas: on etcd, a token presented to
+// two replicas at once registers once (the other is refused), and the
+// registration recorded by one replica is what the other's plan shows.
+func TestClusterRegistrationAcrossReplicas(t *testing.T) {
+	c := etcd.Start(t, 1)
+	reps := startReplicas(t, testenv.Binary(t), "etcd://"+c.Endpoints()+"/amp-clusters/", 2)
+	a, b := reps[0], reps[1]
+	_, _, hdr, err := a.Do(context.Background(), "POST", "/inventory/v1.0.0", aceX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Must(t, 200, "GET", "/inventory/v1.0.0/cluster/ace-x?min-index="+hdr.Get("X-AMP-Transaction-Index"), "")
+	for round := range 4 {
+		var minted struct {
+			ID    string `json:"id"`
+			Token string `json:"token"`
+		}
+		_ = json.Unmarshal(a.Must(t, 201, "POST", "/provision/clusters/ace-x/tokens", `{}`), &minted)
+		codes := make(chan int, 2)
+		for _, s := range reps {
+			go func() {
+				code, body, _, err := registerErr(s, tokenBody(minted.Token))
+				if err != nil {
+					t.Error(err)
+				} else if code != 200 && code != 401 {
+					t.Errorf("registration at %s: %d %s", s.URL, code, body)
+				}
+				codes <- code
+			}()
+		}
+		got := []int{<-codes, <-codes}
+		if !(got[0] == 200 && got[1] == 401 || got[0] == 401 && got[1] == 200) {
+			t.Fatalf("round %d: one token at two replicas at once answered %v, want one 200 and one 401", round, got)
+		}
+		waitFor(t, func() bool {
+			var p struct {
+				Registration map[string]string `json:"registration"`
+			}
+			_ = json.Unmarshal(b.Must(t, 200, "GET", "/provision/clusters/ace-x/plan", ""), &p)
+			return p.Registration["token-id"] == minted.ID
+		}, "replica b's plan to show the registration with token "+minted.ID)
+	}
 }
