@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -30,7 +31,7 @@ Examples:
   amp cluster token ace-x --ttl 30m      # mint a token for ace-x's agent (shown once)
   amp cluster tokens ace-x               # list its unused tokens (no secrets)
   amp cluster token revoke ace-x 3f2a9c1b7d4e
-  amp cluster register --registration-token ampreg_…   # what the agent does`,
+  AMP_REGISTRATION_TOKEN=ampreg_… amp cluster register   # what the agent does`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
 			return usagef("give a subcommand: plan, token, tokens or register")
@@ -230,7 +231,7 @@ func newClusterTokensCmd(g *globalOpts) *cobra.Command {
 func newClusterRegisterCmd(g *globalOpts) *cobra.Command {
 	var token string
 	cmd := &cobra.Command{
-		Use:   "register --registration-token TOKEN",
+		Use:   "register [--registration-token TOKEN]",
 		Short: "Register a cluster's agent with its registration token (what the edge agent does)",
 		Long: `Present a registration token as the cluster's agent does: no API token is
 sent, the registration token is the only credential, and it is used up.
@@ -239,11 +240,11 @@ the cluster's operational state, which amp cluster plan shows. The agent's
 own credential comes with the edge agent.
 
 Example:
-  amp cluster register --registration-token "$(cat ace-x.token)"`,
+  AMP_REGISTRATION_TOKEN="$(cat ace-x.token)" amp cluster register`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
 			if token == "" {
-				return usagef("--registration-token is required")
+				return usagef("give the token: --registration-token or AMP_REGISTRATION_TOKEN")
 			}
 			ctx, cancel := g.context(cmd, 0)
 			defer cancel()
@@ -256,6 +257,6 @@ Example:
 			return nil
 		}),
 	}
-	cmd.Flags().StringVar(&token, "registration-token", "", "the token minted with amp cluster token")
+	cmd.Flags().StringVar(&token, "registration-token", os.Getenv("AMP_REGISTRATION_TOKEN"), "the token minted with amp cluster token (env AMP_REGISTRATION_TOKEN, which keeps it out of the process list)")
 	return cmd
 }

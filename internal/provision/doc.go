@@ -4,6 +4,8 @@
 // one job per package:
 //
 //   - inventory: reads the set out of a snapshot into typed values;
+//   - cluster: clusters declared as code: the plan against what a cluster
+//     reports, its agent's registration tokens and registration;
 //   - provisionapi: the "provision" layer the set's descriptor names, the
 //     REST routes beyond the generic ones (IPAM, /provision/…), registered
 //     with internal/api/compat at init.

@@ -196,7 +196,7 @@ func TestClusterPlanAndRegistration(t *testing.T) {
 
 		// Once: registered (through the CLI, which sends no API token),
 		// recorded in the cluster's state, shown by the plan; then refused.
-		out, err := ampCLI(t, append(env, "AMP_TOKEN="), "cluster", "register", "--registration-token", secret)
+		out, err := ampCLI(t, append(env, "AMP_TOKEN=", "AMP_REGISTRATION_TOKEN="+secret), "cluster", "register")
 		if err != nil || !strings.Contains(out, "cluster ace-x registered at") {
 			t.Fatalf("register: %v %s", err, out)
 		}
