@@ -247,11 +247,20 @@ func TestClusterPlanAndRegistration(t *testing.T) {
 	})
 
 	t.Run("a tenant admin cannot mint", func(t *testing.T) {
+		// A cluster at a site of acme's: acme's admin reads the site, but a
+		// cluster's tokens and plan are the operator's.
+		s.Must(t, 201, "POST", "/inventory/v1.0.0", `{"organization":[{"org-id":"acme","tenant":"acme"}],
+		  "site":[{"site-id":"chicago","organization":"acme","tenant":"acme"}],
+		  "cluster":[{"cluster-id":"acme-edge","site":"chicago","node":[{"name":"n1","host":"10.0.2.1","role":["worker"]}]}]}`)
 		acme, _ := apiToken(t, s, "acme-boss", "enterprise-admin", "acme")
+		if code, b, _, err := s.Do(context.Background(), "GET", "/inventory/v1.0.0/site/chicago", "", "Authorization", "Bearer "+acme); err != nil || code != 200 {
+			t.Fatalf("acme's admin reading acme's site: %d %v %s", code, err, b)
+		}
 		for _, r := range []struct{ method, path, body string }{
+			{"POST", "/provision/clusters/acme-edge/tokens", `{}`},
+			{"GET", "/provision/clusters/acme-edge/tokens", ""},
+			{"GET", "/provision/clusters/acme-edge/plan", ""},
 			{"POST", "/provision/clusters/ace-x/tokens", `{}`},
-			{"GET", "/provision/clusters/ace-x/tokens", ""},
-			{"GET", "/provision/clusters/ace-x/plan", ""},
 		} {
 			code, b, _, err := s.Do(context.Background(), r.method, r.path, r.body, "Authorization", "Bearer "+acme)
 			if err != nil || code != 403 {
@@ -262,6 +271,9 @@ func TestClusterPlanAndRegistration(t *testing.T) {
 		_ = json.Unmarshal(s.Must(t, 200, "GET", "/provision/clusters/ace-x/tokens", ""), &l)
 		if len(l) != 1 { // the expired one only
 			t.Fatalf("a refused mint left a token: %v", l)
+		}
+		if b := s.Must(t, 200, "GET", "/provision/clusters/acme-edge/tokens", ""); strings.TrimSpace(string(b)) != "[]" {
+			t.Fatalf("a refused mint left a token: %s", b)
 		}
 	})
 

@@ -164,7 +164,10 @@ func orEmpty(s []string) []string {
 
 // union returns the keys of a and b, in order.
 func union[A, B any](a map[string]A, b map[string]B) []string {
-	keys := inventory.Sorted(a)
+	keys := make([]string, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
 	for k := range b {
 		if _, ok := a[k]; !ok {
 			keys = append(keys, k)
