@@ -14,6 +14,8 @@
 //   - ipam: NetBox's available addresses, prefixes and VLAN ids, and
 //     allocation from them as one transaction that retries when another
 //     writer took the choice;
+//   - cluster: clusters declared as code: the plan against what a cluster
+//     reports, its agent's registration tokens and registration;
 //   - provisionapi: the "provision" layer the set's descriptor names, the
 //     REST routes beyond the generic ones (IPAM, /provision/…), registered
 //     with internal/api/compat at init;

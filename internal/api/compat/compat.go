@@ -73,7 +73,13 @@ type Route struct {
 	Name    string // the route's name in metrics and limits
 	// Bulk bounds the body by the bulk limit (--max-bulk-body) instead of
 	// the body limit.
-	Bulk    bool
+	Bulk bool
+	// Public takes no API credential: the handler authenticates the
+	// request by what it carries (a cluster agent's single-use
+	// registration token) and bounds its own work. It is still traced,
+	// counted, body-limited and audited (a write, with the paths it
+	// touched and the source address).
+	Public  bool
 	Handler func(h Host, w http.ResponseWriter, r *http.Request) error
 }
 

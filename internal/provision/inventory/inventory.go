@@ -187,7 +187,7 @@ func Load(snap *config.Snapshot, set *schema.ModelSet) *Inventory {
 			inv.IPs[ip.Address] = ip
 		case "cluster":
 			tree, _ := snap.Tree(o)
-			c := clusterOf(tree)
+			c := ClusterOf(tree)
 			inv.Clusters[c.ID] = c
 		}
 	})
@@ -332,7 +332,9 @@ func IPOf(m map[string]any) *IPAddress {
 	}
 }
 
-func clusterOf(m map[string]any) *Cluster {
+// ClusterOf reads a cluster from its canonical tree (or anything of its
+// shape: the cluster's report state has it).
+func ClusterOf(m map[string]any) *Cluster {
 	c := &Cluster{
 		ID: str(m, "cluster-id"), Site: str(m, "site"), Deployment: str(m, "deployment"),
 		Distribution: strDef(m, "distribution", "rke2"), KubernetesVersion: str(m, "kubernetes-version"),

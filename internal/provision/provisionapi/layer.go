@@ -23,5 +23,6 @@ func routes() []compat.Route {
 	rs = append(rs, importRoutes()...)
 	rs = append(rs, artifactRoutes()...)
 	rs = append(rs, ipamRoutes()...)
+	rs = append(rs, clusterRoutes()...)
 	return rs
 }
