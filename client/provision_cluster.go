@@ -50,10 +50,10 @@ type ClusterToken struct {
 }
 
 func clusterPath(name string, rest string) string {
-	return "/provision/clusters/" + url.PathEscape(name) + rest
+	return "/clusters/" + url.PathEscape(name) + rest
 }
 
-// ClusterPlan reads GET /provision/clusters/{name}/plan.
+// ClusterPlan reads GET /clusters/{name}/plan.
 func (c *Client) ClusterPlan(ctx context.Context, name string) (*ClusterPlan, error) {
 	var p ClusterPlan
 	if err := c.getJSON(ctx, clusterPath(name, "/plan"), nil, &p); err != nil {
@@ -94,10 +94,10 @@ type ClusterRegistered struct {
 }
 
 // RegisterCluster presents a registration token, as a cluster's agent
-// does (POST /provision/clusters/register). It needs no API token: a
+// does (POST /clusters/register). It needs no API token: a
 // client made with none sends no Authorization header.
 func (c *Client) RegisterCluster(ctx context.Context, token string) (*ClusterRegistered, error) {
-	return doJSON[ClusterRegistered](ctx, c, http.MethodPost, "/provision/clusters/register", map[string]string{"token": token})
+	return doJSON[ClusterRegistered](ctx, c, http.MethodPost, "/clusters/register", map[string]string{"token": token})
 }
 
 func doJSON[T any](ctx context.Context, c *Client, method, path string, body any) (*T, error) {

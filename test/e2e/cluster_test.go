@@ -33,7 +33,7 @@ func register(t *testing.T, s *testenv.Server, body string) (int, []byte, http.H
 }
 
 func registerErr(s *testenv.Server, body string) (int, []byte, http.Header, error) {
-	req, err := http.NewRequest("POST", s.URL+"/provision/clusters/register", strings.NewReader(body))
+	req, err := http.NewRequest("POST", s.URL+"/clusters/register", strings.NewReader(body))
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -54,7 +54,7 @@ func tokenBody(tok string) string {
 }
 
 // TestClusterPlanAndRegistration drives `amp cluster` and the
-// /provision/clusters routes through the binary: the plan against an
+// /clusters routes through the binary: the plan against an
 // empty report and against one written through the state API; tokens
 // minted, listed (no secrets) and revoked; a registration that works
 // once, is refused the second time, with a revoked or an expired token;
@@ -153,8 +153,8 @@ func TestClusterPlanAndRegistration(t *testing.T) {
 		if err == nil || !strings.Contains(out, "/inventory/v1.0.0/cluster/nope") || !strings.Contains(out, `no cluster "nope" is declared`) {
 			t.Fatalf("plan of an unknown cluster: %v\n%s", err, out)
 		}
-		s.Must(t, 404, "POST", "/provision/clusters/nope/tokens", `{}`)
-		s.Must(t, 404, "GET", "/provision/clusters/nope/tokens", "")
+		s.Must(t, 404, "POST", "/clusters/nope/tokens", `{}`)
+		s.Must(t, 404, "GET", "/clusters/nope/tokens", "")
 	})
 
 	t.Run("tokens", func(t *testing.T) {
@@ -163,7 +163,7 @@ func TestClusterPlanAndRegistration(t *testing.T) {
 			Token    string `json:"token"`
 			MintedBy string `json:"minted-by"`
 		}
-		b := s.Must(t, 201, "POST", "/provision/clusters/ace-x/tokens", `{"ttl":"1h"}`)
+		b := s.Must(t, 201, "POST", "/clusters/ace-x/tokens", `{"ttl":"1h"}`)
 		if err := json.Unmarshal(b, &minted); err != nil || !strings.HasPrefix(minted.Token, "ampreg_"+minted.ID+"_") {
 			t.Fatalf("mint: %v %s", err, b)
 		}
@@ -221,7 +221,7 @@ func TestClusterPlanAndRegistration(t *testing.T) {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			var l []map[string]any
-			_ = json.Unmarshal(s.Must(t, 200, "GET", "/provision/clusters/ace-x/tokens", ""), &l)
+			_ = json.Unmarshal(s.Must(t, 200, "GET", "/clusters/ace-x/tokens", ""), &l)
 			if len(l) == 1 && l[0]["expired"] == true {
 				break
 			}
@@ -239,7 +239,7 @@ func TestClusterPlanAndRegistration(t *testing.T) {
 
 		// Bad input names the field.
 		for body, field := range map[string]string{`{"ttl":"forever"}`: "/ttl", `{"ttl":"0s"}`: "/ttl", `{"lifetime":"1h"}`: "/lifetime"} {
-			b := s.Must(t, 400, "POST", "/provision/clusters/ace-x/tokens", body)
+			b := s.Must(t, 400, "POST", "/clusters/ace-x/tokens", body)
 			if !strings.Contains(string(b), `"path":"`+field+`"`) {
 				t.Errorf("%s: %s", body, b)
 			}
@@ -257,10 +257,10 @@ func TestClusterPlanAndRegistration(t *testing.T) {
 			t.Fatalf("acme's admin reading acme's site: %d %v %s", code, err, b)
 		}
 		for _, r := range []struct{ method, path, body string }{
-			{"POST", "/provision/clusters/acme-edge/tokens", `{}`},
-			{"GET", "/provision/clusters/acme-edge/tokens", ""},
-			{"GET", "/provision/clusters/acme-edge/plan", ""},
-			{"POST", "/provision/clusters/ace-x/tokens", `{}`},
+			{"POST", "/clusters/acme-edge/tokens", `{}`},
+			{"GET", "/clusters/acme-edge/tokens", ""},
+			{"GET", "/clusters/acme-edge/plan", ""},
+			{"POST", "/clusters/ace-x/tokens", `{}`},
 		} {
 			code, b, _, err := s.Do(context.Background(), r.method, r.path, r.body, "Authorization", "Bearer "+acme)
 			if err != nil || code != 403 {
@@ -268,18 +268,18 @@ func TestClusterPlanAndRegistration(t *testing.T) {
 			}
 		}
 		var l []map[string]any
-		_ = json.Unmarshal(s.Must(t, 200, "GET", "/provision/clusters/ace-x/tokens", ""), &l)
+		_ = json.Unmarshal(s.Must(t, 200, "GET", "/clusters/ace-x/tokens", ""), &l)
 		if len(l) != 1 { // the expired one only
 			t.Fatalf("a refused mint left a token: %v", l)
 		}
-		if b := s.Must(t, 200, "GET", "/provision/clusters/acme-edge/tokens", ""); strings.TrimSpace(string(b)) != "[]" {
+		if b := s.Must(t, 200, "GET", "/clusters/acme-edge/tokens", ""); strings.TrimSpace(string(b)) != "[]" {
 			t.Fatalf("a refused mint left a token: %s", b)
 		}
 	})
 
 	t.Run("audited", func(t *testing.T) {
 		var recs []map[string]any
-		_ = json.Unmarshal(s.Must(t, 200, "GET", "/audit?path="+url.QueryEscape("/provision/clusters/"), ""), &recs)
+		_ = json.Unmarshal(s.Must(t, 200, "GET", "/audit?path="+url.QueryEscape("/clusters/"), ""), &recs)
 		var mints, revokes, regs, refused int
 		for _, r := range recs {
 			paths, _ := r["paths"].([]any)
@@ -339,7 +339,7 @@ func TestClusterRegistrationAcrossReplicas(t *testing.T) {
 			ID    string `json:"id"`
 			Token string `json:"token"`
 		}
-		_ = json.Unmarshal(a.Must(t, 201, "POST", "/provision/clusters/ace-x/tokens", `{}`), &minted)
+		_ = json.Unmarshal(a.Must(t, 201, "POST", "/clusters/ace-x/tokens", `{}`), &minted)
 		codes := make(chan int, 2)
 		for _, s := range reps {
 			go func() {
@@ -360,7 +360,7 @@ func TestClusterRegistrationAcrossReplicas(t *testing.T) {
 			var p struct {
 				Registration map[string]string `json:"registration"`
 			}
-			_ = json.Unmarshal(b.Must(t, 200, "GET", "/provision/clusters/ace-x/plan", ""), &p)
+			_ = json.Unmarshal(b.Must(t, 200, "GET", "/clusters/ace-x/plan", ""), &p)
 			return p.Registration["token-id"] == minted.ID
 		}, "replica b's plan to show the registration with token "+minted.ID)
 	}

@@ -18,11 +18,11 @@ import (
 // and its agent's registration (docs/provisioning.md, "Clusters").
 func clusterRoutes() []compat.Route {
 	return []compat.Route{
-		{Pattern: "GET /provision/clusters/{name}/plan", Name: "cluster-plan", Handler: clusterPlan},
-		{Pattern: "POST /provision/clusters/{name}/tokens", Name: "cluster-tokens", Handler: mintClusterToken},
-		{Pattern: "GET /provision/clusters/{name}/tokens", Name: "cluster-tokens", Handler: listClusterTokens},
-		{Pattern: "DELETE /provision/clusters/{name}/tokens/{id}", Name: "cluster-tokens", Handler: revokeClusterToken},
-		{Pattern: "POST /provision/clusters/register", Name: "cluster-register", Public: true, Handler: registerCluster},
+		{Pattern: "GET /clusters/{name}/plan", Name: "cluster-plan", Handler: clusterPlan},
+		{Pattern: "POST /clusters/{name}/tokens", Name: "cluster-tokens", Handler: mintClusterToken},
+		{Pattern: "GET /clusters/{name}/tokens", Name: "cluster-tokens", Handler: listClusterTokens},
+		{Pattern: "DELETE /clusters/{name}/tokens/{id}", Name: "cluster-tokens", Handler: revokeClusterToken},
+		{Pattern: "POST /clusters/register", Name: "cluster-register", Public: true, Handler: registerCluster},
 	}
 }
 
@@ -51,7 +51,7 @@ func declaredCluster(h compat.Host, r *http.Request, action auth.Action) (set *s
 	return set, name, path, nil
 }
 
-// planAnswer is GET /provision/clusters/{name}/plan.
+// planAnswer is GET /clusters/{name}/plan.
 type planAnswer struct {
 	Cluster      string                `json:"cluster"`
 	Index        uint64                `json:"index"`
@@ -165,7 +165,7 @@ func revokeClusterToken(h compat.Host, w http.ResponseWriter, r *http.Request) e
 	return h.WriteJSON(w, http.StatusOK, map[string]string{"revoked": id})
 }
 
-// registerCluster serves POST /provision/clusters/register {"token": …},
+// registerCluster serves POST /clusters/register {"token": …},
 // the agent's registration: the token is its only credential. It is
 // checked, used up (once, across replicas) and the registration recorded
 // in the cluster's operational state. The agent gets an acknowledgment
@@ -233,7 +233,7 @@ func refused(err error) error {
 // tokensPath is the path of a cluster's tokens (id "") or of one, as the
 // audit trail records it.
 func tokensPath(cluster, id string) string {
-	p := "/provision/clusters/" + schema.EscapeSegment(cluster) + "/tokens"
+	p := "/clusters/" + schema.EscapeSegment(cluster) + "/tokens"
 	if id != "" {
 		p += "/" + schema.EscapeSegment(id)
 	}
