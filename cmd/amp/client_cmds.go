@@ -63,6 +63,7 @@ func addClientCommands(root *cobra.Command) {
 		newBackupCmd(g),
 		newModelCmd(g),
 		newProvisionCmd(g),
+		newClusterCmd(g),
 		newLoginCmd(),
 	)
 }

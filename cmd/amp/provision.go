@@ -22,5 +22,6 @@ racks and cables. docs/provisioning.md describes each.`,
 	cmd.AddCommand(newProvisionSiteCmds(g)...)
 	cmd.AddCommand(newProvisionImportCmd(g))
 	cmd.AddCommand(newProvisionRenderCmd(g))
+	cmd.AddCommand(newProvisionIPCmd(g), newProvisionPrefixCmd(g))
 	return cmd
 }

@@ -285,6 +285,11 @@ func Open(sch *schema.Schema, st store.Store, opts Options) (*Engine, error) {
 // Schema returns the loaded schema.
 func (e *Engine) Schema() *schema.Schema { return e.schema }
 
+// Meta is the store's metadata: small durable records beside the
+// configuration, shared by every replica and never versioned (API tokens,
+// a cluster's registration tokens).
+func (e *Engine) Meta() store.Meta { return e.store }
+
 // Snapshot returns the newest committed state.
 func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
 

@@ -11,6 +11,11 @@
 //     `amp provision import`;
 //   - render: the site's zero-touch artifacts (netplan, DHCP, DNS, …), one
 //     renderer per file, rendered per site and cached by the site's scope;
+//   - ipam: NetBox's available addresses, prefixes and VLAN ids, and
+//     allocation from them as one transaction that retries when another
+//     writer took the choice;
+//   - cluster: clusters declared as code: the plan against what a cluster
+//     reports, its agent's registration tokens and registration;
 //   - provisionapi: the "provision" layer the set's descriptor names, the
 //     REST routes beyond the generic ones (IPAM, /provision/…), registered
 //     with internal/api/compat at init;

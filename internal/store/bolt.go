@@ -429,6 +429,21 @@ func (b *Bolt) DeleteMeta(key string) error {
 	})
 }
 
+// TakeMeta implements Store.
+func (b *Bolt) TakeMeta(key string) ([]byte, error) {
+	var out []byte
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketMeta)
+		v := bk.Get([]byte("m/" + key))
+		if v == nil {
+			return nil
+		}
+		out = append([]byte(nil), v...)
+		return bk.Delete([]byte("m/" + key))
+	})
+	return out, err
+}
+
 // Metas implements Store.
 func (b *Bolt) Metas(prefix string, fn func(string, []byte) error) error {
 	return b.db.View(func(tx *bolt.Tx) error {

@@ -870,6 +870,21 @@ func (e *Etcd) DeleteMeta(key string) error {
 	return nil
 }
 
+// TakeMeta implements Store: one Delete returning the previous value, so
+// that of concurrent takers (on any replica) only one gets it.
+func (e *Etcd) TakeMeta(key string) ([]byte, error) {
+	ctx, cancel := e.reqCtx()
+	defer cancel()
+	resp, err := e.cli.Delete(ctx, e.prefix+"meta/"+key, clientv3.WithPrevKV())
+	if err != nil {
+		return nil, fmt.Errorf("etcd: take meta %q: %w", key, err)
+	}
+	if len(resp.PrevKvs) == 0 {
+		return nil, nil
+	}
+	return resp.PrevKvs[0].Value, nil
+}
+
 // Metas implements Store.
 func (e *Etcd) Metas(prefix string, fn func(string, []byte) error) error {
 	base := e.prefix + "meta/"

@@ -69,15 +69,24 @@ type Store interface {
 	// uses it to keep the history's original indexes. It fails on a store
 	// that has a log.
 	SetBase(first uint64) error
-	// GetMeta and PutMeta hold small durable settings (tokens, identity).
+	Meta
+	// Size is the store's size on disk in bytes.
+	Size() int64
+	Close() error
+}
+
+// Meta holds small durable settings (tokens, identity) beside the
+// objects.
+type Meta interface {
 	GetMeta(key string) ([]byte, error)
 	PutMeta(key string, value []byte) error
 	DeleteMeta(key string) error
 	// Metas calls fn for every metadata key starting with prefix.
 	Metas(prefix string, fn func(key string, value []byte) error) error
-	// Size is the store's size on disk in bytes.
-	Size() int64
-	Close() error
+	// TakeMeta deletes a metadata key and returns the value it had (nil:
+	// it had none), atomically: of callers taking one key at once, on
+	// any replica, one gets the value (a single-use credential).
+	TakeMeta(key string) ([]byte, error)
 }
 
 // Shared is implemented by a store that several AMP processes commit to

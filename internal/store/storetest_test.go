@@ -128,6 +128,39 @@ func testStoreContract(t *testing.T, open func(t *testing.T) Store) {
 	if v, err := s.GetMeta("id"); err != nil || !bytes.Equal(v, []byte("vid")) {
 		t.Fatalf("meta id: %q %v", v, err)
 	}
+	// TakeMeta: the value once, then nothing; of concurrent takers of one
+	// key exactly one gets it (a single-use registration token).
+	if err := s.PutMeta("once", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := s.TakeMeta("once"); err != nil || string(v) != "v" {
+		t.Fatalf("take once: %q %v", v, err)
+	}
+	if v, err := s.TakeMeta("once"); err != nil || v != nil {
+		t.Fatalf("take once again: %q %v, want nothing", v, err)
+	}
+	if err := s.PutMeta("race", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan bool, 8)
+	for range 8 {
+		go func() {
+			v, err := s.TakeMeta("race")
+			if err != nil {
+				t.Error(err)
+			}
+			got <- v != nil
+		}()
+	}
+	winners := 0
+	for range 8 {
+		if <-got {
+			winners++
+		}
+	}
+	if winners != 1 {
+		t.Fatalf("%d concurrent takers got the value, want 1", winners)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

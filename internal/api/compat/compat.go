@@ -43,6 +43,15 @@ type Host interface {
 	// Commit submits edits as ONE transaction (honouring ?wait=) and
 	// answers as every write does.
 	Commit(w http.ResponseWriter, r *http.Request, dry bool, edits []config.Edit) error
+	// ReadJSON reads ?dry-run and a JSON body of any shape (numbers
+	// exact), within the same limits as ReadObject.
+	ReadJSON(r *http.Request) (body any, dry bool, err error)
+	// Submit submits edits as ONE transaction as the caller and names it
+	// in the answer's headers and the request's record, but writes no
+	// body: for a route that may try again when another writer took what
+	// it chose, and answers with what it made (IPAM's 201). A refusal
+	// writes nothing.
+	Submit(w http.ResponseWriter, r *http.Request, dry bool, edits []config.Edit) (*config.Result, error)
 	// VisibleTransactions lists, newest first, up to limit transactions
 	// before index before (0: the newest) that the caller may see, of one
 	// tenant or ("" ) of all.
@@ -64,7 +73,13 @@ type Route struct {
 	Name    string // the route's name in metrics and limits
 	// Bulk bounds the body by the bulk limit (--max-bulk-body) instead of
 	// the body limit.
-	Bulk    bool
+	Bulk bool
+	// Public takes no API credential: the handler authenticates the
+	// request by what it carries (a cluster agent's single-use
+	// registration token) and bounds its own work. It is still traced,
+	// counted, body-limited and audited (a write, with the paths it
+	// touched and the source address).
+	Public  bool
 	Handler func(h Host, w http.ResponseWriter, r *http.Request) error
 }
 

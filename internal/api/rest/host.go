@@ -43,6 +43,26 @@ func (h host) Commit(w http.ResponseWriter, r *http.Request, dry bool, edits []c
 	return h.s.respondWrite(w, r, wo, res, http.StatusOK)
 }
 
+func (h host) ReadJSON(r *http.Request) (any, bool, error) {
+	dry, err := queryBool(r, "dry-run")
+	if err != nil {
+		return nil, false, err
+	}
+	body, err := readJSON(r)
+	return body, dry, err
+}
+
+func (h host) Submit(w http.ResponseWriter, r *http.Request, dry bool, edits []config.Edit) (*config.Result, error) {
+	res, err := h.s.eng.Submit(r.Context(), h.s.request(r, dry, edits...))
+	if err != nil {
+		return nil, err
+	}
+	if !res.DryRun {
+		setTxnHeaders(w, r, res)
+	}
+	return res, nil
+}
+
 func (h host) VisibleTransactions(r *http.Request, before uint64, limit int, tenant string) ([]config.TxnInfo, error) {
 	return h.s.visibleTransactions(r, before, limit, tenant)
 }

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -27,7 +28,9 @@ func TestModels(t *testing.T) {
 		if err := json.Unmarshal([]byte(s.as(who).want(200, "GET", "/models", "")), &sets); err != nil {
 			t.Fatal(err)
 		}
-		if len(sets) != 1 || sets[0].Name != "aether" || len(sets[0].Versions) != 1 {
+		// The built-in sets, by name: Aether's and the inventory.
+		if len(sets) != 2 || sets[0].Name != "aether" || len(sets[0].Versions) != 1 || sets[1].Name != "inventory" ||
+			len(sets[1].Versions) != 1 || sets[1].Versions[0].Scope != "global" || strings.Join(sets[1].Versions[0].Compat, ",") != "provision" {
 			t.Fatalf("%s: GET /models = %+v", who, sets)
 		}
 		v := sets[0].Versions[0]
@@ -47,8 +50,13 @@ func TestModels(t *testing.T) {
 		Versions []struct{ Tree *struct{ Kind string } }
 	}
 	json.Unmarshal([]byte(s.as("alice").want(200, "GET", "/models?tree=true", "")), &withTree)
-	if len(withTree) != 1 || withTree[0].Versions[0].Tree == nil || withTree[0].Versions[0].Tree.Kind != "root" {
+	if len(withTree) != 2 {
 		t.Errorf("?tree=true: %+v", withTree)
+	}
+	for _, set := range withTree {
+		if set.Versions[0].Tree == nil || set.Versions[0].Tree.Kind != "root" {
+			t.Errorf("?tree=true: %+v", withTree)
+		}
 	}
 	s.as("alice").want(400, "GET", "/models?tree=yes", "")
 	anon := s.as("alice")

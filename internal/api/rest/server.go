@@ -152,7 +152,7 @@ func (s *Server) routes() {
 	for _, l := range s.compat {
 		for _, cr := range l.Routes {
 			h := cr.Handler
-			rs = append(rs, route{cr.Pattern, cr.Name, false, func(w http.ResponseWriter, r *http.Request) error { return h(host{s}, w, r) }})
+			rs = append(rs, route{cr.Pattern, cr.Name, cr.Public, func(w http.ResponseWriter, r *http.Request) error { return h(host{s}, w, r) }})
 			if cr.Bulk {
 				s.limits.bulk[cr.Name] = true
 			}
@@ -286,9 +286,9 @@ func (s *Server) wrap(rt route) http.Handler {
 		}
 		var err error
 		authFailed := false
-		if !rt.public {
-			sw.onHeader = func(code int) { s.auditRequest(r, in, code, err, authFailed) }
-		}
+		// Public routes too: a public write (a cluster's registration)
+		// is recorded; reads are not (auditRequest).
+		sw.onHeader = func(code int) { s.auditRequest(r, in, code, err, authFailed) }
 		if !rt.public {
 			var p *auth.Principal
 			p, err = s.opts.Auth.Authenticate(r)
@@ -307,7 +307,7 @@ func (s *Server) wrap(rt route) http.Handler {
 		if err == nil && !rt.public {
 			err = s.waitMinIndex(r)
 		}
-		if err == nil && !rt.public {
+		if err == nil {
 			err = s.auditWritable(r)
 		}
 		if err == nil {

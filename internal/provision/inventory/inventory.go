@@ -187,7 +187,7 @@ func Load(snap *config.Snapshot, set *schema.ModelSet) *Inventory {
 			inv.IPs[ip.Address] = ip
 		case "cluster":
 			tree, _ := snap.Tree(o)
-			c := clusterOf(tree)
+			c := ClusterOf(tree)
 			inv.Clusters[c.ID] = c
 		}
 	})
@@ -264,14 +264,11 @@ func SiteOf(m map[string]any) *Site {
 		s.Deployments[d.ID] = d
 	}
 	for _, e := range entries(m, "vlan") {
-		v := &VLAN{Name: str(e, "name"), VID: intDef(e, "vid", 0), Deployment: str(e, "deployment"), Role: strDef(e, "role", "other")}
+		v := VLANOf(e)
 		s.VLANs[v.Name] = v
 	}
 	for _, e := range entries(m, "prefix") {
-		p := &Prefix{
-			ID: str(e, "prefix-id"), Prefix: str(e, "prefix"), VLAN: str(e, "vlan"), Deployment: str(e, "deployment"),
-			Role: strDef(e, "role", "other"), DNSDomain: str(e, "dns-domain"), Gateway: str(e, "gateway"), Description: str(e, "description"),
-		}
+		p := PrefixOf(e)
 		s.Prefixes[p.ID] = p
 	}
 	for _, e := range entries(m, "device") {
@@ -287,6 +284,19 @@ func SiteOf(m map[string]any) *Site {
 		s.Cables[c.ID] = c
 	}
 	return s
+}
+
+// VLANOf reads a vlan entry (an object's data or its canonical tree).
+func VLANOf(m map[string]any) *VLAN {
+	return &VLAN{Name: str(m, "name"), VID: intDef(m, "vid", 0), Deployment: str(m, "deployment"), Role: strDef(m, "role", "other")}
+}
+
+// PrefixOf reads a prefix entry (an object's data or its canonical tree).
+func PrefixOf(m map[string]any) *Prefix {
+	return &Prefix{
+		ID: str(m, "prefix-id"), Prefix: str(m, "prefix"), VLAN: str(m, "vlan"), Deployment: str(m, "deployment"),
+		Role: strDef(m, "role", "other"), DNSDomain: str(m, "dns-domain"), Gateway: str(m, "gateway"), Description: str(m, "description"),
+	}
 }
 
 // DeviceOf reads a device from its canonical tree.
@@ -322,7 +332,9 @@ func IPOf(m map[string]any) *IPAddress {
 	}
 }
 
-func clusterOf(m map[string]any) *Cluster {
+// ClusterOf reads a cluster from its canonical tree (or anything of its
+// shape: the cluster's report state has it).
+func ClusterOf(m map[string]any) *Cluster {
 	c := &Cluster{
 		ID: str(m, "cluster-id"), Site: str(m, "site"), Deployment: str(m, "deployment"),
 		Distribution: strDef(m, "distribution", "rke2"), KubernetesVersion: str(m, "kubernetes-version"),

@@ -57,7 +57,7 @@ func LoadScope(snap *config.Snapshot, set *schema.ModelSet, siteID string) (inv 
 	}
 	for _, o := range sc.clusters {
 		tree, _ := snap.Tree(o)
-		c := clusterOf(tree)
+		c := ClusterOf(tree)
 		inv.Clusters[c.ID] = c
 	}
 	return inv, true

@@ -22,5 +22,7 @@ func routes() []compat.Route {
 	rs = append(rs, conventionsRoutes()...)
 	rs = append(rs, importRoutes()...)
 	rs = append(rs, artifactRoutes()...)
+	rs = append(rs, ipamRoutes()...)
+	rs = append(rs, clusterRoutes()...)
 	return rs
 }

@@ -1,0 +1,248 @@
+package provisionapi
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/amp-edge/amp/internal/api/compat"
+	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/provision/cluster"
+	"github.com/amp-edge/amp/internal/provision/inventory"
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// clusterRoutes serve a declared cluster's plan, its registration tokens
+// and its agent's registration (docs/provisioning.md, "Clusters").
+func clusterRoutes() []compat.Route {
+	return []compat.Route{
+		{Pattern: "GET /clusters/{name}/plan", Name: "cluster-plan", Handler: clusterPlan},
+		{Pattern: "POST /clusters/{name}/tokens", Name: "cluster-tokens", Handler: mintClusterToken},
+		{Pattern: "GET /clusters/{name}/tokens", Name: "cluster-tokens", Handler: listClusterTokens},
+		{Pattern: "DELETE /clusters/{name}/tokens/{id}", Name: "cluster-tokens", Handler: revokeClusterToken},
+		{Pattern: "POST /clusters/register", Name: "cluster-register", Public: true, Handler: registerCluster},
+	}
+}
+
+// registrations bounds the registration attempts per source address.
+var registrations = &cluster.Limiter{PerWindow: 10, Window: time.Minute, MaxSources: 10_000, Now: time.Now}
+
+// maxRegisterBody bounds a registration's body: it holds one token.
+const maxRegisterBody = 1 << 10
+
+func clusterTokens(h compat.Host) cluster.Tokens {
+	return cluster.Tokens{Meta: h.Engine().Meta(), Now: time.Now}
+}
+
+// declaredCluster authorizes action on the cluster the request names and
+// checks that it is declared.
+func declaredCluster(h compat.Host, r *http.Request, action auth.Action) (set *schema.ModelSet, name, path string, err error) {
+	set = inventory.Set(h.Schema())
+	name = r.PathValue("name")
+	path = cluster.Path(set, name)
+	if err := h.Authorize(r, action, path); err != nil {
+		return nil, "", "", err
+	}
+	if _, ok := h.Engine().Snapshot().Get(cluster.Key(set, name)); !ok {
+		return nil, "", "", schema.Errorf(schema.KindNotFound, path, "no cluster %q is declared", name)
+	}
+	return set, name, path, nil
+}
+
+// planAnswer is GET /clusters/{name}/plan.
+type planAnswer struct {
+	Cluster      string                `json:"cluster"`
+	Index        uint64                `json:"index"`
+	Reported     bool                  `json:"reported"`
+	ReportedAt   string                `json:"reported-at,omitempty"`
+	Registration *cluster.Registration `json:"registration"`
+	Steps        []cluster.Step        `json:"steps"`
+	Summary      map[string]int        `json:"summary"`
+}
+
+func clusterPlan(h compat.Host, w http.ResponseWriter, r *http.Request) error {
+	set, name, path, err := declaredCluster(h, r, auth.Read)
+	if err != nil {
+		return err
+	}
+	snap := h.Engine().Snapshot()
+	decl, rep, reg, ok := cluster.Load(snap, set, name)
+	if !ok { // deleted since declaredCluster looked
+		return schema.Errorf(schema.KindNotFound, path, "no cluster %q is declared", name)
+	}
+	a := planAnswer{Cluster: name, Index: snap.Index, Reported: rep != nil, Registration: reg, Steps: cluster.Plan(decl, rep),
+		Summary: map[string]int{"add": 0, "change": 0, "remove": 0}}
+	if rep != nil {
+		a.ReportedAt = rep.ReportedAt
+	}
+	for _, s := range a.Steps {
+		switch s.Action {
+		case "create", "add":
+			a.Summary["add"]++
+		default:
+			a.Summary[s.Action]++
+		}
+	}
+	return h.WriteJSON(w, http.StatusOK, a)
+}
+
+func mintClusterToken(h compat.Host, w http.ResponseWriter, r *http.Request) error {
+	_, name, _, err := declaredCluster(h, r, auth.Write)
+	if err != nil {
+		return err
+	}
+	body, dry, err := h.ReadObject(r, `{"ttl": "1h"}`)
+	if err != nil {
+		return err
+	}
+	if dry {
+		return schema.Errorf(schema.KindInvalid, "?dry-run", "minting a token has nothing to preview")
+	}
+	ttl := cluster.DefaultTTL
+	for k, v := range body {
+		s, isStr := v.(string)
+		if k != "ttl" {
+			return schema.Errorf(schema.KindInvalid, "/"+k, "unknown field %q (send {\"ttl\": \"1h\"})", k)
+		}
+		d, perr := time.ParseDuration(s)
+		if !isStr || perr != nil || d < cluster.MinTTL || d > cluster.MaxTTL {
+			return schema.Errorf(schema.KindInvalid, "/ttl", "%v is not a duration from %s to %s, such as \"30m\" or \"1h\"", v, cluster.MinTTL, cluster.MaxTTL)
+		}
+		ttl = d
+	}
+	secret, tok, err := clusterTokens(h).Mint(name, principal(r), ttl)
+	if errors.Is(err, cluster.ErrTooMany) {
+		return schema.Errorf(schema.KindConflict, tokensPath(name, ""), "%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	h.Touch(r, tokensPath(name, tok.ID))
+	return h.WriteJSON(w, http.StatusCreated, map[string]any{"id": tok.ID, "cluster": tok.Cluster, "created": tok.Created,
+		"expires": tok.Expires, "minted-by": tok.MintedBy, "token": secret,
+		"note": "the token is shown only now and works once: hand it to the cluster's agent"})
+}
+
+// tokenView is a token as listed: never its secret or hash.
+type tokenView struct {
+	cluster.Token
+	Expired bool `json:"expired"`
+}
+
+func listClusterTokens(h compat.Host, w http.ResponseWriter, r *http.Request) error {
+	_, name, _, err := declaredCluster(h, r, auth.Read)
+	if err != nil {
+		return err
+	}
+	list, err := clusterTokens(h).List(name)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	out := make([]tokenView, 0, len(list))
+	for _, t := range list {
+		out = append(out, tokenView{t, t.Expired(now)})
+	}
+	return h.WriteJSON(w, http.StatusOK, out)
+}
+
+func revokeClusterToken(h compat.Host, w http.ResponseWriter, r *http.Request) error {
+	_, name, _, err := declaredCluster(h, r, auth.Write)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	h.Touch(r, tokensPath(name, id))
+	ok, err := clusterTokens(h).Revoke(name, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return schema.Errorf(schema.KindNotFound, tokensPath(name, id), "cluster %q has no unused token %q", name, id)
+	}
+	return h.WriteJSON(w, http.StatusOK, map[string]string{"revoked": id})
+}
+
+// registerCluster serves POST /clusters/register {"token": …},
+// the agent's registration: the token is its only credential. It is
+// checked, used up (once, across replicas) and the registration recorded
+// in the cluster's operational state. The agent gets an acknowledgment
+// only; its own credential comes with the edge agent.
+func registerCluster(h compat.Host, w http.ResponseWriter, r *http.Request) error {
+	source := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(source); err == nil {
+		source = host
+	}
+	if wait := registrations.Allow(source); wait > 0 {
+		secs := int64(wait.Seconds() + 0.999)
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+		return schema.Errorf(schema.KindUnavailable, r.URL.Path, "too many registration attempts from this address; retry in %d s", secs)
+	}
+	if r.ContentLength > maxRegisterBody {
+		return schema.Errorf(schema.KindTooLarge, "/", "a registration body holds one token: at most %d bytes", maxRegisterBody)
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxRegisterBody)
+	body, _, err := h.ReadObject(r, `{"token": "ampreg_…"}`)
+	if err != nil {
+		return err
+	}
+	secret, _ := body["token"].(string)
+	if secret == "" || len(body) != 1 {
+		return schema.Errorf(schema.KindInvalid, "/token", `send {"token": "ampreg_…"}, the registration token minted for the cluster`)
+	}
+	ts := clusterTokens(h)
+	tok, err := ts.Check(secret)
+	if tok.ID != "" { // genuine (perhaps expired): the audit record names it
+		h.Touch(r, tokensPath(tok.Cluster, tok.ID))
+	}
+	if errors.Is(err, cluster.ErrInvalid) || errors.Is(err, cluster.ErrExpired) {
+		return refused(err)
+	}
+	if err != nil {
+		return err
+	}
+	set := inventory.Set(h.Schema())
+	if _, ok := h.Engine().Snapshot().Get(cluster.Key(set, tok.Cluster)); !ok {
+		return schema.Errorf(schema.KindNotFound, cluster.Path(set, tok.Cluster), "cluster %q is no longer declared", tok.Cluster)
+	}
+	if err := ts.Take(tok); err != nil {
+		if errors.Is(err, cluster.ErrInvalid) { // another registration took it first
+			return refused(err)
+		}
+		return err
+	}
+	reg := cluster.Registration{RegisteredAt: time.Now().UTC().Format(time.RFC3339), TokenID: tok.ID, MintedBy: tok.MintedBy, Source: r.RemoteAddr}
+	if err := cluster.Record(r.Context(), h.Engine(), set, tok.Cluster, reg); err != nil {
+		// Not recorded: the token works again, for the agent's retry.
+		if rerr := ts.Restore(tok); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	return h.WriteJSON(w, http.StatusOK, map[string]string{"cluster": tok.Cluster, "registered-at": reg.RegisteredAt,
+		"note": "registered; the agent's own credential comes with the edge agent (docs/provisioning.md)"})
+}
+
+// refused answers a registration whose token does not hold (401).
+func refused(err error) error {
+	return &schema.Error{Kind: schema.KindUnauthenticated, Message: "registration refused", Problems: []schema.Problem{{Path: "/token", Reason: err.Error()}}}
+}
+
+// tokensPath is the path of a cluster's tokens (id "") or of one, as the
+// audit trail records it.
+func tokensPath(cluster, id string) string {
+	p := "/clusters/" + schema.EscapeSegment(cluster) + "/tokens"
+	if id != "" {
+		p += "/" + schema.EscapeSegment(id)
+	}
+	return p
+}
+
+func principal(r *http.Request) string {
+	if p := auth.FromContext(r.Context()); p != nil {
+		return p.Name
+	}
+	return ""
+}
