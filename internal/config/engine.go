@@ -745,6 +745,9 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 		}
 		rollbackOf = req.Rollback
 	}
+	if len(w.probs.List) == 0 {
+		w.expandRules()
+	}
 	w.refuseMigratedWrites()
 	if err := w.probs.Err(); err != nil {
 		return nil, staged{}, err
@@ -755,6 +758,10 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 		return nil, staged{}, err
 	}
 	w.runChecks(func(key string) (*Object, bool) { return tree.Get([]byte(key)) })
+	if err := w.probs.Err(); err != nil {
+		return nil, staged{}, err
+	}
+	w.checkRules(&Snapshot{Index: index, Objects: tree, Refs: refs, Uniq: uniq, schema: e.schema, back: &sync.Map{}})
 	if err := w.probs.Err(); err != nil {
 		return nil, staged{}, err
 	}
