@@ -154,3 +154,7 @@ func sortedNames(m map[string][]ObjectChange) []string {
 	sort.Strings(names)
 	return names
 }
+
+// Schema returns the models the snapshot's objects are of: a rule resolves
+// the keys it builds (schema.ParseObjectKey) and finds its set with it.
+func (s *Snapshot) Schema() *schema.Schema { return s.schema }

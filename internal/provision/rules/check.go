@@ -1,0 +1,350 @@
+package rules
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/provision/inventory"
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// checker holds what one transaction's check reads.
+type checker struct {
+	tx     *config.Snapshot
+	set    *schema.ModelSet
+	types  *deviceTypes
+	report config.Report
+}
+
+// check runs the inventory's invariants on the sites the transaction
+// touched, and the MAC rule on the interfaces whose MAC it set.
+func check(tx *config.Snapshot, changes []config.ObjectChange, report config.Report) {
+	set := inventory.Set(tx.Schema())
+	if set == nil {
+		return
+	}
+	ck := &checker{tx: tx, set: set, types: &deviceTypes{tx: tx, set: set}, report: report}
+	sites := map[string]bool{}
+	allSites := false
+	var macs []string // keys of interfaces whose MAC the transaction set
+	for _, c := range changes {
+		p := keyPath(set, c.Key)
+		if p == nil {
+			continue
+		}
+		switch {
+		case p[0] == "site" && len(p) >= 2:
+			sites[p[1]] = true
+		case kind(p) == "ip-address":
+			// Where the address was and where it is now: a primary IP may
+			// have moved away from its device.
+			for _, o := range []*config.Object{c.Before, c.After} {
+				if o != nil {
+					if s, _ := o.Data["site"].(string); s != "" {
+						sites[s] = true
+					}
+				}
+			}
+		case kind(p) == "device-type" && c.Before != nil && c.After != nil:
+			// A new height or depth may no longer fit its devices' racks.
+			allSites = allSites || c.Before.Data["u-height"] != c.After.Data["u-height"] ||
+				c.Before.Data["full-depth"] != c.After.Data["full-depth"]
+		}
+		if kind(p) == "interface" && c.After != nil {
+			mac, _ := c.After.Data["mac-address"].(string)
+			old := ""
+			if c.Before != nil {
+				old, _ = c.Before.Data["mac-address"].(string)
+			}
+			if mac != "" && mac != old {
+				macs = append(macs, c.Key)
+			}
+		}
+	}
+	if allSites {
+		ck.eachSiteID(func(id string) { sites[id] = true })
+	}
+	if len(sites) > 0 {
+		ips := ck.addressesOf(sites)
+		for _, id := range inventory.Sorted(sites) {
+			site, ok := inventory.LoadSite(tx, set, id)
+			if !ok {
+				continue // deleted
+			}
+			ck.racks(site)
+			ck.cables(site)
+			ck.addresses(site, ips[id])
+			ck.primaryIPs(site)
+		}
+	}
+	if len(macs) > 0 {
+		ck.macs(macs)
+	}
+}
+
+// eachSiteID calls fn with every site's id.
+func (ck *checker) eachSiteID(fn func(string)) {
+	prefix := schema.RootKey(ck.set, "") + "/site/"
+	it := ck.tx.Objects.Root().Iterator()
+	it.SeekPrefix([]byte(prefix))
+	for k, _, ok := it.Next(); ok; k, _, ok = it.Next() {
+		if rest := string(k[len(prefix):]); !strings.Contains(rest, "/") {
+			if id, err := schema.UnescapeSegment(rest); err == nil {
+				fn(id)
+			}
+		}
+	}
+}
+
+// addressesOf returns the addresses that name one of sites, by site.
+func (ck *checker) addressesOf(sites map[string]bool) map[string][]*inventory.IPAddress {
+	out := map[string][]*inventory.IPAddress{}
+	it := ck.tx.Objects.Root().Iterator()
+	it.SeekPrefix([]byte(schema.RootKey(ck.set, "") + "/ip-address/"))
+	for _, o, ok := it.Next(); ok; _, o, ok = it.Next() {
+		if s, _ := o.Data["site"].(string); sites[s] {
+			out[s] = append(out[s], inventory.IPOf(o.Data))
+		}
+	}
+	return out
+}
+
+// racks: a device with a position fits its rack and shares no unit of a
+// face with another device (a full-depth device fills both faces).
+func (ck *checker) racks(site *inventory.Site) {
+	type slot struct {
+		rack, face string
+		unit       int
+	}
+	taken := map[slot]string{} // → device id
+	for _, id := range inventory.Sorted(site.Devices) {
+		d := site.Devices[id]
+		rack, ok := site.Racks[d.Rack]
+		dt, typed := ck.types.get(d.DeviceType)
+		if d.Position == 0 || !ok || !typed {
+			continue // unmounted, or a reference the schema refuses
+		}
+		at := path(ck.set, deviceKey(ck.set, site.ID, id), "position")
+		if dt.UHeight == 0 {
+			ck.report(false, at, fmt.Sprintf("device type %s is 0U: a 0U device has no rack position", dt.ID))
+			continue
+		}
+		top := d.Position + dt.UHeight - 1
+		if top > rack.UHeight {
+			ck.report(false, at, fmt.Sprintf("device %s (%dU, %s) would occupy units %d-%d but rack %s has %d units",
+				id, dt.UHeight, dt.ID, d.Position, top, rack.ID, rack.UHeight))
+			continue
+		}
+		faces := []string{d.Face}
+		if dt.FullDepth {
+			faces = []string{"front", "rear"}
+		}
+		clash := map[string]bool{}
+		for u := d.Position; u <= top; u++ {
+			for _, f := range faces {
+				s := slot{rack.ID, f, u}
+				if other, ok := taken[s]; ok && !clash[other] {
+					clash[other] = true
+					ck.report(true, at, fmt.Sprintf("device %s (units %d-%d, %s) overlaps device %s at unit %d of the %s face of rack %s",
+						id, d.Position, top, faceWord(dt.FullDepth, d.Face), other, u, f, rack.ID))
+				}
+				taken[s] = id
+			}
+		}
+	}
+}
+
+func faceWord(fullDepth bool, face string) string {
+	if fullDepth {
+		return "full depth"
+	}
+	return face
+}
+
+// cables: a cable joins two different interfaces, and an interface is on
+// at most one cable (at either end).
+func (ck *checker) cables(site *inventory.Site) {
+	on := map[inventory.End]string{} // interface → cable
+	for _, id := range inventory.Sorted(site.Cables) {
+		c := site.Cables[id]
+		key := cableKey(ck.set, site.ID, id)
+		if c.A == c.B {
+			ck.report(false, path(ck.set, key, "b", "interface"),
+				fmt.Sprintf("both ends are %s %s: a cable joins two different interfaces", c.A.Device, c.A.Interface))
+			continue
+		}
+		for _, end := range []struct {
+			name string
+			e    inventory.End
+		}{{"a", c.A}, {"b", c.B}} {
+			if other, ok := on[end.e]; ok {
+				ck.report(true, path(ck.set, key, end.name, "interface"),
+					fmt.Sprintf("interface %s of device %s is already on cable %s: an interface takes one cable", end.e.Interface, end.e.Device, other))
+				continue
+			}
+			on[end.e] = id
+		}
+	}
+}
+
+// addresses: an address on an interface lies in a prefix of the site on
+// one of the interface's VLANs (a virtual interface's parent's too), with
+// that prefix's length; one on no interface lies in some prefix of its
+// site.
+func (ck *checker) addresses(site *inventory.Site, ips []*inventory.IPAddress) {
+	type pfx struct {
+		id   string
+		p    netip.Prefix
+		vlan string
+	}
+	var all []pfx
+	for _, id := range inventory.Sorted(site.Prefixes) {
+		p := site.Prefixes[id]
+		if np, err := netip.ParsePrefix(p.Prefix); err == nil {
+			all = append(all, pfx{id, np, p.VLAN})
+		}
+	}
+	// best returns the most specific prefix holding a among those ok admits.
+	best := func(a netip.Addr, ok func(pfx) bool) (pfx, bool) {
+		var found pfx
+		for _, p := range all {
+			if ok(p) && p.p.Contains(a) && (!found.p.IsValid() || p.p.Bits() > found.p.Bits()) {
+				found = p
+			}
+		}
+		return found, found.p.IsValid()
+	}
+	for _, ip := range ips {
+		a, err := netip.ParseAddr(ip.Address)
+		if err != nil {
+			continue
+		}
+		key := ipKey(ck.set, ip.Address)
+		dev := site.Devices[ip.Device]
+		var iface *inventory.Interface
+		if dev != nil {
+			iface = dev.Interfaces[ip.Interface]
+		}
+		if iface == nil {
+			if _, ok := best(a, func(pfx) bool { return true }); !ok {
+				ck.report(false, path(ck.set, key, "address"), fmt.Sprintf("%s lies in no prefix of site %s", ip.Address, site.ID))
+			}
+			continue
+		}
+		vlans := interfaceVLANs(iface)
+		if parent := dev.Interfaces[iface.Parent]; parent != nil && iface.Parent != "" {
+			vlans = append(vlans, interfaceVLANs(parent)...)
+		}
+		onVLAN := func(p pfx) bool { return p.vlan != "" && contains(vlans, p.vlan) }
+		p, ok := best(a, onVLAN)
+		if !ok {
+			var held []string
+			for _, p := range all {
+				if onVLAN(p) {
+					held = append(held, p.id+" "+p.p.String())
+				}
+			}
+			why := fmt.Sprintf("none of its VLANs' prefixes (%s) holds it", strings.Join(held, ", "))
+			switch {
+			case len(vlans) == 0:
+				why = "the interface has no VLAN, so no prefix holds it"
+			case len(held) == 0:
+				why = fmt.Sprintf("its VLANs (%s) have no prefix at site %s", strings.Join(vlans, ", "), site.ID)
+			}
+			ck.report(false, path(ck.set, key, "address"), fmt.Sprintf("%s on interface %s of device %s: %s",
+				ip.Address, ip.Interface, ip.Device, why))
+			continue
+		}
+		if ip.PrefixLength != p.p.Bits() {
+			ck.report(false, path(ck.set, key, "prefix-length"), fmt.Sprintf("is %d but %s lies in prefix %s (%s), a /%d",
+				ip.PrefixLength, ip.Address, p.id, p.p, p.p.Bits()))
+		}
+	}
+}
+
+func interfaceVLANs(i *inventory.Interface) []string {
+	var out []string
+	if i.UntaggedVLAN != "" {
+		out = append(out, i.UntaggedVLAN)
+	}
+	return append(out, i.TaggedVLANs...)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// primaryIPs: a device's primary IP is an address assigned to it.
+func (ck *checker) primaryIPs(site *inventory.Site) {
+	for _, id := range inventory.Sorted(site.Devices) {
+		d := site.Devices[id]
+		if d.PrimaryIP == "" {
+			continue
+		}
+		o, ok := ck.tx.Get(ipKey(ck.set, d.PrimaryIP))
+		if !ok {
+			continue // the leafref check refuses it
+		}
+		ip := inventory.IPOf(o.Data)
+		if ip.Site == site.ID && ip.Device == id {
+			continue
+		}
+		where := "to no device"
+		if ip.Device != "" {
+			where = fmt.Sprintf("to device %s of site %s", ip.Device, ip.Site)
+		}
+		ck.report(false, path(ck.set, deviceKey(ck.set, site.ID, id), "primary-ip"),
+			fmt.Sprintf("%s is assigned %s: a primary IP is one of the device's own addresses", d.PrimaryIP, where))
+	}
+}
+
+// macs: a MAC address is on one interface of the whole inventory. It
+// reads every interface once, and only when the transaction set a MAC.
+func (ck *checker) macs(changed []string) {
+	want := map[string]bool{}
+	for _, key := range changed {
+		o, _ := ck.tx.Get(key)
+		want[o.Data["mac-address"].(string)] = true
+	}
+	holders := map[string][]string{} // MAC → interface keys, in key order
+	it := ck.tx.Objects.Root().Iterator()
+	it.SeekPrefix([]byte(schema.RootKey(ck.set, "") + "/site/"))
+	for k, o, ok := it.Next(); ok; k, o, ok = it.Next() {
+		if o.Node == nil || o.Node.Name != "interface" {
+			continue
+		}
+		if mac, _ := o.Data["mac-address"].(string); want[mac] {
+			holders[mac] = append(holders[mac], string(k))
+		}
+	}
+	for _, key := range changed {
+		o, _ := ck.tx.Get(key)
+		mac := o.Data["mac-address"].(string)
+		var others []string
+		for _, h := range holders[mac] {
+			if h != key {
+				others = append(others, ck.interfaceName(h))
+			}
+		}
+		if len(others) > 0 {
+			sort.Strings(others)
+			ck.report(true, path(ck.set, key, "mac-address"), fmt.Sprintf("MAC address %s of %s is also on %s: a MAC address exists once",
+				mac, ck.interfaceName(key), strings.Join(others, ", ")))
+		}
+	}
+}
+
+// interfaceName names an interface for people: "site s1 device d1
+// interface eno1".
+func (ck *checker) interfaceName(key string) string {
+	p := keyPath(ck.set, key)
+	return fmt.Sprintf("interface %s of device %s at site %s", p[5], p[3], p[1])
+}
