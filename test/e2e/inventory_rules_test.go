@@ -132,7 +132,9 @@ func inventoryRules(t *testing.T, w, r *testenv.Server) {
 			_, site, _, _ := r.Do(context.Background(), "GET", "/inventory/v1.0.0/site/s1", "")
 			_, ips, _, _ := r.Do(context.Background(), "GET", "/inventory/v1.0.0/ip-address", "")
 			b := r.Must(t, c.code, c.method, c.path, c.body)
-			var p struct{ Errors []struct{ Path, Reason string } }
+			var p struct {
+				Errors []struct{ Path, Reason string }
+			}
 			if err := json.Unmarshal(b, &p); err != nil || len(p.Errors) != 1 || p.Errors[0].Path != c.at || !strings.Contains(p.Errors[0].Reason, c.reason) {
 				t.Fatalf("%s %s: %s\nwant one error at %s saying %q", c.method, c.path, b, c.at, c.reason)
 			}
