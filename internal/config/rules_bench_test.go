@@ -1,0 +1,134 @@
+package config_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/provision/inventory"
+	_ "github.com/amp-edge/amp/internal/provision/rules" // the rules measured
+	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/testenv"
+)
+
+// BenchmarkInventoryRulesCost: committing a 200-device site in one
+// transaction (192 servers in 6 racks, 8 switches, 1,000 interfaces of
+// which 768 come from templates, 192 cables, 192 addresses with MACs and
+// primary IPs) with the inventory's rules against the same commit without
+// them (the baseline: the same objects, the template interfaces given
+// explicitly), alternating so both see the same machine load; x-plain is
+// the ratio. Each round deletes the site again, untimed.
+func BenchmarkInventoryRulesCost(b *testing.B) {
+	with, _ := testenv.Engine(b, false)
+	plain, _ := testenv.Engine(b, false)
+	set := inventory.Set(with.Schema())
+	root, err := schema.Resolve(set, "", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	commit := func(e *config.Engine, body string) time.Duration {
+		var v any
+		dec := json.NewDecoder(strings.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&v); err != nil {
+			b.Fatal(err)
+		}
+		val, err := schema.DecodeJSON(root.Node, v, root.REST(), false, schema.DecodeOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC() // neither side pays for the other's garbage
+		t0 := time.Now()
+		if _, err := e.Submit(context.Background(), &config.Request{Edits: []config.Edit{{Op: config.OpMerge, Loc: root, Value: val}}}); err != nil {
+			b.Fatal(err)
+		}
+		took := time.Since(t0)
+		if _, err := e.Submit(context.Background(), &config.Request{Edits: []config.Edit{{Op: config.OpRemove, Loc: root}}}); err != nil {
+			b.Fatal(err)
+		}
+		return took
+	}
+	// The rules really run: a committed device has its template interfaces.
+	commitKeep := func() {
+		var v any
+		dec := json.NewDecoder(strings.NewReader(siteOf200(false)))
+		dec.UseNumber()
+		_ = dec.Decode(&v)
+		val, _ := schema.DecodeJSON(root.Node, v, root.REST(), false, schema.DecodeOptions{})
+		if _, err := with.Submit(context.Background(), &config.Request{Edits: []config.Edit{{Op: config.OpMerge, Loc: root, Value: val}}}); err != nil {
+			b.Fatal(err)
+		}
+		if _, ok := with.Snapshot().Get(inventory.SiteKey(set, "s1") + "/device/srv0/interface/bmc"); !ok {
+			b.Fatal("the rules did not run: srv0 has no template interface bmc")
+		}
+		if _, err := with.Submit(context.Background(), &config.Request{Edits: []config.Edit{{Op: config.OpRemove, Loc: root}}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	commitKeep()
+	var took [2]time.Duration
+	b.ResetTimer()
+	withRules := func() { took[0] += commit(with, siteOf200(false)) }
+	withoutRules := func() { config.WithoutRules(func() { took[1] += commit(plain, siteOf200(true)) }) }
+	for i := 0; i < b.N; i++ {
+		if i%2 == 0 { // alternate which goes first
+			withRules()
+			withoutRules()
+		} else {
+			withoutRules()
+			withRules()
+		}
+	}
+	b.ReportMetric(float64(took[0].Nanoseconds())/float64(b.N), "ns/op-rules")
+	b.ReportMetric(float64(took[1].Nanoseconds())/float64(b.N), "ns/op-plain")
+	b.ReportMetric(float64(took[0])/float64(took[1]), "x-plain")
+}
+
+// siteOf200 is the inventory root's JSON: the site of
+// BenchmarkInventoryRulesCost. With explicit, it lists the interfaces the
+// device types' templates would add, so the baseline, which has no rules
+// to add them, commits the same objects.
+func siteOf200(explicit bool) string {
+	var sb strings.Builder
+	ports := make([]string, 48)
+	for i := range ports {
+		ports[i] = fmt.Sprintf(`{"name":"p%d","type":"1000base-t"}`, i+1)
+	}
+	fmt.Fprintf(&sb, `{"organization":[{"org-id":"o1"}],"manufacturer":[{"manufacturer-id":"m1"}],
+	  "device-type":[{"device-type-id":"srv","manufacturer":"m1","model":"S",
+	    "interface-template":[{"name":"eno1","type":"25gbase-x-sfp28"},{"name":"eno2","type":"25gbase-x-sfp28"},{"name":"bmc","type":"1000base-t","mgmt-only":true}]},
+	    {"device-type-id":"sw","manufacturer":"m1","model":"W","full-depth":false,"interface-template":[%s]}],
+	  "site":[{"site-id":"s1","organization":"o1",
+	    "rack":[{"rack-id":"r0"},{"rack-id":"r1"},{"rack-id":"r2"},{"rack-id":"r3"},{"rack-id":"r4"},{"rack-id":"r5"}],
+	    "vlan":[{"name":"MGMT","vid":800}],
+	    "prefix":[{"prefix-id":"mgmt","prefix":"10.0.0.0/23","vlan":"MGMT"}],
+	    "device":[`, strings.Join(ports, ","))
+	var ips, cables []string
+	swIfaces, srvIfaces := "", ""
+	if explicit {
+		swIfaces = `,"interface":[` + strings.Join(ports, ",") + `]`
+		srvIfaces = `,{"name":"eno2","type":"25gbase-x-sfp28"},{"name":"bmc","type":"1000base-t","mgmt-only":true}`
+	}
+	for i := 0; i < 8; i++ {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		face := []string{"front", "rear"}[i%2]
+		fmt.Fprintf(&sb, `{"device-id":"sw%d","devname":"sw%d","role":"management-switch","device-type":"sw","rack":"r%d","position":%d,"face":%q%s}`,
+			i, i, i%6, 40+i/6, face, swIfaces)
+	}
+	for i := 0; i < 192; i++ {
+		fmt.Fprintf(&sb, `,{"device-id":"srv%d","devname":"srv%d","role":"compute-server","device-type":"srv","rack":"r%d","position":%d,
+		  "primary-ip":"10.0.%d.%d","interface":[{"name":"eno1","type":"25gbase-x-sfp28","mac-address":"52:54:00:00:%02x:%02x","untagged-vlan":"MGMT"}%s]}`,
+			i, i, i%6, 1+i/6, i/200, 1+i%200, i/256, i%256, srvIfaces)
+		ips = append(ips, fmt.Sprintf(`{"address":"10.0.%d.%d","prefix-length":23,"site":"s1","device":"srv%d","interface":"eno1"}`, i/200, 1+i%200, i))
+		cables = append(cables, fmt.Sprintf(`{"cable-id":"c%d","a":{"device":"sw%d","interface":"p%d"},"b":{"device":"srv%d","interface":"eno1"}}`, i, i/24, 1+i%24, i))
+	}
+	fmt.Fprintf(&sb, `],"cable":[%s]}],"ip-address":[%s]}`, strings.Join(cables, ","), strings.Join(ips, ","))
+	return sb.String()
+}
