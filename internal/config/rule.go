@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/amp-edge/amp/internal/schema"
 )
@@ -21,7 +22,8 @@ import (
 // change: a rule works per transaction and incrementally (per site, say),
 // not per object, so a bulk write of a whole site costs one pass.
 type Rule struct {
-	// Name identifies the rule in logs and metrics.
+	// Name identifies the rule in the metrics
+	// (amp_config_rule_duration_seconds, amp_config_rule_refusals_total).
 	Name string
 	// Expand, if set, returns edits the engine applies in the same
 	// transaction before validating it (a device's template interfaces
@@ -112,9 +114,11 @@ func (w *work) expandRules() {
 			if r.Expand == nil {
 				continue
 			}
+			t0 := time.Now()
 			for _, ed := range r.Expand(tx, cs) {
 				w.applyEdit(ed)
 			}
+			w.e.m.ruleSeconds.WithLabelValues(r.Name).Observe(time.Since(t0).Seconds())
 		}
 	}
 }
@@ -126,6 +130,7 @@ func (w *work) checkRules(tx *Snapshot) {
 	if len(bySet) == 0 {
 		return
 	}
+	refused := false
 	report := func(conflict bool, path, reason string) {
 		switch {
 		case !conflict:
@@ -134,12 +139,20 @@ func (w *work) checkRules(tx *Snapshot) {
 			w.probs.Kind = schema.KindConflict
 		}
 		w.probs.Add(path, "%s", reason)
+		refused = true
 	}
 	changes := w.setChanges(bySet)
 	for _, name := range sortedNames(changes) {
 		for _, r := range bySet[name] {
-			if r.Check != nil {
-				r.Check(tx, changes[name], report)
+			if r.Check == nil {
+				continue
+			}
+			t0 := time.Now()
+			refused = false
+			r.Check(tx, changes[name], report)
+			w.e.m.ruleSeconds.WithLabelValues(r.Name).Observe(time.Since(t0).Seconds())
+			if refused {
+				w.e.m.ruleRefusals.WithLabelValues(r.Name).Inc()
 			}
 		}
 	}

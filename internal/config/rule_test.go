@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/amp-edge/amp/internal/schema"
 )
 
@@ -32,9 +34,11 @@ func withRule(t *testing.T, set string, r Rule) {
 // TestRuleCheck: a set's rule runs once per transaction with every change
 // of its set, sees the state after all edits (objects the transaction did
 // not touch too), refuses the whole transaction naming the path and the
-// reason (409 for a clash), and a refused transaction changes nothing.
+// reason (409 for a clash), and a refused transaction changes nothing;
+// the refusal is counted by rule.
 func TestRuleCheck(t *testing.T) {
-	e, set := newTestEngine(t)
+	m := NewMetrics(nil)
+	e, set := newTestEngineWith(t, Options{Metrics: m})
 	ctx := context.Background()
 	if _, err := e.Submit(ctx, &Request{Targets: []TargetEdit{{Op: OpCreate, Name: "acme"}}}); err != nil {
 		t.Fatal(err)
@@ -80,6 +84,9 @@ func TestRuleCheck(t *testing.T) {
 		se.Problems[0].Path != "/aether/v2.1.x/acme/traffic-class/tc2/qci" ||
 		se.Problems[0].Reason != "qci 9 is taken by aether/2.1.x/acme/traffic-class/tc1" {
 		t.Fatalf("refused: %v", err)
+	}
+	if n := testutil.ToFloat64(m.ruleRefusals.WithLabelValues("one-qci-9")); n != 1 {
+		t.Errorf("amp_config_rule_refusals_total{rule=one-qci-9} = %v, want 1", n)
 	}
 	snap := e.Snapshot()
 	if snap.Index != before {
