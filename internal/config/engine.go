@@ -735,6 +735,11 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 	for _, ed := range req.Edits {
 		w.applyEdit(ed)
 	}
+	if len(req.Edits) > 0 && len(w.probs.List) == 0 {
+		// Only what a request writes: a rollback or a migration restores
+		// or converts objects as they were.
+		w.expandRules()
+	}
 	if req.Migrate != nil && len(w.probs.List) == 0 {
 		w.applyMigration(req.Migrate)
 	}
@@ -744,9 +749,6 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 			return nil, staged{}, err
 		}
 		rollbackOf = req.Rollback
-	}
-	if len(w.probs.List) == 0 {
-		w.expandRules()
 	}
 	w.refuseMigratedWrites()
 	if err := w.probs.Err(); err != nil {

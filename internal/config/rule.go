@@ -28,7 +28,9 @@ type Rule struct {
 	// Expand, if set, returns edits the engine applies in the same
 	// transaction before validating it (a device's template interfaces
 	// when the device is created): history and rollback see one change.
-	// tx is the transaction's state after the request's own edits. The
+	// tx is the transaction's state after the request's own edits. It
+	// runs for requests that edit, not for a rollback or a migration,
+	// which restore or convert objects as they were. The
 	// edits are validated like the request's own; Expand runs once, not
 	// again on its own edits.
 	Expand func(tx *Snapshot, changes []ObjectChange) []Edit

@@ -156,6 +156,19 @@ func TestTemplates(t *testing.T) {
 	if f.data("site/s1/device/n3/interface/eno2") != nil {
 		t.Error("a template added to the type later created an interface on an existing device")
 	}
+	// An operator may delete a templated interface; rolling back the
+	// device's later deletion restores it as it was, without the bmc.
+	f.ok(config.OpDelete, "site/s1/device/n3/interface/bmc", "")
+	del, err := f.eng.Submit(context.Background(), &config.Request{Edits: []config.Edit{f.edit(config.OpDelete, "site/s1/device/n3", "")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Submit(context.Background(), &config.Request{Rollback: del.Index}); err != nil {
+		t.Fatal(err)
+	}
+	if f.data("site/s1/device/n3") == nil || f.data("site/s1/device/n3/interface/bmc") != nil {
+		t.Error("the rollback of a device's deletion did not restore it as it was (without the bmc deleted before)")
+	}
 }
 
 // TestRackPositions: a device fits its rack and shares no unit of a face
