@@ -103,7 +103,7 @@ func inventoryRules(t *testing.T, w, r *testenv.Server) {
 	}{
 		{"overlapping rack position", "POST", "/inventory/v1.0.0/site/s1/device/n3",
 			`{"devname":"node3","role":"compute-server","device-type":"srv","rack":"r1","position":2}`,
-			409, "/inventory/v1.0.0/site/s1/device/n3/position", "device n3 (units 2-3, full depth) overlaps device n1 at unit 2",
+			409, "/inventory/v1.0.0/site/s1/device/n3/position", "device n3 (units 2-3, full depth) overlaps device n1 (units 1-2, full depth) at unit 2 of the front face of rack r1",
 			[]string{"/inventory/v1.0.0/site/s1/device/n3", "/inventory/v1.0.0/site/s1/device/n3/interface/bmc"}},
 		{"position past the rack's top", "PATCH", "/inventory/v1.0.0/site/s1/device/n2", `{"position":12}`,
 			400, "/inventory/v1.0.0/site/s1/device/n2/position", "would occupy units 12-13 but rack r2 has 12 units", nil},
@@ -163,7 +163,7 @@ func inventoryRulesGNMI(t *testing.T, s *testenv.Server) {
 			{Name: "device", Key: map[string]string{"device-id": "n1"}}, {Name: "position"}}},
 		Val: &gpb.TypedValue{Value: &gpb.TypedValue_JsonVal{JsonVal: []byte("40")}}}}})
 	if status.Code(err) != codes.FailedPrecondition ||
-		!strings.Contains(err.Error(), "/inventory/v1.0.0/site/s1/device/n1/position: device n1 (units 40-41, full depth) overlaps device msw at unit 40") {
+		!strings.Contains(err.Error(), "/inventory/v1.0.0/site/s1/device/n1/position: device n1 (units 40-41, full depth) overlaps device msw (unit 40, front) at unit 40 of the front face of rack r1") {
 		t.Fatalf("a gNMI Set of an overlapping position: %v", err)
 	}
 	if got := s.Must(t, 200, "GET", "/inventory/v1.0.0/site/s1", ""); string(got) != string(before) {
@@ -179,7 +179,7 @@ func inventoryRulesCLI(t *testing.T, bin string, s *testenv.Server) {
 	cmd.Env = s.Env()
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "/inventory/v1.0.0/site/s1/device/n2/position") ||
-		!strings.Contains(string(out), "overlaps device n1 at unit 2") {
+		!strings.Contains(string(out), "device n2 (units 2-3, full depth) overlaps device n1 (units 1-2, full depth) at unit 2") {
 		t.Fatalf("amp set of an overlapping position: %v\n%s", err, out)
 	}
 	if got := s.Must(t, 200, "GET", "/inventory/v1.0.0/site/s1", ""); string(got) != string(before) {

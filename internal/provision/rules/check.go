@@ -17,6 +17,9 @@ type checker struct {
 	set    *schema.ModelSet
 	types  *deviceTypes
 	report config.Report
+	// changed holds the keys of the objects the transaction changed: a
+	// clash between two objects is reported at the one it changed.
+	changed map[string]bool
 }
 
 // check runs the inventory's invariants on the sites the transaction
@@ -26,11 +29,12 @@ func check(tx *config.Snapshot, changes []config.ObjectChange, report config.Rep
 	if set == nil {
 		return
 	}
-	ck := &checker{tx: tx, set: set, types: &deviceTypes{tx: tx, set: set}, report: report}
+	ck := &checker{tx: tx, set: set, types: &deviceTypes{tx: tx, set: set}, report: report, changed: map[string]bool{}}
 	sites := map[string]bool{}
 	allSites := false
 	var macs []string // keys of interfaces whose MAC the transaction set
 	for _, c := range changes {
+		ck.changed[c.Key] = true
 		p := keyPath(set, c.Key)
 		if p == nil {
 			continue
@@ -119,7 +123,10 @@ func (ck *checker) racks(site *inventory.Site) {
 		rack, face string
 		unit       int
 	}
-	taken := map[slot]string{} // → device id
+	type mounted struct {
+		id, what string // what: "units 2-3, full depth"
+	}
+	taken := map[slot]mounted{}
 	for _, id := range inventory.Sorted(site.Devices) {
 		d := site.Devices[id]
 		rack, ok := site.Racks[d.Rack]
@@ -127,14 +134,14 @@ func (ck *checker) racks(site *inventory.Site) {
 		if d.Position == 0 || !ok || !typed {
 			continue // unmounted, or a reference the schema refuses
 		}
-		at := path(ck.set, deviceKey(ck.set, site.ID, id), "position")
+		key := deviceKey(ck.set, site.ID, id)
 		if dt.UHeight == 0 {
-			ck.report(false, at, fmt.Sprintf("device type %s is 0U: a 0U device has no rack position", dt.ID))
+			ck.report(false, path(ck.set, key, "position"), fmt.Sprintf("device type %s is 0U: a 0U device has no rack position", dt.ID))
 			continue
 		}
 		top := d.Position + dt.UHeight - 1
 		if top > rack.UHeight {
-			ck.report(false, at, fmt.Sprintf("device %s (%dU, %s) would occupy units %d-%d but rack %s has %d units",
+			ck.report(false, path(ck.set, key, "position"), fmt.Sprintf("device %s (%dU, %s) would occupy units %d-%d but rack %s has %d units",
 				id, dt.UHeight, dt.ID, d.Position, top, rack.ID, rack.UHeight))
 			continue
 		}
@@ -142,19 +149,31 @@ func (ck *checker) racks(site *inventory.Site) {
 		if dt.FullDepth {
 			faces = []string{"front", "rear"}
 		}
+		me := mounted{id, units(d.Position, top) + ", " + faceWord(dt.FullDepth, d.Face)}
 		clash := map[string]bool{}
 		for u := d.Position; u <= top; u++ {
 			for _, f := range faces {
 				s := slot{rack.ID, f, u}
-				if other, ok := taken[s]; ok && !clash[other] {
-					clash[other] = true
-					ck.report(true, at, fmt.Sprintf("device %s (units %d-%d, %s) overlaps device %s at unit %d of the %s face of rack %s",
-						id, d.Position, top, faceWord(dt.FullDepth, d.Face), other, u, f, rack.ID))
+				if other, ok := taken[s]; ok && !clash[other.id] {
+					clash[other.id] = true
+					at, them := me, other
+					if otherKey := deviceKey(ck.set, site.ID, other.id); !ck.changed[key] && ck.changed[otherKey] {
+						at, them = other, me
+					}
+					ck.report(true, path(ck.set, deviceKey(ck.set, site.ID, at.id), "position"),
+						fmt.Sprintf("device %s (%s) overlaps device %s (%s) at unit %d of the %s face of rack %s", at.id, at.what, them.id, them.what, u, f, rack.ID))
 				}
-				taken[s] = id
+				taken[s] = me
 			}
 		}
 	}
+}
+
+func units(low, high int) string {
+	if low == high {
+		return fmt.Sprintf("unit %d", low)
+	}
+	return fmt.Sprintf("units %d-%d", low, high)
 }
 
 func faceWord(fullDepth bool, face string) string {
@@ -167,7 +186,8 @@ func faceWord(fullDepth bool, face string) string {
 // cables: a cable joins two different interfaces, and an interface is on
 // at most one cable (at either end).
 func (ck *checker) cables(site *inventory.Site) {
-	on := map[inventory.End]string{} // interface → cable
+	type cableEnd struct{ cable, end string }
+	on := map[inventory.End]cableEnd{} // interface → the cable end on it
 	for _, id := range inventory.Sorted(site.Cables) {
 		c := site.Cables[id]
 		key := cableKey(ck.set, site.ID, id)
@@ -180,12 +200,18 @@ func (ck *checker) cables(site *inventory.Site) {
 			name string
 			e    inventory.End
 		}{{"a", c.A}, {"b", c.B}} {
-			if other, ok := on[end.e]; ok {
-				ck.report(true, path(ck.set, key, end.name, "interface"),
-					fmt.Sprintf("interface %s of device %s is already on cable %s: an interface takes one cable", end.e.Interface, end.e.Device, other))
+			me := cableEnd{id, end.name}
+			other, taken := on[end.e]
+			if !taken {
+				on[end.e] = me
 				continue
 			}
-			on[end.e] = id
+			at, them := me, other
+			if !ck.changed[key] && ck.changed[cableKey(ck.set, site.ID, other.cable)] {
+				at, them = other, me
+			}
+			ck.report(true, path(ck.set, cableKey(ck.set, site.ID, at.cable), at.end, "interface"),
+				fmt.Sprintf("interface %s of device %s is already on cable %s: an interface takes one cable", end.e.Interface, end.e.Device, them.cable))
 		}
 	}
 }

@@ -181,9 +181,9 @@ func TestRackPositions(t *testing.T) {
 	}
 	f.refused(schema.KindInvalid, "site/s1/device/n3/position", []string{"units 42-43", "rack r1 has 42 units"}, dev("n3", "srv2u", "r1", 42, "front"))
 	f.refused(schema.KindInvalid, "site/s1/device/n3/position", []string{"units 10-11", "rack r2 has 10 units"}, dev("n3", "srv2u", "r2", 10, "front"))
-	f.refused(schema.KindConflict, "site/s1/device/n3/position", []string{"overlaps device n2 at unit 3"}, dev("n3", "srv1u", "r1", 3, "front"))
-	f.refused(schema.KindConflict, "site/s1/device/sw2/position", []string{"overlaps device sw1 at unit 10 of the front face"}, dev("sw2", "sw-half", "r1", 10, "front"))
-	f.refused(schema.KindConflict, "site/s1/device/sw1/position", []string{"overlaps device n5"}, dev("n5", "srv1u", "r1", 10, "rear"))
+	f.refused(schema.KindConflict, "site/s1/device/n3/position", []string{"device n3 (unit 3, full depth) overlaps device n2 (units 2-3, full depth) at unit 3"}, dev("n3", "srv1u", "r1", 3, "front"))
+	f.refused(schema.KindConflict, "site/s1/device/sw2/position", []string{"overlaps device sw1 (unit 10, front) at unit 10 of the front face"}, dev("sw2", "sw-half", "r1", 10, "front"))
+	f.refused(schema.KindConflict, "site/s1/device/n5/position", []string{"overlaps device sw1 (unit 10, front) at unit 10 of the front face"}, dev("n5", "srv1u", "r1", 10, "rear"))
 	f.refused(schema.KindInvalid, "site/s1/device/p1/position", []string{"0U"}, dev("p1", "pdu0u", "r1", 20, "front"))
 	if err := f.writeAll(dev("sw2", "sw-half", "r1", 10, "rear"), dev("n3", "srv2u", "r1", 30, "front"), dev("n4", "srv2u", "r2", 9, "rear")); err != nil {
 		t.Fatalf("devices that fit were refused: %v", err)
@@ -192,7 +192,7 @@ func TestRackPositions(t *testing.T) {
 	f.refused(schema.KindInvalid, "site/s1/device/n4/position", []string{"units 9-11", "rack r2 has 10 units"},
 		f.edit(config.OpMerge, "device-type/srv2u", `{"u-height":3}`))
 	// Moving a device into a taken slot, by an edit of the device alone.
-	f.refused(schema.KindConflict, "site/s1/device/n2/position", []string{"overlaps device n1 at unit 1"}, f.edit(config.OpMerge, "site/s1/device/n2", `{"position":1}`))
+	f.refused(schema.KindConflict, "site/s1/device/n2/position", []string{"device n2 (units 1-2, full depth) overlaps device n1 (unit 1, full depth) at unit 1"}, f.edit(config.OpMerge, "site/s1/device/n2", `{"position":1}`))
 }
 
 // TestCables: an interface takes one cable, whichever end, also within one
@@ -207,6 +207,8 @@ func TestCables(t *testing.T) {
 	f.refused(schema.KindConflict, "site/s1/cable/c2/a/interface", []string{"interface eno1 of device n1 is already on cable c1"}, cable("c2", "n1", "eno1", "sw1", "gbe2"))
 	f.refused(schema.KindConflict, "site/s1/cable/c3/b/interface", []string{"interface eno1 of device n2 is already on cable c2"},
 		cable("c2", "sw1", "gbe2", "n2", "eno1"), cable("c3", "sw1", "gbe3", "n2", "eno1"))
+	// The refusal names the new cable, though it sorts before the old one.
+	f.refused(schema.KindConflict, "site/s1/cable/c0/b/interface", []string{"interface eno1 of device n1 is already on cable c1"}, cable("c0", "sw1", "gbe3", "n1", "eno1"))
 	f.ok(config.OpCreate, "site/s1/cable/c2", `{"a":{"device":"sw1","interface":"gbe2"},"b":{"device":"n2","interface":"eno1"}}`)
 	// Re-pointing an existing cable onto a cabled interface.
 	f.refused(schema.KindConflict, "site/s1/cable/c2/b/interface", []string{"already on cable c1"}, f.edit(config.OpMerge, "site/s1/cable/c2/b", `{"device":"n1","interface":"eno1"}`))
