@@ -61,6 +61,10 @@ func TestInventoryRules(t *testing.T) {
 		inventoryRules(t, s, s)
 		inventoryRulesGNMI(t, s)
 		inventoryRulesCLI(t, bin, s)
+		// Every refusal above (8 REST, 1 gNMI, 1 CLI) is counted by rule.
+		if m := string(s.Must(t, 200, "GET", "/metrics", "")); !strings.Contains(m, `amp_config_rule_refusals_total{rule="inventory"} 10`) {
+			t.Errorf("the rules' refusals are not counted:\n%s", grepLines(m, "amp_config_rule"))
+		}
 	})
 	t.Run("etcd", func(t *testing.T) {
 		c := etcd.Start(t, 1)
