@@ -332,13 +332,18 @@ func (ck *checker) primaryIPs(site *inventory.Site) {
 	}
 }
 
-// macs: a MAC address is on one interface of the whole inventory. It
-// reads every interface once, and only when the transaction set a MAC.
+// macs: a MAC address is on one interface of the whole inventory, in
+// whichever case its hex digits are written. It reads every interface
+// once, and only when the transaction set a MAC.
 func (ck *checker) macs(changed []string) {
+	macOf := func(o *config.Object) string {
+		mac, _ := o.Data["mac-address"].(string)
+		return strings.ToLower(mac)
+	}
 	want := map[string]bool{}
 	for _, key := range changed {
 		o, _ := ck.tx.Get(key)
-		want[o.Data["mac-address"].(string)] = true
+		want[macOf(o)] = true
 	}
 	holders := map[string][]string{} // MAC → interface keys, in key order
 	it := ck.tx.Objects.Root().Iterator()
@@ -347,13 +352,13 @@ func (ck *checker) macs(changed []string) {
 		if o.Node == nil || o.Node.Name != "interface" {
 			continue
 		}
-		if mac, _ := o.Data["mac-address"].(string); want[mac] {
+		if mac := macOf(o); want[mac] {
 			holders[mac] = append(holders[mac], string(k))
 		}
 	}
 	for _, key := range changed {
 		o, _ := ck.tx.Get(key)
-		mac := o.Data["mac-address"].(string)
+		mac := macOf(o)
 		var others []string
 		for _, h := range holders[mac] {
 			if h != key {
@@ -368,8 +373,8 @@ func (ck *checker) macs(changed []string) {
 	}
 }
 
-// interfaceName names an interface for people: "site s1 device d1
-// interface eno1".
+// interfaceName names an interface for people: "interface eno1 of
+// device d1 at site s1".
 func (ck *checker) interfaceName(key string) string {
 	p := keyPath(ck.set, key)
 	return fmt.Sprintf("interface %s of device %s at site %s", p[5], p[3], p[1])

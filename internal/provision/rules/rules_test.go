@@ -223,6 +223,10 @@ func TestMACOnce(t *testing.T) {
 	f.refused(schema.KindConflict, "site/s2/device/x1/interface/p1/mac-address",
 		[]string{"52:54:00:00:00:01 of interface p1 of device x1 at site s2 is also on interface eno1 of device n1 at site s1"},
 		f.edit(config.OpCreate, "site/s2/device/x1/interface/p1", `{"type":"1000base-t","mac-address":"52:54:00:00:00:01"}`))
+	// Upper case hex digits are the same MAC.
+	f.ok(config.OpMerge, "site/s1/device/n1/interface/bmc", `{"mac-address":"52:54:00:ab:cd:ef"}`)
+	f.refused(schema.KindConflict, "site/s1/device/n2/interface/eno2/mac-address", []string{"is also on interface bmc of device n1 at site s1"},
+		f.edit(config.OpMerge, "site/s1/device/n2/interface/eno2", `{"mac-address":"52:54:00:AB:CD:EF"}`))
 	// Setting the same MAC again on the same interface is no clash.
 	f.ok(config.OpMerge, "site/s1/device/n1/interface/eno1", `{"mac-address":"52:54:00:00:00:01","description":"again"}`)
 	// Moving a MAC from one interface to another in one transaction is fine.
