@@ -30,9 +30,9 @@ type Rule struct {
 	// when the device is created): history and rollback see one change.
 	// tx is the transaction's state after the request's own edits. It
 	// runs for requests that edit, not for a rollback or a migration,
-	// which restore or convert objects as they were. The
-	// edits are validated like the request's own; Expand runs once, not
-	// again on its own edits.
+	// which restore or convert objects as they were. The edits are
+	// validated like the request's own; Expand runs once, not again on
+	// its own edits.
 	Expand func(tx *Snapshot, changes []ObjectChange) []Edit
 	// Check reports what the transaction's state violates. tx is the
 	// state after every edit (read it with Get, Tree, Entries or by
@@ -57,13 +57,17 @@ var rules struct {
 func RegisterRule(set string, r Rule) {
 	rules.mu.Lock()
 	defer rules.mu.Unlock()
-	if rules.bySet == nil {
-		rules.bySet = map[string][]Rule{}
+	// Copy on write: a transaction reads the map without the lock.
+	next := make(map[string][]Rule, len(rules.bySet)+1)
+	for k, v := range rules.bySet {
+		next[k] = v
 	}
-	rules.bySet[set] = append(rules.bySet[set], r)
+	next[set] = append(append([]Rule{}, next[set]...), r)
+	rules.bySet = next
 }
 
-// rulesBySet returns the registered rules, by set name.
+// rulesBySet returns the registered rules, by set name; the map is never
+// changed once returned.
 func rulesBySet() map[string][]Rule {
 	rules.mu.RLock()
 	defer rules.mu.RUnlock()

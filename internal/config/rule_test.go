@@ -15,15 +15,10 @@ import (
 // otherwise registered from init and never removed).
 func withRule(t *testing.T, set string, r Rule) {
 	t.Helper()
-	rules.mu.Lock()
+	rules.mu.RLock()
 	saved := rules.bySet
-	next := map[string][]Rule{}
-	for k, v := range saved {
-		next[k] = v
-	}
-	next[set] = append(append([]Rule{}, next[set]...), r)
-	rules.bySet = next
-	rules.mu.Unlock()
+	rules.mu.RUnlock()
+	RegisterRule(set, r)
 	t.Cleanup(func() {
 		rules.mu.Lock()
 		rules.bySet = saved
