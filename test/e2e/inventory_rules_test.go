@@ -61,6 +61,7 @@ func TestInventoryRules(t *testing.T) {
 		inventoryRules(t, s, s)
 		inventoryRulesGNMI(t, s)
 		inventoryRulesCLI(t, bin, s)
+		inventoryTemplatesOneTransaction(t, s)
 		// Every refusal above (8 REST, 1 gNMI, 1 CLI) is counted by rule.
 		if m := string(s.Must(t, 200, "GET", "/metrics", "")); !strings.Contains(m, `amp_config_rule_refusals_total{rule="inventory"} 10`) {
 			t.Errorf("the rules' refusals are not counted:\n%s", grepLines(m, "amp_config_rule"))
@@ -188,5 +189,31 @@ func inventoryRulesCLI(t *testing.T, bin string, s *testenv.Server) {
 	}
 	if got := s.Must(t, 200, "GET", "/inventory/v1.0.0/site/s1", ""); string(got) != string(before) {
 		t.Errorf("a refused amp set changed the site")
+	}
+}
+
+// inventoryTemplatesOneTransaction: a device created through REST gets its
+// type's template interfaces in its own transaction: the history shows
+// them in it, and rolling it back removes them with the device.
+func inventoryTemplatesOneTransaction(t *testing.T, s *testenv.Server) {
+	code, b, h, err := s.Do(context.Background(), "POST", "/inventory/v1.0.0/site/s1/device/n4",
+		`{"devname":"node4","role":"compute-server","device-type":"srv","rack":"r2","position":1}`)
+	if err != nil || code != 201 {
+		t.Fatalf("POST device n4: %d %v %s", code, err, b)
+	}
+	idx := h.Get("X-AMP-Transaction-Index")
+	var txn struct{ Changes []struct{ Path string } }
+	getJSON(t, s, "/transactions/"+idx, &txn)
+	var paths []string
+	for _, c := range txn.Changes {
+		paths = append(paths, c.Path)
+	}
+	want := []string{"/inventory/v1.0.0/site/s1/device/n4", "/inventory/v1.0.0/site/s1/device/n4/interface/bmc", "/inventory/v1.0.0/site/s1/device/n4/interface/eno1"}
+	if strings.Join(paths, " ") != strings.Join(want, " ") {
+		t.Fatalf("transaction %s changed %v, want the device and its template interfaces %v", idx, paths, want)
+	}
+	s.Must(t, 200, "POST", "/transactions/"+idx+"/rollback", "")
+	for _, p := range want {
+		s.Must(t, 404, "GET", p, "")
 	}
 }
