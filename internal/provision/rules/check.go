@@ -22,15 +22,33 @@ type checker struct {
 	changed map[string]bool
 }
 
+// siteWork is what a transaction asks to check at one site.
+type siteWork struct {
+	// whole: something of the site changed; it is checked whole.
+	whole bool
+	// ips and devices: the addresses the transaction changed there and
+	// the devices whose primary IP may have moved away, when not whole.
+	ips, devices map[string]bool
+}
+
 // check runs the inventory's invariants on the sites the transaction
-// touched, and the MAC rule on the interfaces whose MAC it set.
+// touched, and the MAC rule on the interfaces whose MAC it set. A site
+// whose objects changed is checked whole; one that only gained, lost or
+// changed addresses has just those addresses (and the devices they left)
+// checked, so allocating an address costs little at any site size.
 func check(tx *config.Snapshot, changes []config.ObjectChange, report config.Report) {
 	set := inventory.Set(tx.Schema())
 	if set == nil {
 		return
 	}
 	ck := &checker{tx: tx, set: set, types: &deviceTypes{tx: tx, set: set}, report: report, changed: map[string]bool{}}
-	sites := map[string]bool{}
+	sites := map[string]*siteWork{}
+	at := func(id string) *siteWork {
+		if sites[id] == nil {
+			sites[id] = &siteWork{ips: map[string]bool{}, devices: map[string]bool{}}
+		}
+		return sites[id]
+	}
 	allSites := false
 	var macs []string // keys of interfaces whose MAC the transaction set
 	for _, c := range changes {
@@ -41,15 +59,19 @@ func check(tx *config.Snapshot, changes []config.ObjectChange, report config.Rep
 		}
 		switch {
 		case p[0] == "site" && len(p) >= 2:
-			sites[p[1]] = true
+			at(p[1]).whole = true
 		case kind(p) == "ip-address":
-			// Where the address was and where it is now: a primary IP may
-			// have moved away from its device.
-			for _, o := range []*config.Object{c.Before, c.After} {
-				if o != nil {
-					if s, _ := o.Data["site"].(string); s != "" {
-						sites[s] = true
-					}
+			if c.After != nil {
+				if s, _ := c.After.Data["site"].(string); s != "" {
+					at(s).ips[p[1]] = true
+				}
+			}
+			// The device it was on: its primary IP may have been this one.
+			if c.Before != nil {
+				s, _ := c.Before.Data["site"].(string)
+				d, _ := c.Before.Data["device"].(string)
+				if s != "" && d != "" {
+					at(s).devices[d] = true
 				}
 			}
 		case kind(p) == "device-type" && c.Before != nil && c.After != nil:
@@ -69,23 +91,71 @@ func check(tx *config.Snapshot, changes []config.ObjectChange, report config.Rep
 		}
 	}
 	if allSites {
-		ck.eachSiteID(func(id string) { sites[id] = true })
+		ck.eachSiteID(func(id string) { at(id).whole = true })
 	}
-	if len(sites) > 0 {
-		ips := ck.addressesOf(sites)
-		for _, id := range inventory.Sorted(sites) {
-			site, ok := inventory.LoadSite(tx, set, id)
-			if !ok {
-				continue // deleted
-			}
-			ck.racks(site)
-			ck.cables(site)
-			ck.addresses(site, ips[id])
-			ck.primaryIPs(site)
+	var whole map[string][]*inventory.IPAddress
+	for _, id := range inventory.Sorted(sites) {
+		if sites[id].whole {
+			whole = ck.addressesOf(sites)
+			break
+		}
+	}
+	for _, id := range inventory.Sorted(sites) {
+		if sites[id].whole {
+			ck.wholeSite(id, whole[id])
+		} else {
+			ck.someAddresses(id, sites[id])
 		}
 	}
 	if len(macs) > 0 {
 		ck.macs(macs)
+	}
+}
+
+// wholeSite checks every invariant of one site; ips are its addresses.
+func (ck *checker) wholeSite(id string, ips []*inventory.IPAddress) {
+	site, ok := inventory.LoadSite(ck.tx, ck.set, id)
+	if !ok {
+		return // deleted
+	}
+	ck.racks(site)
+	ck.cables(site)
+	prefixes := prefixesOf(site)
+	for _, ip := range ips {
+		ck.address(ip, site.Devices[ip.Device], prefixes)
+	}
+	for _, d := range inventory.Sorted(site.Devices) {
+		ck.primaryIP(id, site.Devices[d])
+	}
+}
+
+// someAddresses checks the addresses a transaction changed at a site and
+// the primary IPs of the devices they left, reading only those.
+func (ck *checker) someAddresses(id string, w *siteWork) {
+	devices := map[string]*inventory.Device{}
+	device := func(d string) *inventory.Device {
+		if _, ok := devices[d]; !ok {
+			devices[d] = ck.device(id, d)
+		}
+		return devices[d]
+	}
+	if len(w.ips) > 0 {
+		prefixes := ck.sitePrefixes(id)
+		for _, addr := range inventory.Sorted(w.ips) {
+			o, ok := ck.tx.Get(ipKey(ck.set, addr))
+			if !ok {
+				continue
+			}
+			ip := inventory.IPOf(o.Data)
+			var dev *inventory.Device
+			if ip.Device != "" {
+				dev = device(ip.Device)
+			}
+			ck.address(ip, dev, prefixes)
+		}
+	}
+	for _, d := range inventory.Sorted(w.devices) {
+		ck.primaryIP(id, device(d))
 	}
 }
 
@@ -103,13 +173,14 @@ func (ck *checker) eachSiteID(fn func(string)) {
 	}
 }
 
-// addressesOf returns the addresses that name one of sites, by site.
-func (ck *checker) addressesOf(sites map[string]bool) map[string][]*inventory.IPAddress {
+// addressesOf returns the addresses of the sites checked whole, by site.
+// It reads the ip-address list once.
+func (ck *checker) addressesOf(sites map[string]*siteWork) map[string][]*inventory.IPAddress {
 	out := map[string][]*inventory.IPAddress{}
 	it := ck.tx.Objects.Root().Iterator()
 	it.SeekPrefix([]byte(schema.RootKey(ck.set, "") + "/ip-address/"))
 	for _, o, ok := it.Next(); ok; _, o, ok = it.Next() {
-		if s, _ := o.Data["site"].(string); sites[s] {
+		if s, _ := o.Data["site"].(string); sites[s] != nil && sites[s].whole {
 			out[s] = append(out[s], inventory.IPOf(o.Data))
 		}
 	}
@@ -216,26 +287,68 @@ func (ck *checker) cables(site *inventory.Site) {
 	}
 }
 
-// addresses: an address on an interface lies in a prefix of the site on
-// one of the interface's VLANs (a virtual interface's parent's too), with
-// that prefix's length; one on no interface lies in some prefix of its
-// site.
-func (ck *checker) addresses(site *inventory.Site, ips []*inventory.IPAddress) {
-	type pfx struct {
-		id   string
-		p    netip.Prefix
-		vlan string
-	}
-	var all []pfx
+// prefix is a site's prefix as the address rule reads it.
+type prefix struct {
+	id   string
+	p    netip.Prefix
+	vlan string
+}
+
+// prefixesOf returns a site's prefixes, in id order.
+func prefixesOf(site *inventory.Site) []prefix {
+	var out []prefix
 	for _, id := range inventory.Sorted(site.Prefixes) {
 		p := site.Prefixes[id]
 		if np, err := netip.ParsePrefix(p.Prefix); err == nil {
-			all = append(all, pfx{id, np, p.VLAN})
+			out = append(out, prefix{id, np, p.VLAN})
 		}
 	}
+	return out
+}
+
+// sitePrefixes reads a site's prefixes alone (one key range of the store),
+// for a transaction that changed addresses but nothing of the site.
+func (ck *checker) sitePrefixes(siteID string) []prefix {
+	var out []prefix
+	start := inventory.SiteKey(ck.set, siteID) + "/prefix/"
+	it := ck.tx.Objects.Root().Iterator()
+	it.SeekPrefix([]byte(start))
+	for k, o, ok := it.Next(); ok; k, o, ok = it.Next() {
+		if strings.Contains(string(k[len(start):]), "/") {
+			continue
+		}
+		id, _ := o.Data["prefix-id"].(string)
+		text, _ := o.Data["prefix"].(string)
+		vlan, _ := o.Data["vlan"].(string)
+		if np, err := netip.ParsePrefix(text); err == nil {
+			out = append(out, prefix{id, np, vlan})
+		}
+	}
+	return out
+}
+
+// device reads one device with its interfaces; nil when it does not exist.
+func (ck *checker) device(siteID, id string) *inventory.Device {
+	o, ok := ck.tx.Get(deviceKey(ck.set, siteID, id))
+	if !ok {
+		return nil
+	}
+	tree, _ := ck.tx.Tree(o)
+	return inventory.DeviceOf(tree)
+}
+
+// address: an address on an interface (of dev, nil if none) lies in a
+// prefix of the site on one of the interface's VLANs (a virtual
+// interface's parent's too), with that prefix's length; one on no
+// interface lies in some prefix of its site.
+func (ck *checker) address(ip *inventory.IPAddress, dev *inventory.Device, all []prefix) {
+	a, err := netip.ParseAddr(ip.Address)
+	if err != nil {
+		return
+	}
 	// best returns the most specific prefix holding a among those ok admits.
-	best := func(a netip.Addr, ok func(pfx) bool) (pfx, bool) {
-		var found pfx
+	best := func(ok func(prefix) bool) (prefix, bool) {
+		var found prefix
 		for _, p := range all {
 			if ok(p) && p.p.Contains(a) && (!found.p.IsValid() || p.p.Bits() > found.p.Bits()) {
 				found = p
@@ -243,51 +356,44 @@ func (ck *checker) addresses(site *inventory.Site, ips []*inventory.IPAddress) {
 		}
 		return found, found.p.IsValid()
 	}
-	for _, ip := range ips {
-		a, err := netip.ParseAddr(ip.Address)
-		if err != nil {
-			continue
+	key := ipKey(ck.set, ip.Address)
+	var iface *inventory.Interface
+	if dev != nil {
+		iface = dev.Interfaces[ip.Interface]
+	}
+	if iface == nil {
+		if _, ok := best(func(prefix) bool { return true }); !ok {
+			ck.report(false, path(ck.set, key, "address"), fmt.Sprintf("%s lies in no prefix of site %s", ip.Address, ip.Site))
 		}
-		key := ipKey(ck.set, ip.Address)
-		dev := site.Devices[ip.Device]
-		var iface *inventory.Interface
-		if dev != nil {
-			iface = dev.Interfaces[ip.Interface]
-		}
-		if iface == nil {
-			if _, ok := best(a, func(pfx) bool { return true }); !ok {
-				ck.report(false, path(ck.set, key, "address"), fmt.Sprintf("%s lies in no prefix of site %s", ip.Address, site.ID))
+		return
+	}
+	vlans := interfaceVLANs(iface)
+	if parent := dev.Interfaces[iface.Parent]; parent != nil && iface.Parent != "" {
+		vlans = append(vlans, interfaceVLANs(parent)...)
+	}
+	onVLAN := func(p prefix) bool { return p.vlan != "" && contains(vlans, p.vlan) }
+	p, ok := best(onVLAN)
+	if !ok {
+		var held []string
+		for _, p := range all {
+			if onVLAN(p) {
+				held = append(held, p.id+" "+p.p.String())
 			}
-			continue
 		}
-		vlans := interfaceVLANs(iface)
-		if parent := dev.Interfaces[iface.Parent]; parent != nil && iface.Parent != "" {
-			vlans = append(vlans, interfaceVLANs(parent)...)
+		why := fmt.Sprintf("none of its VLANs' prefixes (%s) holds it", strings.Join(held, ", "))
+		switch {
+		case len(vlans) == 0:
+			why = "the interface has no VLAN, so no prefix holds it"
+		case len(held) == 0:
+			why = fmt.Sprintf("its VLANs (%s) have no prefix at site %s", strings.Join(vlans, ", "), ip.Site)
 		}
-		onVLAN := func(p pfx) bool { return p.vlan != "" && contains(vlans, p.vlan) }
-		p, ok := best(a, onVLAN)
-		if !ok {
-			var held []string
-			for _, p := range all {
-				if onVLAN(p) {
-					held = append(held, p.id+" "+p.p.String())
-				}
-			}
-			why := fmt.Sprintf("none of its VLANs' prefixes (%s) holds it", strings.Join(held, ", "))
-			switch {
-			case len(vlans) == 0:
-				why = "the interface has no VLAN, so no prefix holds it"
-			case len(held) == 0:
-				why = fmt.Sprintf("its VLANs (%s) have no prefix at site %s", strings.Join(vlans, ", "), site.ID)
-			}
-			ck.report(false, path(ck.set, key, "address"), fmt.Sprintf("%s on interface %s of device %s: %s",
-				ip.Address, ip.Interface, ip.Device, why))
-			continue
-		}
-		if ip.PrefixLength != p.p.Bits() {
-			ck.report(false, path(ck.set, key, "prefix-length"), fmt.Sprintf("is %d but %s lies in prefix %s (%s), a /%d",
-				ip.PrefixLength, ip.Address, p.id, p.p, p.p.Bits()))
-		}
+		ck.report(false, path(ck.set, key, "address"), fmt.Sprintf("%s on interface %s of device %s: %s",
+			ip.Address, ip.Interface, ip.Device, why))
+		return
+	}
+	if ip.PrefixLength != p.p.Bits() {
+		ck.report(false, path(ck.set, key, "prefix-length"), fmt.Sprintf("is %d but %s lies in prefix %s (%s), a /%d",
+			ip.PrefixLength, ip.Address, p.id, p.p, p.p.Bits()))
 	}
 }
 
@@ -308,28 +414,25 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// primaryIPs: a device's primary IP is an address assigned to it.
-func (ck *checker) primaryIPs(site *inventory.Site) {
-	for _, id := range inventory.Sorted(site.Devices) {
-		d := site.Devices[id]
-		if d.PrimaryIP == "" {
-			continue
-		}
-		o, ok := ck.tx.Get(ipKey(ck.set, d.PrimaryIP))
-		if !ok {
-			continue // the leafref check refuses it
-		}
-		ip := inventory.IPOf(o.Data)
-		if ip.Site == site.ID && ip.Device == id {
-			continue
-		}
-		where := "to no device"
-		if ip.Device != "" {
-			where = fmt.Sprintf("to device %s of site %s", ip.Device, ip.Site)
-		}
-		ck.report(false, path(ck.set, deviceKey(ck.set, site.ID, id), "primary-ip"),
-			fmt.Sprintf("%s is assigned %s: a primary IP is one of the device's own addresses", d.PrimaryIP, where))
+// primaryIP: a device's primary IP is an address assigned to it.
+func (ck *checker) primaryIP(siteID string, d *inventory.Device) {
+	if d == nil || d.PrimaryIP == "" {
+		return
 	}
+	o, ok := ck.tx.Get(ipKey(ck.set, d.PrimaryIP))
+	if !ok {
+		return // the leafref check refuses it
+	}
+	ip := inventory.IPOf(o.Data)
+	if ip.Site == siteID && ip.Device == d.ID {
+		return
+	}
+	where := "to no device"
+	if ip.Device != "" {
+		where = fmt.Sprintf("to device %s of site %s", ip.Device, ip.Site)
+	}
+	ck.report(false, path(ck.set, deviceKey(ck.set, siteID, d.ID), "primary-ip"),
+		fmt.Sprintf("%s is assigned %s: a primary IP is one of the device's own addresses", d.PrimaryIP, where))
 }
 
 // macs: a MAC address is on one interface of the whole inventory, in
