@@ -4,6 +4,9 @@
 // one job per package:
 //
 //   - inventory: reads the set out of a snapshot into typed values;
+//   - rules: the set's invariants across objects (rack positions, cables,
+//     MACs, addresses in their VLAN's prefix, template interfaces),
+//     registered with the engine at init;
 //   - provisionapi: the "provision" layer the set's descriptor names, the
 //     REST routes beyond the generic ones (IPAM, /provision/…), registered
 //     with internal/api/compat at init.
