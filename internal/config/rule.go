@@ -177,3 +177,14 @@ func sortedNames(m map[string][]ObjectChange) []string {
 // Schema returns the models the snapshot's objects are of: a rule resolves
 // the keys it builds (schema.ParseObjectKey) and finds its set with it.
 func (s *Snapshot) Schema() *schema.Schema { return s.schema }
+
+// Referrers calls fn, until it returns false, for every object that
+// refers to the object stored at key (by a leafref or an ampx:refers-to),
+// with the referring leaf ("device=srv1"): a rule finds what depends on a
+// changed object through the engine's reference index instead of
+// scanning.
+func (s *Snapshot) Referrers(key string, fn func(referrer, leaf string) bool) {
+	if s.Refs != nil {
+		referrers(s.Refs, refWithin+refAcross, key, fn)
+	}
+}

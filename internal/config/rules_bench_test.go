@@ -29,6 +29,8 @@ import (
 //     Each round deletes the site again, untimed.
 //   - object=address: one address added at that site (an IPAM
 //     allocation), removed again untimed.
+//   - object=device: one device of that site moved in its rack (moved
+//     back untimed): the rack rule reads the site's devices.
 func BenchmarkInventoryRulesCost(b *testing.B) {
 	with, _ := testenv.Engine(b, false)
 	plain, _ := testenv.Engine(b, false)
@@ -88,6 +90,17 @@ func BenchmarkInventoryRulesCost(b *testing.B) {
 		pairs(b, func() time.Duration { return timed(with, add, del) },
 			func() (d time.Duration) {
 				config.WithoutRules(func() { d = timed(plain, add, del) })
+				return d
+			})
+	})
+	b.Run("object=device", func(b *testing.B) {
+		submit(with, edit(config.OpMerge, "", siteOf200(false)))
+		config.WithoutRules(func() { submit(plain, edit(config.OpMerge, "", siteOf200(true))) })
+		move := edit(config.OpMerge, "site/s1/device/srv0", `{"position":35}`)
+		back := edit(config.OpMerge, "site/s1/device/srv0", `{"position":1}`)
+		pairs(b, func() time.Duration { return timed(with, move, back) },
+			func() (d time.Duration) {
+				config.WithoutRules(func() { d = timed(plain, move, back) })
 				return d
 			})
 	})

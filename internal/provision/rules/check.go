@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -20,47 +21,71 @@ type checker struct {
 	// changed holds the keys of the objects the transaction changed: a
 	// clash between two objects is reported at the one it changed.
 	changed map[string]bool
+	devices map[string]*inventory.Device // read so far, by key
 }
 
-// siteWork is what a transaction asks to check at one site.
+// siteWork is what a transaction asks to check at one site: only what
+// its changes can have broken.
 type siteWork struct {
-	// whole: something of the site changed; it is checked whole.
-	whole bool
-	// ips and devices: the addresses the transaction changed there and
-	// the devices whose primary IP may have moved away, when not whole.
-	ips, devices map[string]bool
+	racks  bool // a device or rack changed: the site's rack positions
+	cables bool // a cable changed: the site's cables
+	// allIPs: a prefix or VLAN changed: every address of the site.
+	allIPs bool
+	// ips: addresses the transaction changed; onDevices: devices whose
+	// interfaces changed (their addresses); devices: devices whose
+	// primary IP may have become foreign (the device, or an address it
+	// had, changed).
+	ips, onDevices, devices map[string]bool
 }
 
-// check runs the inventory's invariants on the sites the transaction
-// touched, and the MAC rule on the interfaces whose MAC it set. A site
-// whose objects changed is checked whole; one that only gained, lost or
-// changed addresses has just those addresses (and the devices they left)
-// checked, so allocating an address costs little at any site size.
+// check runs the inventory's invariants on what the transaction touched,
+// once per transaction: per site, the rack positions when a device or
+// rack changed, the cables when a cable changed, the addresses it changed
+// and those on the devices whose interfaces it changed (all of the site's
+// when a prefix or VLAN changed), the primary IPs of the devices it
+// changed or took an address from; and the MAC rule on the interfaces
+// whose MAC it set. Each reads only the objects it needs: allocating an
+// address or editing a device costs little at any site size.
 func check(tx *config.Snapshot, changes []config.ObjectChange, report config.Report) {
 	set := inventory.Set(tx.Schema())
 	if set == nil {
 		return
 	}
-	ck := &checker{tx: tx, set: set, types: &deviceTypes{tx: tx, set: set}, report: report, changed: map[string]bool{}}
+	ck := &checker{tx: tx, set: set, types: &deviceTypes{tx: tx, set: set}, report: report,
+		changed: map[string]bool{}, devices: map[string]*inventory.Device{}}
 	sites := map[string]*siteWork{}
 	at := func(id string) *siteWork {
 		if sites[id] == nil {
-			sites[id] = &siteWork{ips: map[string]bool{}, devices: map[string]bool{}}
+			sites[id] = &siteWork{ips: map[string]bool{}, onDevices: map[string]bool{}, devices: map[string]bool{}}
 		}
 		return sites[id]
 	}
-	allSites := false
 	var macs []string // keys of interfaces whose MAC the transaction set
 	for _, c := range changes {
 		ck.changed[c.Key] = true
 		p := keyPath(set, c.Key)
-		if p == nil {
-			continue
-		}
-		switch {
-		case p[0] == "site" && len(p) >= 2:
-			at(p[1]).whole = true
-		case kind(p) == "ip-address":
+		switch kind(p) {
+		case "rack":
+			at(p[1]).racks = true
+		case "device":
+			// Only a device placed anew can clash in its rack, and only a
+			// new primary IP can be foreign: a serial or a name cannot.
+			if changedLeaves(c, "rack", "position", "face", "device-type") {
+				at(p[1]).racks = true
+			}
+			if changedLeaves(c, "primary-ip") {
+				at(p[1]).devices[p[3]] = true
+			}
+		case "interface":
+			at(p[1]).onDevices[p[3]] = true
+			if mac := macSet(c); mac {
+				macs = append(macs, c.Key)
+			}
+		case "cable":
+			at(p[1]).cables = true
+		case "prefix", "vlan":
+			at(p[1]).allIPs = true
+		case "ip-address":
 			if c.After != nil {
 				if s, _ := c.After.Data["site"].(string); s != "" {
 					at(s).ips[p[1]] = true
@@ -74,89 +99,132 @@ func check(tx *config.Snapshot, changes []config.ObjectChange, report config.Rep
 					at(s).devices[d] = true
 				}
 			}
-		case kind(p) == "device-type" && c.Before != nil && c.After != nil:
+		case "device-type":
 			// A new height or depth may no longer fit its devices' racks.
-			allSites = allSites || c.Before.Data["u-height"] != c.After.Data["u-height"] ||
-				c.Before.Data["full-depth"] != c.After.Data["full-depth"]
-		}
-		if kind(p) == "interface" && c.After != nil {
-			mac, _ := c.After.Data["mac-address"].(string)
-			old := ""
-			if c.Before != nil {
-				old, _ = c.Before.Data["mac-address"].(string)
-			}
-			if mac != "" && mac != old {
-				macs = append(macs, c.Key)
+			if c.Before != nil && c.After != nil && (c.Before.Data["u-height"] != c.After.Data["u-height"] ||
+				c.Before.Data["full-depth"] != c.After.Data["full-depth"]) {
+				ck.eachSiteID(func(id string) { at(id).racks = true })
 			}
 		}
 	}
-	if allSites {
-		ck.eachSiteID(func(id string) { at(id).whole = true })
-	}
-	var whole map[string][]*inventory.IPAddress
 	for _, id := range inventory.Sorted(sites) {
-		if sites[id].whole {
-			whole = ck.addressesOf(sites)
-			break
-		}
-	}
-	for _, id := range inventory.Sorted(sites) {
-		if sites[id].whole {
-			ck.wholeSite(id, whole[id])
-		} else {
-			ck.someAddresses(id, sites[id])
-		}
+		ck.site(id, sites[id])
 	}
 	if len(macs) > 0 {
 		ck.macs(macs)
 	}
 }
 
-// wholeSite checks every invariant of one site; ips are its addresses.
-func (ck *checker) wholeSite(id string, ips []*inventory.IPAddress) {
-	site, ok := inventory.LoadSite(ck.tx, ck.set, id)
-	if !ok {
-		return // deleted
+// changedLeaves tells whether an object that exists after the change
+// was created by it or has a new value in one of leaves.
+func changedLeaves(c config.ObjectChange, leaves ...string) bool {
+	if c.After == nil {
+		return false
 	}
-	ck.racks(site)
-	ck.cables(site)
-	prefixes := prefixesOf(site)
-	for _, ip := range ips {
-		ck.address(ip, site.Devices[ip.Device], prefixes)
+	if c.Before == nil {
+		return true
 	}
-	for _, d := range inventory.Sorted(site.Devices) {
-		ck.primaryIP(id, site.Devices[d])
+	for _, l := range leaves {
+		if c.Before.Data[l] != c.After.Data[l] {
+			return true
+		}
 	}
+	return false
 }
 
-// someAddresses checks the addresses a transaction changed at a site and
-// the primary IPs of the devices they left, reading only those.
-func (ck *checker) someAddresses(id string, w *siteWork) {
-	devices := map[string]*inventory.Device{}
-	device := func(d string) *inventory.Device {
-		if _, ok := devices[d]; !ok {
-			devices[d] = ck.device(id, d)
-		}
-		return devices[d]
+// macSet tells whether an interface change set a MAC address it did not
+// have.
+func macSet(c config.ObjectChange) bool {
+	if c.After == nil {
+		return false
 	}
-	if len(w.ips) > 0 {
-		prefixes := ck.sitePrefixes(id)
-		for _, addr := range inventory.Sorted(w.ips) {
-			o, ok := ck.tx.Get(ipKey(ck.set, addr))
-			if !ok {
-				continue
+	mac, _ := c.After.Data["mac-address"].(string)
+	old := ""
+	if c.Before != nil {
+		old, _ = c.Before.Data["mac-address"].(string)
+	}
+	return mac != "" && mac != old
+}
+
+// site checks what w asks at one site.
+func (ck *checker) site(id string, w *siteWork) {
+	if _, ok := ck.tx.Get(inventory.SiteKey(ck.set, id)); !ok {
+		return // deleted with everything in it
+	}
+	if w.racks || w.cables {
+		var lists []string
+		if w.racks {
+			lists = append(lists, "rack", "device")
+		}
+		if w.cables {
+			lists = append(lists, "cable")
+		}
+		site := ck.partialSite(id, lists...)
+		ck.racks(site)
+		ck.cables(site)
+	}
+	// The addresses to check, in address order.
+	ips := map[string]*inventory.IPAddress{}
+	if w.allIPs {
+		it := ck.tx.Objects.Root().Iterator()
+		it.SeekPrefix([]byte(schema.RootKey(ck.set, "") + "/ip-address/"))
+		for _, o, ok := it.Next(); ok; _, o, ok = it.Next() {
+			if s, _ := o.Data["site"].(string); s == id {
+				ip := inventory.IPOf(o.Data)
+				ips[ip.Address] = ip
 			}
-			ip := inventory.IPOf(o.Data)
+		}
+	}
+	for addr := range w.ips {
+		if o, ok := ck.tx.Get(ipKey(ck.set, addr)); ok {
+			ips[addr] = inventory.IPOf(o.Data)
+		}
+	}
+	ipPrefix := schema.RootKey(ck.set, "") + "/ip-address/"
+	for d := range w.onDevices {
+		ck.tx.Referrers(deviceKey(ck.set, id, d), func(ref, _ string) bool {
+			if strings.HasPrefix(ref, ipPrefix) {
+				if o, ok := ck.tx.Get(ref); ok {
+					ip := inventory.IPOf(o.Data)
+					ips[ip.Address] = ip
+				}
+			}
+			return true
+		})
+	}
+	if len(ips) > 0 {
+		prefixes := prefixesOf(ck.partialSite(id, "prefix"))
+		for _, addr := range inventory.Sorted(ips) {
+			ip := ips[addr]
 			var dev *inventory.Device
 			if ip.Device != "" {
-				dev = device(ip.Device)
+				dev = ck.device(id, ip.Device)
 			}
 			ck.address(ip, dev, prefixes)
 		}
 	}
 	for _, d := range inventory.Sorted(w.devices) {
-		ck.primaryIP(id, device(d))
+		ck.primaryIP(id, ck.device(id, d))
 	}
+}
+
+// partialSite reads a site with the direct entries of the given lists
+// only (devices without their interfaces): one key range per list.
+func (ck *checker) partialSite(id string, lists ...string) *inventory.Site {
+	tree := map[string]any{"site-id": id}
+	for _, list := range lists {
+		start := inventory.SiteKey(ck.set, id) + "/" + list + "/"
+		var items []any
+		it := ck.tx.Objects.Root().Iterator()
+		it.SeekPrefix([]byte(start))
+		for k, o, ok := it.Next(); ok; k, o, ok = it.Next() {
+			if bytes.IndexByte(k[len(start):], '/') < 0 {
+				items = append(items, o.Data)
+			}
+		}
+		tree[list] = items
+	}
+	return inventory.SiteOf(tree)
 }
 
 // eachSiteID calls fn with every site's id.
@@ -171,20 +239,6 @@ func (ck *checker) eachSiteID(fn func(string)) {
 			}
 		}
 	}
-}
-
-// addressesOf returns the addresses of the sites checked whole, by site.
-// It reads the ip-address list once.
-func (ck *checker) addressesOf(sites map[string]*siteWork) map[string][]*inventory.IPAddress {
-	out := map[string][]*inventory.IPAddress{}
-	it := ck.tx.Objects.Root().Iterator()
-	it.SeekPrefix([]byte(schema.RootKey(ck.set, "") + "/ip-address/"))
-	for _, o, ok := it.Next(); ok; _, o, ok = it.Next() {
-		if s, _ := o.Data["site"].(string); sites[s] != nil && sites[s].whole {
-			out[s] = append(out[s], inventory.IPOf(o.Data))
-		}
-	}
-	return out
 }
 
 // racks: a device with a position fits its rack and shares no unit of a
@@ -306,35 +360,20 @@ func prefixesOf(site *inventory.Site) []prefix {
 	return out
 }
 
-// sitePrefixes reads a site's prefixes alone (one key range of the store),
-// for a transaction that changed addresses but nothing of the site.
-func (ck *checker) sitePrefixes(siteID string) []prefix {
-	var out []prefix
-	start := inventory.SiteKey(ck.set, siteID) + "/prefix/"
-	it := ck.tx.Objects.Root().Iterator()
-	it.SeekPrefix([]byte(start))
-	for k, o, ok := it.Next(); ok; k, o, ok = it.Next() {
-		if strings.Contains(string(k[len(start):]), "/") {
-			continue
-		}
-		id, _ := o.Data["prefix-id"].(string)
-		text, _ := o.Data["prefix"].(string)
-		vlan, _ := o.Data["vlan"].(string)
-		if np, err := netip.ParsePrefix(text); err == nil {
-			out = append(out, prefix{id, np, vlan})
-		}
-	}
-	return out
-}
-
-// device reads one device with its interfaces; nil when it does not exist.
+// device reads one device with its interfaces, once per transaction; nil
+// when it does not exist.
 func (ck *checker) device(siteID, id string) *inventory.Device {
-	o, ok := ck.tx.Get(deviceKey(ck.set, siteID, id))
-	if !ok {
-		return nil
+	key := deviceKey(ck.set, siteID, id)
+	if d, ok := ck.devices[key]; ok {
+		return d
 	}
-	tree, _ := ck.tx.Tree(o)
-	return inventory.DeviceOf(tree)
+	var d *inventory.Device
+	if o, ok := ck.tx.Get(key); ok {
+		tree, _ := ck.tx.Tree(o)
+		d = inventory.DeviceOf(tree)
+	}
+	ck.devices[key] = d
+	return d
 }
 
 // address: an address on an interface (of dev, nil if none) lies in a
@@ -361,7 +400,7 @@ func (ck *checker) address(ip *inventory.IPAddress, dev *inventory.Device, all [
 	if dev != nil {
 		iface = dev.Interfaces[ip.Interface]
 	}
-	if iface == nil {
+	if iface == nil { // on no interface (one named must exist: the YANG's must)
 		if _, ok := best(func(prefix) bool { return true }); !ok {
 			ck.report(false, path(ck.set, key, "address"), fmt.Sprintf("%s lies in no prefix of site %s", ip.Address, ip.Site))
 		}

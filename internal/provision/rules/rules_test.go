@@ -261,6 +261,16 @@ func TestAddresses(t *testing.T) {
 	// parent's VLAN still counts, but its prefix does not hold it.
 	f.refused(schema.KindInvalid, "ip-address/10.0.1.5/address", []string{"none of its VLANs' prefixes (mgmt 10.0.0.128/25) holds it"},
 		f.edit(config.OpRemove, "site/s1/device/n1/interface/fab801/untagged-vlan", ""))
+	// Deleting the interface an address is on is refused before the rules
+	// run (the YANG's must on ip-address/interface), so the address rule
+	// never sees an address on a missing interface.
+	before := f.eng.Snapshot().Index
+	err := f.writeAll(f.edit(config.OpDelete, "site/s1/device/n1/interface/fab801", ""))
+	var se *schema.Error
+	if !errors.As(err, &se) || len(se.Problems) != 2 || se.Problems[0].Path != "/inventory/v1.0.0/ip-address/10.0.0.131/interface" ||
+		f.eng.Snapshot().Index != before {
+		t.Fatalf("deleting an interface with addresses on it: %v", err)
+	}
 	// Moving a prefix away from its addresses.
 	f.refused(schema.KindInvalid, "ip-address/10.0.1.5/address", []string{"none of its VLANs' prefixes"},
 		f.edit(config.OpMerge, "site/s1/prefix/fab", `{"prefix":"10.0.2.0/25"}`))
