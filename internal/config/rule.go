@@ -35,8 +35,8 @@ type Rule struct {
 	// its own edits.
 	Expand func(tx *Snapshot, changes []ObjectChange) []Edit
 	// Check reports what the transaction's state violates. tx is the
-	// state after every edit (read it with Get, Tree, Entries or by
-	// iterating tx.Objects by key prefix; it is immutable). A problem
+	// state after every edit (read it with Get, Tree, Entries, Referrers
+	// or by iterating tx.Objects by key prefix; it is immutable). A problem
 	// refuses the whole transaction and changes nothing.
 	Check func(tx *Snapshot, changes []ObjectChange, report Report)
 }

@@ -8,9 +8,10 @@
 // every store enforces them at commit; cmd/amp imports the package for
 // its effect.
 //
-// A transaction is checked per site it touches, in one pass over each
-// such site: a whole site written in one transaction costs one pass, not
-// one per object.
+// A transaction is checked once, for what its changes can have broken,
+// reading only the objects that needs: a whole site written in one
+// transaction costs one pass, not one per object, and an address
+// allocated or a device moved does not read the whole site.
 package rules
 
 import (
