@@ -740,6 +740,11 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 	for _, ed := range req.Edits {
 		w.applyEdit(ed)
 	}
+	if len(req.Edits) > 0 && len(w.probs.List) == 0 {
+		// Only what a request writes: a rollback or a migration restores
+		// or converts objects as they were.
+		w.expandRules()
+	}
 	if req.Migrate != nil && len(w.probs.List) == 0 {
 		w.applyMigration(req.Migrate)
 	}
@@ -760,6 +765,10 @@ func (e *Engine) apply(base *Snapshot, req *Request) (*Snapshot, staged, error) 
 		return nil, staged{}, err
 	}
 	w.runChecks(func(key string) (*Object, bool) { return tree.Get([]byte(key)) })
+	if err := w.probs.Err(); err != nil {
+		return nil, staged{}, err
+	}
+	w.checkRules(&Snapshot{Index: index, Objects: tree, Refs: refs, Uniq: uniq, schema: e.schema, back: &sync.Map{}})
 	if err := w.probs.Err(); err != nil {
 		return nil, staged{}, err
 	}

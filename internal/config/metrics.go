@@ -19,6 +19,8 @@ type Metrics struct {
 	replicaApplyDelay prometheus.Histogram
 	idsRefused        *prometheus.CounterVec
 	upgraded          *prometheus.CounterVec
+	ruleSeconds       *prometheus.HistogramVec
+	ruleRefusals      *prometheus.CounterVec
 }
 
 // NewMetrics creates the engine's metrics on reg (nil = not registered).
@@ -82,6 +84,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "amp_store_upgrade_keys_total",
 		Help: "Stored entries moved at start-up from the keys of a release before model-set versions ({set}/{tenant}/…) to versioned keys, by kind (object, state).",
 	}, []string{"kind"})
+	m.ruleSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "amp_config_rule_duration_seconds",
+		Help:    "Time a model set's rule (its expansion and its check) took in one transaction, by rule.",
+		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16),
+	}, []string{"rule"})
+	m.ruleRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "amp_config_rule_refusals_total",
+		Help: "Transactions a model set's rule refused, by rule.",
+	}, []string{"rule"})
 	m.upgraded.WithLabelValues("object")
 	m.upgraded.WithLabelValues("state")
 	m.idsRefused.WithLabelValues("reserved")
@@ -93,7 +104,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.txns, m.txnSeconds, m.commitSeconds, m.batchSize, m.checkpointSeconds, m.objects, m.index, m.storeSize, m.stateUpdates,
-			m.replicaLag, m.conflicts, m.replicaApplied, m.replicaApplyDelay, m.idsRefused, m.upgraded)
+			m.replicaLag, m.conflicts, m.replicaApplied, m.replicaApplyDelay, m.idsRefused, m.upgraded, m.ruleSeconds, m.ruleRefusals)
 	}
 	return m
 }

@@ -16,6 +16,9 @@
 //     writer took the choice;
 //   - cluster: clusters declared as code: the plan against what a cluster
 //     reports, its agent's registration tokens and registration;
+//   - rules: the set's invariants across objects (rack positions, cables,
+//     MACs, addresses in their VLAN's prefix, template interfaces),
+//     registered with the engine at init;
 //   - provisionapi: the "provision" layer the set's descriptor names, the
 //     REST routes beyond the generic ones (IPAM, /provision/…), registered
 //     with internal/api/compat at init;
