@@ -418,14 +418,3 @@ func boolDef(m map[string]any, k string, def bool) bool {
 	}
 	return def
 }
-
-// LoadDeviceType reads one device type with its interface templates; ok
-// is false when it does not exist.
-func LoadDeviceType(snap *config.Snapshot, set *schema.ModelSet, id string) (*DeviceType, bool) {
-	o, ok := snap.Get(schema.RootKey(set, "") + "/device-type/" + schema.EscapeSegment(id))
-	if !ok {
-		return nil, false
-	}
-	tree, _ := snap.Tree(o)
-	return deviceTypeOf(tree), true
-}
