@@ -18,7 +18,9 @@ import (
 // ipamSite creates, through REST, enterprise acme's organization o1 and
 // its site s1 with the prefixes mgmt (10.0.0.128/29), big (10.1.0.0/24)
 // and block (10.2.0.0/24, with the child 10.2.0.0/26), VLANs ADMIN (1)
-// and UPLINK (10), and device d1 with interface eno1.
+// and UPLINK (10), and device d1 whose interface eno1 is on VLAN M (800),
+// the VLAN of prefix mgmt: an address on eno1 must lie in mgmt (the
+// inventory's rules).
 func ipamSite(t testing.TB, s *testenv.Server) {
 	t.Helper()
 	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
@@ -27,10 +29,10 @@ func ipamSite(t testing.TB, s *testenv.Server) {
 	s.Must(t, 201, "POST", "/inventory/v1.0.0/manufacturer/m", `{"display-name":"M"}`)
 	s.Must(t, 201, "POST", "/inventory/v1.0.0/device-type/t", `{"manufacturer":"m","model":"T"}`)
 	s.Must(t, 201, "POST", "/inventory/v1.0.0/site/s1", `{"organization":"o1","tenant":"acme",
-	  "vlan":[{"name":"ADMIN","vid":1},{"name":"UPLINK","vid":10}],
-	  "prefix":[{"prefix-id":"mgmt","prefix":"10.0.0.128/29"},{"prefix-id":"big","prefix":"10.1.0.0/24"},
+	  "vlan":[{"name":"ADMIN","vid":1},{"name":"UPLINK","vid":10},{"name":"M","vid":800}],
+	  "prefix":[{"prefix-id":"mgmt","prefix":"10.0.0.128/29","vlan":"M"},{"prefix-id":"big","prefix":"10.1.0.0/24"},
 	    {"prefix-id":"block","prefix":"10.2.0.0/24"},{"prefix-id":"child","prefix":"10.2.0.0/26"}],
-	  "device":[{"device-id":"d1","devname":"node1","role":"compute-server","device-type":"t","interface":[{"name":"eno1","type":"1000base-t"}]}]}`)
+	  "device":[{"device-id":"d1","devname":"node1","role":"compute-server","device-type":"t","interface":[{"name":"eno1","type":"1000base-t","untagged-vlan":"M"}]}]}`)
 }
 
 const ipamPrefix = "/inventory/v1.0.0/site/s1/prefix/"
