@@ -113,6 +113,10 @@ type Layer struct {
 	// CheckTenant refuses a tenant id in a model path before anything is
 	// resolved (path: the request's path); nil: no rule.
 	CheckTenant func(path, tenant string) error
+	// Metrics registers the layer's own metrics with a server's registry
+	// when the server is built, so they are served from the start; its
+	// routes find them again through Host.Metrics. nil: none.
+	Metrics func(reg prometheus.Registerer)
 }
 
 var (

@@ -350,8 +350,11 @@ func artifactPaths(b compat.SpecBuilder) {
 
 	o = operation(b, tagProvision, "getArtifact", "One artifact's content", "")
 	c := openapi3.NewContent()
-	for _, mt := range []string{"application/yaml", mtJSON, "text/dns", mtText} {
-		c[mt] = openapi3.NewMediaType().WithSchema(openapi3.NewStringSchema())
+	for _, mt := range []string{"application/yaml", mtJSON} {
+		c[mt] = openapi3.NewMediaType().WithSchema(compat.Described(&openapi3.Schema{}, "The file: a netplan, Kea, Ansible or Prometheus document."))
+	}
+	for _, mt := range []string{"text/dns", mtText} {
+		c[mt] = openapi3.NewMediaType().WithSchema(compat.Described(openapi3.NewStringSchema(), "The file: a DNS zone, an iPXE script, an Ansible or Terraform file."))
 	}
 	r := content(o, "200", "The content, typed by the name's extension (.yaml, .json, .zone; else text/plain).", c)
 	r.Headers = openapi3.Headers{
