@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -268,5 +269,21 @@ func TestProvisionRoutesMatchSpec(t *testing.T) {
 	}
 	if objs := delta(`amp_provision_site_objects_sum`); objs < 20 {
 		t.Errorf("the book's site was %v objects, want at least 20", objs)
+	}
+}
+
+// TestProvisionRenderHelpNamesKinds: `amp provision render --help` names
+// the seven artifact kinds and where each is written.
+func TestProvisionRenderHelpNamesKinds(t *testing.T) {
+	out, err := ampCLI(t, nil, "provision", "render", "--help")
+	if err != nil {
+		t.Fatalf("amp provision render --help: %v\n%s", err, out)
+	}
+	for _, kind := range []string{"netplan/<device>.yaml", "dhcp/kea-dhcp4.json", "dns/<zone>.zone", "ipxe/menu.ipxe",
+		"ansible/inventory.yml", "terraform/<cluster>.tfvars", "prometheus/{node,snmp,blackbox}.json"} {
+		name, _, _ := strings.Cut(kind, "/")
+		if !regexp.MustCompile(`(?m)^\s+` + name + `\s+` + regexp.QuoteMeta(kind)).MatchString(out) {
+			t.Errorf("the help does not name the kind %s (%s):\n%s", name, kind, out)
+		}
 	}
 }
