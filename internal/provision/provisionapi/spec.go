@@ -421,7 +421,7 @@ func clusterPaths(b compat.SpecBuilder) {
 		fmt.Sprintf("Operators only. The secret is in this answer only; at most %d unexpired tokens per cluster (409 beyond).", cluster.MaxLive))
 	ttl := compat.Obj(map[string]*openapi3.Schema{"ttl": compat.Str(fmt.Sprintf("How long it works: a Go duration from %s to %s (default %s).",
 		cluster.MinTTL, cluster.MaxTTL, cluster.DefaultTTL))})
-	mint.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithDescription("Optional lifetime ({} for the default).").WithJSONSchema(ttl)}
+	mint.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithDescription("The lifetime ({} for the default).").WithJSONSchema(ttl)}
 	answer(mint, "201", "Minted.", b.Ref(schemaMintedToken))
 	b.Errors(mint, true, false)
 	list := operation(b, tagClusters, "listClusterTokens", "A cluster's unused registration tokens", "")
