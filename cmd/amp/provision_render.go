@@ -23,13 +23,20 @@ func newProvisionRenderCmd(g *globalOpts) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "render SITE [DIR]",
 		Short: "Write a site's generated artifacts (netplan, DHCP, DNS, …) to DIR, or list what changed",
-		Long: `Render the zero-touch artifacts of an inventory site and write them under DIR
-(netplan/<device>.yaml, dhcp/kea-dhcp4.json, dns/<zone>.zone and dns/named.conf,
-and the other kinds docs/provisioning.md lists). The server renders them
-from the inventory; each file is written atomically (a temporary file, then
-a rename) and only when its content differs, and every created or updated
-file is printed. netplan files get mode 0600 (netplan refuses others), the
-rest 0644. Files of artifacts the site no longer renders are left alone.
+		Long: `Render the zero-touch artifacts of an inventory site and write them under DIR.
+There are seven kinds (docs/provisioning.md, "Zero-touch artifacts"):
+  netplan     netplan/<device>.yaml: each server's network (netplan apply)
+  dhcp        dhcp/kea-dhcp4.json: Kea DHCPv4 subnets and reservations by MAC
+  dns         dns/<zone>.zone and dns/named.conf: forward and reverse zones
+  ipxe        ipxe/menu.ipxe and ipxe/<fqdn>.ipxe: network boot of the servers
+  ansible     ansible/inventory.yml and ansible/host_vars/<fqdn>.yml
+  terraform   terraform/<cluster>.tfvars: each declared cluster's variables
+  prometheus  prometheus/{node,snmp,blackbox}.json: service-discovery targets
+The server renders them from the inventory; each file is written
+atomically (a temporary file, then a rename) and only when its content
+differs, and every created or updated file is printed. netplan files get
+mode 0600 (netplan refuses others), the rest 0644. Files of artifacts the
+site no longer renders are left alone.
 
 With --since INDEX, nothing is written: the command lists the artifacts that
 changed (new, changed or removed) since the inventory index INDEX, e.g. the

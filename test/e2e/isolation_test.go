@@ -22,6 +22,7 @@ func TestIsolationAcrossEveryRoute(t *testing.T) {
 	// per-source limit (429 beyond it) so each route's own answer shows.
 	s := testenv.Start(t, t.TempDir(), "--demo", "--auth-fail-limit", "100000")
 	isolationSweep(t, s, 170)
+	inventoryIsolationSweep(t, s)
 }
 
 // TestIsolationAcrossEveryRouteThreeSets: the same sweep with the test

@@ -19,6 +19,8 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
@@ -63,6 +65,11 @@ type Host interface {
 	// Spec returns the OpenAPI document, as YAML or JSON (an error when the
 	// server has none).
 	Spec(yaml bool) ([]byte, error)
+	// Metrics is the server's Prometheus registry (served at /metrics),
+	// for the layer's own amp_ metrics; nil when the server has none. A
+	// process may run several servers, so a layer registers its metrics
+	// once per registry.
+	Metrics() prometheus.Registerer
 }
 
 // Route is a route a layer adds to the REST API. It is authenticated,
@@ -106,6 +113,10 @@ type Layer struct {
 	// CheckTenant refuses a tenant id in a model path before anything is
 	// resolved (path: the request's path); nil: no rule.
 	CheckTenant func(path, tenant string) error
+	// Metrics registers the layer's own metrics with a server's registry
+	// when the server is built, so they are served from the start; its
+	// routes find them again through Host.Metrics. nil: none.
+	Metrics func(reg prometheus.Registerer)
 }
 
 var (

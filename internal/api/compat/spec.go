@@ -52,6 +52,10 @@ type SpecBuilder interface {
 	// Errors adds the problem responses of an operation (write: 412 and
 	// 422 too; history: 410 too).
 	Errors(op *openapi3.Operation, write, history bool)
+	// Problem is the problem response of a status the document describes
+	// (400, 401, 403, 404, 409, 410, 412, 422, 500, 503), for an operation
+	// whose answers differ from Errors'.
+	Problem(status int) *openapi3.ResponseRef
 	// Entry returns the component schema names of a list entry: whole, and
 	// the variant with only its keys required.
 	Entry(n *schema.Node) (full, keysOnly string)

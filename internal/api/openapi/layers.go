@@ -110,6 +110,10 @@ func (s specBuilder) TxnOrDryRun(committed string) *openapi3.SchemaRef {
 func (s specBuilder) TransactionPaging() openapi3.Parameters { return s.b.transactionPaging() }
 func (s specBuilder) Entry(n *schema.Node) (string, string)  { return s.b.full[n], s.b.del[n] }
 
+func (s specBuilder) Problem(status int) *openapi3.ResponseRef {
+	return s.b.respRef(problemResponses[status])
+}
+
 func (s specBuilder) Errors(op *openapi3.Operation, write, history bool) {
 	s.b.errors(op, write, history)
 }

@@ -3,6 +3,8 @@ package rest
 import (
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
@@ -18,6 +20,13 @@ var _ compat.Host = host{}
 func (h host) Schema() *schema.Schema             { return h.s.sch }
 func (h host) Engine() *config.Engine             { return h.s.eng }
 func (h host) Touch(r *http.Request, path string) { info(r.Context()).touch(path) }
+
+func (h host) Metrics() prometheus.Registerer {
+	if h.s.opts.Registry == nil {
+		return nil // not a typed nil: the layer tells "none" by == nil
+	}
+	return h.s.opts.Registry
+}
 
 func (h host) Authorize(r *http.Request, action auth.Action, path string) error {
 	return h.s.authorize(r, action, path)

@@ -108,6 +108,11 @@ func New(opts Options) (*Server, error) {
 	s.backupM = newBackupMetrics(opts.Registry)
 	s.cors = newCORS(opts.CORSOrigins, opts.Registry)
 	s.limits = newLimiter(opts.Limits, opts.Registry)
+	for _, l := range layers {
+		if l.Metrics != nil && opts.Registry != nil {
+			l.Metrics(opts.Registry)
+		}
+	}
 	s.routes()
 	return s, nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -78,11 +79,20 @@ func rendered(h compat.Host, r *http.Request) (*render.Rendered, *schema.ModelSe
 	c, _ := caches.LoadOrStore(eng, render.NewCache())
 	_, span := tracer.Start(r.Context(), "provision.render")
 	span.SetAttributes(attribute.String("site", site))
+	start := time.Now()
 	rd, fresh, ok, err := c.(*render.Cache).Site(eng.Snapshot(), set, site)
+	took := time.Since(start)
 	span.SetAttributes(attribute.Bool("rendered", fresh))
 	span.End()
 	if !ok {
 		return nil, nil, schema.Errorf(schema.KindNotFound, path, "no such site")
+	}
+	m := metricsOf(h)
+	if fresh {
+		m.renderDuration.Observe(took.Seconds())
+		m.renderSites.WithLabelValues("rendered").Inc()
+	} else {
+		m.renderSites.WithLabelValues("cached").Inc()
 	}
 	if err != nil {
 		return nil, nil, renderErr(path, err)

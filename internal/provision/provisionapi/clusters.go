@@ -175,7 +175,9 @@ func registerCluster(h compat.Host, w http.ResponseWriter, r *http.Request) erro
 	if host, _, err := net.SplitHostPort(source); err == nil {
 		source = host
 	}
+	m := metricsOf(h)
 	if wait := registrations.Allow(source); wait > 0 {
+		m.registrations.WithLabelValues("refused").Inc()
 		secs := int64(wait.Seconds() + 0.999)
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 		return schema.Errorf(schema.KindUnavailable, r.URL.Path, "too many registration attempts from this address; retry in %d s", secs)
@@ -198,6 +200,7 @@ func registerCluster(h compat.Host, w http.ResponseWriter, r *http.Request) erro
 		h.Touch(r, tokensPath(tok.Cluster, tok.ID))
 	}
 	if errors.Is(err, cluster.ErrInvalid) || errors.Is(err, cluster.ErrExpired) {
+		m.registrations.WithLabelValues("refused").Inc()
 		return refused(err)
 	}
 	if err != nil {
@@ -209,6 +212,7 @@ func registerCluster(h compat.Host, w http.ResponseWriter, r *http.Request) erro
 	}
 	if err := ts.Take(tok); err != nil {
 		if errors.Is(err, cluster.ErrInvalid) { // another registration took it first
+			m.registrations.WithLabelValues("refused").Inc()
 			return refused(err)
 		}
 		return err
@@ -221,6 +225,7 @@ func registerCluster(h compat.Host, w http.ResponseWriter, r *http.Request) erro
 		}
 		return err
 	}
+	m.registrations.WithLabelValues("ok").Inc()
 	return h.WriteJSON(w, http.StatusOK, map[string]string{"cluster": tok.Cluster, "registered-at": reg.RegisteredAt,
 		"note": "registered; the agent's own credential comes with the edge agent (docs/provisioning.md)"})
 }

@@ -90,7 +90,11 @@ func provisionSite(h compat.Host, w http.ResponseWriter, r *http.Request) error 
 			return err
 		}
 	}
-	return h.Commit(w, r, dry, edits)
+	if err := h.Commit(w, r, dry, edits); err != nil || dry {
+		return err
+	}
+	metricsOf(h).siteObjects.Observe(float64(len(edits)))
+	return nil
 }
 
 func problemsErr(probs []conventions.Problem) error {

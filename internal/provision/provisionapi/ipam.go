@@ -79,7 +79,7 @@ func allocateIPs(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	if err := h.Authorize(r, auth.Write, schema.RESTBase(set)+"/ip-address"); err != nil {
 		return err
 	}
-	return allocate(h, w, r, func(items []map[string]any, list bool, submit ipam.Submit) (*ipam.Choice, *config.Result, error) {
+	return allocate(h, w, r, kindIP, func(items []map[string]any, list bool, submit ipam.Submit) (*ipam.Choice, *config.Result, error) {
 		return ipam.AllocateIPs(r.Context(), h.Engine(), set, r.PathValue("site"), r.PathValue("prefix"), items, list, submit)
 	})
 }
@@ -108,7 +108,7 @@ func allocatePrefixes(h compat.Host, w http.ResponseWriter, r *http.Request) err
 	if err := h.Authorize(r, auth.Write, sitePath(set, r.PathValue("site"))+"/prefix"); err != nil {
 		return err
 	}
-	return allocate(h, w, r, func(items []map[string]any, list bool, submit ipam.Submit) (*ipam.Choice, *config.Result, error) {
+	return allocate(h, w, r, kindPrefix, func(items []map[string]any, list bool, submit ipam.Submit) (*ipam.Choice, *config.Result, error) {
 		return ipam.AllocatePrefixes(r.Context(), h.Engine(), set, r.PathValue("site"), r.PathValue("prefix"), items, list, submit)
 	})
 }
@@ -140,15 +140,15 @@ func allocateVLANs(h compat.Host, w http.ResponseWriter, r *http.Request) error 
 	if err := h.Authorize(r, auth.Write, sitePath(set, r.PathValue("site"))+"/vlan"); err != nil {
 		return err
 	}
-	return allocate(h, w, r, func(items []map[string]any, list bool, submit ipam.Submit) (*ipam.Choice, *config.Result, error) {
+	return allocate(h, w, r, kindVLAN, func(items []map[string]any, list bool, submit ipam.Submit) (*ipam.Choice, *config.Result, error) {
 		return ipam.AllocateVLANs(r.Context(), h.Engine(), set, r.PathValue("site"), items, list, submit)
 	})
 }
 
-// allocate reads the body, runs an allocation whose every attempt is
-// authorized path by path and committed as the caller, and answers 201
+// allocate reads the body, runs an allocation of kind whose every attempt
+// is authorized path by path and committed as the caller, and answers 201
 // with what it created (a dry run: 200 with the changes).
-func allocate(h compat.Host, w http.ResponseWriter, r *http.Request,
+func allocate(h compat.Host, w http.ResponseWriter, r *http.Request, kind string,
 	run func(items []map[string]any, list bool, submit ipam.Submit) (*ipam.Choice, *config.Result, error)) error {
 	body, dry, err := h.ReadJSON(r)
 	if err != nil {
@@ -158,7 +158,9 @@ func allocate(h compat.Host, w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return err
 	}
+	attempts := 0
 	c, res, err := run(items, list, func(c *ipam.Choice) (*config.Result, error) {
+		attempts++
 		for _, p := range c.Paths {
 			if err := h.Authorize(r, auth.Write, p); err != nil {
 				return nil, err
@@ -166,6 +168,9 @@ func allocate(h compat.Host, w http.ResponseWriter, r *http.Request,
 		}
 		return h.Submit(w, r, dry, c.Edits)
 	})
+	if !dry { // a dry run allocates nothing
+		metricsOf(h).allocated(kind, attempts, err)
+	}
 	if err != nil {
 		return err
 	}

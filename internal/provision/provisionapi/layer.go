@@ -12,7 +12,7 @@ import "github.com/amp-edge/amp/internal/api/compat"
 const Name = "provision"
 
 func init() {
-	compat.Register(compat.Layer{Name: Name, Routes: routes()})
+	compat.Register(compat.Layer{Name: Name, Routes: routes(), Spec: spec, Metrics: registerMetrics})
 }
 
 // routes gathers each feature's routes (one file per feature).
