@@ -3,7 +3,8 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	// The inventory set's REST layer (IPAM, /provision/…).
+	// The inventory set's REST layers: IPAM, /provision/… and the agent link.
+	_ "github.com/amp-edge/amp/internal/edge/edgeapi"
 	_ "github.com/amp-edge/amp/internal/provision/provisionapi"
 )
 

@@ -65,13 +65,15 @@ func TestImportRules(t *testing.T) {
 		{
 			why: "nothing below the interfaces calls back up into them (DESIGN: data flows one way)",
 			applies: func(p pkg) bool {
-				return !under(p.path, "cmd", "internal/server", "internal/api", "internal/testenv", "test", "internal/aether/rocapi", "internal/provision/provisionapi")
+				return !under(p.path, "cmd", "internal/server", "internal/api", "internal/testenv", "test", "internal/aether/rocapi", "internal/provision/provisionapi", "internal/edge/edgeapi")
 			},
 			forbidden: []string{"internal/api", "internal/server", "cmd"},
 		},
 		{
-			why:       "a compatibility layer is part of the interfaces (it serves routes through internal/api/compat), never of the assembly",
-			applies:   func(p pkg) bool { return under(p.path, "internal/aether/rocapi", "internal/provision/provisionapi") },
+			why: "a compatibility layer is part of the interfaces (it serves routes through internal/api/compat), never of the assembly",
+			applies: func(p pkg) bool {
+				return under(p.path, "internal/aether/rocapi", "internal/provision/provisionapi", "internal/edge/edgeapi")
+			},
 			forbidden: []string{"internal/api/rest", "internal/api/gnmi", "internal/server", "cmd"},
 		},
 		{

@@ -30,7 +30,7 @@ func TestModels(t *testing.T) {
 		}
 		// The built-in sets, by name: Aether's and the inventory.
 		if len(sets) != 2 || sets[0].Name != "aether" || len(sets[0].Versions) != 1 || sets[1].Name != "inventory" ||
-			len(sets[1].Versions) != 1 || sets[1].Versions[0].Scope != "global" || strings.Join(sets[1].Versions[0].Compat, ",") != "provision" {
+			len(sets[1].Versions) != 1 || sets[1].Versions[0].Scope != "global" || strings.Join(sets[1].Versions[0].Compat, ",") != "provision,edge" {
 			t.Fatalf("%s: GET /models = %+v", who, sets)
 		}
 		v := sets[0].Versions[0]

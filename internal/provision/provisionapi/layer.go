@@ -1,5 +1,5 @@
 // Package provisionapi is the "provision" layer of the REST API: the routes
-// the inventory model set's descriptor (compat: [provision]) adds beyond
+// the inventory model set's descriptor (compat: [provision, edge]) adds beyond
 // the generic ones (docs/provisioning.md). It joins the REST API by
 // registering with internal/api/compat at init; cmd/amp imports it.
 // Every route authorizes what it touches through the host, so it is
