@@ -28,6 +28,9 @@ import (
 // for the key it generated and keeps at the site.
 type RegisterRequest struct {
 	Token string `json:"token"`
+	// Cluster, when set, is the cluster the agent means to enrol as: a
+	// token minted for another cluster is then refused.
+	Cluster string `json:"cluster,omitempty"`
 	// CSR is a PEM "CERTIFICATE REQUEST"; AMP sets the subject itself
 	// (CN = the token's cluster), whatever the CSR asks for.
 	CSR string `json:"csr"`
