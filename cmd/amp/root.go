@@ -55,7 +55,7 @@ then, in another shell, use the token it prints:
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newServeCmd(), newPolicyCmd(), newRestoreCmd(), newMigrateStoreCmd(), newRepairWALCmd())
+	root.AddCommand(newServeCmd(), newAgentCmd(), newPolicyCmd(), newRestoreCmd(), newMigrateStoreCmd(), newRepairWALCmd())
 	addClientCommands(root)
 	return root
 }

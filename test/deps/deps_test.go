@@ -87,6 +87,12 @@ func TestImportRules(t *testing.T) {
 			forbidden: []string{"internal/api", "internal/server"},
 		},
 		{
+			why:       "the edge agent (internal/agent) links no server code: it speaks the wire protocol (internal/edge/wire) with the TLS kit and the telemetry, and nothing else of AMP",
+			applies:   func(p pkg) bool { return under(p.path, "internal/agent") },
+			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
+			except:    []string{"internal/agent", "internal/edge/wire", "internal/tlsutil", "internal/telemetry"},
+		},
+		{
 			why: "the generic layers read every model set from its descriptor and know no set's code: Aether's wing (internal/aether) registers with them, and only the assembly's entry point (cmd/amp) imports it",
 			applies: func(p pkg) bool {
 				return !under(p.path, "internal/aether", "cmd", "internal/testenv", "test")

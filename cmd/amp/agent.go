@@ -1,0 +1,414 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/amp-edge/amp/internal/agent"
+	"github.com/amp-edge/amp/internal/agent/apply"
+	"github.com/amp-edge/amp/internal/agent/kube"
+	"github.com/amp-edge/amp/internal/agent/link"
+	"github.com/amp-edge/amp/internal/agent/state"
+	"github.com/amp-edge/amp/internal/edge/wire"
+	"github.com/amp-edge/amp/internal/telemetry"
+)
+
+// newAgentCmd is "amp agent": the edge agent of one site's cluster
+// (docs/agent.md).
+func newAgentCmd() *cobra.Command {
+	var (
+		dir, kubeconfig, metricsListen, logLevel string
+		interval                                 time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "agent [--dir DIR] [--kubeconfig FILE] [--interval D] [--metrics-listen ADDR] | agent register | agent status",
+		Short: "Run the edge agent of a site's Kubernetes cluster: enrol, pull the desired state, keep the site in it",
+		Long: `Run the edge agent of one site's cluster. It dials AMP (AMP never dials a
+site) over mutual TLS with the cluster's certificate, long-polls the
+cluster's desired state (declared node labels and taints, declared
+namespaces) and keeps it on the local Kubernetes API, correcting drift at
+once; it checks in at every interval with the cluster's facts and what it
+applied. Enrol it first with amp agent register.
+
+Everything it needs is in its state directory (--dir): its credentials,
+the last desired state AMP sent and its journal. With AMP unreachable it
+keeps enforcing that state, across its own restarts, for as long as its
+certificate is valid, and reports the outage once the link is back. If
+the certificate expires meanwhile, it keeps enforcing and logs how to
+recover: a new token and amp agent register, which keeps the cached state.
+
+The Kubernetes API: --kubeconfig, else the pod's in-cluster configuration,
+else $KUBECONFIG. Metrics (amp_agent_*) on --metrics-listen, off by
+default; bind it to a local address.
+
+Examples:
+  amp agent register --server https://amp.example.com:8181 --token-file ace-x.token --cluster ace-x
+  amp agent --kubeconfig /etc/kubernetes/admin.conf
+  amp agent --dir /var/lib/amp-agent --interval 30s --metrics-listen 127.0.0.1:9469
+  amp agent status`,
+		Args: args(cobra.NoArgs),
+		RunE: runE(func(cmd *cobra.Command, _ []string) error {
+			lvl, err := telemetry.ParseLevel(logLevel)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			telemetry.Level.Set(lvl)
+			log := telemetry.NewLogger(os.Stderr)
+			d, err := state.Open(dir)
+			if err != nil {
+				return err
+			}
+			kc, err := kube.Config(kubeconfig)
+			if err != nil {
+				return err
+			}
+			cs, err := kubernetes.NewForConfig(kc)
+			if err != nil {
+				return fmt.Errorf("the Kubernetes client: %w", err)
+			}
+			cluster := kube.New(cs)
+			reg := apply.NewRegistry()
+			cluster.Register(reg)
+			var m *agent.Metrics
+			if metricsListen != "" {
+				pr := prometheus.NewRegistry()
+				pr.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+				m = agent.NewMetrics(pr)
+				stop, err := serveMetrics(metricsListen, pr, log)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
+			shutdown := telemetry.SetupTracing()
+			defer shutdown(context.Background())
+			return agent.Run(cmd.Context(), agent.Options{
+				Dir: d, Registry: reg, Facts: cluster.Facts, Interval: interval,
+				Version: version, Log: log, Metrics: m,
+			})
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "dir", envOr("AMP_AGENT_DIR", state.DefaultDir), "state directory: credentials, cached desired state, journal (env AMP_AGENT_DIR)")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the site's cluster (default: in-cluster configuration, else $KUBECONFIG)")
+	f.DurationVar(&interval, "interval", 0, "check-in interval (default: the one AMP sets, 30s unless told)")
+	f.StringVar(&metricsListen, "metrics-listen", "", "address to serve Prometheus metrics on at /metrics, e.g. 127.0.0.1:9469 (default: off)")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	cmd.AddCommand(newAgentRegisterCmd(), newAgentStatusCmd())
+	return cmd
+}
+
+// serveMetrics serves reg at ADDR/metrics until stop is called.
+func serveMetrics(addr string, reg *prometheus.Registry, log interface{ Info(string, ...any) }) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
+}
+
+func newAgentRegisterCmd() *cobra.Command {
+	var server, token, tokenFile, cluster, serverCA, dir string
+	cmd := &cobra.Command{
+		Use:   "register --server URL (--token TOKEN | --token-file FILE) [--cluster NAME] [--server-ca FILE] [--dir DIR]",
+		Short: "Enrol this site's agent with a registration token: AMP signs a certificate for the cluster",
+		Long: `Enrol the agent with the single-use token an operator minted for the
+cluster (amp cluster token NAME). The agent generates its private key in
+the state directory (key.pem, 0600; it never leaves the site, and is kept
+across enrolments and renewals), sends a certificate request with the
+token, and writes the certificate AMP signed (CN = the cluster), AMP's CA
+and the CA to pin for AMP's server, and agent.json. A token used twice,
+expired, or minted for another cluster than --cluster is refused with the
+reason.
+
+Run it again with a new token to recover an agent whose certificate
+expired while AMP was out of reach: the cached desired state and journal
+are kept (they are dropped only when the token is for another cluster).
+A running agent picks up the new certificate by itself.
+
+--server-ca is the CA that signed AMP's serving certificate (for a
+development AMP: <data-dir>/tls/ca.crt of amp serve); without it the
+system's roots are trusted.
+
+Examples:
+  amp cluster token ace-x > ace-x.token        # the operator, on AMP
+  amp agent register --server https://amp.example.com:8181 --token-file ace-x.token --cluster ace-x
+  AMP_REGISTRATION_TOKEN=ampreg_… amp agent register --server https://10.0.0.5:8181 --server-ca ca.crt`,
+		Args: args(cobra.NoArgs),
+		RunE: runE(func(cmd *cobra.Command, _ []string) error {
+			if server == "" {
+				return usagef("give --server, the URL of AMP")
+			}
+			tok, err := registrationToken(token, tokenFile)
+			if err != nil {
+				return err
+			}
+			d, err := state.Open(dir)
+			if err != nil {
+				return err
+			}
+			var pool *x509.CertPool
+			var caPEM []byte
+			if serverCA != "" {
+				if caPEM, err = os.ReadFile(serverCA); err != nil {
+					return fmt.Errorf("--server-ca: %w", err)
+				}
+				pool = x509.NewCertPool()
+				if !pool.AppendCertsFromPEM(caPEM) {
+					return usagef("--server-ca %s holds no PEM certificate", serverCA)
+				}
+			}
+			csr, err := d.CSR(cluster)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Minute)
+			defer cancel()
+			cr, err := link.Register(ctx, server, pool, wire.RegisterRequest{Token: tok, Cluster: cluster, CSR: csr}, link.DefaultBackoff, version)
+			if err != nil {
+				return fmt.Errorf("register: %w", err)
+			}
+			if cluster != "" && cr.Cluster != cluster {
+				return fmt.Errorf("register: AMP enrolled the agent as cluster %s, not %s; nothing was written", cr.Cluster, cluster)
+			}
+			if err := forgetOtherCluster(d, cr.Cluster, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
+			if err := d.SaveConfig(&state.Config{Server: server, Cluster: cr.Cluster, Interval: cr.Interval, EnrolledAt: time.Now().UTC()}); err != nil {
+				return err
+			}
+			if err := d.SaveCredentials(cr, string(caPEM)); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "enrolled as cluster %s: certificate %s valid until %s (renewed from %s)\nstart the agent: amp agent --dir %s\n",
+				cr.Cluster, cr.Serial, cr.NotAfter.UTC().Format(time.RFC3339), cr.RenewAt.UTC().Format(time.RFC3339), d.Path)
+			return nil
+		}),
+	}
+	f := cmd.Flags()
+	f.StringVar(&server, "server", os.Getenv("AMP_SERVER"), "URL of AMP, https (env AMP_SERVER)")
+	f.StringVar(&token, "token", "", "the registration token (prefer --token-file or env AMP_REGISTRATION_TOKEN: a flag shows in the process list)")
+	f.StringVar(&tokenFile, "token-file", "", "file holding the registration token")
+	f.StringVar(&cluster, "cluster", "", "the cluster this agent stands for: a token of another cluster is refused")
+	f.StringVar(&serverCA, "server-ca", os.Getenv("AMP_CA"), "PEM CA that signed AMP's serving certificate (env AMP_CA; default: the system's roots)")
+	f.StringVar(&dir, "dir", envOr("AMP_AGENT_DIR", state.DefaultDir), "state directory (env AMP_AGENT_DIR)")
+	return cmd
+}
+
+// registrationToken is the token from --token, --token-file or
+// AMP_REGISTRATION_TOKEN (exactly one).
+func registrationToken(token, file string) (string, error) {
+	if token != "" && file != "" {
+		return "", usagef("give --token or --token-file, not both")
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("--token-file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+		if token == "" {
+			return "", usagef("--token-file %s is empty", file)
+		}
+	}
+	if token == "" {
+		token = os.Getenv("AMP_REGISTRATION_TOKEN")
+	}
+	if token == "" {
+		return "", usagef("give the registration token: --token-file FILE, --token TOKEN or env AMP_REGISTRATION_TOKEN (mint one with amp cluster token NAME)")
+	}
+	return token, nil
+}
+
+// forgetOtherCluster drops the cached desired state and journal when the
+// directory held another cluster's: they must never be enforced on this
+// one.
+func forgetOtherCluster(d *state.Dir, cluster string, w io.Writer) error {
+	id, err := d.Identity()
+	if err != nil || id.Cluster == cluster {
+		return nil
+	}
+	for _, name := range []string{state.DesiredFile, state.JournalFile} {
+		if err := os.Remove(filepath.Join(d.Path, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "the state directory held cluster %s: its cached desired state and journal are dropped\n", id.Cluster)
+	return nil
+}
+
+func newAgentStatusCmd() *cobra.Command {
+	var dir, output string
+	cmd := &cobra.Command{
+		Use:   "status [--dir DIR] [-o json|yaml]",
+		Short: "Show the agent's local state: enrolment, certificate, cached desired state, objects, outage",
+		Long: `Read the agent's state directory (it does not call AMP, so it works while
+AMP is unreachable): the cluster it is enrolled as and its server, the
+certificate's serial and expiry, the desired state it holds (index,
+digest, objects), each object's status at the site (applied, failed,
+pending; drift corrected), a refused desired state, the current outage.
+A corrupt or truncated file is named, and the status exits 1.
+
+Examples:
+  amp agent status
+  amp agent status --dir /var/lib/amp-agent -o json`,
+		Args: args(cobra.NoArgs),
+		RunE: runE(func(cmd *cobra.Command, _ []string) error {
+			if output != "" && output != "json" && output != "yaml" {
+				return usagef("-o %s: want json or yaml (default: text)", output)
+			}
+			d := &state.Dir{Path: dir}
+			st := readAgentStatus(d)
+			if output != "" {
+				if err := printAs(cmd.OutOrStdout(), output, st); err != nil {
+					return err
+				}
+			} else {
+				printAgentStatus(cmd.OutOrStdout(), st)
+			}
+			if len(st.Problems) > 0 {
+				return &cliError{code: 1}
+			}
+			return nil
+		}),
+	}
+	cmd.Flags().StringVar(&dir, "dir", envOr("AMP_AGENT_DIR", state.DefaultDir), "state directory (env AMP_AGENT_DIR)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "json or yaml (default: text)")
+	return cmd
+}
+
+// agentStatus is what amp agent status shows.
+type agentStatus struct {
+	Dir         string              `json:"dir"`
+	Cluster     string              `json:"cluster,omitempty"`
+	Server      string              `json:"server,omitempty"`
+	EnrolledAt  *time.Time          `json:"enrolled-at,omitempty"`
+	Serial      string              `json:"certificate-serial,omitempty"`
+	NotAfter    *time.Time          `json:"certificate-not-after,omitempty"`
+	RenewAt     *time.Time          `json:"certificate-renew-at,omitempty"`
+	Expired     bool                `json:"certificate-expired,omitempty"`
+	Desired     *wire.Applied       `json:"desired,omitempty"`
+	Objects     []wire.ObjectStatus `json:"objects"`
+	Refused     *state.Refusal      `json:"refused,omitempty"`
+	Outage      *state.Outage       `json:"outage,omitempty"`
+	LastCheckin *time.Time          `json:"last-checkin,omitempty"`
+	Corrections int                 `json:"corrections"`
+	LastError   string              `json:"last-error,omitempty"`
+	Problems    []string            `json:"problems,omitempty"`
+}
+
+func readAgentStatus(d *state.Dir) *agentStatus {
+	st := &agentStatus{Dir: d.Path, Objects: []wire.ObjectStatus{}}
+	if _, err := os.Stat(d.Path); err != nil {
+		st.Problems = append(st.Problems, fmt.Sprintf("state directory %s: %v", d.Path, err))
+		return st
+	}
+	if cfg, err := d.Config(); err == nil {
+		st.Server, st.Cluster = cfg.Server, cfg.Cluster
+		st.EnrolledAt = &cfg.EnrolledAt
+	} else {
+		st.Problems = append(st.Problems, "enrolment: "+err.Error())
+	}
+	if id, err := d.Identity(); err == nil {
+		st.Cluster = id.Cluster
+		st.Serial = id.Leaf.SerialNumber.Text(16)
+		na, ra := id.Leaf.NotAfter.UTC(), id.RenewAt().UTC()
+		st.NotAfter, st.RenewAt = &na, &ra
+		st.Expired = time.Now().After(na)
+	} else {
+		st.Problems = append(st.Problems, "certificate: "+err.Error())
+	}
+	desired, err := d.Desired()
+	switch {
+	case err != nil:
+		st.Problems = append(st.Problems, "cached desired state: "+err.Error())
+	case desired != nil:
+		st.Desired = &wire.Applied{Index: desired.Index, Digest: desired.Digest}
+	}
+	j, err := d.Journal()
+	if err != nil {
+		st.Problems = append(st.Problems, "journal: "+err.Error())
+		return st
+	}
+	if j.Objects != nil {
+		st.Objects = j.Objects
+	}
+	st.Refused, st.Outage, st.Corrections, st.LastError = j.Refused, j.Outage, j.Corrections, j.LastError
+	if !j.LastCheckin.IsZero() {
+		st.LastCheckin = &j.LastCheckin
+	}
+	return st
+}
+
+func printAgentStatus(w io.Writer, st *agentStatus) {
+	line := func(format string, a ...any) { fmt.Fprintln(w, termSafe(fmt.Sprintf(format, a...))) }
+	if st.Cluster != "" {
+		line("enrolled as cluster %s with %s", st.Cluster, st.Server)
+	} else {
+		line("not enrolled (state directory %s): run amp agent register", st.Dir)
+	}
+	if st.NotAfter != nil {
+		validity := "valid until"
+		if st.Expired {
+			validity = "EXPIRED at"
+		}
+		line("certificate %s %s %s (renewal from %s)", st.Serial, validity, st.NotAfter.Format(time.RFC3339), st.RenewAt.Format(time.RFC3339))
+	}
+	if st.Desired != nil {
+		line("desired state: index %d, digest %s", st.Desired.Index, st.Desired.Digest)
+	} else {
+		line("desired state: none cached yet")
+	}
+	if st.LastCheckin != nil {
+		line("last check-in: %s", st.LastCheckin.Format(time.RFC3339))
+	}
+	if o := st.Outage; o != nil {
+		line("OUTAGE since %s: %d restarts, %d drift corrections meanwhile; last error: %s", o.LostAt.Format(time.RFC3339), o.Restarts, o.Corrections, o.LastError)
+	}
+	if r := st.Refused; r != nil {
+		line("REFUSED desired state index %d (digest %s), the previous one stays enforced:", r.Index, r.Digest)
+		for _, p := range r.Problems {
+			line("  %s/%s: %s", p.Kind, p.Name, p.Message)
+		}
+	}
+	line("drift corrections: %d", st.Corrections)
+	if len(st.Objects) > 0 {
+		t := &table{header: []string{"KIND", "NAME", "STATE", "AT", "MESSAGE"}}
+		for _, o := range st.Objects {
+			msg := o.Message
+			if o.Drift {
+				msg = "drift corrected: " + msg
+			}
+			// What the site and AMP said is free text: made safe for a terminal.
+			t.rows = append(t.rows, []string{termSafe(o.Kind), termSafe(o.Name), o.State, o.At.Format(time.RFC3339), termSafe(msg)})
+		}
+		_ = t.print(w)
+	}
+	if st.LastError != "" {
+		line("last error: %s", st.LastError)
+	}
+	for _, p := range st.Problems {
+		line("problem: %s", p)
+	}
+}

@@ -1,0 +1,730 @@
+// Package agent is the edge agent's run loop (`amp agent`, docs/agent.md):
+// it enforces the desired state cached in its state directory from the
+// first second, with or without AMP; long-polls AMP for changes and
+// applies them (a delta is checked against the digest of the whole state,
+// else the whole state is asked for); corrects drift the appliers' watches
+// see; checks in at every interval with the cluster's facts, what it
+// applied and, once the link is back, the outage; renews its certificate
+// at two thirds of its life; and journals all of it, so a kill -9 at any
+// point resumes from the cache.
+//
+// When the certificate has expired while AMP was out of reach, the agent
+// stops calling AMP, keeps enforcing, and says loudly how to recover (a
+// new token and `amp agent register`, which keeps the cached state).
+//
+// It imports internal/agent/..., internal/edge/wire, the standard library
+// and Prometheus' client, never the server's packages.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/amp-edge/amp/internal/agent/apply"
+	"github.com/amp-edge/amp/internal/agent/link"
+	"github.com/amp-edge/amp/internal/agent/state"
+	"github.com/amp-edge/amp/internal/edge/wire"
+)
+
+// Defaults of Options.
+const (
+	DefaultInterval = 30 * time.Second // check-in, when AMP named none
+	DefaultWait     = 55 * time.Second // long-poll of the desired state
+	DefaultResync   = time.Minute      // re-apply the whole state (watches correct drift at once)
+)
+
+// Options configure Run.
+type Options struct {
+	Dir      *state.Dir
+	Registry *apply.Registry
+	// Facts reads the cluster's facts for a check-in (nil: none).
+	Facts func(context.Context) (wire.Facts, error)
+	// Interval overrides AMP's check-in interval (0: AMP's).
+	Interval time.Duration
+	Wait     time.Duration // 0: DefaultWait
+	Resync   time.Duration // 0: DefaultResync
+	Version  string
+	Log      *slog.Logger
+	Metrics  *Metrics // nil: none
+	// Backoff is the link's retry policy (zero: link.DefaultBackoff).
+	Backoff link.Backoff
+	Now     func() time.Time
+}
+
+// Agent is one running agent.
+type Agent struct {
+	o   Options
+	log *slog.Logger
+
+	mu       sync.Mutex
+	cfg      *state.Config
+	id       *state.Identity
+	client   *link.Client
+	held     *wire.Desired // the whole desired state enforced; nil: none yet
+	journal  *state.Journal
+	statuses map[wire.Ref]wire.ObjectStatus
+	interval time.Duration
+	askFull  bool // the last delta did not add up: ask for the whole state
+
+	dirtyMu sync.Mutex
+	dirty   map[wire.Ref]bool
+
+	enforceAll chan struct{}
+	dirtySig   chan struct{}
+	kick       chan struct{}
+}
+
+// New loads the state directory: the cached desired state and journal
+// (a corrupt file is reported and set aside, never half-read) and the
+// credentials (without them the agent enforces its cache only).
+func New(o Options) (*Agent, error) {
+	if o.Wait == 0 {
+		o.Wait = DefaultWait
+	}
+	if o.Resync == 0 {
+		o.Resync = DefaultResync
+	}
+	if o.Backoff.Attempts == 0 {
+		o.Backoff = link.DefaultBackoff
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	a := &Agent{
+		o: o, log: o.Log.With("component", "agent"),
+		statuses:   map[wire.Ref]wire.ObjectStatus{},
+		dirty:      map[wire.Ref]bool{},
+		enforceAll: make(chan struct{}, 1),
+		dirtySig:   make(chan struct{}, 1),
+		kick:       make(chan struct{}, 1),
+		interval:   DefaultInterval,
+	}
+	held, err := o.Dir.Desired()
+	if err != nil {
+		// Enforcing nothing is safe; enforcing half a state is not. AMP
+		// sends the whole state again once it is reachable.
+		a.log.Error("the cached desired state cannot be trusted: it is ignored until AMP sends the state again", "error", err)
+		held = nil
+	}
+	a.held = held
+	j, err := o.Dir.Journal()
+	if err != nil {
+		a.log.Error("the status journal cannot be trusted: starting a new one", "error", err)
+		j = &state.Journal{}
+	}
+	if held == nil {
+		j.Applied = wire.Applied{}
+	} else {
+		j.Applied = wire.Applied{Index: held.Index, Digest: held.Digest}
+	}
+	for _, st := range j.Objects {
+		a.statuses[wire.Ref{Kind: st.Kind, Name: st.Name}] = st
+	}
+	a.journal = j
+	if j.Outage != nil {
+		j.Outage.Restarts++ // restarted while AMP was unreachable
+	}
+	if err := o.Dir.SaveJournal(j); err != nil {
+		return nil, err
+	}
+	if err := a.loadCredentials(); err != nil {
+		a.log.Error("no usable credentials: the agent enforces its cached state but cannot reach AMP; run amp agent register", "error", err)
+	}
+	o.Metrics.setHeld(held)
+	return a, nil
+}
+
+func (a *Agent) loadCredentials() error {
+	cfg, err := a.o.Dir.Config()
+	if err != nil {
+		return err
+	}
+	id, err := a.o.Dir.Identity()
+	if err != nil {
+		return err
+	}
+	c, err := link.New(cfg.Server, id.Cluster, id.Cert, id.ServerCA)
+	if err != nil {
+		return err
+	}
+	c.Backoff, c.Version = a.o.Backoff, a.o.Version
+	if a.client != nil {
+		a.client.Close()
+	}
+	a.cfg, a.id, a.client = cfg, id, c
+	if cfg.Interval > 0 {
+		a.interval = time.Duration(cfg.Interval)
+	}
+	a.o.Metrics.setCertificate(id.Leaf.NotAfter)
+	return nil
+}
+
+// Run runs the agent until ctx ends.
+func Run(ctx context.Context, o Options) error {
+	a, err := New(o)
+	if err != nil {
+		return err
+	}
+	return a.Run(ctx)
+}
+
+// Run enforces the cached state at once, then runs the watches, the
+// link and the check-ins until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	goFn := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	if a.held != nil {
+		a.log.Info("enforcing the cached desired state", "index", a.held.Index, "digest", a.held.Digest, "objects", len(a.held.Objects))
+		signal(a.enforceAll)
+	}
+	goFn(a.enforceLoop)
+	for _, kind := range a.o.Registry.Kinds() {
+		ap, _ := a.o.Registry.Applier(kind)
+		if w, ok := ap.(apply.Watcher); ok {
+			goFn(func(ctx context.Context) {
+				if err := w.Watch(ctx, func(name string) { a.markDirty(wire.Ref{Kind: kind, Name: name}) }); err != nil && ctx.Err() == nil {
+					a.log.Error("watch", "kind", kind, "error", err)
+				}
+			})
+		}
+	}
+	if a.client != nil {
+		a.log.Info("agent started", "cluster", a.id.Cluster, "server", a.cfg.Server, "certificate-not-after", a.id.Leaf.NotAfter)
+	}
+	goFn(a.pollLoop)
+	goFn(a.checkinLoop)
+	<-ctx.Done()
+	wg.Wait()
+	a.mu.Lock()
+	if a.client != nil {
+		a.client.Close()
+	}
+	a.mu.Unlock()
+	return nil
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Agent) markDirty(ref wire.Ref) {
+	a.dirtyMu.Lock()
+	a.dirty[ref] = true
+	a.dirtyMu.Unlock()
+	signal(a.dirtySig)
+}
+
+func (a *Agent) takeDirty() []wire.Ref {
+	a.dirtyMu.Lock()
+	defer a.dirtyMu.Unlock()
+	refs := make([]wire.Ref, 0, len(a.dirty))
+	for r := range a.dirty {
+		refs = append(refs, r)
+	}
+	clear(a.dirty)
+	return refs
+}
+
+// enforceLoop is the only goroutine that acts on the site: the whole
+// state at start, on a new state and at every resync; single objects
+// when a watch saw them change.
+func (a *Agent) enforceLoop(ctx context.Context) {
+	t := time.NewTicker(a.o.Resync)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.enforceAll:
+			a.enforce(ctx)
+		case <-t.C:
+			a.enforce(ctx)
+		case <-a.dirtySig:
+			a.enforceRefs(ctx, a.takeDirty())
+		}
+	}
+}
+
+// heldObjects is a snapshot of the state enforced (nil: none yet).
+func (a *Agent) heldObjects() ([]wire.Object, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.held == nil {
+		return nil, false
+	}
+	return append([]wire.Object(nil), a.held.Objects...), true
+}
+
+func (a *Agent) enforce(ctx context.Context) {
+	objs, ok := a.heldObjects()
+	if !ok {
+		return // nothing held yet: never prune on no information
+	}
+	outs, removed, err := a.o.Registry.ApplyAll(ctx, objs)
+	if err != nil {
+		var inv *apply.Invalid
+		if errors.As(err, &inv) {
+			// Only a state that passed the same check is ever held; an
+			// agent without an applier the cached state needs lands here.
+			a.log.Error("the held desired state is refused by this agent's appliers", "error", err)
+		} else {
+			a.log.Warn("enforce", "error", err)
+		}
+		a.setLastError(err)
+	}
+	for _, r := range removed {
+		a.log.Info("removed what is no longer desired", "object", r)
+	}
+	a.record(outs)
+}
+
+func (a *Agent) enforceRefs(ctx context.Context, refs []wire.Ref) {
+	objs, ok := a.heldObjects()
+	if !ok {
+		return
+	}
+	want := map[wire.Ref]bool{}
+	for _, r := range refs {
+		want[r] = true
+	}
+	var outs []apply.Outcome
+	for _, o := range objs {
+		if want[wire.Ref{Kind: o.Kind, Name: o.Name}] {
+			outs = append(outs, a.o.Registry.Apply(ctx, o))
+		}
+	}
+	a.record(outs)
+}
+
+func (a *Agent) setLastError(err error) {
+	a.mu.Lock()
+	a.journal.LastError = err.Error()
+	a.mu.Unlock()
+}
+
+// record keeps each outcome as its object's status and journals it. An
+// object that was applied with the same digest and needed changes had
+// drifted: that is counted and reported. An outcome that changed nothing
+// of an applied object keeps its status as it was (a resync is no news).
+func (a *Agent) record(outs []apply.Outcome) {
+	if len(outs) == 0 {
+		return
+	}
+	a.mu.Lock()
+	news := false
+	for _, out := range outs {
+		st := out.Status
+		ref := wire.Ref{Kind: st.Kind, Name: st.Name}
+		prev, had := a.statuses[ref]
+		a.o.Metrics.applied(st.Kind, st.State)
+		sameApplied := had && prev.State == wire.StateApplied && prev.Digest == st.Digest
+		switch {
+		case st.State == wire.StateApplied && len(out.Changed) == 0 && sameApplied:
+			continue
+		case st.State == wire.StateApplied && len(out.Changed) > 0 && sameApplied:
+			st.Drift = true
+			a.journal.Corrections++
+			if a.journal.Outage != nil {
+				a.journal.Outage.Corrections++
+			}
+			a.o.Metrics.driftCorrected(st.Kind)
+			a.log.Warn("drift corrected", "kind", st.Kind, "name", st.Name, "changed", st.Message)
+		case st.State == wire.StateFailed:
+			if had && prev.State == wire.StateFailed && prev.Message == st.Message && prev.Digest == st.Digest {
+				continue // the same failure again
+			}
+			a.journal.LastError = st.Kind + "/" + st.Name + ": " + st.Message
+			a.log.Warn("apply failed", "kind", st.Kind, "name", st.Name, "error", st.Message)
+		default:
+			a.log.Info("applied", "kind", st.Kind, "name", st.Name, "changed", st.Message)
+		}
+		a.statuses[ref] = st
+		news = true
+	}
+	if news {
+		a.saveJournalLocked()
+	}
+	a.mu.Unlock()
+	if news {
+		signal(a.kick)
+	}
+}
+
+// saveJournalLocked writes the journal with the statuses of the held
+// objects (a.mu held).
+func (a *Agent) saveJournalLocked() {
+	a.journal.Objects = a.reportLocked(false)
+	if err := a.o.Dir.SaveJournal(a.journal); err != nil {
+		a.log.Error("write the journal", "error", err)
+	}
+}
+
+// reportLocked is the status of every held object, in (kind, name)
+// order; with refusals, the problems of a refused state replace the
+// statuses of the objects they name.
+func (a *Agent) reportLocked(refusals bool) []wire.ObjectStatus {
+	var out []wire.ObjectStatus
+	seen := map[wire.Ref]bool{}
+	if refusals && a.journal.Refused != nil {
+		for _, p := range a.journal.Refused.Problems {
+			out = append(out, p)
+			seen[wire.Ref{Kind: p.Kind, Name: p.Name}] = true
+		}
+	}
+	if a.held != nil {
+		for _, o := range a.held.Objects {
+			ref := wire.Ref{Kind: o.Kind, Name: o.Name}
+			if seen[ref] {
+				continue
+			}
+			st, ok := a.statuses[ref]
+			if !ok || st.Digest != o.Digest {
+				st = wire.ObjectStatus{Kind: o.Kind, Name: o.Name, Digest: o.Digest, State: wire.StatePending}
+			}
+			out = append(out, st)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// accept takes a desired state (whole or delta) from AMP: it computes the
+// whole state it leads to, checks the digest and every object, caches it
+// and has it enforced; a state that fails the check is refused whole and
+// the previous one kept.
+func (a *Agent) accept(d *wire.Desired) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	objs := d.Objects
+	if !d.Full {
+		if a.held == nil {
+			a.askFull = true
+			return
+		}
+		objs = mergeDelta(a.held.Objects, d)
+	}
+	if got := wire.StateDigest(objs); got != d.Digest {
+		a.log.Warn("the desired state does not add up to AMP's digest: asking for the whole state", "index", d.Index, "digest", d.Digest, "computed", got)
+		a.askFull = true
+		return
+	}
+	a.askFull = false
+	if err := a.o.Registry.Check(objs); err != nil {
+		var inv *apply.Invalid
+		if !errors.As(err, &inv) {
+			a.log.Error("check the desired state", "error", err)
+			return
+		}
+		a.log.Error("refused a desired state: the previous one stays enforced", "index", d.Index, "digest", d.Digest, "error", err)
+		a.journal.Refused = &state.Refusal{Index: d.Index, Digest: d.Digest, Problems: inv.Problems}
+		a.journal.LastError = err.Error()
+		a.o.Metrics.refused()
+		a.saveJournalLocked()
+		signal(a.kick)
+		return
+	}
+	whole := &wire.Desired{Cluster: d.Cluster, Index: d.Index, Digest: d.Digest, Full: true, Objects: objs}
+	// The cache first: killed after this, the agent resumes with the new
+	// state from the cache; killed before, with the previous one.
+	if err := a.o.Dir.SaveDesired(whole); err != nil {
+		a.log.Error("cache the desired state (it is enforced, but a restart would go back to the previous one)", "error", err)
+	}
+	a.held = whole
+	a.journal.Applied = wire.Applied{Index: whole.Index, Digest: whole.Digest}
+	a.journal.Refused = nil
+	a.saveJournalLocked()
+	a.o.Metrics.setHeld(whole)
+	a.log.Info("new desired state", "index", whole.Index, "digest", whole.Digest, "objects", len(objs), "delta", !d.Full)
+	signal(a.enforceAll)
+}
+
+// mergeDelta is held with a delta applied: changed and added objects
+// replace or join, removed ones go.
+func mergeDelta(held []wire.Object, d *wire.Desired) []wire.Object {
+	byRef := make(map[wire.Ref]wire.Object, len(held)+len(d.Objects))
+	for _, o := range held {
+		byRef[wire.Ref{Kind: o.Kind, Name: o.Name}] = o
+	}
+	for _, o := range d.Objects {
+		byRef[wire.Ref{Kind: o.Kind, Name: o.Name}] = o
+	}
+	for _, r := range d.Removed {
+		delete(byRef, r)
+	}
+	out := make([]wire.Object, 0, len(byRef))
+	for _, o := range byRef {
+		out = append(out, o)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// pollFrom is what the next long-poll asks with: the held index (0 when
+// a whole state is needed) and the digest AMP should not answer with
+// (the held one, or a refused one).
+func (a *Agent) pollFrom() (uint64, string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.held == nil || a.askFull {
+		return 0, ""
+	}
+	if a.journal.Refused != nil {
+		return a.held.Index, a.journal.Refused.Digest
+	}
+	return a.held.Index, a.held.Digest
+}
+
+// usableClient is the link to AMP, or nil and why AMP may not be
+// called: not enrolled, or the certificate expired. Then it looks at the
+// state directory again, so an `amp agent register` run meanwhile (with a
+// new token) is picked up without a restart.
+func (a *Agent) usableClient() (*link.Client, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	usable := func() error {
+		if a.client == nil {
+			return state.ErrNotEnrolled
+		}
+		if a.o.Now().After(a.id.Leaf.NotAfter) {
+			return &expiredError{cluster: a.id.Cluster, notAfter: a.id.Leaf.NotAfter, dir: a.o.Dir.Path}
+		}
+		return nil
+	}
+	err := usable()
+	if err == nil {
+		return a.client, nil
+	}
+	if lerr := a.loadCredentials(); lerr == nil && usable() == nil {
+		a.log.Info("new credentials in the state directory", "cluster", a.id.Cluster, "not-after", a.id.Leaf.NotAfter)
+		return a.client, nil
+	}
+	if a.client != nil {
+		a.lostLocked(err)
+	}
+	return nil, err
+}
+
+// expiredError is the loud message of an expired certificate.
+type expiredError struct {
+	cluster  string
+	notAfter time.Time
+	dir      string
+}
+
+func (e *expiredError) Error() string {
+	return fmt.Sprintf("the certificate of cluster %s expired at %s: the agent keeps enforcing its cached desired state but no longer reaches AMP; "+
+		"to recover, mint a token (amp cluster token %s) and run amp agent register --dir %s with it: the cached state is kept",
+		e.cluster, e.notAfter.UTC().Format(time.RFC3339), e.cluster, e.dir)
+}
+
+// pollLoop long-polls AMP for the desired state.
+func (a *Agent) pollLoop(ctx context.Context) {
+	fails := 0
+	for ctx.Err() == nil {
+		client, err := a.usableClient()
+		if err != nil {
+			wait(ctx, a.currentInterval())
+			continue
+		}
+		since, etag := a.pollFrom()
+		// A long-poll outlives the wait; a dead connection must not hang
+		// it forever.
+		pctx, cancel := context.WithTimeout(ctx, a.o.Wait+30*time.Second)
+		d, err := client.Desired(pctx, since, etag, a.o.Wait)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			a.lost(err)
+			wait(ctx, a.o.Backoff.Delay(fails)+time.Second)
+			fails++
+			continue
+		}
+		fails = 0
+		if d != nil {
+			a.accept(d)
+		}
+	}
+}
+
+func wait(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (a *Agent) currentInterval() time.Duration {
+	if a.o.Interval > 0 {
+		return a.o.Interval
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.interval
+}
+
+// lost records that AMP could not be reached: the outage starts (once).
+func (a *Agent) lost(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.lostLocked(err)
+}
+
+func (a *Agent) lostLocked(err error) {
+	a.o.Metrics.setLink(false)
+	if a.journal.Outage == nil {
+		a.journal.Outage = &state.Outage{LostAt: a.o.Now().UTC()}
+		a.log.Warn("lost the link to AMP: enforcing the held desired state meanwhile", "error", err)
+	}
+	if a.journal.Outage.LastError == err.Error() {
+		return
+	}
+	a.journal.Outage.LastError = err.Error()
+	a.journal.LastError = err.Error()
+	a.saveJournalLocked()
+}
+
+// checkinLoop checks in at once, at every interval, and whenever an
+// apply or a refusal has news.
+func (a *Agent) checkinLoop(ctx context.Context) {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-a.kick:
+		}
+		a.checkin(ctx)
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(a.currentInterval())
+	}
+}
+
+func (a *Agent) checkin(ctx context.Context) {
+	client, err := a.usableClient()
+	if err != nil {
+		a.log.Error("AMP is not called", "error", err)
+		return
+	}
+	var facts wire.Facts
+	if a.o.Facts != nil {
+		f, err := a.o.Facts(ctx)
+		if err != nil {
+			a.log.Warn("read the cluster's facts", "error", err)
+		}
+		facts = f
+	}
+	now := a.o.Now().UTC()
+	a.mu.Lock()
+	ci := wire.Checkin{
+		AgentVersion: a.o.Version,
+		AgentTime:    now,
+		Facts:        facts,
+		Applied:      a.journal.Applied,
+		Objects:      a.reportLocked(true),
+	}
+	if ci.Objects == nil {
+		ci.Objects = []wire.ObjectStatus{}
+	}
+	outage := a.journal.Outage
+	if outage != nil {
+		ci.Outage = &wire.Outage{LostAt: outage.LostAt, RegainedAt: now, Restarts: outage.Restarts, Corrections: outage.Corrections, LastError: outage.LastError}
+	}
+	a.mu.Unlock()
+
+	ans, err := client.Checkin(ctx, ci)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.lost(err)
+		}
+		return
+	}
+	a.mu.Lock()
+	if a.journal.Outage == outage && outage != nil {
+		a.log.Info("the link to AMP is back; the outage is reported", "lost-at", outage.LostAt, "restarts", outage.Restarts, "corrections", outage.Corrections)
+		a.journal.Outage = nil
+	}
+	a.journal.LastCheckin = now
+	if ans.Interval > 0 {
+		a.interval = time.Duration(ans.Interval)
+	}
+	a.saveJournalLocked()
+	renewAt := a.id.RenewAt()
+	a.mu.Unlock()
+	a.o.Metrics.setLink(true)
+	a.o.Metrics.checkedIn(now)
+	if !ans.ServerNow.IsZero() {
+		if skew := ans.ServerNow.Sub(a.o.Now()); skew > time.Minute || skew < -time.Minute {
+			a.log.Warn("the site's clock differs from AMP's", "skew", skew.Round(time.Second).String())
+		}
+	}
+	if ans.RenewNow || !a.o.Now().Before(renewAt) {
+		if err := a.renew(ctx, client); err != nil {
+			a.log.Error("renew the certificate", "error", err)
+		}
+	}
+}
+
+// renew asks AMP for a new certificate of the site's key, writes it (the
+// one file that changes) and uses it from the next connection on.
+func (a *Agent) renew(ctx context.Context, client *link.Client) error {
+	a.mu.Lock()
+	cluster := a.id.Cluster
+	a.mu.Unlock()
+	csr, err := a.o.Dir.CSR(cluster)
+	if err != nil {
+		return err
+	}
+	cr, err := client.Renew(ctx, csr)
+	if err != nil {
+		return err
+	}
+	if err := a.o.Dir.SaveCredentials(cr, ""); err != nil {
+		return err
+	}
+	id, err := a.o.Dir.Identity()
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.id = id
+	a.mu.Unlock()
+	client.SetCertificate(id.Cert)
+	a.o.Metrics.setCertificate(id.Leaf.NotAfter)
+	a.log.Info("renewed the certificate", "serial", cr.Serial, "not-after", id.Leaf.NotAfter)
+	return nil
+}

@@ -1,0 +1,286 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/amp-edge/amp/internal/agent"
+	"github.com/amp-edge/amp/internal/agent/apply"
+	"github.com/amp-edge/amp/internal/agent/state"
+	"github.com/amp-edge/amp/internal/edge/wire"
+	kubeenv "github.com/amp-edge/amp/internal/testenv/kube"
+)
+
+var ctx = context.Background()
+
+func node(t *testing.T, c kubernetes.Interface, name string) *corev1.Node {
+	t.Helper()
+	n, err := c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func taints(n *corev1.Node) []string {
+	var out []string
+	for _, t := range n.Spec.Taints {
+		out = append(out, taintString(t))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// byHand changes a node as a person with kubectl would.
+func byHand(t *testing.T, c kubernetes.Interface, name string, edit func(n *corev1.Node)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := c.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		edit(n)
+		_, err = c.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// On a real kube-apiserver: the declared labels and taints are set
+// exactly, what AMP never managed is left alone, a key no longer declared
+// is removed, a hand change is restored, and pruning an undeclared node
+// removes only what AMP put there.
+func TestNodeLabelsAndTaints(t *testing.T) {
+	env := kubeenv.Start(t)
+	c := env.Client()
+	env.AddNode(t, "server-1", map[string]string{"by-hand": "keep"}, []corev1.Taint{{Key: "by-hand", Effect: corev1.TaintEffectPreferNoSchedule}}, true)
+	a := New(c).Nodes
+
+	spec := json.RawMessage(`{"labels":{"env":"prod","rack":"r1"},"taints":["dedicated=edge:NoSchedule","gpu:NoExecute"]}`)
+	if err := a.Validate("server-1", spec); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := a.Apply(ctx, "server-1", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changed) != 4 {
+		t.Errorf("changed %q, want 2 labels and 2 taints", changed)
+	}
+	n := node(t, c, "server-1")
+	if n.Labels["env"] != "prod" || n.Labels["rack"] != "r1" || n.Labels["by-hand"] != "keep" {
+		t.Fatalf("labels %v", n.Labels)
+	}
+	if got := taints(n); !slices.Equal(got, []string{"by-hand:PreferNoSchedule", "dedicated=edge:NoSchedule", "gpu:NoExecute"}) {
+		t.Fatalf("taints %v", got)
+	}
+	if got := n.Annotations[ManagedAnnotation]; got != `{"labels":["env","rack"],"taints":["dedicated:NoSchedule","gpu:NoExecute"]}` {
+		t.Fatalf("annotation %s", got)
+	}
+	if changed, err := a.Apply(ctx, "server-1", spec); err != nil || len(changed) != 0 {
+		t.Fatalf("applied again: %q, %v; want no change", changed, err)
+	}
+
+	// rack and the gpu taint are no longer declared; dedicated changes.
+	spec = json.RawMessage(`{"labels":{"env":"prod"},"taints":["dedicated=core:NoSchedule"]}`)
+	if _, err := a.Apply(ctx, "server-1", spec); err != nil {
+		t.Fatal(err)
+	}
+	n = node(t, c, "server-1")
+	if _, ok := n.Labels["rack"]; ok || n.Labels["by-hand"] != "keep" {
+		t.Fatalf("labels %v: rack should be gone, by-hand kept", n.Labels)
+	}
+	if got := taints(n); !slices.Equal(got, []string{"by-hand:PreferNoSchedule", "dedicated=core:NoSchedule"}) {
+		t.Fatalf("taints %v", got)
+	}
+
+	byHand(t, c, "server-1", func(n *corev1.Node) { n.Labels["env"] = "staging" })
+	changed, err = a.Apply(ctx, "server-1", spec)
+	if err != nil || !slices.Equal(changed, []string{"label env: staging -> prod"}) {
+		t.Fatalf("a hand change: %q, %v", changed, err)
+	}
+	if node(t, c, "server-1").Labels["env"] != "prod" {
+		t.Fatal("the hand change was not restored")
+	}
+
+	if _, err := a.Apply(ctx, "server-9", spec); err == nil || !strings.Contains(err.Error(), "not in the cluster") {
+		t.Fatalf("a node that has not joined: %v", err)
+	}
+
+	removed, err := a.Prune(ctx, map[string]bool{})
+	if err != nil || !slices.Equal(removed, []string{"server-1"}) {
+		t.Fatalf("prune: %v, %v", removed, err)
+	}
+	n = node(t, c, "server-1")
+	if _, ok := n.Labels["env"]; ok || n.Labels["by-hand"] != "keep" || n.Annotations[ManagedAnnotation] != "" {
+		t.Fatalf("after prune: labels %v, annotations %v", n.Labels, n.Annotations)
+	}
+	if got := taints(n); !slices.Equal(got, []string{"by-hand:PreferNoSchedule"}) {
+		t.Fatalf("after prune: taints %v", got)
+	}
+}
+
+// Malformed specs are refused by Validate with the field and reason.
+func TestNodeSpecValidation(t *testing.T) {
+	a := &Nodes{}
+	for spec, want := range map[string]string{
+		`{"labels":{"bad key!":"x"}}`:          "labels: key",
+		`{"labels":{"env":"not ok!"}}`:         "labels: env: value",
+		`{"taints":["gpu=true"]}`:              "taints[0]",
+		`{"taints":["gpu=true:Sometimes"]}`:    "effect",
+		`{"taints":["a:NoSchedule","a=b:NoSchedule"]}`: "declared twice",
+		`{"labels":{},"colour":"blue"}`:        "unknown field",
+		`[]`:                                   "cannot unmarshal",
+	} {
+		err := a.Validate("server-1", json.RawMessage(spec))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", spec, err, want)
+		}
+	}
+	if err := a.Validate("Not_A_Node", json.RawMessage(`{}`)); err == nil {
+		t.Error("an invalid node name was accepted")
+	}
+	ns := &Namespaces{}
+	if err := ns.Validate("apps", json.RawMessage(`{"quota":1}`)); err == nil {
+		t.Error("a namespace spec with a field was accepted")
+	}
+	if err := ns.Validate("Apps.x", json.RawMessage(`{}`)); err == nil {
+		t.Error("an invalid namespace name was accepted")
+	}
+}
+
+// Declared namespaces are created labelled as AMP's; pruning deletes
+// those no longer declared and never one AMP did not create.
+func TestNamespaces(t *testing.T) {
+	env := kubeenv.Start(t)
+	c := env.Client()
+	if _, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "legacy"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a := New(c).Namespaces
+	changed, err := a.Apply(ctx, "apps", json.RawMessage(`{}`))
+	if err != nil || !slices.Equal(changed, []string{"create namespace apps"}) {
+		t.Fatalf("apply: %q, %v", changed, err)
+	}
+	ns, err := c.CoreV1().Namespaces().Get(ctx, "apps", metav1.GetOptions{})
+	if err != nil || ns.Labels[ManagedByLabel] != ManagedByAMP {
+		t.Fatalf("apps: %v, %v", ns, err)
+	}
+	if changed, err := a.Apply(ctx, "apps", json.RawMessage(`{}`)); err != nil || len(changed) != 0 {
+		t.Fatalf("applied again: %q, %v", changed, err)
+	}
+	if changed, err := a.Apply(ctx, "legacy", json.RawMessage(`{}`)); err != nil || len(changed) != 0 {
+		t.Fatalf("an existing namespace: %q, %v", changed, err)
+	}
+	removed, err := a.Prune(ctx, map[string]bool{})
+	if err != nil || !slices.Equal(removed, []string{"apps"}) {
+		t.Fatalf("prune: %v, %v; want apps only", removed, err)
+	}
+	ns, err = c.CoreV1().Namespaces().Get(ctx, "apps", metav1.GetOptions{})
+	if err == nil && ns.DeletionTimestamp == nil || err != nil && !apierrors.IsNotFound(err) {
+		t.Fatalf("apps after prune: %v, %v", ns, err)
+	}
+	if _, err := c.CoreV1().Namespaces().Get(ctx, "legacy", metav1.GetOptions{}); err != nil {
+		t.Fatalf("legacy: %v", err)
+	}
+}
+
+// Facts: the server's version and each node with labels, taints and
+// readiness, read from the real API.
+func TestFacts(t *testing.T) {
+	env := kubeenv.Start(t)
+	env.AddNode(t, "server-2", map[string]string{"rack": "r2"}, []corev1.Taint{{Key: "gpu", Value: "true", Effect: corev1.TaintEffectNoSchedule}}, false)
+	env.AddNode(t, "server-1", nil, nil, true)
+	f, err := New(env.Client()).Facts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.KubernetesVersion != "v"+kubeenv.Version || len(f.Nodes) != 2 {
+		t.Fatalf("facts %+v", f)
+	}
+	n1, n2 := f.Nodes[0], f.Nodes[1]
+	if n1.Name != "server-1" || !n1.Ready || n2.Name != "server-2" || n2.Ready || n2.Labels["rack"] != "r2" || !slices.Equal(n2.Taints, []string{"gpu=true:NoSchedule"}) {
+		t.Fatalf("nodes %+v", f.Nodes)
+	}
+}
+
+// The whole agent on a real API, cut off from AMP: it enforces the cached
+// state, and a declared label changed by hand is restored through the
+// watch (the resync is an hour away), reported as drift.
+func TestDriftCorrectedThroughTheWatch(t *testing.T) {
+	env := kubeenv.Start(t)
+	c := env.Client()
+	env.AddNode(t, "server-1", nil, nil, true)
+	d, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeSpec := json.RawMessage(`{"labels":{"env":"prod"}}`)
+	objs := []wire.Object{
+		{Kind: KindNode, Name: "server-1", Spec: nodeSpec, Digest: wire.ObjectDigest(nodeSpec), Index: 3},
+		{Kind: KindNamespace, Name: "apps", Spec: json.RawMessage(`{}`), Digest: wire.ObjectDigest(json.RawMessage(`{}`)), Index: 3},
+	}
+	if err := d.SaveDesired(&wire.Desired{Cluster: "ace-x", Index: 3, Digest: wire.StateDigest(objs), Full: true, Objects: objs}); err != nil {
+		t.Fatal(err)
+	}
+	cl := New(c)
+	reg := apply.NewRegistry()
+	cl.Register(reg)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- agent.Run(runCtx, agent.Options{Dir: d, Registry: reg, Facts: cl.Facts, Resync: time.Hour, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	}()
+	defer func() { cancel(); <-done }()
+
+	eventually(t, "the cached state applied", func() bool {
+		_, err := c.CoreV1().Namespaces().Get(ctx, "apps", metav1.GetOptions{})
+		return err == nil && node(t, c, "server-1").Labels["env"] == "prod"
+	})
+	// The watch must be running before the hand change for the test to
+	// say anything: the first apply wrote the annotation, and the status
+	// is journalled applied.
+	eventually(t, "the node journalled applied", func() bool {
+		j, err := d.Journal()
+		return err == nil && len(j.Objects) == 2 && j.Objects[1].State == wire.StateApplied
+	})
+	byHand(t, c, "server-1", func(n *corev1.Node) { n.Labels["env"] = "staging" })
+	eventually(t, "the hand change restored", func() bool { return node(t, c, "server-1").Labels["env"] == "prod" })
+	eventually(t, "the drift journalled", func() bool {
+		j, err := d.Journal()
+		if err != nil || j.Corrections != 1 {
+			return false
+		}
+		for _, o := range j.Objects {
+			if o.Kind == KindNode && o.Drift && strings.Contains(o.Message, "label env: staging -> prod") {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
