@@ -160,6 +160,9 @@ Examples:
 			if server == "" {
 				return usagef("give --server, the URL of AMP")
 			}
+			if _, err := link.ParseServer(server); err != nil {
+				return usagef("--server: %v", err)
+			}
 			tok, err := registrationToken(token, tokenFile)
 			if err != nil {
 				return err

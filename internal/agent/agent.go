@@ -12,8 +12,8 @@
 // stops calling AMP, keeps enforcing, and says loudly how to recover (a
 // new token and `amp agent register`, which keeps the cached state).
 //
-// It imports internal/agent/..., internal/edge/wire, the standard library
-// and Prometheus' client, never the server's packages.
+// It imports internal/agent/..., internal/edge/wire, the standard library,
+// Prometheus' client and OpenTelemetry, never the server's packages.
 package agent
 
 import (
@@ -24,12 +24,19 @@ import (
 	"sort"
 	"sync"
 	"time"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/amp-edge/amp/internal/agent/apply"
 	"github.com/amp-edge/amp/internal/agent/link"
 	"github.com/amp-edge/amp/internal/agent/state"
 	"github.com/amp-edge/amp/internal/edge/wire"
 )
+
+var tracer = otel.Tracer("github.com/amp-edge/amp/internal/agent")
 
 // Defaults of Options.
 const (
@@ -274,6 +281,8 @@ func (a *Agent) enforce(ctx context.Context) {
 	if !ok {
 		return // nothing held yet: never prune on no information
 	}
+	ctx, span := tracer.Start(ctx, "agent.enforce", trace.WithAttributes(attribute.Int("amp.objects", len(objs))))
+	defer span.End()
 	outs, removed, err := a.o.Registry.ApplyAll(ctx, objs)
 	if err != nil {
 		var inv *apply.Invalid
@@ -409,30 +418,31 @@ func (a *Agent) reportLocked(refusals bool) []wire.ObjectStatus {
 
 // accept takes a desired state (whole or delta) from AMP: it computes the
 // whole state it leads to, checks the digest and every object, caches it
-// and has it enforced; a state that fails the check is refused whole and
-// the previous one kept.
-func (a *Agent) accept(d *wire.Desired) {
+// and has it enforced; a state that fails the check is refused whole
+// and the previous one kept. It reports whether the answer was of use
+// (false: it did not add up, and the agent asks again, after a pause).
+func (a *Agent) accept(d *wire.Desired) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	objs := d.Objects
 	if !d.Full {
 		if a.held == nil {
 			a.askFull = true
-			return
+			return false
 		}
 		objs = mergeDelta(a.held.Objects, d)
 	}
 	if got := wire.StateDigest(objs); got != d.Digest {
 		a.log.Warn("the desired state does not add up to AMP's digest: asking for the whole state", "index", d.Index, "digest", d.Digest, "computed", got)
 		a.askFull = true
-		return
+		return false
 	}
 	a.askFull = false
 	if err := a.o.Registry.Check(objs); err != nil {
 		var inv *apply.Invalid
 		if !errors.As(err, &inv) {
 			a.log.Error("check the desired state", "error", err)
-			return
+			return false
 		}
 		a.log.Error("refused a desired state: the previous one stays enforced", "index", d.Index, "digest", d.Digest, "error", err)
 		a.journal.Refused = &state.Refusal{Index: d.Index, Digest: d.Digest, Problems: inv.Problems}
@@ -440,7 +450,7 @@ func (a *Agent) accept(d *wire.Desired) {
 		a.o.Metrics.refused()
 		a.saveJournalLocked()
 		signal(a.kick)
-		return
+		return true
 	}
 	whole := &wire.Desired{Cluster: d.Cluster, Index: d.Index, Digest: d.Digest, Full: true, Objects: objs}
 	// The cache first: killed after this, the agent resumes with the new
@@ -455,6 +465,7 @@ func (a *Agent) accept(d *wire.Desired) {
 	a.o.Metrics.setHeld(whole)
 	a.log.Info("new desired state", "index", whole.Index, "digest", whole.Digest, "objects", len(objs), "delta", !d.Full)
 	signal(a.enforceAll)
+	return true
 }
 
 // mergeDelta is held with a delta applied: changed and added objects
@@ -554,21 +565,22 @@ func (a *Agent) pollLoop(ctx context.Context) {
 		// A long-poll outlives the wait; a dead connection must not hang
 		// it forever.
 		pctx, cancel := context.WithTimeout(ctx, a.o.Wait+30*time.Second)
+		pctx, span := tracer.Start(pctx, "agent.desired", trace.WithAttributes(attribute.Int64("amp.since", int64(since))))
 		d, err := client.Desired(pctx, since, etag, a.o.Wait)
+		span.End()
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		if err != nil {
-			a.lost(err)
-			wait(ctx, a.o.Backoff.Delay(fails)+time.Second)
-			fails++
+		if err == nil && (d == nil || a.accept(d)) {
+			fails = 0
 			continue
 		}
-		fails = 0
-		if d != nil {
-			a.accept(d)
+		if err != nil {
+			a.lost(err)
 		}
+		wait(ctx, a.o.Backoff.Delay(fails)+time.Second)
+		fails++
 	}
 }
 
@@ -635,6 +647,8 @@ func (a *Agent) checkinLoop(ctx context.Context) {
 }
 
 func (a *Agent) checkin(ctx context.Context) {
+	ctx, span := tracer.Start(ctx, "agent.checkin")
+	defer span.End()
 	client, err := a.usableClient()
 	if err != nil {
 		a.log.Error("AMP is not called", "error", err)
@@ -660,9 +674,12 @@ func (a *Agent) checkin(ctx context.Context) {
 	if ci.Objects == nil {
 		ci.Objects = []wire.ObjectStatus{}
 	}
+	for i := range ci.Objects {
+		ci.Objects[i].Message = clip(ci.Objects[i].Message)
+	}
 	outage := a.journal.Outage
 	if outage != nil {
-		ci.Outage = &wire.Outage{LostAt: outage.LostAt, RegainedAt: now, Restarts: outage.Restarts, Corrections: outage.Corrections, LastError: outage.LastError}
+		ci.Outage = &wire.Outage{LostAt: outage.LostAt, RegainedAt: now, Restarts: outage.Restarts, Corrections: outage.Corrections, LastError: clip(outage.LastError)}
 	}
 	a.mu.Unlock()
 
@@ -727,4 +744,19 @@ func (a *Agent) renew(ctx context.Context, client *link.Client) error {
 	a.o.Metrics.setCertificate(id.Leaf.NotAfter)
 	a.log.Info("renewed the certificate", "serial", cr.Serial, "not-after", id.Leaf.NotAfter)
 	return nil
+}
+
+// maxText is the longest text a check-in carries (AMP refuses longer).
+const maxText = 1000
+
+// clip shortens a message to maxText bytes, on a character boundary.
+func clip(s string) string {
+	if len(s) <= maxText {
+		return s
+	}
+	cut := maxText - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

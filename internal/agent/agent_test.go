@@ -19,6 +19,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/amp-edge/amp/internal/agent/apply"
 	"github.com/amp-edge/amp/internal/agent/link"
@@ -326,5 +327,17 @@ func TestAcceptDeltaDigestAndRefusal(t *testing.T) {
 	a.mu.Unlock()
 	if len(report) != 2 || report[0].Name != "n1" || report[0].State != wire.StateFailed {
 		t.Fatalf("the check-in reports %+v; want n1 failed (refused) and n3", report)
+	}
+}
+
+// A check-in's texts stay within what AMP accepts, cut on a character.
+func TestClip(t *testing.T) {
+	long := strings.Repeat("é", maxText) // 2 bytes each
+	c := clip(long)
+	if len(c) > maxText || !utf8.ValidString(c) || !strings.HasSuffix(c, "…") {
+		t.Fatalf("clipped to %d bytes, valid %v", len(c), utf8.ValidString(c))
+	}
+	if clip("short") != "short" {
+		t.Fatal("a short text was changed")
 	}
 }

@@ -252,3 +252,33 @@ func TestAgentOfflineAutonomy(t *testing.T) {
 		t.Fatalf("a truncated journal: exit %d (%v)\n%s", cmd.ProcessState.ExitCode(), err, text)
 	}
 }
+
+// TestAgentCLIRefusals: `amp agent register` without a token or with two
+// is a usage error (exit 2) that says where a token comes from, and so
+// is a server URL that is not HTTPS (the token is not shown); `amp agent status` of an empty directory says it is not
+// enrolled and exits 1.
+func TestAgentCLIRefusals(t *testing.T) {
+	bin := testenv.Binary(t)
+	dir := filepath.Join(t.TempDir(), "agent")
+	run := func(args ...string) (int, string) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "AMP_REGISTRATION_TOKEN=", "AMP_SERVER=", "AMP_AGENT_DIR=")
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	if code, out := run("agent", "register", "--server", "https://127.0.0.1:1", "--dir", dir); code != 2 || !strings.Contains(out, "amp cluster token") {
+		t.Fatalf("no token: exit %d\n%s", code, out)
+	}
+	tf := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tf, []byte("ampreg_x\n"), 0o600)
+	if code, out := run("agent", "register", "--server", "https://127.0.0.1:1", "--token", "ampreg_x", "--token-file", tf, "--dir", dir); code != 2 || !strings.Contains(out, "not both") {
+		t.Fatalf("two tokens: exit %d\n%s", code, out)
+	}
+	if code, out := run("agent", "register", "--server", "http://127.0.0.1:1", "--token-file", tf, "--dir", dir); code != 2 || !strings.Contains(out, "HTTPS only") || strings.Contains(out, "ampreg_x") {
+		t.Fatalf("plain HTTP: exit %d\n%s", code, out)
+	}
+	code, out := run("agent", "status", "--dir", dir)
+	if code != 1 || !strings.Contains(out, "not enrolled") {
+		t.Fatalf("status of an empty directory: exit %d\n%s", code, out)
+	}
+}

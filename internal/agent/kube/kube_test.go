@@ -138,13 +138,13 @@ func TestNodeLabelsAndTaints(t *testing.T) {
 func TestNodeSpecValidation(t *testing.T) {
 	a := &Nodes{}
 	for spec, want := range map[string]string{
-		`{"labels":{"bad key!":"x"}}`:          "labels: key",
-		`{"labels":{"env":"not ok!"}}`:         "labels: env: value",
-		`{"taints":["gpu=true"]}`:              "taints[0]",
-		`{"taints":["gpu=true:Sometimes"]}`:    "effect",
+		`{"labels":{"bad key!":"x"}}`:                  "labels: key",
+		`{"labels":{"env":"not ok!"}}`:                 "labels: env: value",
+		`{"taints":["gpu=true"]}`:                      "taints[0]",
+		`{"taints":["gpu=true:Sometimes"]}`:            "effect",
 		`{"taints":["a:NoSchedule","a=b:NoSchedule"]}`: "declared twice",
-		`{"labels":{},"colour":"blue"}`:        "unknown field",
-		`[]`:                                   "cannot unmarshal",
+		`{"labels":{},"colour":"blue"}`:                "unknown field",
+		`[]`:                                           "cannot unmarshal",
 	} {
 		err := a.Validate("server-1", json.RawMessage(spec))
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -6,7 +6,7 @@
 // *Error naming what the server said. Neither the registration token nor
 // the private key is ever logged.
 //
-// It imports the standard library and internal/edge/wire only.
+// It imports the standard library, OpenTelemetry and internal/edge/wire.
 package link
 
 import (
@@ -25,6 +25,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/amp-edge/amp/internal/edge/wire"
 )
@@ -119,7 +122,7 @@ type Client struct {
 // trusting only serverCA (nil: the system's roots, for an AMP whose
 // certificate a public CA signed).
 func New(server, cluster string, cert tls.Certificate, serverCA *x509.CertPool) (*Client, error) {
-	u, err := parseServer(server)
+	u, err := ParseServer(server)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +161,8 @@ func newTransport(tc *tls.Config) *http.Transport {
 	}
 }
 
-func parseServer(server string) (*url.URL, error) {
+// ParseServer checks AMP's URL: HTTPS, with a host.
+func ParseServer(server string) (*url.URL, error) {
 	u, err := url.Parse(server)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("server %q: want a URL such as https://amp.example.com:8181", server)
@@ -176,7 +180,7 @@ func parseServer(server string) (*url.URL, error) {
 // the token is the only credential, and it is used up, so a refusal is
 // never retried (only a failure to reach AMP is).
 func Register(ctx context.Context, server string, serverCA *x509.CertPool, req wire.RegisterRequest, b Backoff, version string) (*wire.Credentials, error) {
-	u, err := parseServer(server)
+	u, err := ParseServer(server)
 	if err != nil {
 		return nil, err
 	}
@@ -273,11 +277,12 @@ func (c *Client) call(ctx context.Context, method, path string, hdr http.Header,
 
 // retryAfterError carries a server's Retry-After.
 type retryAfterError struct {
-	*Error
-	after time.Duration
+	refusal *Error
+	after   time.Duration
 }
 
-func (e *retryAfterError) Unwrap() error { return e.Error }
+func (e *retryAfterError) Error() string { return e.refusal.Error() }
+func (e *retryAfterError) Unwrap() error { return e.refusal }
 
 // retryAfter is the server's Retry-After of err, capped at max (0: none).
 func retryAfter(err error, max time.Duration) time.Duration {
@@ -316,6 +321,8 @@ func (c *Client) once(ctx context.Context, method, path string, hdr http.Header,
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "amp-agent/"+c.Version)
+	// The trace of the agent's step (a check-in, a poll) goes on at AMP.
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return 0, err
@@ -340,7 +347,7 @@ func (c *Client) once(ctx context.Context, method, path string, hdr http.Header,
 	e := problem(resp.StatusCode, b)
 	if s := resp.Header.Get("Retry-After"); s != "" {
 		if secs, err := strconv.Atoi(s); err == nil && secs > 0 {
-			return 0, &retryAfterError{Error: e, after: time.Duration(secs) * time.Second}
+			return 0, &retryAfterError{refusal: e, after: time.Duration(secs) * time.Second}
 		}
 	}
 	return 0, e
