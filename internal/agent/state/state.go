@@ -62,6 +62,14 @@ func Open(path string) (*Dir, error) {
 	if err := os.MkdirAll(path, 0o700); err != nil {
 		return nil, fmt.Errorf("the state directory %s: %w", path, err)
 	}
+	// A kill -9 in the middle of a write leaves its temporary file
+	// behind; one older than a minute is no write in progress.
+	stale, _ := filepath.Glob(filepath.Join(path, ".*.partial"))
+	for _, f := range stale {
+		if fi, err := os.Stat(f); err == nil && time.Since(fi.ModTime()) > time.Minute {
+			os.Remove(f)
+		}
+	}
 	return &Dir{Path: path}, nil
 }
 

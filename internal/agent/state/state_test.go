@@ -137,13 +137,17 @@ func TestMain(m *testing.M) {
 }
 
 // A kill -9 at any moment of a rewrite leaves the previous or the new
-// version, whole: the writer is killed mid-stream many times, and each
-// time the file reads back, checksummed, as a version no older than the
-// last one the writer reported written.
+// version, whole: the writer is killed mid-stream again and again, and
+// each time the file reads back, checksummed, as a version no older than
+// the last one the writer reported written. The test insists on having
+// killed the writer in the middle of a write several times (a temporary
+// file was left behind), or it would prove nothing.
 func TestKill9LeavesPreviousOrNew(t *testing.T) {
 	dir := t.TempDir()
 	d := &Dir{Path: dir}
-	for round := range 8 {
+	midWrite := 0
+	round := 0
+	for ; round < 80 && (midWrite < 3 || round < 8); round++ {
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), "AMP_STATE_TEST_WRITER="+dir)
 		out, err := cmd.StdoutPipe()
@@ -165,7 +169,7 @@ func TestKill9LeavesPreviousOrNew(t *testing.T) {
 				t.Fatalf("writer: %s", sc.Text())
 			}
 			last = n
-			if n >= uint64(3+round*5) {
+			if n >= uint64(1+round%7) {
 				break
 			}
 		}
@@ -187,7 +191,18 @@ func TestKill9LeavesPreviousOrNew(t *testing.T) {
 				t.Fatalf("round %d: version %d holds an object of version %d", round, got.Index, o.Index)
 			}
 		}
+		left, _ := filepath.Glob(filepath.Join(dir, ".*.partial"))
+		if len(left) > 0 {
+			midWrite++
+		}
+		for _, f := range left {
+			os.Remove(f)
+		}
 	}
+	if midWrite < 3 {
+		t.Fatalf("in %d rounds the kill landed in the middle of a write only %d times", round, midWrite)
+	}
+	t.Logf("%d rounds, %d killed mid-write", round, midWrite)
 }
 
 func TestJournalRoundTrip(t *testing.T) {
