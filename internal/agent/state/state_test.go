@@ -205,6 +205,31 @@ func TestKill9LeavesPreviousOrNew(t *testing.T) {
 	t.Logf("%d rounds, %d killed mid-write", round, midWrite)
 }
 
+// Open removes what a killed write left behind, but not a write that may
+// be in progress.
+func TestOpenRemovesStaleTemporaryFiles(t *testing.T) {
+	dir := t.TempDir()
+	old, fresh := filepath.Join(dir, ".desired.json.1.partial"), filepath.Join(dir, ".journal.json.2.partial")
+	for _, f := range []string{old, fresh} {
+		if err := os.WriteFile(f, []byte("{"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hourAgo := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(old, hourAgo, hourAgo); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); err == nil {
+		t.Error("a stale temporary file was kept")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Error("a temporary file of a write that may be in progress was removed")
+	}
+}
+
 func TestJournalRoundTrip(t *testing.T) {
 	d, err := Open(t.TempDir())
 	if err != nil {
