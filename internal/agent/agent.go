@@ -76,7 +76,8 @@ type Agent struct {
 	journal  *state.Journal
 	statuses map[wire.Ref]wire.ObjectStatus
 	interval time.Duration
-	askFull  bool // the last delta did not add up: ask for the whole state
+	askFull  bool       // the last delta did not add up: ask for the whole state
+	facts    wire.Facts // the last facts read (the check-in loop's own)
 
 	dirtyMu sync.Mutex
 	dirty   map[wire.Ref]bool
@@ -654,14 +655,16 @@ func (a *Agent) checkin(ctx context.Context) {
 		a.log.Error("AMP is not called", "error", err)
 		return
 	}
-	var facts wire.Facts
 	if a.o.Facts != nil {
-		f, err := a.o.Facts(ctx)
-		if err != nil {
-			a.log.Warn("read the cluster's facts", "error", err)
+		// The Kubernetes API down must not read as a cluster without
+		// nodes: the last facts read stand until it answers again.
+		if f, err := a.o.Facts(ctx); err != nil {
+			a.log.Warn("read the cluster's facts: reporting the last ones read", "error", err)
+		} else {
+			a.facts = f
 		}
-		facts = f
 	}
+	facts := a.facts
 	now := a.o.Now().UTC()
 	a.mu.Lock()
 	ci := wire.Checkin{
