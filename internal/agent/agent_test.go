@@ -107,8 +107,62 @@ func desired(index uint64, specs map[string]string) *wire.Desired {
 	return d
 }
 
-// enrol writes credentials for ace-x valid from notBefore to notAfter and
-// an agent.json naming an AMP that is not there (a closed port).
+// testCA signs the agent's certificates, as AMP's agent CA does.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  string
+}
+
+func newTestCA(t *testing.T, notBefore, notAfter time.Time) *testCA {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "agent CA"}, NotBefore: notBefore, NotAfter: notAfter.Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return &testCA{cert: c, key: k, pem: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))}
+}
+
+// sign signs a CSR for ace-x with the given serial and validity.
+func (ca *testCA) sign(t *testing.T, csrPEM string, serial int64, notBefore, notAfter time.Time) string {
+	t.Helper()
+	blk, _ := pem.Decode([]byte(csrPEM))
+	if blk == nil {
+		t.Fatal("no CSR")
+	}
+	csr, err := x509.ParseCertificateRequest(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "ace-x"}, NotBefore: notBefore, NotAfter: notAfter, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca.cert, csr.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// enrolWith writes credentials for ace-x valid from notBefore to notAfter
+// and an agent.json naming server, whose serving CA is serverCA.
+func enrolWith(t *testing.T, d *state.Dir, server, serverCA string, notBefore, notAfter time.Time) *testCA {
+	t.Helper()
+	ca := newTestCA(t, notBefore, notAfter)
+	csr, err := d.CSR("ace-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SaveCredentials(&wire.Credentials{Cluster: "ace-x", Certificate: ca.sign(t, csr, 2, notBefore, notAfter), CA: ca.pem, ServerCA: serverCA}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SaveConfig(&state.Config{Server: server, Cluster: "ace-x"}); err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+// enrol enrols ace-x with an AMP that is not there (a closed port).
 func enrol(t *testing.T, d *state.Dir, notBefore, notAfter time.Time) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -117,30 +171,8 @@ func enrol(t *testing.T, d *state.Dir, notBefore, notAfter time.Time) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "agent CA"}, NotBefore: notBefore, NotAfter: notAfter.Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	csrPEM, err := d.CSR("ace-x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, _ := pem.Decode([]byte(csrPEM))
-	csr, _ := x509.ParseCertificateRequest(blk.Bytes)
-	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "ace-x"}, NotBefore: notBefore, NotAfter: notAfter, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca, csr.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
-	if err := d.SaveCredentials(&wire.Credentials{Cluster: "ace-x", Certificate: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), CA: caPEM, ServerCA: caPEM}, ""); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.SaveConfig(&state.Config{Server: "https://" + addr, Cluster: "ace-x"}); err != nil {
-		t.Fatal(err)
-	}
+	ca := newTestCA(t, notBefore, notAfter)
+	enrolWith(t, d, "https://"+addr, ca.pem, notBefore, notAfter)
 }
 
 // eventually waits for cond, failing after a generous limit (what it
