@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	mrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,7 +129,7 @@ func TestMain(m *testing.M) {
 	}
 	d := &Dir{Path: dir}
 	for i := uint64(1); ; i++ {
-		if err := d.SaveDesired(desiredAt(i, 400)); err != nil {
+		if err := d.SaveDesired(desiredAt(i, 50)); err != nil {
 			fmt.Println("error", err)
 			os.Exit(1)
 		}
@@ -159,9 +160,15 @@ func TestKill9LeavesPreviousOrNew(t *testing.T) {
 		}
 		sc := bufio.NewScanner(out)
 		var last uint64
-		// Kill after a different number of writes each round, so the kill
-		// lands at different points of a write.
+		var first, prev time.Time
+		// Kill after a different number of writes each round, and after
+		// a random part of one write's time, so the kill lands at random
+		// points of a write.
 		for sc.Scan() {
+			prev = time.Now()
+			if first.IsZero() {
+				first = prev
+			}
 			n, err := strconv.ParseUint(sc.Text(), 10, 64)
 			if err != nil {
 				cmd.Process.Kill()
@@ -169,9 +176,12 @@ func TestKill9LeavesPreviousOrNew(t *testing.T) {
 				t.Fatalf("writer: %s", sc.Text())
 			}
 			last = n
-			if n >= uint64(1+round%7) {
+			if n >= uint64(2+round%7) {
 				break
 			}
+		}
+		if last > 1 {
+			time.Sleep(mrand.N(prev.Sub(first) / time.Duration(last-1)))
 		}
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -183,7 +193,7 @@ func TestKill9LeavesPreviousOrNew(t *testing.T) {
 		}
 		// Never older than a version the writer reported done; whole: all
 		// its objects of its own index.
-		if got.Index < last || len(got.Objects) != 400 || got.Digest != wire.StateDigest(got.Objects) {
+		if got.Index < last || len(got.Objects) != 50 || got.Digest != wire.StateDigest(got.Objects) {
 			t.Fatalf("round %d: read index %d with %d objects, the writer had finished %d", round, got.Index, len(got.Objects), last)
 		}
 		for _, o := range got.Objects {
