@@ -120,9 +120,6 @@ func (h *Hub) Close() {
 	<-h.done
 }
 
-// Interval is the check-in interval the hub tells agents.
-func (h *Hub) Interval() time.Duration { return h.opts.Interval }
-
 // seed takes the clusters the store says are connected (a shared store
 // keeps state across restarts) as connected since their stored last-seen,
 // so the sweeper disconnects those whose agent does not come back.
@@ -271,6 +268,10 @@ func (h *Hub) lookup(id string) (*entry, error) {
 	snap := h.eng.Snapshot()
 	c, ok := h.dir.Cluster(h.sch, snap, id)
 	if !ok {
+		if e != nil { // seeded from the store, deleted since
+			delete(h.entries, id)
+			h.m.forget(e.c)
+		}
 		return nil, notDeclared(id)
 	}
 	st, err := build(h.sch, snap, c, h.srcs, nil, 0)
@@ -390,7 +391,13 @@ func (h *Hub) answer(c Cluster, cur, prev *state, since uint64, digest string) (
 	if err != nil {
 		return nil, err
 	}
-	return cur.delta(c.ID, old), nil
+	d := cur.delta(c.ID, old)
+	if len(d.Objects) == 0 && len(d.Removed) == 0 {
+		// Its digest is not the state's at since: what it holds is not
+		// what AMP sent; it starts over from everything.
+		return cur.full(c.ID), nil
+	}
+	return d, nil
 }
 
 // sweep disconnects the agents silent for two intervals with no wait

@@ -77,7 +77,7 @@ func (h *Hub) Status(id string, detail bool) (*Status, error) {
 
 // Statuses returns the link status of every declared cluster that may
 // (allowed decides, by the cluster's path) be shown.
-func (h *Hub) Statuses(allowed func(c Cluster) bool) ([]*Status, error) {
+func (h *Hub) Statuses(allowed func(c Cluster) bool) []*Status {
 	out := []*Status{}
 	for _, c := range h.dir.Clusters(h.sch, h.eng.Snapshot()) {
 		if !allowed(c) {
@@ -89,7 +89,7 @@ func (h *Hub) Statuses(allowed func(c Cluster) bool) ([]*Status, error) {
 		}
 		out = append(out, s)
 	}
-	return out, nil
+	return out
 }
 
 // ClusterOf returns the declared cluster id (for the routes that
