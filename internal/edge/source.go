@@ -30,6 +30,10 @@ type Cluster struct {
 type Directory interface {
 	// Cluster returns the cluster declared as id in snap.
 	Cluster(sch *schema.Schema, snap *config.Snapshot, id string) (Cluster, bool)
+	// Path is the REST path of cluster id, declared or not: what
+	// operator routes authorize before they look (so a missing cluster
+	// is refused alike) and name in a 404.
+	Path(sch *schema.Schema, id string) string
 	// Clusters lists the declared clusters in id order.
 	Clusters(sch *schema.Schema, snap *config.Snapshot) []Cluster
 	// State returns the cluster's operational state containers as

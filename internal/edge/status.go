@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/amp-edge/amp/internal/edge/wire"
+	"github.com/amp-edge/amp/internal/schema"
 )
 
 // Status is a cluster's link as `amp cluster status` shows it: from the
@@ -39,7 +40,7 @@ func (h *Hub) Status(id string, detail bool) (*Status, error) {
 	e, err := h.lookup(id)
 	if err != nil {
 		h.mu.Unlock()
-		return nil, err
+		return nil, schema.Errorf(schema.KindNotFound, h.ClusterPath(id), "no cluster %q is declared", id)
 	}
 	cl, cur, seen, connected := e.c, e.cur, e.seen, e.connected
 	h.mu.Unlock()
@@ -92,11 +93,9 @@ func (h *Hub) Statuses(allowed func(c Cluster) bool) []*Status {
 	return out
 }
 
-// ClusterOf returns the declared cluster id (for the routes that
-// authorize by its path).
-func (h *Hub) ClusterOf(id string) (Cluster, bool) {
-	return h.dir.Cluster(h.sch, h.eng.Snapshot(), id)
-}
+// ClusterPath is the REST path of cluster id, declared or not: what an
+// operator's status request is authorized for.
+func (h *Hub) ClusterPath(id string) string { return h.dir.Path(h.sch, id) }
 
 // number reads a stored number whatever Go type holds it.
 func number(v any) float64 {

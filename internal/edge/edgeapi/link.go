@@ -120,14 +120,7 @@ func status(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, ok := hub.ClusterOf(id)
-	if !ok {
-		if err := h.Authorize(r, auth.Read, "/clusters/"+schema.EscapeSegment(id)+"/status"); err != nil {
-			return err
-		}
-		return schema.Errorf(schema.KindNotFound, "/clusters/"+schema.EscapeSegment(id), "no cluster %q is declared", id)
-	}
-	if err := h.Authorize(r, auth.Read, c.Path); err != nil {
+	if err := h.Authorize(r, auth.Read, hub.ClusterPath(id)); err != nil {
 		return err
 	}
 	s, err := hub.Status(id, true)

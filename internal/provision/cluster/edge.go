@@ -58,6 +58,13 @@ func (directory) Cluster(sch *schema.Schema, snap *config.Snapshot, id string) (
 	return edge.Cluster{ID: id, Site: site, Path: Path(set, id), Prefix: o.Key, Created: o.Created}, true
 }
 
+func (directory) Path(sch *schema.Schema, id string) string {
+	if set := inventory.Set(sch); set != nil {
+		return Path(set, id)
+	}
+	return "/clusters/" + schema.EscapeSegment(id)
+}
+
 func (d directory) Clusters(sch *schema.Schema, snap *config.Snapshot) []edge.Cluster {
 	set := inventory.Set(sch)
 	if set == nil {
