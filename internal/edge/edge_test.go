@@ -3,6 +3,7 @@ package edge_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"reflect"
 	"sort"
 	"strings"
@@ -88,6 +89,9 @@ func (s *site) hub(opts edge.Options) *edge.Hub {
 	s.t.Helper()
 	if opts.Registry == nil {
 		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	h, err := edge.NewHub(s.eng, opts)
 	if err != nil {

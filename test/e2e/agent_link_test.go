@@ -107,12 +107,11 @@ func TestAgentLink(t *testing.T) {
 	type answer struct {
 		d    *wire.Desired
 		code int
-		at   time.Time
 	}
 	waited := make(chan answer, 1)
 	go func() {
 		d, code := agent.desired(full, "30s")
-		waited <- answer{d, code, time.Now()}
+		waited <- answer{d, code}
 	}()
 	for deadline := time.Now().Add(10 * time.Second); metricValue(t, s, "amp_edge_waiting_agents") != 1; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
