@@ -4,11 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/edge"
+	"github.com/amp-edge/amp/internal/edge/wire"
 	"github.com/amp-edge/amp/internal/provision/cluster"
 )
 
@@ -80,4 +86,65 @@ func BenchmarkUnchangedCheckin(b *testing.B) {
 			b.ReportMetric(float64(len(body)), "checkin-bytes")
 		})
 	}
+}
+
+// BenchmarkDesiredFanout: 1,000 agents, one per cluster, wait on their
+// desired state; one transaction changes a node label of every cluster.
+// Reported: from the start of the commit to the last agent's answer
+// (fanout-ms) and the 99th percentile per agent (p99-ms), against the
+// same run's baseline, the commit itself (commit-ms).
+func BenchmarkDesiredFanout(b *testing.B) {
+	const n = 1000
+	s := newSite(b, fleet(n))
+	reg := prometheus.NewRegistry()
+	h := s.hub(edge.Options{Registry: reg})
+	ctx := context.Background()
+	held := make([]*wire.Desired, n)
+	for i := range held {
+		d, err := h.Desired(ctx, fmt.Sprintf("c%05d", i), 0, "", 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		held[i] = d
+	}
+	var commit, fanout, p99 time.Duration
+	b.ResetTimer()
+	for round := range b.N {
+		answered := make(chan time.Duration, n)
+		var start atomic.Int64
+		for i := range held {
+			go func() {
+				d, err := h.Desired(ctx, held[i].Cluster, held[i].Index, held[i].Digest, time.Minute)
+				if err != nil || d == nil {
+					b.Errorf("%s: %+v %v", held[i].Cluster, d, err)
+				}
+				held[i] = d
+				answered <- time.Duration(time.Now().UnixNano() - start.Load())
+			}()
+		}
+		for metric(b, reg, "amp_edge_waiting_agents") != n {
+			time.Sleep(time.Millisecond)
+		}
+		edits := make([]config.Edit, n)
+		for i := range edits {
+			edits[i] = s.edit(fmt.Sprintf("c%05d/node/server-1/node-label", i), fmt.Sprintf(`["a=%d"]`, round+2))
+		}
+		t0 := time.Now()
+		start.Store(t0.UnixNano())
+		s.submit(edits...)
+		commit += time.Since(t0)
+		lat := make([]time.Duration, 0, n)
+		for range n {
+			lat = append(lat, <-answered)
+		}
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		fanout += lat[n-1]
+		p99 += lat[n*99/100]
+	}
+	b.StopTimer()
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(b.N) }
+	b.ReportMetric(ms(commit), "commit-ms")
+	b.ReportMetric(ms(fanout), "fanout-ms")
+	b.ReportMetric(ms(p99), "p99-ms")
+	b.ReportMetric(float64(fanout)/float64(commit), "fanout/commit")
 }

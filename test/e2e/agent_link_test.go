@@ -216,11 +216,21 @@ func TestAgentLinkDisconnected(t *testing.T) {
 	agent := &linkAgent{t: t, s: s, cluster: "ace-x"}
 	full, _ := agent.desired(nil, "0s")
 	ans := agent.checkin(&wire.Checkin{AgentVersion: "v9.9.9-test", AgentTime: time.Now(), Applied: wire.Applied{Index: full.Index, Digest: full.Digest},
-		Objects: []wire.ObjectStatus{{Kind: "namespace", Name: "ran", State: wire.StateFailed, Message: "forbidden", At: time.Now()}}})
+		Objects: []wire.ObjectStatus{{Kind: "namespace", Name: "ran", State: wire.StateFailed, Message: "forbidden\x1b]0;owned\x07\x1b[2J", At: time.Now()}}})
 	if time.Duration(ans.Interval) != time.Second {
 		t.Fatalf("check-in answer: %+v", ans)
 	}
 	env := s.Env()
+	// What the agent reports is its free text: printed terminal-safe.
+	for _, args := range [][]string{{"cluster", "status"}, {"cluster", "status", "ace-x"}} {
+		out, err := ampCLI(t, env, args...)
+		if err != nil || strings.ContainsAny(out, "\x1b\x07") || !strings.Contains(out, "ace-x") {
+			t.Fatalf("amp %s: %v %q", strings.Join(args, " "), err, out)
+		}
+		if len(args) == 3 && !strings.Contains(out, "namespace ran: failed: forbidden") {
+			t.Fatalf("amp cluster status ace-x does not name the failure: %q", out)
+		}
+	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		out, _ := ampCLI(t, env, "cluster", "status", "ace-x", "-o", "json")
 		var st struct {
