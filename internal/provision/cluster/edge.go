@@ -30,9 +30,9 @@ const (
 	KindNamespace = "namespace"
 )
 
-// NodeDesired is a node's desired state: the labels and taints the agent
+// desiredNode is a node's desired state: the labels and taints the agent
 // keeps on it (only these keys: others are the site's).
-type NodeDesired struct {
+type desiredNode struct {
 	Labels map[string]string `json:"labels"`
 	Taints []string          `json:"taints"`
 }
@@ -180,7 +180,7 @@ func (nodeSource) Objects(sch *schema.Schema, snap *config.Snapshot, id string) 
 	out := make([]wire.Object, 0, len(decl.Nodes))
 	for _, name := range inventory.Sorted(decl.Nodes) {
 		n := decl.Nodes[name]
-		spec := NodeDesired{Labels: map[string]string{}, Taints: sorted(n.Taints)}
+		spec := desiredNode{Labels: map[string]string{}, Taints: sorted(n.Taints)}
 		for _, l := range n.Labels {
 			k, v, _ := strings.Cut(l, "=")
 			spec.Labels[k] = v
