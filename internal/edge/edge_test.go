@@ -18,6 +18,7 @@ import (
 	"github.com/amp-edge/amp/internal/provision/cluster"
 	"github.com/amp-edge/amp/internal/provision/inventory"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/store"
 	"github.com/amp-edge/amp/internal/testenv"
 )
 
@@ -30,13 +31,14 @@ const clusters = `[{"cluster-id":"ace-x","namespace":["ran","core"],
 type site struct {
 	t   testing.TB
 	eng *config.Engine
+	st  *store.Bolt
 	set *schema.ModelSet
 }
 
 func newSite(t testing.TB, body string) *site {
 	t.Helper()
-	eng, _ := testenv.Engine(t, false)
-	s := &site{t: t, eng: eng, set: inventory.Set(eng.Schema())}
+	eng, st := testenv.Engine(t, false)
+	s := &site{t: t, eng: eng, st: st, set: inventory.Set(eng.Schema())}
 	loc, err := schema.Resolve(s.set, "", []string{"cluster"})
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +150,8 @@ func apply(held []wire.Object, d *wire.Desired) []wire.Object {
 // state's; the same digest is answered "unchanged"; a label change and a
 // namespace removal come as a delta (changed objects, removed refs) from
 // the state before, and two changes as one delta from an older index
-// (a point-in-time read); applying a delta gives the state's digest. An
+// (a point-in-time read), or everything from an index older than the
+// retained history; applying a delta gives the state's digest. An
 // undeclared cluster is not found.
 func TestDesiredState(t *testing.T) {
 	s := newSite(t, clusters)
@@ -217,6 +220,19 @@ func TestDesiredState(t *testing.T) {
 	processed(t, h, s.put("ace-y/node/n1/node-label", `["b=3"]`))
 	if d, err := h.Desired(ctx, "ace-x", d2.Index, d2.Digest, 0); d != nil || err != nil {
 		t.Fatalf("ace-x after a change of ace-y: %+v %v", d, err)
+	}
+	// History before i2 compacted away (once checkpointed): an agent
+	// still at the first state gets everything.
+	for deadline := time.Now().Add(20 * time.Second); s.st.CheckpointIndex() < i2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the engine never checkpointed")
+		}
+	}
+	if err := s.st.Compact(i2); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := h.Desired(ctx, "ace-x", full.Index, full.Digest, 0); err != nil || d == nil || !d.Full || d.Digest != d2.Digest || len(d.Objects) != 3 {
+		t.Fatalf("since older than the history: %+v %v", d, err)
 	}
 	if _, err := h.Desired(ctx, "nope", 0, "", 0); schema.KindOf(err) != schema.KindNotFound || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("an undeclared cluster: %v", err)
