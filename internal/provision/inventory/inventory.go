@@ -143,6 +143,7 @@ type Cluster struct {
 	CNI                                                   []string
 	Labels                                                map[string]string
 	Nodes                                                 map[string]*ClusterNode
+	Namespaces                                            []string // kept created by its agent
 }
 
 // ClusterNode is a node of a cluster.
@@ -339,6 +340,7 @@ func ClusterOf(m map[string]any) *Cluster {
 		ID: str(m, "cluster-id"), Site: str(m, "site"), Deployment: str(m, "deployment"),
 		Distribution: strDef(m, "distribution", "rke2"), KubernetesVersion: str(m, "kubernetes-version"),
 		CNI: strs(m, "cni"), Labels: map[string]string{}, Nodes: map[string]*ClusterNode{},
+		Namespaces: strs(m, "namespace"),
 	}
 	for _, e := range Entries(m, "label") {
 		c.Labels[str(e, "name")] = str(e, "value")
