@@ -511,12 +511,20 @@ func (a *Agent) pollFrom() (uint64, string) {
 }
 
 // usableClient is the link to AMP, or nil and why AMP may not be
-// called: not enrolled, or the certificate expired. Then it looks at the
-// state directory again, so an `amp agent register` run meanwhile (with a
-// new token) is picked up without a restart.
+// called: not enrolled, or the certificate expired. An `amp agent
+// register` run meanwhile (a new token, after an expiry or a revocation)
+// is picked up without a restart: cert.pem changed, or the one held is
+// unusable and the directory is read again.
 func (a *Agent) usableClient() (*link.Client, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.client != nil {
+		if mod, err := a.o.Dir.CertModTime(); err == nil && !mod.Equal(a.id.ModTime) {
+			if err := a.loadCredentials(); err == nil {
+				a.log.Info("new credentials in the state directory", "cluster", a.id.Cluster, "not-after", a.id.Leaf.NotAfter)
+			}
+		}
+	}
 	usable := func() error {
 		if a.client == nil {
 			return state.ErrNotEnrolled

@@ -278,8 +278,9 @@ func TestOfflineAutonomy(t *testing.T) {
 	})
 }
 
-// An expired certificate: AMP is not called (no outage error from the
-// network but the expiry), the cache is enforced all the same.
+// An expired certificate: AMP is not called (the outage's cause is the
+// expiry, saying how to recover), the cache is enforced all the same; a
+// new enrolment is picked up by the running agent.
 func TestExpiredCertificateKeepsEnforcing(t *testing.T) {
 	d, err := state.Open(t.TempDir())
 	if err != nil {
@@ -296,6 +297,17 @@ func TestExpiredCertificateKeepsEnforcing(t *testing.T) {
 		j := journal(t, d)
 		return j.Outage != nil && strings.Contains(j.Outage.LastError, "expired") && strings.Contains(j.Outage.LastError, "amp agent register")
 	})
+	// Enrolled again (amp agent register with a new token): the running
+	// agent takes the new certificate and calls AMP again (which is still
+	// out of reach, so the outage's cause changes).
+	enrol(t, d, time.Now().Add(-time.Minute), time.Now().Add(time.Hour))
+	eventually(t, "the new certificate used", func() bool {
+		j := journal(t, d)
+		return j.Outage != nil && !strings.Contains(j.Outage.LastError, "expired")
+	})
+	if site.get("n1", "env") != "prod" {
+		t.Fatal("the cached state was lost")
+	}
 }
 
 // A delta is merged onto the held state and checked against the whole

@@ -140,7 +140,8 @@ func (l *linkEnd) desired(w http.ResponseWriter, r *http.Request) {
 // journalled then reported once, with when it began; the whole state is
 // fetched and applied; a change arrives as a delta and is applied (the
 // one object changed, the one removed pruned) and reported as applied;
-// asked to renew, the agent gets a new certificate and presents it.
+// asked to renew, the agent gets a new certificate and presents it, as
+// it does a certificate enrolled anew while it runs.
 func TestOnlineLoop(t *testing.T) {
 	d, err := state.Open(t.TempDir())
 	if err != nil {
@@ -230,4 +231,19 @@ func TestOnlineLoop(t *testing.T) {
 	if err != nil || id.Leaf.SerialNumber.Int64() != 3 {
 		t.Fatalf("cert.pem after the renewal: %v, %v", id, err)
 	}
+
+	// Enrolled again by hand (amp agent register, e.g. after a
+	// revocation): the running agent presents the new certificate.
+	csr, err := d.CSR("ace-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SaveCredentials(&wire.Credentials{Cluster: "ace-x", Certificate: end.ca.sign(t, csr, 4, now.Add(-time.Minute), now.Add(time.Hour))}, ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the new enrolment in use", func() bool {
+		end.mu.Lock()
+		defer end.mu.Unlock()
+		return end.serials["4"]
+	})
 }

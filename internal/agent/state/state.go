@@ -370,6 +370,18 @@ type Identity struct {
 	Leaf     *x509.Certificate
 	Cluster  string // the certificate's CN
 	ServerCA *x509.CertPool
+	// ModTime is cert.pem's as it was read: a running agent compares it
+	// with CertModTime to pick up an enrolment made meanwhile.
+	ModTime time.Time
+}
+
+// CertModTime is when cert.pem was last replaced.
+func (d *Dir) CertModTime() (time.Time, error) {
+	fi, err := os.Stat(d.file(CertFile))
+	if err != nil {
+		return time.Time{}, err
+	}
+	return fi.ModTime(), nil
 }
 
 // RenewAt is when the certificate should be renewed: two thirds into its
@@ -385,6 +397,7 @@ var ErrNotEnrolled = errors.New("not enrolled: no certificate (run amp agent reg
 
 // Identity loads the certificate, its key and the pinned server CA.
 func (d *Dir) Identity() (*Identity, error) {
+	mod, _ := d.CertModTime()
 	certPEM, err := os.ReadFile(d.file(CertFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotEnrolled
@@ -404,7 +417,7 @@ func (d *Dir) Identity() (*Identity, error) {
 	if err != nil {
 		return nil, &CorruptError{File: d.file(CertFile), Reason: err.Error()}
 	}
-	id := &Identity{Cert: cert, Leaf: leaf, Cluster: leaf.Subject.CommonName}
+	id := &Identity{Cert: cert, Leaf: leaf, Cluster: leaf.Subject.CommonName, ModTime: mod}
 	b, err := os.ReadFile(d.file(ServerCAFile))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
