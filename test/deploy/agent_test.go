@@ -78,7 +78,7 @@ func TestAgentChartDefaults(t *testing.T) {
 		if mountPath(c, "state") != stateDir {
 			t.Errorf("%s mounts the state volume at %q, want %s", c.Name, mountPath(c, "state"), stateDir)
 		}
-		if flag(c.Args, "--dir") != stateDir {
+		if argAfter(c.Args, "--dir") != stateDir {
 			t.Errorf("%s args %v: --dir is not %s", c.Name, c.Args, stateDir)
 		}
 	}
@@ -89,17 +89,17 @@ func TestAgentChartDefaults(t *testing.T) {
 		len(tokenVol.Secret.Items) != 1 || tokenVol.Secret.Items[0].Key != "token" || tokenVol.Secret.Items[0].Path != "token" {
 		t.Errorf("token volume %+v, want key token of secret amp-agent-token", tokenVol.VolumeSource)
 	}
-	if got, want := flag(register.Args, "--token-file"), mountPath(register, "token")+"/token"; got != want {
+	if got, want := argAfter(register.Args, "--token-file"), mountPath(register, "token")+"/token"; got != want {
 		t.Errorf("register --token-file %q, want the Secret's file %q", got, want)
 	}
 	if mountPath(agent, "token") != "" {
 		t.Errorf("the agent container mounts the spent token at %s", mountPath(agent, "token"))
 	}
 	assertNoTokenArgs(t, pod)
-	if got := flag(register.Args, "--server"); got != "https://amp.example.com:8181" {
+	if got := argAfter(register.Args, "--server"); got != "https://amp.example.com:8181" {
 		t.Errorf("register --server %q", got)
 	}
-	if flag(register.Args, "--server-ca") != "" || flag(register.Args, "--cluster") != "" {
+	if argAfter(register.Args, "--server-ca") != "" || argAfter(register.Args, "--cluster") != "" {
 		t.Errorf("register args %v: --server-ca/--cluster without their values", register.Args)
 	}
 	// The enrolment runs once: a restart with credentials in the state
@@ -156,11 +156,11 @@ nodeSelector: {node-role.kubernetes.io/control-plane: ""}
 	if ca.ConfigMap == nil || ca.ConfigMap.Name != cm.Name {
 		t.Errorf("server-ca volume %+v, want config map %s", ca.VolumeSource, cm.Name)
 	}
-	if got, want := flag(register.Args, "--server-ca"), mountPath(register, "server-ca")+"/amp-ca.pem"; got != want {
+	if got, want := argAfter(register.Args, "--server-ca"), mountPath(register, "server-ca")+"/amp-ca.pem"; got != want {
 		t.Errorf("--server-ca %q, want %q", got, want)
 	}
 	for f, want := range map[string]string{"--server": "https://amp.central.example:443", "--cluster": "site-7"} {
-		if got := flag(register.Args, f); got != want {
+		if got := argAfter(register.Args, f); got != want {
 			t.Errorf("register %s %q, want %q", f, got, want)
 		}
 	}
@@ -169,7 +169,7 @@ nodeSelector: {node-role.kubernetes.io/control-plane: ""}
 		t.Errorf("token volume %+v, want key tok of site-7-token", tok)
 	}
 	assertNoTokenArgs(t, pod)
-	if flag(agent.Args, "--interval") != "10s" || flag(agent.Args, "--metrics-listen") != ":9464" {
+	if argAfter(agent.Args, "--interval") != "10s" || argAfter(agent.Args, "--metrics-listen") != ":9464" {
 		t.Errorf("agent args %v, want --interval 10s --metrics-listen :9464", agent.Args)
 	}
 	if len(agent.Ports) != 1 || agent.Ports[0].ContainerPort != 9464 {
@@ -207,7 +207,7 @@ server: {ca: {configMap: amp-ca}}
 	if v := volume(t, pod, "server-ca"); v.ConfigMap == nil || v.ConfigMap.Name != "amp-ca" {
 		t.Errorf("server-ca volume %+v, want config map amp-ca", v.VolumeSource)
 	}
-	if got := flag(container(t, pod.InitContainers, "register").Args, "--server-ca"); got != "/etc/amp-agent/server-ca/ca.crt" {
+	if got := argAfter(container(t, pod.InitContainers, "register").Args, "--server-ca"); got != "/etc/amp-agent/server-ca/ca.crt" {
 		t.Errorf("--server-ca %q", got)
 	}
 }
@@ -216,12 +216,12 @@ server: {ca: {configMap: amp-ca}}
 // anything is installed, naming the value.
 func TestAgentChartRefusesBadValues(t *testing.T) {
 	for _, tc := range []struct{ values, want string }{
-		{`server: {url: "http://amp.example.com"}`, "server.url"},
-		{`state: {type: emptyDir}`, "state.type"},
-		{`interval: soon`, "interval"},
-		{`token: {secretName: ""}`, "token.secretName"},
+		{`server: {url: "http://amp.example.com"}`, "/server/url"},
+		{`state: {type: emptyDir}`, "/state/type"},
+		{`interval: soon`, "/interval"},
+		{`token: {secretName: ""}`, "/token/secretName"},
 		{`tokne: {secretName: x}`, "tokne"},
-		{`metrics: {listen: "everywhere"}`, "metrics.listen"},
+		{`metrics: {listen: "everywhere"}`, "/metrics/listen"},
 	} {
 		_, err := render(t, "amp-agent", "amp-agent", "amp-test", values(t, tc.values))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -314,8 +314,8 @@ func mountPath(c corev1.Container, volume string) string {
 	return ""
 }
 
-// flag returns the argument after name in args, "" if name is absent.
-func flag(args []string, name string) string {
+// argAfter returns the argument after name in args, "" if name is absent.
+func argAfter(args []string, name string) string {
 	for i, a := range args {
 		if a == name && i+1 < len(args) {
 			return args[i+1]

@@ -26,7 +26,7 @@ func TestChartsLint(t *testing.T) {
 		{"amp-serve", ""},
 		{"amp-serve", "replicas: 3\nstore: etcd://etcd:2379/amp/\ntls: {secretName: amp-tls}\n"},
 	} {
-		linter := lint.RunAll(chartDir(tc.chart), values(t, tc.values), "amp-test", lint.WithKubeVersion(kubeVersion(t)))
+		linter := lint.AllWithKubeVersion(chartDir(tc.chart), values(t, tc.values), "amp-test", kubeVersion(t))
 		for _, m := range linter.Messages {
 			if m.Severity >= support.WarningSev {
 				t.Errorf("%s with values %q: %s", tc.chart, tc.values, m)
@@ -104,7 +104,7 @@ func TestSystemdUnit(t *testing.T) {
 		}
 	}
 	exe := strings.Fields(strings.Join(settings["ExecStart"], " "))
-	if len(exe) < 2 || exe[1] != "agent" || flag(exe, "--dir") != "/var/lib/"+strings.Join(settings["StateDirectory"], "") {
+	if len(exe) < 2 || exe[1] != "agent" || argAfter(exe, "--dir") != "/var/lib/"+strings.Join(settings["StateDirectory"], "") {
 		t.Errorf("ExecStart %v: want amp agent --dir on the StateDirectory", exe)
 	}
 

@@ -39,11 +39,11 @@ func TestServeChartDefaults(t *testing.T) {
 	if q := claim.Spec.Resources.Requests[corev1.ResourceStorage]; q.Cmp(resource.MustParse("1Gi")) != 0 {
 		t.Errorf("data claim requests %s, want 1Gi", q.String())
 	}
-	if dir := flag(amp.Args, "--data-dir"); dir == "" || mountPath(amp, claim.Name) != dir {
+	if dir := argAfter(amp.Args, "--data-dir"); dir == "" || mountPath(amp, claim.Name) != dir {
 		t.Errorf("--data-dir %q, claim %s mounted at %q", dir, claim.Name, mountPath(amp, claim.Name))
 	}
 	for f, want := range map[string]string{"--listen": ":8181", "--store": "bbolt", "--gnmi-listen": ":5150", "--log-level": "info"} {
-		if got := flag(amp.Args, f); got != want {
+		if got := argAfter(amp.Args, f); got != want {
 			t.Errorf("amp serve %s %q, want %q", f, got, want)
 		}
 	}
@@ -127,7 +127,7 @@ extraArgs: ["--oidc-issuer", "https://idp.example.com/realms/amp"]
 		"--oidc-issuer": "https://idp.example.com/realms/amp",
 	}
 	for f, w := range want {
-		if got := flag(amp.Args, f); got != w {
+		if got := argAfter(amp.Args, f); got != w {
 			t.Errorf("amp serve %s %q, want %q", f, got, w)
 		}
 	}
@@ -154,11 +154,11 @@ extraArgs: ["--oidc-issuer", "https://idp.example.com/realms/amp"]
 // would be ignored. Both are refused naming the value.
 func TestServeChartRefusesBadValues(t *testing.T) {
 	for _, tc := range []struct{ values, want string }{
-		{`replicas: 2`, "replicas"},
-		{`etcdCA: {secretName: etcd-ca}`, "etcdCA.secretName"},
-		{`store: postgres://db`, "store"},
-		{`replicas: 0`, "replicas"},
-		{`service: {restPort: 70000}`, "service.restPort"},
+		{`replicas: 2`, "/replicas"},
+		{`etcdCA: {secretName: etcd-ca}`, "/etcdCA/secretName"},
+		{`store: postgres://db`, "/store"},
+		{`replicas: 0`, "/replicas"},
+		{`service: {restPort: 70000}`, "/service/restPort"},
 	} {
 		_, err := render(t, "amp-serve", "amp-serve", "amp-test", values(t, tc.values))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
