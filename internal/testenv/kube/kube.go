@@ -354,9 +354,12 @@ func startAPIServer(bin, dir, port, etcdURL string, p pkiFiles) (*process, error
 		"--service-account-issuer=https://127.0.0.1:"+port,
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--authorization-mode=RBAC",
-		// No controller-manager creates the namespaces' "default" service
-		// accounts, which this plugin would demand of every pod.
-		"--disable-admission-plugins=ServiceAccount",
+		// No controller-manager runs: nothing would create the namespaces'
+		// "default" service accounts, which ServiceAccount demands of every
+		// pod, nor lift the node.kubernetes.io/not-ready taint that
+		// TaintNodesByCondition puts on every new node. Without them a
+		// node has exactly the taints a test gives it.
+		"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
 		"--cert-dir="+filepath.Join(dir, "certs"),
 		"--profiling=false")
 	cmd.Stdout, cmd.Stderr = logf, logf
