@@ -147,6 +147,12 @@ func TestImportRules(t *testing.T) {
 			forbidden: []string{"internal/policy"},
 		},
 		{
+			why:       "a simulated site (internal/testenv/kube) is Kubernetes alone, on the test etcd: it knows no AMP code, so the agent's tests meet the API a real site serves",
+			applies:   func(p pkg) bool { return under(p.path, "internal/testenv/kube") },
+			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
+			except:    []string{"internal/testenv/etcd"},
+		},
+		{
 			why:       "an adapter knows the engine and its controller, not the other adapters",
 			applies:   func(p pkg) bool { return under(p.path, "internal/adapter", "internal/aether/sdcore") },
 			forbidden: []string{"internal/adapter"},
