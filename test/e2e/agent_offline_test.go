@@ -117,17 +117,6 @@ func enrolCutOff(t *testing.T, d *state.Dir) {
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func nodeLabel(t *testing.T, c kubernetes.Interface, node, key string) string {
 	t.Helper()
 	n, err := c.CoreV1().Nodes().Get(context.Background(), node, metav1.GetOptions{})
@@ -180,10 +169,10 @@ func TestAgentOfflineAutonomy(t *testing.T) {
 	args := []string{"--dir", dir, "--kubeconfig", kenv.Kubeconfig, "--interval", "1s"}
 
 	p := startAgent(t, args...)
-	waitFor(t, "the cached state applied", func() bool {
+	waitWithin(t, time.Minute, func() bool {
 		_, err := kc.CoreV1().Namespaces().Get(context.Background(), "apps", metav1.GetOptions{})
 		return err == nil && nodeLabel(t, kc, "server-1", "env") == "prod"
-	})
+	}, "the cached state applied")
 	n, err := kc.CoreV1().Nodes().Get(context.Background(), "server-1", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -191,23 +180,23 @@ func TestAgentOfflineAutonomy(t *testing.T) {
 	if n.Labels["by-hand"] != "keep" || len(n.Spec.Taints) != 1 || n.Spec.Taints[0] != (corev1.Taint{Key: "dedicated", Value: "edge", Effect: corev1.TaintEffectNoSchedule}) {
 		t.Fatalf("node: labels %v, taints %v", n.Labels, n.Spec.Taints)
 	}
-	waitFor(t, "the node journalled applied", func() bool {
+	waitWithin(t, time.Minute, func() bool {
 		j, err := d.Journal()
 		return err == nil && len(j.Objects) == 2 && j.Objects[1].State == wire.StateApplied
-	})
-	waitFor(t, "the outage journalled", func() bool { j, err := d.Journal(); return err == nil && j.Outage != nil })
+	}, "the node journalled applied")
+	waitWithin(t, time.Minute, func() bool { j, err := d.Journal(); return err == nil && j.Outage != nil }, "the outage journalled")
 	setNodeLabel(t, kc, "server-1", "env", "staging")
-	waitFor(t, "the hand change restored", func() bool { return nodeLabel(t, kc, "server-1", "env") == "prod" })
-	waitFor(t, "the correction journalled", func() bool { j, err := d.Journal(); return err == nil && j.Corrections == 1 })
+	waitWithin(t, time.Minute, func() bool { return nodeLabel(t, kc, "server-1", "env") == "prod" }, "the hand change restored")
+	waitWithin(t, time.Minute, func() bool { j, err := d.Journal(); return err == nil && j.Corrections == 1 }, "the correction journalled")
 
 	p.kill()
 	setNodeLabel(t, kc, "server-1", "env", "lab")
 	startAgent(t, args...)
-	waitFor(t, "the change made while the agent was down restored", func() bool { return nodeLabel(t, kc, "server-1", "env") == "prod" })
-	waitFor(t, "the restart and the correction in the outage", func() bool {
+	waitWithin(t, time.Minute, func() bool { return nodeLabel(t, kc, "server-1", "env") == "prod" }, "the change made while the agent was down restored")
+	waitWithin(t, time.Minute, func() bool {
 		j, err := d.Journal()
 		return err == nil && j.Outage != nil && j.Outage.Restarts == 1 && j.Outage.Corrections == 2
-	})
+	}, "the restart and the correction in the outage")
 
 	out, err := exec.Command(testenv.Binary(t), "agent", "status", "--dir", dir, "-o", "json").Output()
 	if err != nil {
