@@ -673,28 +673,36 @@ func (a *Agent) checkin(ctx context.Context) {
 		}
 	}
 	facts := a.facts
-	now := a.o.Now().UTC()
-	a.mu.Lock()
-	ci := wire.Checkin{
-		AgentVersion: a.o.Version,
-		AgentTime:    now,
-		Facts:        facts,
-		Applied:      a.journal.Applied,
-		Objects:      a.reportLocked(true),
+	// What the last attempt sent of the outage: it is closed only if it
+	// was reported as it stands.
+	var now time.Time
+	var sent *state.Outage
+	build := func() wire.Checkin {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		now = a.o.Now().UTC()
+		ci := wire.Checkin{
+			AgentVersion: a.o.Version,
+			AgentTime:    now,
+			Facts:        facts,
+			Applied:      a.journal.Applied,
+			Objects:      a.reportLocked(true),
+		}
+		if ci.Objects == nil {
+			ci.Objects = []wire.ObjectStatus{}
+		}
+		for i := range ci.Objects {
+			ci.Objects[i].Message = clip(ci.Objects[i].Message)
+		}
+		sent = nil
+		if o := a.journal.Outage; o != nil {
+			cp := *o
+			sent = &cp
+			ci.Outage = &wire.Outage{LostAt: o.LostAt, RegainedAt: now, Restarts: o.Restarts, Corrections: o.Corrections, LastError: clip(o.LastError)}
+		}
+		return ci
 	}
-	if ci.Objects == nil {
-		ci.Objects = []wire.ObjectStatus{}
-	}
-	for i := range ci.Objects {
-		ci.Objects[i].Message = clip(ci.Objects[i].Message)
-	}
-	outage := a.journal.Outage
-	if outage != nil {
-		ci.Outage = &wire.Outage{LostAt: outage.LostAt, RegainedAt: now, Restarts: outage.Restarts, Corrections: outage.Corrections, LastError: clip(outage.LastError)}
-	}
-	a.mu.Unlock()
-
-	ans, err := client.Checkin(ctx, ci)
+	ans, err := client.Checkin(ctx, build)
 	if err != nil {
 		if ctx.Err() == nil {
 			a.lost(err)
@@ -702,8 +710,8 @@ func (a *Agent) checkin(ctx context.Context) {
 		return
 	}
 	a.mu.Lock()
-	if a.journal.Outage == outage && outage != nil {
-		a.log.Info("the link to AMP is back; the outage is reported", "lost-at", outage.LostAt, "restarts", outage.Restarts, "corrections", outage.Corrections)
+	if o := a.journal.Outage; o != nil && sent != nil && *o == *sent {
+		a.log.Info("the link to AMP is back; the outage is reported", "lost-at", o.LostAt, "restarts", o.Restarts, "corrections", o.Corrections)
 		a.journal.Outage = nil
 	}
 	a.journal.LastCheckin = now

@@ -210,9 +210,12 @@ func (c *Client) Renew(ctx context.Context, csr string) (*wire.Credentials, erro
 }
 
 // Checkin reports the agent's state and returns what AMP holds for it.
-func (c *Client) Checkin(ctx context.Context, ci wire.Checkin) (*wire.CheckinAnswer, error) {
+// The check-in is built afresh for every attempt, so a retry never
+// reports what was true before the previous attempt failed.
+func (c *Client) Checkin(ctx context.Context, build func() wire.Checkin) (*wire.CheckinAnswer, error) {
 	var a wire.CheckinAnswer
-	if _, err := c.call(ctx, http.MethodPut, c.clusterPath("/status"), nil, ci, &a, http.StatusOK); err != nil {
+	body := func() any { return build() }
+	if _, err := c.call(ctx, http.MethodPut, c.clusterPath("/status"), nil, body, &a, http.StatusOK); err != nil {
 		return nil, err
 	}
 	return &a, nil
@@ -246,21 +249,26 @@ func (c *Client) Desired(ctx context.Context, since uint64, digest string, wait 
 const maxAnswer = 64 << 20
 
 // call sends one request, retrying transient failures, and decodes a
-// JSON answer of one of the wanted statuses into out.
+// JSON answer of one of the wanted statuses into out. A body of type
+// func() any is called for each attempt.
 func (c *Client) call(ctx context.Context, method, path string, hdr http.Header, body, out any, want ...int) (int, error) {
-	var raw []byte
-	if body != nil {
-		var err error
-		if raw, err = json.Marshal(body); err != nil {
-			return 0, err
-		}
-	}
 	attempts := max(c.Backoff.Attempts, 1)
 	var last error
 	for n := 0; n < attempts; n++ {
 		if n > 0 {
 			if err := sleep(ctx, c.Backoff.Delay(n-1), retryAfter(last, c.Backoff.Max)); err != nil {
 				return 0, fmt.Errorf("%w (after: %v)", err, last)
+			}
+		}
+		var raw []byte
+		if body != nil {
+			v := body
+			if f, ok := body.(func() any); ok {
+				v = f()
+			}
+			var err error
+			if raw, err = json.Marshal(v); err != nil {
+				return 0, err
 			}
 		}
 		code, err := c.once(ctx, method, path, hdr, raw, out, want)

@@ -87,8 +87,9 @@ func newClient(t *testing.T, url string, cert tls.Certificate, pool *x509.CertPo
 	return c
 }
 
-// Transient failures (503, 429) are retried until one succeeds; the
-// request reaches AMP with the cluster's certificate, on its own path.
+// Transient failures (503, 429) are retried until one succeeds, each
+// attempt with the check-in built afresh; the request reaches AMP with
+// the cluster's certificate, on its own path.
 func TestCheckinRetriesTransientFailures(t *testing.T) {
 	p := newPKI(t)
 	var calls atomic.Int32
@@ -106,7 +107,8 @@ func TestCheckinRetriesTransientFailures(t *testing.T) {
 			http.Error(w, "slow down", http.StatusTooManyRequests)
 		default:
 			var ci wire.Checkin
-			if err := json.NewDecoder(r.Body).Decode(&ci); err != nil || ci.Applied.Index != 5 {
+			// Built afresh for the third attempt.
+			if err := json.NewDecoder(r.Body).Decode(&ci); err != nil || ci.Applied.Index != 7 {
 				http.Error(w, "body", http.StatusBadRequest)
 				return
 			}
@@ -114,7 +116,11 @@ func TestCheckinRetriesTransientFailures(t *testing.T) {
 		}
 	})
 	c := newClient(t, srv.URL, p.client(t, "ace-x", 10), pool)
-	ans, err := c.Checkin(context.Background(), wire.Checkin{Applied: wire.Applied{Index: 5}})
+	builds := 0
+	ans, err := c.Checkin(context.Background(), func() wire.Checkin {
+		builds++
+		return wire.Checkin{Applied: wire.Applied{Index: uint64(4 + builds)}}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +155,7 @@ func TestRefusalsAreNotRetried(t *testing.T) {
 		http.Error(w, "down", http.StatusBadGateway)
 	})
 	c2 := newClient(t, down.URL, p.client(t, "ace-x", 11), pool2)
-	if _, err := c2.Checkin(context.Background(), wire.Checkin{}); !IsStatus(err, http.StatusBadGateway) {
+	if _, err := c2.Checkin(context.Background(), func() wire.Checkin { return wire.Checkin{} }); !IsStatus(err, http.StatusBadGateway) {
 		t.Fatalf("error %v", err)
 	}
 	if calls.Load() != int32(fast.Attempts) {
@@ -236,7 +242,7 @@ func TestRenewThenNewCertificate(t *testing.T) {
 		t.Fatalf("renew: %+v, %v", cr, err)
 	}
 	c.SetCertificate(p.client(t, "ace-x", 21))
-	if _, err := c.Checkin(context.Background(), wire.Checkin{}); err != nil {
+	if _, err := c.Checkin(context.Background(), func() wire.Checkin { return wire.Checkin{} }); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -289,7 +295,7 @@ func TestServerCAPinned(t *testing.T) {
 	var calls atomic.Int32
 	srv, _ := amp(t, p, false, func(w http.ResponseWriter, r *http.Request) { calls.Add(1) })
 	c := newClient(t, srv.URL, p.client(t, "ace-x", 10), p.pool()) // p's CA did not sign the server
-	_, err := c.Checkin(context.Background(), wire.Checkin{})
+	_, err := c.Checkin(context.Background(), func() wire.Checkin { return wire.Checkin{} })
 	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("a server of another CA: %v", err)
 	}
