@@ -10,8 +10,10 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,6 +69,23 @@ func startAgent(t *testing.T, args ...string) *agentProc {
 		}
 	})
 	return p
+}
+
+// metricsURL is where the agent serves its metrics, as it logged.
+func (p *agentProc) metricsURL(t *testing.T) string {
+	t.Helper()
+	var addr string
+	waitWithin(t, time.Minute, func() bool {
+		for _, line := range strings.Split(p.logs(), "\n") {
+			var rec struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "metrics listening" {
+				addr = rec.Addr
+				return true
+			}
+		}
+		return false
+	}, "the agent's metrics address in its log")
+	return "http://" + addr + "/metrics"
 }
 
 // kill is a kill -9, whatever the agent was doing.
@@ -191,12 +210,26 @@ func TestAgentOfflineAutonomy(t *testing.T) {
 
 	p.kill()
 	setNodeLabel(t, kc, "server-1", "env", "lab")
-	startAgent(t, args...)
+	p = startAgent(t, append(args, "--metrics-listen", "127.0.0.1:0")...)
 	waitWithin(t, time.Minute, func() bool { return nodeLabel(t, kc, "server-1", "env") == "prod" }, "the change made while the agent was down restored")
 	waitWithin(t, time.Minute, func() bool {
 		j, err := d.Journal()
 		return err == nil && j.Outage != nil && j.Outage.Restarts == 1 && j.Outage.Corrections == 2
 	}, "the restart and the correction in the outage")
+
+	// Its metrics: the correction counted, the link down, the state held.
+	metrics := p.metricsURL(t)
+	for _, want := range []string{`amp_agent_drift_corrections_total{kind="node"} 1`, "amp_agent_link_up 0", "amp_agent_desired_index 7", `amp_agent_applies_total{kind="namespace",result="applied"}`} {
+		waitWithin(t, time.Minute, func() bool {
+			resp, err := http.Get(metrics)
+			if err != nil {
+				return false
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return strings.Contains(string(b), want)
+		}, "the agent's metrics show "+want)
+	}
 
 	out, err := exec.Command(testenv.Binary(t), "agent", "status", "--dir", dir, "-o", "json").Output()
 	if err != nil {
