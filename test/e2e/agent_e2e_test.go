@@ -147,12 +147,14 @@ func TestAgentEndToEnd(t *testing.T) {
 	waitWithin(t, time.Minute, inSync("edge-b", 1), "edge-b connected, in sync, with its node as facts")
 
 	// A declared label changed in AMP reaches the site (the long-poll).
+	committed := time.Now()
 	code, body, _, err := s.Do(context.Background(), "PUT", "/inventory/v1.0.0/cluster/edge-a/node/a-1",
 		`{"name":"a-1","host":"10.9.0.1","role":["controlplane","worker"],"node-label":["env=staging","rack=r1"]}`)
 	if err != nil || code/100 != 2 {
 		t.Fatalf("PUT a-1: %d %s %v", code, body, err)
 	}
 	waitWithin(t, time.Minute, func() bool { return nodeLabel(t, a.client(), "a-1", "env") == "staging" }, "the changed label applied at site A")
+	t.Logf("the declared label was at the site %v after the request that changed it (a figure, not a bound)", time.Since(committed).Round(time.Millisecond))
 	waitWithin(t, time.Minute, inSync("edge-a", 2), "edge-a in sync with the change")
 
 	// AMP stopped; agent A, cut off, killed; a declared label changed by
