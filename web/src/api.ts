@@ -42,10 +42,10 @@ async function refusal(res: Response): Promise<APIError> {
 export async function call<T>(
   method: string,
   path: string,
-  opts: { body?: unknown; credential?: Credential | null } = {},
+  opts: { body?: unknown; credential?: Credential | null; headers?: Record<string, string> } = {},
 ): Promise<Answer<T>> {
   const credential = opts.credential === undefined ? session.credential : opts.credential;
-  const headers: Record<string, string> = { Accept: "application/json" };
+  const headers: Record<string, string> = { Accept: "application/json", ...opts.headers };
   if (credential) headers["Authorization"] = await credential.authorization();
   if (opts.body !== undefined) headers["Content-Type"] = "application/json";
   const res = await fetch(path, {

@@ -4,6 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { session } from "./session";
 import { forgetModelSets } from "./models";
+import { forgetSpec } from "./spec";
 import { navigate, onLinkClick, root, useLocation } from "./router";
 import { SignIn } from "./views/signin";
 import { Home } from "./views/home";
@@ -21,6 +22,7 @@ export function App() {
   if (!s.credential) return <SignIn reason={s.reason} />;
   const signOut = () => {
     forgetModelSets();
+    forgetSpec();
     s.signOut();
     navigate(root);
   };

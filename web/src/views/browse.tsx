@@ -9,6 +9,7 @@ import { call } from "../api";
 import { modelSets, resolve, type Node, type Resolved } from "../models";
 import { Refusal, Show, useLoad } from "../load";
 import { navigate, root } from "../router";
+import { EditForm, mayWrite } from "./edit";
 
 const pageSize = 50;
 type Obj = Record<string, unknown>;
@@ -174,19 +175,50 @@ function FilterForm({ node, value, onApply }: { node: Node; value: string; onApp
   );
 }
 
-/** One entry: its configuration, then its operational state, then its lists. */
+/** One entry: its configuration (with Edit when the server allows it), then its operational state, then its lists. */
 function Entry({ r, path }: { r: Resolved; path: string }) {
-  const state = useLoad(() => call<Obj>("GET", path), [path]);
+  const [reload, setReload] = useState(0);
+  const [editing, setEditing] = useState(false);
+  const [committed, setCommitted] = useState("");
+  const state = useLoad(() => Promise.all([call<Obj>("GET", path), mayWrite(path)]), [path, reload]);
+  const done = (index?: string) => {
+    setCommitted(index ?? "");
+    setEditing(false);
+    setReload((n) => n + 1);
+  };
   return (
     <div>
       <h1>
         {r.node.name} {r.crumbs[r.crumbs.length - 1]?.label}
       </h1>
       <Show state={state}>
-        {(a) => (
+        {([a, writable]) => (
           <>
             <h2>Configuration</h2>
-            <Fields node={r.node} data={a.body} state={false} id="config" />
+            {editing ? (
+              <EditForm node={r.node} path={path} data={a.body} etag={a.headers.get("ETag") ?? ""} onDone={done} />
+            ) : (
+              <>
+                {committed && (
+                  <p class="committed" id="committed" role="status">
+                    Committed as transaction {committed}.
+                  </p>
+                )}
+                <Fields node={r.node} data={a.body} state={false} id="config" />
+                {writable && (
+                  <button
+                    type="button"
+                    id="edit-button"
+                    onClick={() => {
+                      setCommitted("");
+                      setEditing(true);
+                    }}
+                  >
+                    Edit
+                  </button>
+                )}
+              </>
+            )}
             <h2>Operational state</h2>
             <Fields node={r.node} data={a.body} state={true} id="state" />
             <Lists node={r.node} at={path} />
