@@ -105,7 +105,13 @@ func newBrowser(t *testing.T, s *testenv.Server) *browser {
 // page is one tab, driven by one (sub)test.
 type page struct {
 	t   *testing.T
-	ctx context.Context // bounds each action on the tab
+	tab context.Context
+}
+
+// bound bounds one action on the tab: a bound on a hang, not an
+// assertion on speed.
+func (p *page) bound() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(p.tab, 30*time.Second)
 }
 
 // tab opens a new tab (its own page: nothing in memory) at path, closed
@@ -139,10 +145,7 @@ func (b *browser) tab(t *testing.T, path string) *page {
 	if _, err := chromedp.Call(tab, cdplog.Enable, cdp.Empty{}); err != nil {
 		t.Fatalf("Log.enable: %v", err)
 	}
-	// a bound on a hang, not an assertion on speed
-	ctx, cancelT := context.WithTimeout(tab, 2*time.Minute)
-	t.Cleanup(cancelT)
-	p := &page{t: t, ctx: ctx}
+	p := &page{t: t, tab: tab}
 	p.do(chromedp.Navigate(b.origin + path))
 	return p
 }
@@ -150,13 +153,17 @@ func (b *browser) tab(t *testing.T, path string) *page {
 // do runs the steps, failing the test with the page's HTML when one fails.
 func (p *page) do(steps ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
-	if err := chromedp.Do(p.ctx, steps...); err != nil {
+	ctx, cancel := p.bound()
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
 		p.t.Fatalf("chromedp: %v\npage: %.3000s", err, p.html())
 	}
 }
 
 func (p *page) html() string {
-	h, _ := chromedp.Run(p.ctx, chromedp.OuterHTML(chromedp.CSS("body")))
+	ctx, cancel := p.bound()
+	defer cancel()
+	h, _ := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("body")))
 	return h
 }
 
@@ -164,7 +171,9 @@ func (p *page) html() string {
 func (p *page) text(sel string) string {
 	p.t.Helper()
 	p.do(chromedp.WaitVisible(chromedp.CSS(sel)))
-	s, err := chromedp.Run(p.ctx, chromedp.Text(chromedp.CSS(sel)))
+	ctx, cancel := p.bound()
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
 		p.t.Fatalf("text of %s: %v", sel, err)
 	}
@@ -175,7 +184,9 @@ func (p *page) text(sel string) string {
 func (p *page) exists(sel string) bool {
 	p.t.Helper()
 	q, _ := json.Marshal(sel)
-	ok, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](fmt.Sprintf("document.querySelector(%s) !== null", q)))
+	ctx, cancel := p.bound()
+	defer cancel()
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf("document.querySelector(%s) !== null", q)))
 	if err != nil {
 		p.t.Fatalf("query %s: %v", sel, err)
 	}
@@ -197,10 +208,32 @@ func (p *page) follow(sels ...string) {
 	}
 }
 
-// typeInto replaces a form field's value as a user would.
+// typeInto replaces a form field's value as a user would: selects what
+// it holds, then types over it.
 func (p *page) typeInto(sel, text string) {
 	p.t.Helper()
-	p.do(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.SetValue(chromedp.CSS(sel), ""), chromedp.SendKeys(chromedp.CSS(sel), text))
+	q, _ := json.Marshal(sel)
+	p.do(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Focus(chromedp.CSS(sel)),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](fmt.Sprintf("(document.querySelector(%s).select(), true)", q))(ctx, t)
+			return err
+		}),
+		chromedp.SendKeys(chromedp.CSS(sel), text))
+	if got := p.value(sel); got != text {
+		p.t.Fatalf("typed %q into %s, which holds %q", text, sel, got)
+	}
+}
+
+// value is a form field's value.
+func (p *page) value(sel string) string {
+	p.t.Helper()
+	ctx, cancel := p.bound()
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel)))
+	if err != nil {
+		p.t.Fatalf("value of %s: %v", sel, err)
+	}
+	return v
 }
 
 // portalToken creates an API token through REST and returns its id and secret.
@@ -374,7 +407,7 @@ func TestPortalInChromium(t *testing.T) {
 		p.signIn(s.Token)
 		p.follow("#sign-out")
 		p.do(chromedp.WaitVisible(chromedp.CSS("#token")))
-		stored, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`JSON.stringify([localStorage.length, sessionStorage.length, document.cookie])`))
+		stored, err := chromedp.Run(p.tab, chromedp.Evaluate[string](`JSON.stringify([localStorage.length, sessionStorage.length, document.cookie])`))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -230,20 +230,43 @@ function Entry({ r, path }: { r: Resolved; path: string }) {
 }
 
 /** The leaves and containers of data that are (or are not) state, nested. */
-function Fields({ node, data, state, id }: { node: Node; data: Obj; state: boolean; id?: string }) {
-  const rows = (node.children ?? []).flatMap((c) => {
+function Fields({ node, data, state, id }: { node: Node; data: Obj; state: boolean; id: string }) {
+  const rows = fieldRows(node, data, state, false);
+  if (rows.length === 0) {
+    return (
+      <p id={id} class="note">
+        none
+      </p>
+    );
+  }
+  return (
+    <table class="fields" id={id}>
+      <tbody>{rows}</tbody>
+    </table>
+  );
+}
+
+/** The rows of node's leaves in data, containers nested; inState: below a config-false node. */
+function fieldRows(node: Node, data: Obj, state: boolean, inState: boolean): preact.JSX.Element[] {
+  return (node.children ?? []).flatMap((c) => {
     const v = data[c.name];
+    const isState = inState || !!c.state;
     if (v === undefined || c.kind === "list") return [];
     if (c.kind === "container") {
-      const inner = <Fields node={c} data={v as Obj} state={state || !!c.state} />;
+      const inner = fieldRows(c, v as Obj, state, isState);
+      if (inner.length === 0) return [];
       return [
         <tr>
           <th>{c.name}</th>
-          <td>{inner}</td>
+          <td>
+            <table class="fields">
+              <tbody>{inner}</tbody>
+            </table>
+          </td>
         </tr>,
       ];
     }
-    if (!!c.state !== state) return [];
+    if (isState !== state) return [];
     return [
       <tr data-leaf={c.name}>
         <th>{c.name}</th>
@@ -251,10 +274,4 @@ function Fields({ node, data, state, id }: { node: Node; data: Obj; state: boole
       </tr>,
     ];
   });
-  if (rows.length === 0) return id ? <p id={id} class="note">none</p> : null;
-  return (
-    <table class="fields" id={id}>
-      <tbody>{rows}</tbody>
-    </table>
-  );
 }
