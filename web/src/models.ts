@@ -78,10 +78,11 @@ export function resolve(sets: ModelSet[], path: string): Resolved | string {
   let at = base;
   while (i < segs.length) {
     const name = segs[i++];
-    const child: Node | undefined = node.children?.find((c) => c.name === name && c.kind === "list");
+    const child: Node | undefined = node.children?.find((c) => c.name === name && (c.kind === "list" || c.kind === "container"));
     if (!child) return `${at} has no list ${decodeURIComponent(name ?? "")}`;
     node = child;
     at += `/${name}`;
+    if (child.kind === "container") continue; // a list inside a container: its path names both
     crumbs.push({ label: child.name, path: at });
     entry = false;
     const keys = child.keys ?? [];
@@ -95,5 +96,13 @@ export function resolve(sets: ModelSet[], path: string): Resolved | string {
       return `${at}: incomplete key`;
     }
   }
+  if (node.kind === "container") return `${at} is a container: its lists are below it`;
   return { set, enterprise, node, entry, base, crumbs };
+}
+
+/** The lists below node, through its containers: [relative path, list]. */
+export function listsBelow(node: Node, prefix = ""): [string, Node][] {
+  return (node.children ?? []).flatMap((c): [string, Node][] =>
+    c.kind === "list" ? [[prefix + c.name, c]] : c.kind === "container" ? listsBelow(c, `${prefix}${c.name}/`) : [],
+  );
 }

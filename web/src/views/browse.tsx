@@ -6,7 +6,7 @@
 // a set the caller may not read) show the server's reasons.
 import { useState } from "preact/hooks";
 import { call } from "../api";
-import { modelSets, resolve, type Node, type Resolved } from "../models";
+import { listsBelow, modelSets, resolve, type Node, type Resolved } from "../models";
 import { Refusal, Show, useLoad } from "../load";
 import { navigate, root } from "../router";
 import { EditForm, mayWrite } from "./edit";
@@ -52,16 +52,16 @@ function Crumbs({ r }: { r: Resolved }) {
 
 /** The lists below a root or an entry, linked. */
 function Lists({ node, at }: { node: Node; at: string }) {
-  const lists = (node.children ?? []).filter((c) => c.kind === "list");
+  const lists = listsBelow(node);
   if (lists.length === 0) return null;
   return (
     <div class="lists">
       <h2>Lists</h2>
       <ul id="lists">
-        {lists.map((l) => (
+        {lists.map(([rel]) => (
           <li>
-            <a href={view(`${at}/${l.name}`)} data-list={l.name}>
-              {l.name}
+            <a href={view(`${at}/${rel}`)} data-list={rel}>
+              {rel}
             </a>
           </li>
         ))}
