@@ -181,6 +181,23 @@ func (p *page) text(sel string) string {
 	return s
 }
 
+// textWith waits until the element sel holds want (a view may render
+// twice: before and after it reloads) and returns its text; when it does
+// not, the test fails with what the element holds.
+func (p *page) textWith(sel, want string) string {
+	p.t.Helper()
+	ctx, cancel := p.bound()
+	defer cancel()
+	q, _ := json.Marshal(sel)
+	w, _ := json.Marshal(want)
+	got, err := chromedp.Run(ctx, chromedp.Poll[string](fmt.Sprintf(
+		"(() => { const e = document.querySelector(%s); return e !== null && e.textContent.includes(%s) ? e.textContent : false })()", q, w)))
+	if err != nil {
+		p.t.Fatalf("%s never held %q (%v): it holds %q", sel, want, err, p.text(sel))
+	}
+	return got
+}
+
 // exists reports whether the page holds an element sel now.
 func (p *page) exists(sel string) bool {
 	p.t.Helper()
@@ -192,6 +209,19 @@ func (p *page) exists(sel string) bool {
 		p.t.Fatalf("query %s: %v", sel, err)
 	}
 	return ok
+}
+
+// count is how many elements match sel now.
+func (p *page) count(sel string) int {
+	p.t.Helper()
+	ctx, cancel := p.bound()
+	defer cancel()
+	q, _ := json.Marshal(sel)
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf("document.querySelectorAll(%s).length", q)))
+	if err != nil {
+		p.t.Fatalf("count %s: %v", sel, err)
+	}
+	return n
 }
 
 // signIn signs in on the sign-in page the tab shows.
@@ -323,6 +353,10 @@ func TestPortalInChromium(t *testing.T) {
 		if newestIndex(t, s) != before || uplink(t, s) != was {
 			t.Fatalf("a refused edit committed something")
 		}
+		// a reference offers the server's choices (…/traffic-class/values)
+		if got := p.textWith(`[data-field="traffic-class"] select`, "class-3"); !strings.Contains(got, "class-1") || !strings.Contains(got, "class-2") {
+			t.Errorf("the traffic-class field offers %q, want the traffic classes of acme", got)
+		}
 		p.typeInto(field+" input", "30000000")
 		p.follow("#dry-run")
 		if got := p.text("#preview"); !strings.Contains(got, camerasREST+"/mbr/uplink") || !strings.Contains(got, "30000000") {
@@ -332,10 +366,8 @@ func TestPortalInChromium(t *testing.T) {
 			t.Fatal("the dry run committed")
 		}
 		p.follow("#commit")
+		p.textWith("#committed", fmt.Sprintf("transaction %d.", before+1))
 		want := fmt.Sprint(before + 1)
-		if got := p.text("#committed"); !strings.Contains(got, want) {
-			t.Errorf("after the commit the page reads %q, want transaction %s", got, want)
-		}
 		if uplink(t, s) != "30000000" || newestIndex(t, s) != before+1 {
 			t.Fatalf("REST after the commit: uplink %s, newest transaction %d (before %d)", uplink(t, s), newestIndex(t, s), before)
 		}
@@ -343,9 +375,7 @@ func TestPortalInChromium(t *testing.T) {
 		if err := json.Unmarshal(s.Must(t, 200, "GET", "/transactions/"+want, ""), &tx); err != nil || len(tx.Changes) != 1 || tx.Changes[0].Path != camerasREST+"/mbr/uplink" {
 			t.Errorf("the commit's transaction: %+v %v, want the one leaf", tx, err)
 		}
-		if cfg := p.text("#config"); !strings.Contains(cfg, "30000000") {
-			t.Errorf("after the commit the configuration shows %q", cfg)
-		}
+		p.textWith("#config", "30000000")
 	})
 
 	t.Run("another enterprise's objects are refused by URL", func(t *testing.T) {
@@ -373,15 +403,35 @@ func TestPortalInChromium(t *testing.T) {
 		}
 	})
 
-	t.Run("an operator lists the global inventory set", func(t *testing.T) {
+	t.Run("an operator lists the global inventory set, paged and filtered by the server", func(t *testing.T) {
 		s.Must(t, 200, "PATCH", "/inventory/v1.0.0/organization/portal-lab", `{"display-name":"Portal lab"}`)
+		for i := range 55 {
+			s.Must(t, 200, "PATCH", fmt.Sprintf("/inventory/v1.0.0/organization/org-%02d", i), `{}`)
+		}
 		p := b.tab(t, "/portal/browse/inventory/v1.0.0")
 		p.signIn(s.Token)
 		p.follow(`a[data-list="organization"]`)
-		if got := p.text("#list"); !strings.Contains(got, "portal-lab") || !strings.Contains(got, "Portal lab") {
+		p.do(chromedp.WaitVisible(chromedp.CSS(`#list a[href$="/organization/org-00"]`)))
+		if n := p.count(`#list tbody tr`); n != 50 {
+			t.Errorf("the first page holds %d organizations, want 50 (the page size)", n)
+		}
+		p.follow("#next-page")
+		if got := p.text(`#list a[href$="/organization/portal-lab"]`); got != "portal-lab" {
+			t.Errorf("the second page links %q", got)
+		}
+		if n := p.count(`#list tbody tr`); n != 6 {
+			t.Errorf("the second page holds %d organizations, want the last 6 of 56", n)
+		}
+		if got := p.text("#list"); !strings.Contains(got, "Portal lab") {
 			t.Errorf("the organization list reads %q", got)
 		}
-		p.follow(`#list a[href$="/organization/portal-lab"]`, `a.brand`)
+		p.typeInto(`#filter input[aria-label="value"]`, "org-07")
+		p.follow(`#filter button[type="submit"]`)
+		p.do(chromedp.WaitVisible(chromedp.CSS(`#list a[href$="/organization/org-07"]`)))
+		if n := p.count(`#list tbody tr`); n != 1 {
+			t.Errorf("filtered by org-id=org-07, the list holds %d rows", n)
+		}
+		p.follow(`#list a[href$="/organization/org-07"]`, `a.brand`)
 		if home := p.text("#model-sets"); !strings.Contains(home, "Starbucks") || !strings.Contains(home, "ACME") {
 			t.Errorf("the operator is offered %q: want every enterprise", home)
 		}
