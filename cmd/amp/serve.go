@@ -55,6 +55,10 @@ the CLI, curl --cacert "$AMP_CA"), with a server certificate renewed when
 close to expiry and an admin client certificate for gNMI mutual TLS
 (docs/tls.md). Plain HTTP only with --insecure-http, on loopback.
 
+The web portal is served at / on the same listener (https://127.0.0.1:8181/:
+sign in with an API token; docs/portal.md). It is embedded when the binary
+is built after "make portal"; otherwise / says how to build it.
+
 Examples:
   amp serve --demo                       # laptop: embedded store, demo data, in-process emulated SD-Cores and UPFs
   amp serve --backends /etc/amp/backends.yaml --backend-allow-net 10.20.0.0/16   # the operator's cores and UPFs (docs/security.md)

@@ -151,6 +151,11 @@ func TestImportRules(t *testing.T) {
 			applies:   func(p pkg) bool { return under(p.path, "internal/adapter", "internal/aether/sdcore") },
 			forbidden: []string{"internal/adapter"},
 		},
+		{
+			why:       "the portal is files in the browser that call the REST API like any client: its server side serves the embedded build (web) and knows no engine, store, policy or identity",
+			applies:   func(p pkg) bool { return under(p.path, "internal/api/portal", "web") },
+			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
+		},
 	}
 	for _, p := range packages(t) {
 		for _, r := range rules {
