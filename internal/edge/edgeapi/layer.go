@@ -19,5 +19,6 @@ func init() {
 // routes gathers each feature's routes (one file per feature).
 func routes() []compat.Route {
 	var rs []compat.Route
+	rs = append(rs, certificateRoutes()...)
 	return rs
 }
