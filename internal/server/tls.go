@@ -15,9 +15,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
-	"os"
 	"time"
 
 	"github.com/amp-edge/amp/internal/edge/ca"

@@ -134,6 +134,13 @@ func TestImportRules(t *testing.T) {
 			forbidden: []string{"internal/policy"},
 		},
 		{
+			why: "the agent CA (its signing key) is AMP's: only the assembly, the routes that enrol, renew and revoke, and the inventory's directory of clusters use it; never the agent",
+			applies: func(p pkg) bool {
+				return !under(p.path, "internal/edge/ca", "internal/server", "internal/edge/edgeapi", "internal/provision", "cmd", "internal/testenv", "test")
+			},
+			forbidden: []string{"internal/edge/ca"},
+		},
+		{
 			why:       "an adapter knows the engine and its controller, not the other adapters",
 			applies:   func(p pkg) bool { return under(p.path, "internal/adapter", "internal/aether/sdcore") },
 			forbidden: []string{"internal/adapter"},

@@ -132,9 +132,6 @@ func New(eng *config.Engine, o Options) (*CA, error) {
 // CertPEM is the CA's certificate (PEM), what agents are handed.
 func (c *CA) CertPEM() []byte { return c.cur.Load().pem }
 
-// Lifetime is the lifetime of the certificates the CA signs.
-func (c *CA) Lifetime() time.Duration { return c.lifetime }
-
 // Metrics are the CA's metrics.
 func (c *CA) Metrics() *Metrics { return c.metrics }
 

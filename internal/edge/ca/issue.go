@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -166,12 +167,12 @@ func (c *CA) Renew(cluster, current string, csr *x509.CertificateRequest) (Issue
 func (c *CA) Revoke(cluster string) (int, error) {
 	n := 0
 	for {
-		keys, err := c.keys(cluster)
-		if err != nil || len(keys) == 0 {
+		serials, err := c.serials(cluster)
+		if err != nil || len(serials) == 0 {
 			return n, err
 		}
-		for _, k := range keys {
-			if err := c.meta.DeleteMeta(k); err != nil {
+		for _, s := range serials {
+			if err := c.meta.DeleteMeta(clusterPrefix(cluster) + s); err != nil {
 				return n, err
 			}
 			n++
@@ -179,44 +180,25 @@ func (c *CA) Revoke(cluster string) (int, error) {
 	}
 }
 
-// Valid lists the serials of cluster on the allow-list (of any
-// incarnation) with their expiry.
-func (c *CA) Valid(cluster string) (map[string]time.Time, error) {
-	out := map[string]time.Time{}
-	err := c.meta.Metas(clusterPrefix(cluster), func(k string, v []byte) error {
-		var e entry
-		if err := json.Unmarshal(v, &e); err != nil {
-			return fmt.Errorf("%s: %w", k, err)
-		}
-		out[strings.TrimPrefix(k, clusterPrefix(cluster))] = e.NotAfter
+// serials lists the serials on cluster's allow-list (of any incarnation).
+func (c *CA) serials(cluster string) ([]string, error) {
+	var out []string
+	err := c.meta.Metas(clusterPrefix(cluster), func(k string, _ []byte) error {
+		out = append(out, strings.TrimPrefix(k, clusterPrefix(cluster)))
 		return nil
 	})
 	return out, err
 }
 
-func (c *CA) keys(cluster string) ([]string, error) {
-	var keys []string
-	err := c.meta.Metas(clusterPrefix(cluster), func(k string, _ []byte) error {
-		keys = append(keys, k)
-		return nil
-	})
-	return keys, err
-}
-
 // keepOnly removes the cluster's certificates but those of keep.
 func (c *CA) keepOnly(cluster string, keep ...string) error {
-	keys, err := c.keys(cluster)
+	serials, err := c.serials(cluster)
 	if err != nil {
 		return err
 	}
-	for _, k := range keys {
-		serial := strings.TrimPrefix(k, clusterPrefix(cluster))
-		kept := false
-		for _, s := range keep {
-			kept = kept || s == serial
-		}
-		if !kept {
-			if err := c.meta.DeleteMeta(k); err != nil {
+	for _, s := range serials {
+		if !slices.Contains(keep, s) {
+			if err := c.meta.DeleteMeta(clusterPrefix(cluster) + s); err != nil {
 				return err
 			}
 		}
