@@ -73,6 +73,10 @@ func (t *transport) acceptAgents(agents *ca.CA) {
 		return
 	}
 	t.rest.ClientAuth = tls.RequireAnyClientCert
+	// Clients pick the certificate a listed CA issued: list both.
+	advertised := operator.Clone()
+	advertised.AddCert(agents.Cert())
+	t.rest.ClientCAs = advertised
 	t.rest.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
 		certs := make([]*x509.Certificate, len(raw))
 		for i, b := range raw {

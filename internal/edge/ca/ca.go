@@ -129,8 +129,8 @@ func New(eng *config.Engine, o Options) (*CA, error) {
 	return c, nil
 }
 
-// CertPEM is the CA's certificate (PEM), what agents are handed.
-func (c *CA) CertPEM() []byte { return c.cur.Load().pem }
+// Cert is the CA's certificate.
+func (c *CA) Cert() *x509.Certificate { return c.cur.Load().cert }
 
 // Metrics are the CA's metrics.
 func (c *CA) Metrics() *Metrics { return c.metrics }

@@ -351,7 +351,7 @@ func TestReplicasShareTheCA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(a.CertPEM()) != string(b.CertPEM()) {
+	if !a.Cert().Equal(b.Cert()) {
 		t.Fatal("two CAs on one store differ")
 	}
 	// The race: b holds a CA that lost (another one is stored).
@@ -371,7 +371,7 @@ func TestReplicasShareTheCA(t *testing.T) {
 	if cluster, _, err := b.Identify([]*x509.Certificate{parse(t, iss.CertPEM)}); err != nil || cluster != "ace-x" {
 		t.Fatalf("the replica that lost the race: %q %v", cluster, err)
 	}
-	if string(a.CertPEM()) != string(b.CertPEM()) {
+	if !a.Cert().Equal(b.Cert()) {
 		t.Fatal("the replica did not take up the stored CA")
 	}
 }
@@ -413,7 +413,7 @@ func TestOperatorCA(t *testing.T) {
 		t.Fatal(err)
 	}
 	cert := parse(t, iss.CertPEM)
-	caCert := parse(t, c.CertPEM())
+	caCert := c.Cert()
 	if cert.Issuer.CommonName != "ops agents CA" || cert.NotAfter.After(caCert.NotAfter) {
 		t.Fatalf("issuer %v, not after %s (CA %s)", cert.Issuer, cert.NotAfter, caCert.NotAfter)
 	}
