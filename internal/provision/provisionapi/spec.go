@@ -447,7 +447,7 @@ func clusterPaths(b compat.SpecBuilder) {
 		"csr":     compat.Str("A PEM CERTIFICATE REQUEST for the agent's key: ECDSA P-256/P-384 or RSA of at least 2048 bits."),
 	}, "token", "csr")))
 	answer(reg, "201", "Enrolled (the registration is recorded in the cluster's state).", val(credentialsSchema()))
-	for _, s := range []int{400, 401, 404, 413, 500, 503} {
+	for _, s := range []int{400, 401, 404, 500, 503} {
 		reg.Responses.Set(strconv.Itoa(s), b.Problem(s))
 	}
 	b.Doc().Paths.Set("/clusters/register", &openapi3.PathItem{Post: reg})
