@@ -230,7 +230,7 @@ func (c *CA) sign(cluster string, csr *x509.CertificateRequest, created uint64, 
 	if err != nil {
 		return Issued{}, err
 	}
-	now := c.now()
+	now := c.now().UTC().Truncate(time.Second) // as the certificate holds it
 	notAfter := now.Add(c.lifetime)
 	if notAfter.After(a.cert.NotAfter) {
 		notAfter = a.cert.NotAfter // never beyond the CA
