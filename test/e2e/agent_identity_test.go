@@ -361,6 +361,16 @@ func TestAgentEnrolRenewRevoke(t *testing.T) {
 		if renewals < 2 {
 			t.Fatalf("renewals audited as the agent: %d in %v", renewals, recs)
 		}
+		// The first refused certificate is recorded with its reason (the
+		// later ones from that address are counted in its window).
+		waitFor(t, func() bool {
+			for _, r := range auditRecords(t, s, "&outcome=denied") {
+				if r.Action == "login" && strings.Contains(r.Reason, "the client certificate is refused: it is not an agent certificate signed by AMP's agent CA") {
+					return true
+				}
+			}
+			return false
+		}, "the audit record of the refused certificate, with its reason")
 		m := edgeMetrics(t, s)
 		for series, want := range map[string]float64{
 			`amp_edge_certificates_issued_total{reason="enrol"}`:             3,
