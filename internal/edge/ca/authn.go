@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -50,7 +51,7 @@ func (c *CA) Identify(chain []*x509.Certificate) (cluster, serial string, err er
 		return "", "", c.refuse(RefusedForeignCA, "no certificate")
 	}
 	leaf := chain[0]
-	if err := c.verifyChain(chain); err != nil {
+	if err := c.verifyCached(chain); err != nil {
 		var unknown x509.UnknownAuthorityError
 		if !c.own && errors.As(err, &unknown) {
 			// Another replica may have stored the CA this one lost to
@@ -85,6 +86,36 @@ func (c *CA) Identify(chain []*x509.Certificate) (cluster, serial string, err er
 		return "", "", c.refuse(RefusedRevoked, "certificate %s of cluster %q was revoked (amp cluster revoke, a new enrolment, or the cluster was deleted); enrol again with a new registration token", serial, cluster)
 	}
 	return cluster, serial, nil
+}
+
+// verifiedMax bounds the cache of verified chains (one entry per agent
+// certificate in use: 10,000 sites hold at most 20,000); when full it is
+// emptied, which costs one verification per agent.
+const verifiedMax = 50_000
+
+// verifyCached is verifyChain remembered per leaf and CA: an agent sends
+// the same certificate with every request, and its signatures do not
+// change (its validity, the allow-list and the cluster are checked every
+// time, by Identify).
+func (c *CA) verifyCached(chain []*x509.Certificate) error {
+	a := c.cur.Load()
+	key := sha256.Sum256(chain[0].Raw)
+	c.verifiedMu.Lock()
+	ok := c.verified[key] == a
+	c.verifiedMu.Unlock()
+	if ok && len(chain) == 1 {
+		return nil
+	}
+	if err := c.verifyChain(chain); err != nil {
+		return err
+	}
+	c.verifiedMu.Lock()
+	if len(c.verified) >= verifiedMax || c.verified == nil {
+		c.verified = map[[32]byte]*authority{}
+	}
+	c.verified[key] = a
+	c.verifiedMu.Unlock()
+	return nil
 }
 
 // verifyChain checks the chain's signatures up to the agent CA, and that

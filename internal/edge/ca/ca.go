@@ -95,6 +95,10 @@ type CA struct {
 	reload   sync.Mutex // one reload of the metadata CA at a time
 	metrics  *Metrics
 	serverCA []byte
+	// verified remembers the leaves whose chain verified, with the CA
+	// they verified against (verifyCached).
+	verifiedMu sync.Mutex
+	verified   map[[32]byte]*authority
 }
 
 // New opens the CA of eng: the operator's files, or the one in the

@@ -71,7 +71,7 @@ func (c *clock) add(d time.Duration) {
 
 // newCA opens a CA on a fresh engine with a fake clock and one declared
 // cluster, ace-x (created at index 7).
-func newCA(t *testing.T, o Options) (*CA, *clock, *config.Engine) {
+func newCA(t testing.TB, o Options) (*CA, *clock, *config.Engine) {
 	t.Helper()
 	eng, _ := testenv.Engine(t, false)
 	clk := &clock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
@@ -85,7 +85,7 @@ func newCA(t *testing.T, o Options) (*CA, *clock, *config.Engine) {
 	return c, clk, eng
 }
 
-func csrFor(t *testing.T, key crypto.Signer, cn string) string {
+func csrFor(t testing.TB, key crypto.Signer, cn string) string {
 	t.Helper()
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject: pkix.Name{CommonName: cn}, DNSNames: []string{"amp.example.com"}}, key)
@@ -95,7 +95,7 @@ func csrFor(t *testing.T, key crypto.Signer, cn string) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 }
 
-func ecKey(t *testing.T, curve elliptic.Curve) *ecdsa.PrivateKey {
+func ecKey(t testing.TB, curve elliptic.Curve) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(curve, rand.Reader)
 	if err != nil {
@@ -104,7 +104,7 @@ func ecKey(t *testing.T, curve elliptic.Curve) *ecdsa.PrivateKey {
 	return k
 }
 
-func mustCSR(t *testing.T, s string) *x509.CertificateRequest {
+func mustCSR(t testing.TB, s string) *x509.CertificateRequest {
 	t.Helper()
 	csr, err := ParseCSR(s)
 	if err != nil {
@@ -113,7 +113,7 @@ func mustCSR(t *testing.T, s string) *x509.CertificateRequest {
 	return csr
 }
 
-func parse(t *testing.T, p []byte) *x509.Certificate {
+func parse(t testing.TB, p []byte) *x509.Certificate {
 	t.Helper()
 	b, _ := pem.Decode(p)
 	if b == nil {
