@@ -203,7 +203,7 @@ func TestClusterPlanAndRegistration(t *testing.T) {
 				t.Fatalf("a listed token shows a secret or lacks its minter: %v", tk)
 			}
 		}
-		if strings.Contains(list, strings.Split(secret, "_")[2]) {
+		if strings.Contains(list, strings.SplitN(secret, "_", 3)[2]) {
 			t.Fatal("the listing holds a secret")
 		}
 		// Revoked: refused at registration.
