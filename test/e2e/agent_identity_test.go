@@ -32,8 +32,8 @@ import (
 	// The layers the built-in sets name, registered as amp serve has them.
 	_ "github.com/amp-edge/amp/internal/aether/rocapi"
 	_ "github.com/amp-edge/amp/internal/edge/edgeapi"
-	_ "github.com/amp-edge/amp/internal/provision/provisionapi"
 	"github.com/amp-edge/amp/internal/edge/wire"
+	_ "github.com/amp-edge/amp/internal/provision/provisionapi"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/testenv"
 	"github.com/amp-edge/amp/internal/testenv/etcd"
