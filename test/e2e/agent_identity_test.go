@@ -305,6 +305,10 @@ func TestAgentEnrolRenewRevoke(t *testing.T) {
 
 	t.Run("stolen certificate", func(t *testing.T) {
 		stolenSweep(t, s, hx, "ace-x", "ace-y")
+		// Only AMP's CA grants the agent role: no API token holds it.
+		if b := s.Must(t, 400, "POST", "/tokens", `{"name":"fake-agent","role":"agent"}`); !strings.Contains(string(b), `"path":"/role"`) {
+			t.Fatalf("an API token with the agent role: %s", b)
+		}
 	})
 
 	t.Run("revoke", func(t *testing.T) {
