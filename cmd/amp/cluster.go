@@ -29,6 +29,7 @@ with a single-use token minted here (the book's bootstrap "finalize" step).
 Examples:
   amp set inventory:/cluster/ace-x/kubernetes-version v1.31.4
   amp cluster plan ace-x                 # what would change, Terraform-like
+  amp cluster status                     # every cluster's agent: connected, last seen, in sync
   amp cluster token ace-x --ttl 30m      # mint a token for ace-x's agent (shown once)
   amp cluster tokens ace-x               # list its unused tokens (no secrets)
   amp cluster token revoke ace-x 3f2a9c1b7d4e
@@ -40,6 +41,7 @@ Examples:
 		}),
 	}
 	cmd.AddCommand(newClusterPlanCmd(g), newClusterTokenCmd(g), newClusterTokensCmd(g), newClusterRegisterCmd(g), newClusterRevokeCmd(g))
+	cmd.AddCommand(newClusterStatusCmd(g))
 	return cmd
 }
 

@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +22,7 @@ import (
 // artifacts written to a directory, or what changed since an index.
 func newProvisionRenderCmd(g *globalOpts) *cobra.Command {
 	var since uint64
+	var prune bool
 	cmd := &cobra.Command{
 		Use:   "render SITE [DIR]",
 		Short: "Write a site's generated artifacts (netplan, DHCP, DNS, …) to DIR, or list what changed",
@@ -36,7 +39,10 @@ The server renders them from the inventory; each file is written
 atomically (a temporary file, then a rename) and only when its content
 differs, and every created or updated file is printed. netplan files get
 mode 0600 (netplan refuses others), the rest 0644. Files of artifacts the
-site no longer renders are left alone.
+site no longer renders (a device removed, a cluster undeclared) are left
+alone, unless --prune: then every file under the seven kinds' directories
+of DIR that the site does not render is removed, and printed; other files
+of DIR are never touched.
 
 With --since INDEX, nothing is written: the command lists the artifacts that
 changed (new, changed or removed) since the inventory index INDEX, e.g. the
@@ -44,6 +50,7 @@ index a previous render printed.
 
 Examples:
   amp provision render stanford1 /srv/stanford1
+  amp provision render stanford1 /srv/stanford1 --prune
   amp provision render stanford1 --since 1234
   amp provision render stanford1 --since 1234 -o json`,
 		Args: args(cobra.RangeArgs(1, 2)),
@@ -52,8 +59,8 @@ Examples:
 			defer cancel()
 			c := g.client()
 			if cmd.Flags().Changed("since") {
-				if len(a) == 2 {
-					return usagef("--since lists changes and writes nothing: give no DIR")
+				if len(a) == 2 || prune {
+					return usagef("--since lists changes and writes nothing: give no DIR and no --prune")
 				}
 				format, err := g.outputFormat("table", "json", "yaml", "table")
 				if err != nil {
@@ -78,6 +85,9 @@ Examples:
 					return err
 				}
 				lastErr = writeArtifacts(cmd.OutOrStdout(), c, ctx, list, a[1])
+				if lastErr == nil && prune {
+					return pruneArtifacts(cmd.OutOrStdout(), list, a[1])
+				}
 				if lastErr != errArtifactMoved {
 					return lastErr
 				}
@@ -86,7 +96,48 @@ Examples:
 		}),
 	}
 	cmd.Flags().Uint64Var(&since, "since", 0, "list the artifacts that changed since this inventory index (writes nothing)")
+	cmd.Flags().BoolVar(&prune, "prune", false, "remove the files under DIR's artifact directories that the site no longer renders")
 	return cmd
+}
+
+// artifactDirs are the directories of DIR the seven kinds of artifacts go
+// to (the help above): the only ones --prune looks into.
+var artifactDirs = []string{"netplan", "dhcp", "dns", "ipxe", "ansible", "terraform", "prometheus"}
+
+// pruneArtifacts removes the regular files under DIR's artifact
+// directories that list does not name, and prints each.
+func pruneArtifacts(out io.Writer, list *client.ArtifactList, dir string) error {
+	rendered := make(map[string]bool, len(list.Artifacts))
+	for _, a := range list.Artifacts {
+		rendered[a.Name] = true
+	}
+	removed := 0
+	for _, kind := range artifactDirs {
+		root := filepath.Join(dir, kind)
+		err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if errors.Is(err, fs.ErrNotExist) && path == root {
+				return nil // the site renders none of this kind, and never did here
+			}
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			rel, err := filepath.Rel(dir, path)
+			if err != nil || rendered[filepath.ToSlash(rel)] {
+				return err
+			}
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			removed++
+			fmt.Fprintf(out, "removed %s\n", termSafe(path))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "%d removed: the site no longer renders them\n", removed)
+	return nil
 }
 
 var errArtifactMoved = fmt.Errorf("an artifact changed while being written")

@@ -13,6 +13,7 @@ import (
 	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/component"
+	"github.com/amp-edge/amp/internal/edge"
 	"github.com/amp-edge/amp/internal/server"
 	"github.com/amp-edge/amp/internal/telemetry"
 )
@@ -164,6 +165,7 @@ Examples:
 	f.IntVar(&cfg.AuthFailLimit, "auth-fail-limit", audit.DefaultAuthFailLimit, "failed authentications a source (an IP address, an IPv6 /64) may make per --auth-fail-window before it is answered 429 with Retry-After; valid credentials are never refused")
 	f.DurationVar(&cfg.AuthFailWindow, "auth-fail-window", audit.DefaultAuthFailWindow, "window of --auth-fail-limit; failed authentications are audited once per source and window, with their count")
 	// end audit trail
+	f.Var(&edge.Interval, "agent-checkin-interval", "how often cluster agents check in (1s..60s); an agent silent for two intervals without a desired-state wait open is disconnected (docs/agent.md)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error (change at run time with PUT /admin/log-level)")
 	return cmd
 }

@@ -87,6 +87,13 @@ func TestImportRules(t *testing.T) {
 			forbidden: []string{"internal/api", "internal/server"},
 		},
 		{
+			why: "the central end of the agent link (internal/edge) lies below the interfaces and never links the agent: AMP and the agent share internal/edge/wire only",
+			applies: func(p pkg) bool {
+				return under(p.path, "internal/edge") && !under(p.path, "internal/edge/edgeapi")
+			},
+			forbidden: []string{"internal/api", "internal/server", "cmd", "internal/agent"},
+		},
+		{
 			why: "the generic layers read every model set from its descriptor and know no set's code: Aether's wing (internal/aether) registers with them, and only the assembly's entry point (cmd/amp) imports it",
 			applies: func(p pkg) bool {
 				return !under(p.path, "internal/aether", "cmd", "internal/testenv", "test")

@@ -12,6 +12,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -183,6 +185,26 @@ func TestProvisionRenderArtifacts(t *testing.T) {
 		t.Errorf("node2.yaml after the change:\n%s", b)
 	}
 	rendertest.Kea(t, dir)
+
+	// --prune removes what the site no longer renders from the artifact
+	// directories, and nothing else of DIR.
+	for _, f := range []string{"netplan/gone.yaml", "ansible/host_vars/gone.yml", "notes.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(f)), []byte("stale"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out = mustAmp(t, s, "provision", "render", "stanford1", dir, "--prune")
+	for _, f := range []string{"netplan/gone.yaml", "ansible/host_vars/gone.yml"} {
+		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(f))); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(out, "removed "+filepath.Join(dir, filepath.FromSlash(f))) {
+			t.Errorf("%s after --prune: %v\n%s", f, err, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "notes.txt")); err != nil || !strings.Contains(out, "2 removed") {
+		t.Errorf("--prune touched a file outside the artifact directories: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "netplan", "node2.yaml")); err != nil {
+		t.Errorf("--prune removed a rendered artifact: %v", err)
+	}
 
 	// The site's tenant (acme) admin may read; starbucks' may not.
 	acme, _ := apiToken(t, s, "acme-ops", "enterprise-admin", "acme")

@@ -79,6 +79,15 @@ func TestProvisionLayerDocumented(t *testing.T) {
 			t.Errorf("%s: no summary or tag", rt.Pattern)
 		}
 	}
+	// The edge layer serves the clusters' link status beside them.
+	for _, l := range layers {
+		if l.Name == "edge" {
+			for _, rt := range l.Routes {
+				method, path, _ := strings.Cut(rt.Pattern, " ")
+				served[method+" "+shape(path)] = true
+			}
+		}
+	}
 	for p, item := range doc.Paths.Map() {
 		if !strings.HasPrefix(p, "/provision/") && !strings.HasPrefix(p, "/clusters/") && !strings.Contains(p, "/available-") {
 			continue

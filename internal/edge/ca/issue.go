@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/edge"
 	"github.com/amp-edge/amp/internal/edge/wire"
 	"github.com/amp-edge/amp/internal/schema"
 )
@@ -260,12 +261,9 @@ func (c *CA) sign(cluster string, csr *x509.CertificateRequest, created uint64, 
 	return iss, nil
 }
 
-// DefaultCheckinInterval is the check-in interval handed to an agent
-// with its credentials; each check-in's answer may change it.
-const DefaultCheckinInterval = 30 * time.Second
-
-// Credentials is what an enrolment or a renewal answers.
+// Credentials is what an enrolment or a renewal answers; the check-in
+// interval is the process's (amp serve --agent-checkin-interval).
 func (c *CA) Credentials(iss Issued) wire.Credentials {
 	return wire.Credentials{Cluster: iss.Cluster, Certificate: string(iss.CertPEM), CA: string(iss.CAPEM), ServerCA: string(c.serverCA),
-		NotAfter: iss.NotAfter, RenewAt: iss.RenewAt, Serial: iss.Serial, Interval: wire.Duration(DefaultCheckinInterval), ServerNow: c.now().UTC()}
+		NotAfter: iss.NotAfter, RenewAt: iss.RenewAt, Serial: iss.Serial, Interval: wire.Duration(edge.Interval), ServerNow: c.now().UTC()}
 }

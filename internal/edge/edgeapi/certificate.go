@@ -3,9 +3,13 @@ package edgeapi
 import (
 	"errors"
 	"net/http"
+	"strconv"
+
+	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/edge"
 	"github.com/amp-edge/amp/internal/edge/ca"
 	"github.com/amp-edge/amp/internal/schema"
 )
@@ -18,12 +22,6 @@ func certificateRoutes() []compat.Route {
 	}
 }
 
-// clusterPath is the path of one of a cluster's edge routes, as the
-// policy is asked about it and the audit trail records it.
-func clusterPath(cluster, route string) string {
-	return "/edge/v1/clusters/" + schema.EscapeSegment(cluster) + "/" + route
-}
-
 // renewCertificate serves POST /edge/v1/clusters/{cluster}/certificate
 // (wire.RenewRequest → 201 wire.Credentials): authenticated by the
 // cluster's current certificate, which stays valid until it expires. A
@@ -31,7 +29,7 @@ func clusterPath(cluster, route string) string {
 // again with a new token.
 func renewCertificate(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("cluster")
-	path := clusterPath(name, "certificate")
+	path := edge.LinkPath(name) + "/certificate"
 	if err := h.Authorize(r, auth.Write, path); err != nil {
 		return err
 	}
@@ -76,4 +74,44 @@ func renewCertificate(h compat.Host, w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	return h.WriteJSON(w, http.StatusCreated, authority.Credentials(iss))
+}
+
+// SchemaCredentials is the component schema of wire.Credentials, what an
+// enrolment (POST /clusters/register, the provision layer) and a renewal
+// answer.
+const SchemaCredentials = "EdgeCredentials"
+
+// certificateSchemas adds the credentials' schema before any layer's
+// paths, so that the provision layer's enrolment refers to it too.
+func certificateSchemas(b compat.SpecBuilder) {
+	str := compat.Str
+	b.AddSchema(SchemaCredentials, compat.Described(compat.Obj(map[string]*openapi3.Schema{
+		"cluster":          str("The cluster (the certificate's CN)."),
+		"certificate":      str("The PEM client certificate AMP signed."),
+		"ca":               str("The PEM certificate of AMP's agent CA."),
+		"server-ca":        str("The PEM CA of AMP's serving certificate, when AMP runs its local CA: the agent pins it."),
+		"not-after":        compat.Described(openapi3.NewDateTimeSchema(), "When the certificate expires."),
+		"renew-at":         compat.Described(openapi3.NewDateTimeSchema(), "When the agent renews it: two thirds into its lifetime."),
+		"serial":           str("The certificate's serial (hex)."),
+		"checkin-interval": str("How often the agent checks in, a Go duration (\"30s\")."),
+		"server-time":      compat.Described(openapi3.NewDateTimeSchema(), "AMP's clock, for the agent's clock-skew report."),
+	}, "cluster", "certificate", "ca", "not-after", "renew-at", "serial", "checkin-interval", "server-time"),
+		"An edge agent's credentials: its client certificate and what goes with it (docs/agent.md)."))
+}
+
+// certificatePaths documents the renewal.
+func certificatePaths(b compat.SpecBuilder, clusterID *openapi3.ParameterRef) {
+	o := operation(b, tagEdge, "renewAgentCertificate", "An agent renews its certificate",
+		"Authenticated by the cluster's current certificate (TLS client certificate, no token), which stays valid until it expires. "+
+			"A revoked or expired certificate does not authenticate (401, with the reason): the agent enrols again with a new token. "+
+			"Operators cannot renew in an agent's place (403).")
+	o.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithDescription("A CSR for the agent's key.").
+		WithJSONSchema(compat.Obj(map[string]*openapi3.Schema{
+			"csr": compat.Str("A PEM CERTIFICATE REQUEST: ECDSA P-256/P-384 or RSA of at least 2048 bits."),
+		}, "csr"))}
+	answer(o, "201", "Renewed.", b.Ref(SchemaCredentials))
+	for _, s := range []int{400, 401, 403, 404, 500} {
+		o.Responses.Set(strconv.Itoa(s), b.Problem(s))
+	}
+	b.Doc().Paths.Set("/edge/v1/clusters/{cluster}/certificate", &openapi3.PathItem{Parameters: openapi3.Parameters{clusterID}, Post: o})
 }

@@ -7,18 +7,22 @@
 // agent role may reach its own cluster's routes only).
 package edgeapi
 
-import "github.com/amp-edge/amp/internal/api/compat"
+import (
+	"github.com/amp-edge/amp/internal/api/compat"
+	"github.com/amp-edge/amp/internal/edge"
+)
 
 // Name is the layer's name, as the inventory set's descriptor names it.
 const Name = "edge"
 
 func init() {
-	compat.Register(compat.Layer{Name: Name, Routes: routes()})
+	compat.Register(compat.Layer{Name: Name, Routes: routes(), Spec: spec, Metrics: edge.RegisterMetrics})
 }
 
 // routes gathers each feature's routes (one file per feature).
 func routes() []compat.Route {
 	var rs []compat.Route
+	rs = append(rs, linkRoutes()...)
 	rs = append(rs, certificateRoutes()...)
 	return rs
 }

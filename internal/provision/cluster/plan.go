@@ -57,10 +57,18 @@ func Load(snap *config.Snapshot, set *schema.ModelSet, id string) (decl *invento
 
 // reportOf reads the report container with the declaration's reader: it
 // has the declaration's shape.
+// What the report leaves out is unknown, not absent: an agent reports its
+// nodes and version but not the distribution, CNI or the cluster's own
+// labels (those are AMP's, not the site's), and the plan does not compare
+// what it does not know.
 func reportOf(m map[string]any) *Report {
 	c := inventory.ClusterOf(m)
-	return &Report{ReportedAt: str(m, "reported-at"), Distribution: str(m, "distribution"), KubernetesVersion: c.KubernetesVersion,
-		CNI: c.CNI, Labels: c.Labels, Nodes: c.Nodes}
+	rep := &Report{ReportedAt: str(m, "reported-at"), Distribution: str(m, "distribution"), KubernetesVersion: c.KubernetesVersion,
+		CNI: c.CNI, Nodes: c.Nodes}
+	if _, ok := m["label"]; ok {
+		rep.Labels = c.Labels
+	}
+	return rep
 }
 
 func str(m map[string]any, k string) string {
@@ -98,18 +106,21 @@ func Plan(decl *inventory.Cluster, rep *Report) []Step {
 	if rep == nil {
 		steps = append(steps, Step{Action: "create", Object: "cluster", Name: decl.ID, To: map[string]any{
 			"distribution": decl.Distribution, "kubernetes-version": decl.KubernetesVersion, "cni": orEmpty(decl.CNI)}})
-		rep = &Report{Distribution: decl.Distribution, KubernetesVersion: decl.KubernetesVersion, CNI: decl.CNI}
+		rep = &Report{Distribution: decl.Distribution, KubernetesVersion: decl.KubernetesVersion, CNI: decl.CNI, Labels: map[string]string{}}
 	}
-	if rep.Distribution != decl.Distribution {
+	if rep.Distribution != "" && rep.Distribution != decl.Distribution {
 		steps = append(steps, Step{Action: "change", Object: "distribution", From: rep.Distribution, To: decl.Distribution})
 	}
-	if rep.KubernetesVersion != decl.KubernetesVersion {
+	if rep.KubernetesVersion != "" && decl.KubernetesVersion != "" && rep.KubernetesVersion != decl.KubernetesVersion {
 		steps = append(steps, Step{Action: "change", Object: "kubernetes-version", From: rep.KubernetesVersion, To: decl.KubernetesVersion})
 	}
-	if !slices.Equal(rep.CNI, decl.CNI) {
+	if rep.CNI != nil && !slices.Equal(rep.CNI, decl.CNI) {
 		steps = append(steps, Step{Action: "change", Object: "cni", From: orEmpty(rep.CNI), To: orEmpty(decl.CNI)})
 	}
 	for _, k := range union(decl.Labels, rep.Labels) {
+		if rep.Labels == nil {
+			break // not reported
+		}
 		want, declared := decl.Labels[k]
 		have, reported := rep.Labels[k]
 		switch {
@@ -143,10 +154,25 @@ func specOf(n *inventory.ClusterNode) NodeSpec {
 	return NodeSpec{Device: n.Device, Host: n.Host, Roles: sorted(n.Roles), Labels: sorted(n.Labels), Taints: sorted(n.Taints)}
 }
 
-// sameNode compares what a node runs and carries; order does not count.
-func sameNode(a, b *inventory.ClusterNode) bool {
-	return slices.Equal(sorted(a.Roles), sorted(b.Roles)) && slices.Equal(sorted(a.Labels), sorted(b.Labels)) &&
-		slices.Equal(sorted(a.Taints), sorted(b.Taints))
+// sameNode compares what a declared node runs and carries with what the
+// site reports; order does not count. A node at the site carries labels
+// and taints of its own (kubernetes.io/hostname, node.kubernetes.io/…)
+// that are none of the declaration's business, so every declared one must
+// be there and others may; roles are compared when reported.
+func sameNode(want, have *inventory.ClusterNode) bool {
+	if len(have.Roles) > 0 && !slices.Equal(sorted(want.Roles), sorted(have.Roles)) {
+		return false
+	}
+	return subset(want.Labels, have.Labels) && subset(want.Taints, have.Taints)
+}
+
+func subset(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }
 
 func sorted(s []string) []string {

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/amp-edge/amp/internal/provision/inventory"
 )
 
 // The roles a device may have (the inventory's device role enumeration),
@@ -193,7 +195,7 @@ func makePlan(s *site) *Plan {
 		if ri != rj {
 			return ri < rj
 		}
-		return naturalLess(devs[i].Devname, devs[j].Devname)
+		return inventory.NaturalLess(devs[i].Devname, devs[j].Devname)
 	})
 	give := func(d *device, dep, kind, iface string, primary bool, virtualFor string) {
 		pp := byKind[dep+"/"+kind]
@@ -243,34 +245,4 @@ func makePlan(s *site) *Plan {
 		}
 	}
 	return p
-}
-
-// naturalLess orders names with their digit runs as numbers: node2 before
-// node10.
-func naturalLess(a, b string) bool {
-	for a != "" && b != "" {
-		da, db := digitRun(a), digitRun(b)
-		if da > 0 && db > 0 {
-			na, _ := strconv.Atoi(a[:da])
-			nb, _ := strconv.Atoi(b[:db])
-			if na != nb {
-				return na < nb
-			}
-			a, b = a[da:], b[db:]
-			continue
-		}
-		if a[0] != b[0] {
-			return a[0] < b[0]
-		}
-		a, b = a[1:], b[1:]
-	}
-	return len(a) < len(b)
-}
-
-func digitRun(s string) int {
-	i := 0
-	for i < len(s) && i < 9 && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	return i
 }

@@ -143,6 +143,7 @@ type Cluster struct {
 	CNI                                                   []string
 	Labels                                                map[string]string
 	Nodes                                                 map[string]*ClusterNode
+	Namespaces                                            []string // kept created by its agent
 }
 
 // ClusterNode is a node of a cluster.
@@ -236,7 +237,7 @@ func deviceTypeOf(m map[string]any) *DeviceType {
 		ID: str(m, "device-type-id"), Manufacturer: str(m, "manufacturer"), Model: str(m, "model"),
 		PartNumber: str(m, "part-number"), UHeight: intDef(m, "u-height", 1), FullDepth: boolDef(m, "full-depth", true),
 	}
-	for _, e := range entries(m, "interface-template") {
+	for _, e := range Entries(m, "interface-template") {
 		dt.Interfaces = append(dt.Interfaces, &InterfaceTemplate{
 			Name: str(e, "name"), Type: str(e, "type"), Label: str(e, "label"), MgmtOnly: boolDef(e, "mgmt-only", false),
 		})
@@ -255,27 +256,27 @@ func SiteOf(m map[string]any) *Site {
 		Racks: map[string]*Rack{}, Deployments: map[string]*Deployment{}, VLANs: map[string]*VLAN{},
 		Prefixes: map[string]*Prefix{}, Devices: map[string]*Device{}, Cables: map[string]*Cable{},
 	}
-	for _, e := range entries(m, "rack") {
+	for _, e := range Entries(m, "rack") {
 		r := &Rack{ID: str(e, "rack-id"), DisplayName: str(e, "display-name"), UHeight: intDef(e, "u-height", 42)}
 		s.Racks[r.ID] = r
 	}
-	for _, e := range entries(m, "deployment") {
+	for _, e := range Entries(m, "deployment") {
 		d := &Deployment{ID: str(e, "deployment-id"), Kind: str(e, "kind"), Ordinal: intDef(e, "ordinal", 0)}
 		s.Deployments[d.ID] = d
 	}
-	for _, e := range entries(m, "vlan") {
+	for _, e := range Entries(m, "vlan") {
 		v := VLANOf(e)
 		s.VLANs[v.Name] = v
 	}
-	for _, e := range entries(m, "prefix") {
+	for _, e := range Entries(m, "prefix") {
 		p := PrefixOf(e)
 		s.Prefixes[p.ID] = p
 	}
-	for _, e := range entries(m, "device") {
+	for _, e := range Entries(m, "device") {
 		d := DeviceOf(e)
 		s.Devices[d.ID] = d
 	}
-	for _, e := range entries(m, "cable") {
+	for _, e := range Entries(m, "cable") {
 		c := &Cable{
 			ID: str(e, "cable-id"), Label: str(e, "label"), A: endOf(sub(e, "a")), B: endOf(sub(e, "b")),
 			Type: str(e, "type"), Status: strDef(e, "status", "connected"), Length: str(e, "length"),
@@ -307,7 +308,7 @@ func DeviceOf(m map[string]any) *Device {
 		Position: intDef(m, "position", 0), Face: strDef(m, "face", "front"), Status: strDef(m, "status", "active"),
 		PrimaryIP: str(m, "primary-ip"), Description: str(m, "description"), Interfaces: map[string]*Interface{},
 	}
-	for _, e := range entries(m, "interface") {
+	for _, e := range Entries(m, "interface") {
 		i := &Interface{
 			Name: str(e, "name"), Label: str(e, "label"), Type: str(e, "type"), MAC: str(e, "mac-address"),
 			Parent: str(e, "parent"), Mode: str(e, "mode"), UntaggedVLAN: str(e, "untagged-vlan"),
@@ -339,11 +340,12 @@ func ClusterOf(m map[string]any) *Cluster {
 		ID: str(m, "cluster-id"), Site: str(m, "site"), Deployment: str(m, "deployment"),
 		Distribution: strDef(m, "distribution", "rke2"), KubernetesVersion: str(m, "kubernetes-version"),
 		CNI: strs(m, "cni"), Labels: map[string]string{}, Nodes: map[string]*ClusterNode{},
+		Namespaces: strs(m, "namespace"),
 	}
-	for _, e := range entries(m, "label") {
+	for _, e := range Entries(m, "label") {
 		c.Labels[str(e, "name")] = str(e, "value")
 	}
-	for _, e := range entries(m, "node") {
+	for _, e := range Entries(m, "node") {
 		n := &ClusterNode{
 			Name: str(e, "name"), Device: str(e, "device"), Host: str(e, "host"),
 			Roles: strs(e, "role"), Labels: strs(e, "node-label"), Taints: strs(e, "taint"),
@@ -363,7 +365,8 @@ func Sorted[V any](m map[string]V) []string {
 	return keys
 }
 
-func entries(m map[string]any, list string) []map[string]any {
+// Entries are the entries of list in a decoded object (nil-safe).
+func Entries(m map[string]any, list string) []map[string]any {
 	items, _ := m[list].([]any)
 	out := make([]map[string]any, 0, len(items))
 	for _, it := range items {

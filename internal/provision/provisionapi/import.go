@@ -93,7 +93,7 @@ func importInventory(h compat.Host, w http.ResponseWriter, r *http.Request) erro
 // the lowest ordinal its site has free.
 func keepDeployments(set *schema.ModelSet, tree map[string]any, cur *inventory.Inventory) {
 	ordinal := set.Root.Child("site").Child("deployment").Child("ordinal")
-	for _, s := range entries(tree, "site") {
+	for _, s := range inventory.Entries(tree, "site") {
 		deps, ok := s["deployment"].([]any)
 		if !ok {
 			continue
@@ -144,7 +144,7 @@ func pruneEdits(set *schema.ModelSet, tree map[string]any, cur *inventory.Invent
 			}
 		}
 	}
-	for _, dt := range entries(tree, "device-type") {
+	for _, dt := range inventory.Entries(tree, "device-type") {
 		old := cur.DeviceTypes[str(dt, "device-type-id")]
 		if old == nil || dt["interface-template"] == nil {
 			continue
@@ -153,24 +153,24 @@ func pruneEdits(set *schema.ModelSet, tree map[string]any, cur *inventory.Invent
 		for _, t := range old.Interfaces {
 			names = append(names, t.Name)
 		}
-		gone(entries(dt, "interface-template"), "name", names, "device-type", old.ID, "interface-template")
+		gone(inventory.Entries(dt, "interface-template"), "name", names, "device-type", old.ID, "interface-template")
 	}
 	sites := map[string]bool{}
-	for _, s := range entries(tree, "site") {
+	for _, s := range inventory.Entries(tree, "site") {
 		old := cur.Sites[str(s, "site-id")]
 		if old == nil {
 			continue
 		}
 		sites[old.ID] = true
 		at := func(list string) []string { return []string{"site", old.ID, list} }
-		gone(entries(s, "rack"), "rack-id", inventory.Sorted(old.Racks), at("rack")...)
-		gone(entries(s, "vlan"), "name", inventory.Sorted(old.VLANs), at("vlan")...)
-		gone(entries(s, "prefix"), "prefix-id", inventory.Sorted(old.Prefixes), at("prefix")...)
-		gone(entries(s, "device"), "device-id", inventory.Sorted(old.Devices), at("device")...)
-		gone(entries(s, "cable"), "cable-id", inventory.Sorted(old.Cables), at("cable")...)
-		for _, d := range entries(s, "device") {
+		gone(inventory.Entries(s, "rack"), "rack-id", inventory.Sorted(old.Racks), at("rack")...)
+		gone(inventory.Entries(s, "vlan"), "name", inventory.Sorted(old.VLANs), at("vlan")...)
+		gone(inventory.Entries(s, "prefix"), "prefix-id", inventory.Sorted(old.Prefixes), at("prefix")...)
+		gone(inventory.Entries(s, "device"), "device-id", inventory.Sorted(old.Devices), at("device")...)
+		gone(inventory.Entries(s, "cable"), "cable-id", inventory.Sorted(old.Cables), at("cable")...)
+		for _, d := range inventory.Entries(s, "device") {
 			if od := old.Devices[str(d, "device-id")]; od != nil {
-				gone(entries(d, "interface"), "name", inventory.Sorted(od.Interfaces), "site", old.ID, "device", od.ID, "interface")
+				gone(inventory.Entries(d, "interface"), "name", inventory.Sorted(od.Interfaces), "site", old.ID, "device", od.ID, "interface")
 			}
 		}
 	}
@@ -180,7 +180,7 @@ func pruneEdits(set *schema.ModelSet, tree map[string]any, cur *inventory.Invent
 			ips = append(ips, addr)
 		}
 	}
-	gone(entries(tree, "ip-address"), "address", ips, "ip-address")
+	gone(inventory.Entries(tree, "ip-address"), "address", ips, "ip-address")
 	edits := make([]config.Edit, 0, len(paths))
 	for _, p := range paths {
 		segs := make([]string, len(p))
@@ -194,17 +194,6 @@ func pruneEdits(set *schema.ModelSet, tree map[string]any, cur *inventory.Invent
 		edits = append(edits, config.Edit{Op: config.OpRemove, Loc: loc})
 	}
 	return edits, nil
-}
-
-func entries(m map[string]any, list string) []map[string]any {
-	items, _ := m[list].([]any)
-	out := make([]map[string]any, 0, len(items))
-	for _, it := range items {
-		if e, ok := it.(map[string]any); ok {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 // str reads a key leaf of a decoded entry (keys are strings in this set).

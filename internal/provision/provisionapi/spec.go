@@ -7,6 +7,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/amp-edge/amp/internal/api/compat"
+	"github.com/amp-edge/amp/internal/edge/edgeapi"
 	"github.com/amp-edge/amp/internal/provision/cluster"
 	"github.com/amp-edge/amp/internal/provision/inventory"
 	"github.com/amp-edge/amp/internal/provision/ipam"
@@ -446,7 +447,7 @@ func clusterPaths(b compat.SpecBuilder) {
 		"cluster": compat.Str("The cluster the agent means to enrol: a token of another cluster is refused."),
 		"csr":     compat.Str("A PEM CERTIFICATE REQUEST for the agent's key: ECDSA P-256/P-384 or RSA of at least 2048 bits."),
 	}, "token", "csr")))
-	answer(reg, "201", "Enrolled (the registration is recorded in the cluster's state).", val(credentialsSchema()))
+	answer(reg, "201", "Enrolled (the registration is recorded in the cluster's state).", b.Ref(edgeapi.SchemaCredentials))
 	for _, s := range []int{400, 401, 404, 500, 503} {
 		reg.Responses.Set(strconv.Itoa(s), b.Problem(s))
 	}
@@ -461,20 +462,4 @@ func clusterPaths(b compat.SpecBuilder) {
 	}, "cluster", "revoked")))
 	b.Errors(rev, true, false)
 	b.Doc().Paths.Set("/clusters/{name}/revoke", &openapi3.PathItem{Parameters: openapi3.Parameters{name}, Post: rev})
-}
-
-// credentialsSchema is wire.Credentials, an enrolment's or a renewal's
-// answer.
-func credentialsSchema() *openapi3.Schema {
-	return compat.Obj(map[string]*openapi3.Schema{
-		"cluster":          compat.Str("The cluster (the certificate's CN)."),
-		"certificate":      compat.Str("The PEM client certificate AMP signed."),
-		"ca":               compat.Str("The PEM certificate of AMP's agent CA."),
-		"server-ca":        compat.Str("The PEM CA of AMP's serving certificate, when AMP runs its local CA: the agent pins it."),
-		"not-after":        compat.Described(openapi3.NewDateTimeSchema(), "When the certificate expires."),
-		"renew-at":         compat.Described(openapi3.NewDateTimeSchema(), "When the agent renews it: two thirds into its lifetime."),
-		"serial":           compat.Str("The certificate's serial (hex)."),
-		"checkin-interval": compat.Str("How often the agent checks in, a Go duration (\"30s\")."),
-		"server-time":      compat.Described(openapi3.NewDateTimeSchema(), "AMP's clock, for the agent's clock-skew report."),
-	}, "cluster", "certificate", "ca", "not-after", "renew-at", "serial", "checkin-interval", "server-time")
 }

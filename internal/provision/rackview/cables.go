@@ -112,38 +112,6 @@ func trimDecimal(s string) string {
 // sortedCables is the site's cable ids in natural order.
 func sortedCables(site *inventory.Site) []string {
 	ids := inventory.Sorted(site.Cables)
-	sort.SliceStable(ids, func(i, j int) bool { return naturalLess(ids[i], ids[j]) })
+	sort.SliceStable(ids, func(i, j int) bool { return inventory.NaturalLess(ids[i], ids[j]) })
 	return ids
-}
-
-// naturalLess orders strings with their digit runs compared as numbers,
-// as a technician reads cable numbers: c2 < c10.
-func naturalLess(a, b string) bool {
-	for a != "" && b != "" {
-		da, db := digits(a), digits(b)
-		if da > 0 && db > 0 {
-			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
-			if len(na) != len(nb) {
-				return len(na) < len(nb)
-			}
-			if na != nb {
-				return na < nb
-			}
-			a, b = a[da:], b[db:]
-			continue
-		}
-		if a[0] != b[0] {
-			return a[0] < b[0]
-		}
-		a, b = a[1:], b[1:]
-	}
-	return len(a) < len(b)
-}
-
-func digits(s string) int {
-	n := 0
-	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
-		n++
-	}
-	return n
 }

@@ -1,0 +1,467 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/edge/wire"
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+var tracer = otel.Tracer("github.com/amp-edge/amp/internal/edge")
+
+// Options configure a Hub.
+type Options struct {
+	// Interval is the check-in interval agents are told (default: the
+	// --agent-checkin-interval flag, Interval). A cluster is disconnected
+	// after two intervals without a check-in or an open wait.
+	Interval time.Duration
+	// WriteEvery bounds how often a connected agent's last-seen alone is
+	// written to the store (default 5 minutes): between those writes it
+	// is kept in memory and in amp_edge_last_checkin_timestamp_seconds.
+	WriteEvery time.Duration
+	// Registry receives the amp_edge_ metrics (nil: unregistered).
+	Registry prometheus.Registerer
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Hub is the central end of the agent link for one engine: each cluster's
+// desired state cached with its digest, the agents waiting for a change,
+// and what the agents last reported. One engine watch feeds it: a commit
+// rebuilds the cached state of the clusters its keys affect (Source.Affects)
+// and wakes only their waiters, so an unchanged check or wait costs the
+// same whatever the fleet size.
+type Hub struct {
+	eng  *config.Engine
+	sch  *schema.Schema
+	dir  Directory
+	srcs []Source
+	opts Options
+	m    *metrics
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	entries map[string]*entry // by cluster id: those asked about since start
+
+	stop context.CancelFunc
+	done chan struct{}
+	// processed is the index of the newest transaction applied.
+	processed atomic.Uint64
+}
+
+// entry is one cluster's cached desired state and its agent's link.
+type entry struct {
+	c         Cluster
+	cur, prev *state // prev: the state before the last change (a delta's base)
+	asOf      uint64 // the snapshot index cur was built at; nil cur: not built yet
+	gone      bool   // the cluster was deleted
+	changed   chan struct{}
+	changedAt time.Time // commit time of the last change, for the delivery histogram
+	waiters   int
+
+	seen      time.Time // last check-in or desired-state request
+	connected bool
+	digest    [32]byte // of the last recorded check-in, without its times
+	skew      int64    // clock skew recorded with it, in seconds
+	written   time.Time
+}
+
+// skewStep is how far an agent's clock skew must move before it is
+// written again: a synchronised clock reads ±1 s by network latency alone.
+const skewStep = 5
+
+// NewHub starts a hub on eng with the registered directory and sources;
+// Close stops it.
+func NewHub(eng *config.Engine, opts Options) (*Hub, error) {
+	dir, srcs := registered()
+	if dir == nil {
+		return nil, errors.New("edge: no cluster directory is registered (the inventory's cluster wing registers it)")
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = time.Duration(Interval)
+	}
+	if opts.WriteEvery <= 0 {
+		opts.WriteEvery = 5 * time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	h := &Hub{eng: eng, sch: eng.Schema(), dir: dir, srcs: srcs, opts: opts, m: metricsFor(opts.Registry),
+		log: opts.Logger.With("component", "edge"), entries: map[string]*entry{}, stop: stop, done: make(chan struct{})}
+	h.seed()
+	w, err := eng.Watch(ctx, eng.Snapshot().Index)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	go h.run(ctx, w)
+	return h, nil
+}
+
+// Close stops the hub's watch and sweeper.
+func (h *Hub) Close() {
+	h.stop()
+	<-h.done
+}
+
+// seed takes the clusters the store says are connected (a shared store
+// keeps state across restarts) as connected since their stored last-seen,
+// so the sweeper disconnects those whose agent does not come back.
+func (h *Hub) seed() {
+	snap := h.eng.Snapshot()
+	now := h.opts.Now()
+	for _, c := range h.dir.Clusters(h.sch, snap) {
+		a := h.dir.State(h.sch, snap, c.ID)["agent"]
+		if up, _ := a["connected"].(bool); !up {
+			continue
+		}
+		seen := now
+		if s, ok := a["last-seen"].(string); ok {
+			if t, err := time.Parse(time.RFC3339, s); err == nil && t.Before(now) {
+				seen = t
+			}
+		}
+		e := &entry{c: c, changed: make(chan struct{}), seen: seen, connected: true, written: seen}
+		h.entries[c.ID] = e
+		h.m.setLink(c, true, seen)
+	}
+}
+
+// run feeds commits to the cache and sweeps, until Close or the engine
+// closes.
+func (h *Hub) run(ctx context.Context, w *config.Watch) {
+	defer close(h.done)
+	sweep := time.NewTicker(max(h.opts.Interval/2, 100*time.Millisecond))
+	defer sweep.Stop()
+	for {
+		select {
+		case rec, ok := <-w.C:
+			if ok {
+				h.apply(rec)
+				h.processed.Store(rec.Index)
+				continue
+			}
+			if ctx.Err() != nil || errors.Is(w.Err(), config.ErrClosed) {
+				return
+			}
+			// Lagged (or history compacted under it): start again from
+			// now and rebuild every cached state, waking the clusters
+			// whose digest moved.
+			h.log.Warn("the edge hub's watch fell behind; rebuilding the cached desired states", "processed", h.processed.Load(), "error", w.Err())
+			var err error
+			if w, err = h.eng.Watch(ctx, h.eng.Snapshot().Index); err != nil {
+				h.log.Error("the edge hub cannot watch the configuration", "error", err)
+				return
+			}
+			h.rebuildAll()
+		case <-sweep.C:
+			h.sweep(ctx)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// affected returns the clusters a transaction's changes may affect.
+func (h *Hub) affected(rec *config.Record) map[string]bool {
+	var out map[string]bool
+	for _, ch := range rec.Changes {
+		for _, s := range h.srcs {
+			for _, id := range s.Affects(h.sch, ch.Key) {
+				if out == nil {
+					out = map[string]bool{}
+				}
+				out[id] = true
+			}
+		}
+	}
+	return out
+}
+
+// apply rebuilds the cached states a commit affects.
+func (h *Hub) apply(rec *config.Record) {
+	ids := h.affected(rec)
+	if len(ids) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	snap := h.eng.Snapshot() // published before the watch hears of rec
+	for id := range ids {
+		e := h.entries[id]
+		if e == nil || e.cur == nil || e.asOf >= rec.Index {
+			continue // not cached, or built from a snapshot that holds rec
+		}
+		h.rebuild(id, e, snap, rec.Index, rec.Time)
+	}
+}
+
+func (h *Hub) rebuildAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	snap := h.eng.Snapshot()
+	for id, e := range h.entries {
+		if e.cur != nil {
+			h.rebuild(id, e, snap, snap.Index, h.opts.Now())
+		}
+	}
+}
+
+// rebuild reads one cluster's state again as of snap (h.mu held); at is
+// the transaction that caused it, committed at when.
+func (h *Hub) rebuild(id string, e *entry, snap *config.Snapshot, at uint64, when time.Time) {
+	c, ok := h.dir.Cluster(h.sch, snap, id)
+	if !ok {
+		e.gone = true
+		h.wake(e, when)
+		delete(h.entries, id)
+		h.m.forget(e.c)
+		return
+	}
+	st, err := build(h.sch, snap, c, h.srcs, e.cur, at)
+	if err != nil {
+		h.log.Error("cannot build a cluster's desired state; its agents keep the previous one", "cluster", id, "error", err)
+		return
+	}
+	if c.Site != e.c.Site && e.connected {
+		h.m.forget(e.c)
+		h.m.setLink(c, true, e.seen)
+	}
+	e.c, e.asOf = c, snap.Index
+	if st.digest == e.cur.digest {
+		e.cur = st
+		return
+	}
+	e.prev, e.cur = e.cur, st
+	h.wake(e, when)
+}
+
+func (h *Hub) wake(e *entry, when time.Time) {
+	close(e.changed)
+	e.changed = make(chan struct{})
+	e.changedAt = when
+}
+
+// lookup returns the cluster's entry with its desired state built (h.mu
+// held); an undeclared cluster is not found and leaves nothing behind.
+func (h *Hub) lookup(id string) (*entry, error) {
+	e := h.entries[id]
+	if e != nil && e.cur != nil {
+		return e, nil
+	}
+	snap := h.eng.Snapshot()
+	c, ok := h.dir.Cluster(h.sch, snap, id)
+	if !ok {
+		if e != nil { // seeded from the store, deleted since
+			delete(h.entries, id)
+			h.m.forget(e.c)
+		}
+		return nil, notDeclared(id)
+	}
+	st, err := build(h.sch, snap, c, h.srcs, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		e = &entry{changed: make(chan struct{})}
+		h.entries[id] = e
+	}
+	e.c, e.cur, e.asOf = c, st, snap.Index
+	return e, nil
+}
+
+// LinkPath is the path of a cluster's link routes, as errors name it.
+func LinkPath(id string) string { return "/edge/v1/clusters/" + schema.EscapeSegment(id) }
+
+func notDeclared(id string) error {
+	return schema.Errorf(schema.KindNotFound, LinkPath(id), "no cluster %q is declared", id)
+}
+
+// Answer kinds of a desired-state request (amp_edge_desired_answers_total).
+const (
+	AnswerUnchanged = "unchanged"
+	AnswerDelta     = "delta"
+	AnswerFull      = "full"
+)
+
+// Desired answers a desired-state request of cluster id's agent, which
+// holds the state of digest (its If-None-Match) as of index since. While
+// digest is the current one it waits up to wait for a change; nil means
+// unchanged (304).
+func (h *Hub) Desired(ctx context.Context, id string, since uint64, digest string, wait time.Duration) (d *wire.Desired, err error) {
+	ctx, span := tracer.Start(ctx, "edge.Desired", trace.WithAttributes(attribute.String("amp.cluster", id),
+		attribute.Int64("amp.since", int64(since)), attribute.String("amp.wait", wait.String())))
+	defer func() {
+		switch {
+		case err != nil:
+			span.RecordError(err)
+		case d == nil:
+			span.SetAttributes(attribute.String("amp.answer", AnswerUnchanged))
+		default:
+			span.SetAttributes(attribute.Bool("amp.full", d.Full), attribute.Int("amp.objects", len(d.Objects)), attribute.Int64("amp.index", int64(d.Index)))
+		}
+		span.End()
+	}()
+	h.mu.Lock()
+	e, err := h.lookup(id)
+	if err != nil {
+		h.mu.Unlock()
+		return nil, err
+	}
+	e.seen = h.opts.Now()
+	woke := false
+	if e.cur.digest == digest && wait > 0 {
+		ch := e.changed
+		e.waiters++
+		h.m.waiting.Inc()
+		h.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-ch:
+			woke = true
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		h.mu.Lock()
+		e.waiters--
+		h.m.waiting.Dec()
+		e.seen = h.opts.Now()
+		if e.gone {
+			h.mu.Unlock()
+			return nil, notDeclared(id)
+		}
+	}
+	cur, prev, c, changedAt := e.cur, e.prev, e.c, e.changedAt
+	h.mu.Unlock()
+	if cur.digest == digest {
+		h.m.answers.WithLabelValues(AnswerUnchanged).Inc()
+		return nil, nil
+	}
+	d, err = h.answer(c, cur, prev, since, digest)
+	if err != nil {
+		return nil, err
+	}
+	if d.Full {
+		h.m.answers.WithLabelValues(AnswerFull).Inc()
+	} else {
+		h.m.answers.WithLabelValues(AnswerDelta).Inc()
+	}
+	if woke {
+		h.m.delivery.Observe(h.opts.Now().Sub(changedAt).Seconds())
+	}
+	return d, nil
+}
+
+// answer is the change from what the agent holds to cur: everything when
+// it holds nothing (since 0) or a state older than the retained history;
+// else a delta from the previous state (when that is what it holds) or
+// from the configuration as of since.
+func (h *Hub) answer(c Cluster, cur, prev *state, since uint64, digest string) (*wire.Desired, error) {
+	if since == 0 || since > h.eng.Snapshot().Index {
+		return cur.full(c.ID), nil
+	}
+	if prev != nil && prev.digest == digest {
+		return cur.delta(c.ID, prev), nil
+	}
+	then, err := h.eng.At(since, c.Prefix)
+	if schema.KindOf(err) == schema.KindGone {
+		return cur.full(c.ID), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	old, err := build(h.sch, then, c, h.srcs, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	d := cur.delta(c.ID, old)
+	if len(d.Objects) == 0 && len(d.Removed) == 0 {
+		// Its digest is not the state's at since: what it holds is not
+		// what AMP sent; it starts over from everything.
+		return cur.full(c.ID), nil
+	}
+	return d, nil
+}
+
+// sweep disconnects the agents silent for two intervals with no wait
+// open, and writes the last-seen of the others at most every WriteEvery.
+func (h *Hub) sweep(ctx context.Context) {
+	type write struct {
+		c         Cluster
+		connected bool
+		seen      time.Time
+	}
+	var writes []write
+	now := h.opts.Now()
+	h.mu.Lock()
+	for _, e := range h.entries {
+		switch {
+		case !e.connected:
+		case e.waiters == 0 && now.Sub(e.seen) > 2*h.opts.Interval:
+			e.connected = false
+			e.digest = [32]byte{} // the next check-in is recorded whole
+			h.m.setLink(e.c, false, e.seen)
+			writes = append(writes, write{e.c, false, e.seen})
+		case e.seen.After(e.written) && now.Sub(e.written) >= h.opts.WriteEvery:
+			e.written = now
+			writes = append(writes, write{e.c, true, e.seen})
+		}
+	}
+	h.mu.Unlock()
+	for _, w := range writes {
+		err := h.dir.Record(ctx, h.eng, w.c.ID, "agent", config.OpMerge, map[string]any{"connected": w.connected, "last-seen": stamp(w.seen)})
+		if err != nil && schema.KindOf(err) != schema.KindNotFound {
+			h.log.Warn("cannot record an agent's link state", "cluster", w.c.ID, "connected", w.connected, "error", err)
+		}
+		if !w.connected {
+			h.log.Info("cluster agent disconnected", "cluster", w.c.ID, "last_seen", stamp(w.seen))
+		}
+	}
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+var (
+	hubsMu sync.Mutex
+	hubs   = map[*config.Engine]*Hub{}
+)
+
+// For returns the hub of eng, started on first use with the registry of
+// the server that asks (a process may run several servers, each with an
+// engine of its own); it stops when the engine closes.
+func For(eng *config.Engine, reg prometheus.Registerer) (*Hub, error) {
+	hubsMu.Lock()
+	defer hubsMu.Unlock()
+	if h, ok := hubs[eng]; ok {
+		return h, nil
+	}
+	h, err := NewHub(eng, Options{Registry: reg})
+	if err != nil {
+		return nil, fmt.Errorf("the agent link: %w", err)
+	}
+	hubs[eng] = h
+	go func() {
+		<-h.done
+		hubsMu.Lock()
+		delete(hubs, eng)
+		hubsMu.Unlock()
+	}()
+	return h, nil
+}
