@@ -181,3 +181,17 @@ func Serial(r *http.Request) string {
 	}
 	return SerialHex(r.TLS.PeerCertificates[0].SerialNumber)
 }
+
+// RenewDue reports whether the agent certificate r presented should be
+// renewed now (wire.CheckinAnswer.RenewNow): it is two thirds into its
+// lifetime, or another key of the CA signed it (the CA was replaced). A
+// request without a certificate has nothing to renew.
+func (c *CA) RenewDue(r *http.Request) bool {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return false
+	}
+	leaf := r.TLS.PeerCertificates[0]
+	issued := leaf.NotBefore.Add(Backdate)
+	renewAt := issued.Add(leaf.NotAfter.Sub(issued) * 2 / 3)
+	return !c.now().Before(renewAt) || string(leaf.AuthorityKeyId) != string(c.Cert().SubjectKeyId)
+}

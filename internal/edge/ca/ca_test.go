@@ -494,3 +494,33 @@ func TestAuthenticator(t *testing.T) {
 type nextFunc func(*http.Request) (*auth.Principal, error)
 
 func (f nextFunc) Authenticate(r *http.Request) (*auth.Principal, error) { return f(r) }
+
+// TestRenewDue: a check-in asks the agent to renew from two thirds into
+// its certificate's lifetime, or at once when another CA key signed it.
+func TestRenewDue(t *testing.T) {
+	c, clk, _ := newCA(t, Options{Lifetime: 90 * time.Hour})
+	iss, err := c.Enrol("ace-x", mustCSR(t, csrFor(t, ecKey(t, elliptic.P256()), "ace-x")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("PUT", "/edge/v1/clusters/ace-x/status", nil)
+	if c.RenewDue(r) {
+		t.Fatal("a request without a certificate is due for renewal")
+	}
+	r.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{parse(t, iss.CertPEM)}}
+	clk.add(60*time.Hour - time.Second)
+	if c.RenewDue(r) {
+		t.Fatal("due before two thirds of its lifetime")
+	}
+	clk.add(time.Second)
+	if !c.RenewDue(r) || !clk.now().Equal(iss.RenewAt) {
+		t.Fatalf("not due at two thirds (%s, renew-at %s)", clk.now(), iss.RenewAt)
+	}
+	// The CA replaced (another key, the same name): due at once.
+	clk.add(-59 * time.Hour)
+	other, _, _ := newCA(t, Options{})
+	c.cur.Store(other.cur.Load())
+	if !c.RenewDue(r) {
+		t.Fatal("a certificate of the replaced CA is not due")
+	}
+}
