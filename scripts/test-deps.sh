@@ -16,6 +16,15 @@ if ! dpkg -s libyang2-tools >/dev/null 2>&1; then
   $sudo apt-get install -y --no-install-recommends libyang2-tools
 fi
 
+# Node.js and npm (Debian packages nodejs, npm): the OpenAPI validator below
+# and the web portal's build (make portal: web/, docs/portal.md).
+if ! command -v npm >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm \
+    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm; }
+fi
+
 cli=.tmp/node/node_modules/.bin/swagger-cli
 if [ ! -x "$cli" ] || [ "$("$cli" --version 2>/dev/null)" != "$SWAGGER_CLI_VERSION" ]; then
   mkdir -p .tmp/node
@@ -97,3 +106,54 @@ if [ -n "$render_pkgs" ]; then
   $sudo systemctl disable --now kea-dhcp4-server >/dev/null 2>&1 || true
 fi
 # --- end artifact validators ----------------------------------------------------
+
+# --- kube-apiserver (issue 12: internal/testenv/kube, the simulated sites) -----
+# A real kube-apiserver, built from the Go module proxy (k8s.io/kubernetes is
+# not `go install`-able: its go.mod replaces every k8s.io/* staging module, so
+# a throwaway wrapper module repeats those replaces), into a cache outside the
+# repository; internal/testenv/kube runs it on Debian's etcd (above). The
+# first build takes about 6 minutes on a quiet machine; later runs see the
+# binary report the wanted version and do nothing. AMP_KUBE_APISERVER points
+# the tests at another binary.
+KUBE_VERSION=1.35.4
+kube_dir="${XDG_CACHE_HOME:-$HOME/.cache}/amp-test-tools/kube-v$KUBE_VERSION"
+if [ "$("$kube_dir/kube-apiserver" --version 2>/dev/null)" != "Kubernetes v$KUBE_VERSION" ]; then
+  kube_work=$(mktemp -d)
+  trap 'rm -rf "$kube_work"' EXIT
+  (
+    cd "$kube_work"
+    export GOWORK=off GOFLAGS=-mod=mod
+    go mod init amp-test-tools/kube-apiserver >/dev/null 2>&1
+    # k8s.io/kubernetes's go.mod replaces each staging module (k8s.io/api,
+    # k8s.io/apiserver, …) with its local copy; the proxy has them as
+    # v0.<minor>.<patch>.
+    kube_gomod=$(go mod download -json "k8s.io/kubernetes@v$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    for m in $(sed -n '/^replace (/,/^)/p' "$kube_gomod" | awk '/=>/{print $1}'); do
+      go mod edit -replace="$m=$m@v0.${KUBE_VERSION#1.}" -require="$m@v0.${KUBE_VERSION#1.}"
+    done
+    go mod edit -require="k8s.io/kubernetes@v$KUBE_VERSION"
+    printf '//go:build tools\n\npackage tools\n\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver"\n' >tools.go
+    go mod tidy
+    # Stamp the version: unstamped, the server reports v0.0.0-master, which
+    # discovery clients (Helm's kubeVersion checks) reject.
+    v=k8s.io/component-base/version
+    minor=${KUBE_VERSION#1.}; minor=${minor%%.*}
+    go build -trimpath -ldflags "-s -w -X $v.gitVersion=v$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean" \
+      -o kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
+  )
+  mkdir -p "$kube_dir"
+  mv "$kube_work/kube-apiserver" "$kube_dir/kube-apiserver.new"
+  mv "$kube_dir/kube-apiserver.new" "$kube_dir/kube-apiserver"
+  rm -rf "$kube_work"
+  trap - EXIT
+  "$kube_dir/kube-apiserver" --version
+fi
+# systemd-analyze checks the agent's unit, deploy/systemd/amp-agent.service
+# (test/deploy); only the tool is used, no systemd runs.
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd \
+    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd; }
+fi
+# --- end kube-apiserver ---------------------------------------------------------

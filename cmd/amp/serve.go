@@ -55,6 +55,10 @@ the CLI, curl --cacert "$AMP_CA"), with a server certificate renewed when
 close to expiry and an admin client certificate for gNMI mutual TLS
 (docs/tls.md). Plain HTTP only with --insecure-http, on loopback.
 
+The web portal is served at / on the same listener (https://127.0.0.1:8181/:
+sign in with an API token; docs/portal.md). It is embedded when the binary
+is built after "make portal"; otherwise / says how to build it.
+
 Edge agents (amp agent) enrol with a cluster's registration token and get
 a client certificate from AMP's agent CA: generated at first start and kept
 in the store (so every replica shares it), or the operator's own with

@@ -23,6 +23,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/api/gnmi"
 	"github.com/amp-edge/amp/internal/api/openapi"
+	"github.com/amp-edge/amp/internal/api/portal"
 	"github.com/amp-edge/amp/internal/api/rest"
 	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
@@ -390,7 +391,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	ln := limitConnections(rawLn, cfg.MaxConns, cfg.MaxConnsPerSource, reg)
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           portal.Mount(api, reg), // the web portal at / and /portal/ (docs/portal.md); every other path is the API
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,

@@ -120,6 +120,16 @@ func (m *Member) waitHealthy(timeout time.Duration) error {
 	return fmt.Errorf("etcd %s not healthy after %s; its log:\n%s", m.Name, timeout, tail(string(log), 3000))
 }
 
+// LogTail returns the last n bytes of the member's log, for a failed
+// test's report.
+func (m *Member) LogTail(n int) string {
+	log, err := os.ReadFile(m.logFile)
+	if err != nil {
+		return err.Error()
+	}
+	return tail(string(log), n)
+}
+
 // Kill stops the member at once (SIGKILL).
 func (m *Member) Kill() {
 	if m.cmd != nil && m.cmd.Process != nil {
