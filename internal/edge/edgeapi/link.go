@@ -9,6 +9,7 @@ import (
 	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/edge"
+	"github.com/amp-edge/amp/internal/edge/ca"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
@@ -109,6 +110,11 @@ func checkin(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	authority, err := ca.For(h.Engine(), h.Metrics())
+	if err != nil {
+		return err
+	}
+	ans.RenewNow = authority.RenewDue(r)
 	return h.WriteJSON(w, http.StatusOK, ans)
 }
 
