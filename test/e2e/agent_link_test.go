@@ -25,12 +25,13 @@ type linkAgent struct {
 	s       *testenv.Server
 	cluster string
 	hc      *http.Client // presents the cluster's certificate
+	creds   wire.Credentials
 }
 
 func newLinkAgent(t *testing.T, s *testenv.Server, cluster string) *linkAgent {
 	t.Helper()
 	a := enrol(t, s, cluster)
-	return &linkAgent{t: t, s: s, cluster: cluster, hc: a.client(t, a.creds.Certificate, s.CA)}
+	return &linkAgent{t: t, s: s, cluster: cluster, hc: a.client(t, a.creds.Certificate, s.CA), creds: a.creds}
 }
 
 // do sends a request with the agent's certificate.
@@ -190,8 +191,9 @@ func TestAgentLink(t *testing.T) {
 	getJSON(t, s, "/inventory/v1.0.0/cluster/ace-x", &c)
 	a, _ := c["agent"].(map[string]any)
 	rep, _ := c["report"].(map[string]any)
-	if a["connected"] != true || a["agent-version"] != "v9.9.9-test" || a["applied-digest"] != held.Digest || rep["kubernetes-version"] != "v1.35.4" {
-		t.Fatalf("the cluster's state through REST: %v", c)
+	if a["connected"] != true || a["agent-version"] != "v9.9.9-test" || a["applied-digest"] != held.Digest || rep["kubernetes-version"] != "v1.35.4" ||
+		a["certificate-serial"] != agent.creds.Serial || a["certificate-not-after"] != agent.creds.NotAfter.UTC().Format(time.RFC3339) {
+		t.Fatalf("the cluster's state through REST: %v (certificate %s, %s)", c, agent.creds.Serial, agent.creds.NotAfter)
 	}
 	// gNMI reads the same state.
 	got, err := gpb.NewGNMIClient(gnmiConn(t, s)).Get(bearer(context.Background(), s.Token), &gpb.GetRequest{Encoding: gpb.Encoding_JSON,

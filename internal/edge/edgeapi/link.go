@@ -106,7 +106,11 @@ func checkin(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.Touch(r, path)
-	ans, _, err := hub.Checkin(r.Context(), id, c)
+	var cred edge.Credential
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		cred = edge.Credential{Serial: ca.Serial(r), NotAfter: r.TLS.PeerCertificates[0].NotAfter}
+	}
+	ans, _, err := hub.Checkin(r.Context(), id, c, cred)
 	if err != nil {
 		return err
 	}
