@@ -167,6 +167,13 @@ allow if {
 	r.cluster == input.cluster
 }
 
+# Anyone authenticated may ask who it is and what it may do (GET /whoami):
+# each path it names is decided by this same policy.
+allow if {
+	input.kind == "whoami"
+	input.action == "read"
+}
+
 # Machines push operational state; nothing else.
 allow if {
 	input.kind == "state"

@@ -232,3 +232,12 @@ test_operator_edge_routes if {
 	allowed(edge(olivia, "read", "ace-x", "desired"))
 	not allowed(edge(alice, "read", "ace-x", "desired"))
 }
+
+test_whoami_for_every_named_caller if {
+	allowed(req(nobody, "read", "/whoami", "whoami", ""))
+	allowed(req(agent_x, "read", "/whoami", "whoami", ""))
+	allowed(req(mallory, "read", "/whoami", "whoami", ""))
+	not allowed(req(mallory, "write", "/whoami", "whoami", ""))
+	not allowed(req({"name": "", "rights": []}, "read", "/whoami", "whoami", ""))
+	not allowed(req({"name": "olivia", "rights": [{"role": "suspended", "enterprise": ""}]}, "read", "/whoami", "whoami", ""))
+}

@@ -244,16 +244,11 @@ function Input({ f, value, choices, onInput }: { f: Field; value: string; choice
 }
 
 /**
- * Whether the server lets the caller write path: an empty merge patch as a
- * dry run, which the policy judges like any write and which changes
- * nothing. A read-only caller (an enterprise member) gets no edit controls.
+ * Whether the server lets the caller write path: the policy's answer
+ * through GET /whoami?path=, which asks without attempting a write. A
+ * read-only caller (an enterprise member) gets no edit controls.
  */
 export async function mayWrite(path: string): Promise<boolean> {
-  try {
-    await call("PATCH", `${path}?dry-run=true`, { body: {} });
-    return true;
-  } catch (e) {
-    if (e instanceof APIError && (e.status === 403 || e.status === 404 || e.status === 409)) return false;
-    throw e;
-  }
+  const a = await call<{ access: { path: string; write: boolean }[] }>("GET", `/whoami?path=${encodeURIComponent(path)}`);
+  return a.body?.access?.[0]?.write === true;
 }
