@@ -20,7 +20,7 @@ const (
 // a model set's): the route's kind is the segment itself.
 func topKind(seg string) bool {
 	switch seg {
-	case "transactions", "sync-status", "audit", "admin", "targets", "spec", "models", "diff", "watch", "search", "metrics":
+	case "transactions", "sync-status", "audit", "admin", "targets", "spec", "models", "diff", "watch", "search", "metrics", "whoami":
 		return true
 	}
 	return false

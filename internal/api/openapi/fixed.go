@@ -24,6 +24,7 @@ const (
 	schemaLogLevel        = "LogLevel"
 	schemaValues          = "Values"
 	schemaModelSet        = "ModelSet"
+	schemaWhoami          = "Whoami"
 	schemaModelSetVersion = "ModelSetVersion"
 	schemaModelTreeNode   = "ModelTreeNode"
 )
@@ -361,6 +362,17 @@ func (b *builder) fixedPaths() {
 	jsonOK(o, "200", "The model sets, by name.", arrOf(schemaModelSet))
 	b.errors(o, false, false)
 	set("/models", &openapi3.PathItem{Get: o})
+	// The caller, and what it may do.
+	o = op(ta, "whoami", "Who the caller is, and what the policy lets it do to some paths")
+	o.Description = "The caller as AMP authenticated it (name, how, rights) and, for each `path` asked about, whether the policy lets it read and write it: what it would learn by trying, without a refused write in the audit trail. Clients (the portal) show edit controls only where a write would be allowed."
+	paths := openapi3.NewArraySchema()
+	paths.Items = openapi3.NewSchemaRef("", openapi3.NewStringSchema())
+	pp := qp("path", "A REST path to ask about (repeat for several, at most 50).", paths, false)
+	pp.Value.Explode = openapi3.BoolPtr(true)
+	o.Parameters = openapi3.Parameters{pp}
+	jsonOK(o, "200", "The caller and its access.", b.ref(schemaWhoami))
+	b.errors(o, false, false)
+	set("/whoami", &openapi3.PathItem{Get: o})
 	o = op(ta, "migrateModelSet", "Move every object of one version of a model set into another, as one transaction")
 	o.Description = "Operators only. Converts every object of version `from` into version `to` (both loaded; `to` must hold no objects) with the migration `to` declares (migrate-from) or Go code registers, deletes the `from` objects and creates the `to` objects in ONE transaction: a conversion that fails, or a reference the move would leave dangling, refuses it whole, naming the object and the reason (docs/models.md, \"Migrations\")."
 	setParam := openapi3.NewPathParameter("set").WithSchema(openapi3.NewStringSchema())
@@ -473,6 +485,25 @@ func (b *builder) modelSetSchemas() {
 	b.addSchema(schemaModelSetVersion, version)
 	versions := openapi3.NewArraySchema()
 	versions.Items = b.ref(schemaModelSetVersion)
+	right := obj(map[string]*openapi3.Schema{
+		"role":       str("operator, enterprise-admin, enterprise-member, state-writer, suspended or agent."),
+		"enterprise": str("The enterprise an enterprise role is held on."),
+		"cluster":    str("The cluster the agent role is held on."),
+	}, "role")
+	rights := openapi3.NewArraySchema()
+	rights.Items = &openapi3.SchemaRef{Value: right}
+	acc := openapi3.NewArraySchema()
+	acc.Items = &openapi3.SchemaRef{Value: obj(map[string]*openapi3.Schema{
+		"path":  str("The path asked about."),
+		"read":  withDesc(openapi3.NewBoolSchema(), "The policy lets the caller read it."),
+		"write": withDesc(openapi3.NewBoolSchema(), "The policy lets the caller write it."),
+	}, "path", "read", "write")}
+	b.addSchema(schemaWhoami, withDesc(obj(map[string]*openapi3.Schema{
+		"name":   str("The principal's name."),
+		"via":    str("How it authenticated: token, oidc or mtls."),
+		"rights": withDesc(rights, "The rights the policy decides on."),
+		"access": withDesc(acc, "One entry per path asked about, in order."),
+	}, "name", "via", "rights", "access"), "The caller, and what it may do."))
 	b.addSchema(schemaModelSet, withDesc(obj(map[string]*openapi3.Schema{
 		"name":     str("The set's name."),
 		"versions": withDesc(versions, "Its loaded versions."),

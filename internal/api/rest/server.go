@@ -131,6 +131,7 @@ func (s *Server) routes() {
 		{"GET /metrics", "metrics", false, s.metricsHandler},
 		{"GET /spec", "spec", false, s.spec},
 		{"GET /models", "models", false, s.models},
+		{"GET /whoami", "whoami", false, s.whoami},
 		{"POST /models/{set}/migrate", "migrate", false, s.migrateSet},
 		{"GET /targets", "targets", false, s.targets},
 		{"GET /enterprises", "enterprises", false, s.listEnterprises},
