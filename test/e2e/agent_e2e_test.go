@@ -53,6 +53,33 @@ func (st *edgeSite) taints(t *testing.T, node string) []corev1.Taint {
 	return n.Spec.Taints
 }
 
+// enrol mints a token for the site's cluster (amp cluster token) and
+// enrols its agent with it (amp agent register); it returns the token's
+// file.
+func (st *edgeSite) enrol(t *testing.T, s *testenv.Server) string {
+	t.Helper()
+	bin := testenv.Binary(t)
+	tok := exec.Command(bin, "cluster", "token", st.cluster)
+	tok.Env = append(os.Environ(), s.Env()...)
+	secret, err := tok.Output()
+	if err != nil {
+		t.Fatalf("amp cluster token %s: %v", st.cluster, err)
+	}
+	tf := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tf, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reg := exec.Command(bin, "agent", "register", "--server", s.URL, "--token-file", tf, "--cluster", st.cluster, "--server-ca", s.CA, "--dir", st.dir)
+	out, err := reg.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "enrolled as cluster "+st.cluster) {
+		t.Fatalf("amp agent register %s: %v\n%s", st.cluster, err, out)
+	}
+	if strings.Contains(string(out), strings.TrimSpace(string(secret))) {
+		t.Fatalf("amp agent register printed the token:\n%s", out)
+	}
+	return tf
+}
+
 // clusterStatus is `amp cluster status NAME -o json`.
 func clusterStatus(t *testing.T, env []string, name string) map[string]any {
 	t.Helper()
@@ -76,7 +103,9 @@ func clusterStatus(t *testing.T, env []string, name string) map[string]any {
 // connected with their facts in `amp cluster status`; a declared label
 // changed in AMP reaches its site; AMP stopped, the agent killed and
 // restarted while a label is changed by hand: the site is restored from
-// the cache; AMP back, the status converges and reports the outage.
+// the cache; AMP back, the status converges and reports the outage; a
+// revoked certificate is refused (the site kept as declared) until the
+// agent is enrolled again.
 func TestAgentEndToEnd(t *testing.T) {
 	bin := testenv.Binary(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -98,24 +127,7 @@ func TestAgentEndToEnd(t *testing.T) {
 	b.kube.AddNode(t, "b-1", nil, nil, true)
 
 	for _, st := range []*edgeSite{a, b} {
-		tok := exec.Command(bin, "cluster", "token", st.cluster)
-		tok.Env = append(os.Environ(), env...)
-		secret, err := tok.Output()
-		if err != nil {
-			t.Fatalf("amp cluster token %s: %v", st.cluster, err)
-		}
-		tf := filepath.Join(t.TempDir(), "token")
-		if err := os.WriteFile(tf, secret, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		reg := exec.Command(bin, "agent", "register", "--server", s.URL, "--token-file", tf, "--cluster", st.cluster, "--server-ca", s.CA, "--dir", st.dir)
-		out, err := reg.CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "enrolled as cluster "+st.cluster) {
-			t.Fatalf("amp agent register %s: %v\n%s", st.cluster, err, out)
-		}
-		if strings.Contains(string(out), strings.TrimSpace(string(secret))) {
-			t.Fatalf("amp agent register printed the token:\n%s", out)
-		}
+		tf := st.enrol(t, s)
 		// Used once: a second enrolment with it is refused with the reason.
 		again := exec.Command(bin, "agent", "register", "--server", s.URL, "--token-file", tf, "--server-ca", s.CA, "--dir", filepath.Join(t.TempDir(), "other"))
 		if out, err := again.CombinedOutput(); err == nil || !strings.Contains(string(out), "401") {
@@ -184,4 +196,25 @@ func TestAgentEndToEnd(t *testing.T) {
 		o, _ := clusterStatus(t, env, "edge-a")["last-outage"].(map[string]any)
 		return fmt.Sprint(o["restarts"]) == "1" && fmt.Sprint(o["corrections"]) != "0" && o["lost-at"] != nil
 	}, "edge-a's outage reported")
+
+	// edge-b's certificate revoked: AMP refuses its agent, which keeps its
+	// site as declared and says why; enrolled again with a new token, the
+	// running agent takes the new certificate and converges.
+	rev := exec.Command(bin, "cluster", "revoke", "edge-b")
+	rev.Env = append(os.Environ(), env...)
+	if out, err := rev.CombinedOutput(); err != nil || !strings.Contains(string(out), "revoked") {
+		t.Fatalf("amp cluster revoke edge-b: %v\n%s", err, out)
+	}
+	waitWithin(t, time.Minute, func() bool {
+		out, _ := exec.Command(bin, "agent", "status", "--dir", b.dir).CombinedOutput()
+		return strings.Contains(string(out), "OUTAGE since") && strings.Contains(string(out), "AMP answered 40")
+	}, "agent B refused, the refusal in its status")
+	setNodeLabel(t, b.client(), "b-1", "env", "by-hand")
+	waitWithin(t, time.Minute, func() bool { return nodeLabel(t, b.client(), "b-1", "env") == "lab" }, "site B kept as declared while refused")
+	b.enrol(t, s)
+	waitWithin(t, time.Minute, inSync("edge-b", 1), "edge-b in sync with its new certificate")
+	waitWithin(t, time.Minute, func() bool {
+		o, _ := clusterStatus(t, env, "edge-b")["last-outage"].(map[string]any)
+		return fmt.Sprint(o["corrections"]) == "1" && strings.Contains(fmt.Sprint(o["last-error"]), "AMP answered 40")
+	}, "edge-b's outage reported with the refusal")
 }
