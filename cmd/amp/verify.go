@@ -63,6 +63,16 @@ clone lacking the base). CI must check out the history and tags.`,
   amp verify services/upf`,
 		Args: args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			// -o json is the CLI's usual way to ask for JSON; --format says the same.
+			switch output, _ := cmd.Flags().GetString("output"); {
+			case output == "":
+			case output != verify.FormatJSON:
+				return usageError{fmt.Errorf("-o %q: amp verify prints text, github (--format) or json", output)}
+			case cmd.Flags().Changed("format") && format != verify.FormatJSON:
+				return usageError{fmt.Errorf("-o json and --format %s disagree", format)}
+			default:
+				format = verify.FormatJSON
+			}
 			switch format {
 			case verify.FormatText, verify.FormatGitHub, verify.FormatJSON:
 			default:
@@ -87,6 +97,6 @@ clone lacking the base). CI must check out the history and tags.`,
 		},
 	}
 	cmd.Flags().StringVar(&base, "base", "", "revision the charts are compared with (default: the greatest release tag)")
-	cmd.Flags().StringVarP(&format, "format", "o", verify.FormatText, "output: text, github (GitHub Actions annotations) or json")
+	cmd.Flags().StringVar(&format, "format", verify.FormatText, "output: text, github (GitHub Actions annotations) or json (also -o json)")
 	return cmd
 }

@@ -98,16 +98,9 @@ func (c *checker) checkImageTags(valuesFile string, meta chartMeta, tags []image
 	}
 }
 
-// checkBump: a chart whose templates or values changed since the base must
-// have a greater chart version than at the base.
+// checkBump: a chart whose templates, values or appVersion changed since the
+// base must have a greater chart version than at the base.
 func (c *checker) checkBump(dir, chartFile string, meta chartMeta, current Version, tags []imageTag) error {
-	changed, err := c.changedSinceBase(dir)
-	if err != nil {
-		return err
-	}
-	if len(changed) == 0 {
-		return nil
-	}
 	baseRaw, found, err := c.baseFile(chartFile)
 	if err != nil {
 		return err
@@ -123,7 +116,16 @@ func (c *checker) checkBump(dir, chartFile string, meta chartMeta, current Versi
 	if err != nil || current.Compare(was) > 0 {
 		return nil
 	}
-	what := changed
+	what, err := c.changedSinceBase(dir)
+	if err != nil {
+		return err
+	}
+	if baseMeta.appVersion != meta.appVersion { // the images it deploys changed
+		what = append(what, fmt.Sprintf("appVersion %s -> %s", baseMeta.appVersion, meta.appVersion))
+	}
+	if len(what) == 0 {
+		return nil
+	}
 	if baseValues, ok, err := c.baseFile(path.Join(dir, "values.yaml")); err == nil && ok {
 		if old, err := imageTags(baseValues); err == nil {
 			what = append(what, tagChanges(old, tags)...)

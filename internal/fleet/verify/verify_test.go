@@ -208,6 +208,16 @@ func TestChartBump(t *testing.T) {
 			t.Errorf("findings: %+v", rep.Findings)
 		}
 	})
+	t.Run("only appVersion changed", func(t *testing.T) {
+		r := released(t)
+		r.commit("bump", map[string]string{"deploy/upf/Chart.yaml": chart("0.4.0", "1.2.1-dev")})
+		r.git("tag", "v1.2.1-rc.1") // the new base: both charts at their versions there
+		r.commit("next images", map[string]string{"VERSION": "1.2.1-rc.2\n", "deploy/other/Chart.yaml": chart("1.0.0", "9.9.10")})
+		rep := r.check(Options{})
+		if rules(rep) != RuleChartBump || rep.Base != "v1.2.1-rc.1" || !strings.Contains(rep.Findings[0].Message, "(appVersion 9.9.9 -> 9.9.10)") {
+			t.Errorf("base %s findings: %+v", rep.Base, rep.Findings)
+		}
+	})
 	t.Run("a template changed, uncommitted", func(t *testing.T) {
 		r := released(t)
 		r.commit("bump", map[string]string{"deploy/upf/Chart.yaml": chart("0.4.0", "1.2.1-dev")})
