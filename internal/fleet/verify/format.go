@@ -80,7 +80,7 @@ func Summary(r *Report) string {
 	if base == "" {
 		base = "none"
 	}
-	return fmt.Sprintf("amp verify: %s (VERSION %s; %d release tag(s), latest %s; %d chart(s) compared with base %s)",
+	return fmt.Sprintf("amp verify: %s (VERSION %s; %d release tag(s), latest %s; %d chart(s); base %s)",
 		outcome, version, r.Tags, latest, r.Charts, base)
 }
 

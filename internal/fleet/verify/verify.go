@@ -197,9 +197,12 @@ func (c *checker) checkVersion() {
 	name := c.file("VERSION")
 	raw, err := os.ReadFile(filepath.Join(c.root, filepath.FromSlash(name)))
 	if err != nil {
-		c.add(Finding{File: name, Rule: RuleVersionFile,
-			Message: "no readable VERSION file: " + strings.TrimPrefix(err.Error(), filepath.Join(c.root)+string(filepath.Separator)),
-			Fix:     "add a VERSION file holding the semantic version of this source, e.g. 0.1.0-dev"})
+		msg := "no VERSION file"
+		if !errors.Is(err, fs.ErrNotExist) {
+			msg = "VERSION is unreadable: " + err.Error()
+		}
+		c.add(Finding{File: name, Rule: RuleVersionFile, Message: msg,
+			Fix: "add a VERSION file holding the semantic version of this source, e.g. 0.1.0-dev"})
 		return
 	}
 	text := strings.TrimSpace(string(raw))
