@@ -20,6 +20,7 @@ func Write(w io.Writer, r *Report, format string) error {
 	case FormatJSON:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // keep "->" readable
 		return enc.Encode(struct {
 			OK bool `json:"ok"`
 			*Report
