@@ -188,7 +188,7 @@ func (c *checker) changedSinceBase(dir string) ([]string, error) {
 		return nil, fmt.Errorf("reading %s: %v", dir, err)
 	}
 	then := map[string]plumbing.Hash{}
-	sub, err := c.base, error(nil)
+	sub := c.base // a chart at the repository's root
 	if dir != "." {
 		sub, err = c.base.Tree(dir)
 	}
