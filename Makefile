@@ -1,10 +1,21 @@
 # AMP: the two commands every contributor needs.
 #   make run    start AMP on this machine with the embedded store and demo data
+#               (the portal at https://127.0.0.1:8181/, built first when missing)
 #   make test   install test dependencies and run the whole test suite
-.PHONY: run test build bench bench-compare fuzz soak soak-etcd
+.PHONY: run test build bench bench-compare fuzz soak soak-etcd portal
 
 run:
+	@test -f web/dist/index.html || $(MAKE) portal
 	go run ./cmd/amp serve --demo
+
+# The web portal (docs/portal.md): npm ci (cached in web/node_modules while
+# package-lock.json is unchanged), typecheck, bundle into web/dist, which
+# go build embeds.
+portal: web/node_modules/.package-lock.json
+	cd web && npm run --silent build
+
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
 
 test:
 	scripts/test

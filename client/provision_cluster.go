@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/amp-edge/amp/internal/edge/wire"
 )
 
 // ClusterStep is one step of a cluster's plan.
@@ -87,17 +89,25 @@ func (c *Client) RevokeClusterToken(ctx context.Context, name, id string) error 
 	return err
 }
 
-// ClusterRegistered is the server's acknowledgment of a registration.
-type ClusterRegistered struct {
-	Cluster      string `json:"cluster"`
-	RegisteredAt string `json:"registered-at"`
+// RegisterCluster enrols a cluster's agent as the agent does (POST
+// /clusters/register): the registration token and a CSR for the key the
+// agent keeps (AMP signs a client certificate for the token's cluster).
+// It needs no API token: a client made with none sends no Authorization
+// header.
+func (c *Client) RegisterCluster(ctx context.Context, req wire.RegisterRequest) (*wire.Credentials, error) {
+	return doJSON[wire.Credentials](ctx, c, http.MethodPost, "/clusters/register", req)
 }
 
-// RegisterCluster presents a registration token, as a cluster's agent
-// does (POST /clusters/register). It needs no API token: a
-// client made with none sends no Authorization header.
-func (c *Client) RegisterCluster(ctx context.Context, token string) (*ClusterRegistered, error) {
-	return doJSON[ClusterRegistered](ctx, c, http.MethodPost, "/clusters/register", map[string]string{"token": token})
+// ClusterRevoked is the answer of a revocation.
+type ClusterRevoked struct {
+	Cluster string `json:"cluster"`
+	Revoked int    `json:"revoked"` // certificates that stopped working
+}
+
+// RevokeCluster revokes every certificate of the cluster's agent (POST
+// /clusters/{name}/revoke): they stop working at once.
+func (c *Client) RevokeCluster(ctx context.Context, name string) (*ClusterRevoked, error) {
+	return doJSON[ClusterRevoked](ctx, c, http.MethodPost, clusterPath(name, "/revoke"), map[string]any{})
 }
 
 func doJSON[T any](ctx context.Context, c *Client, method, path string, body any) (*T, error) {

@@ -11,6 +11,11 @@
 #   state-writer              machines reporting operational state:
 #                             writes under /state/ only.
 #   suspended                 nothing, whatever else is held.
+#   agent             <cluster>  an edge agent (its client certificate,
+#                             signed by AMP's agent CA; no group or token
+#                             grants it): reads and writes its own
+#                             cluster's /edge/v1/clusters/<cluster>/…
+#                             routes, nothing else.
 #
 # Rights are structured, never built from names: an enterprise id cannot
 # be read as a role ("acme-admin" is not the admins of "acme").
@@ -19,7 +24,8 @@
 #
 # Input (built by internal/policy from each request):
 #   principal   {name, groups, rights, via}   via: token | oidc | mtls
-#               rights: [{"role": ..., "enterprise": ... or ""}]
+#               rights: [{"role": ..., "enterprise": ... or "",
+#                         "cluster": ... or ""}]
 #               groups: as the identity asserted them (for custom rules)
 #   action      "read" | "write" | "admin"
 #   path        the REST path, e.g. /aether/v2.1.x/acme/site/s1
@@ -34,6 +40,10 @@
 #   enterprise  the same as tenant, "" when absent (the name before model
 #               sets had scopes, kept for custom policies)
 #   canonical   false when the path has "." or ".." segments
+#
+#   cluster     the {cluster} segment of an edge agent route
+#               (/edge/v1/clusters/{cluster}/…, kind "edge"); ABSENT on
+#               every other path
 #
 #   owner       for an object of a global set, the enterprise the object
 #               names in its ampx:tenant leaf (a lab rack's "tenant: acme");
@@ -144,6 +154,17 @@ allow if {
 	input.action == "read"
 	input.kind in listings
 	has_role
+}
+
+# An edge agent: its own cluster's link routes (desired state, check-in,
+# certificate renewal), nothing else. input.cluster is absent off the edge
+# routes: this never holds there.
+allow if {
+	input.kind == "edge"
+	input.action in {"read", "write"}
+	some r in input.principal.rights
+	r.role == "agent"
+	r.cluster == input.cluster
 }
 
 # Machines push operational state; nothing else.

@@ -191,3 +191,44 @@ test_state_writer_pushes_global_state if {
 	allowed(global(bot, "write", "state", "/state/lab/v1.0.0/rack/r1"))
 	not allowed(global(bot, "write", "model", "/lab/v1.0.0/rack/r1"))
 }
+
+# Edge agents, as internal/edge/ca authenticates them: a right on their
+# cluster only.
+agent_x := {"name": "cluster:ace-x", "groups": ["amp:agent:ace-x"], "rights": [{"role": "agent", "enterprise": "", "cluster": "ace-x"}], "via": "mtls"}
+
+edge(p, action, cluster, rest) := {
+	"principal": p, "action": action, "path": sprintf("/edge/v1/clusters/%s/%s", [cluster, rest]),
+	"kind": "edge", "set": "", "version": "", "scope": "", "enterprise": "", "canonical": true, "cluster": cluster,
+}
+
+test_agent_own_cluster_only if {
+	allowed(edge(agent_x, "read", "ace-x", "desired"))
+	allowed(edge(agent_x, "write", "ace-x", "status"))
+	allowed(edge(agent_x, "write", "ace-x", "certificate"))
+	not allowed(edge(agent_x, "admin", "ace-x", "status"))
+	not allowed(edge(agent_x, "read", "ace-y", "desired"))
+	not allowed(edge(agent_x, "write", "ace-y", "status"))
+}
+
+test_agent_nothing_else if {
+	not allowed(model(agent_x, "read", "acme"))
+	not allowed(req(agent_x, "read", "/enterprises", "enterprises", ""))
+	not allowed(req(agent_x, "read", "/models", "models", ""))
+	not allowed(req(agent_x, "read", "/spec", "spec", ""))
+	not allowed(req(agent_x, "write", "/state/aether/v2.1.x/acme/upf/u1", "state", "acme"))
+	not allowed(global(agent_x, "read", "model", "/inventory/v1.0.0/cluster/ace-x"))
+	not allowed(global(agent_x, "write", "state", "/state/inventory/v1.0.0/cluster/ace-x/agent"))
+	not allowed(req(agent_x, "write", "/clusters/ace-x/revoke", "other", ""))
+	# An edge path without its cluster segment (input.cluster absent).
+	not allowed({"principal": agent_x, "action": "read", "path": "/edge/v1/clusters", "kind": "edge", "set": "", "version": "", "scope": "", "enterprise": "", "canonical": true})
+}
+
+test_agent_right_without_cluster_nothing if {
+	stray := {"name": "x", "groups": [], "rights": [{"role": "agent", "enterprise": "", "cluster": ""}], "via": "token"}
+	not allowed(edge(stray, "read", "ace-x", "desired"))
+}
+
+test_operator_edge_routes if {
+	allowed(edge(olivia, "read", "ace-x", "desired"))
+	not allowed(edge(alice, "read", "ace-x", "desired"))
+}

@@ -16,6 +16,15 @@ if ! dpkg -s libyang2-tools >/dev/null 2>&1; then
   $sudo apt-get install -y --no-install-recommends libyang2-tools
 fi
 
+# Node.js and npm (Debian packages nodejs, npm): the OpenAPI validator below
+# and the web portal's build (make portal: web/, docs/portal.md).
+if ! command -v npm >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm \
+    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm; }
+fi
+
 cli=.tmp/node/node_modules/.bin/swagger-cli
 if [ ! -x "$cli" ] || [ "$("$cli" --version 2>/dev/null)" != "$SWAGGER_CLI_VERSION" ]; then
   mkdir -p .tmp/node

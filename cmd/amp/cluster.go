@@ -11,13 +11,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/amp-edge/amp/client"
+	"github.com/amp-edge/amp/internal/edge/wire"
 )
 
 // newClusterCmd is "amp cluster": Kubernetes clusters declared in the
 // inventory (docs/provisioning.md, "Clusters declared as code").
 func newClusterCmd(g *globalOpts) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "cluster plan|token|tokens|register",
+		Use:   "cluster plan|token|tokens|register|revoke",
 		Short: "Plan declared Kubernetes clusters and mint their agents' registration tokens",
 		Long: `A cluster is declared in the inventory (model set "inventory", list
 "cluster": site, deployment, distribution, Kubernetes version, CNI, labels
@@ -32,13 +33,14 @@ Examples:
   amp cluster token ace-x --ttl 30m      # mint a token for ace-x's agent (shown once)
   amp cluster tokens ace-x               # list its unused tokens (no secrets)
   amp cluster token revoke ace-x 3f2a9c1b7d4e
-  AMP_REGISTRATION_TOKEN=ampreg_… amp cluster register   # what the agent does`,
+  AMP_REGISTRATION_TOKEN=ampreg_… amp cluster register --csr agent.csr   # what the agent does
+  amp cluster revoke ace-x               # its agent's certificates stop working`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: plan, token, tokens or register")
+			return usagef("give a subcommand: plan, token, tokens, register or revoke")
 		}),
 	}
-	cmd.AddCommand(newClusterPlanCmd(g), newClusterTokenCmd(g), newClusterTokensCmd(g), newClusterRegisterCmd(g))
+	cmd.AddCommand(newClusterPlanCmd(g), newClusterTokenCmd(g), newClusterTokensCmd(g), newClusterRegisterCmd(g), newClusterRevokeCmd(g))
 	cmd.AddCommand(newClusterStatusCmd(g))
 	return cmd
 }
@@ -231,34 +233,86 @@ func newClusterTokensCmd(g *globalOpts) *cobra.Command {
 }
 
 func newClusterRegisterCmd(g *globalOpts) *cobra.Command {
-	var token string
+	var token, csrFile, cluster string
 	cmd := &cobra.Command{
-		Use:   "register [--registration-token TOKEN]",
-		Short: "Register a cluster's agent with its registration token (what the edge agent does)",
-		Long: `Present a registration token as the cluster's agent does: no API token is
-sent, the registration token is the only credential, and it is used up.
-The server records the registration (when, from where, which token) in
-the cluster's operational state, which amp cluster plan shows. The agent's
-own credential comes with the edge agent.
+		Use:   "register --csr FILE [--cluster NAME] [--registration-token TOKEN]",
+		Short: "Enrol a cluster's agent with its registration token and a CSR; prints the signed certificate (what amp agent register does)",
+		Long: `Enrol a cluster's agent by hand, as amp agent register does: present the
+registration token (no API token is sent; the token is the only credential,
+and it is used up) with a certificate signing request for a key you keep.
+AMP's agent CA signs a client certificate for the token's cluster (CN = its
+id, whatever the CSR asks); the server records the registration (when, from
+where, which token), which amp cluster plan shows. The certificate is
+printed on stdout; -o json|yaml prints all the credentials (the agent CA,
+the server's CA, expiry, renewal time, serial). With --cluster, a token
+minted for another cluster is refused. The private key never leaves your
+machine: only the CSR is sent.
 
 Example:
-  AMP_REGISTRATION_TOKEN="$(cat ace-x.token)" amp cluster register`,
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout agent.key -subj /CN=ace-x -out agent.csr
+  AMP_REGISTRATION_TOKEN="$(cat ace-x.token)" amp cluster register --csr agent.csr --cluster ace-x > agent.crt`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
 			if token == "" {
 				return usagef("give the token: --registration-token or AMP_REGISTRATION_TOKEN")
 			}
-			ctx, cancel := g.context(cmd, 0)
-			defer cancel()
-			c := client.New(g.server, "", append([]client.Option{client.WithVersion(version)}, g.tlsOptions()...)...)
-			res, err := c.RegisterCluster(ctx, token)
+			if csrFile == "" {
+				return usagef("give --csr FILE: a PEM certificate signing request for the agent's key")
+			}
+			format, err := g.outputFormat("pem", "json", "yaml", "pem")
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "cluster %s registered at %s\n", res.Cluster, res.RegisteredAt)
+			csr, err := os.ReadFile(csrFile)
+			if err != nil {
+				return fmt.Errorf("--csr: %w", err)
+			}
+			ctx, cancel := g.context(cmd, 0)
+			defer cancel()
+			c := client.New(g.server, "", append([]client.Option{client.WithVersion(version)}, g.tlsOptions()...)...)
+			res, err := c.RegisterCluster(ctx, wire.RegisterRequest{Token: token, Cluster: cluster, CSR: string(csr)})
+			if err != nil {
+				return err
+			}
+			if format != "pem" {
+				return printAs(cmd.OutOrStdout(), format, res)
+			}
+			fmt.Fprint(cmd.OutOrStdout(), res.Certificate)
+			fmt.Fprintf(cmd.ErrOrStderr(), "cluster %s enrolled: certificate %s, valid until %s, renew from %s\n",
+				res.Cluster, res.Serial, res.NotAfter.Format(time.RFC3339), res.RenewAt.Format(time.RFC3339))
 			return nil
 		}),
 	}
 	cmd.Flags().StringVar(&token, "registration-token", os.Getenv("AMP_REGISTRATION_TOKEN"), "the token minted with amp cluster token (env AMP_REGISTRATION_TOKEN, which keeps it out of the process list)")
+	cmd.Flags().StringVar(&csrFile, "csr", "", "PEM certificate signing request for the agent's key (ECDSA P-256/P-384 or RSA of at least 2048 bits)")
+	cmd.Flags().StringVar(&cluster, "cluster", "", "the cluster you mean to enrol: a token minted for another one is refused")
 	return cmd
+}
+
+func newClusterRevokeCmd(g *globalOpts) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke NAME",
+		Short: "Revoke every certificate of a cluster's agent: they stop working at once, on every replica",
+		Long: `Revoke the cluster's agent certificates (a stolen site credential, a
+decommissioned site): every request made with them is refused at once
+(401, on every replica), renewal included. The agent must enrol again with
+a new registration token (amp cluster token). Deleting the cluster revokes
+its certificates too. Revoking is an operator's and is audited.
+
+Example:
+  amp cluster revoke ace-x
+  amp cluster token ace-x > ace-x.token   # to enrol the agent again`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: runE(func(cmd *cobra.Command, a []string) error {
+			ctx, cancel := g.context(cmd, 0)
+			defer cancel()
+			res, err := g.client().RevokeCluster(ctx, a[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "revoked %d certificate(s) of cluster %s\n", res.Revoked, res.Cluster)
+			return nil
+		}),
+	}
 }

@@ -55,13 +55,23 @@ the CLI, curl --cacert "$AMP_CA"), with a server certificate renewed when
 close to expiry and an admin client certificate for gNMI mutual TLS
 (docs/tls.md). Plain HTTP only with --insecure-http, on loopback.
 
+The web portal is served at / on the same listener (https://127.0.0.1:8181/:
+sign in with an API token; docs/portal.md). It is embedded when the binary
+is built after "make portal"; otherwise / says how to build it.
+
+Edge agents (amp agent) enrol with a cluster's registration token and get
+a client certificate from AMP's agent CA: generated at first start and kept
+in the store (so every replica shares it), or the operator's own with
+--agent-ca-cert/--agent-ca-key (docs/agent.md).
+
 Examples:
   amp serve --demo                       # laptop: embedded store, demo data, in-process emulated SD-Cores and UPFs
   amp serve --backends /etc/amp/backends.yaml --backend-allow-net 10.20.0.0/16   # the operator's cores and UPFs (docs/security.md)
   amp serve --data-dir /var/lib/amp --listen 127.0.0.1:8181
   amp serve --models ./my-models         # add or override YANG model sets
   amp serve --store etcd://127.0.0.1:2379/amp/   # the store on etcd
-  amp serve --listen 0.0.0.0:8181 --tls-cert /etc/amp/tls.crt --tls-key /etc/amp/tls.key`,
+  amp serve --listen 0.0.0.0:8181 --tls-cert /etc/amp/tls.crt --tls-key /etc/amp/tls.key
+  amp serve --agent-ca-cert /etc/amp/agents-ca.crt --agent-ca-key /etc/amp/agents-ca.key --agent-cert-lifetime 720h`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if insecureRemote {
@@ -133,6 +143,10 @@ Examples:
 	f.StringArrayVar(&cfg.CORSOrigins, "allow-cors-origin", nil, "exact browser origin allowed to call the REST API from its pages, e.g. http://localhost:4200 for "+guiExample+" in development; repeatable; default: none, CORS off")
 	f.BoolVar(&insecureRemote, "insecure-remote", false, "removed: plain HTTP is never served off loopback")
 	_ = f.MarkHidden("insecure-remote")
+	// Edge agents' identity (docs/agent.md, "Enrolment and identity")
+	f.StringVar(&cfg.AgentCACert, "agent-ca-cert", "", "PEM CA certificate that signs edge agents' client certificates, with --agent-ca-key (default: a CA generated at first start and kept in the store's metadata, shared by every replica); use a CA of its own, not --tls-client-ca's")
+	f.StringVar(&cfg.AgentCAKey, "agent-ca-key", "", "PEM private key of --agent-ca-cert (PKCS #8, EC or PKCS #1)")
+	f.DurationVar(&cfg.AgentCertLifetime, "agent-cert-lifetime", 90*24*time.Hour, "lifetime of the edge agents' certificates, from 1m to 8760h (a year); agents renew at two thirds of it, e.g. 720h")
 	// end transport security
 	// gNMI (docs/gnmi.md)
 	f.StringVar(&cfg.GNMIListen, "gnmi-listen", "", "address for the gNMI (gRPC) interface, e.g. 127.0.0.1:5150 (empty = no gNMI)")

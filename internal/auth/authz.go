@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/amp-edge/amp/internal/schema"
 )
@@ -27,6 +28,9 @@ type Resource struct {
 	// and when the caller classified the path without reading the object
 	// (ResourceOf never reads data: whoever holds the snapshot fills it in).
 	Owner string
+	// Cluster is the {cluster} segment of an edge agent route
+	// (/edge/v1/clusters/{cluster}/…, kind "edge"); "" for every other path.
+	Cluster string
 	// Path is the REST path as asked about.
 	Path string
 	// Canonical is false when the path has "." or ".." segments.
@@ -56,6 +60,9 @@ func ResourceIn(sch *schema.Schema, owners Owners, path string) (Resource, error
 		return Resource{}, err
 	}
 	res := Resource{Kind: rt.Kind, Tenant: rt.Tenant, Path: path, Canonical: rt.Canonical}
+	if rt.Kind == EdgeKind {
+		res.Cluster = edgeCluster(path)
+	}
 	if rt.Set != nil {
 		res.Set, res.Version, res.Scope = rt.Set.Name, rt.Set.Version, string(rt.Set.Scope)
 	}
@@ -65,6 +72,24 @@ func ResourceIn(sch *schema.Schema, owners Owners, path string) (Resource, error
 		}
 	}
 	return res, nil
+}
+
+// EdgeKind is the route kind of the edge agents' link (the "edge" layer,
+// internal/edge/edgeapi): /edge/v1/clusters/{cluster}/….
+const EdgeKind = "edge"
+
+// edgeCluster returns the unescaped {cluster} segment of an edge route,
+// "" when the path has none (or a bad escape, which names no cluster).
+func edgeCluster(path string) string {
+	segs := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if len(segs) < 4 || segs[0] != EdgeKind || segs[2] != "clusters" {
+		return ""
+	}
+	c, err := schema.UnescapeSegment(segs[3])
+	if err != nil {
+		return ""
+	}
+	return c
 }
 
 // ErrDenied is wrapped by every refusal of an Authorizer.

@@ -18,6 +18,12 @@ const (
 	RoleEnterpriseMember Role = "enterprise-member" // read-only on one enterprise
 	RoleStateWriter      Role = "state-writer"      // machines: writes under /state/ only
 	RoleSuspended        Role = "suspended"         // denied everything, whatever else is held
+	// RoleAgent is an edge agent's, held on its cluster (Right.Cluster):
+	// it reaches that cluster's /edge/v1/clusters/{cluster}/… routes and
+	// nothing else. Only AMP's agent CA grants it, through a client
+	// certificate (internal/edge/ca): no group and no API token can, so it
+	// is not Known.
+	RoleAgent Role = "agent"
 )
 
 // Right is a role, with the enterprise it is held on for the enterprise
@@ -28,6 +34,8 @@ const (
 type Right struct {
 	Role       Role   `json:"role"`
 	Enterprise string `json:"enterprise,omitempty"`
+	// Cluster is the cluster an agent right is held on (RoleAgent only).
+	Cluster string `json:"cluster,omitempty"`
 }
 
 // GroupPrefix starts the structured group names: "amp:operator",
@@ -35,8 +43,12 @@ type Right struct {
 // no naming convention at all; String gives a right's group name.
 const GroupPrefix = "amp:"
 
-// String returns the structured group name of r.
+// String returns the structured group name of r (an agent's right names
+// its cluster, for the audit trail; no group grants it).
 func (r Right) String() string {
+	if r.Cluster != "" {
+		return GroupPrefix + string(r.Role) + ":" + r.Cluster
+	}
 	if r.Enterprise == "" {
 		return GroupPrefix + string(r.Role)
 	}
@@ -48,7 +60,8 @@ func (role Role) Scoped() bool {
 	return role == RoleEnterpriseAdmin || role == RoleEnterpriseMember
 }
 
-// Known reports whether role is one of the roles above.
+// Known reports whether role is one of the roles above that a group or
+// an API token may grant (every one but RoleAgent).
 func (role Role) Known() bool {
 	switch role {
 	case RoleOperator, RoleEnterpriseAdmin, RoleEnterpriseMember, RoleStateWriter, RoleSuspended:

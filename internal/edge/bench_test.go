@@ -49,7 +49,7 @@ func BenchmarkUnchangedCheckin(b *testing.B) {
 					b.Fatal(err)
 				}
 				c := checkinOf(full, now, true)
-				if _, _, err := h.Checkin(ctx, id, c); err != nil {
+				if _, _, err := h.Checkin(ctx, id, c, edge.Credential{}); err != nil {
 					b.Fatal(err)
 				}
 				if i == 0 {
@@ -74,7 +74,7 @@ func BenchmarkUnchangedCheckin(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, outcome, err := h.Checkin(ctx, "c00000", c); err != nil || outcome != edge.CheckinUnchanged {
+				if _, outcome, err := h.Checkin(ctx, "c00000", c, edge.Credential{}); err != nil || outcome != edge.CheckinUnchanged {
 					b.Fatalf("%s %v", outcome, err)
 				}
 			}

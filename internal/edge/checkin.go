@@ -181,8 +181,11 @@ func isDigest(s string) bool {
 // fingerprint is a check-in's digest without its times (the agent's
 // clock, each object's last check), which change at every check-in: two
 // check-ins with the same fingerprint say the same thing.
-func fingerprint(c *wire.Checkin) [32]byte {
-	cc := *c
+func fingerprint(c *wire.Checkin, cred Credential) [32]byte {
+	cc := struct {
+		wire.Checkin
+		Credential
+	}{*c, cred}
 	cc.AgentTime = time.Time{}
 	cc.Objects = make([]wire.ObjectStatus, len(c.Objects))
 	for i, o := range c.Objects {
@@ -193,12 +196,20 @@ func fingerprint(c *wire.Checkin) [32]byte {
 	return sha256.Sum256(b)
 }
 
+// Credential is the client certificate an agent checked in with, kept in
+// its state (certificate-serial, certificate-not-after) so an operator sees
+// which one it holds and when it expires; zero for a caller without one.
+type Credential struct {
+	Serial   string
+	NotAfter time.Time
+}
+
 // Checkin records a check-in of cluster id's agent (checked by
-// DecodeCheckin) and answers with the current desired state's index and
+// DecodeCheckin), presented with cred, and answers with the current desired state's index and
 // digest. A check-in that says what the last recorded one said, from a
 // connected agent whose clock moved less than skewStep, writes nothing:
 // its time is kept in memory and in the metrics.
-func (h *Hub) Checkin(ctx context.Context, id string, c *wire.Checkin) (ans *wire.CheckinAnswer, outcome string, err error) {
+func (h *Hub) Checkin(ctx context.Context, id string, c *wire.Checkin, cred Credential) (ans *wire.CheckinAnswer, outcome string, err error) {
 	ctx, span := tracer.Start(ctx, "edge.Checkin", trace.WithAttributes(attribute.String("amp.cluster", id)))
 	defer func() {
 		span.SetAttributes(attribute.String("amp.outcome", outcome))
@@ -216,7 +227,7 @@ func (h *Hub) Checkin(ctx context.Context, id string, c *wire.Checkin) (ans *wir
 	}
 	now := h.opts.Now()
 	skew := int64(math.Round(c.AgentTime.Sub(now).Seconds()))
-	fp := fingerprint(c)
+	fp := fingerprint(c, cred)
 	e.seen = now
 	ans = &wire.CheckinAnswer{Desired: wire.Applied{Index: e.cur.index, Digest: e.cur.digest},
 		Interval: wire.Duration(h.opts.Interval), ServerNow: now.UTC()}
@@ -229,7 +240,7 @@ func (h *Hub) Checkin(ctx context.Context, id string, c *wire.Checkin) (ans *wir
 	}
 	h.mu.Unlock()
 
-	if err := h.record(ctx, cl.ID, c, now, skew, ans.Desired); err != nil {
+	if err := h.record(ctx, cl.ID, c, cred, now, skew, ans.Desired); err != nil {
 		h.m.checkins.WithLabelValues(CheckinRefused).Inc()
 		return nil, CheckinRefused, err
 	}
@@ -253,7 +264,7 @@ func abs(x int64) int64 {
 
 // record writes a check-in as the cluster's state: the facts as its
 // report, in the declaration's terms, and the link as its agent state.
-func (h *Hub) record(ctx context.Context, id string, c *wire.Checkin, now time.Time, skew int64, desired wire.Applied) error {
+func (h *Hub) record(ctx context.Context, id string, c *wire.Checkin, cred Credential, now time.Time, skew int64, desired wire.Applied) error {
 	if err := h.dir.Record(ctx, h.eng, id, "report", config.OpReplace, reportOf(c, now)); err != nil {
 		return err
 	}
@@ -274,6 +285,9 @@ func (h *Hub) record(ctx context.Context, id string, c *wire.Checkin, now time.T
 		"connected": true, "last-seen": stamp(now), "agent-version": c.AgentVersion, "clock-skew-seconds": skew,
 		"desired-index": desired.Index, "desired-digest": desired.Digest,
 		"applied-index": c.Applied.Index, "applied-digest": c.Applied.Digest, "object": objs,
+	}
+	if cred.Serial != "" {
+		agent["certificate-serial"], agent["certificate-not-after"] = cred.Serial, stamp(cred.NotAfter)
 	}
 	if o := c.Outage; o != nil {
 		out := map[string]any{"lost-at": stamp(o.LostAt), "regained-at": stamp(o.RegainedAt), "restarts": o.Restarts, "corrections": o.Corrections}

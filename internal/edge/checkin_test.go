@@ -80,7 +80,7 @@ func TestCheckin(t *testing.T) {
 	writes := stateWrites(t, s.eng)
 	full, _ := h.Desired(ctx, "ace-x", 0, "", 0)
 
-	ans, outcome, err := h.Checkin(ctx, "ace-x", checkinOf(full, c.now().Add(2*time.Second), true))
+	ans, outcome, err := h.Checkin(ctx, "ace-x", checkinOf(full, c.now().Add(2*time.Second), true), edge.Credential{})
 	if err != nil || outcome != edge.CheckinRecorded || ans.Desired.Digest != full.Digest || ans.Desired.Index != full.Index ||
 		time.Duration(ans.Interval) != edge.DefaultInterval || !ans.ServerNow.Equal(c.now()) {
 		t.Fatalf("first check-in: %+v %s %v", ans, outcome, err)
@@ -108,7 +108,7 @@ func TestCheckin(t *testing.T) {
 	// Thirty seconds later: the same facts, objects checked again.
 	for range 3 {
 		c.add(30 * time.Second)
-		_, outcome, err := h.Checkin(ctx, "ace-x", checkinOf(full, c.now().Add(2*time.Second), true))
+		_, outcome, err := h.Checkin(ctx, "ace-x", checkinOf(full, c.now().Add(2*time.Second), true), edge.Credential{})
 		if err != nil || outcome != edge.CheckinUnchanged {
 			t.Fatalf("an unchanged check-in: %s %v", outcome, err)
 		}
@@ -120,14 +120,14 @@ func TestCheckin(t *testing.T) {
 		t.Fatalf("last check-in %v, want %v", got, c.now().Unix())
 	}
 	// A clock that drifted 4 s (under the step): nothing; 6 s: recorded.
-	if _, outcome, _ := h.Checkin(ctx, "ace-x", checkinOf(full, c.now().Add(6*time.Second), true)); outcome != edge.CheckinUnchanged {
+	if _, outcome, _ := h.Checkin(ctx, "ace-x", checkinOf(full, c.now().Add(6*time.Second), true), edge.Credential{}); outcome != edge.CheckinUnchanged {
 		t.Fatalf("a skew under the step: %s", outcome)
 	}
-	if _, outcome, _ := h.Checkin(ctx, "ace-x", checkinOf(full, c.now().Add(8*time.Second), true)); outcome != edge.CheckinRecorded {
+	if _, outcome, _ := h.Checkin(ctx, "ace-x", checkinOf(full, c.now().Add(8*time.Second), true), edge.Credential{}); outcome != edge.CheckinRecorded {
 		t.Fatalf("a skew past the step: %s", outcome)
 	}
 	// A node no longer ready: recorded.
-	if _, outcome, _ := h.Checkin(ctx, "ace-x", checkinOf(full, c.now().Add(8*time.Second), false)); outcome != edge.CheckinRecorded {
+	if _, outcome, _ := h.Checkin(ctx, "ace-x", checkinOf(full, c.now().Add(8*time.Second), false), edge.Credential{}); outcome != edge.CheckinRecorded {
 		t.Fatalf("a changed check-in: %s", outcome)
 	}
 	if n := writes(); n != 4 {
@@ -136,7 +136,20 @@ func TestCheckin(t *testing.T) {
 	if got := metric(t, reg, "amp_edge_checkins_total", "outcome", "unchanged"); got != 4 {
 		t.Fatalf("unchanged check-ins counted %v", got)
 	}
-	if _, _, err := h.Checkin(ctx, "nope", checkinOf(full, c.now(), true)); schema.KindOf(err) != schema.KindNotFound {
+	// The same check-in with a renewed certificate: recorded, with the
+	// certificate's serial and expiry; the same certificate again: nothing.
+	renewed := edge.Credential{Serial: "5eed", NotAfter: c.now().Add(90 * 24 * time.Hour)}
+	for i, want := range []string{edge.CheckinRecorded, edge.CheckinUnchanged} {
+		if _, outcome, _ := h.Checkin(ctx, "ace-x", checkinOf(full, c.now().Add(8*time.Second), false), renewed); outcome != want {
+			t.Fatalf("check-in %d with a renewed certificate: %s, want %s", i, outcome, want)
+		}
+	}
+	state, _ = s.eng.Snapshot().State.Get([]byte(cluster.Key(s.set, "ace-x")))
+	b, _ = json.Marshal(state)
+	if !strings.Contains(string(b), `"certificate-serial":"5eed"`) || !strings.Contains(string(b), `"certificate-not-after":"2027-03-07T12:01:30Z"`) {
+		t.Fatalf("the agent state lacks the certificate:\n%s", b)
+	}
+	if _, _, err := h.Checkin(ctx, "nope", checkinOf(full, c.now(), true), edge.Credential{}); schema.KindOf(err) != schema.KindNotFound {
 		t.Fatalf("a check-in of an undeclared cluster: %v", err)
 	}
 }
@@ -183,10 +196,10 @@ func TestSweeper(t *testing.T) {
 	h := s.hub(edge.Options{Registry: reg, Now: c.now, Interval: 20 * time.Millisecond})
 	ctx := context.Background()
 	full, _ := h.Desired(ctx, "ace-x", 0, "", 0)
-	if _, _, err := h.Checkin(ctx, "ace-x", checkinOf(full, c.now(), true)); err != nil {
+	if _, _, err := h.Checkin(ctx, "ace-x", checkinOf(full, c.now(), true), edge.Credential{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := h.Checkin(ctx, "ace-y", checkinOf(full, c.now(), true)); err != nil {
+	if _, _, err := h.Checkin(ctx, "ace-y", checkinOf(full, c.now(), true), edge.Credential{}); err != nil {
 		t.Fatal(err)
 	}
 	connected := func(id string, want float64) {
@@ -230,7 +243,7 @@ func TestSweeper(t *testing.T) {
 			t.Fatalf("agent state after two silent intervals: %v", a)
 		}
 	}
-	_, o, _ := h.Checkin(ctx, "ace-x", checkinOf(full, c.now(), true))
+	_, o, _ := h.Checkin(ctx, "ace-x", checkinOf(full, c.now(), true), edge.Credential{})
 	if o != edge.CheckinRecorded {
 		t.Fatalf("the check-in after a disconnection: %s", o)
 	}

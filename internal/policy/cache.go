@@ -120,6 +120,7 @@ func (u inputUse) key(p *auth.Principal, action auth.Action, res auth.Resource) 
 	field("tenant", res.Tenant)
 	field("enterprise", res.Tenant)
 	field("owner", res.Owner)
+	field("cluster", res.Cluster)
 	if res.Canonical {
 		field("canonical", "t")
 	} else {
@@ -136,11 +137,14 @@ func (u inputUse) key(p *auth.Principal, action auth.Action, res auth.Resource) 
 		}
 		b.WriteByte(0)
 		if u.all || u.fields["principal.rights"] {
-			// \x02 separates a right's role from its enterprise.
+			// \x02 separates a right's role, enterprise and cluster: one
+			// cluster's agent never gets another's cached decision.
 			for _, r := range auth.RightsOf(p) {
 				b.WriteString(string(r.Role))
 				b.WriteByte(2)
 				b.WriteString(r.Enterprise)
+				b.WriteByte(2)
+				b.WriteString(r.Cluster)
 				b.WriteByte(1)
 			}
 		}

@@ -219,7 +219,7 @@ func Input(p *auth.Principal, action auth.Action, res auth.Resource) map[string]
 		rights := auth.RightsOf(p)
 		rs := make([]any, len(rights))
 		for i, r := range rights {
-			rs[i] = map[string]any{"role": string(r.Role), "enterprise": r.Enterprise}
+			rs[i] = map[string]any{"role": string(r.Role), "enterprise": r.Enterprise, "cluster": r.Cluster}
 		}
 		pr = map[string]any{"name": p.Name, "groups": gs, "rights": rs, "via": p.Via}
 	}
@@ -232,12 +232,15 @@ func Input(p *auth.Principal, action auth.Action, res auth.Resource) map[string]
 	if res.Owner != "" {
 		in["owner"] = res.Owner
 	}
+	if res.Cluster != "" {
+		in["cluster"] = res.Cluster
+	}
 	return in
 }
 
 // The keys of a right in the input, built once: evaluation never changes
 // an input term.
-var roleKey, enterpriseKey = ast.StringTerm("role"), ast.StringTerm("enterprise")
+var roleKey, enterpriseKey, clusterKey = ast.StringTerm("role"), ast.StringTerm("enterprise"), ast.StringTerm("cluster")
 
 // inputValue builds the policy input directly as an AST value (cheaper
 // than converting a map through reflection). The principal's groups and
@@ -259,7 +262,8 @@ func inputValue(p *auth.Principal, action auth.Action, res auth.Resource, use in
 		rights := auth.RightsOf(p)
 		rs = make([]*ast.Term, len(rights))
 		for i, r := range rights {
-			rs[i] = ast.ObjectTerm(ast.Item(roleKey, ast.StringTerm(string(r.Role))), ast.Item(enterpriseKey, ast.StringTerm(r.Enterprise)))
+			rs[i] = ast.ObjectTerm(ast.Item(roleKey, ast.StringTerm(string(r.Role))), ast.Item(enterpriseKey, ast.StringTerm(r.Enterprise)),
+				ast.Item(clusterKey, ast.StringTerm(r.Cluster)))
 		}
 	}
 	principal := ast.NewObject(
@@ -286,6 +290,9 @@ func inputValue(p *auth.Principal, action auth.Action, res auth.Resource, use in
 	}
 	if res.Owner != "" { // absent unless a global object names its tenant
 		in.Insert(ast.StringTerm("owner"), ast.StringTerm(res.Owner))
+	}
+	if res.Cluster != "" { // absent but on an edge agent route
+		in.Insert(ast.StringTerm("cluster"), ast.StringTerm(res.Cluster))
 	}
 	return in
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/api/gnmi"
 	"github.com/amp-edge/amp/internal/api/openapi"
+	"github.com/amp-edge/amp/internal/api/portal"
 	"github.com/amp-edge/amp/internal/api/rest"
 	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/auth"
@@ -30,6 +31,7 @@ import (
 	"github.com/amp-edge/amp/internal/component"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
+	"github.com/amp-edge/amp/internal/edge/ca"
 	"github.com/amp-edge/amp/internal/endpoint"
 	"github.com/amp-edge/amp/internal/policy"
 	"github.com/amp-edge/amp/internal/schema"
@@ -69,6 +71,12 @@ type Config struct {
 	TLSCert, TLSKey, TLSClientCA string
 	TLSSANs                      []string
 	InsecureHTTP                 bool
+	// Edge agents' identity (docs/agent.md): the agent CA is the one in
+	// the store's metadata (generated at first start) unless
+	// AgentCACert/AgentCAKey name the operator's; AgentCertLifetime is
+	// the lifetime of the certificates it signs (0: 90 days).
+	AgentCACert, AgentCAKey string
+	AgentCertLifetime       time.Duration
 	// CORSOrigins are the exact browser origins allowed to call the REST
 	// API (docs/security.md); none: CORS is off.
 	CORSOrigins []string
@@ -229,6 +237,21 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		authn = auth.Chain(tokens, jwt)
 	}
+	// Edge agents: a client certificate of the agent CA is an agent's
+	// identity, checked at every request against the allow-list.
+	serverCA, err := tr.serverCA()
+	if err != nil {
+		return fmt.Errorf("local CA: %w", err)
+	}
+	agentCA, err := ca.New(eng, ca.Options{CertFile: cfg.AgentCACert, KeyFile: cfg.AgentCAKey, Lifetime: cfg.AgentCertLifetime,
+		Registerer: reg, ServerCA: serverCA})
+	if err != nil {
+		return fmt.Errorf("agent CA: %w", err)
+	}
+	ca.Attach(agentCA)
+	defer ca.Detach(eng)
+	authn = &ca.Authenticator{CA: agentCA, Next: authn, OperatorClientCA: cfg.TLSClientCA != ""}
+	tr.acceptAgents(agentCA)
 	// May they: the rego policy, one decision point for every interface.
 	var pol *policy.Engine
 	if cfg.PolicyDir != "" {
@@ -368,7 +391,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	ln := limitConnections(rawLn, cfg.MaxConns, cfg.MaxConnsPerSource, reg)
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           portal.Mount(api, reg), // the web portal at / and /portal/ (docs/portal.md); every other path is the API
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,

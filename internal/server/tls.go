@@ -7,6 +7,7 @@ package server
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -14,10 +15,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/amp-edge/amp/internal/edge/ca"
 	"github.com/amp-edge/amp/internal/tlsutil"
 )
 
@@ -50,6 +53,58 @@ func (t *transport) serve(srv *http.Server, ln net.Listener) error {
 	}
 	srv.TLSConfig = t.rest
 	return srv.ServeTLS(ln, "", "") // adds h2 to the ALPN protocols
+}
+
+// acceptAgents lets edge agents present their client certificates
+// (internal/edge/ca). They are verified per request, not at the handshake,
+// so that a certificate of another CA, an expired one or a revoked one is
+// answered 401 with its reason (and audited) rather than with a TLS alert.
+// Without --tls-client-ca the server asks for a certificate and lets the
+// request through with or without one. With it, a certificate stays
+// required and is verified at the handshake against --tls-client-ca as
+// before, unless the agent CA issued it.
+func (t *transport) acceptAgents(agents *ca.CA) {
+	if t.rest == nil {
+		return
+	}
+	operator := t.rest.ClientCAs
+	if operator == nil {
+		t.rest.ClientAuth = tls.RequestClientCert
+		return
+	}
+	t.rest.ClientAuth = tls.RequireAnyClientCert
+	// Clients pick the certificate a listed CA issued: list both.
+	advertised := operator.Clone()
+	advertised.AddCert(agents.Cert())
+	t.rest.ClientCAs = advertised
+	t.rest.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+		certs := make([]*x509.Certificate, len(raw))
+		for i, b := range raw {
+			c, err := x509.ParseCertificate(b)
+			if err != nil {
+				return fmt.Errorf("client certificate: %w", err)
+			}
+			certs[i] = c
+		}
+		if agents.Issuer(certs[0]) {
+			return nil // checked by the agent CA at every request
+		}
+		inter := x509.NewCertPool()
+		for _, c := range certs[1:] {
+			inter.AddCert(c)
+		}
+		_, err := certs[0].Verify(x509.VerifyOptions{Roots: operator, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+		return err
+	}
+}
+
+// serverCA is the PEM CA bundle of the certificate REST serves when AMP
+// runs the local CA (agents pin it), else nil.
+func (t *transport) serverCA() ([]byte, error) {
+	if t.caFile == "" {
+		return nil, nil
+	}
+	return os.ReadFile(t.caFile)
 }
 
 // logAttrs are the "amp serving" log line's TLS attributes.

@@ -141,6 +141,13 @@ func TestImportRules(t *testing.T) {
 			forbidden: []string{"internal/policy"},
 		},
 		{
+			why: "the agent CA (its signing key) is AMP's: only the assembly, the routes that enrol, renew and revoke, and the inventory's directory of clusters use it; never the agent",
+			applies: func(p pkg) bool {
+				return !under(p.path, "internal/edge/ca", "internal/server", "internal/edge/edgeapi", "internal/provision", "cmd", "internal/testenv", "test")
+			},
+			forbidden: []string{"internal/edge/ca"},
+		},
+		{
 			why:       "a simulated site (internal/testenv/kube) is Kubernetes alone, on the test etcd: it knows no AMP code, so the agent's tests meet the API a real site serves",
 			applies:   func(p pkg) bool { return under(p.path, "internal/testenv/kube") },
 			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
@@ -155,6 +162,11 @@ func TestImportRules(t *testing.T) {
 			why:       "an adapter knows the engine and its controller, not the other adapters",
 			applies:   func(p pkg) bool { return under(p.path, "internal/adapter", "internal/aether/sdcore") },
 			forbidden: []string{"internal/adapter"},
+		},
+		{
+			why:       "the portal is files in the browser that call the REST API like any client: its server side serves the embedded build (web) and knows no engine, store, policy or identity",
+			applies:   func(p pkg) bool { return under(p.path, "internal/api/portal", "web") },
+			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
 		},
 	}
 	for _, p := range packages(t) {

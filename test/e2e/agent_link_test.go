@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,12 +18,46 @@ import (
 )
 
 // linkAgent speaks the agent link's wire protocol to a server as a
-// cluster's agent does (with the operator's token until the agent's
-// certificate stands in for it).
+// cluster's agent does: enrolled with a registration token, it presents
+// its certificate and no API token.
 type linkAgent struct {
 	t       *testing.T
 	s       *testenv.Server
 	cluster string
+	hc      *http.Client // presents the cluster's certificate
+	creds   wire.Credentials
+}
+
+func newLinkAgent(t *testing.T, s *testenv.Server, cluster string) *linkAgent {
+	t.Helper()
+	a := enrol(t, s, cluster)
+	return &linkAgent{t: t, s: s, cluster: cluster, hc: a.client(t, a.creds.Certificate, s.CA), creds: a.creds}
+}
+
+// do sends a request with the agent's certificate.
+func (a *linkAgent) do(method, path, body string, hdr ...string) (int, []byte, http.Header) {
+	a.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, a.s.URL+path, rd)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return resp.StatusCode, b, resp.Header
 }
 
 // desired asks for the cluster's desired state holding held (nil: none),
@@ -34,10 +70,7 @@ func (a *linkAgent) desired(held *wire.Desired, wait string) (*wire.Desired, int
 		path += "&since=" + strconv.FormatUint(held.Index, 10)
 		hdr = []string{"If-None-Match", `"` + held.Digest + `"`}
 	}
-	code, b, h, err := a.s.Do(context.Background(), "GET", path, "", hdr...)
-	if err != nil {
-		a.t.Fatal(err)
-	}
+	code, b, h := a.do("GET", path, "", hdr...)
 	switch code {
 	case 304:
 		if len(b) != 0 || h.Get("ETag") != `"`+held.Digest+`"` {
@@ -61,8 +94,12 @@ func (a *linkAgent) desired(held *wire.Desired, wait string) (*wire.Desired, int
 func (a *linkAgent) checkin(c *wire.Checkin) *wire.CheckinAnswer {
 	a.t.Helper()
 	body, _ := json.Marshal(c)
+	code, b, _ := a.do("PUT", "/edge/v1/clusters/"+a.cluster+"/status", string(body), "Content-Type", "application/json")
+	if code != 200 {
+		a.t.Fatalf("check-in: %d %s", code, b)
+	}
 	var ans wire.CheckinAnswer
-	if err := json.Unmarshal(a.s.Must(a.t, 200, "PUT", "/edge/v1/clusters/"+a.cluster+"/status", string(body)), &ans); err != nil {
+	if err := json.Unmarshal(b, &ans); err != nil {
 		a.t.Fatal(err)
 	}
 	return &ans
@@ -95,7 +132,7 @@ func TestAgentLink(t *testing.T) {
 	s := testenv.Start(t, t.TempDir(), "--adapters", "none", "--gnmi-listen", "127.0.0.1:0")
 	s.Must(t, 201, "POST", "/inventory/v1.0.0", `{"cluster":[{"cluster-id":"ace-x","namespace":["ran"],
 	  "node":[{"name":"server-1","host":"10.0.1.1","role":["worker"],"node-label":["zone=east"]}]}]}`)
-	agent := &linkAgent{t: t, s: s, cluster: "ace-x"}
+	agent := newLinkAgent(t, s, "ace-x")
 
 	full, _ := agent.desired(nil, "0s")
 	if !full.Full || len(full.Objects) != 2 || full.Objects[0].Kind != "namespace" || string(full.Objects[1].Spec) != `{"labels":{"zone":"east"},"taints":[]}` ||
@@ -154,8 +191,9 @@ func TestAgentLink(t *testing.T) {
 	getJSON(t, s, "/inventory/v1.0.0/cluster/ace-x", &c)
 	a, _ := c["agent"].(map[string]any)
 	rep, _ := c["report"].(map[string]any)
-	if a["connected"] != true || a["agent-version"] != "v9.9.9-test" || a["applied-digest"] != held.Digest || rep["kubernetes-version"] != "v1.35.4" {
-		t.Fatalf("the cluster's state through REST: %v", c)
+	if a["connected"] != true || a["agent-version"] != "v9.9.9-test" || a["applied-digest"] != held.Digest || rep["kubernetes-version"] != "v1.35.4" ||
+		a["certificate-serial"] != agent.creds.Serial || a["certificate-not-after"] != agent.creds.NotAfter.UTC().Format(time.RFC3339) {
+		t.Fatalf("the cluster's state through REST: %v (certificate %s, %s)", c, agent.creds.Serial, agent.creds.NotAfter)
 	}
 	// gNMI reads the same state.
 	got, err := gpb.NewGNMIClient(gnmiConn(t, s)).Get(bearer(context.Background(), s.Token), &gpb.GetRequest{Encoding: gpb.Encoding_JSON,
@@ -213,7 +251,7 @@ func TestAgentLink(t *testing.T) {
 func TestAgentLinkDisconnected(t *testing.T) {
 	s := testenv.Start(t, t.TempDir(), "--adapters", "none", "--agent-checkin-interval", "1s")
 	s.Must(t, 201, "POST", "/inventory/v1.0.0", `{"cluster":[{"cluster-id":"ace-x","namespace":["ran"]}]}`)
-	agent := &linkAgent{t: t, s: s, cluster: "ace-x"}
+	agent := newLinkAgent(t, s, "ace-x")
 	full, _ := agent.desired(nil, "0s")
 	ans := agent.checkin(&wire.Checkin{AgentVersion: "v9.9.9-test", AgentTime: time.Now(), Applied: wire.Applied{Index: full.Index, Digest: full.Digest},
 		Objects: []wire.ObjectStatus{{Kind: "namespace", Name: "ran", State: wire.StateFailed, Message: "forbidden\x1b]0;owned\x07\x1b[2J", At: time.Now()}}})

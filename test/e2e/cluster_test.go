@@ -3,9 +3,16 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,9 +55,23 @@ func registerErr(s *testenv.Server, body string) (int, []byte, http.Header, erro
 	return resp.StatusCode, b.Bytes(), resp.Header, err
 }
 
+// tokenBody is an enrolment with tok and a CSR for a fresh key.
 func tokenBody(tok string) string {
-	b, _ := json.Marshal(map[string]string{"token": tok})
+	b, _ := json.Marshal(map[string]string{"token": tok, "csr": freshCSR()})
 	return string(b)
+}
+
+// freshCSR is a PEM CSR for a new P-256 key, as an agent makes one.
+func freshCSR() string {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	if err != nil {
+		panic(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 }
 
 // TestClusterPlanAndRegistration drives `amp cluster` and the
@@ -182,7 +203,7 @@ func TestClusterPlanAndRegistration(t *testing.T) {
 				t.Fatalf("a listed token shows a secret or lacks its minter: %v", tk)
 			}
 		}
-		if strings.Contains(list, strings.Split(secret, "_")[2]) {
+		if strings.Contains(list, strings.SplitN(secret, "_", 3)[2]) {
 			t.Fatal("the listing holds a secret")
 		}
 		// Revoked: refused at registration.
@@ -196,8 +217,12 @@ func TestClusterPlanAndRegistration(t *testing.T) {
 
 		// Once: registered (through the CLI, which sends no API token),
 		// recorded in the cluster's state, shown by the plan; then refused.
-		out, err := ampCLI(t, append(env, "AMP_TOKEN=", "AMP_REGISTRATION_TOKEN="+secret), "cluster", "register")
-		if err != nil || !strings.Contains(out, "cluster ace-x registered at") {
+		csrFile := filepath.Join(t.TempDir(), "agent.csr")
+		if err := os.WriteFile(csrFile, []byte(freshCSR()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := ampCLI(t, append(env, "AMP_TOKEN=", "AMP_REGISTRATION_TOKEN="+secret), "cluster", "register", "--csr", csrFile, "--cluster", "ace-x")
+		if err != nil || !strings.Contains(out, "cluster ace-x enrolled: certificate ") || !strings.Contains(out, "-----BEGIN CERTIFICATE-----") {
 			t.Fatalf("register: %v %s", err, out)
 		}
 		if code, body, _ := register(t, s, tokenBody(secret)); code != 401 || !strings.Contains(string(body), `"path":"/token"`) {
@@ -302,8 +327,8 @@ func TestClusterPlanAndRegistration(t *testing.T) {
 	})
 
 	t.Run("registration bounds", func(t *testing.T) {
-		if code, body, _ := register(t, s, `{"token":"`+strings.Repeat("x", 2048)+`"}`); code != 413 {
-			t.Fatalf("a 2 kB registration: %d %s", code, body)
+		if code, body, _ := register(t, s, `{"token":"`+strings.Repeat("x", 16<<10)+`"}`); code != 413 {
+			t.Fatalf("a 16 kB registration: %d %s", code, body)
 		}
 		// Guessing tokens: refused per source once over the bound.
 		limited := false
@@ -346,15 +371,15 @@ func TestClusterRegistrationAcrossReplicas(t *testing.T) {
 				code, body, _, err := registerErr(s, tokenBody(minted.Token))
 				if err != nil {
 					t.Error(err)
-				} else if code != 200 && code != 401 {
+				} else if code != 201 && code != 401 {
 					t.Errorf("registration at %s: %d %s", s.URL, code, body)
 				}
 				codes <- code
 			}()
 		}
 		got := []int{<-codes, <-codes}
-		if !(got[0] == 200 && got[1] == 401 || got[0] == 401 && got[1] == 200) {
-			t.Fatalf("round %d: one token at two replicas at once answered %v, want one 200 and one 401", round, got)
+		if !(got[0] == 201 && got[1] == 401 || got[0] == 401 && got[1] == 201) {
+			t.Fatalf("round %d: one token at two replicas at once answered %v, want one 201 and one 401", round, got)
 		}
 		waitFor(t, func() bool {
 			var p struct {

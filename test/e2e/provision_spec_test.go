@@ -237,7 +237,7 @@ func TestProvisionRoutesMatchSpec(t *testing.T) {
 	call("DELETE", "/clusters/{name}/tokens/{id}", map[string]string{"name": "ace-x", "id": minted.ID}, "", "", op, 200)
 	call("POST", "/clusters/{name}/tokens", cl, "", `{"ttl":"forever"}`, op, 400)
 	json.Unmarshal(call("POST", "/clusters/{name}/tokens", cl, "", `{}`, op, 201), &minted)
-	call("POST", "/clusters/register", nil, "", tokenBody(minted.Token), "", 200)
+	call("POST", "/clusters/register", nil, "", tokenBody(minted.Token), "", 201)
 	call("POST", "/clusters/register", nil, "", tokenBody(minted.Token), "", 401)
 	call("GET", "/clusters/{name}/tokens", cl, "", "", "", 401)
 

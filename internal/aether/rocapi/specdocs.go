@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/amp-edge/amp/internal/api/compat"
+	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
@@ -30,6 +31,11 @@ var specPage = template.Must(template.New("spec").Parse(`<!DOCTYPE html>
 // (the real server answers 501 to an Accept it does not know, even an
 // empty one; the document's name says YAML, so AMP serves that).
 func specDocument(h compat.Host, w http.ResponseWriter, r *http.Request) error {
+	// The same document as GET /spec, so the same rule (a role that reads
+	// configuration; an edge agent's certificate reads none of it).
+	if err := h.Authorize(r, auth.Read, "/spec"); err != nil {
+		return err
+	}
 	accept := r.Header.Get("Accept")
 	if r.URL.Query().Get("format") == "json" {
 		accept = "application/json"

@@ -23,5 +23,6 @@ func init() {
 func routes() []compat.Route {
 	var rs []compat.Route
 	rs = append(rs, linkRoutes()...)
+	rs = append(rs, certificateRoutes()...)
 	return rs
 }

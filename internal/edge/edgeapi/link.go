@@ -9,6 +9,7 @@ import (
 	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/edge"
+	"github.com/amp-edge/amp/internal/edge/ca"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
@@ -105,10 +106,19 @@ func checkin(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	h.Touch(r, path)
-	ans, _, err := hub.Checkin(r.Context(), id, c)
+	var cred edge.Credential
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		cred = edge.Credential{Serial: ca.Serial(r), NotAfter: r.TLS.PeerCertificates[0].NotAfter}
+	}
+	ans, _, err := hub.Checkin(r.Context(), id, c, cred)
 	if err != nil {
 		return err
 	}
+	authority, err := ca.For(h.Engine(), h.Metrics())
+	if err != nil {
+		return err
+	}
+	ans.RenewNow = authority.RenewDue(r)
 	return h.WriteJSON(w, http.StatusOK, ans)
 }
 

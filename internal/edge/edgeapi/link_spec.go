@@ -27,8 +27,9 @@ const (
 )
 
 var spec = &compat.Spec{
-	Reserve: []string{schemaDesired, schemaCheckin, schemaAnswer, schemaStatus},
-	Paths:   linkPaths,
+	Reserve:    []string{schemaDesired, schemaCheckin, schemaAnswer, schemaStatus, SchemaCredentials},
+	Components: certificateSchemas,
+	Paths:      linkPaths,
 	TagDescriptions: map[string]string{
 		tagEdge: "The agent link: a cluster's agent pulls its desired state and checks in (docs/agent.md).",
 	},
@@ -166,6 +167,7 @@ func linkPaths(b compat.SpecBuilder, sets []*schema.ModelSet) {
 		put.Responses.Set(strconv.Itoa(s), b.Problem(s))
 	}
 	b.Doc().Paths.Set("/edge/v1/clusters/{cluster}/status", &openapi3.PathItem{Parameters: openapi3.Parameters{clusterID}, Put: put})
+	certificatePaths(b, clusterID)
 
 	one := operation(b, tagClusters, "getClusterStatus", "A cluster's agent link in detail", "For who may read the cluster.")
 	answer(one, "200", "Its link, facts, object states and last outage.", b.Ref(schemaStatus))

@@ -46,6 +46,30 @@ const (
 
 const metaPrefix = "cluster-token/"
 
+// usedPrefix keys the record of a used token (Used), kept until the
+// token would have expired, so that a second registration with it is told
+// when it was used rather than "not valid".
+const usedPrefix = "cluster-token-used/"
+
+// Used is the record of a used token.
+type Used struct {
+	ID      string    `json:"id"`
+	Cluster string    `json:"cluster"`
+	Hash    string    `json:"hash"` // the token's: only its holder learns it was used
+	At      time.Time `json:"used-at"`
+	Expires time.Time `json:"expires"`
+}
+
+// UsedError is a registration with a token already used.
+type UsedError struct{ At time.Time }
+
+func (e *UsedError) Error() string {
+	return "the registration token was already used at " + e.At.UTC().Format(time.RFC3339) + ": each token works once; mint another (amp cluster token)"
+}
+
+// Unwrap makes a used token an ErrInvalid.
+func (e *UsedError) Unwrap() error { return ErrInvalid }
+
 // ErrInvalid is a registration with a token that is malformed, unknown,
 // already used or revoked: the caller learns no more than that.
 var ErrInvalid = errors.New("the registration token is not valid (unknown, already used or revoked)")
@@ -80,6 +104,9 @@ func (ts Tokens) Mint(cluster, by string, ttl time.Duration) (string, Token, err
 			continue
 		}
 		live++
+	}
+	if err := ts.dropUsed(cluster, now); err != nil {
+		return "", Token{}, err
 	}
 	if live >= MaxLive {
 		return "", Token{}, ErrTooMany
@@ -148,15 +175,13 @@ func (ts Tokens) Check(secret string) (Token, error) {
 		return Token{}, err
 	}
 	if !found {
-		return Token{}, ErrInvalid
+		return Token{}, ts.usedOr(id, sec, ErrInvalid)
 	}
-	sum := sha256.Sum256([]byte(sec))
-	want, err := hex.DecodeString(t.Hash)
-	if err != nil || subtle.ConstantTimeCompare(sum[:], want) != 1 {
+	if !sameSecret(sec, t.Hash) {
 		return Token{}, ErrInvalid
 	}
 	if t.Expired(ts.Now()) {
-		return t, ErrExpired
+		return t, fmt.Errorf("%w at %s", ErrExpired, t.Expires.UTC().Format(time.RFC3339))
 	}
 	return t, nil
 }
@@ -171,7 +196,43 @@ func (ts Tokens) Take(t Token) error {
 	if b == nil {
 		return ErrInvalid
 	}
-	return nil
+	u, err := json.Marshal(Used{ID: t.ID, Cluster: t.Cluster, Hash: t.Hash, At: ts.Now().UTC(), Expires: t.Expires})
+	if err != nil {
+		return err
+	}
+	return ts.Meta.PutMeta(usedPrefix+t.ID, u)
+}
+
+// usedOr returns a *UsedError when the token of id was used (and its
+// secret is sec's), else otherwise.
+func (ts Tokens) usedOr(id, sec string, otherwise error) error {
+	b, err := ts.Meta.GetMeta(usedPrefix + id)
+	if err != nil {
+		return err
+	}
+	var u Used
+	if b == nil || json.Unmarshal(b, &u) != nil || !sameSecret(sec, u.Hash) {
+		return otherwise
+	}
+	return &UsedError{At: u.At}
+}
+
+// dropUsed forgets the used tokens of cluster that would have expired.
+func (ts Tokens) dropUsed(cluster string, now time.Time) error {
+	var old []string
+	err := ts.Meta.Metas(usedPrefix, func(k string, v []byte) error {
+		var u Used
+		if json.Unmarshal(v, &u) == nil && u.Cluster == cluster && !now.Before(u.Expires) {
+			old = append(old, k)
+		}
+		return nil
+	})
+	for _, k := range old {
+		if err == nil {
+			err = ts.Meta.DeleteMeta(k)
+		}
+	}
+	return err
 }
 
 // Restore puts back a taken token whose registration could not be
@@ -181,7 +242,18 @@ func (ts Tokens) Restore(t Token) error {
 	if err != nil {
 		return err
 	}
+	if err := ts.Meta.DeleteMeta(usedPrefix + t.ID); err != nil {
+		return err
+	}
 	return ts.Meta.PutMeta(metaPrefix+t.ID, b)
+}
+
+// sameSecret reports whether sec hashes to hash (hex SHA-256), in
+// constant time.
+func sameSecret(sec, hash string) bool {
+	sum := sha256.Sum256([]byte(sec))
+	want, err := hex.DecodeString(hash)
+	return err == nil && subtle.ConstantTimeCompare(sum[:], want) == 1
 }
 
 func (ts Tokens) get(id string) (Token, bool, error) {

@@ -2,6 +2,7 @@ package provisionapi
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/edge/ca"
+	"github.com/amp-edge/amp/internal/edge/wire"
 	"github.com/amp-edge/amp/internal/provision/cluster"
 	"github.com/amp-edge/amp/internal/provision/inventory"
 	"github.com/amp-edge/amp/internal/schema"
@@ -23,14 +26,16 @@ func clusterRoutes() []compat.Route {
 		{Pattern: "GET /clusters/{name}/tokens", Name: "cluster-tokens", Handler: listClusterTokens},
 		{Pattern: "DELETE /clusters/{name}/tokens/{id}", Name: "cluster-tokens", Handler: revokeClusterToken},
 		{Pattern: "POST /clusters/register", Name: "cluster-register", Public: true, Handler: registerCluster},
+		{Pattern: "POST /clusters/{name}/revoke", Name: "cluster-revoke", Handler: revokeCluster},
 	}
 }
 
 // registrations bounds the registration attempts per source address.
 var registrations = &cluster.Limiter{PerWindow: 10, Window: time.Minute, MaxSources: 10_000, Now: time.Now}
 
-// maxRegisterBody bounds a registration's body: it holds one token.
-const maxRegisterBody = 1 << 10
+// maxRegisterBody bounds a registration's body: a token and a CSR (an
+// RSA 4096 CSR is under 2 KiB of PEM).
+const maxRegisterBody = 8 << 10
 
 func clusterTokens(h compat.Host) cluster.Tokens {
 	return cluster.Tokens{Meta: h.Engine().Meta(), Now: time.Now}
@@ -165,11 +170,14 @@ func revokeClusterToken(h compat.Host, w http.ResponseWriter, r *http.Request) e
 	return h.WriteJSON(w, http.StatusOK, map[string]string{"revoked": id})
 }
 
-// registerCluster serves POST /clusters/register {"token": …},
-// the agent's registration: the token is its only credential. It is
-// checked, used up (once, across replicas) and the registration recorded
-// in the cluster's operational state. The agent gets an acknowledgment
-// only; its own credential comes with the edge agent.
+// registerCluster serves POST /clusters/register (wire.RegisterRequest),
+// the agent's enrolment: the single-use token is its only credential, and
+// the CSR carries the key it generated and keeps at the site. The CSR is
+// checked first (a bad one consumes nothing); the token is checked, used up
+// (once, across replicas); AMP's agent CA signs a client certificate for
+// the token's cluster (CN = its id, whatever the CSR asks), the
+// registration is recorded in the cluster's operational state, and the
+// agent gets its credentials (201 wire.Credentials).
 func registerCluster(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	source := r.RemoteAddr
 	if host, _, err := net.SplitHostPort(source); err == nil {
@@ -183,24 +191,53 @@ func registerCluster(h compat.Host, w http.ResponseWriter, r *http.Request) erro
 		return schema.Errorf(schema.KindUnavailable, r.URL.Path, "too many registration attempts from this address; retry in %d s", secs)
 	}
 	if r.ContentLength > maxRegisterBody {
-		return schema.Errorf(schema.KindTooLarge, "/", "a registration body holds one token: at most %d bytes", maxRegisterBody)
+		return schema.Errorf(schema.KindTooLarge, "/", "a registration body holds a token and a CSR: at most %d bytes", maxRegisterBody)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxRegisterBody)
-	body, _, err := h.ReadObject(r, `{"token": "ampreg_…"}`)
+	body, _, err := h.ReadObject(r, `{"token": "ampreg_…", "cluster": "ace-x", "csr": "-----BEGIN CERTIFICATE REQUEST-----…"}`)
 	if err != nil {
 		return err
 	}
-	secret, _ := body["token"].(string)
-	if secret == "" || len(body) != 1 {
-		return schema.Errorf(schema.KindInvalid, "/token", `send {"token": "ampreg_…"}, the registration token minted for the cluster`)
+	var req wire.RegisterRequest
+	for k, v := range body {
+		s, isStr := v.(string)
+		if !isStr {
+			return schema.Errorf(schema.KindInvalid, "/"+k, "%s is a string", k)
+		}
+		switch k {
+		case "token":
+			req.Token = s
+		case "cluster":
+			req.Cluster = s
+		case "csr":
+			req.CSR = s
+		default:
+			return schema.Errorf(schema.KindInvalid, "/"+k, "unknown field %q (send token, csr and, optionally, cluster)", k)
+		}
+	}
+	if req.Token == "" {
+		return schema.Errorf(schema.KindInvalid, "/token", "the registration token minted for the cluster (amp cluster token) is required")
+	}
+	authority, err := ca.For(h.Engine(), h.Metrics())
+	if err != nil {
+		return err
+	}
+	csr, err := ca.ParseCSR(req.CSR)
+	if err != nil {
+		authority.Metrics().Refused(ca.RefusedCSR)
+		return err
 	}
 	ts := clusterTokens(h)
-	tok, err := ts.Check(secret)
+	tok, err := ts.Check(req.Token)
 	if tok.ID != "" { // genuine (perhaps expired): the audit record names it
 		h.Touch(r, tokensPath(tok.Cluster, tok.ID))
 	}
-	if errors.Is(err, cluster.ErrInvalid) || errors.Is(err, cluster.ErrExpired) {
+	if err == nil && req.Cluster != "" && req.Cluster != tok.Cluster {
+		err = fmt.Errorf("%w: it registers cluster %q, not %q", errOtherCluster, tok.Cluster, req.Cluster)
+	}
+	if errors.Is(err, cluster.ErrInvalid) || errors.Is(err, cluster.ErrExpired) || errors.Is(err, errOtherCluster) {
 		m.registrations.WithLabelValues("refused").Inc()
+		authority.Metrics().Refused(ca.RefusedToken)
 		return refused(err)
 	}
 	if err != nil {
@@ -213,22 +250,73 @@ func registerCluster(h compat.Host, w http.ResponseWriter, r *http.Request) erro
 	if err := ts.Take(tok); err != nil {
 		if errors.Is(err, cluster.ErrInvalid) { // another registration took it first
 			m.registrations.WithLabelValues("refused").Inc()
+			authority.Metrics().Refused(ca.RefusedToken)
 			return refused(err)
 		}
 		return err
 	}
-	reg := cluster.Registration{RegisteredAt: time.Now().UTC().Format(time.RFC3339), TokenID: tok.ID, MintedBy: tok.MintedBy, Source: r.RemoteAddr}
-	if err := cluster.Record(r.Context(), h.Engine(), set, tok.Cluster, reg); err != nil {
-		// Not recorded: the token works again, for the agent's retry.
+	// From here on a failure gives the token back, for the agent's retry.
+	restore := func(err error) error {
 		if rerr := ts.Restore(tok); rerr != nil {
 			return errors.Join(err, rerr)
 		}
 		return err
 	}
+	iss, err := authority.Enrol(tok.Cluster, csr)
+	if errors.Is(err, ca.ErrNotDeclared) {
+		return restore(schema.Errorf(schema.KindNotFound, cluster.Path(set, tok.Cluster), "cluster %q is no longer declared", tok.Cluster))
+	}
+	if err != nil {
+		return restore(err)
+	}
+	reg := cluster.Registration{RegisteredAt: time.Now().UTC().Format(time.RFC3339), TokenID: tok.ID, MintedBy: tok.MintedBy, Source: r.RemoteAddr}
+	if err := cluster.Record(r.Context(), h.Engine(), set, tok.Cluster, reg); err != nil {
+		return restore(err)
+	}
 	m.registrations.WithLabelValues("ok").Inc()
-	return h.WriteJSON(w, http.StatusOK, map[string]string{"cluster": tok.Cluster, "registered-at": reg.RegisteredAt,
-		"note": "registered; the agent's own credential comes with the edge agent (docs/provisioning.md)"})
+	return h.WriteJSON(w, http.StatusCreated, authority.Credentials(iss))
 }
+
+// revokeCluster serves POST /clusters/{name}/revoke: every certificate of
+// the cluster's agent stops working at once, on every replica (the
+// allow-list is in the store's metadata); the agent enrols again with a
+// new token. A cluster no longer declared may be revoked too (its
+// certificates already stopped working; this forgets them).
+func revokeCluster(h compat.Host, w http.ResponseWriter, r *http.Request) error {
+	set := inventory.Set(h.Schema())
+	name := r.PathValue("name")
+	if err := h.Authorize(r, auth.Write, cluster.Path(set, name)); err != nil {
+		return err
+	}
+	body, dry, err := h.ReadObject(r, `{}`)
+	if err != nil {
+		return err
+	}
+	for k := range body {
+		return schema.Errorf(schema.KindInvalid, "/"+k, "unknown field %q (send {})", k)
+	}
+	if dry {
+		return schema.Errorf(schema.KindInvalid, "?dry-run", "a revocation has nothing to preview")
+	}
+	authority, err := ca.For(h.Engine(), h.Metrics())
+	if err != nil {
+		return err
+	}
+	h.Touch(r, "/clusters/"+schema.EscapeSegment(name)+"/certificates")
+	n, err := authority.Revoke(name)
+	if err != nil {
+		return err
+	}
+	if _, declared := h.Engine().Snapshot().Get(cluster.Key(set, name)); !declared && n == 0 {
+		return schema.Errorf(schema.KindNotFound, cluster.Path(set, name), "no cluster %q is declared, and it has no certificates", name)
+	}
+	return h.WriteJSON(w, http.StatusOK, map[string]any{"cluster": name, "revoked": n,
+		"note": "the cluster's agent certificates no longer work; its agent enrols again with a new token (amp cluster token)"})
+}
+
+// errOtherCluster is an enrolment whose token was minted for another
+// cluster than the one the agent means (RegisterRequest.Cluster).
+var errOtherCluster = errors.New("the registration token was minted for another cluster")
 
 // refused answers a registration whose token does not hold (401).
 func refused(err error) error {

@@ -7,6 +7,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/amp-edge/amp/internal/api/compat"
+	"github.com/amp-edge/amp/internal/edge/edgeapi"
 	"github.com/amp-edge/amp/internal/provision/cluster"
 	"github.com/amp-edge/amp/internal/provision/inventory"
 	"github.com/amp-edge/amp/internal/provision/ipam"
@@ -434,16 +435,31 @@ func clusterPaths(b compat.SpecBuilder) {
 	b.Errors(del, true, false)
 	b.Doc().Paths.Set("/clusters/{name}/tokens/{id}", &openapi3.PathItem{Parameters: openapi3.Parameters{name, pathParam("id", "The token's id.")}, Delete: del})
 
-	reg := operation(b, tagClusters, "registerCluster", "A cluster agent registers with its token",
-		"Public: the single-use registration token in the body is the only credential. "+
+	reg := operation(b, tagClusters, "registerCluster", "A cluster agent enrols with its token and a CSR",
+		"Public: the single-use registration token in the body is the only credential. AMP's agent CA signs a client "+
+			"certificate for the token's cluster (CN = its id, whatever the CSR asks); the private key stays at the site. "+
+			"A missing or malformed CSR is refused (400, /csr) before the token is looked at, and consumes nothing. "+
+			"A token used twice, expired or minted for another cluster than cluster names is refused (401) with the reason. "+
 			"At most 10 attempts per source address a minute (503 with Retry-After beyond).")
 	reg.Security = &openapi3.SecurityRequirements{}
-	reg.RequestBody = jsonBody("The token.", val(compat.Obj(map[string]*openapi3.Schema{"token": compat.Str("The registration token (ampreg_…).")}, "token")))
-	answer(reg, "200", "Registered (recorded in the cluster's state).", val(compat.Obj(map[string]*openapi3.Schema{
-		"cluster": compat.Str("The cluster registered."), "registered-at": compat.Str("When (RFC 3339)."), "note": compat.Str("What comes next."),
-	}, "cluster", "registered-at")))
+	reg.RequestBody = jsonBody("The token and the CSR.", val(compat.Obj(map[string]*openapi3.Schema{
+		"token":   compat.Str("The registration token (ampreg_…)."),
+		"cluster": compat.Str("The cluster the agent means to enrol: a token of another cluster is refused."),
+		"csr":     compat.Str("A PEM CERTIFICATE REQUEST for the agent's key: ECDSA P-256/P-384 or RSA of at least 2048 bits."),
+	}, "token", "csr")))
+	answer(reg, "201", "Enrolled (the registration is recorded in the cluster's state).", b.Ref(edgeapi.SchemaCredentials))
 	for _, s := range []int{400, 401, 404, 500, 503} {
 		reg.Responses.Set(strconv.Itoa(s), b.Problem(s))
 	}
 	b.Doc().Paths.Set("/clusters/register", &openapi3.PathItem{Post: reg})
+
+	rev := operation(b, tagClusters, "revokeCluster", "Revoke every certificate of a cluster's agent",
+		"Operators only; audited. The certificates stop working at once, on every replica; the agent enrols again with a new token. "+
+			"Deleting the cluster revokes them too.")
+	rev.RequestBody = jsonBody("Nothing ({}).", val(compat.Obj(map[string]*openapi3.Schema{})))
+	answer(rev, "200", "Revoked.", val(compat.Obj(map[string]*openapi3.Schema{
+		"cluster": compat.Str("The cluster."), "revoked": i32("How many certificates stopped working."), "note": compat.Str("What comes next."),
+	}, "cluster", "revoked")))
+	b.Errors(rev, true, false)
+	b.Doc().Paths.Set("/clusters/{name}/revoke", &openapi3.PathItem{Parameters: openapi3.Parameters{name}, Post: rev})
 }

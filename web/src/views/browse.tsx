@@ -1,0 +1,277 @@
+// The generated views of any model set: a set's root (its lists), a list
+// (server-side paging with limit/continue and the API's filter=leaf=value),
+// and an entry (configuration and operational state apart). Everything
+// shown comes from the schema tree of GET /models?tree=true and the REST
+// path: no model is known by name. Refusals (another enterprise's objects,
+// a set the caller may not read) show the server's reasons.
+import { useState } from "preact/hooks";
+import { call } from "../api";
+import { listsBelow, modelSets, resolve, type Node, type Resolved } from "../models";
+import { Refusal, Show, useLoad } from "../load";
+import { navigate, root } from "../router";
+import { EditForm, mayWrite } from "./edit";
+
+const pageSize = 50;
+type Obj = Record<string, unknown>;
+
+export function Browse({ path, query }: { path: string; query: URLSearchParams }) {
+  const state = useLoad(() => modelSets().then((sets) => resolve(sets, path)), [path]);
+  return (
+    <Show state={state}>
+      {(r) =>
+        typeof r === "string" ? (
+          <Refusal error={r} />
+        ) : (
+          <section>
+            <Crumbs r={r} />
+            {r.node.kind === "root" ? (
+              <Lists node={r.node} at={path} />
+            ) : r.entry ? (
+              <Entry r={r} path={path} />
+            ) : (
+              <List r={r} path={path} query={query} />
+            )}
+          </section>
+        )
+      }
+    </Show>
+  );
+}
+
+const view = (rest: string) => `${root}browse${rest}`;
+
+function Crumbs({ r }: { r: Resolved }) {
+  return (
+    <nav class="crumbs" id="crumbs">
+      {r.crumbs.map((c) => (
+        <a href={view(c.path)}>{c.label}</a>
+      ))}
+    </nav>
+  );
+}
+
+/** The lists below a root or an entry, linked. */
+function Lists({ node, at }: { node: Node; at: string }) {
+  const lists = listsBelow(node);
+  if (lists.length === 0) return null;
+  return (
+    <div class="lists">
+      <h2>Lists</h2>
+      <ul id="lists">
+        {lists.map(([rel]) => (
+          <li>
+            <a href={view(`${at}/${rel}`)} data-list={rel}>
+              {rel}
+            </a>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+const leaves = (n: Node) => (n.children ?? []).filter((c) => c.kind === "leaf" || c.kind === "leaf-list");
+
+function text(v: unknown): string {
+  if (v === undefined || v === null) return "";
+  if (Array.isArray(v)) return v.map(text).join(", ");
+  if (typeof v === "object") return JSON.stringify(v);
+  return String(v);
+}
+
+/** One page of a list, as the server pages and filters it. */
+function List({ r, path, query }: { r: Resolved; path: string; query: URLSearchParams }) {
+  const filter = query.get("filter") ?? "";
+  const cont = query.get("continue") ?? "";
+  const state = useLoad(() => {
+    const q = new URLSearchParams({ limit: String(pageSize) });
+    if (filter) q.set("filter", filter);
+    if (cont) q.set("continue", cont);
+    return call<Obj[]>("GET", `${path}?${q}`);
+  }, [path, filter, cont]);
+  const keys = r.node.keys ?? [];
+  const cols = [...keys, ...leaves(r.node).filter((l) => !keys.includes(l.name) && !l.state).map((l) => l.name)].slice(0, 6);
+  const go = (q: Record<string, string>) => {
+    const p = new URLSearchParams(q);
+    navigate(view(path) + (p.size ? `?${p}` : ""));
+  };
+  return (
+    <div>
+      <h1>{r.node.name}</h1>
+      <FilterForm node={r.node} value={filter} onApply={(f) => go(f ? { filter: f } : {})} />
+      <Show state={state}>
+        {(a) => {
+          const next = a.headers.get("X-AMP-Continue");
+          return (
+            <>
+              <table id="list" class="list">
+                <thead>
+                  <tr>
+                    {cols.map((c) => (
+                      <th>{c}</th>
+                    ))}
+                  </tr>
+                </thead>
+                <tbody>
+                  {a.body.map((e) => (
+                    <tr>
+                      {cols.map((c, i) =>
+                        i === 0 ? (
+                          <td>
+                            <a href={view(`${path}/${keys.map((k) => encodeURIComponent(text(e[k]))).join("/")}`)}>{text(e[c])}</a>
+                          </td>
+                        ) : (
+                          <td>{text(e[c])}</td>
+                        ),
+                      )}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+              <p class="pager">
+                {a.body.length === 0 && <span id="empty">No entries{filter && " match the filter"}.</span>}
+                {cont && (
+                  <button type="button" onClick={() => go(filter ? { filter } : {})}>
+                    First page
+                  </button>
+                )}
+                {next && (
+                  <button type="button" id="next-page" onClick={() => go({ ...(filter ? { filter } : {}), continue: next })}>
+                    Next page
+                  </button>
+                )}
+              </p>
+            </>
+          );
+        }}
+      </Show>
+    </div>
+  );
+}
+
+/** The API's filter=leaf=value over one of the list's leaves. */
+function FilterForm({ node, value, onApply }: { node: Node; value: string; onApply: (f: string) => void }) {
+  const eq = value.indexOf("=");
+  const [leaf, setLeaf] = useState(eq > 0 ? value.slice(0, eq) : (node.keys?.[0] ?? ""));
+  const [match, setMatch] = useState(eq > 0 ? value.slice(eq + 1) : "");
+  return (
+    <form
+      class="filter"
+      id="filter"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onApply(match ? `${leaf}=${match}` : "");
+      }}
+    >
+      <select value={leaf} onChange={(e) => setLeaf((e.target as HTMLSelectElement).value)} aria-label="leaf">
+        {leaves(node).map((l) => (
+          <option value={l.name}>{l.name}</option>
+        ))}
+      </select>
+      <span>=</span>
+      <input value={match} aria-label="value" onInput={(e) => setMatch((e.target as HTMLInputElement).value)} />
+      <button type="submit">Filter</button>
+    </form>
+  );
+}
+
+/** One entry: its configuration (with Edit when the server allows it), then its operational state, then its lists. */
+function Entry({ r, path }: { r: Resolved; path: string }) {
+  const [reload, setReload] = useState(0);
+  const [editing, setEditing] = useState(false);
+  const [committed, setCommitted] = useState("");
+  const state = useLoad(() => Promise.all([call<Obj>("GET", path), mayWrite(path)]), [path, reload]);
+  const done = (index?: string) => {
+    setCommitted(index ?? "");
+    setEditing(false);
+    setReload((n) => n + 1);
+  };
+  return (
+    <div>
+      <h1>
+        {r.node.name} {r.crumbs[r.crumbs.length - 1]?.label}
+      </h1>
+      <Show state={state}>
+        {([a, writable]) => (
+          <>
+            <h2>Configuration</h2>
+            {editing ? (
+              <EditForm node={r.node} path={path} data={a.body} etag={a.headers.get("ETag") ?? ""} onDone={done} />
+            ) : (
+              <>
+                {committed && (
+                  <p class="committed" id="committed" role="status">
+                    Committed as transaction {committed}.
+                  </p>
+                )}
+                <Fields node={r.node} data={a.body} state={false} id="config" />
+                {writable && (
+                  <button
+                    type="button"
+                    id="edit-button"
+                    onClick={() => {
+                      setCommitted("");
+                      setEditing(true);
+                    }}
+                  >
+                    Edit
+                  </button>
+                )}
+              </>
+            )}
+            <h2>Operational state</h2>
+            <Fields node={r.node} data={a.body} state={true} id="state" />
+            <Lists node={r.node} at={path} />
+          </>
+        )}
+      </Show>
+    </div>
+  );
+}
+
+/** The leaves and containers of data that are (or are not) state, nested. */
+function Fields({ node, data, state, id }: { node: Node; data: Obj; state: boolean; id: string }) {
+  const rows = fieldRows(node, data, state, false);
+  if (rows.length === 0) {
+    return (
+      <p id={id} class="note">
+        none
+      </p>
+    );
+  }
+  return (
+    <table class="fields" id={id}>
+      <tbody>{rows}</tbody>
+    </table>
+  );
+}
+
+/** The rows of node's leaves in data, containers nested; inState: below a config-false node. */
+function fieldRows(node: Node, data: Obj, state: boolean, inState: boolean): preact.JSX.Element[] {
+  return (node.children ?? []).flatMap((c) => {
+    const v = data[c.name];
+    const isState = inState || !!c.state;
+    if (v === undefined || c.kind === "list") return [];
+    if (c.kind === "container") {
+      const inner = fieldRows(c, v as Obj, state, isState);
+      if (inner.length === 0) return [];
+      return [
+        <tr>
+          <th>{c.name}</th>
+          <td>
+            <table class="fields">
+              <tbody>{inner}</tbody>
+            </table>
+          </td>
+        </tr>,
+      ];
+    }
+    if (isState !== state) return [];
+    return [
+      <tr data-leaf={c.name}>
+        <th>{c.name}</th>
+        <td>{text(v)}</td>
+      </tr>,
+    ];
+  });
+}

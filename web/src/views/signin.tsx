@@ -1,0 +1,60 @@
+// Sign-in with an AMP API token (docs/identity.md; `amp serve --demo`
+// prints where its admin token is). The token is checked against the
+// server (GET /models, which every configuration role may read) before the
+// session takes it, so a wrong one is refused here with the server's
+// reason. OIDC sign-in (authorization code + PKCE) will sit beside it as
+// another Credential.
+import { useState } from "preact/hooks";
+import { APIError, call } from "../api";
+import { APIToken, session } from "../session";
+
+export function SignIn({ reason }: { reason: string }) {
+  const [token, setToken] = useState("");
+  const [error, setError] = useState("");
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError("");
+    const c = new APIToken(token);
+    try {
+      await call("GET", "/models", { credential: c });
+      session.signIn(c);
+    } catch (err) {
+      setError(err instanceof APIError ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const shown = error || reason;
+  return (
+    <main class="sign-in">
+      <h1>AMP portal</h1>
+      <form id="sign-in" onSubmit={submit}>
+        <label for="token">API token</label>
+        <input
+          id="token"
+          type="password"
+          autocomplete="off"
+          required
+          value={token}
+          onInput={(e) => setToken((e.target as HTMLInputElement).value)}
+        />
+        <button type="submit" disabled={busy}>
+          Sign in
+        </button>
+        {shown && (
+          <p class="error" id="sign-in-error" role="alert">
+            {error ? "Refused: " : "Signed out: "}
+            {shown}
+          </p>
+        )}
+      </form>
+      <p class="hint">
+        The token is kept in this page's memory only: a reload or a new tab asks for it again. <code>amp serve</code> writes
+        its first admin token to <code>&lt;data-dir&gt;/admin.token</code>; operators create others with{" "}
+        <code>amp token create</code>.
+      </p>
+    </main>
+  );
+}
