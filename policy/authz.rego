@@ -58,7 +58,8 @@
 # Listings (kind enterprises, transactions, sync-status, audit, targets, models,
 # diff, watch, search) are allowed to anyone holding some role: the server
 # filters each item through this same policy (read on the item's path), so
-# a caller sees only what they may read.
+# a caller sees only what they may read. So is /whoami (kind whoami): the
+# caller and this policy's decision on each path it names.
 package amp.authz
 
 import rego.v1
@@ -115,7 +116,7 @@ has_role if {
 	r.role in {"operator", "enterprise-admin", "enterprise-member"}
 }
 
-listings := {"enterprises", "transactions", "sync-status", "audit", "targets", "spec", "models", "diff", "watch", "search"}
+listings := {"enterprises", "transactions", "sync-status", "audit", "targets", "spec", "models", "diff", "watch", "search", "whoami"}
 
 # Operators may do everything.
 allow if operator
@@ -165,13 +166,6 @@ allow if {
 	some r in input.principal.rights
 	r.role == "agent"
 	r.cluster == input.cluster
-}
-
-# Anyone authenticated may ask who it is and what it may do (GET /whoami):
-# each path it names is decided by this same policy.
-allow if {
-	input.kind == "whoami"
-	input.action == "read"
 }
 
 # Machines push operational state; nothing else.

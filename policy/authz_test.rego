@@ -233,10 +233,11 @@ test_operator_edge_routes if {
 	not allowed(edge(alice, "read", "ace-x", "desired"))
 }
 
-test_whoami_for_every_named_caller if {
-	allowed(req(nobody, "read", "/whoami", "whoami", ""))
-	allowed(req(agent_x, "read", "/whoami", "whoami", ""))
+test_whoami_for_role_holders if {
 	allowed(req(mallory, "read", "/whoami", "whoami", ""))
+	allowed(req(alice, "read", "/whoami", "whoami", ""))
+	not allowed(req(nobody, "read", "/whoami", "whoami", ""))
+	not allowed(req(agent_x, "read", "/whoami", "whoami", ""))
 	not allowed(req(mallory, "write", "/whoami", "whoami", ""))
 	not allowed(req({"name": "", "rights": []}, "read", "/whoami", "whoami", ""))
 	not allowed(req({"name": "olivia", "rights": [{"role": "suspended", "enterprise": ""}]}, "read", "/whoami", "whoami", ""))

@@ -57,5 +57,6 @@ then, in another shell, use the token it prints:
 	}
 	root.AddCommand(newServeCmd(), newAgentCmd(), newPolicyCmd(), newRestoreCmd(), newMigrateStoreCmd(), newRepairWALCmd())
 	addClientCommands(root)
+	root.AddCommand(newVerifyCmd())
 	return root
 }

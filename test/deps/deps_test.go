@@ -160,6 +160,11 @@ func TestImportRules(t *testing.T) {
 			except:    []string{"internal/testenv/etcd"},
 		},
 		{
+			why:       "amp verify's checks (internal/fleet/verify) run in any CI without a server: they read a git working copy and know no other AMP code",
+			applies:   func(p pkg) bool { return under(p.path, "internal/fleet/verify") },
+			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
+		},
+		{
 			why:       "an adapter knows the engine and its controller, not the other adapters",
 			applies:   func(p pkg) bool { return under(p.path, "internal/adapter", "internal/aether/sdcore") },
 			forbidden: []string{"internal/adapter"},
