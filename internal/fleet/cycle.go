@@ -29,8 +29,11 @@ func checkCycles(tx *config.Snapshot, changes []config.ObjectChange, report conf
 			continue
 		}
 		reported[canonical(cycle)] = true
-		report(true, BundlePath(set, id)+"/depends-on",
-			fmt.Sprintf("bundle %q would depend on itself through the cycle %s: a bundle in a cycle can never be applied; remove one of these depends-on", id, strings.Join(cycle, " → ")))
+		reason := fmt.Sprintf("bundle %q would depend on itself through the cycle %s: a bundle in a cycle can never be applied; remove one of these depends-on", id, strings.Join(cycle, " → "))
+		if len(cycle) == 2 {
+			reason = fmt.Sprintf("bundle %q cannot depend on itself", id)
+		}
+		report(true, BundlePath(set, id)+"/depends-on", reason)
 	}
 }
 

@@ -31,7 +31,7 @@ func TestFleetModelAndSample(t *testing.T) {
 		{"depends on itself", `"depends-on": ["sd-core"]`, `"depends-on": ["upf"]`, "a bundle cannot depend on itself"},
 		{"depends on nothing", `"depends-on": ["sd-core"]`, `"depends-on": ["nope"]`, `Invalid leafref value "nope"`},
 		{"an ssh URL", `"https://git.example.com/ops/aether-apps.git"`, `"ssh://git@example.com/ops.git"`, "does not conform"},
-		{"a path leaving the repo", `"path": "bundles/sd-core"}`, `"path": "bundles/../../etc"}`, "does not conform to inverted"},
+		{"a path leaving the repo", `"path": "bundles/sd-core"}`, `"path": "bundles/../../etc"}`, "does not conform"},
 		{"branch and revision", `"branch": "main",`, `"branch": "main", "revision": "0123456789abcdef0123456789abcdef01234567",`, `both cases "branch" and "revision"`},
 		{"no source", `"chart": {"repository": "https://charts.example.com/aether", "name": "bess-upf", "version": "1.4.2"},`, ``, `Mandatory choice "source"`},
 		{"max-unavailable 0", `"max-unavailable": 2`, `"max-unavailable": 0`, "out of the allowed range"},
