@@ -9,6 +9,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/netlimit"
 	"github.com/amp-edge/amp/internal/provision/cluster"
 	"github.com/amp-edge/amp/internal/provision/inventory"
 	"github.com/amp-edge/amp/internal/schema"
@@ -27,7 +28,7 @@ func clusterRoutes() []compat.Route {
 }
 
 // registrations bounds the registration attempts per source address.
-var registrations = &cluster.Limiter{PerWindow: 10, Window: time.Minute, MaxSources: 10_000, Now: time.Now}
+var registrations = &netlimit.Limiter{PerWindow: 10, Window: time.Minute, MaxSources: 10_000, Now: time.Now}
 
 // maxRegisterBody bounds a registration's body: it holds one token.
 const maxRegisterBody = 1 << 10
