@@ -271,4 +271,3 @@ func TestTokensBounded(t *testing.T) {
 		t.Fatalf("%d tokens listed, want the new one only", len(list))
 	}
 }
-
