@@ -89,5 +89,8 @@ func PushedBranch(body []byte) (branch string, ok bool) {
 	if json.Unmarshal(body, &ev) != nil {
 		return "", false
 	}
-	return strings.CutPrefix(ev.Ref, "refs/heads/")
+	if branch, ok = strings.CutPrefix(ev.Ref, "refs/heads/"); !ok {
+		return "", false
+	}
+	return branch, true
 }
