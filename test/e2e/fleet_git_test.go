@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/amp-edge/amp/internal/fleet/gitsource"
+	"github.com/amp-edge/amp/internal/testenv"
+	"github.com/amp-edge/amp/internal/testenv/gitserver"
+)
+
+// hookPost sends a webhook as a git server does: no API credential, only
+// the signature headers (name, value pairs).
+func hookPost(t *testing.T, s *testenv.Server, repo, body string, hdr ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("POST", s.URL+"/fleet/hooks/"+repo, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := s.HTTPClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}
+
+// repoStatus reads a git-repo's operational state.
+func repoStatus(t *testing.T, s *testenv.Server, repo string) map[string]any {
+	t.Helper()
+	var o struct {
+		Status map[string]any `json:"status"`
+	}
+	if err := json.Unmarshal(s.Must(t, 200, "GET", "/fleet/v1.0.0/git-repo/"+repo, ""), &o); err != nil {
+		t.Fatal(err)
+	}
+	return o.Status
+}
+
+// TestFleetGitWebhook drives the git webhook through the binary against a
+// real git server (git http-backend) and real `git push`: a push signed
+// as GitHub signs fetches the branch and the repo's state (REST and amp
+// get) shows the pushed revision; a bad or missing signature is refused
+// (401) and fetches nothing; a push to another branch fetches nothing; a
+// GitLab token works too; a repo that disappears shows the error with
+// the reason and keeps the revision last fetched; the metrics count it.
+func TestFleetGitWebhook(t *testing.T) {
+	gs := gitserver.Start(t)
+	url := gs.Create(t, "apps")
+	gs.Push(t, "apps", "main", map[string]string{"charts/sd-core/Chart.yaml": "name: sd-core\nversion: 2.0.0\n"})
+
+	s := testenv.Start(t, t.TempDir())
+	s.Must(t, 201, "POST", "/fleet/v1.0.0", `{"git-repo": [{"repo-id": "aether-apps", "url": "`+url+`", "webhook-secret": "apps-hook"}]}`)
+	const secret = "a webhook secret"
+	push := `{"ref": "refs/heads/main", "after": "…"}`
+	github := func(body, key string) []string {
+		return []string{"X-GitHub-Event", "push", "X-Hub-Signature-256", "sha256=" + gitsource.Sign([]byte(body), key)}
+	}
+
+	// No secret set yet: refused like a bad signature.
+	if code, b := hookPost(t, s, "aether-apps", push, github(push, secret)...); code != 401 || !strings.Contains(b, "no webhook secret is set") {
+		t.Fatalf("a webhook before the secret is set = %d %s, want 401", code, b)
+	}
+	s.Must(t, 200, "PUT", "/fleet/secrets/apps-hook", `{"secret": "`+secret+`"}`)
+
+	rev := gs.Push(t, "apps", "main", map[string]string{"charts/sd-core/Chart.yaml": "name: sd-core\nversion: 2.1.0\n"})
+	code, b := hookPost(t, s, "aether-apps", push, github(push, secret)...)
+	if code != 200 || !strings.Contains(b, `"revision":"`+rev+`"`) {
+		t.Fatalf("a signed push = %d %s, want 200 with revision %s", code, b, rev)
+	}
+	st := repoStatus(t, s, "aether-apps")
+	if st["revision"] != rev || fmt.Sprint(st["fetch-count"]) != "1" || st["trigger"] != "webhook" || st["fetched-at"] == nil || st["last-error"] != nil {
+		t.Errorf("the repo's state after a push = %v, want revision %s, one fetch by webhook", st, rev)
+	}
+	if code, out, errOut := amp(t, s, "get", "fleet/git-repo/aether-apps", "-o", "json"); code != 0 || !strings.Contains(out, rev) {
+		t.Errorf("amp get fleet/git-repo/aether-apps: exit %d, lacks %s:\n%s%s", code, rev, out, errOut)
+	}
+
+	// Refused, and nothing fetched although the branch moved.
+	next := gs.Push(t, "apps", "main", map[string]string{"values.yaml": "replicas: 2\n"})
+	for name, hdr := range map[string][]string{
+		"another secret":     github(push, "guess"),
+		"another body":       github(`{"ref": "refs/heads/other"}`, secret),
+		"no signature":       {"X-GitHub-Event", "push"},
+		"a wrong GitLab key": {"X-Gitlab-Token", "guess"},
+	} {
+		if code, b := hookPost(t, s, "aether-apps", push, hdr...); code != 401 || !strings.Contains(b, `"status":401`) {
+			t.Errorf("%s: %d %s, want 401", name, code, b)
+		}
+	}
+	other := `{"ref": "refs/heads/dev"}`
+	gs.Push(t, "apps", "dev", map[string]string{"x": "y"})
+	if code, b := hookPost(t, s, "aether-apps", other, github(other, secret)...); code != 202 || !strings.Contains(b, `"fetched":false`) {
+		t.Errorf("a push to another branch = %d %s, want 202, not fetched", code, b)
+	}
+	if code, b := hookPost(t, s, "no-such-repo", push, github(push, secret)...); code != 401 {
+		t.Errorf("a webhook for an undeclared repo = %d %s, want 401", code, b)
+	}
+	if st := repoStatus(t, s, "aether-apps"); st["revision"] != rev || fmt.Sprint(st["fetch-count"]) != "1" {
+		t.Errorf("refused and ignored webhooks fetched: %v", st)
+	}
+
+	// GitLab's token, then the repo disappears.
+	if code, b := hookPost(t, s, "aether-apps", push, "X-Gitlab-Event", "Push Hook", "X-Gitlab-Token", secret); code != 200 || !strings.Contains(b, next) {
+		t.Errorf("a GitLab push = %d %s, want revision %s", code, b, next)
+	}
+	gs.Remove(t, "apps")
+	if code, b := hookPost(t, s, "aether-apps", push, github(push, secret)...); code != 200 || !strings.Contains(b, `"fetched":false`) {
+		t.Errorf("a push to a removed repo = %d %s, want 200, not fetched", code, b)
+	}
+	st = repoStatus(t, s, "aether-apps")
+	if msg, _ := st["last-error"].(string); !strings.Contains(msg, "the repository does not exist") || st["revision"] != next || fmt.Sprint(st["fetch-count"]) != "3" {
+		t.Errorf("the state of a repo that disappeared = %v, want the reason and revision %s kept", st, next)
+	}
+
+	metrics := string(s.Must(t, 200, "GET", "/metrics", ""))
+	for _, want := range []string{
+		`amp_fleet_webhooks_total{outcome="fetched"} 3`,
+		`amp_fleet_webhooks_total{outcome="ignored"} 1`,
+		`amp_fleet_webhooks_total{outcome="refused"} 6`,
+		`amp_fleet_git_fetches_total{outcome="ok",repo="aether-apps",trigger="webhook"} 2`,
+		`amp_fleet_git_fetches_total{outcome="error",repo="aether-apps",trigger="webhook"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// The secret is never answered back.
+	if strings.Contains(string(s.Must(t, 200, "GET", "/fleet/v1.0.0", "")), secret) {
+		t.Error("the fleet configuration shows the webhook secret")
+	}
+}
