@@ -19,7 +19,7 @@ import (
 const Name = "fleet"
 
 func init() {
-	compat.Register(compat.Layer{Name: Name, Routes: routes(), Metrics: registerMetrics})
+	compat.Register(compat.Layer{Name: Name, Routes: routes(), Spec: spec, Metrics: registerMetrics})
 }
 
 // routes gathers each feature's routes (one file per feature).
