@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -56,11 +57,11 @@ func repoStatus(t *testing.T, s *testenv.Server, repo string) map[string]any {
 // the reason and keeps the revision last fetched; the metrics count it.
 func TestFleetGitWebhook(t *testing.T) {
 	gs := gitserver.Start(t)
-	url := gs.Create(t, "apps")
+	repoURL := gs.Create(t, "apps")
 	gs.Push(t, "apps", "main", map[string]string{"charts/sd-core/Chart.yaml": "name: sd-core\nversion: 2.0.0\n"})
 
 	s := testenv.Start(t, t.TempDir())
-	s.Must(t, 201, "POST", "/fleet/v1.0.0", `{"git-repo": [{"repo-id": "aether-apps", "url": "`+url+`", "webhook-secret": "apps-hook"}]}`)
+	s.Must(t, 201, "POST", "/fleet/v1.0.0", `{"git-repo": [{"repo-id": "aether-apps", "url": "`+repoURL+`", "webhook-secret": "apps-hook"}]}`)
 	const secret = "a webhook secret"
 	push := `{"ref": "refs/heads/main", "after": "…"}`
 	github := func(body, key string) []string {
@@ -135,8 +136,31 @@ func TestFleetGitWebhook(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	// The secret is never answered back.
+	// The secret is never answered back, nor in the audit trail.
 	if strings.Contains(string(s.Must(t, 200, "GET", "/fleet/v1.0.0", "")), secret) {
 		t.Error("the fleet configuration shows the webhook secret")
+	}
+	audit := s.Must(t, 200, "GET", "/audit?path="+url.QueryEscape("/fleet/"), "")
+	if strings.Contains(string(audit), secret) {
+		t.Error("the audit trail shows the webhook secret")
+	}
+	var recs []map[string]any
+	if err := json.Unmarshal(audit, &recs); err != nil {
+		t.Fatal(err)
+	}
+	var refused, fetched, secrets int
+	for _, r := range recs {
+		switch paths, _ := r["paths"].([]any); {
+		case r["method"] == "POST" && r["principal"] == "" && r["outcome"] == "error" && len(paths) == 1:
+			refused++ // the repo's path says which; the source address who
+		case r["method"] == "POST" && r["principal"] == "" && r["outcome"] == "allowed":
+			fetched++
+		case r["method"] == "PUT" && r["principal"] == "admin" && len(paths) == 1 && paths[0] == "/fleet/secrets/apps-hook":
+			secrets++
+		}
+	}
+	// Refused: before the secret, 4 bad signatures, the undeclared repo.
+	if refused != 6 || fetched < 3 || secrets != 1 {
+		t.Errorf("audit: %d refused webhooks (want 6), %d answered (want at least 3), %d secrets set (want 1):\n%s", refused, fetched, secrets, audit)
 	}
 }
