@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/amp-edge/amp/internal/fleet/gitsource"
 	"github.com/amp-edge/amp/internal/testenv"
@@ -58,10 +59,20 @@ func repoStatus(t *testing.T, s *testenv.Server, repo string) map[string]any {
 func TestFleetGitWebhook(t *testing.T) {
 	gs := gitserver.Start(t)
 	repoURL := gs.Create(t, "apps")
-	gs.Push(t, "apps", "main", map[string]string{"charts/sd-core/Chart.yaml": "name: sd-core\nversion: 2.0.0\n"})
+	first := gs.Push(t, "apps", "main", map[string]string{"charts/sd-core/Chart.yaml": "name: sd-core\nversion: 2.0.0\n"})
 
 	s := testenv.Start(t, t.TempDir())
 	s.Must(t, 201, "POST", "/fleet/v1.0.0", `{"git-repo": [{"repo-id": "aether-apps", "url": "`+repoURL+`", "webhook-secret": "apps-hook"}]}`)
+	// A repo just declared is polled once at once; with a webhook, the
+	// next poll is an hour away, so what follows is the webhooks' doing.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if st := repoStatus(t, s, "aether-apps"); st["trigger"] == "poll" && st["revision"] == first {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the repo just declared was not polled: %v", repoStatus(t, s, "aether-apps"))
+		}
+	}
 	const secret = "a webhook secret"
 	push := `{"ref": "refs/heads/main", "after": "…"}`
 	github := func(body, key string) []string {
@@ -80,8 +91,8 @@ func TestFleetGitWebhook(t *testing.T) {
 		t.Fatalf("a signed push = %d %s, want 200 with revision %s", code, b, rev)
 	}
 	st := repoStatus(t, s, "aether-apps")
-	if st["revision"] != rev || fmt.Sprint(st["fetch-count"]) != "1" || st["trigger"] != "webhook" || st["fetched-at"] == nil || st["last-error"] != nil {
-		t.Errorf("the repo's state after a push = %v, want revision %s, one fetch by webhook", st, rev)
+	if st["revision"] != rev || fmt.Sprint(st["fetch-count"]) != "2" || st["trigger"] != "webhook" || st["fetched-at"] == nil || st["last-error"] != nil {
+		t.Errorf("the repo's state after a push = %v, want revision %s, fetched by the webhook after the first poll", st, rev)
 	}
 	if code, out, errOut := amp(t, s, "get", "fleet/git-repo/aether-apps", "-o", "json"); code != 0 || !strings.Contains(out, rev) {
 		t.Errorf("amp get fleet/git-repo/aether-apps: exit %d, lacks %s:\n%s%s", code, rev, out, errOut)
@@ -107,7 +118,7 @@ func TestFleetGitWebhook(t *testing.T) {
 	if code, b := hookPost(t, s, "no-such-repo", push, github(push, secret)...); code != 401 {
 		t.Errorf("a webhook for an undeclared repo = %d %s, want 401", code, b)
 	}
-	if st := repoStatus(t, s, "aether-apps"); st["revision"] != rev || fmt.Sprint(st["fetch-count"]) != "1" {
+	if st := repoStatus(t, s, "aether-apps"); st["revision"] != rev || fmt.Sprint(st["fetch-count"]) != "2" {
 		t.Errorf("refused and ignored webhooks fetched: %v", st)
 	}
 
@@ -120,7 +131,7 @@ func TestFleetGitWebhook(t *testing.T) {
 		t.Errorf("a push to a removed repo = %d %s, want 200, not fetched", code, b)
 	}
 	st = repoStatus(t, s, "aether-apps")
-	if msg, _ := st["last-error"].(string); !strings.Contains(msg, "the repository does not exist") || st["revision"] != next || fmt.Sprint(st["fetch-count"]) != "3" {
+	if msg, _ := st["last-error"].(string); !strings.Contains(msg, "the repository does not exist") || st["revision"] != next || fmt.Sprint(st["fetch-count"]) != "4" {
 		t.Errorf("the state of a repo that disappeared = %v, want the reason and revision %s kept", st, next)
 	}
 
@@ -131,6 +142,7 @@ func TestFleetGitWebhook(t *testing.T) {
 		`amp_fleet_webhooks_total{outcome="refused"} 6`,
 		`amp_fleet_git_fetches_total{outcome="ok",repo="aether-apps",trigger="webhook"} 2`,
 		`amp_fleet_git_fetches_total{outcome="error",repo="aether-apps",trigger="webhook"} 1`,
+		`amp_fleet_git_fetches_total{outcome="ok",repo="aether-apps",trigger="poll"} 1`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)

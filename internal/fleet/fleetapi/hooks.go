@@ -1,12 +1,10 @@
 package fleetapi
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/amp-edge/amp/internal/api/compat"
@@ -32,14 +30,6 @@ var hookSources = &netlimit.Limiter{PerWindow: 60, Window: time.Minute, MaxSourc
 // ref.
 const MaxHookBody = 1 << 20
 
-var (
-	// recorder keeps the fetch counts shown in the repos' state.
-	recorder gitsource.Recorder
-	// fetching serializes the fetches of one repo (a push while the last
-	// push's fetch runs waits for it, then fetches the newer head).
-	fetching sync.Map // repo id → *sync.Mutex
-)
-
 // notVerified is a refusal of a webhook that is not authenticated: 401,
 // with why. An unknown repo reads as one without a secret, so a caller
 // learns no more than that no secret holds.
@@ -56,24 +46,24 @@ const noSecret = "no webhook secret is set for this repo (or there is no such re
 // to it, and records the revision (or why it failed) in the repo's
 // state. It answers after the fetch: {"fetched": true, "revision": …}.
 func hook(h compat.Host, w http.ResponseWriter, r *http.Request) error {
-	m := metricsOf(h)
+	m := gitsource.MetricsFor(h.Metrics())
 	source := r.RemoteAddr
 	if host, _, err := net.SplitHostPort(source); err == nil {
 		source = host
 	}
 	if wait := hookSources.Allow(source); wait > 0 {
-		m.webhooks.WithLabelValues("refused").Inc()
+		m.Webhooks.WithLabelValues("refused").Inc()
 		secs := int64(wait.Seconds() + 0.999)
 		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 		return schema.Errorf(schema.KindUnavailable, r.URL.Path, "too many webhooks from this address; retry in %d s", secs)
 	}
 	if r.ContentLength > MaxHookBody {
-		m.webhooks.WithLabelValues("refused").Inc()
+		m.Webhooks.WithLabelValues("refused").Inc()
 		return schema.Errorf(schema.KindTooLarge, "/", "a webhook body is at most %d bytes", MaxHookBody)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxHookBody))
 	if err != nil {
-		m.webhooks.WithLabelValues("refused").Inc()
+		m.Webhooks.WithLabelValues("refused").Inc()
 		return schema.Errorf(schema.KindTooLarge, "/", "a webhook body is at most %d bytes", MaxHookBody)
 	}
 	fs := set(h)
@@ -82,12 +72,12 @@ func hook(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	h.Touch(r, path)
 	o, ok := h.Engine().Snapshot().Get(gitsource.RepoKey(fs, id))
 	if !ok {
-		m.webhooks.WithLabelValues("refused").Inc()
+		m.Webhooks.WithLabelValues("refused").Inc()
 		return notVerified(noSecret)
 	}
 	ref, _ := o.Data["webhook-secret"].(string)
 	if ref == "" {
-		m.webhooks.WithLabelValues("refused").Inc()
+		m.Webhooks.WithLabelValues("refused").Inc()
 		return notVerified(noSecret)
 	}
 	secrets := gitsource.Secrets{Meta: h.Engine().Meta()}
@@ -96,54 +86,32 @@ func hook(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !ok {
-		m.webhooks.WithLabelValues("refused").Inc()
+		m.Webhooks.WithLabelValues("refused").Inc()
 		return notVerified(noSecret)
 	}
 	provider, err := gitsource.Verify(r.Header, body, secret)
 	if err != nil {
-		m.webhooks.WithLabelValues("refused").Inc()
+		m.Webhooks.WithLabelValues("refused").Inc()
 		return notVerified(err.Error())
 	}
 	src := gitsource.SourceOf(o)
 	branch, isPush := gitsource.PushedBranch(body)
 	switch {
 	case src.Revision != "":
-		m.webhooks.WithLabelValues("ignored").Inc()
+		m.Webhooks.WithLabelValues("ignored").Inc()
 		return h.WriteJSON(w, http.StatusAccepted, map[string]any{"fetched": false, "provider": provider, "reason": "the repo is pinned to revision " + src.Revision})
 	case !isPush || branch != src.Branch:
-		m.webhooks.WithLabelValues("ignored").Inc()
+		m.Webhooks.WithLabelValues("ignored").Inc()
 		return h.WriteJSON(w, http.StatusAccepted, map[string]any{"fetched": false, "provider": provider,
 			"reason": "not a push to branch " + src.Branch + ", the branch the repo follows"})
 	}
-	if cred, _ := o.Data["credentials"].(string); cred != "" {
-		if src.Credentials, ok, err = secrets.Get(cred); err != nil {
-			return err
-		}
-	}
-	m.webhooks.WithLabelValues("fetched").Inc()
-	res := fetch(r.Context(), src, id)
-	m.fetches.WithLabelValues(id, res.Trigger, outcome(res.Err)).Inc()
-	if err := recorder.Record(context.WithoutCancel(r.Context()), h.Engine(), fs, id, res); err != nil {
+	m.Webhooks.WithLabelValues("fetched").Inc()
+	res, err := gitsource.ReposFor(h.Engine(), m).Fetch(r.Context(), id, o, "webhook")
+	if err != nil {
 		return err
 	}
 	if res.Err != nil {
 		return h.WriteJSON(w, http.StatusOK, map[string]any{"fetched": false, "provider": provider, "error": res.Err.Error()})
 	}
 	return h.WriteJSON(w, http.StatusOK, map[string]any{"fetched": true, "provider": provider, "revision": res.Revision})
-}
-
-// fetch fetches src for repo id, one fetch of a repo at a time.
-func fetch(ctx context.Context, src gitsource.Source, id string) gitsource.Result {
-	mu, _ := fetching.LoadOrStore(id, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
-	rev, err := gitsource.Fetch(ctx, src)
-	return gitsource.Result{Trigger: "webhook", Revision: rev, Err: err, At: time.Now()}
-}
-
-func outcome(err error) string {
-	if err != nil {
-		return "error"
-	}
-	return "ok"
 }

@@ -8,7 +8,13 @@
 package fleetapi
 
 import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/amp-edge/amp/internal/api/compat"
+	"github.com/amp-edge/amp/internal/component"
+	"github.com/amp-edge/amp/internal/fleet/gitsource"
 	"github.com/amp-edge/amp/internal/schema"
 
 	// The fleet set's invariants (a depends-on cycle), enforced at commit.
@@ -19,7 +25,11 @@ import (
 const Name = "fleet"
 
 func init() {
-	compat.Register(compat.Layer{Name: Name, Routes: routes(), Spec: spec, Metrics: registerMetrics})
+	// The poller: the fallback for lost webhooks (docs/lifecycle.md).
+	component.RegisterService(component.Service{Name: "fleet-git", New: func(env component.Env) func(ctx context.Context) error {
+		return gitsource.ReposFor(env.Engine, gitsource.MetricsFor(env.Metrics)).Run
+	}})
+	compat.Register(compat.Layer{Name: Name, Routes: routes(), Spec: spec, Metrics: func(reg prometheus.Registerer) { gitsource.MetricsFor(reg) }})
 }
 
 // routes gathers each feature's routes (one file per feature).
