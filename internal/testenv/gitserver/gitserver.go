@@ -98,4 +98,3 @@ func Git(t testing.TB, dir string, args ...string) string {
 	}
 	return string(out)
 }
-
