@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +84,13 @@ func TestFleetGitWebhook(t *testing.T) {
 	if code, b := hookPost(t, s, "aether-apps", push, github(push, secret)...); code != 401 || !strings.Contains(b, "no webhook secret is set") {
 		t.Fatalf("a webhook before the secret is set = %d %s, want 401", code, b)
 	}
-	s.Must(t, 200, "PUT", "/fleet/secrets/apps-hook", `{"secret": "`+secret+`"}`)
+	// Set through the CLI, from stdin, as an operator would.
+	set := exec.Command(testenv.Binary(t), "fleet", "secret", "set", "apps-hook")
+	set.Env = s.Env()
+	set.Stdin = strings.NewReader(secret + "\n")
+	if out, err := set.CombinedOutput(); err != nil || !strings.Contains(string(out), "secret apps-hook set") || strings.Contains(string(out), secret) {
+		t.Fatalf("amp fleet secret set: %v\n%s", err, out)
+	}
 
 	rev := gs.Push(t, "apps", "main", map[string]string{"charts/sd-core/Chart.yaml": "name: sd-core\nversion: 2.1.0\n"})
 	code, b := hookPost(t, s, "aether-apps", push, github(push, secret)...)
@@ -148,6 +155,17 @@ func TestFleetGitWebhook(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// Deleted (the CLI): the repo's webhooks are refused again.
+	if code, out, errOut := amp(t, s, "fleet", "secret", "delete", "apps-hook"); code != 0 || !strings.Contains(out, "secret apps-hook deleted") {
+		t.Errorf("amp fleet secret delete: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, b := hookPost(t, s, "aether-apps", push, github(push, secret)...); code != 401 {
+		t.Errorf("a webhook after its secret was deleted = %d %s, want 401", code, b)
+	}
+	if code, _, errOut := amp(t, s, "fleet", "secret", "delete", "apps-hook"); code == 0 || !strings.Contains(errOut, "no secret") || !strings.Contains(errOut, "apps-hook") {
+		t.Errorf("deleting it twice: exit %d, %s", code, errOut)
+	}
+
 	// The secret is never answered back, nor in the audit trail.
 	if strings.Contains(string(s.Must(t, 200, "GET", "/fleet/v1.0.0", "")), secret) {
 		t.Error("the fleet configuration shows the webhook secret")
@@ -171,8 +189,8 @@ func TestFleetGitWebhook(t *testing.T) {
 			secrets++
 		}
 	}
-	// Refused: before the secret, 4 bad signatures, the undeclared repo.
-	if refused != 6 || fetched < 3 || secrets != 1 {
-		t.Errorf("audit: %d refused webhooks (want 6), %d answered (want at least 3), %d secrets set (want 1):\n%s", refused, fetched, secrets, audit)
+	// Refused: before the secret, 4 bad signatures, the undeclared repo, after the deletion.
+	if refused != 7 || fetched < 3 || secrets != 1 {
+		t.Errorf("audit: %d refused webhooks (want 7), %d answered (want at least 3), %d secrets set (want 1):\n%s", refused, fetched, secrets, audit)
 	}
 }
