@@ -8,6 +8,8 @@
 //     (revision 2013-07-15) they import;
 //   - inventory/1.0.0: the operator's inventory of edge sites (book
 //     chapter 3; docs/provisioning.md);
+//   - fleet/1.0.0: lifecycle management, the config repos, bundles,
+//     cluster groups and rollouts (book chapter 4; docs/lifecycle.md);
 //   - amp: amp-extensions, AMP's own YANG extensions (ampx:immutable).
 //
 // Paths inside FS are relative to this directory, e.g.
@@ -16,7 +18,7 @@ package models
 
 import "embed"
 
-// FS holds the aether, inventory, ietf and amp directories of YANG modules.
+// FS holds the aether, inventory, fleet, ietf and amp directories of YANG modules.
 //
-//go:embed aether inventory ietf amp
+//go:embed aether inventory fleet ietf amp
 var FS embed.FS

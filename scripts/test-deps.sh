@@ -2,6 +2,8 @@
 # Installs what the test suite needs beyond Go, idempotently (fast when
 # everything is already there):
 #   - yanglint (Debian package libyang2-tools), for test/yanglint;
+#   - git with git-http-backend (Debian package git), for the fleet's git
+#     sources (internal/testenv/gitserver);
 #   - the OpenAPI validator @apidevtools/swagger-cli, into .tmp/node (git-ignored),
 #     for internal/api/openapi.
 set -euo pipefail
@@ -23,6 +25,12 @@ if ! command -v npm >/dev/null 2>&1; then
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm \
     || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm; }
+
+if [ ! -x /usr/lib/git-core/git-http-backend ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git \
+    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends git; }
 fi
 
 cli=.tmp/node/node_modules/.bin/swagger-cli

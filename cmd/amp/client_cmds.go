@@ -64,6 +64,7 @@ func addClientCommands(root *cobra.Command) {
 		newModelCmd(g),
 		newProvisionCmd(g),
 		newClusterCmd(g),
+		newFleetCmd(g),
 		newLoginCmd(),
 	)
 }

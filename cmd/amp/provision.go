@@ -5,6 +5,8 @@ import (
 
 	// The inventory set's REST layers: IPAM, /provision/… and the agent link.
 	_ "github.com/amp-edge/amp/internal/edge/edgeapi"
+	// The fleet set is built in too; its descriptor names the fleet layer.
+	_ "github.com/amp-edge/amp/internal/fleet/fleetapi"
 	_ "github.com/amp-edge/amp/internal/provision/provisionapi"
 )
 

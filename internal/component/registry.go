@@ -10,11 +10,13 @@
 package component
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 
 	"github.com/amp-edge/amp/internal/config"
@@ -27,8 +29,37 @@ import (
 type Env struct {
 	Engine   *config.Engine
 	Schema   *schema.Schema
-	Network  *endpoint.Network  // every backend connection goes through it
-	Backends *endpoint.Registry // the operator's backends and their grants
+	Network  *endpoint.Network     // every backend connection goes through it
+	Backends *endpoint.Registry    // the operator's backends and their grants
+	Metrics  prometheus.Registerer // the server's registry, for a service's amp_ metrics
+}
+
+// Service is a long-running part of amp serve that a model set's wing
+// registers from init (the fleet's git poller): amp serve runs it in its
+// group, on one replica at a time when replicas share a store.
+type Service struct {
+	Name string
+	// New builds the service's run function.
+	New func(env Env) func(ctx context.Context) error
+}
+
+var services struct {
+	mu   sync.Mutex
+	list []Service
+}
+
+// RegisterService adds a service amp serve runs.
+func RegisterService(s Service) {
+	services.mu.Lock()
+	defer services.mu.Unlock()
+	services.list = append(services.list, s)
+}
+
+// Services returns the registered services.
+func Services() []Service {
+	services.mu.Lock()
+	defer services.mu.Unlock()
+	return slices.Clone(services.list)
 }
 
 // Adapter is one southbound adapter's registration.

@@ -1,7 +1,9 @@
 // Package netlimit caps the connections a listener hands to its server: in
 // total and per source IP address, so that one peer (or a crowd) cannot
 // hold every file descriptor and the memory each connection costs before it
-// has said who it is. It imports only the standard library.
+// has said who it is; and bounds the attempts per source address of the
+// routes that take no credential (Limiter). It imports only the standard
+// library.
 package netlimit
 
 import (

@@ -319,7 +319,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	var ctrls []*controller.Controller
 	cm := controller.NewMetrics(reg)
-	env := component.Env{Engine: eng, Schema: sch, Network: netw, Backends: backends}
+	env := component.Env{Engine: eng, Schema: sch, Network: netw, Backends: backends, Metrics: reg}
 	for _, a := range adapters {
 		ad, closeAd, err := a.New(env)
 		if err != nil {
@@ -329,6 +329,14 @@ func Run(ctx context.Context, cfg Config) error {
 			defer closeAd()
 		}
 		ctrls = append(ctrls, controller.New(eng, ad, controller.Options{Logger: log, Metrics: cm, ProbeEvery: cfg.ProbeEvery}))
+	}
+	for _, sv := range component.Services() { // e.g. the fleet's git poller
+		run := sv.New(env)
+		group.Add(component.Component{Name: sv.Name, Run: func(ctx context.Context) error {
+			var err error
+			st.elector.Lead(ctx, sv.Name, func(ctx context.Context) { err = run(ctx) })
+			return err
+		}})
 	}
 	syncer := controller.NewGroup(st.elector, ctrls...)
 	if len(ctrls) > 0 { // none (--adapters none): nothing to run

@@ -25,7 +25,7 @@ func startThreeSets(t *testing.T) *testenv.Server {
 }
 
 // TestModelsListsLoadedSets: GET /models, through the real binary, lists
-// the built-in sets (Aether, the inventory) and the --models sets with
+// the built-in sets (Aether, the inventory, the fleet) and the --models sets with
 // their scopes, prefixes and modules.
 func TestModelsListsLoadedSets(t *testing.T) {
 	s := startThreeSets(t)
@@ -46,6 +46,7 @@ func TestModelsListsLoadedSets(t *testing.T) {
 	wants := map[string]want{
 		"aether":    {"2.1.x", "tenant", "aether", "", "onf-site"},
 		"inventory": {"1.0.0", "global", "inventory", "Inventory", "amp-inventory"},
+		"fleet":     {"1.0.0", "global", "fleet", "Fleet", "amp-fleet"},
 		"lab":       {"1.0.0", "global", "lab", "Lab", "amp-lab"},
 		"workload":  {"1.0.0", "tenant", "wl", "Workload", "amp-workload"},
 	}

@@ -4,5 +4,7 @@ package gnmi
 // layer, which registers by import as in amp serve (cmd/amp imports it).
 import (
 	_ "github.com/amp-edge/amp/internal/edge/edgeapi"
+	// The fleet set is built in too; its descriptor names the fleet layer.
+	_ "github.com/amp-edge/amp/internal/fleet/fleetapi"
 	_ "github.com/amp-edge/amp/internal/provision/provisionapi"
 )

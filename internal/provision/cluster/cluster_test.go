@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -270,27 +269,5 @@ func TestTokensBounded(t *testing.T) {
 	}
 	if list, _ := ts.List("ace-x"); len(list) != 1 {
 		t.Fatalf("%d tokens listed, want the new one only", len(list))
-	}
-}
-
-// TestLimiter: a source gets PerWindow attempts per window, then waits for
-// the window's end; other sources are not held up, up to MaxSources.
-func TestLimiter(t *testing.T) {
-	c := &clock{time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)}
-	l := &Limiter{PerWindow: 2, Window: time.Minute, MaxSources: 2, Now: c.now}
-	var got []time.Duration
-	for range 3 {
-		got = append(got, l.Allow("a"))
-	}
-	c.t = c.t.Add(20 * time.Second)
-	got = append(got, l.Allow("a"), l.Allow("b"), l.Allow("c"))
-	c.t = c.t.Add(40 * time.Second)
-	// a's window ended; c still finds a and b tracked, until b's ends.
-	got = append(got, l.Allow("a"), l.Allow("c"))
-	c.t = c.t.Add(20 * time.Second)
-	got = append(got, l.Allow("c"))
-	want := []time.Duration{0, 0, time.Minute, 40 * time.Second, 0, time.Minute, 0, time.Minute, 0}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("waits %v, want %v", got, want)
 	}
 }

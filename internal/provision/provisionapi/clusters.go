@@ -12,6 +12,8 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/edge/ca"
 	"github.com/amp-edge/amp/internal/edge/wire"
+
+	"github.com/amp-edge/amp/internal/netlimit"
 	"github.com/amp-edge/amp/internal/provision/cluster"
 	"github.com/amp-edge/amp/internal/provision/inventory"
 	"github.com/amp-edge/amp/internal/schema"
@@ -31,7 +33,7 @@ func clusterRoutes() []compat.Route {
 }
 
 // registrations bounds the registration attempts per source address.
-var registrations = &cluster.Limiter{PerWindow: 10, Window: time.Minute, MaxSources: 10_000, Now: time.Now}
+var registrations = &netlimit.Limiter{PerWindow: 10, Window: time.Minute, MaxSources: 10_000, Now: time.Now}
 
 // maxRegisterBody bounds a registration's body: a token and a CSR (an
 // RSA 4096 CSR is under 2 KiB of PEM).

@@ -1,13 +1,14 @@
-package cluster
+package netlimit
 
 import (
 	"sync"
 	"time"
 )
 
-// Limiter bounds the registration attempts of each source address in a
-// window: the registration route takes no API credential, so anyone who
-// reaches it may call it, and must not try tokens without bound. It
+// Limiter bounds the attempts of each source address in a window, for a
+// route that takes no API credential (a cluster's registration, a git
+// webhook): anyone who reaches it may call it, and must not try tokens or
+// signatures without bound. It
 // tracks at most MaxSources sources; when they are all busy, new sources
 // wait for the window too.
 type Limiter struct {

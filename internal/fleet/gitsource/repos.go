@@ -1,0 +1,221 @@
+package gitsource
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// Poll intervals when a repo sets none, and the backoff after failures.
+const (
+	// PollWithWebhook: a repo with a webhook is polled only as the
+	// fallback for a lost webhook.
+	PollWithWebhook = time.Hour
+	// PollWithout: a repo without one is polled every 5 minutes (Fleet's
+	// default is 15 s: 240 times as many fetches).
+	PollWithout = 5 * time.Minute
+	// FirstRetry is the wait after a first failure; it doubles with each
+	// failure in a row, up to the repo's interval.
+	FirstRetry = 30 * time.Second
+	// Rescan bounds how long a new or changed repo waits for its first
+	// fetch (a pass reads the declared repos only).
+	Rescan = 5 * time.Second
+)
+
+// Clock is the poller's time: the wall clock in amp serve, a fake in
+// tests (so an hour of polling is tested without waiting an hour).
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// WallClock is the real time.
+type WallClock struct{}
+
+func (WallClock) Now() time.Time                         { return time.Now() }
+func (WallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Repos fetches the fleet set's repos of one engine, by webhook (Fetch)
+// and by polling (Run), and records the results in their state. One
+// repo's fetches run one at a time; a fetch by either trigger puts the
+// repo's next poll one interval away, so a repo whose webhooks arrive is
+// polled at most once an interval.
+type Repos struct {
+	Engine  *config.Engine
+	Clock   Clock
+	Fetcher func(ctx context.Context, src Source) (string, error)
+	Metrics *Metrics
+
+	rec   Recorder
+	locks sync.Map // repo id → *sync.Mutex
+
+	mu    sync.Mutex
+	sched map[string]*schedule
+}
+
+// schedule is a repo's next poll.
+type schedule struct {
+	source   Source // as declared (no credentials), to notice a change
+	next     time.Time
+	failures int
+	pinned   bool // a pinned revision fetched: nothing more to poll
+}
+
+var (
+	reposMu sync.Mutex
+	reposBy = map[*config.Engine]*Repos{}
+)
+
+// ReposFor returns the Repos of eng (made on first use, with the wall
+// clock and go-git), shared by the webhook and the poller.
+func ReposFor(eng *config.Engine, m *Metrics) *Repos {
+	reposMu.Lock()
+	defer reposMu.Unlock()
+	if r, ok := reposBy[eng]; ok {
+		return r
+	}
+	r := &Repos{Engine: eng, Clock: WallClock{}, Fetcher: Fetch, Metrics: m}
+	reposBy[eng] = r
+	return r
+}
+
+// Set is the newest fleet set the engine loaded (nil: none).
+func Set(eng *config.Engine) *schema.ModelSet { return eng.Schema().Set("fleet", "") }
+
+// Fetch fetches repo id (declared as o) now, records the result in its
+// state and schedules its next poll.
+func (r *Repos) Fetch(ctx context.Context, id string, o *config.Object, trigger string) (Result, error) {
+	mu, _ := r.locks.LoadOrStore(id, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	src := SourceOf(o)
+	declared := src
+	if cred, _ := o.Data["credentials"].(string); cred != "" {
+		s, _, err := Secrets{Meta: r.Engine.Meta()}.Get(cred)
+		if err != nil {
+			return Result{}, err
+		}
+		src.Credentials = s
+	}
+	rev, err := r.Fetcher(ctx, src)
+	res := Result{Trigger: trigger, Revision: rev, Err: err, At: r.Clock.Now()}
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	if r.Metrics != nil {
+		r.Metrics.Fetches.WithLabelValues(id, trigger, outcome).Inc()
+	}
+	r.reschedule(id, o, declared, res)
+	return res, r.rec.Record(context.WithoutCancel(ctx), r.Engine, Set(r.Engine), id, res)
+}
+
+func (r *Repos) reschedule(id string, o *config.Object, declared Source, res Result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sched == nil {
+		r.sched = map[string]*schedule{}
+	}
+	s := r.sched[id]
+	if s == nil || s.source != declared {
+		s = &schedule{source: declared}
+		r.sched[id] = s
+	}
+	every := Interval(o)
+	if res.Err == nil {
+		s.failures, s.next, s.pinned = 0, res.At.Add(every), declared.Revision != ""
+		return
+	}
+	s.failures++
+	wait := every
+	if s.failures < 20 { // past that the shift would overflow; the interval caps it anyway
+		wait = min(FirstRetry<<(s.failures-1), every)
+	}
+	s.next = res.At.Add(wait)
+}
+
+// Interval is how often repo o is polled: its poll-interval, else an
+// hour with a webhook secret and 5 minutes without.
+func Interval(o *config.Object) time.Duration {
+	if v, ok := o.Data["poll-interval"]; ok {
+		if n, err := strconv.ParseUint(fmt.Sprint(v), 10, 32); err == nil && n > 0 {
+			return time.Duration(n) * time.Second
+		}
+	}
+	if s, _ := o.Data["webhook-secret"].(string); s != "" {
+		return PollWithWebhook
+	}
+	return PollWithout
+}
+
+// Poll fetches every declared repo whose poll is due (a new or changed
+// repo at once), forgets the repos no longer declared, and returns how
+// long until the next is due (at most Rescan).
+func (r *Repos) Poll(ctx context.Context) time.Duration {
+	set := Set(r.Engine)
+	if set == nil {
+		return Rescan
+	}
+	snap := r.Engine.Snapshot()
+	now := r.Clock.Now()
+	prefix := schema.RootKey(set, "") + "/git-repo/"
+	declared := map[string]bool{}
+	var due []string
+	objs := map[string]*config.Object{}
+	it := snap.Objects.Root().Iterator()
+	it.SeekPrefix([]byte(prefix))
+	for k, o, ok := it.Next(); ok; k, o, ok = it.Next() {
+		seg := string(k[len(prefix):])
+		if strings.Contains(seg, "/") {
+			continue
+		}
+		id, err := schema.UnescapeSegment(seg)
+		if err != nil {
+			continue
+		}
+		declared[id], objs[id] = true, o
+		r.mu.Lock()
+		s := r.sched[id]
+		if s == nil || s.source != SourceOf(o) || (!s.pinned && !now.Before(s.next)) {
+			due = append(due, id)
+		}
+		r.mu.Unlock()
+	}
+	for _, id := range due {
+		if ctx.Err() != nil {
+			return 0
+		}
+		r.Fetch(ctx, id, objs[id], "poll") // the outcome is in the repo's state
+	}
+	wait := Rescan
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, s := range r.sched {
+		if !declared[id] {
+			delete(r.sched, id)
+			continue
+		}
+		if d := s.next.Sub(r.Clock.Now()); !s.pinned && d < wait {
+			wait = max(d, 0)
+		}
+	}
+	return wait
+}
+
+// Run polls until ctx ends.
+func (r *Repos) Run(ctx context.Context) error {
+	for {
+		wait := r.Poll(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.Clock.After(wait):
+		}
+	}
+}

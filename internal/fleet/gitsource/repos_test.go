@@ -1,0 +1,153 @@
+package gitsource
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/testenv"
+	"github.com/amp-edge/amp/internal/testenv/gitserver"
+)
+
+// fakeClock is moved by the test; Poll is called directly, so After is
+// never waited on.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) Now() time.Time                       { return c.t }
+func (c *fakeClock) After(time.Duration) <-chan time.Time { return nil }
+
+// declare merges body into the fleet set's root.
+func declare(t *testing.T, eng *config.Engine, body string) {
+	t.Helper()
+	route, err := eng.Schema().ParseRoute("/fleet/v1.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, err := route.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	val, err := schema.DecodeJSON(loc.Node, v, loc.REST(), false, schema.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Submit(context.Background(), &config.Request{Principal: "test", Edits: []config.Edit{{Op: config.OpMerge, Loc: loc, Value: val}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWebhookModeFetchCount: 100 repos with webhooks, three simulated
+// hours (an injected clock, polled every simulated minute), a push to
+// half of them every hour: each push costs exactly one fetch, and no repo
+// is polled more than once an hour (its first poll, when declared,
+// included). Fleet's default of a poll every 15 s would cost 24,000
+// fetches an hour. The fetches are real (go-git, file://).
+func TestWebhookModeFetchCount(t *testing.T) {
+	ctx := context.Background()
+	gs := gitserver.Start(t)
+	gs.Create(t, "apps")
+	gs.Push(t, "apps", "main", map[string]string{"a": "1"})
+	url := "file://" + filepath.Join(gs.Root, "apps.git")
+	eng, _ := testenv.Engine(t, false)
+	const repos = 100
+	var list []string
+	for i := range repos {
+		list = append(list, fmt.Sprintf(`{"repo-id": "r%d", "url": %q, "webhook-secret": "hook"}`, i, url))
+	}
+	declare(t, eng, `{"git-repo": [`+strings.Join(list, ",")+`]}`)
+	clock := &fakeClock{time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)}
+	m := MetricsFor(prometheus.NewRegistry())
+	r := &Repos{Engine: eng, Clock: clock, Fetcher: Fetch, Metrics: m}
+	set := Set(eng)
+
+	pushes := 0
+	pollsInHour := map[string]int{} // "repo hour" → polls
+	const hours = 3
+	for minute := range hours * 60 {
+		if minute%60 == 10 { // a push to the even repos, each announced by its webhook
+			gs.Push(t, "apps", "main", map[string]string{"a": fmt.Sprint(minute)})
+			for i := 0; i < repos; i += 2 {
+				id := fmt.Sprintf("r%d", i)
+				o, _ := eng.Snapshot().Get(RepoKey(set, id))
+				if res, err := r.Fetch(ctx, id, o, "webhook"); err != nil || res.Err != nil {
+					t.Fatalf("webhook fetch of %s: %v %v", id, err, res.Err)
+				}
+				pushes++
+			}
+		}
+		before := map[string]float64{}
+		for i := range repos {
+			id := fmt.Sprintf("r%d", i)
+			before[id] = testutil.ToFloat64(m.Fetches.WithLabelValues(id, "poll", "ok"))
+		}
+		r.Poll(ctx)
+		for i := range repos {
+			id := fmt.Sprintf("r%d", i)
+			if testutil.ToFloat64(m.Fetches.WithLabelValues(id, "poll", "ok")) > before[id] {
+				pollsInHour[fmt.Sprintf("%s %d", id, minute/60)]++
+			}
+		}
+		clock.t = clock.t.Add(time.Minute)
+	}
+	var polls, webhooks float64
+	for i := range repos {
+		id := fmt.Sprintf("r%d", i)
+		polls += testutil.ToFloat64(m.Fetches.WithLabelValues(id, "poll", "ok"))
+		webhooks += testutil.ToFloat64(m.Fetches.WithLabelValues(id, "webhook", "ok"))
+	}
+	for k, n := range pollsInHour {
+		if n > 1 {
+			t.Errorf("repo hour %s: %d polls, want at most one", k, n)
+		}
+	}
+	if webhooks != float64(pushes) || polls > repos*hours {
+		t.Errorf("%d pushes cost %v webhook fetches (want one each) and %v polls (want at most %d)", pushes, webhooks, polls, repos*hours)
+	}
+	t.Logf("%d repos, %d h: %v fetches for %d pushes + %v polls (Fleet's 15 s default: %d)", repos, hours, webhooks+polls, pushes, polls, repos*hours*240)
+}
+
+// TestPollBackoff: a repo that cannot be fetched is retried after 30 s,
+// then twice as long each time, up to its interval (5 minutes without a
+// webhook); the first success goes back to the interval.
+func TestPollBackoff(t *testing.T) {
+	ctx := context.Background()
+	eng, _ := testenv.Engine(t, false)
+	declare(t, eng, `{"git-repo": [{"repo-id": "gone", "url": "file:///nonexistent/repo.git"}]}`)
+	start := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	clock := &fakeClock{start}
+	var at []time.Duration
+	ok := false
+	r := &Repos{Engine: eng, Clock: clock, Fetcher: func(ctx context.Context, src Source) (string, error) {
+		at = append(at, clock.t.Sub(start))
+		if ok {
+			return strings.Repeat("a", 40), nil
+		}
+		return Fetch(ctx, src)
+	}}
+	for clock.t.Sub(start) < 20*time.Minute {
+		if clock.t.Sub(start) >= 17*time.Minute {
+			ok = true
+		}
+		r.Poll(ctx)
+		clock.t = clock.t.Add(10 * time.Second)
+	}
+	want := []time.Duration{0, 30 * time.Second, 90 * time.Second, 210 * time.Second, 450 * time.Second, 750 * time.Second, 1050 * time.Second}
+	if fmt.Sprint(at) != fmt.Sprint(want) {
+		t.Errorf("fetched at %v, want %v (30 s, 1 min, 2 min, 4 min, then the 5 min interval; a success at 17.5 min; next at 22.5)", at, want)
+	}
+}
