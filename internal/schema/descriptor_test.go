@@ -60,3 +60,18 @@ func TestDescriptor(t *testing.T) {
 		t.Errorf("version v1: %v", err)
 	}
 }
+
+// A pattern with "modifier invert-match" is refused when the set loads,
+// naming where: goyang drops the modifier, and the pattern would be
+// enforced the wrong way round.
+func TestInvertMatchRefused(t *testing.T) {
+	mod := strings.Replace(rackModule, `leaf rack-id { type string; }`,
+		`leaf rack-id { type string; } leaf label { type string { pattern "x.*" { modifier invert-match; } } }`, 1)
+	_, err := schema.Load(fstest.MapFS{"lab/1.0.0/lab-rack.yang": {Data: []byte(mod)}})
+	if err == nil || !strings.Contains(err.Error(), "lab-rack.yang:5") || !strings.Contains(err.Error(), "modifier invert-match is not supported") {
+		t.Fatalf("a pattern with modifier invert-match loaded: %v", err)
+	}
+	if _, err := schema.Load(fstest.MapFS{"lab/1.0.0/lab-rack.yang": {Data: []byte(rackModule)}}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -130,6 +130,21 @@ func DirFS(dir string) (fs.FS, error) {
 	return os.DirFS(dir), nil
 }
 
+// refuseUnsupported refuses a statement AMP would parse but not enforce as
+// YANG says: a pattern's "modifier invert-match" (RFC 7950 9.4.6), which
+// goyang drops, so the pattern would be checked the wrong way round.
+func refuseUnsupported(st *yang.Statement) error {
+	if st.Keyword == "modifier" {
+		return fmt.Errorf("%s: pattern modifier %s is not supported (AMP would check the pattern as if it had none): write the pattern positively", st.Location(), st.Argument)
+	}
+	for _, sub := range st.SubStatements() {
+		if err := refuseUnsupported(sub); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func loadSet(name, version string, libs, files map[string]string) (*ModelSet, error) {
 	ms := yang.NewModules()
 	parse := func(file, text string) (string, bool, error) {
@@ -139,6 +154,9 @@ func loadSet(name, version string, libs, files map[string]string) (*ModelSet, er
 		}
 		if len(stmts) != 1 {
 			return "", false, fmt.Errorf("%s: expected one module", file)
+		}
+		if err := refuseUnsupported(stmts[0]); err != nil {
+			return "", false, err
 		}
 		if err := ms.Parse(text, file); err != nil {
 			return "", false, err
