@@ -89,9 +89,13 @@ func (val *validator) checkObject(before, after *Object) {
 // checking mandatory, immutable and leafref.
 func (val *validator) walk(d *dnode, inner []string, before, after *Object) {
 	m, _ := d.data.(map[string]any)
+	chosen := val.chosenCases(d.sch, m, inner, after)
 	for _, c := range d.sch.Children {
 		if c.Kind == schema.List || !c.Config {
 			continue
+		}
+		if c.Case != nil && !inChosen(c.Case, chosen) {
+			continue // a case not chosen: its mandatory nodes do not apply
 		}
 		v, present := m[c.Name]
 		cinner := append(append([]string{}, inner...), c.Name)
@@ -129,6 +133,61 @@ func (val *validator) walk(d *dnode, inner []string, before, after *Object) {
 			}
 		}
 	}
+}
+
+// chosenCases returns the case of each choice of n that the instance m
+// holds nodes of (and the cases enclosing those choices), refusing nodes of
+// two cases of one choice and a mandatory choice with no case chosen.
+func (val *validator) chosenCases(n *schema.Node, m map[string]any, inner []string, after *Object) map[*schema.Choice]*schema.Case {
+	var chosen map[*schema.Choice]*schema.Case
+	by := map[*schema.Choice]string{} // the node that chose each choice's case
+	for _, c := range n.Children {
+		if c.Case == nil || !c.Config {
+			continue
+		}
+		if _, present := m[c.Name]; !present {
+			continue
+		}
+		for k := c.Case; k != nil; k = k.Choice.In {
+			if prev, ok := chosen[k.Choice]; ok {
+				if prev != k {
+					val.probs.Add(restPath(after, append(append([]string{}, inner...), c.Name)),
+						"%q (case %q) and %q (case %q) are in different cases of choice %q: set the nodes of one case only",
+						c.Name, k.Name, by[k.Choice], prev.Name, k.Choice.Name)
+				}
+				break
+			}
+			if chosen == nil {
+				chosen = map[*schema.Choice]*schema.Case{}
+			}
+			chosen[k.Choice], by[k.Choice] = k, c.Name
+		}
+	}
+	missing := map[*schema.Choice]bool{}
+	for _, c := range n.Children {
+		if !c.Config {
+			continue
+		}
+		for k := c.Case; k != nil; k = k.Choice.In {
+			ch := k.Choice
+			if ch.Mandatory && chosen[ch] == nil && !missing[ch] && (ch.In == nil || inChosen(ch.In, chosen)) {
+				missing[ch] = true
+				val.probs.Add(restPath(after, inner), "choice %q of %s is mandatory: set the nodes of one of its cases", ch.Name, describe(n))
+			}
+		}
+	}
+	return chosen
+}
+
+// inChosen reports whether case k, and every case enclosing its choice, is
+// the one chosen.
+func inChosen(k *schema.Case, chosen map[*schema.Choice]*schema.Case) bool {
+	for ; k != nil; k = k.Choice.In {
+		if chosen[k.Choice] != k {
+			return false
+		}
+	}
+	return true
 }
 
 // checkBackend holds a backend endpoint leaf to the operator's grants when

@@ -219,7 +219,7 @@ func loadSet(name, version string, libs, files map[string]string) (*ModelSet, er
 			if c.RPC != nil || c.Kind == yang.NotificationEntry {
 				continue
 			}
-			if err := addEntry(set.Root, c, mname, true, set); err != nil {
+			if err := addEntry(set.Root, c, mname, true, set, nil); err != nil {
 				return nil, err
 			}
 		}
@@ -284,10 +284,25 @@ func statementPos(e *yang.Entry) int {
 	return 0
 }
 
-func addEntry(parent *Node, e *yang.Entry, module string, config bool, set *ModelSet) error {
-	if e.IsChoice() || e.IsCase() {
+// addEntry adds e below parent. A choice's cases are flattened into the
+// parent (their nodes are the parent's children, as in the data tree), each
+// node remembering the case it is in (cs: nil outside any choice).
+func addEntry(parent *Node, e *yang.Entry, module string, config bool, set *ModelSet, cs *Case) error {
+	switch {
+	case e.IsChoice():
+		ch := &Choice{Name: e.Name, Mandatory: e.Mandatory == yang.TSTrue, In: cs}
 		for _, c := range sortedDir(e) {
-			if err := addEntry(parent, c, module, config, set); err != nil {
+			// A shorthand case (a node right under the choice) is a
+			// case of its own, named after the node (RFC 7950 7.9.2).
+			k := &Case{Choice: ch, Name: c.Name}
+			if err := addEntry(parent, c, module, config, set, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	case e.IsCase():
+		for _, c := range sortedDir(e) {
+			if err := addEntry(parent, c, module, config, set, cs); err != nil {
 				return err
 			}
 		}
@@ -303,6 +318,7 @@ func addEntry(parent *Node, e *yang.Entry, module string, config bool, set *Mode
 		Units:       e.Units,
 		Config:      config && e.Config != yang.TSFalse,
 		Mandatory:   e.Mandatory == yang.TSTrue,
+		Case:        cs,
 		Set:         set,
 	}
 	for _, x := range e.Exts {
@@ -369,7 +385,7 @@ func addEntry(parent *Node, e *yang.Entry, module string, config bool, set *Mode
 	}
 	parent.addChild(n)
 	for _, c := range sortedDir(e) {
-		if err := addEntry(n, c, module, n.Config, set); err != nil {
+		if err := addEntry(n, c, module, n.Config, set, nil); err != nil {
 			return err
 		}
 	}

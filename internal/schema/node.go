@@ -27,6 +27,20 @@ type Must struct {
 	Expr         Expr
 }
 
+// Choice is a YANG choice: at most one of its cases may have nodes in an
+// instance (RFC 7950 7.9), exactly one when it is mandatory.
+type Choice struct {
+	Name      string
+	Mandatory bool
+	In        *Case // the case the choice itself is in (nil: none)
+}
+
+// Case is one case of a choice.
+type Case struct {
+	Choice *Choice
+	Name   string
+}
+
 // Node is one schema node. Nodes are built once at load time and never
 // modified afterwards, so they are shared freely between goroutines.
 type Node struct {
@@ -38,7 +52,11 @@ type Node struct {
 	Config      bool // false for "config false" (operational state) subtrees
 	Presence    bool // presence container
 	Mandatory   bool
-	Immutable   bool // ampx:immutable: fixed once the list entry exists
+	// Case is the case of a choice the node is in (nil: none). Choices and
+	// cases are no nodes of the data tree: their nodes are their parent's
+	// children, and the engine holds them to one case per choice.
+	Case      *Case
+	Immutable bool // ampx:immutable: fixed once the list entry exists
 	// LegacyDecimal (ampx:legacy-decimal) lets a hex-string leaf also take a
 	// JSON number as the decimal value of the identifier, as clients
 	// written before a model's hex change send it.
