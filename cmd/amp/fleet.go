@@ -22,10 +22,10 @@ declare them with amp set or amp apply, read them with amp get
 its credentials by id; "amp fleet secret" sets them.
 
 Examples:
-  amp set fleet:/git-repo/aether-apps/url https://git.example.com/ops/aether-apps.git
-  amp set fleet:/git-repo/aether-apps/webhook-secret aether-apps-hook
-  openssl rand -hex 32 | tee hook.txt | amp fleet secret set aether-apps-hook
-  amp get fleet/git-repo/aether-apps     # status: the revision last fetched, or the error`,
+  amp set fleet:/git-repo/edge-apps/url https://git.example.com/ops/edge-apps.git
+  amp set fleet:/git-repo/edge-apps/webhook-secret edge-apps-hook
+  openssl rand -hex 32 | tee hook.txt | amp fleet secret set edge-apps-hook
+  amp get fleet/git-repo/edge-apps     # status: the revision last fetched, or the error`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
 			return usagef("give a subcommand: secret")
@@ -57,8 +57,8 @@ lists. The server keeps it in its store's metadata and never shows it
 back; setting is an operator's and is audited (without the secret).
 
 Examples:
-  openssl rand -hex 32 | tee hook.txt | amp fleet secret set aether-apps-hook
-  amp fleet secret set aether-apps-token --from-file token.txt`,
+  openssl rand -hex 32 | tee hook.txt | amp fleet secret set edge-apps-hook
+  amp fleet secret set edge-apps-token --from-file token.txt`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: runE(func(cmd *cobra.Command, a []string) error {
 			var in io.Reader = cmd.InOrStdin()

@@ -244,7 +244,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("local CA: %w", err)
 	}
 	agentCA, err := ca.New(eng, ca.Options{CertFile: cfg.AgentCACert, KeyFile: cfg.AgentCAKey, Lifetime: cfg.AgentCertLifetime,
-		Registerer: reg, ServerCA: serverCA})
+		Registerer: reg, ServerCA: serverCA, Logger: log.With("component", "agent-ca")})
 	if err != nil {
 		return fmt.Errorf("agent CA: %w", err)
 	}

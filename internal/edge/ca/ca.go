@@ -29,6 +29,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"os"
 	"sync"
@@ -69,6 +70,8 @@ type Options struct {
 	Now func() time.Time
 	// Registerer gets the CA's metrics (nil: none registered).
 	Registerer prometheus.Registerer
+	// Logger gets what the CA reports (nil: nothing).
+	Logger *slog.Logger
 	// ServerCA is the PEM CA bundle of AMP's serving certificate when AMP
 	// runs its local CA: handed to agents, which pin it.
 	ServerCA []byte
@@ -94,6 +97,7 @@ type CA struct {
 	cur      atomic.Pointer[authority]
 	reload   sync.Mutex // one reload of the metadata CA at a time
 	metrics  *Metrics
+	log      *slog.Logger
 	serverCA []byte
 	// verified remembers the leaves whose chain verified, with the CA
 	// they verified against (verifyCached).
@@ -113,7 +117,10 @@ func New(eng *config.Engine, o Options) (*CA, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	c := &CA{eng: eng, meta: eng.Meta(), lifetime: o.Lifetime, now: o.Now, metrics: newMetrics(), serverCA: o.ServerCA}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &CA{eng: eng, meta: eng.Meta(), lifetime: o.Lifetime, now: o.Now, metrics: newMetrics(), serverCA: o.ServerCA, log: o.Logger}
 	if (o.CertFile == "") != (o.KeyFile == "") {
 		return nil, errors.New("--agent-ca-cert and --agent-ca-key go together")
 	}
@@ -128,7 +135,7 @@ func New(eng *config.Engine, o Options) (*CA, error) {
 		return nil, err
 	}
 	if o.Registerer != nil {
-		o.Registerer.MustRegister(c.metrics.issued, c.metrics.refusals, expiryCollector{c})
+		o.Registerer.MustRegister(c.metrics.issued, c.metrics.refusals, &expiryCollector{c: c})
 	}
 	return c, nil
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/store"
 	"github.com/amp-edge/amp/internal/testenv"
 )
 
@@ -522,5 +523,29 @@ func TestRenewDue(t *testing.T) {
 	c.cur.Store(other.cur.Load())
 	if !c.RenewDue(r) {
 		t.Fatal("a certificate of the replaced CA is not due")
+	}
+}
+
+// failingMeta is a store whose metadata cannot be read (an etcd outage).
+type failingMeta struct{ store.Meta }
+
+func (failingMeta) Metas(string, func(string, []byte) error) error {
+	return errors.New("etcd: context deadline exceeded")
+}
+
+// TestExpiryWhileTheStoreIsDown: a scrape while the store cannot be read
+// reports the expiries last read and fails nothing else of /metrics.
+func TestExpiryWhileTheStoreIsDown(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c, _, _ := newCA(t, Options{Registerer: reg})
+	if _, err := c.Enrol("ace-x", mustCSR(t, csrFor(t, ecKey(t, elliptic.P256()), "ace-x"))); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "amp_edge_certificate_expiry_timestamp_seconds"); err != nil || n != 1 {
+		t.Fatalf("expiry series: %d %v", n, err)
+	}
+	c.meta = failingMeta{c.meta}
+	if n, err := testutil.GatherAndCount(reg, "amp_edge_certificate_expiry_timestamp_seconds"); err != nil || n != 1 {
+		t.Fatalf("expiry series while the store is down: %d %v", n, err)
 	}
 }

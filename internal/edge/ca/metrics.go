@@ -47,15 +47,22 @@ func newMetrics() *Metrics {
 
 // expiryCollector reports, at each scrape, the newest expiry of each
 // declared cluster's valid certificates as the store holds them: every
-// replica reports the same, whichever signed.
-type expiryCollector struct{ c *CA }
+// replica reports the same, whichever signed. When the store cannot be
+// read (an etcd outage) it reports what it last read: a failing store must
+// not take every other metric of /metrics down with it, least of all
+// while the outage is what operators are looking at.
+type expiryCollector struct {
+	c    *CA
+	mu   sync.Mutex
+	last map[string]float64
+}
 
 var expiryDesc = prometheus.NewDesc("amp_edge_certificate_expiry_timestamp_seconds",
 	"When the newest valid certificate of a cluster's agent expires (Unix time); no series: the cluster has none.", []string{"cluster"}, nil)
 
-func (expiryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- expiryDesc }
+func (*expiryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- expiryDesc }
 
-func (e expiryCollector) Collect(ch chan<- prometheus.Metric) {
+func (e *expiryCollector) Collect(ch chan<- prometheus.Metric) {
 	newest := map[string]float64{}
 	err := e.c.meta.Metas(serialPrefix, func(k string, v []byte) error {
 		esc, _, ok := strings.Cut(strings.TrimPrefix(k, serialPrefix), "/")
@@ -69,10 +76,13 @@ func (e expiryCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		return nil
 	})
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if err != nil {
-		ch <- prometheus.NewInvalidMetric(expiryDesc, err)
-		return
+		e.c.log.Warn("agent certificate expiries not read from the store; reporting the last read", "error", err)
+		newest = e.last
 	}
+	e.last = newest
 	for c, t := range newest {
 		ch <- prometheus.MustNewConstMetric(expiryDesc, prometheus.GaugeValue, t, c)
 	}
