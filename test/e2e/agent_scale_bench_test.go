@@ -110,6 +110,7 @@ func agentFleet(b *testing.B, f fleetConfig) {
 	// Tokens and keys first: the operator's and the sites' own work, not
 	// the enrolment's.
 	agents := make([]*fleetAgent, n)
+	mintStart := time.Now()
 	parallel(b, 16, n, func(i int) error {
 		a := &fleetAgent{server: s.URL, cluster: clusters[i], source: loopbackSource(i)}
 		code, tok, _, err := s.Do(context.Background(), "POST", "/clusters/"+a.cluster+"/tokens", `{"ttl":"1h"}`)
@@ -134,6 +135,7 @@ func agentFleet(b *testing.B, f fleetConfig) {
 			CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
 		return err
 	})
+	mint := time.Since(mintStart)
 	serverCA := x509.NewCertPool()
 	caPEM, err := os.ReadFile(s.CA)
 	if err != nil || !serverCA.AppendCertsFromPEM(caPEM) {
@@ -144,14 +146,15 @@ func agentFleet(b *testing.B, f fleetConfig) {
 	start := time.Now()
 	parallel(b, n, n, func(i int) error { return agents[i].enrol(serverCA) })
 	enrol := time.Since(start)
-	b.Logf("enrolment: %d agents in %.2f s (%.0f/s; %.2f s per 1,000)", n, enrol.Seconds(), float64(n)/enrol.Seconds(), enrol.Seconds()*1000/float64(n))
+	b.Logf("enrolment: %d agents in %.2f s (%.0f/s; %.2f s per 1,000); baseline: minting their %d tokens (16 at a time, with the agents' key and CSR generation) took %.2f s",
+		n, enrol.Seconds(), float64(n)/enrol.Seconds(), enrol.Seconds()*1000/float64(n), n, mint.Seconds())
 
 	// The baseline: the same server, the same clusters, no agent connected.
 	settle := min(f.window/4, 30*time.Second)
 	time.Sleep(settle / 2)
 	idle := sampleServer(b, s, pid, settle)
-	b.Logf("idle baseline over %v: %.4f cores, RSS %.1f MiB, heap %.1f MiB, %v goroutines",
-		settle, idle.cores, idle.rss/(1<<20), idle.heap/(1<<20), idle.goroutines)
+	b.Logf("idle baseline over %v: %.4f cores, RSS %.1f MiB, heap %.1f MiB, stacks %.1f MiB, %v goroutines",
+		settle, idle.cores, idle.rss/(1<<20), idle.heap/(1<<20), idle.stack/(1<<20), idle.goroutines)
 
 	// The fleet connects: full state, then check-ins spread evenly over the
 	// interval and a long-poll always open.
@@ -186,9 +189,10 @@ func agentFleet(b *testing.B, f fleetConfig) {
 	cores := busy.cores - idle.cores
 	rssPer := (busy.rss - idle.rss) / float64(n) / 1024
 	heapPer := (busy.heap - idle.heap) / float64(n) / 1024
-	b.Logf("%d agents connected (%v) over %v: %.4f cores (idle %.4f), RSS %.1f MiB (idle %.1f) = %.1f KiB per agent, heap %.1f MiB (idle %.1f) = %.1f KiB per agent, %.2f goroutines per agent",
+	stackPer := (busy.stack - idle.stack) / float64(n) / 1024
+	b.Logf("%d agents connected (%v) over %v: %.4f cores (idle %.4f), RSS %.1f MiB (idle %.1f) = %.1f KiB per agent, heap %.1f MiB (idle %.1f) = %.1f KiB per agent, stacks %.1f KiB per agent, %.2f goroutines per agent",
 		n, proto, f.window, busy.cores, idle.cores, busy.rss/(1<<20), idle.rss/(1<<20), rssPer, busy.heap/(1<<20), idle.heap/(1<<20), heapPer,
-		(busy.goroutines-idle.goroutines)/float64(n))
+		stackPer, (busy.goroutines-idle.goroutines)/float64(n))
 
 	// Fan-out: one label of every cluster, one transaction.
 	var change bytes.Buffer
@@ -203,16 +207,21 @@ func agentFleet(b *testing.B, f fleetConfig) {
 	sent := time.Now()
 	s.Must(b, 201, "POST", "/inventory/v1.0.0", change.String())
 	commit := time.Since(sent)
+	if got := string(s.Must(b, 200, "GET", "/inventory/v1.0.0/cluster/"+clusters[n-1]+"/node/server-1/node-label", "")); got != `["zone=west"]` {
+		b.Fatalf("the change declared node-label %s, want [\"zone=west\"]", got)
+	}
 	lat := fanout(b, agents, sent, &failed, 2*time.Minute)
 	b.Logf("fan-out to %d agents: p50 %.3f s, p99 %.3f s, max %.3f s after the write was sent; the write itself took %.3f s",
 		n, percentile(lat, 50).Seconds(), percentile(lat, 99).Seconds(), slices.Max(lat).Seconds(), commit.Seconds())
 
 	b.ReportMetric(enrol.Seconds()*1000/float64(n), "enrol-s-per-1000")
+	b.ReportMetric(mint.Seconds()*1000/float64(n), "mint-s-per-1000")
 	b.ReportMetric(float64(n)/enrol.Seconds(), "enrolments/s")
 	b.ReportMetric(cores, "server-cores")
 	b.ReportMetric(idle.cores, "idle-cores")
 	b.ReportMetric(rssPer, "rss-KiB-per-agent")
 	b.ReportMetric(heapPer, "heap-KiB-per-agent")
+	b.ReportMetric(stackPer, "stack-KiB-per-agent")
 	b.ReportMetric(percentile(lat, 50).Seconds(), "fanout-p50-s")
 	b.ReportMetric(percentile(lat, 99).Seconds(), "fanout-p99-s")
 	b.ReportMetric(slices.Max(lat).Seconds(), "fanout-max-s")
@@ -484,12 +493,13 @@ func (f *fleetFailures) check(b *testing.B) {
 
 // serverSample is the server's CPU over a window and its memory at its end.
 type serverSample struct {
-	cores, rss, heap, goroutines float64
+	cores, rss, heap, stack, goroutines float64
 }
 
 // sampleServer measures the server process over window: CPU from
 // /proc/PID/stat (utime+stime, in clock ticks), RSS from /proc/PID/status
-// (what the machine pays), and the Go heap in use and goroutines from its
+// (what the machine pays), and the Go heap in use, goroutine stacks and
+// goroutines from its
 // /metrics (what the server holds live, without the runtime's unreturned
 // pages). /metrics is read after the CPU window, so its cost is not in it.
 func sampleServer(b *testing.B, s *testenv.Server, pid int, window time.Duration) serverSample {
@@ -497,7 +507,7 @@ func sampleServer(b *testing.B, s *testenv.Server, pid int, window time.Duration
 	time.Sleep(window)
 	c1, t1 := procCPU(b, pid), time.Now()
 	return serverSample{cores: (c1 - c0) / t1.Sub(t0).Seconds(), rss: procRSS(b, pid),
-		heap: metricFloat(b, s, "go_memstats_heap_inuse_bytes"), goroutines: metricFloat(b, s, "go_goroutines")}
+		heap: metricFloat(b, s, "go_memstats_heap_inuse_bytes"), stack: metricFloat(b, s, "go_memstats_stack_inuse_bytes"), goroutines: metricFloat(b, s, "go_goroutines")}
 }
 
 // procCPU is the process's user+system CPU seconds. The clock tick is
