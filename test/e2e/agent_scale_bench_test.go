@@ -207,7 +207,7 @@ func agentFleet(b *testing.B, f fleetConfig) {
 	sent := time.Now()
 	s.Must(b, 201, "POST", "/inventory/v1.0.0", change.String())
 	commit := time.Since(sent)
-	if got := string(s.Must(b, 200, "GET", "/inventory/v1.0.0/cluster/"+clusters[n-1]+"/node/server-1/node-label", "")); got != `["zone=west"]` {
+	if got := strings.TrimSpace(string(s.Must(b, 200, "GET", "/inventory/v1.0.0/cluster/"+clusters[n-1]+"/node/server-1/node-label", ""))); got != `["zone=west"]` {
 		b.Fatalf("the change declared node-label %s, want [\"zone=west\"]", got)
 	}
 	lat := fanout(b, agents, sent, &failed, 2*time.Minute)
