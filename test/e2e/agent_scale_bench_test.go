@@ -72,8 +72,8 @@ func BenchmarkAgentFleet(b *testing.B) {
 		b.Fatal(err)
 	}
 	if need := uint64(f.agents) + 512; lim.Cur < need {
-		b.Fatalf("the file-descriptor limit is %d, %d agents need %d (N client sockets here, N in the server): raise it with `ulimit -n %d` (hard limit %d; above it, /etc/security/limits.conf or systemd's LimitNOFILE)",
-			lim.Cur, f.agents, need, need, lim.Max)
+		b.Fatalf("the file-descriptor limit is %d, %d agents need %d (N client sockets here, N in the server): Go raises the soft limit to the hard one, %d: raise that (ulimit -Hn %d as root, /etc/security/limits.conf, or systemd's LimitNOFILE)",
+			lim.Cur, f.agents, need, lim.Max, need)
 	}
 	for range b.N {
 		agentFleet(b, f)
@@ -499,9 +499,9 @@ type serverSample struct {
 // sampleServer measures the server process over window: CPU from
 // /proc/PID/stat (utime+stime, in clock ticks), RSS from /proc/PID/status
 // (what the machine pays), and the Go heap in use, goroutine stacks and
-// goroutines from its
-// /metrics (what the server holds live, without the runtime's unreturned
-// pages). /metrics is read after the CPU window, so its cost is not in it.
+// goroutines from its /metrics (what the server holds, without the
+// runtime's unreturned pages; the heap includes garbage not yet collected).
+// /metrics is read after the CPU window, so its cost is not in it.
 func sampleServer(b *testing.B, s *testenv.Server, pid int, window time.Duration) serverSample {
 	t0, c0 := time.Now(), procCPU(b, pid)
 	time.Sleep(window)
