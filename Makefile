@@ -27,6 +27,16 @@ build:
 bench:
 	go test -run '^$$' -bench . -benchtime 2s ./internal/store/ ./internal/config/ ./internal/api/rest/
 
+# Issue 12's edge agent at scale (docs/performance.md): N agents simulated in
+# this process against the real binary: enrolment, the connected fleet's CPU
+# and memory, fan-out of one change. N=10000 on a quiet machine, with the
+# file-descriptor limit above N+512 (ulimit -n) in the shell that runs it.
+.PHONY: bench-agents
+N ?= 1000
+WINDOW ?= 2m
+bench-agents:
+	AMP_BENCH_AGENTS=$(N) AMP_BENCH_WINDOW=$(WINDOW) go test -run '^$$' -bench BenchmarkAgentFleet -benchtime 1x -timeout 60m ./test/e2e/
+
 # This tree against an older commit, alternating, same run:
 #   make bench-compare BASE=d7cca15 [ROUNDS=5] [E2E=1]
 bench-compare:

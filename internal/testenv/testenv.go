@@ -195,6 +195,10 @@ func (s *Server) Log() string {
 	return s.log.String()
 }
 
+// PID is the server's process id, for reading its CPU and memory from
+// /proc apart from the test's own.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Kill ends the server with SIGKILL (no chance to clean up) and waits.
 func (s *Server) Kill() {
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
