@@ -132,6 +132,7 @@ Examples:
 	f.StringVar(&cfg.BackendsFile, "backends", "", "YAML file of the operator's backends (SD-Cores, UPFs) and the enterprises each is granted to, reloaded on change; a site's endpoint may name only a backend granted to its enterprise (default: none)")
 	f.StringSliceVar(&cfg.BackendAllowNets, "backend-allow-net", nil, "address or CIDR prefix of loopback, private, link-local or other special addresses AMP may connect to for backends (refused by default, checked at every connection); repeatable, e.g. 10.20.0.0/16")
 	f.BoolVar(&cfg.DemoBackends, "demo-backends", true, "with --demo: run AMP's SD-Core and UPF emulators in-process on loopback and point the demo sites at them")
+	f.StringVar(&cfg.PprofListen, "pprof-listen", "", "loopback address to serve Go's profiles on (/debug/pprof/, e.g. 127.0.0.1:6060): goroutines, heap, CPU; off by default")
 	f.StringVar(&cfg.DemoBackendsListen, "demo-backends-listen", "", "loopback address of the demo emulators (default: the one used last in --data-dir, else a free port)")
 	// end backend endpoints
 	// Transport security (docs/tls.md)

@@ -136,6 +136,9 @@ type Config struct {
 	BackendAllowNets   []string
 	DemoBackends       bool
 	DemoBackendsListen string
+	// PprofListen serves Go's profiles on a loopback address of its own
+	// (pprof.go); "": not served.
+	PprofListen string
 	// DemoData is the demo --demo loads (demo.go).
 	DemoData DemoData
 }
@@ -392,6 +395,13 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.PprofListen != "" {
+		pc, err := pprofComponent(cfg.PprofListen, log)
+		if err != nil {
+			return err
+		}
+		group.Add(pc)
 	}
 	rawLn, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
