@@ -34,8 +34,9 @@ bench:
 .PHONY: bench-agents
 N ?= 1000
 WINDOW ?= 2m
+PPROF ?=
 bench-agents:
-	AMP_BENCH_AGENTS=$(N) AMP_BENCH_WINDOW=$(WINDOW) go test -run '^$$' -bench BenchmarkAgentFleet -benchtime 1x -timeout 60m ./test/e2e/
+	AMP_BENCH_AGENTS=$(N) AMP_BENCH_WINDOW=$(WINDOW) AMP_BENCH_PPROF=$(PPROF) go test -run '^$$' -bench BenchmarkAgentFleet -benchtime 1x -timeout 60m ./test/e2e/
 
 # This tree against an older commit, alternating, same run:
 #   make bench-compare BASE=d7cca15 [ROUNDS=5] [E2E=1]

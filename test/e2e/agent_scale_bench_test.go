@@ -88,11 +88,17 @@ type fleetConfig struct {
 func agentFleet(b *testing.B, f fleetConfig) {
 	b.StopTimer()
 	n := f.agents
-	s := testenv.Start(b, b.TempDir(), "--adapters", "none",
+	args := []string{"--adapters", "none",
 		"--agent-checkin-interval", f.interval.String(),
 		// One connection per agent, plus the operator's: the REST cap sized
 		// for the fleet, as an operator of N sites sets it.
-		"--max-conns", strconv.Itoa(n+256))
+		"--max-conns", strconv.Itoa(n + 256)}
+	if addr := os.Getenv("AMP_BENCH_PPROF"); addr != "" {
+		// Profiles of the server while the fleet is connected:
+		// go tool pprof http://ADDR/debug/pprof/heap
+		args = append(args, "--pprof-listen", addr)
+	}
+	s := testenv.Start(b, b.TempDir(), args...)
 	pid := s.PID()
 	clusters := make([]string, n)
 	var decl bytes.Buffer
