@@ -56,8 +56,8 @@ func Start(t testing.TB, n int) *Cluster {
 	for i := 0; i < n; i++ {
 		m := &Member{
 			Name:      fmt.Sprintf("m%d", i+1),
-			ClientURL: "http://127.0.0.1:" + freePort(t),
-			PeerURL:   "http://127.0.0.1:" + freePort(t),
+			ClientURL: "http://127.0.0.1:" + FreePort(t),
+			PeerURL:   "http://127.0.0.1:" + FreePort(t),
 			dir:       t.TempDir(),
 		}
 		c.Members = append(c.Members, m)
@@ -152,7 +152,9 @@ func tail(s string, n int) string {
 	return s
 }
 
-func freePort(t testing.TB) string {
+// FreePort is a loopback TCP port free at the time of the call, for a
+// process the test starts (etcd, a kube-apiserver).
+func FreePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

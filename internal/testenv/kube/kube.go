@@ -91,7 +91,7 @@ func Start(t testing.TB) *Cluster {
 	// The port is free when chosen but another process may take it before
 	// kube-apiserver binds it: then it exits at once, and we pick another.
 	for attempt := 0; ; attempt++ {
-		port := freePort(t)
+		port := etcd.FreePort(t)
 		c.URL = "https://127.0.0.1:" + port
 		srv, err = startAPIServer(bin, c.dir, port, store.Members[0].ClientURL, pki)
 		if err != nil {
@@ -408,15 +408,4 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
-}
-
-func freePort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
 }
