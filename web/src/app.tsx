@@ -1,14 +1,21 @@
 // The portal's shell: sign-in when there is no credential (whatever the
-// path: after signing in, the same view shows), otherwise the header and
-// the view the path names.
+// path: after signing in, the same view shows), otherwise the header, its
+// navigation (the operators' views only for those the server lets read
+// them) and the view the path names.
 import { useEffect, useState } from "preact/hooks";
 import { session } from "./session";
 import { forgetModelSets } from "./models";
 import { forgetSpec } from "./spec";
+import { access, forgetAccess } from "./access";
+import { basket, useBasket } from "./basket";
 import { navigate, onLinkClick, root, useLocation } from "./router";
 import { SignIn } from "./views/signin";
 import { Home } from "./views/home";
 import { Browse } from "./views/browse";
+import { Basket } from "./views/basket";
+import { History, Transaction } from "./views/history";
+import { Audit } from "./views/audit";
+import { Cluster, Clusters } from "./views/clusters";
 
 function useSession() {
   const [, tick] = useState(0);
@@ -16,28 +23,75 @@ function useSession() {
   return session;
 }
 
+/** Whether the caller sees the operators' views (asked once per session; false until known or when refused). */
+function useOps(): boolean {
+  const [ops, setOps] = useState(false);
+  useEffect(() => {
+    access().then(
+      (a) => setOps(a.ops),
+      () => setOps(false),
+    );
+  }, [session.credential]);
+  return ops;
+}
+
+/** The view a path under /portal/ names. */
+function route(path: string, query: URLSearchParams) {
+  const sub = path.slice(root.length);
+  const [first = "", second] = sub.split("/");
+  switch (first) {
+    case "browse":
+      return <Browse path={path.slice(`${root}browse`.length)} query={query} />;
+    case "basket":
+      return <Basket />;
+    case "history":
+      return second ? <Transaction index={decodeURIComponent(second)} /> : <History query={query} />;
+    case "audit":
+      return <Audit query={query} />;
+    case "clusters":
+      return second ? <Cluster name={decodeURIComponent(second)} /> : <Clusters />;
+    default:
+      return <Home />;
+  }
+}
+
 export function App() {
   const s = useSession();
   const { path, query } = useLocation();
-  if (!s.credential) return <SignIn reason={s.reason} />;
+  const staged = useBasket();
+  const ops = useOps();
+  if (!s.credential) return <SignIn reason={s.reason} staged={staged.length} />;
   const signOut = () => {
     forgetModelSets();
     forgetSpec();
+    forgetAccess();
+    basket.clear(); // signing out on purpose: the next user starts with an empty basket
     s.signOut();
     navigate(root);
   };
-  let view;
-  if (path.startsWith(`${root}browse/`)) {
-    view = <Browse path={path.slice(`${root}browse`.length)} query={query} />;
-  } else {
-    view = <Home />;
-  }
   return (
     <div class="shell" onClick={onLinkClick}>
       <header>
         <a class="brand" href={root}>
           AMP
         </a>
+        <nav class="main">
+          <a href={root}>Model sets</a>
+          <a href={`${root}basket`} id="nav-basket">
+            Basket ({staged.length})
+          </a>
+          <a href={`${root}history`} id="nav-history">
+            History
+          </a>
+          <a href={`${root}audit`} id="nav-audit">
+            Audit
+          </a>
+          {ops && (
+            <a href={`${root}clusters`} id="nav-clusters">
+              Clusters
+            </a>
+          )}
+        </nav>
         <span class="who" id="signed-in">
           signed in with an {s.credential.method}
         </span>
@@ -45,7 +99,7 @@ export function App() {
           Sign out
         </button>
       </header>
-      <main>{view}</main>
+      <main>{route(path, query)}</main>
     </div>
   );
 }

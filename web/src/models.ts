@@ -55,10 +55,11 @@ export interface Resolved {
   node: Node; // the root, a list (the path names the list) or an entry's list node
   entry: boolean; // the path names one entry of the list node
   base: string; // the REST path of the root (with the enterprise)
+  path: string; // the REST path shown: the path itself, or the entry holding the leaf or container it names
   crumbs: { label: string; path: string }[];
 }
 
-/** Resolves /prefix/vVERSION[/enterprise]/list/key/…, or says why not. */
+/** Resolves /prefix/vVERSION[/enterprise]/list/key/…, or says why not; a leaf or container of an entry resolves to the entry. */
 export function resolve(sets: ModelSet[], path: string): Resolved | string {
   const segs = path.split("/").filter((s) => s !== "");
   const set = sets.flatMap((s) => s.versions).find((v) => segs[0] === v["rest-prefix"] && segs[1] === `v${v.version}`);
@@ -76,15 +77,18 @@ export function resolve(sets: ModelSet[], path: string): Resolved | string {
   let node: Node = set.tree;
   let entry = false;
   let at = base;
+  let held: { node: Node; at: string } | null = null; // the entry last named, holding what follows
   while (i < segs.length) {
     const name = segs[i++];
-    const child: Node | undefined = node.children?.find((c) => c.name === name && (c.kind === "list" || c.kind === "container"));
-    if (!child) return `${at} has no list ${decodeURIComponent(name ?? "")}`;
+    const child: Node | undefined = node.children?.find((c) => c.name === name);
+    if (child && held && (child.kind === "leaf" || child.kind === "leaf-list")) break; // a leaf: show its entry
+    if (!child || child.kind === "leaf" || child.kind === "leaf-list") return `${at} has no list ${decodeURIComponent(name ?? "")}`;
     node = child;
     at += `/${name}`;
     if (child.kind === "container") continue; // a list inside a container: its path names both
     crumbs.push({ label: child.name, path: at });
     entry = false;
+    held = null;
     const keys = child.keys ?? [];
     if (i + keys.length <= segs.length && keys.length > 0) {
       const vals = segs.slice(i, i + keys.length);
@@ -92,12 +96,14 @@ export function resolve(sets: ModelSet[], path: string): Resolved | string {
       at += "/" + vals.join("/");
       crumbs.push({ label: vals.map(decodeURIComponent).join(" "), path: at });
       entry = true;
+      held = { node: child, at };
     } else if (i < segs.length) {
       return `${at}: incomplete key`;
     }
   }
+  if (held) return { set, enterprise, node: held.node, entry: true, base, path: held.at, crumbs };
   if (node.kind === "container") return `${at} is a container: its lists are below it`;
-  return { set, enterprise, node, entry, base, crumbs };
+  return { set, enterprise, node, entry, base, path: at, crumbs };
 }
 
 /** The lists below node, through its containers: [relative path, list]. */

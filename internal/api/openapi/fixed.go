@@ -326,6 +326,27 @@ func (b *builder) fixedPaths() {
 	txnWrite(o, "200", schemaTxnResult)
 	o.Responses.Set("410", b.respRef(problemResponses[410]))
 	set("/transactions/{index}/rollback", &openapi3.PathItem{Parameters: openapi3.Parameters{idxRef}, Post: o})
+	// A basket: edits of several objects as one transaction. GET
+	// /transactions is a compatibility layer's (set before these paths).
+	o = op(tt, "commitTransaction", "Commit edits of several objects, of any model sets and enterprises, as ONE transaction")
+	o.Description = "What a basket commits (the portal's). Each edit is what PATCH (a JSON merge patch), PUT or DELETE of its path would be, authorized as that write; `if-match` is that object's ETag: a stale one refuses the whole transaction with 412 naming the object. A malformed edit is 400 naming its place in the body (/edits/2/op)."
+	edit := obj(map[string]*openapi3.Schema{
+		"op":       withDesc(openapi3.NewStringSchema().WithEnum("patch", "put", "delete"), "patch: a JSON merge patch (null removes); put: replace; delete: remove with everything below."),
+		"path":     str("The REST path of the object (or leaf, container, list) the edit writes."),
+		"value":    withDesc(&openapi3.Schema{}, "The body the same write of path would carry (none for delete)."),
+		"if-match": str("The object's ETag as read (\"42\"): the edit applies only if the object is still at that version."),
+	}, "op", "path")
+	edits := openapi3.NewArraySchema().WithMinItems(1).WithMaxItems(1000)
+	edits.Items = &openapi3.SchemaRef{Value: edit}
+	o.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).
+		WithJSONSchema(obj(map[string]*openapi3.Schema{"edits": withDesc(edits, "The edits, applied in order.")}, "edits"))}
+	txnWrite(o, "200", schemaTxnID)
+	item := b.doc.Paths.Value("/transactions")
+	if item == nil {
+		item = &openapi3.PathItem{}
+	}
+	item.Post = o
+	set("/transactions", item)
 
 	o = op(tt, "getDiff", "What changed between two transaction indexes")
 	o.Parameters = openapi3.Parameters{
@@ -373,6 +394,26 @@ func (b *builder) fixedPaths() {
 	jsonOK(o, "200", "The caller and its access.", b.ref(schemaWhoami))
 	b.errors(o, false, false)
 	set("/whoami", &openapi3.PathItem{Get: o})
+	// Where an object is used, and what it uses.
+	o = op(ta, "getReferences", "What refers to a list entry, and what it refers to")
+	o.Description = "From the engine's reference index (leafrefs and ampx:refers-to, across model sets): the referring objects and leaves, and the entries the object's reference leaves name, at most 1000 each (truncated says more exist). The path is refused as a GET of it would be; only objects the caller may read are named."
+	o.Parameters = openapi3.Parameters{qp("path", "The REST path of a list entry.", openapi3.NewStringSchema(), true)}
+	ref := obj(map[string]*openapi3.Schema{
+		"object": str("The REST path of the object holding the reference leaf."),
+		"leaf":   str("The REST path of the reference leaf."),
+		"value":  str("The value it holds."),
+		"target": str("refers-to only: the REST path of the entry it names."),
+	}, "object", "leaf", "value")
+	refs := openapi3.NewArraySchema()
+	refs.Items = &openapi3.SchemaRef{Value: ref}
+	jsonOK(o, "200", "The references.", &openapi3.SchemaRef{Value: withDesc(obj(map[string]*openapi3.Schema{
+		"path":      str("The entry asked about."),
+		"referrers": withDesc(refs, "What refers to it."),
+		"refers-to": withDesc(refs, "What it refers to."),
+		"truncated": withDesc(openapi3.NewBoolSchema(), "More references exist than are listed."),
+	}, "path", "referrers", "refers-to"), "Where an entry is used, and what it uses.")})
+	b.errors(o, false, true)
+	set("/references", &openapi3.PathItem{Get: o})
 	o = op(ta, "migrateModelSet", "Move every object of one version of a model set into another, as one transaction")
 	o.Description = "Operators only. Converts every object of version `from` into version `to` (both loaded; `to` must hold no objects) with the migration `to` declares (migrate-from) or Go code registers, deletes the `from` objects and creates the `to` objects in ONE transaction: a conversion that fails, or a reference the move would leave dangling, refuses it whole, naming the object and the reason (docs/models.md, \"Migrations\")."
 	setParam := openapi3.NewPathParameter("set").WithSchema(openapi3.NewStringSchema())

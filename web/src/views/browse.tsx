@@ -3,19 +3,26 @@
 // and an entry (configuration and operational state apart). Everything
 // shown comes from the schema tree of GET /models?tree=true and the REST
 // path: no model is known by name. Refusals (another enterprise's objects,
-// a set the caller may not read) show the server's reasons.
+// a set the caller may not read) show the server's reasons. With ?at=N
+// every view reads the configuration as it was after transaction N (the
+// API's ?at=), read-only. An entry shows where it is used and what it
+// uses (GET /references) and what the backends made of it (GET
+// /sync-status?path=).
 import { useState } from "preact/hooks";
 import { call } from "../api";
 import { listsBelow, modelSets, resolve, type Node, type Resolved } from "../models";
 import { Refusal, Show, useLoad } from "../load";
 import { navigate, root } from "../router";
-import { EditForm, mayWrite } from "./edit";
+import { EditForm, mayWrite, type Outcome } from "./edit";
+import { browseLink, Verdict } from "./parts";
+import { SyncStatus, WhereUsed } from "./entrypanels";
 
 const pageSize = 50;
 type Obj = Record<string, unknown>;
 
 export function Browse({ path, query }: { path: string; query: URLSearchParams }) {
   const state = useLoad(() => modelSets().then((sets) => resolve(sets, path)), [path]);
+  const at = query.get("at") ?? "";
   return (
     <Show state={state}>
       {(r) =>
@@ -23,13 +30,21 @@ export function Browse({ path, query }: { path: string; query: URLSearchParams }
           <Refusal error={r} />
         ) : (
           <section>
-            <Crumbs r={r} />
+            <Crumbs r={r} at={at} />
+            {at && (
+              <p class="at" id="at" role="status">
+                The configuration as it was after transaction {at}, read-only.{" "}
+                <a href={view(r.path)} id="at-now">
+                  Now
+                </a>
+              </p>
+            )}
             {r.node.kind === "root" ? (
-              <Lists node={r.node} at={path} />
+              <Lists node={r.node} at={r.path} index={at} />
             ) : r.entry ? (
-              <Entry r={r} path={path} />
+              <Entry r={r} path={r.path} at={at} key={r.path} />
             ) : (
-              <List r={r} path={path} query={query} />
+              <List r={r} path={r.path} query={query} at={at} />
             )}
           </section>
         )
@@ -38,20 +53,24 @@ export function Browse({ path, query }: { path: string; query: URLSearchParams }
   );
 }
 
-const view = (rest: string) => `${root}browse${rest}`;
+/** The view of a REST path, at an index when given. */
+const view = browseLink;
 
-function Crumbs({ r }: { r: Resolved }) {
+/** A read's query: ?at= when the view is of the past. */
+const atQuery = (index: string) => (index ? `?at=${index}` : "");
+
+function Crumbs({ r, at }: { r: Resolved; at: string }) {
   return (
     <nav class="crumbs" id="crumbs">
       {r.crumbs.map((c) => (
-        <a href={view(c.path)}>{c.label}</a>
+        <a href={view(c.path, at)}>{c.label}</a>
       ))}
     </nav>
   );
 }
 
 /** The lists below a root or an entry, linked. */
-function Lists({ node, at }: { node: Node; at: string }) {
+function Lists({ node, at, index }: { node: Node; at: string; index: string }) {
   const lists = listsBelow(node);
   if (lists.length === 0) return null;
   return (
@@ -60,7 +79,7 @@ function Lists({ node, at }: { node: Node; at: string }) {
       <ul id="lists">
         {lists.map(([rel]) => (
           <li>
-            <a href={view(`${at}/${rel}`)} data-list={rel}>
+            <a href={view(`${at}/${rel}`, index)} data-list={rel}>
               {rel}
             </a>
           </li>
@@ -80,19 +99,20 @@ function text(v: unknown): string {
 }
 
 /** One page of a list, as the server pages and filters it. */
-function List({ r, path, query }: { r: Resolved; path: string; query: URLSearchParams }) {
+function List({ r, path, query, at }: { r: Resolved; path: string; query: URLSearchParams; at: string }) {
   const filter = query.get("filter") ?? "";
   const cont = query.get("continue") ?? "";
   const state = useLoad(() => {
     const q = new URLSearchParams({ limit: String(pageSize) });
     if (filter) q.set("filter", filter);
     if (cont) q.set("continue", cont);
+    if (at) q.set("at", at);
     return call<Obj[]>("GET", `${path}?${q}`);
-  }, [path, filter, cont]);
+  }, [path, filter, cont, at]);
   const keys = r.node.keys ?? [];
   const cols = [...keys, ...leaves(r.node).filter((l) => !keys.includes(l.name) && !l.state).map((l) => l.name)].slice(0, 6);
   const go = (q: Record<string, string>) => {
-    const p = new URLSearchParams(q);
+    const p = new URLSearchParams(at ? { ...q, at } : q);
     navigate(view(path) + (p.size ? `?${p}` : ""));
   };
   return (
@@ -118,7 +138,7 @@ function List({ r, path, query }: { r: Resolved; path: string; query: URLSearchP
                       {cols.map((c, i) =>
                         i === 0 ? (
                           <td>
-                            <a href={view(`${path}/${keys.map((k) => encodeURIComponent(text(e[k]))).join("/")}`)}>{text(e[c])}</a>
+                            <a href={view(`${path}/${keys.map((k) => encodeURIComponent(text(e[k]))).join("/")}`, at)}>{text(e[c])}</a>
                           </td>
                         ) : (
                           <td>{text(e[c])}</td>
@@ -176,13 +196,14 @@ function FilterForm({ node, value, onApply }: { node: Node; value: string; onApp
 }
 
 /** One entry: its configuration (with Edit when the server allows it), then its operational state, then its lists. */
-function Entry({ r, path }: { r: Resolved; path: string }) {
+function Entry({ r, path, at }: { r: Resolved; path: string; at: string }) {
   const [reload, setReload] = useState(0);
   const [editing, setEditing] = useState(false);
-  const [committed, setCommitted] = useState("");
-  const state = useLoad(() => Promise.all([call<Obj>("GET", path), mayWrite(path)]), [path, reload]);
-  const done = (index?: string) => {
-    setCommitted(index ?? "");
+  const [outcome, setOutcome] = useState<Outcome | undefined>(undefined);
+  // the past is read-only: no write is asked about, none offered
+  const state = useLoad(() => Promise.all([call<Obj>("GET", path + atQuery(at)), at ? false : mayWrite(path)]), [path, at, reload]);
+  const done = (o?: Outcome) => {
+    setOutcome(o);
     setEditing(false);
     setReload((n) => n + 1);
   };
@@ -199,9 +220,15 @@ function Entry({ r, path }: { r: Resolved; path: string }) {
               <EditForm node={r.node} path={path} data={a.body} etag={a.headers.get("ETag") ?? ""} onDone={done} />
             ) : (
               <>
-                {committed && (
-                  <p class="committed" id="committed" role="status">
-                    Committed as transaction {committed}.
+                {outcome && "committed" in outcome && (
+                  <div class="committed" id="committed" role="status">
+                    <p>Committed as transaction {outcome.committed}.</p>
+                    <Verdict applied={outcome.applied} />
+                  </div>
+                )}
+                {outcome && "staged" in outcome && (
+                  <p class="committed" id="staged-note" role="status">
+                    Added to the <a href={`${root}basket`}>basket</a>: nothing is committed until the basket is.
                   </p>
                 )}
                 <Fields node={r.node} data={a.body} state={false} id="config" />
@@ -210,7 +237,7 @@ function Entry({ r, path }: { r: Resolved; path: string }) {
                     type="button"
                     id="edit-button"
                     onClick={() => {
-                      setCommitted("");
+                      setOutcome(undefined);
                       setEditing(true);
                     }}
                   >
@@ -221,7 +248,9 @@ function Entry({ r, path }: { r: Resolved; path: string }) {
             )}
             <h2>Operational state</h2>
             <Fields node={r.node} data={a.body} state={true} id="state" />
-            <Lists node={r.node} at={path} />
+            <Lists node={r.node} at={path} index={at} />
+            {!at && <WhereUsed path={path} key={`w${reload}`} />}
+            {!at && <SyncStatus path={path} key={`s${reload}`} />}
           </>
         )}
       </Show>

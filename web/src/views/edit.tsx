@@ -4,11 +4,16 @@
 // server's …/values). The server stays the only judge: the form sends what
 // the user typed, a dry run first (PATCH ?dry-run=true, its changes shown),
 // then the commit, both with If-Match; every error is shown at the field
-// its path names, the rest above the form.
+// its path names, the rest above the form. The commit waits for the
+// backends (?wait=applied) and says what they did. Instead of committing,
+// the edit may be added to the basket (basket.ts), to be committed with
+// edits of other objects as one transaction.
 import { useEffect, useState } from "preact/hooks";
 import { APIError, call, type Problem } from "../api";
 import type { Node } from "../models";
 import { Refusal } from "../load";
+import { basket, type Applied, type Change } from "../basket";
+import { Changes } from "./parts";
 import { deref, isReference, schemaOf, type Schema } from "../spec";
 
 type Obj = Record<string, unknown>;
@@ -66,14 +71,13 @@ function patchOf(fs: Field[], data: Obj, values: Record<string, string>): Obj {
   return patch;
 }
 
-interface Change {
-  path: string;
-  op: string;
-  old?: unknown;
-  new?: unknown;
-}
+/** How an edit ended: committed (with the backends' verdict), staged in the basket, or cancelled (undefined). */
+export type Outcome = { committed: string; applied?: Applied } | { staged: true };
 
-export function EditForm({ node, path, data, etag, onDone }: { node: Node; path: string; data: Obj; etag: string; onDone: (committed?: string) => void }) {
+/** How long a commit waits for the backends before answering "pending" (the change stays committed). */
+export const waitApplied = "wait=applied&wait-timeout=15s";
+
+export function EditForm({ node, path, data, etag, onDone }: { node: Node; path: string; data: Obj; etag: string; onDone: (o?: Outcome) => void }) {
   const [form, setForm] = useState<{ fs: Field[] } | { error: unknown } | null>(null);
   const [values, setValues] = useState<Record<string, string>>({});
   const [choices, setChoices] = useState<Record<string, string[]>>({});
@@ -109,12 +113,12 @@ export function EditForm({ node, path, data, etag, onDone }: { node: Node; path:
     setErrors([]);
     setRefusal(null);
     try {
-      const a = await call<{ changes?: Change[] }>("PATCH", dryRun ? `${path}?dry-run=true` : path, {
+      const a = await call<{ changes?: Change[] } & Partial<Applied>>("PATCH", `${path}?${dryRun ? "dry-run=true" : waitApplied}`, {
         body: patchOf(fs, data, values),
         headers: etag ? { "If-Match": etag } : {},
       });
       if (dryRun) setPreview(a.body.changes ?? []);
-      else onDone(a.headers.get("X-AMP-Transaction-Index") ?? "");
+      else onDone({ committed: a.headers.get("X-AMP-Transaction-Index") ?? "", applied: a.body as Applied });
     } catch (e) {
       setPreview(null);
       // each problem at its field; the rest (and any other refusal) above the form
@@ -165,6 +169,20 @@ export function EditForm({ node, path, data, etag, onDone }: { node: Node; path:
         <button type="submit" id="dry-run" disabled={busy}>
           Check (dry run)
         </button>
+        <button
+          type="button"
+          id="stage"
+          disabled={busy}
+          title="Stage this edit; commit it with edits of other objects as one transaction from the basket"
+          onClick={() => {
+            const patch = patchOf(fs, data, values);
+            if (Object.keys(patch).length === 0) return setRefusal("nothing changed: there is nothing to add to the basket");
+            basket.stage(path, patch, etag, data);
+            onDone({ staged: true });
+          }}
+        >
+          Add to basket
+        </button>
         <button type="button" id="cancel" onClick={() => onDone()}>
           Cancel
         </button>
@@ -172,19 +190,7 @@ export function EditForm({ node, path, data, etag, onDone }: { node: Node; path:
       {preview && (
         <div id="preview">
           <h3>The server would change</h3>
-          {preview.length === 0 ? (
-            <p class="note">nothing</p>
-          ) : (
-            <ul>
-              {preview.map((c) => (
-                <li>
-                  {c.op} <code>{c.path}</code>
-                  {c.old !== undefined && <> from {JSON.stringify(c.old)}</>}
-                  {c.new !== undefined && <> to {JSON.stringify(c.new)}</>}
-                </li>
-              ))}
-            </ul>
-          )}
+          <Changes changes={preview} />
           <button type="button" id="commit" disabled={busy || preview.length === 0} onClick={() => void send(false)}>
             Commit
           </button>

@@ -8,7 +8,7 @@ import { useState } from "preact/hooks";
 import { APIError, call } from "../api";
 import { APIToken, session } from "../session";
 
-export function SignIn({ reason }: { reason: string }) {
+export function SignIn({ reason, staged }: { reason: string; staged: number }) {
   const [token, setToken] = useState("");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
@@ -47,6 +47,11 @@ export function SignIn({ reason }: { reason: string }) {
           <p class="error" id="sign-in-error" role="alert">
             {error ? "Refused: " : "Signed out: "}
             {shown}
+          </p>
+        )}
+        {staged > 0 && (
+          <p class="note" id="basket-kept">
+            Your basket keeps {staged} staged {staged === 1 ? "edit" : "edits"}: sign in again to commit {staged === 1 ? "it" : "them"}.
           </p>
         )}
       </form>
