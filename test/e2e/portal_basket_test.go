@@ -18,11 +18,18 @@ import (
 const sbCamerasREST = "/aether/v2.1.x/starbucks/site/starbucks-seattle/device-group/cameras"
 
 // goTo moves the portal to path as its own links do (History API): the
-// page, and the credential and basket in its memory, stay.
+// page, and the credential and basket in its memory, stay. It returns
+// once the portal has rendered the new view (a task later).
 func (p *page) goTo(path string) {
 	p.t.Helper()
 	q, _ := json.Marshal(path)
-	p.do(chromedp.Evaluate[bool](fmt.Sprintf(`(history.pushState(null, "", %s), dispatchEvent(new PopStateEvent("popstate")), true)`, q)))
+	ctx, cancel := p.bound()
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](fmt.Sprintf(
+		`new Promise((done) => { history.pushState(null, "", %s); dispatchEvent(new PopStateEvent("popstate")); setTimeout(() => done(true), 10) })`, q),
+		chromedp.EvalAwaitPromise)); err != nil {
+		p.t.Fatalf("go to %s: %v", path, err)
+	}
 }
 
 // stage edits the uplink of the device group the tab shows and adds the
@@ -64,6 +71,7 @@ func TestPortalBasketHistoryInChromium(t *testing.T) {
 		}
 		before := newestIndex(t, s)
 		p.follow("#nav-basket")
+		p.do(chromedp.WaitVisible(chromedp.CSS("#staged")))
 		if n := p.count("#staged tbody tr"); n != 2 {
 			t.Fatalf("the basket holds %d edits, want 2", n)
 		}
@@ -142,6 +150,7 @@ func TestPortalBasketHistoryInChromium(t *testing.T) {
 		p.follow("#nav-basket", "#basket-dry-run")
 		p.textWith("#basket-kept", "1 staged edit")
 		p.signIn(s.Token)
+		p.do(chromedp.WaitVisible(chromedp.CSS("#staged")))
 		if n := p.count("#staged tbody tr"); n != 1 {
 			t.Errorf("after signing in again the basket holds %d edits, want 1", n)
 		}

@@ -99,7 +99,8 @@ export function App() {
           Sign out
         </button>
       </header>
-      <main>{route(path, query)}</main>
+      {/* a new path is a new view: nothing of the last one's state (or its data) shows while the next loads */}
+      <main key={`${path}?${query}`}>{route(path, query)}</main>
     </div>
   );
 }
