@@ -33,13 +33,14 @@ func (p *page) goTo(path string) {
 }
 
 // stage edits the uplink of the device group the tab shows and adds the
-// edit to the basket.
+// edit to the basket, and waits for the entry to have read itself again
+// (with its where-used and sync panels): no call is left under way.
 func (p *page) stage(uplink string) {
 	p.t.Helper()
 	p.follow("#edit-button")
 	p.typeInto(`[data-field="mbr/uplink"] input`, uplink)
 	p.follow("#stage")
-	p.do(chromedp.WaitVisible(chromedp.CSS("#staged-note")))
+	p.do(chromedp.WaitVisible(chromedp.CSS("#staged-note")), chromedp.WaitVisible(chromedp.CSS("#used-by")), chromedp.WaitVisible(chromedp.CSS("#sync")))
 }
 
 // restAs reads path through REST with token, decoding the JSON answer.
@@ -346,7 +347,7 @@ func TestPortalBasketHistoryInChromium(t *testing.T) {
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !slices.ContainsFunc(b.requests, func(u string) bool { return strings.HasSuffix(u, "/transactions") }) {
+	if !slices.ContainsFunc(b.requests, func(u string) bool { return strings.HasPrefix(u, s.URL+"/transactions?wait=applied") }) {
 		t.Error("the basket's commit never went to POST /transactions")
 	}
 	for _, u := range b.requests {

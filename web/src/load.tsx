@@ -5,21 +5,27 @@ import { APIError } from "./api";
 
 export type Loaded<T> = { value: T } | { error: unknown } | null;
 
-/** Runs load whenever a dependency changes; null while it runs. */
+/**
+ * Runs load whenever a dependency changes; null while it runs. What was
+ * loaded for other dependencies is never returned, not even for the one
+ * render before the effect starts the new load: a view never shows (or
+ * lets anyone click) the last object's data under the next one's name.
+ */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
-  const [state, setState] = useState<Loaded<T>>(null);
+  const key = JSON.stringify(deps);
+  const [state, setState] = useState<{ key: string; loaded: Loaded<T> }>({ key, loaded: null });
   useEffect(() => {
     let live = true;
-    setState(null);
+    setState({ key, loaded: null });
     load().then(
-      (value) => live && setState({ value }),
-      (error: unknown) => live && setState({ error }),
+      (value) => live && setState({ key, loaded: { value } }),
+      (error: unknown) => live && setState({ key, loaded: { error } }),
     );
     return () => {
       live = false;
     };
   }, deps);
-  return state;
+  return state.key === key ? state.loaded : null;
 }
 
 /** The server's refusal as the user sees it: status, title and each path's reason. */
