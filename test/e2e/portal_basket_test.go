@@ -107,6 +107,9 @@ func TestPortalBasketHistoryInChromium(t *testing.T) {
 		if got := p.text(fmt.Sprintf(`#history tr[data-index="%d"] .targets`, basketIndex)); got != "acme, starbucks" {
 			t.Errorf("the history's row of the basket names %q", got)
 		}
+		if got := p.text(fmt.Sprintf(`#history tr[data-index="%d"]`, basketIndex)); !strings.Contains(got, "portal basket: 2 edits") {
+			t.Errorf("the history's row of the basket reads %q, want its message", got)
+		}
 		if p.exists(fmt.Sprintf(`#history tr[data-index="%d"]`, basketIndex+1)) {
 			t.Error("the history shows a second transaction for one basket")
 		}

@@ -40,7 +40,10 @@ export function Basket() {
     setRefusal(null);
     setConflicts(new Set());
     try {
-      const a = await call<{ changes?: Change[] } & Applied>("POST", `/transactions?${dryRun ? "dry-run=true" : waitApplied}`, { body: basket.body() });
+      const a = await call<{ changes?: Change[] } & Applied>("POST", `/transactions?${dryRun ? "dry-run=true" : waitApplied}`, {
+        body: basket.body(),
+        headers: { "X-AMP-Message": `portal basket: ${edits.length} ${edits.length === 1 ? "edit" : "edits"}` },
+      });
       if (dryRun) {
         setPreview(a.body.changes ?? []);
       } else {
