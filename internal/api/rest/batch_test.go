@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -137,4 +138,37 @@ func TestReferences(t *testing.T) {
 	s.as("alice").want(400, "GET", "/references?path=/aether/v2.1.x/acme/site", "")
 	s.as("alice").want(400, "GET", "/references?path=/enterprises", "")
 	s.as("alice").want(404, "GET", "/references?path=/aether/v2.1.x/acme/site/nowhere", "")
+}
+
+// BenchmarkBasket50Edits: what the portal's basket of 50 edits costs
+// through the REST stack — its dry run and its commit as ONE transaction —
+// against the same 50 edits sent as 50 PATCHes (50 transactions), measured
+// in the same run: basket-ns/op, patches-ns/op and their ratio.
+func BenchmarkBasket50Edits(b *testing.B) {
+	e := newEnv(b, true)
+	const n = 50
+	org := func(i int) string { return fmt.Sprintf("/inventory/v1.0.0/organization/bench-%02d", i) }
+	body := func(round int) string {
+		edits := make([]string, n)
+		for i := range edits {
+			edits[i] = fmt.Sprintf(`{"op":"patch","path":%q,"value":{"display-name":"basket %d"}}`, org(i), round)
+		}
+		return `{"edits":[` + strings.Join(edits, ",") + `]}`
+	}
+	e.want(200, "POST", "/transactions", body(0))
+	var basket, patches time.Duration
+	b.ResetTimer()
+	for round := 1; round <= b.N; round++ {
+		t0 := time.Now()
+		e.want(200, "POST", "/transactions?dry-run=true", body(round))
+		e.want(200, "POST", "/transactions", body(round))
+		t1 := time.Now()
+		for i := range n {
+			e.want(200, "PATCH", org(i), fmt.Sprintf(`{"display-name":"patch %d"}`, round))
+		}
+		basket, patches = basket+t1.Sub(t0), patches+time.Since(t1)
+	}
+	b.ReportMetric(float64(basket.Nanoseconds())/float64(b.N), "basket-ns/op")
+	b.ReportMetric(float64(patches.Nanoseconds())/float64(b.N), "patches-ns/op")
+	b.ReportMetric(float64(basket)/float64(patches), "basket/patches")
 }
