@@ -409,7 +409,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	ln := limitConnections(rawLn, cfg.MaxConns, cfg.MaxConnsPerSource, reg)
 	srv := &http.Server{
-		Handler:           portal.Mount(api, reg), // the web portal at / and /portal/ (docs/portal.md); every other path is the API
+		Handler:           portal.Mount(api, reg, portal.SignIn{OIDCIssuer: cfg.OIDCIssuer, OIDCClientID: cfg.OIDCClientID}), // the web portal at / and /portal/ (docs/portal.md); every other path is the API
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,

@@ -1,9 +1,8 @@
 // The caller's credential, kept in memory only: never in localStorage or
 // sessionStorage, so a reload (or another tab) asks for it again, and no
 // script injected later can read one left behind. Sign-in methods are
-// Credential implementations: an API token today; OIDC (authorization
-// code + PKCE) adds its own, refreshing its access token, behind the same
-// interface.
+// Credential implementations: an API token (here) and an OIDC login's ID
+// token (oidc.ts).
 
 export interface Credential {
   /** How the user signed in, shown in the header. */

@@ -18,8 +18,10 @@ package portal
 
 import (
 	"bytes"
+	"encoding/json"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -35,9 +37,24 @@ import (
 const Prefix = "/portal/"
 
 // CSP is the Content-Security-Policy of every portal answer: nothing but
-// this origin's own files, no inline script or style, no framing.
+// this origin's own files, no inline script or style, no framing. With
+// OIDC sign-in, connect-src adds the provider's origin (its discovery
+// document and token endpoint), and nothing else.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
 	"connect-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// SignInPath is where the portal learns how users sign in: public (the
+// sign-in page reads it before anyone has a token), it names no more than
+// a browser sees in the redirect to the provider anyway.
+const SignInPath = Prefix + "sign-in.json"
+
+// SignIn says how the portal's users sign in besides an API token: the
+// OIDC provider amp serve trusts (--oidc-issuer, --oidc-client-id), for
+// the authorization code flow with PKCE in the browser. Empty: tokens only.
+type SignIn struct {
+	OIDCIssuer   string `json:"issuer,omitempty"`
+	OIDCClientID string `json:"client-id,omitempty"`
+}
 
 // Portal serves the portal's files.
 type Portal struct {
@@ -45,18 +62,20 @@ type Portal struct {
 	index    []byte // nil: the portal was not built into this binary
 	served   *prometheus.CounterVec
 	modified time.Time
+	csp      string
+	signIn   []byte // SignInPath's answer
 }
 
 // New serves the build output in files (index.html and assets/); reg,
 // when set, receives amp_portal_requests_total.
 func New(files fs.FS, reg prometheus.Registerer) *Portal {
-	p := &Portal{files: files, modified: time.Now()}
+	p := &Portal{files: files, modified: time.Now(), csp: CSP, signIn: []byte(`{"oidc":null}`)}
 	if b, err := fs.ReadFile(files, "index.html"); err == nil {
 		p.index = b
 	}
 	p.served = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "amp_portal_requests_total",
-		Help: "Portal requests by what was served: index (the application), asset, missing-asset, not-built (the page saying how to build the portal), method-not-allowed.",
+		Help: "Portal requests by what was served: index (the application), asset, missing-asset, not-built (the page saying how to build the portal), sign-in (how users sign in), method-not-allowed.",
 	}, []string{"served"})
 	if reg != nil {
 		reg.MustRegister(p.served)
@@ -64,10 +83,25 @@ func New(files fs.FS, reg prometheus.Registerer) *Portal {
 	return p
 }
 
+// WithSignIn offers OIDC sign-in when s names a provider: the sign-in
+// page reads it from SignInPath, and the CSP lets the page reach the
+// provider's origin (an issuer that is not an absolute http(s) URL offers
+// nothing: amp serve refuses such an issuer at start anyway).
+func (p *Portal) WithSignIn(s SignIn) *Portal {
+	u, err := url.Parse(s.OIDCIssuer)
+	if s.OIDCIssuer == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return p
+	}
+	b, _ := json.Marshal(map[string]SignIn{"oidc": s})
+	p.signIn = b
+	p.csp = strings.Replace(CSP, "connect-src 'self'", "connect-src 'self' "+u.Scheme+"://"+u.Host, 1)
+	return p
+}
+
 // Mount puts the portal embedded in this binary (web.Dist) in front of
 // api: the one place amp serve mounts it.
-func Mount(api http.Handler, reg prometheus.Registerer) http.Handler {
-	return New(web.Dist(), reg).Wrap(api)
+func Mount(api http.Handler, reg prometheus.Registerer, s SignIn) http.Handler {
+	return New(web.Dist(), reg).WithSignIn(s).Wrap(api)
 }
 
 // Built reports whether the binary holds the portal's build output.
@@ -88,7 +122,7 @@ func (p *Portal) Wrap(api http.Handler) http.Handler {
 // ServeHTTP serves one of the portal's paths.
 func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Security-Policy", CSP)
+	h.Set("Content-Security-Policy", p.csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
@@ -96,6 +130,13 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.served.WithLabelValues("method-not-allowed").Inc()
 		h.Set("Allow", "GET, HEAD")
 		http.Error(w, "the portal's files are read with GET", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.URL.Path == SignInPath {
+		p.served.WithLabelValues("sign-in").Inc()
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Type", "application/json")
+		_, _ = w.Write(p.signIn)
 		return
 	}
 	if !p.Built() {

@@ -156,3 +156,28 @@ func TestBinaryWithoutThePortalSaysHowToBuildIt(t *testing.T) {
 		t.Errorf("without the portal the API still answers: got %q", got)
 	}
 }
+
+// TestSignInOffersTheOIDCProvider: without a provider the sign-in page is
+// told tokens only and the CSP connects to this origin alone; with one, it
+// is told the issuer and client id, and connect-src adds the issuer's
+// origin and nothing else.
+func TestSignInOffersTheOIDCProvider(t *testing.T) {
+	r := get(t, New(built, nil).Wrap(api), http.MethodGet, SignInPath)
+	if got := body(t, r); r.StatusCode != 200 || got != `{"oidc":null}` || r.Header.Get("Content-Security-Policy") != CSP {
+		t.Errorf("tokens only: %d %s, CSP %q", r.StatusCode, got, r.Header.Get("Content-Security-Policy"))
+	}
+	h := New(built, nil).WithSignIn(SignIn{OIDCIssuer: "https://idp.example.com:8443/realms/aether", OIDCClientID: "amp"}).Wrap(api)
+	r = get(t, h, http.MethodGet, SignInPath)
+	if got := body(t, r); got != `{"oidc":{"issuer":"https://idp.example.com:8443/realms/aether","client-id":"amp"}}` {
+		t.Errorf("with a provider: %s", got)
+	}
+	for _, path := range []string{"/", SignInPath, "/portal/assets/main-ABC123.js"} {
+		csp := get(t, h, http.MethodGet, path).Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "connect-src 'self' https://idp.example.com:8443;") || strings.Count(csp, "idp.example.com") != 1 {
+			t.Errorf("GET %s: CSP %q", path, csp)
+		}
+	}
+	if got := body(t, get(t, New(built, nil).WithSignIn(SignIn{OIDCIssuer: "not a url"}).Wrap(api), http.MethodGet, SignInPath)); got != `{"oidc":null}` {
+		t.Errorf("a malformed issuer is offered: %s", got)
+	}
+}

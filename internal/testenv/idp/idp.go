@@ -73,6 +73,12 @@ type Options struct {
 	NodeModules string // directory holding node_modules (default <repo>/.tmp/node-idp or $AMP_IDP_NODE_DIR)
 	// Log receives the processes' output (default: kept for error messages).
 	Log io.Writer
+	// RedirectURIs are registered for the client besides RedirectURI (a
+	// browser client's callback, such as the portal's), and WebClient
+	// registers it as a web application (an https redirect to a loopback
+	// address is refused for a native one).
+	RedirectURIs []string
+	WebClient    bool
 }
 
 // IdP is a running directory and OIDC provider.
@@ -436,10 +442,15 @@ func (p *IdP) startProvider(ctx context.Context, o Options) error {
 			port = freePort()
 		}
 		p.Issuer = fmt.Sprintf("http://127.0.0.1:%d", port)
+		appType := "native"
+		if o.WebClient {
+			appType = "web"
+		}
 		cmd := exec.Command("node", script)
 		cmd.Env = append(os.Environ(),
 			"IDP_ISSUER="+p.Issuer, fmt.Sprintf("IDP_PORT=%d", port),
-			"IDP_CLIENT_ID="+p.ClientID, "IDP_REDIRECT_URIS="+p.RedirectURI,
+			"IDP_CLIENT_ID="+p.ClientID, "IDP_REDIRECT_URIS="+strings.Join(append([]string{p.RedirectURI}, o.RedirectURIs...), " "),
+			"IDP_APPLICATION_TYPE="+appType,
 			fmt.Sprintf("IDP_ID_TOKEN_TTL=%d", int(o.IDTokenTTL.Seconds())),
 			"LDAP_URL="+p.LDAPURL, "LDAP_BASE="+baseDN, "LDAP_ADMIN_DN="+p.AdminDN, "LDAP_ADMIN_PW="+p.AdminPassword,
 			"NODE_ENV=production")

@@ -12,6 +12,8 @@
 //   IDP_PORT          port to listen on (loopback only)       (required)
 //   IDP_CLIENT_ID     public client id (default "amp")
 //   IDP_REDIRECT_URIS space-separated redirect URIs (default http://127.0.0.1/callback)
+//   IDP_APPLICATION_TYPE  the client's: native (default: a CLI's loopback
+//                     redirect) or web (a browser application's https redirect)
 //   IDP_ID_TOKEN_TTL  ID token lifetime in seconds (default 3600)
 //   LDAP_URL          e.g. ldap://127.0.0.1:3389                 (required)
 //   LDAP_BASE         e.g. dc=amp,dc=test                          (required)
@@ -34,6 +36,7 @@ const issuer = env('IDP_ISSUER');
 const port = Number(env('IDP_PORT'));
 const clientId = env('IDP_CLIENT_ID', 'amp');
 const redirectUris = env('IDP_REDIRECT_URIS', 'http://127.0.0.1/callback').split(/\s+/);
+const applicationType = env('IDP_APPLICATION_TYPE', 'native');
 const idTokenTTL = Number(env('IDP_ID_TOKEN_TTL', '3600'));
 const ldapURL = env('LDAP_URL');
 const base = env('LDAP_BASE');
@@ -90,7 +93,7 @@ const jwk = { ...privateKey.export({ format: 'jwk' }), kid: crypto.randomBytes(8
 const provider = new Provider(issuer, {
   clients: [{
     client_id: clientId,
-    application_type: 'native',
+    application_type: applicationType,
     token_endpoint_auth_method: 'none',
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],

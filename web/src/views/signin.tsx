@@ -2,34 +2,50 @@
 // prints where its admin token is). The token is checked against the
 // server (GET /models, which every configuration role may read) before the
 // session takes it, so a wrong one is refused here with the server's
-// reason. OIDC sign-in (authorization code + PKCE) will sit beside it as
-// another Credential.
+// reason. When the server trusts an OIDC provider, signing in with it
+// (authorization code + PKCE, oidc.ts) sits beside the token, checked the
+// same way.
 import { useState } from "preact/hooks";
 import { APIError, call } from "../api";
-import { APIToken, session } from "../session";
+import { APIToken, session, type Credential } from "../session";
+import { oidcConfig, oidcSignIn } from "../oidc";
+import { useLoad } from "../load";
 
 export function SignIn({ reason, staged }: { reason: string; staged: number }) {
   const [token, setToken] = useState("");
   const [error, setError] = useState("");
   const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
+  const oidc = useLoad(oidcConfig, []);
+  const provider = oidc && "value" in oidc ? oidc.value : null;
+  /** Takes a credential once the server accepts it (GET /models). */
+  const check = async (get: () => Promise<Credential>) => {
     setBusy(true);
     setError("");
-    const c = new APIToken(token);
     try {
+      const c = await get();
       await call("GET", "/models", { credential: c });
       session.signIn(c);
     } catch (err) {
-      setError(err instanceof APIError ? err.message : String(err));
+      setError(err instanceof APIError ? err.message : err instanceof Error ? err.message : String(err));
     } finally {
       setBusy(false);
     }
+  };
+  const submit = (e: Event) => {
+    e.preventDefault();
+    void check(() => Promise.resolve(new APIToken(token)));
   };
   const shown = error || reason;
   return (
     <main class="sign-in">
       <h1>AMP portal</h1>
+      {provider && (
+        <p>
+          <button type="button" id="oidc-sign-in" disabled={busy} onClick={() => void check(() => oidcSignIn(provider))}>
+            Sign in with {new URL(provider.issuer).host}
+          </button>
+        </p>
+      )}
       <form id="sign-in" onSubmit={submit}>
         <label for="token">API token</label>
         <input
