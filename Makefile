@@ -2,7 +2,7 @@
 #   make run    start AMP on this machine with the embedded store and demo data
 #               (the portal at https://127.0.0.1:8181/, built first when missing)
 #   make test   install test dependencies and run the whole test suite
-.PHONY: run test build bench bench-compare fuzz soak soak-etcd portal
+.PHONY: run test build bench bench-compare fuzz soak soak-etcd portal portal-screenshots
 
 run:
 	@test -f web/dist/index.html || $(MAKE) portal
@@ -13,6 +13,12 @@ run:
 # go build embeds.
 portal: web/node_modules/.package-lock.json
 	cd web && npm run --silent build
+
+# Screenshots of the portal's main views for docs/portal.md, taken by its
+# browser test as it drives them against amp serve --demo.
+portal-screenshots: portal
+	mkdir -p docs/portal
+	go test -count=1 -run 'TestPortalBasketHistoryInChromium' ./test/e2e/ -args -portal-screenshots=$(CURDIR)/docs/portal
 
 web/node_modules/.package-lock.json: web/package-lock.json web/package.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error

@@ -3,7 +3,10 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +19,29 @@ import (
 )
 
 const sbCamerasREST = "/aether/v2.1.x/starbucks/site/starbucks-seattle/device-group/cameras"
+
+// portalShots is where the browser test writes screenshots of the views it
+// drives (make portal-screenshots: docs/portal/, shown in docs/portal.md).
+var portalShots = flag.String("portal-screenshots", "", "write screenshots of the portal's main views into this directory")
+
+// shot writes a screenshot of the page (1280×1000) as name.png when
+// -portal-screenshots names a directory.
+func (p *page) shot(name string) {
+	p.t.Helper()
+	if *portalShots == "" {
+		return
+	}
+	p.do(chromedp.EmulateViewport(1280, 1000))
+	ctx, cancel := p.bound()
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err == nil {
+		err = os.WriteFile(filepath.Join(*portalShots, name+".png"), png, 0o644)
+	}
+	if err != nil {
+		p.t.Fatalf("screenshot %s: %v", name, err)
+	}
+}
 
 // goTo moves the portal to path as its own links do (History API): the
 // page, and the credential and basket in its memory, stay. It returns
@@ -63,6 +89,8 @@ func TestPortalBasketHistoryInChromium(t *testing.T) {
 
 	t.Run("an operator's basket across two enterprises commits one transaction", func(t *testing.T) {
 		p := b.tab(t, "/portal/browse"+camerasREST)
+		p.do(chromedp.WaitVisible(chromedp.CSS("#token")))
+		p.shot("sign-in")
 		p.signIn(s.Token)
 		p.stage("31000000")
 		p.goTo("/portal/browse" + sbCamerasREST)
@@ -78,6 +106,7 @@ func TestPortalBasketHistoryInChromium(t *testing.T) {
 		}
 		p.follow("#basket-dry-run")
 		preview := p.text("#basket-preview")
+		p.shot("basket")
 		for _, want := range []string{camerasREST + "/mbr/uplink", "31000000", sbCamerasREST + "/mbr/uplink", "32000000"} {
 			if !strings.Contains(preview, want) {
 				t.Errorf("the dry run's preview lacks %q: %q", want, preview)
@@ -107,6 +136,7 @@ func TestPortalBasketHistoryInChromium(t *testing.T) {
 		if got := p.text(fmt.Sprintf(`#history tr[data-index="%d"] .targets`, basketIndex)); got != "acme, starbucks" {
 			t.Errorf("the history's row of the basket names %q", got)
 		}
+		p.shot("history")
 		if got := p.text(fmt.Sprintf(`#history tr[data-index="%d"]`, basketIndex)); !strings.Contains(got, "portal basket: 2 edits") {
 			t.Errorf("the history's row of the basket reads %q, want its message", got)
 		}
@@ -130,6 +160,7 @@ func TestPortalBasketHistoryInChromium(t *testing.T) {
 		if p.exists("#basket-preview") || newestIndex(t, s) != before {
 			t.Fatal("a basket with a stale edit was previewed or committed")
 		}
+		p.shot("basket-conflict")
 		p.follow(row + " button.rebase")
 		if got := p.text(row + " .rebased"); !strings.Contains(got, "Rebased") {
 			t.Errorf("after the rebase the edit reads %q", got)
@@ -182,6 +213,7 @@ func TestPortalBasketHistoryInChromium(t *testing.T) {
 		if got := p.text("#rollback-preview"); !strings.Contains(got, camerasREST+"/mbr/uplink") || !strings.Contains(got, "31000000") {
 			t.Errorf("the rollback's dry run reads %q", got)
 		}
+		p.shot("rollback")
 		p.follow("#rollback-confirm")
 		p.textWith("#rolled-back", fmt.Sprintf("transaction %d.", before+1))
 		var tx struct {
@@ -247,6 +279,7 @@ func TestPortalBasketHistoryInChromium(t *testing.T) {
 		if from := p.text(row + " .source"); !strings.HasPrefix(from, "127.0.0.1:") {
 			t.Errorf("the record's source address is %q", from)
 		}
+		p.shot("audit")
 	})
 
 	t.Run("where-used and sync status of an entry", func(t *testing.T) {
@@ -295,6 +328,7 @@ func TestPortalBasketHistoryInChromium(t *testing.T) {
 		if n := p.count(`#sync tbody tr[data-status="in-sync"]`); n != len(rest.Objects) {
 			t.Errorf("the sync panel shows %d objects in sync, the server %d: %s", n, len(rest.Objects), p.text("#sync"))
 		}
+		p.shot("entry")
 	})
 
 	t.Run("operators see the clusters' links and facts; enterprise admins do not", func(t *testing.T) {
@@ -311,6 +345,8 @@ func TestPortalBasketHistoryInChromium(t *testing.T) {
 
 		p := b.tab(t, "/")
 		p.signIn(s.Token)
+		p.do(chromedp.WaitVisible(chromedp.CSS("#model-sets")), chromedp.WaitVisible(chromedp.CSS("#nav-clusters")))
+		p.shot("model-sets")
 		p.follow("#nav-clusters")
 		row := `#clusters tr[data-cluster="ace-x"]`
 		if got := p.text(row + " .connected"); got != "yes" {
@@ -322,10 +358,12 @@ func TestPortalBasketHistoryInChromium(t *testing.T) {
 		if got := p.text(row); !strings.Contains(got, "v9.9.9-portal") {
 			t.Errorf("ace-x's row reads %q", got)
 		}
+		p.shot("clusters")
 		p.follow(row + " a")
 		if got := p.text("#facts"); !strings.Contains(got, "v1.35.4") || !strings.Contains(got, "server-1") {
 			t.Errorf("ace-x's facts read %q", got)
 		}
+		p.shot("cluster")
 		// the fleet set through the generic views
 		p.goTo("/portal/browse/fleet/v1.0.0")
 		lists := p.text("#lists")
