@@ -11,8 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/edge/wire"
@@ -67,9 +65,8 @@ type entry struct {
 	cur, prev *state // prev: the state before the last change (a delta's base)
 	asOf      uint64 // the snapshot index cur was built at; nil cur: not built yet
 	gone      bool   // the cluster was deleted
-	changed   chan struct{}
 	changedAt time.Time // commit time of the last change, for the delivery histogram
-	waiters   int
+	waiters   []*waiter // requests waiting for a change (wait.go)
 
 	seen      time.Time // last check-in or desired-state request
 	connected bool
@@ -137,7 +134,7 @@ func (h *Hub) seed() {
 				seen = t
 			}
 		}
-		e := &entry{c: c, changed: make(chan struct{}), seen: seen, connected: true, written: seen}
+		e := &entry{c: c, seen: seen, connected: true, written: seen}
 		h.entries[c.ID] = e
 		h.m.setLink(c, true, seen)
 	}
@@ -252,10 +249,15 @@ func (h *Hub) rebuild(id string, e *entry, snap *config.Snapshot, at uint64, whe
 	h.wake(e, when)
 }
 
+// wake answers the requests waiting on e's state (h.mu held).
 func (h *Hub) wake(e *entry, when time.Time) {
-	close(e.changed)
-	e.changed = make(chan struct{})
 	e.changedAt = when
+	for _, w := range e.waiters {
+		w.timer.Stop()
+		h.m.waiting.Dec()
+		go h.finish(w, true)
+	}
+	e.waiters = nil
 }
 
 // lookup returns the cluster's entry with its desired state built (h.mu
@@ -279,7 +281,7 @@ func (h *Hub) lookup(id string) (*entry, error) {
 		return nil, err
 	}
 	if e == nil {
-		e = &entry{changed: make(chan struct{})}
+		e = &entry{}
 		h.entries[id] = e
 	}
 	e.c, e.cur, e.asOf = c, st, snap.Index
@@ -299,75 +301,6 @@ const (
 	AnswerDelta     = "delta"
 	AnswerFull      = "full"
 )
-
-// Desired answers a desired-state request of cluster id's agent, which
-// holds the state of digest (its If-None-Match) as of index since. While
-// digest is the current one it waits up to wait for a change; nil means
-// unchanged (304).
-func (h *Hub) Desired(ctx context.Context, id string, since uint64, digest string, wait time.Duration) (d *wire.Desired, err error) {
-	ctx, span := tracer.Start(ctx, "edge.Desired", trace.WithAttributes(attribute.String("amp.cluster", id),
-		attribute.Int64("amp.since", int64(since)), attribute.String("amp.wait", wait.String())))
-	defer func() {
-		switch {
-		case err != nil:
-			span.RecordError(err)
-		case d == nil:
-			span.SetAttributes(attribute.String("amp.answer", AnswerUnchanged))
-		default:
-			span.SetAttributes(attribute.Bool("amp.full", d.Full), attribute.Int("amp.objects", len(d.Objects)), attribute.Int64("amp.index", int64(d.Index)))
-		}
-		span.End()
-	}()
-	h.mu.Lock()
-	e, err := h.lookup(id)
-	if err != nil {
-		h.mu.Unlock()
-		return nil, err
-	}
-	e.seen = h.opts.Now()
-	woke := false
-	if e.cur.digest == digest && wait > 0 {
-		ch := e.changed
-		e.waiters++
-		h.m.waiting.Inc()
-		h.mu.Unlock()
-		t := time.NewTimer(wait)
-		select {
-		case <-ch:
-			woke = true
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
-		h.mu.Lock()
-		e.waiters--
-		h.m.waiting.Dec()
-		e.seen = h.opts.Now()
-		if e.gone {
-			h.mu.Unlock()
-			return nil, notDeclared(id)
-		}
-	}
-	cur, prev, c, changedAt := e.cur, e.prev, e.c, e.changedAt
-	h.mu.Unlock()
-	if cur.digest == digest {
-		h.m.answers.WithLabelValues(AnswerUnchanged).Inc()
-		return nil, nil
-	}
-	d, err = h.answer(c, cur, prev, since, digest)
-	if err != nil {
-		return nil, err
-	}
-	if d.Full {
-		h.m.answers.WithLabelValues(AnswerFull).Inc()
-	} else {
-		h.m.answers.WithLabelValues(AnswerDelta).Inc()
-	}
-	if woke {
-		h.m.delivery.Observe(h.opts.Now().Sub(changedAt).Seconds())
-	}
-	return d, nil
-}
 
 // answer is the change from what the agent holds to cur: everything when
 // it holds nothing (since 0) or a state older than the retained history;
@@ -414,7 +347,7 @@ func (h *Hub) sweep(ctx context.Context) {
 	for _, e := range h.entries {
 		switch {
 		case !e.connected:
-		case e.waiters == 0 && now.Sub(e.seen) > 2*h.opts.Interval:
+		case len(e.waiters) == 0 && now.Sub(e.seen) > 2*h.opts.Interval:
 			e.connected = false
 			e.digest = [32]byte{} // the next check-in is recorded whole
 			h.m.setLink(e.c, false, e.seen)
