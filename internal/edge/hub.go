@@ -62,9 +62,9 @@ type Hub struct {
 // entry is one cluster's cached desired state and its agent's link.
 type entry struct {
 	c         Cluster
-	cur, prev *state // prev: the state before the last change (a delta's base)
-	asOf      uint64 // the snapshot index cur was built at; nil cur: not built yet
-	gone      bool   // the cluster was deleted
+	cur, prev *state    // prev: the state before the last change (a delta's base)
+	asOf      uint64    // the snapshot index cur was built at; nil cur: not built yet
+	gone      bool      // the cluster was deleted
 	changedAt time.Time // commit time of the last change, for the delivery histogram
 	waiters   []*waiter // requests waiting for a change (wait.go)
 
