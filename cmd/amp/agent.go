@@ -53,13 +53,15 @@ certificate is valid, and reports the outage once the link is back. If
 the certificate expires meanwhile, it keeps enforcing and logs how to
 recover: a new token and amp agent register, which keeps the cached state.
 
-The Kubernetes API: --kubeconfig, else the pod's in-cluster configuration,
-else $KUBECONFIG. Metrics (amp_agent_*) on --metrics-listen, off by
+The Kubernetes API: --kubeconfig (one file), else the pod's in-cluster
+configuration, else $KUBECONFIG, which may list several files (a:b), merged
+as kubectl merges them. Metrics (amp_agent_*) on --metrics-listen, off by
 default; bind it to a local address.
 
 Examples:
   amp agent register --server https://amp.example.com:8181 --token-file ace-x.token --cluster ace-x
   amp agent --kubeconfig /etc/kubernetes/admin.conf
+  KUBECONFIG=/etc/amp-agent/cluster.yaml:/etc/amp-agent/user.yaml amp agent
   amp agent --dir /var/lib/amp-agent --interval 30s --metrics-listen 127.0.0.1:9469
   amp agent status`,
 		Args: args(cobra.NoArgs),
@@ -106,7 +108,7 @@ Examples:
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", envOr("AMP_AGENT_DIR", state.DefaultDir), "state directory: credentials, cached desired state, journal (env AMP_AGENT_DIR)")
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the site's cluster (default: in-cluster configuration, else $KUBECONFIG)")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the site's cluster (default: in-cluster configuration, else $KUBECONFIG, which may list files a:b)")
 	f.DurationVar(&interval, "interval", 0, "check-in interval (default: the one AMP sets, 30s unless told)")
 	f.StringVar(&metricsListen, "metrics-listen", "", "address to serve Prometheus metrics on at /metrics, e.g. 127.0.0.1:9469 (default: off)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -38,25 +38,31 @@ const (
 	KindNamespace = "namespace"
 )
 
-// Config is the client configuration of the local Kubernetes API: the
-// kubeconfig file when given, else the pod's in-cluster configuration,
-// else $KUBECONFIG.
+// Config is the client configuration of the local Kubernetes API, found
+// as kubectl finds it: the kubeconfig file when given; else the pod's
+// in-cluster configuration; else $KUBECONFIG, which may list several
+// files (a:b, merged as kubectl merges them: the first file to set a
+// value wins, a missing file is skipped).
 func Config(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig != "" {
-		c, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+	if kubeconfig == "" {
+		c, err := rest.InClusterConfig()
+		if err == nil {
+			return c, nil
 		}
-		return c, nil
+		if os.Getenv(clientcmd.RecommendedConfigPathEnvVar) == "" {
+			return nil, fmt.Errorf("no Kubernetes API: not in a pod (%v) and $KUBECONFIG is empty; give --kubeconfig", err)
+		}
 	}
-	c, err := rest.InClusterConfig()
-	if err == nil {
-		return c, nil
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	c, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	switch {
+	case err != nil && kubeconfig != "":
+		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+	case err != nil:
+		return nil, fmt.Errorf("$KUBECONFIG %s: %w", os.Getenv(clientcmd.RecommendedConfigPathEnvVar), err)
 	}
-	if env := os.Getenv("KUBECONFIG"); env != "" {
-		return Config(env)
-	}
-	return nil, fmt.Errorf("no Kubernetes API: not in a pod (%v); give --kubeconfig", err)
+	return c, nil
 }
 
 // Cluster is the applier of one Kubernetes cluster.

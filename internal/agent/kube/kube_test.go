@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/amp-edge/amp/internal/agent"
@@ -282,5 +285,59 @@ func eventually(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("never: %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// $KUBECONFIG naming several files is loaded as kubectl loads it: merged,
+// a missing file skipped; the merged configuration reaches the real API.
+// An explicit --kubeconfig is one file, and a missing one is an error
+// naming it.
+func TestKubeconfigList(t *testing.T) {
+	env := kubeenv.Start(t)
+	t.Setenv("KUBERNETES_SERVICE_HOST", "") // not in a pod
+	full, err := clientcmd.LoadFromFile(env.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One file holds the cluster and the user, another the context that
+	// joins them; neither works alone.
+	dir := t.TempDir()
+	creds, ctxs := clientcmdapi.NewConfig(), clientcmdapi.NewConfig()
+	creds.Clusters, creds.AuthInfos = full.Clusters, full.AuthInfos
+	ctxs.Contexts, ctxs.CurrentContext = full.Contexts, full.CurrentContext
+	a, b := filepath.Join(dir, "credentials"), filepath.Join(dir, "contexts")
+	for f, c := range map[string]*clientcmdapi.Config{a: creds, b: ctxs} {
+		if err := clientcmd.WriteToFile(*c, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missing := filepath.Join(dir, "missing")
+	t.Setenv("KUBECONFIG", strings.Join([]string{a, missing, b}, string(filepath.ListSeparator)))
+	rc, err := Config("")
+	if err != nil {
+		t.Fatalf("KUBECONFIG=a:missing:b: %v", err)
+	}
+	f, err := New(kubernetes.NewForConfigOrDie(rc)).Facts(ctx)
+	if err != nil || f.KubernetesVersion != "v"+kubeenv.Version {
+		t.Fatalf("the merged configuration against the API: %+v, %v", f, err)
+	}
+
+	t.Setenv("KUBECONFIG", a)
+	if _, err := Config(""); err == nil || !strings.Contains(err.Error(), "$KUBECONFIG "+a) {
+		t.Fatalf("KUBECONFIG without a context: %v", err)
+	}
+	t.Setenv("KUBECONFIG", missing)
+	if _, err := Config(""); err == nil || !strings.Contains(err.Error(), "$KUBECONFIG "+missing) {
+		t.Fatalf("KUBECONFIG naming only a missing file: %v", err)
+	}
+	if _, err := Config(missing); err == nil || !strings.Contains(err.Error(), "kubeconfig "+missing) {
+		t.Fatalf("--kubeconfig naming a missing file: %v", err)
+	}
+	if _, err := Config(env.Kubeconfig); err != nil {
+		t.Fatalf("--kubeconfig with $KUBECONFIG set to a missing file: %v", err)
+	}
+	t.Setenv("KUBECONFIG", "")
+	if _, err := Config(""); err == nil || !strings.Contains(err.Error(), "give --kubeconfig") {
+		t.Fatalf("no configuration at all: %v", err)
 	}
 }
