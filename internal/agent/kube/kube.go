@@ -21,7 +21,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -101,19 +100,9 @@ func (c *Cluster) Facts(ctx context.Context) (wire.Facts, error) {
 		return f, fmt.Errorf("the Kubernetes version: %w", err)
 	}
 	f.KubernetesVersion = v.GitVersion
-	var nodes []*corev1.Node
-	if inf := c.factory.Core().V1().Nodes(); c.Nodes.watching.Load() {
-		if nodes, err = inf.Lister().List(labels.Everything()); err != nil {
-			return f, err
-		}
-	} else {
-		l, err := c.client.CoreV1().Nodes().List(ctx, listAll)
-		if err != nil {
-			return f, fmt.Errorf("list the nodes: %w", err)
-		}
-		for i := range l.Items {
-			nodes = append(nodes, &l.Items[i])
-		}
+	nodes, err := c.Nodes.list(ctx)
+	if err != nil {
+		return f, err
 	}
 	f.Nodes = make([]wire.Node, 0, len(nodes))
 	for _, n := range nodes {
