@@ -74,6 +74,11 @@ Examples:
 			if wait < time.Second || wait > 5*time.Minute {
 				return usagef("--poll-wait %s is not from 1s to 5m (AMP answers a longer wait at 5m)", wait)
 			}
+			if server != "" {
+				if _, err := link.ParseServer(server); err != nil {
+					return usagef("--server: %v", err)
+				}
+			}
 			telemetry.Level.Set(lvl)
 			log := telemetry.NewLogger(os.Stderr)
 			d, err := state.Open(dir)

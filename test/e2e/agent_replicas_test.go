@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -221,5 +222,28 @@ func TestAgentReplicas(t *testing.T) {
 	}
 	if va := viewCLI(t, a); !va.Connected || !va.InSync {
 		t.Fatalf("A after B's restart: %+v", va)
+	}
+}
+
+// TestAgentLinkFlagRefusals: `amp agent --server` and `--poll-wait` are
+// checked before the agent starts (a typo would leave an agent that
+// enforces its cache and never reaches AMP): exit 2, naming the flag.
+func TestAgentLinkFlagRefusals(t *testing.T) {
+	bin := testenv.Binary(t)
+	for _, tc := range []struct{ args, want []string }{
+		{[]string{"--server", "http://amp.example.com:8181"}, []string{"--server", "HTTPS only"}},
+		{[]string{"--poll-wait", "0s"}, []string{"--poll-wait 0s is not from 1s to 5m"}},
+		{[]string{"--poll-wait", "6m"}, []string{"--poll-wait 6m0s is not from 1s to 5m"}},
+	} {
+		cmd := exec.Command(bin, append([]string{"agent", "--dir", filepath.Join(t.TempDir(), "agent")}, tc.args...)...)
+		out, _ := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); code != 2 {
+			t.Errorf("amp agent %q: exit %d, want 2\n%s", tc.args, code, out)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("amp agent %q: %s, want %q", tc.args, out, w)
+			}
+		}
 	}
 }
