@@ -3,6 +3,7 @@ package edge
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/amp-edge/amp/internal/edge/wire"
 	"github.com/amp-edge/amp/internal/schema"
@@ -45,8 +46,7 @@ func (h *Hub) Status(id string, detail bool) (*Status, error) {
 	}
 	cl, cur, seen, connected, heard := e.c, e.cur, e.seen, e.connected, e.heard()
 	h.mu.Unlock()
-	snap := h.eng.Snapshot()
-	stored := h.dir.State(h.sch, snap, id)
+	stored := h.dir.State(h.sch, h.eng.Snapshot(), id)
 	a := stored["agent"]
 	s := &Status{Cluster: cl.ID, Site: cl.Site, Desired: wire.Applied{Index: cur.index, Digest: cur.digest}, Failed: []string{}}
 	s.Connected, _ = a["connected"].(bool)
@@ -54,7 +54,7 @@ func (h *Hub) Status(id string, detail bool) (*Status, error) {
 	// This replica's memory is fresher than the store when it heard from
 	// the agent itself, unless another replica recorded it later since
 	// (the agent moved there).
-	if t, ok := h.storedSeen(snap, id); heard && (!ok || !t.After(seen)) {
+	if t, err := time.Parse(time.RFC3339, s.LastSeen); heard && (err != nil || !t.After(seen)) {
 		s.Connected, s.LastSeen = connected, stamp(seen)
 	}
 	s.AgentVersion, _ = a["agent-version"].(string)
