@@ -26,8 +26,10 @@ type Options struct {
 	// after two intervals without a check-in or an open wait.
 	Interval time.Duration
 	// WriteEvery bounds how often a connected agent's last-seen alone is
-	// written to the store (default 5 minutes): between those writes it
-	// is kept in memory and in amp_edge_last_checkin_timestamp_seconds.
+	// written to the store (default: the --agent-last-seen-every flag,
+	// LastSeenEvery): between those writes it is kept in memory and in
+	// amp_edge_last_checkin_timestamp_seconds, so another replica on the
+	// same store sees a last-seen up to WriteEvery old.
 	WriteEvery time.Duration
 	// Registry receives the amp_edge_ metrics (nil: unregistered).
 	Registry prometheus.Registerer
@@ -73,7 +75,14 @@ type entry struct {
 	digest    [32]byte // of the last recorded check-in, without its times
 	skew      int64    // clock skew recorded with it, in seconds
 	written   time.Time
+	// seeded is the last-seen the store gave when this replica started
+	// (seed); while seen equals it, this replica has not heard from the
+	// agent and knows only what the store says.
+	seeded time.Time
 }
+
+// heard says whether this replica heard from e's agent itself.
+func (e *entry) heard() bool { return !e.seen.IsZero() && !e.seen.Equal(e.seeded) }
 
 // skewStep is how far an agent's clock skew must move before it is
 // written again: a synchronised clock reads ±1 s by network latency alone.
@@ -90,7 +99,7 @@ func NewHub(eng *config.Engine, opts Options) (*Hub, error) {
 		opts.Interval = time.Duration(Interval)
 	}
 	if opts.WriteEvery <= 0 {
-		opts.WriteEvery = 5 * time.Minute
+		opts.WriteEvery = time.Duration(LastSeenEvery)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -119,7 +128,9 @@ func (h *Hub) Close() {
 
 // seed takes the clusters the store says are connected (a shared store
 // keeps state across restarts) as connected since their stored last-seen,
-// so the sweeper disconnects those whose agent does not come back.
+// so the sweeper disconnects those whose agent does not come back: to
+// this replica or, with replicas, to another one, which writes their
+// last-seen at least every WriteEvery.
 func (h *Hub) seed() {
 	snap := h.eng.Snapshot()
 	now := h.opts.Now()
@@ -134,7 +145,7 @@ func (h *Hub) seed() {
 				seen = t
 			}
 		}
-		e := &entry{c: c, seen: seen, connected: true, written: seen}
+		e := &entry{c: c, seen: seen, connected: true, written: seen, seeded: seen}
 		h.entries[c.ID] = e
 		h.m.setLink(c, true, seen)
 	}
@@ -335,6 +346,16 @@ func (h *Hub) answer(c Cluster, cur, prev *state, since uint64, digest string) (
 
 // sweep disconnects the agents silent for two intervals with no wait
 // open, and writes the last-seen of the others at most every WriteEvery.
+//
+// With replicas on one store, an agent silent here may be talking to
+// another replica: that one records its connection, then writes its
+// last-seen at least every WriteEvery. So an agent this replica never
+// heard from (seeded from the store) is judged only once its stored
+// last-seen is older than WriteEvery and two intervals; and before
+// writing a disconnection, the store is read: a last-seen later than
+// this replica's means another replica heard from the agent since, and
+// this one forgets the link (its metrics series too) instead of writing
+// over that replica's record.
 func (h *Hub) sweep(ctx context.Context) {
 	type write struct {
 		c         Cluster
@@ -343,11 +364,20 @@ func (h *Hub) sweep(ctx context.Context) {
 	}
 	var writes []write
 	now := h.opts.Now()
+	snap := h.eng.Snapshot()
 	h.mu.Lock()
 	for _, e := range h.entries {
 		switch {
 		case !e.connected:
 		case len(e.waiters) == 0 && now.Sub(e.seen) > 2*h.opts.Interval:
+			if !e.heard() && now.Sub(e.seen) <= h.opts.WriteEvery+2*h.opts.Interval {
+				break // another replica may hold it and write its last-seen later
+			}
+			if stored, ok := h.storedSeen(snap, e.c.ID); ok && stored.After(e.seen) {
+				e.connected, e.seen, e.seeded, e.digest = false, time.Time{}, time.Time{}, [32]byte{}
+				h.m.forget(e.c)
+				break
+			}
 			e.connected = false
 			e.digest = [32]byte{} // the next check-in is recorded whole
 			h.m.setLink(e.c, false, e.seen)
@@ -367,6 +397,14 @@ func (h *Hub) sweep(ctx context.Context) {
 			h.log.Info("cluster agent disconnected", "cluster", w.c.ID, "last_seen", stamp(w.seen))
 		}
 	}
+}
+
+// storedSeen is the last-seen the store holds for cluster id's agent, to
+// the second.
+func (h *Hub) storedSeen(snap *config.Snapshot, id string) (time.Time, bool) {
+	s, _ := h.dir.State(h.sch, snap, id)["agent"]["last-seen"].(string)
+	t, err := time.Parse(time.RFC3339, s)
+	return t, err == nil
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
