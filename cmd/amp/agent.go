@@ -33,11 +33,11 @@ import (
 // (docs/agent.md).
 func newAgentCmd() *cobra.Command {
 	var (
-		dir, kubeconfig, metricsListen, logLevel string
-		interval                                 time.Duration
+		dir, kubeconfig, metricsListen, logLevel, server string
+		interval, wait                                   time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "agent [--dir DIR] [--kubeconfig FILE] [--interval D] [--metrics-listen ADDR] | agent register | agent status",
+		Use:   "agent [--dir DIR] [--kubeconfig FILE] [--interval D] [--server URL] [--poll-wait D] [--metrics-listen ADDR] | agent register | agent status",
 		Short: "Run the edge agent of a site's Kubernetes cluster: enrol, pull the desired state, keep the site in it",
 		Long: `Run the edge agent of one site's cluster. It dials AMP (AMP never dials a
 site) over mutual TLS with the cluster's certificate, long-polls the
@@ -53,20 +53,31 @@ certificate is valid, and reports the outage once the link is back. If
 the certificate expires meanwhile, it keeps enforcing and logs how to
 recover: a new token and amp agent register, which keeps the cached state.
 
-The Kubernetes API: --kubeconfig, else the pod's in-cluster configuration,
-else $KUBECONFIG. Metrics (amp_agent_*) on --metrics-listen, off by
+The Kubernetes API: --kubeconfig (one file), else the pod's in-cluster
+configuration, else $KUBECONFIG, which may list several files (a:b), merged
+as kubectl merges them. Metrics (amp_agent_*) on --metrics-listen, off by
 default; bind it to a local address.
 
 Examples:
   amp agent register --server https://amp.example.com:8181 --token-file ace-x.token --cluster ace-x
   amp agent --kubeconfig /etc/kubernetes/admin.conf
+  KUBECONFIG=/etc/amp-agent/cluster.yaml:/etc/amp-agent/user.yaml amp agent
   amp agent --dir /var/lib/amp-agent --interval 30s --metrics-listen 127.0.0.1:9469
+  amp agent --server https://amp-2.example.com:8181    # another replica of the same AMP
   amp agent status`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
 			lvl, err := telemetry.ParseLevel(logLevel)
 			if err != nil {
 				return usagef("%v", err)
+			}
+			if wait < time.Second || wait > 5*time.Minute {
+				return usagef("--poll-wait %s is not from 1s to 5m (AMP answers a longer wait at 5m)", wait)
+			}
+			if server != "" {
+				if _, err := link.ParseServer(server); err != nil {
+					return usagef("--server: %v", err)
+				}
 			}
 			telemetry.Level.Set(lvl)
 			log := telemetry.NewLogger(os.Stderr)
@@ -99,15 +110,17 @@ Examples:
 			shutdown := telemetry.SetupTracing()
 			defer shutdown(context.Background())
 			return agent.Run(cmd.Context(), agent.Options{
-				Dir: d, Registry: reg, Facts: cluster.Facts, Interval: interval,
+				Dir: d, Registry: reg, Facts: cluster.Facts, Interval: interval, Server: server, Wait: wait,
 				Version: version, Log: log, Metrics: m,
 			})
 		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "dir", envOr("AMP_AGENT_DIR", state.DefaultDir), "state directory: credentials, cached desired state, journal (env AMP_AGENT_DIR)")
-	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the site's cluster (default: in-cluster configuration, else $KUBECONFIG)")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the site's cluster (default: in-cluster configuration, else $KUBECONFIG, which may list files a:b)")
 	f.DurationVar(&interval, "interval", 0, "check-in interval (default: the one AMP sets, 30s unless told)")
+	f.StringVar(&server, "server", "", "AMP's address, overriding the one enrolled with (agent.json): another replica of the same AMP, or its new address")
+	f.DurationVar(&wait, "poll-wait", agent.DefaultWait, "how long each desired-state long-poll waits for a change (1s..5m); shorter behind a proxy that cuts idle connections sooner, and AMP notices a stopped agent within it plus two check-in intervals")
 	f.StringVar(&metricsListen, "metrics-listen", "", "address to serve Prometheus metrics on at /metrics, e.g. 127.0.0.1:9469 (default: off)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.AddCommand(newAgentRegisterCmd(), newAgentStatusCmd())

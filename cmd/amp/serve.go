@@ -171,6 +171,7 @@ Examples:
 	f.DurationVar(&cfg.AuthFailWindow, "auth-fail-window", audit.DefaultAuthFailWindow, "window of --auth-fail-limit; failed authentications are audited once per source and window, with their count")
 	// end audit trail
 	f.Var(&edge.Interval, "agent-checkin-interval", "how often cluster agents check in (1s..60s); an agent silent for two intervals without a desired-state wait open is disconnected (docs/agent.md)")
+	f.Var(&edge.LastSeenEvery, "agent-last-seen-every", "how often a connected agent's last-seen alone is written to the store (1s..1h); other replicas on the store see it up to this old, and each write is a commit per connected agent (docs/agent.md)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error (change at run time with PUT /admin/log-level)")
 	return cmd
 }

@@ -53,11 +53,15 @@ type Options struct {
 	Facts func(context.Context) (wire.Facts, error)
 	// Interval overrides AMP's check-in interval (0: AMP's).
 	Interval time.Duration
-	Wait     time.Duration // 0: DefaultWait
-	Resync   time.Duration // 0: DefaultResync
-	Version  string
-	Log      *slog.Logger
-	Metrics  *Metrics // nil: none
+	// Server overrides the AMP address the agent enrolled with (empty:
+	// agent.json's): another replica of the same AMP, or its new address.
+	// The certificate and the pinned server CA stay the same.
+	Server  string
+	Wait    time.Duration // 0: DefaultWait
+	Resync  time.Duration // 0: DefaultResync
+	Version string
+	Log     *slog.Logger
+	Metrics *Metrics // nil: none
 	// Backoff is the link's retry policy (zero: link.DefaultBackoff).
 	Backoff link.Backoff
 	Now     func() time.Time
@@ -158,6 +162,9 @@ func (a *Agent) loadCredentials() error {
 	id, err := a.o.Dir.Identity()
 	if err != nil {
 		return err
+	}
+	if a.o.Server != "" {
+		cfg.Server = a.o.Server
 	}
 	c, err := link.New(cfg.Server, id.Cluster, id.Cert, id.ServerCA)
 	if err != nil {

@@ -286,7 +286,6 @@ func TestWaitersWokenByTheirCluster(t *testing.T) {
 			}
 		}
 	}
-	xch := h.Changed("ace-x")
 	wx, wy := wait("ace-x", x), wait("ace-y", y)
 	waiting(2)
 
@@ -298,7 +297,7 @@ func TestWaitersWokenByTheirCluster(t *testing.T) {
 	processed(t, h, s.submit(config.Edit{Op: config.OpMerge, Loc: org, Value: s.decode(org, `[{"org-id":"o1"}]`)}))
 	// Touches ace-x but not its desired state.
 	processed(t, h, s.put("ace-x/node/server-1/host", `"10.0.1.9"`))
-	if h.Changed("ace-x") != xch {
+	if h.Waiting("ace-x") != 1 {
 		t.Fatal("a commit that changed nothing of ace-x's desired state woke its waiters")
 	}
 
@@ -307,12 +306,12 @@ func TestWaitersWokenByTheirCluster(t *testing.T) {
 	if a.err != nil || a.d == nil || a.d.Full || a.d.Index != iy || len(a.d.Objects) != 1 || a.d.Objects[0].Name != "n1" {
 		t.Fatalf("ace-y's waiter: %+v %v", a.d, a.err)
 	}
-	if h.Changed("ace-x") != xch {
+	if h.Waiting("ace-x") != 1 {
 		t.Fatal("a commit of ace-y woke ace-x's waiters")
 	}
 	select {
-	case <-xch:
-		t.Fatal("ace-x's wait channel was closed")
+	case a := <-wx:
+		t.Fatalf("ace-x's waiter was answered: %+v %v", a.d, a.err)
 	default:
 	}
 	waiting(1)

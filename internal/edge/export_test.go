@@ -1,14 +1,14 @@
 package edge
 
-// Changed is the channel a cluster's waiters wait on (nil: not cached):
-// tests check that a commit closed only the right ones.
-func (h *Hub) Changed(id string) chan struct{} {
+// Waiting is the number of requests waiting on a cluster's state: tests
+// check that a commit answered only the right ones.
+func (h *Hub) Waiting(id string) int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if e := h.entries[id]; e != nil {
-		return e.changed
+		return len(e.waiters)
 	}
-	return nil
+	return 0
 }
 
 // Processed is the index of the newest transaction the hub's watch has

@@ -11,8 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/edge/wire"
@@ -28,8 +26,10 @@ type Options struct {
 	// after two intervals without a check-in or an open wait.
 	Interval time.Duration
 	// WriteEvery bounds how often a connected agent's last-seen alone is
-	// written to the store (default 5 minutes): between those writes it
-	// is kept in memory and in amp_edge_last_checkin_timestamp_seconds.
+	// written to the store (default: the --agent-last-seen-every flag,
+	// LastSeenEvery): between those writes it is kept in memory and in
+	// amp_edge_last_checkin_timestamp_seconds, so another replica on the
+	// same store sees a last-seen up to WriteEvery old.
 	WriteEvery time.Duration
 	// Registry receives the amp_edge_ metrics (nil: unregistered).
 	Registry prometheus.Registerer
@@ -64,19 +64,25 @@ type Hub struct {
 // entry is one cluster's cached desired state and its agent's link.
 type entry struct {
 	c         Cluster
-	cur, prev *state // prev: the state before the last change (a delta's base)
-	asOf      uint64 // the snapshot index cur was built at; nil cur: not built yet
-	gone      bool   // the cluster was deleted
-	changed   chan struct{}
+	cur, prev *state    // prev: the state before the last change (a delta's base)
+	asOf      uint64    // the snapshot index cur was built at; nil cur: not built yet
+	gone      bool      // the cluster was deleted
 	changedAt time.Time // commit time of the last change, for the delivery histogram
-	waiters   int
+	waiters   []*waiter // requests waiting for a change (wait.go)
 
 	seen      time.Time // last check-in or desired-state request
 	connected bool
 	digest    [32]byte // of the last recorded check-in, without its times
 	skew      int64    // clock skew recorded with it, in seconds
 	written   time.Time
+	// seeded is the last-seen the store gave when this replica started
+	// (seed); while seen equals it, this replica has not heard from the
+	// agent and knows only what the store says.
+	seeded time.Time
 }
+
+// heard says whether this replica heard from e's agent itself.
+func (e *entry) heard() bool { return !e.seen.IsZero() && !e.seen.Equal(e.seeded) }
 
 // skewStep is how far an agent's clock skew must move before it is
 // written again: a synchronised clock reads ±1 s by network latency alone.
@@ -93,7 +99,7 @@ func NewHub(eng *config.Engine, opts Options) (*Hub, error) {
 		opts.Interval = time.Duration(Interval)
 	}
 	if opts.WriteEvery <= 0 {
-		opts.WriteEvery = 5 * time.Minute
+		opts.WriteEvery = time.Duration(LastSeenEvery)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -122,7 +128,9 @@ func (h *Hub) Close() {
 
 // seed takes the clusters the store says are connected (a shared store
 // keeps state across restarts) as connected since their stored last-seen,
-// so the sweeper disconnects those whose agent does not come back.
+// so the sweeper disconnects those whose agent does not come back: to
+// this replica or, with replicas, to another one, which writes their
+// last-seen at least every WriteEvery.
 func (h *Hub) seed() {
 	snap := h.eng.Snapshot()
 	now := h.opts.Now()
@@ -137,7 +145,7 @@ func (h *Hub) seed() {
 				seen = t
 			}
 		}
-		e := &entry{c: c, changed: make(chan struct{}), seen: seen, connected: true, written: seen}
+		e := &entry{c: c, seen: seen, connected: true, written: seen, seeded: seen}
 		h.entries[c.ID] = e
 		h.m.setLink(c, true, seen)
 	}
@@ -252,10 +260,15 @@ func (h *Hub) rebuild(id string, e *entry, snap *config.Snapshot, at uint64, whe
 	h.wake(e, when)
 }
 
+// wake answers the requests waiting on e's state (h.mu held).
 func (h *Hub) wake(e *entry, when time.Time) {
-	close(e.changed)
-	e.changed = make(chan struct{})
 	e.changedAt = when
+	for _, w := range e.waiters {
+		w.timer.Stop()
+		h.m.waiting.Dec()
+		go h.finish(w, true)
+	}
+	e.waiters = nil
 }
 
 // lookup returns the cluster's entry with its desired state built (h.mu
@@ -279,7 +292,7 @@ func (h *Hub) lookup(id string) (*entry, error) {
 		return nil, err
 	}
 	if e == nil {
-		e = &entry{changed: make(chan struct{})}
+		e = &entry{}
 		h.entries[id] = e
 	}
 	e.c, e.cur, e.asOf = c, st, snap.Index
@@ -299,75 +312,6 @@ const (
 	AnswerDelta     = "delta"
 	AnswerFull      = "full"
 )
-
-// Desired answers a desired-state request of cluster id's agent, which
-// holds the state of digest (its If-None-Match) as of index since. While
-// digest is the current one it waits up to wait for a change; nil means
-// unchanged (304).
-func (h *Hub) Desired(ctx context.Context, id string, since uint64, digest string, wait time.Duration) (d *wire.Desired, err error) {
-	ctx, span := tracer.Start(ctx, "edge.Desired", trace.WithAttributes(attribute.String("amp.cluster", id),
-		attribute.Int64("amp.since", int64(since)), attribute.String("amp.wait", wait.String())))
-	defer func() {
-		switch {
-		case err != nil:
-			span.RecordError(err)
-		case d == nil:
-			span.SetAttributes(attribute.String("amp.answer", AnswerUnchanged))
-		default:
-			span.SetAttributes(attribute.Bool("amp.full", d.Full), attribute.Int("amp.objects", len(d.Objects)), attribute.Int64("amp.index", int64(d.Index)))
-		}
-		span.End()
-	}()
-	h.mu.Lock()
-	e, err := h.lookup(id)
-	if err != nil {
-		h.mu.Unlock()
-		return nil, err
-	}
-	e.seen = h.opts.Now()
-	woke := false
-	if e.cur.digest == digest && wait > 0 {
-		ch := e.changed
-		e.waiters++
-		h.m.waiting.Inc()
-		h.mu.Unlock()
-		t := time.NewTimer(wait)
-		select {
-		case <-ch:
-			woke = true
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
-		h.mu.Lock()
-		e.waiters--
-		h.m.waiting.Dec()
-		e.seen = h.opts.Now()
-		if e.gone {
-			h.mu.Unlock()
-			return nil, notDeclared(id)
-		}
-	}
-	cur, prev, c, changedAt := e.cur, e.prev, e.c, e.changedAt
-	h.mu.Unlock()
-	if cur.digest == digest {
-		h.m.answers.WithLabelValues(AnswerUnchanged).Inc()
-		return nil, nil
-	}
-	d, err = h.answer(c, cur, prev, since, digest)
-	if err != nil {
-		return nil, err
-	}
-	if d.Full {
-		h.m.answers.WithLabelValues(AnswerFull).Inc()
-	} else {
-		h.m.answers.WithLabelValues(AnswerDelta).Inc()
-	}
-	if woke {
-		h.m.delivery.Observe(h.opts.Now().Sub(changedAt).Seconds())
-	}
-	return d, nil
-}
 
 // answer is the change from what the agent holds to cur: everything when
 // it holds nothing (since 0) or a state older than the retained history;
@@ -402,6 +346,16 @@ func (h *Hub) answer(c Cluster, cur, prev *state, since uint64, digest string) (
 
 // sweep disconnects the agents silent for two intervals with no wait
 // open, and writes the last-seen of the others at most every WriteEvery.
+//
+// With replicas on one store, an agent silent here may be talking to
+// another replica: that one records its connection, then writes its
+// last-seen at least every WriteEvery. So an agent this replica never
+// heard from (seeded from the store) is judged only once its stored
+// last-seen is older than WriteEvery and two intervals; and before
+// writing a disconnection, the store is read: a last-seen later than
+// this replica's means another replica heard from the agent since, and
+// this one forgets the link (its metrics series too) instead of writing
+// over that replica's record.
 func (h *Hub) sweep(ctx context.Context) {
 	type write struct {
 		c         Cluster
@@ -410,11 +364,20 @@ func (h *Hub) sweep(ctx context.Context) {
 	}
 	var writes []write
 	now := h.opts.Now()
+	snap := h.eng.Snapshot()
 	h.mu.Lock()
 	for _, e := range h.entries {
 		switch {
 		case !e.connected:
-		case e.waiters == 0 && now.Sub(e.seen) > 2*h.opts.Interval:
+		case len(e.waiters) == 0 && now.Sub(e.seen) > 2*h.opts.Interval:
+			if !e.heard() && now.Sub(e.seen) <= h.opts.WriteEvery+2*h.opts.Interval {
+				break // another replica may hold it and write its last-seen later
+			}
+			if stored, ok := h.storedSeen(snap, e.c.ID); ok && stored.After(e.seen) {
+				e.connected, e.seen, e.seeded, e.digest = false, time.Time{}, time.Time{}, [32]byte{}
+				h.m.forget(e.c)
+				break
+			}
 			e.connected = false
 			e.digest = [32]byte{} // the next check-in is recorded whole
 			h.m.setLink(e.c, false, e.seen)
@@ -434,6 +397,14 @@ func (h *Hub) sweep(ctx context.Context) {
 			h.log.Info("cluster agent disconnected", "cluster", w.c.ID, "last_seen", stamp(w.seen))
 		}
 	}
+}
+
+// storedSeen is the last-seen the store holds for cluster id's agent, to
+// the second.
+func (h *Hub) storedSeen(snap *config.Snapshot, id string) (time.Time, bool) {
+	s, _ := h.dir.State(h.sch, snap, id)["agent"]["last-seen"].(string)
+	t, err := time.Parse(time.RFC3339, s)
+	return t, err == nil
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -3,6 +3,7 @@ package edge
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/amp-edge/amp/internal/edge/wire"
 	"github.com/amp-edge/amp/internal/schema"
@@ -10,7 +11,8 @@ import (
 
 // Status is a cluster's link as `amp cluster status` shows it: from the
 // state its agent's check-ins wrote, with this replica's fresher memory
-// of when it last heard from it, and the current desired state.
+// of when it last heard from it (unless the store says another replica
+// heard from it later), and the current desired state.
 type Status struct {
 	Cluster          string       `json:"cluster"`
 	Site             string       `json:"site,omitempty"`
@@ -42,14 +44,17 @@ func (h *Hub) Status(id string, detail bool) (*Status, error) {
 		h.mu.Unlock()
 		return nil, schema.Errorf(schema.KindNotFound, h.ClusterPath(id), "no cluster %q is declared", id)
 	}
-	cl, cur, seen, connected := e.c, e.cur, e.seen, e.connected
+	cl, cur, seen, connected, heard := e.c, e.cur, e.seen, e.connected, e.heard()
 	h.mu.Unlock()
 	stored := h.dir.State(h.sch, h.eng.Snapshot(), id)
 	a := stored["agent"]
 	s := &Status{Cluster: cl.ID, Site: cl.Site, Desired: wire.Applied{Index: cur.index, Digest: cur.digest}, Failed: []string{}}
 	s.Connected, _ = a["connected"].(bool)
 	s.LastSeen, _ = a["last-seen"].(string)
-	if !seen.IsZero() { // this replica heard from it: fresher than the store
+	// This replica's memory is fresher than the store when it heard from
+	// the agent itself, unless another replica recorded it later since
+	// (the agent moved there).
+	if t, err := time.Parse(time.RFC3339, s.LastSeen); heard && (err != nil || !t.After(seen)) {
 		s.Connected, s.LastSeen = connected, stamp(seen)
 	}
 	s.AgentVersion, _ = a["agent-version"].(string)

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/amp-edge/amp/internal/netlimit"
+	"github.com/amp-edge/amp/internal/park"
 )
 
 // limitConnections caps the REST listener at total open connections and
@@ -26,4 +27,14 @@ func limitConnections(ln net.Listener, total, perSource int, reg prometheus.Regi
 		Help: "REST connections open now."}, func() float64 { return float64(limited.Open()) })
 	reg.MustRegister(refused, open)
 	return limited
+}
+
+// parkConnections is the listener parked connections come back through
+// (internal/park), with amp_http_parked_connections registered on reg.
+func parkConnections(addr net.Addr, reg prometheus.Registerer) *park.Listener {
+	l := park.NewListener(addr)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "amp_http_parked_connections",
+		Help: "REST connections whose request waits with no goroutine (an edge agent's long-poll, docs/agent.md): part of amp_http_connections_open."},
+		func() float64 { return float64(l.Parked()) }))
+	return l
 }

@@ -408,7 +408,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	ln := limitConnections(rawLn, cfg.MaxConns, cfg.MaxConnsPerSource, reg)
+	parked := parkConnections(ln.Addr(), reg)
 	srv := &http.Server{
+		// Handlers may park a waiting request's connection (the agents'
+		// long-polls, internal/park); parked answers it comes back here.
+		BaseContext:       func(net.Listener) context.Context { return parked.Context(context.Background()) },
 		Handler:           portal.Mount(api, reg, portal.SignIn{OIDCIssuer: cfg.OIDCIssuer, OIDCClientID: cfg.OIDCClientID}), // the web portal at / and /portal/ (docs/portal.md); every other path is the API
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -423,6 +427,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var shutdownErr error
 	group.Add(component.Component{Name: "rest",
 		Run: func(context.Context) error {
+			go func() { _ = srv.Serve(parked) }() // ends with srv, as ln does
 			if err := tr.serve(srv, ln); !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}

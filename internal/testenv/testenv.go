@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -46,12 +47,13 @@ func Binary(t testing.TB) string {
 		return p
 	}
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "amp-bin-")
-		if err != nil {
+		dir := filepath.Join(os.TempDir(), "amp-test-bin")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			buildErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "amp")
+		dropDeadBinaries(dir)
+		binPath = filepath.Join(dir, fmt.Sprintf("amp-%d", os.Getpid()))
 		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/amp")
 		cmd.Dir = RepoRoot()
 		out, err := cmd.CombinedOutput()
@@ -63,6 +65,23 @@ func Binary(t testing.TB) string {
 		t.Fatal(buildErr)
 	}
 	return binPath
+}
+
+// dropDeadBinaries removes the binaries built by test processes that
+// have ended (each process builds its own, amp-<pid>: test binaries of
+// several packages run at once), so they do not pile up in /tmp at
+// 125 MB each.
+func dropDeadBinaries(dir string) {
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		pid, err := strconv.Atoi(strings.TrimPrefix(e.Name(), "amp-"))
+		if err != nil || !strings.HasPrefix(e.Name(), "amp-") {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // Server is a running `amp serve`.

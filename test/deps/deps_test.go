@@ -172,6 +172,11 @@ func TestImportRules(t *testing.T) {
 			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
 		},
 		{
+			why:       "parking a waiting request's connection (internal/park) is HTTP plumbing under any handler: it knows net/http, no AMP code",
+			applies:   func(p pkg) bool { return under(p.path, "internal/park") },
+			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
+		},
+		{
 			why:       "an adapter knows the engine and its controller, not the other adapters",
 			applies:   func(p pkg) bool { return under(p.path, "internal/adapter", "internal/aether/sdcore") },
 			forbidden: []string{"internal/adapter"},

@@ -157,6 +157,12 @@ func TestAgentEndToEnd(t *testing.T) {
 	}
 	waitWithin(t, time.Minute, inSync("edge-a", 2), "edge-a connected, in sync, with its two nodes as facts")
 	waitWithin(t, time.Minute, inSync("edge-b", 1), "edge-b connected, in sync, with its node as facts")
+	// Each agent's long-poll waits parked: its connection held with no
+	// goroutine (internal/park), which is what lets AMP hold 10,000.
+	waitWithin(t, time.Minute, func() bool {
+		m := string(s.Must(t, 200, "GET", "/metrics", ""))
+		return strings.Contains(m, "\namp_http_parked_connections 2\n") && strings.Contains(m, "\namp_edge_waiting_agents 2\n")
+	}, "both agents' long-polls parked")
 
 	// A declared label changed in AMP reaches the site (the long-poll).
 	committed := time.Now()

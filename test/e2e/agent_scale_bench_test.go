@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/amp-edge/amp/internal/agent/link"
 	"github.com/amp-edge/amp/internal/edge/wire"
 	"github.com/amp-edge/amp/internal/testenv"
 )
@@ -90,9 +91,10 @@ func agentFleet(b *testing.B, f fleetConfig) {
 	n := f.agents
 	args := []string{"--adapters", "none",
 		"--agent-checkin-interval", f.interval.String(),
-		// One connection per agent, plus the operator's: the REST cap sized
+		// One connection per agent for its long-poll, a check-in's for a
+		// few seconds a minute, and the operator's: the REST cap sized
 		// for the fleet, as an operator of N sites sets it.
-		"--max-conns", strconv.Itoa(n + 256)}
+		"--max-conns", strconv.Itoa(n + n/4 + 256)}
 	if addr := os.Getenv("AMP_BENCH_PPROF"); addr != "" {
 		// Profiles of the server while the fleet is connected:
 		// go tool pprof http://ADDR/debug/pprof/heap
@@ -264,14 +266,10 @@ func loopbackSource(i int) net.IP { return net.IPv4(127, 1, byte(i/250), byte(i%
 // transport has the agent link client's settings (internal/agent/link),
 // dialling from the agent's own address.
 func (a *fleetAgent) transport(tc *tls.Config) *http.Transport {
-	return &http.Transport{
-		DialContext:         (&net.Dialer{LocalAddr: &net.TCPAddr{IP: a.source}, Timeout: 30 * time.Second}).DialContext,
-		TLSClientConfig:     tc,
-		TLSHandshakeTimeout: 15 * time.Second,
-		MaxIdleConnsPerHost: 2,
-		IdleConnTimeout:     90 * time.Second,
-		ForceAttemptHTTP2:   true,
-	}
+	tr := link.Transport(tc)
+	tr.Proxy = nil
+	tr.DialContext = (&net.Dialer{LocalAddr: &net.TCPAddr{IP: a.source}, Timeout: 30 * time.Second}).DialContext
+	return tr
 }
 
 // enrol registers with the token: no client certificate, a transport of

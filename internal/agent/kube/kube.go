@@ -21,7 +21,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -38,25 +37,31 @@ const (
 	KindNamespace = "namespace"
 )
 
-// Config is the client configuration of the local Kubernetes API: the
-// kubeconfig file when given, else the pod's in-cluster configuration,
-// else $KUBECONFIG.
+// Config is the client configuration of the local Kubernetes API, found
+// as kubectl finds it: the kubeconfig file when given; else the pod's
+// in-cluster configuration; else $KUBECONFIG, which may list several
+// files (a:b, merged as kubectl merges them: the first file to set a
+// value wins, a missing file is skipped).
 func Config(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig != "" {
-		c, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+	if kubeconfig == "" {
+		c, err := rest.InClusterConfig()
+		if err == nil {
+			return c, nil
 		}
-		return c, nil
+		if os.Getenv(clientcmd.RecommendedConfigPathEnvVar) == "" {
+			return nil, fmt.Errorf("no Kubernetes API: not in a pod (%v) and $KUBECONFIG is empty; give --kubeconfig", err)
+		}
 	}
-	c, err := rest.InClusterConfig()
-	if err == nil {
-		return c, nil
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	c, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	switch {
+	case err != nil && kubeconfig != "":
+		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+	case err != nil:
+		return nil, fmt.Errorf("$KUBECONFIG %s: %w", os.Getenv(clientcmd.RecommendedConfigPathEnvVar), err)
 	}
-	if env := os.Getenv("KUBECONFIG"); env != "" {
-		return Config(env)
-	}
-	return nil, fmt.Errorf("no Kubernetes API: not in a pod (%v); give --kubeconfig", err)
+	return c, nil
 }
 
 // Cluster is the applier of one Kubernetes cluster.
@@ -95,19 +100,9 @@ func (c *Cluster) Facts(ctx context.Context) (wire.Facts, error) {
 		return f, fmt.Errorf("the Kubernetes version: %w", err)
 	}
 	f.KubernetesVersion = v.GitVersion
-	var nodes []*corev1.Node
-	if inf := c.factory.Core().V1().Nodes(); c.Nodes.watching.Load() {
-		if nodes, err = inf.Lister().List(labels.Everything()); err != nil {
-			return f, err
-		}
-	} else {
-		l, err := c.client.CoreV1().Nodes().List(ctx, listAll)
-		if err != nil {
-			return f, fmt.Errorf("list the nodes: %w", err)
-		}
-		for i := range l.Items {
-			nodes = append(nodes, &l.Items[i])
-		}
+	nodes, err := c.Nodes.list(ctx)
+	if err != nil {
+		return f, err
 	}
 	f.Nodes = make([]wire.Node, 0, len(nodes))
 	for _, n := range nodes {

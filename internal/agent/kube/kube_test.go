@@ -3,17 +3,24 @@ package kube
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/amp-edge/amp/internal/agent"
@@ -282,5 +289,183 @@ func eventually(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("never: %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// $KUBECONFIG naming several files is loaded as kubectl loads it: merged,
+// a missing file skipped; the merged configuration reaches the real API.
+// An explicit --kubeconfig is one file, and a missing one is an error
+// naming it.
+func TestKubeconfigList(t *testing.T) {
+	env := kubeenv.Start(t)
+	t.Setenv("KUBERNETES_SERVICE_HOST", "") // not in a pod
+	full, err := clientcmd.LoadFromFile(env.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One file holds the cluster and the user, another the context that
+	// joins them; neither works alone.
+	dir := t.TempDir()
+	creds, ctxs := clientcmdapi.NewConfig(), clientcmdapi.NewConfig()
+	creds.Clusters, creds.AuthInfos = full.Clusters, full.AuthInfos
+	ctxs.Contexts, ctxs.CurrentContext = full.Contexts, full.CurrentContext
+	a, b := filepath.Join(dir, "credentials"), filepath.Join(dir, "contexts")
+	for f, c := range map[string]*clientcmdapi.Config{a: creds, b: ctxs} {
+		if err := clientcmd.WriteToFile(*c, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	missing := filepath.Join(dir, "missing")
+	t.Setenv("KUBECONFIG", strings.Join([]string{a, missing, b}, string(filepath.ListSeparator)))
+	rc, err := Config("")
+	if err != nil {
+		t.Fatalf("KUBECONFIG=a:missing:b: %v", err)
+	}
+	f, err := New(kubernetes.NewForConfigOrDie(rc)).Facts(ctx)
+	if err != nil || f.KubernetesVersion != "v"+kubeenv.Version {
+		t.Fatalf("the merged configuration against the API: %+v, %v", f, err)
+	}
+
+	t.Setenv("KUBECONFIG", a)
+	if _, err := Config(""); err == nil || !strings.Contains(err.Error(), "$KUBECONFIG "+a) {
+		t.Fatalf("KUBECONFIG without a context: %v", err)
+	}
+	t.Setenv("KUBECONFIG", missing)
+	if _, err := Config(""); err == nil || !strings.Contains(err.Error(), "$KUBECONFIG "+missing) {
+		t.Fatalf("KUBECONFIG naming only a missing file: %v", err)
+	}
+	if _, err := Config(missing); err == nil || !strings.Contains(err.Error(), "kubeconfig "+missing) {
+		t.Fatalf("--kubeconfig naming a missing file: %v", err)
+	}
+	if _, err := Config(env.Kubeconfig); err != nil {
+		t.Fatalf("--kubeconfig with $KUBECONFIG set to a missing file: %v", err)
+	}
+	t.Setenv("KUBECONFIG", "")
+	if _, err := Config(""); err == nil || !strings.Contains(err.Error(), "give --kubeconfig") {
+		t.Fatalf("no configuration at all: %v", err)
+	}
+}
+
+// apiCalls records the requests a client makes to the API, but for the
+// watches' long-running streams.
+type apiCalls struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (c *apiCalls) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Query().Get("watch") != "true" {
+			c.mu.Lock()
+			c.calls = append(c.calls, r.Method+" "+r.URL.Path)
+			c.mu.Unlock()
+		}
+		return rt.RoundTrip(r)
+	})
+}
+
+// take returns the requests made since the last take.
+func (c *apiCalls) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.calls
+	c.calls = nil
+	return out
+}
+
+type roundTripper func(*http.Request) (*http.Response, error)
+
+func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A full resync of a state the site holds reads the watches' caches: it
+// costs the API no request, whatever the number of nodes; a node changed
+// by hand costs its update alone. Counted with a RoundTripper around
+// client-go's transport, on a real kube-apiserver.
+func TestResyncReadsTheCache(t *testing.T) {
+	env := kubeenv.Start(t)
+	const nodes = 20
+	var objs []wire.Object
+	for i := range nodes {
+		name := fmt.Sprintf("server-%02d", i)
+		env.AddNode(t, name, map[string]string{"by-hand": "keep"}, nil, true)
+		spec := json.RawMessage(fmt.Sprintf(`{"labels":{"env":"prod","rack":"r%d"},"taints":["edge:NoSchedule"]}`, i%4))
+		objs = append(objs, wire.Object{Kind: KindNode, Name: name, Spec: spec, Digest: wire.ObjectDigest(spec)})
+	}
+	for _, ns := range []string{"apps", "monitoring"} {
+		objs = append(objs, wire.Object{Kind: KindNamespace, Name: ns, Spec: json.RawMessage(`{}`), Digest: wire.ObjectDigest(json.RawMessage(`{}`))})
+	}
+	var calls apiCalls
+	rc := env.RESTConfig()
+	rc.WrapTransport = calls.wrap
+	cl := New(kubernetes.NewForConfigOrDie(rc))
+	reg := apply.NewRegistry()
+	cl.Register(reg)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, w := range []apply.Watcher{cl.Nodes, cl.Namespaces} {
+		if err := w.Watch(wctx, func(string) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resync := func(what string) []apply.Outcome {
+		t.Helper()
+		outs, removed, err := reg.ApplyAll(ctx, objs)
+		if err != nil || len(removed) != 0 || len(outs) != len(objs) {
+			t.Fatalf("%s: %d outcomes, removed %v, %v", what, len(outs), removed, err)
+		}
+		for _, o := range outs {
+			if o.Status.State != wire.StateApplied {
+				t.Fatalf("%s: %+v", what, o.Status)
+			}
+		}
+		return outs
+	}
+	resync("the first apply")
+	cached := func(name string) *corev1.Node {
+		n, err := cl.factory.Core().V1().Nodes().Lister().Get(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	eventually(t, "the watches' caches hold the first apply", func() bool {
+		nss, err := cl.factory.Core().V1().Namespaces().Lister().List(labels.Everything())
+		if err != nil || len(nss) < 2 {
+			return false
+		}
+		for i := range nodes {
+			if cached(fmt.Sprintf("server-%02d", i)).Annotations[ManagedAnnotation] == "" {
+				return false
+			}
+		}
+		return true
+	})
+	calls.take()
+
+	for _, o := range resync("a resync") {
+		if len(o.Changed) != 0 {
+			t.Fatalf("a resync of a held state changed %s/%s: %q", o.Status.Kind, o.Status.Name, o.Changed)
+		}
+	}
+	if got := calls.take(); len(got) != 0 {
+		t.Fatalf("a resync of %d nodes and 2 namespaces the site holds made %d API requests, want none: %q", nodes, len(got), got)
+	}
+
+	byHand(t, env.Client(), "server-07", func(n *corev1.Node) { n.Labels["env"] = "staging" })
+	eventually(t, "the watch's cache holds the hand change", func() bool { return cached("server-07").Labels["env"] == "staging" })
+	var changed []string
+	for _, o := range resync("a resync after a hand change") {
+		if len(o.Changed) > 0 {
+			changed = append(changed, o.Status.Name+": "+strings.Join(o.Changed, "; "))
+		}
+	}
+	if !slices.Equal(changed, []string{"server-07: label env: staging -> prod"}) {
+		t.Fatalf("changed %q", changed)
+	}
+	if got := calls.take(); !slices.Equal(got, []string{"PUT /api/v1/nodes/server-07"}) {
+		t.Fatalf("a resync correcting one node made the requests %q, want its update alone", got)
+	}
+	if node(t, env.Client(), "server-07").Labels["env"] != "prod" {
+		t.Fatal("the hand change was not restored")
 	}
 }

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -27,8 +29,9 @@ const (
 
 // Namespaces applies kind "namespace" (spec {}).
 type Namespaces struct {
-	client  kubernetes.Interface
-	factory informers.SharedInformerFactory
+	client   kubernetes.Interface
+	factory  informers.SharedInformerFactory
+	watching atomic.Bool
 }
 
 // Validate checks the namespace's name and that its spec is {}.
@@ -47,13 +50,15 @@ func (a *Namespaces) Validate(name string, raw json.RawMessage) error {
 
 // Apply creates the namespace, labelled as AMP's, when it is missing. A
 // namespace that already existed without the label is left as it is (and
-// so never deleted by AMP).
+// so never deleted by AMP). Once the namespaces are watched it reads them
+// from the watch's cache: re-applying one that exists costs the API
+// nothing.
 func (a *Namespaces) Apply(ctx context.Context, name string, raw json.RawMessage) ([]string, error) {
 	if err := a.Validate(name, raw); err != nil {
 		return nil, err
 	}
 	var changed []string
-	ns, err := a.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+	ns, err := a.get(ctx, name)
 	if apierrors.IsNotFound(err) {
 		_, err = a.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
 			Name: name, Labels: map[string]string{ManagedByLabel: ManagedByAMP},
@@ -77,15 +82,46 @@ func (a *Namespaces) Apply(ctx context.Context, name string, raw json.RawMessage
 	return changed, nil
 }
 
-// Prune deletes the namespaces AMP created that keep does not name.
-func (a *Namespaces) Prune(ctx context.Context, keep map[string]bool) ([]string, error) {
-	l, err := a.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: ManagedByLabel + "=" + ManagedByAMP})
+// get reads a namespace: from the watch's cache while the namespaces are
+// watched (from the API when the cache does not hold it: it may have just
+// been created), else from the API. Read it only.
+func (a *Namespaces) get(ctx context.Context, name string) (*corev1.Namespace, error) {
+	if a.watching.Load() {
+		ns, err := a.factory.Core().V1().Namespaces().Lister().Get(name)
+		if !apierrors.IsNotFound(err) {
+			return ns, err
+		}
+	}
+	return a.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+}
+
+// managedByAMP lists the namespaces AMP created: from the watch's cache
+// while the namespaces are watched, else with one LIST. Read them only.
+func (a *Namespaces) managedByAMP(ctx context.Context) ([]*corev1.Namespace, error) {
+	sel := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByAMP})
+	if a.watching.Load() {
+		return a.factory.Core().V1().Namespaces().Lister().List(sel)
+	}
+	l, err := a.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 	if err != nil {
 		return nil, fmt.Errorf("list the namespaces: %w", err)
 	}
+	nss := make([]*corev1.Namespace, len(l.Items))
+	for i := range l.Items {
+		nss[i] = &l.Items[i]
+	}
+	return nss, nil
+}
+
+// Prune deletes the namespaces AMP created that keep does not name.
+func (a *Namespaces) Prune(ctx context.Context, keep map[string]bool) ([]string, error) {
+	nss, err := a.managedByAMP(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var removed []string
 	var errs []error
-	for _, ns := range l.Items {
+	for _, ns := range nss {
 		if keep[ns.Name] || ns.DeletionTimestamp != nil {
 			continue
 		}
@@ -109,7 +145,7 @@ func (a *Namespaces) Prune(ctx context.Context, keep map[string]bool) ([]string,
 // changed.
 func (a *Namespaces) Watch(ctx context.Context, changed func(name string)) error {
 	inf := a.factory.Core().V1().Namespaces().Informer()
-	return watch(ctx, a.factory, inf, cache.ResourceEventHandlerFuncs{
+	err := watch(ctx, a.factory, inf, cache.ResourceEventHandlerFuncs{
 		DeleteFunc: func(obj any) { changed(nameOf(obj)) },
 		UpdateFunc: func(oldObj, newObj any) {
 			o, ok1 := oldObj.(*corev1.Namespace)
@@ -119,4 +155,9 @@ func (a *Namespaces) Watch(ctx context.Context, changed func(name string)) error
 			}
 		},
 	})
+	if err != nil {
+		return err
+	}
+	a.watching.Store(true)
+	return nil
 }

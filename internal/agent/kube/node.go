@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -26,8 +27,6 @@ import (
 // the node: {"labels":[keys],"taints":["key:Effect",…]}. A key AMP no
 // longer declares is removed; a key it never managed is left alone.
 const ManagedAnnotation = "amp.edge/managed"
-
-var listAll = metav1.ListOptions{}
 
 // NodeSpec is the spec of kind "node": the labels and taints AMP declares
 // for the node (taints as "key=value:Effect" or "key:Effect").
@@ -123,15 +122,22 @@ func (a *Nodes) Validate(name string, raw json.RawMessage) error {
 }
 
 // Apply sets exactly the declared labels and taints on the node, removes
-// those AMP managed and no longer declares, and reads the node back.
+// those AMP managed and no longer declares, and reads the node back: the
+// object the API answered the update with or, when nothing needed
+// writing, the node as read. Once the nodes are watched it reads them
+// from the watch's cache, so re-applying a node that holds its
+// declaration costs the API nothing; a cache behind the API shows as a
+// conflict on the update, and the retry reads the API.
 func (a *Nodes) Apply(ctx context.Context, name string, raw json.RawMessage) ([]string, error) {
 	spec, taints, err := decodeNode(raw)
 	if err != nil {
 		return nil, err
 	}
 	var changed []string
+	fresh := false
 	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		n, err := a.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		n, err := a.get(ctx, name, fresh)
+		fresh = true
 		if apierrors.IsNotFound(err) {
 			return fmt.Errorf("node %s is not in the cluster (it is applied when it joins)", name)
 		}
@@ -143,20 +149,53 @@ func (a *Nodes) Apply(ctx context.Context, name string, raw json.RawMessage) ([]
 		if !dirty {
 			return nil
 		}
-		_, err = a.client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{FieldManager: "amp-agent"})
-		return err
+		n, err = a.client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{FieldManager: "amp-agent"})
+		if err != nil {
+			return err
+		}
+		if left, dirty := reconcileNode(n, spec, taints); dirty {
+			return fmt.Errorf("read back node %s: it still differs (%s)", name, strings.Join(left, "; "))
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	n, err := a.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return changed, fmt.Errorf("read back node %s: %w", name, err)
-	}
-	if left, dirty := reconcileNode(n, spec, taints); dirty {
-		return changed, fmt.Errorf("read back node %s: it still differs (%s)", name, strings.Join(left, "; "))
-	}
 	return changed, nil
+}
+
+// get reads a node for a change: from the watch's cache while the nodes
+// are watched and fresh is false, else (or when the cache does not hold
+// it yet: it may have just joined) from the API. The node is a copy the
+// caller may change.
+func (a *Nodes) get(ctx context.Context, name string, fresh bool) (*corev1.Node, error) {
+	if !fresh && a.watching.Load() {
+		n, err := a.factory.Core().V1().Nodes().Lister().Get(name)
+		if err == nil {
+			return n.DeepCopy(), nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	return a.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+}
+
+// list reads every node: from the watch's cache while the nodes are
+// watched, else with one LIST. The nodes are shared: read them only.
+func (a *Nodes) list(ctx context.Context) ([]*corev1.Node, error) {
+	if a.watching.Load() {
+		return a.factory.Core().V1().Nodes().Lister().List(labels.Everything())
+	}
+	l, err := a.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list the nodes: %w", err)
+	}
+	nodes := make([]*corev1.Node, len(l.Items))
+	for i := range l.Items {
+		nodes[i] = &l.Items[i]
+	}
+	return nodes, nil
 }
 
 // reconcileNode changes n to hold spec, removing what the annotation
@@ -249,18 +288,20 @@ func reconcileNode(n *corev1.Node, spec NodeSpec, taints []corev1.Taint) ([]stri
 // Prune removes, from every node AMP manages and keep does not name, the
 // labels and taints AMP put there, and its annotation.
 func (a *Nodes) Prune(ctx context.Context, keep map[string]bool) ([]string, error) {
-	l, err := a.client.CoreV1().Nodes().List(ctx, listAll)
+	nodes, err := a.list(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("list the nodes: %w", err)
+		return nil, err
 	}
 	var removed []string
 	var errs []error
-	for _, n := range l.Items {
+	for _, n := range nodes {
 		if _, ok := n.Annotations[ManagedAnnotation]; !ok || keep[n.Name] {
 			continue
 		}
+		fresh := false
 		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-			cur, err := a.client.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+			cur, err := a.get(ctx, n.Name, fresh)
+			fresh = true
 			if err != nil {
 				return err
 			}

@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -113,6 +114,7 @@ type Client struct {
 	hc      *http.Client
 	tr      *http.Transport
 	cert    atomic.Pointer[tls.Certificate]
+	certGen atomic.Uint64 // counts SetCertificate calls
 	Backoff Backoff
 	// Version goes into the User-Agent.
 	Version string
@@ -135,7 +137,7 @@ func New(server, cluster string, cert tls.Certificate, serverCA *x509.CertPool) 
 		// the next connection on.
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return c.cert.Load(), nil },
 	}
-	c.tr = newTransport(tc)
+	c.tr = Transport(tc)
 	c.hc = &http.Client{Transport: c.tr}
 	return c, nil
 }
@@ -144,22 +146,68 @@ func New(server, cluster string, cert tls.Certificate, serverCA *x509.CertPool) 
 // drops the idle connections made with the old one.
 func (c *Client) SetCertificate(cert tls.Certificate) {
 	c.cert.Store(&cert)
+	c.certGen.Add(1)
+	if s, ok := c.tr.TLSClientConfig.ClientSessionCache.(*sessions); ok {
+		s.forget()
+	}
 	c.tr.CloseIdleConnections()
 }
 
 // Close drops the idle connections.
 func (c *Client) Close() { c.tr.CloseIdleConnections() }
 
-func newTransport(tc *tls.Config) *http.Transport {
+// Transport is the link's HTTP transport (exported for the fleet
+// benchmark, which must speak the link as agents do). HTTP/1.1, not
+// HTTP/2: AMP parks an HTTP/1.1 long-poll's connection with no goroutine
+// waiting on it (internal/park), which HTTP/2 does not allow, so that a
+// waiting agent costs AMP a few KiB. The long-poll keeps its connection;
+// a check-in's is closed soon after, and TLS session resumption makes the
+// next one cheap.
+func Transport(tc *tls.Config) *http.Transport {
+	if tc.ClientSessionCache == nil {
+		tc.ClientSessionCache = &sessions{}
+	}
 	return &http.Transport{
 		Proxy:               http.ProxyFromEnvironment, // sites behind an enterprise proxy
 		TLSClientConfig:     tc,
 		TLSHandshakeTimeout: 15 * time.Second,
 		MaxIdleConnsPerHost: 2,
-		IdleConnTimeout:     90 * time.Second,
-		ForceAttemptHTTP2:   true,
+		IdleConnTimeout:     IdleConnTimeout,
+		ForceAttemptHTTP2:   false,
 	}
 }
+
+// sessions is the link's TLS session cache. A resumed session presents
+// the certificate of the handshake it resumes, so a renewal empties it
+// (SetCertificate): the next connection presents the new certificate.
+type sessions struct {
+	mu    sync.Mutex
+	cache tls.ClientSessionCache
+}
+
+func (s *sessions) current() tls.ClientSessionCache {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cache == nil {
+		s.cache = tls.NewLRUClientSessionCache(4)
+	}
+	return s.cache
+}
+
+func (s *sessions) Get(key string) (*tls.ClientSessionState, bool) { return s.current().Get(key) }
+func (s *sessions) Put(key string, cs *tls.ClientSessionState)     { s.current().Put(key, cs) }
+
+// forget drops every session.
+func (s *sessions) forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cache = nil
+}
+
+// IdleConnTimeout is how long an idle connection of the link stays open:
+// the long-poll's is idle only between two polls; another (a check-in's)
+// would otherwise cost AMP a waiting goroutine until the next check-in.
+const IdleConnTimeout = 5 * time.Second
 
 // ParseServer checks AMP's URL: HTTPS, with a host.
 func ParseServer(server string) (*url.URL, error) {
@@ -184,7 +232,7 @@ func Register(ctx context.Context, server string, serverCA *x509.CertPool, req w
 	if err != nil {
 		return nil, err
 	}
-	tr := newTransport(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: serverCA})
+	tr := Transport(&tls.Config{MinVersion: tls.VersionTLS12, RootCAs: serverCA})
 	defer tr.CloseIdleConnections()
 	c := &Client{base: u, hc: &http.Client{Transport: tr}, Backoff: b, Version: version}
 	var cr wire.Credentials
@@ -331,12 +379,19 @@ func (c *Client) once(ctx context.Context, method, path string, hdr http.Header,
 	req.Header.Set("User-Agent", "amp-agent/"+c.Version)
 	// The trace of the agent's step (a check-in, a poll) goes on at AMP.
 	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
+	gen := c.certGen.Load()
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	resp.Body.Close()
+	if c.certGen.Load() != gen {
+		// A request open across a renewal (a long-poll) kept a
+		// connection that presents the old certificate: closed now that
+		// it is idle, so the next request presents the new one.
+		c.tr.CloseIdleConnections()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%s %s: read the answer: %w", method, path, err)
 	}

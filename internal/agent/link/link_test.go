@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -219,6 +220,8 @@ func TestRenewThenNewCertificate(t *testing.T) {
 	p := newPKI(t)
 	var mu sync.Mutex
 	var serials []string
+	hold := make(chan struct{})
+	polling := make(chan struct{}, 1)
 	srv, pool := amp(t, p, true, func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		serials = append(serials, r.TLS.PeerCertificates[0].SerialNumber.String())
@@ -232,11 +235,24 @@ func TestRenewThenNewCertificate(t *testing.T) {
 			}
 			w.WriteHeader(http.StatusCreated)
 			json.NewEncoder(w).Encode(wire.Credentials{Cluster: "ace-x", Serial: "21"})
+		case "/edge/v1/clusters/ace-x/desired":
+			if r.URL.Query().Get("since") == "1" {
+				polling <- struct{}{}
+				<-hold
+			}
+			w.WriteHeader(http.StatusNotModified)
 		default:
 			json.NewEncoder(w).Encode(wire.CheckinAnswer{})
 		}
 	})
 	c := newClient(t, srv.URL, p.client(t, "ace-x", 20), pool)
+	// A long-poll is open across the renewal.
+	polled := make(chan error, 1)
+	go func() {
+		_, err := c.Desired(context.Background(), 1, "d", time.Minute) // held by AMP
+		polled <- err
+	}()
+	<-polling
 	cr, err := c.Renew(context.Background(), "-----BEGIN CERTIFICATE REQUEST-----\n")
 	if err != nil || cr.Serial != "21" {
 		t.Fatalf("renew: %+v, %v", cr, err)
@@ -245,10 +261,20 @@ func TestRenewThenNewCertificate(t *testing.T) {
 	if _, err := c.Checkin(context.Background(), func() wire.Checkin { return wire.Checkin{} }); err != nil {
 		t.Fatal(err)
 	}
+	close(hold)
+	if err := <-polled; err != nil {
+		t.Fatal(err)
+	}
+	// The old certificate's connection was closed when the poll open
+	// across the renewal ended: the next poll presents the new one.
+	if _, err := c.Desired(context.Background(), 2, "d", time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(serials) != 2 || serials[0] != "20" || serials[1] != "21" {
-		t.Fatalf("serials presented: %v, want [20 21]", serials)
+	want := []string{"20", "20", "21", "21"} // poll, renew, check-in, poll
+	if !slices.Equal(serials, want) {
+		t.Fatalf("serials presented: %v, want %v", serials, want)
 	}
 }
 

@@ -62,6 +62,10 @@ type Host interface {
 	QueryUint(r *http.Request, name string) (v uint64, ok bool, err error)
 	// WriteJSON answers v as JSON with code.
 	WriteJSON(w http.ResponseWriter, code int, v any) error
+	// WriteError answers err as the API's problem (what a handler's
+	// returned error becomes), for an answer written after the handler
+	// returned (a parked request, internal/park).
+	WriteError(w http.ResponseWriter, r *http.Request, err error)
 	// Spec returns the OpenAPI document, as YAML or JSON (an error when the
 	// server has none).
 	Spec(yaml bool) ([]byte, error)

@@ -82,6 +82,8 @@ func (h host) QueryUint(r *http.Request, name string) (uint64, bool, error) {
 
 func (h host) WriteJSON(w http.ResponseWriter, code int, v any) error { return writeJSON(w, code, v) }
 
+func (h host) WriteError(w http.ResponseWriter, r *http.Request, err error) { writeProblem(w, r, err) }
+
 func (h host) Spec(yaml bool) ([]byte, error) {
 	if h.s.opts.Spec == nil {
 		return nil, compat.ErrNoSpec

@@ -1,6 +1,7 @@
 package edgeapi
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/edge"
 	"github.com/amp-edge/amp/internal/edge/ca"
+	"github.com/amp-edge/amp/internal/edge/wire"
+	"github.com/amp-edge/amp/internal/park"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
@@ -59,6 +62,26 @@ func desired(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if wait > 0 {
+		// An HTTP/1.1 request waits with no goroutine held (internal/park).
+		if pc, ok := park.Hijack(w, r); ok {
+			// The answer may come after the request is gone: it keeps
+			// only what writing an error needs, not the request.
+			bare := (&http.Request{Method: r.Method, URL: r.URL, Header: http.Header{}}).WithContext(context.Background())
+			deliver := func(d *wire.Desired, err error) {
+				_ = pc.Reply(func(w http.ResponseWriter) { writeDesired(h, w, bare, digest, d, err) })
+			}
+			parked, err := hub.Park(r.Context(), id, since, digest, wait, deliver)
+			if !parked {
+				var d *wire.Desired
+				if err == nil {
+					d, err = hub.Desired(r.Context(), id, since, digest, 0)
+				}
+				deliver(d, err)
+			}
+			return nil
+		}
+	}
 	// A wait outlasts the server's ordinary deadlines on purpose; the
 	// request has no body, so nothing is left to read meanwhile.
 	rc := http.NewResponseController(w)
@@ -68,13 +91,22 @@ func desired(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if d == nil {
+	writeDesired(h, w, r, digest, d, nil)
+	return nil
+}
+
+// writeDesired answers a desired-state request of an agent holding digest.
+func writeDesired(h compat.Host, w http.ResponseWriter, r *http.Request, digest string, d *wire.Desired, err error) {
+	switch {
+	case err != nil:
+		h.WriteError(w, r, err)
+	case d == nil:
 		w.Header().Set("ETag", `"`+digest+`"`)
 		w.WriteHeader(http.StatusNotModified)
-		return nil
+	default:
+		w.Header().Set("ETag", `"`+d.Digest+`"`)
+		_ = h.WriteJSON(w, http.StatusOK, d)
 	}
-	w.Header().Set("ETag", `"`+d.Digest+`"`)
-	return h.WriteJSON(w, http.StatusOK, d)
 }
 
 // etag reads the digest of an If-None-Match header ("<digest>", W/ or not).
