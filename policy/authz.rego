@@ -185,10 +185,12 @@ named if input.principal.name != ""
 
 # A cluster's desired state carries the cluster's private sealing keys
 # (its sealed-secret objects, docs/lifecycle.md "Sealed secrets"): the
-# cluster's own agent alone reads it, operators included.
+# cluster's own agent alone reads it, operators included. It is the only
+# read of the edge routes (the others write), so the rule tests the
+# action rather than input.path, which keeps decisions cacheable.
 deny contains "a cluster's desired state carries its sealing keys: only the cluster's agent reads it" if {
 	input.kind == "edge"
-	endswith(input.path, "/desired")
+	input.action == "read"
 	not own_agent
 }
 
