@@ -29,7 +29,7 @@ value is encrypted with a fresh AES-256-GCM key wrapped with RSA-OAEP-SHA256
 for the cluster's public key, exactly as kubeseal does, so the output can be
 committed to a config repo and is unsealed at the site either by the
 sealed-secrets controller or by AMP's agent (declare it under
-fleet/cluster/NAME/sealed-secret).
+fleet/sealing/NAME/sealed-secret).
 
 The key is the cluster's sealing certificate from AMP (--cluster NAME:
 GET /clusters/NAME/seal-key; the first request makes the cluster's first

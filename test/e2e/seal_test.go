@@ -206,14 +206,14 @@ func TestSealAgentUnseal(t *testing.T) {
 	declare := func(id, manifest string) {
 		t.Helper()
 		b, _ := json.Marshal(map[string]any{"secret-id": id, "manifest": manifest})
-		s.Must(t, 201, "PUT", "/fleet/v1.0.0/cluster/edge-s/sealed-secret/"+id, string(b))
+		s.Must(t, 201, "PUT", "/fleet/v1.0.0/sealing/edge-s/sealed-secret/"+id, string(b))
 	}
 	declare("db", kubesealJSON(secretYAML("apps", "db", "first")))
 
 	// Refused at commit, naming the manifest: a Secret in clear.
-	code, body, _, _ := s.Do(context.Background(), "PUT", "/fleet/v1.0.0/cluster/edge-s/sealed-secret/clear",
+	code, body, _, _ := s.Do(context.Background(), "PUT", "/fleet/v1.0.0/sealing/edge-s/sealed-secret/clear",
 		`{"secret-id":"clear","manifest":"apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: apps}\nstringData: {a: b}\n"}`)
-	if code != 400 || !strings.Contains(string(body), "/fleet/v1.0.0/cluster/edge-s/sealed-secret/clear/manifest") {
+	if code != 400 || !strings.Contains(string(body), "/fleet/v1.0.0/sealing/edge-s/sealed-secret/clear/manifest") {
 		t.Fatalf("a Secret in clear declared: %d %s", code, body)
 	}
 
@@ -247,14 +247,14 @@ func TestSealAgentUnseal(t *testing.T) {
 	secretData(t, cs, "apps", "db", "first")
 
 	// Undeclared: the Secret goes.
-	s.Must(t, 200, "DELETE", "/fleet/v1.0.0/cluster/edge-s/sealed-secret/db2", "")
+	s.Must(t, 200, "DELETE", "/fleet/v1.0.0/sealing/edge-s/sealed-secret/db2", "")
 	waitWithin(t, time.Minute, func() bool {
 		_, err := cs.CoreV1().Secrets("apps").Get(context.Background(), "db2", metav1.GetOptions{})
 		return err != nil
 	}, "the undeclared sealed secret's Secret deleted at the site")
 
 	// No answer carries a private key; the keys' metrics.
-	for _, p := range []string{"/fleet/v1.0.0/cluster/edge-s", "/clusters/edge-s/seal-key", "/clusters/edge-s/status"} {
+	for _, p := range []string{"/fleet/v1.0.0/sealing/edge-s", "/clusters/edge-s/seal-key", "/clusters/edge-s/status"} {
 		if b := s.Must(t, 200, "GET", p, ""); bytes.Contains(b, []byte("PRIVATE KEY")) {
 			t.Fatalf("GET %s answers a private key", p)
 		}

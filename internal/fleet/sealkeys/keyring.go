@@ -83,15 +83,15 @@ func (k *Keyring) now() time.Time {
 // Set is the newest fleet set loaded (nil: none).
 func Set(sch *schema.Schema) *schema.ModelSet { return sch.Set(SetName, "") }
 
-// EntryKey is the storage key of a cluster's fleet entry (its keys and
+// EntryKey is the storage key of a cluster's sealing entry (its keys and
 // sealed secrets).
 func EntryKey(set *schema.ModelSet, cluster string) string {
-	return schema.RootKey(set, "") + "/cluster/" + schema.EscapeSegment(cluster)
+	return schema.RootKey(set, "") + "/sealing/" + schema.EscapeSegment(cluster)
 }
 
 // EntryPath is its REST path.
 func EntryPath(set *schema.ModelSet, cluster string) string {
-	return schema.RESTBase(set) + "/cluster/" + schema.EscapeSegment(cluster)
+	return schema.RESTBase(set) + "/sealing/" + schema.EscapeSegment(cluster)
 }
 
 func metaKey(cluster, fp string) string {
@@ -236,7 +236,7 @@ func (k *Keyring) renew(ctx context.Context, cluster, why string, need func([]Ke
 }
 
 // commit lists fps as the cluster's keys (a merge: its sealed secrets
-// stay), creating its fleet entry with the first.
+// stay), creating its sealing entry with the first.
 func (k *Keyring) commit(ctx context.Context, set *schema.ModelSet, cluster string, fps []any, why string) error {
 	route, err := k.Eng.Schema().ParseRoute(EntryPath(set, cluster))
 	if err != nil {
@@ -246,7 +246,7 @@ func (k *Keyring) commit(ctx context.Context, set *schema.ModelSet, cluster stri
 	if err != nil {
 		return err
 	}
-	val, err := schema.DecodeJSON(loc.Node, map[string]any{"cluster-id": cluster, "seal-key": fps}, loc.REST(), true, schema.DecodeOptions{})
+	val, err := schema.DecodeJSON(loc.Node, map[string]any{"cluster": cluster, "seal-key": fps}, loc.REST(), true, schema.DecodeOptions{})
 	if err != nil {
 		return err
 	}
@@ -288,12 +288,12 @@ func generate(bits int, now time.Time) (record, string, error) {
 	}, seal.Fingerprint(&key.PublicKey), nil
 }
 
-// Clusters lists the clusters with a fleet entry in snap.
+// Clusters lists the clusters with a sealing entry in snap.
 func Clusters(set *schema.ModelSet, snap *config.Snapshot) []string {
 	if set == nil {
 		return nil
 	}
-	prefix := schema.RootKey(set, "") + "/cluster/"
+	prefix := schema.RootKey(set, "") + "/sealing/"
 	var out []string
 	it := snap.Objects.Root().Iterator()
 	it.SeekPrefix([]byte(prefix))

@@ -16,7 +16,7 @@ import (
 )
 
 // The sealed-secret kind of desired state: one object per sealed-secret
-// entry of a cluster's fleet entry, carrying the SealedSecret and the
+// entry of a cluster's sealing entry, carrying the SealedSecret and the
 // cluster's private keys (only that cluster's: the link answers an agent
 // about its own cluster alone). A manifest that is not a SealedSecret is
 // refused at commit.
@@ -53,14 +53,14 @@ func ParseManifest(text string) (*seal.SealedSecret, error) {
 }
 
 // secretOf returns the cluster and secret id of a sealed-secret entry's
-// storage key ("fleet/1.0.0/cluster/ace-x/sealed-secret/db"), or of a
+// storage key ("fleet/1.0.0/sealing/ace-x/sealed-secret/db"), or of a
 // cluster entry (secret ""); ok false for any other key.
 func secretOf(sch *schema.Schema, key string) (cluster, secret string, ok bool) {
 	set := Set(sch)
 	if set == nil {
 		return "", "", false
 	}
-	rest, ok := strings.CutPrefix(key, schema.RootKey(set, "")+"/cluster/")
+	rest, ok := strings.CutPrefix(key, schema.RootKey(set, "")+"/sealing/")
 	if !ok {
 		return "", "", false
 	}
@@ -101,7 +101,7 @@ type source struct{}
 
 func (source) Kind() string { return seal.KindSealedSecret }
 
-// Affects: a cluster's fleet entry (its keys) and its sealed secrets
+// Affects: a cluster's sealing entry (its keys) and its sealed secrets
 // affect that cluster only.
 func (source) Affects(sch *schema.Schema, key string) []string {
 	if c, _, ok := secretOf(sch, key); ok {
