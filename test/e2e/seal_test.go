@@ -167,7 +167,8 @@ func TestSealWithController(t *testing.T) {
 // cluster's `amp agent` unseals it into the site's kube-apiserver. After
 // a key renewal, kubeseal's new SealedSecret (new key) and the old one
 // (old key) both hold at the site. A bad manifest is refused at commit;
-// no answer carries a private key; the metrics count the keys.
+// no answer carries a private key; amp backup carries them; the metrics
+// count the keys.
 func TestSealAgentUnseal(t *testing.T) {
 	kubeseal := sealedsecrets.Kubeseal(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -262,6 +263,20 @@ func TestSealAgentUnseal(t *testing.T) {
 	metrics := string(s.Must(t, 200, "GET", "/metrics", ""))
 	if !strings.Contains(metrics, `amp_seal_keys{cluster="edge-s"} 2`) || !strings.Contains(metrics, `amp_seal_key_age_seconds{cluster="edge-s"}`) {
 		t.Fatalf("the seal metrics:\n%s", grepLines(metrics, "amp_seal"))
+	}
+	// amp backup carries the keys (the store's metadata), in a 0600 file.
+	bak := filepath.Join(t.TempDir(), "amp.ampbak")
+	bcmd := exec.Command(testenv.Binary(t), "backup", bak)
+	bcmd.Env = append(os.Environ(), env...)
+	if out, err := bcmd.CombinedOutput(); err != nil {
+		t.Fatalf("amp backup: %v\n%s", err, out)
+	}
+	raw, err := os.ReadFile(bak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(bak); st.Mode().Perm() != 0o600 || bytes.Count(raw, []byte("seal-key/edge-s/")) != 2 || !bytes.Contains(raw, []byte("RSA PRIVATE KEY")) {
+		t.Fatalf("the backup (mode %v) holds %d sealing keys of edge-s, want both", st.Mode().Perm(), bytes.Count(raw, []byte("seal-key/edge-s/")))
 	}
 	if strings.Contains(s.Log(), "PRIVATE KEY") {
 		t.Fatal("the server logged a private key")
