@@ -152,7 +152,7 @@ func TestSealWithController(t *testing.T) {
 	for _, tc := range []struct{ stdin, want string }{
 		{"apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {a: b}\n", "metadata.namespace"},
 		{"apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: apps}\ndata: {a: '%%%'}\n", "data.a: not base64"},
-		{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: apps}\ndata: {a: b}\n", "kind:"},
+		{"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: apps}\ndata: {a: Yg==}\n", "kind:"},
 	} {
 		_, stderr, err := runAmpSeal(t, nil, tc.stdin, "--cert", certFile)
 		if err == nil || !strings.Contains(stderr, tc.want) {
