@@ -207,7 +207,7 @@ func TestSealAgentUnseal(t *testing.T) {
 	declare := func(id, manifest string) {
 		t.Helper()
 		b, _ := json.Marshal(map[string]any{"secret-id": id, "manifest": manifest})
-		s.Must(t, 201, "PUT", "/fleet/v1.0.0/sealing/edge-s/sealed-secret/"+id, string(b))
+		s.Must(t, 200, "PUT", "/fleet/v1.0.0/sealing/edge-s/sealed-secret/"+id, string(b))
 	}
 	declare("db", kubesealJSON(secretYAML("apps", "db", "first")))
 
