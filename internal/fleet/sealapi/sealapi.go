@@ -10,6 +10,7 @@ package sealapi
 import (
 	"context"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -21,6 +22,7 @@ import (
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/fleet/sealkeys"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/telemetry"
 )
 
 // Name is the layer's name, as the fleet set's descriptor names it.
@@ -30,7 +32,9 @@ func init() {
 	component.RegisterService(component.Service{Name: "fleet-seal-keys", New: func(env component.Env) func(ctx context.Context) error {
 		sealkeys.Bind(env.Engine)
 		env.Metrics.MustRegister(&collector{eng: env.Engine})
-		return (&sealkeys.Keyring{Eng: env.Engine}).Run
+		// Renewals and their failures go to amp serve's log (stderr, JSON);
+		// amp_seal_key_age_seconds above 30 days says renewal is failing.
+		return (&sealkeys.Keyring{Eng: env.Engine, Log: telemetry.NewLogger(os.Stderr)}).Run
 	}})
 	compat.Register(compat.Layer{Name: Name, Routes: []compat.Route{
 		{Pattern: "GET /clusters/{name}/seal-key", Name: "seal-key", Handler: getKey},
