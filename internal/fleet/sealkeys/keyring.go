@@ -175,10 +175,10 @@ func PrivateKeys(eng *config.Engine, snap *config.Snapshot, cluster string) ([]s
 // first one.
 func (k *Keyring) Active(ctx context.Context, cluster string) (Key, error) {
 	keys, err := k.Keys(k.Eng.Snapshot(), cluster)
-	if err != nil || len(keys) > 0 {
-		if err != nil {
-			return Key{}, err
-		}
+	if err != nil {
+		return Key{}, err
+	}
+	if len(keys) > 0 {
 		return keys[0], nil
 	}
 	return k.renew(ctx, cluster, "first key", func(keys []Key) bool { return len(keys) == 0 })
