@@ -121,10 +121,12 @@ func Fingerprints(set *schema.ModelSet, snap *config.Snapshot, cluster string) [
 // A listed fingerprint with no key in the metadata (written by hand) is
 // an error naming it.
 func load(eng *config.Engine, set *schema.ModelSet, snap *config.Snapshot, cluster string) ([]Key, []record, error) {
-	fps := Fingerprints(set, snap, cluster)
-	keys := make([]Key, 0, len(fps))
-	recs := make([]record, 0, len(fps))
-	for _, fp := range fps {
+	type pair struct {
+		key Key
+		rec record
+	}
+	var pairs []pair
+	for _, fp := range Fingerprints(set, snap, cluster) {
 		b, err := eng.Meta().GetMeta(metaKey(cluster, fp))
 		if err != nil {
 			return nil, nil, fmt.Errorf("read sealing key %s of cluster %q: %w", fp, cluster, err)
@@ -136,19 +138,14 @@ func load(eng *config.Engine, set *schema.ModelSet, snap *config.Snapshot, clust
 		if err := json.Unmarshal(b, &r); err != nil {
 			return nil, nil, fmt.Errorf("sealing key %s of cluster %q in the store's metadata: %w", fp, cluster, err)
 		}
-		keys = append(keys, Key{Fingerprint: fp, Cert: []byte(r.Cert), Created: r.Created})
-		recs = append(recs, r)
+		pairs = append(pairs, pair{Key{Fingerprint: fp, Cert: []byte(r.Cert), Created: r.Created}, r})
 	}
-	idx := make([]int, len(keys))
-	for i := range idx {
-		idx[i] = i
+	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i].key.Created.After(pairs[j].key.Created) })
+	keys, recs := make([]Key, len(pairs)), make([]record, len(pairs))
+	for i, p := range pairs {
+		keys[i], recs[i] = p.key, p.rec
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return keys[idx[a]].Created.After(keys[idx[b]].Created) })
-	sk, sr := make([]Key, len(keys)), make([]record, len(keys))
-	for i, j := range idx {
-		sk[i], sr[i] = keys[j], recs[j]
-	}
-	return sk, sr, nil
+	return keys, recs, nil
 }
 
 // Keys are the cluster's listed keys as of snap, newest (active) first.
