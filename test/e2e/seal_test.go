@@ -166,7 +166,7 @@ func TestSealWithController(t *testing.T) {
 // with it, the SealedSecret is declared in the fleet set, and the
 // cluster's `amp agent` unseals it into the site's kube-apiserver. After
 // a key renewal, kubeseal's new SealedSecret (new key) and the old one
-// (old key) both hold at the site. A bad manifest is refused at commit;
+// (old key) both hold at the site, and so does amp seal's. A bad manifest is refused at commit;
 // no answer carries a private key; amp backup carries them; the metrics
 // count the keys.
 func TestSealAgentUnseal(t *testing.T) {
@@ -241,6 +241,9 @@ func TestSealAgentUnseal(t *testing.T) {
 	}
 	declare("db2", kubesealJSON(secretYAML("apps", "db2", "second")))
 	secretData(t, cs, "apps", "db2", "second")
+	// amp seal itself, with the key fetched from AMP, YAML out.
+	declare("db3", string(ampSeal(t, env, secretYAML("apps", "db3", "third"), "--cluster", "edge-s", "--scope", "namespace-wide")))
+	secretData(t, cs, "apps", "db3", "third")
 	waitWithin(t, time.Minute, func() bool {
 		st := clusterStatus(t, env, "edge-s")
 		return st["in-sync"] == true
