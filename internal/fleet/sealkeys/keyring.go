@@ -107,6 +107,11 @@ func Fingerprints(set *schema.ModelSet, snap *config.Snapshot, cluster string) [
 	if !ok {
 		return nil
 	}
+	return fingerprintsOf(o)
+}
+
+// fingerprintsOf reads a sealing entry's seal-key list.
+func fingerprintsOf(o *config.Object) []string {
 	list, _ := o.Data["seal-key"].([]any)
 	out := make([]string, 0, len(list))
 	for _, v := range list {

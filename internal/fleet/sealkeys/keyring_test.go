@@ -16,6 +16,11 @@ import (
 
 // put writes value at the REST path as a PUT does.
 func put(eng *config.Engine, path string, value map[string]any) error {
+	return write(eng, config.OpReplace, path, value)
+}
+
+// write writes value at the REST path with op.
+func write(eng *config.Engine, op config.Op, path string, value map[string]any) error {
 	route, err := eng.Schema().ParseRoute(path)
 	if err != nil {
 		return err
@@ -28,7 +33,7 @@ func put(eng *config.Engine, path string, value map[string]any) error {
 	if err != nil {
 		return err
 	}
-	_, err = eng.Submit(context.Background(), &config.Request{Edits: []config.Edit{{Op: config.OpReplace, Loc: loc, Value: val}}, Principal: "test", Source: "api"})
+	_, err = eng.Submit(context.Background(), &config.Request{Edits: []config.Edit{{Op: op, Loc: loc, Value: val}}, Principal: "test", Source: "api"})
 	return err
 }
 
@@ -148,5 +153,20 @@ func TestKeysRenewAndKeepUnsealing(t *testing.T) {
 	keys, _ := kr.Keys(eng.Snapshot(), "edge-a")
 	if len(keys) != 2 || keys[0].Fingerprint != k2.Fingerprint {
 		t.Fatalf("keys newest first: %+v", keys)
+	}
+
+	// A fingerprint AMP holds no key for is refused; removing one (a
+	// merge: a PUT of the entry would replace its sealed secrets too)
+	// retires that key: what it sealed no longer opens.
+	entryPath := EntryPath(set, "edge-a")
+	bogus := strings.Repeat("ab", 32)
+	if err := put(eng, entryPath, map[string]any{"cluster": "edge-a", "seal-key": []any{k2.Fingerprint, k1.Fingerprint, bogus}}); err == nil || !strings.Contains(err.Error(), entryPath+"/seal-key") || !strings.Contains(err.Error(), bogus) {
+		t.Fatalf("an unknown fingerprint: %v", err)
+	}
+	if err := write(eng, config.OpMerge, entryPath, map[string]any{"cluster": "edge-a", "seal-key": []any{k2.Fingerprint}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, n := objects(t, eng, "edge-a"); !strings.Contains(got["db"], "no key of this cluster") || got["db2"] != "two" || n != 1 {
+		t.Fatalf("after retiring the old key: %v with %d keys", got, n)
 	}
 }

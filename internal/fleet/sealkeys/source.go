@@ -80,19 +80,50 @@ func secretOf(sch *schema.Schema, key string) (cluster, secret string, ok bool) 
 }
 
 // checkManifests refuses a sealed-secret whose manifest is not a
-// SealedSecret, at its manifest, with the field and why.
+// SealedSecret, at its manifest, with the field and why; and a seal-key
+// fingerprint added that names no key AMP holds for the cluster (keys
+// are made by AMP, which stores the key before it lists it).
 func checkManifests(tx *config.Snapshot, changes []config.ObjectChange, report config.Report) {
 	for _, c := range changes {
 		if c.After == nil {
 			continue
 		}
 		cluster, secret, ok := secretOf(tx.Schema(), c.Key)
-		if !ok || secret == "" {
+		if !ok {
+			continue
+		}
+		if secret == "" {
+			checkFingerprints(tx, c, cluster, report)
 			continue
 		}
 		text, _ := c.After.Data["manifest"].(string)
 		if _, err := ParseManifest(text); err != nil {
 			report(false, EntryPath(Set(tx.Schema()), cluster)+"/sealed-secret/"+schema.EscapeSegment(secret)+"/manifest", err.Error())
+		}
+	}
+}
+
+// checkFingerprints refuses the fingerprints a change adds to a sealing
+// entry that name no key in the store's metadata: the agent would get no
+// key for them, and the cluster's desired state could not be built.
+func checkFingerprints(tx *config.Snapshot, c config.ObjectChange, cluster string, report config.Report) {
+	v, bound := engines.Load(tx.Schema())
+	if !bound {
+		return // no server: nothing holds keys (tests of the model alone)
+	}
+	set := Set(tx.Schema())
+	had := map[string]bool{}
+	if c.Before != nil {
+		for _, fp := range fingerprintsOf(c.Before) {
+			had[fp] = true
+		}
+	}
+	for _, fp := range fingerprintsOf(c.After) {
+		if had[fp] {
+			continue
+		}
+		if b, err := v.(*config.Engine).Meta().GetMeta(metaKey(cluster, fp)); err == nil && b == nil {
+			report(false, EntryPath(set, cluster)+"/seal-key", fmt.Sprintf("AMP holds no sealing key %s for cluster %q: keys are made by AMP (GET /clusters/%s/seal-key, POST …/seal-key/renew), a fingerprint can only be removed", fp, cluster, cluster))
 		}
 	}
 }
