@@ -183,6 +183,23 @@ deny contains "anonymous principal" if not named
 
 named if input.principal.name != ""
 
+# A cluster's desired state carries the cluster's private sealing keys
+# (its sealed-secret objects, docs/lifecycle.md "Sealed secrets"): the
+# cluster's own agent alone reads it, operators included. It is the only
+# read of the edge routes (the others write), so the rule tests the
+# action rather than input.path, which keeps decisions cacheable.
+deny contains "a cluster's desired state carries its sealing keys: only the cluster's agent reads it" if {
+	input.kind == "edge"
+	input.action == "read"
+	not own_agent
+}
+
+own_agent if {
+	some r in input.principal.rights
+	r.role == "agent"
+	r.cluster == input.cluster
+}
+
 deny contains "account suspended (role suspended)" if {
 	holds("suspended")
 }

@@ -210,6 +210,11 @@ test_agent_own_cluster_only if {
 	not allowed(edge(agent_x, "write", "ace-y", "status"))
 }
 
+test_desired_state_agent_only if {
+	not allowed(edge(olivia, "read", "ace-x", "desired"))
+	allowed(edge(olivia, "write", "ace-x", "status"))
+}
+
 test_agent_nothing_else if {
 	not allowed(model(agent_x, "read", "acme"))
 	not allowed(req(agent_x, "read", "/enterprises", "enterprises", ""))
@@ -229,7 +234,7 @@ test_agent_right_without_cluster_nothing if {
 }
 
 test_operator_edge_routes if {
-	allowed(edge(olivia, "read", "ace-x", "desired"))
+	allowed(edge(olivia, "write", "ace-x", "status"))
 	not allowed(edge(alice, "read", "ace-x", "desired"))
 }
 

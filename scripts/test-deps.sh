@@ -166,3 +166,35 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
     || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd; }
 fi
 # --- end kube-apiserver ---------------------------------------------------------
+# --- sealed-secrets (issue 13 part 7: internal/seal, internal/agent/sealed) ----
+# Bitnami's sealed-secrets controller and kubeseal, built from the Go module
+# proxy into a cache outside the repository: the tests seal with AMP and
+# unseal with the real controller (run against internal/testenv/kube), and
+# seal with the real kubeseal for AMP's agent to unseal. v0.40.0's go.mod
+# names the module github.com/bitnami/sealed-secrets while the proxy serves
+# it as github.com/bitnami-labs/sealed-secrets, so it is not
+# `go install`-able: a throwaway wrapper module replaces one by the other.
+SEALED_SECRETS_VERSION=0.40.0
+ss_dir="${XDG_CACHE_HOME:-$HOME/.cache}/amp-test-tools/sealed-secrets-v$SEALED_SECRETS_VERSION"
+if [ ! -x "$ss_dir/controller" ] || [ ! -x "$ss_dir/kubeseal" ]; then
+  ss_work=$(mktemp -d)
+  trap 'rm -rf "$ss_work"' EXIT
+  (
+    cd "$ss_work"
+    export GOWORK=off GOFLAGS=-mod=mod
+    go mod init amp-test-tools/sealed-secrets >/dev/null 2>&1
+    go mod edit -require="github.com/bitnami/sealed-secrets@v$SEALED_SECRETS_VERSION" \
+      -replace="github.com/bitnami/sealed-secrets=github.com/bitnami-labs/sealed-secrets@v$SEALED_SECRETS_VERSION"
+    printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "github.com/bitnami/sealed-secrets/cmd/controller"\n\t_ "github.com/bitnami/sealed-secrets/cmd/kubeseal"\n)\n' >tools.go
+    go mod tidy
+    go build -trimpath -ldflags "-s -w -X main.VERSION=v$SEALED_SECRETS_VERSION" -o controller github.com/bitnami/sealed-secrets/cmd/controller
+    go build -trimpath -ldflags "-s -w -X main.VERSION=v$SEALED_SECRETS_VERSION" -o kubeseal github.com/bitnami/sealed-secrets/cmd/kubeseal
+  )
+  mkdir -p "$ss_dir"
+  for b in controller kubeseal; do
+    mv "$ss_work/$b" "$ss_dir/$b.new" && mv "$ss_dir/$b.new" "$ss_dir/$b"
+  done
+  rm -rf "$ss_work"
+  trap - EXIT
+fi
+# --- end sealed-secrets ---------------------------------------------------------

@@ -24,8 +24,10 @@ import (
 	"github.com/amp-edge/amp/internal/agent/apply"
 	"github.com/amp-edge/amp/internal/agent/kube"
 	"github.com/amp-edge/amp/internal/agent/link"
+	"github.com/amp-edge/amp/internal/agent/sealed"
 	"github.com/amp-edge/amp/internal/agent/state"
 	"github.com/amp-edge/amp/internal/edge/wire"
+	"github.com/amp-edge/amp/internal/seal"
 	"github.com/amp-edge/amp/internal/telemetry"
 )
 
@@ -96,6 +98,7 @@ Examples:
 			cluster := kube.New(cs)
 			reg := apply.NewRegistry()
 			cluster.Register(reg)
+			reg.Register(seal.KindSealedSecret, sealed.New(cs))
 			var m *agent.Metrics
 			if metricsListen != "" {
 				pr := prometheus.NewRegistry()

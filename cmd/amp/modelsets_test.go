@@ -231,7 +231,7 @@ func TestGlobalSetVerbs(t *testing.T) {
 	// Without an enterprise, only the global sets complete: a tenant set's
 	// paths would need one, and "site" (Aether's and the inventory's) needs
 	// the set's name.
-	if got, _ := g.completePath(cmd, ""); !slices.Equal(got, []string{"bundle/", "cluster-group/", "cluster/", "device-type/", "fleet/", "git-repo/", "inventory/", "ip-address/", "lab/", "manufacturer/", "organization/", "rack/", "rollout/", "server/"}) {
+	if got, _ := g.completePath(cmd, ""); !slices.Equal(got, []string{"bundle/", "cluster-group/", "cluster/", "device-type/", "fleet/", "git-repo/", "inventory/", "ip-address/", "lab/", "manufacturer/", "organization/", "rack/", "rollout/", "sealing/", "server/"}) {
 		t.Errorf("complete \"\" without -e = %v", got)
 	}
 	if n := srv.models.Load() - before; n != 1 {

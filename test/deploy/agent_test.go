@@ -133,6 +133,7 @@ cluster: site-7
 interval: 10s
 state: {type: hostPath, hostPath: /srv/amp-agent}
 metrics: {listen: ":9464"}
+sealedSecrets: true
 resources: {requests: {cpu: 50m, memory: 64Mi}, limits: {memory: 256Mi}}
 nodeSelector: {node-role.kubernetes.io/control-plane: ""}
 `))
@@ -169,6 +170,10 @@ nodeSelector: {node-role.kubernetes.io/control-plane: ""}
 		t.Errorf("token volume %+v, want key tok of site-7-token", tok)
 	}
 	assertNoTokenArgs(t, pod)
+	if rules := get[*rbacv1.ClusterRole](t, objs, "ClusterRole/amp-agent").Rules; len(rules) != len(applierRules)+1 ||
+		!slices.Equal(rules[len(rules)-1].Resources, []string{"secrets"}) || slices.Contains(rules[len(rules)-1].Verbs, "watch") {
+		t.Errorf("sealedSecrets: true: rules %+v, want the applier's and secrets (get, list, create, update, delete)", rules)
+	}
 	if argAfter(agent.Args, "--interval") != "10s" || argAfter(agent.Args, "--metrics-listen") != ":9464" {
 		t.Errorf("agent args %v, want --interval 10s --metrics-listen :9464", agent.Args)
 	}

@@ -65,14 +65,14 @@ func TestImportRules(t *testing.T) {
 		{
 			why: "nothing below the interfaces calls back up into them (DESIGN: data flows one way)",
 			applies: func(p pkg) bool {
-				return !under(p.path, "cmd", "internal/server", "internal/api", "internal/testenv", "test", "internal/aether/rocapi", "internal/provision/provisionapi", "internal/edge/edgeapi", "internal/fleet/fleetapi")
+				return !under(p.path, "cmd", "internal/server", "internal/api", "internal/testenv", "test", "internal/aether/rocapi", "internal/provision/provisionapi", "internal/edge/edgeapi", "internal/fleet/fleetapi", "internal/fleet/sealapi")
 			},
 			forbidden: []string{"internal/api", "internal/server", "cmd"},
 		},
 		{
 			why: "a compatibility layer is part of the interfaces (it serves routes through internal/api/compat), never of the assembly",
 			applies: func(p pkg) bool {
-				return under(p.path, "internal/aether/rocapi", "internal/provision/provisionapi", "internal/edge/edgeapi", "internal/fleet/fleetapi")
+				return under(p.path, "internal/aether/rocapi", "internal/provision/provisionapi", "internal/edge/edgeapi", "internal/fleet/fleetapi", "internal/fleet/sealapi")
 			},
 			forbidden: []string{"internal/api/rest", "internal/api/gnmi", "internal/server", "cmd"},
 		},
@@ -90,7 +90,7 @@ func TestImportRules(t *testing.T) {
 			why:       "the edge agent (internal/agent) links no server code: it speaks the wire protocol (internal/edge/wire) with the TLS kit and the telemetry, and nothing else of AMP",
 			applies:   func(p pkg) bool { return under(p.path, "internal/agent") },
 			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
-			except:    []string{"internal/agent", "internal/edge/wire", "internal/tlsutil", "internal/telemetry"},
+			except:    []string{"internal/agent", "internal/edge/wire", "internal/tlsutil", "internal/telemetry", "internal/seal"},
 		},
 		{
 			why: "the central end of the agent link (internal/edge) lies below the interfaces and never links the agent: AMP and the agent share internal/edge/wire only",
@@ -165,6 +165,11 @@ func TestImportRules(t *testing.T) {
 			applies:   func(p pkg) bool { return under(p.path, "internal/testenv/kube") },
 			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
 			except:    []string{"internal/testenv/etcd"},
+		},
+		{
+			why:       "the SealedSecret format (internal/seal) is shared by amp seal, AMP and the edge agent: it imports the standard library only",
+			applies:   func(p pkg) bool { return under(p.path, "internal/seal") },
+			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
 		},
 		{
 			why:       "amp verify's checks (internal/fleet/verify) run in any CI without a server: they read a git working copy and know no other AMP code",

@@ -126,8 +126,8 @@ func metricValue(t *testing.T, s *testenv.Server, series string) float64 {
 // current digest with a short wait is 304; a check-in is recorded and
 // readable through REST, gNMI, `amp cluster status` and the metrics, and
 // `amp cluster plan` compares against it; unchanged check-ins write
-// nothing; a malformed check-in is 400 naming the field, an undeclared
-// cluster 404, a wait beyond the bound 400.
+// nothing; a malformed check-in is 400 naming the field, a desired state
+// asked for by an operator 403, a wait beyond the bound 400.
 func TestAgentLink(t *testing.T) {
 	s := testenv.Start(t, t.TempDir(), "--adapters", "none", "--gnmi-listen", "127.0.0.1:0")
 	s.Must(t, 201, "POST", "/inventory/v1.0.0", `{"cluster":[{"cluster-id":"ace-x","namespace":["ran"],
@@ -240,8 +240,12 @@ func TestAgentLink(t *testing.T) {
 	// Refusals.
 	refused(t, s, 400, "PUT", "/edge/v1/clusters/ace-x/status", `{"agent-version":"v1","agent-time":"2026-12-07T12:00:00Z","facts":{"nodes":[{"name":"n","taints":["gpu"]}]}}`,
 		"/facts/nodes/0/taints/0", "key[=value]:Effect")
-	refused(t, s, 404, "GET", "/edge/v1/clusters/nope/desired", "", "/edge/v1/clusters/nope", `"nope"`)
-	refused(t, s, 400, "GET", "/edge/v1/clusters/ace-x/desired?wait=10m", "", "?wait", "5m0s")
+	// A desired state carries the cluster's sealing keys (sealed-secret
+	// objects): its agent alone reads it, not even an operator.
+	refused(t, s, 403, "GET", "/edge/v1/clusters/ace-x/desired", "", "/edge/v1/clusters/ace-x/desired", "only the cluster's agent reads it")
+	if code, b, _ := agent.do("GET", "/edge/v1/clusters/ace-x/desired?wait=10m", ""); code != 400 || !strings.Contains(string(b), "?wait") || !strings.Contains(string(b), "5m0s") {
+		t.Fatalf("a wait beyond the bound: %d %s", code, b)
+	}
 
 }
 

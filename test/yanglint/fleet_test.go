@@ -19,7 +19,8 @@ const (
 // bundle that does not exist and a stage naming no group (leafref), an
 // ssh:// URL, a path leaving the repo, a branch and a pinned revision at
 // once (choice), a bundle with no source, max-unavailable 0 and a poll
-// interval under a minute (range).
+// interval under a minute (range), a sealing key that is no fingerprint
+// (pattern) and a sealed secret without its manifest (mandatory).
 func TestFleetModelAndSample(t *testing.T) {
 	root := repoRoot(t)
 	base := []string{"-p", "models/ietf", "-p", "models/amp"}
@@ -37,6 +38,8 @@ func TestFleetModelAndSample(t *testing.T) {
 		{"max-unavailable 0", `"max-unavailable": 2`, `"max-unavailable": 0`, "out of the allowed range"},
 		{"a stage naming no group", `{"group": "staging"}`, `{"group": "nope"}`, `Invalid leafref value "nope"`},
 		{"polling every 5 s", `"poll-interval": 86400`, `"poll-interval": 5`, "out of the allowed range"},
+		{"a sealing key that is not a fingerprint", `"seal-key": ["5f1c`, `"seal-key": ["XYZ`, "does not conform"},
+		{"a sealed secret without its manifest", `"sealed-secret": [{`, `"sealed-secret": [{"secret-id": "db2"}, {`, `Mandatory node "manifest"`},
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	_ "github.com/amp-edge/amp/internal/edge/edgeapi"
 	// The fleet set is built in too; its descriptor names the fleet layer.
 	_ "github.com/amp-edge/amp/internal/fleet/fleetapi"
+	_ "github.com/amp-edge/amp/internal/fleet/sealapi"
 	_ "github.com/amp-edge/amp/internal/provision/provisionapi"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/models"
@@ -81,9 +82,10 @@ func TestProvisionLayerDocumented(t *testing.T) {
 			t.Errorf("%s: no summary or tag", rt.Pattern)
 		}
 	}
-	// The edge layer serves the clusters' link status beside them.
+	// The edge layer serves the clusters' link status beside them, the
+	// seal layer their sealing keys.
 	for _, l := range layers {
-		if l.Name == "edge" {
+		if l.Name == "edge" || l.Name == "seal" {
 			for _, rt := range l.Routes {
 				method, path, _ := strings.Cut(rt.Pattern, " ")
 				served[method+" "+shape(path)] = true

@@ -31,7 +31,7 @@ func TestModels(t *testing.T) {
 		// The built-in sets, by name: Aether's, the fleet and the inventory.
 		if len(sets) != 3 || sets[0].Name != "aether" || len(sets[0].Versions) != 1 || sets[2].Name != "inventory" ||
 			len(sets[2].Versions) != 1 || sets[2].Versions[0].Scope != "global" || strings.Join(sets[2].Versions[0].Compat, ",") != "provision,edge" ||
-			sets[1].Name != "fleet" || len(sets[1].Versions) != 1 || sets[1].Versions[0].Scope != "global" || strings.Join(sets[1].Versions[0].Compat, ",") != "fleet" {
+			sets[1].Name != "fleet" || len(sets[1].Versions) != 1 || sets[1].Versions[0].Scope != "global" || strings.Join(sets[1].Versions[0].Compat, ",") != "fleet,seal" {
 			t.Fatalf("%s: GET /models = %+v", who, sets)
 		}
 		v := sets[0].Versions[0]
