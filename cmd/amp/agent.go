@@ -22,6 +22,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/agent"
 	"github.com/amp-edge/amp/internal/agent/apply"
+	"github.com/amp-edge/amp/internal/agent/helm"
 	"github.com/amp-edge/amp/internal/agent/kube"
 	"github.com/amp-edge/amp/internal/agent/link"
 	"github.com/amp-edge/amp/internal/agent/state"
@@ -42,7 +43,8 @@ func newAgentCmd() *cobra.Command {
 		Long: `Run the edge agent of one site's cluster. It dials AMP (AMP never dials a
 site) over mutual TLS with the cluster's certificate, long-polls the
 cluster's desired state (declared node labels and taints, declared
-namespaces) and keeps it on the local Kubernetes API, correcting drift at
+namespaces, Helm releases of the fleet's bundles) and keeps it on the
+local Kubernetes API, correcting drift at
 once; it checks in at every interval with the cluster's facts and what it
 applied. Enrol it first with amp agent register.
 
@@ -83,25 +85,41 @@ Examples:
 				return fmt.Errorf("the Kubernetes client: %w", err)
 			}
 			cluster := kube.New(cs)
-			reg := apply.NewRegistry()
-			cluster.Register(reg)
 			var m *agent.Metrics
+			var hm *helm.Metrics
 			if metricsListen != "" {
 				pr := prometheus.NewRegistry()
 				pr.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-				m = agent.NewMetrics(pr)
+				m, hm = agent.NewMetrics(pr), helm.NewMetrics(pr)
 				stop, err := serveMetrics(metricsListen, pr, log)
 				if err != nil {
 					return err
 				}
 				defer stop()
 			}
+			// Charts come over the link, through a cache in the state
+			// directory (an offline restart still has them).
+			var ag *agent.Agent
+			charts := &helm.Cache{Dir: filepath.Join(d.Path, "charts"), Fetch: func(ctx context.Context, digest string) ([]byte, error) {
+				return ag.Chart(ctx, digest)
+			}}
+			releases, err := helm.New(helm.Options{Config: kc, Charts: charts, Log: log, Metrics: hm})
+			if err != nil {
+				return err
+			}
+			reg := apply.NewRegistry()
+			cluster.Register(reg)
+			releases.Register(reg)
 			shutdown := telemetry.SetupTracing()
 			defer shutdown(context.Background())
-			return agent.Run(cmd.Context(), agent.Options{
+			ag, err = agent.New(agent.Options{
 				Dir: d, Registry: reg, Facts: cluster.Facts, Interval: interval,
 				Version: version, Log: log, Metrics: m,
 			})
+			if err != nil {
+				return err
+			}
+			return ag.Run(cmd.Context())
 		}),
 	}
 	f := cmd.Flags()
