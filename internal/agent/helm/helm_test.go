@@ -308,7 +308,6 @@ func TestReleaseLifecycle(t *testing.T) {
 	}
 }
 
-
 // interrupt writes what an upgrade killed after its first step leaves in
 // Helm's storage: a new revision, pending-upgrade, for the spec digest.
 func interrupt(t *testing.T, cs kubernetes.Interface, ns, name, digest string) {
