@@ -3,6 +3,7 @@ package helm_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/rest"
 
 	"github.com/amp-edge/amp/internal/agent/apply"
 	"github.com/amp-edge/amp/internal/agent/helm"
@@ -35,7 +37,7 @@ func BenchmarkHelmApplier(b *testing.B) {
 	c := kube.Start(b)
 	src := &charts{}
 	ref := src.add(b, "1.0.0", withoutWorkloads)
-	a, err := helm.New(helm.Options{Config: c.RESTConfig(), Charts: src})
+	a, err := helm.New(helm.Options{Config: c.RESTConfig(), Charts: src, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -48,6 +50,13 @@ func BenchmarkHelmApplier(b *testing.B) {
 	flags.KubeConfig = &c.Kubeconfig
 	ns, cacheDir := "bench", b.TempDir()
 	flags.Namespace, flags.CacheDir = &ns, &cacheDir
+	// The client's rate limits as the applier's (the kubeconfig's own
+	// default, 5 requests a second, would time the limiter, not Helm).
+	flags.WrapConfigFn = func(rc *rest.Config) *rest.Config {
+		ac := c.RESTConfig()
+		rc.QPS, rc.Burst = ac.QPS, ac.Burst
+		return rc
+	}
 	cfg := new(action.Configuration)
 	if err := cfg.Init(flags, ns, "secret", func(string, ...any) {}); err != nil {
 		b.Fatal(err)
