@@ -328,9 +328,16 @@ func (a *Applier) Apply(ctx context.Context, name string, raw json.RawMessage) (
 		a.o.Metrics.failure("timeout")
 		return changed, fmt.Errorf("not ready within %s: %s", timeout, r.reason)
 	}
-	if spec.Test && ready && op != "" && op != "drift" {
-		if err := a.run(ctx, "test", spec, func() error { return test(cfg, name, timeout) }); err != nil {
+	if spec.Test && ready {
+		// Tests run once per revision; their outcome is kept with the
+		// revision (a resync reports it again, it does not run them).
+		if err := testsFailed(cur); err != nil {
 			return changed, err
+		}
+		if !testsRan(cur) {
+			if err := a.run(ctx, "test", spec, func() error { return test(cfg, name, timeout) }); err != nil {
+				return changed, err
+			}
 		}
 	}
 	return changed, nil
@@ -426,9 +433,38 @@ func test(cfg *action.Configuration, name string, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	for _, h := range rel.Hooks {
+	return testsFailed(rel)
+}
+
+// testHooks are the release's Helm tests.
+func testHooks(r *release.Release) []*release.Hook {
+	var out []*release.Hook
+	for _, h := range r.Hooks {
+		for _, e := range h.Events {
+			if e == release.HookTest {
+				out = append(out, h)
+			}
+		}
+	}
+	return out
+}
+
+// testsRan: every test of the revision has run (a chart without tests
+// has nothing to run).
+func testsRan(r *release.Release) bool {
+	for _, h := range testHooks(r) {
+		if h.LastRun.StartedAt.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
+// testsFailed names a test of the revision that ran and failed.
+func testsFailed(r *release.Release) error {
+	for _, h := range testHooks(r) {
 		if h.LastRun.Phase == release.HookPhaseFailed {
-			return fmt.Errorf("helm test %s failed", h.Name)
+			return fmt.Errorf("helm test %s failed (run at %s)", h.Name, h.LastRun.CompletedAt.Format(time.RFC3339))
 		}
 	}
 	return nil

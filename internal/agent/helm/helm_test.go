@@ -1,6 +1,7 @@
 package helm_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -189,8 +190,10 @@ func TestReleaseLifecycle(t *testing.T) {
 		t.Errorf("a second apply changed %v", out.Changed)
 	}
 
-	// Upgrade.
-	good := object(t, "web", spec("2.0.0", v2, map[string]any{"image": map[string]any{"tag": "2.0.0"}}))
+	// Upgrade, with the chart's Helm tests.
+	withTests := spec("2.0.0", v2, map[string]any{"image": map[string]any{"tag": "2.0.0"}})
+	withTests.Test = true
+	good := object(t, "web", withTests)
 	out = applyOK(t, reg, good)
 	wantReady(t, out.Status, true, "2.0.0")
 	if !strings.Contains(out.Status.Message, "upgraded version 1.0.0 -> 2.0.0") {
@@ -200,6 +203,30 @@ func TestReleaseLifecycle(t *testing.T) {
 		t.Fatalf("after upgrade: image %s", image(d))
 	}
 	goodRev := revision(t, cs, "apps", "web")
+	if _, err := cs.CoreV1().Pods("apps").Get(ctx, "web-test", metav1.GetOptions{}); err != nil {
+		t.Errorf("the Helm test pod did not run: %v", err)
+	}
+
+	// A version whose Helm test fails: failed, naming the test.
+	failingTest := src.add(t, "1.1.1", func(ch *chart.Chart) {
+		for _, f := range ch.Templates {
+			if f.Name == "templates/tests/test.yaml" {
+				f.Data = bytes.ReplaceAll(f.Data, []byte("{{ .Values.image.tag }}"), []byte(kubelet.CrashLoopTag))
+			}
+		}
+	})
+	tested := withTests
+	tested.Version, tested.Chart = "2.0.1", failingTest
+	out = reg.Apply(ctx, object(t, "web", tested))
+	if out.Status.State != wire.StateFailed || !strings.Contains(out.Status.Message, "web-test") {
+		t.Fatalf("failing Helm test: %s %q", out.Status.State, out.Status.Message)
+	}
+	// A resync reports the failed test again (it does not pass by not
+	// running it).
+	if again := reg.Apply(ctx, object(t, "web", tested)); again.Status.State != wire.StateFailed ||
+		!strings.Contains(again.Status.Message, "helm test web-test failed") {
+		t.Fatalf("failing Helm test, resync: %s %q", again.Status.State, again.Status.Message)
+	}
 
 	// A faulty version: its pods crash-loop. Failed, not ready, with the
 	// reason; the site runs it (Helm deployed it).

@@ -79,9 +79,15 @@ func (a *Applier) why(ctx context.Context, info *resource.Info) (string, bool, e
 	kind := strings.ToLower(info.Mapping.GroupVersionKind.Kind)
 	head := kind + " " + info.Name
 	var selector *metav1.LabelSelector
-	switch o := helmkube.AsVersioned(info).(type) {
+	// current tells the pods of the workload's current template: only
+	// their crash loop is final (an old one's pods may still crash while
+	// a rollback replaces them). nil: every pod counts.
+	var current func(*corev1.Pod) bool
+	var err error
+	switch helmkube.AsVersioned(info).(type) {
 	case *appsv1.Deployment:
-		d, err := a.client.AppsV1().Deployments(info.Namespace).Get(ctx, info.Name, metav1.GetOptions{})
+		var d *appsv1.Deployment
+		d, err = a.client.AppsV1().Deployments(info.Namespace).Get(ctx, info.Name, metav1.GetOptions{})
 		if err != nil {
 			return "", false, err
 		}
@@ -90,6 +96,10 @@ func (a *Applier) why(ctx context.Context, info *resource.Info) (string, bool, e
 			head += fmt.Sprintf(", %d updated", d.Status.UpdatedReplicas)
 		}
 		selector = d.Spec.Selector
+		current, err = a.currentReplicaSet(ctx, d)
+		if err != nil {
+			return "", false, err
+		}
 	case *appsv1.StatefulSet:
 		s, err := a.client.AppsV1().StatefulSets(info.Namespace).Get(ctx, info.Name, metav1.GetOptions{})
 		if err != nil {
@@ -97,6 +107,9 @@ func (a *Applier) why(ctx context.Context, info *resource.Info) (string, bool, e
 		}
 		head = fmt.Sprintf("%s: %d/%d ready", head, s.Status.ReadyReplicas, replicas(s.Spec.Replicas))
 		selector = s.Spec.Selector
+		if s.Status.ObservedGeneration >= s.Generation && s.Status.UpdateRevision != "" {
+			current = func(p *corev1.Pod) bool { return p.Labels[appsv1.ControllerRevisionHashLabelKey] == s.Status.UpdateRevision }
+		}
 	case *appsv1.DaemonSet:
 		s, err := a.client.AppsV1().DaemonSets(info.Namespace).Get(ctx, info.Name, metav1.GetOptions{})
 		if err != nil {
@@ -122,7 +135,6 @@ func (a *Applier) why(ctx context.Context, info *resource.Info) (string, bool, e
 		}
 		return head + ": " + trouble, crashing, nil
 	default:
-		_ = o
 		return head + ": not ready", false, nil
 	}
 	if selector == nil {
@@ -139,9 +151,10 @@ func (a *Applier) why(ctx context.Context, info *resource.Info) (string, bool, e
 	var troubles []string
 	crash := false
 	for i := range pods.Items {
-		if t, c := podTrouble(&pods.Items[i]); t != "" {
-			troubles = append(troubles, "pod "+pods.Items[i].Name+" "+t)
-			crash = crash || c
+		p := &pods.Items[i]
+		if t, c := podTrouble(p); t != "" {
+			troubles = append(troubles, "pod "+p.Name+" "+t)
+			crash = crash || (c && (current == nil || current(p)))
 		}
 	}
 	sort.Strings(troubles)
@@ -180,4 +193,29 @@ func podTrouble(p *corev1.Pod) (string, bool) {
 		return "not scheduled", false
 	}
 	return "", false
+}
+
+// currentReplicaSet tells the pods of the Deployment's current
+// ReplicaSet (the one of its revision), once the controller has seen the
+// Deployment's latest change; before that, no pod is known current.
+func (a *Applier) currentReplicaSet(ctx context.Context, d *appsv1.Deployment) (func(*corev1.Pod) bool, error) {
+	const revision = "deployment.kubernetes.io/revision"
+	if d.Status.ObservedGeneration < d.Generation || d.Annotations[revision] == "" {
+		return func(*corev1.Pod) bool { return false }, nil
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, nil
+	}
+	rss, err := a.client.AppsV1().ReplicaSets(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, err
+	}
+	for _, rs := range rss.Items {
+		if metav1.IsControlledBy(&rs, d) && rs.Annotations[revision] == d.Annotations[revision] {
+			hash := rs.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
+			return func(p *corev1.Pod) bool { return p.Labels[appsv1.DefaultDeploymentUniqueLabelKey] == hash }, nil
+		}
+	}
+	return func(*corev1.Pod) bool { return false }, nil
 }
