@@ -108,7 +108,9 @@ func (a *Applier) why(ctx context.Context, info *resource.Info) (string, bool, e
 		head = fmt.Sprintf("%s: %d/%d ready", head, s.Status.ReadyReplicas, replicas(s.Spec.Replicas))
 		selector = s.Spec.Selector
 		if s.Status.ObservedGeneration >= s.Generation && s.Status.UpdateRevision != "" {
-			current = func(p *corev1.Pod) bool { return p.Labels[appsv1.ControllerRevisionHashLabelKey] == s.Status.UpdateRevision }
+			current = func(p *corev1.Pod) bool {
+				return p.Labels[appsv1.ControllerRevisionHashLabelKey] == s.Status.UpdateRevision
+			}
 		}
 	case *appsv1.DaemonSet:
 		s, err := a.client.AppsV1().DaemonSets(info.Namespace).Get(ctx, info.Name, metav1.GetOptions{})
