@@ -294,10 +294,10 @@ func (a *Applier) Apply(ctx context.Context, name string, raw json.RawMessage) (
 		if err != nil {
 			return changed, err
 		}
-		if last == nil || last.Info.Status == release.StatusUninstalled {
+		if op == "install" {
 			changed = append(changed, "installed version "+spec.Version)
 		} else {
-			changed = append(changed, fmt.Sprintf("upgraded version %s -> %s", orNone(versionOf(last)), spec.Version))
+			changed = append(changed, fmt.Sprintf("upgraded version %s -> %s", orNone(versionOf(running(hist))), spec.Version))
 		}
 	}
 
@@ -341,6 +341,17 @@ func (a *Applier) Apply(ctx context.Context, name string, raw json.RawMessage) (
 		}
 	}
 	return changed, nil
+}
+
+// running is the revision deployed (nil: none), which an interrupted or
+// failed newer one does not replace.
+func running(hist []*release.Release) *release.Release {
+	for i := len(hist) - 1; i >= 0; i-- {
+		if hist[i].Info.Status == release.StatusDeployed {
+			return hist[i]
+		}
+	}
+	return nil
 }
 
 func orNone(s string) string {
