@@ -421,6 +421,12 @@ func printAgentStatus(w io.Writer, st *agentStatus) {
 			if o.Drift {
 				msg = "drift corrected: " + msg
 			}
+			if o.Ready != nil && !*o.Ready {
+				msg = "NOT READY: " + msg
+			}
+			if o.Version != "" {
+				msg = "version " + o.Version + "; " + msg
+			}
 			// What the site and AMP said is free text: made safe for a terminal.
 			t.rows = append(t.rows, []string{termSafe(o.Kind), termSafe(o.Name), o.State, o.At.Format(time.RFC3339), termSafe(msg)})
 		}
