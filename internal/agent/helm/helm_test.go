@@ -318,7 +318,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	}
 	out = applyOK(t, reg, next)
 	wantReady(t, out.Status, true, "5.0.0")
-	if !strings.Contains(out.Status.Message, "left pending-upgrade") {
+	if !strings.Contains(out.Status.Message, "left pending-upgrade") || !strings.Contains(out.Status.Message, "upgraded version 2.0.0 -> 5.0.0") {
 		t.Errorf("recovery message %q", out.Status.Message)
 	}
 
