@@ -374,11 +374,12 @@ func (a *Agent) record(outs []apply.Outcome) {
 	}
 }
 
-// sameObservation: a workload's readiness, version and what is not ready
-// are as reported before (a change is news even when nothing was applied).
+// sameObservation: a workload's readiness and version are as reported
+// before (a change is news even when nothing was applied; kinds without
+// them are always the same).
 func sameObservation(prev, st wire.ObjectStatus) bool {
 	return (prev.Ready == nil) == (st.Ready == nil) && (prev.Ready == nil || *prev.Ready == *st.Ready) &&
-		prev.Version == st.Version && prev.Message == st.Message
+		prev.Version == st.Version
 }
 
 // saveJournalLocked writes the journal with the statuses of the held
