@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,11 +146,22 @@ func TestAgentHelmKillMidUpgrade(t *testing.T) {
 	}
 	t.Logf("killed mid-upgrade: %d of %d ConfigMaps changed", changed, count)
 
-	startAgent(t, args...)
+	p = startAgent(t, append(args, "--metrics-listen", "127.0.0.1:0")...)
 	waitWithin(t, 3*time.Minute, func() bool {
 		st, ok := journalled(d, wire.KindHelmRelease, "bulk")
 		return ok && st.State == wire.StateApplied && st.Version == "2" && st.Ready != nil && *st.Ready
 	}, "release bulk recovered and upgraded to version 2")
+	resp, err := http.Get(p.metricsURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`amp_agent_helm_operations_total{op="upgrade",result="ok"} 1`, `amp_agent_helm_operation_duration_seconds_count{op="upgrade"} 1`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("the agent's metrics lack %s", want)
+		}
+	}
 	st, _ := journalled(d, wire.KindHelmRelease, "bulk")
 	if !strings.Contains(st.Message, "recovered revision 2 left pending-upgrade") || !strings.Contains(st.Message, "upgraded version 1 -> 2") {
 		t.Errorf("journalled message %q", st.Message)
