@@ -116,23 +116,30 @@ if [ -n "$render_pkgs" ]; then
 fi
 # --- end artifact validators ----------------------------------------------------
 
-# --- kube-apiserver (issue 12: internal/testenv/kube, the simulated sites) -----
-# A real kube-apiserver, built from the Go module proxy (k8s.io/kubernetes is
+# --- kube-apiserver and kube-controller-manager (issues 12, 13: -------------
+# internal/testenv/kube, the simulated sites) -----------------------------------
+# A real kube-apiserver and kube-controller-manager (the Deployment,
+# ReplicaSet, StatefulSet, DaemonSet, Job, garbage-collector and namespace
+# controllers turn a Helm release into pods; internal/testenv/kubelet stands
+# in for the kubelet), built from the Go module proxy (k8s.io/kubernetes is
 # not `go install`-able: its go.mod replaces every k8s.io/* staging module, so
 # a throwaway wrapper module repeats those replaces), into a cache outside the
-# repository; internal/testenv/kube runs it on Debian's etcd (above). The
-# first build takes about 6 minutes on a quiet machine; later runs see the
-# binary report the wanted version and do nothing. AMP_KUBE_APISERVER points
-# the tests at another binary.
+# repository; internal/testenv/kube runs them on Debian's etcd (above). The
+# first build of each takes about 6 minutes on a quiet machine; later runs see
+# the binary report the wanted version and do nothing. AMP_KUBE_APISERVER and
+# AMP_KUBE_CONTROLLER_MANAGER point the tests at other binaries.
 KUBE_VERSION=1.35.4
 kube_dir="${XDG_CACHE_HOME:-$HOME/.cache}/amp-test-tools/kube-v$KUBE_VERSION"
-if [ "$("$kube_dir/kube-apiserver" --version 2>/dev/null)" != "Kubernetes v$KUBE_VERSION" ]; then
+for kube_cmd in kube-apiserver kube-controller-manager; do
+  if [ "$("$kube_dir/$kube_cmd" --version 2>/dev/null)" = "Kubernetes v$KUBE_VERSION" ]; then
+    continue
+  fi
   kube_work=$(mktemp -d)
   trap 'rm -rf "$kube_work"' EXIT
   (
     cd "$kube_work"
     export GOWORK=off GOFLAGS=-mod=mod
-    go mod init amp-test-tools/kube-apiserver >/dev/null 2>&1
+    go mod init "amp-test-tools/$kube_cmd" >/dev/null 2>&1
     # k8s.io/kubernetes's go.mod replaces each staging module (k8s.io/api,
     # k8s.io/apiserver, …) with its local copy; the proxy has them as
     # v0.<minor>.<patch>.
@@ -141,22 +148,22 @@ if [ "$("$kube_dir/kube-apiserver" --version 2>/dev/null)" != "Kubernetes v$KUBE
       go mod edit -replace="$m=$m@v0.${KUBE_VERSION#1.}" -require="$m@v0.${KUBE_VERSION#1.}"
     done
     go mod edit -require="k8s.io/kubernetes@v$KUBE_VERSION"
-    printf '//go:build tools\n\npackage tools\n\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver"\n' >tools.go
+    printf '//go:build tools\n\npackage tools\n\nimport _ "k8s.io/kubernetes/cmd/%s"\n' "$kube_cmd" >tools.go
     go mod tidy
     # Stamp the version: unstamped, the server reports v0.0.0-master, which
     # discovery clients (Helm's kubeVersion checks) reject.
     v=k8s.io/component-base/version
     minor=${KUBE_VERSION#1.}; minor=${minor%%.*}
     go build -trimpath -ldflags "-s -w -X $v.gitVersion=v$KUBE_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean" \
-      -o kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
+      -o "$kube_cmd" "k8s.io/kubernetes/cmd/$kube_cmd"
   )
   mkdir -p "$kube_dir"
-  mv "$kube_work/kube-apiserver" "$kube_dir/kube-apiserver.new"
-  mv "$kube_dir/kube-apiserver.new" "$kube_dir/kube-apiserver"
+  mv "$kube_work/$kube_cmd" "$kube_dir/$kube_cmd.new"
+  mv "$kube_dir/$kube_cmd.new" "$kube_dir/$kube_cmd"
   rm -rf "$kube_work"
   trap - EXIT
-  "$kube_dir/kube-apiserver" --version
-fi
+  "$kube_dir/$kube_cmd" --version
+done
 # systemd-analyze checks the agent's unit, deploy/systemd/amp-agent.service
 # (test/deploy); only the tool is used, no systemd runs.
 if ! command -v systemd-analyze >/dev/null 2>&1; then

@@ -22,6 +22,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/agent"
 	"github.com/amp-edge/amp/internal/agent/apply"
+	"github.com/amp-edge/amp/internal/agent/helm"
 	"github.com/amp-edge/amp/internal/agent/kube"
 	"github.com/amp-edge/amp/internal/agent/link"
 	"github.com/amp-edge/amp/internal/agent/sealed"
@@ -44,7 +45,8 @@ func newAgentCmd() *cobra.Command {
 		Long: `Run the edge agent of one site's cluster. It dials AMP (AMP never dials a
 site) over mutual TLS with the cluster's certificate, long-polls the
 cluster's desired state (declared node labels and taints, declared
-namespaces) and keeps it on the local Kubernetes API, correcting drift at
+namespaces, Helm releases of the fleet's bundles) and keeps it on the
+local Kubernetes API, correcting drift at
 once; it checks in at every interval with the cluster's facts and what it
 applied. Enrol it first with amp agent register.
 
@@ -96,26 +98,42 @@ Examples:
 				return fmt.Errorf("the Kubernetes client: %w", err)
 			}
 			cluster := kube.New(cs)
-			reg := apply.NewRegistry()
-			cluster.Register(reg)
-			reg.Register(seal.KindSealedSecret, sealed.New(cs))
 			var m *agent.Metrics
+			var hm *helm.Metrics
 			if metricsListen != "" {
 				pr := prometheus.NewRegistry()
 				pr.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-				m = agent.NewMetrics(pr)
+				m, hm = agent.NewMetrics(pr), helm.NewMetrics(pr)
 				stop, err := serveMetrics(metricsListen, pr, log)
 				if err != nil {
 					return err
 				}
 				defer stop()
 			}
+			// Charts come over the link, through a cache in the state
+			// directory (an offline restart still has them).
+			var ag *agent.Agent
+			charts := &helm.Cache{Dir: filepath.Join(d.Path, "charts"), Fetch: func(ctx context.Context, digest string) ([]byte, error) {
+				return ag.Chart(ctx, digest)
+			}}
+			releases, err := helm.New(helm.Options{Config: kc, Charts: charts, Log: log, Metrics: hm})
+			if err != nil {
+				return err
+			}
+			reg := apply.NewRegistry()
+			cluster.Register(reg)
+			releases.Register(reg)
+			reg.Register(seal.KindSealedSecret, sealed.New(cs))
 			shutdown := telemetry.SetupTracing()
 			defer shutdown(context.Background())
-			return agent.Run(cmd.Context(), agent.Options{
+			ag, err = agent.New(agent.Options{
 				Dir: d, Registry: reg, Facts: cluster.Facts, Interval: interval, Server: server, Wait: wait,
 				Version: version, Log: log, Metrics: m,
 			})
+			if err != nil {
+				return err
+			}
+			return ag.Run(cmd.Context())
 		}),
 	}
 	f := cmd.Flags()
@@ -418,6 +436,12 @@ func printAgentStatus(w io.Writer, st *agentStatus) {
 			msg := o.Message
 			if o.Drift {
 				msg = "drift corrected: " + msg
+			}
+			if o.Ready != nil && !*o.Ready {
+				msg = "NOT READY: " + msg
+			}
+			if o.Version != "" {
+				msg = "version " + o.Version + "; " + msg
 			}
 			// What the site and AMP said is free text: made safe for a terminal.
 			t.rows = append(t.rows, []string{termSafe(o.Kind), termSafe(o.Name), o.State, o.At.Format(time.RFC3339), termSafe(msg)})

@@ -118,6 +118,12 @@ func statusText(s *client.ClusterStatus) string {
 		if d, _ := o["drift"].(bool); d {
 			line += " (drift corrected)"
 		}
+		if v, _ := o["version"].(string); v != "" {
+			line += " version " + termSafe(v)
+		}
+		if r, ok := o["ready"].(bool); ok {
+			line += map[bool]string{true: " ready", false: " NOT READY"}[r]
+		}
 		if m, _ := o["message"].(string); m != "" {
 			line += ": " + m
 		}

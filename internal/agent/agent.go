@@ -350,7 +350,7 @@ func (a *Agent) record(outs []apply.Outcome) {
 		a.o.Metrics.applied(st.Kind, st.State)
 		sameApplied := had && prev.State == wire.StateApplied && prev.Digest == st.Digest
 		switch {
-		case st.State == wire.StateApplied && len(out.Changed) == 0 && sameApplied:
+		case st.State == wire.StateApplied && len(out.Changed) == 0 && sameApplied && sameObservation(prev, st):
 			continue
 		case st.State == wire.StateApplied && len(out.Changed) > 0 && sameApplied:
 			st.Drift = true
@@ -379,6 +379,14 @@ func (a *Agent) record(outs []apply.Outcome) {
 	if news {
 		signal(a.kick)
 	}
+}
+
+// sameObservation: a workload's readiness and version are as reported
+// before (a change is news even when nothing was applied; kinds without
+// them are always the same).
+func sameObservation(prev, st wire.ObjectStatus) bool {
+	return (prev.Ready == nil) == (st.Ready == nil) && (prev.Ready == nil || *prev.Ready == *st.Ready) &&
+		prev.Version == st.Version
 }
 
 // saveJournalLocked writes the journal with the statuses of the held
@@ -566,6 +574,16 @@ func (e *expiredError) Error() string {
 	return fmt.Sprintf("the certificate of cluster %s expired at %s: the agent keeps enforcing its cached desired state but no longer reaches AMP; "+
 		"to recover, mint a token (amp cluster token %s) and run amp agent register --dir %s with it: the cached state is kept",
 		e.cluster, e.notAfter.UTC().Format(time.RFC3339), e.cluster, e.dir)
+}
+
+// Chart downloads a chart archive the desired state names over the link
+// (the Helm applier's source, behind its on-disk cache).
+func (a *Agent) Chart(ctx context.Context, digest string) ([]byte, error) {
+	client, err := a.usableClient()
+	if err != nil {
+		return nil, err
+	}
+	return client.Chart(ctx, digest)
 }
 
 // pollLoop long-polls AMP for the desired state.

@@ -172,6 +172,11 @@ func TestImportRules(t *testing.T) {
 			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
 		},
 		{
+			why:       "the kubelet stand-in (internal/testenv/kubelet) speaks the Kubernetes API only, as a kubelet does: it knows no AMP code",
+			applies:   func(p pkg) bool { return under(p.path, "internal/testenv/kubelet") },
+			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
+		},
+		{
 			why:       "amp verify's checks (internal/fleet/verify) run in any CI without a server: they read a git working copy and know no other AMP code",
 			applies:   func(p pkg) bool { return under(p.path, "internal/fleet/verify") },
 			forbidden: []string{"internal", "client", "cmd", "models", "policy"},

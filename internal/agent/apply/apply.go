@@ -44,6 +44,14 @@ type Watcher interface {
 	Watch(ctx context.Context, changed func(name string)) error
 }
 
+// Observer is an Applier whose objects run workloads: besides applied or
+// failed, they are ready or not and run a version (helm-release).
+type Observer interface {
+	// Observed is what the last Apply of name found: ready (nil: not
+	// known), the version the site runs, and why it is not ready.
+	Observed(name string) (ready *bool, version, reason string)
+}
+
 // Registry maps kinds to their appliers.
 type Registry struct {
 	kinds map[string]Applier
@@ -150,6 +158,13 @@ func (r *Registry) Apply(ctx context.Context, o wire.Object) Outcome {
 		st.State = wire.StateApplied
 		if len(changed) > 0 {
 			st.Message = strings.Join(changed, "; ")
+		}
+	}
+	if ob, ok := a.(Observer); ok {
+		var reason string
+		st.Ready, st.Version, reason = ob.Observed(o.Name)
+		if err == nil && st.Ready != nil && !*st.Ready && reason != "" {
+			st.Message = strings.TrimPrefix(st.Message+"; not ready: "+reason, "; ")
 		}
 	}
 	return Outcome{Status: st, Changed: changed}

@@ -12,8 +12,10 @@ package link
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -293,6 +295,24 @@ func (c *Client) Desired(ctx context.Context, since uint64, digest string, wait 
 	return &d, nil
 }
 
+// Chart downloads the chart archive of digest ("sha256:<hex>") that the
+// cluster's desired state names, and checks it: an archive of another
+// digest is an error.
+func (c *Client) Chart(ctx context.Context, digest string) ([]byte, error) {
+	var b rawAnswer
+	if _, err := c.call(ctx, http.MethodGet, c.clusterPath("/charts/"+url.PathEscape(digest)), nil, nil, &b, http.StatusOK); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != digest {
+		return nil, fmt.Errorf("the chart AMP sent for %s has digest %s", digest, got)
+	}
+	return b, nil
+}
+
+// rawAnswer takes an answer's body as it is (not JSON).
+type rawAnswer []byte
+
 // maxAnswer bounds what the agent reads from AMP (a desired state).
 const maxAnswer = 64 << 20
 
@@ -375,7 +395,11 @@ func (c *Client) once(ctx context.Context, method, path string, hdr http.Header,
 	if raw != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Accept", "application/json")
+	if _, raw := out.(*rawAnswer); raw {
+		req.Header.Set("Accept", "application/gzip")
+	} else {
+		req.Header.Set("Accept", "application/json")
+	}
 	req.Header.Set("User-Agent", "amp-agent/"+c.Version)
 	// The trace of the agent's step (a check-in, a poll) goes on at AMP.
 	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
@@ -400,6 +424,10 @@ func (c *Client) once(ctx context.Context, method, path string, hdr http.Header,
 			continue
 		}
 		if w == http.StatusNotModified || out == nil {
+			return w, nil
+		}
+		if raw, ok := out.(*rawAnswer); ok {
+			*raw = b
 			return w, nil
 		}
 		if err := json.Unmarshal(b, out); err != nil {

@@ -5,9 +5,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"math/big"
@@ -330,5 +332,41 @@ func TestServerCAPinned(t *testing.T) {
 	}
 	if _, err := New("http://amp:8181", "ace-x", tls.Certificate{}, nil); err == nil {
 		t.Fatal("a plain-HTTP server URL was accepted")
+	}
+}
+
+// A chart comes as it is (not JSON), from the cluster's chart route, and
+// must have the digest asked for; a 404 is a refusal, not retried.
+func TestChart(t *testing.T) {
+	p := newPKI(t)
+	archive := []byte("\x1f\x8b\x08 a chart archive")
+	sum := sha256.Sum256(archive)
+	digest := "sha256:" + hex.EncodeToString(sum[:])
+	calls := 0
+	srv, pool := amp(t, p, true, func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		switch r.URL.Path {
+		case "/edge/v1/clusters/ace-x/charts/" + digest:
+			w.Header().Set("Content-Type", "application/gzip")
+			w.Write(archive)
+		case "/edge/v1/clusters/ace-x/charts/sha256:" + strings.Repeat("0", 64):
+			w.Write([]byte("something else"))
+		default:
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"title":"Not Found","errors":[{"path":"` + r.URL.Path + `","reason":"no such chart"}]}`))
+		}
+	})
+	c := newClient(t, srv.URL, p.client(t, "ace-x", 10), pool)
+	b, err := c.Chart(context.Background(), digest)
+	if err != nil || string(b) != string(archive) {
+		t.Fatalf("chart: %q, %v", b, err)
+	}
+	if _, err := c.Chart(context.Background(), "sha256:"+strings.Repeat("0", 64)); err == nil || !strings.Contains(err.Error(), "has digest") {
+		t.Fatalf("another archive: %v", err)
+	}
+	calls = 0
+	if _, err := c.Chart(context.Background(), "sha256:"+strings.Repeat("1", 64)); !IsStatus(err, http.StatusNotFound) || calls != 1 {
+		t.Fatalf("not named: %v after %d calls", err, calls)
 	}
 }

@@ -24,5 +24,6 @@ func routes() []compat.Route {
 	var rs []compat.Route
 	rs = append(rs, linkRoutes()...)
 	rs = append(rs, certificateRoutes()...)
+	rs = append(rs, chartRoutes()...)
 	return rs
 }

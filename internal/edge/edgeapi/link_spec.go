@@ -83,7 +83,9 @@ func linkSchemas(b compat.SpecBuilder) {
 		"kind": str("Kind."), "name": str("Name."), "digest": str("The spec digest applied."),
 		"state":   compat.Described(openapi3.NewStringSchema().WithEnum("applied", "failed", "pending"), "The outcome."),
 		"message": str("Why it failed, or the drift corrected."), "at": str("When (RFC 3339)."),
-		"drift": boolean("It had been changed at the site and was restored."),
+		"drift":   boolean("It had been changed at the site and was restored."),
+		"ready":   boolean("Its resources are ready as Kubernetes judges them (helm-release); the message says what is not."),
+		"version": str("The version the site runs (helm-release: the bundle version)."),
 	}, "kind", "name", "state")
 	outage := compat.Obj(map[string]*openapi3.Schema{
 		"lost-at": str("When the link was lost."), "regained-at": str("When it came back."),
@@ -168,6 +170,7 @@ func linkPaths(b compat.SpecBuilder, sets []*schema.ModelSet) {
 	}
 	b.Doc().Paths.Set("/edge/v1/clusters/{cluster}/status", &openapi3.PathItem{Parameters: openapi3.Parameters{clusterID}, Put: put})
 	certificatePaths(b, clusterID)
+	chartPaths(b, clusterID)
 
 	one := operation(b, tagClusters, "getClusterStatus", "A cluster's agent link in detail", "For who may read the cluster.")
 	answer(one, "200", "Its link, facts, object states and last outage.", b.Ref(schemaStatus))

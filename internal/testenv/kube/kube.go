@@ -1,13 +1,17 @@
 // Package kube runs a real Kubernetes API for tests: one etcd (Debian's,
 // through internal/testenv/etcd) and one kube-apiserver per simulated site,
 // on loopback ports chosen at run time, with a throwaway PKI and an admin
-// kubeconfig in the test's temporary directory. No kubelet and no
-// controller-manager run: tests register Node objects as a kubelet would
-// (AddNode, SetNodeReady), and nothing turns a Deployment into pods.
+// kubeconfig in the test's temporary directory. No kubelet runs: tests
+// register Node objects as a kubelet would (AddNode, SetNodeReady), or
+// start internal/testenv/kubelet, which also runs pods as a kubelet would
+// report them. A test that needs workloads (Deployments turned into
+// ReplicaSets and pods, Jobs, garbage collection) calls StartControllers
+// for a real kube-controller-manager.
 //
-// The kube-apiserver binary is built from the Go module proxy by
-// scripts/test-deps.sh into the user's cache; $AMP_KUBE_APISERVER names
-// another one. It is imported only by tests.
+// The binaries are built from the Go module proxy by scripts/test-deps.sh
+// into the user's cache; $AMP_KUBE_APISERVER and
+// $AMP_KUBE_CONTROLLER_MANAGER name other ones. It is imported only by
+// tests.
 package kube
 
 import (
@@ -69,6 +73,68 @@ func Binary() string {
 		return ""
 	}
 	return filepath.Join(cache, "amp-test-tools", "kube-v"+Version, "kube-apiserver")
+}
+
+// ControllerManagerBinary returns the kube-controller-manager the tests
+// run: $AMP_KUBE_CONTROLLER_MANAGER, else the one scripts/test-deps.sh
+// builds next to kube-apiserver.
+func ControllerManagerBinary() string {
+	if b := os.Getenv("AMP_KUBE_CONTROLLER_MANAGER"); b != "" {
+		return b
+	}
+	return filepath.Join(filepath.Dir(Binary()), "kube-controller-manager")
+}
+
+// Controllers are the kube-controller-manager's controllers a site runs:
+// those that turn workloads into pods and clean up after them, and no
+// more (each costs CPU the machine's other tests share). No node
+// lifecycle controller: the kubelet stand-in's nodes have no kubelet
+// lease to renew, and nothing is evicted.
+var Controllers = []string{
+	"deployment-controller", "replicaset-controller", "statefulset-controller",
+	"daemonset-controller", "job-controller", "garbage-collector-controller",
+	"namespace-controller", "serviceaccount-controller",
+}
+
+// StartControllers runs a kube-controller-manager against the cluster
+// (the admin's kubeconfig, no leader election, no serving port) with
+// Controllers, until the test ends. A missing binary fails the test.
+func (c *Cluster) StartControllers(t testing.TB) {
+	t.Helper()
+	bin := ControllerManagerBinary()
+	if st, err := os.Stat(bin); err != nil || st.IsDir() {
+		t.Fatalf("kube-controller-manager v%s not found at %q (run scripts/test-deps.sh, which builds it from the Go module proxy, or set AMP_KUBE_CONTROLLER_MANAGER)", Version, bin)
+	}
+	logFile := filepath.Join(c.dir, "kube-controller-manager.log")
+	logf, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin,
+		"--kubeconfig="+c.Kubeconfig,
+		"--leader-elect=false",
+		"--secure-port=0",
+		"--controllers="+strings.Join(Controllers, ","),
+		"--use-service-account-credentials=false",
+		// Tests wait on what the controllers do: react at once.
+		"--concurrent-deployment-syncs=2", "--concurrent-replicaset-syncs=2")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("start kube-controller-manager: %v", err)
+	}
+	p := &process{cmd: cmd, logFile: logFile, exited: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		logf.Close()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kube-controller-manager log tail:\n%s", p.logTail())
+		}
+		p.stop()
+	})
 }
 
 // Start runs etcd and kube-apiserver and waits until the API server answers
