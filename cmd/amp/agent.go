@@ -24,6 +24,7 @@ import (
 	"github.com/amp-edge/amp/internal/agent/apply"
 	"github.com/amp-edge/amp/internal/agent/kube"
 	"github.com/amp-edge/amp/internal/agent/link"
+	"github.com/amp-edge/amp/internal/agent/probe"
 	"github.com/amp-edge/amp/internal/agent/state"
 	"github.com/amp-edge/amp/internal/edge/wire"
 	"github.com/amp-edge/amp/internal/telemetry"
@@ -44,7 +45,11 @@ site) over mutual TLS with the cluster's certificate, long-polls the
 cluster's desired state (declared node labels and taints, declared
 namespaces) and keeps it on the local Kubernetes API, correcting drift at
 once; it checks in at every interval with the cluster's facts and what it
-applied. Enrol it first with amp agent register.
+applied. It also runs the cluster's end-to-end probes (the built-in
+control-plane and user-plane tests, and those declared in the monitor set)
+and pushes each result to AMP at once; while AMP is out of reach the
+results wait in the state directory (probes.json) and are pushed when it
+answers. Enrol it first with amp agent register.
 
 Everything it needs is in its state directory (--dir): its credentials,
 the last desired state AMP sent and its journal. With AMP unreachable it
@@ -86,8 +91,9 @@ Examples:
 			reg := apply.NewRegistry()
 			cluster.Register(reg)
 			var m *agent.Metrics
+			var pr *prometheus.Registry
 			if metricsListen != "" {
-				pr := prometheus.NewRegistry()
+				pr = prometheus.NewRegistry()
 				pr.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 				m = agent.NewMetrics(pr)
 				stop, err := serveMetrics(metricsListen, pr, log)
@@ -96,12 +102,41 @@ Examples:
 				}
 				defer stop()
 			}
+			// The probes push over the agent's link, made below.
+			var ag *agent.Agent
+			probes, err := probe.New(probe.Options{Dir: d, Log: log, Registry: probeRegistry(pr),
+				Push: func(ctx context.Context, rs []wire.ProbeResult) error {
+					c, err := ag.Link()
+					if err != nil {
+						return err
+					}
+					_, err = c.PushProbes(ctx, rs)
+					return err
+				},
+				ReachAMP: func(ctx context.Context) error {
+					c, err := ag.Link()
+					if err != nil {
+						return err
+					}
+					return c.Reach(ctx)
+				}})
+			if err != nil {
+				return err
+			}
+			reg.Register(wire.KindProbe, probes)
 			shutdown := telemetry.SetupTracing()
 			defer shutdown(context.Background())
-			return agent.Run(cmd.Context(), agent.Options{
+			ag, err = agent.New(agent.Options{
 				Dir: d, Registry: reg, Facts: cluster.Facts, Interval: interval,
 				Version: version, Log: log, Metrics: m,
 			})
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			go probes.Run(ctx)
+			return ag.Run(ctx)
 		}),
 	}
 	f := cmd.Flags()
@@ -112,6 +147,15 @@ Examples:
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.AddCommand(newAgentRegisterCmd(), newAgentStatusCmd())
 	return cmd
+}
+
+// probeRegistry is where the probes' metrics go: nil (none) without
+// --metrics-listen.
+func probeRegistry(pr *prometheus.Registry) prometheus.Registerer {
+	if pr == nil {
+		return nil
+	}
+	return pr
 }
 
 // serveMetrics serves reg at ADDR/metrics until stop is called.
