@@ -195,10 +195,22 @@ func TestProbesEndToEnd(t *testing.T) {
 	}
 	// gNMI reads the same state.
 	got, err := gpb.NewGNMIClient(gnmiConn(t, s)).Get(bearer(context.Background(), s.Token), &gpb.GetRequest{Encoding: gpb.Encoding_JSON,
-		Path: []*gpb.Path{{Origin: "monitor", Target: "acme", Elem: []*gpb.PathElem{{Name: "probe-results"},
-			{Name: "result", Key: map[string]string{"cluster": "edge-a", "probe": "user-plane"}}, {Name: "ok"}}}}})
-	if err != nil || len(got.Notification) != 1 || len(got.Notification[0].Update) != 1 || string(got.Notification[0].Update[0].Val.GetJsonVal()) != "true" {
-		t.Fatalf("gNMI Get of edge-a's user-plane result: %v %v", got, err)
+		Path: []*gpb.Path{{Origin: "monitor", Target: "acme", Elem: []*gpb.PathElem{{Name: "probe-results"}}}}})
+	if err != nil || len(got.Notification) != 1 || len(got.Notification[0].Update) != 1 {
+		t.Fatalf("gNMI Get of acme's probe results: %v %v", got, err)
+	}
+	var viaGNMI struct {
+		Result []map[string]any `json:"result"`
+	}
+	if err := json.Unmarshal(got.Notification[0].Update[0].Val.GetJsonVal(), &viaGNMI); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range viaGNMI.Result {
+		found = found || (r["cluster"] == "edge-a" && r["probe"] == "user-plane" && r["ok"] == true)
+	}
+	if !found || len(viaGNMI.Result) != 2 {
+		t.Fatalf("gNMI's acme probe results: %v", viaGNMI.Result)
 	}
 
 	// A stolen certificate (B's) cannot push A's results; B's own
