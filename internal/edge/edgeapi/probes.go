@@ -100,7 +100,7 @@ func probePaths(b compat.SpecBuilder, clusterID *openapi3.ParameterRef) {
 			"A malformed push is refused whole (400, each member named) and changes nothing.")
 	o.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithDescription("The results.").WithJSONSchemaRef(b.Ref(schemaProbePush))}
 	answer(o, "200", "Taken.", b.Ref(schemaProbeAnswer))
-	for _, s := range []int{400, 401, 403, 404, 413, 500, 503} {
+	for _, s := range []int{400, 401, 403, 404, 500, 503} {
 		o.Responses.Set(strconv.Itoa(s), b.Problem(s))
 	}
 	b.Doc().Paths.Set("/edge/v1/clusters/{cluster}/probes", &openapi3.PathItem{Parameters: openapi3.Parameters{clusterID}, Post: o})
