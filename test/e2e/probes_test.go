@@ -148,6 +148,17 @@ func TestProbesEndToEnd(t *testing.T) {
 	s.Must(t, 201, "POST", "/monitor/v1.0.0/acme", `{"probe":[{"name":"internet","kind":"user-plane","target":"`+ta.url()+`","expect-status":204,"interval":1,"timeout":1,"site":["site-a"]}]}`)
 	s.Must(t, 201, "POST", "/monitor/v1.0.0/starbucks", `{"probe":[{"name":"internet","kind":"user-plane","target":"`+tb.url()+`","interval":1,"timeout":1}]}`)
 
+	// What an agent would not run, and a probe at another enterprise's
+	// site, are refused at commit naming the leaf.
+	for body, path := range map[string]string{
+		`{"probe":[{"name":"bad","kind":"tcp","target":"no-port"}]}`:                        "/monitor/v1.0.0/acme/probe/bad/target",
+		`{"probe":[{"name":"spy","kind":"tcp","target":"10.0.0.1:1","site":["site-b"]}]}`: "/monitor/v1.0.0/acme/probe/spy/site",
+	} {
+		if b := s.Must(t, 400, "POST", "/monitor/v1.0.0/acme", body); !strings.Contains(string(b), `"path":"`+path+`"`) {
+			t.Fatalf("%s: %s", body, b)
+		}
+	}
+
 	a := &edgeSite{cluster: "edge-a", kube: kubeenv.Start(t), dir: filepath.Join(t.TempDir(), "agent-a")}
 	a.kube.AddNode(t, "a-1", nil, nil, true)
 	b := &edgeSite{cluster: "edge-b", kube: kubeenv.Start(t), dir: filepath.Join(t.TempDir(), "agent-b")}

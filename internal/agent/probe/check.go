@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 	"syscall"
 	"time"
 
@@ -52,13 +51,11 @@ func (r *Runner) check(ctx context.Context, spec wire.ProbeSpec) (bool, string) 
 // reach checks a target given as an http(s) URL (GET) or as host:port
 // (a TCP connection).
 func reach(ctx context.Context, spec wire.ProbeSpec) (bool, string) {
-	if isURL(spec.Target) {
+	if wire.IsProbeURL(spec.Target) {
 		return httpCheck(ctx, spec)
 	}
 	return tcpCheck(ctx, spec.Target, spec.SourceAddress)
 }
-
-func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
 
 // dialer sends from source when given (the UE-side path).
 func dialer(source string) *net.Dialer {

@@ -18,8 +18,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/url"
 	"reflect"
 	"slices"
 	"sync"
@@ -113,37 +111,7 @@ func decode(raw json.RawMessage) (wire.ProbeSpec, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return s, err
 	}
-	switch {
-	case !slices.Contains([]string{wire.ProbeHTTP, wire.ProbeTCP, wire.ProbeICMP, wire.ProbeControlPlane, wire.ProbeUserPlane}, s.Kind):
-		return s, fmt.Errorf("kind: %q is not http, tcp, icmp, control-plane or user-plane", s.Kind)
-	case time.Duration(s.Interval) < time.Second:
-		return s, fmt.Errorf("interval: %s is shorter than 1s", time.Duration(s.Interval))
-	case s.Timeout <= 0:
-		return s, fmt.Errorf("timeout: %s is not positive", time.Duration(s.Timeout))
-	case s.Target == "" && s.Kind != wire.ProbeControlPlane:
-		return s, fmt.Errorf("target: required for a %s probe", s.Kind)
-	case s.SourceAddress != "" && net.ParseIP(s.SourceAddress) == nil:
-		return s, fmt.Errorf("source-address: %q is not an IP address", s.SourceAddress)
-	}
-	if s.Target == "" {
-		return s, nil
-	}
-	switch {
-	case s.Kind == wire.ProbeHTTP || isURL(s.Target):
-		u, err := url.Parse(s.Target)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return s, fmt.Errorf("target: %q is not an http or https URL", s.Target)
-		}
-	case s.Kind == wire.ProbeICMP:
-		if s.Target == "" || len(s.Target) > 253 {
-			return s, fmt.Errorf("target: %q is not a host", s.Target)
-		}
-	default:
-		if _, _, err := net.SplitHostPort(s.Target); err != nil {
-			return s, fmt.Errorf("target: %q is not host:port or an http(s) URL", s.Target)
-		}
-	}
-	return s, nil
+	return s, s.Check()
 }
 
 // Apply runs the probe on its spec from now on: a new or changed probe is

@@ -200,3 +200,41 @@ func TestResultsRecordedAndKept(t *testing.T) {
 		t.Fatalf("reloaded amp_edge_probe_ok of edge-b: %v", v)
 	}
 }
+
+// TestCommitRefuses: what an agent would not run, and a probe naming
+// another enterprise's site or cluster, are refused at commit with the
+// path and the reason; nothing is written.
+func TestCommitRefuses(t *testing.T) {
+	eng := sites(t)
+	mon := eng.Schema().Set(SetName, "")
+	for body, want := range map[string]string{
+		`[{"name":"p","kind":"tcp","target":"no-port"}]`:                                "/monitor/v1.0.0/acme/probe/p/target",
+		`[{"name":"p","kind":"http","target":"10.0.0.1:80"}]`:                           "/monitor/v1.0.0/acme/probe/p/target",
+		`[{"name":"p","kind":"user-plane"}]`:                                            "/monitor/v1.0.0/acme/probe/p/target",
+		`[{"name":"p","kind":"user-plane","target":"1.1.1.1:53","site":["site-b"]}]`:    "/monitor/v1.0.0/acme/probe/p/site",
+		`[{"name":"p","kind":"user-plane","target":"1.1.1.1:53","cluster":["edge-b"]}]`: "/monitor/v1.0.0/acme/probe/p/cluster",
+	} {
+		loc, err := schema.Resolve(mon, "acme", []string{"probe"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := json.NewDecoder(strings.NewReader(body))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatal(err)
+		}
+		val, err := schema.DecodeJSON(loc.Node, v, loc.REST(), false, schema.DecodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = eng.Submit(context.Background(), &config.Request{Principal: "test", Edits: []config.Edit{{Op: config.OpCreate, Loc: loc, Value: val}}})
+		var se *schema.Error
+		if !errors.As(err, &se) || len(se.Problems) == 0 || se.Problems[0].Path != want {
+			t.Errorf("%s: %v, want a refusal at %s", body, err, want)
+		}
+	}
+	if _, ok := eng.Snapshot().Get(schema.RootKey(mon, "acme") + "/probe/p"); ok {
+		t.Fatal("a refused probe was written")
+	}
+}

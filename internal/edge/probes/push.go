@@ -25,8 +25,6 @@ const (
 	maxDuration = 600
 )
 
-var kinds = []string{wire.ProbeHTTP, wire.ProbeTCP, wire.ProbeICMP, wire.ProbeControlPlane, wire.ProbeUserPlane}
-
 // DecodePush reads a push body (known members only) and checks every
 // result; a refusal names each bad member and why, in the API's terms,
 // and nothing of the push is kept.
@@ -64,8 +62,8 @@ func DecodePush(body []byte) (*wire.ProbePush, error) {
 			case len(r.Probe) > maxName || !utf8.ValidString(r.Probe):
 				bad(at+"/probe", "not a probe name (at most %d bytes of UTF-8)", maxName)
 			}
-			if !slices.Contains(kinds, r.Kind) {
-				bad(at+"/kind", "%q is not one of %v", r.Kind, kinds)
+			if !slices.Contains(wire.ProbeKinds, r.Kind) {
+				bad(at+"/kind", "%q is not one of %v", r.Kind, wire.ProbeKinds)
 			}
 			if len(r.Target) > 255 || !utf8.ValidString(r.Target) {
 				bad(at+"/target", "longer than 255 bytes or not UTF-8")

@@ -190,6 +190,11 @@ func probeOf(o *config.Object, t target) (declaredProbe, bool) {
 		}
 	}
 	name, _ := d["name"].(string)
+	return declaredProbe{name: name, spec: specOf(d), index: o.Modified}, true
+}
+
+// specOf is the spec a probe entry gives its agents.
+func specOf(d map[string]any) wire.ProbeSpec {
 	spec := wire.ProbeSpec{Interval: wire.Duration(DefaultInterval), Timeout: wire.Duration(DefaultTimeout)}
 	spec.Kind, _ = d["kind"].(string)
 	spec.Target, _ = d["target"].(string)
@@ -201,7 +206,7 @@ func probeOf(o *config.Object, t target) (declaredProbe, bool) {
 		spec.Timeout = wire.Duration(time.Duration(n) * time.Second)
 	}
 	spec.ExpectStatus = int(number(d["expect-status"]))
-	return declaredProbe{name: name, spec: spec, index: o.Modified}, true
+	return spec
 }
 
 // stringList reads a stored leaf-list of strings.
