@@ -151,7 +151,7 @@ func TestProbesEndToEnd(t *testing.T) {
 	// What an agent would not run, and a probe at another enterprise's
 	// site, are refused at commit naming the leaf.
 	for body, path := range map[string]string{
-		`{"probe":[{"name":"bad","kind":"tcp","target":"no-port"}]}`:                        "/monitor/v1.0.0/acme/probe/bad/target",
+		`{"probe":[{"name":"bad","kind":"tcp","target":"no-port"}]}`:                      "/monitor/v1.0.0/acme/probe/bad/target",
 		`{"probe":[{"name":"spy","kind":"tcp","target":"10.0.0.1:1","site":["site-b"]}]}`: "/monitor/v1.0.0/acme/probe/spy/site",
 	} {
 		if b := s.Must(t, 400, "POST", "/monitor/v1.0.0/acme", body); !strings.Contains(string(b), `"path":"`+path+`"`) {

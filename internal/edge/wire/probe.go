@@ -81,7 +81,9 @@ func (e *ProbeField) Error() string { return e.Field + ": " + e.Reason }
 // Check says what is wrong with a probe spec, naming the field: what the
 // agent would refuse, AMP refuses at commit.
 func (s ProbeSpec) Check() error {
-	bad := func(field, format string, a ...any) error { return &ProbeField{Field: field, Reason: fmt.Sprintf(format, a...)} }
+	bad := func(field, format string, a ...any) error {
+		return &ProbeField{Field: field, Reason: fmt.Sprintf(format, a...)}
+	}
 	switch {
 	case !slices.Contains(ProbeKinds, s.Kind):
 		return bad("kind", "%q is not one of %s", s.Kind, strings.Join(ProbeKinds, ", "))
@@ -114,4 +116,6 @@ func (s ProbeSpec) Check() error {
 
 // IsProbeURL reports whether a target is an http(s) URL rather than
 // host:port.
-func IsProbeURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
+func IsProbeURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
