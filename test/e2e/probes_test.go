@@ -184,12 +184,18 @@ func TestProbesEndToEnd(t *testing.T) {
 	if okB() != 1 {
 		t.Fatalf("edge-b's user-plane probe_ok is %v while only site-a's target is down", okB())
 	}
-	_, acmeRes := probeResults(t, s, "acme", s.Token)
-	if r := acmeRes["edge-a/user-plane"]; r["ok"] != false || !strings.Contains(fmt.Sprint(r["message"]), ta.addr) || r["site"] != "site-a" {
-		t.Fatalf("edge-a's user-plane result through REST: %v", r)
-	}
+	// The state follows within a second (writes are coalesced).
+	waitWithin(t, time.Minute, func() bool {
+		_, acmeRes := probeResults(t, s, "acme", s.Token)
+		r := acmeRes["edge-a/user-plane"]
+		return r["ok"] == false && strings.Contains(fmt.Sprint(r["message"]), ta.addr) && r["site"] == "site-a"
+	}, "edge-a's failed user-plane result through REST")
 	ta.up()
 	waitWithin(t, time.Minute, func() bool { return okA() == 1 }, "edge-a's user-plane probe_ok back to 1")
+	waitWithin(t, time.Minute, func() bool {
+		_, acmeRes := probeResults(t, s, "acme", s.Token)
+		return acmeRes["edge-a/user-plane"]["ok"] == true
+	}, "edge-a's user-plane result back to ok through REST")
 
 	// Tenant isolation: acme's admin reads acme's results, not starbucks'.
 	acmeTok, _ := apiToken(t, s, "acme-admin", "enterprise-admin", "acme")

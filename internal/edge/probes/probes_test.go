@@ -54,7 +54,7 @@ func TestDecodePushRefusals(t *testing.T) {
 	}
 }
 
-func create(t *testing.T, eng *config.Engine, set *schema.ModelSet, tenant, list, body string) {
+func create(t testing.TB, eng *config.Engine, set *schema.ModelSet, tenant, list, body string) {
 	t.Helper()
 	loc, err := schema.Resolve(set, tenant, []string{list})
 	if err != nil {
@@ -173,6 +173,11 @@ func TestResultsRecordedAndKept(t *testing.T) {
 	if _, err := r.Record(context.Background(), "nope", &wire.ProbePush{Results: []wire.ProbeResult{{Probe: "p", Kind: wire.ProbeTCP, At: at}}}); schema.KindOf(err) != schema.KindNotFound {
 		t.Fatalf("an undeclared cluster: %v", err)
 	}
+	// The writer writes the enterprises' state within a second; Flush
+	// does it now.
+	if err := r.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	mon := eng.Schema().Set(SetName, "")
 	state := func(eng *config.Engine, ent string) []any {
 		st, _ := eng.Snapshot().State.Get([]byte(schema.RootKey(mon, ent)))
@@ -188,7 +193,7 @@ func TestResultsRecordedAndKept(t *testing.T) {
 		t.Fatalf("starbucks' probe-results: %v", sb)
 	}
 	// Another process on the same store (a restart) starts from them.
-	again := &Results{eng: eng, m: metricsFor(prometheus.NewRegistry()), log: r.log, writeEvery: DefaultWriteEvery, now: time.Now, clusters: map[string]*clusterResults{}}
+	again := newResults(eng, metricsFor(prometheus.NewRegistry()))
 	if err := again.load(); err != nil {
 		t.Fatal(err)
 	}

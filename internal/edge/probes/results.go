@@ -51,6 +51,10 @@ type Results struct {
 	mu       sync.Mutex
 	clusters map[string]*clusterResults
 	loaded   bool
+	// stale: enterprises whose probe-results state lags the memory;
+	// wake tells the writer.
+	stale map[string]bool
+	wake  chan struct{}
 }
 
 // clusterResults is one cluster's last results, as stored in the
@@ -59,10 +63,8 @@ type clusterResults struct {
 	Site       string             `json:"site,omitempty"`
 	Enterprise string             `json:"enterprise,omitempty"`
 	Probes     map[string]*stored `json:"probes"`
-	// written: when this cluster's results were last stored; dirty: a
-	// result arrived since.
-	written time.Time
-	dirty   bool
+	// dirty: a result arrived since they were last stored.
+	dirty bool
 }
 
 // stored is a probe's last result and since when its outcome holds.
@@ -84,10 +86,18 @@ func For(eng *config.Engine, reg prometheus.Registerer) (*Results, error) {
 	if r, ok := byEng[eng]; ok {
 		return r, r.load()
 	}
-	r := &Results{eng: eng, m: metricsFor(reg), log: slog.Default().With("component", "probes"),
-		writeEvery: DefaultWriteEvery, now: time.Now, clusters: map[string]*clusterResults{}}
+	r := newResults(eng, metricsFor(reg))
 	byEng[eng] = r
-	return r, r.load()
+	if err := r.load(); err != nil {
+		return r, err
+	}
+	go r.write(eng)
+	return r, nil
+}
+
+func newResults(eng *config.Engine, m *metrics) *Results {
+	return &Results{eng: eng, m: m, log: slog.Default().With("component", "probes"), writeEvery: DefaultWriteEvery,
+		now: time.Now, clusters: map[string]*clusterResults{}, stale: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 
 // load reads the stored results (once), restores their metrics and puts
@@ -98,6 +108,14 @@ func (r *Results) load() error {
 	if r.loaded {
 		return nil
 	}
+	defer func() {
+		for ent := range r.stale {
+			if err := r.writeStateLocked(context.Background(), ent); err != nil {
+				r.log.Warn("cannot put the stored probe results back as operational state", "enterprise", ent, "error", err)
+			}
+		}
+		clear(r.stale)
+	}()
 	err := r.eng.Meta().Metas(metaPrefix, func(key string, value []byte) error {
 		var c clusterResults
 		if err := json.Unmarshal(value, &c); err != nil {
@@ -108,7 +126,6 @@ func (r *Results) load() error {
 		if c.Probes == nil {
 			c.Probes = map[string]*stored{}
 		}
-		c.written = r.now()
 		r.clusters[id] = &c
 		var newest time.Time
 		for _, s := range c.Probes {
@@ -123,14 +140,8 @@ func (r *Results) load() error {
 	if err != nil {
 		return fmt.Errorf("read the stored probe results: %w", err)
 	}
-	enterprises := map[string]bool{}
 	for _, c := range r.clusters {
-		enterprises[c.Enterprise] = true
-	}
-	for ent := range enterprises {
-		if err := r.writeStateLocked(context.Background(), ent); err != nil {
-			r.log.Warn("cannot put the stored probe results back as operational state", "enterprise", ent, "error", err)
-		}
+		r.stale[c.Enterprise] = true
 	}
 	r.loaded = true
 	return nil
@@ -148,9 +159,12 @@ func (r *Results) Refused(n int) { r.m.results.WithLabelValues(OutcomeRefused).A
 
 // Record takes the results cluster id's agent pushed (checked by
 // DecodePush), oldest first: each newer than the probe's last result
-// becomes it, in the metrics at once; the cluster's results are stored
-// at once when an outcome changed or a probe is new, else at most every
-// writeEvery (Run flushes them). It returns how many it took.
+// becomes it, in the metrics at once. When an outcome changed or a probe
+// is new, the cluster's results are stored at once (the push fails if
+// they cannot be: the agent keeps them and pushes again) and its
+// enterprise's probe-results state is written within a second (the
+// writer coalesces a burst into one write); else both wait for the
+// writer's next round (writeEvery). It returns how many it took.
 func (r *Results) Record(ctx context.Context, id string, p *wire.ProbePush) (n int, err error) {
 	ctx, span := tracer.Start(ctx, "probes.Record", trace.WithAttributes(attribute.String("amp.cluster", id), attribute.Int("amp.results", len(p.Results))))
 	defer func() {
@@ -180,11 +194,7 @@ func (r *Results) Record(ctx context.Context, id string, p *wire.ProbePush) (n i
 		}
 		r.m.forgetCluster(id, c)
 		if len(c.Probes) > 0 && c.Enterprise != t.enterprise {
-			old := c.Enterprise
-			c.Site, c.Enterprise = t.cluster.Site, t.enterprise
-			if err := r.writeStateLocked(ctx, old); err != nil {
-				r.log.Warn("cannot drop a moved cluster's probe results from its former enterprise", "cluster", id, "error", err)
-			}
+			r.stale[c.Enterprise] = true
 		}
 		c.Site, c.Enterprise = t.cluster.Site, t.enterprise
 	}
@@ -215,16 +225,24 @@ func (r *Results) Record(ctx context.Context, id string, p *wire.ProbePush) (n i
 		r.m.updated(id, c, newest)
 		c.dirty = true
 	}
-	if urgent || (c.dirty && r.now().Sub(c.written) >= r.writeEvery) {
-		err = r.flushLocked(ctx, id, c)
+	if urgent {
+		err = r.storeLocked(id, c)
+		r.stale[c.Enterprise] = true
 	}
 	r.mu.Unlock()
+	if urgent {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+	}
 	return n, err
 }
 
-// flushLocked stores one cluster's results and its enterprise's state
+// storeLocked stores one cluster's results in the store's metadata, one
+// key per cluster, so replicas on one store never overwrite each other's
 // (r.mu held).
-func (r *Results) flushLocked(ctx context.Context, id string, c *clusterResults) error {
+func (r *Results) storeLocked(id string, c *clusterResults) error {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -232,9 +250,9 @@ func (r *Results) flushLocked(ctx context.Context, id string, c *clusterResults)
 	if err := r.eng.Meta().PutMeta(metaPrefix+id, b); err != nil {
 		return &schema.Error{Kind: schema.KindUnavailable, Message: "probe results not stored: " + err.Error()}
 	}
-	c.written, c.dirty = r.now(), false
+	c.dirty = false
 	r.m.writes.Inc()
-	return r.writeStateLocked(ctx, c.Enterprise)
+	return nil
 }
 
 // writeStateLocked writes the probe-results state of an enterprise (the
@@ -250,7 +268,27 @@ func (r *Results) writeStateLocked(ctx context.Context, enterprise string) error
 	if !set.Global() && !r.eng.Snapshot().TargetExists(enterprise) {
 		return nil
 	}
+	route, err := r.eng.Schema().ParseRoute(schema.RESTPrefix(set, enterprise) + "/probe-results")
+	if err != nil {
+		return err
+	}
+	loc, err := route.Resolve()
+	if err != nil {
+		return err
+	}
+	// Another replica's clusters (a shared store) keep their entries:
+	// this one replaces those of the clusters it holds.
 	var list []any
+	st, _ := r.eng.Snapshot().State.Get([]byte(loc.ObjectKey))
+	if pr, ok := st["probe-results"].(map[string]any); ok {
+		old, _ := pr["result"].([]any)
+		for _, e := range old {
+			m, _ := e.(map[string]any)
+			if id, _ := m["cluster"].(string); r.clusters[id] == nil {
+				list = append(list, m) // canonical values are JSON terms (decimal64: a string)
+			}
+		}
+	}
 	for id, c := range r.clusters {
 		if !set.Global() && c.Enterprise != enterprise {
 			continue
@@ -280,14 +318,6 @@ func (r *Results) writeStateLocked(ctx context.Context, enterprise string) error
 		}
 		return a["probe"].(string) < b["probe"].(string)
 	})
-	route, err := r.eng.Schema().ParseRoute(schema.RESTPrefix(set, enterprise) + "/probe-results")
-	if err != nil {
-		return err
-	}
-	loc, err := route.Resolve()
-	if err != nil {
-		return err
-	}
 	if len(list) == 0 {
 		return r.eng.SetState(ctx, loc, config.OpDelete, nil)
 	}
@@ -309,37 +339,89 @@ func (r *Results) writeStateLocked(ctx context.Context, enterprise string) error
 	return r.eng.SetState(ctx, loc, config.OpReplace, val)
 }
 
-// Flush stores every cluster's results not yet stored.
+// Flush stores every cluster's results not yet stored and writes the
+// state of their enterprises.
 func (r *Results) Flush(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var errs []error
 	for id, c := range r.clusters {
 		if c.dirty {
-			if err := r.flushLocked(ctx, id, c); err != nil {
+			if err := r.storeLocked(id, c); err != nil {
 				errs = append(errs, fmt.Errorf("cluster %s: %w", id, err))
 			}
+			r.stale[c.Enterprise] = true
 		}
+	}
+	errs = append(errs, r.writeStaleLocked(ctx))
+	return errors.Join(errs...)
+}
+
+// writeStaleLocked writes the state of the enterprises that lag (r.mu
+// held); one that fails stays stale for the next round.
+func (r *Results) writeStaleLocked(ctx context.Context) error {
+	var errs []error
+	for ent := range r.stale {
+		if err := r.writeStateLocked(ctx, ent); err != nil {
+			errs = append(errs, fmt.Errorf("enterprise %q: %w", ent, err))
+			continue
+		}
+		delete(r.stale, ent)
 	}
 	return errors.Join(errs...)
 }
 
-// Run stores the results not yet stored every writeEvery, and once more
-// when ctx ends (a clean stop loses nothing).
-func (r *Results) Run(ctx context.Context) error {
-	t := time.NewTicker(r.writeEvery)
-	defer t.Stop()
+// minStateGap coalesces the state writes a burst of changed outcomes
+// asks for: at most one per enterprise a second.
+const minStateGap = time.Second
+
+// write is the writer: the state of enterprises whose outcomes changed,
+// at most every minStateGap, and every writeEvery what is not yet
+// stored; until the engine closes.
+func (r *Results) write(eng *config.Engine) {
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	w, err := eng.Watch(ctx, eng.Snapshot().Index)
+	if err != nil {
+		r.log.Error("the probe results' writer cannot start; results are stored only when an outcome changes", "error", err)
+		return
+	}
+	tick := time.NewTicker(r.writeEvery)
+	defer tick.Stop()
 	for {
 		select {
-		case <-ctx.Done():
-			if err := r.Flush(context.Background()); err != nil {
-				r.log.Warn("cannot store the last probe results at shutdown", "error", err)
+		case _, ok := <-w.C: // only to learn that the engine closed
+			if ok {
+				continue
 			}
-			return nil
-		case <-t.C:
+			if errors.Is(w.Err(), config.ErrClosed) {
+				return
+			}
+			if w, err = eng.Watch(ctx, eng.Snapshot().Index); err != nil {
+				return
+			}
+		case <-r.wake:
+			r.mu.Lock()
+			err := r.writeStaleLocked(ctx)
+			r.mu.Unlock()
+			if err != nil {
+				r.log.Warn("cannot write the probe results' state; retrying", "error", err)
+			}
+			time.Sleep(minStateGap)
+		case <-tick.C:
 			if err := r.Flush(ctx); err != nil {
-				r.log.Warn("cannot store probe results; retrying at the next interval", "error", err)
+				r.log.Warn("cannot store probe results; retrying at the next round", "error", err)
 			}
 		}
 	}
+}
+
+// Run is the leader's service: it stores what is not yet stored when
+// ctx ends (a clean stop loses nothing).
+func (r *Results) Run(ctx context.Context) error {
+	<-ctx.Done()
+	if err := r.Flush(context.Background()); err != nil {
+		r.log.Warn("cannot store the last probe results at shutdown", "error", err)
+	}
+	return nil
 }
