@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -292,7 +293,7 @@ func TestProbesEndToEnd(t *testing.T) {
 	// results wait on disk, and reach AMP when it is back.
 	s.Stop()
 	ta.down()
-	a.agent = startAgent(t, "--dir", a.dir, "--kubeconfig", a.kube.Kubeconfig)
+	a.agent = startAgent(t, "--dir", a.dir, "--kubeconfig", a.kube.Kubeconfig, "--metrics-listen", "127.0.0.1:0")
 	dir := &state.Dir{Path: a.dir}
 	waitWithin(t, time.Minute, func() bool {
 		rs, err := dir.PendingProbes()
@@ -304,6 +305,22 @@ func TestProbesEndToEnd(t *testing.T) {
 		}
 		return err == nil && failed >= 3
 	}, "agent A buffers its failing results while AMP is down")
+	// The agent's metrics say so too.
+	agentMetrics := a.agent.metricsURL(t)
+	waitWithin(t, time.Minute, func() bool {
+		resp, err := http.Get(agentMetrics)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var pending, failed float64 = -1, -1
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			fmt.Sscanf(sc.Text(), "amp_agent_probe_results_pending %g", &pending)
+			fmt.Sscanf(sc.Text(), `amp_agent_probe_pushes_total{result="failed"} %g`, &failed)
+		}
+		return pending >= 3 && failed >= 1
+	}, "amp_agent_probe_results_pending and the failed pushes in the agent's metrics")
 	cutOff := time.Now()
 	s = testenv.Start(t, dataDir, serve...)
 	waitWithin(t, time.Minute, func() bool { return okA() == 0 }, "the buffered failure reaches AMP")
