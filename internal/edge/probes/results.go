@@ -88,11 +88,9 @@ func For(eng *config.Engine, reg prometheus.Registerer) (*Results, error) {
 	}
 	r := newResults(eng, metricsFor(reg))
 	byEng[eng] = r
-	if err := r.load(); err != nil {
-		return r, err
-	}
 	go r.write(eng)
-	return r, nil
+	// A load that fails is tried again at the next call.
+	return r, r.load()
 }
 
 func newResults(eng *config.Engine, m *metrics) *Results {
