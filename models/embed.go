@@ -20,5 +20,5 @@ import "embed"
 
 // FS holds the aether, inventory, fleet, ietf and amp directories of YANG modules.
 //
-//go:embed aether inventory fleet ietf amp
+//go:embed aether inventory fleet monitor ietf amp
 var FS embed.FS

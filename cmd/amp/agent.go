@@ -25,6 +25,7 @@ import (
 	"github.com/amp-edge/amp/internal/agent/helm"
 	"github.com/amp-edge/amp/internal/agent/kube"
 	"github.com/amp-edge/amp/internal/agent/link"
+	"github.com/amp-edge/amp/internal/agent/probe"
 	"github.com/amp-edge/amp/internal/agent/sealed"
 	"github.com/amp-edge/amp/internal/agent/state"
 	"github.com/amp-edge/amp/internal/edge/wire"
@@ -48,7 +49,11 @@ cluster's desired state (declared node labels and taints, declared
 namespaces, Helm releases of the fleet's bundles) and keeps it on the
 local Kubernetes API, correcting drift at
 once; it checks in at every interval with the cluster's facts and what it
-applied. Enrol it first with amp agent register.
+applied. It also runs the cluster's end-to-end probes (the built-in
+control-plane and user-plane tests, and those declared in the monitor set)
+and pushes each result to AMP at once; while AMP is out of reach the
+results wait in the state directory (probes.json) and are pushed when it
+answers. Enrol it first with amp agent register.
 
 Everything it needs is in its state directory (--dir): its credentials,
 the last desired state AMP sent and its journal. With AMP unreachable it
@@ -100,8 +105,9 @@ Examples:
 			cluster := kube.New(cs)
 			var m *agent.Metrics
 			var hm *helm.Metrics
+			var pr *prometheus.Registry
 			if metricsListen != "" {
-				pr := prometheus.NewRegistry()
+				pr = prometheus.NewRegistry()
 				pr.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 				m, hm = agent.NewMetrics(pr), helm.NewMetrics(pr)
 				stop, err := serveMetrics(metricsListen, pr, log)
@@ -111,7 +117,8 @@ Examples:
 				defer stop()
 			}
 			// Charts come over the link, through a cache in the state
-			// directory (an offline restart still has them).
+			// directory (an offline restart still has them); the probes
+			// push over it. The link is made below.
 			var ag *agent.Agent
 			charts := &helm.Cache{Dir: filepath.Join(d.Path, "charts"), Fetch: func(ctx context.Context, digest string) ([]byte, error) {
 				return ag.Chart(ctx, digest)
@@ -120,10 +127,30 @@ Examples:
 			if err != nil {
 				return err
 			}
+			probes, err := probe.New(probe.Options{Dir: d, Log: log, Registry: probeRegistry(pr),
+				Push: func(ctx context.Context, rs []wire.ProbeResult) error {
+					c, err := ag.Link()
+					if err != nil {
+						return err
+					}
+					_, err = c.PushProbes(ctx, rs)
+					return err
+				},
+				ReachAMP: func(ctx context.Context) error {
+					c, err := ag.Link()
+					if err != nil {
+						return err
+					}
+					return c.Reach(ctx)
+				}})
+			if err != nil {
+				return err
+			}
 			reg := apply.NewRegistry()
 			cluster.Register(reg)
 			releases.Register(reg)
 			reg.Register(seal.KindSealedSecret, sealed.New(cs))
+			reg.Register(wire.KindProbe, probes)
 			shutdown := telemetry.SetupTracing()
 			defer shutdown(context.Background())
 			ag, err = agent.New(agent.Options{
@@ -133,7 +160,10 @@ Examples:
 			if err != nil {
 				return err
 			}
-			return ag.Run(cmd.Context())
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			go probes.Run(ctx)
+			return ag.Run(ctx)
 		}),
 	}
 	f := cmd.Flags()
@@ -146,6 +176,15 @@ Examples:
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	cmd.AddCommand(newAgentRegisterCmd(), newAgentStatusCmd())
 	return cmd
+}
+
+// probeRegistry is where the probes' metrics go: nil (none) without
+// --metrics-listen.
+func probeRegistry(pr *prometheus.Registry) prometheus.Registerer {
+	if pr == nil {
+		return nil
+	}
+	return pr
 }
 
 // serveMetrics serves reg at ADDR/metrics until stop is called.

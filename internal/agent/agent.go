@@ -563,6 +563,11 @@ func (a *Agent) usableClient() (*link.Client, error) {
 	return nil, err
 }
 
+// Link is the link to AMP, or why AMP may not be called now (not
+// enrolled, the certificate expired): for what else the agent sends over
+// it (probe results).
+func (a *Agent) Link() (*link.Client, error) { return a.usableClient() }
+
 // expiredError is the loud message of an expired certificate.
 type expiredError struct {
 	cluster  string

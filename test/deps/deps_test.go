@@ -107,9 +107,9 @@ func TestImportRules(t *testing.T) {
 			forbidden: []string{"internal/aether"},
 		},
 		{
-			why: "the generic layers know no set's code: the inventory's wing (internal/provision) registers with them, and only the assembly's entry point (cmd/amp) imports it",
+			why: "the generic layers know no set's code: the inventory's wing (internal/provision) registers with them, and only the assembly's entry point (cmd/amp) imports it (and the probes' wing, internal/edge/probes, which selects the inventory's clusters by site and label)",
 			applies: func(p pkg) bool {
-				return !under(p.path, "internal/provision", "cmd", "internal/testenv", "test")
+				return !under(p.path, "internal/provision", "internal/edge/probes", "cmd", "internal/testenv", "test")
 			},
 			forbidden: []string{"internal/provision"},
 		},
@@ -119,6 +119,11 @@ func TestImportRules(t *testing.T) {
 				return !under(p.path, "internal/fleet", "cmd", "internal/testenv", "test")
 			},
 			forbidden: []string{"internal/fleet"},
+		},
+		{
+			why:       "the probes' central end (internal/edge/probes) is a model set's wing below the interfaces: it reads the engine and the inventory, never the REST layer's helpers or the components it is run by",
+			applies:   func(p pkg) bool { return under(p.path, "internal/edge/probes") },
+			forbidden: []string{"internal/api", "internal/component", "internal/edge/edgeapi", "internal/agent"},
 		},
 		{
 			why:       "an interface never reaches into the assembly of amp serve",

@@ -135,7 +135,10 @@ func TestAgentLink(t *testing.T) {
 	agent := newLinkAgent(t, s, "ace-x")
 
 	full, _ := agent.desired(nil, "0s")
-	if !full.Full || len(full.Objects) != 2 || full.Objects[0].Kind != "namespace" || string(full.Objects[1].Spec) != `{"labels":{"zone":"east"},"taints":[]}` ||
+	// The declaration's namespace and node, and the two built-in probes
+	// every cluster runs (docs/monitoring.md).
+	if !full.Full || len(full.Objects) != 4 || full.Objects[0].Kind != "namespace" || string(full.Objects[1].Spec) != `{"labels":{"zone":"east"},"taints":[]}` ||
+		full.Objects[2].Kind != wire.KindProbe || full.Objects[2].Name != "control-plane" || full.Objects[3].Name != "user-plane" ||
 		full.Digest != wire.StateDigest(full.Objects) {
 		t.Fatalf("full state: %+v", full)
 	}
@@ -165,7 +168,7 @@ func TestAgentLink(t *testing.T) {
 		t.Fatalf("deliveries observed: %v", n)
 	}
 	held := *w.d
-	held.Objects = []wire.Object{full.Objects[0], w.d.Objects[0]}
+	held.Objects = []wire.Object{full.Objects[0], w.d.Objects[0], full.Objects[2], full.Objects[3]}
 	if wire.StateDigest(held.Objects) != held.Digest {
 		t.Fatal("the delta applied does not give the state's digest")
 	}
@@ -207,7 +210,7 @@ func TestAgentLink(t *testing.T) {
 		t.Fatalf("amp cluster status: %v\n%s", err, out)
 	}
 	out, err = ampCLI(t, env, "cluster", "status", "ace-x")
-	for _, want := range []string{"connected: yes", "agent v9.9.9-test", "sync: in-sync (2 objects, 0 failed)", "facts reported at", "kubernetes v1.35.4",
+	for _, want := range []string{"connected: yes", "agent v9.9.9-test", "sync: in-sync (4 objects, 0 failed)", "facts reported at", "kubernetes v1.35.4",
 		"node server-1: ready; labels [kubernetes.io/hostname=server-1, zone=west]", "node server-1: applied", "namespace ran: applied"} {
 		if err != nil || !strings.Contains(out, want) {
 			t.Fatalf("amp cluster status ace-x lacks %q: %v\n%s", want, err, out)

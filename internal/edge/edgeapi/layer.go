@@ -8,15 +8,18 @@
 package edgeapi
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/edge"
+	"github.com/amp-edge/amp/internal/edge/probes"
 )
 
 // Name is the layer's name, as the inventory set's descriptor names it.
 const Name = "edge"
 
 func init() {
-	compat.Register(compat.Layer{Name: Name, Routes: routes(), Spec: spec, Metrics: edge.RegisterMetrics})
+	compat.Register(compat.Layer{Name: Name, Routes: routes(), Spec: spec, Metrics: func(reg prometheus.Registerer) { edge.RegisterMetrics(reg); probes.RegisterMetrics(reg) }})
 }
 
 // routes gathers each feature's routes (one file per feature).
@@ -25,5 +28,6 @@ func routes() []compat.Route {
 	rs = append(rs, linkRoutes()...)
 	rs = append(rs, certificateRoutes()...)
 	rs = append(rs, chartRoutes()...)
+	rs = append(rs, probeRoutes()...)
 	return rs
 }

@@ -27,7 +27,7 @@ const (
 )
 
 var spec = &compat.Spec{
-	Reserve:    []string{schemaDesired, schemaCheckin, schemaAnswer, schemaStatus, SchemaCredentials},
+	Reserve:    []string{schemaDesired, schemaCheckin, schemaAnswer, schemaStatus, SchemaCredentials, schemaProbePush, schemaProbeAnswer},
 	Components: certificateSchemas,
 	Paths:      linkPaths,
 	TagDescriptions: map[string]string{
@@ -171,6 +171,7 @@ func linkPaths(b compat.SpecBuilder, sets []*schema.ModelSet) {
 	b.Doc().Paths.Set("/edge/v1/clusters/{cluster}/status", &openapi3.PathItem{Parameters: openapi3.Parameters{clusterID}, Put: put})
 	certificatePaths(b, clusterID)
 	chartPaths(b, clusterID)
+	probePaths(b, clusterID)
 
 	one := operation(b, tagClusters, "getClusterStatus", "A cluster's agent link in detail", "For who may read the cluster.")
 	answer(one, "200", "Its link, facts, object states and last outage.", b.Ref(schemaStatus))

@@ -1,0 +1,26 @@
+package link
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/amp-edge/amp/internal/edge/wire"
+)
+
+// PushProbes sends probe results (oldest first) and returns how many AMP
+// took (one older than a probe's last result is not).
+func (c *Client) PushProbes(ctx context.Context, results []wire.ProbeResult) (int, error) {
+	var a wire.ProbePushAnswer
+	if _, err := c.call(ctx, http.MethodPost, c.clusterPath("/probes"), nil, wire.ProbePush{Results: results}, &a, http.StatusOK); err != nil {
+		return 0, err
+	}
+	return a.Accepted, nil
+}
+
+// Reach checks, once and without retrying, that AMP answers over the
+// link (GET /healthz with the pinned CA): the control-plane probe's
+// first half.
+func (c *Client) Reach(ctx context.Context) error {
+	_, err := c.once(ctx, http.MethodGet, "/healthz", nil, nil, nil, []int{http.StatusOK})
+	return err
+}
