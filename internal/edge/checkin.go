@@ -126,6 +126,7 @@ func checkCheckin(c *wire.Checkin) error {
 			text(p+"/kind", o.Kind, true)
 			text(p+"/name", o.Name, true)
 			text(p+"/message", o.Message, false)
+			text(p+"/version", o.Version, false)
 			if ref := (wire.Ref{Kind: o.Kind, Name: o.Name}); seen[ref] {
 				bad(p, "%s %q is reported twice", o.Kind, o.Name)
 			} else {
@@ -278,6 +279,12 @@ func (h *Hub) record(ctx context.Context, id string, c *wire.Checkin, cred Crede
 		}
 		if !o.At.IsZero() {
 			m["at"] = stamp(o.At)
+		}
+		if o.Ready != nil {
+			m["ready"] = *o.Ready
+		}
+		if o.Version != "" {
+			m["version"] = o.Version
 		}
 		objs = append(objs, m)
 	}

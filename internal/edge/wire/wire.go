@@ -176,6 +176,11 @@ type ObjectStatus struct {
 	// Drift: the object had been changed at the site and the agent
 	// restored it (Message names what).
 	Drift bool `json:"drift,omitempty"`
+	// Ready: the object's resources are ready as Kubernetes judges them
+	// (a helm-release's); nil when the kind has no readiness.
+	Ready *bool `json:"ready,omitempty"`
+	// Version is the bundle version a helm-release runs now.
+	Version string `json:"version,omitempty"`
 }
 
 // Outage is what an agent did while it could not reach AMP.
