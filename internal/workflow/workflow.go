@@ -371,7 +371,7 @@ func (e *Engine) step(ctx context.Context, id string) error {
 	}
 	sctx, span := tracer.Start(ctx, "workflow."+r.Kind+"."+stepName(r.Step))
 	started := time.Now()
-	out, err := k.Step(sctx, e.env, r)
+	out, err := runStep(sctx, k, e.env, r)
 	span.End()
 	e.metrics.StepSeconds.WithLabelValues(r.Kind).Observe(time.Since(started).Seconds())
 	if err != nil {
@@ -409,6 +409,17 @@ func (e *Engine) step(ctx context.Context, id string) error {
 	}
 	r.Updated = now
 	return e.put(r)
+}
+
+// runStep runs a kind's step; a panic is the step's error (retried, then
+// failing the run), never the server's end.
+func runStep(ctx context.Context, k Kind, env Env, r *Run) (out Outcome, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("step %s panicked: %v", r.Step, p)
+		}
+	}()
+	return k.Step(ctx, env, r)
 }
 
 // retry records a failed attempt and when the next one is.

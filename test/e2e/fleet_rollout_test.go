@@ -209,7 +209,11 @@ func rolloutStatus(t *testing.T, s *testenv.Server, id string) rolloutStatusDoc 
 	var r struct {
 		Status rolloutStatusDoc `json:"status"`
 	}
-	if err := json.Unmarshal(s.Must(t, 200, "GET", "/fleet/v1.0.0/rollout/"+id, ""), &r); err != nil {
+	code, b, _, err := s.Do(context.Background(), "GET", "/fleet/v1.0.0/rollout/"+id, "")
+	if err != nil || code != 200 {
+		t.Fatalf("GET rollout %s: %d %s %v\nserver log (no audit):\n%s", id, code, b, err, notAudit(s.Log(), 6000))
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
 	return r.Status
@@ -225,17 +229,29 @@ func waitRollout(t *testing.T, s *testenv.Server, id, what string, ok func(st ro
 			return st
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("rollout %s: %s did not happen; status %+v\nserver log tail:\n%s", id, what, st, tail(s.Log(), 3000))
+			_, runs, _, _ := s.Do(context.Background(), "GET", "/workflows", "")
+			var list struct{ Workflows []struct{ ID string } }
+			if json.Unmarshal(runs, &list) == nil && len(list.Workflows) > 0 {
+				_, runs, _, _ = s.Do(context.Background(), "GET", "/workflows/"+list.Workflows[0].ID, "")
+			}
+			t.Fatalf("rollout %s: %s did not happen; status %+v\nworkflows: %s\nserver log (no audit):\n%s", id, what, st, runs, notAudit(s.Log(), 4000))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
+// notAudit is the end of a server log without its audit records.
+func notAudit(log string, n int) string {
+	var b strings.Builder
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.Contains(l, `"msg":"audit"`) {
+			b.WriteString(l + "\n")
+		}
 	}
-	return s
+	if out := b.String(); len(out) > n {
+		return out[len(out)-n:]
+	}
+	return b.String()
 }
 
 func events(st rolloutStatusDoc) []string {

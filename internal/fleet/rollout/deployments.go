@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -244,7 +245,18 @@ func writeState(ctx context.Context, eng *config.Engine, path string, value any)
 	if err != nil {
 		return err
 	}
-	val, err := schema.DecodeJSON(loc.Node, value, loc.REST(), false, schema.DecodeOptions{AllowState: true})
+	// In JSON terms, as the schema decodes (numbers as json.Number).
+	b, err := json.Marshal(value)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	val, err := schema.DecodeJSON(loc.Node, v, loc.REST(), false, schema.DecodeOptions{AllowState: true})
 	if err != nil {
 		return err
 	}

@@ -108,6 +108,15 @@ func step(ctx context.Context, env workflow.Env, r *workflow.Run) (workflow.Outc
 	if err := r.Decode(st); err != nil {
 		return workflow.Outcome{}, err
 	}
+	if st.StagedAt == nil { // empty maps are left out of the record
+		st.StagedAt = map[string]time.Time{}
+	}
+	if st.Skipped == nil {
+		st.Skipped = map[string]string{}
+	}
+	if st.Prev == nil {
+		st.Prev = map[string]string{}
+	}
 	hub, err := edge.For(env.Engine, env.Metrics)
 	if err != nil {
 		return workflow.Outcome{}, err
