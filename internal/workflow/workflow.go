@@ -329,8 +329,17 @@ func (e *Engine) Pass(ctx context.Context) error {
 		if next.After(e.env.Now()) && !e.cancelAsked(r.ID) {
 			continue
 		}
-		if err := e.step(ctx, r.ID); err != nil {
-			errs = append(errs, err)
+		// A finished step's successor runs at once, not a tick later (a
+		// gate opening promotes the next partition now), up to a bound so
+		// one run cannot hold the runner.
+		for range 16 {
+			advanced, err := e.step(ctx, r.ID)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if !advanced || err != nil {
+				break
+			}
 		}
 	}
 	e.metrics.setRunning(running)
@@ -342,32 +351,33 @@ func (e *Engine) cancelAsked(id string) bool {
 	return err == nil && b != nil
 }
 
-// step runs run id's current step and records its outcome.
-func (e *Engine) step(ctx context.Context, id string) error {
+// step runs run id's current step and records its outcome; advanced: it
+// moved on to another step.
+func (e *Engine) step(ctx context.Context, id string) (advanced bool, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	r, err := e.Get(id) // again, under the lock: the stored run is the truth
 	if err != nil || r.Ended() {
-		return err
+		return false, err
 	}
 	k, ok := kindOf(r.Kind)
 	now := e.env.Now().UTC()
 	if !ok { // a kind this binary does not know: retried, so a newer binary may take it
-		return e.retry(r, now, fmt.Errorf("no workflow kind %q in this binary", r.Kind))
+		return false, e.retry(r, now, fmt.Errorf("no workflow kind %q in this binary", r.Kind))
 	}
 	if reason, err := e.meta.GetMeta(cancelPrefix + id); err != nil {
-		return err
+		return false, err
 	} else if reason != nil {
 		if k.Cancelled != nil {
 			if err := k.Cancelled(ctx, e.env, r, string(reason)); err != nil {
-				return e.retry(r, now, fmt.Errorf("cancel: %w", err))
+				return false, e.retry(r, now, fmt.Errorf("cancel: %w", err))
 			}
 		}
 		e.end(r, now, Cancelled, string(reason), "cancelled")
 		if err := e.put(r); err != nil {
-			return err
+			return false, err
 		}
-		return e.meta.DeleteMeta(cancelPrefix + id)
+		return false, e.meta.DeleteMeta(cancelPrefix + id)
 	}
 	sctx, span := tracer.Start(ctx, "workflow."+r.Kind+"."+stepName(r.Step))
 	started := time.Now()
@@ -375,13 +385,13 @@ func (e *Engine) step(ctx context.Context, id string) error {
 	span.End()
 	e.metrics.StepSeconds.WithLabelValues(r.Kind).Observe(time.Since(started).Seconds())
 	if err != nil {
-		return e.retry(r, now, err)
+		return false, e.retry(r, now, err)
 	}
 	prev, _ := json.Marshal(r)
 	if out.Data != nil {
 		b, err := json.Marshal(out.Data)
 		if err != nil {
-			return e.retry(r, now, err)
+			return false, e.retry(r, now, err)
 		}
 		r.Data = b
 	}
@@ -401,14 +411,14 @@ func (e *Engine) step(ctx context.Context, id string) error {
 		e.waitUntil.Store(r.ID, now.Add(out.Wait))
 		r.Waiting = out.WaitingOn
 		if cur, _ := json.Marshal(r); string(cur) == string(prev) {
-			return nil // nothing new to record: the same wait
+			return false, nil // nothing new to record: the same wait
 		}
 	}
 	if out.Fail != "" || out.Done || out.Next != "" {
 		e.waitUntil.Delete(r.ID)
 	}
 	r.Updated = now
-	return e.put(r)
+	return out.Next != "" && out.Fail == "" && !out.Done, e.put(r)
 }
 
 // runStep runs a kind's step; a panic is the step's error (retried, then

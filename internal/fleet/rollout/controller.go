@@ -89,6 +89,12 @@ func (c *Controller) Run(ctx context.Context) error {
 	rc := reconcilerFor(c.Engine, c.Hub, c.Metrics)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	// A commit (a rollout declared or changed) is acted on at once; the
+	// tick reconciles the agents' reports (operational state, no commit).
+	var commits <-chan *config.Record
+	if w, err := c.Engine.Watch(ctx, c.Engine.Snapshot().Index); err == nil {
+		commits = w.C
+	}
 	for {
 		if err := c.Pass(ctx); err != nil && ctx.Err() == nil {
 			c.Log.Warn("rollouts: a pass failed; retried", "error", err)
@@ -100,6 +106,10 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case _, ok := <-commits:
+			if !ok {
+				commits = nil // the watch ended (it fell behind): the tick goes on
+			}
 		}
 	}
 }

@@ -27,7 +27,7 @@ const (
 )
 
 // Poll is how often a waiting step looks again (agents' reports, gates).
-const Poll = 500 * time.Millisecond
+const Poll = 200 * time.Millisecond
 
 // state is a rollout run's durable data (the workflow's record).
 type state struct {
