@@ -190,3 +190,23 @@ func TestCancel(t *testing.T) {
 		t.Errorf("cancelling no run: %v, want ErrNotFound", err)
 	}
 }
+
+// TestPanickingStepIsAnError: a step that panics is retried like a failed
+// one (the runner, and so amp serve, goes on).
+func TestPanickingStepIsAnError(t *testing.T) {
+	Register(Kind{Name: "test-panic", Step: func(context.Context, Env, *Run) (Outcome, error) { panic("boom") }})
+	s := openStore(t, t.TempDir())
+	defer s.Close()
+	c := &clock{t: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}
+	e := New(s, Env{Now: c.now}, MetricsFor(nil))
+	if _, err := e.Start("test-panic", "p1", "", "one", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := e.Get("p1")
+	if r.State != Running || r.Attempts != 1 || !strings.Contains(r.History[len(r.History)-1].Note, "panicked: boom") {
+		t.Fatalf("a panicking step should be retried with the panic as its error: %+v", r)
+	}
+}
