@@ -277,14 +277,14 @@ func (h *Hub) record(ctx context.Context, id string, c *wire.Checkin, cred Crede
 		if o.Message != "" {
 			m["message"] = o.Message
 		}
-		if !o.At.IsZero() {
-			m["at"] = stamp(o.At)
-		}
 		if o.Ready != nil {
 			m["ready"] = *o.Ready
 		}
 		if o.Version != "" {
 			m["version"] = o.Version
+		}
+		if !o.At.IsZero() {
+			m["at"] = stamp(o.At)
 		}
 		objs = append(objs, m)
 	}

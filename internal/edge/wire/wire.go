@@ -11,6 +11,7 @@
 //	PUT  /edge/v1/clusters/{cluster}/status       Checkin          → CheckinAnswer
 //	GET  /edge/v1/clusters/{cluster}/desired?since=INDEX&wait=55s
 //	     (If-None-Match: "<digest>")                               → Desired, or 304 when unchanged
+//	GET  /edge/v1/clusters/{cluster}/charts/sha256:<hex>           → a chart archive its desired state names
 //
 // It imports the standard library only.
 package wire
@@ -176,10 +177,12 @@ type ObjectStatus struct {
 	// Drift: the object had been changed at the site and the agent
 	// restored it (Message names what).
 	Drift bool `json:"drift,omitempty"`
-	// Ready: the object's resources are ready as Kubernetes judges them
-	// (a helm-release's); nil when the kind has no readiness.
+	// Ready, for the kinds whose objects run workloads (helm-release):
+	// whether their resources are ready as Kubernetes judges them (nil:
+	// the kind has no readiness). Message says what is not ready.
 	Ready *bool `json:"ready,omitempty"`
-	// Version is the bundle version a helm-release runs now.
+	// Version is the version the site runs now (helm-release: the
+	// bundle version of the deployed release), which may lag the spec's.
 	Version string `json:"version,omitempty"`
 }
 
