@@ -51,6 +51,10 @@ type Stage struct {
 	TimeZone       string
 	Allowed        []string
 	Blackout       []string
+	// The metric gate: a PromQL query that must hold through the bakes.
+	Prometheus     string
+	Query          string
+	MetricInterval time.Duration
 }
 
 // Stages reads a rollout's stages (YANG defaults applied), sorted by
@@ -79,6 +83,14 @@ func Stages(snap *config.Snapshot, set *schema.ModelSet, id string) []Stage {
 		secs("offline-wait", &st.OfflineWait)
 		secs("bake-time", &st.Bake)
 		st.Approval, _ = o.Data["manual-approval"].(bool)
+		st.MetricInterval = 10 * time.Second
+		if g, ok := o.Data["metric-gate"].(map[string]any); ok {
+			st.Prometheus, _ = g["prometheus"].(string)
+			st.Query, _ = g["query"].(string)
+			if v, ok := uintOf(g["interval"]); ok {
+				st.MetricInterval = time.Duration(v) * time.Second
+			}
+		}
 		if w, ok := o.Data["window"].(map[string]any); ok {
 			if tz, ok := w["time-zone"].(string); ok {
 				st.TimeZone = tz
@@ -131,6 +143,9 @@ func checkRollouts(tx *config.Snapshot, changes []config.ObjectChange, report co
 			}
 			if _, err := time.LoadLocation(st.TimeZone); err != nil || st.TimeZone == "Local" {
 				report(true, path+"/window/time-zone", fmt.Sprintf("%q is not an IANA time zone (e.g. UTC, Europe/Berlin)", st.TimeZone))
+			}
+			if st.Query != "" && st.Prometheus == "" {
+				report(true, path+"/metric-gate/prometheus", "a metric gate's query needs the Prometheus to ask (its base URL)")
 			}
 			if labels == nil {
 				labels = ClusterLabels(tx)

@@ -12,7 +12,8 @@ type Metrics struct {
 	// ready), baked, halted.
 	Partitions *prometheus.CounterVec
 	// Halts counts halted rollouts by cause: unavailable (a cluster failed
-	// or stayed not ready), bake (failed during the bake), manual.
+	// or stayed not ready), bake (failed during the bake), metric (the
+	// metric gate did not hold), manual.
 	Halts *prometheus.CounterVec
 	// Promote is the time from a partition's gate opening (or the
 	// previous partition baked) to every cluster of its first wave
@@ -45,7 +46,7 @@ func MetricsFor(reg prometheus.Registerer) *Metrics {
 		Partitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amp_fleet_rollout_partitions_total",
 			Help: "Rollout partitions by outcome: deployed (every cluster ready at the version), baked, halted."}, []string{"outcome"}),
 		Halts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amp_fleet_rollout_halts_total",
-			Help: "Rollouts halted (and rolled back) by cause: unavailable, bake, manual."}, []string{"cause"}),
+			Help: "Rollouts halted (and rolled back) by cause: unavailable, bake, metric, manual."}, []string{"cause"}),
 		Promote: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "amp_fleet_rollout_promote_seconds",
 			Help:    "From a partition's gate opening to its first wave staged.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10)}),

@@ -55,6 +55,9 @@ type partState struct {
 	State     string    `json:"state"` // pending, deploying, baking, done, halted
 	Started   time.Time `json:"started,omitzero"`
 	BakeUntil time.Time `json:"bake-until,omitzero"`
+	// NextMetric is when the stage's metric gate is evaluated next
+	// (zero: at once, so every bake evaluates it at least once).
+	NextMetric time.Time `json:"next-metric,omitzero"`
 }
 
 type event struct {
@@ -141,7 +144,7 @@ func step(ctx context.Context, env workflow.Env, r *workflow.Run) (workflow.Outc
 	case stepDeploy:
 		out, err = s.deploy(ctx, i)
 	case stepBake:
-		out, err = s.bake(i)
+		out, err = s.bake(ctx, i)
 	case stepGate:
 		out, err = s.gate(i)
 	case stepRollback:
@@ -360,17 +363,30 @@ func (s *stepper) note(c, note string) error {
 	})
 }
 
-// bake keeps partition i's clusters ready for the stage's bake time: one
-// failing or going not ready meanwhile halts the rollout.
-func (s *stepper) bake(i int) (workflow.Outcome, error) {
+// bake keeps partition i's clusters ready for the stage's bake time, and
+// its metric gate holding: a cluster failing or going not ready, or the
+// query not holding, halts the rollout.
+func (s *stepper) bake(ctx context.Context, i int) (workflow.Outcome, error) {
 	p := s.st.Plan
 	pt, ps := p.Partitions[i], &s.st.Parts[i]
+	stage := p.Stages[pt.Stage]
 	s.st.Phase = "baking"
 	for _, c := range s.ready(pt) {
 		if rel := releaseOf(s.hub, c, p.Bundle); rel.Connected && !rel.Good(p.Version) {
 			s.m.Halts.WithLabelValues("bake").Inc()
 			return s.halt(i, fmt.Sprintf("cluster %s is no longer ready at %s during the bake: %s", c, p.Version, describe(rel))), nil
 		}
+	}
+	if stage.Query != "" && !s.now.Before(ps.NextMetric) {
+		ok, why, err := queryHolds(ctx, stage.Prometheus, stage.Query)
+		if err != nil {
+			why = "could not be evaluated: " + err.Error()
+		}
+		if !ok {
+			s.m.Halts.WithLabelValues("metric").Inc()
+			return s.halt(i, fmt.Sprintf("the metric gate %q did not hold during the bake: %s", stage.Query, why)), nil
+		}
+		ps.NextMetric = s.now.Add(stage.MetricInterval)
 	}
 	if s.now.Before(ps.BakeUntil) {
 		return workflow.Outcome{Wait: min(Poll, ps.BakeUntil.Sub(s.now)), WaitingOn: fmt.Sprintf("partition %d/%d bakes until %s", i+1, len(p.Partitions), ps.BakeUntil.Format(time.RFC3339))}, nil
