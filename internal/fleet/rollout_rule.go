@@ -48,6 +48,7 @@ type Stage struct {
 	OfflineWait    time.Duration
 	Bake           time.Duration
 	Approval       bool
+	HelmTest       bool
 	TimeZone       string
 	Allowed        []string
 	Blackout       []string
@@ -83,6 +84,7 @@ func Stages(snap *config.Snapshot, set *schema.ModelSet, id string) []Stage {
 		secs("offline-wait", &st.OfflineWait)
 		secs("bake-time", &st.Bake)
 		st.Approval, _ = o.Data["manual-approval"].(bool)
+		st.HelmTest, _ = o.Data["helm-test"].(bool)
 		st.MetricInterval = 10 * time.Second
 		if g, ok := o.Data["metric-gate"].(map[string]any); ok {
 			st.Prometheus, _ = g["prometheus"].(string)

@@ -103,7 +103,7 @@ func TestFleetRolloutMetricGate(t *testing.T) {
 	}
 	query := "max(site_error_ratio) < 0.05"
 	s.Must(t, 201, "POST", "/fleet/v1.0.0", fmt.Sprintf(`{"rollout":[{"rollout-id":"upf-r","bundle":"upf","version":"1.1.0","stage":[
-   {"group":"staging","order":1,"bake-time":120,"metric-gate":{"prometheus":%q,"query":%q,"interval":1}},
+   {"group":"staging","order":1,"bake-time":120,"helm-test":true,"metric-gate":{"prometheus":%q,"query":%q,"interval":1}},
    {"group":"production","order":2,"bake-time":1}]}]}`, prom, query))
 	waitRollout(t, s, "upf-r", "the bake with the gate holding", func(st rolloutStatusDoc) bool { return st.Phase == "baking" })
 	time.Sleep(2 * time.Second) // the gate keeps holding: evaluated every second
@@ -125,5 +125,19 @@ func TestFleetRolloutMetricGate(t *testing.T) {
 	}
 	if m := string(s.Must(t, 200, "GET", "/metrics", "")); !strings.Contains(m, `amp_fleet_rollout_halts_total{cause="metric"} 1`) {
 		t.Errorf("/metrics should count the halt by the metric gate")
+	}
+
+	// The stage asks for Helm tests: the deployment says so (the
+	// helm-release carries it), and a version whose test fails halts.
+	ratio.Store("0.01")
+	setVersion(t, s, "1.2.0-testfail")
+	st = waitRollout(t, s, "upf-r", "the halt by the failed Helm test", func(st rolloutStatusDoc) bool {
+		return st.Version == "1.2.0-testfail" && st.Phase == "rolled-back"
+	})
+	if !strings.Contains(st.Halted, "helm test") {
+		t.Errorf("halted-reason %q should carry the agent's test failure", st.Halted)
+	}
+	if b := string(s.Must(t, 200, "GET", "/fleet/v1.0.0/bundle/upf", "")); !strings.Contains(b, `"helm-test":true`) {
+		t.Errorf("the staging cluster's deployment should ask for Helm tests: %s", b)
 	}
 }

@@ -56,12 +56,13 @@ type rolloutSites struct {
 	s      *testenv.Server
 	agents map[string]*fleetAgent
 	staged map[string]string               // cluster → the version staged now
+	tested map[string]bool                 // cluster → its release runs Helm tests
 	seen   map[string]map[string]time.Time // cluster → version → when first staged
 	order  []string                        // "cluster@version" in the order first staged
 }
 
 func newRolloutSites(t *testing.T, s *testenv.Server, clusters ...string) *rolloutSites {
-	rs := &rolloutSites{t: t, s: s, agents: map[string]*fleetAgent{}, staged: map[string]string{}, seen: map[string]map[string]time.Time{}}
+	rs := &rolloutSites{t: t, s: s, agents: map[string]*fleetAgent{}, staged: map[string]string{}, tested: map[string]bool{}, seen: map[string]map[string]time.Time{}}
 	serverCA := x509.NewCertPool()
 	caPEM, err := os.ReadFile(s.CA)
 	if err != nil || !serverCA.AppendCertsFromPEM(caPEM) {
@@ -105,14 +106,15 @@ func (rs *rolloutSites) run(ctx context.Context) {
 		if err == nil && code == 200 {
 			var bundle struct {
 				Deployment []struct {
-					Cluster string `json:"cluster"`
-					Staged  string `json:"staged-version"`
+					Cluster  string `json:"cluster"`
+					Staged   string `json:"staged-version"`
+					HelmTest bool   `json:"helm-test"`
 				} `json:"deployment"`
 			}
 			if json.Unmarshal(b, &bundle) == nil {
 				rs.mu.Lock()
 				for _, d := range bundle.Deployment {
-					rs.staged[d.Cluster] = d.Staged
+					rs.staged[d.Cluster], rs.tested[d.Cluster] = d.Staged, d.HelmTest
 					if d.Staged == "" {
 						continue
 					}
@@ -137,10 +139,11 @@ func (rs *rolloutSites) run(ctx context.Context) {
 	}
 }
 
-// checkin reports cluster c's release of upf at its staged version.
+// checkin reports cluster c's release of upf at its staged version; with
+// Helm tests asked for, a version named "…-testfail" fails its test.
 func (rs *rolloutSites) checkin(ctx context.Context, c string, a *fleetAgent) error {
 	rs.mu.Lock()
-	version := rs.staged[c]
+	version, tested := rs.staged[c], rs.tested[c]
 	a.server = rs.s.URL
 	rs.mu.Unlock()
 	now := time.Now()
@@ -149,8 +152,12 @@ func (rs *rolloutSites) checkin(ctx context.Context, c string, a *fleetAgent) er
 	if version != "" {
 		ready := !strings.HasSuffix(version, "-faulty")
 		o := wire.ObjectStatus{Kind: wire.KindHelmRelease, Name: "upf", State: wire.StateApplied, Version: version, Ready: &ready, At: now}
-		if !ready {
+		switch {
+		case !ready:
 			o.State, o.Message = wire.StateFailed, "deployment upf: 0/1 available: pod upf-7d9f crash-looping"
+		case tested && strings.HasSuffix(version, "-testfail"):
+			no := false
+			o.State, o.Ready, o.Message = wire.StateFailed, &no, "helm test: pod upf-test-connection failed"
 		}
 		ck.Objects = []wire.ObjectStatus{o}
 	}

@@ -26,6 +26,9 @@ type Entry struct {
 	Staged  string `json:"staged,omitempty"`  // the version the site should run ("": none)
 	Planned string `json:"planned,omitempty"` // a version a rollout will stage here later
 	Note    string `json:"note,omitempty"`    // why: the rollout and partition, a rollback's reason
+	// HelmTest: the release's Helm tests run after each install or
+	// upgrade (the staging stage asked for them).
+	HelmTest bool `json:"helm-test,omitempty"`
 }
 
 // Deployments are the entries of every bundle, by bundle then cluster.
@@ -126,6 +129,9 @@ func deploymentOf(cluster string, e Entry, r Release) map[string]any {
 	d := map[string]any{"cluster": cluster}
 	if e.Staged != "" {
 		d["staged-version"] = e.Staged
+	}
+	if e.HelmTest {
+		d["helm-test"] = true
 	}
 	if r.Reported && r.State == wire.StateApplied && r.Version != "" {
 		d["active-version"] = r.Version

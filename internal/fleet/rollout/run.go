@@ -342,9 +342,15 @@ func (s *stepper) stage(ctx context.Context, clusters []string, note string) err
 		}
 		s.st.StagedAt[c] = s.now
 	}
+	helmTest := false
+	for _, pt := range p.Partitions {
+		if slices.Contains(pt.Clusters, clusters[0]) {
+			helmTest = p.Stages[pt.Stage].HelmTest
+		}
+	}
 	err := s.dep.Update(p.Bundle, func(m map[string]Entry) {
 		for _, c := range clusters {
-			m[c] = Entry{Staged: p.Version, Note: "staged by " + note}
+			m[c] = Entry{Staged: p.Version, Note: "staged by " + note, HelmTest: helmTest}
 		}
 	})
 	if err != nil {
@@ -463,7 +469,7 @@ func (s *stepper) rollback(ctx context.Context) (workflow.Outcome, error) {
 	p := s.st.Plan
 	err := s.dep.Update(p.Bundle, func(m map[string]Entry) {
 		for _, c := range s.st.Moved {
-			m[c] = Entry{Staged: s.st.Prev[c], Note: fmt.Sprintf("rolled back from %s by rollout %s: %s", p.Version, s.st.Rollout, s.st.Halted)}
+			m[c] = Entry{Staged: s.st.Prev[c], Note: fmt.Sprintf("rolled back from %s by rollout %s: %s", p.Version, s.st.Rollout, s.st.Halted), HelmTest: m[c].HelmTest}
 		}
 		for c, e := range m {
 			if e.Planned == p.Version {
