@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"sort"
 	"sync"
@@ -436,6 +437,7 @@ func runStep(ctx context.Context, k Kind, env Env, r *Run) (out Outcome, err err
 func (e *Engine) retry(r *Run, now time.Time, cause error) error {
 	r.Attempts++
 	e.metrics.Steps.WithLabelValues(r.Kind, "error").Inc()
+	slog.Warn("workflow step failed", "workflow", r.ID, "kind", r.Kind, "step", r.Step, "attempt", r.Attempts, "error", cause)
 	if r.Attempts >= MaxAttempts {
 		e.event(r, now, r.Step, "failed", cause.Error())
 		e.end(r, now, Failed, fmt.Sprintf("step %s failed %d times: %v", r.Step, r.Attempts, cause), "")
@@ -452,6 +454,7 @@ func (e *Engine) end(r *Run, now time.Time, state, reason, outcome string) {
 	if outcome != "" {
 		e.event(r, now, r.Step, outcome, reason)
 	}
+	slog.Info("workflow ended", "workflow", r.ID, "kind", r.Kind, "state", state, "reason", reason)
 	r.State, r.Reason, r.Waiting, r.Step, r.NextAt, r.Updated = state, reason, "", "", time.Time{}, now
 	e.metrics.Ended.WithLabelValues(r.Kind, state).Inc()
 }
