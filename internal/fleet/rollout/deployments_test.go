@@ -1,8 +1,12 @@
 package rollout
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/amp-edge/amp/internal/fleet"
+	"github.com/amp-edge/amp/internal/testenv"
 )
 
 // TestDeploymentState: the ranked state and its reason, from what AMP
@@ -49,5 +53,27 @@ func TestFailedAt(t *testing.T) {
 	failed.At = staged.Truncate(time.Second)
 	if !failed.FailedAt("1.2.0", staged) {
 		t.Errorf("a failure reported since 1.2.0 was staged counts against it")
+	}
+}
+
+// TestDeploymentsShownWithTheBundle: the deployments, a config false list
+// of a bundle, are written whole as the bundle's state and read back with
+// it; a bundle that does not exist takes no state.
+func TestDeploymentsShownWithTheBundle(t *testing.T) {
+	eng, _ := testenv.Engine(t, false)
+	apply(t, eng, fleet.SetName, `{"bundle":[{"bundle-id":"upf","chart":{"repository":"https://charts.example.com/a","name":"upf","version":"1.0.0"}}]}`)
+	set := eng.Schema().Set(fleet.SetName, "")
+	list := []any{map[string]any{"cluster": "c1", "staged-version": "1.1.0", "state": "out-of-sync", "message": "staged 1.1.0; the site reports none"}}
+	if err := writeState(context.Background(), eng, fleet.BundlePath(set, "upf")+"/deployment", list); err != nil {
+		t.Fatal(err)
+	}
+	o, _ := eng.Snapshot().Get(fleet.BundleKey(set, "upf"))
+	tree, _ := eng.Snapshot().Tree(o)
+	got, _ := tree["deployment"].([]any)
+	if len(got) != 1 || got[0].(map[string]any)["staged-version"] != "1.1.0" {
+		t.Fatalf("the bundle reads back with its deployments: %v", tree)
+	}
+	if err := writeState(context.Background(), eng, fleet.BundlePath(set, "nope")+"/deployment", list); err == nil {
+		t.Errorf("the deployments of a bundle that does not exist were accepted")
 	}
 }
