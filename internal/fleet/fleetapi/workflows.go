@@ -25,7 +25,8 @@ func workflowPath(id string) string { return "/workflows/" + schema.EscapeSegmen
 
 func workflows(h compat.Host) *workflow.Engine { return workflow.For(h.Engine(), h.Metrics()) }
 
-// runSummary is a run without its data and with its last events only.
+// runSummary is a run as listed: without its data and its history (GET
+// /workflows/{id} has them).
 type runSummary struct {
 	*workflow.Run
 	Data    any `json:"data,omitempty"`

@@ -17,7 +17,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -31,8 +30,6 @@ import (
 var (
 	reconcilersMu sync.Mutex
 	reconcilers   = map[*config.Engine]*Reconciler{}
-	statusMu      sync.Mutex
-	statusLast    = map[*config.Engine]map[string]map[string]any{}
 )
 
 func reconcilerFor(eng *config.Engine, hub *edge.Hub, m *Metrics) *Reconciler {
@@ -44,31 +41,6 @@ func reconcilerFor(eng *config.Engine, hub *edge.Hub, m *Metrics) *Reconciler {
 	rc := &Reconciler{Engine: eng, Hub: hub, Metrics: m}
 	reconcilers[eng] = rc
 	return rc
-}
-
-// writeStatus shows a run's state as its rollout's status (when the
-// rollout still exists and the status changed).
-func writeStatus(ctx context.Context, eng *config.Engine, run string, st *state, waiting string) error {
-	set := eng.Schema().Set(fleet.SetName, "")
-	if _, ok := eng.Snapshot().Get(fleet.RolloutKey(set, st.Rollout)); !ok {
-		return nil
-	}
-	s := statusOf(run, st, waiting)
-	statusMu.Lock()
-	defer statusMu.Unlock()
-	last := statusLast[eng]
-	if last == nil {
-		last = map[string]map[string]any{}
-		statusLast[eng] = last
-	}
-	if reflect.DeepEqual(last[st.Rollout], s) {
-		return nil
-	}
-	if err := writeState(ctx, eng, fleet.RolloutPath(set, st.Rollout)+"/status", s); err != nil {
-		return err
-	}
-	last[st.Rollout] = s
-	return nil
 }
 
 // Controller starts a rollout's run when it is declared or changed
