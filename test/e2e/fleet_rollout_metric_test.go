@@ -140,4 +140,17 @@ func TestFleetRolloutMetricGate(t *testing.T) {
 	if b := string(s.Must(t, 200, "GET", "/fleet/v1.0.0/bundle/upf", "")); !strings.Contains(b, `"helm-test":true`) {
 		t.Errorf("the staging cluster's deployment should ask for Helm tests: %s", b)
 	}
+
+	// Workflows and rollouts are the operators': an enterprise's admin
+	// neither sees the runs nor approves, cancels or rolls back.
+	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	admin, _ := apiToken(t, s, "ann", "enterprise-admin", "acme")
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/workflows"}, {"GET", "/workflows/" + st.Workflow}, {"POST", "/workflows/" + st.Workflow + "/cancel"},
+		{"POST", "/fleet/rollouts/upf-r/approve"}, {"POST", "/fleet/rollouts/upf-r/rollback"},
+	} {
+		if code, b, _, _ := s.Do(ctx, r.method, r.path, "{}", "Authorization", "Bearer "+admin); code != 403 {
+			t.Errorf("%s %s by an enterprise admin: %d %s, want 403", r.method, r.path, code, b)
+		}
+	}
 }
