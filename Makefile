@@ -44,6 +44,12 @@ PPROF ?=
 bench-agents:
 	AMP_BENCH_AGENTS=$(N) AMP_BENCH_WINDOW=$(WINDOW) AMP_BENCH_PPROF=$(PPROF) go test -run '^$$' -bench BenchmarkAgentFleet -benchtime 1x -timeout 60m ./test/e2e/
 
+# Issue 13's first figure: a bundle version rolled out to 1,000 clusters
+# (simulated agents in-process), with its same-run baseline.
+.PHONY: bench-rollout
+bench-rollout:
+	go test -run '^$$' -bench BenchmarkRollout -benchtime 1x -timeout 10m ./internal/fleet/rollout/
+
 # This tree against an older commit, alternating, same run:
 #   make bench-compare BASE=d7cca15 [ROUNDS=5] [E2E=1]
 bench-compare:

@@ -66,6 +66,7 @@ func addClientCommands(root *cobra.Command) {
 		newClusterCmd(g),
 		newFleetCmd(g),
 		newSealCmd(g),
+		newWorkflowCmd(g),
 		newLoginCmd(),
 	)
 }

@@ -13,8 +13,8 @@ import (
 // (docs/lifecycle.md).
 func newFleetCmd(g *globalOpts) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "fleet secret",
-		Short: "Lifecycle management: the config repos' secrets (the fleet model set)",
+		Use:   "fleet secret|approve|rollback|status|diff",
+		Short: "Lifecycle management: repos' secrets, rollouts' approvals and rollbacks, deployments' status",
 		Long: `The fleet model set declares the config repos AMP reads with git, the
 bundles of Helm charts they hold, the groups of clusters and the rollouts;
 declare them with amp set or amp apply, read them with amp get
@@ -25,13 +25,17 @@ Examples:
   amp set fleet:/git-repo/edge-apps/url https://git.example.com/ops/edge-apps.git
   amp set fleet:/git-repo/edge-apps/webhook-secret edge-apps-hook
   openssl rand -hex 32 | tee hook.txt | amp fleet secret set edge-apps-hook
-  amp get fleet/git-repo/edge-apps     # status: the revision last fetched, or the error`,
+  amp get fleet/git-repo/edge-apps     # status: the revision last fetched, or the error
+  amp fleet status                     # which bundle version runs where
+  amp fleet approve upf-2              # let a rollout's next partition start
+  amp fleet rollback upf-2             # put its clusters back`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: secret")
+			return usagef("give a subcommand: secret, approve, rollback, status or diff")
 		}),
 	}
 	cmd.AddCommand(newFleetSecretCmd(g))
+	cmd.AddCommand(newFleetRolloutCmds(g)...)
 	return cmd
 }
 

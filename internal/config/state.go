@@ -24,7 +24,14 @@ import (
 func (e *Engine) SetState(ctx context.Context, loc *schema.Location, op Op, value any) error {
 	_, span := tracer.Start(ctx, "config.SetState")
 	defer span.End()
-	if len(loc.Inner) == 0 || stateRoot(loc.Node) == nil {
+	inner := loc.Inner
+	if loc.Collection && stateRoot(loc.Node) != nil {
+		// A whole config false list is held, as one value, in its parent
+		// object's state (a fleet bundle's deployments): its entries are
+		// no configured objects that could hold state of their own.
+		inner = append(append([]string(nil), loc.Inner...), loc.Node.Name)
+	}
+	if len(inner) == 0 || stateRoot(loc.Node) == nil {
 		return schema.Errorf(schema.KindInvalid, loc.REST(), "%q is configuration, not operational state (config false)", loc.Node.Name)
 	}
 	e.commitMu.Lock()
@@ -37,7 +44,7 @@ func (e *Engine) SetState(ctx context.Context, loc *schema.Location, op Op, valu
 	old, _ := cur.State.Get([]byte(loc.ObjectKey))
 	data := cloneMap(old)
 	parent := data
-	for _, name := range loc.Inner[:len(loc.Inner)-1] {
+	for _, name := range inner[:len(inner)-1] {
 		sub, _ := parent[name].(map[string]any)
 		if sub == nil {
 			sub = map[string]any{}
@@ -45,7 +52,7 @@ func (e *Engine) SetState(ctx context.Context, loc *schema.Location, op Op, valu
 		}
 		parent = sub
 	}
-	last := loc.Inner[len(loc.Inner)-1]
+	last := inner[len(inner)-1]
 	switch op {
 	case OpDelete, OpRemove:
 		delete(parent, last)

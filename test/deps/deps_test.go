@@ -192,6 +192,12 @@ func TestImportRules(t *testing.T) {
 			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
 		},
 		{
+			why:       "the workflow engine (internal/workflow) is generic: it keeps runs in the store's metadata and runs the kinds registered with it, knowing no model set, interface or wing",
+			applies:   func(p pkg) bool { return under(p.path, "internal/workflow") },
+			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
+			except:    []string{"internal/config", "internal/store", "internal/schema"},
+		},
+		{
 			why:       "an adapter knows the engine and its controller, not the other adapters",
 			applies:   func(p pkg) bool { return under(p.path, "internal/adapter", "internal/aether/sdcore") },
 			forbidden: []string{"internal/adapter"},

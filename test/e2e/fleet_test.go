@@ -23,7 +23,7 @@ const fleetSample = `{
     {"group-id": "staging", "match-label": [{"name": "env", "value": "staging"}]},
     {"group-id": "production", "match-label": [{"name": "env", "value": "production"}], "cluster": ["ace-x"]}],
   "rollout": [{"rollout-id": "sd-core-2-1", "bundle": "sd-core", "version": "2.1.0",
-               "stage": [{"group": "staging"}, {"group": "production", "max-unavailable": 2}]}]}`
+               "stage": [{"group": "staging", "order": 1}, {"group": "production", "order": 2, "max-unavailable": 2}]}]}`
 
 // TestFleetModelSet: the fleet set is served by default beside aether and
 // inventory (REST and the CLI's short paths), with its defaults (branch

@@ -36,7 +36,7 @@ func TestFleetModelAndSample(t *testing.T) {
 		{"branch and revision", `"branch": "main",`, `"branch": "main", "revision": "0123456789abcdef0123456789abcdef01234567",`, `both cases "branch" and "revision"`},
 		{"no source", `"chart": {"repository": "https://charts.example.com/aether", "name": "bess-upf", "version": "1.4.2"},`, ``, `Mandatory choice "source"`},
 		{"max-unavailable 0", `"max-unavailable": 2`, `"max-unavailable": 0`, "out of the allowed range"},
-		{"a stage naming no group", `{"group": "staging"}`, `{"group": "nope"}`, `Invalid leafref value "nope"`},
+		{"a stage naming no group", `{"group": "staging", "order": 1}`, `{"group": "nope", "order": 1}`, `Invalid leafref value "nope"`},
 		{"polling every 5 s", `"poll-interval": 86400`, `"poll-interval": 5`, "out of the allowed range"},
 		{"a sealing key that is not a fingerprint", `"seal-key": ["5f1c`, `"seal-key": ["XYZ`, "does not conform"},
 		{"a sealed secret without its manifest", `"sealed-secret": [{`, `"sealed-secret": [{"secret-id": "db2"}, {`, `Mandatory node "manifest"`},

@@ -15,7 +15,9 @@ import (
 	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/component"
 	"github.com/amp-edge/amp/internal/fleet/gitsource"
+	"github.com/amp-edge/amp/internal/fleet/rollout"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/workflow"
 
 	// The fleet set's invariants (a depends-on cycle), enforced at commit.
 	"github.com/amp-edge/amp/internal/fleet"
@@ -29,7 +31,11 @@ func init() {
 	component.RegisterService(component.Service{Name: "fleet-git", New: func(env component.Env) func(ctx context.Context) error {
 		return gitsource.ReposFor(env.Engine, gitsource.MetricsFor(env.Metrics)).Run
 	}})
-	compat.Register(compat.Layer{Name: Name, Routes: routes(), Spec: spec, Metrics: func(reg prometheus.Registerer) { gitsource.MetricsFor(reg) }})
+	compat.Register(compat.Layer{Name: Name, Routes: routes(), Spec: spec, Metrics: func(reg prometheus.Registerer) {
+		gitsource.MetricsFor(reg)
+		workflow.MetricsFor(reg)
+		rollout.MetricsFor(reg)
+	}})
 }
 
 // routes gathers each feature's routes (one file per feature).
@@ -37,6 +43,8 @@ func routes() []compat.Route {
 	var rs []compat.Route
 	rs = append(rs, secretRoutes()...)
 	rs = append(rs, hookRoutes()...)
+	rs = append(rs, workflowRoutes()...)
+	rs = append(rs, rolloutRoutes()...)
 	return rs
 }
 

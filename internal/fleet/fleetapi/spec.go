@@ -21,7 +21,7 @@ var spec = &compat.Spec{
 	Reserve: []string{schemaHookAnswer},
 	Paths:   paths,
 	TagDescriptions: map[string]string{
-		tagFleet: "Lifecycle management: the config repos' secrets and webhooks (docs/lifecycle.md).",
+		tagFleet: "Lifecycle management: the config repos' secrets and webhooks, rollouts' approvals and rollbacks, the durable workflows (docs/lifecycle.md).",
 	},
 }
 
@@ -64,6 +64,7 @@ func paths(b compat.SpecBuilder, sets []*schema.ModelSet) {
 	b.Errors(del, false, false)
 	b.Doc().Paths.Set("/fleet/secrets/{id}", &openapi3.PathItem{
 		Parameters: openapi3.Parameters{pathParam("id", "The secret's id, as git-repo webhook-secret or credentials name it.")}, Put: put, Delete: del})
+	rolloutPaths(b)
 }
 
 func operation(b compat.SpecBuilder, id, summary, desc string) *openapi3.Operation {

@@ -1,0 +1,105 @@
+package fleet
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// inventorySet is the inventory model set whose clusters the groups select
+// (read by its storage keys: the fleet's wing does not link the inventory's).
+const inventorySet = "inventory"
+
+// children calls fn for each direct child object of a list under prefix
+// ("…/cluster/" → each cluster, not its labels), with its unescaped key.
+func children(snap *config.Snapshot, prefix string, fn func(id string, o *config.Object)) {
+	it := snap.Objects.Root().Iterator()
+	it.SeekPrefix([]byte(prefix))
+	for k, o, ok := it.Next(); ok; k, o, ok = it.Next() {
+		seg := string(k[len(prefix):])
+		if strings.Contains(seg, "/") {
+			continue
+		}
+		if id, err := schema.UnescapeSegment(seg); err == nil {
+			fn(id, o)
+		}
+	}
+}
+
+// ClusterLabels returns every declared inventory cluster's labels as of
+// snap, by cluster id.
+func ClusterLabels(snap *config.Snapshot) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	inv := snap.Schema().Set(inventorySet, "")
+	if inv == nil {
+		return out
+	}
+	prefix := schema.RootKey(inv, "") + "/cluster/"
+	children(snap, prefix, func(id string, _ *config.Object) {
+		labels := map[string]string{}
+		children(snap, prefix+schema.EscapeSegment(id)+"/label/", func(name string, l *config.Object) {
+			labels[name], _ = l.Data["value"].(string)
+		})
+		out[id] = labels
+	})
+	return out
+}
+
+// Selector reads the match-label entries below an object key (a group, a
+// bundle's target).
+func Selector(snap *config.Snapshot, key string) map[string]string {
+	sel := map[string]string{}
+	children(snap, key+"/match-label/", func(name string, o *config.Object) {
+		sel[name], _ = o.Data["value"].(string)
+	})
+	return sel
+}
+
+// Matches reports whether labels carry every label of sel.
+func Matches(labels, sel map[string]string) bool {
+	for k, v := range sel {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// GroupKey is the storage key of a cluster-group of set.
+func GroupKey(set *schema.ModelSet, id string) string {
+	return schema.RootKey(set, "") + "/cluster-group/" + schema.EscapeSegment(id)
+}
+
+// GroupMembers returns the declared clusters of group id as of snap, in
+// id order: those whose labels match every match-label (a group without
+// match-label selects none by label), plus those it names.
+func GroupMembers(snap *config.Snapshot, set *schema.ModelSet, id string, labels map[string]map[string]string) []string {
+	o, ok := snap.Get(GroupKey(set, id))
+	if !ok {
+		return nil
+	}
+	in := map[string]bool{}
+	if sel := Selector(snap, o.Key); len(sel) > 0 {
+		for c, l := range labels {
+			if Matches(l, sel) {
+				in[c] = true
+			}
+		}
+	}
+	named, _ := o.Data["cluster"].([]any)
+	for _, n := range named {
+		if c, ok := n.(string); ok {
+			if _, declared := labels[c]; declared {
+				in[c] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(in))
+	for c := range in {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
