@@ -30,36 +30,36 @@ const probeSites = `{"organization":[{"org-id":"acme-org","tenant":"acme"},{"org
  "cluster":[{"cluster-id":"edge-a","site":"site-a","node":[{"name":"a-1","host":"10.9.0.1","role":["worker"]}]},
             {"cluster-id":"edge-b","site":"site-b","node":[{"name":"b-1","host":"10.9.1.1","role":["worker"]}]}]}`
 
-// target is an Internet target on loopback that can go down (its
+// probeTarget is an Internet target on loopback that can go down (its
 // listener closed: connections refused) and come back on the same port.
-type target struct {
+type probeTarget struct {
 	t    *testing.T
 	addr string
 	mu   sync.Mutex
 	srv  *http.Server
 }
 
-func newTarget(t *testing.T) *target {
+func newTarget(t *testing.T) *probeTarget {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg := &target{t: t, addr: ln.Addr().String()}
+	tg := &probeTarget{t: t, addr: ln.Addr().String()}
 	tg.serve(ln)
 	t.Cleanup(tg.down)
 	return tg
 }
 
-func (tg *target) url() string { return "http://" + tg.addr + "/generate_204" }
+func (tg *probeTarget) url() string { return "http://" + tg.addr + "/generate_204" }
 
-func (tg *target) serve(ln net.Listener) {
+func (tg *probeTarget) serve(ln net.Listener) {
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	tg.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })}
 	go tg.srv.Serve(ln) //nolint:errcheck // ends with Close
 }
 
-func (tg *target) down() {
+func (tg *probeTarget) down() {
 	tg.mu.Lock()
 	defer tg.mu.Unlock()
 	if tg.srv != nil {
@@ -68,7 +68,7 @@ func (tg *target) down() {
 	}
 }
 
-func (tg *target) up() {
+func (tg *probeTarget) up() {
 	ln, err := net.Listen("tcp", tg.addr)
 	if err != nil {
 		tg.t.Fatal(err)
