@@ -1,0 +1,8 @@
+package main
+
+// The monitor set's wing (docs/monitoring.md): its commit checks, and the
+// adapter that applies alert rules and routes to Prometheus and
+// Alertmanager (amp serve --prometheus-rules-dir, --alertmanager-config, …).
+import (
+	_ "github.com/amp-edge/amp/internal/monitor"
+)
