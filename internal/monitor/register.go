@@ -30,3 +30,7 @@ func init() {
 		},
 	})
 }
+
+// AlertmanagerURL is --alertmanager-url ("" when not given), where the
+// silences made through AMP go.
+func AlertmanagerURL() string { return flags.AlertmanagerURL }

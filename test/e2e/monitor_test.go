@@ -166,6 +166,69 @@ func TestMonitorAlertsReachTheirEnterprise(t *testing.T) {
 	if got := sbHook.all(); len(got) != 0 {
 		t.Fatalf("starbucks received acme's alert: %+v", got)
 	}
+
+	// A silence made through AMP mutes acme's alert in Alertmanager.
+	asAcme, asSB := []string{"Authorization", "Bearer " + acme}, []string{"Authorization", "Bearer " + sb}
+	code, b, _, _ := s.Do(t.Context(), "POST", "/monitor/silences/acme", `{"matchers":[{"name":"enterprise","value":"starbucks","isRegex":false}],"duration":"1h","comment":"x"}`, asAcme...)
+	if code != 400 || !strings.Contains(string(b), "/matchers/0/name") {
+		t.Fatalf("a silence naming another enterprise: %d %s", code, b)
+	}
+	var sil struct {
+		ID       string
+		Matchers []struct{ Name, Value string }
+	}
+	json.Unmarshal(s.Must(t, 201, "POST", "/monitor/silences/acme",
+		`{"matchers":[{"name":"alertname","value":"SingleEdgeConnectTestFailing","isRegex":false}],"duration":"1h","comment":"maintenance at acme-chicago"}`, asAcme...), &sil)
+	if sil.ID == "" || len(sil.Matchers) != 2 || sil.Matchers[1].Name != "enterprise" || sil.Matchers[1].Value != "acme" {
+		t.Fatalf("the silence as created: %+v", sil)
+	}
+	// starbucks neither sees nor expires it (as a missing silence).
+	if b := s.Must(t, 200, "GET", "/monitor/silences/starbucks", "", asSB...); strings.TrimSpace(string(b)) != "[]" {
+		t.Fatalf("starbucks sees silences: %s", b)
+	}
+	s.Must(t, 404, "DELETE", "/monitor/silences/starbucks/"+sil.ID, "", asSB...)
+	s.Must(t, 404, "GET", "/monitor/silences/starbucks", "", asAcme...)
+	if b := s.Must(t, 200, "GET", "/monitor/silences/acme", "", asAcme...); !strings.Contains(string(b), sil.ID) {
+		t.Fatalf("acme's silences: %s", b)
+	}
+	firing := func() int {
+		n := 0
+		for _, x := range acmeHook.all() {
+			if x.Status == "firing" {
+				n++
+			}
+		}
+		return n
+	}
+	before := firing()
+	acmeOK.Store(0)
+	waitWithin(t, 60*time.Second, func() bool {
+		var alerts []struct {
+			Labels map[string]string
+			Status struct {
+				State      string
+				SilencedBy []string
+			}
+		}
+		fetchJSON(t, am.URL+"/api/v2/alerts", &alerts)
+		for _, a := range alerts {
+			if a.Labels["alertname"] == "SingleEdgeConnectTestFailing" && a.Status.State == "suppressed" && len(a.Status.SilencedBy) == 1 && a.Status.SilencedBy[0] == sil.ID {
+				return true
+			}
+		}
+		return false
+	}, "Alertmanager holds acme's alert silenced")
+	if firing() != before {
+		t.Fatalf("the silenced alert was still delivered: %+v", acmeHook.all())
+	}
+	// Expired through AMP, the alert is delivered again; both writes are
+	// audited.
+	s.Must(t, 200, "DELETE", "/monitor/silences/acme/"+sil.ID, "", asAcme...)
+	waitWithin(t, 60*time.Second, func() bool { return firing() > before }, "the alert is delivered once the silence expired")
+	audit := string(s.Must(t, 200, "GET", "/audit?limit=1000", ""))
+	if strings.Count(audit, "/monitor/silences/acme/"+sil.ID) < 2 {
+		t.Fatalf("the silence's creation and expiry are not both audited: %s", audit)
+	}
 }
 
 // TestMonitorRefusesBadRulesAndIsolates: a rule Prometheus could not run,
