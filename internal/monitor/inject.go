@@ -12,6 +12,9 @@ import (
 // external label) and every alert of its rules is given.
 const TenantLabel = "enterprise"
 
+// promQL is Prometheus's PromQL parser with its default (stable) features.
+var promQL = parser.NewParser(parser.Options{})
+
 // Restrict parses a PromQL expression and returns it with every selector
 // restricted to the enterprise's series: enterprise="<tenant>" is added to
 // each vector selector (also inside subqueries, range selectors and
@@ -21,7 +24,7 @@ const TenantLabel = "enterprise"
 // never reads differently from what its author wrote. The error is the
 // parser's reason or the refusal.
 func Restrict(expr, tenant string) (string, error) {
-	ast, err := parser.ParseExpr(expr)
+	ast, err := promQL.ParseExpr(expr)
 	if err != nil {
 		return "", err
 	}

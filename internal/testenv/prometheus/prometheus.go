@@ -33,10 +33,10 @@ func Tool(t testing.TB, name string) string {
 
 // Server is one running Prometheus or Alertmanager.
 type Server struct {
-	URL  string // http://127.0.0.1:port
-	Dir  string // its temporary directory
-	cmd  *exec.Cmd
-	log  string
+	URL string // http://127.0.0.1:port
+	Dir string // its temporary directory
+	cmd *exec.Cmd
+	log string
 }
 
 // Log returns what the server wrote so far.
