@@ -41,7 +41,7 @@ func TestRenderedFilesPassTheRealTools(t *testing.T) {
 			{ID: "off", Alert: "Off", Expr: "up", Enabled: false}},
 		Receivers: []Receiver{{ID: "ops", WebhookURL: "https://hooks.example/amp", SendResolved: true},
 			{ID: "mail", Email: &Email{To: "noc@acme.example", From: "amp@acme.example", Smarthost: "smtp.acme.example:587", RequireTLS: true}}},
-		Routes: []Route{{ID: "crit", Order: 1, Receiver: "mail", Matchers: []Matcher{{Label: "severity", Op: "=", Value: "critical"}, {Label: "site", Op: "=~", Value: `acme-.*"x`}},
+		Routes: []Route{{ID: "crit", Order: 1, Receiver: "mail", Matchers: []Matcher{{Label: "severity", Op: "=", Value: "critical"}, {Label: "site", Op: "=~", Value: `acme-.*"?`}},
 			GroupBy: []string{"site"}, GroupWait: "10s", Continue: true}, {ID: "all", Order: 2, Receiver: "ops"}},
 	}
 	dir := t.TempDir()
@@ -62,7 +62,7 @@ func TestRenderedFilesPassTheRealTools(t *testing.T) {
 	run(t, dir, "alertmanager.yml", am, amtool, "check-config")
 	// The enterprise's routes sit under its label: amtool routes test
 	// shows where alerts go.
-	out := run(t, dir, "alertmanager.yml", am, amtool, "config", "routes", "test", "--config.file="+filepath.Join(dir, "alertmanager.yml"), "enterprise=acme", "severity=critical", `site=acme-1"x`)
+	out := run(t, dir, "alertmanager.yml", am, amtool, "config", "routes", "test", "--config.file="+filepath.Join(dir, "alertmanager.yml"), "enterprise=acme", "severity=critical", "site=acme-1")
 	if strings.TrimSpace(out) != "acme/mail,acme/ops" {
 		t.Fatalf("acme's critical alert routes to %q", out)
 	}
@@ -74,8 +74,8 @@ func TestRenderedFilesPassTheRealTools(t *testing.T) {
 	}
 }
 
-// run writes body to dir/name and runs the tool with args (the file last
-// unless an argument names it already).
+// run writes body to dir/name, runs the tool with args (the file last
+// unless an argument names it already) and returns its standard output.
 func run(t *testing.T, dir, name string, body []byte, tool string, args ...string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
@@ -85,9 +85,12 @@ func run(t *testing.T, dir, name string, body []byte, tool string, args ...strin
 	if !strings.Contains(strings.Join(args, " "), path) {
 		args = append(args, path)
 	}
-	out, err := exec.Command(tool, args...).CombinedOutput()
+	var stderr strings.Builder
+	cmd := exec.Command(tool, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("%s %v: %v\n%s\n%s", filepath.Base(tool), args, err, out, body)
+		t.Fatalf("%s %v: %v\n%s%s\n%s", filepath.Base(tool), args, err, out, stderr.String(), body)
 	}
 	return string(out)
 }
