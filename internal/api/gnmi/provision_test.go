@@ -6,5 +6,6 @@ import (
 	_ "github.com/amp-edge/amp/internal/edge/edgeapi"
 	// The fleet set is built in too; its descriptor names the fleet layer.
 	_ "github.com/amp-edge/amp/internal/fleet/fleetapi"
+	_ "github.com/amp-edge/amp/internal/monitor/monitorapi"
 	_ "github.com/amp-edge/amp/internal/provision/provisionapi"
 )

@@ -28,8 +28,9 @@ func TestModels(t *testing.T) {
 		if err := json.Unmarshal([]byte(s.as(who).want(200, "GET", "/models", "")), &sets); err != nil {
 			t.Fatal(err)
 		}
-		// The built-in sets, by name: Aether's, the fleet and the inventory.
-		if len(sets) != 3 || sets[0].Name != "aether" || len(sets[0].Versions) != 1 || sets[2].Name != "inventory" ||
+		// The built-in sets, by name: Aether's, the fleet, the inventory and
+		// the monitor set.
+		if len(sets) != 4 || sets[3].Name != "monitor" || sets[3].Versions[0].Scope != "tenant" || strings.Join(sets[3].Versions[0].Compat, ",") != "monitor" || sets[0].Name != "aether" || len(sets[0].Versions) != 1 || sets[2].Name != "inventory" ||
 			len(sets[2].Versions) != 1 || sets[2].Versions[0].Scope != "global" || strings.Join(sets[2].Versions[0].Compat, ",") != "provision,edge" ||
 			sets[1].Name != "fleet" || len(sets[1].Versions) != 1 || sets[1].Versions[0].Scope != "global" || strings.Join(sets[1].Versions[0].Compat, ",") != "fleet" {
 			t.Fatalf("%s: GET /models = %+v", who, sets)
@@ -51,7 +52,7 @@ func TestModels(t *testing.T) {
 		Versions []struct{ Tree *struct{ Kind string } }
 	}
 	json.Unmarshal([]byte(s.as("alice").want(200, "GET", "/models?tree=true", "")), &withTree)
-	if len(withTree) != 3 {
+	if len(withTree) != 4 {
 		t.Errorf("?tree=true: %+v", withTree)
 	}
 	for _, set := range withTree {
