@@ -187,7 +187,18 @@ func TestMonitorAlertsReachTheirEnterprise(t *testing.T) {
 		t.Fatalf("starbucks sees silences: %s", b)
 	}
 	s.Must(t, 404, "DELETE", "/monitor/silences/starbucks/"+sil.ID, "", asSB...)
-	s.Must(t, 404, "GET", "/monitor/silences/starbucks", "", asAcme...)
+	// and acme cannot tell starbucks' silences from a missing enterprise's.
+	for _, c := range []struct{ method, path string }{{"GET", ""}, {"POST", ""}, {"DELETE", "/" + sil.ID}} {
+		body := ""
+		if c.method == "POST" {
+			body = `{"duration":"1h","comment":"x"}`
+		}
+		theirs, b1, _, _ := s.Do(t.Context(), c.method, "/monitor/silences/starbucks"+c.path, body, asAcme...)
+		none, b2, _, _ := s.Do(t.Context(), c.method, "/monitor/silences/nosuch"+c.path, body, asAcme...)
+		if theirs != 404 || none != 404 || strings.ReplaceAll(string(b1), "starbucks", "nosuch") != string(b2) {
+			t.Fatalf("%s starbucks' silences as acme: %d %s; a missing enterprise's: %d %s", c.method, theirs, b1, none, b2)
+		}
+	}
 	if b := s.Must(t, 200, "GET", "/monitor/silences/acme", "", asAcme...); !strings.Contains(string(b), sil.ID) {
 		t.Fatalf("acme's silences: %s", b)
 	}
