@@ -22,6 +22,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
+	"github.com/amp-edge/amp/internal/endpoint"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
@@ -274,9 +275,12 @@ func (a *Adapter) post(ctx context.Context, url string) error {
 		return err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST %s: %s: %s", url, resp.Status, strings.TrimSpace(string(b)))
+		// The server's reason may name other enterprises' rule files:
+		// it goes to the operator's log only, not into the status the
+		// enterprise reads.
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return &endpoint.BackendError{Op: "POST " + url, Status: resp.Status, Detail: endpoint.Reason(b)}
 	}
 	return nil
 }

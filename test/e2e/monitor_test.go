@@ -246,6 +246,8 @@ func TestMonitorAlertsReachTheirEnterprise(t *testing.T) {
 // or one reaching for another enterprise's series, is refused at commit
 // with its path and the parser's reason, and nothing is written; an
 // enterprise cannot tell another's rules and receivers from missing ones.
+// With Prometheus down a change stays in error, its file kept, until
+// Prometheus is back and runs it.
 func TestMonitorRefusesBadRulesAndIsolates(t *testing.T) {
 	rulesDir := t.TempDir()
 	prom := prometheus.StartPrometheus(t, prometheus.PrometheusOptions{RulesDir: rulesDir})
@@ -286,6 +288,32 @@ func TestMonitorRefusesBadRulesAndIsolates(t *testing.T) {
 	}
 	if txAfter := s.Must(t, 200, "GET", "/amp/transactions?limit=1", ""); string(txAfter) != string(txBefore) {
 		t.Fatalf("a refused rule was committed: %s", txAfter)
+	}
+
+	// Prometheus down: a change is committed and its file kept, the
+	// object shows the error, and it is applied once Prometheus is back.
+	prom.Kill()
+	s.Must(t, 201, "POST", base+"later", `{"alert":"ProbeStillDown","expr":"amp_edge_probe_ok < 1","for":"1h"}`, as...)
+	status := func() (state, msg string) {
+		var st struct{ Objects []struct{ ID, Status, Message string } }
+		json.Unmarshal(s.Must(t, 200, "GET", "/sync-status?adapter=monitor", "", as...), &st)
+		for _, o := range st.Objects {
+			if o.ID == "rules/acme" {
+				return o.Status, o.Message
+			}
+		}
+		return "", ""
+	}
+	waitWithin(t, 60*time.Second, func() bool { st, msg := status(); return st == "error" && strings.Contains(msg, "reload") }, "acme's rules in error while Prometheus is down")
+	if b, _ := os.ReadFile(file); !strings.Contains(string(b), "ProbeStillDown") {
+		t.Fatalf("the rendered file was not kept while Prometheus was down:\n%s", b)
+	}
+	prom = prometheus.StartPrometheus(t, prometheus.PrometheusOptions{RulesDir: rulesDir, Port: strings.TrimPrefix(prom.URL, "http://127.0.0.1:")})
+	waitWithin(t, 60*time.Second, func() bool { st, _ := status(); return st == "in-sync" }, "acme's rules applied once Prometheus is back")
+	var rules struct{ Data struct{ Groups []struct{ Name string } } }
+	fetchJSON(t, prom.URL+"/api/v1/rules", &rules)
+	if len(rules.Data.Groups) != 2 {
+		t.Fatalf("Prometheus runs %+v", rules.Data.Groups)
 	}
 
 	// Starbucks' objects read as missing ones do, to acme's admin.

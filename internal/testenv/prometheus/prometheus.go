@@ -58,6 +58,7 @@ type PrometheusOptions struct {
 	RulesDir      string   // rule_files: RulesDir/*.yml
 	Alertmanagers []string // host:port of Alertmanagers to send alerts to
 	Scrape        []string // host:port targets scraped every second (job "test")
+	Port          string   // the port to listen on ("": a free one), to restart one where it was
 }
 
 // StartPrometheus runs Prometheus with a one-second scrape and evaluation
@@ -82,7 +83,10 @@ func StartPrometheus(t testing.TB, o PrometheusOptions) *Server {
 	if err := os.WriteFile(conf, []byte(cfg.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := etcd.FreePort(t)
+	port := o.Port
+	if port == "" {
+		port = etcd.FreePort(t)
+	}
 	return start(t, "prometheus", dir, port, bin, "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address=127.0.0.1:"+port, "--web.enable-lifecycle", "--rules.alert.resend-delay=1s")
 }
