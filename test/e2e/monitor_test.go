@@ -295,7 +295,9 @@ func TestMonitorRefusesBadRulesAndIsolates(t *testing.T) {
 	prom.Kill()
 	s.Must(t, 201, "POST", base+"later", `{"alert":"ProbeStillDown","expr":"amp_edge_probe_ok < 1","for":"1h"}`, as...)
 	status := func() (state, msg string) {
-		var st struct{ Objects []struct{ ID, Status, Message string } }
+		var st struct {
+			Objects []struct{ ID, Status, Message string }
+		}
 		json.Unmarshal(s.Must(t, 200, "GET", "/sync-status?adapter=monitor", "", as...), &st)
 		for _, o := range st.Objects {
 			if o.ID == "rules/acme" {
@@ -310,7 +312,9 @@ func TestMonitorRefusesBadRulesAndIsolates(t *testing.T) {
 	}
 	prom = prometheus.StartPrometheus(t, prometheus.PrometheusOptions{RulesDir: rulesDir, Port: strings.TrimPrefix(prom.URL, "http://127.0.0.1:")})
 	waitWithin(t, 60*time.Second, func() bool { st, _ := status(); return st == "in-sync" }, "acme's rules applied once Prometheus is back")
-	var rules struct{ Data struct{ Groups []struct{ Name string } } }
+	var rules struct {
+		Data struct{ Groups []struct{ Name string } }
+	}
 	fetchJSON(t, prom.URL+"/api/v1/rules", &rules)
 	if len(rules.Data.Groups) != 2 {
 		t.Fatalf("Prometheus runs %+v", rules.Data.Groups)
