@@ -153,7 +153,11 @@ func TestMonitorAlertsReachTheirEnterprise(t *testing.T) {
 	}
 
 	acmeOK.Store(0)
+	failed := time.Now()
 	waitWithin(t, 60*time.Second, func() bool { return acmeHook.saw("firing", "SingleEdgeConnectTestFailing") }, "acme's webhook gets the alert")
+	// A figure for the record, not an assertion: the rule's for (2s)
+	// plus a scrape, an evaluation and Alertmanager's group_wait (1s each).
+	t.Logf("probe failure to webhook delivery: %v (for: 2s)", time.Since(failed).Round(100*time.Millisecond))
 	acmeOK.Store(1)
 	waitWithin(t, 60*time.Second, func() bool { return acmeHook.saw("resolved", "SingleEdgeConnectTestFailing") }, "acme's webhook gets the resolution")
 	for _, n := range acmeHook.all() {
