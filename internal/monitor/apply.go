@@ -2,6 +2,8 @@ package monitor
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -42,6 +45,9 @@ type Config struct {
 	Promtool, Amtool string
 	// OperatorWebhook receives the alerts no enterprise route takes.
 	OperatorWebhook string
+	// Secrets are the enterprises' receiver secrets (nil: none can be
+	// set, Slack-compatible receivers stay without configuration).
+	Secrets *Secrets
 	// Client talks to Prometheus and Alertmanager (nil: a client with a
 	// 10 s timeout).
 	Client *http.Client
@@ -58,6 +64,11 @@ type Adapter struct {
 	cfg Config
 	sch *schema.Schema
 	m   *Metrics
+
+	mu      sync.Mutex
+	changed chan struct{}        // closed when a secret changes (Trigger)
+	digest  string               // of the secrets, when last checked
+	files   map[string][2]string // secret files the last render names: enterprise, id
 }
 
 // New checks the configuration: each file needs the URL of the server
@@ -79,7 +90,46 @@ func New(sch *schema.Schema, cfg Config, m *Metrics) (*Adapter, error) {
 	}
 	cfg.PrometheusURL = strings.TrimRight(cfg.PrometheusURL, "/")
 	cfg.AlertmanagerURL = strings.TrimRight(cfg.AlertmanagerURL, "/")
-	return &Adapter{cfg: cfg, sch: sch, m: m}, nil
+	return &Adapter{cfg: cfg, sch: sch, m: m, changed: make(chan struct{})}, nil
+}
+
+// secretsDir holds the secret files, beside the Alertmanager
+// configuration.
+func (a *Adapter) secretsDir() string {
+	return filepath.Join(filepath.Dir(a.cfg.AlertmanagerConfig), "amp-secrets")
+}
+
+// Changed implements controller.Trigger: secrets live outside the
+// configuration, so a change of one is noticed by polling their digest
+// (every second, on the replica running the adapter).
+func (a *Adapter) Changed() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.changed
+}
+
+// Watch polls the secrets' digest until ctx ends.
+func (a *Adapter) Watch(ctx context.Context) {
+	if a.cfg.Secrets == nil {
+		return
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		d, err := a.cfg.Secrets.digest()
+		a.mu.Lock()
+		if err == nil && d != a.digest {
+			a.digest = d
+			close(a.changed)
+			a.changed = make(chan struct{})
+		}
+		a.mu.Unlock()
+	}
 }
 
 // Name implements controller.Adapter.
@@ -140,15 +190,41 @@ func (a *Adapter) Render(snap *config.Snapshot) map[string]controller.Desired {
 		out[packID] = controller.Desired{Backend: a.cfg.PrometheusURL, Body: Pack}
 	}
 	if a.cfg.AlertmanagerConfig != "" {
-		d := controller.Desired{Backend: a.cfg.AlertmanagerURL, Sources: sources}
-		body, err := RenderAlertmanager(all, a.cfg.OperatorWebhook)
-		if err != nil {
-			d.Err = err.Error()
-		}
-		d.Body = body
-		out[alertmanagerID] = d
+		out[alertmanagerID] = a.renderAlertmanager(all, sources)
 	}
 	return out
+}
+
+// renderAlertmanager renders the configuration and notes the secret
+// files it names. A secret's value changes the body's first line (a
+// digest of the values), so a changed secret is written again.
+func (a *Adapter) renderAlertmanager(all []Alerting, sources []string) controller.Desired {
+	d := controller.Desired{Backend: a.cfg.AlertmanagerURL, Sources: sources}
+	files := map[string][2]string{}
+	h := sha256.New()
+	has := func(tenant, id string) bool {
+		if a.cfg.Secrets == nil {
+			return false
+		}
+		v, ok, err := a.cfg.Secrets.Get(tenant, id)
+		if ok && err == nil {
+			files[SecretFile(a.secretsDir(), tenant, id)] = [2]string{tenant, id}
+			fmt.Fprintf(h, "%s\x00%s\x00%s\x00", tenant, id, v)
+		}
+		return ok && err == nil
+	}
+	body, missing, err := RenderAlertmanager(all, AMOptions{OperatorWebhook: a.cfg.OperatorWebhook, SecretsDir: a.secretsDir(), HasSecret: has})
+	if err != nil {
+		d.Err = err.Error()
+	}
+	if len(missing) > 0 {
+		d.Degraded = "receivers without their secret drop their notifications: " + strings.Join(missing, ", ")
+	}
+	d.Body = append([]byte("# secrets: "+hex.EncodeToString(h.Sum(nil))[:16]+"\n"), body...)
+	a.mu.Lock()
+	a.files = files
+	a.mu.Unlock()
+	return d
 }
 
 // Push implements controller.Adapter: check, write, reload, read back.
@@ -156,6 +232,9 @@ func (a *Adapter) Push(ctx context.Context, id string, d controller.Desired) (er
 	ctx, span := tracer.Start(ctx, "monitor.apply", trace.WithAttributes(attribute.String("amp.object", id)))
 	defer func() { endSpan(span, err) }()
 	if id == alertmanagerID {
+		if err := a.writeSecrets(); err != nil {
+			return err
+		}
 		return a.apply(ctx, "alertmanager", a.cfg.AlertmanagerConfig, d.Body, a.cfg.Amtool, []string{"check-config"}, a.alertmanagerHolds(d.Body))
 	}
 	return a.apply(ctx, "prometheus", a.ruleFile(id), d.Body, a.cfg.Promtool, []string{"check", "rules"}, a.prometheusHolds(id, d.Body))
@@ -180,6 +259,45 @@ func (a *Adapter) Delete(ctx context.Context, id, _ string) (err error) {
 		}
 		return err
 	})
+}
+
+// writeSecrets writes the secret files the configuration names (only
+// Alertmanager's user may read them) and removes those it no longer
+// names.
+func (a *Adapter) writeSecrets() error {
+	a.mu.Lock()
+	files := a.files
+	a.mu.Unlock()
+	dir := a.secretsDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for path, key := range files {
+		v, ok, err := a.cfg.Secrets.Get(key[0], key[1])
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue // deleted since the render: the next render drops it
+		}
+		tmp := path + ".new"
+		if err := os.WriteFile(tmp, []byte(v), 0o600); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if _, ok := files[filepath.Join(dir, e.Name())]; !ok {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+	return nil
 }
 
 func endSpan(span trace.Span, err error) {

@@ -52,10 +52,17 @@ func TestRenderedFilesPassTheRealTools(t *testing.T) {
 	if strings.Contains(string(rules), "Off") || !strings.Contains(string(rules), `enterprise="acme"`) {
 		t.Fatalf("rendered rules:\n%s", rules)
 	}
-	am, err := RenderAlertmanager([]Alerting{acme, {Tenant: "starbucks"}}, "http://127.0.0.1:9/operator")
+	acme.Receivers = append(acme.Receivers, Receiver{ID: "chat", Slack: &Slack{URLSecret: "chat-url", Channel: "#noc"}, SendResolved: true},
+		Receiver{ID: "unset", Slack: &Slack{URLSecret: "nothing"}})
+	has := func(tenant, id string) bool { return tenant == "acme" && id == "chat-url" }
+	am, missing, err := RenderAlertmanager([]Alerting{acme, {Tenant: "starbucks"}}, AMOptions{OperatorWebhook: "http://127.0.0.1:9/operator", SecretsDir: dir, HasSecret: has})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(missing) != 1 || !strings.Contains(missing[0], `acme/unset (secret "nothing" is not set)`) || !strings.Contains(string(am), "api_url_file: "+SecretFile(dir, "acme", "chat-url")) {
+		t.Fatalf("missing %v in\n%s", missing, am)
+	}
+	os.WriteFile(SecretFile(dir, "acme", "chat-url"), []byte("https://chat.example/hooks/x"), 0o600)
 	for name, body := range map[string][]byte{"acme.rules.yml": rules, "pack.rules.yml": Pack} {
 		run(t, dir, name, body, promtool, "check", "rules")
 	}

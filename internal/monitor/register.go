@@ -1,6 +1,8 @@
 package monitor
 
 import (
+	"context"
+
 	"github.com/spf13/pflag"
 
 	"github.com/amp-edge/amp/internal/component"
@@ -25,8 +27,15 @@ func init() {
 		},
 		Enabled: func() bool { return flags.RulesDir != "" || flags.AlertmanagerConfig != "" },
 		New: func(env component.Env) (controller.Adapter, func(), error) {
-			ad, err := New(env.Schema, flags, NewMetrics(env.Metrics))
-			return ad, nil, err
+			cfg := flags
+			cfg.Secrets = &Secrets{Meta: env.Engine.Meta()}
+			ad, err := New(env.Schema, cfg, NewMetrics(env.Metrics))
+			if err != nil {
+				return nil, nil, err
+			}
+			ctx, stop := context.WithCancel(context.Background())
+			go ad.Watch(ctx)
+			return ad, stop, nil
 		},
 	})
 }

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,13 +20,19 @@ type Rule struct {
 	Labels, Annotations            map[string]string
 }
 
-// Receiver is one receiver entry: a webhook or an e-mail.
+// Receiver is one receiver entry: a webhook, an e-mail or a
+// Slack-compatible webhook.
 type Receiver struct {
 	ID           string
 	WebhookURL   string
 	Email        *Email
+	Slack        *Slack
 	SendResolved bool
 }
+
+// Slack is a receiver's Slack-compatible case: its URL is the
+// enterprise's secret URLSecret.
+type Slack struct{ URLSecret, Channel string }
 
 // Email is a receiver's e-mail case.
 type Email struct {
@@ -73,6 +80,9 @@ func ReadAlerting(tenant string, tree map[string]any) Alerting {
 		}
 		if m, ok := e["email"].(map[string]any); ok {
 			r.Email = &Email{To: str(m, "to"), From: str(m, "from"), Smarthost: str(m, "smarthost"), RequireTLS: boolOr(m, "require-tls", true)}
+		}
+		if m, ok := e["slack"].(map[string]any); ok {
+			r.Slack = &Slack{URLSecret: str(m, "url-secret"), Channel: str(m, "channel")}
 		}
 		a.Receivers = append(a.Receivers, r)
 	}
@@ -220,6 +230,13 @@ type amReceiver struct {
 	Name     string      `yaml:"name"`
 	Webhooks []amWebhook `yaml:"webhook_configs,omitempty"`
 	Emails   []amEmail   `yaml:"email_configs,omitempty"`
+	Slacks   []amSlack   `yaml:"slack_configs,omitempty"`
+}
+
+type amSlack struct {
+	APIURLFile   string `yaml:"api_url_file"`
+	Channel      string `yaml:"channel,omitempty"`
+	SendResolved bool   `yaml:"send_resolved"`
 }
 
 type amWebhook struct {
@@ -245,15 +262,33 @@ const OperatorReceiver = "amp-operator"
 // enterprises never clash).
 func ReceiverName(tenant, id string) string { return tenant + "/" + id }
 
+// SecretFile is where the Alertmanager configuration expects an
+// enterprise's secret (api_url_file), under dir.
+func SecretFile(dir, tenant, id string) string { return filepath.Join(dir, tenant+"."+id) }
+
+// AMOptions are what the Alertmanager configuration takes besides the
+// enterprises' objects.
+type AMOptions struct {
+	// OperatorWebhook receives what no enterprise route takes ("": nowhere).
+	OperatorWebhook string
+	// SecretsDir holds the secret files the configuration names.
+	SecretsDir string
+	// HasSecret tells whether an enterprise's secret is set: a
+	// Slack-compatible receiver whose secret is not is rendered without
+	// its configuration (its notifications are dropped), and named in
+	// Missing.
+	HasSecret func(tenant, id string) bool
+}
+
 // RenderAlertmanager renders the Alertmanager configuration of every
 // enterprise's receivers and routes. The root route sends to the
-// operator's receiver (operatorWebhook, or nowhere when it is empty);
-// each enterprise's routes sit under a route matching only alerts
-// labelled with the enterprise, so they never see another's alerts.
-func RenderAlertmanager(all []Alerting, operatorWebhook string) ([]byte, error) {
+// operator's receiver; each enterprise's routes sit under a route
+// matching only alerts labelled with the enterprise, so they never see
+// another's alerts. missing names the receivers whose secret is not set.
+func RenderAlertmanager(all []Alerting, o AMOptions) (body []byte, missing []string, err error) {
 	op := amReceiver{Name: OperatorReceiver}
-	if operatorWebhook != "" {
-		op.Webhooks = []amWebhook{{URL: operatorWebhook, SendResolved: true}}
+	if o.OperatorWebhook != "" {
+		op.Webhooks = []amWebhook{{URL: o.OperatorWebhook, SendResolved: true}}
 	}
 	cfg := amConfig{
 		Route:     amRoute{Receiver: OperatorReceiver, GroupBy: []string{"alertname", TenantLabel}},
@@ -267,6 +302,13 @@ func RenderAlertmanager(all []Alerting, operatorWebhook string) ([]byte, error) 
 			}
 			if r.Email != nil {
 				rc.Emails = []amEmail{{To: r.Email.To, From: r.Email.From, Smarthost: r.Email.Smarthost, RequireTLS: r.Email.RequireTLS, SendResolved: r.SendResolved}}
+			}
+			if r.Slack != nil {
+				if o.HasSecret != nil && o.HasSecret(a.Tenant, r.Slack.URLSecret) {
+					rc.Slacks = []amSlack{{APIURLFile: SecretFile(o.SecretsDir, a.Tenant, r.Slack.URLSecret), Channel: r.Slack.Channel, SendResolved: r.SendResolved}}
+				} else {
+					missing = append(missing, fmt.Sprintf("%s (secret %q is not set)", rc.Name, r.Slack.URLSecret))
+				}
 			}
 			cfg.Receivers = append(cfg.Receivers, rc)
 		}
@@ -284,7 +326,8 @@ func RenderAlertmanager(all []Alerting, operatorWebhook string) ([]byte, error) 
 		}
 		cfg.Route.Routes = append(cfg.Route.Routes, sub)
 	}
-	return yaml.Marshal(cfg)
+	body, err = yaml.Marshal(cfg)
+	return body, missing, err
 }
 
 // matcher writes one Alertmanager matcher, the value quoted (Alertmanager

@@ -110,9 +110,33 @@ func TestMonitorAlertsReachTheirEnterprise(t *testing.T) {
 		base := "/monitor/v1.0.0/" + ent.name
 		as := []string{"Authorization", "Bearer " + ent.token}
 		s.Must(t, 201, "POST", base+"/receiver/ops", fmt.Sprintf(`{"webhook":{"url":%q}}`, ent.hook), as...)
-		s.Must(t, 201, "POST", base+"/route/all", `{"receiver":"ops","group-wait":"1s","group-interval":"1s","repeat-interval":"1h"}`, as...)
+		s.Must(t, 201, "POST", base+"/route/all", `{"receiver":"ops","group-wait":"1s","group-interval":"1s","repeat-interval":"1h","continue":true}`, as...)
 		s.Must(t, 201, "POST", base+"/alert-rule/connect", `{"alert":"SingleEdgeConnectTestFailing","expr":"amp_edge_probe_ok{probe=\"user-plane\"} < 1","for":"2s","severity":"critical",
 			"annotation":[{"name":"summary","value":"{{ $labels.site }} cannot reach the Internet"}]}`, as...)
+	}
+
+	// acme's chat: a Slack-compatible webhook whose URL is a secret, set
+	// apart from the configuration and never answered back.
+	var chatMu sync.Mutex
+	var chatPosts []string
+	chat := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		chatMu.Lock()
+		chatPosts = append(chatPosts, string(b))
+		chatMu.Unlock()
+	}))
+	defer chat.Close()
+	chatURL := chat.URL + "/hooks/T0/B0/secret-token"
+	acmeAuth := []string{"Authorization", "Bearer " + acme}
+	s.Must(t, 404, "PUT", "/monitor/secrets/acme/chat-url", `{"secret":"https://evil.example/x"}`, "Authorization", "Bearer "+sb)
+	s.Must(t, 200, "PUT", "/monitor/secrets/acme/chat-url", fmt.Sprintf(`{"secret":%q}`, chatURL), acmeAuth...)
+	if b := s.Must(t, 404, "GET", "/monitor/secrets/acme/chat-url", "", acmeAuth...); strings.Contains(string(b), "secret-token") {
+		t.Fatalf("a secret answered back: %s", b)
+	}
+	s.Must(t, 201, "POST", "/monitor/v1.0.0/acme/receiver/chat", `{"slack":{"url-secret":"chat-url","channel":"#noc"}}`, acmeAuth...)
+	s.Must(t, 201, "POST", "/monitor/v1.0.0/acme/route/chat", `{"receiver":"chat","group-wait":"1s","group-interval":"1s","repeat-interval":"1h"}`, acmeAuth...)
+	if b := s.Must(t, 200, "GET", "/monitor/v1.0.0/acme", "", acmeAuth...); strings.Contains(string(b), "secret-token") {
+		t.Fatalf("the secret is in the configuration: %s", b)
 	}
 
 	// Applied means running: the sync status turns in-sync only after
@@ -158,6 +182,11 @@ func TestMonitorAlertsReachTheirEnterprise(t *testing.T) {
 	// A figure for the record, not an assertion: the rule's for (2s)
 	// plus a scrape, an evaluation and Alertmanager's group_wait (1s each).
 	t.Logf("probe failure to webhook delivery: %v (for: 2s)", time.Since(failed).Round(100*time.Millisecond))
+	waitWithin(t, 60*time.Second, func() bool {
+		chatMu.Lock()
+		defer chatMu.Unlock()
+		return len(chatPosts) > 0 && strings.Contains(chatPosts[0], "SingleEdgeConnectTestFailing") && strings.Contains(chatPosts[0], "#noc")
+	}, "acme's chat gets the alert through its secret URL")
 	acmeOK.Store(1)
 	waitWithin(t, 60*time.Second, func() bool { return acmeHook.saw("resolved", "SingleEdgeConnectTestFailing") }, "acme's webhook gets the resolution")
 	for _, n := range acmeHook.all() {

@@ -18,7 +18,7 @@ var spec = &compat.Spec{
 	Reserve: []string{schemaSilence},
 	Paths:   paths,
 	TagDescriptions: map[string]string{
-		tagMonitor: "Monitoring: an enterprise's silences, kept in Alertmanager (docs/monitoring.md).",
+		tagMonitor: "Monitoring: an enterprise's silences, kept in Alertmanager, and its receivers' secrets (docs/monitoring.md).",
 	},
 }
 
@@ -66,6 +66,18 @@ func paths(b compat.SpecBuilder, sets []*schema.ModelSet) {
 	b.Errors(expire, false, false)
 	b.Doc().Paths.Set("/monitor/silences/{enterprise}/{id}", &openapi3.PathItem{
 		Parameters: openapi3.Parameters{pathParam("enterprise", "The enterprise's id."), pathParam("id", "Alertmanager's id of the silence.")}, Delete: expire})
+
+	put := operation(b, "putMonitorSecret", "Set a receiver secret",
+		"The URL of a Slack-compatible webhook that the enterprise's receivers name by id (slack/url-secret); kept in the store's metadata, never answered back. Audited.")
+	put.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithDescription("The secret.").
+		WithJSONSchema(compat.Obj(map[string]*openapi3.Schema{"secret": str("An http:// or https:// URL of at most 2048 bytes.")}, "secret"))}
+	answer(put, "200", "Set.", &openapi3.SchemaRef{Value: compat.Obj(map[string]*openapi3.Schema{"id": str("The id."), "note": str("A reminder.")}, "id")})
+	b.Errors(put, false, false)
+	del := operation(b, "deleteMonitorSecret", "Delete a receiver secret", "The receivers naming it drop their notifications until it is set again.")
+	answer(del, "200", "Deleted.", &openapi3.SchemaRef{Value: compat.Obj(map[string]*openapi3.Schema{"deleted": str("The id.")}, "deleted")})
+	b.Errors(del, false, false)
+	b.Doc().Paths.Set("/monitor/secrets/{enterprise}/{id}", &openapi3.PathItem{
+		Parameters: openapi3.Parameters{pathParam("enterprise", "The enterprise's id."), pathParam("id", "The secret's id, as a receiver's url-secret names it.")}, Put: put, Delete: del})
 }
 
 func operation(b compat.SpecBuilder, id, summary, desc string) *openapi3.Operation {
