@@ -113,6 +113,11 @@ func (a *Adapter) Watch(ctx context.Context) {
 	if a.cfg.Secrets == nil {
 		return
 	}
+	if d, err := a.cfg.Secrets.digest(); err == nil {
+		a.mu.Lock()
+		a.digest = d
+		a.mu.Unlock()
+	}
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
