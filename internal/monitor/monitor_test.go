@@ -101,3 +101,15 @@ func run(t *testing.T, dir, name string, body []byte, tool string, args ...strin
 	}
 	return string(out)
 }
+
+// TestPackFiresAsTheBookSays: promtool's rule unit tests
+// (testdata/pack_test.yml) over the predefined pack: the book's two edge
+// alerts fire after their `for`, not before, keeping the enterprise label
+// of their series.
+func TestPackFiresAsTheBookSays(t *testing.T) {
+	cmd := exec.Command(prometheus.Tool(t, "promtool"), "test", "rules", "pack_test.yml")
+	cmd.Dir = "testdata"
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool test rules: %v\n%s", err, out)
+	}
+}
