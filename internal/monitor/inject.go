@@ -2,6 +2,8 @@ package monitor
 
 import (
 	"fmt"
+	"regexp"
+	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -11,6 +13,9 @@ import (
 // edge probes' amp_edge_probe_ok{enterprise=…}, a site's Prometheus
 // external label) and every alert of its rules is given.
 const TenantLabel = "enterprise"
+
+// SiteLabel is the label naming a series' site (the edge probes').
+const SiteLabel = "site"
 
 // promQL is Prometheus's PromQL parser with its default (stable) features.
 var promQL = parser.NewParser(parser.Options{})
@@ -23,7 +28,10 @@ var promQL = parser.NewParser(parser.Options{})
 // equality to the tenant is refused rather than overwritten, so a rule
 // never reads differently from what its author wrote. The error is the
 // parser's reason or the refusal.
-func Restrict(expr, tenant string) (string, error) {
+//
+// With sites, site=~"<a>|<b>" (the ids quoted as regular expressions) is
+// added too; a selector's own site matcher stays beside it, so both hold.
+func Restrict(expr, tenant string, sites ...string) (string, error) {
 	ast, err := promQL.ParseExpr(expr)
 	if err != nil {
 		return "", err
@@ -43,7 +51,15 @@ func Restrict(expr, tenant string) (string, error) {
 				return nil
 			}
 		}
-		vs.LabelMatchers = append(kept, labels.MustNewMatcher(labels.MatchEqual, TenantLabel, tenant))
+		kept = append(kept, labels.MustNewMatcher(labels.MatchEqual, TenantLabel, tenant))
+		if len(sites) > 0 {
+			quoted := make([]string, len(sites))
+			for i, s := range sites {
+				quoted[i] = regexp.QuoteMeta(s)
+			}
+			kept = append(kept, labels.MustNewMatcher(labels.MatchRegexp, SiteLabel, strings.Join(quoted, "|")))
+		}
+		vs.LabelMatchers = kept
 		return nil
 	})
 	if refused != nil {

@@ -24,6 +24,9 @@ func TestRestrictInjectsTheEnterpriseEverywhere(t *testing.T) {
 			t.Errorf("Restrict(%q) = %q, %v; want %q", c.in, got, err, c.want)
 		}
 	}
+	if got, err := Restrict(`sum by (site) (a{site!="x"})`, "acme", "acme-chicago", "acme.lab"); err != nil || got != `sum by (site) (a{enterprise="acme",site!="x",site=~"acme-chicago|acme\\.lab"})` {
+		t.Errorf("Restrict to two sites = %q, %v", got, err)
+	}
 	for _, in := range []string{`a{enterprise="starbucks"}`, `a{enterprise=~"acme|starbucks"}`, `a{enterprise!="acme"}`, `b + a{enterprise=~".*"}`, `a{`} {
 		if got, err := Restrict(in, "acme"); err == nil {
 			t.Errorf("Restrict(%q) = %q, want a refusal", in, got)

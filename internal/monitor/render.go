@@ -16,6 +16,7 @@ import (
 // Rule is one alert-rule entry.
 type Rule struct {
 	ID, Alert, Expr, For, Severity string
+	Sites                          []string
 	Enabled                        bool
 	Labels, Annotations            map[string]string
 }
@@ -70,7 +71,7 @@ func ReadAlerting(tenant string, tree map[string]any) Alerting {
 		a.Rules = append(a.Rules, Rule{
 			ID: str(e, "alert-rule-id"), Alert: str(e, "alert"), Expr: str(e, "expr"), For: str(e, "for"),
 			Severity: strOr(e, "severity", "warning"), Enabled: boolOr(e, "enabled", true),
-			Labels: pairs(e, "label"), Annotations: pairs(e, "annotation"),
+			Labels: pairs(e, "label"), Annotations: pairs(e, "annotation"), Sites: listOf(e, "site"),
 		})
 	}
 	for _, e := range entries(tree, "receiver") {
@@ -95,13 +96,7 @@ func ReadAlerting(tenant string, tree map[string]any) Alerting {
 		for _, m := range entries(e, "matcher") {
 			r.Matchers = append(r.Matchers, Matcher{Label: str(m, "label"), Op: strOr(m, "op", "="), Value: str(m, "value")})
 		}
-		if gb, ok := e["group-by"].([]any); ok {
-			for _, v := range gb {
-				if s, ok := v.(string); ok {
-					r.GroupBy = append(r.GroupBy, s)
-				}
-			}
-		}
+		r.GroupBy = listOf(e, "group-by")
 		a.Routes = append(a.Routes, r)
 	}
 	slices.SortStableFunc(a.Routes, func(x, y Route) int {
@@ -119,6 +114,18 @@ func entries(tree map[string]any, list string) []map[string]any {
 	for _, it := range items {
 		if m, ok := it.(map[string]any); ok {
 			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// listOf reads a leaf-list of strings.
+func listOf(m map[string]any, k string) []string {
+	var out []string
+	list, _ := m[k].([]any)
+	for _, v := range list {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
 		}
 	}
 	return out
@@ -185,7 +192,7 @@ func RenderRules(a Alerting) ([]byte, error) {
 		if !r.Enabled {
 			continue
 		}
-		expr, err := Restrict(r.Expr, a.Tenant)
+		expr, err := Restrict(r.Expr, a.Tenant, r.Sites...)
 		if err != nil {
 			return nil, fmt.Errorf("alert-rule %s: %w", r.ID, err)
 		}

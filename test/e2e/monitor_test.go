@@ -106,13 +106,13 @@ func TestMonitorAlertsReachTheirEnterprise(t *testing.T) {
 	acme, _ := apiToken(t, s, "acme-admin", "enterprise-admin", "acme")
 	sb, _ := apiToken(t, s, "sb-admin", "enterprise-admin", "starbucks")
 
-	for _, ent := range []struct{ name, token, hook string }{{"acme", acme, acmeHook.srv.URL}, {"starbucks", sb, sbHook.srv.URL}} {
+	for _, ent := range []struct{ name, token, hook, site string }{{"acme", acme, acmeHook.srv.URL, "acme-chicago"}, {"starbucks", sb, sbHook.srv.URL, "starbucks-seattle"}} {
 		base := "/monitor/v1.0.0/" + ent.name
 		as := []string{"Authorization", "Bearer " + ent.token}
 		s.Must(t, 201, "POST", base+"/receiver/ops", fmt.Sprintf(`{"webhook":{"url":%q}}`, ent.hook), as...)
 		s.Must(t, 201, "POST", base+"/route/all", `{"receiver":"ops","group-wait":"1s","group-interval":"1s","repeat-interval":"1h","continue":true}`, as...)
 		s.Must(t, 201, "POST", base+"/alert-rule/connect", `{"alert":"SingleEdgeConnectTestFailing","expr":"amp_edge_probe_ok{probe=\"user-plane\"} < 1","for":"2s","severity":"critical",
-			"annotation":[{"name":"summary","value":"{{ $labels.site }} cannot reach the Internet"}]}`, as...)
+			"site":["`+ent.site+`"],"annotation":[{"name":"summary","value":"{{ $labels.site }} cannot reach the Internet"}]}`, as...)
 	}
 
 	// acme's chat: a Slack-compatible webhook whose URL is a secret, set
@@ -161,7 +161,7 @@ func TestMonitorAlertsReachTheirEnterprise(t *testing.T) {
 			queries[g.Name+"/"+r.Name] = r.Query
 		}
 	}
-	if q := queries["amp/enterprise/acme/SingleEdgeConnectTestFailing"]; q != `amp_edge_probe_ok{enterprise="acme",probe="user-plane"} < 1` {
+	if q := queries["amp/enterprise/acme/SingleEdgeConnectTestFailing"]; q != `amp_edge_probe_ok{enterprise="acme",probe="user-plane",site=~"acme-chicago"} < 1` {
 		t.Fatalf("acme's rule as Prometheus runs it: %q (all: %v)", q, queries)
 	}
 	if _, ok := queries["amp/pack/SingleEdgeTestNotReporting"]; !ok {
@@ -315,6 +315,11 @@ func TestMonitorRefusesBadRulesAndIsolates(t *testing.T) {
 		if code != 400 || len(p.Errors) != 1 || p.Errors[0].Path != c.path || !strings.Contains(p.Errors[0].Reason, c.reason) {
 			t.Fatalf("POST %s: %d %s; want 400 at %s saying %q", c.body, code, b, c.path, c.reason)
 		}
+	}
+	// A site is one of the enterprise's own: starbucks' reads as missing.
+	if code, b, _, _ := s.Do(t.Context(), "POST", base+"bad", `{"alert":"Bad","expr":"up","site":["starbucks-seattle"]}`, as...); code != 409 ||
+		!strings.Contains(string(b), base+"bad/site") || !strings.Contains(string(b), "does not exist") {
+		t.Fatalf("a rule on another enterprise's site: %d %s", code, b)
 	}
 	if after, _ := os.ReadFile(file); string(after) != string(before) {
 		t.Fatalf("a refused rule changed the rule file:\n%s", after)
