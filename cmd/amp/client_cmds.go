@@ -65,6 +65,7 @@ func addClientCommands(root *cobra.Command) {
 		newProvisionCmd(g),
 		newClusterCmd(g),
 		newFleetCmd(g),
+		newMonitorCmd(g),
 		newLoginCmd(),
 	)
 }

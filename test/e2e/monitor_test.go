@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -129,7 +130,13 @@ func TestMonitorAlertsReachTheirEnterprise(t *testing.T) {
 	chatURL := chat.URL + "/hooks/T0/B0/secret-token"
 	acmeAuth := []string{"Authorization", "Bearer " + acme}
 	s.Must(t, 404, "PUT", "/monitor/secrets/acme/chat-url", `{"secret":"https://evil.example/x"}`, "Authorization", "Bearer "+sb)
-	s.Must(t, 200, "PUT", "/monitor/secrets/acme/chat-url", fmt.Sprintf(`{"secret":%q}`, chatURL), acmeAuth...)
+	// Set through the CLI, from stdin, as acme's admin.
+	set := exec.Command(testenv.Binary(t), "monitor", "secret", "set", "chat-url", "-e", "acme", "--token", acme)
+	set.Env = s.Env()
+	set.Stdin = strings.NewReader(chatURL + "\n")
+	if out, err := set.CombinedOutput(); err != nil || !strings.Contains(string(out), "secret chat-url of acme set") || strings.Contains(string(out), "secret-token") {
+		t.Fatalf("amp monitor secret set: %v\n%s", err, out)
+	}
 	if b := s.Must(t, 404, "GET", "/monitor/secrets/acme/chat-url", "", acmeAuth...); strings.Contains(string(b), "secret-token") {
 		t.Fatalf("a secret answered back: %s", b)
 	}
@@ -206,14 +213,34 @@ func TestMonitorAlertsReachTheirEnterprise(t *testing.T) {
 	if code != 400 || !strings.Contains(string(b), "/matchers/0/name") {
 		t.Fatalf("a silence naming another enterprise: %d %s", code, b)
 	}
-	var sil struct {
-		ID       string
-		Matchers []struct{ Name, Value string }
+	var sil struct{ ID string }
+	// Added through the CLI as acme's admin, read back through REST.
+	cli := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(testenv.Binary(t), append(args, "-e", "acme", "--token", acme)...)
+		cmd.Env = s.Env()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("amp %v: %v\n%s", args, err, out)
+		}
+		return string(out)
 	}
-	json.Unmarshal(s.Must(t, 201, "POST", "/monitor/silences/acme",
-		`{"matchers":[{"name":"alertname","value":"SingleEdgeConnectTestFailing","isRegex":false}],"duration":"1h","comment":"maintenance at acme-chicago"}`, asAcme...), &sil)
-	if sil.ID == "" || len(sil.Matchers) != 2 || sil.Matchers[1].Name != "enterprise" || sil.Matchers[1].Value != "acme" {
-		t.Fatalf("the silence as created: %+v", sil)
+	out := cli("monitor", "silence", "add", "--match", "alertname=SingleEdgeConnectTestFailing", "--match", "site=~acme-.*", "--duration", "1h", "--comment", "maintenance at acme-chicago")
+	id, _, _ := strings.Cut(strings.TrimPrefix(out, "silence "), " ")
+	var listed []struct {
+		ID       string
+		Matchers []struct {
+			Name, Value string
+			IsRegex     bool
+		}
+	}
+	json.Unmarshal(s.Must(t, 200, "GET", "/monitor/silences/acme", "", asAcme...), &listed)
+	if len(listed) != 1 || listed[0].ID != id || len(listed[0].Matchers) != 3 || !listed[0].Matchers[1].IsRegex || listed[0].Matchers[2].Name != "enterprise" || listed[0].Matchers[2].Value != "acme" {
+		t.Fatalf("the silence as created (%s): %+v", out, listed)
+	}
+	sil.ID = id
+	if out := cli("monitor", "silence", "list"); !strings.Contains(out, id) || !strings.Contains(out, "site=~acme-.*") || !strings.Contains(out, "enterprise=acme") {
+		t.Fatalf("amp monitor silence list:\n%s", out)
 	}
 	// starbucks neither sees nor expires it (as a missing silence).
 	if b := s.Must(t, 200, "GET", "/monitor/silences/starbucks", "", asSB...); strings.TrimSpace(string(b)) != "[]" {
@@ -267,7 +294,9 @@ func TestMonitorAlertsReachTheirEnterprise(t *testing.T) {
 	}
 	// Expired through AMP, the alert is delivered again; both writes are
 	// audited.
-	s.Must(t, 200, "DELETE", "/monitor/silences/acme/"+sil.ID, "", asAcme...)
+	if out := cli("monitor", "silence", "expire", sil.ID); !strings.Contains(out, "silence "+sil.ID+" expired") {
+		t.Fatalf("amp monitor silence expire: %s", out)
+	}
 	waitWithin(t, 60*time.Second, func() bool { return firing() > before }, "the alert is delivered once the silence expired")
 	audit := string(s.Must(t, 200, "GET", "/audit?limit=1000", ""))
 	if strings.Count(audit, "/monitor/silences/acme/"+sil.ID) < 2 {
