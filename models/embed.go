@@ -10,6 +10,8 @@
 //     chapter 3; docs/provisioning.md);
 //   - fleet/1.0.0: lifecycle management, the config repos, bundles,
 //     cluster groups and rollouts (book chapter 4; docs/lifecycle.md);
+//   - monitor/1.0.0: alert rules, receivers, routes and dashboards per
+//     enterprise (book chapter 6; docs/monitoring.md);
 //   - amp: amp-extensions, AMP's own YANG extensions (ampx:immutable).
 //
 // Paths inside FS are relative to this directory, e.g.
@@ -18,7 +20,7 @@ package models
 
 import "embed"
 
-// FS holds the aether, inventory, fleet, ietf and amp directories of YANG modules.
+// FS holds the aether, inventory, fleet, monitor, ietf and amp directories of YANG modules.
 //
 //go:embed aether inventory fleet monitor ietf amp
 var FS embed.FS

@@ -116,6 +116,25 @@ if [ -n "$render_pkgs" ]; then
 fi
 # --- end artifact validators ----------------------------------------------------
 
+# --- Prometheus and Alertmanager (issue 14: internal/testenv/prometheus) ------
+# Debian's prometheus (prometheus, promtool) and prometheus-alertmanager
+# (prometheus-alertmanager, amtool): the monitor tests run their own on
+# loopback and check AMP's rendered files with promtool and amtool; the
+# packages' own services are not used.
+mon_pkgs=""
+for pkg in prometheus prometheus-alertmanager; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || mon_pkgs="$mon_pkgs $pkg"
+done
+if [ -n "$mon_pkgs" ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  # shellcheck disable=SC2086
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $mon_pkgs \
+    || { $sudo apt-get update && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $mon_pkgs; }
+  $sudo systemctl disable --now prometheus prometheus-alertmanager >/dev/null 2>&1 || true
+fi
+# --- end Prometheus and Alertmanager --------------------------------------------
+
 # --- kube-apiserver and kube-controller-manager (issues 12, 13: -------------
 # internal/testenv/kube, the simulated sites) -----------------------------------
 # A real kube-apiserver and kube-controller-manager (the Deployment,

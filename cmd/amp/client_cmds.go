@@ -67,6 +67,7 @@ func addClientCommands(root *cobra.Command) {
 		newFleetCmd(g),
 		newSealCmd(g),
 		newWorkflowCmd(g),
+		newMonitorCmd(g),
 		newLoginCmd(),
 	)
 }

@@ -65,22 +65,9 @@ Examples:
   amp fleet secret set edge-apps-token --from-file token.txt`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: runE(func(cmd *cobra.Command, a []string) error {
-			var in io.Reader = cmd.InOrStdin()
-			if file != "" {
-				f, err := os.Open(file)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				in = f
-			}
-			b, err := io.ReadAll(io.LimitReader(in, 8192))
+			secret, err := readSecret(cmd, file)
 			if err != nil {
 				return err
-			}
-			secret, _, _ := strings.Cut(string(b), "\n")
-			if secret = strings.TrimRight(secret, "\r"); secret == "" {
-				return usagef("no secret: give it on stdin or with --from-file")
 			}
 			ctx, cancel := g.context(cmd, 0)
 			defer cancel()
@@ -108,4 +95,27 @@ Examples:
 	}
 	cmd.AddCommand(set, del)
 	return cmd
+}
+
+// readSecret reads a secret from the first line of stdin or of file,
+// never from the command line (shell history, process lists).
+func readSecret(cmd *cobra.Command, file string) (string, error) {
+	var in io.Reader = cmd.InOrStdin()
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		in = f
+	}
+	b, err := io.ReadAll(io.LimitReader(in, 8192))
+	if err != nil {
+		return "", err
+	}
+	secret, _, _ := strings.Cut(string(b), "\n")
+	if secret = strings.TrimRight(secret, "\r"); secret == "" {
+		return "", usagef("no secret: give it on stdin or with --from-file")
+	}
+	return secret, nil
 }

@@ -65,14 +65,14 @@ func TestImportRules(t *testing.T) {
 		{
 			why: "nothing below the interfaces calls back up into them (DESIGN: data flows one way)",
 			applies: func(p pkg) bool {
-				return !under(p.path, "cmd", "internal/server", "internal/api", "internal/testenv", "test", "internal/aether/rocapi", "internal/provision/provisionapi", "internal/edge/edgeapi", "internal/fleet/fleetapi", "internal/fleet/sealapi")
+				return !under(p.path, "cmd", "internal/server", "internal/api", "internal/testenv", "test", "internal/aether/rocapi", "internal/provision/provisionapi", "internal/edge/edgeapi", "internal/fleet/fleetapi", "internal/fleet/sealapi", "internal/monitor/monitorapi")
 			},
 			forbidden: []string{"internal/api", "internal/server", "cmd"},
 		},
 		{
 			why: "a compatibility layer is part of the interfaces (it serves routes through internal/api/compat), never of the assembly",
 			applies: func(p pkg) bool {
-				return under(p.path, "internal/aether/rocapi", "internal/provision/provisionapi", "internal/edge/edgeapi", "internal/fleet/fleetapi", "internal/fleet/sealapi")
+				return under(p.path, "internal/aether/rocapi", "internal/provision/provisionapi", "internal/edge/edgeapi", "internal/fleet/fleetapi", "internal/fleet/sealapi", "internal/monitor/monitorapi")
 			},
 			forbidden: []string{"internal/api/rest", "internal/api/gnmi", "internal/server", "cmd"},
 		},
@@ -124,6 +124,13 @@ func TestImportRules(t *testing.T) {
 			why:       "the probes' central end (internal/edge/probes) is a model set's wing below the interfaces: it reads the engine and the inventory, never the REST layer's helpers or the components it is run by",
 			applies:   func(p pkg) bool { return under(p.path, "internal/edge/probes") },
 			forbidden: []string{"internal/api", "internal/component", "internal/edge/edgeapi", "internal/agent"},
+		},
+		{
+			why: "the generic layers know no set's code: the monitor set's wing (internal/monitor) registers with them, and only the assembly's entry point (cmd/amp) imports it",
+			applies: func(p pkg) bool {
+				return !under(p.path, "internal/monitor", "cmd", "internal/testenv", "test")
+			},
+			forbidden: []string{"internal/monitor"},
 		},
 		{
 			why:       "an interface never reaches into the assembly of amp serve",

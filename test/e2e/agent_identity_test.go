@@ -35,6 +35,7 @@ import (
 	"github.com/amp-edge/amp/internal/edge/wire"
 	_ "github.com/amp-edge/amp/internal/fleet/fleetapi"
 	_ "github.com/amp-edge/amp/internal/fleet/sealapi"
+	_ "github.com/amp-edge/amp/internal/monitor/monitorapi"
 	_ "github.com/amp-edge/amp/internal/provision/provisionapi"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/testenv"

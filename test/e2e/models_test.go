@@ -47,7 +47,7 @@ func TestModelsListsLoadedSets(t *testing.T) {
 		"aether":    {"2.1.x", "tenant", "aether", "", "onf-site"},
 		"inventory": {"1.0.0", "global", "inventory", "Inventory", "amp-inventory"},
 		"fleet":     {"1.0.0", "global", "fleet", "Fleet", "amp-fleet"},
-		"monitor":   {"1.0.0", "tenant", "monitor", "Monitor", "amp-monitor-probes"},
+		"monitor":   {"1.0.0", "tenant", "monitor", "Monitor", "amp-monitor"},
 		"lab":       {"1.0.0", "global", "lab", "Lab", "amp-lab"},
 		"workload":  {"1.0.0", "tenant", "wl", "Workload", "amp-workload"},
 	}

@@ -29,8 +29,8 @@ func TestModels(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The built-in sets, by name: Aether's, the fleet, the inventory and
-		// the monitor.
-		if len(sets) != 4 || sets[3].Name != "monitor" || sets[3].Versions[0].Scope != "tenant" || sets[0].Name != "aether" || len(sets[0].Versions) != 1 || sets[2].Name != "inventory" ||
+		// the monitor set.
+		if len(sets) != 4 || sets[3].Name != "monitor" || sets[3].Versions[0].Scope != "tenant" || strings.Join(sets[3].Versions[0].Compat, ",") != "monitor" || sets[0].Name != "aether" || len(sets[0].Versions) != 1 || sets[2].Name != "inventory" ||
 			len(sets[2].Versions) != 1 || sets[2].Versions[0].Scope != "global" || strings.Join(sets[2].Versions[0].Compat, ",") != "provision,edge" ||
 			sets[1].Name != "fleet" || len(sets[1].Versions) != 1 || sets[1].Versions[0].Scope != "global" || strings.Join(sets[1].Versions[0].Compat, ",") != "fleet,seal" {
 			t.Fatalf("%s: GET /models = %+v", who, sets)

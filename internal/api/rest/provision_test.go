@@ -7,5 +7,6 @@ import (
 	// The fleet set is built in too; its descriptor names the fleet layer.
 	_ "github.com/amp-edge/amp/internal/fleet/fleetapi"
 	_ "github.com/amp-edge/amp/internal/fleet/sealapi"
+	_ "github.com/amp-edge/amp/internal/monitor/monitorapi"
 	_ "github.com/amp-edge/amp/internal/provision/provisionapi"
 )
