@@ -268,6 +268,31 @@ func TestPortalBasketHistoryInChromium(t *testing.T) {
 		}
 	})
 
+	t.Run("an enterprise admin rolls back its own enterprise's transaction from the history view", func(t *testing.T) {
+		_, admin := portalToken(t, s, "portal-history-admin", "enterprise-admin", "acme")
+		before := string(s.Must(t, 200, "GET", camerasREST+"/display-name", ""))
+		code, body, h, err := s.Do(context.Background(), "PATCH", camerasREST, `{"display-name":"Renamed by acme"}`, "Authorization", "Bearer "+admin)
+		if err != nil || code != 200 {
+			t.Fatalf("acme's admin edits its device group: %d %s %v", code, body, err)
+		}
+		own := h.Get("X-AMP-Transaction-Index")
+		p := b.tab(t, "/portal/history/"+own)
+		p.signIn(admin)
+		p.do(chromedp.WaitVisible(chromedp.CSS("#txn-changes")))
+		p.follow("#rollback")
+		p.textWith("#rollback-preview", camerasREST+"/display-name")
+		p.follow("#rollback-confirm")
+		for deadline := time.Now().Add(20 * time.Second); string(s.Must(t, 200, "GET", camerasREST+"/display-name", "")) != before; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after acme's admin rolled back, display-name = %s, want %s", s.Must(t, 200, "GET", camerasREST+"/display-name", ""), before)
+			}
+		}
+		p.goTo(fmt.Sprintf("/portal/history/%d", basketIndex))
+		if got := p.text(".refusal"); !strings.Contains(got, "404") {
+			t.Errorf("acme's admin opening the basket's transaction (it touched starbucks) sees %q", got)
+		}
+	})
+
 	t.Run("the audit trail says who, what, when and from where", func(t *testing.T) {
 		p := b.tab(t, "/portal/audit")
 		p.signIn(s.Token)

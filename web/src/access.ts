@@ -38,6 +38,20 @@ export function access(): Promise<Access> {
   return loaded;
 }
 
+/**
+ * Whether the caller may roll back a transaction that changed these paths:
+ * an operator may roll back any; an enterprise's admin one whose every
+ * changed path it may write (as the server decides the rollback).
+ */
+export async function mayRollBack(paths: string[]): Promise<boolean> {
+  if ((await access()).rollback) return true;
+  const unique = [...new Set(paths)].slice(0, 50); // GET /whoami answers 50 paths at most
+  if (unique.length === 0 || unique.length < new Set(paths).size) return false;
+  const q = unique.map((p) => `path=${encodeURIComponent(p)}`).join("&");
+  const { body } = await get<Whoami>(`/whoami?${q}`);
+  return unique.every((p) => body.access.find((a) => a.path === p)?.write === true);
+}
+
 export function forgetAccess(): void {
   loaded = null;
 }

@@ -6,7 +6,7 @@
 // report when later transactions changed the same leaves).
 import { useState } from "preact/hooks";
 import { call, get } from "../api";
-import { access } from "../access";
+import { mayRollBack } from "../access";
 import type { Change } from "../basket";
 import { modelSets, restBase } from "../models";
 import { Refusal, Show, useLoad } from "../load";
@@ -110,7 +110,7 @@ export function Transaction({ index }: { index: string }) {
       get<TxnInfo & { changes: Change[] }>(`/transactions/${encodeURIComponent(index)}`).then(async (a) => ({
         txn: a.body,
         roots: await roots(a.body),
-        may: await access(),
+        may: { rollback: await mayRollBack(a.body.changes.map((c) => c.path)) },
       })),
     [index],
   );
