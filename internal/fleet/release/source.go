@@ -2,7 +2,6 @@ package release
 
 import (
 	"encoding/json"
-	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -23,7 +22,8 @@ func init() {
 // engines maps each engine's schema to its metadata, for the source,
 // which is handed the schema and a snapshot but reads the prepared charts
 // from the store's metadata. Bind registers an engine (amp serve, when it
-// builds its services).
+// builds its services); an engine not bound has no chart prepared, so its
+// clusters get no release.
 var engines sync.Map // *schema.Schema → store.Meta
 
 // Bind lets the helm-release source of eng's schema read eng's charts.
@@ -96,12 +96,29 @@ type deployment struct {
 	HelmTest bool
 }
 
+// read is the last reading of a bundle's deployments: a cluster's
+// rebuild looks its own up without reading the whole list again (a state
+// write rebuilds every cluster the list names).
+type read struct {
+	first *any // the list's first element: a new write is a new list
+	n     int
+	by    map[string]deployment
+}
+
+var reads sync.Map // bundle storage key → *read
+
 // deployments reads a bundle's deployments (config false: the rollouts
-// write them) by cluster.
+// write them) by cluster. The answer is shared: not to be changed.
 func deployments(snap *config.Snapshot, key string) map[string]deployment {
-	out := map[string]deployment{}
 	st, _ := snap.State.Get([]byte(key))
 	list, _ := st["deployment"].([]any)
+	if len(list) == 0 {
+		return nil
+	}
+	if r, ok := reads.Load(key); ok && r.(*read).first == &list[0] && r.(*read).n == len(list) {
+		return r.(*read).by
+	}
+	out := make(map[string]deployment, len(list))
 	for _, d := range list {
 		m, _ := d.(map[string]any)
 		c, _ := m["cluster"].(string)
@@ -112,6 +129,7 @@ func deployments(snap *config.Snapshot, key string) map[string]deployment {
 		t, _ := m["helm-test"].(bool)
 		out[c] = deployment{Staged: v, HelmTest: t}
 	}
+	reads.Store(key, &read{first: &list[0], n: len(list), by: out})
 	return out
 }
 
@@ -146,7 +164,7 @@ func (source) Objects(sch *schema.Schema, snap *config.Snapshot, cluster string)
 		if meta == nil {
 			v, bound := engines.Load(sch)
 			if !bound {
-				return nil, fmt.Errorf("the charts of cluster %q's releases cannot be read: no engine bound (release.Bind)", cluster)
+				return nil, nil // no fleet-charts service: no chart is prepared
 			}
 			meta = v.(store.Meta)
 			labels, _ = fleet.ClusterLabelsOf(snap, cluster)

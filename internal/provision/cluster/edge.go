@@ -166,7 +166,7 @@ func affects(sch *schema.Schema, ch edge.Change) []string {
 
 type nodeSource struct{}
 
-func (nodeSource) Kind() string                                    { return KindNode }
+func (nodeSource) Kind() string { return KindNode }
 func (nodeSource) Affects(sch *schema.Schema, _ *config.Snapshot, ch edge.Change) []string {
 	return affects(sch, ch)
 }
@@ -203,7 +203,7 @@ func (nodeSource) Objects(sch *schema.Schema, snap *config.Snapshot, id string) 
 
 type namespaceSource struct{}
 
-func (namespaceSource) Kind() string                                    { return KindNamespace }
+func (namespaceSource) Kind() string { return KindNamespace }
 func (namespaceSource) Affects(sch *schema.Schema, _ *config.Snapshot, ch edge.Change) []string {
 	return affects(sch, ch)
 }
