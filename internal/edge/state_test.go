@@ -43,6 +43,9 @@ func bundleOf(sch *schema.Schema, key string) (string, bool) {
 // deployments are a bundle's staged versions by cluster, as of snap.
 func deployments(snap *config.Snapshot, key string) map[string]string {
 	out := map[string]string{}
+	if snap.State == nil {
+		return out // a point-in-time read (Engine.At) has no state
+	}
 	st, _ := snap.State.Get([]byte(key))
 	list, _ := st["deployment"].([]any)
 	for _, d := range list {

@@ -110,6 +110,9 @@ var reads sync.Map // bundle storage key → *read
 // deployments reads a bundle's deployments (config false: the rollouts
 // write them) by cluster. The answer is shared: not to be changed.
 func deployments(snap *config.Snapshot, key string) map[string]deployment {
+	if snap.State == nil {
+		return nil // a point-in-time read (Engine.At) has no state
+	}
 	st, _ := snap.State.Get([]byte(key))
 	list, _ := st["deployment"].([]any)
 	if len(list) == 0 {
