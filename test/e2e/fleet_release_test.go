@@ -150,4 +150,24 @@ func TestFleetReleaseEndToEnd(t *testing.T) {
 	if code != 0 || !regexpLine(out, `staging-1\s+`+good+`\s+`+good+`\s+ready`) || !strings.Contains(out, "crash-looping") {
 		t.Errorf("amp fleet status web: exit %d\n%s%s", code, out, errOut)
 	}
+
+	// A chart that does not render: AMP refuses it before any site sees
+	// it, and the rollout halts with the reason.
+	broken := webChart("0.3.0", "1.0")
+	broken["charts/web/templates/deployment.yaml"] += "  {{ .Values.tag \n"
+	bad := git.Push(t, "apps", "main", broken)
+	code, b, _, err = s.Do(context.Background(), "PATCH", "/fleet/v1.0.0/rollout/web-r", `{"version":"`+bad+`"}`)
+	if err != nil || code/100 != 2 {
+		t.Fatalf("PATCH the rollout's version: %d %s %v", code, b, err)
+	}
+	st = waitRollout(t, s, "web-r", "the unrenderable version halted", func(st rolloutStatusDoc) bool {
+		return st.Phase == "rolled-back" && strings.Contains(st.Halted, bad)
+	})
+	if !strings.Contains(st.Halted, "cannot be released") || !strings.Contains(st.Halted, "does not render") {
+		t.Errorf("halted-reason %q should say the chart does not render", st.Halted)
+	}
+	waitWithin(t, time.Minute, readyAt("staging-1", good), "staging-1 still at the good version")
+	if got := image("staging-1"); got != "example.org/web:1.0" {
+		t.Errorf("staging-1 runs %q", got)
+	}
 }
