@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/edge"
@@ -216,11 +219,16 @@ func children(snap *config.Snapshot, prefix string, fn func(id string, o *config
 	}
 }
 
+var tracer = otel.Tracer("github.com/amp-edge/amp/internal/fleet/release")
+
 // prepare gets, checks and keeps one version's chart.
 func (p *Preparer) prepare(ctx context.Context, snap *config.Snapshot, set *schema.ModelSet, w want) Prepared {
+	ctx, span := tracer.Start(ctx, "fleet.chart.prepare", trace.WithAttributes(attribute.String("amp.bundle", w.bundle), attribute.String("amp.version", w.version)))
+	defer span.End()
 	out := Prepared{At: p.Now().UTC()}
 	c, err := p.chart(ctx, snap, set, w)
 	if err != nil {
+		span.RecordError(err)
 		out.Error, out.Transient = err.Error(), !isLasting(err)
 		return out
 	}
