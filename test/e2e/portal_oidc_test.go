@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	cdptarget "github.com/chromedp/cdproto/target"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 
 	"github.com/amp-edge/amp/internal/testenv"
@@ -31,7 +31,7 @@ func TestPortalOIDCSignInInChromium(t *testing.T) {
 	tab := b.tab(t, "/portal/browse/aether/v2.1.x/acme/site")
 
 	// the provider's login form opens in a pop-up: a target of its own
-	popups := chromedp.WaitNewTarget(tab.tab, func(i *cdptarget.Info) bool { return i.Type == "page" })
+	popups := chromedp.WaitNewTarget(tab.tab, func(i *target.Info) bool { return i.Type == "page" })
 	tab.follow("#oidc-sign-in")
 	popup, cancel := chromedp.NewContext(tab.tab, chromedp.WithTargetID(<-popups))
 	defer cancel()
