@@ -24,8 +24,10 @@ var testReleases = &releases{per: map[string][]wire.HelmRelease{}}
 
 func init() { edge.RegisterSource(testReleases) }
 
-func (r *releases) Kind() string                            { return wire.KindHelmRelease }
-func (r *releases) Affects(*schema.Schema, string) []string { return nil }
+func (r *releases) Kind() string { return wire.KindHelmRelease }
+func (r *releases) Affects(*schema.Schema, *config.Snapshot, edge.Change) []string {
+	return nil
+}
 func (r *releases) Objects(_ *schema.Schema, snap *config.Snapshot, id string) ([]wire.Object, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -14,3 +14,7 @@ func (h *Hub) Waiting(id string) int {
 // Processed is the index of the newest transaction the hub's watch has
 // applied.
 func (h *Hub) Processed() uint64 { return h.processed.Load() }
+
+// StatesProcessed is the number of operational state writes the hub's
+// state watch has applied.
+func (h *Hub) StatesProcessed() uint64 { return h.states.Load() }

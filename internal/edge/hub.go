@@ -39,10 +39,11 @@ type Options struct {
 
 // Hub is the central end of the agent link for one engine: each cluster's
 // desired state cached with its digest, the agents waiting for a change,
-// and what the agents last reported. One engine watch feeds it: a commit
-// rebuilds the cached state of the clusters its keys affect (Source.Affects)
-// and wakes only their waiters, so an unchanged check or wait costs the
-// same whatever the fleet size.
+// and what the agents last reported. Two engine watches feed it, of the
+// commits and of the operational state (a rollout's staged version is
+// state): a change rebuilds the cached state of the clusters it affects
+// (Source.Affects) and wakes only the waiters of those whose digest moved,
+// so an unchanged check or wait costs the same whatever the fleet size.
 type Hub struct {
 	eng  *config.Engine
 	sch  *schema.Schema
@@ -59,6 +60,8 @@ type Hub struct {
 	done chan struct{}
 	// processed is the index of the newest transaction applied.
 	processed atomic.Uint64
+	// states counts the operational state writes applied.
+	states atomic.Uint64
 }
 
 // entry is one cluster's cached desired state and its agent's link.
@@ -111,12 +114,13 @@ func NewHub(eng *config.Engine, opts Options) (*Hub, error) {
 	h := &Hub{eng: eng, sch: eng.Schema(), dir: dir, srcs: srcs, opts: opts, m: metricsFor(opts.Registry),
 		log: opts.Logger.With("component", "edge"), entries: map[string]*entry{}, stop: stop, done: make(chan struct{})}
 	h.seed()
+	states := eng.WatchState(ctx)
 	w, err := eng.Watch(ctx, eng.Snapshot().Index)
 	if err != nil {
 		stop()
 		return nil, err
 	}
-	go h.run(ctx, w)
+	go h.run(ctx, w, states)
 	return h, nil
 }
 
@@ -151,9 +155,9 @@ func (h *Hub) seed() {
 	}
 }
 
-// run feeds commits to the cache and sweeps, until Close or the engine
-// closes.
-func (h *Hub) run(ctx context.Context, w *config.Watch) {
+// run feeds commits and state writes to the cache and sweeps, until Close
+// or the engine closes.
+func (h *Hub) run(ctx context.Context, w *config.Watch, states <-chan config.StateChange) {
 	defer close(h.done)
 	sweep := time.NewTicker(max(h.opts.Interval/2, 100*time.Millisecond))
 	defer sweep.Stop()
@@ -178,6 +182,20 @@ func (h *Hub) run(ctx context.Context, w *config.Watch) {
 				return
 			}
 			h.rebuildAll()
+		case sc, ok := <-states:
+			if ok {
+				h.applyState(sc)
+				h.states.Add(1)
+				continue
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			// Lagged: state is not versioned, so there is nothing to
+			// resume from; watch again and rebuild every cached state.
+			h.log.Warn("the edge hub's state watch fell behind; rebuilding the cached desired states")
+			states = h.eng.WatchState(ctx)
+			h.rebuildAll()
 		case <-sweep.C:
 			h.sweep(ctx)
 		case <-ctx.Done():
@@ -186,16 +204,23 @@ func (h *Hub) run(ctx context.Context, w *config.Watch) {
 	}
 }
 
-// affected returns the clusters a transaction's changes may affect.
-func (h *Hub) affected(rec *config.Record) map[string]bool {
+// affected returns the clusters changes may affect as of snap (h.mu
+// held): a source's Wildcard is every cached cluster.
+func (h *Hub) affected(snap *config.Snapshot, changes []Change) map[string]bool {
 	var out map[string]bool
-	for _, ch := range rec.Changes {
+	for _, ch := range changes {
 		for _, s := range h.srcs {
-			for _, id := range s.Affects(h.sch, ch.Key) {
+			for _, id := range s.Affects(h.sch, snap, ch) {
 				if out == nil {
 					out = map[string]bool{}
 				}
-				out[id] = true
+				if id != Wildcard {
+					out[id] = true
+					continue
+				}
+				for cached := range h.entries {
+					out[cached] = true
+				}
 			}
 		}
 	}
@@ -204,19 +229,33 @@ func (h *Hub) affected(rec *config.Record) map[string]bool {
 
 // apply rebuilds the cached states a commit affects.
 func (h *Hub) apply(rec *config.Record) {
-	ids := h.affected(rec)
-	if len(ids) == 0 {
-		return
+	changes := make([]Change, len(rec.Changes))
+	for i, ch := range rec.Changes {
+		changes[i] = Change{Key: ch.Key}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	snap := h.eng.Snapshot() // published before the watch hears of rec
-	for id := range ids {
+	for id := range h.affected(snap, changes) {
 		e := h.entries[id]
 		if e == nil || e.cur == nil || e.asOf >= rec.Index {
 			continue // not cached, or built from a snapshot that holds rec
 		}
 		h.rebuild(id, e, snap, rec.Index, rec.Time)
+	}
+}
+
+// applyState rebuilds the cached states an operational state write
+// affects. State has no index of its own: an object it changes gets the
+// index of the configuration it was read with.
+func (h *Hub) applyState(sc config.StateChange) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	snap := h.eng.Snapshot() // published before the watchers hear of sc
+	for id := range h.affected(snap, []Change{{Key: sc.Key, State: true}}) {
+		if e := h.entries[id]; e != nil && e.cur != nil {
+			h.rebuild(id, e, snap, snap.Index, h.opts.Now())
+		}
 	}
 }
 

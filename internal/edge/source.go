@@ -54,10 +54,27 @@ type Source interface {
 	// change). Digest is filled in by the caller.
 	Objects(sch *schema.Schema, snap *config.Snapshot, cluster string) ([]wire.Object, error)
 	// Affects returns the clusters whose objects of the kind may change
-	// when the object stored under key changes (none: the key is not the
-	// source's). A commit wakes only the waiters of these clusters.
-	Affects(sch *schema.Schema, key string) []string
+	// with ch (none: the key is not the source's), as of snap, the
+	// snapshot after the change. Wildcard among them stands for every
+	// cluster the hub caches, for a change the source cannot attribute
+	// (a deleted object whose clusters only its state named). The hub
+	// rebuilds these clusters' states and wakes the waiters of those
+	// whose digest moved.
+	Affects(sch *schema.Schema, snap *config.Snapshot, ch Change) []string
 }
+
+// Change is one changed object, as Source.Affects is told of it.
+type Change struct {
+	Key string // the object's storage key
+	// State: its operational state (config false) was written
+	// (Engine.SetState), not its configuration. Sources that read
+	// configuration only return nothing for it.
+	State bool
+}
+
+// Wildcard, in Source.Affects's answer, is every cluster the hub caches.
+// No cluster has this id (a cluster-id is a DNS label).
+const Wildcard = "*"
 
 var (
 	regMu     sync.RWMutex

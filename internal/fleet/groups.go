@@ -38,13 +38,48 @@ func ClusterLabels(snap *config.Snapshot) map[string]map[string]string {
 	}
 	prefix := schema.RootKey(inv, "") + "/cluster/"
 	children(snap, prefix, func(id string, _ *config.Object) {
-		labels := map[string]string{}
-		children(snap, prefix+schema.EscapeSegment(id)+"/label/", func(name string, l *config.Object) {
-			labels[name], _ = l.Data["value"].(string)
-		})
-		out[id] = labels
+		out[id] = labelsAt(snap, prefix+schema.EscapeSegment(id))
 	})
 	return out
+}
+
+// ClusterLabelsOf returns one declared inventory cluster's labels as of
+// snap (ok false: no such cluster).
+func ClusterLabelsOf(snap *config.Snapshot, id string) (labels map[string]string, ok bool) {
+	inv := snap.Schema().Set(inventorySet, "")
+	if inv == nil {
+		return nil, false
+	}
+	key := schema.RootKey(inv, "") + "/cluster/" + schema.EscapeSegment(id)
+	if _, ok := snap.Get(key); !ok {
+		return nil, false
+	}
+	return labelsAt(snap, key), true
+}
+
+// ClusterOfKey returns the inventory cluster a storage key is (or lies
+// under): "inventory/1.0.0/cluster/ace-x/label/env" → ace-x.
+func ClusterOfKey(sch *schema.Schema, key string) (string, bool) {
+	inv := sch.Set(inventorySet, "")
+	if inv == nil {
+		return "", false
+	}
+	rest, ok := strings.CutPrefix(key, schema.RootKey(inv, "")+"/cluster/")
+	if !ok {
+		return "", false
+	}
+	seg, _, _ := strings.Cut(rest, "/")
+	id, err := schema.UnescapeSegment(seg)
+	return id, err == nil
+}
+
+// labelsAt reads the label entries of the cluster stored under key.
+func labelsAt(snap *config.Snapshot, key string) map[string]string {
+	labels := map[string]string{}
+	children(snap, key+"/label/", func(name string, l *config.Object) {
+		labels[name], _ = l.Data["value"].(string)
+	})
+	return labels
 }
 
 // Selector reads the match-label entries below an object key (a group, a

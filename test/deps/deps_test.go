@@ -194,6 +194,11 @@ func TestImportRules(t *testing.T) {
 			forbidden: []string{"internal", "client", "cmd", "models", "policy"},
 		},
 		{
+			why:       "the fleet's releases (internal/fleet/release) derive desired state and prepare charts: they know the engine, the edge hub's sources and the fleet's wing, never the REST API, the agent or the rollouts that read them",
+			applies:   func(p pkg) bool { return under(p.path, "internal/fleet/release") },
+			forbidden: []string{"internal/api", "internal/agent", "internal/fleet/rollout", "internal/fleet/fleetapi", "internal/server", "cmd"},
+		},
+		{
 			why:       "parking a waiting request's connection (internal/park) is HTTP plumbing under any handler: it knows net/http, no AMP code",
 			applies:   func(p pkg) bool { return under(p.path, "internal/park") },
 			forbidden: []string{"internal", "client", "cmd", "models", "policy"},

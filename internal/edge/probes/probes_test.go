@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/edge"
 	"github.com/amp-edge/amp/internal/edge/wire"
 	"github.com/amp-edge/amp/internal/provision/inventory"
 	"github.com/amp-edge/amp/internal/schema"
@@ -132,8 +133,11 @@ func TestSourceSelects(t *testing.T) {
 		t.Fatalf("starbucks' edge-b took acme's probes: %+v", b)
 	}
 	key := schema.RootKey(mon, "acme") + "/probe/internet"
-	if ids := (source{}).Affects(eng.Schema(), key); len(ids) != 3 {
+	if ids := (source{}).Affects(eng.Schema(), eng.Snapshot(), edge.Change{Key: key}); len(ids) != 3 {
 		t.Fatalf("a probe's change affects %v, want every cluster served", ids)
+	}
+	if ids := (source{}).Affects(eng.Schema(), eng.Snapshot(), edge.Change{Key: key, State: true}); len(ids) != 0 {
+		t.Fatalf("a probe's operational state affects %v, want none", ids)
 	}
 }
 

@@ -43,9 +43,10 @@ var served sync.Map // cluster id → struct{}
 
 func (source) Kind() string { return wire.KindProbe }
 
-func (source) Affects(sch *schema.Schema, key string) []string {
+func (source) Affects(sch *schema.Schema, _ *config.Snapshot, ch edge.Change) []string {
 	set := sch.Set(SetName, "")
-	if set == nil || !strings.HasPrefix(key, set.Name+"/"+set.Version+"/") || !strings.Contains(key, "/probe/") {
+	key := ch.Key
+	if set == nil || ch.State || !strings.HasPrefix(key, set.Name+"/"+set.Version+"/") || !strings.Contains(key, "/probe/") {
 		return nil
 	}
 	var ids []string

@@ -12,6 +12,7 @@ import (
 	git "github.com/go-git/go-git/v5"
 	gitconfig "github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/client"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
@@ -53,16 +54,18 @@ func init() {
 }
 
 // Fetch fetches src into memory and returns the commit its branch points
-// at (or its pinned revision, once that commit is present).
-func Fetch(ctx context.Context, src Source) (string, error) {
+// at (or its pinned revision, once that commit is present) and that
+// commit's tree, read from memory (the fleet's releases package charts
+// from it).
+func Fetch(ctx context.Context, src Source) (string, *object.Tree, error) {
 	ctx, cancel := context.WithTimeout(ctx, FetchTimeout)
 	defer cancel()
 	r, err := git.Init(memory.NewStorage(), nil)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if _, err := r.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{src.URL}}); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	opts := &git.FetchOptions{RemoteName: "origin", Tags: git.NoTags, Auth: auth(src.Credentials)}
 	if src.Revision != "" {
@@ -74,19 +77,28 @@ func Fetch(ctx context.Context, src Source) (string, error) {
 		opts.Depth = 1
 	}
 	if err := r.FetchContext(ctx, opts); err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return "", describe(err, src)
+		return "", nil, describe(err, src)
 	}
-	if src.Revision != "" {
-		if _, err := r.CommitObject(plumbing.NewHash(src.Revision)); err != nil {
-			return "", fmt.Errorf("the pinned revision %s is on no branch of %s", src.Revision, src.URL)
+	rev := src.Revision
+	if rev == "" {
+		ref, err := r.Reference(plumbing.NewRemoteReferenceName("origin", src.Branch), true)
+		if err != nil {
+			return "", nil, fmt.Errorf("%s has no branch %q", src.URL, src.Branch)
 		}
-		return src.Revision, nil
+		rev = ref.Hash().String()
 	}
-	ref, err := r.Reference(plumbing.NewRemoteReferenceName("origin", src.Branch), true)
+	c, err := r.CommitObject(plumbing.NewHash(rev))
 	if err != nil {
-		return "", fmt.Errorf("%s has no branch %q", src.URL, src.Branch)
+		if src.Revision != "" {
+			return "", nil, fmt.Errorf("the pinned revision %s is on no branch of %s", src.Revision, src.URL)
+		}
+		return "", nil, fmt.Errorf("%s: commit %s: %v", src.URL, rev, err)
 	}
-	return ref.Hash().String(), nil
+	tree, err := c.Tree()
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: the tree of commit %s: %v", src.URL, rev, err)
+	}
+	return rev, tree, nil
 }
 
 // describe words a fetch's failure for the repo's state.

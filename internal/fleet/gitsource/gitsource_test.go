@@ -63,25 +63,25 @@ func TestFetch(t *testing.T) {
 	gs := gitserver.Start(t)
 	url := gs.Create(t, "apps")
 	first := gs.Push(t, "apps", "main", map[string]string{"charts/a/Chart.yaml": "name: a\nversion: 1.0.0\n"})
-	if rev, err := Fetch(ctx, Source{URL: url, Branch: "main"}); err != nil || rev != first {
+	if rev, _, err := Fetch(ctx, Source{URL: url, Branch: "main"}); err != nil || rev != first {
 		t.Fatalf("Fetch = %s, %v; want %s", rev, err, first)
 	}
 	second := gs.Push(t, "apps", "main", map[string]string{"charts/a/Chart.yaml": "name: a\nversion: 1.0.1\n"})
 	gs.Push(t, "apps", "dev", map[string]string{"x": "y"})
-	if rev, err := Fetch(ctx, Source{URL: url, Branch: "main"}); err != nil || rev != second {
+	if rev, _, err := Fetch(ctx, Source{URL: url, Branch: "main"}); err != nil || rev != second {
 		t.Fatalf("Fetch after a push = %s, %v; want %s", rev, err, second)
 	}
-	if rev, err := Fetch(ctx, Source{URL: url, Revision: first}); err != nil || rev != first {
+	if rev, _, err := Fetch(ctx, Source{URL: url, Revision: first}); err != nil || rev != first {
 		t.Errorf("Fetch pinned = %s, %v; want %s", rev, err, first)
 	}
-	if _, err := Fetch(ctx, Source{URL: url, Revision: strings.Repeat("ab", 20)}); err == nil || !strings.Contains(err.Error(), "is on no branch") {
+	if _, _, err := Fetch(ctx, Source{URL: url, Revision: strings.Repeat("ab", 20)}); err == nil || !strings.Contains(err.Error(), "is on no branch") {
 		t.Errorf("Fetch of a revision the repo lacks: %v", err)
 	}
-	if _, err := Fetch(ctx, Source{URL: url, Branch: "nope"}); err == nil || !strings.Contains(err.Error(), `has no branch "nope"`) {
+	if _, _, err := Fetch(ctx, Source{URL: url, Branch: "nope"}); err == nil || !strings.Contains(err.Error(), `has no branch "nope"`) {
 		t.Errorf("Fetch of a missing branch: %v", err)
 	}
 	gs.Remove(t, "apps")
-	if _, err := Fetch(ctx, Source{URL: url, Branch: "main"}); err == nil || !strings.Contains(err.Error(), "the repository does not exist") {
+	if _, _, err := Fetch(ctx, Source{URL: url, Branch: "main"}); err == nil || !strings.Contains(err.Error(), "the repository does not exist") {
 		t.Errorf("Fetch of a removed repo: %v", err)
 	}
 }

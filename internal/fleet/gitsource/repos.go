@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing/object"
+
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
 )
@@ -49,8 +51,11 @@ func (WallClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 type Repos struct {
 	Engine  *config.Engine
 	Clock   Clock
-	Fetcher func(ctx context.Context, src Source) (string, error)
+	Fetcher func(ctx context.Context, src Source) (string, *object.Tree, error)
 	Metrics *Metrics
+
+	obsMu     sync.Mutex
+	observers []func(repo, revision string, tree *object.Tree)
 
 	rec   Recorder
 	locks sync.Map // repo id → *sync.Mutex
@@ -94,17 +99,21 @@ func (r *Repos) Fetch(ctx context.Context, id string, o *config.Object, trigger 
 	mu, _ := r.locks.LoadOrStore(id, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
-	src := SourceOf(o)
-	declared := src
-	if cred, _ := o.Data["credentials"].(string); cred != "" {
-		s, _, err := Secrets{Meta: r.Engine.Meta()}.Get(cred)
-		if err != nil {
-			return Result{}, err
-		}
-		src.Credentials = s
+	declared := SourceOf(o)
+	src, err := r.Resolve(o)
+	if err != nil {
+		return Result{}, err
 	}
-	rev, err := r.Fetcher(ctx, src)
+	rev, tree, err := r.Fetcher(ctx, src)
 	res := Result{Trigger: trigger, Revision: rev, Err: err, At: r.Clock.Now()}
+	if err == nil && tree != nil {
+		r.obsMu.Lock()
+		obs := r.observers
+		r.obsMu.Unlock()
+		for _, fn := range obs {
+			fn(id, rev, tree)
+		}
+	}
 	outcome := "ok"
 	if err != nil {
 		outcome = "error"
@@ -114,6 +123,28 @@ func (r *Repos) Fetch(ctx context.Context, id string, o *config.Object, trigger 
 	}
 	r.reschedule(id, o, declared, res)
 	return res, r.rec.Record(context.WithoutCancel(ctx), r.Engine, Set(r.Engine), id, res)
+}
+
+// Resolve is what fetches repo o: its source with its credentials.
+func (r *Repos) Resolve(o *config.Object) (Source, error) {
+	src := SourceOf(o)
+	if cred, _ := o.Data["credentials"].(string); cred != "" {
+		s, _, err := Secrets{Meta: r.Engine.Meta()}.Get(cred)
+		if err != nil {
+			return Source{}, err
+		}
+		src.Credentials = s
+	}
+	return src, nil
+}
+
+// Observe has fn told of every successful fetch: the repo, the commit and
+// its tree (in memory, read-only). The fleet's releases package the
+// bundles' charts from it, so a push costs one fetch. fn must not block.
+func (r *Repos) Observe(fn func(repo, revision string, tree *object.Tree)) {
+	r.obsMu.Lock()
+	defer r.obsMu.Unlock()
+	r.observers = append(r.observers, fn)
 }
 
 func (r *Repos) reschedule(id string, o *config.Object, declared Source, res Result) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -132,10 +133,10 @@ func TestPollBackoff(t *testing.T) {
 	clock := &fakeClock{start}
 	var at []time.Duration
 	ok := false
-	r := &Repos{Engine: eng, Clock: clock, Fetcher: func(ctx context.Context, src Source) (string, error) {
+	r := &Repos{Engine: eng, Clock: clock, Fetcher: func(ctx context.Context, src Source) (string, *object.Tree, error) {
 		at = append(at, clock.t.Sub(start))
 		if ok {
-			return strings.Repeat("a", 40), nil
+			return strings.Repeat("a", 40), nil, nil
 		}
 		return Fetch(ctx, src)
 	}}

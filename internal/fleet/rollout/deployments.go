@@ -14,6 +14,7 @@ import (
 	"github.com/amp-edge/amp/internal/edge"
 	"github.com/amp-edge/amp/internal/edge/wire"
 	"github.com/amp-edge/amp/internal/fleet"
+	"github.com/amp-edge/amp/internal/fleet/release"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
 )
@@ -85,6 +86,11 @@ type Release struct {
 	Drift     bool
 	Message   string
 	At        time.Time // when the agent last applied or checked it
+	// Blocked says why the staged version cannot reach the site ("": it
+	// can): its chart is not prepared yet, or failed for good
+	// (ChartFailed); release.Blocked.
+	Blocked     string
+	ChartFailed bool
 }
 
 // FailedAt reports whether the release failed at version: reported
@@ -150,6 +156,10 @@ func deploymentOf(cluster string, e Entry, r Release) map[string]any {
 		state, msg = "out-of-sync", "no version is staged: the release is being removed"
 	case e.Staged == "":
 		state, msg = "pending", e.Note
+	case r.ChartFailed:
+		state, msg = "error", r.Blocked
+	case r.Blocked != "" && r.Version != e.Staged:
+		state, msg = "pending", r.Blocked
 	case !r.Reported || r.Version != e.Staged:
 		state, msg = "out-of-sync", fmt.Sprintf("staged %s; the site reports %s", e.Staged, orNone(r.Version))
 	case r.State != wire.StateApplied:
@@ -220,7 +230,11 @@ func (rc *Reconciler) Bundle(ctx context.Context, bundle string) ([]any, error) 
 	sort.Strings(clusters)
 	list := make([]any, 0, len(clusters))
 	for _, c := range clusters {
-		list = append(list, deploymentOf(c, entries[c], releaseOf(rc.Hub, c, bundle)))
+		r := releaseOf(rc.Hub, c, bundle)
+		if e := entries[c]; e.Staged != "" {
+			r.Blocked, r.ChartFailed = release.Blocked(rc.Engine.Meta(), bundle, e.Staged)
+		}
+		list = append(list, deploymentOf(c, entries[c], r))
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()

@@ -29,11 +29,16 @@ func TestDeploymentState(t *testing.T) {
 		{"drift corrected", Entry{Staged: "1.1.0"}, with(func(r *Release) { r.Drift = true }), "modified", "1.1.0"},
 		{"planned for a later partition", Entry{Staged: "1.1.0", Planned: "1.2.0", Note: "partition 3"}, up, "pending", "1.1.0"},
 		{"never staged", Entry{Note: "unmatched"}, Release{Connected: true}, "pending", ""},
+		{"the staged version's chart not prepared yet", Entry{Staged: "1.2.0"}, with(func(r *Release) { r.Blocked = "the chart of version 1.2.0 is not prepared yet" }), "pending", "1.1.0"},
+		{"the staged version's chart failed", Entry{Staged: "1.2.0"}, with(func(r *Release) { r.Blocked, r.ChartFailed = "the chart does not render", true }), "error", "1.1.0"},
 	}
 	for _, c := range cases {
 		d := deploymentOf("c1", c.e, c.r)
 		if d["state"] != c.state || (d["active-version"] != nil && d["active-version"] != c.active) || (d["active-version"] == nil && c.active != "") {
 			t.Errorf("%s: %v, want state %s, active %q", c.name, d, c.state, c.active)
+		}
+		if c.r.Blocked != "" && d["message"] != c.r.Blocked {
+			t.Errorf("%s: message %q, want why the version cannot be sent", c.name, d["message"])
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/edge"
 	"github.com/amp-edge/amp/internal/fleet"
+	"github.com/amp-edge/amp/internal/fleet/release"
 	"github.com/amp-edge/amp/internal/workflow"
 )
 
@@ -232,6 +233,11 @@ func (s *stepper) deploy(ctx context.Context, i int) (workflow.Outcome, error) {
 		ps.Started, ps.State = s.now, "deploying"
 	}
 	s.st.Phase = "deploying"
+	if why, failed := release.Blocked(s.dep.Meta, p.Bundle, p.Version); failed {
+		// No site can run it: no cluster staged it would become ready.
+		s.m.Halts.WithLabelValues("unavailable").Inc()
+		return s.halt(i, fmt.Sprintf("version %s cannot be released: %s", p.Version, why)), nil
+	}
 	inflight := 0
 	var waiting []string
 	for _, c := range pt.Clusters {

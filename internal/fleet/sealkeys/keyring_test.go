@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/edge"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/seal"
 	"github.com/amp-edge/amp/internal/testenv"
@@ -127,7 +128,7 @@ func TestKeysRenewAndKeepUnsealing(t *testing.T) {
 	if got, _ := objects(t, eng, "edge-b"); len(got) != 0 {
 		t.Fatalf("edge-b got edge-a's sealed secrets: %v", got)
 	}
-	if got := (source{}).Affects(eng.Schema(), EntryKey(set, "edge-a")+"/sealed-secret/db"); len(got) != 1 || got[0] != "edge-a" {
+	if got := (source{}).Affects(eng.Schema(), eng.Snapshot(), edge.Change{Key: EntryKey(set, "edge-a") + "/sealed-secret/db"}); len(got) != 1 || got[0] != "edge-a" {
 		t.Fatalf("Affects: %v", got)
 	}
 

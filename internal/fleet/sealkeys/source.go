@@ -133,9 +133,12 @@ type source struct{}
 func (source) Kind() string { return seal.KindSealedSecret }
 
 // Affects: a cluster's sealing entry (its keys) and its sealed secrets
-// affect that cluster only.
-func (source) Affects(sch *schema.Schema, key string) []string {
-	if c, _, ok := secretOf(sch, key); ok {
+// affect that cluster only; no operational state does.
+func (source) Affects(sch *schema.Schema, _ *config.Snapshot, ch edge.Change) []string {
+	if ch.State {
+		return nil
+	}
+	if c, _, ok := secretOf(sch, ch.Key); ok {
 		return []string{c}
 	}
 	return nil

@@ -145,13 +145,14 @@ func setState(ctx context.Context, eng *config.Engine, set *schema.ModelSet, id,
 }
 
 // affects is both sources' Affects: a change of a cluster's declaration
-// (the cluster entry, its nodes and labels) affects that cluster only.
-func affects(sch *schema.Schema, key string) []string {
+// (the cluster entry, its nodes and labels) affects that cluster only; its
+// operational state (the agent's reports) affects none.
+func affects(sch *schema.Schema, ch edge.Change) []string {
 	set := inventory.Set(sch)
-	if set == nil {
+	if set == nil || ch.State {
 		return nil
 	}
-	rest, ok := strings.CutPrefix(key, schema.RootKey(set, "")+"/cluster/")
+	rest, ok := strings.CutPrefix(ch.Key, schema.RootKey(set, "")+"/cluster/")
 	if !ok {
 		return nil
 	}
@@ -165,8 +166,10 @@ func affects(sch *schema.Schema, key string) []string {
 
 type nodeSource struct{}
 
-func (nodeSource) Kind() string                                    { return KindNode }
-func (nodeSource) Affects(sch *schema.Schema, key string) []string { return affects(sch, key) }
+func (nodeSource) Kind() string { return KindNode }
+func (nodeSource) Affects(sch *schema.Schema, _ *config.Snapshot, ch edge.Change) []string {
+	return affects(sch, ch)
+}
 
 // Objects are the declared nodes: their node-label (key=value) and taint
 // (key=value:Effect) leaves.
@@ -200,8 +203,10 @@ func (nodeSource) Objects(sch *schema.Schema, snap *config.Snapshot, id string) 
 
 type namespaceSource struct{}
 
-func (namespaceSource) Kind() string                                    { return KindNamespace }
-func (namespaceSource) Affects(sch *schema.Schema, key string) []string { return affects(sch, key) }
+func (namespaceSource) Kind() string { return KindNamespace }
+func (namespaceSource) Affects(sch *schema.Schema, _ *config.Snapshot, ch edge.Change) []string {
+	return affects(sch, ch)
+}
 
 // Objects are the declared namespaces (spec {}).
 func (namespaceSource) Objects(sch *schema.Schema, snap *config.Snapshot, id string) ([]wire.Object, error) {

@@ -1,0 +1,299 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/edge"
+	"github.com/amp-edge/amp/internal/edge/wire"
+	"github.com/amp-edge/amp/internal/fleet"
+	"github.com/amp-edge/amp/internal/fleet/gitsource"
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// Timing of the fleet-charts service: a pass at least every Every (at
+// once when a fetch or a change wakes it), and a chart whose preparation
+// failed for a passing reason tried again after Retry.
+const (
+	Every = 5 * time.Second
+	Retry = 30 * time.Second
+	// DownloadTimeout bounds one chart repository request.
+	DownloadTimeout = time.Minute
+)
+
+var commit = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// Preparer prepares the charts of the versions the fleet may stage: for a
+// git bundle, the revision its repo was last fetched at and the versions
+// its rollouts name (commits); for a chart-repository bundle, its chart's
+// version and its rollouts' versions. Each is prepared once and recorded
+// (Lookup); the edge source sends only prepared charts.
+type Preparer struct {
+	Engine  *config.Engine
+	Repos   *gitsource.Repos
+	Client  *http.Client
+	Metrics *Metrics
+	Log     *slog.Logger
+	Now     func() time.Time
+
+	mu    sync.Mutex
+	trees map[string]observed // by repo id: the newest tree fetched
+	done  map[string]bool     // chartKey → recorded for good
+	later map[string]time.Time
+	wake  chan struct{}
+}
+
+type observed struct {
+	rev  string
+	tree *object.Tree
+}
+
+// NewPreparer makes the preparer of eng's bundles, told of repos' fetches.
+func NewPreparer(eng *config.Engine, repos *gitsource.Repos, m *Metrics, log *slog.Logger) *Preparer {
+	p := &Preparer{Engine: eng, Repos: repos, Client: &http.Client{Timeout: DownloadTimeout}, Metrics: m, Log: log, Now: time.Now,
+		trees: map[string]observed{}, done: map[string]bool{}, later: map[string]time.Time{}, wake: make(chan struct{}, 1)}
+	repos.Observe(p.observe)
+	return p
+}
+
+// observe keeps a repo's newest fetched tree for the next pass and wakes
+// it: a push costs one fetch, by the git source.
+func (p *Preparer) observe(repo, rev string, tree *object.Tree) {
+	p.mu.Lock()
+	p.trees[repo] = observed{rev, tree}
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run prepares until ctx ends.
+func (p *Preparer) Run(ctx context.Context) error {
+	t := time.NewTicker(Every)
+	defer t.Stop()
+	for {
+		p.Pass(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// want is one version of a bundle to prepare.
+type want struct {
+	bundle, version string
+	tree            map[string]any // the bundle's configuration
+}
+
+// Pass prepares every wanted chart not prepared yet.
+func (p *Preparer) Pass(ctx context.Context) {
+	snap := p.Engine.Snapshot()
+	set := snap.Schema().Set(fleet.SetName, "")
+	if set == nil {
+		return
+	}
+	for _, w := range wanted(snap, set) {
+		key := chartKey(w.bundle, w.version)
+		p.mu.Lock()
+		skip := p.done[key] || p.Now().Before(p.later[key])
+		p.mu.Unlock()
+		if skip {
+			continue
+		}
+		if had, ok, err := Lookup(p.Engine.Meta(), w.bundle, w.version); err == nil && ok && !had.Transient {
+			p.finish(key, true)
+			continue
+		}
+		got := p.prepare(ctx, snap, set, w)
+		if err := record(p.Engine.Meta(), w.bundle, w.version, got); err != nil {
+			p.Log.Warn("cannot record a prepared chart", "bundle", w.bundle, "version", w.version, "error", err)
+			p.finish(key, false)
+			continue
+		}
+		outcome := "ok"
+		switch {
+		case got.Transient:
+			outcome = "retry"
+			p.Log.Warn("a bundle's chart is not prepared yet; trying again", "bundle", w.bundle, "version", w.version, "error", got.Error, "retry_in", Retry.String())
+		case got.Error != "":
+			outcome = "failed"
+			p.Log.Warn("a bundle's chart cannot be released", "bundle", w.bundle, "version", w.version, "error", got.Error)
+		default:
+			p.Log.Info("prepared a bundle's chart", "bundle", w.bundle, "version", w.version, "chart", got.Chart.Name, "chart_version", got.Chart.Version, "digest", got.Chart.Digest)
+		}
+		p.Metrics.prepared.WithLabelValues(outcome).Inc()
+		p.finish(key, !got.Transient)
+	}
+}
+
+// finish marks key recorded for good, or to be tried again after Retry.
+func (p *Preparer) finish(key string, final bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if final {
+		p.done[key] = true
+		delete(p.later, key)
+		return
+	}
+	p.later[key] = p.Now().Add(Retry)
+}
+
+// wanted lists the versions of every bundle to prepare, in bundle then
+// version order.
+func wanted(snap *config.Snapshot, set *schema.ModelSet) []want {
+	root := schema.RootKey(set, "")
+	rollouts := map[string][]string{} // bundle → versions
+	children(snap, root+"/rollout/", func(_ string, o *config.Object) {
+		b, _ := o.Data["bundle"].(string)
+		v, _ := o.Data["version"].(string)
+		if b != "" && v != "" {
+			rollouts[b] = append(rollouts[b], v)
+		}
+	})
+	var out []want
+	children(snap, root+"/bundle/", func(id string, o *config.Object) {
+		tree, _ := snap.Tree(o)
+		versions := map[string]bool{}
+		if g, ok := tree["git"].(map[string]any); ok {
+			repo, _ := g["repo"].(string)
+			st, _ := snap.State.Get([]byte(gitsource.RepoKey(set, repo)))
+			status, _ := st["status"].(map[string]any)
+			if rev, _ := status["revision"].(string); rev != "" {
+				versions[rev] = true
+			}
+		}
+		if c, ok := tree["chart"].(map[string]any); ok {
+			if v, _ := c["version"].(string); v != "" {
+				versions[v] = true
+			}
+		}
+		for _, v := range rollouts[id] {
+			versions[v] = true
+		}
+		for _, d := range deployments(snap, o.Key) {
+			if d.Staged != "" {
+				versions[d.Staged] = true
+			}
+		}
+		list := make([]string, 0, len(versions))
+		for v := range versions {
+			list = append(list, v)
+		}
+		sort.Strings(list)
+		for _, v := range list {
+			out = append(out, want{bundle: id, version: v, tree: tree})
+		}
+	})
+	return out
+}
+
+// children calls fn for each direct child object of a list under prefix.
+func children(snap *config.Snapshot, prefix string, fn func(id string, o *config.Object)) {
+	it := snap.Objects.Root().Iterator()
+	it.SeekPrefix([]byte(prefix))
+	for k, o, ok := it.Next(); ok; k, o, ok = it.Next() {
+		seg := string(k[len(prefix):])
+		if strings.Contains(seg, "/") {
+			continue
+		}
+		if id, err := schema.UnescapeSegment(seg); err == nil {
+			fn(id, o)
+		}
+	}
+}
+
+var tracer = otel.Tracer("github.com/amp-edge/amp/internal/fleet/release")
+
+// prepare gets, checks and keeps one version's chart.
+func (p *Preparer) prepare(ctx context.Context, snap *config.Snapshot, set *schema.ModelSet, w want) Prepared {
+	ctx, span := tracer.Start(ctx, "fleet.chart.prepare", trace.WithAttributes(attribute.String("amp.bundle", w.bundle), attribute.String("amp.version", w.version)))
+	defer span.End()
+	out := Prepared{At: p.Now().UTC()}
+	c, err := p.chart(ctx, snap, set, w)
+	if err != nil {
+		span.RecordError(err)
+		out.Error, out.Transient = err.Error(), !isLasting(err)
+		return out
+	}
+	out.Chart = c
+	return out
+}
+
+func (p *Preparer) chart(ctx context.Context, snap *config.Snapshot, set *schema.ModelSet, w want) (wire.Chart, error) {
+	archive, err := p.archive(ctx, snap, set, w)
+	if err != nil {
+		return wire.Chart{}, err
+	}
+	ns, _ := w.tree["namespace"].(string)
+	if ns == "" {
+		ns = "default"
+	}
+	text, _ := w.tree["values"].(string)
+	values, err := parseValues(text)
+	if err != nil {
+		return wire.Chart{}, permanent("the bundle's values: %v", err)
+	}
+	md, err := check(archive, w.bundle, ns, values)
+	if err != nil {
+		return wire.Chart{}, err
+	}
+	digest, err := edge.PutChart(p.Engine.Meta(), archive)
+	if err != nil {
+		return wire.Chart{}, err
+	}
+	return wire.Chart{Name: md.Name, Version: md.Version, Digest: digest}, nil
+}
+
+// archive is the version's chart archive: packed from the bundle's path
+// at the commit, or downloaded from its chart repository.
+func (p *Preparer) archive(ctx context.Context, snap *config.Snapshot, set *schema.ModelSet, w want) ([]byte, error) {
+	if c, ok := w.tree["chart"].(map[string]any); ok {
+		repo, _ := c["repository"].(string)
+		name, _ := c["name"].(string)
+		return download(ctx, p.Client, repo, name, w.version)
+	}
+	g, _ := w.tree["git"].(map[string]any)
+	repo, _ := g["repo"].(string)
+	dir, _ := g["path"].(string)
+	if !commit.MatchString(w.version) {
+		return nil, permanent("version %q is not a commit of repo %q (40 lowercase hex digits)", w.version, repo)
+	}
+	p.mu.Lock()
+	seen := p.trees[repo]
+	p.mu.Unlock()
+	tree := seen.tree
+	if seen.rev != w.version {
+		// Not the commit last fetched (a rollout of an older commit, or
+		// a fetch by another replica): fetch it.
+		o, ok := snap.Get(gitsource.RepoKey(set, repo))
+		if !ok {
+			return nil, fmt.Errorf("repo %q is not declared", repo)
+		}
+		src, err := p.Repos.Resolve(o)
+		if err != nil {
+			return nil, err
+		}
+		src.Branch, src.Revision = "", w.version
+		if _, tree, err = gitsource.Fetch(ctx, src); err != nil {
+			return nil, err
+		}
+	}
+	return packageTree(tree, dir)
+}

@@ -1,0 +1,199 @@
+package release
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/edge"
+	"github.com/amp-edge/amp/internal/edge/wire"
+	"github.com/amp-edge/amp/internal/fleet"
+	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/store"
+)
+
+func init() {
+	edge.RegisterSource(source{})
+	config.RegisterRule(fleet.SetName, config.Rule{Name: "fleet-values", Check: checkValues})
+}
+
+// engines maps each engine's schema to its metadata, for the source,
+// which is handed the schema and a snapshot but reads the prepared charts
+// from the store's metadata. Bind registers an engine (amp serve, when it
+// builds its services); an engine not bound has no chart prepared, so its
+// clusters get no release.
+var engines sync.Map // *schema.Schema → store.Meta
+
+// Bind lets the helm-release source of eng's schema read eng's charts.
+func Bind(eng *config.Engine) { engines.Store(eng.Schema(), eng.Meta()) }
+
+// source is the edge source of kind helm-release.
+type source struct{}
+
+func (source) Kind() string { return wire.KindHelmRelease }
+
+// named remembers, per bundle, the clusters its deployments named when
+// the source last looked: a state write that drops a cluster from the
+// list must rebuild that cluster too, and Affects sees only the state
+// after the write.
+var named sync.Map // bundleRef → map[string]bool
+
+type bundleRef struct {
+	sch *schema.Schema
+	key string
+}
+
+// Affects: a bundle's configuration or deployments affect the clusters
+// its deployments name, before and after the change; a deleted bundle,
+// every cluster (its deployments went with it). An inventory cluster's
+// declaration (its labels choose the targets' values) affects it.
+func (source) Affects(sch *schema.Schema, snap *config.Snapshot, ch edge.Change) []string {
+	if id, ok := fleet.ClusterOfKey(sch, ch.Key); ok {
+		if ch.State {
+			return nil // the agent's reports
+		}
+		return []string{id}
+	}
+	set := sch.Set(fleet.SetName, "")
+	if set == nil {
+		return nil
+	}
+	rest, ok := strings.CutPrefix(ch.Key, schema.RootKey(set, "")+"/bundle/")
+	if !ok {
+		return nil
+	}
+	seg, _, _ := strings.Cut(rest, "/")
+	key := schema.RootKey(set, "") + "/bundle/" + seg
+	ref := bundleRef{sch, key}
+	if _, ok := snap.Get(key); !ok {
+		named.Delete(ref)
+		return []string{edge.Wildcard}
+	}
+	now := map[string]bool{}
+	for c := range deployments(snap, key) {
+		now[c] = true
+	}
+	var ids []string
+	for c := range now {
+		ids = append(ids, c)
+	}
+	if before, ok := named.Swap(ref, now); ok {
+		for c := range before.(map[string]bool) {
+			if !now[c] {
+				ids = append(ids, c)
+			}
+		}
+	}
+	return ids
+}
+
+// deployment is what a bundle's deployment of one cluster says the site
+// should run.
+type deployment struct {
+	Staged   string
+	HelmTest bool
+}
+
+// read is the last reading of a bundle's deployments: a cluster's
+// rebuild looks its own up without reading the whole list again (a state
+// write rebuilds every cluster the list names).
+type read struct {
+	first *any // the list's first element: a new write is a new list
+	n     int
+	by    map[string]deployment
+}
+
+var reads sync.Map // bundle storage key → *read
+
+// deployments reads a bundle's deployments (config false: the rollouts
+// write them) by cluster. The answer is shared: not to be changed.
+func deployments(snap *config.Snapshot, key string) map[string]deployment {
+	if snap.State == nil {
+		return nil // a point-in-time read (Engine.At) has no state
+	}
+	st, _ := snap.State.Get([]byte(key))
+	list, _ := st["deployment"].([]any)
+	if len(list) == 0 {
+		return nil
+	}
+	if r, ok := reads.Load(key); ok && r.(*read).first == &list[0] && r.(*read).n == len(list) {
+		return r.(*read).by
+	}
+	out := make(map[string]deployment, len(list))
+	for _, d := range list {
+		m, _ := d.(map[string]any)
+		c, _ := m["cluster"].(string)
+		if c == "" {
+			continue
+		}
+		v, _ := m["staged-version"].(string)
+		t, _ := m["helm-test"].(bool)
+		out[c] = deployment{Staged: v, HelmTest: t}
+	}
+	reads.Store(key, &read{first: &list[0], n: len(list), by: out})
+	return out
+}
+
+// Objects are the cluster's releases: one per bundle whose deployment of
+// the cluster has a staged version whose chart is prepared. A version not
+// prepared (or whose chart failed) gives none: its deployment says why
+// (Blocked).
+func (source) Objects(sch *schema.Schema, snap *config.Snapshot, cluster string) ([]wire.Object, error) {
+	set := sch.Set(fleet.SetName, "")
+	if set == nil {
+		return nil, nil
+	}
+	var out []wire.Object
+	var meta store.Meta
+	var labels map[string]string
+	prefix := schema.RootKey(set, "") + "/bundle/"
+	it := snap.Objects.Root().Iterator()
+	it.SeekPrefix([]byte(prefix))
+	for k, o, more := it.Next(); more; k, o, more = it.Next() {
+		seg := string(k[len(prefix):])
+		if strings.Contains(seg, "/") {
+			continue
+		}
+		d := deployments(snap, o.Key)[cluster]
+		if d.Staged == "" {
+			continue
+		}
+		bundle, err := schema.UnescapeSegment(seg)
+		if err != nil {
+			continue
+		}
+		if meta == nil {
+			v, bound := engines.Load(sch)
+			if !bound {
+				return nil, nil // no fleet-charts service: no chart is prepared
+			}
+			meta = v.(store.Meta)
+			labels, _ = fleet.ClusterLabelsOf(snap, cluster)
+		}
+		p, ok, err := Lookup(meta, bundle, d.Staged)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || !p.Ok() {
+			continue
+		}
+		tree, index := snap.Tree(o)
+		values, err := valuesFor(tree, labels)
+		if err != nil {
+			continue // refused at commit (checkValues): not reachable
+		}
+		ns, _ := tree["namespace"].(string)
+		if ns == "" {
+			ns = "default"
+		}
+		spec, err := json.Marshal(wire.HelmRelease{Namespace: ns, Bundle: bundle, Version: d.Staged, Chart: p.Chart, Values: values, Test: d.HelmTest})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, wire.Object{Kind: wire.KindHelmRelease, Name: bundle, Spec: spec, Index: index})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}

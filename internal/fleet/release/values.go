@@ -1,0 +1,95 @@
+package release
+
+import (
+	"fmt"
+	"maps"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/fleet"
+	"github.com/amp-edge/amp/internal/schema"
+)
+
+// parseValues reads Helm values written as YAML: a map, or nothing.
+func parseValues(text string) (map[string]any, error) {
+	m := map[string]any{}
+	if err := yaml.Unmarshal([]byte(text), &m); err != nil {
+		return nil, fmt.Errorf("not a YAML map of Helm values: %v", err)
+	}
+	return m, nil
+}
+
+// merge returns over merged into base as Helm merges values files: maps
+// key by key, anything else replaced.
+func merge(base, over map[string]any) map[string]any {
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for k, v := range over {
+		if vm, ok := v.(map[string]any); ok {
+			if bm, ok := out[k].(map[string]any); ok {
+				out[k] = merge(bm, vm)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// valuesFor is the values a cluster carrying labels gets of the bundle
+// whose tree is given: the bundle's, with those of the first target whose
+// match-labels the cluster carries merged over them (amp-fleet.yang).
+func valuesFor(tree map[string]any, labels map[string]string) (map[string]any, error) {
+	text, _ := tree["values"].(string)
+	values, err := parseValues(text)
+	if err != nil {
+		return nil, err
+	}
+	targets, _ := tree["target"].([]any)
+	for _, t := range targets {
+		tm, _ := t.(map[string]any)
+		if !fleet.Matches(labels, selector(tm)) {
+			continue
+		}
+		text, _ := tm["values"].(string)
+		over, err := parseValues(text)
+		if err != nil {
+			return nil, err
+		}
+		return merge(values, over), nil
+	}
+	return values, nil
+}
+
+// selector reads a target's match-label entries from its tree.
+func selector(tm map[string]any) map[string]string {
+	sel := map[string]string{}
+	list, _ := tm["match-label"].([]any)
+	for _, l := range list {
+		lm, _ := l.(map[string]any)
+		name, _ := lm["name"].(string)
+		sel[name], _ = lm["value"].(string)
+	}
+	return sel
+}
+
+// checkValues refuses a bundle's or a target's values that are not a YAML
+// map, at the values leaf: Helm could not take them at any site.
+func checkValues(tx *config.Snapshot, changes []config.ObjectChange, report config.Report) {
+	set := tx.Schema().Set(fleet.SetName, "")
+	if set == nil {
+		return
+	}
+	for _, c := range changes {
+		if c.After == nil || c.After.Node == nil || (c.After.Node.Name != "bundle" && c.After.Node.Name != "target") {
+			continue
+		}
+		text, _ := c.After.Data["values"].(string)
+		if _, err := parseValues(text); err != nil {
+			report(false, schema.RESTPathOfKey(set, c.Key, []string{"values"}, false, nil), err.Error())
+		}
+	}
+}
