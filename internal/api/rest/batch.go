@@ -12,8 +12,8 @@ import (
 )
 
 // maxBatchEdits bounds the edits of one POST /transactions: a basket is
-// what a person staged; bulk loads have their own routes (imports,
-// PATCH /aether-roc-api) with their own limits.
+// what a person staged; bulk loads have their own routes (imports, the
+// compatibility layers' bulk writes) with their own limits.
 const maxBatchEdits = 1000
 
 // batch serves POST /transactions: edits of several objects, of any model
@@ -24,9 +24,9 @@ const maxBatchEdits = 1000
 // a change made to one staged object since it was read refuses the whole
 // transaction with 412 naming that object.
 //
-//	{"edits": [{"op": "patch", "path": "/aether/v2.1.x/acme/site/s1/device-group/dg1",
-//	            "value": {"mbr": {"uplink": 5}}, "if-match": "\"42\""},
-//	           {"op": "delete", "path": "/aether/v2.1.x/starbucks/site/s2/device-group/old"}]}
+//	{"edits": [{"op": "patch", "path": "/workload/v1.0.0/acme/deployment/web",
+//	            "value": {"replicas": 3}, "if-match": "\"42\""},
+//	           {"op": "delete", "path": "/workload/v1.0.0/starbucks/deployment/old"}]}
 //
 // Every path is authorized for a write as a write of that path alone
 // would be; any refusal refuses the whole request.
