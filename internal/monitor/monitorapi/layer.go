@@ -9,6 +9,8 @@
 package monitorapi
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/amp-edge/amp/internal/api/compat"
 )
 
@@ -16,5 +18,6 @@ import (
 const Name = "monitor"
 
 func init() {
-	compat.Register(compat.Layer{Name: Name, Routes: append(silenceRoutes(), secretRoutes()...), Spec: spec})
+	compat.Register(compat.Layer{Name: Name, Routes: append(append(silenceRoutes(), secretRoutes()...), queryRoutes()...), Spec: spec,
+		Metrics: func(reg prometheus.Registerer) { metricsFor(reg) }})
 }
