@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/amp-edge/amp/internal/testenv"
+	"github.com/amp-edge/amp/internal/testenv/etcd"
 	"github.com/amp-edge/amp/internal/testenv/prometheus"
 )
 
@@ -307,11 +308,33 @@ func TestMetricsQueryTenantSafe(t *testing.T) {
 		t.Errorf("a 17 KiB query: %s", b)
 	}
 
+	// The operations are in the OpenAPI document.
+	if spec := string(s.Must(t, 200, "GET", "/spec", "")); !strings.Contains(spec, `"/metrics/query"`) || !strings.Contains(spec, `"/metrics/query_range"`) {
+		t.Errorf("the OpenAPI document lacks the query routes")
+	}
+
 	// The queries are counted by outcome.
 	m := string(s.Must(t, 200, "GET", "/metrics", ""))
 	for _, o := range []string{"ok", "forbidden", "invalid"} {
 		if !strings.Contains(m, `amp_metrics_queries_total{outcome="`+o+`"}`) || strings.Contains(m, `amp_metrics_queries_total{outcome="`+o+`"} 0`+"\n") {
 			t.Errorf("amp_metrics_queries_total{outcome=%q} not counted", o)
 		}
+	}
+}
+
+// TestMetricsQueryPrometheusDown: with its Prometheus not answering, a
+// query is a 503 in AMP's problem format naming Prometheus, counted as
+// unavailable; nothing is made up.
+func TestMetricsQueryPrometheusDown(t *testing.T) {
+	dead := "http://127.0.0.1:" + etcd.FreePort(t)
+	s := testenv.Start(t, t.TempDir(), "--demo", "--demo-backends=false", "--adapters", "none",
+		"--prometheus-rules-dir", t.TempDir(), "--prometheus-url", dead)
+	acme, _ := apiToken(t, s, "acme-admin", "enterprise-admin", "acme")
+	code, b := metricsQuery(t, s, acme, "/metrics/query", url.Values{"query": {"up"}})
+	if code != 503 || !strings.Contains(string(b), dead) {
+		t.Fatalf("Prometheus down: %d: %s", code, b)
+	}
+	if m := string(s.Must(t, 200, "GET", "/metrics", "")); !strings.Contains(m, `amp_metrics_queries_total{outcome="unavailable"} 1`) {
+		t.Fatalf("not counted as unavailable")
 	}
 }
