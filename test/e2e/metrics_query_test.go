@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -306,6 +307,18 @@ func TestMetricsQueryTenantSafe(t *testing.T) {
 	long := url.Values{"query": {strings.Repeat("a", 17<<10)}}.Encode()
 	if b := s.Must(t, 400, "POST", "/metrics/query", long, "Authorization", "Bearer "+acme, "Content-Type", "application/x-www-form-urlencoded"); !strings.Contains(string(b), `"path":"?query"`) {
 		t.Errorf("a 17 KiB query: %s", b)
+	}
+
+	// The CLI, as acme's admin: a table of acme's series only.
+	cli := exec.Command(testenv.Binary(t), "monitor", "query", "amp_test_value", "--token", acme)
+	cli.Env = s.Env()
+	if out, err := cli.CombinedOutput(); err != nil || !strings.Contains(string(out), `site="acme-chicago"`) || strings.Contains(string(out), "starbucks") || strings.Count(string(out), "amp_test_value{") != 2 {
+		t.Errorf("amp monitor query as acme: %v\n%s", err, out)
+	}
+	cli = exec.Command(testenv.Binary(t), "monitor", "query", `{enterprise="starbucks"}`, "--since", "30s", "--step", "5s", "--token", acme)
+	cli.Env = s.Env()
+	if out, err := cli.CombinedOutput(); err == nil || !strings.Contains(string(out), "?query") {
+		t.Errorf("amp monitor query naming starbucks as acme: %v\n%s", err, out)
 	}
 
 	// The operations are in the OpenAPI document.
