@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/auth"
@@ -144,7 +145,13 @@ func proxyQuery(h compat.Host, w http.ResponseWriter, r *http.Request, ranged bo
 		if err != nil {
 			span.SetStatus(codes.Error, err.Error())
 		}
-		slog.InfoContext(ctx, "metric query", "component", "metrics-query", "enterprise", tenant, "range", ranged,
+		// A dashboard asks many queries a minute: the answered ones are
+		// logged at debug level, the refused and failed ones at info.
+		level := slog.LevelInfo
+		if outcome == "ok" {
+			level = slog.LevelDebug
+		}
+		slog.Log(ctx, level, "metric query", "component", "metrics-query", "enterprise", tenant, "range", ranged,
 			"outcome", outcome, "status", status, "query", r.Form.Get("query"), "duration_ms", time.Since(began).Milliseconds(), "error", errText(err))
 	}()
 
@@ -187,6 +194,8 @@ func proxyQuery(h compat.Host, w http.ResponseWriter, r *http.Request, ranged bo
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	// Prometheus, when it traces, joins the query's trace.
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := upstream.Do(req)
 	if err != nil {
 		return schema.Errorf(schema.KindUnavailable, r.URL.Path, "the Prometheus at %s did not answer: %v", prom, err)
