@@ -273,9 +273,45 @@ func TestMetricsQueryTenantSafe(t *testing.T) {
 	if code, b := metricsQuery(t, s, acme, "/metrics/query", url.Values{"query": {"amp_test_value"}, "enterprise": {"starbucks"}}); code != 404 {
 		t.Fatalf("acme asking for starbucks: %d: %s", code, b)
 	}
-	// Series and label lookups are not offered.
-	if code, b := metricsQuery(t, s, acme, "/metrics/api/v1/series", url.Values{"match[]": {"amp_test_value"}}); code != 404 || !strings.Contains(string(b), "not offered") {
-		t.Fatalf("series as acme: %d: %s", code, b)
+	// The lookups Grafana's editor makes, as acme: acme's metric names
+	// (not starbucks-only amp_test_secret), label values and series only.
+	lookups := []struct {
+		route  string
+		params url.Values
+		want   string // in the answer
+	}{
+		{"/metrics/api/v1/label/__name__/values", url.Values{}, `"amp_test_info"`},
+		{"/metrics/api/v1/label/site/values", url.Values{}, `"acme-chicago"`},
+		{"/metrics/api/v1/label/site/values", url.Values{"match[]": {`{__name__=~"amp_test.*"}`}}, `"acme-chicago"`},
+		{"/metrics/api/v1/labels", url.Values{}, `"owner"`},
+		{"/metrics/api/v1/series", url.Values{"match[]": {`{__name__=~".+"}`, "amp_test_secret"}}, `"acme-chicago"`},
+	}
+	for _, l := range lookups {
+		code, b := metricsQuery(t, s, acme, l.route, l.params)
+		if code != 200 || !strings.Contains(string(b), l.want) || strings.Contains(string(b), "starbucks") || strings.Contains(string(b), "seattle") || strings.Contains(string(b), "amp_test_secret") {
+			t.Errorf("%s %v as acme: %d: %s", l.route, l.params, code, b)
+		}
+	}
+	// The control: the operator's lookups do hold starbucks'.
+	if b := s.Must(t, 200, "GET", "/metrics/api/v1/label/__name__/values", ""); !strings.Contains(string(b), "amp_test_secret") {
+		t.Errorf("the operator's metric names: %s", b)
+	}
+	for _, l := range []struct {
+		route  string
+		params url.Values
+		code   int
+	}{
+		{"/metrics/api/v1/series", url.Values{"match[]": {`{enterprise=~".+"}`}}, 403},
+		{"/metrics/api/v1/label/site/values", url.Values{"match[]": {`{enterprise="starbucks"}`}}, 403},
+		{"/metrics/api/v1/series", url.Values{}, 400},
+		{"/metrics/api/v1/labels", url.Values{"match[]": {"sum(up)"}}, 400},
+	} {
+		if code, b := metricsQuery(t, s, acme, l.route, l.params); code != l.code || !strings.Contains(string(b), `"path":"?match[]"`) {
+			t.Errorf("%s %v as acme: %d, want %d naming ?match[]: %s", l.route, l.params, code, l.code, b)
+		}
+	}
+	if code, b := metricsQuery(t, s, acme, "/metrics/api/v1/metadata", url.Values{}); code != 404 || !strings.Contains(string(b), "not offered") {
+		t.Fatalf("metadata as acme: %d: %s", code, b)
 	}
 	// No credential: 401, nothing asked of Prometheus.
 	if code, b := metricsQuery(t, s, "", "/metrics/query", url.Values{"query": {"amp_test_value"}}); code != 401 {

@@ -69,10 +69,18 @@ func queryRoutes() []compat.Route {
 				compat.Route{Pattern: method + " " + base + "query_range", Name: "metrics-query", Handler: rangeQuery})
 		}
 	}
-	// Series, label and metadata lookups are not offered: their answers
-	// would have to be restricted to an enterprise too. Say so rather
-	// than answer the mux's bare 404.
-	for _, p := range []string{"series", "labels", "label/{name}/values", "metadata", "query_exemplars"} {
+	// The lookups Grafana's query editor makes (metric names, label names
+	// and values, series), each restricted as a query is.
+	for _, method := range []string{"GET", "POST"} {
+		rs = append(rs,
+			compat.Route{Pattern: method + " /metrics/api/v1/series", Name: "metrics-query", Handler: seriesLookup},
+			compat.Route{Pattern: method + " /metrics/api/v1/labels", Name: "metrics-query", Handler: labelsLookup})
+	}
+	rs = append(rs, compat.Route{Pattern: "GET /metrics/api/v1/label/{name}/values", Name: "metrics-query", Handler: labelValuesLookup})
+	// Metadata and exemplars are not offered: metadata is kept per
+	// metric name, not per series, so it cannot be restricted to an
+	// enterprise. Say so rather than answer the mux's bare 404.
+	for _, p := range []string{"metadata", "query_exemplars"} {
 		rs = append(rs, compat.Route{Pattern: "GET /metrics/api/v1/" + p, Name: "metrics-query", Handler: notOffered})
 	}
 	return rs
@@ -116,23 +124,69 @@ var tracer = otel.Tracer("github.com/amp-edge/amp/internal/monitor/monitorapi")
 // deadline (the query's timeout and a margin).
 var upstream = &http.Client{}
 
+// endpoint is one of Prometheus's API routes that AMP passes on: form
+// checks the caller's parameters and returns those Prometheus is given
+// (restricted to tenant when it is not ""), with the timeout.
+type endpoint struct {
+	name string // in spans and logs
+	api  func(r *http.Request) string
+	// get: Prometheus takes the route by GET only (label values); the
+	// others are sent as POSTed forms, which no URL length bounds.
+	get  bool
+	form func(in url.Values, tenant string) (url.Values, time.Duration, error)
+}
+
+var (
+	instant = endpoint{"query", fixed("/api/v1/query"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+		return restrictedQuery(in, tenant, false)
+	}}
+	ranged = endpoint{"query_range", fixed("/api/v1/query_range"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+		return restrictedQuery(in, tenant, true)
+	}}
+	series = endpoint{"series", fixed("/api/v1/series"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+		return lookupForm(in, tenant, true)
+	}}
+	labels = endpoint{"labels", fixed("/api/v1/labels"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+		return lookupForm(in, tenant, false)
+	}}
+	labelValues = endpoint{"label_values", func(r *http.Request) string {
+		return "/api/v1/label/" + url.PathEscape(r.PathValue("name")) + "/values"
+	}, true, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+		return lookupForm(in, tenant, false)
+	}}
+)
+
+func fixed(api string) func(*http.Request) string { return func(*http.Request) string { return api } }
+
 func instantQuery(h compat.Host, w http.ResponseWriter, r *http.Request) error {
-	return proxyQuery(h, w, r, false)
+	return proxy(h, w, r, instant)
 }
 
 func rangeQuery(h compat.Host, w http.ResponseWriter, r *http.Request) error {
-	return proxyQuery(h, w, r, true)
+	return proxy(h, w, r, ranged)
+}
+
+func seriesLookup(h compat.Host, w http.ResponseWriter, r *http.Request) error {
+	return proxy(h, w, r, series)
+}
+
+func labelsLookup(h compat.Host, w http.ResponseWriter, r *http.Request) error {
+	return proxy(h, w, r, labels)
+}
+
+func labelValuesLookup(h compat.Host, w http.ResponseWriter, r *http.Request) error {
+	return proxy(h, w, r, labelValues)
 }
 
 func notOffered(h compat.Host, w http.ResponseWriter, r *http.Request) error {
-	return schema.Errorf(schema.KindNotFound, r.URL.Path, "series, label and metadata lookups are not offered through AMP (they are not restricted to an enterprise); use /metrics/query, e.g. count by (__name__) ({__name__=~\".+\"})")
+	return schema.Errorf(schema.KindNotFound, r.URL.Path, "metadata and exemplars are not offered through AMP (they cannot be restricted to an enterprise); use /metrics/query, /metrics/api/v1/series or /metrics/api/v1/labels")
 }
 
-// proxyQuery checks, authorizes and rewrites one query, sends it to
+// proxy checks, authorizes and restricts one request, sends it to
 // Prometheus and answers with Prometheus's answer as it is.
-func proxyQuery(h compat.Host, w http.ResponseWriter, r *http.Request, ranged bool) (err error) {
+func proxy(h compat.Host, w http.ResponseWriter, r *http.Request, ep endpoint) (err error) {
 	began := time.Now()
-	ctx, span := tracer.Start(r.Context(), "metrics.query")
+	ctx, span := tracer.Start(r.Context(), "metrics."+ep.name)
 	defer span.End()
 	var tenant, outcome string
 	status := 0
@@ -141,7 +195,7 @@ func proxyQuery(h compat.Host, w http.ResponseWriter, r *http.Request, ranged bo
 			outcome = outcomeOf(err)
 		}
 		metricsFor(h.Metrics()).queries.WithLabelValues(outcome).Inc()
-		span.SetAttributes(attribute.String("amp.enterprise", tenant), attribute.Bool("amp.range", ranged), attribute.String("amp.outcome", outcome))
+		span.SetAttributes(attribute.String("amp.enterprise", tenant), attribute.String("amp.outcome", outcome))
 		if err != nil {
 			span.SetStatus(codes.Error, err.Error())
 		}
@@ -151,8 +205,9 @@ func proxyQuery(h compat.Host, w http.ResponseWriter, r *http.Request, ranged bo
 		if outcome == "ok" {
 			level = slog.LevelDebug
 		}
-		slog.Log(ctx, level, "metric query", "component", "metrics-query", "enterprise", tenant, "range", ranged,
-			"outcome", outcome, "status", status, "query", r.Form.Get("query"), "duration_ms", time.Since(began).Milliseconds(), "error", errText(err))
+		slog.Log(ctx, level, "metric query", "component", "metrics-query", "api", ep.name, "enterprise", tenant,
+			"outcome", outcome, "status", status, "query", r.Form.Get("query"), "match", r.Form["match[]"],
+			"duration_ms", time.Since(began).Milliseconds(), "error", errText(err))
 	}()
 
 	if err := r.ParseForm(); err != nil {
@@ -166,34 +221,26 @@ func proxyQuery(h compat.Host, w http.ResponseWriter, r *http.Request, ranged bo
 	if prom == "" {
 		return schema.Errorf(schema.KindUnavailable, r.URL.Path, "this AMP has no Prometheus to query (amp serve --prometheus-url)")
 	}
-	form, timeout, err := queryForm(r.Form, ranged)
+	form, timeout, err := ep.form(r.Form, tenant)
 	if err != nil {
 		return err
 	}
-	if tenant != "" {
-		q, err := monitor.Restrict(form.Get("query"), tenant)
-		if err != nil {
-			var pe parser.ParseErrors
-			if errors.As(err, &pe) {
-				return schema.Errorf(schema.KindInvalid, "?query", "%v", err)
-			}
-			return schema.Errorf(schema.KindForbidden, "?query", "%q: %v", form.Get("query"), err)
-		}
-		form.Set("query", q)
-	}
-
-	api := "/api/v1/query"
-	if ranged {
-		api = "/api/v1/query_range"
-	}
+	api := ep.api(r)
 	// The margin lets Prometheus answer its own timeout error.
 	ctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, prom+api, strings.NewReader(form.Encode()))
+	var req *http.Request
+	if ep.get {
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, prom+api+"?"+form.Encode(), nil)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, prom+api, strings.NewReader(form.Encode()))
+	}
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if !ep.get {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
 	// Prometheus, when it traces, joins the query's trace.
 	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := upstream.Do(req)
@@ -217,6 +264,91 @@ func proxyQuery(h compat.Host, w http.ResponseWriter, r *http.Request, ranged bo
 	w.WriteHeader(status)
 	_, _ = io.Copy(w, resp.Body) // a client gone mid-answer: nothing to tell it
 	return nil
+}
+
+// restrictedQuery is queryForm with the query restricted to tenant's
+// series (tenant "": as it is).
+func restrictedQuery(in url.Values, tenant string, ranged bool) (url.Values, time.Duration, error) {
+	form, timeout, err := queryForm(in, ranged)
+	if err != nil || tenant == "" {
+		return form, timeout, err
+	}
+	q, err := restrict(form.Get("query"), tenant, "?query")
+	if err != nil {
+		return nil, 0, err
+	}
+	form.Set("query", q)
+	return form, timeout, nil
+}
+
+// restrict gives expr's selectors enterprise="<tenant>": a parse error is
+// the client's (400), a selector naming another enterprise forbidden
+// (403); both name param.
+func restrict(expr, tenant, param string) (string, error) {
+	q, err := monitor.Restrict(expr, tenant)
+	if err != nil {
+		var pe parser.ParseErrors
+		if errors.As(err, &pe) {
+			return "", schema.Errorf(schema.KindInvalid, param, "%v", err)
+		}
+		return "", schema.Errorf(schema.KindForbidden, param, "%q: %v", expr, err)
+	}
+	return q, nil
+}
+
+// maxMatchers bounds the series selectors of one lookup.
+const maxMatchers = 32
+
+// promQL is Prometheus's parser with its default features, as
+// monitor.Restrict parses.
+var promQL = parser.NewParser(parser.Options{})
+
+// lookupForm checks a series or label lookup's parameters: each match[]
+// must be a series selector, and is restricted to tenant's series; a
+// tenant's lookup without one is given {enterprise="<tenant>"}, so it
+// never spans other enterprises' series.
+func lookupForm(in url.Values, tenant string, needMatch bool) (url.Values, time.Duration, error) {
+	out := url.Values{}
+	ms := in["match[]"]
+	switch {
+	case len(ms) > maxMatchers:
+		return nil, 0, schema.Errorf(schema.KindInvalid, "?match[]", "%d selectors: at most %d", len(ms), maxMatchers)
+	case needMatch && len(ms) == 0:
+		return nil, 0, schema.Errorf(schema.KindInvalid, "?match[]", "at least one series selector is required, e.g. match[]=up")
+	}
+	for _, m := range ms {
+		if len(m) > maxQuery {
+			return nil, 0, schema.Errorf(schema.KindInvalid, "?match[]", "%d bytes: at most %d", len(m), maxQuery)
+		}
+		if _, err := promQL.ParseMetricSelector(m); err != nil {
+			return nil, 0, schema.Errorf(schema.KindInvalid, "?match[]", "%q is not a series selector: %v", m, err)
+		}
+		if tenant != "" {
+			var err error
+			if m, err = restrict(m, tenant, "?match[]"); err != nil {
+				return nil, 0, err
+			}
+		}
+		out.Add("match[]", m)
+	}
+	if tenant != "" && len(ms) == 0 {
+		out.Add("match[]", fmt.Sprintf("{%s=%q}", monitor.TenantLabel, tenant))
+	}
+	for _, p := range []string{"start", "end"} {
+		if v := in.Get(p); v != "" {
+			if _, err := parseTime(v); err != nil {
+				return nil, 0, schema.Errorf(schema.KindInvalid, "?"+p, "%v", err)
+			}
+			out.Set(p, v)
+		}
+	}
+	if v := in.Get("limit"); v != "" {
+		if _, err := strconv.ParseUint(v, 10, 32); err != nil {
+			return nil, 0, schema.Errorf(schema.KindInvalid, "?limit", "%q is not a count", v)
+		}
+		out.Set("limit", v)
+	}
+	return out, defaultTimeout, nil
 }
 
 // queryScope decides whose series the caller queries: "" for every
