@@ -75,3 +75,45 @@ func TestEnterprisesOf(t *testing.T) {
 		t.Fatalf("an operator's enterprises = %v", got)
 	}
 }
+
+// TestLookupForm: a tenant's lookup is restricted to its series — each
+// selector given the enterprise matcher, one added when there is none —
+// and what is not a series selector, another enterprise, or too many
+// selectors are refused naming ?match[].
+func TestLookupForm(t *testing.T) {
+	out, _, err := lookupForm(url.Values{"limit": {"10"}, "start": {"0"}}, "acme", false)
+	if err != nil || out.Get("match[]") != `{enterprise="acme"}` || out.Get("limit") != "10" || out.Get("start") != "0" {
+		t.Fatalf("lookupForm = %v, %v", out, err)
+	}
+	out, _, err = lookupForm(url.Values{"match[]": {`{__name__=~".+"}`, "up"}}, "acme", true)
+	if err != nil || strings.Join(out["match[]"], " ") != `{__name__=~".+",enterprise="acme"} up{enterprise="acme"}` {
+		t.Fatalf("lookupForm = %v, %v", out, err)
+	}
+	// An operator's lookup goes as written.
+	if out, _, err := lookupForm(url.Values{}, "", false); err != nil || len(out["match[]"]) != 0 {
+		t.Fatalf("the operator's lookupForm = %v, %v", out, err)
+	}
+	many := url.Values{}
+	for range maxMatchers + 1 {
+		many.Add("match[]", "up")
+	}
+	for _, c := range []struct {
+		in   url.Values
+		kind schema.Kind
+		path string
+	}{
+		{url.Values{}, schema.KindInvalid, "?match[]"}, // series need a selector
+		{many, schema.KindInvalid, "?match[]"},
+		{url.Values{"match[]": {"sum(up)"}}, schema.KindInvalid, "?match[]"},
+		{url.Values{"match[]": {`{enterprise="starbucks"}`}}, schema.KindForbidden, "?match[]"},
+		{url.Values{"match[]": {`up{enterprise=~"acme|starbucks"}`}}, schema.KindForbidden, "?match[]"},
+		{url.Values{"match[]": {"up"}, "limit": {"-1"}}, schema.KindInvalid, "?limit"},
+		{url.Values{"match[]": {"up"}, "end": {"soon"}}, schema.KindInvalid, "?end"},
+	} {
+		_, _, err := lookupForm(c.in, "acme", true)
+		var se *schema.Error
+		if err == nil || !asSchemaError(err, &se) || se.Kind != c.kind || se.Problems[0].Path != c.path {
+			t.Errorf("lookupForm(%.80v) = %v, want kind %v naming %s", c.in, err, c.kind, c.path)
+		}
+	}
+}
