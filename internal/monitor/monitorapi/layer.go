@@ -1,7 +1,9 @@
 // Package monitorapi is the "monitor" layer of the REST API: the routes
 // the monitor model set's descriptor (compat: [monitor]) adds beyond the
 // generic ones — an enterprise's silences, kept in Alertmanager itself
-// (docs/monitoring.md, "Silences"), and its receivers' secrets. It joins the REST API by registering
+// (docs/monitoring.md, "Silences"), its receivers' secrets, and PromQL
+// queries over the central Prometheus restricted to the caller's
+// enterprise ("Queries"). It joins the REST API by registering
 // with internal/api/compat at init and brings the set's wing
 // (internal/monitor: commit checks and the adapter) along; cmd/amp
 // imports it. Every route authorizes the enterprise it names through the
