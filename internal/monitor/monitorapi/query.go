@@ -65,18 +65,18 @@ func queryRoutes() []compat.Route {
 	for _, base := range []string{"/metrics/", "/metrics/api/v1/"} {
 		for _, method := range []string{"GET", "POST"} {
 			rs = append(rs,
-				compat.Route{Pattern: method + " " + base + "query", Name: "metrics-query", Handler: instantQuery},
-				compat.Route{Pattern: method + " " + base + "query_range", Name: "metrics-query", Handler: rangeQuery})
+				compat.Route{Pattern: method + " " + base + "query", Name: "metrics-query", Handler: handle(instantAPI)},
+				compat.Route{Pattern: method + " " + base + "query_range", Name: "metrics-query", Handler: handle(rangeAPI)})
 		}
 	}
 	// The lookups Grafana's query editor makes (metric names, label names
 	// and values, series), each restricted as a query is.
 	for _, method := range []string{"GET", "POST"} {
 		rs = append(rs,
-			compat.Route{Pattern: method + " /metrics/api/v1/series", Name: "metrics-query", Handler: seriesLookup},
-			compat.Route{Pattern: method + " /metrics/api/v1/labels", Name: "metrics-query", Handler: labelsLookup})
+			compat.Route{Pattern: method + " /metrics/api/v1/series", Name: "metrics-query", Handler: handle(seriesAPI)},
+			compat.Route{Pattern: method + " /metrics/api/v1/labels", Name: "metrics-query", Handler: handle(labelsAPI)})
 	}
-	rs = append(rs, compat.Route{Pattern: "GET /metrics/api/v1/label/{name}/values", Name: "metrics-query", Handler: labelValuesLookup})
+	rs = append(rs, compat.Route{Pattern: "GET /metrics/api/v1/label/{name}/values", Name: "metrics-query", Handler: handle(labelValuesAPI)})
 	// Metadata and exemplars are not offered: metadata is kept per
 	// metric name, not per series, so it cannot be restricted to an
 	// enterprise. Say so rather than answer the mux's bare 404.
@@ -137,19 +137,19 @@ type endpoint struct {
 }
 
 var (
-	instant = endpoint{"query", fixed("/api/v1/query"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+	instantAPI = endpoint{"query", fixed("/api/v1/query"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
 		return restrictedQuery(in, tenant, false)
 	}}
-	ranged = endpoint{"query_range", fixed("/api/v1/query_range"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+	rangeAPI = endpoint{"query_range", fixed("/api/v1/query_range"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
 		return restrictedQuery(in, tenant, true)
 	}}
-	series = endpoint{"series", fixed("/api/v1/series"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+	seriesAPI = endpoint{"series", fixed("/api/v1/series"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
 		return lookupForm(in, tenant, true)
 	}}
-	labels = endpoint{"labels", fixed("/api/v1/labels"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+	labelsAPI = endpoint{"labels", fixed("/api/v1/labels"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
 		return lookupForm(in, tenant, false)
 	}}
-	labelValues = endpoint{"label_values", func(r *http.Request) string {
+	labelValuesAPI = endpoint{"label_values", func(r *http.Request) string {
 		return "/api/v1/label/" + url.PathEscape(r.PathValue("name")) + "/values"
 	}, true, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
 		return lookupForm(in, tenant, false)
@@ -158,24 +158,9 @@ var (
 
 func fixed(api string) func(*http.Request) string { return func(*http.Request) string { return api } }
 
-func instantQuery(h compat.Host, w http.ResponseWriter, r *http.Request) error {
-	return proxy(h, w, r, instant)
-}
-
-func rangeQuery(h compat.Host, w http.ResponseWriter, r *http.Request) error {
-	return proxy(h, w, r, ranged)
-}
-
-func seriesLookup(h compat.Host, w http.ResponseWriter, r *http.Request) error {
-	return proxy(h, w, r, series)
-}
-
-func labelsLookup(h compat.Host, w http.ResponseWriter, r *http.Request) error {
-	return proxy(h, w, r, labels)
-}
-
-func labelValuesLookup(h compat.Host, w http.ResponseWriter, r *http.Request) error {
-	return proxy(h, w, r, labelValues)
+// handle serves ep.
+func handle(ep endpoint) func(compat.Host, http.ResponseWriter, *http.Request) error {
+	return func(h compat.Host, w http.ResponseWriter, r *http.Request) error { return proxy(h, w, r, ep) }
 }
 
 func notOffered(h compat.Host, w http.ResponseWriter, r *http.Request) error {
