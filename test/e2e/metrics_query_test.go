@@ -372,15 +372,16 @@ func TestMetricsQueryTenantSafe(t *testing.T) {
 }
 
 // TestMetricsQueryPrometheusDown: with its Prometheus not answering, a
-// query is a 503 in AMP's problem format naming Prometheus, counted as
-// unavailable; nothing is made up.
+// query is a 503 in AMP's problem format saying so (Prometheus's address,
+// the operator's, is not told an enterprise), counted as unavailable;
+// nothing is made up.
 func TestMetricsQueryPrometheusDown(t *testing.T) {
 	dead := "http://127.0.0.1:" + etcd.FreePort(t)
 	s := testenv.Start(t, t.TempDir(), "--demo", "--demo-backends=false", "--adapters", "none",
 		"--prometheus-rules-dir", t.TempDir(), "--prometheus-url", dead)
 	acme, _ := apiToken(t, s, "acme-admin", "enterprise-admin", "acme")
 	code, b := metricsQuery(t, s, acme, "/metrics/query", url.Values{"query": {"up"}})
-	if code != 503 || !strings.Contains(string(b), dead) {
+	if code != 503 || !strings.Contains(string(b), "Prometheus did not answer") || strings.Contains(string(b), dead) {
 		t.Fatalf("Prometheus down: %d: %s", code, b)
 	}
 	if m := string(s.Must(t, 200, "GET", "/metrics", "")); !strings.Contains(m, `amp_metrics_queries_total{outcome="unavailable"} 1`) {

@@ -106,7 +106,7 @@ func metricsFor(reg prometheus.Registerer) *queryMetrics {
 	}
 	m := &queryMetrics{queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "amp_metrics_queries_total",
-		Help: "Metric queries through AMP (/metrics/query, /metrics/query_range) by outcome: ok (Prometheus answered 2xx), invalid (a parameter refused), forbidden (not allowed, or a selector naming another enterprise), failed (Prometheus refused or failed the query), unavailable (no Prometheus, or it did not answer).",
+		Help: "Metric queries and lookups through AMP (/metrics/query, /metrics/query_range, /metrics/api/v1/series, labels, label values) by outcome: ok (Prometheus answered 2xx), invalid (a parameter refused), forbidden (not allowed, or a selector naming another enterprise), failed (Prometheus refused or failed the query), unavailable (no Prometheus, or it did not answer).",
 	}, []string{"outcome"})}
 	for _, o := range outcomes {
 		m.queries.WithLabelValues(o)
@@ -230,7 +230,10 @@ func proxy(h compat.Host, w http.ResponseWriter, r *http.Request, ep endpoint) (
 	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := upstream.Do(req)
 	if err != nil {
-		return schema.Errorf(schema.KindUnavailable, r.URL.Path, "the Prometheus at %s did not answer: %v", prom, err)
+		// Its address and the network's reason are the operator's: they
+		// are logged, not told an enterprise's caller.
+		slog.WarnContext(ctx, "Prometheus did not answer a metric query", "component", "metrics-query", "prometheus", prom, "error", err)
+		return schema.Errorf(schema.KindUnavailable, r.URL.Path, "the central Prometheus did not answer; try again later")
 	}
 	defer resp.Body.Close()
 	status = resp.StatusCode
@@ -241,10 +244,8 @@ func proxy(h compat.Host, w http.ResponseWriter, r *http.Request, ep endpoint) (
 	}
 	// Prometheus's own answer, its errors included ({"status":"error",
 	// "errorType":…}), is what a Prometheus client expects.
-	for _, k := range []string{"Content-Type", "Warning"} {
-		if v := resp.Header.Get(k); v != "" {
-			w.Header().Set(k, v)
-		}
+	if v := resp.Header.Get("Content-Type"); v != "" {
+		w.Header().Set("Content-Type", v)
 	}
 	w.WriteHeader(status)
 	_, _ = io.Copy(w, resp.Body) // a client gone mid-answer: nothing to tell it
