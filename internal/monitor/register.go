@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -43,3 +44,7 @@ func init() {
 // AlertmanagerURL is --alertmanager-url ("" when not given), where the
 // silences made through AMP go.
 func AlertmanagerURL() string { return flags.AlertmanagerURL }
+
+// PrometheusURL is --prometheus-url ("" when not given): the central
+// Prometheus that the metric queries made through AMP go to.
+func PrometheusURL() string { return strings.TrimRight(flags.PrometheusURL, "/") }

@@ -1,7 +1,9 @@
 // Package monitorapi is the "monitor" layer of the REST API: the routes
 // the monitor model set's descriptor (compat: [monitor]) adds beyond the
 // generic ones — an enterprise's silences, kept in Alertmanager itself
-// (docs/monitoring.md, "Silences"), and its receivers' secrets. It joins the REST API by registering
+// (docs/monitoring.md, "Silences"), its receivers' secrets, and PromQL
+// queries over the central Prometheus restricted to the caller's
+// enterprise ("Queries"). It joins the REST API by registering
 // with internal/api/compat at init and brings the set's wing
 // (internal/monitor: commit checks and the adapter) along; cmd/amp
 // imports it. Every route authorizes the enterprise it names through the
@@ -9,6 +11,8 @@
 package monitorapi
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/amp-edge/amp/internal/api/compat"
 )
 
@@ -16,5 +20,6 @@ import (
 const Name = "monitor"
 
 func init() {
-	compat.Register(compat.Layer{Name: Name, Routes: append(silenceRoutes(), secretRoutes()...), Spec: spec})
+	compat.Register(compat.Layer{Name: Name, Routes: append(append(silenceRoutes(), secretRoutes()...), queryRoutes()...), Spec: spec,
+		Metrics: func(reg prometheus.Registerer) { metricsFor(reg) }})
 }

@@ -18,7 +18,7 @@ var spec = &compat.Spec{
 	Reserve: []string{schemaSilence},
 	Paths:   paths,
 	TagDescriptions: map[string]string{
-		tagMonitor: "Monitoring: an enterprise's silences, kept in Alertmanager, and its receivers' secrets (docs/monitoring.md).",
+		tagMonitor: "Monitoring: an enterprise's silences, kept in Alertmanager, its receivers' secrets, and tenant-safe PromQL queries (docs/monitoring.md).",
 	},
 }
 
@@ -78,6 +78,7 @@ func paths(b compat.SpecBuilder, sets []*schema.ModelSet) {
 	b.Errors(del, false, false)
 	b.Doc().Paths.Set("/monitor/secrets/{enterprise}/{id}", &openapi3.PathItem{
 		Parameters: openapi3.Parameters{pathParam("enterprise", "The enterprise's id."), pathParam("id", "The secret's id, as a receiver's url-secret names it.")}, Put: put, Delete: del})
+	queryPaths(b)
 }
 
 func operation(b compat.SpecBuilder, id, summary, desc string) *openapi3.Operation {
