@@ -16,6 +16,9 @@ import { Basket } from "./views/basket";
 import { History, Transaction } from "./views/history";
 import { Audit } from "./views/audit";
 import { Cluster, Clusters } from "./views/clusters";
+import { Summary } from "./views/summary";
+import { RolloutView, Rollouts } from "./views/rollouts";
+import { Alerts } from "./views/alerts";
 
 function useSession() {
   const [, tick] = useState(0);
@@ -36,7 +39,7 @@ function useOps(): boolean {
 }
 
 /** The view a path under /portal/ names. */
-function route(path: string, query: URLSearchParams) {
+function route(path: string, query: URLSearchParams, ops: boolean) {
   const sub = path.slice(root.length);
   const [first = "", second] = sub.split("/");
   switch (first) {
@@ -50,8 +53,18 @@ function route(path: string, query: URLSearchParams) {
       return <Audit query={query} />;
     case "clusters":
       return second ? <Cluster name={decodeURIComponent(second)} /> : <Clusters />;
+    case "rollouts":
+      return second ? <RolloutView id={decodeURIComponent(second)} /> : <Rollouts />;
+    case "alerts":
+      return <Alerts query={query} />;
     default:
-      return <Home />;
+      // the operators' landing page: the central summary first
+      return (
+        <>
+          {ops && <Summary />}
+          <Home />
+        </>
+      );
   }
 }
 
@@ -86,9 +99,17 @@ export function App() {
           <a href={`${root}audit`} id="nav-audit">
             Audit
           </a>
+          <a href={`${root}alerts`} id="nav-alerts">
+            Alerts
+          </a>
           {ops && (
             <a href={`${root}clusters`} id="nav-clusters">
               Clusters
+            </a>
+          )}
+          {ops && (
+            <a href={`${root}rollouts`} id="nav-rollouts">
+              Rollouts
             </a>
           )}
         </nav>
@@ -100,7 +121,7 @@ export function App() {
         </button>
       </header>
       {/* a new path is a new view: nothing of the last one's state (or its data) shows while the next loads */}
-      <main key={`${path}?${query}`}>{route(path, query)}</main>
+      <main key={`${path}?${query}`}>{route(path, query, ops)}</main>
     </div>
   );
 }

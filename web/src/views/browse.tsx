@@ -16,6 +16,7 @@ import { navigate, root } from "../router";
 import { EditForm, mayWrite, type Outcome } from "./edit";
 import { browseLink, Verdict } from "./parts";
 import { SyncStatus, WhereUsed } from "./entrypanels";
+import { MonitorButton } from "./monitor";
 
 const pageSize = 50;
 type Obj = Record<string, unknown>;
@@ -246,6 +247,7 @@ function Entry({ r, path, at }: { r: Resolved; path: string; at: string }) {
                 )}
               </>
             )}
+            {!at && <MonitorButton path={path} />}
             <h2>Operational state</h2>
             <Fields node={r.node} data={a.body} state={true} id="state" />
             <Lists node={r.node} at={path} index={at} />

@@ -8,6 +8,7 @@ import { get } from "../api";
 import { Show, useLoad } from "../load";
 import { root } from "../router";
 import { browseLink } from "./parts";
+import { MonitorPanel } from "./monitor";
 
 interface Status {
   cluster: string;
@@ -118,6 +119,7 @@ export function Cluster({ name }: { name: string }) {
             <p>
               Its declaration: <a href={browseLink(`/inventory/v1.0.0/cluster/${encodeURIComponent(name)}`)}>inventory cluster {name}</a>
             </p>
+            <MonitorPanel target={{ kind: "cluster", name }} />
             <h2>Facts</h2>
             {c.report ? <Tree id="facts" value={c.report} /> : <p class="note" id="facts">No check-in has reported facts yet.</p>}
             <h2>Objects</h2>

@@ -1,0 +1,69 @@
+// AMP's tenant-safe queries (GET /metrics/query_range and /metrics/query,
+// Prometheus's answer shapes: docs/monitoring.md) and the log lines of
+// GET /logs (Loki's query_range shape). An enterprise's query names it
+// (?enterprise=), so the server restricts every selector to its series.
+import { APIError, get } from "./api";
+
+export interface Series {
+  labels: Record<string, string>;
+  points: [number, number][]; // [unix seconds, value]
+}
+
+interface PromAnswer {
+  status: string;
+  data: { resultType: string; result: { metric: Record<string, string>; values?: [number, string][]; value?: [number, string] }[] };
+}
+
+const qs = (params: Record<string, string | undefined>) =>
+  Object.entries(params)
+    .filter(([, v]) => v !== undefined && v !== "")
+    .map(([k, v]) => `${k}=${encodeURIComponent(v as string)}`)
+    .join("&");
+
+/** A range query over the last `seconds`, about 120 points, as series. */
+export async function queryRange(query: string, seconds: number, enterprise?: string): Promise<Series[]> {
+  const end = Math.floor(Date.now() / 1000);
+  const step = Math.max(1, Math.ceil(seconds / 120));
+  const { body } = await get<PromAnswer>(`/metrics/query_range?${qs({ query, start: String(end - seconds), end: String(end), step: String(step), enterprise })}`);
+  return body.data.result.map((r) => ({ labels: r.metric, points: (r.values ?? []).map(([t, v]) => [t, Number(v)] as [number, number]) }));
+}
+
+/** An instant query, as series of one point each. */
+export async function queryNow(query: string, enterprise?: string): Promise<Series[]> {
+  const { body } = await get<PromAnswer>(`/metrics/query?${qs({ query, enterprise })}`);
+  return body.data.result.map((r) => ({ labels: r.metric, points: r.value ? [[r.value[0], Number(r.value[1])]] : [] }));
+}
+
+export interface LogLine {
+  at: Date;
+  stream: Record<string, string>;
+  line: string;
+}
+
+interface LokiAnswer {
+  data: { result: { stream: Record<string, string>; values: [string, string][] }[] };
+}
+
+/**
+ * The newest log lines a LogQL selector matches over the last `seconds`,
+ * newest first; null when the server offers no log API (404).
+ */
+export async function logLines(query: string, seconds: number, enterprise?: string, limit = 100): Promise<LogLine[] | null> {
+  const end = Date.now() * 1e6;
+  const start = end - seconds * 1e9;
+  try {
+    const { body } = await get<LokiAnswer>(`/logs?${qs({ query, start: String(start), end: String(end), limit: String(limit), direction: "backward", enterprise })}`);
+    const lines = body.data.result.flatMap((r) => r.values.map(([ns, line]) => ({ at: new Date(Number(BigInt(ns) / 1000000n)), stream: r.stream, line })));
+    return lines.sort((a, b) => b.at.getTime() - a.at.getTime()).slice(0, limit);
+  } catch (e) {
+    // the server without a log API answers its "no route" (another enterprise's logs are a 404 naming why)
+    if (e instanceof APIError && e.status === 404 && e.problems.some((p) => p.reason.startsWith("no route for"))) return null;
+    throw e;
+  }
+}
+
+/** A series' name in a legend: its labels but the enterprise's (every series of an enterprise's query carries it). */
+export function seriesName(s: Series, keep?: string[]): string {
+  const entries = Object.entries(s.labels).filter(([k]) => k !== "enterprise" && (!keep || keep.includes(k)));
+  return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(", ") : "value";
+}
