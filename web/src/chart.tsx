@@ -48,7 +48,7 @@ export function Chart({ series, title, unit, legend }: { series: Series[]; title
     return () => plot.destroy();
   }, [series]);
   return (
-    <figure class="chart" data-title={title} data-points={points}>
+    <figure class="chart" data-title={title} data-series={series.length} data-points={points}>
       <figcaption>{title}</figcaption>
       {points === 0 ? <p class="note no-data">no data in this period</p> : <div ref={el} />}
     </figure>

@@ -46,7 +46,7 @@ const str = (v: string) => JSON.stringify(v); // a PromQL / LogQL string literal
  * end-to-end probes' series carry site and cluster (docs/monitoring.md);
  * a device group's or a slice's series are those its site's exporters
  * label device_group or slice (SD-Core's and the UPF's, federated with
- * their site's labels), whatever their name.
+ * their site's labels), whatever their name, but Prometheus's ALERTS.
  */
 export function monitors(t: Target): { panels: Panel[]; logs: string } {
   switch (t.kind) {
@@ -70,12 +70,15 @@ export function monitors(t: Target): { panels: Panel[]; logs: string } {
     case "slice": {
       const label = t.kind === "device-group" ? "device_group" : "slice";
       const sel = `{site=${str(t.site ?? "")},${label}=${str(t.name)}}`;
-      return { panels: [{ title: `Series of the ${t.kind} (by metric)`, query: sel, legend: ["__name__"] }], logs: sel };
+      // Prometheus's own ALERTS series carry the labels of what they alert on: alerts are the alerts view's
+      const series = `{site=${str(t.site ?? "")},${label}=${str(t.name)},__name__!~"ALERTS.*"}`;
+      return { panels: [{ title: `Series of the ${t.kind} (by metric)`, query: series, legend: ["__name__"] }], logs: sel };
     }
   }
 }
 
 const periods: [string, number][] = [
+  ["5 minutes", 300],
   ["15 minutes", 900],
   ["1 hour", 3600],
   ["6 hours", 21600],

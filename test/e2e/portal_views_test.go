@@ -1,0 +1,301 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/amp-edge/amp/internal/testenv"
+	"github.com/amp-edge/amp/internal/testenv/prometheus"
+)
+
+// viewSeries is what the exporter behind the portal's monitor test
+// serves: acme's site passes its probes, starbucks' fails one; both
+// enterprises have a device group "cameras" whose series is labelled
+// device_group, starbucks' with values of 1000 or more (so a chart that
+// showed any of them would say so).
+const viewSeries = `# TYPE amp_edge_probe_ok gauge
+amp_edge_probe_ok{probe="user-plane",cluster="acme-chicago-ace",site="acme-chicago",enterprise="acme"} 1
+amp_edge_probe_ok{probe="control-plane",cluster="acme-chicago-ace",site="acme-chicago",enterprise="acme"} 1
+amp_edge_probe_ok{probe="user-plane",cluster="starbucks-seattle-ace",site="starbucks-seattle",enterprise="starbucks"} 0
+# TYPE sdcore_test_ues_attached gauge
+sdcore_test_ues_attached{site="acme-chicago",device_group="cameras",enterprise="acme"} 7
+sdcore_test_ues_attached{site="acme-chicago",device_group="cameras",enterprise="starbucks"} 1007
+`
+
+// choose sets a <select>'s value as a user's choice does (a change event).
+func (p *page) choose(sel, value string) {
+	p.t.Helper()
+	q, _ := json.Marshal(sel)
+	v, _ := json.Marshal(value)
+	p.do(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](fmt.Sprintf(
+			`(() => { const e = document.querySelector(%s); e.value = %s; e.dispatchEvent(new Event("change", {bubbles: true})); return true })()`, q, v))(ctx, t)
+		return err
+	}))
+}
+
+// attr waits for sel and returns its attribute name.
+func (p *page) attr(sel, name string) string {
+	p.t.Helper()
+	p.do(chromedp.WaitVisible(chromedp.CSS(sel)))
+	ctx, cancel := p.bound()
+	defer cancel()
+	q, _ := json.Marshal(sel)
+	n, _ := json.Marshal(name)
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf("document.querySelector(%s).getAttribute(%s) ?? ''", q, n)))
+	if err != nil {
+		p.t.Fatalf("attribute %s of %s: %v", name, sel, err)
+	}
+	return v
+}
+
+// TestPortalMonitorsInChromium drives the monitor panels, the operators'
+// uptime summary and the alerts view in Chromium against the real binary
+// over a real Prometheus and Alertmanager: acme's admin charts its device
+// group (acme's series only) and cannot open starbucks'; the operator's
+// landing page shows each site's uptime; acme's admin silences a firing
+// alert and expires the silence; a member gets no silence controls.
+func TestPortalMonitorsInChromium(t *testing.T) {
+	exporter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, viewSeries) }))
+	defer exporter.Close()
+	rulesDir := t.TempDir()
+	amConfig := filepath.Join(t.TempDir(), "alertmanager.yml")
+	if err := os.WriteFile(amConfig, []byte("route:\n  receiver: none\nreceivers:\n  - name: none\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	am := prometheus.StartAlertmanager(t, amConfig)
+	prom := prometheus.StartPrometheus(t, prometheus.PrometheusOptions{RulesDir: rulesDir,
+		Alertmanagers: []string{strings.TrimPrefix(am.URL, "http://")}, Scrape: []string{strings.TrimPrefix(exporter.URL, "http://")}})
+	s := testenv.Start(t, t.TempDir(), "--demo", "--demo-backends=false", "--adapters", "none",
+		"--prometheus-rules-dir", rulesDir, "--prometheus-url", prom.URL,
+		"--alertmanager-config", amConfig, "--alertmanager-url", am.URL,
+		"--promtool", prometheus.Tool(t, "promtool"), "--amtool", prometheus.Tool(t, "amtool"))
+	_, acmeAdmin := portalToken(t, s, "views-acme-admin", "enterprise-admin", "acme")
+	_, acmeMember := portalToken(t, s, "views-acme-member", "enterprise-member", "acme")
+	// acme's rule over its device group's series, firing at once
+	s.Must(t, 201, "POST", "/monitor/v1.0.0/acme/alert-rule/busy",
+		`{"alert":"CamerasBusy","expr":"sdcore_test_ues_attached > 5","for":"1s","severity":"warning"}`, "Authorization", "Bearer "+acmeAdmin)
+	waitPrometheus(t, prom.URL, `count_over_time(sdcore_test_ues_attached{enterprise="acme"}[1m]) >= 8`)
+	b := newBrowser(t, s)
+
+	t.Run("an enterprise admin charts its device group", func(t *testing.T) {
+		p := b.tab(t, "/")
+		p.signIn(acmeAdmin)
+		p.follow(toCameras...)
+		p.follow("#monitor-button")
+		p.choose("#monitor-period", "300")
+		chart := `#monitor figure.chart[data-title^="Series of the device-group"]`
+		p.do(chromedp.WaitVisible(chromedp.CSS(chart + " canvas")))
+		if n, _ := strconv.Atoi(p.attr(chart, "data-points")); n < 2 {
+			t.Errorf("the device group's chart has %d points, want the last minutes' samples", n)
+		}
+		legend := p.text(chart + " .u-legend")
+		if !strings.Contains(legend, "sdcore_test_ues_attached") {
+			t.Errorf("the chart's legend reads %q, want the device group's series", legend)
+		}
+		// starbucks' series of the same name and labels is not charted
+		if n := p.attr(chart, "data-series"); n != "1" {
+			t.Errorf("the chart holds %s series, want acme's one: %s", n, legend)
+		}
+		code, body, _, err := s.Do(context.Background(), "GET", "/logs?query="+url.QueryEscape(`{site="acme-chicago"}`), "", "Authorization", "Bearer "+acmeAdmin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs := p.text("#logs")
+		if noRoute := code == 404 && strings.Contains(string(body), "no route for"); noRoute != strings.Contains(logs, "logs not available") {
+			t.Errorf("GET /logs answers %d %.200s; the panel's logs read %q", code, body, logs)
+		}
+		p.shot("monitor")
+	})
+
+	t.Run("nor its monitors of another enterprise's device group", func(t *testing.T) {
+		p := b.tab(t, "/portal/browse"+sbCamerasREST)
+		p.signIn(acmeAdmin)
+		if got := p.text(".refusal"); !strings.Contains(got, "404") {
+			t.Errorf("acme's admin at starbucks' cameras sees %q, want the server's refusal", got)
+		}
+		if p.exists("#monitor-button") || p.exists("#monitor") {
+			t.Error("acme's admin is offered starbucks' monitors")
+		}
+		code, _, _, err := s.Do(context.Background(), "GET", "/metrics/query_range?"+url.Values{"query": {`{device_group="cameras"}`},
+			"start": {"0"}, "end": {"60"}, "step": {"15"}, "enterprise": {"starbucks"}}.Encode(), "", "Authorization", "Bearer "+acmeAdmin)
+		if err != nil || code != 404 {
+			t.Errorf("acme's admin querying starbucks' series: %d %v, want 404", code, err)
+		}
+	})
+
+	t.Run("the operator lands on the sites' uptime", func(t *testing.T) {
+		p := b.tab(t, "/")
+		p.signIn(s.Token)
+		if got := p.text(`#uptime tr[data-site="acme-chicago"]`); !strings.Contains(got, "100.0 %") || !strings.Contains(got, "up") {
+			t.Errorf("acme-chicago's uptime row reads %q, want 100.0 %% and up", got)
+		}
+		if got := p.text(`#uptime tr[data-site="starbucks-seattle"]`); !strings.Contains(got, "0.0 %") || !strings.Contains(got, "down") {
+			t.Errorf("starbucks-seattle's uptime row reads %q, want 0.0 %% and down", got)
+		}
+		p.do(chromedp.WaitVisible(chromedp.CSS("#summary figure.chart canvas")))
+		if !p.exists("#model-sets") {
+			t.Error("the landing page lost its model sets")
+		}
+		p.shot("summary")
+	})
+
+	t.Run("an enterprise admin silences a firing alert, then expires the silence", func(t *testing.T) {
+		waitPrometheus(t, prom.URL, `ALERTS{alertname="CamerasBusy",alertstate="firing",enterprise="acme"}`)
+		p := b.tab(t, "/portal/alerts")
+		p.signIn(acmeAdmin)
+		if got := p.text(`#firing tr[data-alert="CamerasBusy"]`); !strings.Contains(got, "device_group=cameras") {
+			t.Errorf("the firing alert reads %q", got)
+		}
+		if got := p.value("#alerts-enterprise"); got != "acme" {
+			t.Errorf("acme's admin is offered the enterprise %q", got)
+		}
+		p.follow(`#firing tr[data-alert="CamerasBusy"] button.silence-alert`)
+		p.typeInto(`#silence-form input[name="comment"]`, "camera upgrade")
+		p.follow(`#silence-form button[type="submit"]`)
+		row := p.textWith("#silences", "camera upgrade")
+		if !strings.Contains(row, "alertname=CamerasBusy") || !strings.Contains(row, "enterprise=acme") || !strings.Contains(row, "views-acme-admin") {
+			t.Errorf("the new silence reads %q, want its matchers (the server's enterprise=acme added) and its author", row)
+		}
+		var sil []struct {
+			ID      string
+			Comment string
+			Status  struct{ State string }
+		}
+		restAs(t, s, acmeAdmin, "/monitor/silences/acme", &sil)
+		if len(sil) != 1 || sil[0].Comment != "camera upgrade" || sil[0].Status.State != "active" {
+			t.Fatalf("Alertmanager's silences of acme: %+v", sil)
+		}
+		p.shot("alerts")
+		p.follow(fmt.Sprintf(`#silences tr[data-silence=%q] button.expire`, sil[0].ID))
+		p.textWith(fmt.Sprintf(`#silences tr[data-silence=%q] .state`, sil[0].ID), "expired")
+		restAs(t, s, acmeAdmin, "/monitor/silences/acme", &sil)
+		if len(sil) != 1 || sil[0].Status.State != "expired" {
+			t.Errorf("after Expire, Alertmanager holds %+v", sil)
+		}
+		if audit := string(s.Must(t, 200, "GET", "/audit?limit=1000", "")); strings.Count(audit, "/monitor/silences/acme/"+sil[0].ID) < 2 {
+			t.Errorf("the silence's creation and expiry from the portal are not both audited")
+		}
+	})
+
+	t.Run("a member sees alerts and silences without controls", func(t *testing.T) {
+		p := b.tab(t, "/portal/alerts")
+		p.signIn(acmeMember)
+		p.textWith(`#firing tr[data-alert="CamerasBusy"]`, "CamerasBusy")
+		p.textWith("#silences", "camera upgrade")
+		if p.exists("#new-silence") || p.exists("button.silence-alert") || p.exists("button.expire") || p.exists("#nav-rollouts") {
+			t.Error("an enterprise member is offered silence controls or the operators' views")
+		}
+	})
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.problems {
+		t.Errorf("browser: %s", p)
+	}
+}
+
+// waitPrometheus waits until the PromQL query q answers a non-empty vector in Prometheus itself.
+func waitPrometheus(t *testing.T, promURL, q string) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		resp, err := http.Get(promURL + "/api/v1/query?" + url.Values{"query": {q}}.Encode())
+		if err == nil {
+			var a promAnswer
+			json.NewDecoder(resp.Body).Decode(&a)
+			resp.Body.Close()
+			if a.Data.ResultType == "vector" && len(a.Data.Result) > 2 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus never answered %s: %v", q, err)
+		}
+	}
+}
+
+// TestPortalRolloutApproveInChromium: a rollout waits for its manual
+// approval after staging; the operator sees its stages, gates and
+// partitions in Chromium and approves it from the view, which the
+// rollout's history and the audit trail record; an enterprise's admin is
+// offered neither the view nor the button.
+func TestPortalRolloutApproveInChromium(t *testing.T) {
+	s := testenv.Start(t, t.TempDir(), "--agent-checkin-interval", "1s")
+	s.Must(t, 201, "POST", "/inventory/v1.0.0", rolloutInventory)
+	sites := newRolloutSites(t, s, "staging-1", "prod-1", "prod-2", "prod-3", "prod-4", "prod-5")
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go sites.run(ctx)
+	s.Must(t, 201, "POST", "/fleet/v1.0.0", rolloutFleet)
+	waitRollout(t, s, "upf-r", "the gate after staging", func(st rolloutStatusDoc) bool {
+		return st.Phase == "gated" && strings.Contains(st.WaitingOn, "approval")
+	})
+	b := newBrowser(t, s)
+
+	t.Run("an enterprise admin gets no rollouts and no Approve", func(t *testing.T) {
+		s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+		_, admin := portalToken(t, s, "rollout-acme-admin", "enterprise-admin", "acme")
+		p := b.tab(t, "/portal/rollouts/upf-r")
+		p.signIn(admin)
+		if got := p.text(".refusal"); !strings.Contains(got, "404") && !strings.Contains(got, "403") {
+			t.Errorf("acme's admin at the rollout sees %q, want the server's refusal", got)
+		}
+		if p.exists("#approve") || p.exists("#nav-rollouts") {
+			t.Error("an enterprise admin is offered the rollouts or Approve")
+		}
+	})
+
+	t.Run("the operator approves the waiting rollout", func(t *testing.T) {
+		p := b.tab(t, "/")
+		p.signIn(s.Token)
+		p.follow("#nav-rollouts", `#rollouts tr[data-rollout="upf-r"] a`)
+		if got := p.text("#waiting-on"); !strings.Contains(got, "approval before partition 2") {
+			t.Errorf("the rollout waits on %q", got)
+		}
+		if got := p.text(`#stages tr[data-group="staging"]`); !strings.Contains(got, "manual approval") || !strings.Contains(got, "bake 1 s") {
+			t.Errorf("the staging stage's gates read %q", got)
+		}
+		if got := p.text(`#stages tr[data-group="production"]`); !strings.Contains(got, "zone=east, zone=west") {
+			t.Errorf("the production stage's partitions read %q", got)
+		}
+		if got := p.text(`#plan tr[data-index="1"]`); !strings.Contains(got, "staging-1") || !strings.Contains(got, "done") {
+			t.Errorf("the first partition reads %q, want staging-1 done", got)
+		}
+		if got := p.text(`#versions tr[data-version="1.1.0"]`); !strings.Contains(got, "staging-1") {
+			t.Errorf("the clusters at 1.1.0 read %q", got)
+		}
+		p.shot("rollout")
+		p.follow("#approve")
+		if got := p.text("#approved"); !strings.Contains(got, "partition 2") {
+			t.Errorf("after Approve the view reads %q", got)
+		}
+		st := waitRollout(t, s, "upf-r", "the approval", func(st rolloutStatusDoc) bool {
+			return st.Phase != "gated" || !strings.Contains(st.WaitingOn, "approval")
+		})
+		if !strings.Contains(strings.Join(events(st), " "), "approved/2") {
+			t.Errorf("the rollout's history after Approve: %v", events(st))
+		}
+		if audit := string(s.Must(t, 200, "GET", "/audit?limit=1000", "")); !strings.Contains(audit, "/fleet/rollouts/upf-r/approve") {
+			t.Error("the approval from the portal is not audited")
+		}
+		p.textWith(`#rollout-history`, "approved")
+	})
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.problems {
+		t.Errorf("browser: %s", p)
+	}
+}
