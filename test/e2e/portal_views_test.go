@@ -290,7 +290,74 @@ func TestPortalRolloutApproveInChromium(t *testing.T) {
 		if audit := string(s.Must(t, 200, "GET", "/audit?limit=1000", "")); !strings.Contains(audit, "/fleet/rollouts/upf-r/approve") {
 			t.Error("the approval from the portal is not audited")
 		}
+		p.follow("#rollout-refresh")
 		p.textWith(`#rollout-history`, "approved")
+	})
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.problems {
+		t.Errorf("browser: %s", p)
+	}
+}
+
+// TestPortalRacksInChromium: the book's example site (stanford1, acme's)
+// shows its racks' elevations, front and rear, drawn by the server, and
+// its cable report; the operator reaches it from the navigation, acme's
+// admin by URL; starbucks' admin gets the server's refusal and no drawing.
+func TestPortalRacksInChromium(t *testing.T) {
+	s := viewsSite(t)
+	var cables []struct {
+		ID string `json:"cable-id"`
+	}
+	restAs(t, s, s.Token, "/provision/stanford1/cables", &cables)
+	b := newBrowser(t, s)
+	drawn := func(p *page, rack string) bool {
+		p.t.Helper()
+		sel := fmt.Sprintf(`figure.rack[data-rack=%q] img`, rack)
+		p.do(chromedp.WaitVisible(chromedp.CSS(sel)))
+		ctx, cancel := p.bound()
+		defer cancel()
+		q, _ := json.Marshal(sel)
+		ok, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`(() => { const i = document.querySelector(%s); return i.complete && i.naturalWidth > 0 })()`, q)))
+		return err == nil && ok
+	}
+
+	t.Run("the operator", func(t *testing.T) {
+		p := b.tab(t, "/")
+		p.signIn(s.Token)
+		p.follow("#nav-racks", `#sites a[href$="/racks/stanford1"]`)
+		for _, r := range []string{"r1", "r2"} {
+			if !drawn(p, r) {
+				t.Errorf("rack %s's elevation is not drawn", r)
+			}
+		}
+		if n := p.count("#cables tbody tr"); n != len(cables) || n == 0 {
+			t.Errorf("the cable report shows %d rows, the server answers %d cables", n, len(cables))
+		}
+		p.shot("racks")
+		p.choose("#rack-face", "rear")
+		if !drawn(p, "r1") || !strings.Contains(p.text(`figure.rack[data-rack="r1"] figcaption`), "rear") {
+			t.Error("rack r1's rear is not drawn")
+		}
+	})
+
+	t.Run("the site's tenant and another enterprise", func(t *testing.T) {
+		_, acme := portalToken(t, s, "racks-acme-admin", "enterprise-admin", "acme")
+		p := b.tab(t, "/portal/racks/stanford1")
+		p.signIn(acme)
+		if !drawn(p, "r1") || p.count("#cables tbody tr") != len(cables) {
+			t.Error("acme's admin does not see its site's racks and cables")
+		}
+		_, sb := portalToken(t, s, "racks-sb-admin", "enterprise-admin", "starbucks")
+		q := b.tab(t, "/portal/racks/stanford1")
+		q.signIn(sb)
+		if got := q.text(".refusal"); !strings.Contains(got, "403") && !strings.Contains(got, "404") {
+			t.Errorf("starbucks' admin at acme's racks sees %q, want the server's refusal", got)
+		}
+		if q.exists("figure.rack img") || q.exists("#cables") {
+			t.Error("starbucks' admin is shown acme's racks or cables")
+		}
 	})
 
 	b.mu.Lock()

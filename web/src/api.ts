@@ -66,3 +66,17 @@ export async function call<T>(
 }
 
 export const get = <T>(path: string) => call<T>("GET", path);
+
+/** A GET whose answer is not JSON (an SVG drawing), as text; refused as call refuses. */
+export async function getText(path: string, accept: string): Promise<string> {
+  const headers: Record<string, string> = { Accept: accept };
+  const credential = session.credential;
+  if (credential) headers["Authorization"] = await credential.authorization();
+  const res = await fetch(path, { headers, credentials: "omit", cache: "no-store" });
+  if (!res.ok) {
+    const err = await refusal(res);
+    if (res.status === 401 && credential && credential === session.credential) session.signOut(err.message);
+    throw err;
+  }
+  return res.text();
+}

@@ -19,6 +19,7 @@ import { Cluster, Clusters } from "./views/clusters";
 import { Summary } from "./views/summary";
 import { RolloutView, Rollouts } from "./views/rollouts";
 import { Alerts } from "./views/alerts";
+import { Racks, Sites } from "./views/racks";
 
 function useSession() {
   const [, tick] = useState(0);
@@ -57,6 +58,8 @@ function route(path: string, query: URLSearchParams, ops: boolean) {
       return second ? <RolloutView id={decodeURIComponent(second)} /> : <Rollouts />;
     case "alerts":
       return <Alerts query={query} />;
+    case "racks":
+      return second ? <Racks site={decodeURIComponent(second)} /> : <Sites />;
     default:
       // the operators' landing page: the central summary first
       return (
@@ -110,6 +113,11 @@ export function App() {
           {ops && (
             <a href={`${root}rollouts`} id="nav-rollouts">
               Rollouts
+            </a>
+          )}
+          {ops && (
+            <a href={`${root}racks`} id="nav-racks">
+              Racks
             </a>
           )}
         </nav>

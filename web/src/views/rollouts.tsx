@@ -171,11 +171,16 @@ export function RolloutView({ id }: { id: string }) {
                   )}
                 </tbody>
               </table>
-              {approver && waitsForApproval && (
-                <button type="button" id="approve" onClick={approve}>
-                  Approve
+              <div class="actions">
+                {approver && waitsForApproval && (
+                  <button type="button" id="approve" onClick={approve}>
+                    Approve
+                  </button>
+                )}
+                <button type="button" id="rollout-refresh" onClick={() => reload((k) => k + 1)}>
+                  Refresh
                 </button>
-              )}
+              </div>
               <h2>Stages and gates</h2>
               <Stages stages={r.stage ?? []} />
               <h2>Partitions</h2>
