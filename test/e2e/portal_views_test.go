@@ -260,6 +260,11 @@ func TestPortalRolloutApproveInChromium(t *testing.T) {
 	t.Run("the operator approves the waiting rollout", func(t *testing.T) {
 		p := b.tab(t, "/")
 		p.signIn(s.Token)
+		// this server has no Prometheus: the landing summary says so and the model sets stay
+		if got := p.text("#uptime"); !strings.Contains(got, "No Prometheus is configured") {
+			t.Errorf("without a Prometheus the landing summary reads %q", got)
+		}
+		p.do(chromedp.WaitVisible(chromedp.CSS("#model-sets tr")))
 		p.follow("#nav-rollouts", `#rollouts tr[data-rollout="upf-r"] a`)
 		if got := p.text("#waiting-on"); !strings.Contains(got, "approval before partition 2") {
 			t.Errorf("the rollout waits on %q", got)

@@ -28,6 +28,9 @@ export async function queryRange(query: string, seconds: number, enterprise?: st
   return body.data.result.map((r) => ({ labels: r.metric, points: (r.values ?? []).map(([t, v]) => [t, Number(v)] as [number, number]) }));
 }
 
+/** Whether a refusal says the server has no Prometheus to ask (503: serve without --prometheus-url). */
+export const noPrometheus = (e: unknown) => e instanceof APIError && e.status === 503;
+
 /** An instant query, as series of one point each. */
 export async function queryNow(query: string, enterprise?: string): Promise<Series[]> {
   const { body } = await get<PromAnswer>(`/metrics/query?${qs({ query, enterprise })}`);

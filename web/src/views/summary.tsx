@@ -6,7 +6,7 @@
 import { useState } from "preact/hooks";
 import { Chart } from "../chart";
 import { Show, useLoad } from "../load";
-import { queryRange, type Series } from "../metrics";
+import { noPrometheus, queryRange, type Series } from "../metrics";
 import { root } from "../router";
 
 const query = "min by (site) (amp_edge_probe_ok)";
@@ -24,7 +24,8 @@ function uptime(s: Series): number {
 
 export function Summary() {
   const [period, setPeriod] = useState(86400);
-  const state = useLoad(() => queryRange(query, period), [period]);
+  // without a Prometheus the summary says so (and the model sets below stay the landing page)
+  const state = useLoad(() => queryRange(query, period).catch((e: unknown) => (noPrometheus(e) ? null : Promise.reject(e))), [period]);
   return (
     <section class="summary" id="summary">
       <h1>Sites</h1>
@@ -38,7 +39,11 @@ export function Summary() {
       </label>
       <Show state={state}>
         {(series) =>
-          series.length === 0 ? (
+          series === null ? (
+            <p class="note" id="uptime">
+              No Prometheus is configured (amp serve --prometheus-url): no uptime to show.
+            </p>
+          ) : series.length === 0 ? (
             <p class="note" id="uptime">
               No site has reported an end-to-end probe result in this period.
             </p>
