@@ -46,6 +46,18 @@ func (p *page) choose(sel, value string) {
 	}))
 }
 
+// refusedAs opens path signed in with token and expects the view to show
+// the server's refusal (403, or 404 as for a missing object).
+func (b *browser) refusedAs(t *testing.T, path, token string) *page {
+	t.Helper()
+	p := b.tab(t, path)
+	p.signIn(token)
+	if got := p.text(".refusal"); !strings.Contains(got, "403") && !strings.Contains(got, "404") {
+		t.Errorf("at %s the view reads %q, want the server's refusal", path, got)
+	}
+	return p
+}
+
 // attr waits for sel and returns its attribute name.
 func (p *page) attr(sel, name string) string {
 	p.t.Helper()
@@ -245,11 +257,7 @@ func TestPortalRolloutApproveInChromium(t *testing.T) {
 	t.Run("an enterprise admin gets no rollouts and no Approve", func(t *testing.T) {
 		s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
 		_, admin := portalToken(t, s, "rollout-acme-admin", "enterprise-admin", "acme")
-		p := b.tab(t, "/portal/rollouts/upf-r")
-		p.signIn(admin)
-		if got := p.text(".refusal"); !strings.Contains(got, "404") && !strings.Contains(got, "403") {
-			t.Errorf("acme's admin at the rollout sees %q, want the server's refusal", got)
-		}
+		p := b.refusedAs(t, "/portal/rollouts/upf-r", admin)
 		if p.exists("#approve") || p.exists("#nav-rollouts") {
 			t.Error("an enterprise admin is offered the rollouts or Approve")
 		}
@@ -353,11 +361,7 @@ func TestPortalRacksInChromium(t *testing.T) {
 			t.Error("acme's admin does not see its site's racks and cables")
 		}
 		_, sb := portalToken(t, s, "racks-sb-admin", "enterprise-admin", "starbucks")
-		q := b.tab(t, "/portal/racks/stanford1")
-		q.signIn(sb)
-		if got := q.text(".refusal"); !strings.Contains(got, "403") && !strings.Contains(got, "404") {
-			t.Errorf("starbucks' admin at acme's racks sees %q, want the server's refusal", got)
-		}
+		q := b.refusedAs(t, "/portal/racks/stanford1", sb)
 		if q.exists("figure.rack img") || q.exists("#cables") {
 			t.Error("starbucks' admin is shown acme's racks or cables")
 		}
