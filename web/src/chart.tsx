@@ -4,7 +4,7 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
-import { seriesName, type Series } from "./metrics";
+import { seriesName, type Range, type Series } from "./metrics";
 
 const palette = ["#1f6feb", "#d1242f", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0a7f8f", "#57606a"];
 
@@ -20,7 +20,9 @@ export function align(series: Series[]): uPlot.AlignedData {
   return [xs, ...ys];
 }
 
-export function Chart({ series, title, unit, legend }: { series: Series[]; title: string; unit?: string; legend?: string[] }) {
+/** The series of a range query, over the whole period it asked about. */
+export function Chart({ range, title, unit, legend }: { range: Range; title: string; unit?: string; legend?: string[] }) {
+  const { series } = range;
   const el = useRef<HTMLDivElement>(null);
   const points = series.reduce((n, s) => n + s.points.length, 0);
   useEffect(() => {
@@ -39,6 +41,7 @@ export function Chart({ series, title, unit, legend }: { series: Series[]; title
             spanGaps: false,
           })),
         ],
+        scales: { x: { time: true, range: [range.start, range.end] } },
         axes: [{}, { label: unit, size: 60 }],
         legend: { live: false },
       },
@@ -46,7 +49,7 @@ export function Chart({ series, title, unit, legend }: { series: Series[]; title
       el.current,
     );
     return () => plot.destroy();
-  }, [series]);
+  }, [range]);
   return (
     <figure class="chart" data-title={title} data-series={series.length} data-points={points}>
       <figcaption>{title}</figcaption>

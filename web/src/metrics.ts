@@ -20,12 +20,21 @@ const qs = (params: Record<string, string | undefined>) =>
     .map(([k, v]) => `${k}=${encodeURIComponent(v as string)}`)
     .join("&");
 
-/** A range query over the last `seconds`, about 120 points, as series. */
-export async function queryRange(query: string, seconds: number, enterprise?: string): Promise<Series[]> {
+/** A range query's series and the period it asked about (unix seconds), which a chart spans whatever data there is. */
+export interface Range {
+  series: Series[];
+  start: number;
+  end: number;
+}
+
+/** A range query over the last `seconds`, about 120 points. */
+export async function queryRange(query: string, seconds: number, enterprise?: string): Promise<Range> {
   const end = Math.floor(Date.now() / 1000);
+  const start = end - seconds;
   const step = Math.max(1, Math.ceil(seconds / 120));
-  const { body } = await get<PromAnswer>(`/metrics/query_range?${qs({ query, start: String(end - seconds), end: String(end), step: String(step), enterprise })}`);
-  return body.data.result.map((r) => ({ labels: r.metric, points: (r.values ?? []).map(([t, v]) => [t, Number(v)] as [number, number]) }));
+  const { body } = await get<PromAnswer>(`/metrics/query_range?${qs({ query, start: String(start), end: String(end), step: String(step), enterprise })}`);
+  const series = body.data.result.map((r) => ({ labels: r.metric, points: (r.values ?? []).map(([t, v]) => [t, Number(v)] as [number, number]) }));
+  return { series, start, end };
 }
 
 /** Whether a refusal says the server has no Prometheus to ask (503: serve without --prometheus-url). */
@@ -68,5 +77,5 @@ export async function logLines(query: string, seconds: number, enterprise?: stri
 /** A series' name in a legend: its labels but the enterprise's (every series of an enterprise's query carries it). */
 export function seriesName(s: Series, keep?: string[]): string {
   const entries = Object.entries(s.labels).filter(([k]) => k !== "enterprise" && (!keep || keep.includes(k)));
-  return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(", ") : "value";
+  return entries.length ? entries.map(([k, v]) => (k === "__name__" ? v : `${k}=${v}`)).join(", ") : "value";
 }

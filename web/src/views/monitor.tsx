@@ -134,7 +134,7 @@ function ChartPanel({ panel, period, enterprise }: { panel: Panel; period: numbe
   const state = useLoad(() => queryRange(panel.query, period, enterprise), [panel.query, period, enterprise]);
   return (
     <div class="chart-panel">
-      <Show state={state}>{(series) => <Chart series={series} title={panel.title} unit={panel.unit} legend={panel.legend} />}</Show>
+      <Show state={state}>{(range) => <Chart range={range} title={panel.title} unit={panel.unit} legend={panel.legend} />}</Show>
       <p class="note">
         <code>{panel.query}</code>
       </p>

@@ -38,12 +38,12 @@ export function Summary() {
         </select>
       </label>
       <Show state={state}>
-        {(series) =>
-          series === null ? (
+        {(range) =>
+          range === null ? (
             <p class="note" id="uptime">
               No Prometheus is configured (amp serve --prometheus-url): no uptime to show.
             </p>
-          ) : series.length === 0 ? (
+          ) : range.series.length === 0 ? (
             <p class="note" id="uptime">
               No site has reported an end-to-end probe result in this period.
             </p>
@@ -58,7 +58,7 @@ export function Summary() {
                   </tr>
                 </thead>
                 <tbody>
-                  {[...series]
+                  {[...range.series]
                     .sort((a, b) => uptime(a) - uptime(b) || (a.labels.site ?? "").localeCompare(b.labels.site ?? ""))
                     .map((s) => {
                       const last = s.points[s.points.length - 1]?.[1];
@@ -72,7 +72,7 @@ export function Summary() {
                     })}
                 </tbody>
               </table>
-              <Chart series={series} title="Sites up (1 = every probe passing)" legend={["site"]} />
+              <Chart range={range} title="Sites up (1 = every probe passing)" legend={["site"]} />
             </>
           )
         }
