@@ -162,6 +162,17 @@ func TestPortalMonitorsInChromium(t *testing.T) {
 		p.shot("summary")
 	})
 
+	t.Run("the operator charts a cluster's probes on its page", func(t *testing.T) {
+		s.Must(t, 201, "POST", "/inventory/v1.0.0", `{"cluster":[{"cluster-id":"acme-chicago-ace"}]}`)
+		p := b.tab(t, "/portal/clusters/acme-chicago-ace")
+		p.signIn(s.Token)
+		chart := `#monitor figure.chart[data-title^="End-to-end probes"]`
+		p.do(chromedp.WaitVisible(chromedp.CSS(chart + " canvas")))
+		if n := p.attr(chart, "data-series"); n != "2" {
+			t.Errorf("the cluster's probe chart holds %s series, want its two probes: %s", n, p.text(chart))
+		}
+	})
+
 	t.Run("an enterprise admin silences a firing alert, then expires the silence", func(t *testing.T) {
 		waitPrometheus(t, prom.URL, `ALERTS{alertname="CamerasBusy",alertstate="firing",enterprise="acme"}`)
 		p := b.tab(t, "/portal/alerts")
