@@ -163,7 +163,7 @@ func TestPortalMonitorsInChromium(t *testing.T) {
 	})
 
 	t.Run("the operator charts a cluster's probes on its page", func(t *testing.T) {
-		s.Must(t, 201, "POST", "/inventory/v1.0.0", `{"cluster":[{"cluster-id":"acme-chicago-ace"}]}`)
+		s.Must(t, 201, "POST", "/inventory/v1.0.0", `{"cluster":[{"cluster-id":"acme-chicago-ace","namespace":["ran"]}]}`)
 		p := b.tab(t, "/portal/clusters/acme-chicago-ace")
 		p.signIn(s.Token)
 		chart := `#monitor figure.chart[data-title^="End-to-end probes"]`
