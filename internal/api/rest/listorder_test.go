@@ -87,7 +87,9 @@ func TestListSortedAndFilteredByPrefix(t *testing.T) {
 		{"sort=imsi&continue=bm90IGpzb24", "?continue", "not a continue token"},
 	} {
 		b := e.want(400, "GET", sims+"?"+c.query, "")
-		var p struct{ Errors []struct{ Path, Reason string } }
+		var p struct {
+			Errors []struct{ Path, Reason string }
+		}
 		if err := json.Unmarshal([]byte(b), &p); err != nil || len(p.Errors) != 1 || p.Errors[0].Path != c.param || !strings.Contains(p.Errors[0].Reason, c.reason) {
 			t.Errorf("?%s: %s, want %s: %s", c.query, b, c.param, c.reason)
 		}
