@@ -46,7 +46,7 @@ func (p *page) choose(sel, value string) {
 
 // restKeys reads a list page through REST and returns its entries' key
 // field and the next page's token.
-func restKeys(t *testing.T, s *testenv.Server, path, field string) ([]string, string) {
+func restKeys(t testing.TB, s *testenv.Server, path, field string) ([]string, string) {
 	t.Helper()
 	code, body, h, err := s.Do(context.Background(), "GET", path, "")
 	var items []map[string]any

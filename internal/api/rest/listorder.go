@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
@@ -93,9 +94,8 @@ func (o *order) compare(a, b sortKey) int {
 
 // sortedEntry is one entry of a sorted read, kept until its page is cut.
 type sortedEntry struct {
-	key  sortKey
-	tree map[string]any
-	ver  uint64
+	key sortKey
+	obj *config.Object
 }
 
 // page sorts the entries and cuts the page after the position of the

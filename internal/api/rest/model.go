@@ -211,6 +211,15 @@ func (f filter) match(data map[string]any) bool {
 	return f.is(schema.Format(v))
 }
 
+func hasStateFilter(fs []filter) bool {
+	for _, f := range fs {
+		if !f.leaf.Config {
+			return true
+		}
+	}
+	return false
+}
+
 func (f filter) is(v string) bool {
 	if f.prefix {
 		return strings.HasPrefix(v, f.value)
@@ -257,41 +266,65 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, snap *config.Snaps
 		}
 	}
 	// each entry the caller may read that passes the filters, in key
-	// order from after; stop ends the walk
-	walk := func(after string, fn func(o *config.Object, tree map[string]any, ver uint64) (stop bool)) {
+	// order from after; stop ends the walk. A filter on configuration
+	// reads the entry's own data, so an entry it drops costs no tree
+	// (its child lists, its state): with 100,000 SIM cards that is most.
+	walk := func(after string, fn func(o *config.Object) (stop bool)) {
 		snap.Entries(loc.ObjectKey, loc.Inner, loc.Node, after, func(o *config.Object) bool {
 			if entryByEntry && !s.canReadEntry(r, snap, loc.Set, o) {
 				return true
 			}
-			tree, v := snap.Tree(o)
 			for _, f := range filters {
-				if !f.match(tree) {
+				if f.leaf.Config && !f.match(o.Data) {
 					return true
 				}
 			}
-			return !fn(o, tree, v)
+			return !fn(o)
 		})
+	}
+	// state filters read the whole tree
+	passes := func(tree map[string]any) bool {
+		for _, f := range filters {
+			if !f.leaf.Config && !f.match(tree) {
+				return false
+			}
+		}
+		return true
 	}
 	items := []any{}
 	var ver uint64
+	add := func(tree map[string]any, v uint64) {
+		ver = max(ver, v)
+		items = append(items, schema.Encode(loc.Node, tree, opts))
+	}
 	next := ""
 	if ord == nil {
 		// key order: the walk stops once the page is full
-		walk(cont, func(o *config.Object, tree map[string]any, v uint64) bool {
+		walk(cont, func(o *config.Object) bool {
 			if hasLimit && uint64(len(items)) == limit {
 				next = cont
 				return true
 			}
-			cont = config.EntrySegments(o)
-			ver = max(ver, v)
-			items = append(items, schema.Encode(loc.Node, tree, opts))
+			if tree, v := snap.Tree(o); passes(tree) {
+				cont = config.EntrySegments(o)
+				add(tree, v)
+			}
 			return false
 		})
 	} else {
-		// another order: every entry that passes is placed, then the page cut
+		// another order: every entry that passes is placed, then the page
+		// cut; only the page's entries are read whole
 		var all []sortedEntry
-		walk("", func(o *config.Object, tree map[string]any, v uint64) bool {
-			all = append(all, sortedEntry{key: ord.key(tree, config.EntrySegments(o)), tree: tree, ver: v})
+		walk("", func(o *config.Object) bool {
+			data := o.Data
+			if !ord.leaf.Config || hasStateFilter(filters) {
+				tree, _ := snap.Tree(o)
+				if !passes(tree) {
+					return false
+				}
+				data = tree
+			}
+			all = append(all, sortedEntry{key: ord.key(data, config.EntrySegments(o)), obj: o})
 			return false
 		})
 		page, tok, err := ord.page(all, cont, limit, hasLimit)
@@ -299,8 +332,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, snap *config.Snaps
 			return err
 		}
 		for _, e := range page {
-			ver = max(ver, e.ver)
-			items = append(items, schema.Encode(loc.Node, e.tree, opts))
+			add(snap.Tree(e.obj))
 		}
 		if tok != "" {
 			w.Header().Set("X-AMP-Continue", tok)
