@@ -50,6 +50,13 @@ bench-agents:
 bench-rollout:
 	go test -run '^$$' -bench BenchmarkRollout -benchtime 1x -timeout 10m ./internal/fleet/rollout/
 
+# Issue 15's portal figures (docs/portal.md#performance): Chromium through
+# chromedp against the real binary with 100,000 SIM cards, each figure with
+# its same-run baseline (the same requests by fetch(), nothing rendered).
+.PHONY: bench-portal
+bench-portal: portal
+	go test -run '^$$' -bench BenchmarkPortalInChromium -benchtime 3x -timeout 30m ./test/e2e/
+
 # This tree against an older commit, alternating, same run:
 #   make bench-compare BASE=d7cca15 [ROUNDS=5] [E2E=1]
 bench-compare:

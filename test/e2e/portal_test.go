@@ -84,7 +84,7 @@ type browser struct {
 	problems []string
 }
 
-func newBrowser(t *testing.T, s *testenv.Server) *browser {
+func newBrowser(t testing.TB, s *testenv.Server) *browser {
 	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
@@ -105,7 +105,7 @@ func newBrowser(t *testing.T, s *testenv.Server) *browser {
 
 // page is one tab, driven by one (sub)test.
 type page struct {
-	t   *testing.T
+	t   testing.TB
 	tab context.Context
 }
 
@@ -117,7 +117,7 @@ func (p *page) bound() (context.Context, context.CancelFunc) {
 
 // tab opens a new tab (its own page: nothing in memory) at path, closed
 // when t ends.
-func (b *browser) tab(t *testing.T, path string) *page {
+func (b *browser) tab(t testing.TB, path string) *page {
 	t.Helper()
 	tab, cancel := chromedp.NewContext(b.browser)
 	t.Cleanup(cancel)

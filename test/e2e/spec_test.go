@@ -53,6 +53,8 @@ func TestSpecMatchesServer(t *testing.T) {
 	}{
 		{"GET", base, "", 200},
 		{"GET", "/aether/v2.1.x/acme/site?limit=1", "", 200},
+		{"GET", base + "/sim-card?sort=-imsi&limit=2", "", 200},
+		{"GET", base + "/sim-card?filter=imsi%5E%3D315010&sort=imsi", "", 200},
 		{"GET", base + "/device/camera-1", "", 200},
 		{"GET", base + "/device-group/cameras/mbr", "", 200},
 		{"GET", base + "/device-group/cameras/traffic-class/values", "", 200},

@@ -20,6 +20,7 @@ export interface StagedEdit {
   value: Obj; // a JSON merge patch (RFC 7386) of the object
   etag: string; // the object's ETag when the edit was made ("" : none)
   base: Obj; // the object as it was read then, to tell what moved under a rebase
+  removes: string[]; // entries of its nested lists removed (a device group's device): deleted in the same transaction
 }
 
 /** One leaf-level change the server answers (dry run, transaction). */
@@ -59,7 +60,7 @@ const notify = () => {
 };
 
 /** Merges patch b over a (RFC 7386): a later edit of the same object refines the earlier one. */
-function merge(a: Obj, b: Obj): Obj {
+export function merge(a: Obj, b: Obj): Obj {
   const out: Obj = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const old = out[k];
@@ -72,14 +73,14 @@ export const basket = {
   get edits(): readonly StagedEdit[] {
     return edits;
   },
-  /** Stages a merge patch of the object at path, read at etag; a second edit of the same object joins the first. */
-  stage(path: string, value: Obj, etag: string, base: Obj): void {
+  /** Stages a merge patch of the object at path, read at etag, and removals of entries of its nested lists; a second edit of the same object joins the first. */
+  stage(path: string, value: Obj, etag: string, base: Obj, removes: string[] = []): void {
     const i = edits.findIndex((e) => e.path === path);
     if (i >= 0) {
       const prev = edits[i]!;
-      edits = edits.map((e, j) => (j === i ? { ...prev, value: merge(prev.value, value) } : e));
+      edits = edits.map((e, j) => (j === i ? { ...prev, value: merge(prev.value, value), removes: [...new Set([...prev.removes, ...removes])] } : e));
     } else {
-      edits = [...edits, { path, op: "patch", value, etag, base }];
+      edits = [...edits, { path, op: "patch", value, etag, base, removes }];
     }
     notify();
   },
@@ -98,8 +99,13 @@ export const basket = {
     notify();
   },
   /** The body of POST /transactions. */
-  body(): { edits: { op: string; path: string; value: Obj; "if-match"?: string }[] } {
-    return { edits: edits.map((e) => ({ op: e.op, path: e.path, value: e.value, ...(e.etag ? { "if-match": e.etag } : {}) })) };
+  body(): { edits: { op: string; path: string; value?: Obj; "if-match"?: string }[] } {
+    return {
+      edits: edits.flatMap((e) => [
+        { op: e.op, path: e.path, value: e.value, ...(e.etag ? { "if-match": e.etag } : {}) },
+        ...e.removes.map((path) => ({ op: "delete", path })),
+      ]),
+    };
   },
   subscribe(l: () => void): () => void {
     listeners.add(l);

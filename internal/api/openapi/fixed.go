@@ -195,11 +195,14 @@ func (b *builder) fixedComponents() {
 	cont.Description = "Opaque token from the " + HeaderContinue + " header of the previous page."
 	P(cont)
 	fs := openapi3.NewArraySchema()
-	fs.Items = &openapi3.SchemaRef{Value: openapi3.NewStringSchema().WithPattern(`^[^=]+=.*$`)}
+	fs.Items = &openapi3.SchemaRef{Value: openapi3.NewStringSchema().WithPattern(`^[^=^]+\^?=.*$`)}
 	filter := openapi3.NewQueryParameter(ParamFilter).WithSchema(fs)
 	filter.Style, filter.Explode = "form", ptr(true)
-	filter.Description = "Only entries whose leaf equals the value, as `leaf=value` (a path relative to the entry, e.g. `mbr/uplink=1000`); repeat for a conjunction."
+	filter.Description = "Only entries whose leaf equals the value, as `leaf=value` (a path relative to the entry, e.g. `mbr/uplink=1000`), or whose leaf starts with it, as `leaf^=prefix` (e.g. `imsi^=3150100`); repeat for a conjunction."
 	P(filter)
+	sort := openapi3.NewQueryParameter(ParamSort).WithSchema(openapi3.NewStringSchema().WithPattern(`^-?[^=]+$`))
+	sort.Description = "Order the entries by a leaf (a path relative to the entry, e.g. `mbr/uplink`), ascending, or descending with a leading `-`; numbers compare as numbers, entries without the leaf (and no default) come last ascending, first descending, ties in key order. Paging with `continue` follows the order."
+	P(sort)
 	at := openapi3.NewQueryParameter(ParamAt).WithSchema(openapi3.NewInt64Schema().WithMin(0))
 	at.Description = "Point-in-time read: the value as of this transaction index."
 	P(at)

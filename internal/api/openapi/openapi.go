@@ -40,6 +40,7 @@ const (
 	ParamLimit        = "limit"
 	ParamContinue     = "continue"
 	ParamFilter       = "filter"
+	ParamSort         = "sort"
 	ParamAt           = "at"
 	ParamWithDefaults = "with-defaults"
 	ParamDryRun       = "dry-run"

@@ -250,7 +250,7 @@ func TestSpotChecks(t *testing.T) {
 	if coll == nil || coll.Get == nil || coll.Post != nil {
 		t.Fatal("device-group collection path must exist with GET only")
 	}
-	for _, p := range []string{"limit", "continue", "filter", "at", "with-defaults"} {
+	for _, p := range []string{"limit", "continue", "filter", "sort", "at", "with-defaults"} {
 		if coll.Get.Parameters.GetByInAndName("query", p) == nil {
 			t.Errorf("collection GET lacks query parameter %s", p)
 		}

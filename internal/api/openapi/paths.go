@@ -146,8 +146,8 @@ func (b *builder) getOp(n *schema.Node, tag string, collection bool) *openapi3.O
 	if collection {
 		op.OperationID = b.opID("list" + name)
 		op.Summary = "List the entries of " + n.SchemaPath()
-		op.Description = "Returns the entries in key order. Page with `limit` and `continue` (the next page's token is in the " + HeaderContinue + " response header, absent on the last page); select with `filter`."
-		op.Parameters = openapi3.Parameters{b.paramRef(ParamLimit), b.paramRef(ParamContinue), b.paramRef(ParamFilter)}
+		op.Description = "Returns the entries in key order, or in the order `sort` names. Page with `limit` and `continue` (the next page's token is in the " + HeaderContinue + " response header, absent on the last page); select with `filter`."
+		op.Parameters = openapi3.Parameters{b.paramRef(ParamLimit), b.paramRef(ParamContinue), b.paramRef(ParamFilter), b.paramRef(ParamSort)}
 		arr := openapi3.NewArraySchema()
 		arr.Items = body
 		body = &openapi3.SchemaRef{Value: arr}

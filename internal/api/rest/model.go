@@ -148,10 +148,14 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, loc *schema.Locatio
 
 func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
 
+// filter is one ?filter= of a list read: leaf=value keeps the entries
+// whose leaf equals value, leaf^=value those whose leaf starts with it
+// (an IMSI prefix, a name prefix).
 type filter struct {
-	path  []string
-	value string
-	leaf  *schema.Node
+	path   []string
+	value  string
+	prefix bool
+	leaf   *schema.Node
 }
 
 func parseFilters(r *http.Request, list *schema.Node) ([]filter, error) {
@@ -159,40 +163,68 @@ func parseFilters(r *http.Request, list *schema.Node) ([]filter, error) {
 	for _, f := range r.URL.Query()["filter"] {
 		lp, val, ok := strings.Cut(f, "=")
 		if !ok {
-			return nil, schema.Errorf(schema.KindInvalid, "?filter", "%q is not leaf=value", f)
+			return nil, schema.Errorf(schema.KindInvalid, "?filter", "%q is not leaf=value or leaf^=prefix", f)
 		}
-		n := list
-		parts := strings.Split(lp, "/")
-		for _, p := range parts {
-			if n = n.Child(p); n == nil || n.Kind == schema.List {
-				return nil, schema.Errorf(schema.KindInvalid, "?filter", "%q is not a leaf of %s", lp, list.Name)
-			}
+		lp, prefix := strings.CutSuffix(lp, "^")
+		parts, n, err := listLeaf(list, lp, "?filter", true)
+		if err != nil {
+			return nil, err
 		}
-		if n.Kind != schema.Leaf && n.Kind != schema.LeafList {
-			return nil, schema.Errorf(schema.KindInvalid, "?filter", "%q is not a leaf of %s", lp, list.Name)
-		}
-		out = append(out, filter{path: parts, value: val, leaf: n})
+		out = append(out, filter{path: parts, value: val, prefix: prefix, leaf: n})
 	}
 	return out, nil
+}
+
+// listLeaf resolves lp, a leaf path relative to an entry of list, for
+// the query parameter param (its name in the error); a leaf-list only
+// when leafLists.
+func listLeaf(list *schema.Node, lp, param string, leafLists bool) ([]string, *schema.Node, error) {
+	n := list
+	parts := strings.Split(lp, "/")
+	for _, p := range parts {
+		if n = n.Child(p); n == nil || n.Kind == schema.List {
+			return nil, nil, schema.Errorf(schema.KindInvalid, param, "%q is not a leaf of %s", lp, list.Name)
+		}
+	}
+	if n.Kind != schema.Leaf && !(leafLists && n.Kind == schema.LeafList) {
+		return nil, nil, schema.Errorf(schema.KindInvalid, param, "%q is not a leaf of %s", lp, list.Name)
+	}
+	return parts, n, nil
 }
 
 func (f filter) match(data map[string]any) bool {
 	v, ok := schema.Lookup(data, f.path)
 	if !ok {
 		if len(f.leaf.Default) > 0 {
-			return f.leaf.Default[0] == f.value
+			return f.is(f.leaf.Default[0])
 		}
 		return false
 	}
 	if items, isList := v.([]any); isList {
 		for _, it := range items {
-			if schema.Format(it) == f.value {
+			if f.is(schema.Format(it)) {
 				return true
 			}
 		}
 		return false
 	}
-	return schema.Format(v) == f.value
+	return f.is(schema.Format(v))
+}
+
+func hasStateFilter(fs []filter) bool {
+	for _, f := range fs {
+		if !f.leaf.Config {
+			return true
+		}
+	}
+	return false
+}
+
+func (f filter) is(v string) bool {
+	if f.prefix {
+		return strings.HasPrefix(v, f.value)
+	}
+	return v == f.value
 }
 
 // globalList reports whether loc is a top-level list of a global set:
@@ -212,15 +244,19 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, snap *config.Snaps
 	if hasLimit && limit == 0 {
 		return schema.Errorf(schema.KindInvalid, "?limit", "limit must be at least 1")
 	}
-	after := ""
+	cont := ""
 	if c := r.URL.Query().Get("continue"); c != "" {
 		b, err := base64.RawURLEncoding.DecodeString(c)
 		if err != nil {
-			return schema.Errorf(schema.KindInvalid, "?continue", "not a continue token from this API")
+			return errBadContinue
 		}
-		after = string(b)
+		cont = string(b)
 	}
 	filters, err := parseFilters(r, loc.Node)
+	if err != nil {
+		return err
+	}
+	ord, err := parseOrder(r, loc.Node)
 	if err != nil {
 		return err
 	}
@@ -229,30 +265,79 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, snap *config.Snaps
 			return schema.Errorf(schema.KindNotFound, loc.REST(), "%s does not exist", schema.RESTPathOfKey(loc.Set, loc.ObjectKey, nil, false, nil))
 		}
 	}
-	items := []any{}
-	var ver uint64
-	next := ""
-	snap.Entries(loc.ObjectKey, loc.Inner, loc.Node, after, func(o *config.Object) bool {
-		if hasLimit && uint64(len(items)) == limit {
-			next = after
-			return false
-		}
-		after = config.EntrySegments(o)
-		if entryByEntry && !s.canReadEntry(r, snap, loc.Set, o) {
-			return true
-		}
-		tree, v := snap.Tree(o)
-		for _, f := range filters {
-			if !f.match(tree) {
+	// each entry the caller may read that passes the filters, in key
+	// order from after; stop ends the walk. A filter on configuration
+	// reads the entry's own data, so an entry it drops costs no tree
+	// (its child lists, its state): with 100,000 SIM cards that is most.
+	walk := func(after string, fn func(o *config.Object) (stop bool)) {
+		snap.Entries(loc.ObjectKey, loc.Inner, loc.Node, after, func(o *config.Object) bool {
+			if entryByEntry && !s.canReadEntry(r, snap, loc.Set, o) {
 				return true
 			}
+			for _, f := range filters {
+				if f.leaf.Config && !f.match(o.Data) {
+					return true
+				}
+			}
+			return !fn(o)
+		})
+	}
+	// state filters read the whole tree
+	passes := func(tree map[string]any) bool {
+		for _, f := range filters {
+			if !f.leaf.Config && !f.match(tree) {
+				return false
+			}
 		}
-		if v > ver {
-			ver = v
-		}
-		items = append(items, schema.Encode(loc.Node, tree, opts))
 		return true
-	})
+	}
+	items := []any{}
+	var ver uint64
+	add := func(tree map[string]any, v uint64) {
+		ver = max(ver, v)
+		items = append(items, schema.Encode(loc.Node, tree, opts))
+	}
+	next := ""
+	if ord == nil {
+		// key order: the walk stops once the page is full
+		walk(cont, func(o *config.Object) bool {
+			if hasLimit && uint64(len(items)) == limit {
+				next = cont
+				return true
+			}
+			if tree, v := snap.Tree(o); passes(tree) {
+				cont = config.EntrySegments(o)
+				add(tree, v)
+			}
+			return false
+		})
+	} else {
+		// another order: every entry that passes is placed, then the page
+		// cut; only the page's entries are read whole
+		var all []sortedEntry
+		walk("", func(o *config.Object) bool {
+			data := o.Data
+			if !ord.leaf.Config || hasStateFilter(filters) {
+				tree, _ := snap.Tree(o)
+				if !passes(tree) {
+					return false
+				}
+				data = tree
+			}
+			all = append(all, sortedEntry{key: ord.key(data, config.EntrySegments(o)), obj: o})
+			return false
+		})
+		page, tok, err := ord.page(all, cont, limit, hasLimit)
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			add(snap.Tree(e.obj))
+		}
+		if tok != "" {
+			w.Header().Set("X-AMP-Continue", tok)
+		}
+	}
 	if next != "" {
 		w.Header().Set("X-AMP-Continue", base64.RawURLEncoding.EncodeToString([]byte(next)))
 	}

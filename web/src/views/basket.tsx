@@ -120,6 +120,11 @@ export function Basket() {
                     </td>
                     <td>
                       <code>{JSON.stringify(e.value)}</code>
+                      {e.removes.map((r) => (
+                        <p class="removes">
+                          removes <code>{r.slice(e.path.length + 1)}</code>
+                        </p>
+                      ))}
                       {mine.map((p) => (
                         <p class="field-error" role="alert">
                           <code>{p.path.slice(e.path.length + 1) || p.path}</code>: {p.reason}

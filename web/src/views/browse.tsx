@@ -1,5 +1,6 @@
 // The generated views of any model set: a set's root (its lists), a list
-// (server-side paging with limit/continue and the API's filter=leaf=value),
+// (server-side paging with limit/continue, the API's filter=leaf=value or
+// leaf^=prefix, and its sort=leaf: a column header sorts by that leaf),
 // and an entry (configuration and operational state apart). Everything
 // shown comes from the schema tree of GET /models?tree=true and the REST
 // path: no model is known by name. Refusals (another enterprise's objects,
@@ -102,24 +103,27 @@ function text(v: unknown): string {
 /** One page of a list, as the server pages and filters it. */
 function List({ r, path, query, at }: { r: Resolved; path: string; query: URLSearchParams; at: string }) {
   const filter = query.get("filter") ?? "";
+  const sort = query.get("sort") ?? "";
   const cont = query.get("continue") ?? "";
   const state = useLoad(() => {
     const q = new URLSearchParams({ limit: String(pageSize) });
     if (filter) q.set("filter", filter);
+    if (sort) q.set("sort", sort);
     if (cont) q.set("continue", cont);
     if (at) q.set("at", at);
     return call<Obj[]>("GET", `${path}?${q}`);
-  }, [path, filter, cont, at]);
+  }, [path, filter, sort, cont, at]);
   const keys = r.node.keys ?? [];
   const cols = [...keys, ...leaves(r.node).filter((l) => !keys.includes(l.name) && !l.state).map((l) => l.name)].slice(0, 6);
-  const go = (q: Record<string, string>) => {
-    const p = new URLSearchParams(at ? { ...q, at } : q);
+  // a new filter or order starts again at the first page
+  const go = (q: { filter?: string; sort?: string; continue?: string }) => {
+    const p = new URLSearchParams(Object.entries({ ...q, at }).filter(([, v]) => v) as [string, string][]);
     navigate(view(path) + (p.size ? `?${p}` : ""));
   };
   return (
     <div>
       <h1>{r.node.name}</h1>
-      <FilterForm node={r.node} value={filter} onApply={(f) => go(f ? { filter: f } : {})} />
+      <FilterForm node={r.node} value={filter} onApply={(f) => go({ filter: f, sort })} />
       <Show state={state}>
         {(a) => {
           const next = a.headers.get("X-AMP-Continue");
@@ -129,7 +133,7 @@ function List({ r, path, query, at }: { r: Resolved; path: string; query: URLSea
                 <thead>
                   <tr>
                     {cols.map((c) => (
-                      <th>{c}</th>
+                      <SortHeader col={c} sort={sort} onSort={(s) => go({ filter, sort: s })} />
                     ))}
                   </tr>
                 </thead>
@@ -152,12 +156,12 @@ function List({ r, path, query, at }: { r: Resolved; path: string; query: URLSea
               <p class="pager">
                 {a.body.length === 0 && <span id="empty">No entries{filter && " match the filter"}.</span>}
                 {cont && (
-                  <button type="button" onClick={() => go(filter ? { filter } : {})}>
+                  <button type="button" onClick={() => go({ filter, sort })}>
                     First page
                   </button>
                 )}
                 {next && (
-                  <button type="button" id="next-page" onClick={() => go({ ...(filter ? { filter } : {}), continue: next })}>
+                  <button type="button" id="next-page" onClick={() => go({ filter, sort, continue: next })}>
                     Next page
                   </button>
                 )}
@@ -170,10 +174,25 @@ function List({ r, path, query, at }: { r: Resolved; path: string; query: URLSea
   );
 }
 
-/** The API's filter=leaf=value over one of the list's leaves. */
+/** A column's header: a click sorts the list by it (the API's sort=), a second click the other way. */
+function SortHeader({ col, sort, onSort }: { col: string; sort: string; onSort: (s: string) => void }) {
+  const dir = sort === col ? "ascending" : sort === `-${col}` ? "descending" : undefined;
+  return (
+    <th aria-sort={dir}>
+      <button type="button" class="sort" data-sort={col} title={`Sort by ${col}`} onClick={() => onSort(dir === "ascending" ? `-${col}` : col)}>
+        {col}
+        {dir === "ascending" ? " ▲" : dir === "descending" ? " ▼" : ""}
+      </button>
+    </th>
+  );
+}
+
+/** The API's filter over one of the list's leaves: leaf=value, or leaf^=prefix ("starts with"). */
 function FilterForm({ node, value, onApply }: { node: Node; value: string; onApply: (f: string) => void }) {
   const eq = value.indexOf("=");
-  const [leaf, setLeaf] = useState(eq > 0 ? value.slice(0, eq) : (node.keys?.[0] ?? ""));
+  const named = eq > 0 ? value.slice(0, eq) : "";
+  const [leaf, setLeaf] = useState(named.replace(/\^$/, "") || (node.keys?.[0] ?? ""));
+  const [op, setOp] = useState(named.endsWith("^") ? "^=" : "=");
   const [match, setMatch] = useState(eq > 0 ? value.slice(eq + 1) : "");
   return (
     <form
@@ -181,7 +200,7 @@ function FilterForm({ node, value, onApply }: { node: Node; value: string; onApp
       id="filter"
       onSubmit={(e) => {
         e.preventDefault();
-        onApply(match ? `${leaf}=${match}` : "");
+        onApply(match ? `${leaf}${op}${match}` : "");
       }}
     >
       <select value={leaf} onChange={(e) => setLeaf((e.target as HTMLSelectElement).value)} aria-label="leaf">
@@ -189,7 +208,10 @@ function FilterForm({ node, value, onApply }: { node: Node; value: string; onApp
           <option value={l.name}>{l.name}</option>
         ))}
       </select>
-      <span>=</span>
+      <select value={op} id="filter-op" onChange={(e) => setOp((e.target as HTMLSelectElement).value)} aria-label="match">
+        <option value="=">=</option>
+        <option value="^=">starts with</option>
+      </select>
       <input value={match} aria-label="value" onInput={(e) => setMatch((e.target as HTMLInputElement).value)} />
       <button type="submit">Filter</button>
     </form>

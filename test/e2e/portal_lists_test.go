@@ -1,0 +1,206 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/amp-edge/amp/internal/testenv"
+)
+
+// firstColumn waits until the list view's first column reads want (the
+// view renders again once the server has answered) and fails with what it
+// reads otherwise.
+func (p *page) firstColumn(want []string) {
+	p.t.Helper()
+	w, _ := json.Marshal(want)
+	ctx, cancel := p.bound()
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(
+		`JSON.stringify([...document.querySelectorAll("#list tbody tr td:first-child")].map((e) => e.textContent)) === %q`, w))); err != nil {
+		got, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#list tbody tr td:first-child")].map((e) => e.textContent)`))
+		p.t.Fatalf("the list's first column reads %v, want %v (%v)", got, want, err)
+	}
+}
+
+// choose picks value in the select sel as a user would (a change event).
+func (p *page) choose(sel, value string) {
+	p.t.Helper()
+	q, _ := json.Marshal(sel)
+	v, _ := json.Marshal(value)
+	p.do(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](fmt.Sprintf(
+			`(() => { const s = document.querySelector(%s); s.value = %s; s.dispatchEvent(new Event("change", { bubbles: true })); return s.value === %[2]s })()`, q, v))(ctx, t)
+		return err
+	}))
+	if got := p.value(sel); got != value {
+		p.t.Fatalf("chose %q in %s, which holds %q", value, sel, got)
+	}
+}
+
+// restKeys reads a list page through REST and returns its entries' key
+// field and the next page's token.
+func restKeys(t testing.TB, s *testenv.Server, path, field string) ([]string, string) {
+	t.Helper()
+	code, body, h, err := s.Do(context.Background(), "GET", path, "")
+	var items []map[string]any
+	if err != nil || code != 200 || json.Unmarshal(body, &items) != nil {
+		t.Fatalf("GET %s: %d %v %.300s", path, code, err, body)
+	}
+	var out []string
+	for _, it := range items {
+		out = append(out, fmt.Sprint(it[field]))
+	}
+	return out, h.Get("X-AMP-Continue")
+}
+
+// TestPortalListSortInChromium: a list's column headers sort it on the
+// server (ascending, then descending), the next page follows that order,
+// and a filter by prefix keeps it: each view equal to what REST answers.
+func TestPortalListSortInChromium(t *testing.T) {
+	s := testenv.Start(t, t.TempDir(), "--demo")
+	const sims = "/aether/v2.1.x/acme/site/acme-chicago/sim-card"
+	// 60 SIM cards whose IMSIs run against their ids: sorting by IMSI is
+	// not key order, and more than a page (50)
+	var edits []string
+	for i := range 60 {
+		edits = append(edits, fmt.Sprintf(`{"op":"patch","path":"%s/s-%02d","value":{"imsi":"3150109990%05d"}}`, sims, i, 99999-i))
+	}
+	s.Must(t, 200, "POST", "/transactions", `{"edits":[`+strings.Join(edits, ",")+`]}`)
+	keyOrder, _ := restKeys(t, s, sims+"?limit=50", "sim-id")
+
+	b := newBrowser(t, s)
+	p := b.tab(t, "/portal/browse"+sims)
+	p.signIn(s.Token)
+	p.firstColumn(keyOrder)
+
+	up, _ := restKeys(t, s, sims+"?limit=50&sort=imsi", "sim-id")
+	p.follow(`button[data-sort="imsi"]`)
+	p.firstColumn(up)
+	if got := p.text(`th[aria-sort="ascending"]`); !strings.Contains(got, "imsi") {
+		t.Errorf("the sorted column's header reads %q", got)
+	}
+	if slices.Equal(up, keyOrder) {
+		t.Fatalf("sorted by imsi equals key order: the test data does not tell them apart")
+	}
+
+	down, next := restKeys(t, s, sims+"?limit=50&sort=-imsi", "sim-id")
+	p.follow(`button[data-sort="imsi"]`)
+	p.firstColumn(down)
+	if down[0] != "s-00" {
+		t.Errorf("sorted by -imsi, REST starts with %s, want s-00 (the highest IMSI)", down[0])
+	}
+	second, _ := restKeys(t, s, sims+"?limit=50&sort=-imsi&continue="+next, "sim-id")
+	p.follow("#next-page")
+	p.firstColumn(second)
+
+	filtered, _ := restKeys(t, s, sims+"?limit=50&sort=-imsi&filter="+url.QueryEscape("imsi^=31501099909994"), "sim-id")
+	p.choose(`#filter select[aria-label="leaf"]`, "imsi")
+	p.choose("#filter-op", "^=")
+	p.typeInto(`#filter input[aria-label="value"]`, "31501099909994")
+	p.follow(`#filter button[type="submit"]`)
+	p.firstColumn(filtered)
+	if len(filtered) != 10 || filtered[0] != "s-50" {
+		t.Errorf("REST by prefix 31501099909994, sorted by -imsi: %v, want s-50..s-59", filtered)
+	}
+	if got := p.text(`th[aria-sort="descending"]`); !strings.Contains(got, "imsi") {
+		t.Errorf("after filtering, the sorted column's header reads %q: the order was lost", got)
+	}
+}
+
+type sliceFilter struct {
+	Application string
+	Priority    int
+	Allow       bool
+}
+
+func filtersOf(t *testing.T, s *testenv.Server, path string) []sliceFilter {
+	t.Helper()
+	var slice struct{ Filter []sliceFilter }
+	if err := json.Unmarshal(s.Must(t, 200, "GET", path+"?with-defaults=report-all", ""), &slice); err != nil {
+		t.Fatal(err)
+	}
+	return slice.Filter
+}
+
+// TestPortalNestedListEditInChromium: a slice's filters (a list within
+// the slice) edited in its generated form: a row added and another
+// changed, the server's error shown at the nested field with nothing
+// committed, then committed as one transaction; then a row removed.
+func TestPortalNestedListEditInChromium(t *testing.T) {
+	s := testenv.Start(t, t.TempDir(), "--demo")
+	const video = "/aether/v2.1.x/acme/site/acme-chicago/slice/video"
+	if got := filtersOf(t, s, video); len(got) != 1 || got[0].Application != "acme-video" {
+		t.Fatalf("the demo's video slice filters %+v, want acme-video only", got)
+	}
+	_, admin := portalToken(t, s, "portal-nested-admin", "enterprise-admin", "acme")
+	b := newBrowser(t, s)
+	p := b.tab(t, "/portal/browse"+video)
+	p.signIn(admin)
+	p.follow("#edit-button")
+
+	rows := `fieldset[data-list="filter"] tbody tr`
+	videoRow := `tr[data-row="filter/acme-video"]`
+	p.typeInto(videoRow+` td[data-field="filter/priority"] input`, "250")
+	p.follow(`fieldset[data-list="filter"] .add-row`)
+	if n := p.count(rows); n != 2 {
+		t.Fatalf("after Add, the filter list holds %d rows, want 2", n)
+	}
+	// the application is a reference: the server's choices
+	added := rows + `:last-child`
+	p.textWith(added+` td[data-field="filter/application"] select`, "acme-telemetry")
+	p.choose(added+` td[data-field="filter/application"] select`, "acme-telemetry")
+	p.typeInto(`tr[data-row="filter/acme-telemetry"] td[data-field="filter/priority"] input`, "5")
+
+	before := newestIndex(t, s)
+	p.follow("#dry-run")
+	if got := p.text(videoRow + ` td[data-field="filter/priority"] .field-error`); !strings.Contains(got, "250") {
+		t.Errorf("the server's error at filter/acme-video/priority reads %q", got)
+	}
+	if newestIndex(t, s) != before || len(filtersOf(t, s, video)) != 1 {
+		t.Fatal("a refused edit committed something")
+	}
+
+	p.typeInto(videoRow+` td[data-field="filter/priority"] input`, "15")
+	p.follow("#dry-run")
+	if got := p.text("#preview"); !strings.Contains(got, video+"/filter/acme-telemetry") || !strings.Contains(got, video+"/filter/acme-video/priority") {
+		t.Errorf("the dry run's preview reads %q, want the new filter and the changed priority", got)
+	}
+	if newestIndex(t, s) != before {
+		t.Fatal("the dry run committed")
+	}
+	p.follow("#commit")
+	p.textWith("#committed", fmt.Sprintf("transaction %d.", before+1))
+	want := []sliceFilter{{"acme-telemetry", 5, true}, {"acme-video", 15, true}}
+	if got := filtersOf(t, s, video); !slices.Equal(got, want) || newestIndex(t, s) != before+1 {
+		t.Fatalf("REST after the commit: filters %+v (want %+v), newest transaction %d (before %d)", got, want, newestIndex(t, s), before)
+	}
+
+	// a row removed is a delete of that entry, in one transaction
+	p.follow("#edit-button")
+	p.follow(videoRow + " .remove-row")
+	p.follow("#dry-run")
+	if got := p.text("#preview"); !strings.Contains(got, video+"/filter/acme-video") {
+		t.Errorf("the dry run's preview of the removal reads %q", got)
+	}
+	p.follow("#commit")
+	p.textWith("#committed", fmt.Sprintf("transaction %d.", before+2))
+	if got := filtersOf(t, s, video); !slices.Equal(got, want[:1]) {
+		t.Fatalf("REST after the removal: filters %+v, want %+v", got, want[:1])
+	}
+	var tx struct{ Changes []struct{ Path, Op string } }
+	if err := json.Unmarshal(s.Must(t, 200, "GET", fmt.Sprint("/transactions/", before+2), ""), &tx); err != nil || len(tx.Changes) == 0 {
+		t.Fatalf("the removal's transaction: %+v %v", tx, err)
+	}
+	for _, c := range tx.Changes {
+		if !strings.HasPrefix(c.Path, video+"/filter/acme-video") || c.Op != "delete" {
+			t.Errorf("the removal's transaction changes %s (%s): want deletes of filter/acme-video only", c.Path, c.Op)
+		}
+	}
+}
