@@ -34,18 +34,6 @@ sdcore_test_ues_attached{site="acme-chicago",device_group="cameras",enterprise="
 sdcore_test_ues_attached{site="acme-chicago",device_group="cameras",enterprise="starbucks"} 1007
 `
 
-// choose sets a <select>'s value as a user's choice does (a change event).
-func (p *page) choose(sel, value string) {
-	p.t.Helper()
-	q, _ := json.Marshal(sel)
-	v, _ := json.Marshal(value)
-	p.do(chromedp.WaitVisible(chromedp.CSS(sel)), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](fmt.Sprintf(
-			`(() => { const e = document.querySelector(%s); e.value = %s; e.dispatchEvent(new Event("change", {bubbles: true})); return true })()`, q, v))(ctx, t)
-		return err
-	}))
-}
-
 // refusedAs opens path signed in with token and expects the view to show
 // the server's refusal (403, or 404 as for a missing object).
 func (b *browser) refusedAs(t *testing.T, path, token string) *page {
