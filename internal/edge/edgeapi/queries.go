@@ -110,7 +110,6 @@ func queryPaths(b compat.SpecBuilder, clusterID *openapi3.ParameterRef) {
 			o.Responses.Set(strconv.Itoa(s), b.Problem(s))
 		}
 	}
-	post.Responses.Set("413", b.Problem(413))
 	b.Doc().Paths.Set("/edge/v1/clusters/{cluster}/queries", &openapi3.PathItem{Parameters: openapi3.Parameters{clusterID}, Get: take})
 	qid := openapi3.NewPathParameter("id").WithSchema(openapi3.NewStringSchema())
 	qid.Description = "The query's id."
