@@ -59,6 +59,10 @@ func sitesFor(h compat.Host, tenant, query string) ([]siteTarget, *edge.Hub, err
 	if err != nil {
 		return nil, nil, nil // no cluster directory (no inventory set): no sites
 	}
+	clusters := hub.Clusters()
+	if len(clusters) == 0 {
+		return nil, hub, nil
+	}
 	ast, err := promQL.ParseExpr(query)
 	if err != nil {
 		return nil, nil, err // restricted already: it parsed
@@ -96,7 +100,7 @@ func sitesFor(h compat.Host, tenant, query string) ([]siteTarget, *edge.Hub, err
 	}
 	snap := h.Engine().Snapshot()
 	var out []siteTarget
-	for _, c := range hub.Clusters() {
+	for _, c := range clusters {
 		if c.Site == "" {
 			continue // no site: a public cloud's cluster, no site Prometheus
 		}
