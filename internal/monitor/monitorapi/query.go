@@ -141,8 +141,16 @@ func metricsFor(reg prometheus.Registerer) *queryMetrics {
 var tracer = otel.Tracer("github.com/amp-edge/amp/internal/monitor/monitorapi")
 
 // upstream is the client to Prometheus; each request carries its own
-// deadline (the query's timeout and a margin).
-var upstream = &http.Client{}
+// deadline (the query's timeout and a margin). A dashboard asks its
+// panels' queries at once: up to 64 idle connections to Prometheus are
+// kept for them (the default transport keeps 2, so a burst would open
+// and close connections by the dozen).
+var upstream = &http.Client{Transport: &http.Transport{
+	Proxy:               http.ProxyFromEnvironment,
+	MaxIdleConns:        64,
+	MaxIdleConnsPerHost: 64,
+	IdleConnTimeout:     90 * time.Second,
+}}
 
 // endpoint is one of Prometheus's API routes that AMP passes on: form
 // checks the caller's parameters and returns those Prometheus is given

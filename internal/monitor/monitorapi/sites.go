@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
@@ -114,6 +115,50 @@ func sitesFor(h compat.Host, tenant, query string) ([]siteTarget, *edge.Hub, err
 		}
 	}
 	return out, hub, nil
+}
+
+// forSite rewrites query (restricted already) for site t's Prometheus,
+// whose series AMP labels with t's cluster and site where they lack them
+// (merge). A cluster= or site= matcher that t's label matches is dropped
+// (the site's own series lack the label and would not match it, yet are
+// labelled t's); one it does not match gets label!="" beside it, so only
+// series that carry the label themselves may still match. The
+// enterprise's matchers are never touched.
+func forSite(query string, t siteTarget) (string, error) {
+	ast, err := promQL.ParseExpr(query)
+	if err != nil {
+		return "", err
+	}
+	parser.Inspect(ast, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		var kept []*labels.Matcher
+		need := map[string]bool{}
+		for _, m := range vs.LabelMatchers {
+			v, ours := t.cluster, m.Name == ClusterLabel
+			if m.Name == monitor.SiteLabel {
+				v, ours = t.site, true
+			}
+			switch {
+			case !ours:
+			case m.Matches(v):
+				continue
+			default:
+				need[m.Name] = true
+			}
+			kept = append(kept, m)
+		}
+		for _, name := range []string{ClusterLabel, monitor.SiteLabel} {
+			if need[name] {
+				kept = append(kept, labels.MustNewMatcher(labels.MatchNotEqual, name, ""))
+			}
+		}
+		vs.LabelMatchers = kept
+		return nil
+	})
+	return ast.String(), nil
 }
 
 // sourceAnswer is one Prometheus's answer to a fanned-out query.
@@ -254,7 +299,6 @@ func (e errNoAnswer) Error() string { return fmt.Sprintf("no Prometheus answered
 func askSites(ctx context.Context, hub *edge.Hub, qm *queryMetrics, api string, form url.Values, timeout time.Duration, sites []siteTarget) []sourceAnswer {
 	out := make([]sourceAnswer, len(sites))
 	done := make(chan struct{}, len(sites))
-	encoded := form.Encode()
 	wait := min(timeout, siteTimeout)
 	for i := range sites {
 		go func() {
@@ -263,7 +307,14 @@ func askSites(ctx context.Context, hub *edge.Hub, qm *queryMetrics, api string, 
 			sctx, cancel := context.WithTimeout(ctx, wait)
 			defer cancel()
 			out[i] = sourceAnswer{site: &sites[i]}
-			a, err := hub.Ask(sctx, sites[i].cluster, wire.SiteQuery{API: api, Form: encoded})
+			q, err := forSite(form.Get("query"), sites[i])
+			if err != nil {
+				out[i].warning = "the query does not parse"
+				return
+			}
+			sf := maps.Clone(form)
+			sf.Set("query", q)
+			a, err := hub.Ask(sctx, sites[i].cluster, wire.SiteQuery{API: api, Form: sf.Encode()})
 			result := "ok"
 			switch {
 			case errors.Is(err, context.DeadlineExceeded):

@@ -73,3 +73,23 @@ func TestMergeSiteAnswers(t *testing.T) {
 		t.Fatalf("scalars: %s", body)
 	}
 }
+
+// TestForSite: the cluster= and site= matchers a site's labels match are
+// dropped for its Prometheus (its series lack them: AMP adds them), those
+// they do not match keep only series that carry the label themselves, and
+// the enterprise's matcher is kept as it is.
+func TestForSite(t *testing.T) {
+	b := siteTarget{cluster: "edge-b", site: "site-b"}
+	for in, want := range map[string]string{
+		`sum(x{cluster="edge-b",enterprise="acme"})`:                      `sum(x{enterprise="acme"})`,
+		`x{cluster=~"edge-.*",site="site-b"}`:                             `x`,
+		`x{cluster!="edge-b"}`:                                            `x{cluster!="",cluster!="edge-b"}`,
+		`x{cluster="edge-a"} or y{site="site-b",enterprise="acme"}`:       `x{cluster!="",cluster="edge-a"} or y{enterprise="acme"}`,
+		`rate(x{site!~"site-.*",cluster="edge-b",enterprise="acme"}[5m])`: `rate(x{enterprise="acme",site!="",site!~"site-.*"}[5m])`,
+	} {
+		got, err := forSite(in, b)
+		if err != nil || got != want {
+			t.Errorf("forSite(%s) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+}
