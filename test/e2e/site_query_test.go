@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -155,6 +156,15 @@ func TestSiteQueries(t *testing.T) {
 	if fromCluster(ss, "edge-a") != 2 || fromCluster(ss, "edge-b") != 0 || fromCluster(ss, "") != 4 ||
 		len(got.Warnings) != 1 || !strings.Contains(got.Warnings[0], "site site-b (cluster edge-b)") {
 		t.Fatalf("with site-b's agent down: %v %q", ss, got.Warnings)
+	}
+
+	// The CLI prints the answer and, on stderr, the site that did not.
+	cli := exec.Command(testenv.Binary(t), "monitor", "query", "amp_test_value")
+	cli.Env = s.Env()
+	var stdout, stderr strings.Builder
+	cli.Stdout, cli.Stderr = &stdout, &stderr
+	if err := cli.Run(); err != nil || !strings.Contains(stdout.String(), `cluster="edge-a"`) || !strings.Contains(stderr.String(), "warning: site site-b (cluster edge-b)") {
+		t.Errorf("amp monitor query with site-b down: %v\n%s\n%s", err, stdout.String(), stderr.String())
 	}
 
 	m := string(s.Must(t, 200, "GET", "/metrics", ""))

@@ -30,7 +30,8 @@ import (
 )
 
 // Metric queries (docs/monitoring.md, "Queries"): PromQL over the central
-// Prometheus (--prometheus-url), answered in Prometheus's HTTP API shapes
+// Prometheus (--prometheus-url) and, for queries, the sites' (sites.go),
+// answered in Prometheus's HTTP API shapes
 // so that Grafana can use AMP as a Prometheus data source. An enterprise's
 // caller gets its own series only: every selector of the query is given
 // enterprise="<its id>" before Prometheus sees it (monitor.Restrict, the
