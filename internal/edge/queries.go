@@ -122,6 +122,18 @@ func (h *Hub) TakeQueries(id string) []wire.SiteQuery {
 	return out
 }
 
+// CheckOpen is nil when query qid of cluster id waits for its answer,
+// else the not-found error Answer would return: an answer to any other
+// is refused before its body is read.
+func (h *Hub) CheckOpen(id, qid string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c := h.calls[qid]; c == nil || c.cluster != id {
+		return notOpen(id, qid)
+	}
+	return nil
+}
+
 // Answer takes cluster id's agent's answer to query qid. A query that is
 // not open for that cluster (answered already, given up by its asker, or
 // another cluster's) is not found.
@@ -130,7 +142,7 @@ func (h *Hub) Answer(id, qid string, a wire.SiteAnswer) error {
 	c := h.calls[qid]
 	if c == nil || c.cluster != id {
 		h.mu.Unlock()
-		return schema.Errorf(schema.KindNotFound, LinkPath(id)+"/queries/"+schema.EscapeSegment(qid), "no query %q is waiting for this cluster's answer (answered already, or its asker gave up)", qid)
+		return notOpen(id, qid)
 	}
 	delete(h.calls, qid)
 	if e := h.entries[id]; e != nil {
@@ -152,3 +164,7 @@ func (e *entry) takeUntold() bool {
 
 // Clusters lists the declared clusters, as of now.
 func (h *Hub) Clusters() []Cluster { return h.dir.Clusters(h.sch, h.eng.Snapshot()) }
+
+func notOpen(id, qid string) error {
+	return schema.Errorf(schema.KindNotFound, LinkPath(id)+"/queries/"+schema.EscapeSegment(qid), "no query %q is waiting for this cluster's answer (answered already, or its asker gave up)", qid)
+}

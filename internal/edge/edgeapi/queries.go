@@ -54,6 +54,9 @@ func answerQuery(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := hub.CheckOpen(id, qid); err != nil {
+		return err
+	}
 	const bound = wire.MaxSiteAnswer + 64<<10 // the answer and its envelope
 	body, err := io.ReadAll(io.LimitReader(r.Body, bound+1))
 	if err != nil {
