@@ -56,6 +56,7 @@ func (a *Agent) queryLoop(ctx context.Context) {
 			go func() {
 				defer func() { <-slots }()
 				ans := a.runQuery(ctx, q)
+				a.o.Metrics.queried(ans)
 				if err := client.AnswerQuery(ctx, q.ID, ans); err != nil {
 					a.log.Warn("cannot post a site query's answer", "query", q.ID, "error", err)
 				}

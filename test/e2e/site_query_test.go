@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -87,7 +89,8 @@ func TestSiteQueries(t *testing.T) {
 	}{{a, siteASeries, "amp_test_info"}, {b, siteBSeries, "amp_test_secret"}} {
 		prom := scrapedPrometheus(t, st.series, st.metric, "")
 		st.site.enrol(t, s)
-		st.site.agent = startAgent(t, "--dir", st.site.dir, "--kubeconfig", st.site.kube.Kubeconfig, "--prometheus-url", prom.URL)
+		st.site.agent = startAgent(t, "--dir", st.site.dir, "--kubeconfig", st.site.kube.Kubeconfig, "--prometheus-url", prom.URL,
+			"--metrics-listen", "127.0.0.1:0")
 	}
 	waitWithin(t, time.Minute, func() bool {
 		ss := askAs(t, s, s.Token, "amp_test_value").samples(t)
@@ -119,6 +122,17 @@ func TestSiteQueries(t *testing.T) {
 	got = askAs(t, s, s.Token, `sum by (cluster) (amp_test_value{cluster="edge-b"})`)
 	if ss := got.samples(t); len(ss) != 1 || ss[0].Labels["cluster"] != "edge-b" || ss[0].Values[0] != 2023 || len(got.Warnings) != 0 {
 		t.Fatalf("the operator's edge-b sum: %s %q", got.Data.Result, got.Warnings)
+	}
+
+	// Site-a's agent counts what it ran.
+	resp, err := http.Get(a.agent.metricsURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	am, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`(?m)^amp_agent_site_queries_total\{result="answered"\} [1-9]`).Match(am) {
+		t.Errorf("site-a's agent did not count its answered queries:\n%s", grepLines(string(am), "amp_agent_site_queries"))
 	}
 
 	// The hostile queries, as acme, over the central data and site-a's.
