@@ -37,11 +37,11 @@ import (
 // (docs/agent.md).
 func newAgentCmd() *cobra.Command {
 	var (
-		dir, kubeconfig, metricsListen, logLevel, server string
-		interval, wait                                   time.Duration
+		dir, kubeconfig, metricsListen, logLevel, server, prometheusURL string
+		interval, wait                                                  time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "agent [--dir DIR] [--kubeconfig FILE] [--interval D] [--server URL] [--poll-wait D] [--metrics-listen ADDR] | agent register | agent status",
+		Use:   "agent [--dir DIR] [--kubeconfig FILE] [--interval D] [--server URL] [--poll-wait D] [--metrics-listen ADDR] [--prometheus-url URL] | agent register | agent status",
 		Short: "Run the edge agent of a site's Kubernetes cluster: enrol, pull the desired state, keep the site in it",
 		Long: `Run the edge agent of one site's cluster. It dials AMP (AMP never dials a
 site) over mutual TLS with the cluster's certificate, long-polls the
@@ -67,11 +67,17 @@ configuration, else $KUBECONFIG, which may list several files (a:b), merged
 as kubectl merges them. Metrics (amp_agent_*) on --metrics-listen, off by
 default; bind it to a local address.
 
+The site's metrics stay in its Prometheus (--prometheus-url): AMP hands
+the agent the metric queries its users ask of this site, already
+restricted to what each caller may see; the agent runs them locally and
+sends back only their results.
+
 Examples:
   amp agent register --server https://amp.example.com:8181 --token-file ace-x.token --cluster ace-x
   amp agent --kubeconfig /etc/kubernetes/admin.conf
   KUBECONFIG=/etc/amp-agent/cluster.yaml:/etc/amp-agent/user.yaml amp agent
   amp agent --dir /var/lib/amp-agent --interval 30s --metrics-listen 127.0.0.1:9469
+  amp agent --prometheus-url http://127.0.0.1:9090   # the site's Prometheus, for AMP's site queries
   amp agent --server https://amp-2.example.com:8181    # another replica of the same AMP
   amp agent status`,
 		Args: args(cobra.NoArgs),
@@ -155,7 +161,7 @@ Examples:
 			defer shutdown(context.Background())
 			ag, err = agent.New(agent.Options{
 				Dir: d, Registry: reg, Facts: cluster.Facts, Interval: interval, Server: server, Wait: wait,
-				Version: version, Log: log, Metrics: m,
+				Version: version, Log: log, Metrics: m, PrometheusURL: prometheusURL,
 			})
 			if err != nil {
 				return err
@@ -174,6 +180,7 @@ Examples:
 	f.DurationVar(&wait, "poll-wait", agent.DefaultWait, "how long each desired-state long-poll waits for a change (1s..5m); shorter behind a proxy that cuts idle connections sooner, and AMP notices a stopped agent within it plus two check-in intervals")
 	f.StringVar(&metricsListen, "metrics-listen", "", "address to serve Prometheus metrics on at /metrics, e.g. 127.0.0.1:9469 (default: off)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&prometheusURL, "prometheus-url", "", "the site's Prometheus, e.g. http://127.0.0.1:9090: AMP's metric queries for this site run against it, and only their results go to AMP (default: none; such queries are answered with an error)")
 	cmd.AddCommand(newAgentRegisterCmd(), newAgentStatusCmd())
 	return cmd
 }

@@ -20,9 +20,13 @@ func newMonitorQueryCmd(g *globalOpts) *cobra.Command {
 	var since, step time.Duration
 	cmd := &cobra.Command{
 		Use:   "query EXPR [-e ENTERPRISE] [--time T | --since D --step D] [-o table|json]",
-		Short: "Ask PromQL of the central Prometheus through AMP (an enterprise sees its own series only)",
+		Short: "Ask PromQL of the central and the sites' Prometheus through AMP (an enterprise sees its own series only)",
 		Long: `Run a PromQL query through AMP (GET /metrics/query, or /metrics/query_range
-with --since). An operator queries every series; an enterprise's admin or
+with --since): the central Prometheus and every site's the caller may see,
+reached through the sites' agents, merged, each site's series labelled
+with its cluster; cluster="ID" or site="ID" in the query narrows the
+sites asked. A site that did not answer is printed as a warning on
+stderr. An operator queries every series; an enterprise's admin or
 member only the enterprise's: the server gives every selector
 enterprise="<ENTERPRISE>" and refuses one naming another enterprise. -e
 picks the enterprise when you hold roles in several (an operator may name
@@ -33,7 +37,8 @@ prints Prometheus's answer as it is.
 Examples:
   amp monitor query 'amp_edge_probe_ok{probe="user-plane"}' -e acme
   amp monitor query 'sum by (site) (amp_edge_probe_ok)' --since 1h --step 1m
-  amp monitor query 'up' --time 2026-12-07T15:00:00Z -o json`,
+  amp monitor query 'up' --time 2026-12-07T15:00:00Z -o json
+  amp monitor query 'sum by (cluster) (rate(amp_agent_checkins_total{cluster="edge-a"}[5m]))'   # one site`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: runE(func(cmd *cobra.Command, a []string) error {
 			format, err := g.outputFormat("table", "table", "json")
@@ -87,9 +92,14 @@ func printQueryAnswer(cmd *cobra.Command, body []byte) error {
 			ResultType string          `json:"resultType"`
 			Result     json.RawMessage `json:"result"`
 		} `json:"data"`
+		Warnings []string `json:"warnings"`
 	}
 	if err := json.Unmarshal(body, &a); err != nil {
 		return fmt.Errorf("the answer is not Prometheus's: %v", err)
+	}
+	// A site that did not answer is said, never left out silently.
+	for _, w := range a.Warnings {
+		fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
 	}
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 	switch a.Data.ResultType {

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -65,6 +66,10 @@ type Options struct {
 	// Backoff is the link's retry policy (zero: link.DefaultBackoff).
 	Backoff link.Backoff
 	Now     func() time.Time
+	// PrometheusURL is the site's Prometheus, which AMP's site queries
+	// are run against (queries.go); empty: they are answered with an
+	// error saying so.
+	PrometheusURL string
 }
 
 // Agent is one running agent.
@@ -89,6 +94,8 @@ type Agent struct {
 	enforceAll chan struct{}
 	dirtySig   chan struct{}
 	kick       chan struct{}
+	queriesSig chan struct{}
+	prom       *http.Client // to the site's Prometheus
 }
 
 // New loads the state directory: the cached desired state and journal
@@ -117,6 +124,8 @@ func New(o Options) (*Agent, error) {
 		enforceAll: make(chan struct{}, 1),
 		dirtySig:   make(chan struct{}, 1),
 		kick:       make(chan struct{}, 1),
+		queriesSig: make(chan struct{}, 1),
+		prom:       &http.Client{},
 		interval:   DefaultInterval,
 	}
 	held, err := o.Dir.Desired()
@@ -171,6 +180,7 @@ func (a *Agent) loadCredentials() error {
 		return err
 	}
 	c.Backoff, c.Version = a.o.Backoff, a.o.Version
+	c.OnQueries = func() { signal(a.queriesSig) }
 	if a.client != nil {
 		a.client.Close()
 	}
@@ -219,6 +229,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	goFn(a.pollLoop)
 	goFn(a.checkinLoop)
+	goFn(a.queryLoop)
 	<-ctx.Done()
 	wg.Wait()
 	a.mu.Lock()

@@ -18,6 +18,7 @@ type Metrics struct {
 	lastCheckin prometheus.Gauge
 	index       prometheus.Gauge
 	certExpiry  prometheus.Gauge
+	queries     *prometheus.CounterVec
 }
 
 // NewMetrics registers the agent's metrics with reg.
@@ -51,8 +52,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "amp_agent_certificate_expiry_timestamp_seconds",
 			Help: "Unix time the agent's client certificate expires.",
 		}),
+		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "amp_agent_site_queries_total",
+			Help: "AMP's metric queries run against the site's Prometheus, by result: answered (Prometheus answered, whatever its status), failed (Prometheus could not be asked, or its answer was too large).",
+		}, []string{"result"}),
 	}
-	reg.MustRegister(m.applies, m.drift, m.refusals, m.linkUp, m.lastCheckin, m.index, m.certExpiry)
+	for _, r := range []string{"answered", "failed"} {
+		m.queries.WithLabelValues(r)
+	}
+	reg.MustRegister(m.applies, m.drift, m.refusals, m.linkUp, m.lastCheckin, m.index, m.certExpiry, m.queries)
 	return m
 }
 
@@ -100,5 +108,16 @@ func (m *Metrics) setHeld(d *wire.Desired) {
 func (m *Metrics) setCertificate(notAfter time.Time) {
 	if m != nil {
 		m.certExpiry.Set(float64(notAfter.Unix()))
+	}
+}
+
+func (m *Metrics) queried(a wire.SiteAnswer) {
+	if m == nil {
+		return
+	}
+	if a.Status == 0 {
+		m.queries.WithLabelValues("failed").Inc()
+	} else {
+		m.queries.WithLabelValues("answered").Inc()
 	}
 }

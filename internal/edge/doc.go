@@ -3,7 +3,8 @@
 // (its desired state, by digest, with resumable deltas and a long-poll that
 // wakes within a second of the commit that changed it) and what the agents
 // report back (check-ins recorded as the cluster's operational state, the
-// connected sweeper, the amp_edge_ metrics).
+// connected sweeper, the amp_edge_ metrics), and the site queries handed
+// to the agents over their waits (queries.go: AMP never dials a site).
 //
 // It is generic: it knows no model set. The wing that declares clusters
 // (internal/provision/cluster) registers a Directory (which clusters exist,

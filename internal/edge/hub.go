@@ -54,7 +54,8 @@ type Hub struct {
 	log  *slog.Logger
 
 	mu      sync.Mutex
-	entries map[string]*entry // by cluster id: those asked about since start
+	entries map[string]*entry    // by cluster id: those asked about since start
+	calls   map[string]*siteCall // open site queries, by id (queries.go)
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -72,6 +73,7 @@ type entry struct {
 	gone      bool      // the cluster was deleted
 	changedAt time.Time // commit time of the last change, for the delivery histogram
 	waiters   []*waiter // requests waiting for a change (wait.go)
+	queries   queries   // site queries for its agent (queries.go)
 
 	seen      time.Time // last check-in or desired-state request
 	connected bool

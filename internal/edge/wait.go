@@ -82,7 +82,9 @@ func (h *Hub) enqueue(ctx context.Context, id string, since uint64, digest strin
 		return nil, err
 	}
 	e.seen = h.opts.Now()
-	if e.cur.digest != digest || wait <= 0 {
+	// Queries queued while it was not waiting: answered at once, so
+	// that the agent comes for them (queries.go).
+	if e.takeUntold() || e.cur.digest != digest || wait <= 0 {
 		return nil, nil
 	}
 	if len(e.waiters) >= MaxWaiting {

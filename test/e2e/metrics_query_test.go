@@ -115,18 +115,27 @@ func starbucksIn(ss []promSample) string {
 }
 
 // startQueryEnv runs the exporter, a real Prometheus scraping it, and AMP
-// over that Prometheus, and waits until Prometheus holds a few seconds of
-// every series (so offsets and subqueries reach back into data).
-func startQueryEnv(t testing.TB) (*testenv.Server, *prometheus.Server) {
+// over that Prometheus (with serve's extra flags), and waits until
+// Prometheus holds a few seconds of every series (so offsets and
+// subqueries reach back into data).
+func startQueryEnv(t testing.TB, extra ...string) (*testenv.Server, *prometheus.Server) {
+	rulesDir := t.TempDir()
+	prom := scrapedPrometheus(t, tenantSeries, "amp_test_secret", rulesDir)
+	s := testenv.Start(t, t.TempDir(), append([]string{"--demo", "--demo-backends=false", "--adapters", "none",
+		"--prometheus-rules-dir", rulesDir, "--prometheus-url", prom.URL}, extra...)...)
+	return s, prom
+}
+
+// scrapedPrometheus runs an exporter of series and a real Prometheus
+// scraping it every second (rule files in rulesDir, "" for none), and
+// waits until Prometheus holds five samples of metric.
+func scrapedPrometheus(t testing.TB, series, metric, rulesDir string) *prometheus.Server {
 	exporter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, tenantSeries)
+		fmt.Fprint(w, series)
 	}))
 	t.Cleanup(exporter.Close)
-	rulesDir := t.TempDir()
 	prom := prometheus.StartPrometheus(t, prometheus.PrometheusOptions{RulesDir: rulesDir, Scrape: []string{strings.TrimPrefix(exporter.URL, "http://")}})
-	s := testenv.Start(t, t.TempDir(), "--demo", "--demo-backends=false", "--adapters", "none",
-		"--prometheus-rules-dir", rulesDir, "--prometheus-url", prom.URL)
-	q := url.Values{"query": {"count_over_time(amp_test_secret[1m])"}}
+	q := url.Values{"query": {"count_over_time(" + metric + "[1m])"}}
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(250 * time.Millisecond) {
 		resp, err := http.Get(prom.URL + "/api/v1/query?" + q.Encode())
 		if err == nil {
@@ -135,7 +144,7 @@ func startQueryEnv(t testing.TB) (*testenv.Server, *prometheus.Server) {
 			resp.Body.Close()
 			if a.Data.ResultType == "vector" {
 				if ss := a.samples(t); len(ss) == 1 && ss[0].Values[0] >= 5 {
-					return s, prom
+					return prom
 				}
 			}
 		}
@@ -165,62 +174,52 @@ func decodeAnswer(t *testing.T, b []byte) promAnswer {
 	return a
 }
 
-// TestMetricsQueryTenantSafe: as acme, a list of hostile queries —
-// regular-expression matchers, or, subqueries, label_replace, absent,
-// aggregations without the label, offset and @, group_left joins — never
-// returns a sample of starbucks, by label or by value, over the instant
-// and the range API; a selector naming another enterprise is refused
-// (403 naming the query). The operator sees both enterprises, a member
-// acme's, starbucks' admin its own; no token is 401.
-func TestMetricsQueryTenantSafe(t *testing.T) {
-	s, _ := startQueryEnv(t)
-	acme, _ := apiToken(t, s, "acme-admin", "enterprise-admin", "acme")
-	member, _ := apiToken(t, s, "acme-viewer", "enterprise-member", "acme")
-	sb, _ := apiToken(t, s, "sb-admin", "enterprise-admin", "starbucks")
+// hostileQueries are queries an enterprise's caller may try to read
+// another enterprise's series with: regular-expression matchers, or,
+// subqueries, label_replace, absent, aggregations without the label,
+// offset and @, group_left joins.
+var hostileQueries = []struct {
+	query   string
+	refused bool // 403: a selector names another enterprise
+	data    bool // the answer holds acme's data (it is not empty)
+}{
+	{query: `{enterprise=~".+"}`, refused: true},
+	{query: `{__name__=~"amp_test.*",enterprise!="acme"}`, refused: true},
+	{query: `amp_test_value{enterprise=""}`, refused: true},
+	{query: `amp_test_value or {enterprise="starbucks"}`, refused: true},
+	{query: `absent(amp_test_secret{enterprise="starbucks"})`, refused: true},
+	{query: `{__name__=~".+"}`, data: true},
+	{query: `{__name__=~"amp_test.*",site=~"starbucks.*"}`},
+	{query: `amp_test_value or amp_test_secret`, data: true},
+	{query: `amp_test_secret or on() vector(0)`, data: true},
+	{query: `max_over_time(amp_test_value[10s:1s])`, data: true},
+	{query: `max_over_time({__name__=~"amp_test.*"}[30s])`, data: true},
+	{query: `last_over_time((amp_test_value or amp_test_secret)[20s:2s] offset 1s)`, data: true},
+	{query: `label_replace(amp_test_value, "enterprise", "acme", "enterprise", ".*")`, data: true},
+	{query: `label_replace({__name__=~".+"}, "site", "$1", "__name__", "(.*)")`, data: true},
+	{query: `absent(amp_test_secret)`, data: true},
+	{query: `absent_over_time(amp_test_secret[1m])`, data: true},
+	{query: `sum without(enterprise) (amp_test_value)`, data: true},
+	{query: `sum by (enterprise, site) ({__name__=~".+"})`, data: true},
+	{query: `count without(enterprise, site, instance, job) ({__name__=~"amp_test.*"})`, data: true},
+	{query: `topk(10, {__name__=~"amp_test.*"})`, data: true},
+	{query: `amp_test_value offset 1s`, data: true},
+	{query: `amp_test_value @ end()`, data: true},
+	{query: `amp_test_value * on(site) group_left(owner) amp_test_info`, data: true},
+	{query: `amp_test_value * on() group_left amp_test_secret`},
+	{query: `amp_test_info * on(site) group_right amp_test_value`, data: true},
+	{query: `scalar(sum(amp_test_secret))`},
+	{query: `sum(amp_test_value) + scalar(max({__name__=~".+"}))`, data: true},
+}
 
-	// The control: the operator's answer holds starbucks' data, so the
-	// detector below sees it when it is there.
-	all := decodeAnswer(t, s.Must(t, 200, "GET", "/metrics/query?"+url.Values{"query": {`{__name__=~"amp_test.*"}`}}.Encode(), ""))
-	if got := starbucksIn(all.samples(t)); got == "" || len(all.samples(t)) != 7 {
-		t.Fatalf("the operator should see both enterprises' 7 series: %s", all.Data.Result)
-	}
-
+// askHostile runs hostileQueries as acme (its token) over the instant and
+// the range API: none returns a sample of starbucks, by label or by value;
+// a selector naming another enterprise is refused (403 naming the query).
+func askHostile(t *testing.T, s *testenv.Server, acme string) {
+	t.Helper()
 	now := time.Now()
 	rng := url.Values{"start": {strconv.FormatInt(now.Add(-30*time.Second).Unix(), 10)}, "end": {strconv.FormatInt(now.Unix(), 10)}, "step": {"1"}}
-	hostile := []struct {
-		query   string
-		refused bool // 403: a selector names another enterprise
-		data    bool // the answer holds acme's data (it is not empty)
-	}{
-		{query: `{enterprise=~".+"}`, refused: true},
-		{query: `{__name__=~"amp_test.*",enterprise!="acme"}`, refused: true},
-		{query: `amp_test_value{enterprise=""}`, refused: true},
-		{query: `amp_test_value or {enterprise="starbucks"}`, refused: true},
-		{query: `absent(amp_test_secret{enterprise="starbucks"})`, refused: true},
-		{query: `{__name__=~".+"}`, data: true},
-		{query: `{__name__=~"amp_test.*",site=~"starbucks.*"}`},
-		{query: `amp_test_value or amp_test_secret`, data: true},
-		{query: `amp_test_secret or on() vector(0)`, data: true},
-		{query: `max_over_time(amp_test_value[10s:1s])`, data: true},
-		{query: `max_over_time({__name__=~"amp_test.*"}[30s])`, data: true},
-		{query: `last_over_time((amp_test_value or amp_test_secret)[20s:2s] offset 1s)`, data: true},
-		{query: `label_replace(amp_test_value, "enterprise", "acme", "enterprise", ".*")`, data: true},
-		{query: `label_replace({__name__=~".+"}, "site", "$1", "__name__", "(.*)")`, data: true},
-		{query: `absent(amp_test_secret)`, data: true},
-		{query: `absent_over_time(amp_test_secret[1m])`, data: true},
-		{query: `sum without(enterprise) (amp_test_value)`, data: true},
-		{query: `sum by (enterprise, site) ({__name__=~".+"})`, data: true},
-		{query: `count without(enterprise, site, instance, job) ({__name__=~"amp_test.*"})`, data: true},
-		{query: `topk(10, {__name__=~"amp_test.*"})`, data: true},
-		{query: `amp_test_value offset 1s`, data: true},
-		{query: `amp_test_value @ end()`, data: true},
-		{query: `amp_test_value * on(site) group_left(owner) amp_test_info`, data: true},
-		{query: `amp_test_value * on() group_left amp_test_secret`},
-		{query: `amp_test_info * on(site) group_right amp_test_value`, data: true},
-		{query: `scalar(sum(amp_test_secret))`},
-		{query: `sum(amp_test_value) + scalar(max({__name__=~".+"}))`, data: true},
-	}
-	for _, h := range hostile {
+	for _, h := range hostileQueries {
 		for _, route := range []string{"/metrics/query", "/metrics/query_range"} {
 			params := url.Values{"query": {h.query}}
 			if route == "/metrics/query_range" {
@@ -248,6 +247,30 @@ func TestMetricsQueryTenantSafe(t *testing.T) {
 			}
 		}
 	}
+
+}
+
+// TestMetricsQueryTenantSafe: as acme, a list of hostile queries —
+// regular-expression matchers, or, subqueries, label_replace, absent,
+// aggregations without the label, offset and @, group_left joins — never
+// returns a sample of starbucks, by label or by value, over the instant
+// and the range API; a selector naming another enterprise is refused
+// (403 naming the query). The operator sees both enterprises, a member
+// acme's, starbucks' admin its own; no token is 401.
+func TestMetricsQueryTenantSafe(t *testing.T) {
+	s, _ := startQueryEnv(t)
+	acme, _ := apiToken(t, s, "acme-admin", "enterprise-admin", "acme")
+	member, _ := apiToken(t, s, "acme-viewer", "enterprise-member", "acme")
+	sb, _ := apiToken(t, s, "sb-admin", "enterprise-admin", "starbucks")
+
+	// The control: the operator's answer holds starbucks' data, so the
+	// detector below sees it when it is there.
+	all := decodeAnswer(t, s.Must(t, 200, "GET", "/metrics/query?"+url.Values{"query": {`{__name__=~"amp_test.*"}`}}.Encode(), ""))
+	if got := starbucksIn(all.samples(t)); got == "" || len(all.samples(t)) != 7 {
+		t.Fatalf("the operator should see both enterprises' 7 series: %s", all.Data.Result)
+	}
+
+	askHostile(t, s, acme)
 
 	// A member reads acme's series: exactly its two values.
 	a := decodeAnswer(t, s.Must(t, 200, "GET", "/metrics/query?query=amp_test_value", "", "Authorization", "Bearer "+member))

@@ -120,6 +120,10 @@ type Client struct {
 	Backoff Backoff
 	// Version goes into the User-Agent.
 	Version string
+	// OnQueries, when set, is called when an answer of AMP says that
+	// site queries wait for the agent (wire.QueriesHeader): it must not
+	// block.
+	OnQueries func()
 }
 
 // New is a client of the AMP at server for cluster, presenting cert and
@@ -410,6 +414,9 @@ func (c *Client) once(ctx context.Context, method, path string, hdr http.Header,
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	resp.Body.Close()
+	if c.OnQueries != nil && resp.Header.Get(wire.QueriesHeader) != "" {
+		c.OnQueries()
+	}
 	if c.certGen.Load() != gen {
 		// A request open across a renewal (a long-poll) kept a
 		// connection that presents the old certificate: closed now that

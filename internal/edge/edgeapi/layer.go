@@ -29,5 +29,6 @@ func routes() []compat.Route {
 	rs = append(rs, certificateRoutes()...)
 	rs = append(rs, chartRoutes()...)
 	rs = append(rs, probeRoutes()...)
+	rs = append(rs, queryRoutes()...)
 	return rs
 }

@@ -69,7 +69,7 @@ func desired(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 			// only what writing an error needs, not the request.
 			bare := (&http.Request{Method: r.Method, URL: r.URL, Header: http.Header{}}).WithContext(context.Background())
 			deliver := func(d *wire.Desired, err error) {
-				_ = pc.Reply(func(w http.ResponseWriter) { writeDesired(h, w, bare, digest, d, err) })
+				_ = pc.Reply(func(w http.ResponseWriter) { writeDesired(h, w, bare, hub, id, digest, d, err) })
 			}
 			parked, err := hub.Park(r.Context(), id, since, digest, wait, deliver)
 			if !parked {
@@ -91,12 +91,16 @@ func desired(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeDesired(h, w, r, digest, d, nil)
+	writeDesired(h, w, r, hub, id, digest, d, nil)
 	return nil
 }
 
-// writeDesired answers a desired-state request of an agent holding digest.
-func writeDesired(h compat.Host, w http.ResponseWriter, r *http.Request, digest string, d *wire.Desired, err error) {
+// writeDesired answers a desired-state request of cluster id's agent
+// holding digest, telling it when site queries wait for it.
+func writeDesired(h compat.Host, w http.ResponseWriter, r *http.Request, hub *edge.Hub, id, digest string, d *wire.Desired, err error) {
+	if hub.QueriesQueued(id) {
+		w.Header().Set(wire.QueriesHeader, "queued")
+	}
 	switch {
 	case err != nil:
 		h.WriteError(w, r, err)

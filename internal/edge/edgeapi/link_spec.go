@@ -172,6 +172,7 @@ func linkPaths(b compat.SpecBuilder, sets []*schema.ModelSet) {
 	certificatePaths(b, clusterID)
 	chartPaths(b, clusterID)
 	probePaths(b, clusterID)
+	queryPaths(b, clusterID)
 
 	one := operation(b, tagClusters, "getClusterStatus", "A cluster's agent link in detail", "For who may read the cluster.")
 	answer(one, "200", "Its link, facts, object states and last outage.", b.Ref(schemaStatus))

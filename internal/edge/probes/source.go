@@ -243,3 +243,11 @@ func number(v any) int64 {
 	}
 	return 0
 }
+
+// EnterpriseOf is the enterprise of declared cluster id (its site's
+// tenant; "" at no site, or at a site of no enterprise); false: no such
+// cluster.
+func EnterpriseOf(sch *schema.Schema, snap *config.Snapshot, id string) (string, bool) {
+	t, ok := clusterOf(sch, snap, id)
+	return t.enterprise, ok
+}

@@ -2,8 +2,8 @@
 // the monitor model set's descriptor (compat: [monitor]) adds beyond the
 // generic ones — an enterprise's silences, kept in Alertmanager itself
 // (docs/monitoring.md, "Silences"), its receivers' secrets, and PromQL
-// queries over the central Prometheus restricted to the caller's
-// enterprise ("Queries"). It joins the REST API by registering
+// queries over the central and the sites' Prometheus restricted to the
+// caller's enterprise ("Queries", "Site queries"). It joins the REST API by registering
 // with internal/api/compat at init and brings the set's wing
 // (internal/monitor: commit checks and the adapter) along; cmd/amp
 // imports it. Every route authorizes the enterprise it names through the

@@ -30,7 +30,8 @@ import (
 )
 
 // Metric queries (docs/monitoring.md, "Queries"): PromQL over the central
-// Prometheus (--prometheus-url), answered in Prometheus's HTTP API shapes
+// Prometheus (--prometheus-url) and, for queries, the sites' (sites.go),
+// answered in Prometheus's HTTP API shapes
 // so that Grafana can use AMP as a Prometheus data source. An enterprise's
 // caller gets its own series only: every selector of the query is given
 // enterprise="<its id>" before Prometheus sees it (monitor.Restrict, the
@@ -88,7 +89,11 @@ func queryRoutes() []compat.Route {
 
 // queryMetrics are the routes' amp_metrics_* metrics, one set per
 // registry (a process may run several servers).
-type queryMetrics struct{ queries *prometheus.CounterVec }
+type queryMetrics struct {
+	queries      *prometheus.CounterVec
+	siteQueries  *prometheus.CounterVec
+	siteDuration prometheus.Histogram
+}
 
 var (
 	queryMetricsMu sync.Mutex
@@ -97,6 +102,9 @@ var (
 
 // outcomes of a query, as amp_metrics_queries_total counts them.
 var outcomes = []string{"ok", "invalid", "forbidden", "failed", "unavailable"}
+
+// siteResults are the results amp_metrics_site_queries_total counts.
+var siteResults = []string{"ok", "failed", "unanswered", "unreachable"}
 
 func metricsFor(reg prometheus.Registerer) *queryMetrics {
 	queryMetricsMu.Lock()
@@ -107,12 +115,25 @@ func metricsFor(reg prometheus.Registerer) *queryMetrics {
 	m := &queryMetrics{queries: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "amp_metrics_queries_total",
 		Help: "Metric queries and lookups through AMP (/metrics/query, /metrics/query_range, /metrics/api/v1/series, labels, label values) by outcome: ok (Prometheus answered 2xx), invalid (a parameter refused), forbidden (not allowed, or a selector naming another enterprise), failed (Prometheus refused or failed the query), unavailable (no Prometheus, or it did not answer).",
-	}, []string{"outcome"})}
+	}, []string{"outcome"}),
+		siteQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "amp_metrics_site_queries_total",
+			Help: "Queries handed to a site's agent for its Prometheus, by result: ok (Prometheus answered 2xx), failed (Prometheus refused or failed it, or the agent could not ask it), unanswered (no answer within the site's timeout), unreachable (the agent is not connected to this AMP, or has too many queries open).",
+		}, []string{"result"}),
+		siteDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "amp_metrics_site_query_duration_seconds",
+			Help:    "Time from handing a query to a site's agent to its answer (or the site's timeout).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+	}
 	for _, o := range outcomes {
 		m.queries.WithLabelValues(o)
 	}
+	for _, r := range siteResults {
+		m.siteQueries.WithLabelValues(r)
+	}
 	if reg != nil {
-		reg.MustRegister(m.queries)
+		reg.MustRegister(m.queries, m.siteQueries, m.siteDuration)
 	}
 	queryMetricsBy[reg] = m
 	return m
@@ -121,8 +142,16 @@ func metricsFor(reg prometheus.Registerer) *queryMetrics {
 var tracer = otel.Tracer("github.com/amp-edge/amp/internal/monitor/monitorapi")
 
 // upstream is the client to Prometheus; each request carries its own
-// deadline (the query's timeout and a margin).
-var upstream = &http.Client{}
+// deadline (the query's timeout and a margin). A dashboard asks its
+// panels' queries at once: up to 64 idle connections to Prometheus are
+// kept for them (the default transport keeps 2, so a burst would open
+// and close connections by the dozen).
+var upstream = &http.Client{Transport: &http.Transport{
+	Proxy:               http.ProxyFromEnvironment,
+	MaxIdleConns:        64,
+	MaxIdleConnsPerHost: 64,
+	IdleConnTimeout:     90 * time.Second,
+}}
 
 // endpoint is one of Prometheus's API routes that AMP passes on: form
 // checks the caller's parameters and returns those Prometheus is given
@@ -132,26 +161,28 @@ type endpoint struct {
 	api  func(r *http.Request) string
 	// get: Prometheus takes the route by GET only (label values); the
 	// others are sent as POSTed forms, which no URL length bounds.
-	get  bool
-	form func(in url.Values, tenant string) (url.Values, time.Duration, error)
+	get bool
+	// sites: the query goes to the sites' Prometheus too (sites.go).
+	sites bool
+	form  func(in url.Values, tenant string) (url.Values, time.Duration, error)
 }
 
 var (
-	instantAPI = endpoint{"query", fixed("/api/v1/query"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+	instantAPI = endpoint{"query", fixed("/api/v1/query"), false, true, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
 		return restrictedQuery(in, tenant, false)
 	}}
-	rangeAPI = endpoint{"query_range", fixed("/api/v1/query_range"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+	rangeAPI = endpoint{"query_range", fixed("/api/v1/query_range"), false, true, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
 		return restrictedQuery(in, tenant, true)
 	}}
-	seriesAPI = endpoint{"series", fixed("/api/v1/series"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+	seriesAPI = endpoint{"series", fixed("/api/v1/series"), false, false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
 		return lookupForm(in, tenant, true)
 	}}
-	labelsAPI = endpoint{"labels", fixed("/api/v1/labels"), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+	labelsAPI = endpoint{"labels", fixed("/api/v1/labels"), false, false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
 		return lookupForm(in, tenant, false)
 	}}
 	labelValuesAPI = endpoint{"label_values", func(r *http.Request) string {
 		return "/api/v1/label/" + url.PathEscape(r.PathValue("name")) + "/values"
-	}, true, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+	}, true, false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
 		return lookupForm(in, tenant, false)
 	}}
 )
@@ -202,32 +233,35 @@ func proxy(h compat.Host, w http.ResponseWriter, r *http.Request, ep endpoint) (
 	if err != nil {
 		return err
 	}
-	prom := monitor.PrometheusURL()
-	if prom == "" {
-		return schema.Errorf(schema.KindUnavailable, r.URL.Path, "this AMP has no Prometheus to query (amp serve --prometheus-url)")
-	}
 	form, timeout, err := ep.form(r.Form, tenant)
 	if err != nil {
 		return err
 	}
+	prom := monitor.PrometheusURL()
 	api := ep.api(r)
 	// The margin lets Prometheus answer its own timeout error.
 	ctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
 	defer cancel()
-	var req *http.Request
-	if ep.get {
-		req, err = http.NewRequestWithContext(ctx, http.MethodGet, prom+api+"?"+form.Encode(), nil)
-	} else {
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, prom+api, strings.NewReader(form.Encode()))
+	if ep.sites {
+		sites, hub, err := sitesFor(h, tenant, form.Get("query"))
+		if err != nil {
+			return err
+		}
+		if len(sites) > 0 {
+			status, err = fanOut(ctx, w, h, hub, prom, api, form, timeout, sites)
+			if err == nil {
+				outcome = map[bool]string{true: "ok", false: "failed"}[status/100 == 2]
+			}
+			return err
+		}
 	}
+	if prom == "" {
+		return schema.Errorf(schema.KindUnavailable, r.URL.Path, "this AMP has no Prometheus to query (amp serve --prometheus-url)")
+	}
+	req, err := centralRequest(ctx, prom, api, ep.get, form)
 	if err != nil {
 		return err
 	}
-	if !ep.get {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	// Prometheus, when it traces, joins the query's trace.
-	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	resp, err := upstream.Do(req)
 	if err != nil {
 		// Its address and the network's reason are the operator's: they
@@ -250,6 +284,27 @@ func proxy(h compat.Host, w http.ResponseWriter, r *http.Request, ep endpoint) (
 	w.WriteHeader(status)
 	_, _ = io.Copy(w, resp.Body) // a client gone mid-answer: nothing to tell it
 	return nil
+}
+
+// centralRequest is the request to the central Prometheus prom: a POSTed
+// form, or a GET (get).
+func centralRequest(ctx context.Context, prom, api string, get bool, form url.Values) (*http.Request, error) {
+	var req *http.Request
+	var err error
+	if get {
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, prom+api+"?"+form.Encode(), nil)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, prom+api, strings.NewReader(form.Encode()))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !get {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	// Prometheus, when it traces, joins the query's trace.
+	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
+	return req, nil
 }
 
 // restrictedQuery is queryForm with the query restricted to tenant's

@@ -31,16 +31,17 @@ func queryPaths(b compat.SpecBuilder) {
 		path, id, summary string
 		params            openapi3.Parameters
 	}{
-		{"/metrics/query", "queryMetrics", "A PromQL instant query over the central Prometheus",
+		{"/metrics/query", "queryMetrics", "A PromQL instant query over the central and the sites' Prometheus",
 			openapi3.Parameters{query("time", "Unix seconds or RFC 3339 (default: now).", false)}},
-		{"/metrics/query_range", "queryMetricsRange", "A PromQL range query over the central Prometheus", openapi3.Parameters{
+		{"/metrics/query_range", "queryMetricsRange", "A PromQL range query over the central and the sites' Prometheus", openapi3.Parameters{
 			query("start", "Unix seconds or RFC 3339.", true), query("end", "Unix seconds or RFC 3339, not before start.", true),
 			query("step", "Seconds or a Prometheus duration; at most 11,000 points.", true)}},
 	} {
 		item := &openapi3.PathItem{Parameters: append(append(openapi3.Parameters{}, common...), c.params...)}
 		for i, method := range []string{"Get", "Post"} {
 			op := operation(b, c.id+[]string{"", "Form"}[i], c.summary,
-				"Prometheus's HTTP API shape (docs/monitoring.md, Queries); POST takes the parameters form-encoded. Operators query every series, an enterprise's admins and members their enterprise's only. A refused parameter is a 400 naming it.")
+				"Prometheus's HTTP API shape (docs/monitoring.md, Queries); POST takes the parameters form-encoded. Operators query every series, an enterprise's admins and members their enterprise's only. "+
+					"The sites' Prometheus servers the caller may see are asked through their agents (narrowed by cluster= and site= in the query) and their series merged, labelled with their cluster; a site that did not answer is named in warnings. A refused parameter is a 400 naming it.")
 			answer(op, "200", "Prometheus's answer (its own error answers keep its status and shape).", answerSchema)
 			b.Errors(op, false, false)
 			if method == "Get" {
