@@ -25,6 +25,7 @@ import (
 	"github.com/amp-edge/amp/internal/agent/helm"
 	"github.com/amp-edge/amp/internal/agent/kube"
 	"github.com/amp-edge/amp/internal/agent/link"
+	"github.com/amp-edge/amp/internal/agent/loglevel"
 	"github.com/amp-edge/amp/internal/agent/probe"
 	"github.com/amp-edge/amp/internal/agent/sealed"
 	"github.com/amp-edge/amp/internal/agent/state"
@@ -151,6 +152,7 @@ Examples:
 			releases.Register(reg)
 			reg.Register(seal.KindSealedSecret, sealed.New(cs))
 			reg.Register(wire.KindProbe, probes)
+			loglevel.New().Register(reg)
 			shutdown := telemetry.SetupTracing()
 			defer shutdown(context.Background())
 			ag, err = agent.New(agent.Options{

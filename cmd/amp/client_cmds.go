@@ -68,6 +68,7 @@ func addClientCommands(root *cobra.Command) {
 		newSealCmd(g),
 		newWorkflowCmd(g),
 		newMonitorCmd(g),
+		newLogLevelCmd(g),
 		newLoginCmd(),
 	)
 }
