@@ -11,7 +11,9 @@
 // the spool is bounded, and when full the oldest batches are dropped and
 // counted (amp_log_dropped_lines_total), never silently.
 //
-// It imports the standard library and the Prometheus client only.
+// It imports the standard library and the Prometheus client only, so the
+// edge agent links it (it sits under internal/telemetry, which the agent
+// may import).
 package logship
 
 import (
