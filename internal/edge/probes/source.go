@@ -243,3 +243,13 @@ func number(v any) int64 {
 	}
 	return 0
 }
+
+// Placement is where a declared cluster stands: its site and that site's
+// enterprise ("" for none); ok is false for a cluster not declared.
+func Placement(sch *schema.Schema, snap *config.Snapshot, id string) (site, enterprise string, ok bool) {
+	t, ok := clusterOf(sch, snap, id)
+	if !ok {
+		return "", "", false
+	}
+	return t.cluster.Site, t.enterprise, true
+}

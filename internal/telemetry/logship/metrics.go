@@ -10,11 +10,9 @@ type Metrics struct {
 	bufferedLines prometheus.Gauge
 }
 
-// NewMetrics registers the shipper's metrics with reg (nil: none).
+// NewMetrics makes the shipper's metrics and registers them with reg
+// (nil: later, with Register).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
-	if reg == nil {
-		return nil
-	}
 	m := &Metrics{
 		shippedLines: prometheus.NewCounter(prometheus.CounterOpts{Name: "amp_log_shipped_lines_total",
 			Help: "Log lines delivered to the log store (the agent: to AMP, which relays them)."}),
@@ -25,8 +23,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		bufferedLines: prometheus.NewGauge(prometheus.GaugeOpts{Name: "amp_log_buffered_lines",
 			Help: "Log lines waiting on disk in the spool to be resent."}),
 	}
-	reg.MustRegister(m.shippedLines, m.droppedLines, m.pushFailures, m.bufferedLines)
+	if reg != nil {
+		m.Register(reg)
+	}
 	return m
+}
+
+// Register adds the metrics to reg.
+func (m *Metrics) Register(reg prometheus.Registerer) {
+	reg.MustRegister(m.shippedLines, m.droppedLines, m.pushFailures, m.bufferedLines)
 }
 
 func (m *Metrics) shipped(n int) {
