@@ -69,6 +69,7 @@ func addClientCommands(root *cobra.Command) {
 		newWorkflowCmd(g),
 		newMonitorCmd(g),
 		newLogLevelCmd(g),
+		newLogsCmd(g),
 		newLoginCmd(),
 	)
 }
