@@ -16,8 +16,8 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/component"
 	"github.com/amp-edge/amp/internal/edge"
-	"github.com/amp-edge/amp/internal/server"
 	"github.com/amp-edge/amp/internal/monitor"
+	"github.com/amp-edge/amp/internal/server"
 	"github.com/amp-edge/amp/internal/telemetry"
 	"github.com/amp-edge/amp/internal/telemetry/logship"
 )

@@ -107,7 +107,7 @@ func TestLogsEndToEnd(t *testing.T) {
 	for _, hostile := range []string{`{enterprise="starbucks"}`, `{enterprise=~"acme|starbucks"}`, `{enterprise!="acme"}`} {
 		queryLogs(t, s, acme, 403, hostile)
 	}
-	queryLogs(t, s, s.Token, 400, `{cluster=~".*"}`)              // every stream: refused
+	queryLogs(t, s, s.Token, 400, `{cluster=~".*"}`)                // every stream: refused
 	queryLogs(t, s, acme, 400, `sum(rate({cluster="edge-a"}[1m]))`) // beyond the subset
 	// The operator reads every stream, AMP's own included.
 	if n := queryLogs(t, s, s.Token, 200, `{cluster="edge-b"}`).lines(); n == 0 {

@@ -306,4 +306,3 @@ func lokiStreams(body io.Reader, limit int) ([]lokiStream, error) {
 	}
 	return out, nil
 }
-

@@ -16,8 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/amp-edge/amp/internal/telemetry/logship"
 	"github.com/amp-edge/amp/internal/telemetry"
+	"github.com/amp-edge/amp/internal/telemetry/logship"
 	"github.com/amp-edge/amp/internal/testenv/victorialogs"
 )
 
