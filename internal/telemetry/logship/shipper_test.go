@@ -22,7 +22,9 @@ import (
 )
 
 // count asks VictoriaLogs how many lines match a LogsQL query.
-func count(t *testing.T, vl *victorialogs.Server, q string) int {
+func count(t *testing.T, vl *victorialogs.Server, q string) int { return countB(t, vl, q) }
+
+func countB(t testing.TB, vl *victorialogs.Server, q string) int {
 	t.Helper()
 	resp, err := http.PostForm(vl.URL+"/select/logsql/query", url.Values{"query": {q + " | stats count() n"}})
 	if err != nil {
@@ -127,6 +129,14 @@ func TestFullSpoolDropsOldestCounted(t *testing.T) {
 	if dropped == 0 || int(dropped+buffered) != total {
 		t.Fatalf("dropped %v + buffered %v != %d logged", dropped, buffered, total)
 	}
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func metric(t *testing.T, reg *prometheus.Registry, name string) prometheus.Collector {
