@@ -66,6 +66,13 @@ certificate is valid, and reports the outage once the link is back. If
 the certificate expires meanwhile, it keeps enforcing and logs how to
 recover: a new token and amp agent register, which keeps the cached state.
 
+With --ship-logs its log lines go to AMP over the link, which labels them
+with the cluster, its site and enterprise and relays them to its log
+store; while AMP or the store is away they wait on disk in
+<dir>/log-spool (bounded by --log-spool-max-bytes; the oldest dropped and
+counted past it) and are sent after. Levels per component change at run
+time with amp log-level --cluster C COMPONENT LEVEL (docs/logging.md).
+
 The Kubernetes API: --kubeconfig (one file), else the pod's in-cluster
 configuration, else $KUBECONFIG, which may list several files (a:b), merged
 as kubectl merges them. Metrics (amp_agent_*) on --metrics-listen, off by
@@ -76,6 +83,7 @@ Examples:
   amp agent --kubeconfig /etc/kubernetes/admin.conf
   KUBECONFIG=/etc/amp-agent/cluster.yaml:/etc/amp-agent/user.yaml amp agent
   amp agent --dir /var/lib/amp-agent --interval 30s --metrics-listen 127.0.0.1:9469
+  amp agent --ship-logs --log-spool-max-bytes 67108864
   amp agent --server https://amp-2.example.com:8181    # another replica of the same AMP
   amp agent status`,
 		Args: args(cobra.NoArgs),
