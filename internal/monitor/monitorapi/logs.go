@@ -104,37 +104,6 @@ func relayLogs(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	return h.WriteJSON(w, http.StatusOK, map[string]int{"accepted": p.Lines()})
 }
 
-// logScope is the enterprise a log query is confined to ("" for none:
-// the caller may read every stream).
-func logScope(h compat.Host, r *http.Request) (string, error) {
-	ent := r.Form.Get("enterprise")
-	if ent == "" && h.Allowed(r, auth.Read, logsPath) {
-		return "", nil
-	}
-	if ent == "" {
-		ents := enterprisesOf(auth.FromContext(r.Context()))
-		switch len(ents) {
-		case 0:
-			return "", h.Authorize(r, auth.Read, logsPath)
-		case 1:
-			ent = ents[0]
-		default:
-			return "", schema.Errorf(schema.KindInvalid, "?enterprise", "name the enterprise whose logs to query: you hold roles in %s", strings.Join(ents, ", "))
-		}
-	}
-	set := h.Schema().Set(monitor.SetName, "")
-	if set == nil {
-		return "", schema.Errorf(schema.KindNotFound, "?enterprise", "the monitor model set is not loaded")
-	}
-	if err := h.Authorize(r, auth.Read, schema.RESTBase(set)+"/"+schema.EscapeSegment(ent)); err != nil {
-		return "", err
-	}
-	if !h.Engine().Snapshot().TargetExists(ent) {
-		return "", schema.Errorf(schema.KindNotFound, "?enterprise", "no enterprise %q", ent)
-	}
-	return ent, nil
-}
-
 // queryLogs serves GET /logs?query=&start=&end=&limit=&enterprise=.
 func queryLogs(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	ctx, span := tracer.Start(r.Context(), "logs.query")
@@ -142,7 +111,7 @@ func queryLogs(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return schema.Errorf(schema.KindInvalid, "?", "the parameters do not parse: %v", err)
 	}
-	tenant, err := logScope(h, r)
+	tenant, err := queryScope(h, r, logsPath, "logs")
 	if err != nil {
 		return err
 	}
