@@ -192,7 +192,7 @@ Examples:
 // shipOwnLogs is where amp serve's logs go: stderr, and with
 // --log-push-url the log store too, through a spool in
 // <data-dir>/log-spool (docs/logging.md). ship runs the shipper on every
-// replica, each shipping its own lines; the service log-ship puts its
+// replica, each shipping its own lines; the service log-ship-metrics puts its
 // amp_log_* metrics on the server's registry.
 func shipOwnLogs(dataDir string) (w io.Writer, ship func(context.Context) error, err error) {
 	push := monitor.LogPushURL()
