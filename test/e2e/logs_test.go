@@ -58,8 +58,9 @@ func (a logAnswer) lines() int {
 // TestLogsEndToEnd: two sites' agents ship their logs through AMP to a
 // real VictoriaLogs; acme's admin finds its site's lines through GET
 // /logs and none of starbucks'; a level changed with amp log-level
-// --cluster makes the agent's debug lines appear; lines logged while the
-// store is down wait on the site's disk and all arrive after.
+// --cluster makes the agent's debug lines appear, and --reset makes them
+// stop; lines logged while the store is down wait on the site's disk and
+// all arrive after.
 func TestLogsEndToEnd(t *testing.T) {
 	vl := victorialogs.Start(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -139,6 +140,36 @@ func TestLogsEndToEnd(t *testing.T) {
 		return len(des) >= 3
 	}, "edge-a's lines spooled on disk while the store is down")
 	vl.Restart()
+
+	// The level goes back: once the agent has removed it, the probes
+	// keep running and log no debug line.
+	reset := exec.Command(testenv.Binary(t), "log-level", "--cluster", "edge-a", "agent-probe", "--reset")
+	reset.Env = append(os.Environ(), s.Env()...)
+	if out, err := reset.CombinedOutput(); err != nil {
+		t.Fatalf("amp log-level --cluster edge-a agent-probe --reset: %v\n%s", err, out)
+	}
+	var removedAt time.Time
+	waitWithin(t, time.Minute, func() bool {
+		for _, line := range strings.Split(a.agent.logs(), "\n") {
+			var rec struct {
+				Time   time.Time
+				Object string
+			}
+			if json.Unmarshal([]byte(line), &rec) == nil && strings.Contains(rec.Object, "log level agent-probe: back to info") {
+				removedAt = rec.Time
+				return true
+			}
+		}
+		return false
+	}, "edge-a's agent removing the level")
+	waitWithin(t, time.Minute, func() bool {
+		return metricValue(t, s, `amp_edge_last_update_timestamp_seconds{cluster="edge-a",enterprise="acme",site="site-a"}`) > float64(removedAt.Unix()+2)
+	}, "edge-a's probes running on after the removal")
+	after := a.agent.logs()[strings.Index(a.agent.logs(), "back to info"):]
+	if strings.Contains(after, `"level":"DEBUG"`) {
+		t.Fatalf("edge-a logged debug lines after its level went back to info:\n%.2000s", after)
+	}
+
 	// Stopped as an operator stops it: what it holds goes out first.
 	a.agent.cmd.Process.Signal(syscall.SIGTERM)
 	<-a.agent.done
