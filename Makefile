@@ -56,6 +56,12 @@ bench-rollout:
 .PHONY: bench-portal
 bench-portal: portal
 	go test -run '^$$' -bench BenchmarkPortalInChromium -benchtime 3x -timeout 30m ./test/e2e/
+# Issue 14's log shipping (docs/logging.md): lines/s through the shipper
+# into a real VictoriaLogs against pushing the same lines directly, same
+# run, and the lines lost (must be 0).
+.PHONY: bench-logs
+bench-logs:
+	go test -run '^$$' -bench BenchmarkShipToVictoriaLogs -benchtime 10x ./internal/telemetry/logship/
 
 # This tree against an older commit, alternating, same run:
 #   make bench-compare BASE=d7cca15 [ROUNDS=5] [E2E=1]

@@ -224,3 +224,16 @@ if [ ! -x "$ss_dir/controller" ] || [ ! -x "$ss_dir/kubeseal" ]; then
   trap - EXIT
 fi
 # --- end sealed-secrets ---------------------------------------------------------
+# --- VictoriaLogs (issue 14 item 5: internal/testenv/victorialogs, docs/logging.md)
+# The log store the tests ship to over Loki's push API and query with
+# LogsQL: github.com/VictoriaMetrics/VictoriaLogs (Apache-2.0), built from
+# the Go module proxy into a cache outside the repository (about 2 minutes
+# on a quiet machine). Grafana Loki itself is AGPL and not used.
+VICTORIALOGS_VERSION=1.52.2
+vl_dir="${XDG_CACHE_HOME:-$HOME/.cache}/amp-test-tools/victorialogs-v$VICTORIALOGS_VERSION"
+if [ ! -x "$vl_dir/victoria-logs" ]; then
+  mkdir -p "$vl_dir"
+  GOWORK=off GOBIN="$vl_dir" go install -trimpath -ldflags "-s -w" \
+    "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@v$VICTORIALOGS_VERSION"
+fi
+# --- end VictoriaLogs -----------------------------------------------------------

@@ -25,12 +25,14 @@ import (
 	"github.com/amp-edge/amp/internal/agent/helm"
 	"github.com/amp-edge/amp/internal/agent/kube"
 	"github.com/amp-edge/amp/internal/agent/link"
+	"github.com/amp-edge/amp/internal/agent/loglevel"
 	"github.com/amp-edge/amp/internal/agent/probe"
 	"github.com/amp-edge/amp/internal/agent/sealed"
 	"github.com/amp-edge/amp/internal/agent/state"
 	"github.com/amp-edge/amp/internal/edge/wire"
 	"github.com/amp-edge/amp/internal/seal"
 	"github.com/amp-edge/amp/internal/telemetry"
+	"github.com/amp-edge/amp/internal/telemetry/logship"
 )
 
 // newAgentCmd is "amp agent": the edge agent of one site's cluster
@@ -39,6 +41,8 @@ func newAgentCmd() *cobra.Command {
 	var (
 		dir, kubeconfig, metricsListen, logLevel, server, prometheusURL string
 		interval, wait                                                  time.Duration
+		shipLogs                                                        bool
+		logSpoolMax                                                     int64
 	)
 	cmd := &cobra.Command{
 		Use:   "agent [--dir DIR] [--kubeconfig FILE] [--interval D] [--server URL] [--poll-wait D] [--metrics-listen ADDR] [--prometheus-url URL] | agent register | agent status",
@@ -62,6 +66,13 @@ certificate is valid, and reports the outage once the link is back. If
 the certificate expires meanwhile, it keeps enforcing and logs how to
 recover: a new token and amp agent register, which keeps the cached state.
 
+With --ship-logs its log lines go to AMP over the link, which labels them
+with the cluster, its site and enterprise and relays them to its log
+store; while AMP or the store is away they wait on disk in
+<dir>/log-spool (bounded by --log-spool-max-bytes; the oldest dropped and
+counted past it) and are sent after. Levels per component change at run
+time with amp log-level --cluster C COMPONENT LEVEL (docs/logging.md).
+
 The Kubernetes API: --kubeconfig (one file), else the pod's in-cluster
 configuration, else $KUBECONFIG, which may list several files (a:b), merged
 as kubectl merges them. Metrics (amp_agent_*) on --metrics-listen, off by
@@ -78,6 +89,7 @@ Examples:
   KUBECONFIG=/etc/amp-agent/cluster.yaml:/etc/amp-agent/user.yaml amp agent
   amp agent --dir /var/lib/amp-agent --interval 30s --metrics-listen 127.0.0.1:9469
   amp agent --prometheus-url http://127.0.0.1:9090   # the site's Prometheus, for AMP's site queries
+  amp agent --ship-logs --log-spool-max-bytes 67108864
   amp agent --server https://amp-2.example.com:8181    # another replica of the same AMP
   amp agent status`,
 		Args: args(cobra.NoArgs),
@@ -95,11 +107,37 @@ Examples:
 				}
 			}
 			telemetry.Level.Set(lvl)
-			log := telemetry.NewLogger(os.Stderr)
 			d, err := state.Open(dir)
 			if err != nil {
 				return err
 			}
+			var ag *agent.Agent
+			var pr *prometheus.Registry
+			if metricsListen != "" {
+				pr = prometheus.NewRegistry()
+				pr.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			}
+			logOut := io.Writer(os.Stderr)
+			var shipper *logship.Shipper
+			if shipLogs {
+				// Lines go to AMP over the link (the agent reaches AMP
+				// only), which relays them to the log store; while AMP
+				// or the store is away they wait in <dir>/log-spool.
+				shipper, err = logship.New(logship.Options{Dir: filepath.Join(d.Path, "log-spool"), MaxSpoolBytes: logSpoolMax,
+					Metrics: logship.NewMetrics(probeRegistry(pr)),
+					Sink: func(ctx context.Context, body []byte) error {
+						c, err := ag.Link()
+						if err != nil {
+							return err
+						}
+						return c.PushLogs(ctx, body)
+					}})
+				if err != nil {
+					return err
+				}
+				logOut = io.MultiWriter(os.Stderr, shipper)
+			}
+			log := telemetry.NewLogger(logOut)
 			kc, err := kube.Config(kubeconfig)
 			if err != nil {
 				return err
@@ -111,10 +149,7 @@ Examples:
 			cluster := kube.New(cs)
 			var m *agent.Metrics
 			var hm *helm.Metrics
-			var pr *prometheus.Registry
-			if metricsListen != "" {
-				pr = prometheus.NewRegistry()
-				pr.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			if pr != nil {
 				m, hm = agent.NewMetrics(pr), helm.NewMetrics(pr)
 				stop, err := serveMetrics(metricsListen, pr, log)
 				if err != nil {
@@ -125,7 +160,6 @@ Examples:
 			// Charts come over the link, through a cache in the state
 			// directory (an offline restart still has them); the probes
 			// push over it. The link is made below.
-			var ag *agent.Agent
 			charts := &helm.Cache{Dir: filepath.Join(d.Path, "charts"), Fetch: func(ctx context.Context, digest string) ([]byte, error) {
 				return ag.Chart(ctx, digest)
 			}}
@@ -157,6 +191,7 @@ Examples:
 			releases.Register(reg)
 			reg.Register(seal.KindSealedSecret, sealed.New(cs))
 			reg.Register(wire.KindProbe, probes)
+			loglevel.New().Register(reg)
 			shutdown := telemetry.SetupTracing()
 			defer shutdown(context.Background())
 			ag, err = agent.New(agent.Options{
@@ -169,6 +204,11 @@ Examples:
 			ctx, cancel := context.WithCancel(cmd.Context())
 			defer cancel()
 			go probes.Run(ctx)
+			if shipper != nil {
+				shipped := make(chan struct{})
+				go func() { shipper.Run(ctx); close(shipped) }()
+				defer func() { cancel(); <-shipped }()
+			}
 			return ag.Run(ctx)
 		}),
 	}
@@ -179,8 +219,10 @@ Examples:
 	f.StringVar(&server, "server", "", "AMP's address, overriding the one enrolled with (agent.json): another replica of the same AMP, or its new address")
 	f.DurationVar(&wait, "poll-wait", agent.DefaultWait, "how long each desired-state long-poll waits for a change (1s..5m); shorter behind a proxy that cuts idle connections sooner, and AMP notices a stopped agent within it plus two check-in intervals")
 	f.StringVar(&metricsListen, "metrics-listen", "", "address to serve Prometheus metrics on at /metrics, e.g. 127.0.0.1:9469 (default: off)")
-	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error (per component at run time: amp log-level --cluster C COMPONENT LEVEL)")
 	f.StringVar(&prometheusURL, "prometheus-url", "", "the site's Prometheus, e.g. http://127.0.0.1:9090: AMP's metric queries for this site run against it, and only their results go to AMP (default: none; such queries are answered with an error)")
+	f.BoolVar(&shipLogs, "ship-logs", false, "ship the agent's logs to AMP, which relays them to its log store (amp serve --log-push-url); they wait on disk in <dir>/log-spool while AMP is out of reach")
+	f.Int64Var(&logSpoolMax, "log-spool-max-bytes", logship.DefaultMaxSpoolBytes, "bound of <dir>/log-spool: past it the oldest batches are dropped and counted (amp_log_dropped_lines_total)")
 	cmd.AddCommand(newAgentRegisterCmd(), newAgentStatusCmd())
 	return cmd
 }

@@ -68,6 +68,8 @@ func addClientCommands(root *cobra.Command) {
 		newSealCmd(g),
 		newWorkflowCmd(g),
 		newMonitorCmd(g),
+		newLogLevelCmd(g),
+		newLogsCmd(g),
 		newLoginCmd(),
 	)
 }

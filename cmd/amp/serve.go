@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,8 +16,10 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/component"
 	"github.com/amp-edge/amp/internal/edge"
+	"github.com/amp-edge/amp/internal/monitor"
 	"github.com/amp-edge/amp/internal/server"
 	"github.com/amp-edge/amp/internal/telemetry"
+	"github.com/amp-edge/amp/internal/telemetry/logship"
 )
 
 func defaultDataDir() string {
@@ -82,7 +86,16 @@ Examples:
 				return err
 			}
 			telemetry.Level.Set(lvl)
-			cfg.Logger = telemetry.NewLogger(os.Stderr)
+			logs, ship, err := shipOwnLogs(cfg.DataDir)
+			if err != nil {
+				return err
+			}
+			shipCtx, stopShip := context.WithCancel(context.Background())
+			shipped := make(chan struct{})
+			go func() { ship(shipCtx); close(shipped) }()
+			// The last lines are shipped (or spooled) after the server stops.
+			defer func() { stopShip(); <-shipped }()
+			cfg.Logger = telemetry.NewLogger(logs)
 			cfg.Version = version
 			shutdown := telemetry.SetupTracing()
 			defer shutdown(cmd.Context())
@@ -174,4 +187,28 @@ Examples:
 	f.Var(&edge.LastSeenEvery, "agent-last-seen-every", "how often a connected agent's last-seen alone is written to the store (1s..1h); other replicas on the store see it up to this old, and each write is a commit per connected agent (docs/agent.md)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error (change at run time with PUT /admin/log-level)")
 	return cmd
+}
+
+// shipOwnLogs is where amp serve's logs go: stderr, and with
+// --log-push-url the log store too, through a spool in
+// <data-dir>/log-spool (docs/logging.md). ship runs the shipper on every
+// replica, each shipping its own lines; the service log-ship-metrics puts its
+// amp_log_* metrics on the server's registry.
+func shipOwnLogs(dataDir string) (w io.Writer, ship func(context.Context) error, err error) {
+	push := monitor.LogPushURL()
+	if push == "" {
+		return os.Stderr, func(context.Context) error { return nil }, nil
+	}
+	m := logship.NewMetrics(nil)
+	sh, err := logship.New(logship.Options{Sink: logship.HTTPSink(push, nil), Dir: filepath.Join(dataDir, "log-spool"), Metrics: m})
+	if err != nil {
+		return nil, nil, err
+	}
+	component.RegisterService(component.Service{Name: "log-ship-metrics", New: func(env component.Env) func(ctx context.Context) error {
+		if env.Metrics != nil {
+			m.Register(env.Metrics)
+		}
+		return func(ctx context.Context) error { <-ctx.Done(); return nil }
+	}})
+	return io.MultiWriter(os.Stderr, sh), sh.Run, nil
 }

@@ -24,6 +24,8 @@ func init() {
 			f.StringVar(&flags.AlertmanagerURL, "alertmanager-url", "", "`URL` of the Alertmanager that reads --alertmanager-config, e.g. http://127.0.0.1:9093: AMP reloads it, reads its configuration back, and sends it the silences made through AMP")
 			f.StringVar(&flags.Promtool, "promtool", "", "`PATH` of promtool: every rule file is checked with promtool check rules before it is written, and not written if refused (empty: AMP's own checks at commit only), e.g. /usr/bin/promtool")
 			f.StringVar(&flags.Amtool, "amtool", "", "`PATH` of amtool: the Alertmanager configuration is checked with amtool check-config before it is written, and not written if refused, e.g. /usr/bin/amtool")
+			f.StringVar(&logStore.push, "log-push-url", "", "`URL` of a log store's Loki push endpoint AMP ships its own logs and its agents' to, e.g. http://127.0.0.1:9428/insert/loki/api/v1/push (VictoriaLogs, run with -loki.disableMessageParsing) or http://loki:3100/loki/api/v1/push (docs/logging.md)")
+			f.StringVar(&logStore.query, "log-query-url", "", "`URL` of the VictoriaLogs that GET /logs queries (LogsQL at /select/logsql/query), e.g. http://127.0.0.1:9428")
 			f.StringVar(&flags.OperatorWebhook, "alertmanager-operator-webhook", "", "webhook `URL` of the operator's receiver, which takes the alerts no enterprise route takes (empty: they go nowhere)")
 		},
 		Enabled: func() bool { return flags.RulesDir != "" || flags.AlertmanagerConfig != "" },
@@ -40,6 +42,16 @@ func init() {
 		},
 	})
 }
+
+// logStore is where logs go (--log-push-url) and are read back from
+// (--log-query-url).
+var logStore struct{ push, query string }
+
+// LogPushURL is --log-push-url ("" when not given).
+func LogPushURL() string { return logStore.push }
+
+// LogQueryURL is --log-query-url ("" when not given), without a trailing /.
+func LogQueryURL() string { return strings.TrimRight(logStore.query, "/") }
 
 // AlertmanagerURL is --alertmanager-url ("" when not given), where the
 // silences made through AMP go.

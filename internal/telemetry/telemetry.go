@@ -1,7 +1,7 @@
 // Package telemetry sets up AMP's own logs and traces for every other package
-// to use: JSON logs through log/slog, with a level that can be changed at run
-// time and the trace and span ids of the request in every record logged with
-// a context; and an OpenTelemetry tracer provider whose spans are always
+// to use: JSON logs through log/slog in one schema (docs/logging.md), with a
+// level per component that can be changed at run time and the trace and span
+// ids of the request in every record logged with a context; and an OpenTelemetry tracer provider whose spans are always
 // created (so trace ids reach the logs) and go to whatever exporters the
 // caller installs.
 //
@@ -33,28 +33,49 @@ func ParseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// NewLogger returns a JSON logger writing to w at the process-wide Level,
-// adding trace_id and span_id from the context of each record.
+// NewLogger returns a JSON logger writing one record per Write to w. A
+// logger made with With("component", NAME) logs at that component's level
+// (SetComponentLevel), others at the process-wide Level; each record logged
+// with a context carries its trace_id and span_id.
 func NewLogger(w io.Writer) *slog.Logger {
-	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: Level})
-	return slog.New(&traceHandler{h})
+	// The JSON handler lets everything through: Enabled below decides.
+	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.Level(-1 << 10)})
+	return slog.New(&schemaHandler{Handler: h})
 }
 
-type traceHandler struct{ slog.Handler }
+// schemaHandler adds the trace ids and applies the level of the
+// component its attributes name.
+type schemaHandler struct {
+	slog.Handler
+	level *componentLevel // nil: no component, the process-wide Level
+}
 
-func (t *traceHandler) Handle(ctx context.Context, r slog.Record) error {
+func (t *schemaHandler) Enabled(_ context.Context, l slog.Level) bool {
+	if t.level != nil {
+		return l >= t.level.get()
+	}
+	return l >= Level.Level()
+}
+
+func (t *schemaHandler) Handle(ctx context.Context, r slog.Record) error {
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+		r.AddAttrs(slog.String(KeyTraceID, sc.TraceID().String()), slog.String(KeySpanID, sc.SpanID().String()))
 	}
 	return t.Handler.Handle(ctx, r)
 }
 
-func (t *traceHandler) WithAttrs(a []slog.Attr) slog.Handler {
-	return &traceHandler{t.Handler.WithAttrs(a)}
+func (t *schemaHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	n := &schemaHandler{Handler: t.Handler.WithAttrs(as), level: t.level}
+	for _, a := range as {
+		if a.Key == KeyComponent {
+			n.level = component(a.Value.String())
+		}
+	}
+	return n
 }
 
-func (t *traceHandler) WithGroup(name string) slog.Handler {
-	return &traceHandler{t.Handler.WithGroup(name)}
+func (t *schemaHandler) WithGroup(name string) slog.Handler {
+	return &schemaHandler{Handler: t.Handler.WithGroup(name), level: t.level}
 }
 
 // SetupTracing installs a tracer provider so every request gets a trace id.

@@ -2,6 +2,7 @@ package link
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 
 	"github.com/amp-edge/amp/internal/edge/wire"
@@ -22,5 +23,13 @@ func (c *Client) PushProbes(ctx context.Context, results []wire.ProbeResult) (in
 // first half.
 func (c *Client) Reach(ctx context.Context) error {
 	_, err := c.once(ctx, http.MethodGet, "/healthz", nil, nil, nil, []int{http.StatusOK})
+	return err
+}
+
+// PushLogs sends a Loki push body of the agent's own log lines, which AMP
+// labels with the cluster, its site and enterprise and relays to the log
+// store; an error (AMP or the store away) leaves the batch to the caller.
+func (c *Client) PushLogs(ctx context.Context, body []byte) error {
+	_, err := c.call(ctx, http.MethodPost, c.clusterPath("/logs"), nil, json.RawMessage(body), nil, http.StatusOK)
 	return err
 }

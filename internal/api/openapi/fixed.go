@@ -22,6 +22,8 @@ const (
 	schemaTarget          = "Target"
 	schemaEnterprise      = "Enterprise"
 	schemaLogLevel        = "LogLevel"
+	schemaLogLevels       = "LogLevels"
+	schemaComponentLevel  = "ComponentLogLevel"
 	schemaValues          = "Values"
 	schemaModelSet        = "ModelSet"
 	schemaWhoami          = "Whoami"
@@ -173,6 +175,17 @@ func (b *builder) fixedComponents() {
 	}, tenant.IDField), "An enterprise: one configuration target."))
 	lvl := openapi3.NewStringSchema().WithEnum("debug", "info", "warn", "error")
 	b.addSchema(schemaLogLevel, obj(map[string]*openapi3.Schema{"level": lvl}, "level"))
+	b.addSchema(schemaComponentLevel, withDesc(obj(map[string]*openapi3.Schema{
+		"component": str("The component, as its log records name it."),
+		"level":     lvl,
+		"own":       withDesc(openapi3.NewBoolSchema(), "Whether the component has its own level (false: it follows the process-wide one)."),
+	}, "component", "level", "own"), "A component's log level."))
+	comps := openapi3.NewArraySchema()
+	comps.Items = b.ref(schemaComponentLevel)
+	b.addSchema(schemaLogLevels, withDesc(obj(map[string]*openapi3.Schema{
+		"level":      lvl,
+		"components": withDesc(comps, "Every component that has logged in this process, by name."),
+	}, "level", "components"), "The process-wide log level and each component's."))
 	vals := openapi3.NewArraySchema()
 	vals.Items = &openapi3.SchemaRef{Value: openapi3.NewStringSchema()}
 	b.addSchema(schemaValues, withDesc(obj(map[string]*openapi3.Schema{"values": vals}, "values"), "The valid choices for a leafref."))
@@ -430,14 +443,30 @@ func (b *builder) fixedPaths() {
 	set("/models/{set}/migrate", &openapi3.PathItem{Post: o})
 
 	// Log level.
-	get = op(ta, "getLogLevel", "Read the log level")
-	jsonOK(get, "200", "The current level.", b.ref(schemaLogLevel))
+	get = op(ta, "getLogLevel", "Read the log levels")
+	get.Description = "Operators only. The process-wide level and each component's (docs/logging.md)."
+	jsonOK(get, "200", "The current levels.", b.ref(schemaLogLevels))
 	b.errors(get, false, false)
-	put := op(ta, "setLogLevel", "Change the log level")
+	put := op(ta, "setLogLevel", "Change the process-wide log level")
+	put.Description = "Operators only, audited. Every component without its own level follows it at once."
 	put.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithJSONSchemaRef(b.ref(schemaLogLevel))}
 	jsonOK(put, "200", "The new level.", b.ref(schemaLogLevel))
 	b.errors(put, true, false)
 	set("/admin/log-level", &openapi3.PathItem{Get: get, Put: put})
+	comp := openapi3.NewPathParameter("component").WithSchema(openapi3.NewStringSchema().WithMinLength(1))
+	comp.Description = "A component, as GET /admin/log-level lists it; 404 for one that has not logged in this process."
+	get = op(ta, "getComponentLogLevel", "Read one component's log level")
+	jsonOK(get, "200", "Its level.", b.ref(schemaComponentLevel))
+	b.errors(get, false, false)
+	put = op(ta, "setComponentLogLevel", "Give one component its own log level")
+	put.Description = "Operators only, audited. Takes effect at once, for loggers already made."
+	put.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithRequired(true).WithJSONSchemaRef(b.ref(schemaLogLevel))}
+	jsonOK(put, "200", "Its new level.", b.ref(schemaComponentLevel))
+	b.errors(put, true, false)
+	del = op(ta, "resetComponentLogLevel", "Make one component follow the process-wide log level again")
+	jsonOK(del, "200", "Its level now.", b.ref(schemaComponentLevel))
+	b.errors(del, true, false)
+	set("/admin/log-level/{component}", &openapi3.PathItem{Parameters: openapi3.Parameters{{Value: comp}}, Get: get, Put: put, Delete: del})
 
 	// Backup (docs/backup.md).
 	o = op(ta, "getBackup", "Stream a backup of the whole store")

@@ -36,7 +36,6 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
-	"github.com/amp-edge/amp/internal/telemetry"
 )
 
 var tracer = otel.Tracer("github.com/amp-edge/amp/internal/api/rest")
@@ -155,6 +154,9 @@ func (s *Server) routes() {
 		{"DELETE /state/", "state", false, s.stateWrite},
 		{"GET /admin/log-level", "log-level", false, s.getLogLevel},
 		{"PUT /admin/log-level", "log-level", false, s.setLogLevel},
+		{"GET /admin/log-level/{component}", "log-level", false, s.getComponentLevel},
+		{"PUT /admin/log-level/{component}", "log-level", false, s.setComponentLevel},
+		{"DELETE /admin/log-level/{component}", "log-level", false, s.resetComponentLevel},
 		{"GET /admin/backup", "backup", false, s.backup},
 	}
 	for _, l := range s.compat {
@@ -536,35 +538,6 @@ func (s *Server) spec(w http.ResponseWriter, r *http.Request) error {
 		return schema.Errorf(schema.KindInvalid, "?format", "%q is not json or yaml", f)
 	}
 	return s.writeSpec(w, yaml, ct)
-}
-
-func (s *Server) getLogLevel(w http.ResponseWriter, r *http.Request) error {
-	if err := s.authorize(r, auth.Admin, "/admin/log-level"); err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, map[string]string{"level": strings.ToLower(telemetry.Level.Level().String())})
-}
-
-func (s *Server) setLogLevel(w http.ResponseWriter, r *http.Request) error {
-	if err := s.authorize(r, auth.Admin, "/admin/log-level"); err != nil {
-		return err
-	}
-	v, err := readJSON(r)
-	if err != nil {
-		return err
-	}
-	m, _ := v.(map[string]any)
-	ls, _ := m["level"].(string)
-	if len(m) != 1 || ls == "" {
-		return schema.Errorf(schema.KindInvalid, "/level", "send {\"level\": \"debug|info|warn|error\"}")
-	}
-	lvl, err := telemetry.ParseLevel(ls)
-	if err != nil {
-		return schema.Errorf(schema.KindInvalid, "/level", "%v", err)
-	}
-	telemetry.Level.Set(lvl)
-	s.log.InfoContext(r.Context(), "log level changed", "level", ls, "principal", principalName(r.Context()))
-	return writeJSON(w, http.StatusOK, map[string]string{"level": strings.ToLower(lvl.String())})
 }
 
 // maxMinIndexWait bounds how long a request with ?min-index= waits for this

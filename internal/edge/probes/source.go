@@ -244,10 +244,12 @@ func number(v any) int64 {
 	return 0
 }
 
-// EnterpriseOf is the enterprise of declared cluster id (its site's
-// tenant; "" at no site, or at a site of no enterprise); false: no such
-// cluster.
-func EnterpriseOf(sch *schema.Schema, snap *config.Snapshot, id string) (string, bool) {
+// Placement is where a declared cluster stands: its site and that site's
+// enterprise ("" for none); ok is false for a cluster not declared.
+func Placement(sch *schema.Schema, snap *config.Snapshot, id string) (site, enterprise string, ok bool) {
 	t, ok := clusterOf(sch, snap, id)
-	return t.enterprise, ok
+	if !ok {
+		return "", "", false
+	}
+	return t.cluster.Site, t.enterprise, true
 }

@@ -229,7 +229,7 @@ func proxy(h compat.Host, w http.ResponseWriter, r *http.Request, ep endpoint) (
 	if err := r.ParseForm(); err != nil {
 		return schema.Errorf(schema.KindInvalid, "?", "the parameters do not parse: %v", err)
 	}
-	tenant, err = queryScope(h, r)
+	tenant, err = queryScope(h, r, queryPath, "series")
 	if err != nil {
 		return err
 	}
@@ -392,25 +392,26 @@ func lookupForm(in url.Values, tenant string, needMatch bool) (url.Values, time.
 	return out, defaultTimeout, nil
 }
 
-// queryScope decides whose series the caller queries: "" for every
-// enterprise's (whoever the policy lets read /metrics/query, and who names
-// no enterprise), else the enterprise the caller names with ?enterprise=
-// or, naming none, the one enterprise it holds a role in. Reading that
-// enterprise's series takes the right to read its monitor configuration.
-func queryScope(h compat.Host, r *http.Request) (string, error) {
+// queryScope decides whose series (or logs: what) the caller queries: ""
+// for every enterprise's (whoever the policy lets read all, such as
+// /metrics/query, and who names no enterprise), else the enterprise the
+// caller names with ?enterprise= or, naming none, the one enterprise it
+// holds a role in. Reading that enterprise's data takes the right to read
+// its monitor configuration.
+func queryScope(h compat.Host, r *http.Request, all, what string) (string, error) {
 	ent := r.Form.Get("enterprise")
 	if ent == "" {
-		if h.Allowed(r, auth.Read, queryPath) {
+		if h.Allowed(r, auth.Read, all) {
 			return "", nil
 		}
 		ents := enterprisesOf(auth.FromContext(r.Context()))
 		switch len(ents) {
 		case 0:
-			return "", h.Authorize(r, auth.Read, queryPath)
+			return "", h.Authorize(r, auth.Read, all)
 		case 1:
 			ent = ents[0]
 		default:
-			return "", schema.Errorf(schema.KindInvalid, "?enterprise", "name the enterprise whose series to query: you hold roles in %s", strings.Join(ents, ", "))
+			return "", schema.Errorf(schema.KindInvalid, "?enterprise", "name the enterprise whose %s to query: you hold roles in %s", what, strings.Join(ents, ", "))
 		}
 	}
 	set := h.Schema().Set(monitor.SetName, "")

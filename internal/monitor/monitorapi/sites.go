@@ -106,7 +106,7 @@ func sitesFor(h compat.Host, tenant, query string) ([]siteTarget, *edge.Hub, err
 			continue // no site: a public cloud's cluster, no site Prometheus
 		}
 		if tenant != "" {
-			if ent, ok := probes.EnterpriseOf(h.Schema(), snap, c.ID); !ok || ent != tenant {
+			if _, ent, ok := probes.Placement(h.Schema(), snap, c.ID); !ok || ent != tenant {
 				continue
 			}
 		}

@@ -79,6 +79,7 @@ func paths(b compat.SpecBuilder, sets []*schema.ModelSet) {
 	b.Doc().Paths.Set("/monitor/secrets/{enterprise}/{id}", &openapi3.PathItem{
 		Parameters: openapi3.Parameters{pathParam("enterprise", "The enterprise's id."), pathParam("id", "The secret's id, as a receiver's url-secret names it.")}, Put: put, Delete: del})
 	queryPaths(b)
+	logPaths(b)
 }
 
 func operation(b compat.SpecBuilder, id, summary, desc string) *openapi3.Operation {
