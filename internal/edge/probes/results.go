@@ -67,10 +67,41 @@ type clusterResults struct {
 	dirty bool
 }
 
-// stored is a probe's last result and since when its outcome holds.
+// stored is a probe's last result, since when its outcome holds, and
+// the probe's last gap.
 type stored struct {
 	wire.ProbeResult
 	Since time.Time `json:"since"`
+	// Every is the time between its last two runs that were not a gap:
+	// the probe's interval as the site runs it.
+	Every time.Duration `json:"every,omitempty"`
+	Gap   *gap          `json:"gap,omitempty"`
+}
+
+// gap is a time AMP got no run of a probe for longer than usual.
+type gap struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// GapAfter is the shortest silence of a probe taken for a gap; a probe
+// run less often than every GapAfter/3 has gaps from three times its
+// interval (known from its second result on).
+const GapAfter = time.Minute
+
+// follow carries prev's outcome time, interval and gap to s, the probe's
+// next result, and says whether the time since prev's run is a new gap.
+func (s *stored) follow(prev *stored) (newGap bool) {
+	s.Every, s.Gap = prev.Every, prev.Gap
+	d := s.At.Sub(prev.At)
+	// After one run, the interval is not known yet: a probe run every
+	// hour is not an hour's gap.
+	if prev.Every > 0 && d > max(GapAfter, 3*prev.Every) {
+		s.Gap = &gap{From: prev.At, To: s.At}
+		return true
+	}
+	s.Every = d
+	return false
 }
 
 var (
@@ -205,6 +236,13 @@ func (r *Results) Record(ctx context.Context, id string, p *wire.ProbePush) (n i
 			continue
 		}
 		s := &stored{ProbeResult: res, Since: r.now().UTC()}
+		if prev != nil && s.follow(prev) {
+			// Written at once, as a change of outcome is: a site back
+			// from a silence must not look as if it never left.
+			urgent = true
+			r.log.Warn("probe results resume after a gap", "cluster", id, "site", c.Site, "enterprise", c.Enterprise, "probe", res.Probe,
+				"from", s.Gap.From, "to", s.Gap.To, "seconds", s.Gap.To.Sub(s.Gap.From).Seconds())
+		}
 		if prev != nil && prev.OK == res.OK {
 			s.Since = prev.Since
 		} else {
@@ -305,6 +343,9 @@ func (r *Results) writeStateLocked(ctx context.Context, enterprise string) error
 			}
 			if s.Message != "" {
 				e["message"] = s.Message
+			}
+			if s.Gap != nil {
+				e["gap"] = map[string]any{"from": s.Gap.From.UTC().Format(time.RFC3339Nano), "to": s.Gap.To.UTC().Format(time.RFC3339Nano)}
 			}
 			list = append(list, e)
 		}
