@@ -328,3 +328,21 @@ func TestGapStaysVisible(t *testing.T) {
 		t.Fatalf("reloaded gap: %+v", g)
 	}
 }
+
+// TestOlderCopyNeverOverwrites: the writer's round stores its copies
+// outside the lock that pushes take, so a copy it took before a push
+// stored a newer one must not be put back over it.
+func TestOlderCopyNeverOverwrites(t *testing.T) {
+	eng := sites(t)
+	r := newResults(eng, metricsFor(prometheus.NewRegistry()))
+	c := &clusterResults{Probes: map[string]*stored{}}
+	if err := r.put("edge-a", c, 2, []byte(`{"site":"newer","probes":{}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.put("edge-a", c, 1, []byte(`{"site":"older","probes":{}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := eng.Meta().GetMeta(metaPrefix + "edge-a"); err != nil || string(b) != `{"site":"newer","probes":{}}` {
+		t.Fatalf("stored %s (%v), want the newer copy", b, err)
+	}
+}
