@@ -62,6 +62,19 @@ bench-portal: portal
 .PHONY: bench-logs
 bench-logs:
 	go test -run '^$$' -bench BenchmarkShipToVictoriaLogs -benchtime 10x ./internal/telemetry/logship/
+# Issue 14's monitoring figures (docs/monitoring.md): N sites' agents
+# pushing two probe results every INTERVAL through the real link, beside
+# check-ins and an idle server in the same run; and the alert latency, a
+# probe failure to the webhook, on AMP's default chain (RUNS runs).
+.PHONY: bench-probes bench-alerts
+SITES ?= 1000
+INTERVAL ?= 10s
+RUNS ?= 5
+RESEND ?= 1m
+bench-probes:
+	AMP_BENCH_SITES=$(SITES) AMP_BENCH_WINDOW=$(WINDOW) AMP_BENCH_PROBE_INTERVAL=$(INTERVAL) go test -run '^$$' -bench BenchmarkProbeIngest -benchtime 1x -timeout 30m ./test/e2e/
+bench-alerts:
+	AMP_BENCH_ALERT_RUNS=$(RUNS) AMP_BENCH_ALERT_RESEND=$(RESEND) go test -run '^$$' -bench BenchmarkAlertLatency -benchtime 1x -timeout 30m ./test/e2e/
 
 # This tree against an older commit, alternating, same run:
 #   make bench-compare BASE=d7cca15 [ROUNDS=5] [E2E=1]

@@ -109,13 +109,25 @@ func (n *Network) Check(ap netip.AddrPort) error {
 			return nil
 		}
 	}
-	for _, s := range special {
-		if s.prefix.Contains(a) {
-			n.refused.WithLabelValues(s.what).Inc()
-			return fmt.Errorf("%w: %s is a %s address (the operator can allow it with --backend-allow-net)", ErrAddressRefused, a, s.what)
-		}
+	if what, ok := SpecialRange(a); ok {
+		n.refused.WithLabelValues(what).Inc()
+		return fmt.Errorf("%w: %s is a %s address (the operator can allow it with --backend-allow-net)", ErrAddressRefused, a, what)
 	}
 	return nil
+}
+
+// SpecialRange says whether a is in one of the ranges AMP refuses unless
+// the operator allows them (loopback, private, link-local and cloud
+// metadata, …), and which: the backends' policy, and the one the
+// enterprises' alert webhooks are checked against.
+func SpecialRange(a netip.Addr) (what string, ok bool) {
+	a = a.Unmap().WithZone("")
+	for _, s := range special {
+		if s.prefix.Contains(a) {
+			return s.what, true
+		}
+	}
+	return "", false
 }
 
 // ErrAddressRefused is wrapped by the error of a connection the network

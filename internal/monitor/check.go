@@ -26,7 +26,8 @@ var reservedLabels = map[string]string{
 // path and the tool's reason: PromQL that does not parse or selects
 // another enterprise's series, a duration Prometheus cannot read, a label
 // AMP sets itself, a matcher's regular expression that does not compile,
-// a webhook URL without a host, a dashboard model that is not a JSON
+// a webhook URL without a host or aimed at an address the egress policy
+// refuses (egress.go), a dashboard model that is not a JSON
 // object. It runs per changed object, so its cost follows the change.
 func check(tx *config.Snapshot, changes []config.ObjectChange, report config.Report) {
 	for _, c := range changes {
@@ -66,6 +67,15 @@ func check(tx *config.Snapshot, changes []config.ObjectChange, report config.Rep
 				if s, ok := w["url"].(string); ok {
 					if u, err := url.Parse(s); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 						bad("webhook/url", "%q is not an http:// or https:// URL with a host", s)
+					} else if why := webhookEgress.CheckURL(s); why != "" {
+						bad("webhook/url", "%s", why)
+					}
+				}
+			}
+			if m, ok := o.Data["email"].(map[string]any); ok {
+				if s, ok := m["smarthost"].(string); ok {
+					if why := webhookEgress.CheckSmarthost(s); why != "" {
+						bad("email/smarthost", "%s", why)
 					}
 				}
 			}

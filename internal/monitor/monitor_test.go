@@ -70,6 +70,20 @@ func TestRenderedFilesPassTheRealTools(t *testing.T) {
 		run(t, dir, name, body, promtool, "check", "rules")
 	}
 	run(t, dir, "alertmanager.yml", am, amtool, "check-config")
+	// The alert chain's defaults (docs/monitoring.md, "Alert latency"):
+	// every AMP rule group evaluated every 2 s whatever Prometheus's
+	// evaluation_interval, and routes without their own group_wait and
+	// group_interval hold alerts 2 s, not Alertmanager's 30 s and 5m.
+	for name, body := range map[string][]byte{"acme": rules, "pack": Pack} {
+		if !strings.Contains(string(body), "interval: "+RuleInterval+"\n") {
+			t.Errorf("%s's rule group is not evaluated every %s:\n%s", name, RuleInterval, body)
+		}
+	}
+	for _, want := range []string{"\n    group_wait: " + GroupWait + "\n", "\n    group_interval: " + GroupInterval + "\n"} {
+		if !strings.Contains(string(am), want) {
+			t.Errorf("no %q at the root route:\n%s", want, am)
+		}
+	}
 	// The enterprise's routes sit under its label: amtool routes test
 	// shows where alerts go.
 	out := run(t, dir, "alertmanager.yml", am, amtool, "config", "routes", "test", "--config.file="+filepath.Join(dir, "alertmanager.yml"), "enterprise=acme", "severity=critical", "site=acme-1")

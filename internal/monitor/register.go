@@ -14,6 +14,11 @@ import (
 // Alertmanager configuration enables the adapter.
 var flags Config
 
+// webhookEgress is --alert-webhook-allow: what an enterprise's receivers
+// may reach beyond public addresses, checked at commit on every replica
+// (so it is not part of the adapter's Config).
+var webhookEgress Egress
+
 func init() {
 	component.Register(component.Adapter{
 		Name: "monitor",
@@ -26,6 +31,7 @@ func init() {
 			f.StringVar(&flags.Amtool, "amtool", "", "`PATH` of amtool: the Alertmanager configuration is checked with amtool check-config before it is written, and not written if refused, e.g. /usr/bin/amtool")
 			f.StringVar(&logStore.push, "log-push-url", "", "`URL` of a log store's Loki push endpoint AMP ships its own logs and its agents' to, e.g. http://127.0.0.1:9428/insert/loki/api/v1/push (VictoriaLogs, run with -loki.disableMessageParsing) or http://loki:3100/loki/api/v1/push (docs/logging.md)")
 			f.StringVar(&logStore.query, "log-query-url", "", "`URL` of the VictoriaLogs that GET /logs queries (LogsQL at /select/logsql/query), e.g. http://127.0.0.1:9428")
+			f.Var(&webhookEgress, "alert-webhook-allow", "address, CIDR prefix or host name an enterprise's receivers (webhook, Slack-compatible, e-mail smarthost) may reach although it is loopback, private, link-local or cloud metadata, which are refused at commit by default; repeatable or comma-separated, e.g. 10.20.0.0/16,hooks.corp.example")
 			f.StringVar(&flags.OperatorWebhook, "alertmanager-operator-webhook", "", "webhook `URL` of the operator's receiver, which takes the alerts no enterprise route takes (empty: they go nowhere)")
 		},
 		Enabled: func() bool { return flags.RulesDir != "" || flags.AlertmanagerConfig != "" },

@@ -162,9 +162,29 @@ type ruleFile struct {
 }
 
 type ruleGroup struct {
-	Name  string      `yaml:"name"`
-	Rules []ruleEntry `yaml:"rules"`
+	Name     string      `yaml:"name"`
+	Interval string      `yaml:"interval,omitempty"`
+	Rules    []ruleEntry `yaml:"rules"`
 }
+
+// The alert chain's defaults (docs/monitoring.md, "Alert latency"): a
+// probe failure reaches a receiver within the rule's `for` plus the
+// scrape of AMP's metrics, one evaluation and one group wait. Prometheus's
+// own defaults (evaluation every minute, a 30 s group wait, new alerts of
+// a group held up to 5 minutes) would add minutes; these keep the sum of
+// the three under 10 s with a scrape of AMP every 5 s.
+const (
+	// RuleInterval is how often AMP's rule groups (the pack and each
+	// enterprise's) are evaluated, whatever Prometheus's global
+	// evaluation_interval.
+	RuleInterval = "2s"
+	// GroupWait is how long Alertmanager holds a new group's first
+	// alert to batch it with others (routes may set their own).
+	GroupWait = "2s"
+	// GroupInterval is how long a group that has notified holds alerts
+	// that join it: a second site failing while the first still fails.
+	GroupInterval = "2s"
+)
 
 type ruleEntry struct {
 	Alert       string            `yaml:"alert"`
@@ -187,7 +207,7 @@ const packGroup = "amp/pack"
 // forge another's). An error names the rule; the commit checks refuse
 // such a rule first, so it is not expected here.
 func RenderRules(a Alerting) ([]byte, error) {
-	g := ruleGroup{Name: GroupName(a.Tenant)}
+	g := ruleGroup{Name: GroupName(a.Tenant), Interval: RuleInterval}
 	for _, r := range a.Rules {
 		if !r.Enabled {
 			continue
@@ -298,7 +318,8 @@ func RenderAlertmanager(all []Alerting, o AMOptions) (body []byte, missing []str
 		op.Webhooks = []amWebhook{{URL: o.OperatorWebhook, SendResolved: true}}
 	}
 	cfg := amConfig{
-		Route:     amRoute{Receiver: OperatorReceiver, GroupBy: []string{"alertname", TenantLabel}},
+		Route: amRoute{Receiver: OperatorReceiver, GroupBy: []string{"alertname", TenantLabel},
+			GroupWait: GroupWait, GroupInterval: GroupInterval},
 		Receivers: []amReceiver{op},
 	}
 	for _, a := range all {

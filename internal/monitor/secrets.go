@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"unicode/utf8"
 
@@ -28,11 +29,15 @@ var ErrBadSecret = errors.New("a receiver secret is an http:// or https:// URL o
 
 func secretKey(tenant, id string) string { return secretPrefix + tenant + "/" + id }
 
-// Put sets the enterprise's secret id.
+// Put sets the enterprise's secret id: an http(s) URL that the egress
+// policy (--alert-webhook-allow) lets Alertmanager reach.
 func (s Secrets) Put(tenant, id, secret string) error {
 	u, err := url.Parse(secret)
 	if len(secret) > MaxSecret || !utf8.ValidString(secret) || err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return ErrBadSecret
+	}
+	if why := webhookEgress.CheckHost(u.Hostname()); why != "" {
+		return fmt.Errorf("%w, and %s", ErrBadSecret, why)
 	}
 	return s.Meta.PutMeta(secretKey(tenant, id), []byte(secret))
 }

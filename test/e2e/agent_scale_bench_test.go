@@ -68,16 +68,22 @@ func BenchmarkAgentFleet(b *testing.B) {
 	if f.agents < 1 || f.agents > 60000 {
 		b.Fatalf("AMP_BENCH_AGENTS=%d: want 1..60000 (one loopback source address each)", f.agents)
 	}
+	needFiles(b, f.agents)
+	for range b.N {
+		agentFleet(b, f)
+	}
+}
+
+// needFiles fails the benchmark unless n agents fit under the
+// file-descriptor limit.
+func needFiles(b *testing.B, n int) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		b.Fatal(err)
 	}
-	if need := uint64(f.agents) + 512; lim.Cur < need {
+	if need := uint64(n) + 512; lim.Cur < need {
 		b.Fatalf("the file-descriptor limit is %d, %d agents need %d (N client sockets here, N in the server): Go raises the soft limit to the hard one, %d: raise that (ulimit -Hn %d as root, /etc/security/limits.conf, or systemd's LimitNOFILE)",
-			lim.Cur, f.agents, need, lim.Max, need)
-	}
-	for range b.N {
-		agentFleet(b, f)
+			lim.Cur, n, need, lim.Max, need)
 	}
 }
 
@@ -115,46 +121,7 @@ func agentFleet(b *testing.B, f fleetConfig) {
 	decl.WriteString(`]}`)
 	s.Must(b, 201, "POST", "/inventory/v1.0.0", decl.String())
 
-	// Tokens and keys first: the operator's and the sites' own work, not
-	// the enrolment's.
-	agents := make([]*fleetAgent, n)
-	mintStart := time.Now()
-	parallel(b, 16, n, func(i int) error {
-		a := &fleetAgent{server: s.URL, cluster: clusters[i], source: loopbackSource(i)}
-		code, tok, _, err := s.Do(context.Background(), "POST", "/clusters/"+a.cluster+"/tokens", `{"ttl":"1h"}`)
-		if err != nil || code != 201 {
-			return fmt.Errorf("mint a token for %s: %d %s %v", a.cluster, code, tok, err)
-		}
-		var m struct{ Token string }
-		if err := json.Unmarshal(tok, &m); err != nil {
-			return err
-		}
-		agents[i] = a
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return err
-		}
-		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: a.cluster}}, key)
-		if err != nil {
-			return err
-		}
-		a.key = key
-		a.enrolBody, err = json.Marshal(wire.RegisterRequest{Token: m.Token, Cluster: a.cluster,
-			CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
-		return err
-	})
-	mint := time.Since(mintStart)
-	serverCA := x509.NewCertPool()
-	caPEM, err := os.ReadFile(s.CA)
-	if err != nil || !serverCA.AppendCertsFromPEM(caPEM) {
-		b.Fatalf("the server's CA %s: %v", s.CA, err)
-	}
-
-	// Enrolment: the issue's 1,000 at once (more at once overflow the
-	// kernel's accept queue, net.core.somaxconn, before AMP sees them).
-	start := time.Now()
-	parallel(b, min(n, 1000), n, func(i int) error { return agents[i].enrol(serverCA) })
-	enrol := time.Since(start)
+	agents, serverCA, mint, enrol := enrolFleet(b, s, clusters)
 	b.Logf("enrolment: %d agents in %.2f s (%.0f/s; %.2f s per 1,000); baseline: minting their %d tokens (16 at a time, with the agents' key and CSR generation) took %.2f s",
 		n, enrol.Seconds(), float64(n)/enrol.Seconds(), enrol.Seconds()*1000/float64(n), n, mint.Seconds())
 
@@ -236,6 +203,54 @@ func agentFleet(b *testing.B, f fleetConfig) {
 	b.ReportMetric(slices.Max(lat).Seconds(), "fanout-max-s")
 	b.ReportMetric(commit.Seconds(), "commit-s")
 	b.ReportMetric(0, "ns/op")
+}
+
+// enrolFleet mints a token for each declared cluster, makes each agent's
+// key and CSR (mint: the operator's and the sites' own work), then
+// enrols them all at once as agents do (enrol), each from its own
+// loopback address.
+func enrolFleet(b *testing.B, s *testenv.Server, clusters []string) (agents []*fleetAgent, serverCA *x509.CertPool, mint, enrol time.Duration) {
+	// Tokens and keys first: the operator's and the sites' own work, not
+	// the enrolment's.
+	n := len(clusters)
+	agents = make([]*fleetAgent, n)
+	mintStart := time.Now()
+	parallel(b, 16, n, func(i int) error {
+		a := &fleetAgent{server: s.URL, cluster: clusters[i], source: loopbackSource(i)}
+		code, tok, _, err := s.Do(context.Background(), "POST", "/clusters/"+a.cluster+"/tokens", `{"ttl":"1h"}`)
+		if err != nil || code != 201 {
+			return fmt.Errorf("mint a token for %s: %d %s %v", a.cluster, code, tok, err)
+		}
+		var m struct{ Token string }
+		if err := json.Unmarshal(tok, &m); err != nil {
+			return err
+		}
+		agents[i] = a
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: a.cluster}}, key)
+		if err != nil {
+			return err
+		}
+		a.key = key
+		a.enrolBody, err = json.Marshal(wire.RegisterRequest{Token: m.Token, Cluster: a.cluster,
+			CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))})
+		return err
+	})
+	mint = time.Since(mintStart)
+	serverCA = x509.NewCertPool()
+	caPEM, err := os.ReadFile(s.CA)
+	if err != nil || !serverCA.AppendCertsFromPEM(caPEM) {
+		b.Fatalf("the server's CA %s: %v", s.CA, err)
+	}
+
+	// Enrolment: the issue's 1,000 at once (more at once overflow the
+	// kernel's accept queue, net.core.somaxconn, before AMP sees them).
+	start := time.Now()
+	parallel(b, min(n, 1000), n, func(i int) error { return agents[i].enrol(serverCA) })
+	return agents, serverCA, mint, time.Since(start)
 }
 
 // fleetAgent is one simulated site's agent: its own key, certificate,

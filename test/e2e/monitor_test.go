@@ -29,16 +29,19 @@ type webhook struct {
 type amNotification struct {
 	Status string `json:"status"`
 	Alerts []struct {
-		Status string            `json:"status"`
-		Labels map[string]string `json:"labels"`
+		Status   string            `json:"status"`
+		Labels   map[string]string `json:"labels"`
+		StartsAt time.Time         `json:"startsAt"`
 	} `json:"alerts"`
+	received time.Time
 }
 
-func newWebhook(t *testing.T) *webhook {
+func newWebhook(t testing.TB) *webhook {
 	w := &webhook{}
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		var n amNotification
 		if err := json.NewDecoder(r.Body).Decode(&n); err == nil {
+			n.received = time.Now()
 			w.mu.Lock()
 			w.got = append(w.got, n)
 			w.mu.Unlock()
@@ -103,7 +106,8 @@ func TestMonitorAlertsReachTheirEnterprise(t *testing.T) {
 	s := testenv.Start(t, t.TempDir(), "--demo", "--demo-backends=false", "--adapters", "none", "--probe-every", "500ms",
 		"--prometheus-rules-dir", rulesDir, "--prometheus-url", prom.URL,
 		"--alertmanager-config", amConfig, "--alertmanager-url", am.URL,
-		"--promtool", prometheus.Tool(t, "promtool"), "--amtool", prometheus.Tool(t, "amtool"))
+		"--promtool", prometheus.Tool(t, "promtool"), "--amtool", prometheus.Tool(t, "amtool"),
+		"--alert-webhook-allow", "127.0.0.1") // the test's receivers listen on loopback
 	acme, _ := apiToken(t, s, "acme-admin", "enterprise-admin", "acme")
 	sb, _ := apiToken(t, s, "sb-admin", "enterprise-admin", "starbucks")
 
@@ -130,6 +134,10 @@ func TestMonitorAlertsReachTheirEnterprise(t *testing.T) {
 	chatURL := chat.URL + "/hooks/T0/B0/secret-token"
 	acmeAuth := []string{"Authorization", "Bearer " + acme}
 	s.Must(t, 404, "PUT", "/monitor/secrets/acme/chat-url", `{"secret":"https://evil.example/x"}`, "Authorization", "Bearer "+sb)
+	// A secret URL is a receiver's target too: the metadata service is refused.
+	if b := s.Must(t, 400, "PUT", "/monitor/secrets/acme/meta", `{"secret":"http://169.254.169.254/latest/"}`, acmeAuth...); !strings.Contains(string(b), "/secret") || !strings.Contains(string(b), "link-local") {
+		t.Fatalf("a secret aimed at the metadata service: %s", b)
+	}
 	// Set through the CLI, from stdin, as acme's admin.
 	set := exec.Command(testenv.Binary(t), "monitor", "secret", "set", "chat-url", "-e", "acme", "--token", acme)
 	set.Env = s.Env()
@@ -187,7 +195,8 @@ func TestMonitorAlertsReachTheirEnterprise(t *testing.T) {
 	failed := time.Now()
 	waitWithin(t, 60*time.Second, func() bool { return acmeHook.saw("firing", "SingleEdgeConnectTestFailing") }, "acme's webhook gets the alert")
 	// A figure for the record, not an assertion: the rule's for (2s)
-	// plus a scrape, an evaluation and Alertmanager's group_wait (1s each).
+	// plus a scrape (1 s here), an evaluation (AMP's rule groups: every 2 s) and
+	// the route's group_wait (1 s); BenchmarkAlertLatency measures the default chain.
 	t.Logf("probe failure to webhook delivery: %v (for: 2s)", time.Since(failed).Round(100*time.Millisecond))
 	waitWithin(t, 60*time.Second, func() bool {
 		chatMu.Lock()
@@ -313,11 +322,15 @@ func TestMonitorAlertsReachTheirEnterprise(t *testing.T) {
 func TestMonitorRefusesBadRulesAndIsolates(t *testing.T) {
 	rulesDir := t.TempDir()
 	prom := prometheus.StartPrometheus(t, prometheus.PrometheusOptions{RulesDir: rulesDir})
+	amConfig := filepath.Join(t.TempDir(), "alertmanager.yml")
+	os.WriteFile(amConfig, []byte("route:\n  receiver: none\nreceivers:\n  - name: none\n"), 0o644)
+	am := prometheus.StartAlertmanager(t, amConfig)
 	s := testenv.Start(t, t.TempDir(), "--demo", "--demo-backends=false", "--adapters", "none", "--probe-every", "500ms",
-		"--prometheus-rules-dir", rulesDir, "--prometheus-url", prom.URL, "--promtool", prometheus.Tool(t, "promtool"))
+		"--prometheus-rules-dir", rulesDir, "--prometheus-url", prom.URL, "--promtool", prometheus.Tool(t, "promtool"),
+		"--alertmanager-config", amConfig, "--alertmanager-url", am.URL, "--alert-webhook-allow", "127.0.0.1")
 	acme, _ := apiToken(t, s, "acme-admin", "enterprise-admin", "acme")
 	as := []string{"Authorization", "Bearer " + acme}
-	base := "/monitor/v1.0.0/acme/alert-rule/"
+	base, recv := "/monitor/v1.0.0/acme/alert-rule/", "/monitor/v1.0.0/acme/receiver/"
 	s.Must(t, 201, "POST", base+"good", `{"alert":"ProbeDown","expr":"amp_edge_probe_ok < 1"}`, as...)
 	file := filepath.Join(rulesDir, "amp-enterprise-acme.rules.yml")
 	waitWithin(t, 60*time.Second, func() bool {
@@ -332,8 +345,22 @@ func TestMonitorRefusesBadRulesAndIsolates(t *testing.T) {
 		{`{"alert":"Bad","expr":"rate(amp_edge_probe_ok[5m]) > 0 or amp_edge_probe_ok{enterprise=\"starbucks\"}"}`, base + "bad/expr", `the enterprise label is set by AMP to "acme"`},
 		{`{"alert":"Bad","expr":"up","for":"5m1h"}`, base + "bad/for", "not a Prometheus duration"},
 		{`{"alert":"Bad","expr":"up","label":[{"name":"enterprise","value":"starbucks"}]}`, base + "bad/label/enterprise/name", "reserved"},
+		// Receivers: a malformed URL, and addresses on Alertmanager's own
+		// network that --alert-webhook-allow (127.0.0.1 here) does not
+		// open: the cloud's metadata service, another loopback address,
+		// the host by name, a private network, an SMTP relay on loopback.
+		{`receiver:{"webhook":{"url":"http:///hook"}}`, recv + "bad/webhook/url", "not an http:// or https:// URL with a host"},
+		{`receiver:{"webhook":{"url":"http://169.254.169.254/latest/meta-data/"}}`, recv + "bad/webhook/url", "169.254.169.254 is a link-local (cloud metadata) address"},
+		{`receiver:{"webhook":{"url":"http://127.0.0.2:9093/api/v2/silences"}}`, recv + "bad/webhook/url", "127.0.0.2 is a loopback address"},
+		{`receiver:{"webhook":{"url":"http://localhost:9090/-/quit"}}`, recv + "bad/webhook/url", "names the host itself"},
+		{`receiver:{"webhook":{"url":"http://10.0.0.1/hook"}}`, recv + "bad/webhook/url", "private"},
+		{`receiver:{"email":{"to":"a@acme.example","from":"amp@acme.example","smarthost":"127.0.0.53:25"}}`, recv + "bad/email/smarthost", "loopback"},
 	} {
-		code, b, _, err := s.Do(t.Context(), "POST", base+"bad", c.body, as...)
+		target, body := base+"bad", c.body
+		if b, ok := strings.CutPrefix(body, "receiver:"); ok {
+			target, body = recv+"bad", b
+		}
+		code, b, _, err := s.Do(t.Context(), "POST", target, body, as...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -387,6 +414,43 @@ func TestMonitorRefusesBadRulesAndIsolates(t *testing.T) {
 		t.Fatalf("Prometheus runs %+v", rules.Data.Groups)
 	}
 
+	// Alertmanager down: the same for the receivers. The object is in
+	// error naming the reload, and stays so (never in sync) while AMP
+	// retries; the file keeps the new receiver; Alertmanager restarted
+	// on its port runs it without anyone touching AMP.
+	amObject := func() (state, msg string) {
+		var st struct {
+			Objects []struct{ ID, Status, Message string }
+		}
+		json.Unmarshal(s.Must(t, 200, "GET", "/sync-status?adapter=monitor", ""), &st)
+		for _, o := range st.Objects {
+			if o.ID == "alertmanager" {
+				return o.Status, o.Message
+			}
+		}
+		return "", ""
+	}
+	waitWithin(t, 60*time.Second, func() bool { st, _ := amObject(); return st == "in-sync" }, "the Alertmanager configuration in sync")
+	am.Kill()
+	s.Must(t, 201, "POST", recv+"late", `{"webhook":{"url":"http://127.0.0.1:9/late"}}`, as...)
+	waitWithin(t, 60*time.Second, func() bool { st, msg := amObject(); return st == "error" && strings.Contains(msg, "reload") }, "the Alertmanager object in error while it is down")
+	failedReloads := `amp_monitor_reloads_total{result="error",target="alertmanager"}`
+	retried := metricValue(t, s, failedReloads)
+	waitWithin(t, 60*time.Second, func() bool { return metricValue(t, s, failedReloads) > retried }, "AMP retrying the reload")
+	if st, msg := amObject(); st != "error" {
+		t.Fatalf("Alertmanager is down but its object is %s: %s", st, msg)
+	}
+	if b, _ := os.ReadFile(amConfig); !strings.Contains(string(b), "acme/late") {
+		t.Fatalf("the rendered configuration was not kept while Alertmanager was down:\n%s", b)
+	}
+	am = prometheus.StartAlertmanagerOn(t, amConfig, strings.TrimPrefix(am.URL, "http://127.0.0.1:"))
+	waitWithin(t, 60*time.Second, func() bool { st, _ := amObject(); return st == "in-sync" }, "the Alertmanager configuration applied once it is back")
+	var amStatus struct{ Config struct{ Original string } }
+	fetchJSON(t, am.URL+"/api/v2/status", &amStatus)
+	if !strings.Contains(amStatus.Config.Original, "acme/late") {
+		t.Fatalf("Alertmanager back runs %s", amStatus.Config.Original)
+	}
+
 	// Starbucks' objects read as missing ones do, to acme's admin.
 	s.Must(t, 201, "POST", "/monitor/v1.0.0/starbucks/receiver/ops", `{"webhook":{"url":"http://127.0.0.1:9/hook"}}`)
 	s.Must(t, 201, "POST", "/monitor/v1.0.0/starbucks/alert-rule/r1", `{"alert":"X","expr":"up"}`)
@@ -406,7 +470,7 @@ func TestMonitorRefusesBadRulesAndIsolates(t *testing.T) {
 	s.Must(t, 200, "GET", "/monitor/v1.0.0/starbucks/receiver/ops", "") // still there, for the operator
 }
 
-func fetchJSON(t *testing.T, url string, v any) {
+func fetchJSON(t testing.TB, url string, v any) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	gpb "github.com/openconfig/gnmi/proto/gnmi"
 
 	"github.com/amp-edge/amp/internal/agent/state"
+	"github.com/amp-edge/amp/internal/edge/probes"
 	"github.com/amp-edge/amp/internal/testenv"
 	kubeenv "github.com/amp-edge/amp/internal/testenv/kube"
 )
@@ -337,4 +338,34 @@ func TestProbesEndToEnd(t *testing.T) {
 		t.Fatalf("AMP took %v results after the outage, want the buffered ones", accepted)
 	}
 	t.Logf("edge-a's failure known centrally since %s; the agent was cut off until %s", since.Format(time.RFC3339Nano), cutOff.Format(time.RFC3339Nano))
+
+	// Site A down (its agent stopped) for over a minute: nothing runs, the
+	// last update stands still; when it is back its results resume and
+	// the silence stays visible as the result's gap.
+	lastUpdateA := func() float64 {
+		return metricValue(t, s, `amp_edge_last_update_timestamp_seconds{cluster="edge-a",enterprise="acme",site="site-a"}`)
+	}
+	a.agent.kill()
+	stoodStill := lastUpdateA()
+	waitWithin(t, 3*time.Minute, func() bool {
+		return time.Since(time.Unix(int64(stoodStill), 0)) > probes.GapAfter+5*time.Second
+	}, "site A silent for longer than a gap")
+	if v := lastUpdateA(); v != stoodStill {
+		t.Fatalf("amp_edge_last_update_timestamp_seconds of edge-a moved while its agent was down: %v, then %v", stoodStill, v)
+	}
+	_, res = probeResults(t, s, "acme", s.Token)
+	lastRun := atOf(res["edge-a/user-plane"])
+	a.agent = startAgent(t, "--dir", a.dir, "--kubeconfig", a.kube.Kubeconfig)
+	waitWithin(t, time.Minute, func() bool { return lastUpdateA() > stoodStill }, "site A's results resume")
+	var gap map[string]any
+	waitWithin(t, time.Minute, func() bool {
+		_, res = probeResults(t, s, "acme", s.Token)
+		gap, _ = res["edge-a/user-plane"]["gap"].(map[string]any)
+		return gap != nil
+	}, "edge-a's probe-results show the gap")
+	from, err1 := time.Parse(time.RFC3339Nano, fmt.Sprint(gap["from"]))
+	to, err2 := time.Parse(time.RFC3339Nano, fmt.Sprint(gap["to"]))
+	if err1 != nil || err2 != nil || !from.Equal(lastRun) || to.Sub(from) < probes.GapAfter {
+		t.Fatalf("edge-a's gap %v: want from its last run before, %s, at least %v long", gap, lastRun.Format(time.RFC3339Nano), probes.GapAfter)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -245,5 +246,103 @@ func TestCommitRefuses(t *testing.T) {
 	}
 	if _, ok := eng.Snapshot().Get(schema.RootKey(mon, "acme") + "/probe/p"); ok {
 		t.Fatal("a refused probe was written")
+	}
+}
+
+// TestGapStaysVisible: a site silent for longer than usual (its agent
+// down) resumes with its results, and its probe-results keep the gap —
+// from the last run before it to the first after — until another;
+// results that were only late (buffered at the site, pushed at once with
+// the times they ran) leave none, and neither does a probe run rarely.
+func TestGapStaysVisible(t *testing.T) {
+	eng := sites(t)
+	r, err := For(eng, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	push := func(probe string, ats ...time.Time) {
+		var p wire.ProbePush
+		for _, at := range ats {
+			p.Results = append(p.Results, wire.ProbeResult{Probe: probe, Kind: wire.ProbeTCP, Target: "10.0.0.1:1", OK: true, At: at})
+		}
+		if _, err := r.Record(context.Background(), "edge-a", &p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gapOf := func(probe string) map[string]any {
+		t.Helper()
+		if err := r.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		st, _ := eng.Snapshot().State.Get([]byte(schema.RootKey(eng.Schema().Set(SetName, ""), "acme")))
+		pr, _ := st["probe-results"].(map[string]any)
+		l, _ := pr["result"].([]any)
+		for _, e := range l {
+			if m := e.(map[string]any); m["probe"] == probe {
+				g, _ := m["gap"].(map[string]any)
+				return g
+			}
+		}
+		t.Fatalf("no result of %s in %v", probe, l)
+		return nil
+	}
+	every := func(from time.Time, n int, d time.Duration) []time.Time {
+		var out []time.Time
+		for i := range n {
+			out = append(out, from.Add(time.Duration(i)*d))
+		}
+		return out
+	}
+	// Every 10 s, then buffered for 5 minutes and pushed at once: late,
+	// not missing.
+	push("tcp", every(t0, 6, 10*time.Second)...)
+	push("tcp", every(t0.Add(60*time.Second), 30, 10*time.Second)...)
+	if g := gapOf("tcp"); g != nil {
+		t.Fatalf("late results made a gap: %v", g)
+	}
+	// The agent down 4 minutes: the next run is 4 minutes after the last.
+	last := t0.Add(350 * time.Second)
+	back := last.Add(4 * time.Minute)
+	push("tcp", back)
+	want := map[string]any{"from": last.Format(time.RFC3339Nano), "to": back.Format(time.RFC3339Nano)}
+	if g := gapOf("tcp"); fmt.Sprint(g) != fmt.Sprint(want) {
+		t.Fatalf("gap %v, want %v", g, want)
+	}
+	// Resumed: runs every 10 s again keep the gap on record.
+	push("tcp", every(back.Add(10*time.Second), 3, 10*time.Second)...)
+	if g := gapOf("tcp"); fmt.Sprint(g) != fmt.Sprint(want) {
+		t.Fatalf("after resuming: gap %v, want %v", g, want)
+	}
+	// A probe run every 10 minutes is not silent between its runs.
+	push("hourly", every(t0, 4, 10*time.Minute)...)
+	if g := gapOf("hourly"); g != nil {
+		t.Fatalf("a rare probe's interval taken for a gap: %v", g)
+	}
+	// The gap survives a restart (the stored copy).
+	again := newResults(eng, metricsFor(prometheus.NewRegistry()))
+	if err := again.load(); err != nil {
+		t.Fatal(err)
+	}
+	if g := again.clusters["edge-a"].Probes["tcp"].Gap; g == nil || !g.From.Equal(last) || !g.To.Equal(back) {
+		t.Fatalf("reloaded gap: %+v", g)
+	}
+}
+
+// TestOlderCopyNeverOverwrites: the writer's round stores its copies
+// outside the lock that pushes take, so a copy it took before a push
+// stored a newer one must not be put back over it.
+func TestOlderCopyNeverOverwrites(t *testing.T) {
+	eng := sites(t)
+	r := newResults(eng, metricsFor(prometheus.NewRegistry()))
+	c := &clusterResults{Probes: map[string]*stored{}}
+	if err := r.put("edge-a", c, 2, []byte(`{"site":"newer","probes":{}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.put("edge-a", c, 1, []byte(`{"site":"older","probes":{}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := eng.Meta().GetMeta(metaPrefix + "edge-a"); err != nil || string(b) != `{"site":"newer","probes":{}}` {
+		t.Fatalf("stored %s (%v), want the newer copy", b, err)
 	}
 }

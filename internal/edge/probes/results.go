@@ -65,12 +65,50 @@ type clusterResults struct {
 	Probes     map[string]*stored `json:"probes"`
 	// dirty: a result arrived since they were last stored.
 	dirty bool
+	// seq counts the changes (under Results.mu); storedSeq is the one
+	// whose copy is stored (under storeMu), so the writer's round, which
+	// stores outside Results.mu, never puts back an older copy over a
+	// newer one stored meanwhile by Record.
+	seq       uint64
+	storeMu   sync.Mutex
+	storedSeq uint64
 }
 
-// stored is a probe's last result and since when its outcome holds.
+// stored is a probe's last result, since when its outcome holds, and
+// the probe's last gap.
 type stored struct {
 	wire.ProbeResult
 	Since time.Time `json:"since"`
+	// Every is the time between its last two runs that were not a gap:
+	// the probe's interval as the site runs it.
+	Every time.Duration `json:"every,omitempty"`
+	Gap   *gap          `json:"gap,omitempty"`
+}
+
+// gap is a time AMP got no run of a probe for longer than usual.
+type gap struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// GapAfter is the shortest silence of a probe taken for a gap; a probe
+// run less often than every GapAfter/3 has gaps from three times its
+// interval (known from its second result on).
+const GapAfter = time.Minute
+
+// follow carries prev's outcome time, interval and gap to s, the probe's
+// next result, and says whether the time since prev's run is a new gap.
+func (s *stored) follow(prev *stored) (newGap bool) {
+	s.Every, s.Gap = prev.Every, prev.Gap
+	d := s.At.Sub(prev.At)
+	// After one run, the interval is not known yet: a probe run every
+	// hour is not an hour's gap.
+	if prev.Every > 0 && d > max(GapAfter, 3*prev.Every) {
+		s.Gap = &gap{From: prev.At, To: s.At}
+		return true
+	}
+	s.Every = d
+	return false
 }
 
 var (
@@ -205,6 +243,13 @@ func (r *Results) Record(ctx context.Context, id string, p *wire.ProbePush) (n i
 			continue
 		}
 		s := &stored{ProbeResult: res, Since: r.now().UTC()}
+		if prev != nil && s.follow(prev) {
+			// Written at once, as a change of outcome is: a site back
+			// from a silence must not look as if it never left.
+			urgent = true
+			r.log.Warn("probe results resume after a gap", "cluster", id, "site", c.Site, "enterprise", c.Enterprise, "probe", res.Probe,
+				"from", s.Gap.From, "to", s.Gap.To, "seconds", s.Gap.To.Sub(s.Gap.From).Seconds())
+		}
 		if prev != nil && prev.OK == res.OK {
 			s.Since = prev.Since
 		} else {
@@ -222,6 +267,7 @@ func (r *Results) Record(ctx context.Context, id string, p *wire.ProbePush) (n i
 	if n > 0 {
 		r.m.updated(id, c, newest)
 		c.dirty = true
+		c.seq++
 	}
 	if urgent {
 		err = r.storeLocked(id, c)
@@ -245,10 +291,25 @@ func (r *Results) storeLocked(id string, c *clusterResults) error {
 	if err != nil {
 		return err
 	}
-	if err := r.eng.Meta().PutMeta(metaPrefix+id, b); err != nil {
-		return &schema.Error{Kind: schema.KindUnavailable, Message: "probe results not stored: " + err.Error()}
+	if err := r.put(id, c, c.seq, b); err != nil {
+		return err
 	}
 	c.dirty = false
+	return nil
+}
+
+// put stores body, the copy of cluster id's results at change seq,
+// unless a newer copy is stored already.
+func (r *Results) put(id string, c *clusterResults, seq uint64, body []byte) error {
+	c.storeMu.Lock()
+	defer c.storeMu.Unlock()
+	if c.storedSeq >= seq && seq > 0 {
+		return nil
+	}
+	if err := r.eng.Meta().PutMeta(metaPrefix+id, body); err != nil {
+		return &schema.Error{Kind: schema.KindUnavailable, Message: "probe results not stored: " + err.Error()}
+	}
+	c.storedSeq = seq
 	r.m.writes.Inc()
 	return nil
 }
@@ -306,6 +367,9 @@ func (r *Results) writeStateLocked(ctx context.Context, enterprise string) error
 			if s.Message != "" {
 				e["message"] = s.Message
 			}
+			if s.Gap != nil {
+				e["gap"] = map[string]any{"from": s.Gap.From.UTC().Format(time.RFC3339Nano), "to": s.Gap.To.UTC().Format(time.RFC3339Nano)}
+			}
 			list = append(list, e)
 		}
 	}
@@ -339,19 +403,44 @@ func (r *Results) writeStateLocked(ctx context.Context, enterprise string) error
 
 // Flush stores every cluster's results not yet stored and writes the
 // state of their enterprises.
+//
+// The clusters' copies are taken under r.mu but stored outside it: a
+// round stores every cluster whose results arrived since the last (with
+// 1,000 sites, 1,000 writes), and pushes must not wait for it.
 func (r *Results) Flush(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	type copied struct {
+		id   string
+		c    *clusterResults
+		seq  uint64
+		body []byte
+	}
 	var errs []error
+	var todo []copied
+	r.mu.Lock()
 	for id, c := range r.clusters {
 		if c.dirty {
-			if err := r.storeLocked(id, c); err != nil {
+			b, err := json.Marshal(c)
+			if err != nil {
 				errs = append(errs, fmt.Errorf("cluster %s: %w", id, err))
+				continue
 			}
+			todo = append(todo, copied{id, c, c.seq, b})
+			c.dirty = false
 			r.stale[c.Enterprise] = true
 		}
 	}
+	r.mu.Unlock()
+	for _, t := range todo {
+		if err := r.put(t.id, t.c, t.seq, t.body); err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: %w", t.id, err))
+			r.mu.Lock()
+			t.c.dirty = true // the next round tries again
+			r.mu.Unlock()
+		}
+	}
+	r.mu.Lock()
 	errs = append(errs, r.writeStaleLocked(ctx))
+	r.mu.Unlock()
 	return errors.Join(errs...)
 }
 

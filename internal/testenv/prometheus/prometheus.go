@@ -7,6 +7,7 @@
 package prometheus
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"os"
@@ -59,6 +60,12 @@ type PrometheusOptions struct {
 	Alertmanagers []string // host:port of Alertmanagers to send alerts to
 	Scrape        []string // host:port targets scraped every second (job "test")
 	Port          string   // the port to listen on ("": a free one), to restart one where it was
+	// ScrapeInterval and EvaluationInterval replace the test's 1 s
+	// (a benchmark of an operator's setup: e.g. 5s and 1m).
+	ScrapeInterval, EvaluationInterval string
+	// ResendDelay replaces the test's 1 s --rules.alert.resend-delay
+	// (Prometheus's default: 1m).
+	ResendDelay string
 }
 
 // StartPrometheus runs Prometheus with a one-second scrape and evaluation
@@ -69,7 +76,7 @@ func StartPrometheus(t testing.TB, o PrometheusOptions) *Server {
 	bin := Tool(t, "prometheus")
 	dir := t.TempDir()
 	var cfg strings.Builder
-	cfg.WriteString("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n")
+	fmt.Fprintf(&cfg, "global:\n  scrape_interval: %s\n  evaluation_interval: %s\n", cmp.Or(o.ScrapeInterval, "1s"), cmp.Or(o.EvaluationInterval, "1s"))
 	if o.RulesDir != "" {
 		fmt.Fprintf(&cfg, "rule_files:\n  - %q\n", filepath.Join(o.RulesDir, "*.yml"))
 	}
@@ -88,16 +95,22 @@ func StartPrometheus(t testing.TB, o PrometheusOptions) *Server {
 		port = etcd.FreePort(t)
 	}
 	return start(t, "prometheus", dir, port, bin, "--config.file="+conf, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address=127.0.0.1:"+port, "--web.enable-lifecycle", "--rules.alert.resend-delay=1s")
+		"--web.listen-address=127.0.0.1:"+port, "--web.enable-lifecycle", "--rules.alert.resend-delay="+cmp.Or(o.ResendDelay, "1s"))
 }
 
 // StartAlertmanager runs Alertmanager on the configuration file config
 // (written by the caller, or by AMP), without clustering.
 func StartAlertmanager(t testing.TB, config string) *Server {
 	t.Helper()
+	return StartAlertmanagerOn(t, config, etcd.FreePort(t))
+}
+
+// StartAlertmanagerOn is StartAlertmanager on a given port: to restart
+// one where it was.
+func StartAlertmanagerOn(t testing.TB, config, port string) *Server {
+	t.Helper()
 	bin := Tool(t, "prometheus-alertmanager")
 	dir := t.TempDir()
-	port := etcd.FreePort(t)
 	return start(t, "alertmanager", dir, port, bin, "--config.file="+config, "--storage.path="+filepath.Join(dir, "data"),
 		"--web.listen-address=127.0.0.1:"+port, "--cluster.listen-address=")
 }
