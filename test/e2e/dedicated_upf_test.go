@@ -113,14 +113,14 @@ func TestSliceDedicatedUPF(t *testing.T) {
 	dir := t.TempDir()
 	s := testenv.Start(t, dir, "--adapters", "none", "--listen", listen, "--agent-checkin-interval", "1s")
 	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
-	s.Must(t, 201, "POST", "/inventory/v1.0.0", `{"organization":[{"org-id":"acme","tenant":"acme"}],
-	  "site":[{"site-id":"lab","organization":"acme","tenant":"acme","aether-site":["s1"]}],
-	  "cluster":[{"cluster-id":"edge-1","site":"lab"}]}`)
 	s.Must(t, 201, "POST", "/aether/v2.1.x/acme", `{"site":[{"site-id":"s1",
 	  "imsi-definition":{"mcc":"315","mnc":"010","enterprise":1,"format":"CCCNNNEEESSSSSS"},
 	  "slice":[{"slice-id":"video","sst":"1","sd":"000001","default-behavior":"DENY-ALL"},
 	           {"slice-id":"iot","sst":"1","sd":"000002","default-behavior":"DENY-ALL"},
 	           {"slice-id":"cam","sst":"1","sd":"000003","default-behavior":"DENY-ALL"}]}]}`)
+	s.Must(t, 201, "POST", "/inventory/v1.0.0", `{"organization":[{"org-id":"acme","tenant":"acme"}],
+	  "site":[{"site-id":"lab","organization":"acme","tenant":"acme","aether-site":["s1"]}],
+	  "cluster":[{"cluster-id":"edge-1","site":"lab"}]}`)
 	site := &edgeSite{cluster: "edge-1", kube: kubeenv.Start(t), dir: filepath.Join(t.TempDir(), "edge-1")}
 	site.kube.StartControllers(t)
 	kubelet.Start(t, site.client(), "node-1")
@@ -170,7 +170,7 @@ func TestSliceDedicatedUPF(t *testing.T) {
 	}
 	var txns struct {
 		Transactions []struct {
-			Principal string `json:"principal"`
+			Principal string `json:"username"`
 			Message   string `json:"message"`
 		} `json:"transactions"`
 	}

@@ -47,7 +47,7 @@ type state struct {
 	Request
 	Cluster   string    `json:"cluster,omitempty"`
 	Release   string    `json:"release,omitempty"`
-	Version   string    `json:"version,omitempty"`
+	Version   string    `json:"release-version,omitempty"` // the version staged
 	Namespace string    `json:"namespace,omitempty"`
 	StagedAt  time.Time `json:"staged-at,omitzero"`
 	// Failure is why the run is undoing; UndoAt when the undo began.
