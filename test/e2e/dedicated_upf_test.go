@@ -205,20 +205,25 @@ func TestSliceDedicatedUPF(t *testing.T) {
 		c := getSlice(t, s, "cam").DedicatedUPF.Status
 		camRel = c.Release
 		_, deployed := deployment(c.Release)
-		return c.State == "pending" && c.Release != "" && deployed && strings.Contains(c.Message, "not ready")
-	}, "slice cam's release installed, not ready")
+		return c.State == "pending" && c.Release != "" && deployed
+	}, "slice cam's release installed at the site, its run waiting")
 	camRun := getSlice(t, s, "cam").DedicatedUPF.Status.Workflow
 	s.Kill()
 	s = testenv.Start(t, dir, "--adapters", "none", "--listen", listen, "--agent-checkin-interval", "1s")
-	waitWithin(t, time.Minute, func() bool {
-		code, out, _ := amp(t, s, "workflow", "show", camRun)
-		return code == 0 && strings.Contains(out, "running") && strings.Contains(out, "not ready")
-	}, "the run resumed after kill -9, waiting for the release")
+	code, out, errOut = amp(t, s, "workflow", "show", camRun)
+	if code != 0 || !strings.Contains(out, "state: running") || !strings.Contains(out, "step: ready") {
+		t.Fatalf("after kill -9 the run should resume at its step: exit %d\n%s%s", code, out, errOut)
+	}
+	waitWithin(t, time.Minute, status("cam", "pending"), "the resumed run showing the slice pending again")
 	if code, out, errOut := amp(t, s, "workflow", "cancel", camRun); code != 0 {
 		t.Fatalf("amp workflow cancel: exit %d %s%s", code, out, errOut)
 	}
-	waitWithin(t, 3*time.Minute, func() bool { _, ok := deployment(camRel); return !ok && status("cam", "cancelled")() },
-		"slice cam's release removed after the cancel")
+	waitWithin(t, time.Minute, status("cam", "cancelled"), "slice cam cancelled")
+	s.Must(t, 404, "GET", "/fleet/v1.0.0/bundle/"+camRel, "")
+	// The site's applier is held by the release's readiness wait (Helm's
+	// --wait, up to the release's 5-minute timeout) before it takes the
+	// desired state without the release.
+	waitWithin(t, 7*time.Minute, func() bool { _, ok := deployment(camRel); return !ok }, "slice cam's release uninstalled at the site")
 	if c := getSlice(t, s, "cam"); c.UPF != "" {
 		t.Errorf("slice cam's upf %q after the cancel", c.UPF)
 	}

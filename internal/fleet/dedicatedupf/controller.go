@@ -132,7 +132,7 @@ func (c *Controller) slice(ctx context.Context, snap *config.Snapshot, aset *sch
 		if want.Bundle == "" {
 			reason = "the slice no longer asks for a dedicated UPF"
 		}
-		if _, err := c.Workflow.Cancel(cur.Run, reason); err != nil && !errors.Is(err, workflow.ErrEnded) && !errors.Is(err, workflow.ErrNotFound) {
+		if err := c.withdraw(snap, aset, sl, cur.Run, reason); err != nil {
 			return err
 		}
 	}
@@ -150,6 +150,36 @@ func (c *Controller) slice(ctx context.Context, snap *config.Snapshot, aset *sch
 	c.Log.Info("dedicated UPF requested", "slice", sl.String(), "bundle", want.String(), "workflow", id)
 	return writeStatus(ctx, c.Engine, sl, map[string]any{"state": "pending", "message": "workflow " + id + " started",
 		"workflow": id, "updated": time.Now().UTC().Format(time.RFC3339)})
+}
+
+// withdraw ends what run did for a request no longer made: a running
+// run is cancelled (its cancel removes the release); the UPF of a run
+// that succeeded is torn down by a run of its own.
+func (c *Controller) withdraw(snap *config.Snapshot, aset *schema.ModelSet, sl Slice, run, reason string) error {
+	r, err := c.Workflow.Get(run)
+	if errors.Is(err, workflow.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if !r.Ended() {
+		if _, err := c.Workflow.Cancel(run, reason); err != nil && !errors.Is(err, workflow.ErrEnded) {
+			return err
+		}
+		return nil
+	}
+	if r.State != workflow.Succeeded {
+		return nil
+	}
+	st := &state{}
+	if err := r.Decode(st); err != nil {
+		return err
+	}
+	_, err = c.Workflow.Start(Kind, fmt.Sprintf("remove-%s-%d", sl.Release(), snap.Index), sl.path(aset), stepRemove, st)
+	if errors.Is(err, workflow.ErrExists) {
+		return nil
+	}
+	return err
 }
 
 // runID names the run of a request made at index: the slice's release

@@ -182,6 +182,33 @@ func TestDedicatedUPFReady(t *testing.T) {
 	if err != nil || len(txns) != 1 || !strings.HasPrefix(txns[0].Principal, "workflow:dedicated-"+rel) {
 		t.Fatalf("the newest transaction should be the workflow's: %+v %v", txns, err)
 	}
+
+	// Withdrawn: the UPF object, the slice's upf and the release go.
+	loc, err := locate(f.eng, Slice{"acme", "s1", "video"}.path(f.aset)+"/dedicated-upf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Submit(f.ctx, &config.Request{Edits: []config.Edit{{Op: config.OpDelete, Loc: loc}}, Principal: "test", Source: "api"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.c.Pass(f.ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.steps(2)
+	if _, ok := f.bundle(rel); ok || f.slice("video")["upf"] != nil {
+		t.Fatalf("after the withdrawal: bundle still declared %v, slice upf %v", ok, f.slice("video")["upf"])
+	}
+	if _, ok := f.eng.Snapshot().Get(schema.RootKey(f.aset, "acme") + "/site/s1/upf/" + rel); ok {
+		t.Fatalf("the UPF object is still there")
+	}
+	if st := f.status("video"); st["state"] != "pending" && st["state"] != "removed" {
+		t.Fatalf("status while removing: %v", st)
+	}
+	f.agent() // uninstalled
+	f.steps(2)
+	if st := f.status("video"); st["state"] != "removed" {
+		t.Fatalf("status after the removal: %v", st)
+	}
 }
 
 // TestDedicatedUPFFailedIsUndone: a release the agent reports failed is

@@ -27,6 +27,9 @@ const (
 	stepReady  = "ready"  // waits for the agent to report it ready
 	stepBind   = "bind"   // the UPF object and the slice's upf, one transaction
 	stepUndo   = "undo"   // the release removed, then the run fails
+	// stepRemove starts a teardown run: a ready UPF whose slice withdrew
+	// its request (or asked for another) is unbound and removed.
+	stepRemove = "remove"
 )
 
 // Bounds of the waits: a release not ready within ReadyTimeout fails the
@@ -90,6 +93,8 @@ func step(ctx context.Context, env workflow.Env, r *workflow.Run) (workflow.Outc
 		return s.bind(ctx)
 	case stepUndo:
 		return s.undo(ctx)
+	case stepRemove:
+		return s.teardown(ctx)
 	}
 	return workflow.Outcome{}, fmt.Errorf("no step %q in kind %s", r.Step, Kind)
 }
@@ -270,6 +275,63 @@ func endpoint(values map[string]any, rel, ns string) (string, int, error) {
 		return "", 0, fmt.Errorf("the chart's values upf.port %d is not a port number", port)
 	}
 	return addr, port, nil
+}
+
+// teardown unbinds a ready UPF (the UPF object deleted, and the slice's
+// upf when it still names it, in one transaction), removes the release
+// and waits for the agent to report it gone.
+func (s *stepper) teardown(ctx context.Context) (workflow.Outcome, error) {
+	aset := s.snap.Schema().Set(aetherSet, "")
+	o, _ := s.snap.Get(s.st.key(aset))
+	withdrawn := o != nil && asked(o).Bundle == "" // not asking anew: the status is this run's
+	if withdrawn {
+		if err := s.status(ctx, "pending", "the request was withdrawn: removing upf "+s.st.Release+" and its release"); err != nil {
+			return workflow.Outcome{}, err
+		}
+	}
+	upfKey := schema.RootKey(aset, s.st.Enterprise) + "/site/" + schema.EscapeSegment(s.st.Site) + "/upf/" + schema.EscapeSegment(s.st.Release)
+	if _, ok := s.snap.Get(upfKey); ok {
+		var edits []config.Edit
+		if o != nil && o.Data["upf"] == s.st.Release {
+			loc, err := locate(s.env.Engine, s.st.path(aset)+"/upf")
+			if err != nil {
+				return workflow.Outcome{}, err
+			}
+			edits = append(edits, config.Edit{Op: config.OpDelete, Loc: loc})
+		}
+		loc, err := locate(s.env.Engine, s.st.sitePath(aset)+"/upf/"+schema.EscapeSegment(s.st.Release))
+		if err != nil {
+			return workflow.Outcome{}, err
+		}
+		edits = append(edits, config.Edit{Op: config.OpDelete, Loc: loc})
+		_, err = s.env.Engine.Submit(ctx, &config.Request{Edits: edits, Principal: "workflow:" + s.run.ID, Source: "workflow",
+			Message: fmt.Sprintf("dedicated UPF of slice %s withdrawn: upf %s removed", s.st.Slice, s.st.Release)})
+		if err != nil {
+			// Another slice uses the UPF now (a leafref refuses the delete):
+			// the release stays, and the reason is shown.
+			return workflow.Outcome{Fail: "upf " + s.st.Release + " could not be removed: " + err.Error()}, nil
+		}
+	}
+	if s.st.UndoAt.IsZero() {
+		s.st.UndoAt, s.st.Failure = s.now, "withdrawn"
+	}
+	if err := s.remove(ctx); err != nil {
+		return workflow.Outcome{}, err
+	}
+	hub, err := edge.For(s.env.Engine, s.env.Metrics)
+	if err != nil {
+		return workflow.Outcome{}, err
+	}
+	if r := rollout.ReleaseOf(hub, s.st.Cluster, s.st.Release); r.Reported && r.Connected && s.now.Sub(s.st.UndoAt) <= UndoTimeout {
+		return workflow.Outcome{Wait: Poll, WaitingOn: "the agent to report release " + s.st.Release + " removed", Data: s.st}, nil
+	}
+	note := "release " + s.st.Release + " removed from cluster " + s.st.Cluster
+	if withdrawn {
+		if err := s.status(ctx, "removed", "the request was withdrawn: upf and "+note); err != nil {
+			return workflow.Outcome{}, err
+		}
+	}
+	return workflow.Outcome{Done: true, Data: s.st, Note: note}, nil
 }
 
 // undo removes the release (its deployment and its bundle), waits for
