@@ -168,15 +168,15 @@ func TestSliceDedicatedUPF(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "succeeded") || !strings.Contains(out, "bind") {
 		t.Errorf("amp workflow show %s: exit %d\n%s%s", run, code, out, errOut)
 	}
-	var txns struct {
-		Transactions []struct {
-			Principal string `json:"username"`
-			Message   string `json:"message"`
-		} `json:"transactions"`
+	// The slice's upf was committed by the workflow (AMP's history).
+	var txns []struct {
+		Username string `json:"username"`
+		Source   string `json:"source"`
+		Message  string `json:"message"`
 	}
-	_ = json.Unmarshal(s.Must(t, 200, "GET", "/transactions?limit=5", ""), &txns)
-	if len(txns.Transactions) == 0 || txns.Transactions[0].Principal != "workflow:"+run || !strings.Contains(txns.Transactions[0].Message, "video") {
-		t.Errorf("the slice's upf should be committed by the workflow: newest transactions %+v", txns.Transactions)
+	_ = json.Unmarshal(s.Must(t, 200, "GET", "/amp/transactions?limit=1", ""), &txns)
+	if len(txns) != 1 || txns[0].Username != "workflow:"+run || txns[0].Source != "workflow" || !strings.Contains(txns[0].Message, "acme/s1/video") {
+		t.Errorf("the newest transaction should be the workflow's binding of slice video: %+v", txns)
 	}
 
 	// A faulty chart: the workflow fails, the release is removed, the
