@@ -98,7 +98,8 @@ func getSlice(t *testing.T, s *testenv.Server, slice string) sliceDoc {
 // attributed to the workflow. A chart whose pods crash-loop fails the
 // workflow: the release is uninstalled, the slice unchanged, the reason
 // in its status. A release that never gets ready survives AMP's kill -9
-// (the run resumes) and is cleaned up when the run is cancelled.
+// (the run resumes) and is cleaned up when the run is cancelled. A ready
+// UPF whose slice withdraws the request is removed, upf and release.
 func TestSliceDedicatedUPF(t *testing.T) {
 	git := gitserver.Start(t)
 	url := git.Create(t, "apps")
@@ -230,4 +231,13 @@ func TestSliceDedicatedUPF(t *testing.T) {
 	if v := getSlice(t, s, "video"); v.UPF != rel || v.DedicatedUPF.Status.State != "ready" {
 		t.Errorf("slice video after the restart: %+v", v)
 	}
+
+	// Withdrawn: the UPF object, the slice's upf and the release go.
+	s.Must(t, 200, "DELETE", "/aether/v2.1.x/acme/site/s1/slice/video/dedicated-upf", "")
+	waitWithin(t, 3*time.Minute, func() bool { _, ok := deployment(rel); return !ok && status("video", "removed")() },
+		"slice video's UPF removed after the request was withdrawn")
+	if v := getSlice(t, s, "video"); v.UPF != "" {
+		t.Errorf("slice video's upf %q after the withdrawal", v.UPF)
+	}
+	s.Must(t, 404, "GET", "/aether/v2.1.x/acme/site/s1/upf/"+rel, "")
 }
