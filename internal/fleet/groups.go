@@ -12,9 +12,9 @@ import (
 // (read by its storage keys: the fleet's wing does not link the inventory's).
 const inventorySet = "inventory"
 
-// children calls fn for each direct child object of a list under prefix
+// Children calls fn for each direct child object of a list under prefix
 // ("…/cluster/" → each cluster, not its labels), with its unescaped key.
-func children(snap *config.Snapshot, prefix string, fn func(id string, o *config.Object)) {
+func Children(snap *config.Snapshot, prefix string, fn func(id string, o *config.Object)) {
 	it := snap.Objects.Root().Iterator()
 	it.SeekPrefix([]byte(prefix))
 	for k, o, ok := it.Next(); ok; k, o, ok = it.Next() {
@@ -37,7 +37,7 @@ func ClusterLabels(snap *config.Snapshot) map[string]map[string]string {
 		return out
 	}
 	prefix := schema.RootKey(inv, "") + "/cluster/"
-	children(snap, prefix, func(id string, _ *config.Object) {
+	Children(snap, prefix, func(id string, _ *config.Object) {
 		out[id] = labelsAt(snap, prefix+schema.EscapeSegment(id))
 	})
 	return out
@@ -76,7 +76,7 @@ func ClusterOfKey(sch *schema.Schema, key string) (string, bool) {
 // labelsAt reads the label entries of the cluster stored under key.
 func labelsAt(snap *config.Snapshot, key string) map[string]string {
 	labels := map[string]string{}
-	children(snap, key+"/label/", func(name string, l *config.Object) {
+	Children(snap, key+"/label/", func(name string, l *config.Object) {
 		labels[name], _ = l.Data["value"].(string)
 	})
 	return labels
@@ -86,7 +86,7 @@ func labelsAt(snap *config.Snapshot, key string) map[string]string {
 // bundle's target).
 func Selector(snap *config.Snapshot, key string) map[string]string {
 	sel := map[string]string{}
-	children(snap, key+"/match-label/", func(name string, o *config.Object) {
+	Children(snap, key+"/match-label/", func(name string, o *config.Object) {
 		sel[name], _ = o.Data["value"].(string)
 	})
 	return sel

@@ -62,7 +62,7 @@ type Stage struct {
 // order, then group.
 func Stages(snap *config.Snapshot, set *schema.ModelSet, id string) []Stage {
 	var out []Stage
-	children(snap, RolloutKey(set, id)+"/stage/", func(group string, o *config.Object) {
+	Children(snap, RolloutKey(set, id)+"/stage/", func(group string, o *config.Object) {
 		st := Stage{Group: group, Unmatched: "skip", MaxUnavailable: 1, ReadyTimeout: 600 * time.Second,
 			OfflineWait: 300 * time.Second, Bake: 600 * time.Second, TimeZone: "UTC"}
 		if v, ok := uintOf(o.Data["order"]); ok {
@@ -190,6 +190,6 @@ func uintOf(v any) (uint64, bool) {
 // Rollouts lists the declared rollouts' ids as of snap.
 func Rollouts(snap *config.Snapshot, set *schema.ModelSet) []string {
 	var out []string
-	children(snap, schema.RootKey(set, "")+"/rollout/", func(id string, _ *config.Object) { out = append(out, id) })
+	Children(snap, schema.RootKey(set, "")+"/rollout/", func(id string, _ *config.Object) { out = append(out, id) })
 	return out
 }

@@ -130,7 +130,7 @@ func TestExportIsValidYANGData(t *testing.T) {
 		}
 		root := testenv.RepoRoot()
 		args := []string{"-t", "config", "-p", filepath.Join(root, "models/ietf"), "-p", filepath.Join(root, "models/amp"), "-p", filepath.Join(root, "models/aether/2.1.x")}
-		for _, m := range []string{"aether/2.1.x/onf-aether-types", "aether/2.1.x/onf-application", "aether/2.1.x/onf-site",
+		for _, m := range []string{"aether/2.1.x/amp-aether-lifecycle", "aether/2.1.x/onf-aether-types", "aether/2.1.x/onf-application", "aether/2.1.x/onf-site",
 			"aether/2.1.x/onf-template", "aether/2.1.x/onf-traffic-class", "amp/amp-extensions", "ietf/ietf-inet-types", "ietf/ietf-yang-types"} {
 			args = append(args, filepath.Join(root, "models", m+".yang"))
 		}

@@ -159,6 +159,7 @@ func TestModulesCompileCleanly(t *testing.T) {
 	}
 	// The list must include every module we ship.
 	want := []string{
+		"models/aether/2.1.x/amp-aether-lifecycle.yang",
 		"models/aether/2.1.x/onf-aether-types.yang",
 		"models/aether/2.1.x/onf-application.yang",
 		"models/aether/2.1.x/onf-site.yang",

@@ -11,6 +11,7 @@ import (
 	"github.com/amp-edge/amp/internal/component"
 	"github.com/amp-edge/amp/internal/edge"
 	"github.com/amp-edge/amp/internal/fleet"
+	"github.com/amp-edge/amp/internal/fleet/dedicatedupf"
 	"github.com/amp-edge/amp/internal/fleet/rollout"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/workflow"
@@ -21,6 +22,12 @@ func init() {
 	// replica only when replicas share a store (docs/lifecycle.md).
 	component.RegisterService(component.Service{Name: "workflows", New: func(env component.Env) func(ctx context.Context) error {
 		return workflow.For(env.Engine, env.Metrics).Run
+	}})
+	// A slice's dedicated UPF (docs/lifecycle.md).
+	component.RegisterService(component.Service{Name: "fleet-dedicated-upf", New: func(env component.Env) func(ctx context.Context) error {
+		c := &dedicatedupf.Controller{Engine: env.Engine, Workflow: workflow.For(env.Engine, env.Metrics),
+			Log: slog.Default().With("component", "fleet-dedicated-upf")}
+		return c.Run
 	}})
 	component.RegisterService(component.Service{Name: "fleet-rollouts", New: func(env component.Env) func(ctx context.Context) error {
 		return func(ctx context.Context) error {

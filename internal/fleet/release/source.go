@@ -180,7 +180,7 @@ func (source) Objects(sch *schema.Schema, snap *config.Snapshot, cluster string)
 			continue
 		}
 		tree, index := snap.Tree(o)
-		values, err := valuesFor(tree, labels)
+		values, err := ValuesFor(tree, labels)
 		if err != nil {
 			continue // refused at commit (checkValues): not reachable
 		}

@@ -39,10 +39,10 @@ func merge(base, over map[string]any) map[string]any {
 	return out
 }
 
-// valuesFor is the values a cluster carrying labels gets of the bundle
+// ValuesFor is the values a cluster carrying labels gets of the bundle
 // whose tree is given: the bundle's, with those of the first target whose
 // match-labels the cluster carries merged over them (amp-fleet.yang).
-func valuesFor(tree map[string]any, labels map[string]string) (map[string]any, error) {
+func ValuesFor(tree map[string]any, labels map[string]string) (map[string]any, error) {
 	text, _ := tree["values"].(string)
 	values, err := parseValues(text)
 	if err != nil {

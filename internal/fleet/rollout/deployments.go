@@ -105,9 +105,9 @@ func (r Release) Good(version string) bool {
 	return r.Reported && r.State == wire.StateApplied && r.Version == version && r.Ready
 }
 
-// releaseOf reads what cluster's agent reports of bundle's release (the
+// ReleaseOf reads what cluster's agent reports of bundle's release (the
 // helm-release object named after the bundle).
-func releaseOf(hub *edge.Hub, cluster, bundle string) Release {
+func ReleaseOf(hub *edge.Hub, cluster, bundle string) Release {
 	st, err := hub.Status(cluster, true)
 	if err != nil {
 		return Release{}
@@ -230,7 +230,7 @@ func (rc *Reconciler) Bundle(ctx context.Context, bundle string) ([]any, error) 
 	sort.Strings(clusters)
 	list := make([]any, 0, len(clusters))
 	for _, c := range clusters {
-		r := releaseOf(rc.Hub, c, bundle)
+		r := ReleaseOf(rc.Hub, c, bundle)
 		if e := entries[c]; e.Staged != "" {
 			r.Blocked, r.ChartFailed = release.Blocked(rc.Engine.Meta(), bundle, e.Staged)
 		}
