@@ -39,6 +39,7 @@ func newAgentCmd() *cobra.Command {
 	var (
 		dir, kubeconfig, metricsListen, logLevel, server string
 		interval, wait                                   time.Duration
+		tracing                                          = telemetry.Tracing{Service: "amp-agent"}
 	)
 	cmd := &cobra.Command{
 		Use:   "agent [--dir DIR] [--kubeconfig FILE] [--interval D] [--server URL] [--poll-wait D] [--metrics-listen ADDR] | agent register | agent status",
@@ -151,7 +152,11 @@ Examples:
 			releases.Register(reg)
 			reg.Register(seal.KindSealedSecret, sealed.New(cs))
 			reg.Register(wire.KindProbe, probes)
-			shutdown := telemetry.SetupTracing()
+			tracing.Version = version
+			shutdown, err := tracing.Setup(cmd.Context())
+			if err != nil {
+				return usagef("%v", err)
+			}
 			defer shutdown(context.Background())
 			ag, err = agent.New(agent.Options{
 				Dir: d, Registry: reg, Facts: cluster.Facts, Interval: interval, Server: server, Wait: wait,
@@ -174,6 +179,7 @@ Examples:
 	f.DurationVar(&wait, "poll-wait", agent.DefaultWait, "how long each desired-state long-poll waits for a change (1s..5m); shorter behind a proxy that cuts idle connections sooner, and AMP notices a stopped agent within it plus two check-in intervals")
 	f.StringVar(&metricsListen, "metrics-listen", "", "address to serve Prometheus metrics on at /metrics, e.g. 127.0.0.1:9469 (default: off)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	tracingFlags(f, &tracing)
 	cmd.AddCommand(newAgentRegisterCmd(), newAgentStatusCmd())
 	return cmd
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,6 +35,7 @@ func defaultDataDir() string {
 func newServeCmd() *cobra.Command {
 	cfg := server.Config{DemoData: demoData}
 	var logLevel string
+	tracing := telemetry.Tracing{Service: "amp-serve"}
 	var insecureRemote bool
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -84,8 +86,12 @@ Examples:
 			telemetry.Level.Set(lvl)
 			cfg.Logger = telemetry.NewLogger(os.Stderr)
 			cfg.Version = version
-			shutdown := telemetry.SetupTracing()
-			defer shutdown(cmd.Context())
+			tracing.Version = version
+			shutdown, err := tracing.Setup(cmd.Context())
+			if err != nil {
+				return usagef("%v", err)
+			}
+			defer shutdown(context.WithoutCancel(cmd.Context()))
 			if err := server.Run(cmd.Context(), cfg); err != nil {
 				return fmt.Errorf("amp serve: %w", err)
 			}
@@ -173,5 +179,6 @@ Examples:
 	f.Var(&edge.Interval, "agent-checkin-interval", "how often cluster agents check in (1s..60s); an agent silent for two intervals without a desired-state wait open is disconnected (docs/agent.md)")
 	f.Var(&edge.LastSeenEvery, "agent-last-seen-every", "how often a connected agent's last-seen alone is written to the store (1s..1h); other replicas on the store see it up to this old, and each write is a commit per connected agent (docs/agent.md)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error (change at run time with PUT /admin/log-level)")
+	tracingFlags(f, &tracing)
 	return cmd
 }

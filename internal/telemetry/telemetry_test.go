@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 )
 
 func TestLogsCarryTraceIDsAndLevelChanges(t *testing.T) {
@@ -34,5 +36,39 @@ func TestLogsCarryTraceIDsAndLevelChanges(t *testing.T) {
 	}
 	if _, err := ParseLevel("loud"); err == nil {
 		t.Fatal("bad level accepted")
+	}
+}
+
+func TestTracingFlagsAreChecked(t *testing.T) {
+	for _, c := range []struct {
+		bad  Tracing
+		flag string
+	}{
+		{Tracing{SampleRatio: 1.5}, "--trace-sample-ratio"},
+		{Tracing{SampleRatio: -0.1}, "--trace-sample-ratio"},
+		{Tracing{Endpoint: "127.0.0.1:4317", SampleRatio: 1}, "--otlp-endpoint"},
+		{Tracing{Endpoint: "ftp://x:1", SampleRatio: 1}, "--otlp-endpoint"},
+	} {
+		if err := c.bad.Check(); err == nil || !strings.Contains(err.Error(), c.flag) {
+			t.Errorf("%+v: %v, want a refusal naming %s", c.bad, err, c.flag)
+		}
+	}
+	if err := (Tracing{Endpoint: "http://127.0.0.1:4317", SampleRatio: 0.1}).Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTraceparentRoundTrips(t *testing.T) {
+	shutdown := SetupTracing()
+	defer shutdown(context.Background())
+	_, span := otel.Tracer("t").Start(context.Background(), "op")
+	span.End()
+	sc := span.SpanContext()
+	tp := Traceparent(sc)
+	if tp != "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-01" {
+		t.Fatalf("traceparent %q of %v", tp, sc)
+	}
+	if Traceparent(trace.SpanContext{}) != "" {
+		t.Fatal("an invalid span context has a traceparent")
 	}
 }

@@ -280,8 +280,8 @@ func (s *Server) wrap(rt route) http.Handler {
 		if streaming(rt) {
 			s.limits.stream(sw)
 		}
-		if sc := span.SpanContext(); sc.IsValid() {
-			sw.Header().Set("Traceparent", fmt.Sprintf("00-%s-%s-01", sc.TraceID(), sc.SpanID()))
+		if tp := telemetry.Traceparent(span.SpanContext()); tp != "" {
+			sw.Header().Set("Traceparent", tp) // its flags say whether the trace is sampled
 		}
 		in := &reqInfo{}
 		ctx = context.WithValue(ctx, reqInfoKey{}, in)
