@@ -20,6 +20,6 @@ import (
 const Name = "monitor"
 
 func init() {
-	compat.Register(compat.Layer{Name: Name, Routes: append(append(silenceRoutes(), secretRoutes()...), queryRoutes()...), Spec: spec,
+	compat.Register(compat.Layer{Name: Name, Routes: append(append(append(silenceRoutes(), secretRoutes()...), queryRoutes()...), dashboardRoutes()...), Spec: spec,
 		Metrics: func(reg prometheus.Registerer) { metricsFor(reg) }})
 }
