@@ -76,7 +76,7 @@ const (
 // Grafana is d as Grafana dashboard JSON.
 func Grafana(d Dashboard) ([]byte, error) {
 	b := dashboard.NewDashboardBuilder(d.Title).
-		Uid("amp-" + d.ID).
+		Uid("amp-"+d.ID).
 		Description(d.Description).
 		Tags([]string{"amp"}).
 		Time("now-6h", "now").
