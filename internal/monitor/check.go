@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/monitor/dashboards"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
@@ -27,7 +28,8 @@ var reservedLabels = map[string]string{
 // another enterprise's series, a duration Prometheus cannot read, a label
 // AMP sets itself, a matcher's regular expression that does not compile,
 // a webhook URL without a host, a dashboard model that is not a JSON
-// object. It runs per changed object, so its cost follows the change.
+// object, a panel's PromQL that does not parse or selects another
+// enterprise's series. It runs per changed object, so its cost follows the change.
 func check(tx *config.Snapshot, changes []config.ObjectChange, report config.Report) {
 	for _, c := range changes {
 		o := c.After
@@ -67,6 +69,14 @@ func check(tx *config.Snapshot, changes []config.ObjectChange, report config.Rep
 					if u, err := url.Parse(s); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 						bad("webhook/url", "%q is not an http:// or https:// URL with a host", s)
 					}
+				}
+			}
+		case "panel":
+			if q, ok := o.Data["query"].(string); ok && strOr(o.Data, "kind", dashboards.KindTimeseries) != dashboards.KindLogs {
+				// Grafana fills the variables in before Prometheus sees the
+				// query: checked as it would be sent.
+				if _, err := Restrict(dashboards.Sample(q), set.TenantOfKey(o.Key)); err != nil {
+					bad("query", "not a valid PromQL query (variables filled in as Grafana would): %v", err)
 				}
 			}
 		case "dashboard":

@@ -16,6 +16,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	sdkprom "github.com/grafana/grafana-foundation-sdk/go/prometheus"
 
+	"github.com/amp-edge/amp/internal/monitor/dashboards"
 	"github.com/amp-edge/amp/internal/testenv"
 	"github.com/amp-edge/amp/internal/testenv/prometheus"
 )
@@ -36,8 +37,9 @@ amp_edge_last_update_timestamp_seconds{enterprise="acme",site="acme-chicago",clu
 amp_edge_last_update_timestamp_seconds{enterprise="starbucks",site="starbucks-seattle",cluster="sb-1"} %d
 `
 
-// TestDashboardsExportAndQuery: each predefined dashboard exported
-// through REST (and `amp monitor dashboard export`, byte for byte the
+// TestDashboardsExportAndQuery: each predefined dashboard, and one acme
+// declares in the monitor set (a bad panel query refused at commit),
+// exported through REST (and `amp monitor dashboard export`, byte for byte the
 // same) reads back with grafana-foundation-sdk's types; every panel's
 // query, with Grafana's variables filled in as Grafana would ($site: All),
 // runs as acme's admin through AMP's tenant-safe query API on a real
@@ -57,9 +59,25 @@ func TestDashboardsExportAndQuery(t *testing.T) {
 		return strings.Contains(string(b), `"4"`)
 	}, "Prometheus holds the probe results")
 
+	// acme's own dashboard, declared in the monitor set; panels whose
+	// PromQL does not parse or names another enterprise are refused at
+	// commit with the path and the reason, and nothing is stored.
+	auth := []string{"Authorization", "Bearer " + acme}
+	s.Must(t, 201, "POST", "/monitor/v1.0.0/acme/dashboard/chicago", `{"title":"Chicago","variable":[{"name":"site","metric":"amp_edge_probe_ok","label":"site"}],`+
+		`"panel":[{"name":"uptime","title":"User plane uptime","kind":"stat","unit":"percent","legend":"{{site}}",`+
+		`"query":"avg by (site) (avg_over_time(amp_edge_probe_ok{probe=\"user-plane\",site=~\"$site\"}[$__range])) * 100"},`+
+		`{"name":"rtt","title":"Round trip","query":"amp_edge_probe_duration_seconds{site=~\"$site\"}","unit":"s"}]}`, auth...)
+	for query, reason := range map[string]string{`sum(amp_edge_probe_ok`: "not a valid PromQL query", `amp_edge_probe_ok{enterprise=\"starbucks\"}`: "starbucks"} {
+		b := s.Must(t, 400, "POST", "/monitor/v1.0.0/acme/dashboard/bad", `{"title":"Bad","panel":[{"name":"p","title":"P","query":"`+query+`"}]}`, auth...)
+		if !strings.Contains(string(b), `/dashboard/bad/panel/p/query`) || !strings.Contains(string(b), reason) {
+			t.Fatalf("panel query %s: %s", query, b)
+		}
+	}
+	s.Must(t, 404, "GET", "/monitor/v1.0.0/acme/dashboard/bad", "", auth...)
+
 	list := s.Must(t, 200, "GET", "/monitor/dashboards/acme", "", "Authorization", "Bearer "+acme)
 	var ids []struct{ ID string }
-	if err := json.Unmarshal(list, &ids); err != nil || len(ids) != 2 {
+	if err := json.Unmarshal(list, &ids); err != nil || len(ids) != 3 || ids[2].ID != "chicago" {
 		t.Fatalf("the dashboards: %v %s", err, list)
 	}
 	plugins.RegisterDefaultPlugins()
@@ -77,7 +95,7 @@ func TestDashboardsExportAndQuery(t *testing.T) {
 		for _, p := range d.Panels {
 			q := p.Panel.Targets[0].(*sdkprom.Dataquery).Expr
 			// As Grafana sends it: $site at All (.*), the range picked.
-			expr := strings.NewReplacer("$site", ".*", "$__range", "5m").Replace(q)
+			expr := dashboards.Sample(q)
 			b := s.Must(t, 200, "GET", "/metrics/query?"+url.Values{"query": {expr}}.Encode(), "", "Authorization", "Bearer "+acme)
 			ss := decodeAnswer(t, b).samples(t)
 			if leak := starbucksIn(ss); leak != "" {

@@ -13,7 +13,9 @@ package dashboards
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
+	"strings"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
@@ -185,6 +187,22 @@ var Predefined = map[string]Dashboard{
 				Query: `count by (alertname) (ALERTS{alertstate="firing",site=~"$site"})`},
 		},
 	},
+}
+
+// variableRef is a Grafana variable in a query: $name or ${name}.
+var variableRef = regexp.MustCompile(`\$\{?(\w+)\}?`)
+
+// Sample is query with its variables filled in as Grafana may send it:
+// Grafana's interval variables ($__range, $__interval, $__rate_interval)
+// as 5m, any other as .* (a variable at All) — for checking a query
+// before it is stored, and for running a panel's query in tests.
+func Sample(query string) string {
+	return variableRef.ReplaceAllStringFunc(query, func(m string) string {
+		if strings.HasPrefix(strings.Trim(m, "${"), "__") {
+			return "5m"
+		}
+		return ".*"
+	})
 }
 
 // PredefinedIDs lists the predefined dashboards' ids, sorted.

@@ -1,7 +1,9 @@
 package monitorapi
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/amp-edge/amp/internal/api/compat"
@@ -11,7 +13,9 @@ import (
 	"github.com/amp-edge/amp/internal/schema"
 )
 
-// dashboardRoutes export dashboards as Grafana dashboard JSON, for an
+// dashboardRoutes export dashboards as Grafana dashboard JSON — the
+// enterprise's own (the monitor set's dashboard list), which shadow the
+// predefined of the same id, and the predefined — for an
 // enterprise's Grafana to import with AMP as its data source (whose
 // answers are restricted to that enterprise, so the same dashboard serves
 // every enterprise).
@@ -47,14 +51,31 @@ type dashboardEntry struct {
 	Panels      int    `json:"panels"`
 }
 
+// stored reads the enterprise's dashboards from the monitor set.
+func stored(h compat.Host, ent string) (map[string]dashboards.Dashboard, map[string]string) {
+	snap := h.Engine().Snapshot()
+	tree, _ := snap.Tree(snap.RootObject(h.Schema().Set(monitor.SetName, ""), ent))
+	return monitor.ReadDashboards(tree)
+}
+
+// listDashboards lists the predefined dashboards, then the enterprise's
+// own (a Grafana model stored as it is counts no panels).
 func listDashboards(h compat.Host, w http.ResponseWriter, r *http.Request) error {
-	if _, err := enterprise(h, r, auth.Read, dashboardsPath); err != nil {
+	ent, err := enterprise(h, r, auth.Read, dashboardsPath)
+	if err != nil {
 		return err
 	}
 	out := []dashboardEntry{}
 	for _, id := range dashboards.PredefinedIDs() {
 		d := dashboards.Predefined[id]
 		out = append(out, dashboardEntry{ID: d.ID, Title: d.Title, Description: d.Description, Panels: len(d.Panels)})
+	}
+	declared, models := stored(h, ent)
+	for _, id := range slices.Sorted(maps.Keys(declared)) {
+		out = append(out, dashboardEntry{ID: id, Title: declared[id].Title, Panels: len(declared[id].Panels)})
+	}
+	for _, id := range slices.Sorted(maps.Keys(models)) {
+		out = append(out, dashboardEntry{ID: id})
 	}
 	return h.WriteJSON(w, http.StatusOK, out)
 }
@@ -65,12 +86,18 @@ func exportDashboard(h compat.Host, w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	id := r.PathValue("id")
-	d, ok := dashboards.Predefined[id]
-	if !ok {
+	declared, models := stored(h, ent)
+	var b []byte
+	if d, ok := declared[id]; ok {
+		b, err = dashboards.Grafana(d)
+	} else if m, ok := models[id]; ok {
+		b = []byte(m) // checked at commit: a JSON object
+	} else if d, ok := dashboards.Predefined[id]; ok {
+		b, err = dashboards.Grafana(d)
+	} else {
 		return schema.Errorf(schema.KindNotFound, dashboardsPath(ent)+"/"+schema.EscapeSegment(id),
-			"no dashboard %q (there are %s)", id, strings.Join(dashboards.PredefinedIDs(), ", "))
+			"no dashboard %q: the enterprise declares none of that id and the predefined are %s", id, strings.Join(dashboards.PredefinedIDs(), ", "))
 	}
-	b, err := dashboards.Grafana(d)
 	if err != nil {
 		return err
 	}
