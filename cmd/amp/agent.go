@@ -74,9 +74,13 @@ Examples:
   KUBECONFIG=/etc/amp-agent/cluster.yaml:/etc/amp-agent/user.yaml amp agent
   amp agent --dir /var/lib/amp-agent --interval 30s --metrics-listen 127.0.0.1:9469
   amp agent --server https://amp-2.example.com:8181    # another replica of the same AMP
+  amp agent --otlp-endpoint http://collector.site.lan:4317   # export traces (docs/monitoring.md)
   amp agent status`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
+			if err := tracing.Check(); err != nil {
+				return usagef("%v", err)
+			}
 			lvl, err := telemetry.ParseLevel(logLevel)
 			if err != nil {
 				return usagef("%v", err)

@@ -73,7 +73,8 @@ Examples:
   amp serve --models ./my-models         # add or override YANG model sets
   amp serve --store etcd://127.0.0.1:2379/amp/   # the store on etcd
   amp serve --listen 0.0.0.0:8181 --tls-cert /etc/amp/tls.crt --tls-key /etc/amp/tls.key
-  amp serve --agent-ca-cert /etc/amp/agents-ca.crt --agent-ca-key /etc/amp/agents-ca.key --agent-cert-lifetime 720h`,
+  amp serve --agent-ca-cert /etc/amp/agents-ca.crt --agent-ca-key /etc/amp/agents-ca.key --agent-cert-lifetime 720h
+  amp serve --otlp-endpoint http://127.0.0.1:4317 --trace-sample-ratio 0.1   # export traces (docs/monitoring.md)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if insecureRemote {
