@@ -104,7 +104,6 @@ func (t Tracing) Setup(ctx context.Context) (func(context.Context) error, error)
 	if err := t.Check(); err != nil {
 		return nil, err
 	}
-	sampler := sdktrace.ParentBased(sdktrace.TraceIDRatioBased(t.SampleRatio))
 	if t.Endpoint == "" {
 		return SetupTracing(), nil
 	}
@@ -113,7 +112,12 @@ func (t Tracing) Setup(ctx context.Context) (func(context.Context) error, error)
 		return nil, fmt.Errorf("--otlp-endpoint %s: %w", t.Endpoint, err)
 	}
 	attrs := append([]attribute.KeyValue{attribute.String("service.name", t.Service), attribute.String("service.version", t.Version)}, t.Attributes...)
-	return install(sampler, resource.NewSchemaless(attrs...), exp), nil
+	return install(t.sampler(), resource.NewSchemaless(attrs...), exp), nil
+}
+
+// sampler keeps SampleRatio of new traces and follows a parent's decision.
+func (t Tracing) sampler() sdktrace.Sampler {
+	return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(t.SampleRatio))
 }
 
 // SetupTracing installs a tracer provider so every request gets a trace id.

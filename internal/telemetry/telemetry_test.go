@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -70,5 +71,27 @@ func TestTraceparentRoundTrips(t *testing.T) {
 	}
 	if Traceparent(trace.SpanContext{}) != "" {
 		t.Fatal("an invalid span context has a traceparent")
+	}
+}
+
+// TestSamplingFollowsTheParent: at ratio 0 a new trace is not kept, but a
+// span whose remote parent was sampled (a REST caller's traceparent, the
+// commit a desired state names) is, so a trace is kept whole; at ratio 1
+// every new trace is kept.
+func TestSamplingFollowsTheParent(t *testing.T) {
+	tracer := func(ratio float64) trace.Tracer {
+		return sdktrace.NewTracerProvider(sdktrace.WithSampler(Tracing{SampleRatio: ratio}.sampler())).Tracer("t")
+	}
+	_, root := tracer(0).Start(context.Background(), "new")
+	if root.SpanContext().IsSampled() || !root.SpanContext().IsValid() {
+		t.Fatalf("ratio 0: a new trace sampled (or without ids): %v", root.SpanContext())
+	}
+	_, parent := tracer(1).Start(context.Background(), "elsewhere")
+	if !parent.SpanContext().IsSampled() {
+		t.Fatal("ratio 1: a new trace not sampled")
+	}
+	remote := trace.ContextWithRemoteSpanContext(context.Background(), parent.SpanContext())
+	if _, child := tracer(0).Start(remote, "child"); !child.SpanContext().IsSampled() || child.SpanContext().TraceID() != parent.SpanContext().TraceID() {
+		t.Fatalf("ratio 0: the child of a sampled parent: %v", child.SpanContext())
 	}
 }
