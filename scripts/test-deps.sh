@@ -237,3 +237,32 @@ if [ ! -x "$vl_dir/victoria-logs" ]; then
     "github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@v$VICTORIALOGS_VERSION"
 fi
 # --- end VictoriaLogs -----------------------------------------------------------
+# --- Jaeger (issue 14 item 6: internal/testenv/jaeger, test/e2e traces) -------
+# Jaeger v2 (an OpenTelemetry Collector distribution with an in-memory trace
+# store and Jaeger's query API), built from the Go module proxy into a cache
+# outside the repository: the tests point amp serve and amp agent at its OTLP
+# receiver and read the trace back through its API. Not `go install`-able
+# (its go.mod has a replace), so a throwaway wrapper module repeats it. The
+# first build takes about 5 minutes on a quiet machine; later runs find the
+# binary and do nothing. AMP_JAEGER points the tests at another binary.
+JAEGER_VERSION=1.75.0
+jaeger_dir="${XDG_CACHE_HOME:-$HOME/.cache}/amp-test-tools/jaeger-v$JAEGER_VERSION"
+if [ ! -x "$jaeger_dir/jaeger" ]; then
+  jaeger_work=$(mktemp -d)
+  trap 'rm -rf "$jaeger_work"' EXIT
+  (
+    cd "$jaeger_work"
+    export GOWORK=off GOFLAGS=-mod=mod
+    go mod init amp-test-tools/jaeger >/dev/null 2>&1
+    go mod edit -require="github.com/jaegertracing/jaeger@v$JAEGER_VERSION" \
+      -replace=github.com/Shopify/sarama=github.com/Shopify/sarama@v1.33.0
+    printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/jaegertracing/jaeger/cmd/jaeger"\n' >tools.go
+    go mod tidy
+    go build -trimpath -ldflags "-s -w" -o jaeger github.com/jaegertracing/jaeger/cmd/jaeger
+  )
+  mkdir -p "$jaeger_dir"
+  mv "$jaeger_work/jaeger" "$jaeger_dir/jaeger.new" && mv "$jaeger_dir/jaeger.new" "$jaeger_dir/jaeger"
+  rm -rf "$jaeger_work"
+  trap - EXIT
+fi
+# --- end Jaeger -------------------------------------------------------------------

@@ -43,6 +43,7 @@ func newAgentCmd() *cobra.Command {
 		interval, wait                                                  time.Duration
 		shipLogs                                                        bool
 		logSpoolMax                                                     int64
+		tracing                                                         = telemetry.Tracing{Service: "amp-agent"}
 	)
 	cmd := &cobra.Command{
 		Use:   "agent [--dir DIR] [--kubeconfig FILE] [--interval D] [--server URL] [--poll-wait D] [--metrics-listen ADDR] [--prometheus-url URL] | agent register | agent status",
@@ -91,9 +92,13 @@ Examples:
   amp agent --prometheus-url http://127.0.0.1:9090   # the site's Prometheus, for AMP's site queries
   amp agent --ship-logs --log-spool-max-bytes 67108864
   amp agent --server https://amp-2.example.com:8181    # another replica of the same AMP
+  amp agent --otlp-endpoint http://collector.site.lan:4317   # export traces (docs/monitoring.md)
   amp agent status`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
+			if err := tracing.Check(); err != nil {
+				return usagef("%v", err)
+			}
 			lvl, err := telemetry.ParseLevel(logLevel)
 			if err != nil {
 				return usagef("%v", err)
@@ -192,7 +197,11 @@ Examples:
 			reg.Register(seal.KindSealedSecret, sealed.New(cs))
 			reg.Register(wire.KindProbe, probes)
 			loglevel.New().Register(reg)
-			shutdown := telemetry.SetupTracing()
+			tracing.Version = version
+			shutdown, err := tracing.Setup(cmd.Context())
+			if err != nil {
+				return usagef("%v", err)
+			}
 			defer shutdown(context.Background())
 			ag, err = agent.New(agent.Options{
 				Dir: d, Registry: reg, Facts: cluster.Facts, Interval: interval, Server: server, Wait: wait,
@@ -223,6 +232,7 @@ Examples:
 	f.StringVar(&prometheusURL, "prometheus-url", "", "the site's Prometheus, e.g. http://127.0.0.1:9090: AMP's metric queries for this site run against it, and only their results go to AMP (default: none; such queries are answered with an error)")
 	f.BoolVar(&shipLogs, "ship-logs", false, "ship the agent's logs to AMP, which relays them to its log store (amp serve --log-push-url); they wait on disk in <dir>/log-spool while AMP is out of reach")
 	f.Int64Var(&logSpoolMax, "log-spool-max-bytes", logship.DefaultMaxSpoolBytes, "bound of <dir>/log-spool: past it the oldest batches are dropped and counted (amp_log_dropped_lines_total)")
+	tracingFlags(f, &tracing)
 	cmd.AddCommand(newAgentRegisterCmd(), newAgentStatusCmd())
 	return cmd
 }

@@ -19,7 +19,7 @@ import (
 // model set (docs/monitoring.md).
 func newMonitorCmd(g *globalOpts) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "monitor secret|silence|query",
+		Use:   "monitor secret|silence|query|dashboard",
 		Short: "Alerting: an enterprise's receiver secrets and silences (the monitor model set)",
 		Long: `The monitor model set holds an enterprise's alert rules, receivers, routes
 and dashboards; declare them with amp set or amp apply, read them with amp
@@ -27,21 +27,23 @@ get (monitor/alert-rule, monitor/receiver, …). A Slack-compatible
 receiver names its webhook URL as a secret, set with "amp monitor secret";
 "amp monitor silence" mutes some of the enterprise's alerts in
 Alertmanager; "amp monitor query" asks PromQL of the central Prometheus,
-restricted to the enterprise's series. The secret and silence subcommands
-need the enterprise (-e).
+restricted to the enterprise's series; "amp monitor dashboard export"
+prints a dashboard as Grafana dashboard JSON. The secret, silence and
+dashboard subcommands need the enterprise (-e).
 
 Examples:
   amp set -e acme 'monitor/alert-rule/connect:={"alert":"SingleEdgeConnectTestFailing","expr":"amp_edge_probe_ok{probe=\"user-plane\"} < 1","for":"10m"}'
   echo https://hooks.slack.com/services/T0/B0/XYZ | amp monitor secret set chat-url -e acme
   amp monitor silence add -e acme --match alertname=SingleEdgeConnectTestFailing --duration 2h --comment "maintenance"
   amp get -e acme monitor/alert-rule
-  amp monitor query 'sum by (site) (amp_edge_probe_ok)' -e acme`,
+  amp monitor query 'sum by (site) (amp_edge_probe_ok)' -e acme
+  amp monitor dashboard export edge-summary -e acme --out amp-edge-summary.json`,
 		Args: args(cobra.NoArgs),
 		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: secret, silence or query")
+			return usagef("give a subcommand: secret, silence, query or dashboard")
 		}),
 	}
-	cmd.AddCommand(newMonitorSecretCmd(g), newMonitorSilenceCmd(g), newMonitorQueryCmd(g))
+	cmd.AddCommand(newMonitorSecretCmd(g), newMonitorSilenceCmd(g), newMonitorQueryCmd(g), newMonitorDashboardCmd(g))
 	return cmd
 }
 

@@ -38,6 +38,7 @@ func defaultDataDir() string {
 func newServeCmd() *cobra.Command {
 	cfg := server.Config{DemoData: demoData}
 	var logLevel string
+	tracing := telemetry.Tracing{Service: "amp-serve"}
 	var insecureRemote bool
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -75,7 +76,8 @@ Examples:
   amp serve --models ./my-models         # add or override YANG model sets
   amp serve --store etcd://127.0.0.1:2379/amp/   # the store on etcd
   amp serve --listen 0.0.0.0:8181 --tls-cert /etc/amp/tls.crt --tls-key /etc/amp/tls.key
-  amp serve --agent-ca-cert /etc/amp/agents-ca.crt --agent-ca-key /etc/amp/agents-ca.key --agent-cert-lifetime 720h`,
+  amp serve --agent-ca-cert /etc/amp/agents-ca.crt --agent-ca-key /etc/amp/agents-ca.key --agent-cert-lifetime 720h
+  amp serve --otlp-endpoint http://127.0.0.1:4317 --trace-sample-ratio 0.1   # export traces (docs/monitoring.md)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if insecureRemote {
@@ -97,8 +99,12 @@ Examples:
 			defer func() { stopShip(); <-shipped }()
 			cfg.Logger = telemetry.NewLogger(logs)
 			cfg.Version = version
-			shutdown := telemetry.SetupTracing()
-			defer shutdown(cmd.Context())
+			tracing.Version = version
+			shutdown, err := tracing.Setup(cmd.Context())
+			if err != nil {
+				return usagef("%v", err)
+			}
+			defer shutdown(context.WithoutCancel(cmd.Context()))
 			if err := server.Run(cmd.Context(), cfg); err != nil {
 				return fmt.Errorf("amp serve: %w", err)
 			}
@@ -186,6 +192,7 @@ Examples:
 	f.Var(&edge.Interval, "agent-checkin-interval", "how often cluster agents check in (1s..60s); an agent silent for two intervals without a desired-state wait open is disconnected (docs/agent.md)")
 	f.Var(&edge.LastSeenEvery, "agent-last-seen-every", "how often a connected agent's last-seen alone is written to the store (1s..1h); other replicas on the store see it up to this old, and each write is a commit per connected agent (docs/agent.md)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error (change at run time with PUT /admin/log-level)")
+	tracingFlags(f, &tracing)
 	return cmd
 }
 

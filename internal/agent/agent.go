@@ -29,6 +29,8 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/amp-edge/amp/internal/agent/apply"
@@ -87,6 +89,11 @@ type Agent struct {
 	interval time.Duration
 	askFull  bool       // the last delta did not add up: ask for the whole state
 	facts    wire.Facts // the last facts read (the check-in loop's own)
+
+	// applyParent is the span the next enforce of held continues: the
+	// pull of held in the trace of the commit that made it (not valid:
+	// none, the enforce starts its own trace).
+	applyParent trace.SpanContext
 
 	dirtyMu sync.Mutex
 	dirty   map[wire.Ref]bool
@@ -295,15 +302,37 @@ func (a *Agent) heldObjects() ([]wire.Object, bool) {
 	return append([]wire.Object(nil), a.held.Objects...), true
 }
 
+// takeHeld is heldObjects with the span its apply continues, once.
+func (a *Agent) takeHeld() ([]wire.Object, trace.SpanContext, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.held == nil {
+		return nil, trace.SpanContext{}, false
+	}
+	parent := a.applyParent
+	a.applyParent = trace.SpanContext{}
+	return append([]wire.Object(nil), a.held.Objects...), parent, true
+}
+
+// enforce applies the whole held state: a new state's first apply
+// ("agent.apply") is a child of its pull, in the trace of the commit that
+// made it; a resync or a drift correction ("agent.enforce") is a trace of
+// its own.
 func (a *Agent) enforce(ctx context.Context) {
-	objs, ok := a.heldObjects()
+	objs, parent, ok := a.takeHeld()
 	if !ok {
 		return // nothing held yet: never prune on no information
 	}
-	ctx, span := tracer.Start(ctx, "agent.enforce", trace.WithAttributes(attribute.Int("amp.objects", len(objs))))
+	name := "agent.enforce"
+	if parent.IsValid() {
+		ctx, name = trace.ContextWithSpanContext(ctx, parent), "agent.apply"
+	}
+	ctx, span := tracer.Start(ctx, name, trace.WithAttributes(attribute.Int("amp.objects", len(objs))))
 	defer span.End()
 	outs, removed, err := a.o.Registry.ApplyAll(ctx, objs)
 	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "apply")
 		var inv *apply.Invalid
 		if errors.As(err, &inv) {
 			// Only a state that passed the same check is ever held; an
@@ -448,7 +477,32 @@ func (a *Agent) reportLocked(refusals bool) []wire.ObjectStatus {
 // and has it enforced; a state that fails the check is refused whole
 // and the previous one kept. It reports whether the answer was of use
 // (false: it did not add up, and the agent asks again, after a pause).
-func (a *Agent) accept(d *wire.Desired) bool {
+// acceptPulled is accept of a state a long-poll started at started (its
+// span poll) brought. When the state names the commit that made it, its
+// pull is recorded in that commit's trace ("agent.pull", a child of the
+// commit's request span, linked to the long-poll's own trace) and the
+// apply that follows is the pull's child: one trace from the REST call to
+// the site. A child rather than a link because the change is the apply's
+// cause and its parent is known before it starts; the long-poll, which
+// began before the commit, is only linked.
+func (a *Agent) acceptPulled(d *wire.Desired, started time.Time, poll trace.SpanContext) bool {
+	commit := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": d.Traceparent}))
+	if !commit.IsValid() {
+		return a.accept(context.Background(), d)
+	}
+	ctx, span := tracer.Start(trace.ContextWithRemoteSpanContext(context.Background(), commit), "agent.pull",
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithTimestamp(started), trace.WithLinks(trace.Link{SpanContext: poll}),
+		trace.WithAttributes(attribute.Int64("amp.index", int64(d.Index)), attribute.Bool("amp.full", d.Full), attribute.Int("amp.objects", len(d.Objects))))
+	defer span.End()
+	return a.accept(ctx, d)
+}
+
+// accept takes a desired state AMP sent: held and cached when it adds up
+// to its digest and every applier takes it, refused (the previous one
+// stays) otherwise. The span in ctx, if any, is its pull: the state's
+// first apply continues it.
+func (a *Agent) accept(ctx context.Context, d *wire.Desired) bool {
+	pull := trace.SpanFromContext(ctx)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	objs := d.Objects
@@ -471,7 +525,8 @@ func (a *Agent) accept(d *wire.Desired) bool {
 			a.log.Error("check the desired state", "error", err)
 			return false
 		}
-		a.log.Error("refused a desired state: the previous one stays enforced", "index", d.Index, "digest", d.Digest, "error", err)
+		a.log.ErrorContext(ctx, "refused a desired state: the previous one stays enforced", "index", d.Index, "digest", d.Digest, "error", err)
+		pull.SetStatus(codes.Error, "refused")
 		a.journal.Refused = &state.Refusal{Index: d.Index, Digest: d.Digest, Problems: inv.Problems}
 		a.journal.LastError = err.Error()
 		a.o.Metrics.refused()
@@ -486,11 +541,12 @@ func (a *Agent) accept(d *wire.Desired) bool {
 		a.log.Error("cache the desired state (it is enforced, but a restart would go back to the previous one)", "error", err)
 	}
 	a.held = whole
+	a.applyParent = pull.SpanContext()
 	a.journal.Applied = wire.Applied{Index: whole.Index, Digest: whole.Digest}
 	a.journal.Refused = nil
 	a.saveJournalLocked()
 	a.o.Metrics.setHeld(whole)
-	a.log.Info("new desired state", "index", whole.Index, "digest", whole.Digest, "objects", len(objs), "delta", !d.Full)
+	a.log.InfoContext(ctx, "new desired state", "index", whole.Index, "digest", whole.Digest, "objects", len(objs), "delta", !d.Full)
 	signal(a.enforceAll)
 	return true
 }
@@ -615,6 +671,7 @@ func (a *Agent) pollLoop(ctx context.Context) {
 		// A long-poll outlives the wait; a dead connection must not hang
 		// it forever.
 		pctx, cancel := context.WithTimeout(ctx, a.o.Wait+30*time.Second)
+		started := a.o.Now()
 		pctx, span := tracer.Start(pctx, "agent.desired", trace.WithAttributes(attribute.Int64("amp.since", int64(since))))
 		d, err := client.Desired(pctx, since, etag, a.o.Wait)
 		span.End()
@@ -622,7 +679,7 @@ func (a *Agent) pollLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil && (d == nil || a.accept(d)) {
+		if err == nil && (d == nil || a.acceptPulled(d, started, span.SpanContext())) {
 			fails = 0
 			continue
 		}

@@ -339,11 +339,11 @@ func TestAcceptDeltaDigestAndRefusal(t *testing.T) {
 			n3 = o
 		}
 	}
-	a.accept(&wire.Desired{Index: 5, Digest: "not the digest", Objects: []wire.Object{n3}, Removed: []wire.Ref{{Kind: "node", Name: "n2"}}})
+	a.accept(context.Background(), &wire.Desired{Index: 5, Digest: "not the digest", Objects: []wire.Object{n3}, Removed: []wire.Ref{{Kind: "node", Name: "n2"}}})
 	if since, etag := a.pollFrom(); since != 0 || etag != "" {
 		t.Fatalf("after a delta that did not add up, polls from %d %q; want the whole state", since, etag)
 	}
-	a.accept(&wire.Desired{Index: 5, Digest: next.Digest, Objects: []wire.Object{n3}, Removed: []wire.Ref{{Kind: "node", Name: "n2"}}})
+	a.accept(context.Background(), &wire.Desired{Index: 5, Digest: next.Digest, Objects: []wire.Object{n3}, Removed: []wire.Ref{{Kind: "node", Name: "n2"}}})
 	cached, err := d.Desired()
 	if err != nil || cached.Index != 5 || cached.Digest != next.Digest || len(cached.Objects) != 2 || !cached.Full {
 		t.Fatalf("cached %+v, %v", cached, err)
@@ -355,7 +355,7 @@ func TestAcceptDeltaDigestAndRefusal(t *testing.T) {
 	bad := json.RawMessage(`{"env":["not","a","string"]}`)
 	badObj := wire.Object{Kind: "node", Name: "n1", Spec: bad, Digest: wire.ObjectDigest(bad), Index: 6}
 	badState := mergeDelta(cached.Objects, &wire.Desired{Objects: []wire.Object{badObj}})
-	a.accept(&wire.Desired{Index: 6, Digest: wire.StateDigest(badState), Objects: []wire.Object{badObj}})
+	a.accept(context.Background(), &wire.Desired{Index: 6, Digest: wire.StateDigest(badState), Objects: []wire.Object{badObj}})
 	if c, _ := d.Desired(); c.Index != 5 {
 		t.Fatalf("a refused state was cached: index %d", c.Index)
 	}

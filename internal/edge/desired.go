@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"sort"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/edge/wire"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/telemetry"
 )
 
 // state is one cluster's desired state: its objects in (kind, name) order,
@@ -16,6 +19,10 @@ type state struct {
 	digest  string
 	objects []wire.Object
 	byRef   map[wire.Ref]int // index into objects
+	// commit is the span of the request that committed the change that
+	// made this state (not valid: unknown, e.g. built at start or after a
+	// state write): answers carry it so the agent's apply joins its trace.
+	commit trace.SpanContext
 }
 
 // build reads a cluster's desired state from snap with every registered
@@ -64,13 +71,15 @@ func less(a, b wire.Object) bool {
 
 // full is the whole state as an answer.
 func (st *state) full(cluster string) *wire.Desired {
-	return &wire.Desired{Cluster: cluster, Index: st.index, Digest: st.digest, Full: true, Objects: st.objects}
+	return &wire.Desired{Cluster: cluster, Index: st.index, Digest: st.digest, Full: true, Objects: st.objects,
+		Traceparent: telemetry.Traceparent(st.commit)}
 }
 
 // delta is the change from old to st: the objects added or changed, the
 // refs removed.
 func (st *state) delta(cluster string, old *state) *wire.Desired {
-	d := &wire.Desired{Cluster: cluster, Index: st.index, Digest: st.digest, Objects: []wire.Object{}}
+	d := &wire.Desired{Cluster: cluster, Index: st.index, Digest: st.digest, Objects: []wire.Object{},
+		Traceparent: telemetry.Traceparent(st.commit)}
 	for _, o := range st.objects {
 		if i, ok := old.byRef[wire.Ref{Kind: o.Kind, Name: o.Name}]; !ok || old.objects[i].Digest != o.Digest {
 			d.Objects = append(d.Objects, o)

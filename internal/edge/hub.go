@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/edge/wire"
@@ -243,7 +244,7 @@ func (h *Hub) apply(rec *config.Record) {
 		if e == nil || e.cur == nil || e.asOf >= rec.Index {
 			continue // not cached, or built from a snapshot that holds rec
 		}
-		h.rebuild(id, e, snap, rec.Index, rec.Time)
+		h.rebuild(id, e, snap, rec.Index, rec.Time, rec.Span)
 	}
 }
 
@@ -256,7 +257,7 @@ func (h *Hub) applyState(sc config.StateChange) {
 	snap := h.eng.Snapshot() // published before the watchers hear of sc
 	for id := range h.affected(snap, []Change{{Key: sc.Key, State: true}}) {
 		if e := h.entries[id]; e != nil && e.cur != nil {
-			h.rebuild(id, e, snap, snap.Index, h.opts.Now())
+			h.rebuild(id, e, snap, snap.Index, h.opts.Now(), trace.SpanContext{})
 		}
 	}
 }
@@ -267,14 +268,15 @@ func (h *Hub) rebuildAll() {
 	snap := h.eng.Snapshot()
 	for id, e := range h.entries {
 		if e.cur != nil {
-			h.rebuild(id, e, snap, snap.Index, h.opts.Now())
+			h.rebuild(id, e, snap, snap.Index, h.opts.Now(), trace.SpanContext{})
 		}
 	}
 }
 
 // rebuild reads one cluster's state again as of snap (h.mu held); at is
-// the transaction that caused it, committed at when.
-func (h *Hub) rebuild(id string, e *entry, snap *config.Snapshot, at uint64, when time.Time) {
+// the transaction that caused it, committed at when by the request whose
+// span is commit (not valid: none known).
+func (h *Hub) rebuild(id string, e *entry, snap *config.Snapshot, at uint64, when time.Time, commit trace.SpanContext) {
 	c, ok := h.dir.Cluster(h.sch, snap, id)
 	if !ok {
 		e.gone = true
@@ -294,9 +296,11 @@ func (h *Hub) rebuild(id string, e *entry, snap *config.Snapshot, at uint64, whe
 	}
 	e.c, e.asOf = c, snap.Index
 	if st.digest == e.cur.digest {
+		st.commit = e.cur.commit
 		e.cur = st
 		return
 	}
+	st.commit = commit
 	e.prev, e.cur = e.cur, st
 	h.wake(e, when)
 }

@@ -146,6 +146,9 @@ func (h *Hub) finish(w *waiter, woke bool) {
 	e.seen = h.opts.Now()
 	gone, cur, prev, c, changedAt := e.gone, e.cur, e.prev, e.c, e.changedAt
 	h.mu.Unlock()
+	if woke && cur != nil && cur.commit.IsValid() {
+		span.AddLink(trace.Link{SpanContext: cur.commit}) // the commit that ended the wait
+	}
 	var d *wire.Desired
 	err := notDeclared(w.id)
 	if !gone {

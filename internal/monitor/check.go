@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/monitor/dashboards"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
@@ -27,8 +28,9 @@ var reservedLabels = map[string]string{
 // another enterprise's series, a duration Prometheus cannot read, a label
 // AMP sets itself, a matcher's regular expression that does not compile,
 // a webhook URL without a host or aimed at an address the egress policy
-// refuses (egress.go), a dashboard model that is not a JSON
-// object. It runs per changed object, so its cost follows the change.
+// refuses (egress.go), a dashboard model that is not a JSON object, a
+// panel's PromQL that does not parse or selects another enterprise's
+// series. It runs per changed object, so its cost follows the change.
 func check(tx *config.Snapshot, changes []config.ObjectChange, report config.Report) {
 	for _, c := range changes {
 		o := c.After
@@ -77,6 +79,14 @@ func check(tx *config.Snapshot, changes []config.ObjectChange, report config.Rep
 					if why := webhookEgress.CheckSmarthost(s); why != "" {
 						bad("email/smarthost", "%s", why)
 					}
+				}
+			}
+		case "panel":
+			if q, ok := o.Data["query"].(string); ok && strOr(o.Data, "kind", dashboards.KindTimeseries) != dashboards.KindLogs {
+				// Grafana fills the variables in before Prometheus sees the
+				// query: checked as it would be sent.
+				if _, err := Restrict(dashboards.Sample(q), set.TenantOfKey(o.Key)); err != nil {
+					bad("query", "not a valid PromQL query (variables filled in as Grafana would): %v", err)
 				}
 			}
 		case "dashboard":

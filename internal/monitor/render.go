@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/amp-edge/amp/internal/monitor/dashboards"
 )
 
 // The objects of the monitor set, read from an enterprise's tree (the
@@ -362,4 +364,34 @@ func RenderAlertmanager(all []Alerting, o AMOptions) (body []byte, missing []str
 // reads Go's escapes \", \\ and \n in a quoted value).
 func matcher(label, op, value string) string {
 	return label + op + strconv.Quote(value)
+}
+
+// ReadDashboards reads an enterprise's dashboards (its monitor tree) by
+// id: those declaring panels as dashboards.Dashboard, the others' Grafana
+// model as it is stored.
+func ReadDashboards(tree map[string]any) (declared map[string]dashboards.Dashboard, models map[string]string) {
+	declared, models = map[string]dashboards.Dashboard{}, map[string]string{}
+	for _, e := range entries(tree, "dashboard") {
+		id := str(e, "dashboard-id")
+		panels := entries(e, "panel")
+		if len(panels) == 0 {
+			models[id] = str(e, "model")
+			continue
+		}
+		d := dashboards.Dashboard{ID: id, Title: str(e, "title")}
+		for _, v := range entries(e, "variable") {
+			d.Variables = append(d.Variables, dashboards.Variable{Name: str(v, "name"), Label: str(v, "name"), Metric: str(v, "metric"), LabelName: str(v, "label")})
+		}
+		for _, p := range panels {
+			kind := strOr(p, "kind", dashboards.KindTimeseries)
+			lang := dashboards.PromQL
+			if kind == dashboards.KindLogs {
+				lang = dashboards.LogQL
+			}
+			d.Panels = append(d.Panels, dashboards.Panel{Title: str(p, "title"), Kind: kind, Language: lang, Query: str(p, "query"),
+				Unit: str(p, "unit"), Legend: str(p, "legend")})
+		}
+		declared[id] = d
+	}
+	return declared, models
 }

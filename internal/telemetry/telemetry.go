@@ -13,10 +13,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -78,11 +82,77 @@ func (t *schemaHandler) WithGroup(name string) slog.Handler {
 	return &schemaHandler{Handler: t.Handler.WithGroup(name), level: t.level}
 }
 
+// Tracing says where a process sends its spans and how many traces it
+// keeps (docs/monitoring.md, "Traces").
+type Tracing struct {
+	// Endpoint is the OTLP/gRPC receiver, as a URL: http://host:4317
+	// (plaintext, e.g. a collector on loopback) or https://host:4317 (TLS
+	// with the system's roots). Empty: spans are created for their ids (the
+	// logs carry them) and exported nowhere.
+	Endpoint string
+	// SampleRatio is the fraction of new traces kept, 0..1. A span whose
+	// parent came from elsewhere (a REST caller's traceparent, the commit
+	// an agent applies) follows its parent's decision, so a trace is kept
+	// whole or not at all.
+	SampleRatio float64
+	// Service names the process in the backend (service.name): amp-serve,
+	// amp-agent.
+	Service, Version string
+	// Attributes are added to the process's resource (the agent's
+	// cluster).
+	Attributes []attribute.KeyValue
+}
+
+// Check says what is wrong with the settings, naming the flag.
+func (t Tracing) Check() error {
+	if t.SampleRatio < 0 || t.SampleRatio > 1 {
+		return fmt.Errorf("--trace-sample-ratio %v: want a fraction from 0 to 1", t.SampleRatio)
+	}
+	if t.Endpoint == "" {
+		return nil
+	}
+	u, err := url.Parse(t.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--otlp-endpoint %q: want an http:// or https:// URL of an OTLP/gRPC receiver, e.g. http://127.0.0.1:4317", t.Endpoint)
+	}
+	return nil
+}
+
+// Setup installs the process's tracer provider from t: spans go to the
+// OTLP endpoint when there is one, sampled by parent, else by
+// SampleRatio. It returns a shutdown function that flushes them.
+func (t Tracing) Setup(ctx context.Context) (func(context.Context) error, error) {
+	if err := t.Check(); err != nil {
+		return nil, err
+	}
+	if t.Endpoint == "" {
+		return SetupTracing(), nil
+	}
+	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpointURL(t.Endpoint))
+	if err != nil {
+		return nil, fmt.Errorf("--otlp-endpoint %s: %w", t.Endpoint, err)
+	}
+	attrs := append([]attribute.KeyValue{attribute.String("service.name", t.Service), attribute.String("service.version", t.Version)}, t.Attributes...)
+	return install(t.sampler(), resource.NewSchemaless(attrs...), exp), nil
+}
+
+// sampler keeps SampleRatio of new traces and follows a parent's decision.
+func (t Tracing) sampler() sdktrace.Sampler {
+	return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(t.SampleRatio))
+}
+
 // SetupTracing installs a tracer provider so every request gets a trace id.
 // Spans go to the given exporters (none: they are created for their ids and
 // dropped). It returns a shutdown function that flushes the exporters.
 func SetupTracing(exporters ...sdktrace.SpanExporter) func(context.Context) error {
-	opts := []sdktrace.TracerProviderOption{sdktrace.WithSampler(sdktrace.AlwaysSample())}
+	return install(sdktrace.AlwaysSample(), nil, exporters...)
+}
+
+func install(sampler sdktrace.Sampler, res *resource.Resource, exporters ...sdktrace.SpanExporter) func(context.Context) error {
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithSampler(sampler)}
+	if res != nil {
+		opts = append(opts, sdktrace.WithResource(res))
+	}
 	for _, e := range exporters {
 		opts = append(opts, sdktrace.WithBatcher(e))
 	}
@@ -90,4 +160,16 @@ func SetupTracing(exporters ...sdktrace.SpanExporter) func(context.Context) erro
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	return tp.Shutdown
+}
+
+// Traceparent is the W3C traceparent header value of sc ("" when sc is not
+// valid), for carrying a trace where no HTTP request does (the desired
+// state an agent pulls).
+func Traceparent(sc trace.SpanContext) string {
+	if !sc.IsValid() {
+		return ""
+	}
+	c := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(trace.ContextWithSpanContext(context.Background(), sc), c)
+	return c.Get("traceparent")
 }

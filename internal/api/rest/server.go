@@ -36,6 +36,7 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/telemetry"
 )
 
 var tracer = otel.Tracer("github.com/amp-edge/amp/internal/api/rest")
@@ -282,8 +283,8 @@ func (s *Server) wrap(rt route) http.Handler {
 		if streaming(rt) {
 			s.limits.stream(sw)
 		}
-		if sc := span.SpanContext(); sc.IsValid() {
-			sw.Header().Set("Traceparent", fmt.Sprintf("00-%s-%s-01", sc.TraceID(), sc.SpanID()))
+		if tp := telemetry.Traceparent(span.SpanContext()); tp != "" {
+			sw.Header().Set("Traceparent", tp) // its flags say whether the trace is sampled
 		}
 		in := &reqInfo{}
 		ctx = context.WithValue(ctx, reqInfoKey{}, in)

@@ -90,6 +90,11 @@ type Desired struct {
 	Full    bool     `json:"full"`
 	Objects []Object `json:"objects"`
 	Removed []Ref    `json:"removed,omitempty"`
+	// Traceparent is the W3C trace context (traceparent header value) of
+	// the request that committed the change that made this state, when
+	// AMP knows it: the agent's pull and apply of the state continue that
+	// trace (docs/monitoring.md, "Traces").
+	Traceparent string `json:"traceparent,omitempty"`
 }
 
 // ObjectDigest is the digest of an object's spec.

@@ -20,6 +20,6 @@ import (
 const Name = "monitor"
 
 func init() {
-	compat.Register(compat.Layer{Name: Name, Routes: append(append(append(silenceRoutes(), secretRoutes()...), queryRoutes()...), logRoutes()...), Spec: spec,
+	compat.Register(compat.Layer{Name: Name, Routes: append(append(append(append(silenceRoutes(), secretRoutes()...), queryRoutes()...), logRoutes()...), dashboardRoutes()...), Spec: spec,
 		Metrics: func(reg prometheus.Registerer) { metricsFor(reg) }})
 }

@@ -31,13 +31,9 @@ func secretPath(ent, id string) string {
 // authorizeSecret: who may write the enterprise's monitor configuration
 // manages its secrets.
 func authorizeSecret(h compat.Host, r *http.Request) (ent, id string, err error) {
-	set := h.Schema().Set(monitor.SetName, "")
-	ent, id = r.PathValue("enterprise"), r.PathValue("id")
-	if err := h.Authorize(r, auth.Write, schema.RESTBase(set)+"/"+schema.EscapeSegment(ent)); err != nil {
+	id = r.PathValue("id")
+	if ent, err = enterprise(h, r, auth.Write, func(ent string) string { return secretPath(ent, id) }); err != nil {
 		return "", "", err
-	}
-	if !h.Engine().Snapshot().TargetExists(ent) {
-		return "", "", schema.Errorf(schema.KindNotFound, secretPath(ent, id), "no enterprise %q", ent)
 	}
 	if !secretID.MatchString(id) {
 		return "", "", schema.Errorf(schema.KindInvalid, secretPath(ent, id), "%q is not a secret id: 1 to 63 of a-z, 0-9, '.', '_', '-', starting and ending with a letter or digit", id)

@@ -39,13 +39,8 @@ func silencesPath(ent string) string { return "/monitor/silences/" + schema.Esca
 // may write the enterprise's alerting may silence it. Another enterprise
 // answers as a missing one does.
 func authorize(h compat.Host, r *http.Request, action auth.Action) (ent string, am monitor.Silences, err error) {
-	set := h.Schema().Set(monitor.SetName, "")
-	ent = r.PathValue("enterprise")
-	if err := h.Authorize(r, action, schema.RESTBase(set)+"/"+schema.EscapeSegment(ent)); err != nil {
+	if ent, err = enterprise(h, r, action, silencesPath); err != nil {
 		return "", am, err
-	}
-	if !h.Engine().Snapshot().TargetExists(ent) {
-		return "", am, schema.Errorf(schema.KindNotFound, silencesPath(ent), "no enterprise %q", ent)
 	}
 	url := monitor.AlertmanagerURL()
 	if url == "" {

@@ -18,7 +18,7 @@ var spec = &compat.Spec{
 	Reserve: []string{schemaSilence},
 	Paths:   paths,
 	TagDescriptions: map[string]string{
-		tagMonitor: "Monitoring: an enterprise's silences, kept in Alertmanager, its receivers' secrets, and tenant-safe PromQL queries (docs/monitoring.md).",
+		tagMonitor: "Monitoring: an enterprise's silences, kept in Alertmanager, its receivers' secrets, tenant-safe PromQL queries and dashboards exported for Grafana (docs/monitoring.md).",
 	},
 }
 
@@ -80,6 +80,26 @@ func paths(b compat.SpecBuilder, sets []*schema.ModelSet) {
 		Parameters: openapi3.Parameters{pathParam("enterprise", "The enterprise's id."), pathParam("id", "The secret's id, as a receiver's url-secret names it.")}, Put: put, Delete: del})
 	queryPaths(b)
 	logPaths(b)
+	dashboardPaths(b)
+}
+
+func dashboardPaths(b compat.SpecBuilder) {
+	str := compat.Str
+	list := operation(b, "listMonitorDashboards", "The dashboards an enterprise can export",
+		"The predefined dashboards (the edge sites' summary, the device group's monitoring frame), then the enterprise's own (the monitor set's dashboard list; one stored as a Grafana model counts no panels).")
+	answer(list, "200", "The dashboards.", &openapi3.SchemaRef{Value: openapi3.NewArraySchema().WithItems(compat.Obj(map[string]*openapi3.Schema{
+		"id": str("The dashboard's id."), "title": str("Its title."), "description": str("What it shows."),
+		"panels": openapi3.NewIntegerSchema(),
+	}, "id", "title", "panels"))})
+	b.Errors(list, false, false)
+	b.Doc().Paths.Set("/monitor/dashboards/{enterprise}", &openapi3.PathItem{
+		Parameters: openapi3.Parameters{pathParam("enterprise", "The enterprise's id.")}, Get: list})
+	export := operation(b, "exportMonitorDashboard", "Export a dashboard as Grafana dashboard JSON",
+		"Built with grafana-foundation-sdk; its panels query the data source chosen at import (${amp_prometheus}: AMP's /metrics, which answers with the caller's enterprise's series only).")
+	answer(export, "200", "The Grafana dashboard.", &openapi3.SchemaRef{Value: openapi3.NewObjectSchema()})
+	b.Errors(export, false, false)
+	b.Doc().Paths.Set("/monitor/dashboards/{enterprise}/{id}/grafana", &openapi3.PathItem{
+		Parameters: openapi3.Parameters{pathParam("enterprise", "The enterprise's id."), pathParam("id", "The dashboard's id.")}, Get: export})
 }
 
 func operation(b compat.SpecBuilder, id, summary, desc string) *openapi3.Operation {
