@@ -43,6 +43,9 @@ const (
 	REST = "rest"
 	GNMI = "gnmi"
 	CLI  = "cli"
+	// Service is a write amp serve makes itself (a workflow's step, a key
+	// renewal), recorded under the service's principal.
+	Service = "service"
 )
 
 // Outcomes.
@@ -65,7 +68,7 @@ type Record struct {
 	Via       string   `json:"via,omitempty"`
 	// Source is the caller's network address.
 	Source string `json:"source,omitempty"`
-	// Interface is rest, gnmi or cli.
+	// Interface is rest, gnmi, cli or service.
 	Interface string `json:"interface"`
 	// Action is what was attempted: read, write, admin, or an event such as
 	// login, token-create, token-revoke, rollback.

@@ -62,20 +62,28 @@ func (g *Group) Add(c Component) {
 // for the server not to take traffic: a component that watches something
 // it cannot fix (the store out of reach) reports instead of failing.
 func (g *Group) Report(name string, err error) {
+	// The gauge changes under the lock too, so /readyz and amp_component_ready
+	// never disagree for a reader between the two.
 	g.mu.Lock()
 	prev, was := g.notReady[name]
+	failing := err != nil && (!was || prev.Error() != err.Error())
+	recovered := err == nil && was
 	if err != nil {
 		g.notReady[name] = err
 	} else {
 		delete(g.notReady, name)
 	}
+	switch {
+	case failing:
+		g.ready.WithLabelValues(name).Set(0)
+	case recovered:
+		g.ready.WithLabelValues(name).Set(1)
+	}
 	g.mu.Unlock()
 	switch {
-	case err != nil && (!was || prev.Error() != err.Error()):
-		g.ready.WithLabelValues(name).Set(0)
+	case failing:
 		g.log.Error("component failing; the server is not ready", "component", name, "error", err)
-	case err == nil && was:
-		g.ready.WithLabelValues(name).Set(1)
+	case recovered:
 		g.log.Info("component works again; the server is ready", "component", name)
 	}
 }

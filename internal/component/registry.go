@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 
+	"github.com/amp-edge/amp/internal/audit"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/endpoint"
@@ -32,6 +33,36 @@ type Env struct {
 	Network  *endpoint.Network     // every backend connection goes through it
 	Backends *endpoint.Registry    // the operator's backends and their grants
 	Metrics  prometheus.Registerer // the server's registry, for a service's amp_ metrics
+}
+
+// trails holds the audit trail amp serve bound to each engine.
+var trails sync.Map // *config.Engine → *audit.Log
+
+// BindTrail makes Submit record eng's service writes in trail (amp serve
+// binds its trail at start; without one, as in tests, nothing is recorded).
+func BindTrail(eng *config.Engine, trail *audit.Log) { trails.Store(eng, trail) }
+
+// Submit commits req on eng as a service's own write (a workflow's step,
+// a key renewal) and records it in the audit trail, as REST and gNMI
+// record their callers' writes: every write is audited, whoever makes it.
+// A record lost to a crash before it reached the disk is recovered from
+// the transaction log at the next start, as for any write.
+func Submit(ctx context.Context, eng *config.Engine, req *config.Request) (*config.Result, error) {
+	res, err := eng.Submit(ctx, req)
+	t, ok := trails.Load(eng)
+	if err != nil || !ok || res.DryRun || res.Unchanged {
+		return res, err
+	}
+	var paths []string
+	if rec, err := eng.Transaction(res.Index); err == nil { // the paths as the history shows them
+		for _, c := range eng.Changes(rec) {
+			paths = append(paths, c.Path)
+		}
+	}
+	t.(*audit.Log).Enqueue(ctx, audit.Record{Principal: req.Principal, Interface: audit.Service, Action: "write",
+		Paths: paths, Transaction: res.Index, Outcome: audit.Allowed, Reason: req.Message,
+		Details: map[string]any{"source": req.Source}})
+	return res, nil
 }
 
 // Service is a long-running part of amp serve that a model set's wing

@@ -278,6 +278,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("audit log: %w", err)
 	}
 	defer trail.Close()
+	component.BindTrail(eng, trail) // services' own writes are audited too
 	// While the trail cannot be written, writes are refused (a commit must
 	// not go unrecorded): the replica is not ready for them.
 	group.Add(watching("audit", func(context.Context) error { return trail.Err() }, group))

@@ -9,6 +9,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/amp-edge/amp/internal/component"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/edge"
 	"github.com/amp-edge/amp/internal/fleet"
@@ -304,7 +305,7 @@ func (s *stepper) teardown(ctx context.Context) (workflow.Outcome, error) {
 			return workflow.Outcome{}, err
 		}
 		edits = append(edits, config.Edit{Op: config.OpDelete, Loc: loc})
-		_, err = s.env.Engine.Submit(ctx, &config.Request{Edits: edits, Principal: "workflow:" + s.run.ID, Source: "workflow",
+		_, err = component.Submit(ctx, s.env.Engine, &config.Request{Edits: edits, Principal: "workflow:" + s.run.ID, Source: "workflow",
 			Message: fmt.Sprintf("dedicated UPF of slice %s withdrawn: upf %s removed", s.st.Slice, s.st.Release)})
 		if err != nil {
 			// Another slice uses the UPF now (a leafref refuses the delete):
@@ -414,7 +415,7 @@ func (s *stepper) commit(ctx context.Context, path string, value any, op config.
 			return err
 		}
 	}
-	_, err = s.env.Engine.Submit(ctx, &config.Request{
+	_, err = component.Submit(ctx, s.env.Engine, &config.Request{
 		Edits:     []config.Edit{{Op: op, Loc: loc, Value: val}},
 		Principal: "workflow:" + s.run.ID, Source: "workflow", Message: msg,
 	})

@@ -29,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/amp-edge/amp/internal/component"
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/seal"
@@ -252,7 +253,7 @@ func (k *Keyring) commit(ctx context.Context, set *schema.ModelSet, cluster stri
 	if err != nil {
 		return err
 	}
-	_, err = k.Eng.Submit(ctx, &config.Request{
+	_, err = component.Submit(ctx, k.Eng, &config.Request{
 		Edits:     []config.Edit{{Op: config.OpMerge, Loc: loc, Value: val}},
 		Principal: "amp", Source: "seal",
 		Message: fmt.Sprintf("sealing key for cluster %s: %s", cluster, why),
