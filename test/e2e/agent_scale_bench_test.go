@@ -95,6 +95,10 @@ func agentFleet(b *testing.B, f fleetConfig) {
 		// few seconds a minute, and the operator's: the REST cap sized
 		// for the fleet, as an operator of N sites sets it.
 		"--max-conns", strconv.Itoa(n + n/4 + 256)}
+	if limit := os.Getenv("AMP_BENCH_MEMORY_LIMIT"); limit != "" {
+		// A soft memory limit sized for the fleet (docs/operations.md).
+		args = append(args, "--memory-limit", limit)
+	}
 	if addr := os.Getenv("AMP_BENCH_PPROF"); addr != "" {
 		// Profiles of the server while the fleet is connected:
 		// go tool pprof http://ADDR/debug/pprof/heap
