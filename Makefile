@@ -41,8 +41,9 @@ bench:
 N ?= 1000
 WINDOW ?= 2m
 PPROF ?=
+MEMORY_LIMIT ?=
 bench-agents:
-	AMP_BENCH_AGENTS=$(N) AMP_BENCH_WINDOW=$(WINDOW) AMP_BENCH_PPROF=$(PPROF) go test -run '^$$' -bench BenchmarkAgentFleet -benchtime 1x -timeout 60m ./test/e2e/
+	AMP_BENCH_AGENTS=$(N) AMP_BENCH_WINDOW=$(WINDOW) AMP_BENCH_PPROF=$(PPROF) AMP_BENCH_MEMORY_LIMIT=$(MEMORY_LIMIT) go test -run '^$$' -bench BenchmarkAgentFleet -benchtime 1x -timeout 60m ./test/e2e/
 
 # Issue 13's first figure: a bundle version rolled out to 1,000 clusters
 # (simulated agents in-process), with its same-run baseline.

@@ -16,6 +16,7 @@ import (
 	"github.com/amp-edge/amp/internal/auth"
 	"github.com/amp-edge/amp/internal/component"
 	"github.com/amp-edge/amp/internal/edge"
+	"github.com/amp-edge/amp/internal/memlimit"
 	"github.com/amp-edge/amp/internal/monitor"
 	"github.com/amp-edge/amp/internal/server"
 	"github.com/amp-edge/amp/internal/telemetry"
@@ -151,6 +152,9 @@ Examples:
 	f.StringVar(&cfg.BackendsFile, "backends", "", "YAML file of the operator's backends (SD-Cores, UPFs) and the enterprises each is granted to, reloaded on change; a site's endpoint may name only a backend granted to its enterprise (default: none)")
 	f.StringSliceVar(&cfg.BackendAllowNets, "backend-allow-net", nil, "address or CIDR prefix of loopback, private, link-local or other special addresses AMP may connect to for backends (refused by default, checked at every connection); repeatable, e.g. 10.20.0.0/16")
 	f.BoolVar(&cfg.DemoBackends, "demo-backends", true, "with --demo: run AMP's SD-Core and UPF emulators in-process on loopback and point the demo sites at them")
+	cfg.MemoryLimit = memlimit.Setting{Auto: true}
+	f.Var(&cfg.MemoryLimit, "memory-limit", "the Go runtime's soft memory limit: a size (e.g. 1536MiB, 2GiB, bytes), off, or auto: --memory-limit-ratio of the memory limit of the server's cgroup (container, systemd MemoryMax=), none when it has none; the collector works harder as the heap nears it (docs/operations.md)")
+	f.Float64Var(&cfg.MemoryLimitRatio, "memory-limit-ratio", memlimit.DefaultRatio, "with --memory-limit auto: the share of the cgroup's memory limit to set, in (0, 1]")
 	f.StringVar(&cfg.PprofListen, "pprof-listen", "", "loopback address to serve Go's profiles on (/debug/pprof/, e.g. 127.0.0.1:6060): goroutines, heap, CPU; off by default")
 	f.StringVar(&cfg.DemoBackendsListen, "demo-backends-listen", "", "loopback address of the demo emulators (default: the one used last in --data-dir, else a free port)")
 	// end backend endpoints

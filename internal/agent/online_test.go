@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -36,6 +37,8 @@ type linkEnd struct {
 	renewNow bool
 	serials  map[string]bool // client certificate serials seen
 	deltas   int
+	polling  int // polls being answered now
+	beside   int // check-ins that came while a poll was being answered
 }
 
 func (l *linkEnd) set(d *wire.Desired) {
@@ -67,6 +70,9 @@ func (l *linkEnd) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		l.mu.Lock()
 		l.checkins = append(l.checkins, c)
+		if l.polling > 0 {
+			l.beside++
+		}
 		ans := wire.CheckinAnswer{Desired: wire.Applied{Index: l.cur.Index, Digest: l.cur.Digest}, Interval: wire.Duration(20 * time.Millisecond), RenewNow: l.renewNow, ServerNow: time.Now()}
 		l.mu.Unlock()
 		json.NewEncoder(w).Encode(ans)
@@ -93,7 +99,13 @@ func (l *linkEnd) desired(w http.ResponseWriter, r *http.Request) {
 	etag := strings.Trim(r.Header.Get("If-None-Match"), `"`)
 	l.mu.Lock()
 	cur, ch := l.cur, l.changed
+	l.polling++
 	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.polling--
+		l.mu.Unlock()
+	}()
 	if etag != "" && etag == cur.Digest {
 		select {
 		case <-ch:
@@ -246,4 +258,79 @@ func TestOnlineLoop(t *testing.T) {
 		defer end.mu.Unlock()
 		return end.serials["4"]
 	})
+}
+
+// The periodic check-ins ride the poll's connection: a poll waits no
+// later than the next check-in (here every 50 ms, polls of a minute), the
+// agent checks in once it has its answer, and polls again; so no
+// periodic check-in comes while a poll waits (a check-in beside a
+// waiting poll needs a connection of its own).
+func TestCheckinsBetweenPolls(t *testing.T) {
+	d, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := &linkEnd{t: t, history: map[uint64]*wire.Desired{}, changed: make(chan struct{}), serials: map[string]bool{}}
+	end.set(desired(4, map[string]string{"n1": `{"env":"prod"}`}))
+	srv := httptest.NewUnstartedServer(end)
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	conns := 0
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			end.mu.Lock()
+			conns++
+			end.mu.Unlock()
+		}
+	}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	serverCA := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+	now := time.Now()
+	end.ca = enrolWith(t, d, srv.URL, serverCA, now.Add(-time.Minute), now.Add(time.Hour))
+	site := newLabels()
+	reg := apply.NewRegistry()
+	reg.Register("node", site)
+	a, err := New(Options{Dir: d, Registry: reg, Wait: time.Minute, Interval: 50 * time.Millisecond, Version: "test",
+		Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &running{done: make(chan error, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go func() { r.done <- a.Run(ctx) }()
+	t.Cleanup(r.stop)
+
+	// Settled: the state applied and reported (the report of news goes
+	// at once, beside the waiting poll), then three periodic check-ins.
+	applied := func(c wire.Checkin) bool {
+		return c.Applied.Index == 4 && len(c.Objects) == 1 && c.Objects[0].State == wire.StateApplied
+	}
+	var settled, before, conns0 int
+	eventually(t, "three check-ins after the state was reported applied", func() bool {
+		end.mu.Lock()
+		defer end.mu.Unlock()
+		n := 0
+		for _, c := range end.checkins {
+			if applied(c) {
+				n++
+			}
+		}
+		settled, before, conns0 = len(end.checkins), end.beside, conns
+		return n >= 4
+	})
+	eventually(t, "ten more check-ins", func() bool {
+		end.mu.Lock()
+		defer end.mu.Unlock()
+		return len(end.checkins) >= settled+10
+	})
+	end.mu.Lock()
+	defer end.mu.Unlock()
+	if end.beside != before || conns != conns0 {
+		t.Fatalf("of %d periodic check-ins, %d came while a poll waited, on %d new connections; want none: they go between two polls, on the poll's connection",
+			len(end.checkins)-settled, end.beside-before, conns-conns0)
+	}
+	if site.get("n1", "env") != "prod" {
+		t.Fatal("the state was not applied")
+	}
 }

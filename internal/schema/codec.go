@@ -99,6 +99,10 @@ func (d *decoder) object(n *Node, v any, path string, isEntry bool) map[string]a
 			continue
 		}
 		cpath := path + "/" + local
+		// Keys are the schema's own strings (c.Name == local), not the
+		// ones the JSON decoder allocated: every object and every piece of
+		// operational state held shares them (10,000 clusters' check-in
+		// records hold some 40 keys each).
 		if !c.Config && !d.opts.AllowState && n.Config {
 			d.errs.Add(cpath, "%q is read-only operational state", local)
 			continue
@@ -108,21 +112,21 @@ func (d *decoder) object(n *Node, v any, path string, isEntry bool) map[string]a
 				d.errs.Add(cpath, "a key cannot be removed")
 				continue
 			}
-			out[local] = Deleted{}
+			out[c.Name] = Deleted{}
 			continue
 		}
 		switch c.Kind {
 		case Container:
 			if r := d.object(c, val, cpath, false); r != nil {
-				out[local] = r
+				out[c.Name] = r
 			}
 		case List:
 			if r := d.list(c, val, cpath); r != nil {
-				out[local] = r
+				out[c.Name] = r
 			}
 		default:
 			if r := d.leaf(c, val, cpath); r != nil {
-				out[local] = r
+				out[c.Name] = r
 			}
 		}
 	}

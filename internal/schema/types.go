@@ -349,7 +349,7 @@ func (t *Type) Parse(s string) (any, error) {
 	case TEnum:
 		for _, e := range t.Enums {
 			if e == s {
-				return s, nil
+				return e, nil // the schema's string, shared by every value held
 			}
 		}
 		return nil, valErr("%q is not one of %s", s, strings.Join(t.Enums, ", "))

@@ -33,6 +33,7 @@ import (
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/edge/ca"
 	"github.com/amp-edge/amp/internal/endpoint"
+	"github.com/amp-edge/amp/internal/memlimit"
 	"github.com/amp-edge/amp/internal/policy"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
@@ -139,12 +140,30 @@ type Config struct {
 	// PprofListen serves Go's profiles on a loopback address of its own
 	// (pprof.go); "": not served.
 	PprofListen string
+	// MemoryLimit is the Go runtime's soft memory limit (internal/memlimit):
+	// auto takes MemoryLimitRatio of the cgroup's limit, when there is one.
+	MemoryLimit      memlimit.Setting
+	MemoryLimitRatio float64
 	// DemoData is the demo --demo loads (demo.go).
 	DemoData DemoData
 }
 
 // TokenFile is where the first admin token is written in the data dir.
 const TokenFile = "admin.token"
+
+// setMemoryLimit sets the Go runtime's soft memory limit of --memory-limit
+// and says which it is (go_gc_gomemlimit_bytes shows it too).
+func setMemoryLimit(cfg Config, log *slog.Logger) {
+	d, err := memlimit.Apply(cfg.MemoryLimit, cfg.MemoryLimitRatio)
+	if err != nil {
+		log.Warn("no memory limit: the cgroup's cannot be read", "error", err)
+	}
+	if d.Bytes == 0 {
+		log.Info("memory limit: none (the heap grows to twice the live heap before a collection; --memory-limit sets one)", "memory_limit", cfg.MemoryLimit.String())
+		return
+	}
+	log.Info("memory limit set", "bytes", d.Bytes, "source", d.Source, "cgroup_limit_bytes", d.Cgroup, "memory_limit", cfg.MemoryLimit.String())
+}
 
 // Run serves until ctx ends, then shuts down cleanly.
 func Run(ctx context.Context, cfg Config) error {
@@ -155,6 +174,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := rest.CheckCORSOrigins(cfg.CORSOrigins); err != nil {
 		return err
 	}
+	if cfg.MemoryLimit.Auto {
+		if err := memlimit.CheckRatio(cfg.MemoryLimitRatio); err != nil {
+			return err
+		}
+	}
+	setMemoryLimit(cfg, log)
 	// The data directory holds the CA, the first token, the backup key and
 	// the audit trail whatever the store: with --store etcd:// nothing else
 	// creates it.

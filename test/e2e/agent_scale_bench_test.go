@@ -101,6 +101,10 @@ func agentFleet(b *testing.B, f fleetConfig) {
 		// few seconds a minute, and the operator's: the REST cap sized
 		// for the fleet, as an operator of N sites sets it.
 		"--max-conns", strconv.Itoa(n + n/4 + 256)}
+	if limit := os.Getenv("AMP_BENCH_MEMORY_LIMIT"); limit != "" {
+		// A soft memory limit sized for the fleet (docs/operations.md).
+		args = append(args, "--memory-limit", limit)
+	}
 	if addr := os.Getenv("AMP_BENCH_PPROF"); addr != "" {
 		// Profiles of the server while the fleet is connected:
 		// go tool pprof http://ADDR/debug/pprof/heap
@@ -344,9 +348,11 @@ func (a *fleetAgent) call(hc *http.Client, ctx context.Context, method, url stri
 }
 
 // run is the agent's life from offset on (agents start spread over the
-// interval, as a fleet's check-ins are): the full state, then a check-in
-// every interval and a long-poll always open, until ctx ends. The first
-// failure is recorded in failed and ends the agent.
+// interval, as a fleet's check-ins are): the full state, then, as
+// internal/agent does, a long-poll always open that waits no later than
+// the next check-in, and the check-in between two polls, on the poll's
+// connection, until ctx ends. The first failure is recorded in failed
+// and ends the agent.
 func (a *fleetAgent) run(ctx context.Context, offset, interval time.Duration, failed *fleetFailures) {
 	fail := func(err error) {
 		if ctx.Err() == nil {
@@ -358,28 +364,20 @@ func (a *fleetAgent) run(ctx context.Context, offset, interval time.Duration, fa
 		return
 	case <-time.After(offset):
 	}
-	if err := a.poll(ctx, "0s"); err != nil {
+	if err := a.poll(ctx, 0); err != nil {
 		fail(err)
 		return
 	}
-	go func() {
-		t := time.NewTimer(0)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+	var due time.Time
+	for ctx.Err() == nil {
+		if !time.Now().Before(due) {
 			if err := a.checkin(ctx); err != nil {
 				fail(err)
 				return
 			}
-			t.Reset(interval)
+			due = time.Now().Add(interval)
 		}
-	}()
-	for ctx.Err() == nil {
-		if err := a.poll(ctx, "55s"); err != nil {
+		if err := a.poll(ctx, max(min(55*time.Second, time.Until(due)), time.Millisecond)); err != nil {
 			fail(err)
 			return
 		}
@@ -392,7 +390,7 @@ func (a *fleetAgent) url(suffix string) string {
 
 // poll asks for the desired state held (since its index, If-None-Match its
 // digest), waiting up to wait, and takes in the full state or the delta.
-func (a *fleetAgent) poll(ctx context.Context, wait string) error {
+func (a *fleetAgent) poll(ctx context.Context, wait time.Duration) error {
 	a.mu.Lock()
 	q := fmt.Sprintf("/desired?since=%d&wait=%s", a.index, wait)
 	hdr := http.Header{}

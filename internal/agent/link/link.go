@@ -166,9 +166,10 @@ func (c *Client) Close() { c.tr.CloseIdleConnections() }
 // benchmark, which must speak the link as agents do). HTTP/1.1, not
 // HTTP/2: AMP parks an HTTP/1.1 long-poll's connection with no goroutine
 // waiting on it (internal/park), which HTTP/2 does not allow, so that a
-// waiting agent costs AMP a few KiB. The long-poll keeps its connection;
-// a check-in's is closed soon after, and TLS session resumption makes the
-// next one cheap.
+// waiting agent costs AMP a few KiB. The agent checks in between two
+// polls, on the poll's connection, so it holds one connection; a second
+// one (a check-in with news while the poll waits) is closed soon after,
+// and TLS session resumption makes the next one cheap.
 func Transport(tc *tls.Config) *http.Transport {
 	if tc.ClientSessionCache == nil {
 		tc.ClientSessionCache = &sessions{}
@@ -211,8 +212,9 @@ func (s *sessions) forget() {
 }
 
 // IdleConnTimeout is how long an idle connection of the link stays open:
-// the long-poll's is idle only between two polls; another (a check-in's)
-// would otherwise cost AMP a waiting goroutine until the next check-in.
+// the long-poll's is idle only between a poll and the check-in or poll
+// that follows it; another (a check-in's beside a waiting poll) would
+// otherwise cost AMP a waiting goroutine until the next check-in.
 const IdleConnTimeout = 5 * time.Second
 
 // ParseServer checks AMP's URL: HTTPS, with a host.
