@@ -281,17 +281,13 @@ func (p *Preparer) archive(ctx context.Context, snap *config.Snapshot, set *sche
 	tree := seen.tree
 	if seen.rev != w.version {
 		// Not the commit last fetched (a rollout of an older commit, or
-		// a fetch by another replica): fetch it.
+		// a fetch by another replica): from the repo's cache, or fetched.
 		o, ok := snap.Get(gitsource.RepoKey(set, repo))
 		if !ok {
 			return nil, fmt.Errorf("repo %q is not declared", repo)
 		}
-		src, err := p.Repos.Resolve(o)
-		if err != nil {
-			return nil, err
-		}
-		src.Branch, src.Revision = "", w.version
-		if _, tree, err = gitsource.Fetch(ctx, src); err != nil {
+		var err error
+		if tree, err = p.Repos.FetchAt(ctx, repo, o, w.version); err != nil {
 			return nil, err
 		}
 	}
