@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/edge"
@@ -245,14 +246,22 @@ func (p *Preparer) chart(ctx context.Context, snap *config.Snapshot, set *schema
 	if ns == "" {
 		ns = "default"
 	}
-	text, _ := w.tree["values"].(string)
-	values, err := parseValues(text)
+	// Checked with every distinct values a declared cluster gets (its
+	// matching targets merged over the bundle's), so a target's values
+	// that fail the chart's values.schema.json fail the version here,
+	// before any site is sent it.
+	targets, sets, err := valueSets(w.tree, fleet.ClusterLabels(snap))
 	if err != nil {
 		return wire.Chart{}, permanent("the bundle's values: %v", err)
 	}
-	md, err := check(archive, w.bundle, ns, values)
-	if err != nil {
-		return wire.Chart{}, err
+	var md *chart.Metadata
+	for i, values := range sets {
+		if md, err = check(archive, w.bundle, ns, values); err != nil {
+			if len(targets[i]) == 0 {
+				return wire.Chart{}, err
+			}
+			return wire.Chart{}, permanent("with the values of target %s merged: %v", strings.Join(targets[i], ", "), err)
+		}
 	}
 	digest, err := edge.PutChart(p.Engine.Meta(), archive)
 	if err != nil {
