@@ -31,6 +31,9 @@ import (
 const (
 	Every = 5 * time.Second
 	Retry = 30 * time.Second
+	// CollectEvery is how often the charts no version needs are removed
+	// (Collect).
+	CollectEvery = 10 * time.Minute
 	// DownloadTimeout bounds one chart repository request.
 	DownloadTimeout = time.Minute
 )
@@ -86,6 +89,8 @@ func (p *Preparer) observe(repo, rev string, tree *object.Tree) {
 func (p *Preparer) Run(ctx context.Context) error {
 	t := time.NewTicker(Every)
 	defer t.Stop()
+	gc := time.NewTicker(CollectEvery)
+	defer gc.Stop()
 	for {
 		p.Pass(ctx)
 		select {
@@ -93,6 +98,12 @@ func (p *Preparer) Run(ctx context.Context) error {
 			return nil
 		case <-p.wake:
 		case <-t.C:
+		case <-gc.C:
+			if recs, archives, err := p.Collect(ctx); err != nil {
+				p.Log.Warn("cannot collect unused charts", "error", err)
+			} else if recs+archives > 0 {
+				p.Log.Info("collected unused charts", "records", recs, "archives", archives)
+			}
 		}
 	}
 }
