@@ -234,6 +234,9 @@ func TestFleetGitRestart(t *testing.T) {
 	if st["revision"] != rev || fmt.Sprint(st["fetch-count"]) != fmt.Sprint(pushes+1) {
 		t.Errorf("after the restart the repo shows %v, want revision %s and %d fetches", st, rev, pushes+1)
 	}
+	if code, out, errOut := amp(t, s, "fleet", "status"); code != 0 || !strings.Contains(out, "FETCHES") || !strings.Contains(grepLines(out, rev), fmt.Sprint(pushes+1)) {
+		t.Errorf("amp fleet status after the restart: exit %d, want the repo with %s and %d fetches:\n%s%s", code, rev, pushes+1, out, errOut)
+	}
 	rev = gs.Push(t, "apps", "main", map[string]string{"values.yaml": "replicas: 9\n"})
 	if code, b := hookPost(t, s, "apps", push, signed...); code != 200 || !strings.Contains(b, rev) {
 		t.Fatalf("a push after the restart: %d %s, want 200 with %s", code, b, rev)
@@ -246,4 +249,3 @@ func TestFleetGitRestart(t *testing.T) {
 		t.Errorf("the restart cloned or polled the repo again:\n%s", grepLines(metrics, "amp_fleet_git"))
 	}
 }
-
