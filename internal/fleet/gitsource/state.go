@@ -49,12 +49,13 @@ func (rc *Recorder) Record(ctx context.Context, eng *config.Engine, set *schema.
 	if rc.last == nil {
 		rc.last = map[string]map[string]any{}
 	}
-	if rc.last[id] == nil { // the first fetch since the start: go on from what was kept
-		if k, ok := load(eng.Meta(), id); ok {
-			rc.last[id] = k.Status
-		}
+	// Go on from what was kept (after a restart, or written by another
+	// replica that took a webhook), else from what this process wrote.
+	prev := rc.last[id]
+	if k, ok := load(eng.Meta(), id); ok {
+		prev = k.Status
 	}
-	st := maps.Clone(rc.last[id]) // a failure keeps the revision last fetched
+	st := maps.Clone(prev) // a failure keeps the revision last fetched
 	if st == nil {
 		st = map[string]any{}
 	}
