@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -136,7 +137,13 @@ func fetchInto(ctx context.Context, r *git.Repository, src Source) (string, *obj
 		opts.RefSpecs = []gitconfig.RefSpec{"+refs/heads/*:refs/remotes/origin/*"}
 	} else {
 		opts.RefSpecs = []gitconfig.RefSpec{gitconfig.RefSpec("+refs/heads/" + src.Branch + ":refs/remotes/origin/" + src.Branch)}
-		opts.Depth = 1
+		if _, err := r.Reference(plumbing.NewRemoteReferenceName("origin", src.Branch), true); err != nil {
+			// The first fetch of the branch: its newest tree only. Later
+			// ones ask for no depth, so the server sends the commits since
+			// the one the cache has and their new objects only (a depth
+			// would have it send the whole newest tree again).
+			opts.Depth = 1
+		}
 	}
 	if err := r.FetchContext(ctx, opts); err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return "", nil, remoteError{describe(err, src)}
@@ -195,14 +202,25 @@ type bounded struct{ next http.RoundTripper }
 func (b bounded) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := b.next.RoundTrip(req)
 	if err == nil {
-		resp.Body = &limited{r: resp.Body, left: MaxFetchBytes}
+		n, _ := req.Context().Value(countKey{}).(*atomic.Int64)
+		resp.Body = &limited{r: resp.Body, left: MaxFetchBytes, count: n}
 	}
 	return resp, err
 }
 
 type limited struct {
-	r    io.ReadCloser
-	left int64
+	r     io.ReadCloser
+	left  int64
+	count *atomic.Int64 // the fetch's received bytes (CountBytes), or nil
+}
+
+type countKey struct{}
+
+// CountBytes returns ctx with a counter that the fetches made with it add
+// the bytes they receive from the server to.
+func CountBytes(ctx context.Context) (context.Context, *atomic.Int64) {
+	n := new(atomic.Int64)
+	return context.WithValue(ctx, countKey{}, n), n
 }
 
 func (l *limited) Read(p []byte) (int, error) {
@@ -214,6 +232,9 @@ func (l *limited) Read(p []byte) (int, error) {
 	}
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
+	if l.count != nil {
+		l.count.Add(int64(n))
+	}
 	return n, err
 }
 

@@ -137,7 +137,8 @@ func (r *Repos) Fetch(ctx context.Context, id string, o *config.Object, trigger 
 	src.Dir = r.dirOf(id)
 	_, statErr := os.Stat(src.Dir)
 	clone := src.Dir != "" && errors.Is(statErr, fs.ErrNotExist)
-	rev, tree, err := r.Fetcher(ctx, src)
+	fctx, received := CountBytes(ctx)
+	rev, tree, err := r.Fetcher(fctx, src)
 	if clone && err != nil {
 		os.RemoveAll(src.Dir) // an empty cache: the next fetch is the clone
 	}
@@ -156,6 +157,7 @@ func (r *Repos) Fetch(ctx context.Context, id string, o *config.Object, trigger 
 	}
 	if r.Metrics != nil {
 		r.Metrics.Fetches.WithLabelValues(id, trigger, outcome).Inc()
+		r.Metrics.Received.WithLabelValues(id).Add(float64(received.Load()))
 		if clone && err == nil {
 			r.Metrics.Clones.WithLabelValues(id).Inc()
 		}

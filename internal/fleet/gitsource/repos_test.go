@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -183,10 +184,18 @@ func TestCacheAcrossRestart(t *testing.T) {
 		return r, m
 	}
 	r, m := start(eng)
+	big := make([]byte, 64<<10) // incompressible: a clone costs at least this much
+	for i := range big {
+		big[i] = byte(rand.Uint32())
+	}
 	const pushes = 5
 	var rev string
 	for i := range pushes {
-		rev = gs.Push(t, "apps", "main", map[string]string{"a": fmt.Sprint(i)})
+		files := map[string]string{"a": fmt.Sprint(i)}
+		if i == 0 {
+			files["blob"] = string(big)
+		}
+		rev = gs.Push(t, "apps", "main", files)
 		o, _ := eng.Snapshot().Get(RepoKey(Set(eng), "apps"))
 		if res, err := r.Fetch(ctx, "apps", o, "webhook"); err != nil || res.Err != nil || res.Revision != rev {
 			t.Fatalf("webhook fetch %d: %+v, %v; want revision %s", i, res, err, rev)
@@ -195,6 +204,9 @@ func TestCacheAcrossRestart(t *testing.T) {
 	}
 	if f, c := testutil.ToFloat64(m.Fetches.WithLabelValues("apps", "webhook", "ok")), testutil.ToFloat64(m.Clones.WithLabelValues("apps")); f != pushes || c != 1 {
 		t.Errorf("%d pushes: %v fetches and %v clones, want %d and 1", pushes, f, c, pushes)
+	}
+	if n := testutil.ToFloat64(m.Received.WithLabelValues("apps")); n < float64(len(big)) {
+		t.Errorf("the clone and %d fetches received %v bytes, fewer than the repo holds (%d): the count is wrong", pushes-1, n, len(big))
 	}
 	checkStatus(t, eng, rev, pushes)
 	stop()
@@ -211,8 +223,8 @@ func TestCacheAcrossRestart(t *testing.T) {
 	if res, err := r.Fetch(ctx, "apps", o, "webhook"); err != nil || res.Err != nil || res.Revision != rev {
 		t.Fatalf("webhook fetch after the restart: %+v, %v; want %s", res, err, rev)
 	}
-	if c := testutil.ToFloat64(m.Clones.WithLabelValues("apps")); c != 0 {
-		t.Errorf("the fetch after the restart cloned the repo again (%v clones)", c)
+	if c, n := testutil.ToFloat64(m.Clones.WithLabelValues("apps")), testutil.ToFloat64(m.Received.WithLabelValues("apps")); c != 0 || n > 8<<10 {
+		t.Errorf("the fetch after the restart: %v clones, %v bytes received; want none, and only the new commit's objects (the repo holds %d incompressible bytes)", c, n, len(big))
 	}
 	checkStatus(t, eng, rev, pushes+1)
 	clock.t = clock.t.Add(PollWithWebhook)
