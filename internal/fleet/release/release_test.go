@@ -153,6 +153,18 @@ func TestSourceObjects(t *testing.T) {
 		t.Fatalf("stage-1, staged nothing: %v", got)
 	}
 
+	// A version staged before its chart is prepared (or whose chart
+	// failed): the site is sent the version it runs, never left without
+	// a release (its agent would uninstall it).
+	stage(t, eng, "upf", `[{"cluster": "prod-1", "staged-version": "2.0.0", "active-version": "1.0.0"}, {"cluster": "prod-2", "staged-version": "2.0.0"}]`)
+	if got := releases(t, eng, "prod-1")["upf"]; got.Version != "1.0.0" || got.Chart != chart {
+		t.Fatalf("prod-1, 2.0.0 staged but not prepared, 1.0.0 active: %+v, want 1.0.0 kept", got)
+	}
+	if got := releases(t, eng, "prod-2"); len(got) != 0 {
+		t.Fatalf("prod-2, 2.0.0 staged but not prepared, nothing active: %v", got)
+	}
+	stage(t, eng, "upf", `[{"cluster": "prod-1", "staged-version": "1.0.0", "helm-test": true}, {"cluster": "prod-2", "staged-version": "1.0.0"}]`)
+
 	// Affects: prod-1 and prod-2 are named; a write that drops prod-2
 	// names it once more, then no more.
 	key := fleet.BundleKey(eng.Schema().Set(fleet.SetName, ""), "upf")
