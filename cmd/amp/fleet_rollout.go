@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/url"
 	"sort"
 	"strings"
@@ -69,8 +70,10 @@ Examples:
 		Long: `Show each bundle's deployments grouped by the version the sites run
 (several versions may be active at once during a rollout), with how many
 are in each ranked state (ready, not-ready, pending, out-of-sync, modified,
-waiting, error). With BUNDLE: one line per cluster, staged and active
-version, state and why.
+waiting, error), then each config repo: the revision last fetched, when,
+how many fetches (counted across restarts), what started the last one
+(webhook or poll) and the last error. With BUNDLE: one line per cluster,
+staged and active version, state and why.
 
 Examples:
   amp fleet status
@@ -205,5 +208,37 @@ func fleetDeployments(cmd *cobra.Command, g *globalOpts, a []string, onlyDiff bo
 		}
 		t.rows = append(t.rows, []string{k.bundle, orDash(k.version), fmt.Sprint(n), strings.Join(parts, ", ")})
 	}
+	if err := t.print(out); err != nil {
+		return err
+	}
+	return printRepos(ctx, g.client(), out)
+}
+
+// printRepos prints, after the bundles, each config repo's revision last
+// fetched, its fetch count (kept across restarts) and its last error.
+func printRepos(ctx context.Context, c *client.Client, out io.Writer) error {
+	raws, err := c.GetAll(ctx, "/fleet/v1.0.0/git-repo", nil, 0)
+	if err != nil || len(raws) == 0 {
+		return err
+	}
+	t := &table{header: []string{"REPO", "REVISION", "FETCHED-AT", "FETCHES", "TRIGGER", "LAST-ERROR"}}
+	for _, raw := range raws {
+		var r struct {
+			ID     string `json:"repo-id"`
+			Status struct {
+				Revision  string          `json:"revision"`
+				FetchedAt string          `json:"fetched-at"`
+				Count     json.RawMessage `json:"fetch-count"`
+				Trigger   string          `json:"trigger"`
+				LastError string          `json:"last-error"`
+			} `json:"status"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return err
+		}
+		st := r.Status
+		t.rows = append(t.rows, []string{r.ID, orDash(st.Revision), orDash(st.FetchedAt), orDash(strings.Trim(string(st.Count), `"`)), orDash(st.Trigger), orDash(termSafe(st.LastError))})
+	}
+	fmt.Fprintln(out)
 	return t.print(out)
 }

@@ -33,6 +33,7 @@ type Env struct {
 	Network  *endpoint.Network     // every backend connection goes through it
 	Backends *endpoint.Registry    // the operator's backends and their grants
 	Metrics  prometheus.Registerer // the server's registry, for a service's amp_ metrics
+	DataDir  string                // the server's data directory, for a service's caches on disk
 }
 
 // trails holds the audit trail amp serve bound to each engine.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/amp-edge/amp/internal/edge/wire"
 	"github.com/amp-edge/amp/internal/store"
@@ -37,6 +38,18 @@ func PutChart(meta store.Meta, b []byte) (string, error) {
 	}
 	return d, meta.PutMeta(chartKey(d), b)
 }
+
+// Charts calls fn with the digest of every chart archive AMP holds.
+func Charts(meta store.Meta, fn func(digest string)) error {
+	return meta.Metas(chartKey(""), func(key string, _ []byte) error {
+		fn(strings.TrimPrefix(key, chartKey("")))
+		return nil
+	})
+}
+
+// DeleteChart removes the chart archive of digest (the fleet's chart
+// collection, once no version names it).
+func DeleteChart(meta store.Meta, digest string) error { return meta.DeleteMeta(chartKey(digest)) }
 
 // GetChart returns the chart archive of digest (nil: AMP holds none).
 func GetChart(meta store.Meta, digest string) ([]byte, error) {

@@ -348,7 +348,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	var ctrls []*controller.Controller
 	cm := controller.NewMetrics(reg)
-	env := component.Env{Engine: eng, Schema: sch, Network: netw, Backends: backends, Metrics: reg}
+	env := component.Env{Engine: eng, Schema: sch, Network: netw, Backends: backends, Metrics: reg, DataDir: cfg.DataDir}
 	for _, a := range adapters {
 		ad, closeAd, err := a.New(env)
 		if err != nil {

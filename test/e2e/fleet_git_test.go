@@ -194,3 +194,58 @@ func TestFleetGitWebhook(t *testing.T) {
 		t.Errorf("audit: %d refused webhooks (want 7), %d answered (want at least 3), %d secrets set (want 1):\n%s", refused, fetched, secrets, audit)
 	}
 }
+
+// TestFleetGitRestart: amp serve restarted on the same data dir shows each
+// repo's revision and fetch count as before, fetches nothing for the
+// restart itself (a webhook repo fetched a moment ago is next polled an
+// hour later), and fetches the next signed push from its cache on disk:
+// N pushes cost N fetches and one clone, across the restart.
+func TestFleetGitRestart(t *testing.T) {
+	gs := gitserver.Start(t)
+	repoURL := gs.Create(t, "apps")
+	rev := gs.Push(t, "apps", "main", map[string]string{"charts/a/Chart.yaml": "name: a\nversion: 1.0.0\n"})
+	dataDir := t.TempDir()
+	s := testenv.Start(t, dataDir)
+	s.Must(t, 201, "POST", "/fleet/v1.0.0", `{"git-repo": [{"repo-id": "apps", "url": "`+repoURL+`", "webhook-secret": "apps-hook"}]}`)
+	const secret = "a webhook secret"
+	s.Must(t, 200, "PUT", "/fleet/secrets/apps-hook", `{"secret": "`+secret+`"}`)
+	push := `{"ref": "refs/heads/main"}`
+	signed := []string{"X-GitHub-Event", "push", "X-Hub-Signature-256", "sha256=" + gitsource.Sign([]byte(push), secret)}
+	for deadline := time.Now().Add(30 * time.Second); repoStatus(t, s, "apps")["revision"] != rev; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the repo just declared was not polled: %v", repoStatus(t, s, "apps"))
+		}
+	}
+	const pushes = 3
+	for i := range pushes {
+		rev = gs.Push(t, "apps", "main", map[string]string{"values.yaml": fmt.Sprintf("replicas: %d\n", i)})
+		if code, b := hookPost(t, s, "apps", push, signed...); code != 200 || !strings.Contains(b, rev) {
+			t.Fatalf("push %d: %d %s, want 200 with %s", i, code, b, rev)
+		}
+	}
+	metrics := string(s.Must(t, 200, "GET", "/metrics", ""))
+	if !strings.Contains(metrics, `amp_fleet_git_clones_total{repo="apps"} 1`) {
+		t.Errorf("the first poll and %d pushes: /metrics lacks one clone:\n%s", pushes, grepLines(metrics, "amp_fleet_git"))
+	}
+	s.Stop()
+
+	s = testenv.Start(t, dataDir)
+	st := repoStatus(t, s, "apps")
+	if st["revision"] != rev || fmt.Sprint(st["fetch-count"]) != fmt.Sprint(pushes+1) {
+		t.Errorf("after the restart the repo shows %v, want revision %s and %d fetches", st, rev, pushes+1)
+	}
+	if code, out, errOut := amp(t, s, "fleet", "status"); code != 0 || !strings.Contains(out, "FETCHES") || !strings.Contains(grepLines(out, rev), fmt.Sprint(pushes+1)) {
+		t.Errorf("amp fleet status after the restart: exit %d, want the repo with %s and %d fetches:\n%s%s", code, rev, pushes+1, out, errOut)
+	}
+	rev = gs.Push(t, "apps", "main", map[string]string{"values.yaml": "replicas: 9\n"})
+	if code, b := hookPost(t, s, "apps", push, signed...); code != 200 || !strings.Contains(b, rev) {
+		t.Fatalf("a push after the restart: %d %s, want 200 with %s", code, b, rev)
+	}
+	if st := repoStatus(t, s, "apps"); fmt.Sprint(st["fetch-count"]) != fmt.Sprint(pushes+2) {
+		t.Errorf("after a push following the restart: %v, want %d fetches (none for the restart)", st, pushes+2)
+	}
+	metrics = string(s.Must(t, 200, "GET", "/metrics", ""))
+	if strings.Contains(metrics, "amp_fleet_git_clones_total{") || strings.Contains(metrics, `trigger="poll"`) {
+		t.Errorf("the restart cloned or polled the repo again:\n%s", grepLines(metrics, "amp_fleet_git"))
+	}
+}

@@ -29,7 +29,9 @@ const Name = "fleet"
 func init() {
 	// The poller: the fallback for lost webhooks (docs/lifecycle.md).
 	component.RegisterService(component.Service{Name: "fleet-git", New: func(env component.Env) func(ctx context.Context) error {
-		return gitsource.ReposFor(env.Engine, gitsource.MetricsFor(env.Metrics)).Run
+		repos := gitsource.ReposFor(env.Engine, gitsource.MetricsFor(env.Metrics))
+		repos.CacheUnder(env.DataDir)
+		return repos.Run
 	}})
 	compat.Register(compat.Layer{Name: Name, Routes: routes(), Spec: spec, Metrics: func(reg prometheus.Registerer) {
 		gitsource.MetricsFor(reg)

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	git "github.com/go-git/go-git/v5"
@@ -28,6 +30,10 @@ type Source struct {
 	// Credentials is "user:password" or a token alone (sent as the
 	// password of user "git", which GitHub, GitLab and Gitea accept).
 	Credentials string
+	// Dir is the repo's cache on disk, a bare repository kept between
+	// fetches (and restarts), so a fetch transfers only what is new;
+	// empty: fetched into memory each time.
+	Dir string
 }
 
 // Bounds of one fetch: it is shallow (depth 1) and of the one branch, so
@@ -53,19 +59,76 @@ func init() {
 	client.InstallProtocol("http", c)
 }
 
-// Fetch fetches src into memory and returns the commit its branch points
-// at (or its pinned revision, once that commit is present) and that
-// commit's tree, read from memory (the fleet's releases package charts
-// from it).
+// Fetch fetches src into its cache on disk (src.Dir) or into memory and
+// returns the commit its branch points at (or its pinned revision, once
+// that commit is present) and that commit's tree (the fleet's releases
+// package charts from it).
 func Fetch(ctx context.Context, src Source) (string, *object.Tree, error) {
 	ctx, cancel := context.WithTimeout(ctx, FetchTimeout)
 	defer cancel()
-	r, err := git.Init(memory.NewStorage(), nil)
+	r, err := open(src)
 	if err != nil {
 		return "", nil, err
 	}
+	rev, tree, err := fetchInto(ctx, r, src)
+	if err != nil && src.Dir != "" && !isRemote(err) {
+		// The cache itself is at fault (damaged, or a shallow history
+		// go-git cannot extend): start it again rather than fail for ever.
+		if rerr := os.RemoveAll(src.Dir); rerr != nil {
+			return "", nil, fmt.Errorf("%s: the cache %s is damaged (%v) and cannot be removed: %v", src.URL, src.Dir, err, rerr)
+		}
+		if r, err = open(src); err != nil {
+			return "", nil, err
+		}
+		return fetchInto(ctx, r, src)
+	}
+	return rev, tree, err
+}
+
+// remoteError is a failure of the server or of what it holds (a missing
+// repo, branch or commit), not of the cache: starting the cache again
+// would not help.
+type remoteError struct{ error }
+
+func (e remoteError) Unwrap() error { return e.error }
+
+func isRemote(err error) bool { var re remoteError; return errors.As(err, &re) }
+
+// open is src's repository: its cache on disk (made bare when absent,
+// its remote pointed at src.URL) or a new one in memory.
+func open(src Source) (*git.Repository, error) {
+	var r *git.Repository
+	var err error
+	if src.Dir == "" {
+		r, err = git.Init(memory.NewStorage(), nil)
+	} else if r, err = git.PlainOpen(src.Dir); errors.Is(err, git.ErrRepositoryNotExists) {
+		r, err = git.PlainInit(src.Dir, true)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the cache of %s: %v", src.URL, err)
+	}
+	if rc, err := r.Remote("origin"); err == nil {
+		if urls := rc.Config().URLs; len(urls) == 1 && urls[0] == src.URL {
+			return r, nil
+		}
+		if err := r.DeleteRemote("origin"); err != nil {
+			return nil, err
+		}
+	}
 	if _, err := r.CreateRemote(&gitconfig.RemoteConfig{Name: "origin", URLs: []string{src.URL}}); err != nil {
-		return "", nil, err
+		return nil, err
+	}
+	return r, nil
+}
+
+// fetchInto fetches src into r: only the objects r lacks.
+func fetchInto(ctx context.Context, r *git.Repository, src Source) (string, *object.Tree, error) {
+	if src.Revision != "" {
+		if c, err := r.CommitObject(plumbing.NewHash(src.Revision)); err == nil {
+			if tree, err := c.Tree(); err == nil { // a commit never changes: the cache's is the one
+				return src.Revision, tree, nil
+			}
+		}
 	}
 	opts := &git.FetchOptions{RemoteName: "origin", Tags: git.NoTags, Auth: auth(src.Credentials)}
 	if src.Revision != "" {
@@ -74,23 +137,29 @@ func Fetch(ctx context.Context, src Source) (string, *object.Tree, error) {
 		opts.RefSpecs = []gitconfig.RefSpec{"+refs/heads/*:refs/remotes/origin/*"}
 	} else {
 		opts.RefSpecs = []gitconfig.RefSpec{gitconfig.RefSpec("+refs/heads/" + src.Branch + ":refs/remotes/origin/" + src.Branch)}
-		opts.Depth = 1
+		if _, err := r.Reference(plumbing.NewRemoteReferenceName("origin", src.Branch), true); err != nil {
+			// The first fetch of the branch: its newest tree only. Later
+			// ones ask for no depth, so the server sends the commits since
+			// the one the cache has and their new objects only (a depth
+			// would have it send the whole newest tree again).
+			opts.Depth = 1
+		}
 	}
 	if err := r.FetchContext(ctx, opts); err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return "", nil, describe(err, src)
+		return "", nil, remoteError{describe(err, src)}
 	}
 	rev := src.Revision
 	if rev == "" {
 		ref, err := r.Reference(plumbing.NewRemoteReferenceName("origin", src.Branch), true)
 		if err != nil {
-			return "", nil, fmt.Errorf("%s has no branch %q", src.URL, src.Branch)
+			return "", nil, remoteError{fmt.Errorf("%s has no branch %q", src.URL, src.Branch)}
 		}
 		rev = ref.Hash().String()
 	}
 	c, err := r.CommitObject(plumbing.NewHash(rev))
 	if err != nil {
 		if src.Revision != "" {
-			return "", nil, fmt.Errorf("the pinned revision %s is on no branch of %s", src.Revision, src.URL)
+			return "", nil, remoteError{fmt.Errorf("the pinned revision %s is on no branch of %s", src.Revision, src.URL)}
 		}
 		return "", nil, fmt.Errorf("%s: commit %s: %v", src.URL, rev, err)
 	}
@@ -133,14 +202,25 @@ type bounded struct{ next http.RoundTripper }
 func (b bounded) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := b.next.RoundTrip(req)
 	if err == nil {
-		resp.Body = &limited{r: resp.Body, left: MaxFetchBytes}
+		n, _ := req.Context().Value(countKey{}).(*atomic.Int64)
+		resp.Body = &limited{r: resp.Body, left: MaxFetchBytes, count: n}
 	}
 	return resp, err
 }
 
 type limited struct {
-	r    io.ReadCloser
-	left int64
+	r     io.ReadCloser
+	left  int64
+	count *atomic.Int64 // the fetch's received bytes (CountBytes), or nil
+}
+
+type countKey struct{}
+
+// CountBytes returns ctx with a counter that the fetches made with it add
+// the bytes they receive from the server to.
+func CountBytes(ctx context.Context) (context.Context, *atomic.Int64) {
+	n := new(atomic.Int64)
+	return context.WithValue(ctx, countKey{}, n), n
 }
 
 func (l *limited) Read(p []byte) (int, error) {
@@ -152,6 +232,9 @@ func (l *limited) Read(p []byte) (int, error) {
 	}
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
+	if l.count != nil {
+		l.count.Add(int64(n))
+	}
 	return n, err
 }
 

@@ -2,7 +2,12 @@ package gitsource
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,8 +65,10 @@ type Repos struct {
 	rec   Recorder
 	locks sync.Map // repo id → *sync.Mutex
 
-	mu    sync.Mutex
-	sched map[string]*schedule
+	mu       sync.Mutex
+	sched    map[string]*schedule
+	cache    string // the repos' caches on disk: one bare repository each ("": in memory)
+	restored bool   // the kept statuses and schedules read back (Poll's first pass)
 }
 
 // schedule is a repo's next poll.
@@ -90,6 +97,29 @@ func ReposFor(eng *config.Engine, m *Metrics) *Repos {
 	return r
 }
 
+// CacheUnder keeps the repos' clones in dataDir/fleet-git (one bare
+// repository per repo, <repo-id>.git), so a fetch, after a restart too,
+// transfers only what is new. amp serve's services call it with the
+// server's data directory before it serves; "" keeps them in memory.
+func (r *Repos) CacheUnder(dataDir string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cache = ""
+	if dataDir != "" {
+		r.cache = filepath.Join(dataDir, "fleet-git")
+	}
+}
+
+// dirOf is repo id's cache ("": none).
+func (r *Repos) dirOf(id string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cache == "" {
+		return ""
+	}
+	return filepath.Join(r.cache, id+".git") // a fleet-id is a safe file name
+}
+
 // Set is the newest fleet set the engine loaded (nil: none).
 func Set(eng *config.Engine) *schema.ModelSet { return eng.Schema().Set("fleet", "") }
 
@@ -104,7 +134,14 @@ func (r *Repos) Fetch(ctx context.Context, id string, o *config.Object, trigger 
 	if err != nil {
 		return Result{}, err
 	}
-	rev, tree, err := r.Fetcher(ctx, src)
+	src.Dir = r.dirOf(id)
+	_, statErr := os.Stat(src.Dir)
+	clone := src.Dir != "" && errors.Is(statErr, fs.ErrNotExist)
+	fctx, received := CountBytes(ctx)
+	rev, tree, err := r.Fetcher(fctx, src)
+	if clone && err != nil {
+		os.RemoveAll(src.Dir) // an empty cache: the next fetch is the clone
+	}
 	res := Result{Trigger: trigger, Revision: rev, Err: err, At: r.Clock.Now()}
 	if err == nil && tree != nil {
 		r.obsMu.Lock()
@@ -120,9 +157,30 @@ func (r *Repos) Fetch(ctx context.Context, id string, o *config.Object, trigger 
 	}
 	if r.Metrics != nil {
 		r.Metrics.Fetches.WithLabelValues(id, trigger, outcome).Inc()
+		r.Metrics.Received.WithLabelValues(id).Add(float64(received.Load()))
+		if clone && err == nil {
+			r.Metrics.Clones.WithLabelValues(id).Inc()
+		}
 	}
 	r.reschedule(id, o, declared, res)
-	return res, r.rec.Record(context.WithoutCancel(ctx), r.Engine, Set(r.Engine), id, res)
+	return res, r.rec.Record(context.WithoutCancel(ctx), r.Engine, Set(r.Engine), id, declared, res)
+}
+
+// FetchAt returns the tree of commit rev of repo id (declared as o): from
+// its cache when the commit is there, else fetched (all its branches, as
+// for a pinned revision). The repo's status is not changed: this is not
+// the fetch of its branch.
+func (r *Repos) FetchAt(ctx context.Context, id string, o *config.Object, rev string) (*object.Tree, error) {
+	mu, _ := r.locks.LoadOrStore(id, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	src, err := r.Resolve(o)
+	if err != nil {
+		return nil, err
+	}
+	src.Branch, src.Revision, src.Dir = "", rev, r.dirOf(id)
+	_, tree, err := r.Fetcher(ctx, src)
+	return tree, err
 }
 
 // Resolve is what fetches repo o: its source with its credentials.
@@ -194,6 +252,7 @@ func (r *Repos) Poll(ctx context.Context) time.Duration {
 		return Rescan
 	}
 	snap := r.Engine.Snapshot()
+	r.restore(ctx, set, snap)
 	now := r.Clock.Now()
 	prefix := schema.RootKey(set, "") + "/git-repo/"
 	declared := map[string]bool{}
@@ -225,18 +284,89 @@ func (r *Repos) Poll(ctx context.Context) time.Duration {
 		r.Fetch(ctx, id, objs[id], "poll") // the outcome is in the repo's state
 	}
 	wait := Rescan
+	var gone []string
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	for id, s := range r.sched {
 		if !declared[id] {
 			delete(r.sched, id)
+			gone = append(gone, id)
 			continue
 		}
 		if d := s.next.Sub(r.Clock.Now()); !s.pinned && d < wait {
 			wait = max(d, 0)
 		}
 	}
+	r.mu.Unlock()
+	for _, id := range gone {
+		r.forget(id)
+	}
 	return wait
+}
+
+// restore, on the first pass, reads back what was kept of each declared
+// repo before a restart: its status is shown again at once, and a repo
+// last fetched successfully from the same source is next polled one
+// interval after that fetch, not at once (a restart costs no fetch). The
+// kept records and caches of repos no longer declared are removed.
+func (r *Repos) restore(ctx context.Context, set *schema.ModelSet, snap *config.Snapshot) {
+	r.mu.Lock()
+	done := r.restored
+	r.restored = true
+	r.mu.Unlock()
+	if done {
+		return
+	}
+	prefix := schema.RootKey(set, "") + "/git-repo/"
+	declared := map[string]bool{}
+	it := snap.Objects.Root().Iterator()
+	it.SeekPrefix([]byte(prefix))
+	for k, o, ok := it.Next(); ok; k, o, ok = it.Next() {
+		seg := string(k[len(prefix):])
+		id, err := schema.UnescapeSegment(seg)
+		if strings.Contains(seg, "/") || err != nil {
+			continue
+		}
+		declared[id] = true
+		src := SourceOf(o)
+		st, ok, err := r.rec.restore(ctx, r.Engine, set, id, src)
+		if err != nil {
+			slog.Warn("cannot show a repo's kept status", "repo", id, "error", err)
+		}
+		at, perr := time.Parse(time.RFC3339, fmt.Sprint(st["fetched-at"]))
+		if !ok || perr != nil || st["last-error"] != nil {
+			continue // fetched at once
+		}
+		r.mu.Lock()
+		if r.sched == nil {
+			r.sched = map[string]*schedule{}
+		}
+		r.sched[id] = &schedule{source: src, next: at.Add(Interval(o)), pinned: src.Revision != ""}
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	root := r.cache
+	r.mu.Unlock()
+	if root != "" {
+		entries, _ := os.ReadDir(root)
+		for _, e := range entries {
+			if id, ok := strings.CutSuffix(e.Name(), ".git"); ok && !declared[id] {
+				r.forget(id)
+			}
+		}
+	}
+}
+
+// forget removes what is kept of a repo no longer declared: its record
+// and its cache.
+func (r *Repos) forget(id string) {
+	if err := r.Engine.Meta().DeleteMeta(keptKey(id)); err != nil {
+		slog.Warn("cannot remove a repo's kept status", "repo", id, "error", err)
+	}
+	if dir := r.dirOf(id); dir != "" {
+		if err := os.RemoveAll(dir); err != nil {
+			slog.Warn("cannot remove a repo's cache", "repo", id, "dir", dir, "error", err)
+		}
+	}
 }
 
 // Run polls until ctx ends.

@@ -3,9 +3,15 @@ package gitsource
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,8 +21,10 @@ import (
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/store"
 	"github.com/amp-edge/amp/internal/testenv"
 	"github.com/amp-edge/amp/internal/testenv/gitserver"
+	"github.com/amp-edge/amp/models"
 )
 
 // fakeClock is moved by the test; Poll is called directly, so After is
@@ -150,5 +158,132 @@ func TestPollBackoff(t *testing.T) {
 	want := []time.Duration{0, 30 * time.Second, 90 * time.Second, 210 * time.Second, 450 * time.Second, 750 * time.Second, 1050 * time.Second}
 	if fmt.Sprint(at) != fmt.Sprint(want) {
 		t.Errorf("fetched at %v, want %v (30 s, 1 min, 2 min, 4 min, then the 5 min interval; a success at 17.5 min; next at 22.5)", at, want)
+	}
+}
+
+// TestCacheAcrossRestart: a repo fetched by webhook into its cache on
+// disk, from real git over smart HTTP (git http-backend on loopback). N
+// pushes cost N fetches and one clone; after a restart (a new engine on
+// the same store, new Repos on the same data dir) the status shows the
+// same revision and count before any fetch, the restart itself fetches
+// nothing, and the next push is fetched without a clone. A repo no longer
+// declared loses its cache.
+func TestCacheAcrossRestart(t *testing.T) {
+	ctx := context.Background()
+	gs := gitserver.Start(t)
+	url := gs.Create(t, "apps")
+	storeDir, dataDir := t.TempDir(), t.TempDir()
+	clock := &fakeClock{time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)}
+
+	eng, stop := openEngine(t, storeDir)
+	declare(t, eng, fmt.Sprintf(`{"git-repo": [{"repo-id": "apps", "url": %q, "webhook-secret": "hook"}]}`, url))
+	start := func(eng *config.Engine) (*Repos, *Metrics) {
+		m := MetricsFor(prometheus.NewRegistry())
+		r := &Repos{Engine: eng, Clock: clock, Fetcher: Fetch, Metrics: m}
+		r.CacheUnder(dataDir)
+		return r, m
+	}
+	r, m := start(eng)
+	big := make([]byte, 64<<10) // incompressible: a clone costs at least this much
+	for i := range big {
+		big[i] = byte(rand.Uint32())
+	}
+	const pushes = 5
+	var rev string
+	for i := range pushes {
+		files := map[string]string{"a": fmt.Sprint(i)}
+		if i == 0 {
+			files["blob"] = string(big)
+		}
+		rev = gs.Push(t, "apps", "main", files)
+		o, _ := eng.Snapshot().Get(RepoKey(Set(eng), "apps"))
+		if res, err := r.Fetch(ctx, "apps", o, "webhook"); err != nil || res.Err != nil || res.Revision != rev {
+			t.Fatalf("webhook fetch %d: %+v, %v; want revision %s", i, res, err, rev)
+		}
+		clock.t = clock.t.Add(time.Minute)
+	}
+	if f, c := testutil.ToFloat64(m.Fetches.WithLabelValues("apps", "webhook", "ok")), testutil.ToFloat64(m.Clones.WithLabelValues("apps")); f != pushes || c != 1 {
+		t.Errorf("%d pushes: %v fetches and %v clones, want %d and 1", pushes, f, c, pushes)
+	}
+	if n := testutil.ToFloat64(m.Received.WithLabelValues("apps")); n < float64(len(big)) {
+		t.Errorf("the clone and %d fetches received %v bytes, fewer than the repo holds (%d): the count is wrong", pushes-1, n, len(big))
+	}
+	checkStatus(t, eng, rev, pushes)
+	stop()
+
+	eng, _ = openEngine(t, storeDir) // the restart
+	r, m = start(eng)
+	r.Poll(ctx)
+	checkStatus(t, eng, rev, pushes)
+	if n := testutil.CollectAndCount(m.Fetches); n != 0 {
+		t.Errorf("the restart cost %d fetches, want none (the last was a minute ago, the interval is an hour)", n)
+	}
+	rev = gs.Push(t, "apps", "main", map[string]string{"a": "after"})
+	o, _ := eng.Snapshot().Get(RepoKey(Set(eng), "apps"))
+	if res, err := r.Fetch(ctx, "apps", o, "webhook"); err != nil || res.Err != nil || res.Revision != rev {
+		t.Fatalf("webhook fetch after the restart: %+v, %v; want %s", res, err, rev)
+	}
+	if c, n := testutil.ToFloat64(m.Clones.WithLabelValues("apps")), testutil.ToFloat64(m.Received.WithLabelValues("apps")); c != 0 || n > 8<<10 {
+		t.Errorf("the fetch after the restart: %v clones, %v bytes received; want none, and only the new commit's objects (the repo holds %d incompressible bytes)", c, n, len(big))
+	}
+	checkStatus(t, eng, rev, pushes+1)
+	clock.t = clock.t.Add(PollWithWebhook)
+	r.Poll(ctx)
+	if p := testutil.ToFloat64(m.Fetches.WithLabelValues("apps", "poll", "ok")); p != 1 {
+		t.Errorf("an hour later: %v polls, want 1", p)
+	}
+
+	declare(t, eng, `{"git-repo": [{"repo-id": "other", "url": "file:///nonexistent/other.git"}]}`)
+	deleteRepo(t, eng, "apps")
+	r.Poll(ctx)
+	if _, err := os.Stat(filepath.Join(dataDir, "fleet-git", "apps.git")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the cache of a repo no longer declared: %v, want it removed", err)
+	}
+}
+
+// openEngine opens an engine on the bolt store in dir; stop closes both.
+func openEngine(t *testing.T, dir string) (eng *config.Engine, stop func()) {
+	t.Helper()
+	sch, err := schema.Load(models.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err = config.Open(sch, st, config.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { eng.Close(); st.Close() }) }
+	t.Cleanup(stop)
+	return eng, stop
+}
+
+// checkStatus fails unless repo apps's status shows rev and count fetches.
+func checkStatus(t *testing.T, eng *config.Engine, rev string, count int) {
+	t.Helper()
+	st, _ := eng.Snapshot().State.Get([]byte(RepoKey(Set(eng), "apps")))
+	status, _ := st["status"].(map[string]any)
+	if status["revision"] != rev || fmt.Sprint(status["fetch-count"]) != fmt.Sprint(count) {
+		t.Errorf("status = %v, want revision %s and fetch-count %d", status, rev, count)
+	}
+}
+
+// deleteRepo removes the declaration of repo id.
+func deleteRepo(t *testing.T, eng *config.Engine, id string) {
+	t.Helper()
+	route, err := eng.Schema().ParseRoute(RepoPath(Set(eng), id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, err := route.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Submit(context.Background(), &config.Request{Principal: "test", Edits: []config.Edit{{Op: config.OpDelete, Loc: loc}}}); err != nil {
+		t.Fatal(err)
 	}
 }

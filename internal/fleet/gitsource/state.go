@@ -1,14 +1,18 @@
 package gitsource
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/store"
 )
 
 // Result is one fetch's outcome, as the repo's state shows it.
@@ -20,27 +24,43 @@ type Result struct {
 }
 
 // Recorder writes fetch results into the repos' operational state
-// (git-repo status, config false): not versioned, read back with the repo.
-// It counts the fetches it recorded per repo since the process started.
+// (git-repo status, config false) and keeps each repo's last state in the
+// store's metadata (fleet-git/<repo>), so its revision and fetch count
+// survive a restart (operational state on the embedded store does not).
 type Recorder struct {
-	mu    sync.Mutex
-	count map[string]uint64
-	last  map[string]map[string]any // the state written last, per repo
+	mu   sync.Mutex
+	last map[string]map[string]any // the state written last, per repo
 }
 
-// Record writes r as repo id's status.
-func (rc *Recorder) Record(ctx context.Context, eng *config.Engine, set *schema.ModelSet, id string, r Result) error {
+// kept is what the metadata holds of a repo: its status and the source
+// it was fetched from (never its credentials), to tell whether it still
+// applies.
+type kept struct {
+	Source Source         `json:"source"`
+	Status map[string]any `json:"status"`
+}
+
+func keptKey(id string) string { return "fleet-git/" + id }
+
+// Record writes r, a fetch of declared, as repo id's status.
+func (rc *Recorder) Record(ctx context.Context, eng *config.Engine, set *schema.ModelSet, id string, declared Source, r Result) error {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if rc.count == nil {
-		rc.count, rc.last = map[string]uint64{}, map[string]map[string]any{}
+	if rc.last == nil {
+		rc.last = map[string]map[string]any{}
 	}
-	rc.count[id]++
-	st := map[string]any{}
-	for k, v := range rc.last[id] { // a failure keeps the revision last fetched
-		st[k] = v
+	// Go on from what was kept (after a restart, or written by another
+	// replica that took a webhook), else from what this process wrote.
+	prev := rc.last[id]
+	if k, ok := load(eng.Meta(), id); ok {
+		prev = k.Status
 	}
-	st["fetch-count"] = json.Number(strconv.FormatUint(rc.count[id], 10))
+	st := maps.Clone(prev) // a failure keeps the revision last fetched
+	if st == nil {
+		st = map[string]any{}
+	}
+	count, _ := strconv.ParseUint(fmt.Sprint(st["fetch-count"]), 10, 64)
+	st["fetch-count"] = json.Number(strconv.FormatUint(count+1, 10))
 	st["trigger"] = r.Trigger
 	at := r.At.UTC().Format(time.RFC3339)
 	if r.Err != nil {
@@ -51,6 +71,53 @@ func (rc *Recorder) Record(ctx context.Context, eng *config.Engine, set *schema.
 		delete(st, "last-error-at")
 	}
 	rc.last[id] = st
+	b, err := json.Marshal(kept{Source: Source{URL: declared.URL, Branch: declared.Branch, Revision: declared.Revision}, Status: st})
+	if err != nil {
+		return err
+	}
+	if err := eng.Meta().PutMeta(keptKey(id), b); err != nil {
+		return err
+	}
+	return writeStatus(ctx, eng, set, id, st)
+}
+
+// restore publishes the kept status of repo id, declared as src, after a
+// restart and returns it (ok false: nothing kept, or kept for another
+// source, which no longer applies).
+func (rc *Recorder) restore(ctx context.Context, eng *config.Engine, set *schema.ModelSet, id string, src Source) (map[string]any, bool, error) {
+	k, ok := load(eng.Meta(), id)
+	if !ok || k.Source != src {
+		return nil, false, nil
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.last == nil {
+		rc.last = map[string]map[string]any{}
+	}
+	if rc.last[id] != nil { // fetched since the start: newer than what was kept
+		return nil, false, nil
+	}
+	rc.last[id] = k.Status
+	return k.Status, true, writeStatus(ctx, eng, set, id, k.Status)
+}
+
+// load reads what the metadata keeps of repo id.
+func load(meta store.Meta, id string) (kept, bool) {
+	b, err := meta.GetMeta(keptKey(id))
+	if err != nil || b == nil {
+		return kept{}, false
+	}
+	var k kept
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber() // fetch-count as the counter64 it is
+	if dec.Decode(&k) != nil || k.Status == nil {
+		return kept{}, false
+	}
+	return k, true
+}
+
+// writeStatus replaces repo id's status with st.
+func writeStatus(ctx context.Context, eng *config.Engine, set *schema.ModelSet, id string, st map[string]any) error {
 	route, err := eng.Schema().ParseRoute(RepoPath(set, id) + "/status")
 	if err != nil {
 		return err

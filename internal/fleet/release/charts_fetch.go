@@ -199,7 +199,7 @@ func check(archive []byte, name, namespace string, values map[string]any) (*char
 	}
 	vals, err := chartutil.ToRenderValues(ch, values, chartutil.ReleaseOptions{Name: name, Namespace: namespace, Revision: 1, IsInstall: true}, chartutil.DefaultCapabilities)
 	if err != nil {
-		return nil, permanent("the bundle's values do not fit the chart: %v", err)
+		return nil, permanent("the values do not fit the chart: %v", err)
 	}
 	if _, err := engine.Render(ch, vals); err != nil {
 		return nil, permanent("the chart does not render: %v", err)

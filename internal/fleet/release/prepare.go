@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+	"helm.sh/helm/v3/pkg/chart"
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/edge"
@@ -30,6 +31,9 @@ import (
 const (
 	Every = 5 * time.Second
 	Retry = 30 * time.Second
+	// CollectEvery is how often the charts no version needs are removed
+	// (Collect).
+	CollectEvery = 10 * time.Minute
 	// DownloadTimeout bounds one chart repository request.
 	DownloadTimeout = time.Minute
 )
@@ -85,6 +89,8 @@ func (p *Preparer) observe(repo, rev string, tree *object.Tree) {
 func (p *Preparer) Run(ctx context.Context) error {
 	t := time.NewTicker(Every)
 	defer t.Stop()
+	gc := time.NewTicker(CollectEvery)
+	defer gc.Stop()
 	for {
 		p.Pass(ctx)
 		select {
@@ -92,6 +98,12 @@ func (p *Preparer) Run(ctx context.Context) error {
 			return nil
 		case <-p.wake:
 		case <-t.C:
+		case <-gc.C:
+			if recs, archives, err := p.Collect(ctx); err != nil {
+				p.Log.Warn("cannot collect unused charts", "error", err)
+			} else if recs+archives > 0 {
+				p.Log.Info("collected unused charts", "records", recs, "archives", archives)
+			}
 		}
 	}
 }
@@ -245,14 +257,22 @@ func (p *Preparer) chart(ctx context.Context, snap *config.Snapshot, set *schema
 	if ns == "" {
 		ns = "default"
 	}
-	text, _ := w.tree["values"].(string)
-	values, err := parseValues(text)
+	// Checked with every distinct values a declared cluster gets (its
+	// matching targets merged over the bundle's), so a target's values
+	// that fail the chart's values.schema.json fail the version here,
+	// before any site is sent it.
+	targets, sets, err := valueSets(w.tree, fleet.ClusterLabels(snap))
 	if err != nil {
 		return wire.Chart{}, permanent("the bundle's values: %v", err)
 	}
-	md, err := check(archive, w.bundle, ns, values)
-	if err != nil {
-		return wire.Chart{}, err
+	var md *chart.Metadata
+	for i, values := range sets {
+		if md, err = check(archive, w.bundle, ns, values); err != nil {
+			if len(targets[i]) == 0 {
+				return wire.Chart{}, err
+			}
+			return wire.Chart{}, permanent("with the values of target %s merged: %v", strings.Join(targets[i], ", "), err)
+		}
 	}
 	digest, err := edge.PutChart(p.Engine.Meta(), archive)
 	if err != nil {
@@ -281,17 +301,13 @@ func (p *Preparer) archive(ctx context.Context, snap *config.Snapshot, set *sche
 	tree := seen.tree
 	if seen.rev != w.version {
 		// Not the commit last fetched (a rollout of an older commit, or
-		// a fetch by another replica): fetch it.
+		// a fetch by another replica): from the repo's cache, or fetched.
 		o, ok := snap.Get(gitsource.RepoKey(set, repo))
 		if !ok {
 			return nil, fmt.Errorf("repo %q is not declared", repo)
 		}
-		src, err := p.Repos.Resolve(o)
-		if err != nil {
-			return nil, err
-		}
-		src.Branch, src.Revision = "", w.version
-		if _, tree, err = gitsource.Fetch(ctx, src); err != nil {
+		var err error
+		if tree, err = p.Repos.FetchAt(ctx, repo, o, w.version); err != nil {
 			return nil, err
 		}
 	}

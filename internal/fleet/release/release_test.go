@@ -141,9 +141,9 @@ func TestSourceObjects(t *testing.T) {
 	}
 	p1 := releases(t, eng, "prod-1")["upf"]
 	want := wire.HelmRelease{Namespace: "core", Bundle: "upf", Version: "1.0.0", Chart: chart, Test: true,
-		Values: map[string]any{"replicas": float64(5), "image": map[string]any{"tag": "1.0", "pull": "Always"}}}
+		Values: map[string]any{"replicas": float64(5), "image": map[string]any{"tag": "2.0", "pull": "Always"}}}
 	if !reflect.DeepEqual(p1, want) {
-		t.Fatalf("prod-1 (zone=east: the first target only):\n got %+v\nwant %+v", p1, want)
+		t.Fatalf("prod-1 (zone=east, env=production: both targets, in order):\n got %+v\nwant %+v", p1, want)
 	}
 	p2 := releases(t, eng, "prod-2")["upf"]
 	if p2.Test || !reflect.DeepEqual(p2.Values, map[string]any{"replicas": float64(1), "image": map[string]any{"tag": "2.0", "pull": "Always"}}) {
@@ -152,6 +152,18 @@ func TestSourceObjects(t *testing.T) {
 	if got := releases(t, eng, "stage-1"); len(got) != 0 {
 		t.Fatalf("stage-1, staged nothing: %v", got)
 	}
+
+	// A version staged before its chart is prepared (or whose chart
+	// failed): the site is sent the version it runs, never left without
+	// a release (its agent would uninstall it).
+	stage(t, eng, "upf", `[{"cluster": "prod-1", "staged-version": "2.0.0", "active-version": "1.0.0"}, {"cluster": "prod-2", "staged-version": "2.0.0"}]`)
+	if got := releases(t, eng, "prod-1")["upf"]; got.Version != "1.0.0" || got.Chart != chart {
+		t.Fatalf("prod-1, 2.0.0 staged but not prepared, 1.0.0 active: %+v, want 1.0.0 kept", got)
+	}
+	if got := releases(t, eng, "prod-2"); len(got) != 0 {
+		t.Fatalf("prod-2, 2.0.0 staged but not prepared, nothing active: %v", got)
+	}
+	stage(t, eng, "upf", `[{"cluster": "prod-1", "staged-version": "1.0.0", "helm-test": true}, {"cluster": "prod-2", "staged-version": "1.0.0"}]`)
 
 	// Affects: prod-1 and prod-2 are named; a write that drops prod-2
 	// names it once more, then no more.
@@ -395,5 +407,61 @@ entries:
 	p.Pass(ctx)
 	if got, _, _ := Lookup(eng.Meta(), "hello", "9.9.9"); !got.Ok() {
 		t.Fatalf("published later: %+v", got)
+	}
+}
+
+// TestPrepareTargetValues: a chart is checked with the values every
+// declared cluster would get (all its matching targets merged over the
+// bundle's, in the targets' key order: a-prod, then b-east). A target
+// whose values fail the chart's values.schema.json fails the version for
+// good, naming the targets, and no site is sent it — not even one the
+// target does not match; the same values on a target no cluster matches
+// leave the version good.
+func TestPrepareTargetValues(t *testing.T) {
+	ctx := context.Background()
+	eng, _ := testenv.Engine(t, false)
+	Bind(eng)
+	if err := put(t, eng, "/inventory/v1.0.0", sites); err != nil {
+		t.Fatal(err)
+	}
+	srv := gitserver.Start(t)
+	url := srv.Create(t, "apps")
+	files := chartFiles("charts/hello", "0.1.0", false)
+	files["charts/hello/values.schema.json"] = `{"type": "object", "properties": {"message": {"type": "string"}}}`
+	rev := srv.Push(t, "apps", "main", files)
+	bundle := func(id, zone string) string {
+		return fmt.Sprintf(`{"bundle-id": %q, "git": {"repo": "apps", "path": "charts/hello"}, "values": "message: fine\n",
+		  "target": [{"name": "a-prod", "match-label": [{"name": "env", "value": "production"}], "values": "message: prod\n"},
+		             {"name": "b-east", "match-label": [{"name": "zone", "value": %q}], "values": "message: 5\n"}]}`, id, zone)
+	}
+	if err := put(t, eng, "/fleet/v1.0.0", fmt.Sprintf(`{"git-repo": [{"repo-id": "apps", "url": %q}], "bundle": [%s, %s]}`,
+		url, bundle("hello", "east"), bundle("unmatched", "west"))); err != nil {
+		t.Fatal(err)
+	}
+	p, repos := newPreparer(t, eng)
+	o, _ := eng.Snapshot().Get(gitsource.RepoKey(eng.Schema().Set(fleet.SetName, ""), "apps"))
+	if res, err := repos.Fetch(ctx, "apps", o, "webhook"); err != nil || res.Err != nil {
+		t.Fatalf("fetch: %+v %v", res, err)
+	}
+	p.Pass(ctx)
+	got, ok, _ := Lookup(eng.Meta(), "hello", rev)
+	if !ok || got.Ok() || got.Transient || !strings.Contains(got.Error, "with the values of target a-prod, b-east merged") || !strings.Contains(got.Error, "do not fit the chart") {
+		t.Fatalf("a target's values that fail the schema: %+v", got)
+	}
+	if why, failed := Blocked(eng.Meta(), "hello", rev); !failed || !strings.Contains(why, "target a-prod, b-east") {
+		t.Fatalf("Blocked: %q %v", why, failed)
+	}
+	stage(t, eng, "hello", `[{"cluster": "prod-1", "staged-version": "`+rev+`"}, {"cluster": "prod-2", "staged-version": "`+rev+`"}]`)
+	for _, c := range []string{"prod-1", "prod-2"} {
+		if got := releases(t, eng, c); len(got) != 0 {
+			t.Errorf("%s was sent %v", c, got)
+		}
+	}
+	if got, ok, _ := Lookup(eng.Meta(), "unmatched", rev); !ok || !got.Ok() {
+		t.Fatalf("bad values on a target no cluster matches: %+v", got)
+	}
+	stage(t, eng, "unmatched", `[{"cluster": "prod-1", "staged-version": "`+rev+`"}]`)
+	if r := releases(t, eng, "prod-1")["unmatched"]; r.Values["message"] != "prod" {
+		t.Errorf("prod-1's values: %v, want the prod target's", r.Values)
 	}
 }

@@ -14,6 +14,7 @@ func init() {
 	component.RegisterService(component.Service{Name: "fleet-charts", New: func(env component.Env) func(ctx context.Context) error {
 		Bind(env.Engine)
 		repos := gitsource.ReposFor(env.Engine, gitsource.MetricsFor(env.Metrics))
+		repos.CacheUnder(env.DataDir)
 		return NewPreparer(env.Engine, repos, MetricsFor(env.Metrics), slog.Default().With("component", "fleet-charts")).Run
 	}})
 }

@@ -93,6 +93,7 @@ func (source) Affects(sch *schema.Schema, snap *config.Snapshot, ch edge.Change)
 // should run.
 type deployment struct {
 	Staged   string
+	Active   string // the version the site last reported applied
 	HelmTest bool
 }
 
@@ -130,7 +131,8 @@ func deployments(snap *config.Snapshot, key string) map[string]deployment {
 		}
 		v, _ := m["staged-version"].(string)
 		t, _ := m["helm-test"].(bool)
-		out[c] = deployment{Staged: v, HelmTest: t}
+		a, _ := m["active-version"].(string)
+		out[c] = deployment{Staged: v, Active: a, HelmTest: t}
 	}
 	reads.Store(key, &read{first: &list[0], n: len(list), by: out})
 	return out
@@ -138,8 +140,9 @@ func deployments(snap *config.Snapshot, key string) map[string]deployment {
 
 // Objects are the cluster's releases: one per bundle whose deployment of
 // the cluster has a staged version whose chart is prepared. A version not
-// prepared (or whose chart failed) gives none: its deployment says why
-// (Blocked).
+// prepared (or whose chart failed) gives the active version's release
+// when the site runs one (nothing changes there), else none: its
+// deployment says why (Blocked).
 func (source) Objects(sch *schema.Schema, snap *config.Snapshot, cluster string) ([]wire.Object, error) {
 	set := sch.Set(fleet.SetName, "")
 	if set == nil {
@@ -172,7 +175,15 @@ func (source) Objects(sch *schema.Schema, snap *config.Snapshot, cluster string)
 			meta = v.(store.Meta)
 			labels, _ = fleet.ClusterLabelsOf(snap, cluster)
 		}
-		p, ok, err := Lookup(meta, bundle, d.Staged)
+		version := d.Staged
+		p, ok, err := Lookup(meta, bundle, version)
+		if err == nil && (!ok || !p.Ok()) && d.Active != "" && d.Active != version {
+			// The staged version cannot be sent (its chart is not
+			// prepared yet, or failed): the site keeps the version it
+			// runs, rather than uninstalling it for want of a release.
+			version = d.Active
+			p, ok, err = Lookup(meta, bundle, version)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +199,7 @@ func (source) Objects(sch *schema.Schema, snap *config.Snapshot, cluster string)
 		if ns == "" {
 			ns = "default"
 		}
-		spec, err := json.Marshal(wire.HelmRelease{Namespace: ns, Bundle: bundle, Version: d.Staged, Chart: p.Chart, Values: values, Test: d.HelmTest})
+		spec, err := json.Marshal(wire.HelmRelease{Namespace: ns, Bundle: bundle, Version: version, Chart: p.Chart, Values: values, Test: d.HelmTest})
 		if err != nil {
 			return nil, err
 		}

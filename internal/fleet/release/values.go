@@ -3,6 +3,8 @@ package release
 import (
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 
@@ -40,14 +42,24 @@ func merge(base, over map[string]any) map[string]any {
 }
 
 // ValuesFor is the values a cluster carrying labels gets of the bundle
-// whose tree is given: the bundle's, with those of the first target whose
-// match-labels the cluster carries merged over them (amp-fleet.yang).
+// whose tree is given: the bundle's, then the values of every target
+// whose match-labels the cluster carries, merged in the order the tree
+// holds them (by name: AMP keeps lists in key order), as Helm merges
+// `-f bundle.yaml -f a.yaml -f b.yaml`: a later target wins over an
+// earlier one, and each over the bundle's (amp-fleet.yang).
 func ValuesFor(tree map[string]any, labels map[string]string) (map[string]any, error) {
+	_, values, err := targetValues(tree, labels)
+	return values, err
+}
+
+// targetValues is ValuesFor with the names of the targets merged.
+func targetValues(tree map[string]any, labels map[string]string) ([]string, map[string]any, error) {
 	text, _ := tree["values"].(string)
 	values, err := parseValues(text)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var names []string
 	targets, _ := tree["target"].([]any)
 	for _, t := range targets {
 		tm, _ := t.(map[string]any)
@@ -57,11 +69,37 @@ func ValuesFor(tree map[string]any, labels map[string]string) (map[string]any, e
 		text, _ := tm["values"].(string)
 		over, err := parseValues(text)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return merge(values, over), nil
+		name, _ := tm["name"].(string)
+		names = append(names, name)
+		values = merge(values, over)
 	}
-	return values, nil
+	return names, values, nil
+}
+
+// valueSets are the distinct values the bundle whose tree is given gives
+// the declared clusters (labels by cluster), each with the targets merged
+// into it, the bundle's own values first: what a chart is checked with.
+func valueSets(tree map[string]any, labels map[string]map[string]string) ([][]string, []map[string]any, error) {
+	names, values, err := targetValues(tree, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	sets, vals := [][]string{names}, []map[string]any{values}
+	seen := map[string]bool{"": true}
+	ids := slices.Sorted(maps.Keys(labels))
+	for _, id := range ids {
+		names, values, err := targetValues(tree, labels[id])
+		if err != nil {
+			return nil, nil, err
+		}
+		if sig := strings.Join(names, "\x00"); !seen[sig] {
+			seen[sig] = true
+			sets, vals = append(sets, names), append(vals, values)
+		}
+	}
+	return sets, vals, nil
 }
 
 // selector reads a target's match-label entries from its tree.
