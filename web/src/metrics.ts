@@ -60,7 +60,8 @@ interface LokiAnswer {
  * The newest log lines a LogQL selector matches over the last `seconds`,
  * newest first; null when the server offers no log API (404).
  */
-export async function logLines(query: string, seconds: number, enterprise?: string, limit = 100): Promise<LogLine[] | null> {
+/** The log lines of query over the last seconds, newest first; a string when the server has no logs to offer (why). */
+export async function logLines(query: string, seconds: number, enterprise?: string, limit = 100): Promise<LogLine[] | string> {
   const end = Date.now() * 1e6;
   const start = end - seconds * 1e9;
   try {
@@ -68,8 +69,9 @@ export async function logLines(query: string, seconds: number, enterprise?: stri
     const lines = body.data.result.flatMap((r) => r.values.map(([ns, line]) => ({ at: new Date(Number(BigInt(ns) / 1000000n)), stream: r.stream, line })));
     return lines.sort((a, b) => b.at.getTime() - a.at.getTime()).slice(0, limit);
   } catch (e) {
-    // the server without a log API answers its "no route" (another enterprise's logs are a 404 naming why)
-    if (e instanceof APIError && e.status === 404 && e.problems.some((p) => p.reason.startsWith("no route for"))) return null;
+    // a server without a log API answers its "no route", one without a log store 503 (another enterprise's logs are a 404 naming why)
+    if (e instanceof APIError && e.status === 404 && e.problems.some((p) => p.reason.startsWith("no route for"))) return "this server offers no log API (GET /logs)";
+    if (e instanceof APIError && e.status === 503) return e.problems.map((p) => p.reason).join("; ") || "the log store is not available";
     throw e;
   }
 }

@@ -149,9 +149,9 @@ function Logs({ query, period, enterprise }: { query: string; period: number; en
       <h3>Log lines</h3>
       <Show state={state}>
         {(lines) =>
-          lines === null ? (
+          typeof lines === "string" ? (
             <p class="note" id="logs">
-              logs not available: this server offers no log API (GET /logs)
+              logs not available: {lines}
             </p>
           ) : lines.length === 0 ? (
             <p class="note" id="logs">
