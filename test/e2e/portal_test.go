@@ -157,8 +157,17 @@ func (p *page) do(steps ...chromedp.Action[chromedp.Void]) {
 	ctx, cancel := p.bound()
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
-		p.t.Fatalf("chromedp: %v\npage: %.3000s", err, p.html())
+		p.t.Fatalf("chromedp: %v\npage: %s", err, excerpt(p.html(), 2000))
 	}
+}
+
+// excerpt is the head and the tail of a long page, n bytes each: a
+// failure's cause is as often at the end of the page as at its start.
+func excerpt(h string, n int) string {
+	if len(h) <= 2*n {
+		return h
+	}
+	return h[:n] + " … " + h[len(h)-n:]
 }
 
 func (p *page) html() string {

@@ -69,10 +69,10 @@ export function monitors(t: Target): { panels: Panel[]; logs: string } {
     case "device-group":
     case "slice": {
       const label = t.kind === "device-group" ? "device_group" : "slice";
-      const sel = `{site=${str(t.site ?? "")},${label}=${str(t.name)}}`;
       // Prometheus's own ALERTS series carry the labels of what they alert on: alerts are the alerts view's
       const series = `{site=${str(t.site ?? "")},${label}=${str(t.name)},__name__!~"ALERTS.*"}`;
-      return { panels: [{ title: `Series of the ${t.kind} (by metric)`, query: series, legend: ["__name__"] }], logs: sel };
+      // log streams are labelled by site at most (docs/logging.md), not by device group or slice: the site's lines
+      return { panels: [{ title: `Series of the ${t.kind} (by metric)`, query: series, legend: ["__name__"] }], logs: `{site=${str(t.site ?? "")}}` };
     }
   }
 }
