@@ -90,7 +90,7 @@ func activeVersions(snap *config.Snapshot, set *schema.ModelSet) map[string][]st
 	if snap.State == nil {
 		return out
 	}
-	children(snap, schema.RootKey(set, "")+"/bundle/", func(id string, o *config.Object) {
+	fleet.Children(snap, schema.RootKey(set, "")+"/bundle/", func(id string, o *config.Object) {
 		st, _ := snap.State.Get([]byte(o.Key))
 		list, _ := st["deployment"].([]any)
 		for _, d := range list {

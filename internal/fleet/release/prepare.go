@@ -172,7 +172,7 @@ func (p *Preparer) finish(key string, final bool) {
 func wanted(snap *config.Snapshot, set *schema.ModelSet) []want {
 	root := schema.RootKey(set, "")
 	rollouts := map[string][]string{} // bundle → versions
-	children(snap, root+"/rollout/", func(_ string, o *config.Object) {
+	fleet.Children(snap, root+"/rollout/", func(_ string, o *config.Object) {
 		b, _ := o.Data["bundle"].(string)
 		v, _ := o.Data["version"].(string)
 		if b != "" && v != "" {
@@ -180,7 +180,7 @@ func wanted(snap *config.Snapshot, set *schema.ModelSet) []want {
 		}
 	})
 	var out []want
-	children(snap, root+"/bundle/", func(id string, o *config.Object) {
+	fleet.Children(snap, root+"/bundle/", func(id string, o *config.Object) {
 		tree, _ := snap.Tree(o)
 		versions := map[string]bool{}
 		if g, ok := tree["git"].(map[string]any); ok {
@@ -214,21 +214,6 @@ func wanted(snap *config.Snapshot, set *schema.ModelSet) []want {
 		}
 	})
 	return out
-}
-
-// children calls fn for each direct child object of a list under prefix.
-func children(snap *config.Snapshot, prefix string, fn func(id string, o *config.Object)) {
-	it := snap.Objects.Root().Iterator()
-	it.SeekPrefix([]byte(prefix))
-	for k, o, ok := it.Next(); ok; k, o, ok = it.Next() {
-		seg := string(k[len(prefix):])
-		if strings.Contains(seg, "/") {
-			continue
-		}
-		if id, err := schema.UnescapeSegment(seg); err == nil {
-			fn(id, o)
-		}
-	}
 }
 
 var tracer = otel.Tracer("github.com/amp-edge/amp/internal/fleet/release")
