@@ -225,3 +225,21 @@ func (g *globalOpts) outputFormat(def string, allowed ...string) (string, error)
 	}
 	return "", usagef("-o %s is not supported here; use one of %s", g.output, strings.Join(allowed, ", "))
 }
+
+// needSubcommand is the verb of a command that only groups others: run
+// alone, it names them (from the tree, so the list cannot go stale).
+func needSubcommand(cmd *cobra.Command, _ []string) error {
+	var names []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, c.Name())
+		}
+	}
+	switch len(names) {
+	case 0:
+		return usagef("give a subcommand")
+	case 1:
+		return usagef("give a subcommand: %s", names[0])
+	}
+	return usagef("give a subcommand: %s or %s", strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
+}

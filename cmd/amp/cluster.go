@@ -36,9 +36,7 @@ Examples:
   AMP_REGISTRATION_TOKEN=ampreg_… amp cluster register --csr agent.csr   # what the agent does
   amp cluster revoke ace-x               # its agent's certificates stop working`,
 		Args: args(cobra.NoArgs),
-		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: plan, token, tokens, register or revoke")
-		}),
+		RunE: runE(needSubcommand),
 	}
 	cmd.AddCommand(newClusterPlanCmd(g), newClusterTokenCmd(g), newClusterTokensCmd(g), newClusterRegisterCmd(g), newClusterRevokeCmd(g))
 	cmd.AddCommand(newClusterStatusCmd(g))

@@ -21,9 +21,7 @@ Examples:
   amp enterprise create contoso --display-name "Contoso Ltd"
   amp enterprise delete contoso --dry-run`,
 		Args: args(cobra.NoArgs),
-		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: list, create or delete")
-		}),
+		RunE: runE(needSubcommand),
 	}
 	list := &cobra.Command{
 		Use:   "list",

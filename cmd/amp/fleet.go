@@ -30,9 +30,7 @@ Examples:
   amp fleet approve upf-2              # let a rollout's next partition start
   amp fleet rollback upf-2             # put its clusters back`,
 		Args: args(cobra.NoArgs),
-		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: secret, approve, rollback, status or diff")
-		}),
+		RunE: runE(needSubcommand),
 	}
 	cmd.AddCommand(newFleetSecretCmd(g))
 	cmd.AddCommand(newFleetRolloutCmds(g)...)
@@ -45,9 +43,7 @@ func newFleetSecretCmd(g *globalOpts) *cobra.Command {
 		Use:   "secret set ID [--from-file FILE] | secret delete ID",
 		Short: "Set or delete a secret that git-repo entries name by id (never shown back)",
 		Args:  args(cobra.NoArgs),
-		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: set or delete")
-		}),
+		RunE:  runE(needSubcommand),
 	}
 	set := &cobra.Command{
 		Use:   "set ID [--from-file FILE]",

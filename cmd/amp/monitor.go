@@ -39,9 +39,7 @@ Examples:
   amp monitor query 'sum by (site) (amp_edge_probe_ok)' -e acme
   amp monitor dashboard export edge-summary -e acme --out amp-edge-summary.json`,
 		Args: args(cobra.NoArgs),
-		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: secret, silence, query or dashboard")
-		}),
+		RunE: runE(needSubcommand),
 	}
 	cmd.AddCommand(newMonitorSecretCmd(g), newMonitorSilenceCmd(g), newMonitorQueryCmd(g), newMonitorDashboardCmd(g))
 	return cmd
@@ -61,9 +59,7 @@ func newMonitorSecretCmd(g *globalOpts) *cobra.Command {
 		Use:   "secret set ID [--from-file FILE] | secret delete ID",
 		Short: "Set or delete a receiver secret of the enterprise (never shown back)",
 		Args:  args(cobra.NoArgs),
-		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: set or delete")
-		}),
+		RunE:  runE(needSubcommand),
 	}
 	set := &cobra.Command{
 		Use:   "set ID -e ENTERPRISE [--from-file FILE]",
@@ -125,9 +121,7 @@ func newMonitorSilenceCmd(g *globalOpts) *cobra.Command {
 		Use:   "silence list|add|expire",
 		Short: "List, add or expire the enterprise's silences (kept in Alertmanager)",
 		Args:  args(cobra.NoArgs),
-		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: list, add or expire")
-		}),
+		RunE:  runE(needSubcommand),
 	}
 	list := &cobra.Command{
 		Use:   "list -e ENTERPRISE [-o table|json]",

@@ -17,9 +17,7 @@ func newMonitorDashboardCmd(g *globalOpts) *cobra.Command {
 		Use:   "dashboard list|export",
 		Short: "List the dashboards AMP ships, or export one as Grafana dashboard JSON",
 		Args:  args(cobra.NoArgs),
-		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: list or export")
-		}),
+		RunE:  runE(needSubcommand),
 	}
 	list := &cobra.Command{
 		Use:   "list -e ENTERPRISE [-o table|json]",

@@ -28,9 +28,7 @@ Examples:
   amp provision ip next stanford1 prod1-mgmt --dns-name node1.mgmt.prod1.stanford1.example.net --device node1 --interface mgmt800
   amp provision ip next stanford1 prod1-fabric --count 4 --status reserved -o json`,
 		Args: args(cobra.NoArgs),
-		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: free or next")
-		}),
+		RunE: runE(needSubcommand),
 	}
 	var limit int
 	free := &cobra.Command{
@@ -142,9 +140,7 @@ Examples:
   amp provision prefix free stanford1 block
   amp provision prefix next stanford1 block --length 25 --id prod2-mgmt --vlan MGMT810 --role mgmt`,
 		Args: args(cobra.NoArgs),
-		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: free or next")
-		}),
+		RunE: runE(needSubcommand),
 	}
 	free := &cobra.Command{
 		Use:     "free SITE PREFIX-ID",

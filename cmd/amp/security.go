@@ -25,9 +25,7 @@ Examples:
   amp policy test
   amp policy test ./policy`,
 		Args: args(cobra.NoArgs),
-		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: test")
-		}),
+		RunE: runE(needSubcommand),
 	}
 	test := &cobra.Command{
 		Use:   "test [DIR]",
@@ -146,9 +144,7 @@ Examples:
   amp token list
   amp token revoke 3f2a9c1b7d4e`,
 		Args: args(cobra.NoArgs),
-		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: create, list or revoke")
-		}),
+		RunE: runE(needSubcommand),
 	}
 	var role string
 	create := &cobra.Command{

@@ -25,9 +25,7 @@ Examples:
   amp workflow show rollout-upf-2-41    # its steps and what it waits on
   amp workflow cancel rollout-upf-2-41  # stops before its next step`,
 		Args: args(cobra.NoArgs),
-		RunE: runE(func(cmd *cobra.Command, _ []string) error {
-			return usagef("give a subcommand: list, show or cancel")
-		}),
+		RunE: runE(needSubcommand),
 	}
 	var kind string
 	list := &cobra.Command{

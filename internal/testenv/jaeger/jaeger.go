@@ -16,29 +16,19 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/amp-edge/amp/internal/testenv/etcd"
+	"github.com/amp-edge/amp/internal/testenv/toolcache"
 )
 
 // Version is the Jaeger release scripts/test-deps.sh builds.
 const Version = "1.75.0"
 
-// Binary is the jaeger binary, or the test fails.
+// Binary is the jaeger binary ($AMP_JAEGER, else the cache's), or the
+// test fails.
 func Binary(t testing.TB) string {
 	t.Helper()
-	if b := os.Getenv("AMP_JAEGER"); b != "" {
-		return b
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := filepath.Join(cache, "amp-test-tools", "jaeger-v"+Version, "jaeger")
-	if st, err := os.Stat(b); err != nil || st.IsDir() {
-		t.Fatalf("jaeger v%s not found at %q (run scripts/test-deps.sh, which builds it from the Go module proxy)", Version, b)
-	}
-	return b
+	return toolcache.Binary(t, "AMP_JAEGER", "jaeger-v"+Version, "jaeger")
 }
 
 // Jaeger is one running Jaeger.
@@ -116,18 +106,8 @@ func Start(t testing.TB) *Jaeger {
 	}
 	lf.Close()
 	t.Cleanup(j.kill)
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		resp, err := http.Get("http://127.0.0.1:" + health + "/status")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return j
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("jaeger did not become healthy: %v\n%s", err, j.Log())
-		}
-	}
+	toolcache.WaitOK(t, "http://127.0.0.1:"+health+"/status", "jaeger", j.Log)
+	return j
 }
 
 func (j *Jaeger) kill() {

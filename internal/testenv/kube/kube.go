@@ -46,6 +46,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/amp-edge/amp/internal/testenv/etcd"
+	"github.com/amp-edge/amp/internal/testenv/toolcache"
 )
 
 // Version is the Kubernetes release scripts/test-deps.sh builds.
@@ -68,11 +69,7 @@ func Binary() string {
 	if b := os.Getenv("AMP_KUBE_APISERVER"); b != "" {
 		return b
 	}
-	cache, err := os.UserCacheDir() // $XDG_CACHE_HOME, else ~/.cache, as the script
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(cache, "amp-test-tools", "kube-v"+Version, "kube-apiserver")
+	return filepath.Join(toolcache.Dir("kube-v"+Version), "kube-apiserver")
 }
 
 // ControllerManagerBinary returns the kube-controller-manager the tests

@@ -38,6 +38,7 @@ import (
 
 	"github.com/amp-edge/amp/internal/testenv/etcd"
 	"github.com/amp-edge/amp/internal/testenv/kube"
+	"github.com/amp-edge/amp/internal/testenv/toolcache"
 )
 
 // Version is the sealed-secrets release scripts/test-deps.sh builds.
@@ -50,21 +51,11 @@ var crdYAML []byte
 var Resource = schema.GroupVersionResource{Group: "bitnami.com", Version: "v1alpha1", Resource: "sealedsecrets"}
 
 // Dir is where scripts/test-deps.sh puts the controller and kubeseal.
-func Dir() string {
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(cache, "amp-test-tools", "sealed-secrets-v"+Version)
-}
+func Dir() string { return toolcache.Dir("sealed-secrets-v" + Version) }
 
 func binary(t testing.TB, name string) string {
 	t.Helper()
-	b := filepath.Join(Dir(), name)
-	if st, err := os.Stat(b); err != nil || st.IsDir() {
-		t.Fatalf("sealed-secrets %s v%s not found at %q (run scripts/test-deps.sh, which builds it from the Go module proxy)", name, Version, b)
-	}
-	return b
+	return toolcache.Binary(t, "", "sealed-secrets-v"+Version, name)
 }
 
 // Kubeseal is the real kubeseal; the test fails when it is missing.

@@ -9,7 +9,6 @@
 package victorialogs
 
 import (
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/amp-edge/amp/internal/testenv/etcd"
+	"github.com/amp-edge/amp/internal/testenv/toolcache"
 )
 
 // Version is the release scripts/test-deps.sh builds.
@@ -27,18 +27,7 @@ const Version = "1.52.2"
 // AMP_VICTORIA_LOGS points at another.
 func Binary(t testing.TB) string {
 	t.Helper()
-	if b := os.Getenv("AMP_VICTORIA_LOGS"); b != "" {
-		return b
-	}
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := filepath.Join(cache, "amp-test-tools", "victorialogs-v"+Version, "victoria-logs")
-	if st, err := os.Stat(b); err != nil || st.IsDir() {
-		t.Fatalf("victoria-logs v%s not found at %q (run scripts/test-deps.sh, which builds it from the Go module proxy)", Version, b)
-	}
-	return b
+	return toolcache.Binary(t, "AMP_VICTORIA_LOGS", "victorialogs-v"+Version, "victoria-logs")
 }
 
 // Server is a running VictoriaLogs.
@@ -82,18 +71,7 @@ func (s *Server) start() {
 		t.Fatal(err)
 	}
 	lf.Close()
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		resp, err := http.Get(s.URL + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("victoria-logs did not answer at %s: %v\n%s", s.URL, err, s.Log())
-		}
-	}
+	toolcache.WaitOK(t, s.URL+"/health", "victoria-logs", s.Log)
 }
 
 // Log returns what the server wrote so far.
