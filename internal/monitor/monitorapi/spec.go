@@ -81,6 +81,7 @@ func paths(b compat.SpecBuilder, sets []*schema.ModelSet) {
 	queryPaths(b)
 	logPaths(b)
 	dashboardPaths(b)
+	panelPaths(b)
 }
 
 func dashboardPaths(b compat.SpecBuilder) {
