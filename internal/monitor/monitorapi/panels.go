@@ -25,8 +25,10 @@ import (
 // and whose series the queries will see; an operator without it reads
 // the predefined, whose queries then see every enterprise's series.
 
-// panelsPath is what the policy is asked about for the predefined
-// dashboards outside any enterprise (the default policy: operators only).
+// panelsPath is the routes' path. Outside any enterprise, the policy is
+// asked about queryPath: the predefined dashboards are then read to query
+// every enterprise's series, which is that right (the default policy:
+// operators only).
 const panelsPath = "/monitor/panels"
 
 // Bounds of GET /monitor/panels/{id}.
@@ -96,7 +98,7 @@ func listPanels(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return schema.Errorf(schema.KindInvalid, "?", "the parameters do not parse: %v", err)
 	}
-	tenant, err := queryScope(h, r, panelsPath, "dashboards")
+	tenant, err := queryScope(h, r, queryPath, "dashboards")
 	if err != nil {
 		return err
 	}
@@ -128,7 +130,7 @@ func getPanels(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return schema.Errorf(schema.KindInvalid, "?", "the parameters do not parse: %v", err)
 	}
-	tenant, err := queryScope(h, r, panelsPath, "dashboards")
+	tenant, err := queryScope(h, r, queryPath, "dashboards")
 	if err != nil {
 		return err
 	}
