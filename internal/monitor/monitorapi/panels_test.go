@@ -15,8 +15,8 @@ import (
 	_ "github.com/amp-edge/amp/internal/fleet/fleetapi"
 	_ "github.com/amp-edge/amp/internal/fleet/sealapi"
 	_ "github.com/amp-edge/amp/internal/monitor/monitorapi"
-	_ "github.com/amp-edge/amp/internal/provision/provisionapi"
 	"github.com/amp-edge/amp/internal/policy"
+	_ "github.com/amp-edge/amp/internal/provision/provisionapi"
 	"github.com/amp-edge/amp/internal/testenv"
 )
 
