@@ -92,8 +92,8 @@ func scopedDashboards(h compat.Host, tenant string) (declared map[string]dashboa
 }
 
 // listPanels serves GET /monitor/panels?enterprise=: the dashboards the
-// portal may show in the scope, predefined first, as the list of GET
-// /monitor/dashboards/{enterprise} has them.
+// portal may show in the scope, as GET /monitor/dashboards/{enterprise}
+// lists them.
 func listPanels(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		return schema.Errorf(schema.KindInvalid, "?", "the parameters do not parse: %v", err)
@@ -102,25 +102,7 @@ func listPanels(h compat.Host, w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	declared, models := scopedDashboards(h, tenant)
-	out := []dashboardEntry{}
-	for _, id := range dashboards.PredefinedIDs() {
-		if _, shadowed := declared[id]; shadowed {
-			continue
-		}
-		if _, shadowed := models[id]; shadowed {
-			continue
-		}
-		d := dashboards.Predefined[id]
-		out = append(out, dashboardEntry{ID: d.ID, Title: d.Title, Description: d.Description, Panels: len(d.Panels)})
-	}
-	for _, id := range slices.Sorted(maps.Keys(declared)) {
-		out = append(out, dashboardEntry{ID: id, Title: declared[id].Title, Panels: len(declared[id].Panels)})
-	}
-	for _, id := range slices.Sorted(maps.Keys(models)) {
-		out = append(out, dashboardEntry{ID: id})
-	}
-	return h.WriteJSON(w, http.StatusOK, out)
+	return h.WriteJSON(w, http.StatusOK, dashboardList(scopedDashboards(h, tenant)))
 }
 
 // getPanels serves GET /monitor/panels/{id}?enterprise=&range=&step=&var-NAME=.
