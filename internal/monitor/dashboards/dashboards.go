@@ -3,9 +3,11 @@
 // $site; Grafana renders one as Grafana dashboard JSON, built with
 // grafana-foundation-sdk, for operators who run Grafana with AMP as its
 // Prometheus data source (GET /metrics/query answers in Prometheus's
-// shapes, restricted to the caller's enterprise). Predefined holds the
-// dashboards AMP ships: the central summary of the book's Figure 8.1 and
-// the per-device-group panel set of Figures 8.6 and 8.7.
+// shapes, restricted to the caller's enterprise); Values.Fill fills its
+// variables in for the portal, which draws the same panels natively.
+// Predefined holds the dashboards AMP ships: the central summary of the
+// book's Figure 8.1, the per-device-group panel set of Figures 8.6 and
+// 8.7, and one per kind of object the portal shows a monitor for.
 //
 // It imports the standard library and grafana-foundation-sdk only.
 package dashboards
@@ -268,7 +270,8 @@ const scrapeInterval = 15 * time.Second
 
 // Fill is query with its variables filled in as Grafana fills them:
 // $__range, $__interval and $__rate_interval (max($__interval + the
-// scrape interval, 4 scrape intervals)) as durations in seconds, a given
+// scrape interval, 4 scrape intervals)) as durations in seconds (any other
+// of Grafana's built-in $__ variables as the range), a given
 // variable's value escaped for a regular expression in a quoted string
 // (Grafana's escaping of a multi-value variable; a value read as a
 // literal is unchanged but for its metacharacters), any other as .* (All).
