@@ -308,7 +308,7 @@ func TestPortalRolloutApproveInChromium(t *testing.T) {
 		p := b.tab(t, "/")
 		p.signIn(s.Token)
 		// this server has no Prometheus: the landing summary says so and the model sets stay
-		if got := p.text("#uptime"); !strings.Contains(got, "No Prometheus is configured") {
+		if got := p.text(`#summary [data-panel="user-plane-uptime"]`); !strings.Contains(got, "No Prometheus is configured") {
 			t.Errorf("without a Prometheus the landing summary reads %q", got)
 		}
 		p.do(chromedp.WaitVisible(chromedp.CSS("#model-sets tr")))
