@@ -34,8 +34,8 @@ export function monitorTarget(path: string): Target | null {
 }
 
 /**
- * The page's variables, what a dashboard's $site, $device_group, $slice
- * and $cluster stand for here, and the dashboard shown first: the
+ * The page's variables: what a dashboard's $site, $device_group, $slice
+ * and $cluster stand for here. The dashboard shown first is the
  * predefined one named after the kind (internal/monitor/dashboards).
  */
 export function variables(t: Target): Record<string, string> {
