@@ -81,9 +81,9 @@ type panelEntry struct {
 	Legend   string `json:"legend,omitempty"`
 }
 
-// scopedDashboards are the dashboards in the caller's scope: the
-// enterprise's own, then the predefined it does not shadow (tenant "":
-// the predefined only). Those kept as a Grafana model have no panels.
+// scopedDashboards are the dashboards the scope's enterprise declares
+// beside the predefined (tenant "": none, the predefined only), those
+// kept as a Grafana model apart: they have no panels.
 func scopedDashboards(h compat.Host, tenant string) (declared map[string]dashboards.Dashboard, models map[string]string) {
 	if tenant == "" {
 		return map[string]dashboards.Dashboard{}, map[string]string{}
