@@ -29,8 +29,8 @@ var reservedLabels = map[string]string{
 // AMP sets itself, a matcher's regular expression that does not compile,
 // a webhook URL without a host or aimed at an address the egress policy
 // refuses (egress.go), a dashboard model that is not a JSON object, a
-// panel's PromQL that does not parse or selects another enterprise's
-// series. It runs per changed object, so its cost follows the change.
+// panel's query PanelQuery refuses. It runs per changed object, so its
+// cost follows the change.
 func check(tx *config.Snapshot, changes []config.ObjectChange, report config.Report) {
 	for _, c := range changes {
 		o := c.After
@@ -82,11 +82,9 @@ func check(tx *config.Snapshot, changes []config.ObjectChange, report config.Rep
 				}
 			}
 		case "panel":
-			if q, ok := o.Data["query"].(string); ok && strOr(o.Data, "kind", dashboards.KindTimeseries) != dashboards.KindLogs {
-				// Grafana fills the variables in before Prometheus sees the
-				// query: checked as it would be sent.
-				if _, err := Restrict(dashboards.Sample(q), set.TenantOfKey(o.Key)); err != nil {
-					bad("query", "not a valid PromQL query (variables filled in as Grafana would): %v", err)
+			if q, ok := o.Data["query"].(string); ok {
+				if why := PanelQuery(strOr(o.Data, "kind", dashboards.KindTimeseries), q, set.TenantOfKey(o.Key)); why != "" {
+					bad("query", "%s", why)
 				}
 			}
 		case "dashboard":
@@ -128,4 +126,32 @@ func setOfKey(sch *schema.Schema, key string) (*schema.ModelSet, bool) {
 	version, _, _ := strings.Cut(rest, "/")
 	set := sch.Set(SetName, version)
 	return set, set != nil
+}
+
+// PanelQuery says why a dashboard panel's query is refused, or "": the
+// variables are filled in as Grafana sends them at All (what an export
+// shows by default), then a PromQL query (timeseries, stat) must parse
+// and select the tenant's series only; a LogQL query (logs) must be
+// AMP's LogQL subset, name no other enterprise's streams, and be bounded
+// as written — the enterprise's own label, which AMP adds, is no bound:
+// a selector every stream of the enterprise matches would read them all.
+func PanelQuery(kind, query, tenant string) string {
+	q := dashboards.Sample(query)
+	if kind != dashboards.KindLogs {
+		if _, err := Restrict(q, tenant); err != nil {
+			return fmt.Sprintf("not a valid PromQL query (variables filled in as Grafana would): %v", err)
+		}
+		return ""
+	}
+	lq, err := ParseLogQuery(q)
+	if err != nil {
+		return fmt.Sprintf("not a LogQL query AMP answers (variables filled in as Grafana would, at All): %v", err)
+	}
+	if why := lq.Bounded(); why != "" {
+		return fmt.Sprintf("unbounded with its variables at All (.*): %s", why)
+	}
+	if err := lq.Restrict(tenant); err != nil {
+		return err.Error()
+	}
+	return ""
 }

@@ -388,7 +388,7 @@ func ReadDashboards(tree map[string]any) (declared map[string]dashboards.Dashboa
 			if kind == dashboards.KindLogs {
 				lang = dashboards.LogQL
 			}
-			d.Panels = append(d.Panels, dashboards.Panel{Title: str(p, "title"), Kind: kind, Language: lang, Query: str(p, "query"),
+			d.Panels = append(d.Panels, dashboards.Panel{Name: str(p, "name"), Title: str(p, "title"), Kind: kind, Language: lang, Query: str(p, "query"),
 				Unit: str(p, "unit"), Legend: str(p, "legend")})
 		}
 		declared[id] = d

@@ -64,8 +64,11 @@ func (p *page) attr(sel, name string) string {
 // TestPortalMonitorsInChromium drives the monitor panels, the operators'
 // uptime summary and the alerts view in Chromium against the real binary
 // over a real Prometheus and Alertmanager: acme's admin charts its device
-// group (acme's series only) and cannot open starbucks'; the operator's
-// landing page shows each site's uptime; acme's admin silences a firing
+// group (acme's series only) through the predefined device-group
+// dashboard, declares a dashboard of its own through REST and sees its
+// panels drawn on the same page, and cannot open starbucks'; the
+// operator's landing page shows each site's uptime from the edge-summary
+// dashboard; acme's admin silences a firing
 // alert and expires the silence; a member gets no silence controls.
 func TestPortalMonitorsInChromium(t *testing.T) {
 	exporter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, viewSeries) }))
@@ -96,7 +99,11 @@ func TestPortalMonitorsInChromium(t *testing.T) {
 		p.follow(toCameras...)
 		p.follow("#monitor-button")
 		p.choose("#monitor-period", "300")
-		chart := `#monitor figure.chart[data-title^="Series of the device-group"]`
+		// the predefined device-group dashboard's panels, $site and $device_group the page's
+		if got := p.value("#monitor-dashboard"); got != "device-group" {
+			t.Errorf("the device group's monitor shows the dashboard %q, want the predefined device-group", got)
+		}
+		chart := `#monitor figure.chart[data-title="Series of the device group"]`
 		p.do(chromedp.WaitVisible(chromedp.CSS(chart + " canvas")))
 		if n, _ := strconv.Atoi(p.attr(chart, "data-points")); n < 2 {
 			t.Errorf("the device group's chart has %d points, want the last minutes' samples", n)
@@ -113,13 +120,44 @@ func TestPortalMonitorsInChromium(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		logs := p.text("#logs")
+		logs := p.text("#monitor .log-lines")
 		// no log API (404 "no route") or no log store (503): the panel says so
 		unavailable := code == 404 && strings.Contains(string(body), "no route for") || code == 503
 		if unavailable != strings.Contains(logs, "logs not available") {
 			t.Errorf("GET /logs answers %d %.200s; the panel's logs read %q", code, body, logs)
 		}
 		p.shot("monitor")
+	})
+
+	t.Run("a panel declared in a dashboard model appears with no portal change", func(t *testing.T) {
+		// acme's own dashboard: a graph and a stat over its device groups' series
+		s.Must(t, 201, "POST", "/monitor/v1.0.0/acme/dashboard/ues", `{"title":"UEs","variable":[{"name":"site","metric":"amp_edge_probe_ok","label":"site"}],`+
+			`"panel":[{"name":"attached","title":"UEs attached","legend":"{{device_group}}",`+
+			`"query":"sum by (device_group) (sdcore_test_ues_attached{site=~\"$site\",device_group=~\"$device_group\"})"},`+
+			`{"name":"now","title":"UEs attached now","kind":"stat","legend":"{{device_group}}",`+
+			`"query":"sum by (device_group) (sdcore_test_ues_attached{device_group=~\"$device_group\"})"}]}`, "Authorization", "Bearer "+acmeAdmin)
+		p := b.tab(t, "/")
+		p.signIn(acmeAdmin)
+		p.follow(toCameras...)
+		p.follow("#monitor-button")
+		p.do(chromedp.WaitReady(chromedp.CSS(`#monitor-dashboard option[value="ues"]`)))
+		p.choose("#monitor-dashboard", "ues")
+		p.choose("#monitor-period", "300")
+		chart := `#monitor figure.chart[data-title="UEs attached"]`
+		p.do(chromedp.WaitVisible(chromedp.CSS(chart + " canvas")))
+		if n, _ := strconv.Atoi(p.attr(chart, "data-points")); n < 2 || p.attr(chart, "data-series") != "1" {
+			t.Errorf("the declared panel's chart has %s series of %d points, want acme's one over the last minutes", p.attr(chart, "data-series"), n)
+		}
+		if legend := p.text(chart + " .u-legend"); !strings.Contains(legend, "cameras") {
+			t.Errorf("the declared panel's legend reads %q, want its {{device_group}}", legend)
+		}
+		// acme's 7 UEs; starbucks' 1007 under the same labels never counted
+		if got := p.text(`#monitor figure.stat[data-title="UEs attached now"] tr[data-series="cameras"] .value`); got != "7" {
+			t.Errorf("the declared stat panel reads %q, want acme's 7", got)
+		}
+		if q := p.text(`#monitor [data-panel="attached"] code`); !strings.Contains(q, `site=~"acme-chicago"`) || !strings.Contains(q, `device_group=~"cameras"`) {
+			t.Errorf("the declared panel's query reads %q, want the page's site and device group filled in", q)
+		}
 	})
 
 	t.Run("nor its monitors of another enterprise's device group", func(t *testing.T) {
@@ -141,13 +179,15 @@ func TestPortalMonitorsInChromium(t *testing.T) {
 	t.Run("the operator lands on the sites' uptime", func(t *testing.T) {
 		p := b.tab(t, "/")
 		p.signIn(s.Token)
-		if got := p.text(`#uptime tr[data-site="acme-chicago"]`); !strings.Contains(got, "100.0 %") || !strings.Contains(got, "up") {
-			t.Errorf("acme-chicago's uptime row reads %q, want 100.0 %% and up", got)
+		// the predefined edge-summary dashboard's panels over every site
+		uptime := `#summary figure.stat[data-title="User plane uptime"]`
+		if got := p.text(uptime + ` tr[data-series="acme-chicago"] .value`); got != "100.0 %" {
+			t.Errorf("acme-chicago's user plane uptime reads %q, want 100.0 %%", got)
 		}
-		if got := p.text(`#uptime tr[data-site="starbucks-seattle"]`); !strings.Contains(got, "0.0 %") || !strings.Contains(got, "down") {
-			t.Errorf("starbucks-seattle's uptime row reads %q, want 0.0 %% and down", got)
+		if got := p.text(uptime + ` tr[data-series="starbucks-seattle"] .value`); got != "0.0 %" {
+			t.Errorf("starbucks-seattle's user plane uptime reads %q, want 0.0 %%", got)
 		}
-		// the chart, and the model sets under the summary
+		// the failing probes' chart, and the model sets under the summary
 		p.do(chromedp.WaitVisible(chromedp.CSS("#summary figure.chart canvas")), chromedp.WaitVisible(chromedp.CSS("#model-sets tr")))
 		p.shot("summary")
 	})
@@ -268,9 +308,7 @@ func TestPortalRolloutApproveInChromium(t *testing.T) {
 		p := b.tab(t, "/")
 		p.signIn(s.Token)
 		// this server has no Prometheus: the landing summary says so and the model sets stay
-		if got := p.text("#uptime"); !strings.Contains(got, "No Prometheus is configured") {
-			t.Errorf("without a Prometheus the landing summary reads %q", got)
-		}
+		p.textWith(`#summary [data-panel="user-plane-uptime"]`, "No Prometheus is configured")
 		p.do(chromedp.WaitVisible(chromedp.CSS("#model-sets tr")))
 		p.follow("#nav-rollouts", `#rollouts tr[data-rollout="upf-r"] a`)
 		if got := p.text("#waiting-on"); !strings.Contains(got, "approval before partition 2") {

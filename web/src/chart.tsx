@@ -20,8 +20,8 @@ export function align(series: Series[]): uPlot.AlignedData {
   return [xs, ...ys];
 }
 
-/** The series of a range query, over the whole period it asked about. */
-export function Chart({ range, title, unit, legend }: { range: Range; title: string; unit?: string; legend?: string[] }) {
+/** The series of a range query, over the whole period it asked about; legend: a Grafana legend format such as {{site}}. */
+export function Chart({ range, title, unit, legend }: { range: Range; title: string; unit?: string; legend?: string }) {
   const { series } = range;
   const el = useRef<HTMLDivElement>(null);
   const points = series.reduce((n, s) => n + s.points.length, 0);

@@ -27,12 +27,14 @@ export interface Range {
   end: number;
 }
 
+/** A graph's step over `seconds`: about 120 points (the server's default for $__interval too). */
+const step = (seconds: number) => Math.max(1, Math.ceil(seconds / 120));
+
 /** A range query over the last `seconds`, about 120 points. */
 export async function queryRange(query: string, seconds: number, enterprise?: string): Promise<Range> {
   const end = Math.floor(Date.now() / 1000);
   const start = end - seconds;
-  const step = Math.max(1, Math.ceil(seconds / 120));
-  const { body } = await get<PromAnswer>(`/metrics/query_range?${qs({ query, start: String(start), end: String(end), step: String(step), enterprise })}`);
+  const { body } = await get<PromAnswer>(`/metrics/query_range?${qs({ query, start: String(start), end: String(end), step: String(step(seconds)), enterprise })}`);
   const series = body.data.result.map((r) => ({ labels: r.metric, points: (r.values ?? []).map(([t, v]) => [t, Number(v)] as [number, number]) }));
   return { series, start, end };
 }
@@ -56,10 +58,6 @@ interface LokiAnswer {
   data: { result: { stream: Record<string, string>; values: [string, string][] }[] };
 }
 
-/**
- * The newest log lines a LogQL selector matches over the last `seconds`,
- * newest first; null when the server offers no log API (404).
- */
 /** The log lines of query over the last seconds, newest first; a string when the server has no logs to offer (why). */
 export async function logLines(query: string, seconds: number, enterprise?: string, limit = 100): Promise<LogLine[] | string> {
   const end = Date.now() * 1e6;
@@ -76,8 +74,55 @@ export async function logLines(query: string, seconds: number, enterprise?: stri
   }
 }
 
-/** A series' name in a legend: its labels but the enterprise's (every series of an enterprise's query carries it). */
-export function seriesName(s: Series, keep?: string[]): string {
-  const entries = Object.entries(s.labels).filter(([k]) => k !== "enterprise" && (!keep || keep.includes(k)));
+/**
+ * A series' name in a legend: a Grafana legend format ({{site}} {{probe}})
+ * filled in with its labels, or its labels but the enterprise's (every
+ * series of an enterprise's query carries it).
+ */
+export function seriesName(s: Series, legend?: string): string {
+  if (legend) {
+    const name = legend.replace(/\{\{\s*(\w+)\s*\}\}/g, (_, k: string) => s.labels[k] ?? "").trim();
+    if (name) return name;
+  }
+  const entries = Object.entries(s.labels).filter(([k]) => k !== "enterprise");
   return entries.length ? entries.map(([k, v]) => (k === "__name__" ? v : `${k}=${v}`)).join(", ") : "value";
+}
+
+/** A panel of a dashboard model (GET /monitor/panels/{id}): its query as declared and filled in (expr). */
+export interface DashboardPanel {
+  name?: string;
+  title: string;
+  kind: "timeseries" | "stat" | "logs";
+  language: "promql" | "logql";
+  query: string;
+  expr: string;
+  unit?: string;
+  legend?: string;
+}
+
+export interface Dashboard {
+  id: string;
+  title: string;
+  description?: string;
+  source: "predefined" | "enterprise";
+  enterprise?: string;
+  panels: DashboardPanel[];
+}
+
+/**
+ * The dashboard id's panels with its variables filled in by the server:
+ * vars as ?var-NAME=, $__range the period (any variable not given: All).
+ * The scope (enterprise) is the queries' own.
+ */
+export async function dashboardPanels(id: string, vars: Record<string, string>, seconds: number, enterprise?: string): Promise<Dashboard> {
+  const params: Record<string, string | undefined> = { enterprise, range: String(seconds), step: String(step(seconds)) };
+  for (const [k, v] of Object.entries(vars)) params[`var-${k}`] = v;
+  const { body } = await get<Dashboard>(`/monitor/panels/${encodeURIComponent(id)}?${qs(params)}`);
+  return body;
+}
+
+/** The dashboards the portal may show in the scope (GET /monitor/panels). */
+export async function dashboardList(enterprise?: string): Promise<{ id: string; title?: string; panels: number }[]> {
+  const { body } = await get<{ id: string; title?: string; panels: number }[]>(`/monitor/panels?${qs({ enterprise })}`);
+  return body;
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -26,11 +27,11 @@ func decode(t *testing.T, b []byte) *dashboard.Dashboard {
 }
 
 // TestPredefinedExportAsGrafanaDashboards: every predefined dashboard
-// exports as a Grafana dashboard whose panels hold their PromQL queries on
-// the data source picked at import, with the $site variable offering the
-// sites reporting probe results.
+// exports as a Grafana dashboard whose panels hold their queries (PromQL,
+// or LogQL in a logs panel) on the data source picked at import, each
+// using the dashboard's variables, which offer the values reported.
 func TestPredefinedExportAsGrafanaDashboards(t *testing.T) {
-	if ids := dashboards.PredefinedIDs(); strings.Join(ids, ",") != "device-group,edge-summary" {
+	if ids := dashboards.PredefinedIDs(); strings.Join(ids, ",") != "cluster,device-group,edge-summary,site,slice" {
 		t.Fatalf("predefined: %v", ids)
 	}
 	for _, id := range dashboards.PredefinedIDs() {
@@ -50,26 +51,71 @@ func TestPredefinedExportAsGrafanaDashboards(t *testing.T) {
 		if ds := vars["amp_prometheus"]; ds.Type != dashboard.VariableTypeDatasource {
 			t.Fatalf("%s: no data source variable: %+v", id, d.Templating.List)
 		}
-		site := vars["site"]
-		if site.Type != dashboard.VariableTypeQuery || site.Query == nil || site.Query.String == nil ||
-			*site.Query.String != "label_values(amp_edge_probe_ok, site)" || site.IncludeAll == nil || !*site.IncludeAll {
-			t.Fatalf("%s: the site variable: %+v", id, site)
+		first := want.Variables[0]
+		v := vars[first.Name]
+		if v.Type != dashboard.VariableTypeQuery || v.Query == nil || v.Query.String == nil ||
+			*v.Query.String != "label_values(amp_edge_probe_ok, "+first.LabelName+")" || v.IncludeAll == nil || !*v.IncludeAll {
+			t.Fatalf("%s: the %s variable: %+v", id, first.Name, v)
 		}
 		if len(d.Panels) != len(want.Panels) {
 			t.Fatalf("%s: %d panels, want %d", id, len(d.Panels), len(want.Panels))
 		}
 		for i, p := range d.Panels {
-			if p.Panel == nil || *p.Panel.Title != want.Panels[i].Title || p.Panel.Type != want.Panels[i].Kind || len(p.Panel.Targets) != 1 {
+			w := want.Panels[i]
+			if p.Panel == nil || *p.Panel.Title != w.Title || p.Panel.Type != w.Kind || len(p.Panel.Targets) != 1 {
 				t.Fatalf("%s: panel %d: %+v", id, i, p.Panel)
 			}
-			q, ok := p.Panel.Targets[0].(*prometheus.Dataquery)
-			if !ok || q.Expr != want.Panels[i].Query || !strings.Contains(q.Expr, "$site") {
-				t.Fatalf("%s: panel %q's target %#v, want the PromQL %q on $site", id, want.Panels[i].Title, p.Panel.Targets[0], want.Panels[i].Query)
+			var expr, source string
+			switch q := p.Panel.Targets[0].(type) {
+			case *prometheus.Dataquery:
+				expr, source = q.Expr, "${amp_prometheus}"
+			case *loki.Dataquery:
+				expr, source = q.Expr, "${amp_loki}"
 			}
-			if p.Panel.Datasource == nil || *p.Panel.Datasource.Uid != "${amp_prometheus}" {
-				t.Fatalf("%s: panel %q's data source %+v", id, want.Panels[i].Title, p.Panel.Datasource)
+			if expr != w.Query || !strings.Contains(expr, "$"+first.Name) || (source == "${amp_loki}") != (w.Kind == dashboards.KindLogs) {
+				t.Fatalf("%s: panel %q's target %#v, want %q on $%s", id, w.Title, p.Panel.Targets[0], w.Query, first.Name)
+			}
+			if p.Panel.Datasource == nil || *p.Panel.Datasource.Uid != source {
+				t.Fatalf("%s: panel %q's data source %+v", id, w.Title, p.Panel.Datasource)
 			}
 		}
+	}
+	// a variable without a metric offers the label's values on every series
+	b, err := dashboards.Grafana(dashboards.Predefined["device-group"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, v := range decode(t, b).Templating.List {
+		if v.Name == "device_group" {
+			found = v.Query != nil && v.Query.String != nil && *v.Query.String == "label_values(device_group)"
+		}
+	}
+	if !found {
+		t.Fatal("the device group dashboard offers no label_values(device_group)")
+	}
+}
+
+// TestFill: variables are filled in as Grafana fills them — a given value
+// escaped for a regular expression inside a quoted string (so a value
+// cannot close the string or widen the match), one not given at All, the
+// interval variables from the range and the step.
+func TestFill(t *testing.T) {
+	v := dashboards.Values{Vars: map[string]string{"site": "acme-chicago", "dg": `a.b"}or{x="`}, Range: 24 * time.Hour, Step: 30 * time.Second}
+	for in, want := range map[string]string{
+		`up{site=~"$site"}`:                       `up{site=~"acme-chicago"}`,
+		`up{site=~"${site}",cluster=~"$cluster"}`: `up{site=~"acme-chicago",cluster=~".*"}`,
+		`up{device_group=~"$dg"}`:                 `up{device_group=~"a\\.b\"\\}or\\{x=\""}`,
+		`avg_over_time(up[$__range])`:             `avg_over_time(up[86400s])`,
+		`rate(x[$__rate_interval]) / $__interval`: `rate(x[60s]) / 30s`,
+		`{site="$site"} |= "$nothing"`:            `{site="acme-chicago"} |= ".*"`,
+	} {
+		if got := v.Fill(in); got != want {
+			t.Errorf("Fill(%s) = %s, want %s", in, got, want)
+		}
+	}
+	if got := dashboards.Sample(`avg_over_time(up{site=~"$site"}[$__range])`); got != `avg_over_time(up{site=~".*"}[300s])` {
+		t.Errorf("Sample = %s", got)
 	}
 }
 

@@ -65,19 +65,28 @@ func listDashboards(h compat.Host, w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	return h.WriteJSON(w, http.StatusOK, dashboardList(stored(h, ent)))
+}
+
+// dashboardList lists the predefined dashboards the declared ones do not
+// shadow, then the declared, then those kept as a Grafana model.
+func dashboardList(declared map[string]dashboards.Dashboard, models map[string]string) []dashboardEntry {
 	out := []dashboardEntry{}
 	for _, id := range dashboards.PredefinedIDs() {
-		d := dashboards.Predefined[id]
-		out = append(out, dashboardEntry{ID: d.ID, Title: d.Title, Description: d.Description, Panels: len(d.Panels)})
+		_, own := declared[id]
+		_, model := models[id]
+		if !own && !model {
+			d := dashboards.Predefined[id]
+			out = append(out, dashboardEntry{ID: d.ID, Title: d.Title, Description: d.Description, Panels: len(d.Panels)})
+		}
 	}
-	declared, models := stored(h, ent)
 	for _, id := range slices.Sorted(maps.Keys(declared)) {
 		out = append(out, dashboardEntry{ID: id, Title: declared[id].Title, Panels: len(declared[id].Panels)})
 	}
 	for _, id := range slices.Sorted(maps.Keys(models)) {
 		out = append(out, dashboardEntry{ID: id})
 	}
-	return h.WriteJSON(w, http.StatusOK, out)
+	return out
 }
 
 func exportDashboard(h compat.Host, w http.ResponseWriter, r *http.Request) error {

@@ -3,14 +3,18 @@
 // generic ones — an enterprise's silences, kept in Alertmanager itself
 // (docs/monitoring.md, "Silences"), its receivers' secrets, and PromQL
 // queries over the central and the sites' Prometheus restricted to the
-// caller's enterprise ("Queries", "Site queries"). It joins the REST API by registering
-// with internal/api/compat at init and brings the set's wing
+// caller's enterprise ("Queries", "Site queries"), dashboards exported for
+// Grafana and their panels for the portal ("Dashboards"). It joins the
+// REST API by registering with internal/api/compat at init and brings the
+// set's wing
 // (internal/monitor: commit checks and the adapter) along; cmd/amp
 // imports it. Every route authorizes the enterprise it names through the
 // host, as a write or a read of that enterprise's monitor configuration.
 package monitorapi
 
 import (
+	"slices"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/amp-edge/amp/internal/api/compat"
@@ -20,6 +24,6 @@ import (
 const Name = "monitor"
 
 func init() {
-	compat.Register(compat.Layer{Name: Name, Routes: append(append(append(append(silenceRoutes(), secretRoutes()...), queryRoutes()...), logRoutes()...), dashboardRoutes()...), Spec: spec,
+	compat.Register(compat.Layer{Name: Name, Routes: slices.Concat(silenceRoutes(), secretRoutes(), queryRoutes(), logRoutes(), dashboardRoutes(), panelRoutes()), Spec: spec,
 		Metrics: func(reg prometheus.Registerer) { metricsFor(reg) }})
 }

@@ -81,12 +81,13 @@ func paths(b compat.SpecBuilder, sets []*schema.ModelSet) {
 	queryPaths(b)
 	logPaths(b)
 	dashboardPaths(b)
+	panelPaths(b)
 }
 
 func dashboardPaths(b compat.SpecBuilder) {
 	str := compat.Str
 	list := operation(b, "listMonitorDashboards", "The dashboards an enterprise can export",
-		"The predefined dashboards (the edge sites' summary, the device group's monitoring frame), then the enterprise's own (the monitor set's dashboard list; one stored as a Grafana model counts no panels).")
+		"The predefined dashboards the enterprise does not shadow (the edge sites' summary, the device group's monitoring frame, a site's, a slice's, a cluster's), then the enterprise's own (the monitor set's dashboard list; one stored as a Grafana model counts no panels).")
 	answer(list, "200", "The dashboards.", &openapi3.SchemaRef{Value: openapi3.NewArraySchema().WithItems(compat.Obj(map[string]*openapi3.Schema{
 		"id": str("The dashboard's id."), "title": str("Its title."), "description": str("What it shows."),
 		"panels": openapi3.NewIntegerSchema(),

@@ -119,7 +119,7 @@ export function Cluster({ name }: { name: string }) {
             <p>
               Its declaration: <a href={browseLink(`/inventory/v1.0.0/cluster/${encodeURIComponent(name)}`)}>inventory cluster {name}</a>
             </p>
-            <MonitorPanel target={{ kind: "cluster", name }} />
+            <MonitorPanel target={{ kind: "cluster", name, site: c.site }} />
             <h2>Facts</h2>
             {c.report ? <Tree id="facts" value={c.report} /> : <p class="note" id="facts">No check-in has reported facts yet.</p>}
             <h2>Objects</h2>

@@ -1,13 +1,14 @@
 // Monitors next to the knobs (the book's chapter 6.4): a device group, a
 // site, a slice or a cluster shows a Monitor button beside Edit, which
-// opens charts of its metrics and its log lines. Every query goes through
-// AMP's tenant-safe API (GET /metrics/query_range, GET /logs), naming the
+// opens the panels of a dashboard model — the predefined one of its kind,
+// or another the user picks — with the page's names as the dashboard's
+// variables. Every query goes through AMP's tenant-safe APIs, naming the
 // enterprise for an enterprise's object, so the server restricts it to
-// that enterprise's series; what a kind charts is the table below.
+// that enterprise's series (dashboard.tsx).
 import { useState } from "preact/hooks";
-import { Chart } from "../chart";
-import { Show, useLoad } from "../load";
-import { logLines, queryRange } from "../metrics";
+import { useLoad } from "../load";
+import { dashboardList } from "../metrics";
+import { DashboardPanels } from "./dashboard";
 
 export type Kind = "site" | "device-group" | "slice" | "cluster";
 
@@ -32,48 +33,21 @@ export function monitorTarget(path: string): Target | null {
   return c ? { kind: "cluster", name: seg(c[1]) } : null;
 }
 
-interface Panel {
-  title: string;
-  query: string;
-  unit?: string;
-  legend?: string[]; // the labels that tell its series apart
-}
-
-const str = (v: string) => JSON.stringify(v); // a PromQL / LogQL string literal
-
 /**
- * Per kind: the charts (PromQL) and the log selector (LogQL). The
- * end-to-end probes' series carry site and cluster (docs/monitoring.md);
- * a device group's or a slice's series are those its site's exporters
- * label device_group or slice (SD-Core's and the UPF's, federated with
- * their site's labels), whatever their name, but Prometheus's ALERTS.
+ * The page's variables: what a dashboard's $site, $device_group, $slice
+ * and $cluster stand for here. The dashboard shown first is the
+ * predefined one named after the kind (internal/monitor/dashboards).
  */
-export function monitors(t: Target): { panels: Panel[]; logs: string } {
+export function variables(t: Target): Record<string, string> {
   switch (t.kind) {
     case "site":
-      return {
-        panels: [
-          { title: "End-to-end probes (1 = passing)", query: `amp_edge_probe_ok{site=${str(t.name)}}`, legend: ["probe", "cluster"] },
-          { title: "Probe duration", query: `amp_edge_probe_duration_seconds{site=${str(t.name)}}`, unit: "s", legend: ["probe", "cluster"] },
-        ],
-        logs: `{site=${str(t.name)}}`,
-      };
+      return { site: t.name };
     case "cluster":
-      return {
-        panels: [
-          { title: "Agent connected (1 = yes)", query: `amp_edge_connected{cluster=${str(t.name)}}`, legend: ["cluster"] },
-          { title: "End-to-end probes (1 = passing)", query: `amp_edge_probe_ok{cluster=${str(t.name)}}`, legend: ["probe"] },
-        ],
-        logs: `{cluster=${str(t.name)}}`,
-      };
+      return t.site ? { cluster: t.name, site: t.site } : { cluster: t.name };
     case "device-group":
-    case "slice": {
-      const label = t.kind === "device-group" ? "device_group" : "slice";
-      // Prometheus's own ALERTS series carry the labels of what they alert on: alerts are the alerts view's
-      const series = `{site=${str(t.site ?? "")},${label}=${str(t.name)},__name__!~"ALERTS.*"}`;
-      // log streams are labelled by site at most (docs/logging.md), not by device group or slice: the site's lines
-      return { panels: [{ title: `Series of the ${t.kind} (by metric)`, query: series, legend: ["__name__"] }], logs: `{site=${str(t.site ?? "")}}` };
-    }
+      return { site: t.site ?? "", device_group: t.name };
+    case "slice":
+      return { site: t.site ?? "", slice: t.name };
   }
 }
 
@@ -103,13 +77,23 @@ export function MonitorButton({ path }: { path: string }) {
 export function MonitorPanel({ target }: { target: Target }) {
   const [period, setPeriod] = useState(3600);
   const [n, refresh] = useState(0);
-  const { panels, logs } = monitors(target);
+  const [chosen, choose] = useState(target.kind as string);
+  const list = useLoad(() => dashboardList(target.enterprise), [target.enterprise]);
+  const ids = list && "value" in list ? list.value.filter((d) => d.panels > 0) : [];
   return (
     <div class="monitor" id="monitor" data-kind={target.kind}>
       <h2>
         Monitor: {target.kind} {target.name}
       </h2>
       <div class="controls">
+        <label>
+          dashboard{" "}
+          <select id="monitor-dashboard" value={chosen} onChange={(e) => choose((e.target as HTMLSelectElement).value)}>
+            {(ids.some((d) => d.id === chosen) ? ids : [{ id: chosen, title: chosen }, ...ids]).map((d) => (
+              <option value={d.id}>{d.title ? `${d.title} (${d.id})` : d.id}</option>
+            ))}
+          </select>
+        </label>{" "}
         <label>
           period{" "}
           <select id="monitor-period" value={period} onChange={(e) => setPeriod(Number((e.target as HTMLSelectElement).value))}>
@@ -122,57 +106,7 @@ export function MonitorPanel({ target }: { target: Target }) {
           Refresh
         </button>
       </div>
-      {panels.map((p) => (
-        <ChartPanel panel={p} period={period} enterprise={target.enterprise} key={`${p.query}/${period}/${n}`} />
-      ))}
-      <Logs query={logs} period={period} enterprise={target.enterprise} key={`logs/${period}/${n}`} />
-    </div>
-  );
-}
-
-function ChartPanel({ panel, period, enterprise }: { panel: Panel; period: number; enterprise?: string }) {
-  const state = useLoad(() => queryRange(panel.query, period, enterprise), [panel.query, period, enterprise]);
-  return (
-    <div class="chart-panel">
-      <Show state={state}>{(range) => <Chart range={range} title={panel.title} unit={panel.unit} legend={panel.legend} />}</Show>
-      <p class="note">
-        <code>{panel.query}</code>
-      </p>
-    </div>
-  );
-}
-
-function Logs({ query, period, enterprise }: { query: string; period: number; enterprise?: string }) {
-  const state = useLoad(() => logLines(query, period, enterprise), [query, period, enterprise]);
-  return (
-    <div class="logs">
-      <h3>Log lines</h3>
-      <Show state={state}>
-        {(lines) =>
-          typeof lines === "string" ? (
-            <p class="note" id="logs">
-              logs not available: {lines}
-            </p>
-          ) : lines.length === 0 ? (
-            <p class="note" id="logs">
-              no log line in this period
-            </p>
-          ) : (
-            <table id="logs" class="log-lines">
-              <tbody>
-                {lines.map((l) => (
-                  <tr>
-                    <td class="at">{l.at.toLocaleString()}</td>
-                    <td>
-                      <code>{l.line}</code>
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )
-        }
-      </Show>
+      <DashboardPanels id={chosen} vars={variables(target)} period={period} enterprise={target.enterprise} n={n} />
     </div>
   );
 }
