@@ -199,14 +199,18 @@ func siteQueries(api, label string, form url.Values, t siteTarget) ([]wire.SiteQ
 		}
 		sf.Set("query", q)
 	}
+	// The selectors are a new slice: form's is the central Prometheus's
+	// and every other site's.
 	var lacking []string
-	for i, m := range sf["match[]"] {
+	for _, m := range form["match[]"] {
 		q, err := forSite(m, t)
 		if err != nil {
 			return nil, err
 		}
-		sf["match[]"][i] = q
 		lacking = append(lacking, q)
+	}
+	if lacking != nil {
+		sf["match[]"] = lacking
 	}
 	out := []wire.SiteQuery{{API: api, Form: sf.Encode()}}
 	if label != ClusterLabel && label != monitor.SiteLabel {

@@ -157,9 +157,13 @@ func TestMergeLookups(t *testing.T) {
 // site; the values of cluster or site also ask which series lack it.
 func TestSiteQueriesOfLookups(t *testing.T) {
 	b := siteTarget{cluster: "edge-b", site: "site-b"}
-	qs, err := siteQueries("/api/v1/label/cluster/values", ClusterLabel, url.Values{"match[]": {`x{cluster="edge-b",enterprise="acme"}`}, "start": {"5"}}, b)
+	form := url.Values{"match[]": {`x{cluster="edge-b",enterprise="acme"}`}, "start": {"5"}}
+	qs, err := siteQueries("/api/v1/label/cluster/values", ClusterLabel, form, b)
 	if err != nil || len(qs) != 2 {
 		t.Fatalf("%v %v", qs, err)
+	}
+	if form.Get("match[]") != `x{cluster="edge-b",enterprise="acme"}` {
+		t.Errorf("the caller's form was rewritten (the central Prometheus's and the other sites'): %v", form)
 	}
 	if f, _ := url.ParseQuery(qs[0].Form); f.Get("match[]") != `x{enterprise="acme"}` || f.Get("start") != "5" || qs[0].API != "/api/v1/label/cluster/values" {
 		t.Errorf("the lookup: %v", qs[0])
