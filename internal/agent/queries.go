@@ -15,7 +15,7 @@ import (
 	"github.com/amp-edge/amp/internal/edge/wire"
 )
 
-// Site queries (wire.SiteQuery): metrics stay in the site's Prometheus
+// Site queries and lookups (wire.SiteQuery): metrics stay in the site's Prometheus
 // (Options.PrometheusURL); AMP queues a query for the agent and says so on
 // an answer of the link, and the agent takes the queries, runs them
 // against its Prometheus and posts each answer back. AMP restricted each
@@ -70,10 +70,12 @@ func (a *Agent) runQuery(ctx context.Context, q wire.SiteQuery) wire.SiteAnswer 
 	ctx, span := tracer.Start(ctx, "agent.query", trace.WithAttributes(attribute.String("amp.api", q.API)))
 	defer span.End()
 	prom := strings.TrimSuffix(a.o.PrometheusURL, "/")
+	// Label values are taken by GET only; the others as POSTed forms.
+	get := wire.IsLabelValuesAPI(q.API)
 	switch {
 	case prom == "":
 		return wire.SiteAnswer{Error: "the site's agent has no Prometheus (amp agent --prometheus-url)"}
-	case q.API != wire.APIQuery && q.API != wire.APIQueryRange:
+	case !get && q.API != wire.APIQuery && q.API != wire.APIQueryRange && q.API != wire.APISeries && q.API != wire.APILabels:
 		return wire.SiteAnswer{Error: fmt.Sprintf("%q is not a query API the agent runs", q.API)}
 	}
 	form, err := url.ParseQuery(q.Form)
@@ -86,11 +88,18 @@ func (a *Agent) runQuery(ctx context.Context, q wire.SiteQuery) wire.SiteAnswer 
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, prom+q.API, strings.NewReader(q.Form))
+	var req *http.Request
+	if get {
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, prom+q.API+"?"+q.Form, nil)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, prom+q.API, strings.NewReader(q.Form))
+	}
 	if err != nil {
 		return wire.SiteAnswer{Error: err.Error()}
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if !get {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
 	resp, err := a.prom.Do(req)
 	if err != nil {
 		span.RecordError(err)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -18,7 +19,8 @@ import (
 
 // The sites' own series: acme's at site-a (values below 1000), starbucks'
 // at site-b (1000 and more, naming starbucks and seattle), as
-// tenantSeries splits them. Neither names its cluster: AMP adds it.
+// tenantSeries splits them; site-b's secret has a label name of its own.
+// Neither names its cluster: AMP adds it.
 const (
 	siteASeries = `# TYPE amp_test_value gauge
 amp_test_value{enterprise="acme",site="acme-chicago",slot="a"} 11
@@ -32,7 +34,7 @@ amp_test_value{enterprise="starbucks",site="starbucks-seattle",slot="b"} 1012
 # TYPE amp_test_info gauge
 amp_test_info{enterprise="starbucks",site="starbucks-seattle",owner="starbucks-ops"} 1013
 # TYPE amp_test_secret gauge
-amp_test_secret{enterprise="starbucks",site="starbucks-seattle"} 1014
+amp_test_secret{enterprise="starbucks",site="starbucks-seattle",seattle_roast="dark"} 1014
 `
 )
 
@@ -135,8 +137,10 @@ func TestSiteQueries(t *testing.T) {
 		t.Errorf("site-a's agent did not count its answered queries:\n%s", grepLines(string(am), "amp_agent_site_queries"))
 	}
 
-	// The hostile queries, as acme, over the central data and site-a's.
+	// The hostile queries, as acme, over the central data and site-a's;
+	// the lookups too.
 	askHostile(t, s, acme)
+	siteLookups(t, s, acme, sb)
 
 	// An agent's certificate reaches its own cluster's queries only.
 	ca := agentClient(t, s, a.dir)
@@ -186,5 +190,112 @@ func TestSiteQueries(t *testing.T) {
 		metricValue(t, s, `amp_metrics_site_queries_total{result="unanswered"}`)+metricValue(t, s, `amp_metrics_site_queries_total{result="unreachable"}`) < 1 ||
 		!strings.Contains(m, "amp_metrics_site_query_duration_seconds_count") {
 		t.Errorf("the site queries are not counted:\n%s", grepLines(m, "amp_metrics_site"))
+	}
+}
+
+// lookupAs asks AMP a lookup (series, labels, label values) as the
+// token's holder and returns its status, data (a list) and warnings.
+func lookupAs(t *testing.T, s *testenv.Server, token, route string, params url.Values) (int, string, []string) {
+	t.Helper()
+	code, b := metricsQuery(t, s, token, route, params)
+	var a struct {
+		Status   string          `json:"status"`
+		Data     json.RawMessage `json:"data"`
+		Warnings []string        `json:"warnings"`
+	}
+	if code == 200 && (json.Unmarshal(b, &a) != nil || a.Status != "success") {
+		t.Fatalf("%s %v: not a Prometheus answer: %s", route, params, b)
+	}
+	if code != 200 {
+		return code, string(b), nil
+	}
+	return code, string(a.Data), a.Warnings
+}
+
+// siteLookups: the lookups Grafana's editor makes reach the sites too,
+// each list merged (deduplicated, sorted), the sites' series labelled
+// with their cluster. As acme (its token), over starbucks' data at site-b
+// and both enterprises' centrally, hostile match[] selectors included,
+// none names starbucks' series, labels or values; starbucks' admin sees
+// its site's own label; the operator sees both sites.
+func siteLookups(t *testing.T, s *testenv.Server, acme, sb string) {
+	t.Helper()
+	const (
+		values = "/metrics/api/v1/label/%s/values"
+		series = "/metrics/api/v1/series"
+		names  = "/metrics/api/v1/labels"
+	)
+	for _, c := range []struct {
+		token, route string
+		params       url.Values
+		want         string // the data, exactly ("": only checked for starbucks')
+		has          []string
+	}{
+		// The cluster label exists at no Prometheus: AMP gives each
+		// site's series their cluster, so its values are the sites'.
+		{acme, fmt.Sprintf(values, "cluster"), nil, `["edge-a"]`, nil},
+		{sb, fmt.Sprintf(values, "cluster"), nil, `["edge-b"]`, nil},
+		{s.Token, fmt.Sprintf(values, "cluster"), nil, `["edge-a","edge-b"]`, nil},
+		{acme, fmt.Sprintf(values, "enterprise"), nil, `["acme"]`, nil},
+		{acme, fmt.Sprintf(values, "__name__"), url.Values{"match[]": {`{cluster="edge-a"}`}}, `["amp_test_info","amp_test_value"]`, nil},
+		{acme, fmt.Sprintf(values, "site"), url.Values{"match[]": {`{__name__=~".+"}`}}, `["acme-chicago"]`, nil},
+		// Series: site-a's two, labelled, and the central two; sorted.
+		{acme, series, url.Values{"match[]": {"amp_test_value"}}, `[{"__name__":"amp_test_value","cluster":"edge-a","enterprise":"acme",`, nil},
+		{acme, names, nil, "", []string{`"cluster"`, `"owner"`, `"slot"`}},
+		{sb, names, nil, "", []string{`"cluster"`, `"seattle_roast"`}},
+		// Hostile selectors as acme: another cluster, every cluster,
+		// starbucks' metric, regular expressions over names and sites.
+		{acme, series, url.Values{"match[]": {`{cluster="edge-b"}`}}, `[]`, nil},
+		{acme, series, url.Values{"match[]": {`{cluster=~".+"}`, `{__name__=~"amp_test.*",site=~".*"}`}}, "", []string{`"cluster":"edge-a"`}},
+		{acme, series, url.Values{"match[]": {"amp_test_secret"}}, `[]`, nil},
+		{acme, fmt.Sprintf(values, "cluster"), url.Values{"match[]": {"amp_test_secret"}}, `[]`, nil},
+		{acme, fmt.Sprintf(values, "seattle_roast"), nil, `[]`, nil},
+		{acme, fmt.Sprintf(values, "site"), url.Values{"match[]": {`{site=~"starbucks.*|acme.*"}`}}, `["acme-chicago"]`, nil},
+		{acme, names, url.Values{"match[]": {`{__name__=~".+",cluster!="edge-a"}`}}, "", []string{`"owner"`}},
+	} {
+		code, data, warnings := lookupAs(t, s, c.token, c.route, c.params)
+		leaks := c.token == acme && (strings.Contains(data, "starbucks") || strings.Contains(data, "seattle") || strings.Contains(data, "edge-b") || strings.Contains(data, "1014"))
+		if code != 200 || leaks || len(warnings) != 0 || (c.want != "" && !strings.HasPrefix(data, c.want)) {
+			t.Errorf("%s %v: %d %s %q; want %s", c.route, c.params, code, data, warnings, c.want)
+			continue
+		}
+		for _, h := range c.has {
+			if !strings.Contains(data, h) {
+				t.Errorf("%s %v: %s lacks %s", c.route, c.params, data, h)
+			}
+		}
+	}
+	// Acme's series of amp_test_value, asked twice over: exactly site-a's
+	// two and the central two, each once.
+	_, data, _ := lookupAs(t, s, acme, series, url.Values{"match[]": {"amp_test_value", `{__name__="amp_test_value"}`}})
+	var ss []map[string]string
+	if err := json.Unmarshal([]byte(data), &ss); err != nil || len(ss) != 4 || ss[0]["cluster"] != "edge-a" || ss[1]["cluster"] != "edge-a" || ss[2]["cluster"] != "" || ss[0]["site"] != "acme-chicago" {
+		t.Errorf("acme's amp_test_value series: %s", data)
+	}
+	// The operator: all of edge-b's series with one selector, each
+	// labelled edge-b, starbucks' secret among them.
+	_, data, _ = lookupAs(t, s, s.Token, series, url.Values{"match[]": {`{cluster="edge-b"}`}})
+	ss = nil
+	if err := json.Unmarshal([]byte(data), &ss); err != nil || !strings.Contains(data, `"seattle_roast":"dark"`) {
+		t.Errorf("the operator's edge-b series: %s", data)
+	}
+	for _, x := range ss {
+		if x["cluster"] != "edge-b" {
+			t.Errorf("the operator's edge-b series: %v", x)
+		}
+	}
+	// Refused, naming match[]: another enterprise's selector, an empty
+	// one, a query instead of a selector.
+	for _, p := range []url.Values{
+		{"match[]": {`{enterprise=~".+"}`}},
+		{"match[]": {`amp_test_secret{enterprise="starbucks"}`}},
+		{"match[]": {""}},
+		{"match[]": {`sum(amp_test_value)`}},
+	} {
+		for _, route := range []string{series, names, fmt.Sprintf(values, "cluster")} {
+			if code, b, _ := lookupAs(t, s, acme, route, p); (code != 400 && code != 403) || !strings.Contains(b, `"path":"?match[]"`) {
+				t.Errorf("%s %v as acme: %d, want 400 or 403 naming ?match[]: %s", route, p, code, b)
+			}
+		}
 	}
 }

@@ -1,6 +1,9 @@
 package wire
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // Site queries: metrics stay in each site's Prometheus and only query
 // results travel to AMP (docs/monitoring.md, "Site queries"). AMP never
@@ -16,11 +19,29 @@ import "encoding/json"
 // agent runs it as it is, against the APIs named here only.
 const QueriesHeader = "Amp-Site-Queries"
 
-// The Prometheus APIs a site query may name (SiteQuery.API).
+// The Prometheus APIs a site query may name (SiteQuery.API), and
+// LabelValuesAPI's.
 const (
 	APIQuery      = "/api/v1/query"
 	APIQueryRange = "/api/v1/query_range"
+	APISeries     = "/api/v1/series"
+	APILabels     = "/api/v1/labels"
 )
+
+// LabelValuesAPI is the API of label name's values (name path-escaped
+// already); Prometheus takes it by GET only.
+func LabelValuesAPI(name string) string { return "/api/v1/label/" + name + "/values" }
+
+// IsLabelValuesAPI says whether api is LabelValuesAPI of one label: one
+// path segment, not a relative one.
+func IsLabelValuesAPI(api string) bool {
+	name, ok := strings.CutPrefix(api, "/api/v1/label/")
+	if !ok {
+		return false
+	}
+	name, ok = strings.CutSuffix(name, "/values")
+	return ok && name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/?#\\")
+}
 
 // MaxSiteAnswer bounds the Prometheus answer an agent posts back (bytes).
 const MaxSiteAnswer = 16 << 20
@@ -28,10 +49,11 @@ const MaxSiteAnswer = 16 << 20
 // SiteQuery is one query for the site's Prometheus.
 type SiteQuery struct {
 	ID string `json:"id"`
-	// API is APIQuery or APIQueryRange.
+	// API is one of the APIs above: a query, a range query or a lookup.
 	API string `json:"api"`
 	// Form holds Prometheus's parameters, form-encoded (query, time or
-	// start, end and step, timeout).
+	// start, end and step, timeout; a lookup's match[], start, end,
+	// limit).
 	Form string `json:"form"`
 }
 

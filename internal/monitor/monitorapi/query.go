@@ -25,12 +25,13 @@ import (
 
 	"github.com/amp-edge/amp/internal/api/compat"
 	"github.com/amp-edge/amp/internal/auth"
+	"github.com/amp-edge/amp/internal/edge/wire"
 	"github.com/amp-edge/amp/internal/monitor"
 	"github.com/amp-edge/amp/internal/schema"
 )
 
-// Metric queries (docs/monitoring.md, "Queries"): PromQL over the central
-// Prometheus (--prometheus-url) and, for queries, the sites' (sites.go),
+// Metric queries (docs/monitoring.md, "Queries"): PromQL and lookups over
+// the central Prometheus (--prometheus-url) and the sites' (sites.go),
 // answered in Prometheus's HTTP API shapes
 // so that Grafana can use AMP as a Prometheus data source. An enterprise's
 // caller gets its own series only: every selector of the query is given
@@ -161,28 +162,26 @@ type endpoint struct {
 	api  func(r *http.Request) string
 	// get: Prometheus takes the route by GET only (label values); the
 	// others are sent as POSTed forms, which no URL length bounds.
-	get bool
-	// sites: the query goes to the sites' Prometheus too (sites.go).
-	sites bool
-	form  func(in url.Values, tenant string) (url.Values, time.Duration, error)
+	get  bool
+	form func(in url.Values, tenant string) (url.Values, time.Duration, error)
 }
 
 var (
-	instantAPI = endpoint{"query", fixed("/api/v1/query"), false, true, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+	instantAPI = endpoint{"query", fixed(wire.APIQuery), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
 		return restrictedQuery(in, tenant, false)
 	}}
-	rangeAPI = endpoint{"query_range", fixed("/api/v1/query_range"), false, true, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+	rangeAPI = endpoint{"query_range", fixed(wire.APIQueryRange), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
 		return restrictedQuery(in, tenant, true)
 	}}
-	seriesAPI = endpoint{"series", fixed("/api/v1/series"), false, false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+	seriesAPI = endpoint{"series", fixed(wire.APISeries), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
 		return lookupForm(in, tenant, true)
 	}}
-	labelsAPI = endpoint{"labels", fixed("/api/v1/labels"), false, false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+	labelsAPI = endpoint{"labels", fixed(wire.APILabels), false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
 		return lookupForm(in, tenant, false)
 	}}
 	labelValuesAPI = endpoint{"label_values", func(r *http.Request) string {
-		return "/api/v1/label/" + url.PathEscape(r.PathValue("name")) + "/values"
-	}, true, false, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
+		return wire.LabelValuesAPI(url.PathEscape(r.PathValue("name")))
+	}, true, func(in url.Values, tenant string) (url.Values, time.Duration, error) {
 		return lookupForm(in, tenant, false)
 	}}
 )
@@ -242,18 +241,16 @@ func proxy(h compat.Host, w http.ResponseWriter, r *http.Request, ep endpoint) (
 	// The margin lets Prometheus answer its own timeout error.
 	ctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
 	defer cancel()
-	if ep.sites {
-		sites, hub, err := sitesFor(h, tenant, form.Get("query"))
-		if err != nil {
-			return err
+	sites, hub, err := sitesFor(h, tenant, selectorsOf(form))
+	if err != nil {
+		return err
+	}
+	if len(sites) > 0 {
+		status, err = fanOut(ctx, w, h, hub, prom, api, ep.get, r.PathValue("name"), form, timeout, sites)
+		if err == nil {
+			outcome = map[bool]string{true: "ok", false: "failed"}[status/100 == 2]
 		}
-		if len(sites) > 0 {
-			status, err = fanOut(ctx, w, h, hub, prom, api, form, timeout, sites)
-			if err == nil {
-				outcome = map[bool]string{true: "ok", false: "failed"}[status/100 == 2]
-			}
-			return err
-		}
+		return err
 	}
 	if prom == "" {
 		return schema.Errorf(schema.KindUnavailable, r.URL.Path, "this AMP has no Prometheus to query (amp serve --prometheus-url)")

@@ -71,7 +71,7 @@ func queryPaths(b compat.SpecBuilder) {
 				continue
 			}
 			op := operation(b, c.id+[]string{"", "Form"}[i], c.summary,
-				"Prometheus's HTTP API shape (docs/monitoring.md, Queries); an enterprise's caller sees its enterprise's series only.")
+				"Prometheus's HTTP API shape (docs/monitoring.md, Queries), over the central and the sites' Prometheus, merged (Site queries); an enterprise's caller sees its enterprise's series only.")
 			answer(op, "200", "Prometheus's answer.", answerSchema)
 			b.Errors(op, false, false)
 			if method == "Get" {
