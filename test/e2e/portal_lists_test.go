@@ -211,6 +211,7 @@ type siteInterface struct {
 	Parent       string
 	MACAddress   string `json:"mac-address"`
 	UntaggedVLAN string `json:"untagged-vlan"`
+	Description  string
 }
 
 // interfacesOf reads a site's device's interfaces through REST, by name.
@@ -235,8 +236,9 @@ func interfacesOf(t *testing.T, s *testenv.Server, device string) map[string]sit
 // another (its parent offered from the device's own interfaces), one
 // removed, and a new device added with an interface of its own; an
 // invalid MAC address on the added interface shows the server's error at
-// that field, nothing committed; fixed, the basket commits ONE
-// transaction, checked through REST.
+// that field, nothing committed; fixed and staged, then joined by a
+// second edit of another interface, the basket commits ONE transaction,
+// checked through REST.
 func TestPortalNestedListsDeepInChromium(t *testing.T) {
 	s := viewsSite(t)
 	const site = "/inventory/v1.0.0/site/stanford1"
@@ -321,7 +323,16 @@ func TestPortalNestedListsDeepInChromium(t *testing.T) {
 		}
 	}
 	p.follow("#stage")
+	p.do(chromedp.WaitVisible(chromedp.CSS("#staged-note")), chromedp.WaitVisible(chromedp.CSS("#used-by")), chromedp.WaitVisible(chromedp.CSS("#sync")))
+
+	// a second edit of the site, of another of node1's interfaces, joins the first
+	p.follow("#edit-button", `details[data-of="device/node1"] > summary`)
+	p.typeInto(cell(rowOf("bmc"), "description")+" input", "out of band")
+	p.follow("#stage")
 	p.do(chromedp.WaitVisible(chromedp.CSS("#staged-note")))
+	if got := p.text("#nav-basket"); got != "Basket (1)" {
+		t.Errorf("the header shows %q, want one staged edit", got)
+	}
 	p.follow("#nav-basket")
 	if got := p.text(fmt.Sprintf(`#staged tr[data-path="%s"] .removes`, site)); !strings.Contains(got, "device/node1/interface/qsfp1") {
 		t.Errorf("the basket's edit says it removes %q", got)
@@ -336,6 +347,9 @@ func TestPortalNestedListsDeepInChromium(t *testing.T) {
 	want := siteInterface{Name: "mgmt801", Type: "virtual", Parent: "gbe0", MACAddress: "02:00:00:00:08:01"}
 	if _, ok := got["qsfp1"]; ok || got["gbe0"].UntaggedVLAN != "MGMT" || got["mgmt801"] != want || len(got) != 5 {
 		t.Errorf("node1's interfaces through REST after the commit: %+v", got)
+	}
+	if got["bmc"].Description != "out of band" {
+		t.Errorf("the second edit's description of bmc through REST: %q", got["bmc"].Description)
 	}
 	if n6 := interfacesOf(t, s, site+"/device/node6"); len(n6) != 1 || n6["gbe0"].Type != "1000base-t" {
 		t.Errorf("node6's interfaces through REST: %+v", n6)

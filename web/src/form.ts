@@ -5,6 +5,7 @@
 // its containers) hold entries with forms of their own, whose lists hold
 // entries again (a site's devices' interfaces), to any depth, so no model
 // needs portal code of its own.
+import { merge } from "./basket";
 import type { Node } from "./models";
 import { deref, type Schema } from "./spec";
 
@@ -180,4 +181,28 @@ export function placesOf(form: Form, row: Row, prefix = ""): string[] {
 export function placeOf(places: string[], entry: string, errPath: string): string | undefined {
   const rel = errPath.startsWith(entry + "/") ? errPath.slice(entry.length + 1) : errPath;
   return places.filter((r) => rel === r || rel.endsWith("/" + r)).sort((a, b) => b.length - a.length)[0];
+}
+
+/**
+ * Merges patch b over patch a, both of an entry of form (a second edit of
+ * an object staged in the basket joins the first): leaves as RFC 7386
+ * does, and a list's entries by their keys, each merged likewise at any
+ * depth, where RFC 7386 would replace the first edit's entries with the
+ * second's.
+ */
+export function mergePatch(form: Form, a: Obj, b: Obj): Obj {
+  const out = structuredClone(merge(a, b));
+  for (const l of form.lists) {
+    const mine = entriesAt(a, l.rel);
+    const theirs = entriesAt(b, l.rel);
+    if (mine.length === 0 || theirs.length === 0) continue;
+    const joined = [...mine];
+    for (const e of theirs) {
+      const i = joined.findIndex((x) => keyOf(l, x).join("/") === keyOf(l, e).join("/"));
+      if (i >= 0) joined[i] = mergePatch(l.form, joined[i]!, e);
+      else joined.push(e);
+    }
+    setAt(out, l.rel, joined);
+  }
+  return out;
 }

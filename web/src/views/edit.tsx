@@ -19,7 +19,7 @@ import { APIError, call, type Problem } from "../api";
 import type { Node } from "../models";
 import { Refusal } from "../load";
 import { basket, type Applied, type Change } from "../basket";
-import { editOf, formOf, placeOf, placesOf, rowOf, type Form, type Obj, type Row } from "../form";
+import { editOf, formOf, mergePatch, placeOf, placesOf, rowOf, type Form, type Obj, type Row } from "../form";
 import { Changes } from "./parts";
 import { Errors, hint, Input } from "./inputs";
 import { ListEditor, type FormContext } from "./lists";
@@ -157,7 +157,7 @@ export function EditForm({ node, path, data, etag, onDone }: { node: Node; path:
           onClick={() => {
             const { patch, removed } = edit();
             if (Object.keys(patch).length === 0 && removed.length === 0) return setRefusal("nothing changed: there is nothing to add to the basket");
-            basket.stage(path, patch, etag, data, removed);
+            basket.stage(path, patch, etag, data, removed, (a, b) => mergePatch(form, a, b));
             onDone({ staged: true });
           }}
         >
