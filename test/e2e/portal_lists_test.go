@@ -307,6 +307,11 @@ func TestPortalNestedListsDeepInChromium(t *testing.T) {
 	if !strings.Contains(p.attr(macErr, "class"), "invalid") {
 		t.Error("the invalid MAC address's field is not marked invalid")
 	}
+	p.do(chromedp.EmulateViewport(1280, 1000), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(document.querySelector('details[data-of="device/node1"]').scrollIntoView({ block: "center" }), scrollTo(0, scrollY), true)`)(ctx, t)
+		return err
+	}))
+	p.shot("nested-lists")
 	if n := p.count(".field-error"); n != 1 {
 		t.Errorf("%d errors shown, want the one at the MAC address", n)
 	}
