@@ -78,10 +78,15 @@ export function EditForm({ node, path, data, etag, onDone }: { node: Node; path:
   };
   // where a server error may be shown: each field, and each row of a list at any depth and its fields
   const places = placesOf(form, entry);
-  const errorsAt = (place: string) => errors.filter((p) => placeOf(places, path, p.path) === place);
+  const byPlace = new Map<string, Problem[]>(); // each place's errors, worked out once a render
+  for (const p of errors) {
+    const at = placeOf(places, path, p.path);
+    if (at !== undefined) byPlace.set(at, [...(byPlace.get(at) ?? []), p]);
+  }
+  const errorsAt = (place: string) => byPlace.get(place) ?? [];
   const ctx: FormContext = {
     errorsAt,
-    erred: (prefix) => errors.some((p) => placeOf(places, path, p.path)?.startsWith(prefix)),
+    erred: (prefix) => [...byPlace.keys()].some((at) => at.startsWith(prefix)),
     choices,
     ask,
   };
