@@ -376,3 +376,49 @@ func TestPortalNestedListsDeepInChromium(t *testing.T) {
 		t.Errorf("browser: %s", p)
 	}
 }
+
+// TestPortalNestedListOtherSetInChromium: the same form, with no code of
+// its own, edits another set's list in a list's entry (the fleet set: a
+// bundle's target's match-label, from a grouping): a label's value
+// changed and a label added, committed as one transaction, checked
+// through REST.
+func TestPortalNestedListOtherSetInChromium(t *testing.T) {
+	s := testenv.Start(t, t.TempDir())
+	const upf = "/fleet/v1.0.0/bundle/upf"
+	s.Must(t, 201, "POST", "/fleet/v1.0.0", `{"bundle":[{"bundle-id":"upf","chart":{"repository":"https://charts.example.com/aether","name":"bess-upf","version":"1.4.2"},
+		"target":[{"name":"production","match-label":[{"name":"env","value":"prod"}],"values":"replicas: 2"}]}]}`)
+	b := newBrowser(t, s)
+	p := b.tab(t, "/portal/browse"+upf)
+	p.signIn(s.Token)
+	p.follow("#edit-button", `details[data-of="target/production"] > summary`)
+	if got := p.text(`details[data-of="target/production"] > summary`); got != "match-label (1)" {
+		t.Errorf("the target's folded lists read %q", got)
+	}
+	const labels = `fieldset[data-list="target/production/match-label"]`
+	p.typeInto(labels+` tr[data-row="target/production/match-label/env"] td[data-field="match-label/value"] input`, "production")
+	p.follow(labels + " > .add-row")
+	p.typeInto(labels+` > table > tbody > tr:last-child td[data-field="match-label/name"] input`, "region")
+	p.typeInto(labels+` tr[data-row="target/production/match-label/region"] td[data-field="match-label/value"] input`, "west")
+
+	before := newestIndex(t, s)
+	p.follow("#dry-run", "#commit")
+	p.textWith("#committed", fmt.Sprintf("transaction %d.", before+1))
+	var bundle struct {
+		Target []struct {
+			Name       string
+			MatchLabel []struct{ Name, Value string } `json:"match-label"`
+		}
+	}
+	if err := json.Unmarshal(s.Must(t, 200, "GET", upf, ""), &bundle); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(bundle.Target); newestIndex(t, s) != before+1 || got != "[{production [{env production} {region west}]}]" {
+		t.Errorf("REST after the commit: targets %s, newest transaction %d (before %d)", got, newestIndex(t, s), before)
+	}
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.problems {
+		t.Errorf("browser: %s", p)
+	}
+}
