@@ -379,8 +379,9 @@ func TestPortalNestedListsDeepInChromium(t *testing.T) {
 
 // TestPortalNestedListOtherSetInChromium: the same form, with no code of
 // its own, edits another set's list in a list's entry (the fleet set: a
-// bundle's target's match-label, from a grouping): a label's value
-// changed and a label added, committed as one transaction, checked
+// bundle's target's match-label, from a grouping): a label removed and
+// added again with another value (the entry changed, not deleted by its
+// own removal) and a label added, committed as one transaction, checked
 // through REST.
 func TestPortalNestedListOtherSetInChromium(t *testing.T) {
 	s := testenv.Start(t, t.TempDir())
@@ -395,10 +396,13 @@ func TestPortalNestedListOtherSetInChromium(t *testing.T) {
 		t.Errorf("the target's folded lists read %q", got)
 	}
 	const labels = `fieldset[data-list="target/production/match-label"]`
-	p.typeInto(labels+` tr[data-row="target/production/match-label/env"] td[data-field="match-label/value"] input`, "production")
-	p.follow(labels + " > .add-row")
-	p.typeInto(labels+` > table > tbody > tr:last-child td[data-field="match-label/name"] input`, "region")
-	p.typeInto(labels+` tr[data-row="target/production/match-label/region"] td[data-field="match-label/value"] input`, "west")
+	// env removed, then added again with another value: the entry changed, not deleted
+	p.follow(labels + ` tr[data-row="target/production/match-label/env"] .remove-row`)
+	for _, l := range [][2]string{{"env", "staging"}, {"region", "west"}} {
+		p.follow(labels + " > .add-row")
+		p.typeInto(labels+` > table > tbody > tr:last-child td[data-field="match-label/name"] input`, l[0])
+		p.typeInto(labels+` tr[data-row="target/production/match-label/`+l[0]+`"] td[data-field="match-label/value"] input`, l[1])
+	}
 
 	before := newestIndex(t, s)
 	p.follow("#dry-run", "#commit")
@@ -412,7 +416,7 @@ func TestPortalNestedListOtherSetInChromium(t *testing.T) {
 	if err := json.Unmarshal(s.Must(t, 200, "GET", upf, ""), &bundle); err != nil {
 		t.Fatal(err)
 	}
-	if got := fmt.Sprint(bundle.Target); newestIndex(t, s) != before+1 || got != "[{production [{env production} {region west}]}]" {
+	if got := fmt.Sprint(bundle.Target); newestIndex(t, s) != before+1 || got != "[{production [{env staging} {region west}]}]" {
 		t.Errorf("REST after the commit: targets %s, newest transaction %d (before %d)", got, newestIndex(t, s), before)
 	}
 

@@ -135,30 +135,35 @@ function patchOf(fs: Field[], data: Obj, values: Record<string, string>): Obj {
  * what changed in it and below it; a new one, or one whose key changed:
  * everything typed, its own rows too), and the paths (below the entry
  * edited, prefix at) of the entries removed or renamed, at any depth, to
- * delete in the same transaction. base is the entry as read; fresh: it is
- * created, so nothing below it is removed.
+ * delete in the same transaction (after the patch). A row given the key
+ * of a stored entry no other row keeps (removed, then added again) is
+ * that entry changed to what the row holds, not a new entry deleted by
+ * its own removal. base is the entry as read; fresh: it is created, so
+ * nothing below it is stored.
  */
 export function editOf(form: Form, row: Row, base: Obj, prefix = "", fresh = false): { patch: Obj; removed: string[] } {
   const patch = patchOf(form.fields, base, row.values);
   const removed: string[] = [];
   for (const l of form.lists) {
     const rows = row.lists[l.rel] ?? [];
+    const key = (o: Obj) => keyOf(l, o).join("/");
+    const stored = new Map(fresh ? [] : entriesAt(base, l.rel).map((e) => [key(e), e] as const));
+    const keeps = (r: Row) => r.orig !== null && key(r.orig) === key(r.values) && stored.has(key(r.values));
+    // the stored entries the rows stand for: each kept under its key, then one a row took the key of
+    const claimed = new Set(rows.filter(keeps).map((r) => key(r.values)));
     const entries: Obj[] = [];
     for (const r of rows) {
-      const keys = keyOf(l, r.values);
-      const same = !fresh && r.orig !== null && keyOf(l, r.orig).join("/") === keys.join("/");
-      const sub = editOf(l.form, r, same ? r.orig! : {}, `${prefix}${rowPath(l, keys)}/`, !same);
+      const k = key(r.values);
+      const takes = !keeps(r) && stored.has(k) && !claimed.has(k);
+      if (takes) claimed.add(k);
+      const was = keeps(r) || takes ? stored.get(k) : undefined;
+      const sub = editOf(l.form, r, was ?? {}, `${prefix}${rowPath(l, keyOf(l, r.values))}/`, was === undefined);
       removed.push(...sub.removed);
       if (Object.keys(sub.patch).length === 0) continue;
-      for (const k of l.node.keys ?? []) sub.patch[k] = typed(l.form.fields.find((f) => f.rel === k)!, r.values[k] ?? "");
+      for (const n of l.node.keys ?? []) sub.patch[n] = typed(l.form.fields.find((f) => f.rel === n)!, r.values[n] ?? "");
       entries.push(sub.patch);
     }
-    if (!fresh) {
-      const kept = new Set(rows.filter((r) => r.orig !== null).map((r) => keyOf(l, r.values).join("/")));
-      for (const e of entriesAt(base, l.rel)) {
-        if (!kept.has(keyOf(l, e).join("/"))) removed.push(prefix + rowPath(l, keyOf(l, e)));
-      }
-    }
+    for (const [k, e] of stored) if (!claimed.has(k)) removed.push(prefix + rowPath(l, keyOf(l, e)));
     if (entries.length > 0) setAt(patch, l.rel, entries);
   }
   return { patch, removed };
