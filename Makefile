@@ -18,7 +18,7 @@ portal: web/node_modules/.package-lock.json
 # browser test as it drives them against amp serve --demo.
 portal-screenshots: portal
 	mkdir -p docs/portal
-	go test -count=1 -run 'TestPortalBasketHistoryInChromium|TestPortalMonitorsInChromium|TestPortalRolloutApproveInChromium|TestPortalRacksInChromium' ./test/e2e/ -args -portal-screenshots=$(CURDIR)/docs/portal
+	go test -count=1 -run 'TestPortalBasketHistoryInChromium|TestPortalMonitorsInChromium|TestPortalRolloutApproveInChromium|TestPortalRacksInChromium|TestPortalNestedListsDeepInChromium' ./test/e2e/ -args -portal-screenshots=$(CURDIR)/docs/portal
 
 web/node_modules/.package-lock.json: web/package-lock.json web/package.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error

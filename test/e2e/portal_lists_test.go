@@ -204,3 +204,225 @@ func TestPortalNestedListEditInChromium(t *testing.T) {
 		}
 	}
 }
+
+type siteInterface struct {
+	Name         string
+	Type         string
+	Parent       string
+	MACAddress   string `json:"mac-address"`
+	UntaggedVLAN string `json:"untagged-vlan"`
+	Description  string
+}
+
+// interfacesOf reads a site's device's interfaces through REST, by name.
+func interfacesOf(t *testing.T, s *testenv.Server, device string) map[string]siteInterface {
+	t.Helper()
+	var d struct{ Interface []siteInterface }
+	if err := json.Unmarshal(s.Must(t, 200, "GET", device, ""), &d); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]siteInterface{}
+	for _, i := range d.Interface {
+		out[i.Name] = i
+	}
+	return out
+}
+
+// TestPortalNestedListsDeepInChromium: the book's site stanford1 (the
+// inventory set) edited in its generated form two levels deep, a list in
+// an entry of a list: node1's interfaces (site → device → interface).
+// Through the basket: an interface's VLAN changed (a leafref whose
+// choices the server evaluates from that depth), an interface added on
+// another (its parent offered from the device's own interfaces), one
+// removed, and a new device added with an interface of its own; an
+// invalid MAC address on the added interface shows the server's error at
+// that field, nothing committed; fixed and staged, then joined by a
+// second edit of another interface, the basket commits ONE transaction,
+// checked through REST.
+func TestPortalNestedListsDeepInChromium(t *testing.T) {
+	s := viewsSite(t)
+	const site = "/inventory/v1.0.0/site/stanford1"
+	s.Must(t, 200, "PATCH", site, `{"vlan":[{"name":"MGMT","vid":800,"deployment":"prod1"},{"name":"FABRIC","vid":801,"deployment":"prod1"}]}`)
+	node1 := interfacesOf(t, s, site+"/device/node1")
+	if _, ok := node1["qsfp1"]; !ok || node1["gbe0"].UntaggedVLAN != "" {
+		t.Fatalf("stanford1's node1 holds %+v: want qsfp1, gbe0 on no VLAN", node1)
+	}
+
+	b := newBrowser(t, s)
+	p := b.tab(t, "/portal/browse"+site)
+	p.signIn(s.Token)
+	p.follow("#edit-button")
+
+	// node1's lists are folded under its row until opened
+	const ifaces = `fieldset[data-list="device/node1/interface"]`
+	if p.exists(ifaces) {
+		t.Fatal("node1's interfaces are shown before its row is opened")
+	}
+	p.follow(`details[data-of="device/node1"] > summary`)
+	if got := p.text(`details[data-of="device/node1"] > summary`); got != "interface (5)" {
+		t.Errorf("node1's folded lists read %q, want interface (5)", got)
+	}
+	rowOf := func(name string) string { return fmt.Sprintf(`tr[data-row="device/node1/interface/%s"]`, name) }
+	cell := func(row, leaf string) string { return fmt.Sprintf(`%s td[data-field="interface/%s"]`, row, leaf) }
+
+	// a leafref two levels down: the site's VLANs, from the server
+	vlan := cell(rowOf("gbe0"), "untagged-vlan") + " select"
+	p.textWith(vlan, "FABRIC")
+	p.choose(vlan, "MGMT")
+
+	// an interface added: its parent is one of node1's own interfaces
+	p.follow(ifaces + " > .add-row")
+	added := ifaces + " > table > tbody > tr:last-child"
+	p.typeInto(cell(added, "name")+" input", "mgmt801")
+	mgmt801 := rowOf("mgmt801")
+	p.typeInto(cell(mgmt801, "type")+" input", "virtual")
+	parent := cell(mgmt801, "parent") + " select"
+	if got := p.textWith(parent, "qsfp1"); strings.Contains(got, "gbe3") {
+		t.Errorf("the parent's choices %q hold another device's interface", got)
+	}
+	p.choose(parent, "gbe0")
+	p.typeInto(cell(mgmt801, "mac-address")+" input", "02:00:00:00:08:zz")
+	// and one removed
+	p.follow(rowOf("qsfp1") + " .remove-row")
+
+	// a new device with an interface of its own, two levels down too
+	p.follow(`fieldset[data-list="device"] > .add-row`)
+	newDevice := `fieldset[data-list="device"] > table > tbody > tr:nth-last-child(2)`
+	p.typeInto(newDevice+` td[data-field="device/device-id"] input`, "node6")
+	node6 := `tr[data-row="device/node6"]`
+	p.typeInto(node6+` td[data-field="device/devname"] input`, "node6")
+	p.choose(node6+` td[data-field="device/role"] select`, "compute-server")
+	p.textWith(node6+` td[data-field="device/device-type"] select`, "r640")
+	p.choose(node6+` td[data-field="device/device-type"] select`, "r640")
+	p.follow(`details[data-of="device/node6"] > summary`, `fieldset[data-list="device/node6/interface"] > .add-row`)
+	p.typeInto(`fieldset[data-list="device/node6/interface"] td[data-field="interface/name"] input`, "eno9")
+	p.typeInto(`tr[data-row="device/node6/interface/eno9"] td[data-field="interface/type"] input`, "1000base-t")
+
+	before := newestIndex(t, s)
+	p.follow("#dry-run")
+	macErr := cell(mgmt801, "mac-address")
+	if got := p.text(macErr + " .field-error"); !strings.Contains(got, `"02:00:00:00:08:zz" does not match pattern`) {
+		t.Errorf("the server's error at device/node1/interface/mgmt801/mac-address reads %q", got)
+	}
+	if !strings.Contains(p.attr(macErr, "class"), "invalid") {
+		t.Error("the invalid MAC address's field is not marked invalid")
+	}
+	p.do(chromedp.EmulateViewport(1280, 1000), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(document.querySelector('details[data-of="device/node1"]').scrollIntoView({ block: "center" }), scrollTo(0, scrollY), true)`)(ctx, t)
+		return err
+	}))
+	p.shot("nested-lists")
+	if n := p.count(".field-error"); n != 1 {
+		t.Errorf("%d errors shown, want the one at the MAC address", n)
+	}
+	if newestIndex(t, s) != before || len(interfacesOf(t, s, site+"/device/node1")) != 5 {
+		t.Fatal("a refused edit committed something")
+	}
+
+	p.typeInto(macErr+" input", "02:00:00:00:08:01")
+	p.follow("#dry-run")
+	preview := p.text("#preview")
+	for _, want := range []string{site + "/device/node1/interface/gbe0/untagged-vlan", site + "/device/node1/interface/mgmt801", site + "/device/node1/interface/qsfp1", site + "/device/node6/interface/eno9"} {
+		if !strings.Contains(preview, want) {
+			t.Errorf("the dry run's preview lacks %s: %q", want, preview)
+		}
+	}
+	p.follow("#stage")
+	p.do(chromedp.WaitVisible(chromedp.CSS("#staged-note")), chromedp.WaitVisible(chromedp.CSS("#used-by")), chromedp.WaitVisible(chromedp.CSS("#sync")))
+
+	// a second edit of the site, of another of node1's interfaces, joins the first
+	p.follow("#edit-button", `details[data-of="device/node1"] > summary`)
+	p.typeInto(cell(rowOf("bmc"), "description")+" input", "out of band")
+	p.follow("#stage")
+	p.do(chromedp.WaitVisible(chromedp.CSS("#staged-note")))
+	if got := p.text("#nav-basket"); got != "Basket (1)" {
+		t.Errorf("the header shows %q, want one staged edit", got)
+	}
+	p.follow("#nav-basket")
+	if got := p.text(fmt.Sprintf(`#staged tr[data-path="%s"] .removes`, site)); !strings.Contains(got, "device/node1/interface/qsfp1") {
+		t.Errorf("the basket's edit says it removes %q", got)
+	}
+	p.follow("#basket-dry-run", "#basket-commit")
+	p.textWith("#committed", fmt.Sprintf("transaction %d.", before+1))
+
+	if newestIndex(t, s) != before+1 {
+		t.Fatalf("the basket's commit made transactions up to %d, want one (%d)", newestIndex(t, s), before+1)
+	}
+	got := interfacesOf(t, s, site+"/device/node1")
+	want := siteInterface{Name: "mgmt801", Type: "virtual", Parent: "gbe0", MACAddress: "02:00:00:00:08:01"}
+	if _, ok := got["qsfp1"]; ok || got["gbe0"].UntaggedVLAN != "MGMT" || got["mgmt801"] != want || len(got) != 5 {
+		t.Errorf("node1's interfaces through REST after the commit: %+v", got)
+	}
+	if got["bmc"].Description != "out of band" {
+		t.Errorf("the second edit's description of bmc through REST: %q", got["bmc"].Description)
+	}
+	// (its type's interface templates besides)
+	if n6 := interfacesOf(t, s, site+"/device/node6"); n6["eno9"].Type != "1000base-t" {
+		t.Errorf("node6's interfaces through REST: %+v, want eno9 among them", n6)
+	}
+	var tx struct{ Changes []struct{ Path, Op string } }
+	if err := json.Unmarshal(s.Must(t, 200, "GET", fmt.Sprint("/transactions/", before+1), ""), &tx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range tx.Changes {
+		if !strings.HasPrefix(c.Path, site+"/device/node1/interface/") && !strings.HasPrefix(c.Path, site+"/device/node6") {
+			t.Errorf("the transaction changes %s (%s): want node1's interfaces and node6 only", c.Path, c.Op)
+		}
+	}
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.problems {
+		t.Errorf("browser: %s", p)
+	}
+}
+
+// TestPortalNestedListOtherSetInChromium: the same form, with no code of
+// its own, edits another set's list in a list's entry (the fleet set: a
+// bundle's target's match-label, from a grouping): a label removed and
+// added again with another value (the entry changed, not deleted by its
+// own removal) and a label added, committed as one transaction, checked
+// through REST.
+func TestPortalNestedListOtherSetInChromium(t *testing.T) {
+	s := testenv.Start(t, t.TempDir())
+	const upf = "/fleet/v1.0.0/bundle/upf"
+	s.Must(t, 201, "POST", "/fleet/v1.0.0", `{"bundle":[{"bundle-id":"upf","chart":{"repository":"https://charts.example.com/aether","name":"bess-upf","version":"1.4.2"},
+		"target":[{"name":"production","match-label":[{"name":"env","value":"prod"}],"values":"replicas: 2"}]}]}`)
+	b := newBrowser(t, s)
+	p := b.tab(t, "/portal/browse"+upf)
+	p.signIn(s.Token)
+	p.follow("#edit-button", `details[data-of="target/production"] > summary`)
+	if got := p.text(`details[data-of="target/production"] > summary`); got != "match-label (1)" {
+		t.Errorf("the target's folded lists read %q", got)
+	}
+	const labels = `fieldset[data-list="target/production/match-label"]`
+	// env removed, then added again with another value: the entry changed, not deleted
+	p.follow(labels + ` tr[data-row="target/production/match-label/env"] .remove-row`)
+	for _, l := range [][2]string{{"env", "staging"}, {"region", "west"}} {
+		p.follow(labels + " > .add-row")
+		p.typeInto(labels+` > table > tbody > tr:last-child td[data-field="match-label/name"] input`, l[0])
+		p.typeInto(labels+` tr[data-row="target/production/match-label/`+l[0]+`"] td[data-field="match-label/value"] input`, l[1])
+	}
+
+	before := newestIndex(t, s)
+	p.follow("#dry-run", "#commit")
+	p.textWith("#committed", fmt.Sprintf("transaction %d.", before+1))
+	var bundle struct {
+		Target []struct {
+			Name       string
+			MatchLabel []struct{ Name, Value string } `json:"match-label"`
+		}
+	}
+	if err := json.Unmarshal(s.Must(t, 200, "GET", upf, ""), &bundle); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(bundle.Target); newestIndex(t, s) != before+1 || got != "[{production [{env staging} {region west}]}]" {
+		t.Errorf("REST after the commit: targets %s, newest transaction %d (before %d)", got, newestIndex(t, s), before)
+	}
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, p := range b.problems {
+		t.Errorf("browser: %s", p)
+	}
+}

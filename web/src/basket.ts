@@ -73,12 +73,17 @@ export const basket = {
   get edits(): readonly StagedEdit[] {
     return edits;
   },
-  /** Stages a merge patch of the object at path, read at etag, and removals of entries of its nested lists; a second edit of the same object joins the first. */
-  stage(path: string, value: Obj, etag: string, base: Obj, removes: string[] = []): void {
+  /**
+   * Stages a merge patch of the object at path, read at etag, and removals
+   * of entries of its nested lists; a second edit of the same object joins
+   * the first (join: how its patch merges over the first's; the form's
+   * knows the lists' keys).
+   */
+  stage(path: string, value: Obj, etag: string, base: Obj, removes: string[] = [], join: (a: Obj, b: Obj) => Obj = merge): void {
     const i = edits.findIndex((e) => e.path === path);
     if (i >= 0) {
       const prev = edits[i]!;
-      edits = edits.map((e, j) => (j === i ? { ...prev, value: merge(prev.value, value), removes: [...new Set([...prev.removes, ...removes])] } : e));
+      edits = edits.map((e, j) => (j === i ? { ...prev, value: join(prev.value, value), removes: [...new Set([...prev.removes, ...removes])] } : e));
     } else {
       edits = [...edits, { path, op: "patch", value, etag, base, removes }];
     }
