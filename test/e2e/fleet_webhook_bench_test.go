@@ -69,13 +69,27 @@ func newBenchSite(b *testing.B, s *testenv.Server, cluster string) *benchSite {
 	return &benchSite{client: c, got: map[string]time.Time{}}
 }
 
-// run long-polls the desired state and checks in after each change, as
-// the agent does, until ctx ends.
+// run checks in, then long-polls the desired state and checks in after
+// each change (and every 10 s), as the agent does, until ctx ends.
 func (bs *benchSite) run(ctx context.Context) {
 	var index uint64
-	var digest string
+	var digest, version string
+	checkin := func() {
+		_, _ = bs.client.Checkin(ctx, func() wire.Checkin {
+			now := time.Now()
+			ck := wire.Checkin{AgentVersion: "bench", AgentTime: now, Applied: wire.Applied{Index: index, Digest: digest},
+				Facts: wire.Facts{Nodes: []wire.Node{{Name: "n1", Ready: true}}}}
+			if version != "" {
+				ready := true
+				ck.Objects = []wire.ObjectStatus{{Kind: wire.KindHelmRelease, Name: "web", State: wire.StateApplied, Version: version, Ready: &ready, At: now}}
+			}
+			return ck
+		})
+	}
+	checkin()
+	due := time.Now().Add(10 * time.Second)
 	for ctx.Err() == nil {
-		d, err := bs.client.Desired(ctx, index, digest, 30*time.Second)
+		d, err := bs.client.Desired(ctx, index, digest, time.Until(due))
 		if err != nil {
 			if ctx.Err() == nil {
 				time.Sleep(100 * time.Millisecond)
@@ -83,33 +97,22 @@ func (bs *benchSite) run(ctx context.Context) {
 			continue
 		}
 		at := time.Now()
-		if d == nil {
-			continue
-		}
-		index, digest = d.Index, d.Digest
-		version := ""
-		for _, o := range d.Objects {
-			var hr wire.HelmRelease
-			if o.Kind == wire.KindHelmRelease && json.Unmarshal(o.Spec, &hr) == nil {
-				version = hr.Version
+		if d != nil {
+			index, digest = d.Index, d.Digest
+			for _, o := range d.Objects {
+				var hr wire.HelmRelease
+				if o.Kind == wire.KindHelmRelease && json.Unmarshal(o.Spec, &hr) == nil && hr.Version != version {
+					version = hr.Version
+					bs.mu.Lock()
+					bs.got[version], bs.now = at, version
+					bs.mu.Unlock()
+				}
 			}
 		}
-		if version == "" {
-			continue // a delta without the release: it stays as it was
+		if d != nil || !time.Now().Before(due) {
+			checkin()
+			due = time.Now().Add(10 * time.Second)
 		}
-		bs.mu.Lock()
-		if _, ok := bs.got[version]; !ok || bs.now != version {
-			bs.got[version] = at
-		}
-		bs.now = version
-		bs.mu.Unlock()
-		ready := true
-		_, _ = bs.client.Checkin(ctx, func() wire.Checkin {
-			now := time.Now()
-			return wire.Checkin{AgentVersion: "bench", AgentTime: now, Applied: wire.Applied{Index: index, Digest: digest},
-				Facts:   wire.Facts{Nodes: []wire.Node{{Name: "n1", Ready: true}}},
-				Objects: []wire.ObjectStatus{{Kind: wire.KindHelmRelease, Name: "web", State: wire.StateApplied, Version: version, Ready: &ready, At: now}}}
-		})
 	}
 }
 
