@@ -263,7 +263,8 @@ func BenchmarkWebhookToSite(b *testing.B) {
 		r.baseline = tBack.Sub(t1)
 		wait("the rollout back done", time.Minute, done(prev))
 		rounds = append(rounds, r)
-		b.Logf("push %2d: webhook → site %v (fetch %v, chart prepared %v after the fetch, rollout PATCH %v, staged %v after it, fan-out %v); baseline (REST commit → site) %v",
+		// One line per push on stdout: a benchmark's log keeps 10 lines.
+		fmt.Printf("push %2d: webhook → site %v (fetch %v, chart prepared %v after the fetch, rollout PATCH %v, staged %v after it, fan-out %v); baseline (REST commit → site) %v\n",
 			i+1, r.total.Round(time.Millisecond), r.fetch.Round(time.Millisecond), r.prepared.Round(time.Millisecond),
 			r.patch.Round(time.Millisecond), r.staged.Round(time.Millisecond), r.fanout.Round(time.Millisecond), r.baseline.Round(time.Millisecond))
 		prev = rev
@@ -282,6 +283,7 @@ func BenchmarkWebhookToSite(b *testing.B) {
 	b.ReportMetric(quantile(total, 0.99).Seconds(), "p99-s")
 	b.ReportMetric(quantile(base, 0.5).Seconds(), "baseline-p50-s")
 	b.ReportMetric(quantile(base, 0.99).Seconds(), "baseline-p99-s")
+	var stages []string
 	for _, st := range []struct {
 		name string
 		f    func(r round) time.Duration
@@ -292,11 +294,15 @@ func BenchmarkWebhookToSite(b *testing.B) {
 		{"staged", func(r round) time.Duration { return r.staged }},
 		{"fanout", func(r round) time.Duration { return r.fanout }},
 	} {
-		b.ReportMetric(quantile(col(st.f), 0.5).Seconds(), st.name+"-p50-s")
+		c := col(st.f)
+		b.ReportMetric(quantile(c, 0.5).Seconds(), st.name+"-p50-s")
+		stages = append(stages, fmt.Sprintf("%s %v/%v", st.name, quantile(c, 0.5).Round(time.Millisecond), quantile(c, 0.99).Round(time.Millisecond)))
 	}
 	b.Logf("%d pushes: webhook received → site p50 %v p99 %v; baseline (the same version change by a REST commit) p50 %v p99 %v",
 		len(rounds), quantile(total, 0.5).Round(time.Millisecond), quantile(total, 0.99).Round(time.Millisecond),
 		quantile(base, 0.5).Round(time.Millisecond), quantile(base, 0.99).Round(time.Millisecond))
+	b.Logf("stages p50/p99: %s (fetch: the webhook's answer; prepare: the chart packed, its values checked, rendered and kept, after the fetch; patch: the rollout's commit; staged: the run's plan began, after the commit; fanout: from then to the site)",
+		strings.Join(stages, ", "))
 }
 
 // stagedAt is when the rollout run staged its first partition: the end
