@@ -393,7 +393,7 @@ func (a *Agent) enforceRefs(ctx context.Context, refs []wire.Ref) {
 var errSuperseded = errors.New("a new desired state changes or withdraws the object being applied")
 
 // interruptible is ctx for one apply of the enforce goroutine, which
-// accept interrupts (interruptFor) when the object being applied is
+// accept interrupts (interruptForLocked) when the object being applied is
 // changed or withdrawn; done ends it.
 func (a *Agent) interruptible(ctx context.Context) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
