@@ -51,6 +51,15 @@ bench-agents:
 bench-rollout:
 	go test -run '^$$' -bench BenchmarkRollout -benchtime 1x -timeout 10m ./internal/fleet/rollout/
 
+# Issue 13's third figure: webhook received → the site's desired state
+# names the pushed version (git http-backend, amp serve, one agent over the
+# real link), p50/p99 over PUSHES pushes with the same-run baseline (the
+# same version change by a REST commit alone).
+.PHONY: bench-webhook
+PUSHES ?= 20
+bench-webhook:
+	AMP_BENCH_PUSHES=$(PUSHES) go test -run '^$$' -bench BenchmarkWebhookToSite -benchtime 1x -timeout 20m ./test/e2e/
+
 # Issue 15's portal figures (docs/portal.md#performance): Chromium through
 # chromedp against the real binary with 100,000 SIM cards, each figure with
 # its same-run baseline (the same requests by fetch(), nothing rendered).

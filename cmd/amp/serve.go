@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -99,6 +100,10 @@ Examples:
 			// The last lines are shipped (or spooled) after the server stops.
 			defer func() { stopShip(); <-shipped }()
 			cfg.Logger = telemetry.NewLogger(logs)
+			// The services that log through slog's default (the fleet's
+			// charts, rollouts and workflows) log JSON too, shipped with the
+			// rest and timed to the nanosecond rather than the second.
+			slog.SetDefault(cfg.Logger)
 			cfg.Version = version
 			tracing.Version = version
 			shutdown, err := tracing.Setup(cmd.Context())

@@ -98,6 +98,13 @@ type Agent struct {
 	// pull of held in the trace of the commit that made it (not valid:
 	// none, the enforce starts its own trace).
 	applyParent trace.SpanContext
+	// applying is the object the enforce goroutine is applying (Kind
+	// empty: none) and interrupt stops that apply (nil: none runs): a new
+	// state that changes or withdraws the object interrupts it, so a
+	// release waited on until ready (up to its timeout, 5 minutes by
+	// default) does not hold back the state that replaces it.
+	applying  wire.Object
+	interrupt context.CancelCauseFunc
 
 	dirtyMu sync.Mutex
 	dirty   map[wire.Ref]bool
@@ -333,7 +340,12 @@ func (a *Agent) enforce(ctx context.Context) {
 	}
 	ctx, span := tracer.Start(ctx, name, trace.WithAttributes(attribute.Int("amp.objects", len(objs))))
 	defer span.End()
+	ctx, done := a.interruptible(ctx)
+	defer done()
 	outs, removed, err := a.o.Registry.ApplyAll(ctx, objs)
+	if a.superseded(ctx, span) {
+		return
+	}
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "apply")
@@ -362,13 +374,72 @@ func (a *Agent) enforceRefs(ctx context.Context, refs []wire.Ref) {
 	for _, r := range refs {
 		want[r] = true
 	}
+	ctx, done := a.interruptible(ctx)
+	defer done()
 	var outs []apply.Outcome
 	for _, o := range objs {
 		if want[wire.Ref{Kind: o.Kind, Name: o.Name}] {
 			outs = append(outs, a.o.Registry.Apply(ctx, o))
 		}
 	}
+	if a.superseded(ctx, trace.SpanFromContext(ctx)) {
+		return
+	}
 	a.record(outs)
+}
+
+// errSuperseded interrupts an apply whose object a new state changed or
+// withdrew.
+var errSuperseded = errors.New("a new desired state changes or withdraws the object being applied")
+
+// interruptible is ctx for one apply of the enforce goroutine, which
+// accept interrupts (interruptForLocked) when the object being applied is
+// changed or withdrawn; done ends it.
+func (a *Agent) interruptible(ctx context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	a.mu.Lock()
+	a.interrupt, a.applying = cancel, wire.Object{}
+	a.mu.Unlock()
+	ctx = apply.Starting(ctx, func(o wire.Object) {
+		a.mu.Lock()
+		a.applying = o
+		a.mu.Unlock()
+	})
+	return ctx, func() {
+		a.mu.Lock()
+		a.interrupt, a.applying = nil, wire.Object{}
+		a.mu.Unlock()
+		cancel(nil)
+	}
+}
+
+// interruptForLocked interrupts the apply under way when objs (a new
+// whole state) changes or withdraws the object it is applying (a.mu
+// held).
+func (a *Agent) interruptForLocked(objs []wire.Object) {
+	cur := a.applying
+	if a.interrupt == nil || cur.Kind == "" {
+		return
+	}
+	for _, o := range objs {
+		if o.Kind == cur.Kind && o.Name == cur.Name && o.Digest == cur.Digest {
+			return // the same object: its apply goes on
+		}
+	}
+	a.log.Info("interrupting the apply of an object the new desired state changes or withdraws", "kind", cur.Kind, "name", cur.Name)
+	a.o.Metrics.interrupted(cur.Kind)
+	a.interrupt(errSuperseded)
+}
+
+// superseded reports whether the apply in ctx was interrupted by a new
+// state: its outcomes are not recorded (an interrupted wait is no
+// failure of the object), the new state's enforce follows at once.
+func (a *Agent) superseded(ctx context.Context, span trace.Span) bool {
+	if !errors.Is(context.Cause(ctx), errSuperseded) {
+		return false
+	}
+	span.AddEvent("interrupted: " + errSuperseded.Error())
+	return true
 }
 
 func (a *Agent) setLastError(err error) {
@@ -545,6 +616,7 @@ func (a *Agent) accept(ctx context.Context, d *wire.Desired) bool {
 		a.log.Error("cache the desired state (it is enforced, but a restart would go back to the previous one)", "error", err)
 	}
 	a.held = whole
+	a.interruptForLocked(objs)
 	a.applyParent = pull.SpanContext()
 	a.journal.Applied = wire.Applied{Index: whole.Index, Digest: whole.Digest}
 	a.journal.Refused = nil

@@ -19,6 +19,7 @@ type Metrics struct {
 	index       prometheus.Gauge
 	certExpiry  prometheus.Gauge
 	queries     *prometheus.CounterVec
+	interrupts  *prometheus.CounterVec
 }
 
 // NewMetrics registers the agent's metrics with reg.
@@ -56,11 +57,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "amp_agent_site_queries_total",
 			Help: "AMP's metric queries run against the site's Prometheus, by result: answered (Prometheus answered, whatever its status), failed (Prometheus could not be asked, or its answer was too large).",
 		}, []string{"result"}),
+		interrupts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "amp_agent_applies_interrupted_total",
+			Help: "Applies interrupted (a release's wait for readiness, say) because a new desired state changed or withdrew the object, by kind.",
+		}, []string{"kind"}),
 	}
 	for _, r := range []string{"answered", "failed"} {
 		m.queries.WithLabelValues(r)
 	}
-	reg.MustRegister(m.applies, m.drift, m.refusals, m.linkUp, m.lastCheckin, m.index, m.certExpiry, m.queries)
+	reg.MustRegister(m.applies, m.drift, m.refusals, m.linkUp, m.lastCheckin, m.index, m.certExpiry, m.queries, m.interrupts)
 	return m
 }
 
@@ -73,6 +78,12 @@ func (m *Metrics) applied(kind, result string) {
 func (m *Metrics) driftCorrected(kind string) {
 	if m != nil {
 		m.drift.WithLabelValues(kind).Inc()
+	}
+}
+
+func (m *Metrics) interrupted(kind string) {
+	if m != nil {
+		m.interrupts.WithLabelValues(kind).Inc()
 	}
 }
 

@@ -211,7 +211,7 @@ type rolloutStatusDoc struct {
 	} `json:"history"`
 }
 
-func rolloutStatus(t *testing.T, s *testenv.Server, id string) rolloutStatusDoc {
+func rolloutStatus(t testing.TB, s *testenv.Server, id string) rolloutStatusDoc {
 	t.Helper()
 	var r struct {
 		Status rolloutStatusDoc `json:"status"`

@@ -149,6 +149,9 @@ func (r *Registry) Apply(ctx context.Context, o wire.Object) Outcome {
 	if !ok {
 		err = fmt.Errorf("kind %q has no applier", o.Kind)
 	} else {
+		if fn, _ := ctx.Value(startingKey{}).(func(wire.Object)); fn != nil {
+			fn(o)
+		}
 		changed, err = a.Apply(ctx, o.Name, o.Spec)
 	}
 	st.At = r.Now().UTC()
@@ -170,11 +173,23 @@ func (r *Registry) Apply(ctx context.Context, o wire.Object) Outcome {
 	return Outcome{Status: st, Changed: changed}
 }
 
+type startingKey struct{}
+
+// Starting returns ctx with fn, which Apply calls with each object just
+// before its applier acts: the agent learns which object a long apply
+// (a release waited on until ready) is busy with, to interrupt it when a
+// new desired state changes or withdraws that object.
+func Starting(ctx context.Context, fn func(wire.Object)) context.Context {
+	return context.WithValue(ctx, startingKey{}, fn)
+}
+
 // ApplyAll checks a whole desired state and, when it is valid, applies
 // every object (kinds in registration order) and prunes every kind of
 // what is no longer desired. It returns each object's outcome (in the
 // order applied) and what pruning removed; a refused state returns
-// *Invalid and has changed nothing.
+// *Invalid and has changed nothing. When ctx ends midway it stops there
+// (nothing more applied, nothing pruned) and returns ctx's cause: what is
+// left is the next apply's.
 func (r *Registry) ApplyAll(ctx context.Context, objects []wire.Object) ([]Outcome, []string, error) {
 	if err := r.Check(objects); err != nil {
 		return nil, nil, err
@@ -188,8 +203,14 @@ func (r *Registry) ApplyAll(ctx context.Context, objects []wire.Object) ([]Outco
 		objs := byKind[kind]
 		sort.Slice(objs, func(i, j int) bool { return objs[i].Name < objs[j].Name })
 		for _, o := range objs {
+			if ctx.Err() != nil {
+				return out, nil, context.Cause(ctx)
+			}
 			out = append(out, r.Apply(ctx, o))
 		}
+	}
+	if ctx.Err() != nil {
+		return out, nil, context.Cause(ctx)
 	}
 	var removed []string
 	var errs []string

@@ -143,14 +143,6 @@ func (r *Repos) Fetch(ctx context.Context, id string, o *config.Object, trigger 
 		os.RemoveAll(src.Dir) // an empty cache: the next fetch is the clone
 	}
 	res := Result{Trigger: trigger, Revision: rev, Err: err, At: r.Clock.Now()}
-	if err == nil && tree != nil {
-		r.obsMu.Lock()
-		obs := r.observers
-		r.obsMu.Unlock()
-		for _, fn := range obs {
-			fn(id, rev, tree)
-		}
-	}
 	outcome := "ok"
 	if err != nil {
 		outcome = "error"
@@ -163,7 +155,20 @@ func (r *Repos) Fetch(ctx context.Context, id string, o *config.Object, trigger 
 		}
 	}
 	r.reschedule(id, o, declared, res)
-	return res, r.rec.Record(context.WithoutCancel(ctx), r.Engine, Set(r.Engine), id, declared, res)
+	recErr := r.rec.Record(context.WithoutCancel(ctx), r.Engine, Set(r.Engine), id, declared, res)
+	// The observers are told after the revision is in the repo's state:
+	// the charts' preparer, woken here, reads the revisions to prepare
+	// from the state (told before, it found nothing new and prepared the
+	// push only at its next pass, up to 5 s later).
+	if err == nil && tree != nil {
+		r.obsMu.Lock()
+		obs := r.observers
+		r.obsMu.Unlock()
+		for _, fn := range obs {
+			fn(id, rev, tree)
+		}
+	}
+	return res, recErr
 }
 
 // FetchAt returns the tree of commit rev of repo id (declared as o): from

@@ -50,6 +50,9 @@ type state struct {
 	// GateOpen is when the current partition's gate opened (the promote
 	// time is measured from it).
 	GateOpen time.Time `json:"gate-open,omitzero"`
+	// Unprepared: the version's chart was not prepared yet at the last
+	// deploy step (its staged clusters get no release until it is).
+	Unprepared bool `json:"unprepared,omitempty"`
 }
 
 type partState struct {
@@ -233,11 +236,22 @@ func (s *stepper) deploy(ctx context.Context, i int) (workflow.Outcome, error) {
 		ps.Started, ps.State = s.now, "deploying"
 	}
 	s.st.Phase = "deploying"
-	if why, failed := release.Blocked(s.dep.Meta, p.Bundle, p.Version); failed {
+	why, failed := release.Blocked(s.dep.Meta, p.Bundle, p.Version)
+	if failed {
 		// No site can run it: no cluster staged it would become ready.
 		s.m.Halts.WithLabelValues("unavailable").Inc()
 		return s.halt(i, fmt.Sprintf("version %s cannot be released: %s", p.Version, why)), nil
 	}
+	if why == "" && s.st.Unprepared {
+		// The chart was prepared since the clusters were staged (a push's
+		// rollout set before its chart was ready): their deployments are
+		// reconciled now, which sends them the release, rather than at
+		// the controller's next tick.
+		if _, err := s.rc.Bundle(ctx, p.Bundle); err != nil {
+			return workflow.Outcome{}, err
+		}
+	}
+	s.st.Unprepared = why != ""
 	inflight := 0
 	var waiting []string
 	for _, c := range pt.Clusters {
