@@ -74,6 +74,7 @@ type logAgentReport struct {
 	// producer ever fell behind its schedule: a shipper that blocks its
 	// logger shows here.
 	MaxCall, MaxBehind time.Duration
+	LastLogged         time.Time
 	Done               time.Time // every line delivered or dropped
 }
 
@@ -140,7 +141,7 @@ func runLogAgent(cfg logAgentConfig, stderr io.Writer) (logAgentReport, error) {
 		rep.MaxBehind = max(rep.MaxBehind, behind)
 	}
 	tick.Stop()
-	rep.LineBytes = lw.n
+	rep.LastLogged, rep.LineBytes = time.Now(), lw.n
 	for deadline := time.Now().Add(cfg.Settle); ; time.Sleep(50 * time.Millisecond) {
 		rep.Shipped, rep.Dropped = counter("amp_log_shipped_lines_total"), counter("amp_log_dropped_lines_total")
 		if rep.Shipped+rep.Dropped >= rep.Produced {
