@@ -74,8 +74,9 @@ RATE ?= 10000
 RUN ?= 3m
 OUTAGE ?= 1m
 BASELINE ?= 1m
+SPOOL_MAX ?=
 bench-logs-outage:
-	AMP_BENCH_LOG_RATE=$(RATE) AMP_BENCH_LOG_RUN=$(RUN) AMP_BENCH_LOG_OUTAGE=$(OUTAGE) AMP_BENCH_LOG_BASELINE=$(BASELINE) go test -run '^$$' -bench BenchmarkLogShipOutage -benchtime 1x -timeout 40m ./test/e2e/
+	AMP_BENCH_LOG_RATE=$(RATE) AMP_BENCH_LOG_RUN=$(RUN) AMP_BENCH_LOG_OUTAGE=$(OUTAGE) AMP_BENCH_LOG_BASELINE=$(BASELINE) AMP_BENCH_LOG_SPOOL_MAX=$(SPOOL_MAX) go test -run '^$$' -bench BenchmarkLogShipOutage -benchtime 1x -timeout 40m ./test/e2e/
 # Issue 14's monitoring figures (docs/monitoring.md): N sites' agents
 # pushing two probe results every INTERVAL through the real link, beside
 # check-ins and an idle server in the same run; and the alert latency, a
