@@ -76,15 +76,15 @@ func logShipOutage(b *testing.B, rate int, run, outage, baseline time.Duration, 
 	cut.Component, cut.Lines = "logbench-outage", lines(run)
 
 	runs := []logShipRun{
-		logShipPhase(b, vl.URL, direct, nil, 0, 0),
-		logShipPhase(b, vl.URL, relayed, nil, 0, 0),
-		logShipPhase(b, vl.URL, cut, proxy, (run-outage)/2, outage),
+		logShipPhase(b, vl.URL, s.PID(), direct, nil, 0, 0),
+		logShipPhase(b, vl.URL, s.PID(), relayed, nil, 0, 0),
+		logShipPhase(b, vl.URL, s.PID(), cut, proxy, (run-outage)/2, outage),
 	}
 	for _, r := range runs {
 		b.Logf("%-16s %9d lines at %d/s (%d B each): %9d in the store, %d distinct: lost %d (of which counted dropped %d), duplicated %d; "+
-			"the last delivered %.1f s after the last logged; agent %.3f cores; longest log call %s, producer behind at most %s; %d push failures",
+			"the last delivered %.1f s after the last logged; agent %.3f cores, AMP %.3f; longest log call %s, producer behind at most %s; %d push failures",
 			r.name, r.rep.Produced, rate, r.rep.LineBytes, r.store.lines, r.store.distinct, r.lost(), r.rep.Dropped, r.dups(),
-			r.rep.Done.Sub(r.rep.LastLogged).Seconds(), r.cores, r.rep.MaxCall.Round(time.Microsecond), r.rep.MaxBehind.Round(time.Millisecond), r.rep.Failures)
+			r.rep.Done.Sub(r.rep.LastLogged).Seconds(), r.cores, r.ampCores, r.rep.MaxCall.Round(time.Microsecond), r.rep.MaxBehind.Round(time.Millisecond), r.rep.Failures)
 	}
 	o := runs[2]
 	bound := "the default"
@@ -103,6 +103,8 @@ func logShipOutage(b *testing.B, rate int, run, outage, baseline time.Duration, 
 	b.ReportMetric(runs[1].cores, "amp-cores")
 	b.ReportMetric(o.cores, "outage-cores")
 	b.ReportMetric(o.drainCores, "drain-cores")
+	b.ReportMetric(runs[0].ampCores, "amp-idle-cores")
+	b.ReportMetric(runs[1].ampCores, "amp-relay-cores")
 	b.ReportMetric(float64(runs[0].lost()+runs[1].lost()), "baseline-lost")
 	b.ReportMetric(0, "ns/op")
 }
@@ -113,6 +115,7 @@ type logShipRun struct {
 	rep               logAgentReport
 	store             storeSeqs
 	cores, drainCores float64
+	ampCores          float64 // amp serve's, over the same time
 	peakSpool         int64
 	drain, catchUp    time.Duration
 }
@@ -122,8 +125,8 @@ func (r logShipRun) dups() int { return r.store.lines - r.store.distinct }
 
 // logShipPhase runs the agent side of cfg in its own process (the test
 // binary re-executed) with a fresh spool; with a proxy, the link is cut at
-// cutAt for outage.
-func logShipPhase(b *testing.B, vlURL string, cfg logAgentConfig, proxy *linkProxy, cutAt, outage time.Duration) logShipRun {
+// cutAt for outage. ampPID's CPU is measured over the same time.
+func logShipPhase(b *testing.B, vlURL string, ampPID int, cfg logAgentConfig, proxy *linkProxy, cutAt, outage time.Duration) logShipRun {
 	r := logShipRun{name: cfg.Component}
 	cfg.Spool = filepath.Join(b.TempDir(), "log-spool")
 	raw, err := json.Marshal(cfg)
@@ -134,7 +137,7 @@ func logShipPhase(b *testing.B, vlURL string, cfg logAgentConfig, proxy *linkPro
 	cmd.Env = append(os.Environ(), logAgentEnv+"="+string(raw))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
+	start, amp0 := time.Now(), procCPU(b, ampPID)
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -178,6 +181,7 @@ func logShipPhase(b *testing.B, vlURL string, cfg logAgentConfig, proxy *linkPro
 		b.Logf("%s: link restored at %s, %.1f MiB spooled", cfg.Component, time.Since(start).Round(time.Second), float64(spoolBytes(cfg.Spool))/(1<<20))
 	}
 	werr := cmd.Wait()
+	r.ampCores = (procCPU(b, ampPID) - amp0) / time.Since(start).Seconds()
 	close(stop)
 	<-sampled
 	if err := json.Unmarshal(stdout.Bytes(), &r.rep); err != nil || werr != nil {
