@@ -72,6 +72,20 @@ bench-portal: portal
 .PHONY: bench-logs
 bench-logs:
 	go test -run '^$$' -bench BenchmarkShipToVictoriaLogs -benchtime 10x ./internal/telemetry/logship/
+# Issue 14's log-shipping figure (docs/logging.md, docs/performance.md):
+# RATE lines/s from one agent's shipping code through the link and AMP to a
+# real VictoriaLogs for RUN, the link cut for OUTAGE in the middle, beside
+# BASELINE-long runs at the same rate without the outage, through AMP and
+# straight to the store: lines lost or duplicated (by sequence number),
+# spool peak, drain time, the agent's CPU.
+.PHONY: bench-logs-outage
+RATE ?= 10000
+RUN ?= 3m
+OUTAGE ?= 1m
+BASELINE ?= 1m
+SPOOL_MAX ?=
+bench-logs-outage:
+	AMP_BENCH_LOG_RATE=$(RATE) AMP_BENCH_LOG_RUN=$(RUN) AMP_BENCH_LOG_OUTAGE=$(OUTAGE) AMP_BENCH_LOG_BASELINE=$(BASELINE) AMP_BENCH_LOG_SPOOL_MAX=$(SPOOL_MAX) go test -run '^$$' -bench BenchmarkLogShipOutage -benchtime 1x -timeout 40m ./test/e2e/
 # Issue 14's monitoring figures (docs/monitoring.md): N sites' agents
 # pushing two probe results every INTERVAL through the real link, beside
 # check-ins and an idle server in the same run; and the alert latency, a

@@ -6,7 +6,8 @@
 // *Error naming what the server said. Neither the registration token nor
 // the private key is ever logged.
 //
-// It imports the standard library, OpenTelemetry and internal/edge/wire.
+// It imports the standard library, OpenTelemetry, internal/edge/wire and
+// the log shipper's sink contract (internal/telemetry/logship).
 package link
 
 import (

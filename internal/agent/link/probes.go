@@ -3,9 +3,12 @@ package link
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/amp-edge/amp/internal/edge/wire"
+	"github.com/amp-edge/amp/internal/telemetry/logship"
 )
 
 // PushProbes sends probe results (oldest first) and returns how many AMP
@@ -29,7 +32,14 @@ func (c *Client) Reach(ctx context.Context) error {
 // PushLogs sends a Loki push body of the agent's own log lines, which AMP
 // labels with the cluster, its site and enterprise and relays to the log
 // store; an error (AMP or the store away) leaves the batch to the caller.
+// A batch AMP refuses as it is (400, 413) comes back wrapping
+// logship.ErrRefused, so that the shipper drops it, counted, instead of
+// resending it ahead of every later batch forever.
 func (c *Client) PushLogs(ctx context.Context, body []byte) error {
 	_, err := c.call(ctx, http.MethodPost, c.clusterPath("/logs"), nil, json.RawMessage(body), nil, http.StatusOK)
+	var refusal *Error
+	if errors.As(err, &refusal) && logship.RefusedStatus(refusal.Status) {
+		return fmt.Errorf("%w: %w", logship.ErrRefused, err)
+	}
 	return err
 }

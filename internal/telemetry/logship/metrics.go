@@ -17,7 +17,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		shippedLines: prometheus.NewCounter(prometheus.CounterOpts{Name: "amp_log_shipped_lines_total",
 			Help: "Log lines delivered to the log store (the agent: to AMP, which relays them)."}),
 		droppedLines: prometheus.NewCounter(prometheus.CounterOpts{Name: "amp_log_dropped_lines_total",
-			Help: "Log lines dropped undelivered: the oldest spooled batches, when the spool reached its bound (--log-spool-max-bytes)."}),
+			Help: "Log lines dropped undelivered: the oldest spooled batches, when the spool reached its bound (--log-spool-max-bytes), or a batch the receiver refused as it is (400, 413)."}),
 		pushFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "amp_log_push_failures_total",
 			Help: "Pushes the log store (or AMP) refused or did not answer; their lines wait in the spool."}),
 		bufferedLines: prometheus.NewGauge(prometheus.GaugeOpts{Name: "amp_log_buffered_lines",

@@ -5,11 +5,13 @@
 //
 // A Shipper is the io.Writer a telemetry logger writes to besides
 // stderr: it batches lines into streams by their labels (the fixed ones
-// it was given and each line's component) and sends a batch at least
-// every FlushEvery. A batch the sink refuses or cannot reach is written
-// to the spool directory and resent, oldest first, before anything newer;
-// the spool is bounded, and when full the oldest batches are dropped and
-// counted (amp_log_dropped_lines_total), never silently.
+// it was given and each line's component), bounded in lines and bytes,
+// and sends a batch at least every FlushEvery. A batch the sink cannot
+// deliver is written to the spool directory and resent, oldest first,
+// before anything newer; the spool is bounded, and when full the oldest
+// batches are dropped and counted (amp_log_dropped_lines_total), never
+// silently, as is a batch the receiver refuses as it is (ErrRefused).
+// Logging never waits for the sink.
 //
 // It imports the standard library and the Prometheus client only, so the
 // edge agent links it (it sits under internal/telemetry, which the agent

@@ -22,8 +22,18 @@ type Sink func(ctx context.Context, body []byte) error
 const (
 	DefaultFlushEvery    = time.Second
 	DefaultMaxBatchLines = 5000
+	// DefaultMaxBatchBytes keeps a push under AMP's default threshold of a
+	// large request body (1 MiB, which needs one of a few shared slots)
+	// and far under its bound of a write (4 MiB, refused past it).
+	DefaultMaxBatchBytes = 1000 << 10
 	DefaultMaxSpoolBytes = 256 << 20
 )
+
+// ErrRefused marks a sink's error for a batch the receiver refuses as it
+// is (malformed, too large): resending it cannot succeed, so it is
+// dropped and counted rather than left to block the spool. Any other
+// error leaves the batch to be resent.
+var ErrRefused = errors.New("the batch was refused")
 
 // Options configure a Shipper.
 type Options struct {
@@ -37,6 +47,9 @@ type Options struct {
 	MaxSpoolBytes int64
 	FlushEvery    time.Duration
 	MaxBatchLines int
+	// MaxBatchBytes bounds one push body (and spooled batch); a line
+	// longer than MaxLineBytes is cut to it first.
+	MaxBatchBytes int
 	// SendTimeout bounds one push (default 30s).
 	SendTimeout time.Duration
 	Metrics     *Metrics // nil: not counted
@@ -50,10 +63,16 @@ type Shipper struct {
 	mu      sync.Mutex
 	pending []entry
 
-	spoolMu    sync.Mutex // one flush or spill at a time touches the spool
+	flushMu sync.Mutex // one flush at a time sends
+
+	// spoolMu guards the spool's files and counts; it is never held while
+	// a batch is sent, so that a logger spilling to the spool never waits
+	// for the network.
+	spoolMu    sync.Mutex
 	spoolBytes int64
 	spoolLines int
 	seq        uint64
+	sending    string // the segment a drain is sending: not dropped meanwhile
 }
 
 type entry struct {
@@ -76,6 +95,9 @@ func New(o Options) (*Shipper, error) {
 	}
 	if o.MaxBatchLines <= 0 {
 		o.MaxBatchLines = DefaultMaxBatchLines
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = DefaultMaxBatchBytes
 	}
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = 30 * time.Second
@@ -110,7 +132,12 @@ func (s *Shipper) Write(p []byte) (int, error) {
 	if t, err := time.Parse(time.RFC3339Nano, rec.Time); err == nil {
 		ns = t.UnixNano()
 	}
-	e := entry{ns: ns, component: rec.Component, line: strings.TrimRight(string(p), "\n")}
+	line := strings.TrimRight(string(p), "\n")
+	if len(line) > MaxLineBytes {
+		// AMP refuses a push holding a longer line: cut, it still ships.
+		line = strings.ToValidUTF8(line[:MaxLineBytes-len(cutMark)], "") + cutMark
+	}
+	e := entry{ns: ns, component: rec.Component, line: line}
 	s.mu.Lock()
 	s.pending = append(s.pending, e)
 	n := len(s.pending)
@@ -120,7 +147,9 @@ func (s *Shipper) Write(p []byte) (int, error) {
 	}
 	s.mu.Unlock()
 	if spill != nil {
-		s.spool(s.encode(spill), len(spill))
+		for _, b := range s.encode(spill) {
+			s.spool(b.body, b.lines)
+		}
 	}
 	if n >= s.o.MaxBatchLines {
 		select {
@@ -150,42 +179,89 @@ func (s *Shipper) Run(ctx context.Context) error {
 	}
 }
 
+// cutMark ends a line cut to MaxLineBytes.
+const cutMark = "…[cut]"
+
 // Flush sends the spool, oldest first, then the lines waiting; what
 // cannot be sent is spooled. It returns the first send error.
 func (s *Shipper) Flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	err := s.drain(ctx)
+	// The lines waiting are taken after the drain: those logged during
+	// it go in this flush's batches, not a second later.
 	s.mu.Lock()
 	batch := s.pending
 	s.pending = nil
 	s.mu.Unlock()
-	err := s.drain(ctx)
-	for len(batch) > 0 {
-		part := batch[:min(len(batch), s.o.MaxBatchLines)]
-		batch = batch[len(part):]
-		body := s.encode(part)
+	for _, b := range s.encode(batch) {
 		if err == nil {
-			if err = s.send(ctx, body, len(part)); err == nil {
+			if err = s.send(ctx, b.body, b.lines); err == nil || errors.Is(err, ErrRefused) {
+				err = nil
 				continue
 			}
 		}
-		s.spool(body, len(part))
+		s.spool(b.body, b.lines)
 	}
 	return err
 }
 
-// send pushes one body and counts it.
+// send pushes one body and counts it; a refused body is counted dropped
+// and its error returned (wrapping ErrRefused).
 func (s *Shipper) send(ctx context.Context, body []byte, lines int) error {
 	ctx, cancel := context.WithTimeout(ctx, s.o.SendTimeout)
 	defer cancel()
 	if err := s.o.Sink(ctx, body); err != nil {
 		s.o.Metrics.failed()
+		if errors.Is(err, ErrRefused) {
+			s.o.Metrics.dropped(lines)
+		}
 		return err
 	}
 	s.o.Metrics.shipped(lines)
 	return nil
 }
 
-// encode groups lines into streams by component.
-func (s *Shipper) encode(es []entry) []byte {
+// batch is one encoded push body and the lines it holds.
+type batch struct {
+	body  []byte
+	lines int
+}
+
+// encode cuts lines into push bodies of at most MaxBatchLines lines and
+// MaxBatchBytes bytes (a single line over it goes alone).
+func (s *Shipper) encode(es []entry) []batch {
+	var out []batch
+	for len(es) > 0 {
+		n, size := 0, 64
+		for n < len(es) && n < s.o.MaxBatchLines {
+			// The line as a JSON string, its timestamp and its labels'
+			// share: an estimate, checked once encoded.
+			add := len(es[n].line) + strings.Count(es[n].line, `"`) + 32
+			if n > 0 && size+add > s.o.MaxBatchBytes {
+				break
+			}
+			size += add
+			n++
+		}
+		out = append(out, s.encodeFitting(es[:n])...)
+		es = es[n:]
+	}
+	return out
+}
+
+// encodeFitting encodes es, halving it while the body is over
+// MaxBatchBytes (escapes the estimate missed).
+func (s *Shipper) encodeFitting(es []entry) []batch {
+	body := s.encodeOne(es)
+	if len(body) <= s.o.MaxBatchBytes || len(es) == 1 {
+		return []batch{{body: body, lines: len(es)}}
+	}
+	return append(s.encodeFitting(es[:len(es)/2]), s.encodeFitting(es[len(es)/2:])...)
+}
+
+// encodeOne groups lines into streams by component.
+func (s *Shipper) encodeOne(es []entry) []byte {
 	var p Push
 	at := map[string]int{}
 	for _, e := range es {
@@ -250,7 +326,7 @@ func (s *Shipper) spool(body []byte, lines int) {
 			if s.spoolBytes+int64(len(body)) <= s.o.MaxSpoolBytes {
 				break
 			}
-			if os.Remove(g.path) == nil {
+			if g.path != s.sending && os.Remove(g.path) == nil {
 				s.spoolBytes -= g.size
 				s.spoolLines -= g.lines
 				s.o.Metrics.dropped(g.lines)
@@ -292,31 +368,50 @@ func (s *Shipper) write(body []byte, lines int) error {
 }
 
 // drain sends the spooled batches, oldest first, removing each once
-// delivered; it stops at the first failure.
+// delivered (or refused); it stops at the first other failure. Batches
+// spilled while it runs are sent too, after the older ones.
 func (s *Shipper) drain(ctx context.Context) error {
+	for {
+		g, ok, err := s.oldest()
+		if err != nil || !ok {
+			return err
+		}
+		body, err := os.ReadFile(g.path)
+		if err == nil {
+			err = s.send(ctx, body, g.lines)
+		} else {
+			err = fmt.Errorf("log spool: %w", err)
+		}
+		s.spoolMu.Lock()
+		s.sending = ""
+		if err == nil || errors.Is(err, ErrRefused) {
+			if rerr := os.Remove(g.path); rerr != nil {
+				s.spoolMu.Unlock()
+				return fmt.Errorf("log spool: %w", rerr)
+			}
+			s.spoolBytes -= g.size
+			s.spoolLines -= g.lines
+			s.o.Metrics.setBuffered(s.spoolLines)
+			err = nil
+		}
+		s.spoolMu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// oldest is the spool's oldest batch, marked as being sent.
+func (s *Shipper) oldest() (segment, bool, error) {
 	s.spoolMu.Lock()
 	defer s.spoolMu.Unlock()
 	if s.spoolLines == 0 && s.spoolBytes == 0 {
-		return nil
+		return segment{}, false, nil
 	}
 	segs, err := s.segments()
-	if err != nil {
-		return err
+	if err != nil || len(segs) == 0 {
+		return segment{}, false, err
 	}
-	for _, g := range segs {
-		body, err := os.ReadFile(g.path)
-		if err != nil {
-			return fmt.Errorf("log spool: %w", err)
-		}
-		if err := s.send(ctx, body, g.lines); err != nil {
-			return err
-		}
-		if err := os.Remove(g.path); err != nil {
-			return fmt.Errorf("log spool: %w", err)
-		}
-		s.spoolBytes -= g.size
-		s.spoolLines -= g.lines
-		s.o.Metrics.setBuffered(s.spoolLines)
-	}
-	return nil
+	s.sending = segs[0].path
+	return segs[0], true, nil
 }
