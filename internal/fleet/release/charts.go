@@ -21,10 +21,10 @@ type Prepared struct {
 	Chart wire.Chart `json:"chart,omitzero"`
 	// Charts are a path's charts when it holds several, in the order
 	// they are applied (their directories' names).
-	Charts    []Part `json:"charts,omitempty"`
-	Error     string     `json:"error,omitempty"`
-	Transient bool       `json:"transient,omitempty"`
-	At        time.Time  `json:"at"`
+	Charts    []Part    `json:"charts,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	Transient bool      `json:"transient,omitempty"`
+	At        time.Time `json:"at"`
 }
 
 // Part is one chart of a bundle of several: Dir names its directory

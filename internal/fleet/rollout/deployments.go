@@ -206,7 +206,6 @@ func firstOf(s ...string) string {
 	return ""
 }
 
-
 // deploymentOf is a deployment's state, ranked as amp-fleet.yang says.
 func deploymentOf(cluster string, e Entry, r Release) map[string]any {
 	d := map[string]any{"cluster": cluster}
