@@ -129,8 +129,8 @@ func TestSliceDedicatedUPF(t *testing.T) {
 	site.agent = startAgent(t, "--dir", site.dir, "--kubeconfig", site.kube.Kubeconfig, "--interval", "2s")
 	s.Must(t, 201, "POST", "/fleet/v1.0.0", fmt.Sprintf(`{
 	  "git-repo": [{"repo-id": "apps", "url": %q}],
-	  "bundle": [{"bundle-id": "upf", "git": {"repo": "apps", "path": "charts/upf"}, "namespace": "upf"},
-	             {"bundle-id": "upf-pvc", "git": {"repo": "apps", "path": "charts/upf"}, "namespace": "upf", "values": "claim: true\n"}]}`, url))
+	  "bundle": [{"bundle-id": "upf", "git": {"repo": "apps", "path": "charts/upf"}, "namespace": "upf", "allowed-for-dedicated-upf": ["acme"]},
+	             {"bundle-id": "upf-pvc", "git": {"repo": "apps", "path": "charts/upf"}, "namespace": "upf", "allowed-for-dedicated-upf": ["acme"], "values": "claim: true\n"}]}`, url))
 
 	deployment := func(name string) (string, bool) {
 		d, err := site.client().AppsV1().Deployments("upf").Get(context.Background(), name, metav1.GetOptions{})
