@@ -307,16 +307,20 @@ func (rc *Reconciler) Bundle(ctx context.Context, bundle string) ([]any, error) 
 	list := make([]any, 0, len(clusters))
 	for _, c := range clusters {
 		e := entries[c]
-		// The releases of the staged version; when none is (the bundle
+		var blocked string
+		var chartFailed bool
+		if e.Staged != "" {
+			blocked, chartFailed = release.Blocked(rc.Engine.Meta(), bundle, e.Staged)
+		}
+		// The releases of the staged version; when it cannot be sent (the
+		// site is sent the version it runs) or none is staged (the bundle
 		// is being removed), those of the version the site ran.
 		version := e.Staged
-		if version == "" {
-			version = rc.active(bundle, c)
+		if a := rc.active(bundle, c); a != "" && (version == "" || blocked != "") {
+			version = a
 		}
 		r := ReleaseOf(rc.Hub, c, release.Names(rc.Engine.Meta(), bundle, version))
-		if e.Staged != "" {
-			r.Blocked, r.ChartFailed = release.Blocked(rc.Engine.Meta(), bundle, e.Staged)
-		}
+		r.Blocked, r.ChartFailed = blocked, chartFailed
 		list = append(list, deploymentOf(c, e, r))
 	}
 	rc.mu.Lock()
