@@ -479,7 +479,8 @@ func TestPrepareTargetValues(t *testing.T) {
 // and the global ones (a target's merged first); a chart that does not
 // render fails the version naming it, and nothing is sent; a chart
 // removed from the path is no longer sent; the deployment's releases
-// follow (Names).
+// follow (Names); a directory whose release name Helm would refuse fails
+// the version naming it.
 func TestPrepareSeveralCharts(t *testing.T) {
 	ctx := context.Background()
 	eng, _ := testenv.Engine(t, false)
@@ -564,5 +565,12 @@ func TestPrepareSeveralCharts(t *testing.T) {
 	stage(t, eng, "core", `[{"cluster": "prod-1", "staged-version": "`+one+`", "active-version": "`+two+`"}]`)
 	if got := releases(t, eng, "prod-1"); len(got) != 1 || got["core-db"].Version != one {
 		t.Fatalf("prod-1 once web is removed: %v", got)
+	}
+
+	// A chart directory whose release name Helm would refuse.
+	odd := srv.Push(t, "apps", "main", namedChart("core/Web_UI", "web", "0.1.0", false))
+	fetch(odd)
+	if bad, _, _ := Lookup(eng.Meta(), "core", odd); bad.Ok() || !strings.Contains(bad.Error, `chart Web_UI: its release "core-Web_UI" is not a Helm release name`) {
+		t.Fatalf("a directory that is no release name: %+v", bad)
 	}
 }
