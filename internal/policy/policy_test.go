@@ -90,6 +90,13 @@ func TestDefaultPolicyRoles(t *testing.T) {
 		{nobody, auth.Read, "/enterprises", false},
 		{bot, auth.Admin, "/state" + acme, true},
 		{bot, auth.Read, acme, false},
+		// The operator's allow-list of dedicated UPF bundles (the global
+		// fleet set): an enterprise admin asks for a bundle on its slice
+		// but cannot change which it may ask for.
+		{alice, auth.Write, "/aether/v2.1.x/acme/site/s1/slice/video/dedicated-upf/bundle", true},
+		{alice, auth.Write, "/fleet/v1.0.0/bundle/upf/allowed-for-dedicated-upf", false},
+		{alice, auth.Write, "/fleet/v1.0.0", false},
+		{olivia, auth.Write, "/fleet/v1.0.0/bundle/upf/allowed-for-dedicated-upf", true},
 	} {
 		err := e.authorizePath(ctx, tc.p, tc.action, tc.path)
 		if (err == nil) != tc.allow {

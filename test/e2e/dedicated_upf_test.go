@@ -129,8 +129,8 @@ func TestSliceDedicatedUPF(t *testing.T) {
 	site.agent = startAgent(t, "--dir", site.dir, "--kubeconfig", site.kube.Kubeconfig, "--interval", "2s")
 	s.Must(t, 201, "POST", "/fleet/v1.0.0", fmt.Sprintf(`{
 	  "git-repo": [{"repo-id": "apps", "url": %q}],
-	  "bundle": [{"bundle-id": "upf", "git": {"repo": "apps", "path": "charts/upf"}, "namespace": "upf"},
-	             {"bundle-id": "upf-pvc", "git": {"repo": "apps", "path": "charts/upf"}, "namespace": "upf", "values": "claim: true\n"}]}`, url))
+	  "bundle": [{"bundle-id": "upf", "git": {"repo": "apps", "path": "charts/upf"}, "namespace": "upf", "allowed-for-dedicated-upf": ["acme"]},
+	             {"bundle-id": "upf-pvc", "git": {"repo": "apps", "path": "charts/upf"}, "namespace": "upf", "allowed-for-dedicated-upf": ["acme"], "values": "claim: true\n"}]}`, url))
 
 	deployment := func(name string) (string, bool) {
 		d, err := site.client().AppsV1().Deployments("upf").Get(context.Background(), name, metav1.GetOptions{})
@@ -241,4 +241,46 @@ func TestSliceDedicatedUPF(t *testing.T) {
 		t.Errorf("slice video's upf %q after the withdrawal", v.UPF)
 	}
 	s.Must(t, 404, "GET", "/aether/v2.1.x/acme/site/s1/upf/"+rel, "")
+}
+
+// TestDedicatedUPFAllowListREST: through REST, as acme's enterprise
+// admin: a slice's request for a bundle the operator has not allowed acme
+// is refused (400) naming the request's path and the rule, and changes
+// nothing; a request for an allowed bundle is taken; the admin cannot
+// change the allow-list (403), which stays as the operator left it.
+func TestDedicatedUPFAllowListREST(t *testing.T) {
+	s := testenv.Start(t, t.TempDir(), "--adapters", "none")
+	s.Must(t, 201, "POST", "/enterprises", `{"enterprise-id":"acme"}`)
+	s.Must(t, 201, "POST", "/aether/v2.1.x/acme", `{"site":[{"site-id":"s1",
+	  "imsi-definition":{"mcc":"315","mnc":"010","enterprise":1,"format":"CCCNNNEEESSSSSS"},
+	  "slice":[{"slice-id":"video","sst":"1","sd":"000001","default-behavior":"DENY-ALL"}]}]}`)
+	s.Must(t, 201, "POST", "/fleet/v1.0.0", `{"bundle": [
+	  {"bundle-id": "upf", "chart": {"repository": "https://charts.example.com", "name": "bess-upf", "version": "1.4.2"}, "allowed-for-dedicated-upf": ["acme"]},
+	  {"bundle-id": "upf-globex", "chart": {"repository": "https://charts.example.com", "name": "bess-upf", "version": "1.4.2"}, "allowed-for-dedicated-upf": ["globex"]}]}`)
+	tok, _ := apiToken(t, s, "acme-boss", "enterprise-admin", "acme")
+	as := []string{"Authorization", "Bearer " + tok}
+	slice := "/aether/v2.1.x/acme/site/s1/slice/video"
+
+	body := string(s.Must(t, 400, "PATCH", slice, `{"dedicated-upf":{"bundle":"upf-globex"}}`, as...))
+	if !strings.Contains(body, slice+"/dedicated-upf/bundle") || !strings.Contains(body, `bundle \"upf-globex\" is not allowed as a dedicated UPF of enterprise acme`) ||
+		!strings.Contains(body, "/fleet/v1.0.0/bundle/upf-globex/allowed-for-dedicated-upf") {
+		t.Fatalf("a bundle not allowed: %s", body)
+	}
+	if got := getSlice(t, s, "video"); got.DedicatedUPF.Bundle != "" {
+		t.Fatalf("a refused request changed the slice: %+v", got.DedicatedUPF)
+	}
+	s.Must(t, 200, "PATCH", slice, `{"dedicated-upf":{"bundle":"upf"}}`, as...)
+	if got := getSlice(t, s, "video"); got.DedicatedUPF.Bundle != "upf" {
+		t.Fatalf("an allowed request: %+v", got.DedicatedUPF)
+	}
+
+	s.Must(t, 403, "PATCH", "/fleet/v1.0.0/bundle/upf-globex", `{"allowed-for-dedicated-upf":["acme"]}`, as...)
+	s.Must(t, 403, "PUT", "/fleet/v1.0.0/bundle/upf-globex/allowed-for-dedicated-upf", `["acme"]`, as...)
+	var b map[string]any
+	if err := json.Unmarshal(s.Must(t, 200, "GET", "/fleet/v1.0.0/bundle/upf-globex", ""), &b); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(b["allowed-for-dedicated-upf"]); got != "[globex]" {
+		t.Fatalf("the allow-list after the admin's attempts: %s", got)
+	}
 }

@@ -366,3 +366,74 @@ func interrupt(t *testing.T, cs kubernetes.Interface, ns, name, digest string) {
 		t.Fatal(err)
 	}
 }
+
+// TestReleaseSet: a bundle of several charts reaches the site as one
+// helm-release object per chart (<bundle>-<chart>): the registry installs
+// the set in name order, each its own Helm release with its own values,
+// upgrades the set to the next version, and uninstalls the release of a
+// chart removed from the bundle while the other keeps running untouched.
+func TestReleaseSet(t *testing.T) {
+	c, cs := site(t)
+	src := &charts{}
+	a, err := helm.New(helm.Options{Config: c.RESTConfig(), Charts: src, Poll: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := apply.NewRegistry()
+	a.Register(reg)
+	ctx := context.Background()
+	ch := src.add(t, "1.0.0", nil)
+	part := func(name, version, tag string) wire.Object {
+		return object(t, name, wire.HelmRelease{Namespace: "apps", Bundle: "core", Version: version, Chart: ch,
+			Values: map[string]any{"image": map[string]any{"tag": tag}}, Timeout: wire.Duration(90 * time.Second)})
+	}
+	applied := func(objs ...wire.Object) ([]apply.Outcome, []string) {
+		t.Helper()
+		out, removed, err := reg.ApplyAll(ctx, objs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out {
+			if o.Status.State != wire.StateApplied {
+				t.Fatalf("%s: %s %q", o.Status.Name, o.Status.State, o.Status.Message)
+			}
+		}
+		return out, removed
+	}
+
+	out, _ := applied(part("core-web", "v1", "web-1"), part("core-db", "v1", "db-1"))
+	if len(out) != 2 || out[0].Status.Name != "core-db" || out[1].Status.Name != "core-web" {
+		t.Fatalf("applied %v, want core-db then core-web", out)
+	}
+	for _, o := range out {
+		wantReady(t, o.Status, true, "v1")
+	}
+	if image(deployment(t, cs, "apps", "core-db")) != "example.org/web:db-1" || image(deployment(t, cs, "apps", "core-web")) != "example.org/web:web-1" {
+		t.Fatal("each release has its own values")
+	}
+
+	out, _ = applied(part("core-web", "v2", "web-2"), part("core-db", "v2", "db-2"))
+	for _, o := range out {
+		wantReady(t, o.Status, true, "v2")
+	}
+	if image(deployment(t, cs, "apps", "core-web")) != "example.org/web:web-2" {
+		t.Fatal("core-web not upgraded")
+	}
+	dbRev := revision(t, cs, "apps", "core-db")
+
+	// web removed from the bundle (v3): its release is uninstalled.
+	out, removed := applied(part("core-db", "v3", "db-2"))
+	if len(removed) != 1 || removed[0] != "helm-release/core-web" {
+		t.Fatalf("removed %v, want helm-release/core-web", removed)
+	}
+	wantReady(t, out[0].Status, true, "v3")
+	if _, err := cs.AppsV1().Deployments("apps").Get(ctx, "core-web", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("core-web's deployment after its chart was removed: %v", err)
+	}
+	if rev := revision(t, cs, "apps", "core-db"); rev != dbRev+1 {
+		t.Fatalf("core-db at revision %d, want %d (one upgrade to v3)", rev, dbRev+1)
+	}
+	if d := deployment(t, cs, "apps", "core-db"); image(d) != "example.org/web:db-2" || d.Status.ReadyReplicas != 2 {
+		t.Fatalf("core-db after core-web's removal: %s, %d ready", image(d), d.Status.ReadyReplicas)
+	}
+}

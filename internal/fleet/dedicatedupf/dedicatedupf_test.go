@@ -52,7 +52,7 @@ func newFixture(t *testing.T) *fixture {
 	  "site":[{"site-id":"lab","organization":"acme","tenant":"acme","aether-site":["s1"]}],
 	  "cluster":[{"cluster-id":"edge-1","site":"lab","label":[{"name":"env","value":"lab"}]}]}`)
 	f.apply(fleet.SetName, "", `{"bundle":[{"bundle-id":"upf","chart":{"repository":"https://charts.example.com/aether","name":"bess-upf","version":"1.4.2"},
-	  "namespace":"upf","values":"image: bess\n","target":[{"name":"lab","match-label":[{"name":"env","value":"lab"}],"values":"upf:\n  port: 8806\n"}]}]}`)
+	  "namespace":"upf","allowed-for-dedicated-upf":["acme"],"values":"image: bess\n","target":[{"name":"lab","match-label":[{"name":"env","value":"lab"}],"values":"upf:\n  port: 8806\n"}]}]}`)
 	hub, err := edge.For(eng, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -298,4 +298,78 @@ func withStatus(f *fixture, o *config.Object) map[string]any {
 	d, _ := tree["dedicated-upf"].(map[string]any)
 	st, _ := d["status"].(map[string]any)
 	return st
+}
+
+// TestDedicatedUPFAllowList: a slice may ask only for a bundle the
+// operator lists its enterprise under (allowed-for-dedicated-upf): a
+// bundle not allowed, or not declared, is refused at commit at the
+// request's bundle leaf, naming the rule, and nothing changes (no run
+// starts); an allowed one is taken; withdrawing the allowance does not
+// block other edits of a slice already asking.
+func TestDedicatedUPFAllowList(t *testing.T) {
+	f := newFixture(t)
+	f.apply(fleet.SetName, "", `{"bundle":[{"bundle-id":"upf-other","chart":{"repository":"https://charts.example.com/aether","name":"bess-upf","version":"1.4.2"},
+	  "allowed-for-dedicated-upf":["globex"]}]}`)
+	ask := func(bundle string) error {
+		loc, err := locate(f.eng, "/aether/v2.1.x/acme/site/s1/slice/video/dedicated-upf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		val, err := schema.DecodeJSON(loc.Node, map[string]any{"bundle": bundle}, loc.REST(), false, schema.DecodeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.eng.Submit(f.ctx, &config.Request{Edits: []config.Edit{{Op: config.OpMerge, Loc: loc, Value: val}}, Principal: "acme-admin", Source: "api"})
+		return err
+	}
+	for bundle, why := range map[string]string{
+		"upf-other": `bundle "upf-other" is not allowed as a dedicated UPF of enterprise acme`,
+		"nowhere":   `there is no fleet bundle "nowhere"`,
+	} {
+		err := ask(bundle)
+		if err == nil || !strings.Contains(err.Error(), "/aether/v2.1.x/acme/site/s1/slice/video/dedicated-upf/bundle") || !strings.Contains(err.Error(), why) {
+			t.Errorf("asking for %s: %v", bundle, err)
+		}
+		if got := asked(mustGet(t, f, Slice{"acme", "s1", "video"}.key(f.aset))); got.Bundle != "" {
+			t.Errorf("a refused request changed the slice: %v", got)
+		}
+	}
+	if err := ask("upf"); err != nil {
+		t.Fatalf("asking for an allowed bundle: %v", err)
+	}
+	if err := f.c.Pass(f.ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if runs, err := f.wf.List(); err != nil || len(runs) != 1 {
+		t.Fatalf("runs after one allowed request: %d %v", len(runs), err)
+	}
+	// The operator withdraws acme's allowance: an edit of the slice that
+	// leaves its request as it was is not refused.
+	loc, err := locate(f.eng, "/fleet/v1.0.0/bundle/upf/allowed-for-dedicated-upf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, err := schema.DecodeJSON(loc.Node, []any{"globex"}, loc.REST(), false, schema.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Submit(f.ctx, &config.Request{Edits: []config.Edit{{Op: config.OpReplace, Loc: loc, Value: val}}, Principal: "test", Source: "api"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ask("upf"); err != nil {
+		t.Fatalf("the same request again: %v", err)
+	}
+	f.apply("aether", "acme", `{"site":[{"site-id":"s1","slice":[{"slice-id":"video","description":"streaming"}]}]}`)
+	if err := ask("upf-other"); err == nil || !strings.Contains(err.Error(), "not allowed") {
+		t.Fatalf("a new request once withdrawn: %v", err)
+	}
+}
+
+func mustGet(t *testing.T, f *fixture, key string) *config.Object {
+	t.Helper()
+	o, ok := f.eng.Snapshot().Get(key)
+	if !ok {
+		t.Fatalf("no %s", key)
+	}
+	return o
 }

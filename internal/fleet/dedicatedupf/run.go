@@ -178,7 +178,7 @@ func (s *stepper) ready(ctx context.Context) (workflow.Outcome, error) {
 	if err != nil {
 		return workflow.Outcome{}, err
 	}
-	r := rollout.ReleaseOf(hub, s.st.Cluster, s.st.Release)
+	r := rollout.ReleaseOf(hub, s.st.Cluster, release.Names(s.env.Engine.Meta(), s.st.Release, s.st.Version))
 	blocked, chartFailed := release.Blocked(s.env.Engine.Meta(), s.st.Release, s.st.Version)
 	switch {
 	case chartFailed:
@@ -323,7 +323,7 @@ func (s *stepper) teardown(ctx context.Context) (workflow.Outcome, error) {
 	if err != nil {
 		return workflow.Outcome{}, err
 	}
-	if r := rollout.ReleaseOf(hub, s.st.Cluster, s.st.Release); r.Reported && r.Connected && s.now.Sub(s.st.UndoAt) <= UndoTimeout {
+	if r := rollout.ReleaseOf(hub, s.st.Cluster, release.Names(s.env.Engine.Meta(), s.st.Release, s.st.Version)); r.Reported && r.Connected && s.now.Sub(s.st.UndoAt) <= UndoTimeout {
 		return workflow.Outcome{Wait: Poll, WaitingOn: "the agent to report release " + s.st.Release + " removed", Data: s.st}, nil
 	}
 	note := "release " + s.st.Release + " removed from cluster " + s.st.Cluster
@@ -345,7 +345,7 @@ func (s *stepper) undo(ctx context.Context) (workflow.Outcome, error) {
 	if err != nil {
 		return workflow.Outcome{}, err
 	}
-	r := rollout.ReleaseOf(hub, s.st.Cluster, s.st.Release)
+	r := rollout.ReleaseOf(hub, s.st.Cluster, release.Names(s.env.Engine.Meta(), s.st.Release, s.st.Version))
 	gone := "release " + s.st.Release + " uninstalled at cluster " + s.st.Cluster
 	switch {
 	case r.Reported && r.Connected && s.now.Sub(s.st.UndoAt) <= UndoTimeout:

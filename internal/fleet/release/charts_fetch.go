@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -41,9 +42,19 @@ type lasting struct{ error }
 
 func permanent(format string, a ...any) error { return lasting{fmt.Errorf(format, a...)} }
 
-// packageTree packs the chart at dir of a commit's tree as helm package
-// does (its .helmignore applied), into an archive.
-func packageTree(tree *object.Tree, dir string) ([]byte, error) {
+// packed is one chart archive of a bundle's path: Dir is the chart's
+// subdirectory ("" when the path is itself the chart).
+type packed struct {
+	Dir     string
+	Archive []byte
+}
+
+// packageCharts packs the charts at dir of a commit's tree, as Fleet
+// reads a path of a GitRepo: dir itself when it holds a Chart.yaml, else
+// every immediate subdirectory that holds one (Fleet's multi-chart
+// layout), in name order; a subdirectory without a Chart.yaml is not a
+// chart and is left out.
+func packageCharts(tree *object.Tree, dir string) ([]packed, error) {
 	sub := tree
 	if dir != "" && dir != "." {
 		var err error
@@ -51,9 +62,44 @@ func packageTree(tree *object.Tree, dir string) ([]byte, error) {
 			return nil, permanent("the commit has no directory %q", dir)
 		}
 	}
-	if _, err := sub.File("Chart.yaml"); err != nil {
-		return nil, permanent("%q holds no Chart.yaml: a bundle's path is one chart's directory", dir)
+	if _, err := sub.File("Chart.yaml"); err == nil {
+		archive, err := packageTree(sub, dir)
+		if err != nil {
+			return nil, err
+		}
+		return []packed{{Archive: archive}}, nil
 	}
+	var out []packed
+	for _, e := range sub.Entries {
+		if e.Mode != filemode.Dir {
+			continue
+		}
+		child, err := sub.Tree(e.Name)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := child.File("Chart.yaml"); err != nil {
+			continue
+		}
+		archive, err := packageTree(child, path.Join(dir, e.Name))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, packed{Dir: e.Name, Archive: archive})
+	}
+	// Git orders a tree's entries as if directories ended in '/': the
+	// releases are applied in plain name order (the agent's).
+	sort.Slice(out, func(i, j int) bool { return out[i].Dir < out[j].Dir })
+	if len(out) == 0 {
+		return nil, permanent("%q holds no Chart.yaml, nor subdirectories holding one: a bundle's path is a chart's directory or a directory of charts", dir)
+	}
+	return out, nil
+}
+
+// packageTree packs the chart whose directory is sub (at dir of the
+// commit) as helm package does (its .helmignore applied), into an
+// archive.
+func packageTree(sub *object.Tree, dir string) ([]byte, error) {
 	tmp, err := os.MkdirTemp("", "amp-chart-")
 	if err != nil {
 		return nil, err

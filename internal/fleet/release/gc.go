@@ -41,8 +41,10 @@ func (p *Preparer) Collect(ctx context.Context) (records, archives int, err erro
 			return nil
 		}
 		var rec Prepared
-		if json.Unmarshal(value, &rec) == nil && rec.Chart.Digest != "" {
-			used[rec.Chart.Digest] = true
+		if json.Unmarshal(value, &rec) == nil {
+			for _, c := range rec.Parts() {
+				used[c.Chart.Digest] = true
+			}
 		}
 		return nil
 	})

@@ -148,7 +148,9 @@ func (p *Preparer) Pass(ctx context.Context) {
 			outcome = "failed"
 			p.Log.Warn("a bundle's chart cannot be released", "bundle", w.bundle, "version", w.version, "error", got.Error)
 		default:
-			p.Log.Info("prepared a bundle's chart", "bundle", w.bundle, "version", w.version, "chart", got.Chart.Name, "chart_version", got.Chart.Version, "digest", got.Chart.Digest)
+			for _, c := range got.Parts() {
+				p.Log.Info("prepared a bundle's chart", "bundle", w.bundle, "version", w.version, "release", ReleaseName(w.bundle, c.Dir), "chart", c.Chart.Name, "chart_version", c.Chart.Version, "digest", c.Chart.Digest)
+			}
 		}
 		p.Metrics.prepared.WithLabelValues(outcome).Inc()
 		p.finish(key, !got.Transient)
@@ -218,25 +220,32 @@ func wanted(snap *config.Snapshot, set *schema.ModelSet) []want {
 
 var tracer = otel.Tracer("github.com/amp-edge/amp/internal/fleet/release")
 
-// prepare gets, checks and keeps one version's chart.
+// prepare gets, checks and keeps one version's charts.
 func (p *Preparer) prepare(ctx context.Context, snap *config.Snapshot, set *schema.ModelSet, w want) Prepared {
 	ctx, span := tracer.Start(ctx, "fleet.chart.prepare", trace.WithAttributes(attribute.String("amp.bundle", w.bundle), attribute.String("amp.version", w.version)))
 	defer span.End()
 	out := Prepared{At: p.Now().UTC()}
-	c, err := p.chart(ctx, snap, set, w)
+	parts, err := p.charts(ctx, snap, set, w)
 	if err != nil {
 		span.RecordError(err)
 		out.Error, out.Transient = err.Error(), !isLasting(err)
 		return out
 	}
-	out.Chart = c
+	if len(parts) == 1 && parts[0].Dir == "" {
+		out.Chart = parts[0].Chart
+	} else {
+		out.Charts = parts
+	}
 	return out
 }
 
-func (p *Preparer) chart(ctx context.Context, snap *config.Snapshot, set *schema.ModelSet, w want) (wire.Chart, error) {
-	archive, err := p.archive(ctx, snap, set, w)
+// helmName is a Helm release name (Helm's own rule; at most 53).
+var helmName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+func (p *Preparer) charts(ctx context.Context, snap *config.Snapshot, set *schema.ModelSet, w want) ([]Part, error) {
+	archives, err := p.archives(ctx, snap, set, w)
 	if err != nil {
-		return wire.Chart{}, err
+		return nil, err
 	}
 	ns, _ := w.tree["namespace"].(string)
 	if ns == "" {
@@ -248,31 +257,57 @@ func (p *Preparer) chart(ctx context.Context, snap *config.Snapshot, set *schema
 	// before any site is sent it.
 	targets, sets, err := valueSets(w.tree, fleet.ClusterLabels(snap))
 	if err != nil {
-		return wire.Chart{}, permanent("the bundle's values: %v", err)
+		return nil, permanent("the bundle's values: %v", err)
 	}
-	var md *chart.Metadata
-	for i, values := range sets {
-		if md, err = check(archive, w.bundle, ns, values); err != nil {
-			if len(targets[i]) == 0 {
-				return wire.Chart{}, err
-			}
-			return wire.Chart{}, permanent("with the values of target %s merged: %v", strings.Join(targets[i], ", "), err)
+	var out []Part
+	for _, a := range archives {
+		name := ReleaseName(w.bundle, a.Dir)
+		if a.Dir != "" && (len(name) > 53 || !helmName.MatchString(name)) {
+			return nil, permanent("chart %s: its release %q is not a Helm release name (lower case letters, digits, '-' and '.', at most 53)", a.Dir, name)
 		}
+		var md *chart.Metadata
+		for i, values := range sets {
+			if md, err = check(a.Archive, name, ns, chartValues(values, a.Dir)); err != nil {
+				err = inChart(a.Dir, err)
+				if len(targets[i]) == 0 {
+					return nil, err
+				}
+				return nil, permanent("with the values of target %s merged: %v", strings.Join(targets[i], ", "), err)
+			}
+		}
+		digest, err := edge.PutChart(p.Engine.Meta(), a.Archive)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Part{Dir: a.Dir, Chart: wire.Chart{Name: md.Name, Version: md.Version, Digest: digest}})
 	}
-	digest, err := edge.PutChart(p.Engine.Meta(), archive)
-	if err != nil {
-		return wire.Chart{}, err
-	}
-	return wire.Chart{Name: md.Name, Version: md.Version, Digest: digest}, nil
+	return out, nil
 }
 
-// archive is the version's chart archive: packed from the bundle's path
-// at the commit, or downloaded from its chart repository.
-func (p *Preparer) archive(ctx context.Context, snap *config.Snapshot, set *schema.ModelSet, w want) ([]byte, error) {
+// inChart names the chart of a bundle of several in err, keeping it
+// lasting or not.
+func inChart(dir string, err error) error {
+	if dir == "" {
+		return err
+	}
+	if isLasting(err) {
+		return permanent("chart %s: %v", dir, err)
+	}
+	return fmt.Errorf("chart %s: %w", dir, err)
+}
+
+// archives are the version's chart archives: packed from the bundle's
+// path at the commit (one chart, or a directory of charts), or downloaded
+// from its chart repository.
+func (p *Preparer) archives(ctx context.Context, snap *config.Snapshot, set *schema.ModelSet, w want) ([]packed, error) {
 	if c, ok := w.tree["chart"].(map[string]any); ok {
 		repo, _ := c["repository"].(string)
 		name, _ := c["name"].(string)
-		return download(ctx, p.Client, repo, name, w.version)
+		archive, err := download(ctx, p.Client, repo, name, w.version)
+		if err != nil {
+			return nil, err
+		}
+		return []packed{{Archive: archive}}, nil
 	}
 	g, _ := w.tree["git"].(map[string]any)
 	repo, _ := g["repo"].(string)
@@ -296,5 +331,5 @@ func (p *Preparer) archive(ctx context.Context, snap *config.Snapshot, set *sche
 			return nil, err
 		}
 	}
-	return packageTree(tree, dir)
+	return packageCharts(tree, dir)
 }

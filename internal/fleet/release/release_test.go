@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -98,7 +99,7 @@ func releases(t *testing.T, eng *config.Engine, cluster string) map[string]wire.
 		if err := json.Unmarshal(o.Spec, &r); err != nil {
 			t.Fatal(err)
 		}
-		if o.Kind != wire.KindHelmRelease || o.Name != r.Bundle {
+		if o.Kind != wire.KindHelmRelease || (o.Name != r.Bundle && !strings.HasPrefix(o.Name, r.Bundle+"-")) {
 			t.Fatalf("object %s/%s carries bundle %q", o.Kind, o.Name, r.Bundle)
 		}
 		out[o.Name] = r
@@ -197,15 +198,20 @@ func TestSourceObjects(t *testing.T) {
 	}
 }
 
-// chartFiles is a chart directory under dir: a ConfigMap rendering
+// chartFiles is a chart hello in directory dir: a ConfigMap rendering
 // .Values.message; broken: a template that does not render.
 func chartFiles(dir, version string, broken bool) map[string]string {
+	return namedChart(dir, "hello", version, broken)
+}
+
+// namedChart is chartFiles of a chart named name.
+func namedChart(dir, name, version string, broken bool) map[string]string {
 	tpl := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  message: {{ .Values.message | quote }}\n"
 	if broken {
 		tpl = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name \n"
 	}
 	return map[string]string{
-		dir + "/Chart.yaml":        "apiVersion: v2\nname: hello\nversion: " + version + "\n",
+		dir + "/Chart.yaml":        "apiVersion: v2\nname: " + name + "\nversion: " + version + "\n",
 		dir + "/values.yaml":       "message: hi\n",
 		dir + "/templates/cm.yaml": tpl,
 		dir + "/.helmignore":       "notes.txt\n",
@@ -232,7 +238,7 @@ func TestPrepareFromGit(t *testing.T) {
 	second := srv.Push(t, "apps", "main", chartFiles("charts/hello", "0.2.0", false))
 	if err := put(t, eng, "/fleet/v1.0.0", fmt.Sprintf(`{"git-repo": [{"repo-id": "apps", "url": %q}],
 	  "bundle": [{"bundle-id": "hello", "git": {"repo": "apps", "path": "charts/hello"}},
-	             {"bundle-id": "nochart", "git": {"repo": "apps", "path": "charts"}}]}`, url)); err != nil {
+	             {"bundle-id": "nochart", "git": {"repo": "apps", "path": "charts/hello/templates"}}]}`, url)); err != nil {
 		t.Fatal(err)
 	}
 	p, repos := newPreparer(t, eng)
@@ -267,7 +273,7 @@ func TestPrepareFromGit(t *testing.T) {
 		}
 	}
 	bad, ok, _ := Lookup(eng.Meta(), "nochart", second)
-	if !ok || bad.Ok() || bad.Transient || !strings.Contains(bad.Error, `"charts" holds no Chart.yaml`) {
+	if !ok || bad.Ok() || bad.Transient || !strings.Contains(bad.Error, `"charts/hello/templates" holds no Chart.yaml`) {
 		t.Fatalf("a path without a chart: %+v", bad)
 	}
 
@@ -463,5 +469,108 @@ func TestPrepareTargetValues(t *testing.T) {
 	stage(t, eng, "unmatched", `[{"cluster": "prod-1", "staged-version": "`+rev+`"}]`)
 	if r := releases(t, eng, "prod-1")["unmatched"]; r.Values["message"] != "prod" {
 		t.Errorf("prod-1's values: %v, want the prod target's", r.Values)
+	}
+}
+
+// TestPrepareSeveralCharts: a bundle's path whose subdirectories are
+// charts (a subdirectory without a Chart.yaml is not one) is prepared as
+// one chart per directory, in name order, each the release
+// <bundle>-<dir> at a site, with the values under its directory's name
+// and the global ones (a target's merged first); a chart that does not
+// render fails the version naming it, and nothing is sent; a chart
+// removed from the path is no longer sent; the deployment's releases
+// follow (Names); a directory whose release name Helm would refuse fails
+// the version naming it.
+func TestPrepareSeveralCharts(t *testing.T) {
+	ctx := context.Background()
+	eng, _ := testenv.Engine(t, false)
+	Bind(eng)
+	if err := put(t, eng, "/inventory/v1.0.0", sites); err != nil {
+		t.Fatal(err)
+	}
+	srv := gitserver.Start(t)
+	url := srv.Create(t, "apps")
+	files := namedChart("core/web", "web", "0.1.0", false)
+	maps.Copy(files, namedChart("core/db", "db", "0.2.0", false))
+	files["core/docs/README.md"] = "not a chart\n"
+	two := srv.Push(t, "apps", "main", files)
+	if err := put(t, eng, "/fleet/v1.0.0", fmt.Sprintf(`{"git-repo": [{"repo-id": "apps", "url": %q}],
+	  "bundle": [{"bundle-id": "core", "namespace": "core", "git": {"repo": "apps", "path": "core"},
+	    "values": "global:\n  env: lab\ndb:\n  message: from-db\nweb:\n  message: from-web\n",
+	    "target": [{"name": "prod", "match-label": [{"name": "env", "value": "production"}], "values": "web:\n  message: prod-web\n"}]}]}`, url)); err != nil {
+		t.Fatal(err)
+	}
+	p, repos := newPreparer(t, eng)
+	o, _ := eng.Snapshot().Get(gitsource.RepoKey(eng.Schema().Set(fleet.SetName, ""), "apps"))
+	fetch := func(want string) {
+		t.Helper()
+		if res, err := repos.Fetch(ctx, "apps", o, "webhook"); err != nil || res.Err != nil || res.Revision != want {
+			t.Fatalf("fetch: %+v %v", res, err)
+		}
+		p.Pass(ctx)
+	}
+	fetch(two)
+	got, ok, err := Lookup(eng.Meta(), "core", two)
+	if err != nil || !ok || !got.Ok() || len(got.Charts) != 2 || got.Charts[0].Dir != "db" || got.Charts[0].Chart.Name != "db" ||
+		got.Charts[1].Dir != "web" || got.Charts[1].Chart.Version != "0.1.0" {
+		t.Fatalf("the two charts: %+v %v %v", got, ok, err)
+	}
+	if names := Names(eng.Meta(), "core", two); !reflect.DeepEqual(names, []string{"core-db", "core-web"}) {
+		t.Fatalf("Names: %v", names)
+	}
+	stage(t, eng, "core", `[{"cluster": "prod-1", "staged-version": "`+two+`"}, {"cluster": "stage-1", "staged-version": "`+two+`"}]`)
+	objs, err := (source{}).Objects(eng.Schema(), eng.Snapshot(), "prod-1")
+	if err != nil || len(objs) != 2 || objs[0].Name != "core-db" || objs[1].Name != "core-web" {
+		t.Fatalf("prod-1's objects, in apply order: %v %v", objs, err)
+	}
+	rels := releases(t, eng, "prod-1")
+	global := map[string]any{"env": "lab"}
+	if db := rels["core-db"]; db.Chart != got.Charts[0].Chart || db.Version != two || db.Namespace != "core" ||
+		!reflect.DeepEqual(db.Values, map[string]any{"message": "from-db", "global": global}) {
+		t.Errorf("core-db at prod-1: %+v", db)
+	}
+	if web := rels["core-web"]; !reflect.DeepEqual(web.Values, map[string]any{"message": "prod-web", "global": global}) {
+		t.Errorf("core-web at prod-1 (the prod target's value): %+v", web.Values)
+	}
+	if web := releases(t, eng, "stage-1")["core-web"]; web.Values["message"] != "from-web" {
+		t.Errorf("core-web at stage-1: %+v", web.Values)
+	}
+	// Each chart rendered as its release, with its own values.
+	archive, _ := edge.GetChart(eng.Meta(), got.Charts[1].Chart.Digest)
+	if ch, err := loader.LoadArchive(bytes.NewReader(archive)); err != nil || ch.Metadata.Name != "web" {
+		t.Fatalf("core-web's archive: %v", err)
+	}
+
+	// web does not render: the version fails naming it; nothing is sent.
+	broken := srv.Push(t, "apps", "main", namedChart("core/web", "web", "0.1.1", true))
+	fetch(broken)
+	bad, ok, _ := Lookup(eng.Meta(), "core", broken)
+	if !ok || bad.Ok() || bad.Transient || !strings.HasPrefix(bad.Error, "chart web: ") {
+		t.Fatalf("a chart of the bundle that does not render: %+v", bad)
+	}
+	if why, failed := Blocked(eng.Meta(), "core", broken); !failed || !strings.Contains(why, "chart web: ") {
+		t.Fatalf("Blocked: %q %v", why, failed)
+	}
+	stage(t, eng, "core", `[{"cluster": "prod-1", "staged-version": "`+broken+`"}]`)
+	if got := releases(t, eng, "prod-1"); len(got) != 0 {
+		t.Fatalf("a failed version was sent: %v", got)
+	}
+
+	// web removed from the path: only core-db is sent.
+	one := srv.Delete(t, "apps", "main", "core/web")
+	fetch(one)
+	if names := Names(eng.Meta(), "core", one); !reflect.DeepEqual(names, []string{"core-db"}) {
+		t.Fatalf("Names once web is removed: %v", names)
+	}
+	stage(t, eng, "core", `[{"cluster": "prod-1", "staged-version": "`+one+`", "active-version": "`+two+`"}]`)
+	if got := releases(t, eng, "prod-1"); len(got) != 1 || got["core-db"].Version != one {
+		t.Fatalf("prod-1 once web is removed: %v", got)
+	}
+
+	// A chart directory whose release name Helm would refuse.
+	odd := srv.Push(t, "apps", "main", namedChart("core/Web_UI", "web", "0.1.0", false))
+	fetch(odd)
+	if bad, _, _ := Lookup(eng.Meta(), "core", odd); bad.Ok() || !strings.Contains(bad.Error, `chart Web_UI: its release "core-Web_UI" is not a Helm release name`) {
+		t.Fatalf("a directory that is no release name: %+v", bad)
 	}
 }

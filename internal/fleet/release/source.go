@@ -2,6 +2,7 @@ package release
 
 import (
 	"encoding/json"
+	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -138,8 +139,10 @@ func deployments(snap *config.Snapshot, key string) map[string]deployment {
 	return out
 }
 
-// Objects are the cluster's releases: one per bundle whose deployment of
-// the cluster has a staged version whose chart is prepared. A version not
+// Objects are the cluster's releases: one per chart of each bundle whose
+// deployment of the cluster has a staged version whose charts are
+// prepared (ReleaseName; a bundle of several charts gives each its part
+// of the values, chartValues). A version not
 // prepared (or whose chart failed) gives the active version's release
 // when the site runs one (nothing changes there), else none: its
 // deployment says why (Blocked).
@@ -149,6 +152,7 @@ func (source) Objects(sch *schema.Schema, snap *config.Snapshot, cluster string)
 		return nil, nil
 	}
 	var out []wire.Object
+	taken := map[string]bool{}
 	var meta store.Meta
 	var labels map[string]string
 	prefix := schema.RootKey(set, "") + "/bundle/"
@@ -199,11 +203,22 @@ func (source) Objects(sch *schema.Schema, snap *config.Snapshot, cluster string)
 		if ns == "" {
 			ns = "default"
 		}
-		spec, err := json.Marshal(wire.HelmRelease{Namespace: ns, Bundle: bundle, Version: version, Chart: p.Chart, Values: values, Test: d.HelmTest})
-		if err != nil {
-			return nil, err
+		for _, c := range p.Parts() {
+			name := ReleaseName(bundle, c.Dir)
+			if taken[name] {
+				// Bundle a's chart b and bundle a-b would be one release:
+				// the agent would refuse the whole state. The first (in
+				// key order) keeps the name.
+				slog.Warn("two bundles' charts have one release name at a cluster: the latter is not sent", "cluster", cluster, "release", name, "bundle", bundle)
+				continue
+			}
+			taken[name] = true
+			spec, err := json.Marshal(wire.HelmRelease{Namespace: ns, Bundle: bundle, Version: version, Chart: c.Chart, Values: chartValues(values, c.Dir), Test: d.HelmTest})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, wire.Object{Kind: wire.KindHelmRelease, Name: name, Spec: spec, Index: index})
 		}
-		out = append(out, wire.Object{Kind: wire.KindHelmRelease, Name: bundle, Spec: spec, Index: index})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

@@ -131,3 +131,24 @@ func checkValues(tx *config.Snapshot, changes []config.ObjectChange, report conf
 		}
 	}
 }
+
+// chartValues are the values of the chart in directory dir of a bundle of
+// several ("" : the bundle's one chart takes them all): as an umbrella
+// chart gives a subchart its own, the map under the chart's directory
+// name, with the bundle's global: map merged over the chart's global:.
+// So one values text (and each target's) sets every chart of the bundle.
+func chartValues(values map[string]any, dir string) map[string]any {
+	if dir == "" {
+		return values
+	}
+	own, _ := values[dir].(map[string]any)
+	out := maps.Clone(own)
+	if out == nil {
+		out = map[string]any{}
+	}
+	if g, ok := values["global"].(map[string]any); ok {
+		mine, _ := out["global"].(map[string]any)
+		out["global"] = merge(mine, g)
+	}
+	return out
+}

@@ -105,29 +105,105 @@ func (r Release) Good(version string) bool {
 	return r.Reported && r.State == wire.StateApplied && r.Version == version && r.Ready
 }
 
-// ReleaseOf reads what cluster's agent reports of bundle's release (the
-// helm-release object named after the bundle).
-func ReleaseOf(hub *edge.Hub, cluster, bundle string) Release {
+// ReleaseOf reads what cluster's agent reports of a bundle's releases
+// (the helm-release objects names, release.Names: the bundle's one, or
+// one per chart of a bundle of several) as one: failed when one failed,
+// naming it; applied, ready and at a version when every one is; drifted
+// when one did.
+func ReleaseOf(hub *edge.Hub, cluster string, names []string) Release {
 	st, err := hub.Status(cluster, true)
 	if err != nil {
 		return Release{}
 	}
-	r := Release{Connected: st.Connected}
-	for _, o := range st.ObjectStates {
-		if o["kind"] != wire.KindHelmRelease || o["name"] != bundle {
-			continue
-		}
-		r.Reported = true
-		r.State, _ = o["state"].(string)
-		r.Version, _ = o["version"].(string)
-		r.Ready, _ = o["ready"].(bool)
-		r.Drift, _ = o["drift"].(bool)
-		r.Message, _ = o["message"].(string)
-		if at, ok := o["at"].(string); ok {
-			r.At, _ = time.Parse(time.RFC3339, at)
+	return releaseOf(st.Connected, st.ObjectStates, names)
+}
+
+// releaseOf is ReleaseOf of an agent's object states.
+func releaseOf(connected bool, states []map[string]any, names []string) Release {
+	r := Release{Connected: connected}
+	byName := map[string]map[string]any{}
+	for _, o := range states {
+		if o["kind"] == wire.KindHelmRelease {
+			name, _ := o["name"].(string)
+			byName[name] = o
 		}
 	}
+	// about prefixes a release's message with its name in a bundle of
+	// several, so the deployment's reason names the failing chart.
+	about := func(name, msg string) string {
+		if len(names) == 1 || msg == "" {
+			return msg
+		}
+		return "release " + name + ": " + msg
+	}
+	var fail, drifted, missing, unready, lag, failVersion string
+	var failAt time.Time
+	ready, failed := true, false
+	for _, name := range names {
+		o, ok := byName[name]
+		if !ok {
+			if missing == "" {
+				missing = "release " + name + " is not reported yet"
+			}
+			ready = false
+			continue
+		}
+		state, _ := o["state"].(string)
+		version, _ := o["version"].(string)
+		ok, _ = o["ready"].(bool)
+		drift, _ := o["drift"].(bool)
+		msg, _ := o["message"].(string)
+		var at time.Time
+		if s, isStr := o["at"].(string); isStr {
+			at, _ = time.Parse(time.RFC3339, s)
+		}
+		if !r.Reported {
+			r.Version, r.State, r.Message = version, state, msg
+		}
+		r.Reported = true
+		if version != r.Version && lag == "" {
+			lag = version // not every release runs one version yet
+		}
+		if r.State == wire.StateApplied && state != wire.StateApplied {
+			r.State = state
+		}
+		if at.After(r.At) {
+			r.At = at
+		}
+		if state == wire.StateFailed && !failed {
+			failed, fail, failVersion, failAt = true, about(name, msg), version, at
+		}
+		if drift && !r.Drift {
+			r.Drift, drifted = true, about(name, msg)
+		}
+		if !ok && unready == "" {
+			unready = about(name, msg)
+		}
+		ready = ready && ok
+	}
+	r.Ready = ready && r.Reported
+	switch {
+	case failed:
+		r.State, r.Version, r.Message, r.At = wire.StateFailed, failVersion, fail, failAt
+		return r
+	case missing != "":
+		r.Version = "" // the site does not run every chart of the version
+	case lag != "":
+		r.Version = lag
+	}
+	if len(names) > 1 {
+		r.Message = firstOf(drifted, missing, unready)
+	}
 	return r
+}
+
+func firstOf(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }
 
 // deploymentOf is a deployment's state, ranked as amp-fleet.yang says.
@@ -230,11 +306,22 @@ func (rc *Reconciler) Bundle(ctx context.Context, bundle string) ([]any, error) 
 	sort.Strings(clusters)
 	list := make([]any, 0, len(clusters))
 	for _, c := range clusters {
-		r := ReleaseOf(rc.Hub, c, bundle)
-		if e := entries[c]; e.Staged != "" {
-			r.Blocked, r.ChartFailed = release.Blocked(rc.Engine.Meta(), bundle, e.Staged)
+		e := entries[c]
+		var blocked string
+		var chartFailed bool
+		if e.Staged != "" {
+			blocked, chartFailed = release.Blocked(rc.Engine.Meta(), bundle, e.Staged)
 		}
-		list = append(list, deploymentOf(c, entries[c], r))
+		// The releases of the staged version; when it cannot be sent (the
+		// site is sent the version it runs) or none is staged (the bundle
+		// is being removed), those of the version the site ran.
+		version := e.Staged
+		if a := rc.active(bundle, c); a != "" && (version == "" || blocked != "") {
+			version = a
+		}
+		r := ReleaseOf(rc.Hub, c, release.Names(rc.Engine.Meta(), bundle, version))
+		r.Blocked, r.ChartFailed = blocked, chartFailed
+		list = append(list, deploymentOf(c, e, r))
 	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -253,6 +340,20 @@ func (rc *Reconciler) Bundle(ctx context.Context, bundle string) ([]any, error) 
 	}
 	rc.last[bundle] = list
 	return list, nil
+}
+
+// active is the version the deployment of bundle at cluster last wrote
+// as active ("": none, or not since this replica started).
+func (rc *Reconciler) active(bundle, cluster string) string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, x := range rc.last[bundle] {
+		if d := x.(map[string]any); d["cluster"] == cluster {
+			v, _ := d["active-version"].(string)
+			return v
+		}
+	}
+	return ""
 }
 
 // writeState replaces the operational state at a REST path.

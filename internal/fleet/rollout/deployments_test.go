@@ -43,6 +43,50 @@ func TestDeploymentState(t *testing.T) {
 	}
 }
 
+// TestReleasesOfSeveralCharts: a bundle of several charts is one
+// deployment: ready when every release is applied and ready at the
+// version, failed naming the release that failed, out of sync while one
+// is not reported or runs another version, not ready naming the one that
+// is not; a bundle of one chart reads as its release does.
+func TestReleasesOfSeveralCharts(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	obj := func(name, state, version string, ready bool, msg string) map[string]any {
+		return map[string]any{"kind": "helm-release", "name": name, "state": state, "version": version, "ready": ready, "message": msg, "at": at.Format(time.RFC3339)}
+	}
+	names := []string{"core-db", "core-web"}
+	e := Entry{Staged: "v2"}
+	cases := []struct {
+		name    string
+		states  []map[string]any
+		state   string
+		message string
+	}{
+		{"both ready", []map[string]any{obj("core-db", "applied", "v2", true, ""), obj("core-web", "applied", "v2", true, "")}, "ready", ""},
+		{"web failed", []map[string]any{obj("core-db", "applied", "v2", true, ""), obj("core-web", "failed", "v2", false, "crash-looping")}, "error", "release core-web: crash-looping"},
+		{"web not reported", []map[string]any{obj("core-db", "applied", "v2", true, "")}, "out-of-sync", "staged v2; the site reports none"},
+		{"web at the old version", []map[string]any{obj("core-db", "applied", "v2", true, ""), obj("core-web", "applied", "v1", true, "")}, "out-of-sync", "staged v2; the site reports v1"},
+		{"db not ready", []map[string]any{obj("core-db", "applied", "v2", false, "0/1 available"), obj("core-web", "applied", "v2", true, "")}, "not-ready", "release core-db: 0/1 available"},
+		{"another bundle's release is not this one's", []map[string]any{obj("core-db", "applied", "v2", true, ""), obj("core-web", "applied", "v2", true, ""), obj("core-webx", "failed", "v2", false, "x")}, "ready", ""},
+	}
+	for _, c := range cases {
+		r := releaseOf(true, c.states, names)
+		d := deploymentOf("c1", e, r)
+		if d["state"] != c.state || (c.message != "" && d["message"] != c.message) {
+			t.Errorf("%s: %v, want %s %q", c.name, d, c.state, c.message)
+		}
+		if r.FailedAt("v2", at) != (c.state == "error") {
+			t.Errorf("%s: FailedAt %v", c.name, r.FailedAt("v2", at))
+		}
+	}
+	one := releaseOf(true, []map[string]any{obj("upf", "failed", "v2", false, "crash-looping")}, []string{"upf"})
+	if one.State != "failed" || one.Message != "crash-looping" || one.Version != "v2" || !one.At.Equal(at) {
+		t.Errorf("one chart: %+v", one)
+	}
+	if gone := releaseOf(true, nil, names); gone.Reported || deploymentOf("c1", Entry{}, gone)["state"] != "pending" {
+		t.Errorf("removed: %+v", gone)
+	}
+}
+
 // TestFailedAt: a failure counts against a version when reported for it,
 // or reported since it was staged (an applier that keeps the old version
 // running); an old failure of another version does not.

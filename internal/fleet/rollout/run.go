@@ -258,7 +258,7 @@ func (s *stepper) deploy(ctx context.Context, i int) (workflow.Outcome, error) {
 		if _, moved := s.st.StagedAt[c]; !moved {
 			continue
 		}
-		rel := ReleaseOf(s.hub, c, p.Bundle)
+		rel := ReleaseOf(s.hub, c, release.Names(s.dep.Meta, p.Bundle, p.Version))
 		switch {
 		case rel.FailedAt(p.Version, s.st.StagedAt[c]):
 			s.m.Halts.WithLabelValues("unavailable").Inc()
@@ -398,7 +398,7 @@ func (s *stepper) bake(ctx context.Context, i int) (workflow.Outcome, error) {
 	stage := p.Stages[pt.Stage]
 	s.st.Phase = "baking"
 	for _, c := range s.ready(pt) {
-		if rel := ReleaseOf(s.hub, c, p.Bundle); rel.Connected && !rel.Good(p.Version) {
+		if rel := ReleaseOf(s.hub, c, release.Names(s.dep.Meta, p.Bundle, p.Version)); rel.Connected && !rel.Good(p.Version) {
 			s.m.Halts.WithLabelValues("bake").Inc()
 			return s.halt(i, fmt.Sprintf("cluster %s is no longer ready at %s during the bake: %s", c, p.Version, describe(rel))), nil
 		}

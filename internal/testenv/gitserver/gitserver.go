@@ -75,6 +75,16 @@ func (s *Server) Push(t testing.TB, name, branch string, files map[string]string
 	return strings.TrimSpace(Git(t, work, "rev-parse", "HEAD"))
 }
 
+// Delete removes paths (files or directories) from repository name's
+// working copy, commits and pushes to branch as Push does; it returns the
+// new commit.
+func (s *Server) Delete(t testing.TB, name, branch string, paths ...string) string {
+	t.Helper()
+	work := filepath.Join(s.work, name)
+	Git(t, work, append([]string{"rm", "-r", "--quiet", "--"}, paths...)...)
+	return s.Push(t, name, branch, nil)
+}
+
 // Remove deletes repository name from the server.
 func (s *Server) Remove(t testing.TB, name string) {
 	t.Helper()
