@@ -76,6 +76,10 @@ type Adapter struct {
 	opts   Options
 	client *http.Client
 
+	// renderMu makes Renders one at a time: they share the cache.
+	renderMu sync.Mutex
+	cache    renderCache
+
 	mu sync.Mutex
 	// index maps backend -> kind/name -> ids, from the last Render, so Held
 	// can turn the names a backend lists back into ids.
