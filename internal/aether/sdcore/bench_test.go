@@ -16,6 +16,7 @@ import (
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
+	"github.com/amp-edge/amp/internal/testenv"
 	"github.com/amp-edge/amp/models"
 )
 
@@ -159,5 +160,63 @@ func BenchmarkFullResync(b *testing.B) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		b.ReportMetric(time.Since(t0).Seconds(), "resync-s")
+	}
+}
+
+// BenchmarkRenderAfterOneEdit: the demo with 100,000 SIM cards and
+// 100,000 devices added to acme-chicago (as make bench-portal imports
+// them), one small edit committed, then the render the controller does
+// for it: "full" by a new adapter (what every commit cost before the
+// render became incremental), "incremental" by the adapter that rendered
+// the snapshot before the edit. The edits: a SIM card's display name (the
+// portal basket's edit; no device group names the SIM) and a device
+// group's MBR (its site is rendered again).
+func BenchmarkRenderAfterOneEdit(b *testing.B) {
+	eng, _ := testenv.Engine(b, true)
+	set := eng.Schema().Set("aether", "2.1.x")
+	const n = 100_000
+	sims, devs := make([]any, n), make([]any, n)
+	for i := range n {
+		sims[i] = map[string]any{"sim-id": fmt.Sprintf("b%d", i), "iccid": fmt.Sprintf("88%016dF", i), "imsi": fmt.Sprintf("315010%09d", i)}
+		devs[i] = map[string]any{"device-id": fmt.Sprintf("bd%d", i), "imei": fmt.Sprintf("%015d", i), "sim-card": fmt.Sprintf("b%d", i)}
+	}
+	ctx := context.Background()
+	if err := demo.Apply(ctx, eng, "acme", map[string]any{"site": []any{map[string]any{"site-id": "acme-chicago", "sim-card": sims, "device": devs}}}, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	edits := map[string]func(i int) config.Edit{
+		"sim-display-name": func(i int) config.Edit {
+			loc, _ := schema.Resolve(set, "acme", []string{"site", "acme-chicago", "sim-card", fmt.Sprintf("b%d", i%n)})
+			return config.Edit{Op: config.OpMerge, Loc: loc, Value: map[string]any{"display-name": fmt.Sprintf("bench %d", i)}}
+		},
+		"device-group-mbr": func(i int) config.Edit {
+			loc, _ := schema.Resolve(set, "acme", []string{"site", "acme-chicago", "device-group", "cameras", "mbr"})
+			return config.Edit{Op: config.OpMerge, Loc: loc, Value: map[string]any{"uplink": uint64(1_000_000 + i)}}
+		},
+	}
+	for _, edit := range []string{"sim-display-name", "device-group-mbr"} {
+		for _, mode := range []string{"full", "incremental"} {
+			b.Run(edit+"/"+mode, func(b *testing.B) {
+				warm := sdcore.New(sdcore.Options{})
+				warm.Render(eng.Snapshot())
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					if _, err := eng.Submit(ctx, &config.Request{Edits: []config.Edit{edits[edit](i)}}); err != nil {
+						b.Fatal(err)
+					}
+					snap := eng.Snapshot()
+					ad := warm
+					if mode == "full" {
+						ad = sdcore.New(sdcore.Options{})
+					}
+					b.StartTimer()
+					if out := ad.Render(snap); len(out) == 0 {
+						b.Fatal("nothing rendered")
+					}
+				}
+			})
+		}
 	}
 }

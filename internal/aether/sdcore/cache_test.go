@@ -149,7 +149,6 @@ func enterpriseLevel(path string) bool {
 	return false
 }
 
-
 // renderDiff names the ids whose Desired differ, with both versions.
 func renderDiff(got, want map[string]controller.Desired) string {
 	var ids []string
