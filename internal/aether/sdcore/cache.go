@@ -1,6 +1,8 @@
 package sdcore
 
 import (
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/endpoint"
@@ -80,8 +82,8 @@ type renderCache struct {
 	// seen are the sites of the render under way; the others are dropped
 	// at its end.
 	seen map[string]bool
-	// rendered and reused count the sites of the last render.
-	rendered, reused int
+	// rendered and reused count the sites of every render.
+	rendered, reused prometheus.Counter
 }
 
 // begin starts a render: the cache is dropped if the grants changed since
@@ -95,7 +97,7 @@ func (c *renderCache) begin(grants *endpoint.Registry) {
 	if c.sites == nil || ch != c.grants {
 		c.sites, c.grants = map[string]*siteRender{}, ch
 	}
-	c.seen, c.rendered, c.reused = map[string]bool{}, 0, 0
+	c.seen = map[string]bool{}
 }
 
 // lookup returns the site's cached render if none of its inputs changed.
@@ -103,10 +105,10 @@ func (c *renderCache) lookup(snap *config.Snapshot, key string) *siteRender {
 	c.seen[key] = true
 	sr := c.sites[key]
 	if sr == nil || !sr.deps.unchanged(snap) {
-		c.rendered++
+		c.rendered.Inc()
 		return nil
 	}
-	c.reused++
+	c.reused.Inc()
 	return sr
 }
 
