@@ -92,9 +92,10 @@ func (r *renderer) enterprise() {
 }
 
 // siteTree is a site's tree as Snapshot.Tree would give it, but with only
-// the lists rendering walks (slices, device groups, IP domains, UPFs,
-// small cells): devices and SIM cards, which can be a hundred thousand, are
-// read one by one as device groups name them (device, sim).
+// the lists rendering walks (siteLists: slices, device groups, IP domains,
+// UPFs, small cells): devices and SIM cards, which can be a hundred
+// thousand, are read one by one as device groups name them (entry), and
+// the lists below the site's containers (monitoring) are not read at all.
 func (r *renderer) siteTree(o *config.Object) map[string]any {
 	r.deps.object(o.Key, o)
 	data := make(map[string]any, len(o.Data)+len(siteLists))
