@@ -51,15 +51,17 @@ func subtreeNode(snap *config.Snapshot, prefix string) <-chan struct{} {
 	return snap.Objects.Root().Iterator().SeekPrefixWatch([]byte(prefix))
 }
 
-// unchanged reports whether snap still holds every input.
+// unchanged reports whether snap still holds every input: the few
+// subtrees first, which most edits of a site touch, then the objects read
+// one by one (a device group's every device and SIM card).
 func (d *siteDeps) unchanged(snap *config.Snapshot) bool {
-	for k, o := range d.objects {
-		if now, _ := snap.Get(k); now != o {
+	for p, n := range d.subtrees {
+		if subtreeNode(snap, p) != n {
 			return false
 		}
 	}
-	for p, n := range d.subtrees {
-		if subtreeNode(snap, p) != n {
+	for k, o := range d.objects {
+		if now, _ := snap.Get(k); now != o {
 			return false
 		}
 	}
