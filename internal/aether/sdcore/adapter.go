@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/endpoint"
 )
@@ -63,6 +65,8 @@ type Options struct {
 	// at. By default such names are left alone, so objects other tools
 	// created on a shared core survive AMP's restarts.
 	DeleteUnknown bool
+	// Metrics, when set, registers amp_sdcore_render_sites_total there.
+	Metrics prometheus.Registerer
 	// Token, when set, is sent to webconsole as "Authorization: Bearer
 	// <token>" (a webconsole with authentication enabled answers 401
 	// without it; configapi's AdminOrUserAuthMiddleware). Never logged.
@@ -75,6 +79,10 @@ type Options struct {
 type Adapter struct {
 	opts   Options
 	client *http.Client
+
+	// renderMu makes Renders one at a time: they share the cache.
+	renderMu sync.Mutex
+	cache    renderCache
 
 	mu sync.Mutex
 	// index maps backend -> kind/name -> ids, from the last Render, so Held
@@ -93,7 +101,14 @@ func New(opts Options) *Adapter {
 	if c == nil {
 		c = &http.Client{Timeout: 10 * time.Second}
 	}
-	return &Adapter{opts: opts, client: c, index: map[string]map[string][]string{}, pushedUPF: map[string]map[string]bool{}}
+	sites := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "amp_sdcore_render_sites_total",
+		Help: "Sites the SD-Core adapter rendered (result=rendered) or took from its last render because none of their inputs changed (result=reused)."},
+		[]string{"result"})
+	if opts.Metrics != nil {
+		opts.Metrics.MustRegister(sites)
+	}
+	return &Adapter{opts: opts, client: c, index: map[string]map[string][]string{}, pushedUPF: map[string]map[string]bool{},
+		cache: renderCache{rendered: sites.WithLabelValues("rendered"), reused: sites.WithLabelValues("reused")}}
 }
 
 // Name implements controller.Adapter.

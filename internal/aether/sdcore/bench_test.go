@@ -16,6 +16,7 @@ import (
 	"github.com/amp-edge/amp/internal/controller"
 	"github.com/amp-edge/amp/internal/schema"
 	"github.com/amp-edge/amp/internal/store"
+	"github.com/amp-edge/amp/internal/testenv"
 	"github.com/amp-edge/amp/models"
 )
 
@@ -159,5 +160,78 @@ func BenchmarkFullResync(b *testing.B) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		b.ReportMetric(time.Since(t0).Seconds(), "resync-s")
+	}
+}
+
+// BenchmarkRenderAfterOneEdit: the demo with 100,000 SIM cards and
+// 100,000 devices added to acme-chicago (as make bench-portal imports
+// them), one small edit committed, then the render the controller does
+// for it: "full" by a new adapter (what every commit cost before the
+// render became incremental), "incremental" by the adapter that rendered
+// the snapshot before the edit. The edits: a SIM card's display name (the
+// portal basket's edit; no device group names the SIM) and a device
+// group's MBR (its site is rendered again). "scale-site" is the other
+// extreme: a site of 10,000 devices, all in device groups (100 of them,
+// in 20 slices), whose edited device group's site is rendered again.
+func BenchmarkRenderAfterOneEdit(b *testing.B) {
+	eng, _ := testenv.Engine(b, true)
+	const n = 100_000
+	sims, devs := make([]any, n), make([]any, n)
+	for i := range n {
+		sims[i] = map[string]any{"sim-id": fmt.Sprintf("b%d", i), "iccid": fmt.Sprintf("88%016dF", i), "imsi": fmt.Sprintf("315010%09d", i)}
+		devs[i] = map[string]any{"device-id": fmt.Sprintf("bd%d", i), "imei": fmt.Sprintf("%015d", i), "sim-card": fmt.Sprintf("b%d", i)}
+	}
+	ctx := context.Background()
+	if err := demo.Apply(ctx, eng, "acme", map[string]any{"site": []any{map[string]any{"site-id": "acme-chicago", "sim-card": sims, "device": devs}}}, "bench"); err != nil {
+		b.Fatal(err)
+	}
+	scale, _ := testenv.Engine(b, false)
+	if _, err := scale.Submit(ctx, &config.Request{Targets: []config.TargetEdit{{Op: config.OpCreate, Name: "acme"}}}); err != nil {
+		b.Fatal(err)
+	}
+	if err := demo.Apply(ctx, scale, "acme", demo.ScaleSite("s1", "http://core.s1:5000/config", "", 10_000, 100, 20), "bench"); err != nil {
+		b.Fatal(err)
+	}
+	mbr := func(eng *config.Engine, site, group string) func(i int) config.Edit {
+		return func(i int) config.Edit {
+			loc, _ := schema.Resolve(eng.Schema().Set("aether", "2.1.x"), "acme", []string{"site", site, "device-group", group, "mbr"})
+			return config.Edit{Op: config.OpMerge, Loc: loc, Value: map[string]any{"uplink": uint64(1_000_000 + i)}}
+		}
+	}
+	for _, c := range []struct {
+		name string
+		eng  *config.Engine
+		edit func(i int) config.Edit
+	}{
+		{"sim-display-name", eng, func(i int) config.Edit {
+			loc, _ := schema.Resolve(eng.Schema().Set("aether", "2.1.x"), "acme", []string{"site", "acme-chicago", "sim-card", fmt.Sprintf("b%d", i%n)})
+			return config.Edit{Op: config.OpMerge, Loc: loc, Value: map[string]any{"display-name": fmt.Sprintf("bench %d", i)}}
+		}},
+		{"device-group-mbr", eng, mbr(eng, "acme-chicago", "cameras")},
+		{"scale-site/device-group-mbr", scale, mbr(scale, "s1", "dg7")},
+	} {
+		for _, mode := range []string{"full", "incremental"} {
+			b.Run(c.name+"/"+mode, func(b *testing.B) {
+				warm := sdcore.New(sdcore.Options{})
+				warm.Render(c.eng.Snapshot())
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					b.StopTimer()
+					if _, err := c.eng.Submit(ctx, &config.Request{Edits: []config.Edit{c.edit(i)}}); err != nil {
+						b.Fatal(err)
+					}
+					snap := c.eng.Snapshot()
+					ad := warm
+					if mode == "full" {
+						ad = sdcore.New(sdcore.Options{})
+					}
+					b.StartTimer()
+					if out := ad.Render(snap); len(out) == 0 {
+						b.Fatal("nothing rendered")
+					}
+				}
+			})
+		}
 	}
 }

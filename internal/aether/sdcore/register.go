@@ -41,7 +41,7 @@ func addFlags(f *pflag.FlagSet) {
 // refuse is refused at commit.
 func newFromFlags(env component.Env) (controller.Adapter, func(), error) {
 	opts := Options{LegacyIPDomain: flags.legacyIPDomain, DeleteUnknown: flags.deleteUnknown,
-		Client: env.Network.HTTPClient(10 * time.Second), Backends: env.Backends}
+		Client: env.Network.HTTPClient(10 * time.Second), Backends: env.Backends, Metrics: env.Metrics}
 	if len(flags.legacyIPDomainCores) > 0 {
 		opts.LegacyIPDomainCores = map[string]bool{}
 		for _, c := range flags.legacyIPDomainCores {

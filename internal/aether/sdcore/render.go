@@ -1,6 +1,7 @@
 package sdcore
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -35,13 +36,21 @@ func defaultRuleClass() *trafficClass { return &trafficClass{ARP: 6, QCI: 9} }
 // and UPF slice configuration the cores and UPFs of every site of every
 // enterprise should hold. It reads only the snapshot (and Options); the
 // name index it leaves behind is what Held maps backend names with.
+//
+// It is incremental (cache.go): a site none of whose inputs changed since
+// the last Render keeps what it rendered then, so a commit re-renders only
+// the sites it touched. The result is the same as a render from scratch.
 func (a *Adapter) Render(snap *config.Snapshot) map[string]controller.Desired {
+	a.renderMu.Lock()
+	defer a.renderMu.Unlock()
+	a.cache.begin(a.opts.Backends)
 	out := map[string]controller.Desired{}
 	for _, t := range snap.Targets() {
 		ent := t.Key[strings.IndexByte(t.Key, '/')+1:]
 		r := &renderer{a: a, snap: snap, ent: ent, out: out}
 		r.enterprise()
 	}
+	a.cache.end()
 	markCollisions(out)
 	a.setIndex(out)
 	return out
@@ -53,22 +62,78 @@ type renderer struct {
 	ent  string
 	out  map[string]controller.Desired
 	set  *schema.ModelSet
+	// deps records what the site being rendered reads (cache.go).
+	deps *siteDeps
 }
 
-// enterprise renders every site of one enterprise in the aether 2.1.x set.
+// enterprise renders every site of one enterprise in the aether 2.1.x set,
+// or takes it from the cache when nothing it read has changed.
 func (r *renderer) enterprise() {
-	prefix := r.rootKey() + "/site/"
-	it := r.snap.Objects.Root().Iterator()
-	it.SeekPrefix([]byte(prefix))
-	for k, o, ok := it.Next(); ok; k, o, ok = it.Next() {
-		if strings.Contains(string(k[len(prefix):]), "/") || o.Node == nil || o.Node.Set == nil ||
-			o.Node.Set.Version != modelVersion || o.Node.Name != "site" {
-			continue
+	eachEntry(r.snap, r.rootKey()+"/site/", func(o *config.Object) {
+		if o.Node == nil || o.Node.Set == nil || o.Node.Set.Version != modelVersion || o.Node.Name != "site" {
+			return
 		}
 		r.set = o.Node.Set
-		tree, _ := r.snap.Tree(o)
-		r.site(o.Key, tree)
+		if c := r.a.cache.lookup(r.snap, o.Key); c != nil {
+			for id, d := range c.out {
+				r.out[id] = d
+			}
+			return
+		}
+		whole := r.out
+		r.out, r.deps = map[string]controller.Desired{}, newSiteDeps()
+		r.site(o.Key, r.siteTree(o))
+		r.a.cache.store(o.Key, &siteRender{deps: r.deps, out: r.out})
+		for id, d := range r.out {
+			whole[id] = d
+		}
+		r.out, r.deps = whole, nil
+	})
+}
+
+// siteTree is a site's tree as Snapshot.Tree would give it, but with only
+// the lists rendering walks (siteLists: slices, device groups, IP domains,
+// UPFs, small cells): devices and SIM cards, which can be a hundred
+// thousand, are read one by one as device groups name them (entry), and
+// the lists below the site's containers (monitoring) are not read at all.
+func (r *renderer) siteTree(o *config.Object) map[string]any {
+	r.deps.object(o.Key, o)
+	data := make(map[string]any, len(o.Data)+len(siteLists))
+	for k, v := range o.Data {
+		data[k] = v
 	}
+	for list := range siteLists {
+		prefix := o.Key + "/" + list + "/"
+		r.deps.subtree(r.snap, prefix)
+		var items []any
+		eachEntry(r.snap, prefix, func(e *config.Object) {
+			t, _ := r.snap.Tree(e)
+			items = append(items, t)
+		})
+		if len(items) > 0 {
+			data[list] = items
+		}
+	}
+	return data
+}
+
+// get reads one object by key, noting the read (found or not) as an
+// input of the site being rendered.
+func (r *renderer) get(key string) (*config.Object, bool) {
+	o, ok := r.snap.Get(key)
+	r.deps.object(key, o)
+	return o, ok
+}
+
+// entry reads one entry of a site list that is not walked (a device, a SIM
+// card) by its id.
+func (r *renderer) entry(s *site, list, id string) (map[string]any, bool) {
+	o, ok := r.get(child(s.key, list, id))
+	if !ok {
+		return nil, false
+	}
+	t, _ := r.snap.Tree(o)
+	return t, true
 }
 
 // site holds one site's tree, indexed.
@@ -78,9 +143,10 @@ type site struct {
 	lists   map[string]map[string]map[string]any // list name -> id -> entry
 }
 
+// siteLists are the lists of a site rendering walks whole, by their key.
 var siteLists = map[string]string{
-	"device-group": "device-group-id", "device": "device-id", "sim-card": "sim-id",
-	"ip-domain": "ip-domain-id", "upf": "upf-id", "small-cell": "small-cell-id", "slice": "slice-id",
+	"device-group": "device-group-id", "ip-domain": "ip-domain-id", "upf": "upf-id",
+	"small-cell": "small-cell-id", "slice": "slice-id",
 }
 
 func (r *renderer) site(key string, data map[string]any) {
@@ -176,7 +242,7 @@ func (r *renderer) rootKey() string {
 // with Aether's defaults.
 func (r *renderer) trafficClass(id string) (*trafficClass, string, bool) {
 	key := child(r.rootKey(), "traffic-class", id)
-	o, ok := r.snap.Get(key)
+	o, ok := r.get(key)
 	if !ok {
 		return nil, key, false
 	}
@@ -210,7 +276,7 @@ func (r *renderer) deviceGroup(s *site, dg map[string]any, core string, slices [
 		}
 		devID := str(link, "device-id")
 		devKey := child(s.key, "device", devID)
-		dev, ok := s.lists["device"][devID]
+		dev, ok := r.entry(s, "device", devID)
 		if !ok {
 			errs = append(errs, fmt.Sprintf("device %s does not exist", r.rest(devKey)))
 			continue
@@ -222,7 +288,7 @@ func (r *renderer) deviceGroup(s *site, dg map[string]any, core string, slices [
 		}
 		simKey := child(s.key, "sim-card", simID)
 		sources = append(sources, simKey)
-		sim, ok := s.lists["sim-card"][simID]
+		sim, ok := r.entry(s, "sim-card", simID)
 		switch {
 		case !ok:
 			errs = append(errs, fmt.Sprintf("device %s refers to SIM card %s, which does not exist", r.rest(devKey), r.rest(simKey)))
@@ -406,10 +472,11 @@ func defaultRule(name, action string, prio uint64, endpoint string) filterRule {
 func (r *renderer) filterRules(f map[string]any) ([]filterRule, []string, []string) {
 	appID := str(f, "application")
 	appKey := child(r.rootKey(), "application", appID)
-	o, ok := r.snap.Get(appKey)
+	o, ok := r.get(appKey)
 	if !ok {
 		return nil, nil, []string{fmt.Sprintf("application %s does not exist", r.rest(appKey))}
 	}
+	r.deps.subtree(r.snap, appKey+"/") // its endpoints
 	app, _ := r.snap.Tree(o)
 	sources := []string{appKey}
 	var rules []filterRule
@@ -680,6 +747,30 @@ func protocolNumber(p string) (uint64, error) {
 		return 17, nil
 	}
 	return 0, fmt.Errorf("protocol %q is not TCP or UDP", p)
+}
+
+// eachEntry calls fn, in key order, for every object directly under prefix
+// (a list's entries), seeking past each entry's own subtree instead of
+// walking it: a site's 100,000 SIM cards cost one seek, not 100,000 steps.
+func eachEntry(snap *config.Snapshot, prefix string, fn func(*config.Object)) {
+	it := snap.Objects.Root().Iterator()
+	it.SeekLowerBound([]byte(prefix))
+	for k, o, ok := it.Next(); ok; k, o, ok = it.Next() {
+		if !bytes.HasPrefix(k, []byte(prefix)) {
+			return
+		}
+		if i := bytes.IndexByte(k[len(prefix):], '/'); i >= 0 {
+			// below entry k[:len(prefix)+i]: its subtree ends before the
+			// entry's key followed by '0', the byte after '/'
+			next := make([]byte, len(prefix)+i+1)
+			copy(next, k[:len(prefix)+i])
+			next[len(next)-1] = '/' + 1
+			it = snap.Objects.Root().Iterator()
+			it.SeekLowerBound(next)
+			continue
+		}
+		fn(o)
+	}
 }
 
 // --- canonical-data helpers ---
