@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/amp-edge/amp/internal/config"
 	"github.com/amp-edge/amp/internal/edge"
@@ -232,15 +231,22 @@ func (r *Results) Refused(n int) { r.m.refused.Add(float64(max(n, 1))) }
 // enterprise's probe-results state is written within a second (the
 // writer coalesces a burst into one write); else both wait for the
 // writer's next round (writeEvery). It returns how many it took.
-func (r *Results) Record(ctx context.Context, id string, p *wire.ProbePush) (n int, err error) {
-	ctx, span := tracer.Start(ctx, "probes.Record", trace.WithAttributes(attribute.String("amp.cluster", id), attribute.Int("amp.results", len(p.Results))))
-	defer func() {
+func (r *Results) Record(ctx context.Context, id string, p *wire.ProbePush) (int, error) {
+	_, span := tracer.Start(ctx, "probes.Record")
+	n, err := r.record(id, p)
+	// The attributes only for a span that is kept: an unsampled push's
+	// span costs no allocation.
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("amp.cluster", id), attribute.Int("amp.results", len(p.Results)), attribute.Int("amp.accepted", n))
 		if err != nil {
 			span.RecordError(err)
 		}
-		span.SetAttributes(attribute.Int("amp.accepted", n))
-		span.End()
-	}()
+	}
+	span.End()
+	return n, err
+}
+
+func (r *Results) record(id string, p *wire.ProbePush) (n int, err error) {
 	site, enterprise, ok := Placement(r.eng.Schema(), r.eng.Snapshot(), id)
 	if !ok {
 		r.Refused(len(p.Results))
