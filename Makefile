@@ -96,7 +96,7 @@ INTERVAL ?= 10s
 RUNS ?= 5
 RESEND ?= 1m
 bench-probes:
-	AMP_BENCH_SITES=$(SITES) AMP_BENCH_WINDOW=$(WINDOW) AMP_BENCH_PROBE_INTERVAL=$(INTERVAL) go test -run '^$$' -bench BenchmarkProbeIngest -benchtime 1x -timeout 30m ./test/e2e/
+	AMP_BENCH_SITES=$(SITES) AMP_BENCH_WINDOW=$(WINDOW) AMP_BENCH_PROBE_INTERVAL=$(INTERVAL) AMP_BENCH_PPROF=$(PPROF) go test -run '^$$' -bench BenchmarkProbeIngest -benchtime 1x -timeout 30m ./test/e2e/
 bench-alerts:
 	AMP_BENCH_ALERT_RUNS=$(RUNS) AMP_BENCH_ALERT_RESEND=$(RESEND) go test -run '^$$' -bench BenchmarkAlertLatency -benchtime 1x -timeout 30m ./test/e2e/
 

@@ -8,10 +8,17 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"time"
 
 	"github.com/amp-edge/amp/internal/component"
 	"github.com/amp-edge/amp/internal/tlsutil"
+)
+
+// Sampling of the contention profiles while profiles are served.
+const (
+	mutexFraction = 20
+	blockRate     = int(100 * time.Microsecond)
 )
 
 // pprofComponent serves Go's profiles (net/http/pprof) on addr, a loopback
@@ -30,6 +37,12 @@ func pprofComponent(addr string, log *slog.Logger) (component.Component, error) 
 	if err != nil {
 		return component.Component{}, fmt.Errorf("--pprof-listen %s: %w", addr, err)
 	}
+	// The mutex and block profiles (/debug/pprof/mutex, /debug/pprof/block)
+	// are empty unless sampled; sampled sparsely, so that the server
+	// profiled is still the server measured: one contended unlock in
+	// mutexFraction, one blocking event per blockRate ns spent blocked.
+	runtime.SetMutexProfileFraction(mutexFraction)
+	runtime.SetBlockProfileRate(blockRate)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

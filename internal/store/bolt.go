@@ -422,6 +422,19 @@ func (b *Bolt) PutMeta(key string, value []byte) error {
 	})
 }
 
+// PutMetas implements MetaBatch: one transaction.
+func (b *Bolt) PutMetas(kvs map[string][]byte) error {
+	return b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketMeta)
+		for k, v := range kvs {
+			if err := bk.Put([]byte("m/"+k), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // DeleteMeta implements Store.
 func (b *Bolt) DeleteMeta(key string) error {
 	return b.db.Update(func(tx *bolt.Tx) error {

@@ -860,6 +860,36 @@ func (e *Etcd) PutMeta(key string, value []byte) error {
 	return nil
 }
 
+// PutMetas implements MetaBatch: etcdTxnOps puts per txn, within
+// etcdTxnBytes (a value larger than that goes alone).
+func (e *Etcd) PutMetas(kvs map[string][]byte) error {
+	var ops []clientv3.Op
+	size := 0
+	flush := func() error {
+		if len(ops) == 0 {
+			return nil
+		}
+		ctx, cancel := e.reqCtx()
+		defer cancel()
+		if _, err := e.cli.Txn(ctx).Then(ops...).Commit(); err != nil {
+			return fmt.Errorf("etcd: put %d meta keys: %w", len(ops), err)
+		}
+		ops, size = ops[:0], 0
+		return nil
+	}
+	for k, v := range kvs {
+		n := len(k) + len(v)
+		if len(ops) == etcdTxnOps || (len(ops) > 0 && size+n > etcdTxnBytes) {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		ops = append(ops, clientv3.OpPut(e.prefix+"meta/"+k, string(v)))
+		size += n
+	}
+	return flush()
+}
+
 // DeleteMeta implements Store.
 func (e *Etcd) DeleteMeta(key string) error {
 	ctx, cancel := e.reqCtx()
@@ -921,6 +951,8 @@ func (e *Etcd) Close() error {
 }
 
 var (
-	_ Store  = (*Etcd)(nil)
-	_ Shared = (*Etcd)(nil)
+	_ Store     = (*Etcd)(nil)
+	_ Shared    = (*Etcd)(nil)
+	_ MetaBatch = (*Etcd)(nil)
+	_ MetaBatch = (*Bolt)(nil)
 )

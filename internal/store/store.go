@@ -89,6 +89,15 @@ type Meta interface {
 	TakeMeta(key string) ([]byte, error)
 }
 
+// MetaBatch is implemented by a store that writes many metadata keys in
+// as few durable writes as it can (bbolt: one transaction, one sync;
+// etcd: a transaction per etcd's bound of operations), for callers that
+// store many small keys at once (the probe results' periodic round).
+type MetaBatch interface {
+	// PutMetas puts every key of kvs; on an error some may be written.
+	PutMetas(kvs map[string][]byte) error
+}
+
 // Shared is implemented by a store that several AMP processes commit to
 // (etcd, one AMP replica each). Commit then fails with ErrConflict when
 // another process took the index; the caller reads what it missed with Log

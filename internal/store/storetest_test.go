@@ -161,6 +161,32 @@ func testStoreContract(t *testing.T, open func(t *testing.T) Store) {
 	if winners != 1 {
 		t.Fatalf("%d concurrent takers got the value, want 1", winners)
 	}
+	// PutMetas: many keys at once (more than etcd takes in one txn), new
+	// and replaced alike.
+	batch, ok := s.(MetaBatch)
+	if !ok {
+		t.Fatalf("%T does not write metadata in batches", s)
+	}
+	if err := s.PutMeta("many/000", []byte("replaced")); err != nil {
+		t.Fatal(err)
+	}
+	kvs := map[string][]byte{}
+	for i := range 300 {
+		kvs[fmt.Sprintf("many/%03d", i)] = []byte(fmt.Sprint(i))
+	}
+	if err := batch.PutMetas(kvs); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	if err := s.Metas("many/", func(k string, v []byte) error {
+		if !bytes.Equal(v, kvs[k]) {
+			t.Errorf("meta %s: %q, want %q", k, v, kvs[k])
+		}
+		n++
+		return nil
+	}); err != nil || n != 300 {
+		t.Fatalf("PutMetas: %d of 300 keys (%v)", n, err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +203,7 @@ func testStoreContract(t *testing.T, open func(t *testing.T) Store) {
 	if got := logs(7, 10, false); got != "[7 8 9 10]" {
 		t.Fatalf("log after reopen %s", got)
 	}
-	if got := metas(""); got != "[id=vid tok=vtok tok/1=vtok/1]" {
+	if got := metas("id") + metas("tok") + metas("many/000") + metas("many/299"); got != "[id=vid][tok=vtok tok/1=vtok/1][many/000=0][many/299=299]" {
 		t.Fatalf("metas after reopen: %s", got)
 	}
 	if err := s.Commit([]Commit{{Index: 11, Log: []byte("11")}}); err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,8 +23,14 @@ import (
 // most) and a Grafana panel's range query (the last hour at 1 s steps).
 //
 //	go test -run '^$' -bench BenchmarkMetricsQueryProxy -benchtime 1000x ./test/e2e/
+//
+// AMP_BENCH_PPROF=127.0.0.1:6060 serves the server's profiles meanwhile.
 func BenchmarkMetricsQueryProxy(b *testing.B) {
-	s, prom := startQueryEnv(b)
+	var extra []string
+	if addr := os.Getenv("AMP_BENCH_PPROF"); addr != "" {
+		extra = append(extra, "--pprof-listen", addr)
+	}
+	s, prom := startQueryEnv(b, extra...)
 	body, _ := json.Marshal(map[string]string{"name": "acme-admin", "role": "enterprise-admin", "enterprise": "acme"})
 	var tok struct{ Token string }
 	if err := json.Unmarshal(s.Must(b, 201, "POST", "/tokens", string(body)), &tok); err != nil {

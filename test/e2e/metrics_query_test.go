@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -276,6 +279,28 @@ func TestMetricsQueryTenantSafe(t *testing.T) {
 	a := decodeAnswer(t, s.Must(t, 200, "GET", "/metrics/query?query=amp_test_value", "", "Authorization", "Bearer "+member))
 	if ss := a.samples(t); len(ss) != 2 || ss[0].Values[0]+ss[1].Values[0] != 3 || starbucksIn(ss) != "" {
 		t.Fatalf("acme's member: %s", a.Data.Result)
+	}
+	// A client that takes gzip (Grafana, Go's client) gets Prometheus's
+	// compressed answer as it is sent, acme's series only; one that does
+	// not, plain JSON.
+	code, raw, hdr, err := s.Do(context.Background(), "GET", "/metrics/query?query=amp_test_value", "", "Authorization", "Bearer "+member, "Accept-Encoding", "gzip")
+	if err != nil || code != 200 || hdr.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("acme's query taking gzip: %d %v, Content-Encoding %q: %q", code, err, hdr.Get("Content-Encoding"), raw)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("the gzip answer does not inflate: %v", err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ss := decodeAnswer(t, plain).samples(t); len(ss) != 2 || starbucksIn(ss) != "" {
+		t.Fatalf("acme's gzip answer: %s", plain)
+	}
+	code, raw, hdr, err = s.Do(context.Background(), "GET", "/metrics/query?query=amp_test_value", "", "Authorization", "Bearer "+member, "Accept-Encoding", "identity")
+	if err != nil || code != 200 || hdr.Get("Content-Encoding") != "" || len(decodeAnswer(t, raw).samples(t)) != 2 {
+		t.Fatalf("acme's query not taking gzip: %d %v, Content-Encoding %q: %q", code, err, hdr.Get("Content-Encoding"), raw)
 	}
 	// Starbucks' admin, its own; the same query through Grafana's path
 	// and as a POSTed form.

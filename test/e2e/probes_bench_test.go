@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -33,7 +34,7 @@ import (
 // each window. Every push must be answered 200 with both results
 // accepted, and AMP's counters must say so.
 //
-//	make bench-probes                     # N=1000 WINDOW=1m INTERVAL=10s
+//	make bench-probes                     # N=1000 WINDOW=1m INTERVAL=10s [PPROF=127.0.0.1:6060]
 //	AMP_BENCH_SITES=1000 AMP_BENCH_WINDOW=1m go test -run '^$' -bench BenchmarkProbeIngest -benchtime 1x -timeout 30m ./test/e2e/
 func BenchmarkProbeIngest(b *testing.B) {
 	n := envInt(b, "AMP_BENCH_SITES", 1000)
@@ -50,8 +51,14 @@ func BenchmarkProbeIngest(b *testing.B) {
 
 func probeIngest(b *testing.B, n int, window, interval time.Duration) {
 	b.StopTimer()
-	s := testenv.Start(b, b.TempDir(), "--demo", "--demo-backends=false", "--adapters", "none",
-		"--max-conns", strconv.Itoa(n+n/4+256))
+	args := []string{"--demo", "--demo-backends=false", "--adapters", "none", "--max-conns", strconv.Itoa(n + n/4 + 256)}
+	if addr := os.Getenv("AMP_BENCH_PPROF"); addr != "" {
+		// Profiles of the server while the fleet pushes (the log says
+		// when each window starts):
+		// go tool pprof http://ADDR/debug/pprof/profile?seconds=30, …/mutex, …/block
+		args = append(args, "--pprof-listen", addr)
+	}
+	s := testenv.Start(b, b.TempDir(), args...)
 	pid := s.PID()
 	clusters := make([]string, n)
 	var decl bytes.Buffer

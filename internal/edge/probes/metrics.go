@@ -15,7 +15,19 @@ type metrics struct {
 	update   *prometheus.GaugeVec
 	results  *prometheus.CounterVec
 	writes   prometheus.Counter
+	// The outcomes' counters, looked up once.
+	accepted, stale, refused prometheus.Counter
 }
+
+// clusterSeries are one cluster's series at its site and enterprise:
+// looking a series up by its labels hashes them and takes the vector's
+// lock, which a push need not do when the cluster has not moved.
+type clusterSeries struct {
+	probes map[string]probeSeries // by probe
+	update prometheus.Gauge       // nil: not looked up yet
+}
+
+type probeSeries struct{ ok, duration prometheus.Gauge }
 
 var (
 	metricsMu sync.Mutex
@@ -57,9 +69,9 @@ func metricsFor(reg prometheus.Registerer) *metrics {
 			Help: "Writes of a cluster's probe results to the store (an outcome changed, or at most every minute otherwise).",
 		}),
 	}
-	for _, o := range []string{OutcomeAccepted, OutcomeStale, OutcomeRefused} {
-		m.results.WithLabelValues(o)
-	}
+	m.accepted = m.results.WithLabelValues(OutcomeAccepted)
+	m.stale = m.results.WithLabelValues(OutcomeStale)
+	m.refused = m.results.WithLabelValues(OutcomeRefused)
 	if reg != nil {
 		reg.MustRegister(m.ok, m.duration, m.update, m.results, m.writes)
 		metricsBy[reg] = m
@@ -67,26 +79,42 @@ func metricsFor(reg prometheus.Registerer) *metrics {
 	return m
 }
 
+// set sets probe s's series at cluster c (c.mu held).
 func (m *metrics) set(cluster string, c *clusterResults, s *stored) {
 	v := 0.0
 	if s.OK {
 		v = 1
 	}
-	m.ok.WithLabelValues(s.Probe, cluster, c.Site, c.Enterprise).Set(v)
-	m.duration.WithLabelValues(s.Probe, cluster, c.Site, c.Enterprise).Set(s.Duration)
-}
-
-func (m *metrics) updated(cluster string, c *clusterResults, at time.Time) {
-	if !at.IsZero() {
-		m.update.WithLabelValues(cluster, c.Site, c.Enterprise).Set(float64(at.UnixNano()) / 1e9)
+	ps, ok := c.series.probes[s.Probe]
+	if !ok {
+		ps = probeSeries{m.ok.WithLabelValues(s.Probe, cluster, c.Site, c.Enterprise), m.duration.WithLabelValues(s.Probe, cluster, c.Site, c.Enterprise)}
+		if c.series.probes == nil {
+			c.series.probes = map[string]probeSeries{}
+		}
+		c.series.probes[s.Probe] = ps
 	}
+	ps.ok.Set(v)
+	ps.duration.Set(s.Duration)
 }
 
-func (m *metrics) forget(cluster string, c *clusterResults, probe string) {
-	m.ok.DeleteLabelValues(probe, cluster, c.Site, c.Enterprise)
-	m.duration.DeleteLabelValues(probe, cluster, c.Site, c.Enterprise)
+// updated sets cluster c's last update (c.mu held).
+func (m *metrics) updated(cluster string, c *clusterResults, at time.Time) {
+	if at.IsZero() {
+		return
+	}
+	if c.series.update == nil {
+		c.series.update = m.update.WithLabelValues(cluster, c.Site, c.Enterprise)
+	}
+	c.series.update.Set(float64(at.UnixNano()) / 1e9)
 }
 
+// forgetCluster deletes cluster c's series at its site and enterprise
+// (c.mu held), before it moves.
 func (m *metrics) forgetCluster(cluster string, c *clusterResults) {
+	for probe := range c.Probes {
+		m.ok.DeleteLabelValues(probe, cluster, c.Site, c.Enterprise)
+		m.duration.DeleteLabelValues(probe, cluster, c.Site, c.Enterprise)
+	}
 	m.update.DeleteLabelValues(cluster, c.Site, c.Enterprise)
+	c.series = clusterSeries{}
 }

@@ -346,3 +346,84 @@ func TestOlderCopyNeverOverwrites(t *testing.T) {
 		t.Fatalf("stored %s (%v), want the newer copy", b, err)
 	}
 }
+
+// TestMovedClusterMovesItsSeries: a cluster moved to another enterprise's
+// site keeps no series under its former site and enterprise, its next
+// results are published under the new ones, and its results leave the
+// former enterprise's probe-results state for the new one's.
+func TestMovedClusterMovesItsSeries(t *testing.T) {
+	eng := sites(t)
+	reg := prometheus.NewRegistry()
+	r, err := For(eng, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Minute).UTC()
+	push := func(ok bool, at time.Time) {
+		t.Helper()
+		if n, err := r.Record(context.Background(), "edge-a", &wire.ProbePush{Results: []wire.ProbeResult{
+			{Probe: "user-plane", Kind: wire.ProbeUserPlane, OK: ok, Duration: 0.25, At: at}}}); err != nil || n != 1 {
+			t.Fatalf("push: %d %v", n, err)
+		}
+	}
+	series := func() string {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, mf := range mfs {
+			if mf.GetName() != "amp_edge_probe_ok" && mf.GetName() != "amp_edge_last_update_timestamp_seconds" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				ls := map[string]string{}
+				for _, l := range m.GetLabel() {
+					ls[l.GetName()] = l.GetValue()
+				}
+				if ls["cluster"] == "edge-a" {
+					out = append(out, fmt.Sprintf("%s{%s,%s}=%v", mf.GetName(), ls["site"], ls["enterprise"], m.GetGauge().GetValue() > 0))
+				}
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	push(true, at)
+	if got, want := series(), "amp_edge_last_update_timestamp_seconds{site-a,acme}=true amp_edge_probe_ok{site-a,acme}=true"; got != want {
+		t.Fatalf("series before the move: %s, want %s", got, want)
+	}
+	inv := inventory.Set(eng.Schema())
+	loc, err := schema.Resolve(inv, "", []string{"cluster", "edge-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, err := schema.DecodeJSON(loc.Node, map[string]any{"cluster-id": "edge-a", "site": "site-b"}, loc.REST(), !loc.Collection, schema.DecodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Submit(context.Background(), &config.Request{Principal: "test", Edits: []config.Edit{{Op: config.OpReplace, Loc: loc, Value: val}}}); err != nil {
+		t.Fatal(err)
+	}
+	push(false, at.Add(10*time.Second))
+	if got, want := series(), "amp_edge_last_update_timestamp_seconds{site-b,starbucks}=true amp_edge_probe_ok{site-b,starbucks}=false"; got != want {
+		t.Fatalf("series after the move: %s, want %s", got, want)
+	}
+	if err := r.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mon := eng.Schema().Set(SetName, "")
+	clusters := func(ent string) string {
+		st, _ := eng.Snapshot().State.Get([]byte(schema.RootKey(mon, ent)))
+		pr, _ := st["probe-results"].(map[string]any)
+		l, _ := pr["result"].([]any)
+		var out []string
+		for _, e := range l {
+			out = append(out, fmt.Sprint(e.(map[string]any)["cluster"]))
+		}
+		return strings.Join(out, " ")
+	}
+	if a, sb := clusters("acme"), clusters("starbucks"); a != "" || sb != "edge-a" {
+		t.Fatalf("probe-results after the move: acme [%s], starbucks [%s]; want edge-a at starbucks only", a, sb)
+	}
+}

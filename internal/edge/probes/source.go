@@ -65,23 +65,30 @@ type target struct {
 
 // clusterOf reads a declared cluster and its enterprise.
 func clusterOf(sch *schema.Schema, snap *config.Snapshot, id string) (target, bool) {
-	inv := inventory.Set(sch)
-	if inv == nil {
-		return target{}, false
-	}
-	o, ok := snap.Get(schema.RootKey(inv, "") + "/cluster/" + schema.EscapeSegment(id))
+	o, enterprise, ok := clusterObject(sch, snap, id)
 	if !ok {
 		return target{}, false
 	}
 	tree, _ := snap.Tree(o)
-	c := inventory.ClusterOf(tree)
-	t := target{cluster: c}
-	if c.Site != "" {
-		if s, ok := snap.Get(inventory.SiteKey(inv, c.Site)); ok {
-			t.enterprise, _ = s.Data["tenant"].(string)
+	return target{cluster: inventory.ClusterOf(tree), enterprise: enterprise}, true
+}
+
+// clusterObject reads a declared cluster's own object (not its nodes
+// and labels) and its site's enterprise.
+func clusterObject(sch *schema.Schema, snap *config.Snapshot, id string) (o *config.Object, enterprise string, ok bool) {
+	inv := inventory.Set(sch)
+	if inv == nil {
+		return nil, "", false
+	}
+	if o, ok = snap.Get(schema.RootKey(inv, "") + "/cluster/" + schema.EscapeSegment(id)); !ok {
+		return nil, "", false
+	}
+	if site, _ := o.Data["site"].(string); site != "" {
+		if s, ok := snap.Get(inventory.SiteKey(inv, site)); ok {
+			enterprise, _ = s.Data["tenant"].(string)
 		}
 	}
-	return t, true
+	return o, enterprise, true
 }
 
 // Objects are the cluster's probes: the built-ins, each replaced by the
@@ -246,10 +253,13 @@ func number(v any) int64 {
 
 // Placement is where a declared cluster stands: its site and that site's
 // enterprise ("" for none); ok is false for a cluster not declared.
+// Every probe push and every site query asks: it reads the cluster's own
+// object, not its tree.
 func Placement(sch *schema.Schema, snap *config.Snapshot, id string) (site, enterprise string, ok bool) {
-	t, ok := clusterOf(sch, snap, id)
+	o, enterprise, ok := clusterObject(sch, snap, id)
 	if !ok {
 		return "", "", false
 	}
-	return t.cluster.Site, t.enterprise, true
+	site, _ = o.Data["site"].(string)
+	return site, enterprise, true
 }

@@ -259,6 +259,7 @@ func proxy(h compat.Host, w http.ResponseWriter, r *http.Request, ep endpoint) (
 	if err != nil {
 		return err
 	}
+	passEncoding(r, req)
 	resp, err := upstream.Do(req)
 	if err != nil {
 		// Its address and the network's reason are the operator's: they
@@ -275,9 +276,12 @@ func proxy(h compat.Host, w http.ResponseWriter, r *http.Request, ep endpoint) (
 	}
 	// Prometheus's own answer, its errors included ({"status":"error",
 	// "errorType":…}), is what a Prometheus client expects.
-	if v := resp.Header.Get("Content-Type"); v != "" {
-		w.Header().Set("Content-Type", v)
+	for _, h := range []string{"Content-Type", "Content-Encoding"} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
 	}
+	w.Header().Add("Vary", "Accept-Encoding")
 	w.WriteHeader(status)
 	_, _ = io.Copy(w, resp.Body) // a client gone mid-answer: nothing to tell it
 	return nil
@@ -302,6 +306,37 @@ func centralRequest(ctx context.Context, prom, api string, get bool, form url.Va
 	// Prometheus, when it traces, joins the query's trace.
 	otel.GetTextMapPropagator().Inject(ctx, propagation.HeaderCarrier(req.Header))
 	return req, nil
+}
+
+// passEncoding has the central Prometheus answer in the encoding the
+// caller takes (gzip, which Grafana and Go's client ask for), so that its
+// compressed answer is copied through as it is. Without it Go's client
+// asks for gzip itself and inflates the answer here, which AMP then sends
+// the caller several times larger: a range query's matrix costs the
+// inflating and the larger write, and is the slower for it.
+func passEncoding(in, out *http.Request) {
+	if takesGzip(in.Header.Values("Accept-Encoding")) {
+		out.Header.Set("Accept-Encoding", "gzip")
+	}
+}
+
+// takesGzip reads Accept-Encoding values: gzip named, not with q=0.
+func takesGzip(values []string) bool {
+	for _, v := range values {
+		for _, coding := range strings.Split(v, ",") {
+			name, params, _ := strings.Cut(coding, ";")
+			if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+				continue
+			}
+			if q, ok := strings.CutPrefix(strings.ReplaceAll(params, " ", ""), "q="); ok {
+				if f, err := strconv.ParseFloat(q, 64); err != nil || f <= 0 {
+					continue
+				}
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // restrictedQuery is queryForm with the query restricted to tenant's

@@ -117,3 +117,26 @@ func TestLookupForm(t *testing.T) {
 		}
 	}
 }
+
+// TestTakesGzip: the central answer passes through compressed only to a
+// caller that names gzip without refusing it.
+func TestTakesGzip(t *testing.T) {
+	for _, c := range []struct {
+		values []string
+		want   bool
+	}{
+		{[]string{"gzip"}, true},
+		{[]string{"deflate, GZIP;q=0.5"}, true},
+		{[]string{"br", "gzip"}, true},
+		{nil, false},
+		{[]string{"identity"}, false},
+		{[]string{"gzip;q=0"}, false},
+		{[]string{"gzip; q=0.0, br"}, false},
+		{[]string{"*"}, false},
+		{[]string{"x-gzip"}, false},
+	} {
+		if got := takesGzip(c.values); got != c.want {
+			t.Errorf("takesGzip(%q) = %v, want %v", c.values, got, c.want)
+		}
+	}
+}
