@@ -36,7 +36,7 @@ import (
 )
 
 // put merges body (JSON) at the REST path.
-func put(t *testing.T, eng *config.Engine, path, body string) error {
+func put(t testing.TB, eng *config.Engine, path, body string) error {
 	t.Helper()
 	route, err := eng.Schema().ParseRoute(path)
 	if err != nil {
@@ -51,7 +51,7 @@ func put(t *testing.T, eng *config.Engine, path, body string) error {
 	return err
 }
 
-func decode(t *testing.T, loc *schema.Location, body string, state bool) any {
+func decode(t testing.TB, loc *schema.Location, body string, state bool) any {
 	t.Helper()
 	dec := json.NewDecoder(strings.NewReader(body))
 	dec.UseNumber()
