@@ -63,6 +63,9 @@ type Hub struct {
 	// Before of the next write of it (Change.Before). Run goroutine only.
 	stateBase *config.Snapshot
 	stateSeen map[string]map[string]any
+	// stateLost are the keys of objects deleted since (apply): their
+	// next state write rebuilds every cached state.
+	stateLost map[string]bool
 
 	stop context.CancelFunc
 	done chan struct{}
@@ -124,7 +127,7 @@ func NewHub(eng *config.Engine, opts Options) (*Hub, error) {
 		log: opts.Logger.With("component", "edge"), entries: map[string]*entry{}, stop: stop, done: make(chan struct{})}
 	h.seed()
 	states := eng.WatchState(ctx)
-	h.stateBase, h.stateSeen = eng.Snapshot(), map[string]map[string]any{}
+	h.stateBase, h.stateSeen, h.stateLost = eng.Snapshot(), map[string]map[string]any{}, map[string]bool{}
 	w, err := eng.Watch(ctx, eng.Snapshot().Index)
 	if err != nil {
 		stop()
@@ -205,7 +208,7 @@ func (h *Hub) run(ctx context.Context, w *config.Watch, states <-chan config.Sta
 			// resume from; watch again and rebuild every cached state.
 			h.log.Warn("the edge hub's state watch fell behind; rebuilding the cached desired states")
 			states = h.eng.WatchState(ctx)
-			h.stateBase, h.stateSeen = h.eng.Snapshot(), map[string]map[string]any{}
+			h.stateBase, h.stateSeen, h.stateLost = h.eng.Snapshot(), map[string]map[string]any{}, map[string]bool{}
 			h.rebuildAll()
 		case <-sweep.C:
 			h.sweep(ctx)
@@ -243,6 +246,14 @@ func (h *Hub) apply(rec *config.Record) {
 	changes := make([]Change, len(rec.Changes))
 	for i, ch := range rec.Changes {
 		changes[i] = Change{Key: ch.Key}
+		if ch.After == nil && h.hadState(ch.Key) {
+			// A deleted object's state goes with it, unannounced, and
+			// the state watch may already have delivered writes of it
+			// declared again: the next write of the key has no Before
+			// to trust.
+			delete(h.stateSeen, ch.Key)
+			h.stateLost[ch.Key] = true
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -265,7 +276,21 @@ func (h *Hub) applyState(sc config.StateChange) {
 		before, _ = h.stateBase.State.Get([]byte(sc.Key))
 	}
 	h.stateSeen[sc.Key] = sc.State // nil (cleared) too: no longer the base's
+	if h.stateLost[sc.Key] {
+		delete(h.stateLost, sc.Key)
+		h.rebuildAll()
+		return
+	}
 	h.rebuildAffected(h.srcs, Change{Key: sc.Key, State: true, Before: before, After: sc.State})
+}
+
+// hadState says whether the state watch saw state at key (run goroutine).
+func (h *Hub) hadState(key string) bool {
+	if st, ok := h.stateSeen[key]; ok {
+		return st != nil
+	}
+	_, ok := h.stateBase.State.Get([]byte(key))
+	return ok
 }
 
 // rebuildAffected rebuilds the cached states ch affects, asking srcs, as

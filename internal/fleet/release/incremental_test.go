@@ -19,7 +19,8 @@ import (
 
 // TestIncrementalDesiredState: over random sequences of changes — a
 // bundle's deployments rewritten (entries added, dropped, staged at
-// another version, reported active, state only), a version's chart
+// another version, reported active, state only), a bundle deleted and
+// declared again with the same deployments, a version's chart
 // prepared after clusters were staged at it, a bundle's values or a
 // cluster's labels changed — the agent link's cached desired state of
 // every cluster, rebuilt only where a change names it, equals the state
@@ -44,13 +45,17 @@ func TestIncrementalDesiredState(t *testing.T) {
 		t.Fatal(err)
 	}
 	bundles := []string{"a", "b"}
-	for _, b := range bundles {
+	declare := func(b string) {
 		if err := put(t, eng, "/fleet/v1.0.0", fmt.Sprintf(`{"bundle": [{"bundle-id": %q,
 		  "chart": {"repository": "https://charts.example.com", "name": %q, "version": "1.0.0"},
 		  "values": "n: 0\n", "target": [{"name": "z1", "match-label": [{"name": "zone", "value": "z1"}], "values": "zone: one\n"}]}]}`, b, b)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	for _, b := range bundles {
+		declare(b)
+	}
+	last := map[string]string{} // each bundle's deployments as last written
 	hub, err := edge.For(eng, nil) // the hub the preparer's announcements reach
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +82,7 @@ func TestIncrementalDesiredState(t *testing.T) {
 	var steps []string
 	for step := range 120 {
 		b := bundles[rnd.IntN(len(bundles))]
-		switch k := rnd.IntN(10); {
+		switch k := rnd.IntN(11); {
 		case k < 6: // the deployments rewritten
 			var list []string
 			for _, c := range clusters {
@@ -96,7 +101,8 @@ func TestIncrementalDesiredState(t *testing.T) {
 				}
 				list = append(list, e+"}")
 			}
-			stage(t, eng, b, "["+strings.Join(list, ",")+"]")
+			last[b] = "[" + strings.Join(list, ",") + "]"
+			stage(t, eng, b, last[b])
 			steps = append(steps, fmt.Sprintf("%d: %s deployments %d entries", step, b, len(list)))
 		case k < 8: // a version's chart prepared, as the preparer does
 			v := versions[rnd.IntN(len(versions))]
@@ -115,6 +121,13 @@ func TestIncrementalDesiredState(t *testing.T) {
 				t.Fatal(err)
 			}
 			steps = append(steps, fmt.Sprintf("%d: %s values", step, b))
+		case k < 10: // deleted, declared again, the same deployments written
+			remove(t, eng, "/fleet/v1.0.0/bundle/"+b)
+			declare(b)
+			if last[b] != "" {
+				stage(t, eng, b, last[b])
+			}
+			steps = append(steps, fmt.Sprintf("%d: %s deleted and declared again", step, b))
 		default: // a cluster's labels, which choose the targets' values
 			c := clusters[rnd.IntN(nClusters)]
 			if err := put(t, eng, "/inventory/v1.0.0", fmt.Sprintf(`{"cluster": [{"cluster-id": %q, "label": [{"name": "zone", "value": "z%d"}]}]}`, c, rnd.IntN(2))); err != nil {
