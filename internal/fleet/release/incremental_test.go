@@ -55,7 +55,7 @@ func TestIncrementalDesiredState(t *testing.T) {
 	for _, b := range bundles {
 		declare(b)
 	}
-	last := map[string]string{} // each bundle's deployments as last written
+	last := map[string]string{}    // each bundle's deployments as last written
 	hub, err := edge.For(eng, nil) // the hub the preparer's announcements reach
 	if err != nil {
 		t.Fatal(err)
