@@ -58,6 +58,15 @@ type Hub struct {
 	entries map[string]*entry    // by cluster id: those asked about since start
 	calls   map[string]*siteCall // open site queries, by id (queries.go)
 
+	// stateBase is the snapshot the state watch started from and
+	// stateSeen each object's state as the watch last delivered it: the
+	// Before of the next write of it (Change.Before). Run goroutine only.
+	stateBase *config.Snapshot
+	stateSeen map[string]map[string]any
+	// stateLost are the keys of objects deleted since (apply): their
+	// next state write rebuilds every cached state.
+	stateLost map[string]bool
+
 	stop context.CancelFunc
 	done chan struct{}
 	// processed is the index of the newest transaction applied.
@@ -118,6 +127,7 @@ func NewHub(eng *config.Engine, opts Options) (*Hub, error) {
 		log: opts.Logger.With("component", "edge"), entries: map[string]*entry{}, stop: stop, done: make(chan struct{})}
 	h.seed()
 	states := eng.WatchState(ctx)
+	h.stateBase, h.stateSeen, h.stateLost = eng.Snapshot(), map[string]map[string]any{}, map[string]bool{}
 	w, err := eng.Watch(ctx, eng.Snapshot().Index)
 	if err != nil {
 		stop()
@@ -198,6 +208,7 @@ func (h *Hub) run(ctx context.Context, w *config.Watch, states <-chan config.Sta
 			// resume from; watch again and rebuild every cached state.
 			h.log.Warn("the edge hub's state watch fell behind; rebuilding the cached desired states")
 			states = h.eng.WatchState(ctx)
+			h.stateBase, h.stateSeen, h.stateLost = h.eng.Snapshot(), map[string]map[string]any{}, map[string]bool{}
 			h.rebuildAll()
 		case <-sweep.C:
 			h.sweep(ctx)
@@ -208,11 +219,11 @@ func (h *Hub) run(ctx context.Context, w *config.Watch, states <-chan config.Sta
 }
 
 // affected returns the clusters changes may affect as of snap (h.mu
-// held): a source's Wildcard is every cached cluster.
-func (h *Hub) affected(snap *config.Snapshot, changes []Change) map[string]bool {
+// held), asking srcs: a source's Wildcard is every cached cluster.
+func (h *Hub) affected(snap *config.Snapshot, srcs []Source, changes []Change) map[string]bool {
 	var out map[string]bool
 	for _, ch := range changes {
-		for _, s := range h.srcs {
+		for _, s := range srcs {
 			for _, id := range s.Affects(h.sch, snap, ch) {
 				if out == nil {
 					out = map[string]bool{}
@@ -235,11 +246,19 @@ func (h *Hub) apply(rec *config.Record) {
 	changes := make([]Change, len(rec.Changes))
 	for i, ch := range rec.Changes {
 		changes[i] = Change{Key: ch.Key}
+		if ch.After == nil && h.hadState(ch.Key) {
+			// A deleted object's state goes with it, unannounced, and
+			// the state watch may already have delivered writes of it
+			// declared again: the next write of the key has no Before
+			// to trust.
+			delete(h.stateSeen, ch.Key)
+			h.stateLost[ch.Key] = true
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	snap := h.eng.Snapshot() // published before the watch hears of rec
-	for id := range h.affected(snap, changes) {
+	for id := range h.affected(snap, h.srcs, changes) {
 		e := h.entries[id]
 		if e == nil || e.cur == nil || e.asOf >= rec.Index {
 			continue // not cached, or built from a snapshot that holds rec
@@ -249,15 +268,59 @@ func (h *Hub) apply(rec *config.Record) {
 }
 
 // applyState rebuilds the cached states an operational state write
-// affects. State has no index of its own: an object it changes gets the
-// index of the configuration it was read with.
+// affects (run goroutine). State has no index of its own: an object it
+// changes gets the index of the configuration it was read with.
 func (h *Hub) applyState(sc config.StateChange) {
+	before, ok := h.stateSeen[sc.Key]
+	if !ok {
+		before, _ = h.stateBase.State.Get([]byte(sc.Key))
+	}
+	h.stateSeen[sc.Key] = sc.State // nil (cleared) too: no longer the base's
+	if h.stateLost[sc.Key] {
+		delete(h.stateLost, sc.Key)
+		h.rebuildAll()
+		return
+	}
+	h.rebuildAffected(h.srcs, Change{Key: sc.Key, State: true, Before: before, After: sc.State})
+}
+
+// hadState says whether the state watch saw state at key (run goroutine).
+func (h *Hub) hadState(key string) bool {
+	if st, ok := h.stateSeen[key]; ok {
+		return st != nil
+	}
+	_, ok := h.stateBase.State.Get([]byte(key))
+	return ok
+}
+
+// rebuildAffected rebuilds the cached states ch affects, asking srcs, as
+// of the current snapshot.
+func (h *Hub) rebuildAffected(srcs []Source, ch Change) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	snap := h.eng.Snapshot() // published before the watchers hear of sc
-	for id := range h.affected(snap, []Change{{Key: sc.Key, State: true}}) {
+	snap := h.eng.Snapshot() // published before the watchers hear of ch
+	for id := range h.affected(snap, srcs, []Change{ch}) {
 		if e := h.entries[id]; e != nil && e.cur != nil {
 			h.rebuild(id, e, snap, snap.Index, h.opts.Now(), trace.SpanContext{})
+		}
+	}
+}
+
+// Notify tells the hub of eng, when one runs, that what the source of
+// kind keeps beside the configuration and state changed for the object
+// ch.Key (ch.Aside set): the source says which clusters that affects, and
+// their states are rebuilt before Notify returns. Changes a hub hears of
+// otherwise (commits, state writes) need no Notify.
+func Notify(eng *config.Engine, kind string, ch Change) {
+	hubsMu.Lock()
+	h := hubs[eng]
+	hubsMu.Unlock()
+	if h == nil {
+		return
+	}
+	for _, s := range h.srcs {
+		if s.Kind() == kind {
+			h.rebuildAffected([]Source{s}, ch)
 		}
 	}
 }

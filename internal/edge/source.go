@@ -59,7 +59,9 @@ type Source interface {
 	// cluster the hub caches, for a change the source cannot attribute
 	// (a deleted object whose clusters only its state named). The hub
 	// rebuilds these clusters' states and wakes the waiters of those
-	// whose digest moved.
+	// whose digest moved: a source that answers only the clusters whose
+	// part of the object changed (ch.Before against ch.After) keeps a
+	// write about a few clusters from rebuilding all of them.
 	Affects(sch *schema.Schema, snap *config.Snapshot, ch Change) []string
 }
 
@@ -70,6 +72,16 @@ type Change struct {
 	// (Engine.SetState), not its configuration. Sources that read
 	// configuration only return nothing for it.
 	State bool
+	// Before and After, for a state write, are the object's operational
+	// state before and after it (nil: none), in the order the writes
+	// happened: Before is what the hub last applied, which every cached
+	// desired state was built from or has been rebuilt since.
+	Before, After map[string]any
+	// Aside, when set, says that what a source keeps beside the
+	// configuration and state for the object changed (Notify; the
+	// fleet's prepared charts, in the store's metadata): its value is the
+	// source's own. Only the source Notify names is asked.
+	Aside string
 }
 
 // Wildcard, in Source.Affects's answer, is every cluster the hub caches.

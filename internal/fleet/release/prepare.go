@@ -130,6 +130,9 @@ func (p *Preparer) Pass(ctx context.Context) {
 			continue
 		}
 		if had, ok, err := Lookup(p.Engine.Meta(), w.bundle, w.version); err == nil && ok && !had.Transient {
+			if had.Ok() {
+				announce(p.Engine, set, w) // by another replica, or before a restart
+			}
 			p.finish(key, true)
 			continue
 		}
@@ -153,8 +156,20 @@ func (p *Preparer) Pass(ctx context.Context) {
 			}
 		}
 		p.Metrics.prepared.WithLabelValues(outcome).Inc()
+		if got.Ok() {
+			announce(p.Engine, set, w)
+		}
 		p.finish(key, !got.Transient)
 	}
+}
+
+// announce tells the agent link that w's charts are prepared: the
+// clusters staged at the version (or running it) get their release now.
+// The charts are metadata, in no commit or state write the link hears of
+// (only the rollouts' next write of the deployments' state would tell
+// it), and the link rebuilds only the clusters a change names.
+func announce(eng *config.Engine, set *schema.ModelSet, w want) {
+	edge.Notify(eng, wire.KindHelmRelease, edge.Change{Key: fleet.BundleKey(set, w.bundle), Aside: w.version})
 }
 
 // finish marks key recorded for good, or to be tried again after Retry.

@@ -36,7 +36,7 @@ import (
 )
 
 // put merges body (JSON) at the REST path.
-func put(t *testing.T, eng *config.Engine, path, body string) error {
+func put(t testing.TB, eng *config.Engine, path, body string) error {
 	t.Helper()
 	route, err := eng.Schema().ParseRoute(path)
 	if err != nil {
@@ -51,7 +51,7 @@ func put(t *testing.T, eng *config.Engine, path, body string) error {
 	return err
 }
 
-func decode(t *testing.T, loc *schema.Location, body string, state bool) any {
+func decode(t testing.TB, loc *schema.Location, body string, state bool) any {
 	t.Helper()
 	dec := json.NewDecoder(strings.NewReader(body))
 	dec.UseNumber()
@@ -112,7 +112,7 @@ func releases(t *testing.T, eng *config.Engine, cluster string) map[string]wire.
 // deployment is told why), then the release with the chart, the
 // namespace, the bundle's values with the first matching target's merged
 // over them, and the stage's helm-test; another cluster gets nothing of
-// it; Affects names the clusters a state write adds and drops.
+// it; Affects names the clusters a change concerns.
 func TestSourceObjects(t *testing.T) {
 	eng, _ := testenv.Engine(t, false)
 	Bind(eng)
@@ -166,21 +166,33 @@ func TestSourceObjects(t *testing.T) {
 	}
 	stage(t, eng, "upf", `[{"cluster": "prod-1", "staged-version": "1.0.0", "helm-test": true}, {"cluster": "prod-2", "staged-version": "1.0.0"}]`)
 
-	// Affects: prod-1 and prod-2 are named; a write that drops prod-2
-	// names it once more, then no more.
+	// Affects: a state write names the clusters whose deployment it
+	// adds, drops or changes, and no other; a chart prepared, the
+	// clusters staged at its version or running it; the bundle's
+	// configuration, every cluster its deployments name.
 	key := fleet.BundleKey(eng.Schema().Set(fleet.SetName, ""), "upf")
-	affects := func() []string {
-		ids := (source{}).Affects(eng.Schema(), eng.Snapshot(), edge.Change{Key: key, State: true})
-		return slices.Sorted(slices.Values(ids))
+	affects := func(ch edge.Change) []string {
+		return slices.Sorted(slices.Values((source{}).Affects(eng.Schema(), eng.Snapshot(), ch)))
 	}
-	affects()
+	stateOf := func() map[string]any { m, _ := eng.Snapshot().State.Get([]byte(key)); return m }
+	before := stateOf()
+	stage(t, eng, "upf", `[{"cluster": "prod-1", "staged-version": "1.0.0", "helm-test": true}, {"cluster": "stage-1", "staged-version": "2.0.0", "active-version": "1.0.0"}]`)
+	if got := affects(edge.Change{Key: key, State: true, Before: before, After: stateOf()}); !reflect.DeepEqual(got, []string{"prod-2", "stage-1"}) {
+		t.Fatalf("a write that keeps prod-1, drops prod-2 and adds stage-1 affects %v", got)
+	}
+	if got := affects(edge.Change{Key: key, State: true, Before: stateOf(), After: stateOf()}); len(got) != 0 {
+		t.Fatalf("a write that changes nothing affects %v", got)
+	}
+	if got := affects(edge.Change{Key: key, Aside: "2.0.0"}); !reflect.DeepEqual(got, []string{"stage-1"}) {
+		t.Fatalf("version 2.0.0's chart prepared affects %v", got)
+	}
+	if got := affects(edge.Change{Key: key, Aside: "1.0.0"}); !reflect.DeepEqual(got, []string{"prod-1", "stage-1"}) {
+		t.Fatalf("version 1.0.0's chart prepared affects %v", got)
+	}
+	if got := affects(edge.Change{Key: key + "/values"}); !reflect.DeepEqual(got, []string{"prod-1", "stage-1"}) {
+		t.Fatalf("the bundle's values affect %v", got)
+	}
 	stage(t, eng, "upf", `[{"cluster": "prod-1", "staged-version": "1.0.0"}]`)
-	if got := affects(); !reflect.DeepEqual(got, []string{"prod-1", "prod-2"}) {
-		t.Fatalf("a write that drops prod-2 affects %v", got)
-	}
-	if got := affects(); !reflect.DeepEqual(got, []string{"prod-1"}) {
-		t.Fatalf("then %v", got)
-	}
 	if got := (source{}).Affects(eng.Schema(), eng.Snapshot(), edge.Change{Key: "inventory/1.0.0/cluster/prod-2/label/env"}); !reflect.DeepEqual(got, []string{"prod-2"}) {
 		t.Fatalf("a label of prod-2 affects %v", got)
 	}

@@ -35,21 +35,13 @@ type source struct{}
 
 func (source) Kind() string { return wire.KindHelmRelease }
 
-// named remembers, per bundle, the clusters its deployments named when
-// the source last looked: a state write that drops a cluster from the
-// list must rebuild that cluster too, and Affects sees only the state
-// after the write.
-var named sync.Map // bundleRef → map[string]bool
-
-type bundleRef struct {
-	sch *schema.Schema
-	key string
-}
-
-// Affects: a bundle's configuration or deployments affect the clusters
-// its deployments name, before and after the change; a deleted bundle,
-// every cluster (its deployments went with it). An inventory cluster's
-// declaration (its labels choose the targets' values) affects it.
+// Affects: a bundle's configuration affects the clusters its deployments
+// name; a write of its deployments (state), only the clusters whose
+// deployment changed; a chart prepared for one of its versions (Notify,
+// by the preparer: Aside is the version), the clusters staged at it or
+// running it; a deleted bundle, every cluster (its deployments went with
+// it). An inventory cluster's declaration (its labels choose the
+// targets' values) affects it.
 func (source) Affects(sch *schema.Schema, snap *config.Snapshot, ch edge.Change) []string {
 	if id, ok := fleet.ClusterOfKey(sch, ch.Key); ok {
 		if ch.State {
@@ -67,40 +59,54 @@ func (source) Affects(sch *schema.Schema, snap *config.Snapshot, ch edge.Change)
 	}
 	seg, _, _ := strings.Cut(rest, "/")
 	key := schema.RootKey(set, "") + "/bundle/" + seg
-	ref := bundleRef{sch, key}
-	if _, ok := snap.Get(key); !ok {
-		named.Delete(ref)
-		return []string{edge.Wildcard}
-	}
-	now := map[string]bool{}
-	for c := range deployments(snap, key) {
-		now[c] = true
-	}
 	var ids []string
-	for c := range now {
-		ids = append(ids, c)
-	}
-	if before, ok := named.Swap(ref, now); ok {
-		for c := range before.(map[string]bool) {
-			if !now[c] {
+	switch {
+	case ch.Aside != "":
+		for c, d := range deployments(snap, key) {
+			if d.Staged == ch.Aside || d.Active == ch.Aside {
 				ids = append(ids, c)
 			}
+		}
+	case ch.State:
+		// Every field, not only those the releases are made of: the
+		// rollouts rewrite a deployment's state when its staged
+		// version's chart gets prepared, which a replica whose preparer
+		// did not prepare it (replicas on one store) hears of only so.
+		before, after := entriesOf(key, ch.Before), entriesOf(key, ch.After)
+		for c, d := range after {
+			if b, ok := before[c]; !ok || b != d {
+				ids = append(ids, c)
+			}
+		}
+		for c := range before {
+			if _, ok := after[c]; !ok {
+				ids = append(ids, c)
+			}
+		}
+	default:
+		if _, ok := snap.Get(key); !ok {
+			return []string{edge.Wildcard}
+		}
+		for c := range deployments(snap, key) {
+			ids = append(ids, c)
 		}
 	}
 	return ids
 }
 
 // deployment is what a bundle's deployment of one cluster says the site
-// should run.
+// should run, and (all) the rest of its entry, for Affects to compare.
 type deployment struct {
 	Staged   string
 	Active   string // the version the site last reported applied
 	HelmTest bool
+	// State and Message are the ranked state, which no release is made of.
+	State, Message string
 }
 
 // read is the last reading of a bundle's deployments: a cluster's
 // rebuild looks its own up without reading the whole list again (a state
-// write rebuilds every cluster the list names).
+// write rebuilds every cluster whose entry changed).
 type read struct {
 	first *any // the list's first element: a new write is a new list
 	n     int
@@ -116,6 +122,11 @@ func deployments(snap *config.Snapshot, key string) map[string]deployment {
 		return nil // a point-in-time read (Engine.At) has no state
 	}
 	st, _ := snap.State.Get([]byte(key))
+	return entriesOf(key, st)
+}
+
+// entriesOf reads the deployments in st, bundle key's state.
+func entriesOf(key string, st map[string]any) map[string]deployment {
 	list, _ := st["deployment"].([]any)
 	if len(list) == 0 {
 		return nil
@@ -130,10 +141,13 @@ func deployments(snap *config.Snapshot, key string) map[string]deployment {
 		if c == "" {
 			continue
 		}
-		v, _ := m["staged-version"].(string)
-		t, _ := m["helm-test"].(bool)
-		a, _ := m["active-version"].(string)
-		out[c] = deployment{Staged: v, Active: a, HelmTest: t}
+		var e deployment
+		e.Staged, _ = m["staged-version"].(string)
+		e.HelmTest, _ = m["helm-test"].(bool)
+		e.Active, _ = m["active-version"].(string)
+		e.State, _ = m["state"].(string)
+		e.Message, _ = m["message"].(string)
+		out[c] = e
 	}
 	reads.Store(key, &read{first: &list[0], n: len(list), by: out})
 	return out
