@@ -1,7 +1,9 @@
 package release
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -148,7 +151,50 @@ func packageTree(sub *object.Tree, dir string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return os.ReadFile(saved)
+	b, err := os.ReadFile(saved)
+	if err != nil {
+		return nil, err
+	}
+	return reproducible(b)
+}
+
+// reproducible rewrites a chart archive with every file's time set to the
+// epoch: Helm stamps the moment of packing into each tar header, so the
+// same commit packed again (a version rolled out again after its chart was
+// collected, or on another replica) would get another digest, and the
+// sites would take the unchanged chart for a new one.
+func reproducible(archive []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(archive))
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	zw.Header.Extra, zw.Header.Comment = zr.Header.Extra, zr.Header.Comment
+	tr, tw := tar.NewReader(zr), tar.NewWriter(zw)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		h.ModTime, h.AccessTime, h.ChangeTime = time.Unix(0, 0), time.Time{}, time.Time{}
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, err
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
 }
 
 // indexFile is the part of a chart repository's index.yaml AMP reads.
