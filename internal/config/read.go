@@ -132,8 +132,10 @@ func (s *Snapshot) LeafrefValues(loc *schema.Location) ([]string, error) {
 	v := s.view()
 	obj, ok := s.Object(loc)
 	if !ok {
-		// A new entry: evaluate from a stand-in with just its keys.
+		// A new entry, maybe inside new entries: evaluate from stand-ins
+		// with just their keys.
 		obj = &Object{Key: loc.ObjectKey, Node: loc.Object, Data: withKeys(loc.Object, map[string]any{}, loc.Keys)}
+		v.standIns(obj)
 	}
 	d := v.node(obj).descend(loc.Inner[:len(loc.Inner)-1])
 	if d == nil {

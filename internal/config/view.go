@@ -14,10 +14,52 @@ type view struct {
 	t      *iradix.Tree[*Object]
 	schema *schema.Schema
 	state  *iradix.Tree[map[string]any] // nil: no operational state
+	// standIn holds entries that do not exist yet, with just their keys,
+	// by key (standIns): reached as a path's ancestors, never listed.
+	standIn map[string]*Object
 }
 
 func (v *view) get(key string) (*Object, bool) {
-	return v.t.Get([]byte(key))
+	if o, ok := v.t.Get([]byte(key)); ok || v.standIn == nil {
+		return o, ok
+	}
+	o, ok := v.standIn[key]
+	return o, ok
+}
+
+// standIns lets o's ancestor entries that do not exist yet (the rows of a
+// form inside an unsaved entry) be reached from o as stand-ins holding
+// just their keys, so that a path from o evaluates as the schema says,
+// the nearest existing ancestor and those above it giving the context.
+func (v *view) standIns(o *Object) {
+	for o.Node.Kind != schema.Root {
+		pn := o.Node.Parent.ObjectNode()
+		pk, _ := parentKey(o)
+		if pn.Kind == schema.Root {
+			return // synthesised by Parent when not stored
+		}
+		if _, ok := v.get(pk); ok {
+			return
+		}
+		segs := strings.Split(pk, "/")
+		if len(segs) < len(pn.Keys) {
+			return
+		}
+		keys := make([]string, 0, len(pn.Keys))
+		for _, seg := range segs[len(segs)-len(pn.Keys):] {
+			k, err := schema.UnescapeSegment(seg)
+			if err != nil {
+				return
+			}
+			keys = append(keys, k)
+		}
+		p := &Object{Key: pk, Node: pn, Data: withKeys(pn, map[string]any{}, keys)}
+		if v.standIn == nil {
+			v.standIn = map[string]*Object{}
+		}
+		v.standIn[pk] = p
+		o = p
+	}
 }
 
 // scan calls fn for every object whose key starts with prefix, in key order,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,7 +51,12 @@ spec:
 // part of the bundle's values, and the deployment is ready once both
 // are. Then web is removed from the path and the next commit rolled out:
 // core-web is uninstalled at the site, core-db upgraded and still
-// running, and the deployment ready at the new commit.
+// running, and the deployment ready at the new commit. Release names that
+// would clash are refused and shown: a bundle named core-db (core's
+// chart db's release) is refused at its id; of a bundle edge-db and a
+// bundle edge whose chart db is its release, rolled out together, the
+// version prepared second fails, its rollout halted with the reason
+// naming both bundles, the release and the cluster.
 func TestFleetMultiChartEndToEnd(t *testing.T) {
 	git := gitserver.Start(t)
 	url := git.Create(t, "apps")
@@ -80,13 +86,13 @@ func TestFleetMultiChartEndToEnd(t *testing.T) {
 	  "cluster-group": [{"group-id": "lab", "match-label": [{"name": "env", "value": "lab"}]}],
 	  "rollout": [{"rollout-id": "core-r", "bundle": "core", "version": %q, "stage": [{"group": "lab", "order": 1, "bake-time": 0}]}]}`, url, two))
 
-	deployment := func() map[string]any {
+	deployment := func(bundle string) map[string]any {
 		var b struct {
 			Deployment []map[string]any `json:"deployment"`
 		}
-		code, body, _, err := s.Do(context.Background(), "GET", "/fleet/v1.0.0/bundle/core", "")
+		code, body, _, err := s.Do(context.Background(), "GET", "/fleet/v1.0.0/bundle/"+bundle, "")
 		if err != nil || code != 200 || json.Unmarshal(body, &b) != nil {
-			t.Fatalf("GET bundle core: %d %s %v", code, body, err)
+			t.Fatalf("GET bundle %s: %d %s %v", bundle, code, body, err)
 		}
 		for _, d := range b.Deployment {
 			if d["cluster"] == "edge-1" {
@@ -97,7 +103,7 @@ func TestFleetMultiChartEndToEnd(t *testing.T) {
 	}
 	readyAt := func(version string) func() bool {
 		return func() bool {
-			d := deployment()
+			d := deployment("core")
 			return d != nil && d["staged-version"] == version && d["active-version"] == version && d["state"] == "ready"
 		}
 	}
@@ -132,4 +138,34 @@ func TestFleetMultiChartEndToEnd(t *testing.T) {
 	if err != nil || len(secrets.Items) != 0 {
 		t.Fatalf("core-web's Helm release is still stored: %d %v", len(secrets.Items), err)
 	}
+
+	// Release names that clash.
+	code, body, _, err := s.Do(context.Background(), "POST", "/fleet/v1.0.0", `{"bundle": [{"bundle-id": "core-db", "git": {"repo": "apps", "path": "core/db"}}]}`)
+	if err != nil || code != 400 || !strings.Contains(string(body), "/fleet/v1.0.0/bundle/core-db/bundle-id") ||
+		!strings.Contains(string(body), `the Helm release name \"core-db\" of bundle \"core\"'s chart db`) {
+		t.Fatalf("a bundle named as core's chart db's release: %d %s %v", code, body, err)
+	}
+	s.Must(t, 201, "POST", "/fleet/v1.0.0", fmt.Sprintf(`{
+	  "bundle": [{"bundle-id": "edge", "git": {"repo": "apps", "path": "core"}},
+	             {"bundle-id": "edge-db", "git": {"repo": "apps", "path": "core/db"}}],
+	  "rollout": [{"rollout-id": "edge-r", "bundle": "edge", "version": %q, "stage": [{"group": "lab", "order": 1, "bake-time": 0}]},
+	              {"rollout-id": "edge-db-r", "bundle": "edge-db", "version": %q, "stage": [{"group": "lab", "order": 1, "bake-time": 0}]}]}`, one, one))
+	// Whichever of the two is prepared second fails: its rollout halts
+	// with the reason, naming the release, both bundles and the cluster.
+	var seen []rolloutStatusDoc
+	defer func() {
+		if t.Failed() {
+			t.Logf("the rollouts of edge and edge-db: %+v; their deployments: %v %v", seen, deployment("edge"), deployment("edge-db"))
+		}
+	}()
+	waitWithin(t, 2*time.Minute, func() bool {
+		seen = []rolloutStatusDoc{rolloutStatus(t, s, "edge-r"), rolloutStatus(t, s, "edge-db-r")}
+		for i, mine := range []string{"edge", "edge-db"} {
+			other := []string{"edge-db", "edge"}[i]
+			if strings.Contains(seen[i].Halted, `release "edge-db" of bundle "`+mine+`" is also a release of bundle "`+other+`", and both bundles reach cluster edge-1`) {
+				return seen[1-i].Halted == ""
+			}
+		}
+		return false
+	}, "edge's or edge-db's rollout halted, naming the clash")
 }

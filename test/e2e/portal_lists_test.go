@@ -234,7 +234,8 @@ func interfacesOf(t *testing.T, s *testenv.Server, device string) map[string]sit
 // Through the basket: an interface's VLAN changed (a leafref whose
 // choices the server evaluates from that depth), an interface added on
 // another (its parent offered from the device's own interfaces), one
-// removed, and a new device added with an interface of its own; an
+// removed, and a new device added with an interface of its own (its VLAN
+// chosen from the server's choices though the device is not saved); an
 // invalid MAC address on the added interface shows the server's error at
 // that field, nothing committed; fixed and staged, then joined by a
 // second edit of another interface, the basket commits ONE transaction,
@@ -297,6 +298,10 @@ func TestPortalNestedListsDeepInChromium(t *testing.T) {
 	p.follow(`details[data-of="device/node6"] > summary`, `fieldset[data-list="device/node6/interface"] > .add-row`)
 	p.typeInto(`fieldset[data-list="device/node6/interface"] td[data-field="interface/name"] input`, "eno9")
 	p.typeInto(`tr[data-row="device/node6/interface/eno9"] td[data-field="interface/type"] input`, "1000base-t")
+	// node6 is not saved yet: its interface's VLAN is still the server's choice of the site's
+	n6vlan := `tr[data-row="device/node6/interface/eno9"] td[data-field="interface/untagged-vlan"] select`
+	p.textWith(n6vlan, "FABRIC")
+	p.choose(n6vlan, "FABRIC")
 
 	before := newestIndex(t, s)
 	p.follow("#dry-run")
@@ -357,7 +362,7 @@ func TestPortalNestedListsDeepInChromium(t *testing.T) {
 		t.Errorf("the second edit's description of bmc through REST: %q", got["bmc"].Description)
 	}
 	// (its type's interface templates besides)
-	if n6 := interfacesOf(t, s, site+"/device/node6"); n6["eno9"].Type != "1000base-t" {
+	if n6 := interfacesOf(t, s, site+"/device/node6"); n6["eno9"].Type != "1000base-t" || n6["eno9"].UntaggedVLAN != "FABRIC" {
 		t.Errorf("node6's interfaces through REST: %+v, want eno9 among them", n6)
 	}
 	var tx struct{ Changes []struct{ Path, Op string } }

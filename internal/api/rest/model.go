@@ -353,15 +353,6 @@ func (s *Server) leafrefValues(w http.ResponseWriter, r *http.Request, loc *sche
 	if err != nil {
 		return err
 	}
-	if loc.Object.Kind != schema.Root {
-		// The entry may be new, but the object holding it must exist.
-		if _, ok := snap.Object(loc); !ok {
-			pk := loc.ObjectKey[:strings.LastIndexByte(loc.ObjectKey[:strings.LastIndexByte(loc.ObjectKey, '/')], '/')]
-			if _, ok := snap.Get(pk); !ok && pk != schema.RootKey(loc.Set, loc.Tenant) {
-				return schema.Errorf(schema.KindNotFound, loc.REST(), "%s does not exist", schema.RESTPathOfKey(loc.Set, pk, nil, false, nil))
-			}
-		}
-	}
 	if loc.Node.Ref != nil {
 		return writeJSON(w, http.StatusOK, map[string]any{"values": s.refChoices(r, snap, loc)})
 	}

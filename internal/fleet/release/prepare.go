@@ -241,6 +241,9 @@ func (p *Preparer) prepare(ctx context.Context, snap *config.Snapshot, set *sche
 	defer span.End()
 	out := Prepared{At: p.Now().UTC()}
 	parts, err := p.charts(ctx, snap, set, w)
+	if err == nil {
+		err = clash(snap, set, p.Engine.Meta(), w.bundle, parts)
+	}
 	if err != nil {
 		span.RecordError(err)
 		out.Error, out.Transient = err.Error(), !isLasting(err)

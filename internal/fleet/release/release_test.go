@@ -586,3 +586,77 @@ func TestPrepareSeveralCharts(t *testing.T) {
 		t.Fatalf("a directory that is no release name: %+v", bad)
 	}
 }
+
+// TestReleaseNameClash: bundle app's chart db and a bundle named app-db
+// would be one Helm release. A version whose release names another
+// bundle's prepared version uses at a cluster both reach fails, naming
+// both bundles, the release and the cluster, and is not sent (the other
+// bundle's release still is); where the two reach no common cluster both
+// are prepared; once app's charts are known, a new bundle named app-web
+// is refused at commit at its id.
+func TestReleaseNameClash(t *testing.T) {
+	ctx := context.Background()
+	eng, _ := testenv.Engine(t, false)
+	Bind(eng)
+	if err := put(t, eng, "/inventory/v1.0.0", sites); err != nil {
+		t.Fatal(err)
+	}
+	srv := gitserver.Start(t)
+	url := srv.Create(t, "apps")
+	files := namedChart("multi/web", "web", "0.1.0", false)
+	maps.Copy(files, namedChart("multi/db", "db", "0.1.0", false))
+	maps.Copy(files, chartFiles("one", "0.1.0", false))
+	rev := srv.Push(t, "apps", "main", files)
+	if err := put(t, eng, "/fleet/v1.0.0", fmt.Sprintf(`{"git-repo": [{"repo-id": "apps", "url": %q}],
+	  "bundle": [{"bundle-id": "app-db", "git": {"repo": "apps", "path": "one"}},
+	             {"bundle-id": "lab-db", "git": {"repo": "apps", "path": "one"}}]}`, url)); err != nil {
+		t.Fatal(err)
+	}
+	stage(t, eng, "app-db", `[{"cluster": "prod-1", "staged-version": "`+rev+`"}]`)
+	stage(t, eng, "lab-db", `[{"cluster": "prod-2", "staged-version": "`+rev+`"}]`)
+	p, repos := newPreparer(t, eng)
+	o, _ := eng.Snapshot().Get(gitsource.RepoKey(eng.Schema().Set(fleet.SetName, ""), "apps"))
+	if res, err := repos.Fetch(ctx, "apps", o, "webhook"); err != nil || res.Err != nil {
+		t.Fatalf("fetch: %+v %v", res, err)
+	}
+	p.Pass(ctx)
+	if got, ok, _ := Lookup(eng.Meta(), "app-db", rev); !ok || !got.Ok() {
+		t.Fatalf("app-db alone: %+v", got)
+	}
+
+	// app's chart db would be app-db's release at prod-1; lab's db is
+	// lab-db's release too, but lab goes to stage-1 only.
+	if err := put(t, eng, "/fleet/v1.0.0", `{"bundle": [{"bundle-id": "app", "git": {"repo": "apps", "path": "multi"}},
+	  {"bundle-id": "lab", "git": {"repo": "apps", "path": "multi"}}]}`); err != nil {
+		t.Fatal(err)
+	}
+	stage(t, eng, "app", `[{"cluster": "prod-1", "staged-version": "`+rev+`"}, {"cluster": "stage-1", "staged-version": "`+rev+`"}]`)
+	stage(t, eng, "lab", `[{"cluster": "stage-1", "staged-version": "`+rev+`"}]`)
+	p.Pass(ctx)
+	bad, ok, _ := Lookup(eng.Meta(), "app", rev)
+	if !ok || bad.Ok() || bad.Transient || !strings.Contains(bad.Error, `release "app-db" of bundle "app" is also a release of bundle "app-db", and both bundles reach cluster prod-1`) {
+		t.Fatalf("app's clash with app-db: %+v", bad)
+	}
+	if why, failed := Blocked(eng.Meta(), "app", rev); !failed || !strings.Contains(why, `bundle "app-db"`) {
+		t.Fatalf("Blocked: %q %v", why, failed)
+	}
+	if got := releases(t, eng, "prod-1"); len(got) != 1 || got["app-db"].Bundle != "app-db" {
+		t.Fatalf("prod-1 gets app-db's release only: %v", got)
+	}
+	if got := releases(t, eng, "stage-1"); len(got) != 2 || got["lab-db"].Bundle != "lab" || got["lab-web"].Bundle != "lab" {
+		t.Fatalf("stage-1 gets lab's releases, not the failed app's: %v", got)
+	}
+	if got, ok, _ := Lookup(eng.Meta(), "lab", rev); !ok || !got.Ok() {
+		t.Fatalf("lab and lab-db reach no common cluster: %+v", got)
+	}
+
+	// lab's chart web is prepared: a bundle lab-web is refused at its id.
+	err := put(t, eng, "/fleet/v1.0.0", `{"bundle": [{"bundle-id": "lab-web", "git": {"repo": "apps", "path": "one"}}]}`)
+	if err == nil || !strings.Contains(err.Error(), "/fleet/v1.0.0/bundle/lab-web/bundle-id") ||
+		!strings.Contains(err.Error(), `the Helm release name "lab-web" of bundle "lab"'s chart web`) {
+		t.Fatalf("a bundle named as another's release: %v", err)
+	}
+	if _, ok := eng.Snapshot().Get(fleet.BundleKey(eng.Schema().Set(fleet.SetName, ""), "lab-web")); ok {
+		t.Fatal("the refused bundle was committed")
+	}
+}

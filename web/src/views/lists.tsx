@@ -4,8 +4,11 @@
 // interfaces) are edited the same way under the row, folded until opened
 // or until the server names a place in them: the same component, to any
 // depth. A reference offers the server's choices, asked of a new entry of
-// the list below the stored entry holding it (its leafrefs evaluated from
-// there); below an entry not stored yet, it stays free text.
+// the list below the entry holding it (its leafrefs evaluated from
+// there); below an entry not stored yet, of a new entry of the list in a
+// new entry, the server evaluating the leafref from the schema path with
+// the stored ancestors as context (a new device's interface is offered
+// its site's VLANs).
 import { useEffect, useState } from "preact/hooks";
 import type { Problem } from "../api";
 import { keyOf, rowOf, rowPath, type NestedList, type Row } from "../form";
@@ -20,20 +23,22 @@ export interface FormContext {
   ask: (values: string) => void; // asks the server for a reference's choices (once per path)
 }
 
-/** The …/values path of leaf rel of a new entry of l, below the stored entry owner. */
-const valuesOf = (owner: string, l: NestedList, rel: string) => `${owner}/${rowPath(l, keyOf(l, {}).map(() => "new"))}/${rel}/values`;
+/** The REST path of a new entry of l below owner: its keys stand as "new". */
+const newEntry = (owner: string, l: NestedList) => `${owner}/${rowPath(l, keyOf(l, {}).map(() => "new"))}`;
+
+/** The …/values path of leaf rel of a new entry of l, below the entry owner. */
+const valuesOf = (owner: string, l: NestedList, rel: string) => `${newEntry(owner, l)}/${rel}/values`;
 
 export function ListEditor(props: {
   l: NestedList;
   rows: Row[];
   onRows: (rs: Row[]) => void;
   prefix: string; // the path of the row holding the list, below the entry edited, with its "/" ("" for the entry's own lists)
-  owner: string | null; // the REST path of the stored entry holding the list; null when it is new
+  owner: string; // the REST path of the entry holding the list (a new one's keys "new": newEntry)
   ctx: FormContext;
 }) {
   const { l, rows, onRows, prefix, owner, ctx } = props;
   useEffect(() => {
-    if (owner === null) return;
     for (const f of l.form.fields) if (isReference(f.schema)) ctx.ask(valuesOf(owner, l, f.rel));
   }, [owner]);
   const keys = l.node.keys ?? [];
@@ -69,7 +74,7 @@ export function ListEditor(props: {
                       f={f}
                       id={`f-${l.rel}-${r.id}-${f.rel}`}
                       value={r.values[f.rel] ?? ""}
-                      choices={owner === null ? undefined : ctx.choices[valuesOf(owner, l, f.rel)]}
+                      choices={ctx.choices[valuesOf(owner, l, f.rel)]}
                       onInput={(v) => put({ ...r, values: { ...r.values, [f.rel]: v } })}
                     />
                     <Errors problems={ctx.errorsAt(`${rp}/${f.rel}`)} />
@@ -84,7 +89,7 @@ export function ListEditor(props: {
               </tr>
             );
             if (l.form.lists.length === 0) return [row];
-            const inner = owner !== null && r.orig !== null ? `${owner}/${rowPath(l, keyOf(l, r.orig))}` : null;
+            const inner = r.orig !== null ? `${owner}/${rowPath(l, keyOf(l, r.orig))}` : newEntry(owner, l);
             return [
               row,
               <tr key={`${r.id}-lists`} class="row-lists">
@@ -104,7 +109,7 @@ export function ListEditor(props: {
 }
 
 /** The lists of a row's entry, under the row; rendered once opened (a site's devices may hold many). */
-function RowLists({ l, r, rp, owner, put, ctx }: { l: NestedList; r: Row; rp: string; owner: string | null; put: (r: Row) => void; ctx: FormContext }) {
+function RowLists({ l, r, rp, owner, put, ctx }: { l: NestedList; r: Row; rp: string; owner: string; put: (r: Row) => void; ctx: FormContext }) {
   const [open, setOpen] = useState(false);
   const shown = open || ctx.erred(rp + "/");
   return (
