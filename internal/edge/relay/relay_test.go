@@ -166,6 +166,16 @@ func TestRelayLeaseExpiry(t *testing.T) {
 			t.Fatal("the dying asker's query never appeared")
 		}
 	}
+	// The query lives on the asker's lease, of its TTL: nothing else
+	// keeps it once the asker stops renewing.
+	got, err := watcher.Get(context.Background(), prefix+"sitequeries/", clientv3.WithPrefix())
+	if err != nil || len(got.Kvs) != 1 || got.Kvs[0].Lease == 0 {
+		t.Fatalf("the relayed query: %v %v (want one key on a lease)", got, err)
+	}
+	ttl, err := watcher.TimeToLive(context.Background(), clientv3.LeaseID(got.Kvs[0].Lease))
+	if err != nil || ttl.GrantedTTL != 2 {
+		t.Fatalf("the relayed query's lease: %+v %v (want TTL 2 s)", ttl, err)
+	}
 	_ = dying.Close()
 	began := time.Now()
 	for keys(t, watcher) != 0 {
