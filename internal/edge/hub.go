@@ -13,9 +13,13 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/amp-edge/amp/internal/config"
+	"github.com/amp-edge/amp/internal/edge/relay"
 	"github.com/amp-edge/amp/internal/edge/wire"
 	"github.com/amp-edge/amp/internal/schema"
+	"github.com/amp-edge/amp/internal/store"
 )
 
 var tracer = otel.Tracer("github.com/amp-edge/amp/internal/edge")
@@ -57,6 +61,9 @@ type Hub struct {
 	mu      sync.Mutex
 	entries map[string]*entry    // by cluster id: those asked about since start
 	calls   map[string]*siteCall // open site queries, by id (queries.go)
+	// relay asks the replica holding an agent's link on a shared etcd
+	// (nil on the embedded store: one replica holds every link).
+	relay *relay.Relay
 
 	// stateBase is the snapshot the state watch started from and
 	// stateSeen each object's state as the watch last delivered it: the
@@ -133,11 +140,34 @@ func NewHub(eng *config.Engine, opts Options) (*Hub, error) {
 		stop()
 		return nil, err
 	}
+	if cli, prefix, ok := etcdOf(eng.Meta()); ok {
+		if h.relay, err = relay.New(cli, prefix, relay.TTL, h, opts.Registry, opts.Logger); err != nil {
+			stop()
+			return nil, err
+		}
+	}
 	go h.run(ctx, w, states)
 	return h, nil
 }
 
-// Close stops the hub's watch and sweeper.
+// etcdOf finds the etcd client under a store shared by replicas.
+func etcdOf(m store.Meta) (*clientv3.Client, string, bool) {
+	for {
+		switch s := m.(type) {
+		case interface {
+			Client() *clientv3.Client
+			Prefix() string
+		}:
+			return s.Client(), s.Prefix(), true
+		case interface{ Unwrap() store.Store }:
+			m = s.Unwrap()
+		default:
+			return nil, "", false
+		}
+	}
+}
+
+// Close stops the hub's watch and sweeper, and its end of the relay.
 func (h *Hub) Close() {
 	h.stop()
 	<-h.done
@@ -172,6 +202,9 @@ func (h *Hub) seed() {
 // or the engine closes.
 func (h *Hub) run(ctx context.Context, w *config.Watch, states <-chan config.StateChange) {
 	defer close(h.done)
+	if h.relay != nil {
+		defer h.relay.Close()
+	}
 	sweep := time.NewTicker(max(h.opts.Interval/2, 100*time.Millisecond))
 	defer sweep.Stop()
 	for {

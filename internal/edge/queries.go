@@ -37,17 +37,61 @@ type queries struct {
 
 // Ask queues q (its ID is set here) for cluster id's agent, wakes the
 // agent's waiting desired-state request so that it comes for it, and
-// waits for the agent's answer until ctx ends. It never dials the site:
-// an agent that is not connected to this replica is an unavailable
-// error at once, and one that does not answer is ctx's error.
+// waits for the agent's answer until ctx ends. It never dials the site.
+// An agent linked to another replica on the same store (the store says
+// it is connected, this replica did not hear it) is asked through that
+// replica (relay); one connected to none is an unavailable error at
+// once, and one that does not answer is ctx's error.
 func (h *Hub) Ask(ctx context.Context, id string, q wire.SiteQuery) (wire.SiteAnswer, error) {
 	ctx, span := tracer.Start(ctx, "edge.Ask", trace.WithAttributes(attribute.String("amp.cluster", id), attribute.String("amp.api", q.API)))
 	defer span.End()
 	var raw [12]byte
 	_, _ = rand.Read(raw[:])
 	q.ID = hex.EncodeToString(raw[:])
-	c := &siteCall{cluster: id, q: q, answer: make(chan wire.SiteAnswer, 1)}
+	if h.relay != nil && !h.holds(id) && h.storeConnected(id) {
+		span.SetAttributes(attribute.Bool("amp.relayed", true))
+		return h.relay.Ask(ctx, id, q)
+	}
+	return h.askLocal(ctx, id, q)
+}
 
+// holds says whether this replica heard cluster id's agent itself and
+// holds its link now.
+func (h *Hub) holds(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.entries[id]
+	return e != nil && e.connected && !e.gone && e.heard()
+}
+
+// storeConnected says whether the store records cluster id's agent as
+// connected (to any replica).
+func (h *Hub) storeConnected(id string) bool {
+	up, _ := h.dir.State(h.sch, h.eng.Snapshot(), id)["agent"]["connected"].(bool)
+	return up
+}
+
+// Take implements relay.Taker: this replica holds the link of cluster
+// id's agent and has room for one more query.
+func (h *Hub) Take(id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	e := h.entries[id]
+	return e != nil && e.connected && !e.gone && e.heard() && e.queries.open < MaxSiteQueries
+}
+
+// Run implements relay.Taker: another replica's query q (its ID set
+// there) is queued for this replica's agent like one asked here.
+func (h *Hub) Run(ctx context.Context, id string, q wire.SiteQuery) (wire.SiteAnswer, error) {
+	ctx, span := tracer.Start(ctx, "edge.Ask", trace.WithAttributes(attribute.String("amp.cluster", id), attribute.String("amp.api", q.API), attribute.Bool("amp.relayed", true)))
+	defer span.End()
+	return h.askLocal(ctx, id, q)
+}
+
+// askLocal queues q for cluster id's agent linked to this replica and waits for
+// its answer until ctx ends.
+func (h *Hub) askLocal(ctx context.Context, id string, q wire.SiteQuery) (wire.SiteAnswer, error) {
+	c := &siteCall{cluster: id, q: q, answer: make(chan wire.SiteAnswer, 1)}
 	h.mu.Lock()
 	e := h.entries[id]
 	switch {
@@ -57,6 +101,9 @@ func (h *Hub) Ask(ctx context.Context, id string, q wire.SiteQuery) (wire.SiteAn
 	case e.queries.open >= MaxSiteQueries:
 		h.mu.Unlock()
 		return wire.SiteAnswer{}, schema.Errorf(schema.KindUnavailable, LinkPath(id), "%d queries are open for cluster %q already", MaxSiteQueries, id)
+	case h.calls[q.ID] != nil:
+		h.mu.Unlock()
+		return wire.SiteAnswer{}, schema.Errorf(schema.KindConflict, LinkPath(id), "query %q is open already", q.ID)
 	}
 	if h.calls == nil {
 		h.calls = map[string]*siteCall{}
@@ -88,7 +135,7 @@ func (h *Hub) Ask(ctx context.Context, id string, q wire.SiteQuery) (wire.SiteAn
 			e.queries.queued = slices.DeleteFunc(e.queries.queued, func(x *siteCall) bool { return x == c })
 			e.queries.open--
 			h.mu.Unlock()
-			span.RecordError(ctx.Err())
+			trace.SpanFromContext(ctx).RecordError(ctx.Err())
 			return wire.SiteAnswer{}, ctx.Err()
 		}
 		h.mu.Unlock()

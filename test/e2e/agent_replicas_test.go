@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,11 +51,7 @@ func viewCLI(t *testing.T, s *testenv.Server) linkView {
 
 func viewREST(t *testing.T, s *testenv.Server) linkView {
 	t.Helper()
-	var v linkView
-	if err := json.Unmarshal(s.Must(t, 200, "GET", "/clusters/edge-r/status", ""), &v); err != nil {
-		t.Fatal(err)
-	}
-	return v
+	return linkOf(t, s, "edge-r")
 }
 
 // splitKubeconfig writes the site's kubeconfig as two files, the cluster
@@ -119,18 +114,7 @@ func TestAgentReplicas(t *testing.T) {
 		return s
 	}
 	a := startReplica(dirA, "r1")
-	if err := os.MkdirAll(filepath.Join(dirB, "tls"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{"admin.token", "tls/ca.crt", "tls/ca.key"} {
-		b, err := os.ReadFile(filepath.Join(dirA, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dirB, f), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	shareReplicaSecrets(t, dirA, dirB)
 	b := startReplica(dirB, "r2")
 	_, _, hdr, err := a.Do(context.Background(), "POST", "/inventory/v1.0.0", replicaCluster)
 	if err != nil {
@@ -222,6 +206,26 @@ func TestAgentReplicas(t *testing.T) {
 	}
 	if va := viewCLI(t, a); !va.Connected || !va.InSync {
 		t.Fatalf("A after B's restart: %+v", va)
+	}
+}
+
+// shareReplicaSecrets gives the replica of data dir to the admin token
+// and the local CA of the replica of data dir from, as replicas behind one
+// address share their serving certificate's CA: an agent pins that CA, so
+// it may talk to either.
+func shareReplicaSecrets(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(to, "tls"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"admin.token", "tls/ca.crt", "tls/ca.key"} {
+		b, err := os.ReadFile(filepath.Join(from, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
