@@ -112,6 +112,11 @@ type entry struct {
 	// backoff is the un-jittered delay of the last retry (0: none yet);
 	// only a success or a new body resets it, never another reconcile.
 	backoff time.Duration
+	// retrying: a retry is queued or under way. The object stays due
+	// (its next time is only moved when the attempt ends), so without it
+	// any wake-up of the loop meanwhile queued it again: two pushes at
+	// once, and a backend in trouble hit twice per step of the backoff.
+	retrying bool
 	// blocked is the object this one waits for (see Controller.blocker).
 	blocked string
 	// terminal: the last attempt failed terminally; only new content
@@ -533,6 +538,7 @@ func (c *Controller) attemptSerial(ctx context.Context, ids []string, traces map
 		}
 		e.blocked = ""
 		if dep := c.blocker(id, e); dep != "" {
+			e.retrying = false
 			c.wait(id, e, dep)
 			c.mu.Unlock()
 			continue
@@ -559,6 +565,7 @@ func (c *Controller) attemptSerial(ctx context.Context, ids []string, traces map
 		cancel()
 		c.m.pushSeconds.WithLabelValues(c.ad.Name(), op).Observe(time.Since(start).Seconds())
 		c.mu.Lock()
+		e.retrying = false
 		e.st.Attempts++
 		e.st.LastAttempt = time.Now()
 		e.st.Progress = nil
@@ -698,7 +705,8 @@ func (c *Controller) retryDue(ctx context.Context) {
 	var due []string
 	c.mu.Lock()
 	for id, e := range c.objs {
-		if retriable(e) && !e.next.After(now) {
+		if retriable(e) && !e.retrying && !e.next.After(now) {
+			e.retrying = true
 			due = append(due, id)
 		}
 	}
