@@ -1,6 +1,9 @@
 package controller
 
 import (
+	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -93,5 +96,43 @@ func TestFailingObjectKeepsItsBackoff(t *testing.T) {
 	c.mu.Unlock()
 	if e.backoff == first.backoff && e.next.Equal(first.next) {
 		t.Fatalf("new content kept the old backoff: %+v", e.st)
+	}
+}
+
+// TestRetryUnderWayIsNotQueuedAgain: while a retry's push is under way the
+// object is still due (its next time moves when the attempt ends), so
+// every other wake-up of the loop meanwhile used to queue it again: the
+// backend got the same push twice in a row (seen through the binary in
+// TestSDCoreBackoffThroughTheBinary).
+func TestRetryUnderWayIsNotQueuedAgain(t *testing.T) {
+	ad := newScript(map[string]Desired{"dg": {Backend: "core", Body: []byte("dg")}})
+	var pushes atomic.Int32
+	gate := make(chan struct{})
+	ad.pushFn = func(ctx context.Context, _ string) error {
+		if pushes.Add(1) == 2 { // the retry: held until the test lets it go
+			select {
+			case <-gate:
+			case <-ctx.Done():
+			}
+		}
+		return errors.New("backend says 503")
+	}
+	eng, ctx := openAcme(t)
+	c := New(eng, ad, Options{BackoffMin: time.Millisecond, BackoffMax: time.Millisecond, PushTimeout: time.Minute})
+	c.runCtx = ctx
+	c.reconcile(ctx, eng.Snapshot(), true, nil)
+	until(t, c, "the first push failed", func(by map[string]Status) bool { return by["dg"].Status == Error })
+	time.Sleep(5 * time.Millisecond) // its retry is due
+	c.retryDue(ctx)
+	for pushes.Load() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	c.retryDue(ctx) // wake-ups while the retry is under way
+	c.retryDue(ctx)
+	close(gate)
+	until(t, c, "the retry ended", func(by map[string]Status) bool { return by["dg"].Attempts == 2 })
+	time.Sleep(100 * time.Millisecond) // a push queued meanwhile would go now
+	if n := pushes.Load(); n != 2 {
+		t.Fatalf("%d pushes: the retry was queued again while under way", n)
 	}
 }
