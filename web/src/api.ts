@@ -38,6 +38,20 @@ async function refusal(res: Response): Promise<APIError> {
   return new APIError(res.status, title, problems);
 }
 
+/**
+ * fetch, with a call that never reached an answer (the server down or
+ * restarting, the network gone) said as such rather than as the browser's
+ * bare "Failed to fetch": what the page holds (the basket) stays, and the
+ * user can try again once the server is back.
+ */
+async function send(path: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(path, init);
+  } catch (e) {
+    throw new Error(`The server could not be reached (${e instanceof Error ? e.message : String(e)}); try again once it is back.`);
+  }
+}
+
 /** Calls the API with the given credential (the session's by default). */
 export async function call<T>(
   method: string,
@@ -48,7 +62,7 @@ export async function call<T>(
   const headers: Record<string, string> = { Accept: "application/json", ...opts.headers };
   if (credential) headers["Authorization"] = await credential.authorization();
   if (opts.body !== undefined) headers["Content-Type"] = "application/json";
-  const res = await fetch(path, {
+  const res = await send(path, {
     method,
     headers,
     body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
@@ -72,7 +86,7 @@ export async function getText(path: string, accept: string): Promise<string> {
   const headers: Record<string, string> = { Accept: accept };
   const credential = session.credential;
   if (credential) headers["Authorization"] = await credential.authorization();
-  const res = await fetch(path, { headers, credentials: "omit", cache: "no-store" });
+  const res = await send(path, { headers, credentials: "omit", cache: "no-store" });
   if (!res.ok) {
     const err = await refusal(res);
     if (res.status === 401 && credential && credential === session.credential) session.signOut(err.message);
