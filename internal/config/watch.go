@@ -59,6 +59,10 @@ func (e *Engine) Watch(ctx context.Context, from uint64) (*Watch, error) {
 	e.watchMu.Lock()
 	e.watchers[wr] = struct{}{}
 	e.watchMu.Unlock()
+	// What the log must supply is fixed now, not when the goroutine runs:
+	// a commit made after Watch returns comes live, with its request's
+	// span (a record read back from the log has none).
+	upto := e.Snapshot().Index
 	out := make(chan *Record, 64)
 	go func() {
 		defer close(out)
@@ -86,7 +90,6 @@ func (e *Engine) Watch(ctx context.Context, from uint64) (*Watch, error) {
 				return false
 			}
 		}
-		upto := e.Snapshot().Index
 		if next <= upto {
 			err := e.store.Log(next, upto, false, func(_ uint64, raw []byte) error {
 				r, err := e.decodeRecord(raw)
