@@ -101,21 +101,7 @@ func TestNewStateInterruptsAReleaseWait(t *testing.T) {
 	}
 	reg := apply.NewRegistry()
 	ha.Register(reg)
-	d, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	enrol(t, d, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-	a, err := New(Options{Dir: d, Registry: reg, Interval: time.Second, Wait: time.Second,
-		Backoff: link.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Attempts: 1},
-		Log:     slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	a, d := runEnrolled(t, reg)
 
 	image := func() string {
 		dep, err := cs.AppsV1().Deployments("apps").Get(context.Background(), "web", metav1.GetOptions{})
@@ -236,21 +222,7 @@ func TestInterruptOnlyTheChangedObject(t *testing.T) {
 	w := &waiter{applying: map[string]string{}, held: map[string]string{}, finish: make(chan struct{})}
 	reg := apply.NewRegistry()
 	reg.Register("wait", w)
-	d, err := state.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	enrol(t, d, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
-	a, err := New(Options{Dir: d, Registry: reg, Interval: time.Second, Wait: time.Second,
-		Backoff: link.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Attempts: 1},
-		Log:     slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	a, d := runEnrolled(t, reg)
 	applying := func(name, spec string) func() bool {
 		return func() bool { cur, _, _ := w.state(); return cur[name] == spec }
 	}
@@ -286,4 +258,26 @@ func TestInterruptOnlyTheChangedObject(t *testing.T) {
 	if j := journal(t, d); strings.Contains(j.LastError, "context canceled") {
 		t.Errorf("last error %q: an interrupted apply is no error", j.LastError)
 	}
+}
+
+// runEnrolled runs an agent, enrolled, that applies with reg, until the
+// test ends; it returns the agent and its state directory.
+func runEnrolled(t *testing.T, reg *apply.Registry) (*Agent, *state.Dir) {
+	t.Helper()
+	d, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	enrol(t, d, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour))
+	a, err := New(Options{Dir: d, Registry: reg, Interval: time.Second, Wait: time.Second,
+		Backoff: link.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, Attempts: 1},
+		Log:     slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return a, d
 }
